@@ -1,0 +1,205 @@
+//! Who may talk to the API: the host allow-list (against DNS rebinding), the
+//! bearer token (compared in constant time), browser sessions (an HttpOnly
+//! cookie obtained with the token or a one-time login code), and an Origin
+//! check for cookie-authenticated requests that change state.
+
+use crate::error::ApiError;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use subtle::ConstantTimeEq;
+
+pub const SESSION_COOKIE: &str = "perch_session";
+const SESSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+const LOGIN_CODE_TTL: Duration = Duration::from_secs(60);
+const MAX_LIVE_CODES: usize = 64;
+
+pub struct Auth {
+    token: String,
+    allowed_hosts: Vec<String>,
+    sessions: Mutex<HashMap<String, Instant>>,
+    login_codes: Mutex<HashMap<String, Instant>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn ct_eq(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+impl Auth {
+    /// `allowed_hosts`: host names (no port) accepted in `Host` and `Origin`
+    /// besides the loopback names.
+    pub fn new(token: String, mut allowed_hosts: Vec<String>) -> Self {
+        allowed_hosts.extend(["localhost", "127.0.0.1", "[::1]", "::1"].map(String::from));
+        let allowed_hosts = allowed_hosts.into_iter().map(|h| h.to_ascii_lowercase()).collect();
+        Self { token, allowed_hosts, sessions: Mutex::default(), login_codes: Mutex::default() }
+    }
+
+    fn host_allowed(&self, host_with_port: &str) -> bool {
+        let host = strip_port(host_with_port).to_ascii_lowercase();
+        self.allowed_hosts.contains(&host)
+    }
+
+    fn bearer_ok(&self, headers: &HeaderMap) -> bool {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|token| ct_eq(token.trim(), &self.token))
+    }
+
+    fn session_ok(&self, headers: &HeaderMap) -> bool {
+        let Some(id) = cookie(headers, SESSION_COOKIE) else { return false };
+        let mut sessions = lock(&self.sessions);
+        let now = Instant::now();
+        sessions.retain(|_, expires| *expires > now);
+        sessions.keys().any(|known| ct_eq(known, &id))
+    }
+
+    /// Exchanges the token or a one-time code for a session id.
+    pub fn open_session(&self, token: Option<&str>, code: Option<&str>) -> Option<String> {
+        let ok = match (token, code) {
+            (Some(token), _) => ct_eq(token.trim(), &self.token),
+            (None, Some(code)) => {
+                let mut codes = lock(&self.login_codes);
+                let now = Instant::now();
+                codes.retain(|_, expires| *expires > now);
+                let found = codes.keys().find(|known| ct_eq(known, code.trim())).cloned();
+                found.is_some_and(|found| codes.remove(&found).is_some())
+            }
+            (None, None) => false,
+        };
+        if !ok {
+            return None;
+        }
+        let id = perch_runtime::random_hex(32);
+        lock(&self.sessions).insert(id.clone(), Instant::now() + SESSION_TTL);
+        Some(id)
+    }
+
+    pub fn close_session(&self, headers: &HeaderMap) {
+        if let Some(id) = cookie(headers, SESSION_COOKIE) {
+            lock(&self.sessions).remove(&id);
+        }
+    }
+
+    /// A single-use code valid for 60 s.
+    pub fn new_login_code(&self) -> (String, u64) {
+        let code = perch_runtime::random_hex(16);
+        let mut codes = lock(&self.login_codes);
+        let now = Instant::now();
+        codes.retain(|_, expires| *expires > now);
+        if codes.len() >= MAX_LIVE_CODES {
+            // Oldest first out: a flood of codes cannot grow memory.
+            if let Some(oldest) = codes.iter().min_by_key(|(_, e)| **e).map(|(c, _)| c.clone()) {
+                codes.remove(&oldest);
+            }
+        }
+        codes.insert(code.clone(), now + LOGIN_CODE_TTL);
+        (code, LOGIN_CODE_TTL.as_secs())
+    }
+}
+
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        // [::1]:4860
+        return rest.split(']').next().map_or(host, |h| if h == "::1" { "[::1]" } else { h });
+    }
+    host.rsplit_once(':').map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host })
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Every request: the `Host` header must name this machine.
+pub async fn check_host(State(auth): State<Arc<Auth>>, request: Request, next: Next) -> Result<Response, ApiError> {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()))
+        .unwrap_or_default();
+    if !auth.host_allowed(host) {
+        return Err(ApiError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "misdirected_request",
+            format!("host {host:?} is not allowed; use 127.0.0.1 or localhost, or add it to `allowed_hosts` in the config"),
+        ));
+    }
+    Ok(next.run(request).await)
+}
+
+/// `/api/*` routes that need a caller: bearer token or session cookie; with
+/// only the cookie, a state-changing request must come from an allowed Origin.
+pub async fn require_auth(State(auth): State<Arc<Auth>>, request: Request, next: Next) -> Result<Response, ApiError> {
+    let headers = request.headers();
+    if auth.bearer_ok(headers) {
+        return Ok(next.run(request).await);
+    }
+    if !auth.session_ok(headers) {
+        return Err(ApiError::unauthorized());
+    }
+    let changes_state = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if changes_state {
+        let origin_host = headers
+            .get(header::ORIGIN)
+            .and_then(|o| o.to_str().ok())
+            .and_then(|o| o.split_once("://").map(|(_, rest)| rest.to_string()));
+        if !origin_host.is_some_and(|h| auth.host_allowed(&h)) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "a request signed in with the browser cookie must come from Perch's own page (Origin header)",
+            ));
+        }
+    }
+    Ok(next.run(request).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_matched_without_their_port() {
+        let auth = Auth::new("t".into(), vec!["perch.lan".into()]);
+        for (host, ok) in [
+            ("127.0.0.1:4860", true),
+            ("localhost", true),
+            ("LOCALHOST:1", true),
+            ("[::1]:4860", true),
+            ("perch.lan:80", true),
+            ("evil.example:4860", false),
+            ("127.0.0.1.evil.example", false),
+            ("", false),
+        ] {
+            assert_eq!(auth.host_allowed(host), ok, "{host}");
+        }
+    }
+
+    #[test]
+    fn login_codes_work_once() {
+        let auth = Auth::new("secret".into(), vec![]);
+        let (code, _) = auth.new_login_code();
+        assert!(auth.open_session(None, Some(&code)).is_some());
+        assert!(auth.open_session(None, Some(&code)).is_none());
+        assert!(auth.open_session(Some("wrong"), None).is_none());
+        assert!(auth.open_session(Some("secret"), None).is_some());
+        assert!(auth.open_session(None, None).is_none());
+    }
+}

@@ -1,0 +1,76 @@
+//! The API's error: a status, a stable code and a message a person can act
+//! on, serialized as `{"error":{"code","message"}}` only here, at the edge.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use perch_runtime::{CodexError, Error as RuntimeError};
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong API token: send `Authorization: Bearer <token>` (see `perch token`) or sign in again",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<RuntimeError> for ApiError {
+    fn from(err: RuntimeError) -> Self {
+        let message = err.to_string();
+        let (status, code) = match &err {
+            RuntimeError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            RuntimeError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            RuntimeError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+            RuntimeError::CodexUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "codex_unavailable"),
+            RuntimeError::Codex(CodexError::Timeout { .. }) => (StatusCode::GATEWAY_TIMEOUT, "codex_timeout"),
+            RuntimeError::Codex(CodexError::Server { .. }) => (StatusCode::BAD_GATEWAY, "codex_refused"),
+            RuntimeError::Codex(_) => (StatusCode::BAD_GATEWAY, "codex_error"),
+            _ => {
+                tracing::error!("internal error: {message}");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        };
+        Self::new(status, code, message)
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = rejection.status();
+        let (status, code, hint) = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => (status, "payload_too_large", "the body is larger than 1 MiB"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                (status, "unsupported_media_type", "send the body as JSON with `Content-Type: application/json`")
+            }
+            StatusCode::UNPROCESSABLE_ENTITY => (status, "invalid_input", "a field is missing, unknown or of the wrong type"),
+            _ => (StatusCode::BAD_REQUEST, "bad_request", "the body is not valid JSON"),
+        };
+        Self::new(status, code, format!("{hint}: {}", rejection.body_text()))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", format!("bad query string: {}", rejection.body_text()))
+    }
+}

@@ -1,0 +1,86 @@
+//! The OpenAPI description, built from one route table. The tests request
+//! every route in [`ROUTES`], so the document cannot list a route the router
+//! does not serve.
+
+use serde_json::{json, Map, Value};
+
+pub struct RouteDoc {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub auth: bool,
+}
+
+const fn route(method: &'static str, path: &'static str, summary: &'static str, auth: bool) -> RouteDoc {
+    RouteDoc { method, path, summary, auth }
+}
+
+pub const ROUTES: &[RouteDoc] = &[
+    route("get", "/api/health", "Liveness; needs no token", false),
+    route("get", "/api/openapi.json", "This document; needs no token", false),
+    route("post", "/api/auth/session", "Exchange the token or a one-time login code for a session cookie", false),
+    route("delete", "/api/auth/session", "Sign the browser out", true),
+    route("post", "/api/auth/login-codes", "A one-time login code for the browser (60 s)", true),
+    route("get", "/api/status", "Codex state, running turns, pending approvals", true),
+    route("get", "/api/sessions", "Sessions; ?archived=true, ?q=search", true),
+    route("post", "/api/sessions", "Start a session (a new Codex thread)", true),
+    route("get", "/api/sessions/{id}", "One session", true),
+    route("patch", "/api/sessions/{id}", "Rename, pin, archive, set model or effort", true),
+    route("post", "/api/sessions/{id}/fork", "Fork a session", true),
+    route("post", "/api/sessions/{id}/compact", "Compact a session's context", true),
+    route("get", "/api/sessions/{id}/history", "Turns and items of a session", true),
+    route("post", "/api/sessions/{id}/messages", "Send a message: starts a turn, or steers the running one", true),
+    route("post", "/api/sessions/{id}/interrupt", "Interrupt the running turn", true),
+    route("get", "/api/approvals", "Approvals; ?status=pending|all", true),
+    route("post", "/api/approvals/{id}", "Answer an approval", true),
+    route("get", "/api/account", "Codex login state", true),
+    route("post", "/api/account/login", "Start an API-key or ChatGPT device-code login", true),
+    route("get", "/api/models", "Models and reasoning efforts", true),
+    route("get", "/api/events", "The event stream (SSE) with Last-Event-ID replay", true),
+];
+
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for r in ROUTES {
+        let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
+        let mut operation = json!({
+            "summary": r.summary,
+            "responses": {
+                "200": {"description": "OK"},
+                "default": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            }
+        });
+        if !r.auth {
+            operation["security"] = json!([]);
+        }
+        if r.path.contains("{id}") {
+            operation["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
+        }
+        entry[r.method] = operation;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Perch local API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Shapes and events are described in docs/api.md."
+        },
+        "servers": [{"url": "http://127.0.0.1:4860"}],
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "perch_session"}
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "object", "required": ["code", "message"],
+                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}
+                }
+            }
+        },
+        "security": [{"bearer": []}, {"cookie": []}],
+        "paths": paths
+    })
+}

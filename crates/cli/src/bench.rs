@@ -1,0 +1,279 @@
+//! `perch bench`: measures, on this machine, against the scripted model:
+//! cold start to API ready and to Codex ready; idle RSS and CPU of perch
+//! and of the Codex child apart; prompt → first delta through Perch and
+//! straight to the app-server (the difference is what Perch adds); SSE
+//! fan-out latency to N clients. It prints figures; it asserts nothing.
+
+use crate::CliError;
+use futures_util::StreamExt;
+use perch_codex::protocol::{ThreadStart, ThreadStartParams, TurnStart, TurnStartParams, UserInput};
+use perch_codex::{ServerMessage, SpawnOptions};
+use perch_test_support::{codex_bin, CodexEnv, Script, ScriptedModel};
+use serde_json::{json, Value};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+fn err(e: impl std::fmt::Display) -> CliError {
+    CliError::Other(format!("bench: {e}"))
+}
+
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    if samples.is_empty() {
+        return f64::NAN;
+    }
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let rank = ((p / 100.0) * (samples.len() - 1) as f64).round() as usize;
+    samples[rank.min(samples.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// (RSS in kB, CPU ticks) of a process, from /proc.
+fn proc_usage(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some((rss, ticks))
+}
+
+struct Server {
+    child: tokio::process::Child,
+    url: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Server {
+    async fn start(env: &CodexEnv, model: &ScriptedModel) -> Result<(Self, Duration, Duration), CliError> {
+        let config = format!(
+            "[codex]\nbin = {:?}\nhome = {:?}\napproval_policy = \"open\"\nmodel = \"mock-model\"\n\n[provider]\nid = \"scripted\"\nbase_url = {:?}\n",
+            codex_bin().display().to_string(),
+            env.codex_home().display().to_string(),
+            model.base_url()
+        );
+        std::fs::write(env.data().join("config.toml"), config).map_err(err)?;
+        let exe = std::env::current_exe().map_err(err)?;
+        let started = Instant::now();
+        let mut child = tokio::process::Command::new(exe)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(env.data())
+            .env("TMPDIR", env.tmp())
+            .env("PERCH_LOG", "warn")
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(err)?;
+        let stderr = child.stderr.take().ok_or_else(|| err("no stderr"))?;
+        let mut lines = BufReader::new(stderr).lines();
+        let url = loop {
+            let line = lines.next_line().await.map_err(err)?.ok_or_else(|| err("perch serve exited"))?;
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap_or_default().to_string();
+            }
+        };
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let token = std::fs::read_to_string(env.data().join("api-token")).map_err(err)?.trim().to_string();
+        let http = reqwest::Client::new();
+        let server = Self { child, url, token, http };
+        server.get("/api/health").await?;
+        let api_ready = started.elapsed();
+        let mut events = server.events().await?;
+        if server.get("/api/status").await?["codex"]["state"] != "ready" {
+            while let Some(event) = events.next().await {
+                if event["type"] == "codex.state" && event["state"] == "ready" {
+                    break;
+                }
+            }
+        }
+        Ok((server, api_ready, started.elapsed()))
+    }
+
+    async fn get(&self, path: &str) -> Result<Value, CliError> {
+        let r = self.http.get(format!("{}{path}", self.url)).bearer_auth(&self.token).send().await.map_err(err)?;
+        r.json().await.map_err(err)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Result<Value, CliError> {
+        let r = self.http.post(format!("{}{path}", self.url)).bearer_auth(&self.token).json(&body).send().await.map_err(err)?;
+        r.json().await.map_err(err)
+    }
+
+    async fn events(&self) -> Result<std::pin::Pin<Box<dyn futures_util::Stream<Item = Value> + Send>>, CliError> {
+        use eventsource_stream::Eventsource;
+        let r = self.http.get(format!("{}/api/events", self.url)).bearer_auth(&self.token).send().await.map_err(err)?;
+        Ok(Box::pin(
+            r.bytes_stream()
+                .eventsource()
+                .filter_map(|e| async move { e.ok().and_then(|e| serde_json::from_str(&e.data).ok()) }),
+        ))
+    }
+}
+
+pub async fn run(prompts: usize, clients: usize) -> Result<(), CliError> {
+    let bin = codex_bin();
+    if !bin.is_file() {
+        return Err(err(format!("no Codex at {} (run scripts/setup or set PERCH_CODEX_BIN)", bin.display())));
+    }
+    let model = ScriptedModel::start().await.map_err(err)?;
+    println!("perch bench (Codex {}, scripted model at {})", bin.display(), model.base_url());
+
+    // 1. Cold start, 5 runs.
+    let (mut api, mut codex) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        let env = CodexEnv::new().map_err(err)?;
+        let (mut server, api_ready, codex_ready) = Server::start(&env, &model).await?;
+        api.push(ms(api_ready));
+        codex.push(ms(codex_ready));
+        let _ = server.child.kill().await;
+    }
+    println!("cold start to API ready:   p50 {:.1} ms (5 runs, min {:.1}, max {:.1})", percentile(&mut api, 50.0), api[0], api[4]);
+    println!("cold start to Codex ready: p50 {:.1} ms (5 runs, min {:.1}, max {:.1})", percentile(&mut codex, 50.0), codex[0], codex[4]);
+
+    let env = CodexEnv::new().map_err(err)?;
+    let (mut server, _, _) = Server::start(&env, &model).await?;
+    let session = server.post("/api/sessions", json!({})).await?;
+    let session_id = session["id"].as_str().unwrap_or_default().to_string();
+
+    // 2. Prompt → first delta, through Perch.
+    let mut through_perch = Vec::new();
+    for _ in 0..prompts {
+        model.enqueue(Script::chunks(&["first ", "delta"], 0));
+        let mut events = server.events().await?;
+        let sent = Instant::now();
+        server.post(&format!("/api/sessions/{session_id}/messages"), json!({"text": "hi"})).await?;
+        let mut first = None;
+        while let Some(event) = events.next().await {
+            if first.is_none() && event["type"] == "item.delta" && event["kind"] == "agentMessage" {
+                first = Some(sent.elapsed());
+            }
+            if event["type"] == "turn.completed" {
+                break;
+            }
+        }
+        through_perch.extend(first.map(ms));
+    }
+
+    // 3. Idle cost, after the turns, with the Codex child reported apart.
+    let perch_pid = server.child.id().unwrap_or(0);
+    let codex_pid = server.get("/api/status").await?["codex"]["pid"].as_u64().unwrap_or(0) as u32;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = (proc_usage(perch_pid), proc_usage(codex_pid));
+    let window = Duration::from_secs(10);
+    tokio::time::sleep(window).await;
+    let after = (proc_usage(perch_pid), proc_usage(codex_pid));
+    let ticks_per_sec = 100.0; // USER_HZ on Linux
+    let cpu = |b: Option<(u64, u64)>, a: Option<(u64, u64)>| match (b, a) {
+        (Some(b), Some(a)) => format!("{:.2} %", (a.1 - b.1) as f64 / ticks_per_sec / window.as_secs_f64() * 100.0),
+        _ => "n/a".into(),
+    };
+    let rss = |u: Option<(u64, u64)>| u.map_or("n/a".into(), |u| format!("{:.1} MB", u.0 as f64 / 1024.0));
+    println!("idle perch serve: RSS {}, CPU {} over {} s", rss(after.0), cpu(before.0, after.0), window.as_secs());
+    println!("idle codex child: RSS {}, CPU {} over {} s", rss(after.1), cpu(before.1, after.1), window.as_secs());
+
+    // 4. SSE fan-out: `clients` streams, one turn of 200 deltas.
+    let mut streams = Vec::new();
+    for _ in 0..clients {
+        streams.push(server.events().await?);
+    }
+    let chunks: Vec<String> = (0..200).map(|i| format!("w{i} ")).collect();
+    let chunk_refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
+    model.enqueue(Script::chunks(&chunk_refs, 0));
+    let readers: Vec<_> = streams
+        .into_iter()
+        .map(|mut stream| {
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while let Some(event) = stream.next().await {
+                    if event["type"] == "item.delta" {
+                        let at = event["at"].as_i64().unwrap_or(0);
+                        latencies.push((perch_runtime::now_ms() - at) as f64);
+                    }
+                    if event["type"] == "turn.completed" {
+                        break;
+                    }
+                }
+                latencies
+            })
+        })
+        .collect();
+    server.post(&format!("/api/sessions/{session_id}/messages"), json!({"text": "fan out"})).await?;
+    let mut fanout = Vec::new();
+    let mut delivered = 0;
+    for reader in readers {
+        let latencies = reader.await.map_err(err)?;
+        delivered += latencies.len();
+        fanout.extend(latencies);
+    }
+    println!(
+        "SSE fan-out to {clients} clients: {delivered} of {} deltas delivered, latency p50 {:.0} ms, p99 {:.0} ms (ms clock)",
+        clients * 200,
+        percentile(&mut fanout, 50.0),
+        percentile(&mut fanout, 99.0)
+    );
+    let _ = server.child.kill().await;
+
+    // 5. Prompt → first delta, straight to a Codex app-server.
+    let direct = direct_first_delta(&model, prompts).await?;
+    let (mut perch_samples, mut direct_samples) = (through_perch, direct);
+    let perch_p50 = percentile(&mut perch_samples, 50.0);
+    let direct_p50 = percentile(&mut direct_samples, 50.0);
+    println!("prompt to first delta through Perch: p50 {perch_p50:.1} ms, p99 {:.1} ms ({prompts} prompts)", percentile(&mut perch_samples, 99.0));
+    println!("prompt to first delta, app-server direct: p50 {direct_p50:.1} ms, p99 {:.1} ms", percentile(&mut direct_samples, 99.0));
+    println!("added by Perch (p50 difference): {:.1} ms", perch_p50 - direct_p50);
+    Ok(())
+}
+
+async fn direct_first_delta(model: &ScriptedModel, prompts: usize) -> Result<Vec<f64>, CliError> {
+    let env = CodexEnv::new().map_err(err)?;
+    env.use_scripted_provider(&model.base_url()).map_err(err)?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let options = SpawnOptions {
+        bin: codex_bin(),
+        args: vec![],
+        env: vec![
+            ("CODEX_HOME".into(), env.codex_home().display().to_string()),
+            ("TMPDIR".into(), env.tmp().display().to_string()),
+        ],
+        cwd: Some(env.work()),
+        request_timeout: Duration::from_secs(30),
+    };
+    let connection = perch_codex::Connection::spawn(&options, tx).map_err(err)?;
+    let init = perch_codex::protocol::InitializeParams {
+        client_info: perch_codex::protocol::ClientInfo { name: "perch-bench".into(), title: "bench".into(), version: "0".into() },
+        capabilities: Default::default(),
+    };
+    connection.request::<perch_codex::protocol::Initialize>(&init).await.map_err(err)?;
+    connection.notify("initialized", None).await.map_err(err)?;
+    let thread = connection.request::<ThreadStart>(&ThreadStartParams::default()).await.map_err(err)?;
+    let mut samples = Vec::new();
+    for _ in 0..prompts {
+        model.enqueue(Script::chunks(&["first ", "delta"], 0));
+        let sent = Instant::now();
+        let params = TurnStartParams {
+            thread_id: thread.thread.id.clone(),
+            input: vec![UserInput::Text { text: "hi".into() }],
+            model: None,
+            effort: None,
+        };
+        connection.request::<TurnStart>(&params).await.map_err(err)?;
+        let mut first = None;
+        while let Some(message) = rx.recv().await {
+            if let ServerMessage::Notification(n) = message {
+                use perch_codex::protocol::ServerNotification::*;
+                match n {
+                    AgentMessageDelta(_) if first.is_none() => first = Some(sent.elapsed()),
+                    TurnCompleted(_) => break,
+                    _ => {}
+                }
+            }
+        }
+        samples.extend(first.map(ms));
+    }
+    connection.shutdown(Duration::from_secs(2)).await;
+    Ok(samples)
+}

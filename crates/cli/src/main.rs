@@ -1,0 +1,236 @@
+//! `perch`: the headless server and the commands that talk to it.
+//! Every command is documented in docs/cli.md.
+
+mod bench;
+mod client;
+mod commands;
+mod serve;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("no Perch server is running for data dir {0}; start one with `perch serve` (or set PERCH_URL and PERCH_API_TOKEN)")]
+    NotRunning(String),
+    #[error("could not reach Perch at {0}; is `perch serve` still running?")]
+    Unreachable(String),
+    #[error("the API token was refused; check PERCH_API_TOKEN or the data dir's api-token file (`perch token`)")]
+    Unauthorized,
+    #[error("Perch answered {status}: {message}")]
+    Api { status: u16, message: String },
+    #[error(transparent)]
+    Runtime(#[from] perch_runtime::Error),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+    #[error("{0}")]
+    Other(String),
+    /// The turn ended without completing; the message was already printed.
+    #[error("the turn ended {0}")]
+    TurnNotCompleted(String),
+}
+
+impl CliError {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io { context: context.into(), source }
+    }
+}
+
+#[derive(Parser)]
+#[command(name = "perch", version, about = "Keeps a Codex agent alive on your desktop")]
+struct Cli {
+    /// Perch's data directory (database, token, config.toml).
+    #[arg(long, global = true, env = "PERCH_HOME")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the runtime, the local API and the web UI (headless).
+    Serve {
+        /// Address of the API, default 127.0.0.1:4860.
+        #[arg(long)]
+        listen: Option<String>,
+        /// The built web UI to serve (default: found next to the binary or in the checkout).
+        #[arg(long)]
+        ui_dir: Option<PathBuf>,
+        /// The config file (default: <data dir>/config.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Send a prompt and stream the answer; exits 0 when the turn completes.
+    Run {
+        /// `new`, `latest`, or a session id.
+        #[arg(long, default_value = "latest")]
+        session: String,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// The prompt; `-` reads it from stdin.
+        prompt: String,
+    },
+    /// Codex state, running turns, pending approvals.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List, show, rename or archive sessions.
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+    },
+    /// Interrupt the running turn (of one session, or all).
+    Interrupt {
+        #[arg(long)]
+        session: Option<String>,
+    },
+    /// List or answer approvals.
+    Approvals {
+        #[command(subcommand)]
+        command: ApprovalsCommand,
+    },
+    /// Print the API token.
+    Token,
+    /// Open the web UI in the browser, signed in with a one-time code.
+    Open,
+    /// Measure start-up, idle cost, added latency and SSE fan-out.
+    Bench {
+        /// How many prompts to time for the added-latency figure.
+        #[arg(long, default_value_t = 30)]
+        prompts: usize,
+        /// How many SSE clients for the fan-out figure.
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum SessionsCommand {
+    List {
+        #[arg(long)]
+        archived: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        id: String,
+    },
+    Rename {
+        id: String,
+        name: String,
+    },
+    Archive {
+        id: String,
+        /// Unarchive instead.
+        #[arg(long)]
+        undo: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApprovalsCommand {
+    List {
+        /// Answered ones too.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    Answer {
+        id: String,
+        #[arg(value_enum)]
+        decision: DecisionArg,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Text,
+    Ndjson,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum DecisionArg {
+    Accept,
+    AcceptForSession,
+    Decline,
+    Cancel,
+}
+
+impl DecisionArg {
+    fn wire(self) -> &'static str {
+        match self {
+            Self::Accept => "accept",
+            Self::AcceptForSession => "acceptForSession",
+            Self::Decline => "decline",
+            Self::Cancel => "cancel",
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let serving = matches!(cli.command, Command::Serve { .. });
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PERCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if serving { "info" } else { "warn" }));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("perch: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::TurnNotCompleted(_)) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("perch: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let data_dir = cli.data_dir.unwrap_or_else(perch_runtime::config::default_data_dir);
+    match cli.command {
+        Command::Serve { listen, ui_dir, config } => {
+            serve::serve(serve::ServeArgs { data_dir, listen, ui_dir, config }).await
+        }
+        Command::Bench { prompts, clients } => bench::run(prompts, clients).await,
+        command => {
+            let client = client::Client::discover(&data_dir)?;
+            match command {
+                Command::Run { session, format, prompt } => commands::run(&client, &session, format, &prompt).await,
+                Command::Status { json } => commands::status(&client, json).await,
+                Command::Sessions { command } => match command {
+                    SessionsCommand::List { archived, json } => commands::sessions_list(&client, archived, json).await,
+                    SessionsCommand::Show { id } => commands::sessions_show(&client, &id).await,
+                    SessionsCommand::Rename { id, name } => {
+                        commands::sessions_patch(&client, &id, serde_json::json!({ "name": name })).await
+                    }
+                    SessionsCommand::Archive { id, undo } => {
+                        commands::sessions_patch(&client, &id, serde_json::json!({ "archived": !undo })).await
+                    }
+                },
+                Command::Interrupt { session } => commands::interrupt(&client, session.as_deref()).await,
+                Command::Approvals { command } => match command {
+                    ApprovalsCommand::List { all, json } => commands::approvals_list(&client, all, json).await,
+                    ApprovalsCommand::Answer { id, decision } => {
+                        commands::approvals_answer(&client, &id, decision.wire()).await
+                    }
+                },
+                Command::Token => {
+                    println!("{}", serve::load_or_create_token(&data_dir)?);
+                    Ok(())
+                }
+                Command::Open => commands::open(&client).await,
+                Command::Serve { .. } | Command::Bench { .. } => Ok(()),
+            }
+        }
+    }
+}

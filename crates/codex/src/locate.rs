@@ -1,0 +1,137 @@
+//! Finding the Codex binary and asking it for its version.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the binary was found, for status and error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum BinarySource {
+    Env,
+    Config,
+    ProjectLocal,
+    Path,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocateError {
+    #[error(
+        "no Codex binary found: set PERCH_CODEX_BIN or `[codex] bin` in the config, \
+         run scripts/setup to install the pinned one, or put `codex` on PATH"
+    )]
+    NotFound,
+    #[error("{0} (from {1:?}) does not exist or is not executable")]
+    NotExecutable(PathBuf, BinarySource),
+    #[error("`{bin} --version` failed: {reason}")]
+    Version { bin: String, reason: String },
+}
+
+/// The search order: `PERCH_CODEX_BIN`, the config file, the project-local
+/// install (`tools/codex` next to the data or the repo), then `PATH`.
+pub fn locate(
+    env_bin: Option<PathBuf>,
+    config_bin: Option<PathBuf>,
+    project_local: &[PathBuf],
+) -> Result<(PathBuf, BinarySource), LocateError> {
+    if let Some(bin) = env_bin {
+        return checked(bin, BinarySource::Env);
+    }
+    if let Some(bin) = config_bin {
+        return checked(bin, BinarySource::Config);
+    }
+    if let Some(bin) = project_local.iter().find(|p| is_executable(p)) {
+        return Ok((bin.clone(), BinarySource::ProjectLocal));
+    }
+    let path = std::env::var_os("PATH").ok_or(LocateError::NotFound)?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("codex"))
+        .find(|p| is_executable(p))
+        .map(|p| (p, BinarySource::Path))
+        .ok_or(LocateError::NotFound)
+}
+
+/// The native binary inside an npm install of `@openai/codex` rooted at `dir`.
+pub fn npm_native_binary(dir: &Path) -> PathBuf {
+    dir.join("node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex")
+}
+
+fn checked(bin: PathBuf, source: BinarySource) -> Result<(PathBuf, BinarySource), LocateError> {
+    if is_executable(&bin) {
+        Ok((bin, source))
+    } else {
+        Err(LocateError::NotExecutable(bin, source))
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+}
+
+/// Runs `bin --version` and returns the version ("0.169.0").
+pub async fn version(bin: &Path) -> Result<String, LocateError> {
+    let fail = |reason: String| LocateError::Version { bin: bin.display().to_string(), reason };
+    let output = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::process::Command::new(bin).arg("--version").kill_on_drop(true).output(),
+    )
+    .await
+    .map_err(|_| fail("no answer within 10 s".into()))?
+    .map_err(|e| fail(e.to_string()))?;
+    if !output.status.success() {
+        return Err(fail(format!("exit {:?}: {}", output.status.code(), String::from_utf8_lossy(&output.stderr).trim())));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    parse_version(&text).ok_or_else(|| fail(format!("unexpected output {:?}", text.trim())))
+}
+
+/// `codex-cli 0.169.0` → `0.169.0`.
+pub fn parse_version(text: &str) -> Option<String> {
+    text.split_whitespace()
+        .find(|word| word.chars().next().is_some_and(|c| c.is_ascii_digit()) && word.contains('.'))
+        .map(str::to_string)
+}
+
+/// Compares dotted versions numerically: `Less` when `found` is older.
+pub fn compare_versions(found: &str, pinned: &str) -> std::cmp::Ordering {
+    let parts = |v: &str| -> Vec<u64> {
+        v.split(['.', '-']).map(|p| p.parse::<u64>().unwrap_or(0)).collect()
+    };
+    parts(found).cmp(&parts(pinned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cmp::Ordering;
+
+    #[test]
+    fn versions_parse_and_compare() {
+        assert_eq!(parse_version("codex-cli 0.169.0\n").as_deref(), Some("0.169.0"));
+        assert_eq!(parse_version("codex-cli"), None);
+        for (found, pinned, expected) in [
+            ("0.169.0", "0.169.0", Ordering::Equal),
+            ("0.170.0", "0.169.0", Ordering::Greater),
+            ("0.169.1", "0.169.0", Ordering::Greater),
+            ("0.99.0", "0.169.0", Ordering::Less),
+            ("1.0.0", "0.169.0", Ordering::Greater),
+        ] {
+            assert_eq!(compare_versions(found, pinned), expected, "{found} vs {pinned}");
+        }
+    }
+
+    #[test]
+    fn explicit_paths_must_exist() {
+        let missing = PathBuf::from("/nonexistent/codex");
+        assert!(matches!(
+            locate(Some(missing.clone()), None, &[]),
+            Err(LocateError::NotExecutable(_, BinarySource::Env))
+        ));
+        assert!(matches!(
+            locate(None, Some(missing), &[]),
+            Err(LocateError::NotExecutable(_, BinarySource::Config))
+        ));
+        let sh = PathBuf::from("/bin/sh");
+        assert!(matches!(locate(None, None, &[sh]), Ok((_, BinarySource::ProjectLocal))));
+    }
+}

@@ -1,0 +1,634 @@
+//! Typed app-server protocol, for the subset Perch uses, of Codex 0.169.0.
+//!
+//! Wire names live here and nowhere else. The types are checked against the
+//! JSON schema that `codex app-server generate-json-schema` prints for the
+//! pinned version (`schema/0.169.0/`, test `tests/schema.rs`). Results keep
+//! only the fields Perch reads and ignore the rest; notifications and server
+//! requests Perch does not know (or whose shape changed in a newer Codex)
+//! fall back to `Other` with the raw params instead of failing.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The Codex version Perch is built and tested against.
+pub const PINNED_CODEX_VERSION: &str = "0.169.0";
+
+/// A client→server request: its wire name and its param and result types.
+pub trait Method {
+    const NAME: &'static str;
+    type Params: Serialize + Send + Sync;
+    type Result: DeserializeOwned + Send;
+}
+
+macro_rules! methods {
+    ($($ty:ident = $name:literal ($params:ty) -> $result:ty;)*) => {
+        $(
+            pub enum $ty {}
+            impl Method for $ty {
+                const NAME: &'static str = $name;
+                type Params = $params;
+                type Result = $result;
+            }
+        )*
+        /// Every request method Perch sends.
+        pub const CLIENT_METHODS: &[&str] = &[$($name),*];
+    };
+}
+
+methods! {
+    Initialize = "initialize" (InitializeParams) -> InitializeResult;
+    ThreadStart = "thread/start" (ThreadStartParams) -> ThreadResult;
+    ThreadResume = "thread/resume" (ThreadResumeParams) -> ThreadResult;
+    ThreadFork = "thread/fork" (ThreadResumeParams) -> ThreadResult;
+    ThreadArchive = "thread/archive" (ThreadIdParams) -> Value;
+    ThreadUnarchive = "thread/unarchive" (ThreadIdParams) -> Value;
+    ThreadNameSet = "thread/name/set" (ThreadNameSetParams) -> Value;
+    ThreadCompactStart = "thread/compact/start" (ThreadIdParams) -> Value;
+    ThreadTurnsList = "thread/turns/list" (ThreadTurnsListParams) -> Page<Turn>;
+    ThreadLoadedList = "thread/loaded/list" (EmptyParams) -> Page<String>;
+    TurnStart = "turn/start" (TurnStartParams) -> TurnStartResult;
+    TurnSteer = "turn/steer" (TurnSteerParams) -> TurnSteerResult;
+    TurnInterrupt = "turn/interrupt" (TurnInterruptParams) -> Value;
+    ModelList = "model/list" (ModelListParams) -> Page<Model>;
+    AccountRead = "account/read" (AccountReadParams) -> Value;
+    AccountLoginStart = "account/login/start" (LoginParams) -> Value;
+}
+
+// ---------------------------------------------------------------- requests
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EmptyParams {}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitializeParams {
+    pub client_info: ClientInfo,
+    pub capabilities: InitializeCapabilities,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientInfo {
+    pub name: String,
+    pub title: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitializeCapabilities {
+    pub experimental_api: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitializeResult {
+    #[serde(default)]
+    pub user_agent: String,
+    #[serde(default)]
+    pub codex_home: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AskForApproval {
+    #[serde(rename = "untrusted")]
+    Untrusted,
+    #[serde(rename = "on-request")]
+    OnRequest,
+    #[serde(rename = "never")]
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SandboxMode {
+    ReadOnly,
+    WorkspaceWrite,
+    DangerFullAccess,
+}
+
+/// Overrides shared by `thread/start`, `thread/resume` and `thread/fork`.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_provider: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_policy: Option<AskForApproval>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<SandboxMode>,
+    /// config.toml overrides (nested tables), e.g. `mcp_servers`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub developer_instructions: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadStartParams {
+    #[serde(flatten)]
+    pub overrides: ThreadOverrides,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadResumeParams {
+    pub thread_id: String,
+    #[serde(flatten)]
+    pub overrides: ThreadOverrides,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadIdParams {
+    pub thread_id: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadNameSetParams {
+    pub thread_id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadTurnsListParams {
+    pub thread_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// `full` returns every item of each turn, not a summary.
+    pub items_view: &'static str,
+    /// `asc` (oldest first) or `desc`, Codex's default.
+    pub sort_direction: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum UserInput {
+    Text { text: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnStartParams {
+    pub thread_id: String,
+    pub input: Vec<UserInput>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effort: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnSteerParams {
+    pub thread_id: String,
+    pub expected_turn_id: String,
+    pub input: Vec<UserInput>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnInterruptParams {
+    pub thread_id: String,
+    pub turn_id: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelListParams {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountReadParams {
+    pub refresh_token: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum LoginParams {
+    #[serde(rename_all = "camelCase")]
+    ApiKey { api_key: String },
+    ChatgptDeviceCode,
+}
+
+// ----------------------------------------------------------------- results
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Thread {
+    pub id: String,
+    #[serde(default)]
+    pub preview: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub created_at: i64,
+    #[serde(default)]
+    pub cwd: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadResult {
+    pub thread: Thread,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub reasoning_effort: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TurnStatus {
+    InProgress,
+    Completed,
+    Interrupted,
+    Failed,
+    #[serde(other)]
+    Unknown,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnError {
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Turn {
+    pub id: String,
+    pub status: TurnStatus,
+    #[serde(default)]
+    pub error: Option<TurnError>,
+    /// Codex `ThreadItem`s, passed through to Perch's clients as they are.
+    #[serde(default)]
+    pub items: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnStartResult {
+    pub turn: Turn,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnSteerResult {
+    pub turn_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReasoningEffortOption {
+    pub reasoning_effort: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Model {
+    pub id: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub hidden: bool,
+    #[serde(default)]
+    pub is_default: bool,
+    #[serde(default)]
+    pub supported_reasoning_efforts: Vec<ReasoningEffortOption>,
+    #[serde(default)]
+    pub default_reasoning_effort: Option<String>,
+}
+
+// ----------------------------------------------------------- notifications
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnNotification {
+    pub thread_id: String,
+    pub turn: Turn,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemNotification {
+    pub thread_id: String,
+    pub turn_id: String,
+    pub item: Value,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeltaNotification {
+    pub thread_id: String,
+    pub turn_id: String,
+    pub item_id: String,
+    pub delta: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiffNotification {
+    pub thread_id: String,
+    pub turn_id: String,
+    pub diff: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenCounts {
+    #[serde(default)]
+    pub total_tokens: i64,
+    #[serde(default)]
+    pub input_tokens: i64,
+    #[serde(default)]
+    pub output_tokens: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadTokenUsage {
+    pub total: TokenCounts,
+    pub last: TokenCounts,
+    #[serde(default)]
+    pub model_context_window: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenUsageNotification {
+    pub thread_id: String,
+    pub token_usage: ThreadTokenUsage,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorNotification {
+    pub error: TurnError,
+    #[serde(default)]
+    pub will_retry: bool,
+    #[serde(default)]
+    pub thread_id: Option<String>,
+    #[serde(default)]
+    pub turn_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WarningNotification {
+    #[serde(default)]
+    pub thread_id: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadNameNotification {
+    pub thread_id: String,
+    #[serde(default)]
+    pub thread_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedNotification {
+    pub thread_id: String,
+    pub request_id: crate::RequestId,
+}
+
+/// A server→client notification. Unknown methods, and known ones whose params
+/// no longer match, arrive as `Other` so a newer Codex does not break Perch.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "method", content = "params")]
+pub enum ServerNotification {
+    #[serde(rename = "turn/started")]
+    TurnStarted(TurnNotification),
+    #[serde(rename = "turn/completed")]
+    TurnCompleted(TurnNotification),
+    #[serde(rename = "item/started")]
+    ItemStarted(ItemNotification),
+    #[serde(rename = "item/completed")]
+    ItemCompleted(ItemNotification),
+    #[serde(rename = "item/agentMessage/delta")]
+    AgentMessageDelta(DeltaNotification),
+    #[serde(rename = "item/reasoning/summaryTextDelta")]
+    ReasoningSummaryDelta(DeltaNotification),
+    #[serde(rename = "item/reasoning/textDelta")]
+    ReasoningTextDelta(DeltaNotification),
+    #[serde(rename = "item/commandExecution/outputDelta")]
+    CommandOutputDelta(DeltaNotification),
+    #[serde(rename = "item/fileChange/outputDelta")]
+    FileChangeOutputDelta(DeltaNotification),
+    #[serde(rename = "turn/diff/updated")]
+    TurnDiffUpdated(DiffNotification),
+    #[serde(rename = "thread/tokenUsage/updated")]
+    TokenUsageUpdated(TokenUsageNotification),
+    #[serde(rename = "thread/name/updated")]
+    ThreadNameUpdated(ThreadNameNotification),
+    #[serde(rename = "serverRequest/resolved")]
+    ServerRequestResolved(ResolvedNotification),
+    #[serde(rename = "error")]
+    Error(ErrorNotification),
+    #[serde(rename = "warning")]
+    Warning(WarningNotification),
+    #[serde(skip)]
+    Other { method: String, params: Value },
+}
+
+impl ServerNotification {
+    pub fn parse(method: &str, params: Value) -> Self {
+        let envelope = serde_json::json!({ "method": method, "params": params });
+        serde_json::from_value(envelope).unwrap_or(ServerNotification::Other { method: method.to_string(), params })
+    }
+
+    /// The thread this notification is about, when it names one.
+    pub fn thread_id(&self) -> Option<&str> {
+        match self {
+            Self::TurnStarted(n) | Self::TurnCompleted(n) => Some(&n.thread_id),
+            Self::ItemStarted(n) | Self::ItemCompleted(n) => Some(&n.thread_id),
+            Self::AgentMessageDelta(n)
+            | Self::ReasoningSummaryDelta(n)
+            | Self::ReasoningTextDelta(n)
+            | Self::CommandOutputDelta(n)
+            | Self::FileChangeOutputDelta(n) => Some(&n.thread_id),
+            Self::TurnDiffUpdated(n) => Some(&n.thread_id),
+            Self::TokenUsageUpdated(n) => Some(&n.thread_id),
+            Self::ThreadNameUpdated(n) => Some(&n.thread_id),
+            Self::ServerRequestResolved(n) => Some(&n.thread_id),
+            Self::Error(n) => n.thread_id.as_deref(),
+            Self::Warning(n) => n.thread_id.as_deref(),
+            Self::Other { params, .. } => params.get("threadId").and_then(Value::as_str),
+        }
+    }
+}
+
+// --------------------------------------------------------- server requests
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandApprovalRequest {
+    pub thread_id: String,
+    pub turn_id: String,
+    pub item_id: String,
+    #[serde(default)]
+    pub command: Option<String>,
+    #[serde(default)]
+    pub cwd: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileChangeApprovalRequest {
+    pub thread_id: String,
+    pub turn_id: String,
+    pub item_id: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ElicitationRequest {
+    pub thread_id: String,
+    #[serde(default)]
+    pub turn_id: Option<String>,
+    pub server_name: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default, rename = "_meta")]
+    pub meta: Value,
+}
+
+/// A server→client request. Each one must be answered with the same id.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "method", content = "params")]
+pub enum ServerRequest {
+    #[serde(rename = "item/commandExecution/requestApproval")]
+    CommandApproval(CommandApprovalRequest),
+    #[serde(rename = "item/fileChange/requestApproval")]
+    FileChangeApproval(FileChangeApprovalRequest),
+    #[serde(rename = "mcpServer/elicitation/request")]
+    Elicitation(ElicitationRequest),
+    #[serde(skip)]
+    Other { method: String, params: Value },
+}
+
+impl ServerRequest {
+    pub fn parse(method: &str, params: Value) -> Self {
+        let envelope = serde_json::json!({ "method": method, "params": params });
+        serde_json::from_value(envelope).unwrap_or(ServerRequest::Other { method: method.to_string(), params })
+    }
+}
+
+/// A person's answer to an approval, as Perch's API names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Decision {
+    Accept,
+    AcceptForSession,
+    Decline,
+    Cancel,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Accept => "accept",
+            Decision::AcceptForSession => "acceptForSession",
+            Decision::Decline => "decline",
+            Decision::Cancel => "cancel",
+        }
+    }
+
+    /// The JSON-RPC result that answers `request` with this decision.
+    pub fn response_for(self, request: &ServerRequest) -> Value {
+        match request {
+            ServerRequest::CommandApproval(_) | ServerRequest::FileChangeApproval(_) => {
+                serde_json::json!({ "decision": self.as_str() })
+            }
+            ServerRequest::Elicitation(_) => {
+                // MCP elicitations know accept/decline/cancel; "for the session"
+                // is expressed through the `persist` meta Codex offers.
+                let (action, content, meta) = match self {
+                    Decision::Accept => ("accept", serde_json::json!({}), Value::Null),
+                    Decision::AcceptForSession => {
+                        ("accept", serde_json::json!({}), serde_json::json!({"persist": "session"}))
+                    }
+                    Decision::Decline => ("decline", Value::Null, Value::Null),
+                    Decision::Cancel => ("cancel", Value::Null, Value::Null),
+                };
+                serde_json::json!({ "action": action, "content": content, "_meta": meta })
+            }
+            ServerRequest::Other { .. } => serde_json::json!({ "decision": self.as_str() }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn known_notifications_are_typed_and_unknown_ones_kept_raw() {
+        let delta = ServerNotification::parse(
+            "item/agentMessage/delta",
+            json!({"threadId":"t","turnId":"u","itemId":"i","delta":"Hi"}),
+        );
+        assert!(matches!(&delta, ServerNotification::AgentMessageDelta(d) if d.delta == "Hi"));
+        assert_eq!(delta.thread_id(), Some("t"));
+
+        let unknown = ServerNotification::parse("thread/goal/cleared", json!({"threadId":"t"}));
+        assert!(matches!(&unknown, ServerNotification::Other { method, .. } if method == "thread/goal/cleared"));
+        assert_eq!(unknown.thread_id(), Some("t"));
+
+        // A known method whose shape changed degrades to Other instead of failing.
+        let changed = ServerNotification::parse("turn/completed", json!({"threadId":"t"}));
+        assert!(matches!(changed, ServerNotification::Other { .. }));
+    }
+
+    #[test]
+    fn decisions_answer_each_request_kind_in_its_own_shape() {
+        let command = ServerRequest::parse(
+            "item/commandExecution/requestApproval",
+            json!({"threadId":"t","turnId":"u","itemId":"i","command":"ls","startedAtMs":1}),
+        );
+        assert_eq!(Decision::Decline.response_for(&command), json!({"decision":"decline"}));
+        let elicitation = ServerRequest::parse(
+            "mcpServer/elicitation/request",
+            json!({"threadId":"t","serverName":"s","message":"m","mode":"form","requestedSchema":{}}),
+        );
+        assert_eq!(
+            Decision::Accept.response_for(&elicitation),
+            json!({"action":"accept","content":{},"_meta":null})
+        );
+        assert_eq!(
+            Decision::Cancel.response_for(&elicitation),
+            json!({"action":"cancel","content":null,"_meta":null})
+        );
+    }
+}

@@ -1,0 +1,306 @@
+//! Keeps one `codex app-server` child alive: version preflight, handshake,
+//! health states, restart with exponential backoff, and a bounded shutdown.
+//!
+//! Invariants:
+//! - At most one child runs at a time; each gets a new `generation`, and every
+//!   message is tagged with the generation of the child that sent it, so the
+//!   runtime can tell answers for a dead child from answers for the live one.
+//! - Events go out on one bounded channel in the order they happened
+//!   (`Health`, `Ready`, the child's messages, its `Closed`, the next `Health`).
+//! - After `max_consecutive_failures` starts that fail or die before
+//!   `stable_after`, the state is `Failed` and no further restart is tried.
+
+use crate::locate;
+use crate::protocol::{ClientInfo, Initialize, InitializeCapabilities, InitializeParams, Method, PINNED_CODEX_VERSION};
+use crate::transport::{Connection, Error, ServerMessage, SpawnOptions};
+use serde::Serialize;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+#[derive(Debug, Clone)]
+pub struct SupervisorConfig {
+    pub spawn: SpawnOptions,
+    pub client_name: String,
+    pub client_version: String,
+    pub handshake_timeout: Duration,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    pub max_consecutive_failures: u32,
+    /// A child that lived this long resets the failure count.
+    pub stable_after: Duration,
+}
+
+impl SupervisorConfig {
+    pub fn new(spawn: SpawnOptions) -> Self {
+        Self {
+            spawn,
+            client_name: "perch".into(),
+            client_version: env!("CARGO_PKG_VERSION").into(),
+            handshake_timeout: Duration::from_secs(30),
+            backoff_initial: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(30),
+            max_consecutive_failures: 6,
+            stable_after: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum HealthState {
+    Starting,
+    Ready,
+    /// Running, with something a person should know (an untested version).
+    Degraded,
+    Restarting,
+    Failed,
+    Stopped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    pub state: HealthState,
+    pub detail: Option<String>,
+    pub version: Option<String>,
+    pub restarts: u32,
+    pub pid: Option<u32>,
+}
+
+#[derive(Debug)]
+pub enum SupervisorEvent {
+    Health(Health),
+    /// A child finished its handshake; `restarted` when it replaces a dead one.
+    Ready { generation: u64, restarted: bool },
+    Message { generation: u64, message: ServerMessage },
+}
+
+#[derive(Clone)]
+pub struct Supervisor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: SupervisorConfig,
+    current: Mutex<Option<(u64, Arc<Connection>)>>,
+    health: watch::Sender<Health>,
+    shutdown: watch::Sender<bool>,
+    events: mpsc::Sender<SupervisorEvent>,
+    finished: tokio::sync::Notify,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Supervisor {
+    /// Starts supervising in the background. Events go to `events`.
+    pub fn start(config: SupervisorConfig, events: mpsc::Sender<SupervisorEvent>) -> Self {
+        let initial = Health { state: HealthState::Starting, detail: None, version: None, restarts: 0, pid: None };
+        let inner = Arc::new(Inner {
+            config,
+            current: Mutex::new(None),
+            health: watch::channel(initial).0,
+            shutdown: watch::channel(false).0,
+            events,
+            finished: tokio::sync::Notify::new(),
+        });
+        let task_inner = inner.clone();
+        tokio::spawn(async move {
+            task_inner.run().await;
+            task_inner.finished.notify_waiters();
+        });
+        Self { inner }
+    }
+
+    pub fn health(&self) -> Health {
+        self.inner.health.borrow().clone()
+    }
+
+    pub fn watch_health(&self) -> watch::Receiver<Health> {
+        self.inner.health.subscribe()
+    }
+
+    /// The live child and its generation, if one is ready.
+    pub fn connection(&self) -> Result<(u64, Arc<Connection>), Error> {
+        lock(&self.inner.current).clone().ok_or(Error::Closed)
+    }
+
+    pub async fn request<M: Method>(&self, params: &M::Params) -> Result<M::Result, Error> {
+        let (_, connection) = self.connection()?;
+        connection.request::<M>(params).await
+    }
+
+    /// Stops the child (SIGTERM to its process group, SIGKILL after `grace`)
+    /// and does not restart it.
+    pub async fn shutdown(&self, grace: Duration) {
+        let finished = self.inner.finished.notified();
+        self.inner.shutdown.send_replace(true);
+        let current = lock(&self.inner.current).take();
+        if let Some((_, connection)) = current {
+            connection.shutdown(grace).await;
+        }
+        let _ = tokio::time::timeout(grace + Duration::from_secs(1), finished).await;
+    }
+}
+
+impl Inner {
+    fn set_health(&self, update: impl FnOnce(&mut Health)) -> Health {
+        self.health.send_modify(update);
+        self.health.borrow().clone()
+    }
+
+    async fn publish_health(&self, update: impl FnOnce(&mut Health)) {
+        let health = self.set_health(update);
+        let _ = self.events.send(SupervisorEvent::Health(health)).await;
+    }
+
+    fn stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    async fn run(&self) {
+        let bin = &self.config.spawn.bin;
+        let version = match locate::version(bin).await {
+            Ok(version) => version,
+            Err(err) => {
+                self.publish_health(|h| {
+                    h.state = HealthState::Failed;
+                    h.detail = Some(err.to_string());
+                })
+                .await;
+                return;
+            }
+        };
+        let version_warning = match locate::compare_versions(&version, PINNED_CODEX_VERSION) {
+            std::cmp::Ordering::Equal => None,
+            std::cmp::Ordering::Greater => Some(format!(
+                "Codex {version} is newer than {PINNED_CODEX_VERSION}, the version Perch was tested with; \
+                 it should work, but report anything odd"
+            )),
+            std::cmp::Ordering::Less => Some(format!(
+                "Codex {version} is older than {PINNED_CODEX_VERSION}, the version Perch was tested with; \
+                 upgrade it (scripts/setup installs the pinned one)"
+            )),
+        };
+        if let Some(warning) = &version_warning {
+            tracing::warn!("{warning}");
+        }
+        self.set_health(|h| h.version = Some(version.clone()));
+
+        let mut generation = 0u64;
+        let mut failures = 0u32;
+        loop {
+            if self.stopping() {
+                break;
+            }
+            let restarted = generation > 0 || failures > 0;
+            let started = Instant::now();
+            let detail = match self.start_child().await {
+                Ok((connection, mut messages)) => {
+                    generation += 1;
+                    *lock(&self.current) = Some((generation, connection.clone()));
+                    let warning = version_warning.clone();
+                    self.publish_health(|h| {
+                        h.state = if warning.is_some() { HealthState::Degraded } else { HealthState::Ready };
+                        h.detail = warning;
+                        h.pid = connection.pid();
+                    })
+                    .await;
+                    let _ = self.events.send(SupervisorEvent::Ready { generation, restarted }).await;
+                    let mut exit_report = None;
+                    while let Some(message) = messages.recv().await {
+                        if let ServerMessage::Closed { exit, stderr_tail } = &message {
+                            exit_report = Some(describe_exit(*exit, stderr_tail));
+                        }
+                        let closed = matches!(message, ServerMessage::Closed { .. });
+                        let _ = self.events.send(SupervisorEvent::Message { generation, message }).await;
+                        if closed {
+                            break;
+                        }
+                    }
+                    lock(&self.current).take();
+                    if started.elapsed() >= self.config.stable_after {
+                        failures = 0;
+                    }
+                    exit_report.unwrap_or_else(|| "the Codex app-server stopped".into())
+                }
+                Err(err) => err.to_string(),
+            };
+            if self.stopping() {
+                break;
+            }
+            failures += 1;
+            if failures >= self.config.max_consecutive_failures {
+                self.publish_health(|h| {
+                    h.state = HealthState::Failed;
+                    h.detail = Some(format!("gave up after {failures} failed starts; last: {detail}"));
+                    h.pid = None;
+                })
+                .await;
+                return;
+            }
+            let backoff = (self.config.backoff_initial * 2u32.saturating_pow(failures - 1)).min(self.config.backoff_max);
+            tracing::warn!("codex app-server down ({detail}); restarting in {backoff:?}");
+            self.publish_health(|h| {
+                h.state = HealthState::Restarting;
+                h.detail = Some(format!("{detail}; restarting in {} ms", backoff.as_millis()));
+                h.restarts += 1;
+                h.pid = None;
+            })
+            .await;
+            let mut shutdown = self.shutdown.subscribe();
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = shutdown.wait_for(|stop| *stop) => {}
+            }
+        }
+        self.publish_health(|h| {
+            h.state = HealthState::Stopped;
+            h.detail = None;
+            h.pid = None;
+        })
+        .await;
+    }
+
+    /// Spawns a child and completes `initialize` + `initialized`.
+    async fn start_child(&self) -> Result<(Arc<Connection>, mpsc::Receiver<ServerMessage>), Error> {
+        let (tx, rx) = mpsc::channel(1024);
+        let connection = Connection::spawn(&self.config.spawn, tx)?;
+        let params = InitializeParams {
+            client_info: ClientInfo {
+                name: self.config.client_name.clone(),
+                title: "Perch".into(),
+                version: self.config.client_version.clone(),
+            },
+            capabilities: InitializeCapabilities::default(),
+        };
+        let handshake = async {
+            connection.request::<Initialize>(&params).await?;
+            connection.notify("initialized", None).await
+        };
+        match tokio::time::timeout(self.config.handshake_timeout, handshake).await {
+            Ok(Ok(())) => Ok((connection, rx)),
+            Ok(Err(err)) => {
+                connection.kill();
+                Err(err)
+            }
+            Err(_) => {
+                connection.kill();
+                Err(Error::Timeout { method: Initialize::NAME, secs: self.config.handshake_timeout.as_secs() })
+            }
+        }
+    }
+}
+
+fn describe_exit(exit: Option<i32>, stderr_tail: &[String]) -> String {
+    let status = match exit {
+        Some(code) => format!("exit code {code}"),
+        None => "killed by a signal".into(),
+    };
+    match stderr_tail.iter().rev().find(|line| !line.trim().is_empty()) {
+        Some(line) => format!("the Codex app-server stopped ({status}): {}", line.trim()),
+        None => format!("the Codex app-server stopped ({status})"),
+    }
+}

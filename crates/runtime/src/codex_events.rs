@@ -1,0 +1,383 @@
+//! What happens when Codex speaks: notifications become runtime state and
+//! bus events; server requests become durable approvals; a dead child's
+//! running turns become `interrupted` and its open approvals `expired`; a
+//! restarted child gets its threads resumed.
+//!
+//! Invariants:
+//! - Every server request gets exactly one answer: a person's, the timeout
+//!   policy's, `cancel` on shutdown, or an error for kinds Perch does not
+//!   handle. Only the one that removes it from `State::pending` answers.
+//! - A turn whose child died is reported interrupted, never silently replaced.
+
+use crate::error::{Error, Result};
+use crate::model::*;
+use crate::now_ms;
+use crate::runtime::{new_id, truncate, PendingRequest, Runtime};
+use perch_codex::protocol::*;
+use perch_codex::{RequestId, ServerMessage, SupervisorEvent};
+use std::sync::Weak;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+pub(crate) fn spawn_event_loop(runtime: Weak<Runtime>, mut events: mpsc::Receiver<SupervisorEvent>) {
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            let Some(rt) = runtime.upgrade() else { return };
+            rt.handle(event).await;
+        }
+    });
+}
+
+impl Runtime {
+    async fn handle(&self, event: SupervisorEvent) {
+        match event {
+            SupervisorEvent::Health(health) => {
+                self.bus.publish(EventKind::CodexState { state: health.state, detail: health.detail });
+            }
+            SupervisorEvent::Ready { generation, restarted } => {
+                let to_resume: Vec<String> = {
+                    let mut state = self.lock();
+                    state.generation = generation;
+                    state.loaded.clear();
+                    state.to_resume.drain().collect()
+                };
+                if restarted && !to_resume.is_empty() {
+                    self.resume_after_restart(to_resume);
+                }
+            }
+            SupervisorEvent::Message { generation, message } => match message {
+                ServerMessage::Notification(notification) => self.on_notification(notification),
+                ServerMessage::Request { id, request } => self.on_request(generation, id, request).await,
+                ServerMessage::Closed { .. } => self.on_child_closed(generation),
+            },
+        }
+    }
+
+    fn on_notification(&self, notification: ServerNotification) {
+        if let Some(thread_id) = notification.thread_id() {
+            if let Some(active) = self.lock().active.get_mut(thread_id) {
+                active.last_event = Instant::now();
+                active.stalled = false;
+            }
+        }
+        let publish = |kind| {
+            self.bus.publish(kind);
+        };
+        match notification {
+            ServerNotification::TurnStarted(n) => {
+                if let Err(err) = self.register_turn(&n.thread_id, &n.turn.id) {
+                    tracing::error!("recording turn {}: {err}", n.turn.id);
+                }
+            }
+            ServerNotification::TurnCompleted(n) => {
+                let status = turn_status_name(n.turn.status);
+                let error = n.turn.error.map(|e| e.message);
+                self.finish_turn(&n.thread_id, &n.turn.id, status, error);
+            }
+            ServerNotification::ItemStarted(n) => {
+                if n.item.get("type").and_then(|t| t.as_str()) == Some("fileChange") {
+                    if let Some(id) = n.item.get("id").and_then(|v| v.as_str()) {
+                        self.lock().file_changes.insert(id.to_string(), describe_changes(&n.item));
+                    }
+                }
+                publish(EventKind::ItemStarted { session_id: n.thread_id, turn_id: n.turn_id, item: n.item });
+            }
+            ServerNotification::ItemCompleted(n) => {
+                if let Some(id) = n.item.get("id").and_then(|v| v.as_str()) {
+                    self.lock().file_changes.remove(id);
+                }
+                publish(EventKind::ItemCompleted { session_id: n.thread_id, turn_id: n.turn_id, item: n.item });
+            }
+            ServerNotification::AgentMessageDelta(d) => publish(delta(d, DeltaKind::AgentMessage)),
+            ServerNotification::ReasoningSummaryDelta(d) | ServerNotification::ReasoningTextDelta(d) => {
+                publish(delta(d, DeltaKind::Reasoning))
+            }
+            ServerNotification::CommandOutputDelta(d) => publish(delta(d, DeltaKind::CommandOutput)),
+            ServerNotification::FileChangeOutputDelta(d) => publish(delta(d, DeltaKind::FileChange)),
+            ServerNotification::TurnDiffUpdated(n) => {
+                publish(EventKind::TurnDiff { session_id: n.thread_id, turn_id: n.turn_id, diff: n.diff })
+            }
+            ServerNotification::TokenUsageUpdated(n) => {
+                let usage = TokenUsage {
+                    total_tokens: n.token_usage.total.total_tokens,
+                    input_tokens: n.token_usage.total.input_tokens,
+                    output_tokens: n.token_usage.total.output_tokens,
+                    last_turn_tokens: n.token_usage.last.total_tokens,
+                    context_window: n.token_usage.model_context_window,
+                };
+                if let Err(err) = self.store.set_token_usage(&n.thread_id, &usage) {
+                    tracing::warn!("storing token usage: {err}");
+                }
+                publish(EventKind::TokensUpdated { session_id: n.thread_id, usage });
+            }
+            ServerNotification::Error(n) => {
+                // A failing turn also ends with turn/completed(failed); retries
+                // ("Reconnecting… 2/5") are worth showing while they happen.
+                if n.will_retry {
+                    publish(EventKind::Warning { session_id: n.thread_id, message: n.error.message });
+                }
+            }
+            ServerNotification::Warning(n) => {
+                publish(EventKind::Warning { session_id: n.thread_id, message: n.message })
+            }
+            ServerNotification::ServerRequestResolved(_) | ServerNotification::ThreadNameUpdated(_) => {}
+            ServerNotification::Other { method, .. } => tracing::trace!("codex notification {method}"),
+        }
+    }
+
+    pub(crate) fn finish_turn(&self, session_id: &str, turn_id: &str, status: &str, error: Option<String>) {
+        {
+            let mut state = self.lock();
+            if state.active.get(session_id).is_some_and(|a| a.turn_id == turn_id) {
+                state.active.remove(session_id);
+            }
+            if let Err(err) = self.store.finish_turn(session_id, turn_id, status, error.as_deref(), now_ms()) {
+                tracing::error!("recording the end of turn {turn_id}: {err}");
+            }
+        }
+        self.bus.publish(EventKind::TurnCompleted {
+            session_id: session_id.into(),
+            turn_id: turn_id.into(),
+            status: status.into(),
+            error,
+        });
+        self.touch_session(session_id, None);
+    }
+
+    async fn on_request(&self, generation: u64, rpc_id: RequestId, request: ServerRequest) {
+        let approval = new_approval(&request, &self.lock().file_changes);
+        let approval = match approval {
+            Some(approval) => approval,
+            None => {
+                let ServerRequest::Other { method, .. } = &request else { return };
+                tracing::warn!("refusing codex request {method}: Perch does not handle it");
+                if let Ok((_, connection)) = self.supervisor().and_then(|s| s.connection().map_err(Error::from_codex)) {
+                    let message = format!("Perch does not handle {method}");
+                    let _ = connection.respond_error(&rpc_id, -32601, &message).await;
+                }
+                return;
+            }
+        };
+        if let Err(err) = self.store.insert_approval(&approval) {
+            // Without a durable record nobody could answer it later: refuse now.
+            tracing::error!("storing approval: {err}; declining the request");
+            if let Ok((_, connection)) = self.supervisor().and_then(|s| s.connection().map_err(Error::from_codex)) {
+                let _ = connection.respond(&rpc_id, Decision::Decline.response_for(&request)).await;
+            }
+            return;
+        }
+        let id = approval.id.clone();
+        self.lock().pending.insert(id.clone(), PendingRequest { generation, rpc_id, request });
+        self.bus.publish(EventKind::ApprovalRequested { approval });
+        self.spawn_approval_timeout(id);
+    }
+
+    fn spawn_approval_timeout(&self, id: String) {
+        let timeout = Duration::from_secs(self.config.codex.approval_timeout_secs.max(1));
+        let decision = self.config.codex.approval_timeout_decision;
+        let rt = self.me.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            let Some(rt) = rt.upgrade() else { return };
+            if rt.lock().pending.contains_key(&id) {
+                tracing::info!("approval {id} timed out; answering {}", decision.as_str());
+                if let Err(err) = rt.resolve_approval(&id, decision, "timeout").await {
+                    tracing::warn!("answering timed-out approval {id}: {err}");
+                }
+            }
+        });
+    }
+
+    /// A person's answer.
+    pub async fn answer_approval(&self, id: &str, decision: Decision) -> Result<Approval> {
+        let approval = self.store.approval(id)?.ok_or_else(|| Error::NotFound(format!("no approval {id:?}")))?;
+        if approval.status != ApprovalStatus::Pending {
+            return Err(Error::Conflict(format!(
+                "this approval was already answered ({} by {})",
+                approval.status.as_str(),
+                approval.answered_by.as_deref().unwrap_or("someone")
+            )));
+        }
+        self.resolve_approval(id, decision, "person").await
+    }
+
+    pub fn approvals(&self, pending_only: bool) -> Result<Vec<Approval>> {
+        self.store.approvals(pending_only)
+    }
+
+    /// Answers Codex and records the answer. Whoever removes the request from
+    /// `pending` first is the only one to answer it.
+    pub(crate) async fn resolve_approval(&self, id: &str, decision: Decision, by: &str) -> Result<Approval> {
+        let (pending, generation) = {
+            let mut state = self.lock();
+            (state.pending.remove(id), state.generation)
+        };
+        let Some(pending) = pending else {
+            return Err(Error::Conflict("this approval is no longer waiting for an answer".into()));
+        };
+        let mut status = ApprovalStatus::from(decision);
+        let mut answered_by = by.to_string();
+        let live = self.supervisor().ok().and_then(|s| s.connection().ok()).filter(|(g, _)| *g == pending.generation);
+        match live {
+            Some((_, connection)) if generation == pending.generation => {
+                connection
+                    .respond(&pending.rpc_id, decision.response_for(&pending.request))
+                    .await
+                    .map_err(Error::from_codex)?;
+            }
+            _ => {
+                status = ApprovalStatus::Expired;
+                answered_by = "codex-restart".into();
+            }
+        }
+        self.store.answer_approval(id, status, &answered_by, now_ms())?;
+        let approval = self.store.approval(id)?.ok_or_else(|| Error::NotFound(format!("no approval {id:?}")))?;
+        self.bus.publish(EventKind::ApprovalResolved { approval: approval.clone() });
+        if status == ApprovalStatus::Expired {
+            return Err(Error::Conflict(
+                "the Codex process that asked has stopped; its turn was interrupted, so there is nothing to answer".into(),
+            ));
+        }
+        Ok(approval)
+    }
+
+    fn on_child_closed(&self, generation: u64) {
+        let expired: Vec<String> = {
+            let mut state = self.lock();
+            if generation != state.generation {
+                return;
+            }
+            let loaded: Vec<String> = state.loaded.drain().collect();
+            state.to_resume.extend(loaded);
+            let ids: Vec<String> =
+                state.pending.iter().filter(|(_, p)| p.generation == generation).map(|(id, _)| id.clone()).collect();
+            for id in &ids {
+                state.pending.remove(id);
+            }
+            ids
+        };
+        for id in expired {
+            if let Ok(true) = self.store.answer_approval(&id, ApprovalStatus::Expired, "codex-restart", now_ms()) {
+                if let Ok(Some(approval)) = self.store.approval(&id) {
+                    self.bus.publish(EventKind::ApprovalResolved { approval });
+                }
+            }
+        }
+        interrupt_running_turns(self, "the Codex app-server stopped during this turn; Perch restarted it");
+    }
+
+    fn resume_after_restart(&self, threads: Vec<String>) {
+        let rt = self.me.clone();
+        tokio::spawn(async move {
+            let Some(rt) = rt.upgrade() else { return };
+            let mut resumed = 0;
+            for id in &threads {
+                let Ok(session) = rt.session(id) else { continue };
+                match rt.ensure_loaded(&session).await {
+                    Ok(()) => resumed += 1,
+                    Err(err) => {
+                        rt.bus.publish(EventKind::Warning {
+                            session_id: Some(id.clone()),
+                            message: format!("could not resume this session after Codex restarted: {err}"),
+                        });
+                    }
+                }
+            }
+            tracing::info!("resumed {resumed} of {} sessions after a Codex restart", threads.len());
+        });
+    }
+}
+
+/// Records every running turn as interrupted, with `reason`.
+pub(crate) fn interrupt_running_turns(runtime: &Runtime, reason: &str) {
+    let active: Vec<(String, String)> =
+        runtime.lock().active.iter().map(|(s, a)| (s.clone(), a.turn_id.clone())).collect();
+    for (session_id, turn_id) in active {
+        runtime.finish_turn(&session_id, &turn_id, "interrupted", Some(reason.to_string()));
+    }
+}
+
+fn delta(d: DeltaNotification, kind: DeltaKind) -> EventKind {
+    EventKind::ItemDelta { session_id: d.thread_id, turn_id: d.turn_id, item_id: d.item_id, kind, delta: d.delta }
+}
+
+fn turn_status_name(status: TurnStatus) -> &'static str {
+    match status {
+        TurnStatus::InProgress => "inProgress",
+        TurnStatus::Completed => "completed",
+        TurnStatus::Interrupted => "interrupted",
+        TurnStatus::Failed | TurnStatus::Unknown => "failed",
+    }
+}
+
+fn describe_changes(item: &serde_json::Value) -> String {
+    let mut out = String::new();
+    for change in item.get("changes").and_then(|c| c.as_array()).into_iter().flatten() {
+        let path = change.get("path").and_then(|p| p.as_str()).unwrap_or("?");
+        let kind = change.pointer("/kind/type").and_then(|k| k.as_str()).unwrap_or("update");
+        out.push_str(&format!("{kind} {path}\n"));
+        if let Some(diff) = change.get("diff").and_then(|d| d.as_str()) {
+            out.push_str(diff);
+            if !diff.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+fn new_approval(
+    request: &ServerRequest,
+    file_changes: &std::collections::HashMap<String, String>,
+) -> Option<Approval> {
+    let (session_id, turn_id, item_id, kind, title, detail) = match request {
+        ServerRequest::CommandApproval(r) => {
+            let command = r.command.clone().unwrap_or_else(|| "a command".into());
+            let mut detail = command.clone();
+            if let Some(cwd) = &r.cwd {
+                detail.push_str(&format!("\nin {cwd}"));
+            }
+            if let Some(reason) = &r.reason {
+                detail.push_str(&format!("\nreason: {reason}"));
+            }
+            let title = format!("Run {}", truncate(&command, 100));
+            (&r.thread_id, Some(r.turn_id.clone()), Some(r.item_id.clone()), ApprovalKind::Command, title, Some(detail))
+        }
+        ServerRequest::FileChangeApproval(r) => {
+            let mut detail = file_changes.get(&r.item_id).cloned().unwrap_or_default();
+            if let Some(reason) = &r.reason {
+                detail.push_str(&format!("reason: {reason}\n"));
+            }
+            let detail = Some(detail).filter(|d| !d.is_empty());
+            let title = "Apply file changes".to_string();
+            (&r.thread_id, Some(r.turn_id.clone()), Some(r.item_id.clone()), ApprovalKind::FileChange, title, detail)
+        }
+        ServerRequest::Elicitation(r) => {
+            let tool = r.meta.get("tool_name").and_then(|t| t.as_str());
+            let params = r.meta.get("tool_params").map(|p| p.to_string());
+            let title = match tool {
+                Some(tool) => format!("Let {} run tool {tool}", r.server_name),
+                None => truncate(&r.message, 100),
+            };
+            let detail = Some(match params {
+                Some(params) => format!("{}\narguments: {params}", r.message),
+                None => r.message.clone(),
+            });
+            (&r.thread_id, r.turn_id.clone(), None, ApprovalKind::McpElicitation, title, detail)
+        }
+        ServerRequest::Other { .. } => return None,
+    };
+    Some(Approval {
+        id: new_id("ap"),
+        session_id: session_id.clone(),
+        turn_id,
+        item_id,
+        kind,
+        title,
+        detail,
+        status: ApprovalStatus::Pending,
+        created_at: now_ms(),
+        answered_at: None,
+        answered_by: None,
+    })
+}

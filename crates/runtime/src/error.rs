@@ -1,0 +1,37 @@
+//! The runtime's one error type. The API maps each variant to a status code.
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("Codex is not available right now ({0}); check `perch status` for the reason")]
+    CodexUnavailable(String),
+    #[error(transparent)]
+    Codex(#[from] perch_codex::Error),
+    #[error("database error: {0}")]
+    Store(#[from] rusqlite::Error),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+    #[error("config error: {0}")]
+    Config(String),
+}
+
+impl Error {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io { context: context.into(), source }
+    }
+
+    /// Codex being down is a state, not a bug: say so plainly.
+    pub(crate) fn from_codex(err: perch_codex::Error) -> Self {
+        match err {
+            perch_codex::Error::Closed => Self::CodexUnavailable("the app-server is not running".into()),
+            other => Self::Codex(other),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,267 @@
+//! The runtime's own data: what the API serializes to its clients.
+//! Field names are camelCase on the wire (see docs/api.md).
+
+use perch_codex::{Health, HealthState};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenUsage {
+    pub total_tokens: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub last_turn_tokens: i64,
+    pub context_window: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    /// The Codex thread id.
+    pub id: String,
+    pub name: Option<String>,
+    pub preview: String,
+    pub pinned: bool,
+    pub archived: bool,
+    pub created_at: i64,
+    pub last_activity_at: i64,
+    pub model: Option<String>,
+    pub effort: Option<String>,
+    pub cwd: Option<String>,
+    pub active_turn_id: Option<String>,
+    pub token_usage: Option<TokenUsage>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewSession {
+    pub name: Option<String>,
+    pub model: Option<String>,
+    pub effort: Option<String>,
+    pub cwd: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionPatch {
+    pub name: Option<String>,
+    pub pinned: Option<bool>,
+    pub archived: Option<bool>,
+    pub model: Option<String>,
+    pub effort: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SendMode {
+    Start,
+    Steer,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sent {
+    pub turn_id: String,
+    pub mode: SendMode,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryTurn {
+    pub id: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub items: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ApprovalKind {
+    Command,
+    FileChange,
+    McpElicitation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ApprovalStatus {
+    Pending,
+    Accept,
+    AcceptForSession,
+    Decline,
+    Cancel,
+    /// The Codex process that asked is gone; nobody can answer it any more.
+    Expired,
+}
+
+impl ApprovalStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Accept => "accept",
+            Self::AcceptForSession => "acceptForSession",
+            Self::Decline => "decline",
+            Self::Cancel => "cancel",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "accept" => Self::Accept,
+            "acceptForSession" => Self::AcceptForSession,
+            "decline" => Self::Decline,
+            "cancel" => Self::Cancel,
+            "expired" => Self::Expired,
+            _ => Self::Pending,
+        }
+    }
+}
+
+impl From<perch_codex::protocol::Decision> for ApprovalStatus {
+    fn from(decision: perch_codex::protocol::Decision) -> Self {
+        use perch_codex::protocol::Decision;
+        match decision {
+            Decision::Accept => Self::Accept,
+            Decision::AcceptForSession => Self::AcceptForSession,
+            Decision::Decline => Self::Decline,
+            Decision::Cancel => Self::Cancel,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Approval {
+    pub id: String,
+    pub session_id: String,
+    pub turn_id: Option<String>,
+    pub item_id: Option<String>,
+    pub kind: ApprovalKind,
+    pub title: String,
+    pub detail: Option<String>,
+    pub status: ApprovalStatus,
+    pub created_at: i64,
+    pub answered_at: Option<i64>,
+    /// Who answered: "person", "timeout", "shutdown", "codex-restart".
+    pub answered_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveTurn {
+    pub session_id: String,
+    pub turn_id: String,
+    pub stalled: bool,
+    pub started_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CodexStatus {
+    pub state: HealthState,
+    pub detail: Option<String>,
+    pub version: Option<String>,
+    pub pinned_version: &'static str,
+    pub restarts: u32,
+    pub pid: Option<u32>,
+    pub bin: String,
+}
+
+impl CodexStatus {
+    pub fn from_health(health: &Health, bin: String) -> Self {
+        Self {
+            state: health.state,
+            detail: health.detail.clone(),
+            version: health.version.clone(),
+            pinned_version: perch_codex::PINNED_CODEX_VERSION,
+            restarts: health.restarts,
+            pid: health.pid,
+            bin,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    pub version: &'static str,
+    pub codex: CodexStatus,
+    pub active_turns: Vec<ActiveTurn>,
+    pub pending_approvals: usize,
+    pub approval_policy: crate::config::ApprovalPolicy,
+    pub model: Option<String>,
+    pub data_dir: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelInfo {
+    pub id: String,
+    pub display_name: String,
+    pub efforts: Vec<String>,
+    pub default_effort: Option<String>,
+    pub is_default: bool,
+}
+
+/// Every event on the bus. The `type` tag is the wire name.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all_fields = "camelCase")]
+pub enum EventKind {
+    #[serde(rename = "codex.state")]
+    CodexState { state: HealthState, detail: Option<String> },
+    #[serde(rename = "session.updated")]
+    SessionUpdated { session: Session },
+    #[serde(rename = "turn.started")]
+    TurnStarted { session_id: String, turn_id: String },
+    #[serde(rename = "turn.completed")]
+    TurnCompleted { session_id: String, turn_id: String, status: String, error: Option<String> },
+    #[serde(rename = "turn.stalled")]
+    TurnStalled { session_id: String, turn_id: String, silent_for_ms: u64 },
+    #[serde(rename = "item.started")]
+    ItemStarted { session_id: String, turn_id: String, item: Value },
+    #[serde(rename = "item.completed")]
+    ItemCompleted { session_id: String, turn_id: String, item: Value },
+    #[serde(rename = "item.delta")]
+    ItemDelta { session_id: String, turn_id: String, item_id: String, kind: DeltaKind, delta: String },
+    #[serde(rename = "turn.diff")]
+    TurnDiff { session_id: String, turn_id: String, diff: String },
+    #[serde(rename = "tokens.updated")]
+    TokensUpdated { session_id: String, usage: TokenUsage },
+    #[serde(rename = "approval.requested")]
+    ApprovalRequested { approval: Approval },
+    #[serde(rename = "approval.resolved")]
+    ApprovalResolved { approval: Approval },
+    #[serde(rename = "warning")]
+    Warning { session_id: Option<String>, message: String },
+}
+
+impl EventKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::CodexState { .. } => "codex.state",
+            Self::SessionUpdated { .. } => "session.updated",
+            Self::TurnStarted { .. } => "turn.started",
+            Self::TurnCompleted { .. } => "turn.completed",
+            Self::TurnStalled { .. } => "turn.stalled",
+            Self::ItemStarted { .. } => "item.started",
+            Self::ItemCompleted { .. } => "item.completed",
+            Self::ItemDelta { .. } => "item.delta",
+            Self::TurnDiff { .. } => "turn.diff",
+            Self::TokensUpdated { .. } => "tokens.updated",
+            Self::ApprovalRequested { .. } => "approval.requested",
+            Self::ApprovalResolved { .. } => "approval.resolved",
+            Self::Warning { .. } => "warning",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DeltaKind {
+    AgentMessage,
+    Reasoning,
+    CommandOutput,
+    FileChange,
+}

@@ -1,0 +1,666 @@
+//! The runtime: sessions and turns over the supervised Codex child, durable
+//! approvals, and the stall watchdog. Clients (API, desktop shell) call its
+//! methods and subscribe to its event bus; it never knows who they are.
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::events::EventBus;
+use crate::model::*;
+use crate::store::Store;
+use crate::{now_ms, random_hex};
+use perch_codex::locate::{self, npm_native_binary};
+use perch_codex::protocol::*;
+use perch_codex::{RequestId, SpawnOptions, Supervisor, SupervisorConfig};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+const MAX_MESSAGE_CHARS: usize = 200_000;
+const MAX_NAME_CHARS: usize = 200;
+const MAX_HISTORY_TURNS: usize = 2_000;
+
+pub struct RuntimeOptions {
+    pub data_dir: PathBuf,
+    pub config: Config,
+    /// Places to look for a project-local Codex install (`tools/codex`).
+    pub project_dirs: Vec<PathBuf>,
+}
+
+pub struct Runtime {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) config: Config,
+    pub(crate) codex_bin: String,
+    pub(crate) store: Store,
+    pub(crate) bus: EventBus,
+    pub(crate) supervisor: Option<Supervisor>,
+    /// Why there is no supervisor (no binary found).
+    startup_error: Option<String>,
+    pub(crate) state: Mutex<State>,
+    pub(crate) watchdog: Arc<tokio::sync::Notify>,
+    /// For tasks the runtime spawns about itself (timeouts, resumes).
+    pub(crate) me: Weak<Runtime>,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub generation: u64,
+    /// Threads loaded in the current child.
+    pub loaded: HashSet<String>,
+    /// Threads to resume once a restarted child is ready.
+    pub to_resume: HashSet<String>,
+    /// The running turn of each session.
+    pub active: HashMap<String, Active>,
+    /// Approvals waiting for an answer, by approval id.
+    pub pending: HashMap<String, PendingRequest>,
+    /// Diffs of file-change items in flight, shown with their approval.
+    pub file_changes: HashMap<String, String>,
+}
+
+pub(crate) struct Active {
+    pub turn_id: String,
+    pub started_at: i64,
+    pub last_event: Instant,
+    pub stalled: bool,
+}
+
+pub(crate) struct PendingRequest {
+    pub generation: u64,
+    pub rpc_id: RequestId,
+    pub request: ServerRequest,
+}
+
+impl Runtime {
+    pub async fn start(options: RuntimeOptions) -> Result<Arc<Self>> {
+        let RuntimeOptions { data_dir, config, project_dirs } = options;
+        std::fs::create_dir_all(&data_dir).map_err(|e| Error::io(format!("creating {}", data_dir.display()), e))?;
+        let store = Store::open(&data_dir.join("perch.db"))?;
+        recover_from_previous_run(&store)?;
+
+        let candidates: Vec<PathBuf> = project_dirs.iter().map(|d| npm_native_binary(&d.join("tools/codex"))).collect();
+        let located = locate::locate(
+            std::env::var_os("PERCH_CODEX_BIN").map(PathBuf::from),
+            config.codex.bin.clone(),
+            &candidates,
+        );
+        let (events_tx, events_rx) = tokio::sync::mpsc::channel(1024);
+        let (supervisor, codex_bin, startup_error) = match located {
+            Ok((bin, source)) => {
+                tracing::info!("using Codex at {} ({source:?})", bin.display());
+                let spawn = spawn_options(&data_dir, &config, bin.clone())?;
+                (Some(Supervisor::start(SupervisorConfig::new(spawn), events_tx)), bin.display().to_string(), None)
+            }
+            Err(err) => {
+                tracing::error!("{err}");
+                (None, String::new(), Some(err.to_string()))
+            }
+        };
+        let runtime = Arc::new_cyclic(|me| Self {
+            data_dir,
+            config,
+            codex_bin,
+            store,
+            bus: EventBus::default(),
+            supervisor,
+            startup_error,
+            state: Mutex::new(State::default()),
+            watchdog: Arc::new(tokio::sync::Notify::new()),
+            me: me.clone(),
+        });
+        crate::codex_events::spawn_event_loop(Arc::downgrade(&runtime), events_rx);
+        spawn_watchdog(Arc::downgrade(&runtime));
+        Ok(runtime)
+    }
+
+    pub fn events(&self) -> &EventBus {
+        &self.bus
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn supervisor(&self) -> Result<&Supervisor> {
+        self.supervisor.as_ref().ok_or_else(|| Error::CodexUnavailable(self.startup_error.clone().unwrap_or_default()))
+    }
+
+    pub(crate) async fn codex<M: Method>(&self, params: &M::Params) -> Result<M::Result> {
+        self.supervisor()?.request::<M>(params).await.map_err(Error::from_codex)
+    }
+
+    /// Waits until Codex is ready (or failed), for at most `timeout`.
+    pub async fn wait_ready(&self, timeout: Duration) -> CodexStatus {
+        if let Some(supervisor) = &self.supervisor {
+            let mut health = supervisor.watch_health();
+            let _ = tokio::time::timeout(
+                timeout,
+                health.wait_for(|h| {
+                    use perch_codex::HealthState::*;
+                    matches!(h.state, Ready | Degraded | Failed | Stopped)
+                }),
+            )
+            .await;
+        }
+        self.codex_status()
+    }
+
+    pub fn codex_status(&self) -> CodexStatus {
+        match &self.supervisor {
+            Some(s) => CodexStatus::from_health(&s.health(), self.codex_bin.clone()),
+            None => CodexStatus {
+                state: perch_codex::HealthState::Failed,
+                detail: self.startup_error.clone(),
+                version: None,
+                pinned_version: perch_codex::PINNED_CODEX_VERSION,
+                restarts: 0,
+                pid: None,
+                bin: String::new(),
+            },
+        }
+    }
+
+    /// The Codex child's pid and generation, for tests and the benchmark.
+    pub fn codex_connection(&self) -> Option<(u64, Arc<perch_codex::Connection>)> {
+        self.supervisor.as_ref().and_then(|s| s.connection().ok())
+    }
+
+    pub fn status(&self) -> Result<Status> {
+        let active_turns = {
+            let state = self.lock();
+            state
+                .active
+                .iter()
+                .map(|(session_id, a)| ActiveTurn {
+                    session_id: session_id.clone(),
+                    turn_id: a.turn_id.clone(),
+                    stalled: a.stalled,
+                    started_at: a.started_at,
+                })
+                .collect()
+        };
+        Ok(Status {
+            version: env!("CARGO_PKG_VERSION"),
+            codex: self.codex_status(),
+            active_turns,
+            pending_approvals: self.store.approvals(true)?.len(),
+            approval_policy: self.config.codex.approval_policy,
+            model: self.config.codex.model.clone(),
+            data_dir: self.data_dir.display().to_string(),
+        })
+    }
+
+    // -------------------------------------------------------------- sessions
+
+    fn with_active(&self, mut session: Session) -> Session {
+        session.active_turn_id = self.lock().active.get(&session.id).map(|a| a.turn_id.clone());
+        session
+    }
+
+    pub fn sessions(&self, archived: bool, query: Option<&str>) -> Result<Vec<Session>> {
+        let query = query.map(str::trim).filter(|q| !q.is_empty());
+        Ok(self.store.sessions(archived, query)?.into_iter().map(|s| self.with_active(s)).collect())
+    }
+
+    pub fn session(&self, id: &str) -> Result<Session> {
+        let session = self.store.session(id)?.ok_or_else(|| Error::NotFound(format!("no session {id:?}")))?;
+        Ok(self.with_active(session))
+    }
+
+    pub fn latest_session(&self) -> Result<Option<Session>> {
+        Ok(self.store.latest_session()?.map(|s| self.with_active(s)))
+    }
+
+    fn thread_overrides(&self, cwd: Option<String>, model: Option<String>) -> ThreadOverrides {
+        let (approval_policy, sandbox) = self.config.codex.approval_policy.codex();
+        ThreadOverrides {
+            cwd: cwd.or_else(|| self.default_cwd()),
+            model,
+            approval_policy: Some(approval_policy),
+            sandbox: Some(sandbox),
+            ..ThreadOverrides::default()
+        }
+    }
+
+    fn default_cwd(&self) -> Option<String> {
+        self.config.codex.cwd.clone().or_else(dirs::home_dir).map(|p| p.display().to_string())
+    }
+
+    pub async fn create_session(&self, new: NewSession) -> Result<Session> {
+        let name = validate_name(new.name)?;
+        let model = validate_word("model", new.model)?;
+        let effort = validate_word("effort", new.effort)?;
+        if let Some(cwd) = &new.cwd {
+            if !Path::new(cwd).is_dir() {
+                return Err(Error::Invalid(format!("cwd {cwd:?} is not a directory")));
+            }
+        }
+        let params = ThreadStartParams { overrides: self.thread_overrides(new.cwd.clone(), model.clone()) };
+        let result = self.codex::<ThreadStart>(&params).await?;
+        let now = now_ms();
+        let session = Session {
+            id: result.thread.id.clone(),
+            name,
+            preview: String::new(),
+            pinned: false,
+            archived: false,
+            created_at: now,
+            last_activity_at: now,
+            model: result.model.or(model),
+            effort: effort.or(result.reasoning_effort),
+            cwd: result.thread.cwd.or(new.cwd),
+            active_turn_id: None,
+            token_usage: None,
+        };
+        self.store.insert_session(&session)?;
+        self.lock().loaded.insert(session.id.clone());
+        if let Some(name) = &session.name {
+            self.set_codex_name(&session.id, name).await;
+        }
+        self.bus.publish(EventKind::SessionUpdated { session: session.clone() });
+        Ok(session)
+    }
+
+    async fn set_codex_name(&self, thread_id: &str, name: &str) {
+        let params = ThreadNameSetParams { thread_id: thread_id.into(), name: name.into() };
+        if let Err(err) = self.codex::<ThreadNameSet>(&params).await {
+            tracing::warn!("could not name thread {thread_id} in Codex: {err}");
+        }
+    }
+
+    /// Loads the thread into the current child if it is not loaded yet.
+    pub(crate) async fn ensure_loaded(&self, session: &Session) -> Result<()> {
+        if self.lock().loaded.contains(&session.id) {
+            return Ok(());
+        }
+        let params = ThreadResumeParams {
+            thread_id: session.id.clone(),
+            overrides: self.thread_overrides(session.cwd.clone(), session.model.clone()),
+        };
+        self.codex::<ThreadResume>(&params).await?;
+        self.lock().loaded.insert(session.id.clone());
+        Ok(())
+    }
+
+    pub async fn update_session(&self, id: &str, patch: SessionPatch) -> Result<Session> {
+        let mut session = self.session(id)?;
+        if let Some(name) = patch.name {
+            let name = validate_name(Some(name))?;
+            if let Some(name) = &name {
+                self.set_codex_name(id, name).await;
+            }
+            session.name = name;
+        }
+        if let Some(pinned) = patch.pinned {
+            session.pinned = pinned;
+        }
+        if let Some(model) = patch.model {
+            session.model = validate_word("model", Some(model))?;
+        }
+        if let Some(effort) = patch.effort {
+            session.effort = validate_word("effort", Some(effort))?;
+        }
+        if let Some(archived) = patch.archived.filter(|a| *a != session.archived) {
+            if archived && session.active_turn_id.is_some() {
+                return Err(Error::Conflict("a turn is running in this session; interrupt it before archiving".into()));
+            }
+            let params = ThreadIdParams { thread_id: id.into() };
+            let result = if archived {
+                self.codex::<ThreadArchive>(&params).await
+            } else {
+                self.codex::<ThreadUnarchive>(&params).await
+            };
+            if let Err(err) = result {
+                tracing::warn!("Codex could not (un)archive thread {id}: {err}; keeping Perch's flag");
+            }
+            self.lock().loaded.remove(id);
+            session.archived = archived;
+        }
+        self.store.update_session(&session)?;
+        self.bus.publish(EventKind::SessionUpdated { session: session.clone() });
+        Ok(session)
+    }
+
+    pub async fn fork_session(&self, id: &str) -> Result<Session> {
+        let source = self.session(id)?;
+        let params = ThreadResumeParams {
+            thread_id: id.into(),
+            overrides: self.thread_overrides(source.cwd.clone(), source.model.clone()),
+        };
+        let result = self.codex::<ThreadFork>(&params).await?;
+        let now = now_ms();
+        let label = source.name.clone().unwrap_or_else(|| truncate(&source.preview, 60));
+        let session = Session {
+            id: result.thread.id,
+            name: Some(format!("{label} (fork)")),
+            preview: source.preview.clone(),
+            pinned: false,
+            archived: false,
+            created_at: now,
+            last_activity_at: now,
+            model: result.model.or(source.model),
+            effort: source.effort,
+            cwd: result.thread.cwd.or(source.cwd),
+            active_turn_id: None,
+            token_usage: None,
+        };
+        self.store.insert_session(&session)?;
+        self.lock().loaded.insert(session.id.clone());
+        self.bus.publish(EventKind::SessionUpdated { session: session.clone() });
+        Ok(session)
+    }
+
+    pub async fn compact_session(&self, id: &str) -> Result<()> {
+        let session = self.session(id)?;
+        if session.active_turn_id.is_some() {
+            return Err(Error::Conflict("a turn is running; compact when it is done".into()));
+        }
+        self.ensure_loaded(&session).await?;
+        self.codex::<ThreadCompactStart>(&ThreadIdParams { thread_id: id.into() }).await?;
+        Ok(())
+    }
+
+    pub async fn history(&self, id: &str) -> Result<Vec<HistoryTurn>> {
+        self.session(id)?;
+        let mut turns = Vec::new();
+        let mut cursor = None;
+        loop {
+            let params =
+                ThreadTurnsListParams { thread_id: id.into(), cursor, limit: Some(100), items_view: "full", sort_direction: "asc" };
+            let page = match self.codex::<ThreadTurnsList>(&params).await {
+                Ok(page) => page,
+                // A thread with no message yet has no rollout to list.
+                Err(Error::Codex(perch_codex::Error::Server { message, .. })) if message.contains("not materialized") => {
+                    break;
+                }
+                Err(other) => return Err(other),
+            };
+            turns.extend(page.data);
+            cursor = page.next_cursor;
+            if cursor.is_none() || turns.len() >= MAX_HISTORY_TURNS {
+                break;
+            }
+        }
+        Ok(turns
+            .into_iter()
+            .map(|t| HistoryTurn {
+                id: t.id,
+                status: serde_json::to_value(t.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+                error: t.error.map(|e| e.message),
+                items: t.items,
+            })
+            .collect())
+    }
+
+    // ----------------------------------------------------------------- turns
+
+    /// Sends a message: `turn/steer` while a turn runs, else `turn/start`.
+    pub async fn send_message(&self, id: &str, text: &str) -> Result<Sent> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(Error::Invalid("the message is empty".into()));
+        }
+        if text.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(Error::Invalid(format!("the message is longer than {MAX_MESSAGE_CHARS} characters")));
+        }
+        let session = self.session(id)?;
+        if session.archived {
+            return Err(Error::Conflict("this session is archived; unarchive it to continue it".into()));
+        }
+        self.ensure_loaded(&session).await?;
+        let input = vec![UserInput::Text { text: text.to_string() }];
+        if let Some(active) = session.active_turn_id.clone() {
+            let params = TurnSteerParams { thread_id: id.into(), expected_turn_id: active, input: input.clone() };
+            match self.codex::<TurnSteer>(&params).await {
+                Ok(result) => {
+                    self.touch_session(id, Some(text));
+                    return Ok(Sent { turn_id: result.turn_id, mode: SendMode::Steer });
+                }
+                // The turn ended between our look and the steer: start a new one.
+                Err(Error::Codex(perch_codex::Error::Server { .. })) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        let params = TurnStartParams { thread_id: id.into(), input, model: session.model.clone(), effort: session.effort.clone() };
+        let result = self.codex::<TurnStart>(&params).await?;
+        let turn_id = result.turn.id;
+        self.register_turn(id, &turn_id)?;
+        self.touch_session(id, Some(text));
+        Ok(Sent { turn_id, mode: SendMode::Start })
+    }
+
+    /// Marks a turn as running, unless its completion was already processed.
+    pub(crate) fn register_turn(&self, session_id: &str, turn_id: &str) -> Result<bool> {
+        let mut state = self.lock();
+        if state.active.get(session_id).is_some_and(|a| a.turn_id == turn_id) {
+            return Ok(false);
+        }
+        let now = now_ms();
+        if self.store.begin_turn(session_id, turn_id, now)? != "inProgress" {
+            return Ok(false);
+        }
+        state.active.insert(
+            session_id.to_string(),
+            Active { turn_id: turn_id.to_string(), started_at: now, last_event: Instant::now(), stalled: false },
+        );
+        drop(state);
+        self.watchdog.notify_one();
+        self.bus.publish(EventKind::TurnStarted { session_id: session_id.into(), turn_id: turn_id.into() });
+        Ok(true)
+    }
+
+    /// Records activity (and the first message as preview) on a session.
+    pub(crate) fn touch_session(&self, id: &str, first_text: Option<&str>) {
+        let Ok(Some(mut session)) = self.store.session(id) else { return };
+        session.last_activity_at = now_ms();
+        if session.preview.is_empty() {
+            if let Some(text) = first_text {
+                session.preview = truncate(text, 140);
+            }
+        }
+        if self.store.update_session(&session).is_ok() {
+            let session = self.with_active(session);
+            self.bus.publish(EventKind::SessionUpdated { session });
+        }
+    }
+
+    pub async fn interrupt(&self, id: &str) -> Result<String> {
+        let session = self.session(id)?;
+        let turn_id = session
+            .active_turn_id
+            .ok_or_else(|| Error::Conflict("no turn is running in this session".into()))?;
+        self.codex::<TurnInterrupt>(&TurnInterruptParams { thread_id: id.into(), turn_id: turn_id.clone() }).await?;
+        Ok(turn_id)
+    }
+
+    /// Interrupts every running turn; returns the sessions touched.
+    pub async fn interrupt_all(&self) -> Result<Vec<String>> {
+        let sessions: Vec<String> = self.lock().active.keys().cloned().collect();
+        for id in &sessions {
+            self.interrupt(id).await?;
+        }
+        Ok(sessions)
+    }
+
+    // --------------------------------------------------------------- account
+
+    pub async fn account(&self) -> Result<serde_json::Value> {
+        self.codex::<AccountRead>(&AccountReadParams { refresh_token: false }).await
+    }
+
+    pub async fn login(&self, params: LoginParams) -> Result<serde_json::Value> {
+        if let LoginParams::ApiKey { api_key } = &params {
+            if api_key.trim().is_empty() {
+                return Err(Error::Invalid("the API key is empty".into()));
+            }
+        }
+        self.codex::<AccountLoginStart>(&params).await
+    }
+
+    pub async fn models(&self) -> Result<Vec<ModelInfo>> {
+        let page = self.codex::<ModelList>(&ModelListParams::default()).await?;
+        Ok(page
+            .data
+            .into_iter()
+            .filter(|m| !m.hidden)
+            .map(|m| ModelInfo {
+                id: m.id,
+                display_name: m.display_name,
+                efforts: m.supported_reasoning_efforts.into_iter().map(|e| e.reasoning_effort).collect(),
+                default_effort: m.default_reasoning_effort,
+                is_default: m.is_default,
+            })
+            .collect())
+    }
+
+    // -------------------------------------------------------------- shutdown
+
+    /// Cancels every pending approval (Codex gets an answer), stops the
+    /// child's process group and records running turns as interrupted.
+    pub async fn shutdown(&self) {
+        let pending: Vec<String> = self.lock().pending.keys().cloned().collect();
+        for id in pending {
+            if let Err(err) = self.resolve_approval(&id, Decision::Cancel, "shutdown").await {
+                tracing::warn!("could not cancel approval {id} on shutdown: {err}");
+            }
+        }
+        if let Some(supervisor) = &self.supervisor {
+            supervisor.shutdown(Duration::from_secs(3)).await;
+        }
+        crate::codex_events::interrupt_running_turns(self, "Perch stopped while this turn ran");
+    }
+}
+
+/// After Perch itself stopped mid-turn, or with approvals pending: nothing of
+/// that run can still be answered, so say so in the records.
+fn recover_from_previous_run(store: &Store) -> Result<()> {
+    let now = now_ms();
+    for (session_id, turn_id) in store.running_turns()? {
+        store.finish_turn(&session_id, &turn_id, "interrupted", Some("Perch stopped while this turn ran"), now)?;
+    }
+    for approval in store.approvals(true)? {
+        store.answer_approval(&approval.id, ApprovalStatus::Expired, "perch-restart", now)?;
+    }
+    Ok(())
+}
+
+fn spawn_options(data_dir: &Path, config: &Config, bin: PathBuf) -> Result<SpawnOptions> {
+    let mut env = Vec::new();
+    let codex_home = match &config.codex.home {
+        Some(home) => {
+            std::fs::create_dir_all(home).map_err(|e| Error::io(format!("creating {}", home.display()), e))?;
+            env.push(("CODEX_HOME".to_string(), home.display().to_string()));
+            home.clone()
+        }
+        None => std::env::var_os("CODEX_HOME")
+            .map(PathBuf::from)
+            .or_else(|| dirs::home_dir().map(|h| h.join(".codex")))
+            .unwrap_or_default(),
+    };
+    // Codex will not set up its sandbox helpers under the temp dir; give the
+    // child its own TMPDIR when CODEX_HOME sits below the inherited one.
+    let inherited_tmp = std::env::temp_dir();
+    if codex_home.starts_with(&inherited_tmp) {
+        let tmp = data_dir.join("tmp");
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
+        if codex_home.starts_with(&tmp) {
+            return Err(Error::Config(format!(
+                "CODEX_HOME {} is inside Perch's temp dir {}; move one of them",
+                codex_home.display(),
+                tmp.display()
+            )));
+        }
+        env.push(("TMPDIR".to_string(), tmp.display().to_string()));
+    }
+    Ok(SpawnOptions {
+        bin,
+        args: config.codex_overrides(),
+        env,
+        cwd: dirs::home_dir(),
+        request_timeout: Duration::from_secs(config.codex.request_timeout_secs.max(1)),
+    })
+}
+
+/// Marks turns stalled when no event arrived for `stall_timeout_secs`. It
+/// sleeps until the earliest deadline and is woken when a turn starts: no
+/// polling.
+fn spawn_watchdog(runtime: Weak<Runtime>) {
+    tokio::spawn(async move {
+        loop {
+            let Some(rt) = runtime.upgrade() else { return };
+            let limit = Duration::from_secs(rt.config.codex.stall_timeout_secs.max(1));
+            let mut stalled = Vec::new();
+            let next_deadline = {
+                let mut state = rt.lock();
+                let now = Instant::now();
+                let mut next: Option<Instant> = None;
+                for (session_id, active) in state.active.iter_mut().filter(|(_, a)| !a.stalled) {
+                    let deadline = active.last_event + limit;
+                    if deadline <= now {
+                        active.stalled = true;
+                        stalled.push((session_id.clone(), active.turn_id.clone(), now - active.last_event));
+                    } else {
+                        next = Some(next.map_or(deadline, |n| n.min(deadline)));
+                    }
+                }
+                next
+            };
+            for (session_id, turn_id, silent) in stalled {
+                tracing::warn!("turn {turn_id} in session {session_id} stalled: no event for {silent:?}");
+                rt.bus.publish(EventKind::TurnStalled { session_id, turn_id, silent_for_ms: silent.as_millis() as u64 });
+            }
+            let watchdog = rt.watchdog.clone();
+            drop(rt);
+            let woken = watchdog.notified();
+            match next_deadline {
+                Some(deadline) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(deadline.into()) => {}
+                        _ = woken => {}
+                    }
+                }
+                None => woken.await,
+            }
+        }
+    });
+}
+
+pub(crate) fn truncate(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() <= max {
+        return line.to_string();
+    }
+    let cut: String = line.chars().take(max.saturating_sub(1)).collect();
+    format!("{cut}…")
+}
+
+fn validate_name(name: Option<String>) -> Result<Option<String>> {
+    let Some(name) = name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()) else { return Ok(None) };
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(Error::Invalid(format!("the name is longer than {MAX_NAME_CHARS} characters")));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::Invalid("the name contains control characters".into()));
+    }
+    Ok(Some(name))
+}
+
+fn validate_word(what: &str, value: Option<String>) -> Result<Option<String>> {
+    let Some(value) = value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) else { return Ok(None) };
+    if value.len() > 100 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::Invalid(format!("{what} {value:?} is not a valid {what} name")));
+    }
+    Ok(Some(value))
+}
+
+/// An id for Perch's own records.
+pub(crate) fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", random_hex(12))
+}

@@ -1,0 +1,364 @@
+//! SQLite storage for what Perch owns: session metadata, turns' outcomes and
+//! approvals. Codex keeps the threads themselves.
+//!
+//! Invariants: one database per data dir, WAL mode, migrations applied in
+//! order on open (`PRAGMA user_version`). Queries are short; callers hold the
+//! connection lock only for one statement or one transaction.
+
+use crate::error::Result;
+use crate::model::{Approval, ApprovalKind, ApprovalStatus, Session, TokenUsage};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::path::Path;
+use std::sync::Mutex;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    name TEXT,
+    preview TEXT NOT NULL DEFAULT '',
+    pinned INTEGER NOT NULL DEFAULT 0,
+    archived INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    last_activity_at INTEGER NOT NULL,
+    model TEXT,
+    effort TEXT,
+    cwd TEXT,
+    token_usage TEXT
+);
+CREATE TABLE turns (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    started_at INTEGER NOT NULL,
+    completed_at INTEGER
+);
+CREATE INDEX turns_by_status ON turns(status);
+CREATE TABLE approvals (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    turn_id TEXT,
+    item_id TEXT,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    detail TEXT,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    answered_at INTEGER,
+    answered_by TEXT
+);
+CREATE INDEX approvals_by_status ON approvals(status);
+"#];
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+const SESSION_COLUMNS: &str =
+    "id, name, preview, pinned, archived, created_at, last_activity_at, model, effort, cwd, token_usage";
+const APPROVAL_COLUMNS: &str =
+    "id, session_id, turn_id, item_id, kind, title, detail, status, created_at, answered_at, answered_by";
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let store = Self { conn: Mutex::new(conn) };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let mut conn = self.conn();
+        let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", index as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    // -------------------------------------------------------------- sessions
+
+    pub fn insert_session(&self, session: &Session) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO sessions (id, name, preview, pinned, archived, created_at, last_activity_at, model, effort, cwd)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                session.id,
+                session.name,
+                session.preview,
+                session.pinned,
+                session.archived,
+                session.created_at,
+                session.last_activity_at,
+                session.model,
+                session.effort,
+                session.cwd
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn session(&self, id: &str) -> Result<Option<Session>> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1");
+        Ok(self.conn().query_row(&sql, [id], session_from_row).optional()?)
+    }
+
+    /// Pinned first, then the most recently active.
+    pub fn sessions(&self, archived: bool, query: Option<&str>) -> Result<Vec<Session>> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE archived = ?1
+             AND (?2 IS NULL OR instr(lower(coalesce(name, '') || ' ' || preview), lower(?2)) > 0)
+             ORDER BY pinned DESC, last_activity_at DESC"
+        );
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map(params![archived, query], session_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn latest_session(&self) -> Result<Option<Session>> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE archived = 0 ORDER BY last_activity_at DESC LIMIT 1");
+        Ok(self.conn().query_row(&sql, [], session_from_row).optional()?)
+    }
+
+    pub fn update_session(&self, session: &Session) -> Result<()> {
+        self.conn().execute(
+            "UPDATE sessions SET name = ?2, preview = ?3, pinned = ?4, archived = ?5, last_activity_at = ?6,
+             model = ?7, effort = ?8 WHERE id = ?1",
+            params![
+                session.id,
+                session.name,
+                session.preview,
+                session.pinned,
+                session.archived,
+                session.last_activity_at,
+                session.model,
+                session.effort
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_token_usage(&self, session_id: &str, usage: &TokenUsage) -> Result<()> {
+        let json = serde_json::to_string(usage).unwrap_or_default();
+        self.conn().execute("UPDATE sessions SET token_usage = ?2 WHERE id = ?1", params![session_id, json])?;
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------- turns
+
+    /// Records a turn as running unless it is already known; returns its status.
+    pub fn begin_turn(&self, session_id: &str, turn_id: &str, at: i64) -> Result<String> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT OR IGNORE INTO turns (id, session_id, status, started_at) VALUES (?1, ?2, 'inProgress', ?3)",
+            params![turn_id, session_id, at],
+        )?;
+        Ok(conn.query_row("SELECT status FROM turns WHERE id = ?1", [turn_id], |row| row.get(0))?)
+    }
+
+    pub fn finish_turn(&self, session_id: &str, turn_id: &str, status: &str, error: Option<&str>, at: i64) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO turns (id, session_id, status, error, started_at, completed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+             ON CONFLICT(id) DO UPDATE SET status = ?3, error = ?4, completed_at = ?5",
+            params![turn_id, session_id, status, error, at],
+        )?;
+        Ok(())
+    }
+
+    /// Turns recorded as running: after a crash of Perch or Codex they are not.
+    pub fn running_turns(&self) -> Result<Vec<(String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT session_id, id FROM turns WHERE status = 'inProgress'")?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    // ------------------------------------------------------------- approvals
+
+    pub fn insert_approval(&self, approval: &Approval) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO approvals (id, session_id, turn_id, item_id, kind, title, detail, status, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                approval.id,
+                approval.session_id,
+                approval.turn_id,
+                approval.item_id,
+                kind_str(approval.kind),
+                approval.title,
+                approval.detail,
+                approval.status.as_str(),
+                approval.created_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn approval(&self, id: &str) -> Result<Option<Approval>> {
+        let sql = format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = ?1");
+        Ok(self.conn().query_row(&sql, [id], approval_from_row).optional()?)
+    }
+
+    pub fn approvals(&self, pending_only: bool) -> Result<Vec<Approval>> {
+        let sql = format!(
+            "SELECT {APPROVAL_COLUMNS} FROM approvals WHERE (?1 = 0 OR status = 'pending') ORDER BY created_at DESC LIMIT 500"
+        );
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([pending_only], approval_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records an answer if the approval is still pending; returns whether it was.
+    pub fn answer_approval(&self, id: &str, status: ApprovalStatus, by: &str, at: i64) -> Result<bool> {
+        let changed = self.conn().execute(
+            "UPDATE approvals SET status = ?2, answered_at = ?3, answered_by = ?4 WHERE id = ?1 AND status = 'pending'",
+            params![id, status.as_str(), at, by],
+        )?;
+        Ok(changed == 1)
+    }
+}
+
+fn kind_str(kind: ApprovalKind) -> &'static str {
+    match kind {
+        ApprovalKind::Command => "command",
+        ApprovalKind::FileChange => "fileChange",
+        ApprovalKind::McpElicitation => "mcpElicitation",
+    }
+}
+
+fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
+    let usage: Option<String> = row.get(10)?;
+    Ok(Session {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        preview: row.get(2)?,
+        pinned: row.get(3)?,
+        archived: row.get(4)?,
+        created_at: row.get(5)?,
+        last_activity_at: row.get(6)?,
+        model: row.get(7)?,
+        effort: row.get(8)?,
+        cwd: row.get(9)?,
+        active_turn_id: None,
+        token_usage: usage.and_then(|u| serde_json::from_str(&u).ok()),
+    })
+}
+
+fn approval_from_row(row: &Row<'_>) -> rusqlite::Result<Approval> {
+    let kind: String = row.get(4)?;
+    let status: String = row.get(7)?;
+    Ok(Approval {
+        id: row.get(0)?,
+        session_id: row.get(1)?,
+        turn_id: row.get(2)?,
+        item_id: row.get(3)?,
+        kind: match kind.as_str() {
+            "fileChange" => ApprovalKind::FileChange,
+            "mcpElicitation" => ApprovalKind::McpElicitation,
+            _ => ApprovalKind::Command,
+        },
+        title: row.get(5)?,
+        detail: row.get(6)?,
+        status: ApprovalStatus::parse(&status),
+        created_at: row.get(8)?,
+        answered_at: row.get(9)?,
+        answered_by: row.get(10)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(id: &str, activity: i64) -> Session {
+        Session {
+            id: id.into(),
+            name: None,
+            preview: format!("preview of {id}"),
+            pinned: false,
+            archived: false,
+            created_at: 1,
+            last_activity_at: activity,
+            model: None,
+            effort: None,
+            cwd: None,
+            active_turn_id: None,
+            token_usage: None,
+        }
+    }
+
+    #[test]
+    fn sessions_sort_pinned_first_then_recent_and_search() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| crate::Error::io("tempdir", e))?;
+        let store = Store::open(&dir.path().join("perch.db"))?;
+        store.insert_session(&session("a", 10))?;
+        store.insert_session(&session("b", 30))?;
+        let mut c = session("c", 20);
+        c.pinned = true;
+        c.name = Some("Release Notes".into());
+        store.insert_session(&c)?;
+        let ids = |v: Vec<Session>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+        assert_eq!(ids(store.sessions(false, None)?), ["c", "b", "a"]);
+        assert_eq!(ids(store.sessions(false, Some("release"))?), ["c"]);
+        assert_eq!(ids(store.sessions(false, Some("of a"))?), ["a"]);
+        assert_eq!(ids(store.sessions(true, None)?), Vec::<String>::new());
+        // Reopening keeps the data and does not re-run migrations.
+        drop(store);
+        let store = Store::open(&dir.path().join("perch.db"))?;
+        assert_eq!(store.sessions(false, None)?.len(), 3);
+        Ok(())
+    }
+
+    #[test]
+    fn an_approval_is_answered_once() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| crate::Error::io("tempdir", e))?;
+        let store = Store::open(&dir.path().join("perch.db"))?;
+        let approval = Approval {
+            id: "ap1".into(),
+            session_id: "s".into(),
+            turn_id: Some("t".into()),
+            item_id: None,
+            kind: ApprovalKind::FileChange,
+            title: "Edit files".into(),
+            detail: None,
+            status: ApprovalStatus::Pending,
+            created_at: 5,
+            answered_at: None,
+            answered_by: None,
+        };
+        store.insert_approval(&approval)?;
+        assert_eq!(store.approvals(true)?, vec![approval.clone()]);
+        assert!(store.answer_approval("ap1", ApprovalStatus::Decline, "person", 9)?);
+        assert!(!store.answer_approval("ap1", ApprovalStatus::Accept, "person", 10)?);
+        let stored = store.approval("ap1")?;
+        assert_eq!(stored.as_ref().map(|a| a.status), Some(ApprovalStatus::Decline));
+        assert_eq!(stored.and_then(|a| a.answered_by).as_deref(), Some("person"));
+        assert!(store.approvals(true)?.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn turns_keep_their_final_status() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| crate::Error::io("tempdir", e))?;
+        let store = Store::open(&dir.path().join("perch.db"))?;
+        assert_eq!(store.begin_turn("s", "t1", 1)?, "inProgress");
+        store.finish_turn("s", "t1", "completed", None, 2)?;
+        // A late begin (response processed after completion) does not revive it.
+        assert_eq!(store.begin_turn("s", "t1", 3)?, "completed");
+        assert_eq!(store.begin_turn("s", "t2", 3)?, "inProgress");
+        assert_eq!(store.running_turns()?, vec![("s".to_string(), "t2".to_string())]);
+        Ok(())
+    }
+}

@@ -1,0 +1,217 @@
+//! What the tests own: a scripted OpenAI Responses API server that stands in
+//! for the model, and throwaway Codex environments to run the real pinned
+//! `codex app-server` against it.
+//!
+//! The server answers `POST /v1/responses` with SSE built from a FIFO queue of
+//! [`Script`]s (one script per model request; an empty queue answers "OK").
+//! Every request is captured so tests can assert on what Codex sent. The same
+//! server runs out of process as the `scripted-model` binary, with a control
+//! API (`POST /_control/enqueue`, `GET /_control/requests`,
+//! `POST /_control/reset`) for the browser tests.
+
+mod codex_env;
+mod sse;
+
+pub use codex_env::{codex_bin, CodexEnv};
+pub use sse::{FunctionCall, Script};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// One request Codex sent to the model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CapturedRequest {
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub body: Value,
+}
+
+impl CapturedRequest {
+    /// The text of every `input` message of the request, concatenated: what
+    /// the model was shown (instructions, user messages, tool outputs).
+    pub fn input_text(&self) -> String {
+        let mut out = String::new();
+        if let Some(items) = self.body.get("input").and_then(Value::as_array) {
+            for item in items {
+                collect_text(item, &mut out);
+            }
+        }
+        out
+    }
+}
+
+fn collect_text(value: &Value, out: &mut String) {
+    match value {
+        Value::String(s) => {
+            out.push_str(s);
+            out.push('\n');
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_text(v, out)),
+        Value::Object(map) => {
+            for (key, v) in map {
+                if matches!(key.as_str(), "text" | "content" | "output" | "arguments") {
+                    collect_text(v, out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    queue: Mutex<VecDeque<Script>>,
+    requests: Mutex<Vec<CapturedRequest>>,
+}
+
+/// A running scripted model. Dropping it stops the server.
+pub struct ScriptedModel {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    request_count: watch::Receiver<usize>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+#[derive(Clone)]
+struct AppState {
+    shared: Arc<Shared>,
+    request_count: Arc<watch::Sender<usize>>,
+}
+
+impl ScriptedModel {
+    /// Starts the server on `127.0.0.1:0`.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    pub async fn start_on(addr: &str) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::default());
+        let (count_tx, count_rx) = watch::channel(0usize);
+        let state = AppState { shared: shared.clone(), request_count: Arc::new(count_tx) };
+        let app = Router::new()
+            .route("/v1/responses", post(responses))
+            .route("/_control/enqueue", post(control_enqueue))
+            .route("/_control/requests", get(control_requests))
+            .route("/_control/reset", post(control_reset))
+            .with_state(state);
+        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = shutdown_rx.await;
+                })
+                .await;
+        });
+        Ok(Self { addr, shared, request_count: count_rx, _shutdown: shutdown_tx })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The provider base URL to give Codex (`…/v1`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn enqueue(&self, script: Script) {
+        lock(&self.shared.queue).push_back(script);
+    }
+
+    pub fn requests(&self) -> Vec<CapturedRequest> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// Waits until at least `n` model requests arrived, or `timeout` passed.
+    pub async fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<CapturedRequest> {
+        let mut rx = self.request_count.clone();
+        let _ = tokio::time::timeout(timeout, rx.wait_for(|count| *count >= n)).await;
+        self.requests()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+async fn responses(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let headers = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    let script = lock(&state.shared.queue).pop_front().unwrap_or_else(|| Script::text("OK"));
+    {
+        let mut requests = lock(&state.shared.requests);
+        requests.push(CapturedRequest { headers, body });
+        state.request_count.send_replace(requests.len());
+    }
+    if let Some(status) = script.http_status {
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = script.body.clone().unwrap_or_else(|| {
+            serde_json::json!({"error": {"message": "scripted failure", "type": "server_error"}}).to_string()
+        });
+        return (code, [("content-type", "application/json")], body).into_response();
+    }
+    let (tx, rx) = mpsc::channel::<Result<String, std::io::Error>>(16);
+    tokio::spawn(async move {
+        let delay = Duration::from_millis(script.delay_ms.unwrap_or(0));
+        for (i, event) in script.sse_events().into_iter().enumerate() {
+            if i > 0 && !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            if tx.send(Ok(event)).await.is_err() {
+                return;
+            }
+        }
+        if script.hang {
+            // Keep the stream open, silent, until the client gives up on it.
+            tx.closed().await;
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .header("cache-control", "no-cache")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    Many(Vec<Script>),
+    One(Box<Script>),
+}
+
+async fn control_enqueue(State(state): State<AppState>, Json(scripts): Json<OneOrMany>) -> StatusCode {
+    let scripts = match scripts {
+        OneOrMany::Many(v) => v,
+        OneOrMany::One(s) => vec![*s],
+    };
+    lock(&state.shared.queue).extend(scripts);
+    StatusCode::NO_CONTENT
+}
+
+async fn control_requests(State(state): State<AppState>) -> Json<Vec<CapturedRequest>> {
+    Json(lock(&state.shared.requests).clone())
+}
+
+async fn control_reset(State(state): State<AppState>) -> StatusCode {
+    lock(&state.shared.queue).clear();
+    lock(&state.shared.requests).clear();
+    state.request_count.send_replace(0);
+    StatusCode::NO_CONTENT
+}

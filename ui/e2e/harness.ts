@@ -1,0 +1,294 @@
+// Starts a real `perch serve` (with the pinned Codex binary) against the
+// `scripted-model` stand-in for the model API, for the browser tests.
+//
+// Env:
+//   PERCH_BIN                 the `perch` binary
+//   PERCH_SCRIPTED_MODEL_BIN  the `scripted-model` binary
+//   PERCH_CODEX_BIN           the pinned `codex` binary
+// Defaults are the usual build locations; see `binaries()`.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const UI_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const REPO_DIR = path.resolve(UI_DIR, '..');
+export const RESULTS_DIR = path.join(UI_DIR, 'test-results');
+
+const TARGET_DIRS = [
+  process.env.CARGO_TARGET_DIR,
+  '/root/.cache/perch-target',
+  path.join(REPO_DIR, 'target'),
+].filter((d): d is string => !!d);
+
+const CODEX_SUFFIX = 'node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex';
+
+function firstExisting(candidates: string[]): string | undefined {
+  return candidates.find((c) => existsSync(c));
+}
+
+export interface Binaries {
+  perch?: string;
+  scriptedModel?: string;
+  codex?: string;
+}
+
+/** Resolves the binaries from env or the default build locations. */
+export function binaries(): Binaries {
+  const fromTargets = (name: string) =>
+    firstExisting(TARGET_DIRS.flatMap((d) => [path.join(d, 'debug', name), path.join(d, 'release', name)]));
+  return {
+    perch: process.env.PERCH_BIN || fromTargets('perch'),
+    scriptedModel: process.env.PERCH_SCRIPTED_MODEL_BIN || fromTargets('scripted-model'),
+    codex:
+      process.env.PERCH_CODEX_BIN ||
+      firstExisting([path.join(REPO_DIR, 'tools/codex', CODEX_SUFFIX), path.join('/work/scratch/codex', CODEX_SUFFIX)]),
+  };
+}
+
+/** Why the e2e tests cannot run here, or null when every binary exists. */
+export function missingBinaries(): string | null {
+  const b = binaries();
+  const missing: string[] = [];
+  if (!b.perch || !existsSync(b.perch)) missing.push(`perch (PERCH_BIN=${b.perch ?? 'unset'})`);
+  if (!b.scriptedModel || !existsSync(b.scriptedModel))
+    missing.push(`scripted-model (PERCH_SCRIPTED_MODEL_BIN=${b.scriptedModel ?? 'unset'})`);
+  if (!b.codex || !existsSync(b.codex)) missing.push(`codex (PERCH_CODEX_BIN=${b.codex ?? 'unset'})`);
+  return missing.length ? 'missing binaries: ' + missing.join(', ') : null;
+}
+
+export type Script =
+  | { text: string; chunks?: string[]; delayMs?: number }
+  | { functionCalls: { name: string; arguments: unknown; callId: string }[] }
+  | { httpStatus: number }
+  | { hang: true };
+
+export interface CapturedRequest {
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+export interface Perch {
+  /** `http://127.0.0.1:NNNN` */
+  url: string;
+  token: string;
+  root: string;
+  /** The working directory of new sessions (`[codex] cwd`). */
+  workDir: string;
+  modelUrl: string;
+  enqueue(scripts: Script | Script[]): Promise<void>;
+  requests(): Promise<CapturedRequest[]>;
+  /** fetch against the API with the Bearer token. */
+  api(method: string, route: string, body?: unknown): Promise<Response>;
+  logs(): string;
+  /** Ends both processes; `removeData` also deletes the run's directory. */
+  stop(opts?: { removeData?: boolean }): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Child {
+  proc: ChildProcess;
+  exited: boolean;
+  exitInfo: string;
+  logFile: string;
+}
+
+function startChild(bin: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; logFile: string }): Child {
+  const proc = spawn(bin, args, {
+    cwd: opts.cwd,
+    env: opts.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Own process group, so teardown also ends what it spawned (codex).
+    detached: true,
+  });
+  const log = createWriteStream(opts.logFile);
+  proc.stderr?.pipe(log);
+  const child: Child = { proc, exited: false, exitInfo: '', logFile: opts.logFile };
+  proc.on('exit', (code, signal) => {
+    child.exited = true;
+    child.exitInfo = `exited with ${signal ?? code}`;
+  });
+  return child;
+}
+
+async function stopChild(child: Child | undefined): Promise<void> {
+  if (!child || child.exited || child.proc.pid === undefined) return;
+  const pid = child.proc.pid;
+  const exit = once(child.proc, 'exit');
+  try {
+    process.kill(-pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }, 5_000);
+  await exit;
+  clearTimeout(timer);
+}
+
+function readLog(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Waits until `check` returns a value, failing early when a child died. */
+async function waitFor<T>(what: string, check: () => Promise<T | undefined>, children: Child[], limitMs: number): Promise<T> {
+  const start = Date.now();
+  let lastError = '';
+  for (;;) {
+    for (const c of children) {
+      if (c.exited) throw new Error(`${what}: ${path.basename(c.logFile, '.log')} ${c.exitInfo}\n${readLog(c.logFile).slice(-4000)}`);
+    }
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (e) {
+      lastError = e instanceof Error ? e.message : String(e);
+    }
+    // A bound only so that a wedged setup does not hang CI forever.
+    if (Date.now() - start > limitMs) throw new Error(`${what}: still waiting after ${limitMs / 1000}s ${lastError}`);
+    await sleep(200);
+  }
+}
+
+const toml = (s: string) => JSON.stringify(s); // TOML basic strings accept JSON escapes
+
+export async function startPerch(opts: { name?: string } = {}): Promise<Perch> {
+  const why = missingBinaries();
+  if (why) throw new Error(why);
+  const bins = binaries() as Required<Binaries>;
+
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const root = mkdtempSync(path.join(RESULTS_DIR, `e2e-${opts.name ?? 'run'}-`));
+  for (const d of ['data', 'codex_home', 'tmp', 'work']) mkdirSync(path.join(root, d), { recursive: true });
+  // No plugin sync to the network from Codex.
+  writeFileSync(path.join(root, 'codex_home/config.toml'), '[features]\nplugins = false\n');
+
+  const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: path.join(root, 'tmp'), RUST_BACKTRACE: '1' };
+  delete env.PERCH_API_TOKEN;
+  const children: Child[] = [];
+
+  try {
+    // 1. The scripted model.
+    const model = startChild(bins.scriptedModel, ['--listen', '127.0.0.1:0'], {
+      cwd: root,
+      env,
+      logFile: path.join(root, 'scripted-model.log'),
+    });
+    children.push(model);
+    const lines = createInterface({ input: model.proc.stdout! });
+    const modelUrl = await new Promise<string>((resolve, reject) => {
+      lines.once('line', (line) => {
+        const m = /^listening (http:\/\/\S+)/.exec(line.trim());
+        if (m) resolve(m[1]);
+        else reject(new Error(`scripted-model printed ${JSON.stringify(line)}`));
+      });
+      model.proc.once('exit', () => reject(new Error(`scripted-model ${model.exitInfo}: ${readLog(model.logFile)}`)));
+    });
+    lines.on('line', () => {}); // keep draining stdout
+
+    // 2. Perch.
+    writeFileSync(
+      path.join(root, 'data/config.toml'),
+      [
+        '[codex]',
+        `bin = ${toml(bins.codex)}`,
+        `home = ${toml(path.join(root, 'codex_home'))}`,
+        'approval_policy = "guarded"',
+        'model = "mock-model"',
+        // New sessions work in a throwaway dir, not the home directory.
+        `cwd = ${toml(path.join(root, 'work'))}`,
+        '',
+        '[provider]',
+        'id = "scripted"',
+        'name = "Scripted model"',
+        `base_url = ${toml(modelUrl + '/v1')}`,
+        '',
+      ].join('\n'),
+    );
+    const perch = startChild(
+      bins.perch,
+      ['serve', '--data-dir', path.join(root, 'data'), '--listen', '127.0.0.1:0', '--ui-dir', path.join(UI_DIR, 'dist')],
+      { cwd: path.join(root, 'work'), env, logFile: path.join(root, 'perch.log') },
+    );
+    children.push(perch);
+    perch.proc.stdout?.pipe(createWriteStream(path.join(root, 'perch.stdout.log')));
+
+    const serverJson = path.join(root, 'data/server.json');
+    const url = await waitFor(
+      'perch serve writing server.json',
+      async () => {
+        if (!existsSync(serverJson)) return undefined;
+        const info = JSON.parse(readFileSync(serverJson, 'utf8')) as { url?: string };
+        return info.url ? info.url.replace(/\/$/, '') : undefined;
+      },
+      children,
+      120_000,
+    );
+    const token = readFileSync(path.join(root, 'data/api-token'), 'utf8').trim();
+    const api = (method: string, route: string, body?: unknown) =>
+      fetch(url + route, {
+        method,
+        headers: {
+          Authorization: `Bearer ${token}`,
+          ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+      });
+
+    await waitFor(
+      'Codex becoming ready',
+      async () => {
+        const res = await api('GET', '/api/status');
+        if (!res.ok) throw new Error(`status ${res.status}`);
+        const s = (await res.json()) as { codex: { state: string; detail: string | null } };
+        if (s.codex.state === 'failed') throw new Error(`codex failed: ${s.codex.detail}`);
+        return s.codex.state === 'ready' ? true : undefined;
+      },
+      children,
+      180_000,
+    );
+
+    return {
+      url,
+      token,
+      root,
+      workDir: path.join(root, 'work'),
+      modelUrl,
+      async enqueue(scripts) {
+        const res = await fetch(modelUrl + '/_control/enqueue', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify(scripts),
+        });
+        if (!res.ok) throw new Error(`enqueue: ${res.status} ${await res.text()}`);
+      },
+      async requests() {
+        const res = await fetch(modelUrl + '/_control/requests');
+        return (await res.json()) as CapturedRequest[];
+      },
+      api,
+      logs: () => readLog(perch.logFile).slice(-8000),
+      async stop(stopOpts = {}) {
+        await stopChild(perch);
+        await stopChild(model);
+        if (stopOpts.removeData) rmSync(root, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    for (const c of children.reverse()) await stopChild(c);
+    throw e;
+  }
+}

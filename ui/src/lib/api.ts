@@ -1,0 +1,337 @@
+// Typed wrappers around the Perch HTTP API (docs/api.md) and an SSE client.
+//
+// Every request relies on the HttpOnly `perch_session` cookie set by
+// `POST /api/auth/session`; the token never lives in storage, URLs or logs.
+
+import type {
+  AccountInfo,
+  Approval,
+  ApprovalDecision,
+  LoginStartResult,
+  Model,
+  PerchEvent,
+  Session,
+  Status,
+  Turn,
+} from './types';
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** Called on any 401 from an authenticated route (e.g. cookie expired). */
+let unauthorizedHandler: (() => void) | null = null;
+export function onUnauthorized(handler: (() => void) | null): void {
+  unauthorizedHandler = handler;
+}
+
+/** Turns a failed response into an ApiError with a message for a person. */
+export async function errorFromResponse(res: Response): Promise<ApiError> {
+  let code = 'http_' + res.status;
+  let message = res.statusText ? `${res.status} ${res.statusText}` : `Request failed (${res.status})`;
+  let text = '';
+  try {
+    text = await res.text();
+  } catch {
+    /* body unreadable: keep the status line */
+  }
+  if (text) {
+    try {
+      const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
+      if (body && typeof body === 'object' && body.error && typeof body.error === 'object') {
+        if (typeof body.error.code === 'string') code = body.error.code;
+        if (typeof body.error.message === 'string' && body.error.message) message = body.error.message;
+      }
+    } catch {
+      // Not JSON (e.g. a proxy's HTML page): use a short plain-text body if any.
+      const plain = text.trim();
+      if (plain && plain.length <= 200 && !plain.startsWith('<')) message = plain;
+    }
+  }
+  return new ApiError(res.status, code, message);
+}
+
+interface RequestOptions {
+  body?: unknown;
+  /** Do not call the global 401 handler (login routes). */
+  quiet401?: boolean;
+}
+
+export async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  const init: RequestInit = { method, headers, credentials: 'same-origin', cache: 'no-store' };
+  if (opts.body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(opts.body);
+  }
+  let res: Response;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    throw new ApiError(0, 'network_error', 'Cannot reach Perch: ' + (e instanceof Error ? e.message : String(e)));
+  }
+  if (!res.ok) {
+    const err = await errorFromResponse(res);
+    if (res.status === 401 && !opts.quiet401 && unauthorizedHandler) unauthorizedHandler();
+    throw err;
+  }
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  if (!text) return undefined as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new ApiError(res.status, 'bad_response', 'Perch answered with something that is not JSON');
+  }
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  health: () => request<{ status: string; version: string }>('GET', '/api/health'),
+
+  signIn: (cred: { token: string } | { code: string }) =>
+    request<void>('POST', '/api/auth/session', { body: cred, quiet401: true }),
+  signOut: () => request<void>('DELETE', '/api/auth/session', { quiet401: true }),
+
+  status: (quiet401 = false) => request<Status>('GET', '/api/status', { quiet401 }),
+
+  listSessions: (opts: { archived?: boolean; q?: string } = {}) => {
+    const p = new URLSearchParams();
+    p.set('archived', String(opts.archived ?? false));
+    if (opts.q) p.set('q', opts.q);
+    return request<{ data: Session[] }>('GET', '/api/sessions?' + p.toString());
+  },
+  createSession: (body: { name?: string; model?: string; effort?: string; cwd?: string } = {}) =>
+    request<Session>('POST', '/api/sessions', { body }),
+  getSession: (id: string) => request<Session>('GET', `/api/sessions/${enc(id)}`),
+  patchSession: (
+    id: string,
+    body: { name?: string; pinned?: boolean; archived?: boolean; model?: string; effort?: string },
+  ) => request<Session>('PATCH', `/api/sessions/${enc(id)}`, { body }),
+  forkSession: (id: string) => request<Session>('POST', `/api/sessions/${enc(id)}/fork`, { body: {} }),
+  compactSession: (id: string) => request<Record<string, never>>('POST', `/api/sessions/${enc(id)}/compact`, { body: {} }),
+  history: (id: string) => request<{ turns: Turn[] }>('GET', `/api/sessions/${enc(id)}/history`),
+  sendMessage: (id: string, text: string) =>
+    request<{ turnId: string; mode: 'start' | 'steer' }>('POST', `/api/sessions/${enc(id)}/messages`, {
+      body: { text },
+    }),
+  interrupt: (id: string) =>
+    request<{ turnId: string }>('POST', `/api/sessions/${enc(id)}/interrupt`, { body: {} }),
+
+  listApprovals: (status: 'pending' | 'all' = 'pending') =>
+    request<{ data: Approval[] }>('GET', `/api/approvals?status=${status}`),
+  answerApproval: (id: string, decision: ApprovalDecision) =>
+    request<Approval>('POST', `/api/approvals/${enc(id)}`, { body: { decision } }),
+
+  account: () => request<AccountInfo>('GET', '/api/account'),
+  accountLogin: (body: { type: 'apiKey'; apiKey: string } | { type: 'chatgptDeviceCode' }) =>
+    request<LoginStartResult>('POST', '/api/account/login', { body }),
+  models: () => request<{ data: Model[] }>('GET', '/api/models'),
+};
+
+// ---------------------------------------------------------------------------
+// Server-sent events
+
+export interface RawSseEvent {
+  id: string | null;
+  event: string;
+  data: string;
+}
+
+/** Incremental parser for the text/event-stream format (WHATWG rules). */
+export class SseParser {
+  private buf = '';
+  private data: string[] = [];
+  private event = '';
+  private id: string | null = null;
+  private hasId = false;
+
+  push(chunk: string): RawSseEvent[] {
+    this.buf += chunk;
+    const out: RawSseEvent[] = [];
+    for (;;) {
+      const m = /\r\n|\r|\n/.exec(this.buf);
+      if (!m) break;
+      // A lone trailing \r may be the first half of \r\n: wait for more.
+      if (m[0] === '\r' && m.index === this.buf.length - 1) break;
+      const line = this.buf.slice(0, m.index);
+      this.buf = this.buf.slice(m.index + m[0].length);
+      this.line(line, out);
+    }
+    return out;
+  }
+
+  private line(line: string, out: RawSseEvent[]): void {
+    if (line === '') {
+      if (this.data.length > 0) {
+        out.push({ id: this.hasId ? this.id : null, event: this.event || 'message', data: this.data.join('\n') });
+      }
+      this.data = [];
+      this.event = '';
+      this.hasId = false;
+      this.id = null;
+      return;
+    }
+    if (line.startsWith(':')) return; // comment / keep-alive
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    switch (field) {
+      case 'data':
+        this.data.push(value);
+        break;
+      case 'event':
+        this.event = value;
+        break;
+      case 'id':
+        if (!value.includes('\0')) {
+          this.id = value;
+          this.hasId = true;
+        }
+        break;
+      default:
+        break; // `retry` and unknown fields are ignored
+    }
+  }
+}
+
+export interface EventStreamHandlers {
+  /** A parsed event from the stream. */
+  onEvent: (ev: PerchEvent) => void;
+  /** `true` once the stream is open; `false` while it is down. `replaying` is
+   *  `resumed` is true when the open sent Last-Event-ID. */
+  onConnection: (connected: boolean, info: { resumed: boolean }) => void;
+  /** The stream answered 401: the caller should show the sign-in page. */
+  onUnauthorized?: () => void;
+}
+
+/**
+ * `GET /api/events` over fetch (so we can send `Last-Event-ID` ourselves and
+ * see the status code), reconnecting with backoff. After a reconnect the
+ * server replays missed events; if it cannot, it sends `reset`.
+ */
+export class EventStream {
+  private lastId: string | null = null;
+  private controller: AbortController | null = null;
+  private stopped = true;
+  private retryMs = 500;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private readonly handlers: EventStreamHandlers;
+  private readonly url: string;
+  private readonly silenceMs: number;
+
+  constructor(handlers: EventStreamHandlers, url = '/api/events', silenceMs = 45_000) {
+    this.handlers = handlers;
+    this.url = url;
+    this.silenceMs = silenceMs;
+  }
+
+  get lastEventId(): string | null {
+    return this.lastId;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    void this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.controller?.abort();
+    this.controller = null;
+  }
+
+  /** Drop the connection now and reconnect (keeps Last-Event-ID). */
+  reconnectNow(): void {
+    if (this.stopped) return;
+    this.controller?.abort();
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const controller = new AbortController();
+    this.controller = controller;
+    const headers: Record<string, string> = { Accept: 'text/event-stream' };
+    const resumed = this.lastId !== null;
+    if (this.lastId !== null) headers['Last-Event-ID'] = this.lastId;
+    let opened = false;
+    try {
+      const res = await fetch(this.url, {
+        headers,
+        credentials: 'same-origin',
+        cache: 'no-store',
+        signal: controller.signal,
+      });
+      if (res.status === 401) {
+        this.stopped = true;
+        this.handlers.onConnection(false, { resumed });
+        this.handlers.onUnauthorized?.();
+        return;
+      }
+      if (!res.ok || !res.body) throw await errorFromResponse(res);
+      opened = true;
+      this.retryMs = 500;
+      this.handlers.onConnection(true, { resumed });
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      const parser = new SseParser();
+      // The server sends a keep-alive every 15 s: silence for much longer
+      // means a dead connection that TCP has not noticed yet.
+      let silence: ReturnType<typeof setTimeout> | null = null;
+      const arm = () => {
+        if (silence) clearTimeout(silence);
+        silence = setTimeout(() => controller.abort(), this.silenceMs);
+      };
+      arm();
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          arm();
+          for (const raw of parser.push(value)) this.dispatch(raw);
+        }
+      } finally {
+        if (silence) clearTimeout(silence);
+      }
+    } catch {
+      /* network error, abort or bad status: fall through to reconnect */
+    }
+    if (this.controller === controller) this.controller = null;
+    if (this.stopped) return;
+    this.handlers.onConnection(false, { resumed });
+    const delay = opened ? 250 : this.retryMs;
+    if (!opened) this.retryMs = Math.min(this.retryMs * 2, 10_000);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.connect();
+    }, delay);
+  }
+
+  private dispatch(raw: RawSseEvent): void {
+    if (raw.id !== null) this.lastId = raw.id;
+    let parsed: PerchEvent;
+    try {
+      parsed = JSON.parse(raw.data) as PerchEvent;
+    } catch {
+      return;
+    }
+    if (!parsed || typeof parsed !== 'object') return;
+    if (!parsed.type && raw.event !== 'message') (parsed as { type: string }).type = raw.event;
+    try {
+      this.handlers.onEvent(parsed);
+    } catch (e) {
+      console.error('perch: event handler failed', e);
+    }
+  }
+}

@@ -1,0 +1,330 @@
+// Applies SSE events to the UI's data. Pure functions over a plain object so
+// they can be unit-tested; the store passes its `$state` proxy in.
+
+import type { Approval, CodexState, Item, PerchEvent, Session, Status, TokenUsage, Turn } from './types';
+
+export interface Warning {
+  sessionId?: string;
+  message: string;
+  at: number;
+}
+
+export interface AppData {
+  status: Status | null;
+  codexState: CodexState | null;
+  codexDetail: string | null;
+  sessions: Session[];
+  /** Turns per session whose history has been loaded. */
+  turns: Record<string, Turn[]>;
+  approvals: Record<string, Approval>;
+  tokens: Record<string, TokenUsage>;
+  /** turnId -> silentForMs, for turns reported stalled and not heard from since. */
+  stalled: Record<string, number>;
+  unread: Record<string, boolean>;
+  warnings: Warning[];
+  selectedId: string | null;
+  lastSeq: number;
+}
+
+export function emptyData(): AppData {
+  return {
+    status: null,
+    codexState: null,
+    codexDetail: null,
+    sessions: [],
+    turns: {},
+    approvals: {},
+    tokens: {},
+    stalled: {},
+    unread: {},
+    warnings: [],
+    selectedId: null,
+    lastSeq: 0,
+  };
+}
+
+export type Effect = { type: 'reload'; reason: 'lagged' | 'reset' };
+
+/** Pinned first, then newest activity first (the API's order). */
+export function sortSessions(list: Session[]): void {
+  list.sort((a, b) => {
+    if (a.pinned !== b.pinned) return a.pinned ? -1 : 1;
+    return b.lastActivityAt - a.lastActivityAt;
+  });
+}
+
+export function upsertSession(data: AppData, s: Session): void {
+  const i = data.sessions.findIndex((x) => x.id === s.id);
+  if (i === -1) data.sessions.push(s);
+  else data.sessions[i] = s;
+  if (s.tokenUsage) data.tokens[s.id] = s.tokenUsage;
+  sortSessions(data.sessions);
+}
+
+function session(data: AppData, id: string): Session | undefined {
+  return data.sessions.find((s) => s.id === id);
+}
+
+/** The turn, created if the session's history is loaded but the turn is new. */
+function ensureTurn(data: AppData, sessionId: string, turnId: string): Turn | undefined {
+  const turns = data.turns[sessionId];
+  if (!turns) return undefined;
+  let t = turns.find((x) => x.id === turnId);
+  if (!t) {
+    t = { id: turnId, status: 'inProgress', error: null, items: [] };
+    turns.push(t);
+    t = turns[turns.length - 1];
+  }
+  return t;
+}
+
+function upsertItem(turn: Turn, item: Item): void {
+  const i = turn.items.findIndex((x) => x.id === item.id);
+  if (i === -1) {
+    if (item.type === 'userMessage') dropLocalEcho(turn, userText(item));
+    turn.items.push(item);
+  } else {
+    turn.items[i] = item;
+  }
+}
+
+/** Text of a userMessage item. */
+export function userText(item: Item): string {
+  const content = item.content;
+  if (Array.isArray(content)) {
+    return content
+      .map((c) => (c && typeof c === 'object' && typeof (c as { text?: unknown }).text === 'string' ? (c as { text: string }).text : ''))
+      .join('');
+  }
+  return typeof item.text === 'string' ? item.text : '';
+}
+
+function dropLocalEcho(turn: Turn, text: string): void {
+  const i = turn.items.findIndex((x) => x.local === true && userText(x) === text);
+  if (i !== -1) turn.items.splice(i, 1);
+}
+
+/**
+ * Shows a message the person sent until Codex echoes it as a userMessage
+ * item (the echo may also arrive before the POST answers).
+ */
+export function addLocalUserMessage(data: AppData, sessionId: string, turnId: string, text: string): void {
+  const turn = ensureTurn(data, sessionId, turnId);
+  if (!turn) return;
+  if (turn.items.some((x) => x.type === 'userMessage' && userText(x) === text)) return;
+  turn.items.push({
+    type: 'userMessage',
+    id: `local-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+    content: [{ type: 'text', text }],
+    local: true,
+  });
+}
+
+function deltaText(delta: unknown): string {
+  if (typeof delta === 'string') return delta;
+  if (delta && typeof delta === 'object') {
+    const d = delta as { text?: unknown; delta?: unknown };
+    if (typeof d.text === 'string') return d.text;
+    if (typeof d.delta === 'string') return d.delta;
+  }
+  return delta == null ? '' : JSON.stringify(delta);
+}
+
+function placeholder(itemId: string, kind: string): Item {
+  switch (kind) {
+    case 'agentMessage':
+      return { type: 'agentMessage', id: itemId, text: '' };
+    case 'reasoning':
+      return { type: 'reasoning', id: itemId, summary: [], content: [] };
+    case 'commandOutput':
+      return { type: 'commandExecution', id: itemId, command: '', status: 'inProgress', aggregatedOutput: '', exitCode: null };
+    case 'fileChange':
+      return { type: 'fileChange', id: itemId, changes: [], status: 'inProgress' };
+    default:
+      return { type: kind, id: itemId };
+  }
+}
+
+function applyDelta(item: Item, kind: string, delta: unknown): void {
+  const text = deltaText(delta);
+  switch (kind) {
+    case 'agentMessage':
+      item.text = (typeof item.text === 'string' ? item.text : '') + text;
+      break;
+    case 'reasoning': {
+      const summary = Array.isArray(item.summary) ? (item.summary as string[]) : [];
+      if (summary.length === 0) summary.push('');
+      summary[summary.length - 1] = String(summary[summary.length - 1] ?? '') + text;
+      item.summary = summary;
+      break;
+    }
+    case 'commandOutput':
+      item.aggregatedOutput = (typeof item.aggregatedOutput === 'string' ? item.aggregatedOutput : '') + text;
+      break;
+    case 'fileChange':
+      item.output = (typeof item.output === 'string' ? item.output : '') + text;
+      break;
+    default:
+      break;
+  }
+}
+
+function touchActivity(data: AppData, sessionId: string): void {
+  if (sessionId !== data.selectedId && session(data, sessionId)) data.unread[sessionId] = true;
+}
+
+function clearStall(data: AppData, turnId: string): void {
+  if (turnId in data.stalled) delete data.stalled[turnId];
+}
+
+export function applyEvent(data: AppData, ev: PerchEvent): Effect[] {
+  // Sequence numbers only grow; a smaller one means the server restarted
+  // (its buffer starts again at 1), so what we hold may be stale.
+  const restarted = typeof ev.seq === 'number' && data.lastSeq > 0 && ev.seq <= data.lastSeq;
+  if (typeof ev.seq === 'number') data.lastSeq = restarted ? ev.seq : Math.max(data.lastSeq, ev.seq);
+  const effects = applyKind(data, ev);
+  if (restarted && !effects.some((e) => e.type === 'reload')) effects.push({ type: 'reload', reason: 'reset' });
+  return effects;
+}
+
+function applyKind(data: AppData, ev: PerchEvent): Effect[] {
+  switch (ev.type) {
+    case 'codex.state':
+      data.codexState = ev.state;
+      data.codexDetail = ev.detail ?? null;
+      if (data.status) {
+        data.status.codex.state = ev.state;
+        data.status.codex.detail = ev.detail ?? null;
+      }
+      return [];
+    case 'session.updated': {
+      const prev = session(data, ev.session.id);
+      upsertSession(data, ev.session);
+      if (prev && ev.session.lastActivityAt > prev.lastActivityAt) touchActivity(data, ev.session.id);
+      return [];
+    }
+    case 'turn.started': {
+      ensureTurn(data, ev.sessionId, ev.turnId);
+      const s = session(data, ev.sessionId);
+      if (s) s.activeTurnId = ev.turnId;
+      if (data.status && !data.status.activeTurns.some((x) => x.turnId === ev.turnId)) {
+        data.status.activeTurns.push({ sessionId: ev.sessionId, turnId: ev.turnId, stalled: false, startedAt: ev.at });
+      }
+      return [];
+    }
+    case 'turn.completed': {
+      const t = ensureTurn(data, ev.sessionId, ev.turnId);
+      if (t) {
+        t.status = ev.status;
+        t.error = ev.error ?? null;
+      }
+      const s = session(data, ev.sessionId);
+      if (s && (s.activeTurnId === ev.turnId || s.activeTurnId === null)) s.activeTurnId = null;
+      clearStall(data, ev.turnId);
+      if (data.status) data.status.activeTurns = data.status.activeTurns.filter((x) => x.turnId !== ev.turnId);
+      touchActivity(data, ev.sessionId);
+      return [];
+    }
+    case 'turn.stalled':
+      data.stalled[ev.turnId] = ev.silentForMs;
+      return [];
+    case 'item.started':
+    case 'item.completed': {
+      clearStall(data, ev.turnId);
+      const t = ensureTurn(data, ev.sessionId, ev.turnId);
+      if (t && ev.item && typeof ev.item.id === 'string') {
+        if (ev.type === 'item.started') {
+          // A started item never overwrites text already streamed into it.
+          const existing = t.items.find((x) => x.id === ev.item.id);
+          if (existing) Object.assign(existing, { ...ev.item, ...pickStreamed(existing) });
+          else upsertItem(t, ev.item);
+        } else {
+          upsertItem(t, { ...ev.item, _done: true });
+        }
+      }
+      return [];
+    }
+    case 'item.delta': {
+      clearStall(data, ev.turnId);
+      const t = ensureTurn(data, ev.sessionId, ev.turnId);
+      if (!t) return [];
+      let item = t.items.find((x) => x.id === ev.itemId);
+      if (!item) {
+        t.items.push(placeholder(ev.itemId, ev.kind));
+        item = t.items[t.items.length - 1];
+      }
+      applyDelta(item, ev.kind, ev.delta);
+      return [];
+    }
+    case 'turn.diff': {
+      const t = ensureTurn(data, ev.sessionId, ev.turnId);
+      if (t) t.diff = ev.diff;
+      return [];
+    }
+    case 'tokens.updated': {
+      data.tokens[ev.sessionId] = ev.usage;
+      const s = session(data, ev.sessionId);
+      if (s) s.tokenUsage = ev.usage;
+      return [];
+    }
+    case 'approval.requested':
+    case 'approval.resolved':
+      data.approvals[ev.approval.id] = ev.approval;
+      if (ev.type === 'approval.requested' && ev.approval.turnId) clearStall(data, ev.approval.turnId);
+      return [];
+    case 'warning':
+      data.warnings.push({ sessionId: ev.sessionId, message: ev.message, at: ev.at });
+      if (data.warnings.length > 20) data.warnings.splice(0, data.warnings.length - 20);
+      return [];
+    case 'lagged':
+      return [{ type: 'reload', reason: 'lagged' }];
+    case 'reset':
+      return [{ type: 'reload', reason: 'reset' }];
+    default:
+      return [];
+  }
+}
+
+function pickStreamed(item: Item): Partial<Item> {
+  const out: Partial<Item> = {};
+  if (typeof item.text === 'string' && item.text) out.text = item.text;
+  if (typeof item.aggregatedOutput === 'string' && item.aggregatedOutput) out.aggregatedOutput = item.aggregatedOutput;
+  return out;
+}
+
+/** Replace the data with fresh REST state (after sign-in, `lagged`, `reset`). */
+export function loadSnapshot(
+  data: AppData,
+  snap: { status: Status; sessions: Session[]; approvals: Approval[] },
+): void {
+  data.status = snap.status;
+  data.codexState = snap.status.codex.state;
+  data.codexDetail = snap.status.codex.detail;
+  data.sessions = snap.sessions.slice();
+  sortSessions(data.sessions);
+  for (const s of data.sessions) if (s.tokenUsage) data.tokens[s.id] = s.tokenUsage;
+  // Keep answered approvals we already know (they show their outcome inline);
+  // pending ones come from the server's list.
+  const keep: Record<string, Approval> = {};
+  for (const a of Object.values(data.approvals)) if (a.status !== 'pending') keep[a.id] = a;
+  for (const a of snap.approvals) keep[a.id] = a;
+  data.approvals = keep;
+  const stalled: Record<string, number> = {};
+  for (const t of snap.status.activeTurns) if (t.stalled) stalled[t.turnId] = data.stalled[t.turnId] ?? 0;
+  data.stalled = stalled;
+}
+
+export function loadHistory(data: AppData, sessionId: string, turns: Turn[]): void {
+  data.turns[sessionId] = turns;
+}
+
+/** The running turn of a session, if any. */
+export function activeTurnId(data: AppData, sessionId: string): string | null {
+  const s = session(data, sessionId);
+  if (s?.activeTurnId) return s.activeTurnId;
+  const fromStatus = data.status?.activeTurns.find((t) => t.sessionId === sessionId);
+  if (fromStatus) return fromStatus.turnId;
+  const turns = data.turns[sessionId];
+  const last = turns?.[turns.length - 1];
+  return last && last.status === 'inProgress' ? last.id : null;
+}

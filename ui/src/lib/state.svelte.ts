@@ -1,0 +1,333 @@
+// The app's reactive state and the actions the components call.
+
+import { api, ApiError, EventStream, onUnauthorized } from './api';
+import {
+  activeTurnId,
+  addLocalUserMessage,
+  applyEvent,
+  emptyData,
+  loadHistory,
+  loadSnapshot,
+  upsertSession,
+  type AppData,
+} from './reducer';
+import type { AccountInfo, ApprovalDecision, Model, PerchEvent, Session } from './types';
+
+export const data: AppData = $state(emptyData());
+
+export const ui = $state({
+  /** 'checking' until we know whether the cookie works. */
+  auth: 'checking' as 'checking' | 'signedOut' | 'signedIn',
+  authError: null as string | null,
+  connected: false,
+  /** true once the stream has been up at least once; the indicator shows after that. */
+  everConnected: false,
+  showArchived: false,
+  query: '',
+  historyLoading: false,
+  historyError: null as string | null,
+  /** A one-line error for the person (cleared on the next success). */
+  toast: null as string | null,
+  models: [] as Model[],
+  account: null as AccountInfo | null,
+});
+
+let stream: EventStream | null = null;
+
+function errMsg(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export function showError(e: unknown): void {
+  ui.toast = errMsg(e);
+}
+
+// ---------------------------------------------------------------------------
+// Sign-in
+
+/** Runs once on load: login code from the fragment, else the cookie. */
+export async function boot(): Promise<void> {
+  onUnauthorized(() => signedOut('Your session has ended. Sign in again.'));
+  const m = /^#login=([^&]+)/.exec(location.hash);
+  if (m) {
+    const code = decodeURIComponent(m[1]);
+    // Remove the code from the address bar and history before anything else.
+    history.replaceState(history.state, '', location.pathname + location.search);
+    try {
+      await api.signIn({ code });
+    } catch (e) {
+      ui.auth = 'signedOut';
+      ui.authError =
+        e instanceof ApiError && e.status === 401
+          ? 'That login link has expired or was already used. Paste the token instead (`perch token`).'
+          : errMsg(e);
+      return;
+    }
+  }
+  try {
+    await api.status(true);
+  } catch (e) {
+    ui.auth = 'signedOut';
+    if (!(e instanceof ApiError && e.status === 401)) ui.authError = errMsg(e);
+    return;
+  }
+  await startSignedIn();
+}
+
+export async function signInWithToken(token: string): Promise<void> {
+  ui.authError = null;
+  await api.signIn({ token: token.trim() });
+  await startSignedIn();
+}
+
+export async function signOut(): Promise<void> {
+  try {
+    await api.signOut();
+  } catch {
+    /* the cookie is cleared or already gone */
+  }
+  signedOut(null);
+}
+
+function signedOut(message: string | null): void {
+  stream?.stop();
+  stream = null;
+  ui.connected = false;
+  ui.everConnected = false;
+  ui.auth = 'signedOut';
+  ui.authError = message;
+  Object.assign(data, emptyData());
+}
+
+async function startSignedIn(): Promise<void> {
+  ui.auth = 'signedIn';
+  ui.authError = null;
+  const fromUrl = new URLSearchParams(location.search).get('session');
+  data.selectedId = fromUrl;
+  startStream();
+  await reloadAll();
+  if (data.selectedId) void loadSelectedHistory();
+  void loadModels();
+}
+
+// ---------------------------------------------------------------------------
+// Events
+
+function startStream(): void {
+  stream?.stop();
+  stream = new EventStream({
+    onEvent: handleEvent,
+    onConnection: (connected, { resumed }) => {
+      ui.connected = connected;
+      if (connected) {
+        // A fresh stream (no Last-Event-ID) may have missed events since the
+        // last REST load; a resumed one gets them replayed.
+        if (ui.everConnected && !resumed) void reloadAll(true);
+        ui.everConnected = true;
+      }
+    },
+    onUnauthorized: () => signedOut('Your session has ended. Sign in again.'),
+  });
+  stream.start();
+}
+
+function handleEvent(ev: PerchEvent): void {
+  const effects = applyEvent(data, ev);
+  for (const fx of effects) {
+    if (fx.type === 'reload') void reloadAll(true);
+  }
+}
+
+let reloading: Promise<void> | null = null;
+let again: { withHistory: boolean } | null = null;
+
+/** Reload sessions, status, approvals and (optionally) the open history.
+ *  Calls during a reload coalesce into one more reload after it. */
+export async function reloadAll(withHistory = false): Promise<void> {
+  if (reloading) {
+    again = { withHistory: withHistory || (again?.withHistory ?? false) };
+    return reloading;
+  }
+  reloading = (async () => {
+    let next: { withHistory: boolean } | null = { withHistory };
+    while (next) {
+      again = null;
+      await reloadOnce(next.withHistory);
+      next = again;
+    }
+  })();
+  try {
+    await reloading;
+  } finally {
+    reloading = null;
+  }
+}
+
+async function reloadOnce(withHistory: boolean): Promise<void> {
+  try {
+    const [status, sessions, approvals] = await Promise.all([
+      api.status(),
+      api.listSessions({ archived: ui.showArchived, q: ui.query.trim() || undefined }),
+      api.listApprovals('pending'),
+    ]);
+    loadSnapshot(data, { status, sessions: sessions.data, approvals: approvals.data });
+    if (data.selectedId && !data.sessions.some((s) => s.id === data.selectedId)) {
+      // Selected but filtered out (archived, search): keep it visible.
+      try {
+        upsertSession(data, await api.getSession(data.selectedId));
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 404) selectSession(null);
+      }
+    }
+    if (withHistory && data.selectedId) await loadSelectedHistory();
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 401)) showError(e);
+  }
+}
+
+export async function refreshSessions(): Promise<void> {
+  try {
+    const res = await api.listSessions({ archived: ui.showArchived, q: ui.query.trim() || undefined });
+    const selected = data.selectedId ? data.sessions.find((s) => s.id === data.selectedId) : undefined;
+    data.sessions = res.data;
+    if (selected && !res.data.some((s) => s.id === selected.id)) data.sessions.push(selected);
+    for (const s of data.sessions) if (s.tokenUsage) data.tokens[s.id] = s.tokenUsage;
+  } catch (e) {
+    showError(e);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Sessions
+
+export function selectedSession(): Session | undefined {
+  return data.sessions.find((s) => s.id === data.selectedId);
+}
+
+export function selectSession(id: string | null, opts: { loadHistory?: boolean } = {}): void {
+  data.selectedId = id;
+  if (id) delete data.unread[id];
+  const url = new URL(location.href);
+  if (id) url.searchParams.set('session', id);
+  else url.searchParams.delete('session');
+  url.hash = '';
+  history.replaceState(history.state, '', url.pathname + url.search);
+  if (id && opts.loadHistory !== false) void loadSelectedHistory();
+}
+
+export async function loadSelectedHistory(): Promise<void> {
+  const id = data.selectedId;
+  if (!id) return;
+  ui.historyLoading = !data.turns[id];
+  ui.historyError = null;
+  try {
+    const res = await api.history(id);
+    loadHistory(data, id, res.turns);
+  } catch (e) {
+    const s = data.sessions.find((x) => x.id === id);
+    if (s && !s.preview && !s.activeTurnId) {
+      // No first message yet: Codex has no history to give (it refuses to
+      // list turns of a thread before its first user message).
+      data.turns[id] ??= [];
+    } else if (data.selectedId === id) {
+      ui.historyError = errMsg(e);
+    }
+  } finally {
+    if (data.selectedId === id) ui.historyLoading = false;
+  }
+}
+
+export async function createSession(): Promise<void> {
+  try {
+    const s = await api.createSession({});
+    upsertSession(data, s);
+    data.turns[s.id] ??= [];
+    // A new session has no history yet.
+    selectSession(s.id, { loadHistory: false });
+  } catch (e) {
+    showError(e);
+  }
+}
+
+async function patch(id: string, body: Parameters<typeof api.patchSession>[1]): Promise<void> {
+  try {
+    upsertSession(data, await api.patchSession(id, body));
+  } catch (e) {
+    showError(e);
+  }
+}
+
+export const renameSession = (id: string, name: string) => patch(id, { name });
+export const setPinned = (id: string, pinned: boolean) => patch(id, { pinned });
+export async function setArchived(id: string, archived: boolean): Promise<void> {
+  await patch(id, { archived });
+}
+export const setModel = (id: string, model: string, effort?: string) =>
+  patch(id, effort ? { model, effort } : { model });
+export const setEffort = (id: string, effort: string) => patch(id, { effort });
+
+// ---------------------------------------------------------------------------
+// Turns
+
+export function runningTurn(sessionId: string | null): string | null {
+  return sessionId ? activeTurnId(data, sessionId) : null;
+}
+
+export async function send(text: string): Promise<'start' | 'steer' | null> {
+  const id = data.selectedId;
+  if (!id || !text.trim()) return null;
+  if (!data.turns[id]) data.turns[id] = [];
+  const res = await api.sendMessage(id, text);
+  ui.toast = null;
+  addLocalUserMessage(data, id, res.turnId, text);
+  const s = data.sessions.find((x) => x.id === id);
+  if (s && !s.activeTurnId) s.activeTurnId = res.turnId;
+  return res.mode;
+}
+
+export async function interrupt(sessionId: string): Promise<void> {
+  try {
+    await api.interrupt(sessionId);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 409) {
+      // Nothing runs any more: our view is stale.
+      const s = data.sessions.find((x) => x.id === sessionId);
+      if (s) s.activeTurnId = null;
+      void reloadAll(true);
+      return;
+    }
+    showError(e);
+  }
+}
+
+export async function answerApproval(id: string, decision: ApprovalDecision): Promise<void> {
+  try {
+    data.approvals[id] = await api.answerApproval(id, decision);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 409) {
+      // Already answered elsewhere: show the real outcome.
+      try {
+        const all = await api.listApprovals('all');
+        for (const a of all.data) data.approvals[a.id] = a;
+      } catch {
+        /* keep the error below */
+      }
+    }
+    showError(e);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Account and models
+
+export async function loadModels(): Promise<void> {
+  try {
+    ui.models = (await api.models()).data;
+  } catch {
+    ui.models = []; // Codex may not be ready yet; the pickers fall back to text.
+  }
+}
+
+export async function loadAccount(): Promise<void> {
+  ui.account = await api.account();
+}

@@ -1,0 +1,77 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { api, ApiError, errorFromResponse, onUnauthorized, SseParser } from '../src/lib/api';
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+  onUnauthorized(null);
+});
+
+function jsonResponse(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+}
+
+describe('API client errors', () => {
+  it('turns a JSON error body into an ApiError with its message and code', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () =>
+      jsonResponse(409, { error: { code: 'conflict', message: 'That approval was already answered.' } })));
+    const err = await api.answerApproval('a1', 'accept').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).status).toBe(409);
+    expect((err as ApiError).code).toBe('conflict');
+    expect((err as ApiError).message).toBe('That approval was already answered.');
+  });
+
+  it('falls back to the status line for a non-JSON body', async () => {
+    const err = await errorFromResponse(new Response('<html>bad gateway</html>', { status: 502, statusText: 'Bad Gateway' }));
+    expect(err.message).toBe('502 Bad Gateway');
+    expect(err.code).toBe('http_502');
+  });
+
+  it('reports network failures as ApiError', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => { throw new TypeError('Failed to fetch'); }));
+    const err = await api.status().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).code).toBe('network_error');
+  });
+
+  it('calls the unauthorized handler on 401 except for sign-in', async () => {
+    const handler = vi.fn();
+    onUnauthorized(handler);
+    vi.stubGlobal('fetch', vi.fn(async () => jsonResponse(401, { error: { code: 'unauthorized', message: 'no' } })));
+    await expect(api.listSessions()).rejects.toThrow('no');
+    expect(handler).toHaveBeenCalledTimes(1);
+    await expect(api.signIn({ token: 'x' })).rejects.toThrow('no');
+    expect(handler).toHaveBeenCalledTimes(1);
+  });
+
+  it('sends JSON with Content-Type and same-origin credentials, and handles 204', async () => {
+    const fetchMock = vi.fn(async (_url: string, _init: RequestInit) => new Response(null, { status: 204 }));
+    vi.stubGlobal('fetch', fetchMock);
+    await expect(api.signIn({ code: 'abc' })).resolves.toBeUndefined();
+    const [url, init] = fetchMock.mock.calls[0];
+    expect(url).toBe('/api/auth/session');
+    expect(init.method).toBe('POST');
+    expect(init.credentials).toBe('same-origin');
+    expect((init.headers as Record<string, string>)['Content-Type']).toBe('application/json');
+    expect(init.body).toBe('{"code":"abc"}');
+  });
+
+  it('encodes query parameters for the session list', async () => {
+    const fetchMock = vi.fn(async (_url: string, _init: RequestInit) => jsonResponse(200, { data: [] }));
+    vi.stubGlobal('fetch', fetchMock);
+    await api.listSessions({ archived: true, q: 'fix & test' });
+    expect(fetchMock.mock.calls[0][0]).toBe('/api/sessions?archived=true&q=fix+%26+test');
+  });
+});
+
+describe('SseParser', () => {
+  it('parses ids, event names, multi-line data and comments across chunks', () => {
+    const p = new SseParser();
+    expect(p.push(': keep-alive\n\nid: 4')).toEqual([]);
+    const out = p.push('2\nevent: turn.completed\ndata: {"a":\ndata: 1}\n\nid: 43\r\ndata: x\r\n\r\n');
+    expect(out).toEqual([
+      { id: '42', event: 'turn.completed', data: '{"a":\n1}' },
+      { id: '43', event: 'message', data: 'x' },
+    ]);
+  });
+});

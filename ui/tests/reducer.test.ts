@@ -1,0 +1,196 @@
+import { describe, expect, it } from 'vitest';
+import {
+  activeTurnId,
+  addLocalUserMessage,
+  applyEvent,
+  emptyData,
+  loadHistory,
+  loadSnapshot,
+  type AppData,
+} from '../src/lib/reducer';
+import type { Approval, PerchEvent, Session, Status } from '../src/lib/types';
+
+let seq = 0;
+function ev<T extends PerchEvent['type']>(type: T, payload: Record<string, unknown> = {}): PerchEvent {
+  seq += 1;
+  return { seq, at: 1_000 + seq, type, ...payload } as unknown as PerchEvent;
+}
+
+function session(id: string, extra: Partial<Session> = {}): Session {
+  return {
+    id,
+    name: null,
+    preview: '',
+    pinned: false,
+    archived: false,
+    createdAt: 1,
+    lastActivityAt: 1,
+    model: null,
+    effort: null,
+    activeTurnId: null,
+    tokenUsage: null,
+    ...extra,
+  };
+}
+
+function status(): Status {
+  return {
+    version: '0.1.0',
+    codex: { state: 'ready', detail: null, version: '0.1', pinnedVersion: '0.1', restarts: 0, pid: 1 },
+    activeTurns: [],
+    pendingApprovals: 0,
+    approvalPolicy: 'guarded',
+    model: 'mock-model',
+    dataDir: '/tmp',
+  };
+}
+
+function approval(id: string, extra: Partial<Approval> = {}): Approval {
+  return {
+    id,
+    sessionId: 's1',
+    turnId: 't1',
+    itemId: 'cmd1',
+    kind: 'command',
+    title: 'Run touch approved.txt',
+    detail: 'touch approved.txt',
+    status: 'pending',
+    createdAt: 5,
+    answeredAt: null,
+    ...extra,
+  };
+}
+
+function loaded(): AppData {
+  const d = emptyData();
+  loadSnapshot(d, { status: status(), sessions: [session('s1'), session('s2')], approvals: [] });
+  loadHistory(d, 's1', []);
+  d.selectedId = 's1';
+  return d;
+}
+
+describe('applyEvent', () => {
+  it('streams agent message deltas and replaces them with the completed item', () => {
+    const d = loaded();
+    applyEvent(d, ev('turn.started', { sessionId: 's1', turnId: 't1' }));
+    expect(activeTurnId(d, 's1')).toBe('t1');
+    applyEvent(d, ev('item.started', { sessionId: 's1', turnId: 't1', item: { type: 'agentMessage', id: 'm1', text: '' } }));
+    applyEvent(d, ev('item.delta', { sessionId: 's1', turnId: 't1', itemId: 'm1', kind: 'agentMessage', delta: 'Hello ' }));
+    applyEvent(d, ev('item.delta', { sessionId: 's1', turnId: 't1', itemId: 'm1', kind: 'agentMessage', delta: 'there' }));
+    expect(d.turns.s1[0].items[0].text).toBe('Hello there');
+
+    applyEvent(d, ev('item.completed', { sessionId: 's1', turnId: 't1', item: { type: 'agentMessage', id: 'm1', text: 'Hello there!' } }));
+    expect(d.turns.s1[0].items).toHaveLength(1);
+    expect(d.turns.s1[0].items[0].text).toBe('Hello there!');
+    expect(d.turns.s1[0].items[0]._done).toBe(true);
+
+    applyEvent(d, ev('turn.completed', { sessionId: 's1', turnId: 't1', status: 'completed', error: null }));
+    expect(d.turns.s1[0].status).toBe('completed');
+    expect(activeTurnId(d, 's1')).toBeNull();
+  });
+
+  it('creates an item for a delta that arrives before item.started', () => {
+    const d = loaded();
+    applyEvent(d, ev('item.delta', { sessionId: 's1', turnId: 't1', itemId: 'm1', kind: 'agentMessage', delta: 'Hi' }));
+    expect(d.turns.s1[0]).toMatchObject({ id: 't1', status: 'inProgress' });
+    expect(d.turns.s1[0].items[0]).toMatchObject({ type: 'agentMessage', id: 'm1', text: 'Hi' });
+    // A late item.started keeps the streamed text.
+    applyEvent(d, ev('item.started', { sessionId: 's1', turnId: 't1', item: { type: 'agentMessage', id: 'm1', text: '' } }));
+    expect(d.turns.s1[0].items[0].text).toBe('Hi');
+  });
+
+  it('appends command output and reasoning deltas', () => {
+    const d = loaded();
+    applyEvent(d, ev('item.started', {
+      sessionId: 's1', turnId: 't1',
+      item: { type: 'commandExecution', id: 'c1', command: 'ls', status: 'inProgress', aggregatedOutput: null, exitCode: null },
+    }));
+    applyEvent(d, ev('item.delta', { sessionId: 's1', turnId: 't1', itemId: 'c1', kind: 'commandOutput', delta: 'a\n' }));
+    applyEvent(d, ev('item.delta', { sessionId: 's1', turnId: 't1', itemId: 'c1', kind: 'commandOutput', delta: 'b\n' }));
+    expect(d.turns.s1[0].items[0].aggregatedOutput).toBe('a\nb\n');
+    applyEvent(d, ev('item.delta', { sessionId: 's1', turnId: 't1', itemId: 'r1', kind: 'reasoning', delta: '**Plan**' }));
+    applyEvent(d, ev('item.delta', { sessionId: 's1', turnId: 't1', itemId: 'r1', kind: 'reasoning', delta: ' it' }));
+    expect(d.turns.s1[0].items[1]).toMatchObject({ type: 'reasoning', summary: ['**Plan** it'] });
+  });
+
+  it('ignores item events of sessions whose history is not loaded', () => {
+    const d = loaded();
+    applyEvent(d, ev('item.delta', { sessionId: 's2', turnId: 'tx', itemId: 'm', kind: 'agentMessage', delta: 'x' }));
+    expect(d.turns.s2).toBeUndefined();
+  });
+
+  it('marks other sessions unread and tracks failures', () => {
+    const d = loaded();
+    applyEvent(d, ev('turn.completed', { sessionId: 's2', turnId: 't9', status: 'failed', error: 'model said 500' }));
+    expect(d.unread.s2).toBe(true);
+    expect(d.unread.s1).toBeUndefined();
+    applyEvent(d, ev('turn.completed', { sessionId: 's1', turnId: 't1', status: 'interrupted', error: 'stopped' }));
+    expect(d.turns.s1[0]).toMatchObject({ status: 'interrupted', error: 'stopped' });
+  });
+
+  it('records approvals requested and resolved', () => {
+    const d = loaded();
+    applyEvent(d, ev('approval.requested', { approval: approval('a1') }));
+    expect(d.approvals.a1.status).toBe('pending');
+    applyEvent(d, ev('approval.resolved', { approval: approval('a1', { status: 'accept', answeredAt: 9 }) }));
+    expect(d.approvals.a1.status).toBe('accept');
+  });
+
+  it('tracks stalls until the turn speaks again', () => {
+    const d = loaded();
+    applyEvent(d, ev('turn.started', { sessionId: 's1', turnId: 't1' }));
+    applyEvent(d, ev('turn.stalled', { sessionId: 's1', turnId: 't1', silentForMs: 45_000 }));
+    expect(d.stalled.t1).toBe(45_000);
+    applyEvent(d, ev('item.delta', { sessionId: 's1', turnId: 't1', itemId: 'm', kind: 'agentMessage', delta: 'x' }));
+    expect(d.stalled.t1).toBeUndefined();
+  });
+
+  it('updates codex state, sessions and tokens', () => {
+    const d = loaded();
+    applyEvent(d, ev('codex.state', { state: 'restarting', detail: 'crashed' }));
+    expect(d.codexState).toBe('restarting');
+    expect(d.status?.codex.detail).toBe('crashed');
+    applyEvent(d, ev('session.updated', { session: session('s3', { name: 'New', pinned: true }) }));
+    expect(d.sessions[0].id).toBe('s3');
+    const usage = { totalTokens: 12_300, inputTokens: 10_000, outputTokens: 2_300, lastTurnTokens: 12_300, contextWindow: 258_000 };
+    applyEvent(d, ev('tokens.updated', { sessionId: 's1', usage }));
+    expect(d.tokens.s1).toEqual(usage);
+    expect(d.sessions.find((s) => s.id === 's1')?.tokenUsage).toEqual(usage);
+  });
+
+  it('asks for a reload on lagged and reset', () => {
+    const d = loaded();
+    expect(applyEvent(d, ev('lagged', { skipped: 12 }))).toEqual([{ type: 'reload', reason: 'lagged' }]);
+    expect(applyEvent(d, ev('reset'))).toEqual([{ type: 'reload', reason: 'reset' }]);
+    expect(applyEvent(d, ev('warning', { message: 'x' }))).toEqual([]);
+  });
+
+  it('keeps answered approvals across a snapshot reload', () => {
+    const d = loaded();
+    applyEvent(d, ev('approval.resolved', { approval: approval('old', { status: 'decline' }) }));
+    applyEvent(d, ev('approval.requested', { approval: approval('gone') }));
+    loadSnapshot(d, { status: status(), sessions: [session('s1')], approvals: [approval('new')] });
+    expect(Object.keys(d.approvals).sort()).toEqual(['new', 'old']);
+  });
+
+  it('drops the local echo of a sent message when Codex reports it', () => {
+    const d = loaded();
+    addLocalUserMessage(d, 's1', 't1', 'do it');
+    expect(d.turns.s1[0].items).toHaveLength(1);
+    applyEvent(d, ev('item.completed', {
+      sessionId: 's1', turnId: 't1', item: { type: 'userMessage', id: 'u1', content: [{ type: 'text', text: 'do it' }] },
+    }));
+    expect(d.turns.s1[0].items.map((i) => i.id)).toEqual(['u1']);
+    // An echo that arrived first means no local copy is added.
+    addLocalUserMessage(d, 's1', 't1', 'do it');
+    expect(d.turns.s1[0].items).toHaveLength(1);
+  });
+
+  it('reloads when sequence numbers go backwards (server restarted)', () => {
+    const d = loaded();
+    applyEvent(d, { seq: 50, at: 1, type: 'warning', message: 'a' } as PerchEvent);
+    expect(applyEvent(d, { seq: 51, at: 2, type: 'warning', message: 'b' } as PerchEvent)).toEqual([]);
+    expect(applyEvent(d, { seq: 3, at: 3, type: 'warning', message: 'c' } as PerchEvent)).toEqual([{ type: 'reload', reason: 'reset' }]);
+    expect(d.lastSeq).toBe(3);
+  });
+});
