@@ -139,9 +139,13 @@ pub async fn run(prompts: usize, clients: usize) -> Result<(), CliError> {
     let session = server.post("/api/sessions", json!({})).await?;
     let session_id = session["id"].as_str().unwrap_or_default().to_string();
 
-    // 2. Prompt → first delta, through Perch.
-    let mut through_perch = Vec::new();
+    // 2. Prompt → first delta, through Perch and straight to an app-server,
+    // alternating so that both see the same machine state.
+    let mut direct = Direct::start(&model).await?;
+    let (mut through_perch, mut straight) = (Vec::new(), Vec::new());
     for _ in 0..prompts {
+        model.enqueue(Script::chunks(&["first ", "delta"], 0));
+        straight.extend(direct.first_delta().await?);
         model.enqueue(Script::chunks(&["first ", "delta"], 0));
         let mut events = server.events().await?;
         let sent = Instant::now();
@@ -217,9 +221,8 @@ pub async fn run(prompts: usize, clients: usize) -> Result<(), CliError> {
     );
     let _ = server.child.kill().await;
 
-    // 5. Prompt → first delta, straight to a Codex app-server.
-    let direct = direct_first_delta(&model, prompts).await?;
-    let (mut perch_samples, mut direct_samples) = (through_perch, direct);
+    direct.connection.shutdown(Duration::from_secs(2)).await;
+    let (mut perch_samples, mut direct_samples) = (through_perch, straight);
     let perch_p50 = percentile(&mut perch_samples, 50.0);
     let direct_p50 = percentile(&mut direct_samples, 50.0);
     println!("prompt to first delta through Perch: p50 {perch_p50:.1} ms, p99 {:.1} ms ({prompts} prompts)", percentile(&mut perch_samples, 99.0));
@@ -228,52 +231,60 @@ pub async fn run(prompts: usize, clients: usize) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn direct_first_delta(model: &ScriptedModel, prompts: usize) -> Result<Vec<f64>, CliError> {
-    let env = CodexEnv::new().map_err(err)?;
-    env.use_scripted_provider(&model.base_url()).map_err(err)?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
-    let options = SpawnOptions {
-        bin: codex_bin(),
-        args: vec![],
-        env: vec![
-            ("CODEX_HOME".into(), env.codex_home().display().to_string()),
-            ("TMPDIR".into(), env.tmp().display().to_string()),
-        ],
-        cwd: Some(env.work()),
-        request_timeout: Duration::from_secs(30),
-    };
-    let connection = perch_codex::Connection::spawn(&options, tx).map_err(err)?;
-    let init = perch_codex::protocol::InitializeParams {
-        client_info: perch_codex::protocol::ClientInfo { name: "perch-bench".into(), title: "bench".into(), version: "0".into() },
-        capabilities: Default::default(),
-    };
-    connection.request::<perch_codex::protocol::Initialize>(&init).await.map_err(err)?;
-    connection.notify("initialized", None).await.map_err(err)?;
-    let thread = connection.request::<ThreadStart>(&ThreadStartParams::default()).await.map_err(err)?;
-    let mut samples = Vec::new();
-    for _ in 0..prompts {
-        model.enqueue(Script::chunks(&["first ", "delta"], 0));
+/// A Codex app-server driven directly, with no Perch in between.
+struct Direct {
+    _env: CodexEnv,
+    connection: std::sync::Arc<perch_codex::Connection>,
+    messages: tokio::sync::mpsc::Receiver<ServerMessage>,
+    thread_id: String,
+}
+
+impl Direct {
+    async fn start(model: &ScriptedModel) -> Result<Self, CliError> {
+        let env = CodexEnv::new().map_err(err)?;
+        env.use_scripted_provider(&model.base_url()).map_err(err)?;
+        let (tx, messages) = tokio::sync::mpsc::channel(1024);
+        let options = SpawnOptions {
+            bin: codex_bin(),
+            args: vec![],
+            env: vec![
+                ("CODEX_HOME".into(), env.codex_home().display().to_string()),
+                ("TMPDIR".into(), env.tmp().display().to_string()),
+            ],
+            cwd: Some(env.work()),
+            request_timeout: Duration::from_secs(30),
+        };
+        let connection = perch_codex::Connection::spawn(&options, tx).map_err(err)?;
+        let init = perch_codex::protocol::InitializeParams {
+            client_info: perch_codex::protocol::ClientInfo { name: "perch-bench".into(), title: "bench".into(), version: "0".into() },
+            capabilities: Default::default(),
+        };
+        connection.request::<perch_codex::protocol::Initialize>(&init).await.map_err(err)?;
+        connection.notify("initialized", None).await.map_err(err)?;
+        let thread = connection.request::<ThreadStart>(&ThreadStartParams::default()).await.map_err(err)?;
+        Ok(Self { _env: env, connection, messages, thread_id: thread.thread.id })
+    }
+
+    async fn first_delta(&mut self) -> Result<Option<f64>, CliError> {
         let sent = Instant::now();
         let params = TurnStartParams {
-            thread_id: thread.thread.id.clone(),
+            thread_id: self.thread_id.clone(),
             input: vec![UserInput::Text { text: "hi".into() }],
             model: None,
             effort: None,
         };
-        connection.request::<TurnStart>(&params).await.map_err(err)?;
+        self.connection.request::<TurnStart>(&params).await.map_err(err)?;
         let mut first = None;
-        while let Some(message) = rx.recv().await {
+        while let Some(message) = self.messages.recv().await {
             if let ServerMessage::Notification(n) = message {
                 use perch_codex::protocol::ServerNotification::*;
                 match n {
-                    AgentMessageDelta(_) if first.is_none() => first = Some(sent.elapsed()),
+                    AgentMessageDelta(_) if first.is_none() => first = Some(ms(sent.elapsed())),
                     TurnCompleted(_) => break,
                     _ => {}
                 }
             }
         }
-        samples.extend(first.map(ms));
+        Ok(first)
     }
-    connection.shutdown(Duration::from_secs(2)).await;
-    Ok(samples)
 }

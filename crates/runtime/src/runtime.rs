@@ -55,6 +55,9 @@ pub(crate) struct State {
     pub pending: HashMap<String, PendingRequest>,
     /// Diffs of file-change items in flight, shown with their approval.
     pub file_changes: HashMap<String, String>,
+    /// Sessions whose model or effort changed since their last turn; only
+    /// those send the override (it persists in the thread afterwards).
+    pub settings_changed: HashSet<String>,
 }
 
 pub(crate) struct Active {
@@ -236,7 +239,7 @@ impl Runtime {
     pub async fn create_session(&self, new: NewSession) -> Result<Session> {
         let name = validate_name(new.name)?;
         let model = validate_word("model", new.model)?;
-        let effort = validate_word("effort", new.effort)?;
+        let effort = validate_word("effort", new.effort.or_else(|| self.config.codex.effort.clone()))?;
         if let Some(cwd) = &new.cwd {
             if !Path::new(cwd).is_dir() {
                 return Err(Error::Invalid(format!("cwd {cwd:?} is not a directory")));
@@ -254,13 +257,20 @@ impl Runtime {
             created_at: now,
             last_activity_at: now,
             model: result.model.or(model),
-            effort: effort.or(result.reasoning_effort),
+            effort: effort.clone().or(result.reasoning_effort),
             cwd: result.thread.cwd.or(new.cwd),
             active_turn_id: None,
             token_usage: None,
         };
         self.store.insert_session(&session)?;
-        self.lock().loaded.insert(session.id.clone());
+        {
+            let mut state = self.lock();
+            state.loaded.insert(session.id.clone());
+            // thread/start takes no effort: the first turn carries it.
+            if effort.is_some() {
+                state.settings_changed.insert(session.id.clone());
+            }
+        }
         if let Some(name) = &session.name {
             self.set_codex_name(&session.id, name).await;
         }
@@ -303,9 +313,11 @@ impl Runtime {
         }
         if let Some(model) = patch.model {
             session.model = validate_word("model", Some(model))?;
+            self.lock().settings_changed.insert(id.to_string());
         }
         if let Some(effort) = patch.effort {
             session.effort = validate_word("effort", Some(effort))?;
+            self.lock().settings_changed.insert(id.to_string());
         }
         if let Some(archived) = patch.archived.filter(|a| *a != session.archived) {
             if archived && session.active_turn_id.is_some() {
@@ -428,7 +440,9 @@ impl Runtime {
                 Err(other) => return Err(other),
             }
         }
-        let params = TurnStartParams { thread_id: id.into(), input, model: session.model.clone(), effort: session.effort.clone() };
+        let changed = self.lock().settings_changed.remove(id);
+        let (model, effort) = if changed { (session.model.clone(), session.effort.clone()) } else { (None, None) };
+        let params = TurnStartParams { thread_id: id.into(), input, model, effort };
         let result = self.codex::<TurnStart>(&params).await?;
         let turn_id = result.turn.id;
         self.register_turn(id, &turn_id)?;
