@@ -88,6 +88,7 @@ pub async fn run(client: &Client, session: &str, format: Format, prompt: &str) -
                     str_of(approval, "id")
                 );
             }
+            "warning" if matches!(format, Format::Text) => eprintln!("[warning] {}", str_of(&event, "message")),
             "turn.stalled" if matches!(format, Format::Text) => {
                 eprintln!("[stalled] no event for {} s; `perch interrupt` stops it", event["silentForMs"].as_u64().unwrap_or(0) / 1000);
             }
