@@ -376,3 +376,38 @@ async fn sessions_rename_archive_fork_and_search() -> TestResult {
     tokio::time::timeout(Duration::from_secs(30), h.runtime.shutdown()).await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_approval_gets_the_timeout_decision() -> TestResult {
+    let h = Harness::start_with(ApprovalPolicy::Guarded, |c| c.codex.approval_timeout_secs = 1).await?;
+    let session = h.new_session().await?;
+    let mut events = h.events(None).await?;
+    h.model.enqueue(Script::shell("touch late.txt", "call_t"));
+    h.model.enqueue(Script::text("Fine, I will not."));
+    let turn = h.send(&session, "ask and wait").await?["turnId"].as_str().unwrap_or_default().to_string();
+    let id = approval_for(&h, &mut events).await;
+    let resolved = events.wait_for("approval.resolved", |e| e["type"] == "approval.resolved").await;
+    assert_eq!(resolved["approval"]["id"], id.as_str());
+    assert_eq!(resolved["approval"]["status"], "decline");
+    assert_eq!(resolved["approval"]["answeredBy"], "timeout");
+    assert_eq!(events.turn_completed(&turn).await["status"], "completed");
+    assert!(!h.env.work().join("late.txt").exists());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compact_asks_the_model_for_a_summary() -> TestResult {
+    let h = Harness::start(ApprovalPolicy::Open).await?;
+    let session = h.new_session().await?;
+    let mut events = h.events(None).await?;
+    h.model.enqueue(Script::text("A long answer."));
+    let turn = h.send(&session, "say something long").await?["turnId"].as_str().unwrap_or_default().to_string();
+    events.turn_completed(&turn).await;
+    h.model.enqueue(Script::text("Summary: we talked."));
+    let (status, body) = h.post(&format!("/api/sessions/{session}/compact"), json!({})).await?;
+    assert_eq!(status, 202, "{body}");
+    let requests = h.model.wait_for_requests(2, common::WAIT).await;
+    assert!(requests.get(1).is_some_and(|r| r.input_text().contains("COMPACTION")), "the second request is the compaction prompt");
+    events.wait_for("compaction item", |e| e["type"] == "item.completed" && e["item"]["type"] == "contextCompaction").await;
+    Ok(())
+}

@@ -135,8 +135,17 @@ impl Runtime {
         self.supervisor.as_ref().ok_or_else(|| Error::CodexUnavailable(self.startup_error.clone().unwrap_or_default()))
     }
 
+    /// A request to Codex. One that arrives while Codex is starting or
+    /// restarting waits for it (up to the request timeout) instead of failing.
     pub(crate) async fn codex<M: Method>(&self, params: &M::Params) -> Result<M::Result> {
-        self.supervisor()?.request::<M>(params).await.map_err(Error::from_codex)
+        let supervisor = self.supervisor()?;
+        if supervisor.connection().is_err() {
+            use perch_codex::HealthState::*;
+            let mut health = supervisor.watch_health();
+            let limit = Duration::from_secs(self.config.codex.request_timeout_secs.max(1));
+            let _ = tokio::time::timeout(limit, health.wait_for(|h| !matches!(h.state, Starting | Restarting))).await;
+        }
+        supervisor.request::<M>(params).await.map_err(Error::from_codex)
     }
 
     /// Waits until Codex is ready (or failed), for at most `timeout`.

@@ -1,0 +1,91 @@
+//! The `perch` binary as a person uses it: `perch serve` in one process,
+//! client commands in others, the real Codex and the scripted model.
+
+use perch_test_support::{codex_bin, CodexEnv, Script, ScriptedModel};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn perch(env: &CodexEnv) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_perch"));
+    command.arg("--data-dir").arg(env.data()).env_remove("PERCH_URL").env_remove("PERCH_API_TOKEN");
+    command
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(env: &CodexEnv, model: &ScriptedModel) -> Result<Server, Box<dyn std::error::Error>> {
+    let config = format!(
+        "[codex]\nbin = {:?}\nhome = {:?}\ncwd = {:?}\napproval_policy = \"guarded\"\nmodel = \"mock-model\"\n\n[provider]\nid = \"scripted\"\nbase_url = {:?}\n",
+        codex_bin().display().to_string(),
+        env.codex_home().display().to_string(),
+        env.work().display().to_string(),
+        model.base_url()
+    );
+    std::fs::write(env.data().join("config.toml"), config)?;
+    let mut child = perch(env).args(["serve", "--listen", "127.0.0.1:0"]).env("TMPDIR", env.tmp()).stderr(Stdio::piped()).spawn()?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let mut lines = BufReader::new(stderr).lines();
+    for line in lines.by_ref() {
+        if line?.contains("listening on") {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok(Server(child))
+}
+
+#[test]
+fn client_commands_without_a_server_say_how_to_start_one() -> TestResult {
+    let env = CodexEnv::new()?;
+    let out = perch(&env).args(["status"]).output()?;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("perch serve"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_streams_the_answer_and_exits_by_the_turns_outcome() -> TestResult {
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    let _server = serve(&env, &model)?;
+    let wait_ready = perch(&env).args(["status", "--json"]).output()?;
+    assert!(wait_ready.status.success(), "{}", String::from_utf8_lossy(&wait_ready.stderr));
+
+    model.enqueue(Script::text("Hello from the CLI."));
+    let env_ref = &env;
+    let out = tokio::task::block_in_place(|| perch(env_ref).args(["run", "--session", "new", "Say hello"]).output())?;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Hello from the CLI.");
+
+    // A failing model turn exits 1, with the reason on stderr.
+    model.enqueue(Script::http_error(400));
+    let out = tokio::task::block_in_place(|| perch(env_ref).args(["run", "--format", "ndjson", "fail please"]).output())?;
+    assert_eq!(out.status.code(), Some(1));
+    let events: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(events.iter().any(|e| e["type"] == "turn.completed" && e["status"] == "failed"));
+
+    let list = perch(&env).args(["sessions", "list", "--json"]).output()?;
+    let sessions: serde_json::Value = serde_json::from_slice(&list.stdout)?;
+    assert_eq!(sessions.as_array().map(Vec::len), Some(1), "--session latest reused the session");
+    let id = sessions[0]["id"].as_str().unwrap_or_default().to_string();
+    let renamed = perch(&env).args(["sessions", "rename", &id, "CLI session"]).output()?;
+    assert!(renamed.status.success());
+    let bad = perch(&env).args(["approvals", "answer", "ap_nope", "accept"]).output()?;
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("404"));
+
+    let wrong_token = perch(&env).args(["status"]).env("PERCH_API_TOKEN", "wrong").output()?;
+    assert_eq!(wrong_token.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong_token.stderr).contains("token was refused"));
+    Ok(())
+}
