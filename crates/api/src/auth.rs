@@ -79,7 +79,7 @@ impl Auth {
         if !ok {
             return None;
         }
-        let id = perch_runtime::random_hex(32);
+        let id = perch_runtime::random_hex(32).ok()?;
         lock(&self.sessions).insert(id.clone(), Instant::now() + SESSION_TTL);
         Some(id)
     }
@@ -91,8 +91,8 @@ impl Auth {
     }
 
     /// A single-use code valid for 60 s.
-    pub fn new_login_code(&self) -> (String, u64) {
-        let code = perch_runtime::random_hex(16);
+    pub fn new_login_code(&self) -> std::io::Result<(String, u64)> {
+        let code = perch_runtime::random_hex(16)?;
         let mut codes = lock(&self.login_codes);
         let now = Instant::now();
         codes.retain(|_, expires| *expires > now);
@@ -103,7 +103,7 @@ impl Auth {
             }
         }
         codes.insert(code.clone(), now + LOGIN_CODE_TTL);
-        (code, LOGIN_CODE_TTL.as_secs())
+        Ok((code, LOGIN_CODE_TTL.as_secs()))
     }
 }
 
@@ -195,7 +195,7 @@ mod tests {
     #[test]
     fn login_codes_work_once() {
         let auth = Auth::new("secret".into(), vec![]);
-        let (code, _) = auth.new_login_code();
+        let (code, _) = auth.new_login_code().unwrap_or_default();
         assert!(auth.open_session(None, Some(&code)).is_some());
         assert!(auth.open_session(None, Some(&code)).is_none());
         assert!(auth.open_session(Some("wrong"), None).is_none());

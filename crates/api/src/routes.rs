@@ -71,7 +71,9 @@ pub async fn close_session(State(auth): State<Arc<Auth>>, headers: HeaderMap) ->
 }
 
 pub async fn login_code(State(auth): State<Arc<Auth>>) -> ApiResult {
-    let (code, ttl) = auth.new_login_code();
+    let (code, ttl) = auth
+        .new_login_code()
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     ok(json!({ "code": code, "expiresAt": perch_runtime::now_ms() + ttl as i64 * 1000 }))
 }
 

@@ -35,9 +35,7 @@ pub fn load_or_create_token(data_dir: &Path) -> Result<String, CliError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(CliError::io(format!("reading {}", path.display()), e)),
     }
-    let mut bytes = [0u8; 32];
-    getrandom_fill(&mut bytes)?;
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token = perch_runtime::random_hex(32).map_err(|e| CliError::io("making the API token", e))?;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -47,18 +45,6 @@ pub fn load_or_create_token(data_dir: &Path) -> Result<String, CliError> {
         .map_err(|e| CliError::io(format!("creating {}", path.display()), e))?;
     std::io::Write::write_all(&mut file, token.as_bytes()).map_err(|e| CliError::io("writing the token", e))?;
     Ok(token)
-}
-
-fn getrandom_fill(buf: &mut [u8]) -> Result<(), CliError> {
-    // The token must be unguessable: no fallback if the OS cannot provide it.
-    let hex = perch_runtime::random_hex(buf.len());
-    if hex.len() != buf.len() * 2 {
-        return Err(CliError::Other("the OS random source failed".into()));
-    }
-    for (i, b) in buf.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).map_err(|e| CliError::Other(e.to_string()))?;
-    }
-    Ok(())
 }
 
 fn resolve_ui_dir(explicit: Option<PathBuf>, config: &Config) -> Option<PathBuf> {

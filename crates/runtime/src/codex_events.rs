@@ -145,10 +145,18 @@ impl Runtime {
     }
 
     async fn on_request(&self, generation: u64, rpc_id: RequestId, request: ServerRequest) {
-        let approval = new_approval(&request, &self.lock().file_changes);
+        let approval = new_id("ap").map(|id| new_approval(id, &request, &self.lock().file_changes));
         let approval = match approval {
-            Some(approval) => approval,
-            None => {
+            Ok(Some(approval)) => approval,
+            Err(err) => {
+                // Without an id there is no record to answer later: refuse now.
+                tracing::error!("{err}; declining the request");
+                if let Ok((_, connection)) = self.supervisor().and_then(|s| s.connection().map_err(Error::from_codex)) {
+                    let _ = connection.respond(&rpc_id, Decision::Decline.response_for(&request)).await;
+                }
+                return;
+            }
+            Ok(None) => {
                 let ServerRequest::Other { method, .. } = &request else { return };
                 tracing::warn!("refusing codex request {method}: Perch does not handle it");
                 if let Ok((_, connection)) = self.supervisor().and_then(|s| s.connection().map_err(Error::from_codex)) {
@@ -327,6 +335,7 @@ fn describe_changes(item: &serde_json::Value) -> String {
 }
 
 fn new_approval(
+    id: String,
     request: &ServerRequest,
     file_changes: &std::collections::HashMap<String, String>,
 ) -> Option<Approval> {
@@ -368,7 +377,7 @@ fn new_approval(
         ServerRequest::Other { .. } => return None,
     };
     Some(Approval {
-        id: new_id("ap"),
+        id,
         session_id: session_id.clone(),
         turn_id,
         item_id,

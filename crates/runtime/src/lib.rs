@@ -32,17 +32,11 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// `bytes` random bytes from the OS, as lowercase hex.
-pub fn random_hex(bytes: usize) -> String {
+/// `bytes` random bytes from the OS, as lowercase hex. Tokens, session ids
+/// and login codes come from here, so there is no weaker fallback: if the OS
+/// cannot provide randomness, the caller gets an error.
+pub fn random_hex(bytes: usize) -> std::io::Result<String> {
     let mut buf = vec![0u8; bytes];
-    // The OS random source failing is not something Perch can work around;
-    // fall back to time-derived bytes rather than panic (never used for
-    // secrets: the API token generator checks the result itself).
-    if getrandom::fill(&mut buf).is_err() {
-        let seed = now_ms().to_le_bytes();
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b = seed[i % seed.len()] ^ (i as u8);
-        }
-    }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    getrandom::fill(&mut buf).map_err(|e| std::io::Error::other(format!("the OS random source failed: {e}")))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }

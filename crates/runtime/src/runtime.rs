@@ -503,15 +503,6 @@ impl Runtime {
         Ok(turn_id)
     }
 
-    /// Interrupts every running turn; returns the sessions touched.
-    pub async fn interrupt_all(&self) -> Result<Vec<String>> {
-        let sessions: Vec<String> = self.lock().active.keys().cloned().collect();
-        for id in &sessions {
-            self.interrupt(id).await?;
-        }
-        Ok(sessions)
-    }
-
     // --------------------------------------------------------------- account
 
     pub async fn account(&self) -> Result<serde_json::Value> {
@@ -684,6 +675,6 @@ fn validate_word(what: &str, value: Option<String>) -> Result<Option<String>> {
 }
 
 /// An id for Perch's own records.
-pub(crate) fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", random_hex(12))
+pub(crate) fn new_id(prefix: &str) -> Result<String> {
+    random_hex(12).map(|hex| format!("{prefix}_{hex}")).map_err(|e| Error::io("making an id", e))
 }
