@@ -1,80 +1,35 @@
 // Browser tests: Debian Chromium (playwright-core) against a real
 // `perch serve` + pinned Codex + scripted model. No mocks of Perch's API.
-//
-// Set PERCH_E2E_REQUIRED=1 to fail (instead of skip) when binaries are missing.
+// Setup in suite.ts; PERCH_E2E_REQUIRED=1 fails instead of skipping when
+// binaries are missing.
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { existsSync, mkdirSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { missingBinaries, RESULTS_DIR, startPerch, UI_DIR, type Perch } from './harness';
+import { RESULTS_DIR, type Perch } from './harness';
+import { setupSuite, skipReason } from './suite';
 
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-// Generous: these waits are for events, not a performance budget.
-const WAIT = 180_000;
-
-const missing = missingBinaries() ?? (existsSync(path.join(UI_DIR, 'dist/index.html')) ? null : 'ui/dist is missing: run `npm run build` first');
-if (missing) {
-  if (process.env.PERCH_E2E_REQUIRED === '1') throw new Error(missing);
-  console.warn(`[e2e] skipped: ${missing}`);
-}
+const missing = skipReason();
 
 describe.skipIf(missing !== null)('Perch web UI against a real server', () => {
+  const suite = setupSuite('chat');
   let perch: Perch;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
-
-  beforeAll(async () => {
-    mkdirSync(RESULTS_DIR, { recursive: true });
-    perch = await startPerch({ name: 'chat' });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+  beforeAll(() => {
+    perch = suite.perch;
   });
-
-  let failed = false;
-  afterEach((ctx) => {
-    if (ctx.task.result?.state === 'fail') failed = true;
-  });
-
-  afterAll(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
-    await browser?.close().catch(() => {});
-    // Keep the run's logs and data (test-results/e2e-*) when something failed.
-    if (failed) console.log(`[e2e] logs and data kept in ${perch?.root}`);
-    await perch?.stop({ removeData: !failed && process.env.PERCH_E2E_KEEP !== '1' });
-  });
-
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 820 } });
-    contexts.push(context);
-    const page = await context.newPage();
-    page.setDefaultTimeout(WAIT);
-    page.on('console', (m) => {
-      if (m.type() === 'error') console.log('[browser]', m.text());
-    });
-    return page;
-  }
+  const newPage = () => suite.newPage();
 
   async function signInWithToken(page: Page) {
-    await page.goto(perch.url + '/');
-    await page.getByLabel('API token').fill(perch.token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await suite.signIn(page);
     await page.getByRole('navigation', { name: 'Sessions' }).waitFor();
   }
 
   async function newSession(page: Page) {
     const before = page.url();
     await page.getByRole('button', { name: 'New session' }).first().click();
-    await page.waitForURL((u) => u.toString() !== before && u.searchParams.has('session'));
+    // The open session is in the address: #/chat/<id>.
+    await page.waitForURL((u) => u.toString() !== before && /^#\/chat\/.+/.test(u.hash));
     await page.getByLabel('Message').waitFor();
   }
 
@@ -99,8 +54,9 @@ describe.skipIf(missing !== null)('Perch web UI against a real server', () => {
 
     // The session keeps its place across a reload.
     const url = new URL(page.url());
+    expect(await page.title()).toBe('Perch — Chat');
     await page.reload();
-    expect(new URL(page.url()).searchParams.get('session')).toBe(url.searchParams.get('session'));
+    expect(new URL(page.url()).hash).toBe(url.hash);
     await page.getByTestId('agent-message').filter({ hasText: 'Hello there, streamed!' }).waitFor();
 
     const reqs = await perch.requests();
@@ -161,5 +117,27 @@ describe.skipIf(missing !== null)('Perch web UI against a real server', () => {
     // The cookie works for the API from now on.
     const status = await page.evaluate(async () => (await fetch('/api/status', { credentials: 'same-origin' })).status);
     expect(status).toBe(200);
+  });
+
+  it('goes to the route named by next= after a login code', async () => {
+    const res = await perch.api('POST', '/api/auth/login-codes');
+    const { code } = (await res.json()) as { code: string };
+
+    const page = await newPage();
+    await page.goto(`${perch.url}/#login=${encodeURIComponent(code)}&next=${encodeURIComponent('/dashboard')}`);
+    await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
+    expect(new URL(page.url()).hash).toBe('#/dashboard');
+    expect(page.url()).not.toContain(code);
+    expect(await page.title()).toBe('Perch — Dashboard');
+
+    // The main navigation reaches every page.
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await nav.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
+    expect(new URL(page.url()).hash).toBe('#/settings');
+    expect(await page.title()).toBe('Perch — Settings');
+    await nav.getByRole('link', { name: 'Chat' }).click();
+    await page.getByRole('navigation', { name: 'Sessions' }).waitFor();
+    expect(await page.title()).toBe('Perch — Chat');
   });
 });

@@ -176,7 +176,14 @@ export async function startPerch(opts: { name?: string } = {}): Promise<Perch> {
   // No plugin sync to the network from Codex.
   writeFileSync(path.join(root, 'codex_home/config.toml'), '[features]\nplugins = false\n');
 
-  const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: path.join(root, 'tmp'), RUST_BACKTRACE: '1' };
+  // Secrets (the API token) in 0600 files under the data dir, never in the
+  // developer's OS keyring.
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TMPDIR: path.join(root, 'tmp'),
+    RUST_BACKTRACE: '1',
+    PERCH_SECRET_STORE: 'file',
+  };
   delete env.PERCH_API_TOKEN;
   const children: Child[] = [];
 
@@ -237,7 +244,10 @@ export async function startPerch(opts: { name?: string } = {}): Promise<Perch> {
       children,
       120_000,
     );
-    const token = readFileSync(path.join(root, 'data/api-token'), 'utf8').trim();
+    // `<data>/secrets/api-token` (file secret store); `<data>/api-token` before it.
+    const tokenFile = firstExisting([path.join(root, 'data/secrets/api-token'), path.join(root, 'data/api-token')]);
+    if (!tokenFile) throw new Error(`no API token file in ${path.join(root, 'data')}`);
+    const token = readFileSync(tokenFile, 'utf8').trim();
     const api = (method: string, route: string, body?: unknown) =>
       fetch(url + route, {
         method,

@@ -64,6 +64,34 @@ describe('API client errors', () => {
   });
 });
 
+describe('settings routes', () => {
+  it('uses the documented methods, paths and bodies', async () => {
+    const fetchMock = vi.fn(async (_url: string, _init: RequestInit) => jsonResponse(200, {}));
+    vi.stubGlobal('fetch', fetchMock);
+    await api.settings();
+    await api.patchSettings({ notifications: { dnd: true } });
+    await api.setProviderKey('sk-1');
+    await api.clearProviderKey();
+    await api.restartCodex();
+    await api.diagnostics();
+    const calls = fetchMock.mock.calls.map(([url, init]) => [init.method, url, init.body ?? null]);
+    expect(calls).toEqual([
+      ['GET', '/api/settings', null],
+      ['PATCH', '/api/settings', '{"notifications":{"dnd":true}}'],
+      ['PUT', '/api/settings/provider-key', '{"key":"sk-1"}'],
+      ['DELETE', '/api/settings/provider-key', null],
+      ['POST', '/api/codex/restart', '{}'],
+      ['GET', '/api/diagnostics', null],
+    ]);
+  });
+
+  it('reports a validation error with the server message', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () =>
+      jsonResponse(400, { error: { code: 'bad_request', message: 'provider.baseUrl: not a URL' } })));
+    await expect(api.patchSettings({ provider: null })).rejects.toThrow('provider.baseUrl: not a URL');
+  });
+});
+
 describe('SseParser', () => {
   it('parses ids, event names, multi-line data and comments across chunks', () => {
     const p = new SseParser();

@@ -193,4 +193,21 @@ describe('applyEvent', () => {
     expect(applyEvent(d, { seq: 3, at: 3, type: 'warning', message: 'c' } as PerchEvent)).toEqual([{ type: 'reload', reason: 'reset' }]);
     expect(d.lastSeq).toBe(3);
   });
+
+  it('keeps the settings live from settings.changed', () => {
+    const d = loaded();
+    expect(d.settings).toBeNull();
+    const settings = {
+      codex: { bin: null, approvalPolicy: 'guarded', model: null, effort: null, cwd: null },
+      provider: null,
+      providerKeySet: false,
+      notifications: { dnd: true, dndAllowsApprovals: true, approvals: true, turnFinished: true, codexRestarts: true, errors: true },
+      autostart: { supported: true, enabled: false, error: null },
+      secrets: { backend: 'keyring', warning: null },
+      paths: { data: '/d', config: '/d/config.toml', logs: null, codexHome: null },
+      restartRequired: false,
+    };
+    expect(applyEvent(d, ev('settings.changed', { settings }))).toEqual([]);
+    expect(d.settings?.notifications.dnd).toBe(true);
+  });
 });

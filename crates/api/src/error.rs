@@ -45,6 +45,7 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::Codex(CodexError::Timeout { .. }) => (StatusCode::GATEWAY_TIMEOUT, "codex_timeout"),
             RuntimeError::Codex(CodexError::Server { .. }) => (StatusCode::BAD_GATEWAY, "codex_refused"),
             RuntimeError::Codex(_) => (StatusCode::BAD_GATEWAY, "codex_error"),
+            RuntimeError::Host(_) => (StatusCode::SERVICE_UNAVAILABLE, "host_unavailable"),
             _ => {
                 tracing::error!("internal error: {message}");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")

@@ -31,15 +31,15 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
 pub struct ApiOptions {
-    pub token: String,
-    /// Host names accepted besides the loopback ones.
-    pub allowed_hosts: Vec<String>,
+    /// The token, the host allow-list and browser sessions. The caller keeps
+    /// a handle to mint login codes (the desktop app signs its windows in).
+    pub auth: Arc<Auth>,
     /// The built web UI; `None` serves a page that says how to build it.
     pub ui_dir: Option<PathBuf>,
 }
 
 pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
-    let auth = Arc::new(Auth::new(options.token, options.allowed_hosts));
+    let auth = options.auth;
 
     let open = Router::new()
         .route("/api/health", get(routes::health))
@@ -65,6 +65,10 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
         .route("/api/account", get(routes::account))
         .route("/api/account/login", post(routes::login))
         .route("/api/models", get(routes::models))
+        .route("/api/settings", get(routes::settings).patch(routes::patch_settings))
+        .route("/api/settings/provider-key", axum::routing::put(routes::put_provider_key).delete(routes::delete_provider_key))
+        .route("/api/codex/restart", post(routes::restart_codex))
+        .route("/api/diagnostics", get(routes::diagnostics))
         .route("/api/events", get(sse::events))
         .with_state(runtime)
         .merge(protected_auth)

@@ -36,6 +36,12 @@ pub const ROUTES: &[RouteDoc] = &[
     route("get", "/api/account", "Codex login state", true),
     route("post", "/api/account/login", "Start an API-key or ChatGPT device-code login", true),
     route("get", "/api/models", "Models and reasoning efforts", true),
+    route("get", "/api/settings", "Settings: Codex, provider, notifications, autostart, secrets, paths", true),
+    route("patch", "/api/settings", "Change settings (partial); saved to config.toml", true),
+    route("put", "/api/settings/provider-key", "Store the custom provider's API key in the keyring", true),
+    route("delete", "/api/settings/provider-key", "Remove the stored provider API key", true),
+    route("post", "/api/codex/restart", "Restart Codex to apply binary or provider changes", true),
+    route("get", "/api/diagnostics", "A plain-text diagnostics report (no secrets)", true),
     route("get", "/api/events", "The event stream (SSE) with Last-Event-ID replay", true),
 ];
 

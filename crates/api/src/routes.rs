@@ -7,6 +7,7 @@ use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use perch_runtime::model::{NewSession, SessionPatch};
+use perch_runtime::settings::SettingsPatch;
 use perch_runtime::{Decision, LoginParams, Runtime};
 use serde::Deserialize;
 use serde_json::json;
@@ -183,6 +184,36 @@ pub async fn login(State(rt): State<Arc<Runtime>>, Json(body): Json<LoginParams>
 
 pub async fn models(State(rt): State<Arc<Runtime>>) -> ApiResult {
     ok(json!({ "data": rt.models().await? }))
+}
+
+pub async fn settings(State(rt): State<Arc<Runtime>>) -> ApiResult {
+    ok(rt.settings().await?)
+}
+
+pub async fn patch_settings(State(rt): State<Arc<Runtime>>, Json(patch): Json<SettingsPatch>) -> ApiResult {
+    ok(rt.update_settings(patch).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderKey {
+    key: String,
+}
+
+pub async fn put_provider_key(State(rt): State<Arc<Runtime>>, Json(body): Json<ProviderKey>) -> ApiResult {
+    ok(rt.set_provider_key(Some(body.key)).await?)
+}
+
+pub async fn delete_provider_key(State(rt): State<Arc<Runtime>>) -> ApiResult {
+    ok(rt.set_provider_key(None).await?)
+}
+
+pub async fn restart_codex(State(rt): State<Arc<Runtime>>) -> ApiResult {
+    accepted(rt.restart_codex().await?)
+}
+
+pub async fn diagnostics(State(rt): State<Arc<Runtime>>) -> ApiResult {
+    ok(json!({ "text": rt.diagnostics().await? }))
 }
 
 pub async fn openapi() -> ApiResult {

@@ -7,7 +7,7 @@ mod common;
 use common::{Harness, TestResult};
 use perch_runtime::ApprovalPolicy;
 use perch_test_support::Script;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -409,5 +409,63 @@ async fn compact_asks_the_model_for_a_summary() -> TestResult {
     let requests = h.model.wait_for_requests(2, common::WAIT).await;
     assert!(requests.get(1).is_some_and(|r| r.input_text().contains("COMPACTION")), "the second request is the compaction prompt");
     events.wait_for("compaction item", |e| e["type"] == "item.completed" && e["item"]["type"] == "contextCompaction").await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_validate_save_and_pass_the_provider_key_to_codex() -> TestResult {
+    let h = Harness::start(ApprovalPolicy::Open).await?;
+    let mut events = h.events(None).await?;
+    let settings = h.get("/api/settings").await?;
+    assert_eq!(settings["codex"]["approvalPolicy"], "open", "{settings}");
+    assert_eq!(settings["providerKeySet"], false);
+    assert_eq!(settings["secrets"]["backend"], "file");
+    assert_eq!(settings["autostart"]["supported"], false);
+    assert_eq!(settings["restartRequired"], false);
+
+    // A bad field changes nothing and says what is wrong.
+    let patch = |body: Value| h.http.patch(h.url("/api/settings")).bearer_auth(&h.token).json(&body).send();
+    let bad = patch(json!({"notifications": {"dnd": true}, "codex": {"cwd": "/no/such/dir"}})).await?;
+    assert_eq!(bad.status().as_u16(), 422);
+    let body: Value = bad.json().await?;
+    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("/no/such/dir"), "{body}");
+    let unknown = patch(json!({"notifications": {"dnt": true}})).await?;
+    assert_eq!(unknown.status().as_u16(), 422);
+    assert_eq!(h.get("/api/settings").await?["notifications"]["dnd"], false);
+
+    // A good patch is saved to config.toml and announced.
+    let saved: Value = patch(json!({"notifications": {"dnd": true}, "codex": {"approvalPolicy": "guarded"}})).await?.json().await?;
+    assert_eq!(saved["notifications"]["dnd"], true, "{saved}");
+    let on_disk = std::fs::read_to_string(h.env.data().join("config.toml"))?;
+    assert!(on_disk.contains("dnd = true") && on_disk.contains("approval_policy = \"guarded\""), "{on_disk}");
+    events.wait_for("settings.changed", |e| e["type"] == "settings.changed" && e["settings"]["notifications"]["dnd"] == true).await;
+
+    // The provider key: stored, never shown, and given to Codex after a restart.
+    let put = h.http.put(h.url("/api/settings/provider-key")).bearer_auth(&h.token).json(&json!({"key": "sk-perch-test-42"})).send().await?;
+    let after: Value = put.json().await?;
+    assert_eq!(after["providerKeySet"], true, "{after}");
+    assert_eq!(after["restartRequired"], true, "{after}");
+    assert!(!after.to_string().contains("sk-perch-test-42"));
+    let secret_file = h.env.data().join("secrets/provider-api-key");
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&secret_file)?.permissions()) & 0o777, 0o600);
+
+    let (status, restarted) = h.post("/api/codex/restart", json!({})).await?;
+    assert_eq!(status, 202, "{restarted}");
+    assert_eq!(restarted["restartRequired"], false, "{restarted}");
+    h.runtime.wait_ready(Duration::from_secs(30)).await;
+    let session = h.new_session().await?;
+    h.model.enqueue(Script::text("keyed"));
+    let sent = h.send(&session, "who am I").await?;
+    events.turn_completed(sent["turnId"].as_str().unwrap_or_default()).await;
+    let requests = h.model.requests();
+    let auth = requests.last().and_then(|r| r.headers.get("authorization").cloned()).unwrap_or_default();
+    assert_eq!(auth, "Bearer sk-perch-test-42");
+
+    let diagnostics = h.get("/api/diagnostics").await?;
+    let text = diagnostics["text"].as_str().unwrap_or_default();
+    assert!(text.contains("## status") && text.contains("\"providerKeySet\": true"), "{text}");
+    assert!(!text.contains("sk-perch-test-42"));
+    let cleared = h.http.delete(h.url("/api/settings/provider-key")).bearer_auth(&h.token).send().await?.json::<Value>().await?;
+    assert_eq!(cleared["providerKeySet"], false);
     Ok(())
 }

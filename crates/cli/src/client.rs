@@ -11,9 +11,21 @@ pub struct Client {
     token: String,
 }
 
+/// `PERCH_API_TOKEN`, else the token in the keyring (or the 0600 file).
+pub async fn stored_token(data_dir: &Path) -> Result<String, CliError> {
+    let data_dir = data_dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let secrets = perch_host::secrets::open_secret_store(&data_dir);
+        perch_host::secrets::load_or_create_token(secrets.as_ref())
+    })
+    .await
+    .map_err(|e| CliError::Other(format!("reading the token: {e}")))?
+    .map_err(CliError::from)
+}
+
 impl Client {
     /// `PERCH_URL` + `PERCH_API_TOKEN`, else the server recorded in the data dir.
-    pub fn discover(data_dir: &Path) -> Result<Self, CliError> {
+    pub async fn discover(data_dir: &Path) -> Result<Self, CliError> {
         let http = reqwest::Client::builder().build().map_err(|e| CliError::Other(e.to_string()))?;
         if let Ok(url) = std::env::var("PERCH_URL") {
             let token = std::env::var("PERCH_API_TOKEN")
@@ -26,8 +38,7 @@ impl Client {
             .and_then(|text| serde_json::from_str(&text).ok())
             .ok_or_else(|| CliError::NotRunning(data_dir.display().to_string()))?;
         let base = record["url"].as_str().ok_or_else(|| CliError::NotRunning(data_dir.display().to_string()))?.to_string();
-        let token = crate::serve::load_or_create_token(data_dir)?;
-        Ok(Self { http, base, token })
+        Ok(Self { http, base, token: stored_token(data_dir).await? })
     }
 
     pub fn base(&self) -> &str {

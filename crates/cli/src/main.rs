@@ -18,7 +18,7 @@ pub enum CliError {
     NotRunning(String),
     #[error("could not reach Perch at {0}; is `perch serve` still running?")]
     Unreachable(String),
-    #[error("the API token was refused; check PERCH_API_TOKEN or the data dir's api-token file (`perch token`)")]
+    #[error("the API token was refused; check PERCH_API_TOKEN, or compare with `perch token`")]
     Unauthorized,
     #[error("Perch answered {status}: {message}")]
     Api { status: u16, message: String },
@@ -26,6 +26,10 @@ pub enum CliError {
     Runtime(#[from] perch_runtime::Error),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
+    #[error(transparent)]
+    Server(#[from] perch_host::server::ServerError),
+    #[error(transparent)]
+    Host(#[from] perch_runtime::host::HostError),
     #[error("{0}")]
     Other(String),
     /// The turn ended without completing; the message was already printed.
@@ -174,10 +178,15 @@ impl DecisionArg {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let serving = matches!(cli.command, Command::Serve { .. });
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PERCH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if serving { "info" } else { "warn" }));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let data_dir = cli.data_dir.clone().unwrap_or_else(perch_runtime::config::default_data_dir);
+    // The server logs to rotating files too; client commands only to stderr.
+    let log_guard = match cli.command {
+        Command::Serve { .. } => Some(perch_host::logs::init_with_files(&data_dir)),
+        _ => {
+            perch_host::logs::init_stderr("warn");
+            None
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -185,7 +194,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let logs_dir = log_guard.as_ref().and_then(|g| g.dir.clone());
+    match runtime.block_on(run(cli, data_dir, logs_dir)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::TurnNotCompleted(_)) => ExitCode::from(1),
         Err(err) => {
@@ -195,15 +205,14 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), CliError> {
-    let data_dir = cli.data_dir.unwrap_or_else(perch_runtime::config::default_data_dir);
+async fn run(cli: Cli, data_dir: PathBuf, logs_dir: Option<PathBuf>) -> Result<(), CliError> {
     match cli.command {
         Command::Serve { listen, ui_dir, config } => {
-            serve::serve(serve::ServeArgs { data_dir, listen, ui_dir, config }).await
+            serve::serve(serve::ServeArgs { data_dir, listen, ui_dir, config, logs_dir }).await
         }
         Command::Bench { prompts, clients } => bench::run(prompts, clients).await,
         command => {
-            let client = client::Client::discover(&data_dir)?;
+            let client = client::Client::discover(&data_dir).await?;
             match command {
                 Command::Run { session, format, prompt } => commands::run(&client, &session, format, &prompt).await,
                 Command::Status { json } => commands::status(&client, json).await,
@@ -225,7 +234,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     }
                 },
                 Command::Token => {
-                    println!("{}", serve::load_or_create_token(&data_dir)?);
+                    println!("{}", client::stored_token(&data_dir).await?);
                     Ok(())
                 }
                 Command::Open => commands::open(&client).await,

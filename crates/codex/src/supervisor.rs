@@ -83,6 +83,13 @@ pub struct Supervisor {
 
 struct Inner {
     config: SupervisorConfig,
+    /// What the next child is started with; [`Supervisor::restart_with`] replaces it.
+    spawn: Mutex<SpawnOptions>,
+    /// The running child is being replaced on purpose: not a failure.
+    replacing: std::sync::atomic::AtomicBool,
+    /// Children started so far; kept across a revived run loop so
+    /// generations never repeat.
+    generation: std::sync::atomic::AtomicU64,
     current: Mutex<Option<(u64, Arc<Connection>)>>,
     health: watch::Sender<Health>,
     shutdown: watch::Sender<bool>,
@@ -99,6 +106,9 @@ impl Supervisor {
     pub fn start(config: SupervisorConfig, events: mpsc::Sender<SupervisorEvent>) -> Self {
         let initial = Health { state: HealthState::Starting, detail: None, version: None, restarts: 0, pid: None };
         let inner = Arc::new(Inner {
+            spawn: Mutex::new(config.spawn.clone()),
+            replacing: std::sync::atomic::AtomicBool::new(false),
+            generation: std::sync::atomic::AtomicU64::new(0),
             config,
             current: Mutex::new(None),
             health: watch::channel(initial).0,
@@ -106,12 +116,33 @@ impl Supervisor {
             events,
             finished: tokio::sync::Notify::new(),
         });
-        let task_inner = inner.clone();
+        let supervisor = Self { inner };
+        supervisor.spawn_run();
+        supervisor
+    }
+
+    fn spawn_run(&self) {
+        let inner = self.inner.clone();
         tokio::spawn(async move {
-            task_inner.run().await;
-            task_inner.finished.notify_waiters();
+            inner.run().await;
+            inner.finished.notify_waiters();
         });
-        Self { inner }
+    }
+
+    /// Replaces the child with one started from `spawn` (a new binary or
+    /// provider). Also revives a supervisor that gave up (`failed`).
+    pub async fn restart_with(&self, spawn: SpawnOptions) {
+        *lock(&self.inner.spawn) = spawn;
+        let current = lock(&self.inner.current).clone();
+        match current {
+            Some((_, connection)) => {
+                self.inner.replacing.store(true, std::sync::atomic::Ordering::SeqCst);
+                connection.shutdown(Duration::from_secs(3)).await;
+            }
+            None if self.health().state == HealthState::Failed => self.spawn_run(),
+            // Starting or between restarts: the loop picks up the new options.
+            None => {}
+        }
     }
 
     pub fn health(&self) -> Health {
@@ -160,18 +191,12 @@ impl Inner {
         *self.shutdown.borrow()
     }
 
-    async fn run(&self) {
-        let bin = &self.config.spawn.bin;
+    /// Asks the binary for its version and compares it with the pinned one;
+    /// `Err` is the reason it cannot be used.
+    async fn check_version(&self, bin: &std::path::Path) -> Result<Option<String>, String> {
         let version = match locate::version(bin).await {
             Ok(version) => version,
-            Err(err) => {
-                self.publish_health(|h| {
-                    h.state = HealthState::Failed;
-                    h.detail = Some(err.to_string());
-                })
-                .await;
-                return;
-            }
+            Err(err) => return Err(err.to_string()),
         };
         let version_warning = match locate::compare_versions(&version, PINNED_CODEX_VERSION) {
             std::cmp::Ordering::Equal => None,
@@ -188,18 +213,40 @@ impl Inner {
             tracing::warn!("{warning}");
         }
         self.set_health(|h| h.version = Some(version.clone()));
+        Ok(version_warning)
+    }
 
-        let mut generation = 0u64;
+    async fn run(&self) {
         let mut failures = 0u32;
+        let mut checked: Option<(std::path::PathBuf, Option<String>)> = None;
         loop {
             if self.stopping() {
                 break;
             }
-            let restarted = generation > 0 || failures > 0;
+            let spawn = lock(&self.spawn).clone();
+            let version_warning = match &checked {
+                Some((bin, warning)) if *bin == spawn.bin => warning.clone(),
+                _ => match self.check_version(&spawn.bin).await {
+                    Ok(warning) => {
+                        checked = Some((spawn.bin.clone(), warning.clone()));
+                        warning
+                    }
+                    Err(detail) => {
+                        self.publish_health(|h| {
+                            h.state = HealthState::Failed;
+                            h.detail = Some(detail);
+                            h.pid = None;
+                        })
+                        .await;
+                        return;
+                    }
+                },
+            };
+            let restarted = self.generation.load(std::sync::atomic::Ordering::SeqCst) > 0 || failures > 0;
             let started = Instant::now();
-            let detail = match self.start_child().await {
+            let detail = match self.start_child(&spawn).await {
                 Ok((connection, mut messages)) => {
-                    generation += 1;
+                    let generation = self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                     *lock(&self.current) = Some((generation, connection.clone()));
                     let warning = version_warning.clone();
                     self.publish_health(|h| {
@@ -230,6 +277,17 @@ impl Inner {
             };
             if self.stopping() {
                 break;
+            }
+            if self.replacing.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                tracing::info!("replacing the Codex app-server with new settings");
+                self.publish_health(|h| {
+                    h.state = HealthState::Restarting;
+                    h.detail = Some("restarting with new settings".into());
+                    h.restarts += 1;
+                    h.pid = None;
+                })
+                .await;
+                continue;
             }
             failures += 1;
             if failures >= self.config.max_consecutive_failures {
@@ -265,9 +323,9 @@ impl Inner {
     }
 
     /// Spawns a child and completes `initialize` + `initialized`.
-    async fn start_child(&self) -> Result<(Arc<Connection>, mpsc::Receiver<ServerMessage>), Error> {
+    async fn start_child(&self, spawn: &SpawnOptions) -> Result<(Arc<Connection>, mpsc::Receiver<ServerMessage>), Error> {
         let (tx, rx) = mpsc::channel(1024);
-        let connection = Connection::spawn(&self.config.spawn, tx)?;
+        let connection = Connection::spawn(spawn, tx)?;
         let params = InitializeParams {
             client_info: ClientInfo {
                 name: self.config.client_name.clone(),

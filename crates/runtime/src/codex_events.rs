@@ -181,8 +181,9 @@ impl Runtime {
     }
 
     fn spawn_approval_timeout(&self, id: String) {
-        let timeout = Duration::from_secs(self.config.codex.approval_timeout_secs.max(1));
-        let decision = self.config.codex.approval_timeout_decision;
+        let codex = self.config().codex;
+        let timeout = Duration::from_secs(codex.approval_timeout_secs.max(1));
+        let decision = codex.approval_timeout_decision;
         let rt = self.me.clone();
         tokio::spawn(async move {
             tokio::time::sleep(timeout).await;

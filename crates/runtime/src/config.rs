@@ -8,32 +8,64 @@ use std::path::{Path, PathBuf};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4860";
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address of the local API.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
     /// Allow a non-loopback `listen` address.
     pub allow_remote: bool,
     /// Extra `Host` header values the API accepts.
     pub allowed_hosts: Vec<String>,
     /// The built web UI to serve at `/`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ui_dir: Option<PathBuf>,
     pub codex: CodexConfig,
+    pub notifications: NotificationsConfig,
     /// A custom OpenAI-compatible model provider (Ollama, vLLM, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<ProviderConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Which events the desktop shell turns into OS notifications.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationsConfig {
+    /// Do not disturb: nothing notifies, except approvals when `dnd_allows_approvals`.
+    pub dnd: bool,
+    pub dnd_allows_approvals: bool,
+    /// An approval is needed.
+    pub approvals: bool,
+    /// A turn finished while no Perch window was visible.
+    pub turn_finished: bool,
+    /// Codex crashed, restarted or gave up.
+    pub codex_restarts: bool,
+    /// Errors a person must act on (a failed turn, a missing Codex).
+    pub errors: bool,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        Self { dnd: false, dnd_allows_approvals: true, approvals: true, turn_finished: true, codex_restarts: true, errors: true }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CodexConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bin: Option<PathBuf>,
     /// CODEX_HOME for the child; default: inherited (`~/.codex`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub home: Option<PathBuf>,
     pub approval_policy: ApprovalPolicy,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub effort: Option<String>,
     /// Working directory of new sessions; default: the home directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<PathBuf>,
     /// A running turn with no event for this long is marked stalled.
     pub stall_timeout_secs: u64,
@@ -60,19 +92,30 @@ impl Default for CodexConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     /// The provider id Codex knows it by.
     #[serde(default = "default_provider_id")]
     pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// e.g. `http://127.0.0.1:11434/v1`; Codex posts to `{base_url}/responses`.
     pub base_url: String,
-    /// Name of the environment variable holding the API key, if any.
+    /// Name of the environment variable holding the API key, if any. A key
+    /// stored in the keyring (Settings) is passed to Codex under this name,
+    /// or under `PERCH_PROVIDER_API_KEY` when it is unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub env_key: Option<String>,
     #[serde(default = "default_wire_api")]
     pub wire_api: String,
+}
+
+impl ProviderConfig {
+    /// The environment variable Codex reads the provider's API key from.
+    pub fn key_env(&self) -> &str {
+        self.env_key.as_deref().unwrap_or("PERCH_PROVIDER_API_KEY")
+    }
 }
 
 fn default_provider_id() -> String {
@@ -106,6 +149,16 @@ impl ApprovalPolicy {
 }
 
 impl Config {
+    /// Writes the config (comments in the file are not kept), replacing the
+    /// file atomically so a crash never leaves half a config.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = toml::to_string_pretty(self).map_err(|e| Error::Config(format!("serializing the config: {e}")))?;
+        let header = "# Perch's configuration; the keys are in docs/config.md. Settings in the UI rewrite this file.\n";
+        let tmp = path.with_extension("toml.tmp");
+        std::fs::write(&tmp, format!("{header}{text}")).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("replacing {}", path.display()), e))
+    }
+
     pub fn load(path: &Path) -> Result<Self> {
         match std::fs::read_to_string(path) {
             Ok(text) => toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display()))),
@@ -116,7 +169,9 @@ impl Config {
 
     /// `-c key=value` overrides for `codex app-server` that select the
     /// custom provider and default model.
-    pub fn codex_overrides(&self) -> Vec<String> {
+    /// `stored_key`: a provider API key from the secret store will be in the
+    /// child's environment under [`ProviderConfig::key_env`].
+    pub fn codex_overrides(&self, stored_key: bool) -> Vec<String> {
         let mut args = Vec::new();
         let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
         if let Some(p) = &self.provider {
@@ -126,8 +181,8 @@ impl Config {
                 quote(&p.base_url),
                 quote(&p.wire_api)
             );
-            if let Some(key) = &p.env_key {
-                table.push_str(&format!(", env_key={}", quote(key)));
+            if p.env_key.is_some() || stored_key {
+                table.push_str(&format!(", env_key={}", quote(p.key_env())));
             }
             // Fail fast rather than retry for minutes against a local server.
             table.push_str(", request_max_retries=1, stream_max_retries=1");
@@ -173,7 +228,7 @@ mod tests {
         assert_eq!(config.codex.approval_policy.codex(), (AskForApproval::OnRequest, SandboxMode::ReadOnly));
         assert_eq!(config.codex.approval_timeout_decision, Decision::Cancel);
         assert_eq!(
-            config.codex_overrides(),
+            config.codex_overrides(false),
             vec![
                 "-c",
                 "model_providers.ollama={name=\"ollama\", base_url=\"http://127.0.0.1:11434/v1\", wire_api=\"responses\", env_key=\"OLLAMA_KEY\", request_max_retries=1, stream_max_retries=1}",
@@ -183,6 +238,30 @@ mod tests {
                 "model=\"qwen3\"",
             ]
         );
+        Ok(())
+    }
+
+    #[test]
+    fn a_saved_config_loads_back_the_same() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let path = dir.path().join("config.toml");
+        let mut config = Config::default();
+        config.codex.model = Some("m".into());
+        config.notifications.dnd = true;
+        config.provider = Some(ProviderConfig {
+            id: "local".into(),
+            name: None,
+            base_url: "http://127.0.0.1:1/v1".into(),
+            env_key: None,
+            wire_api: "responses".into(),
+        });
+        config.save(&path)?;
+        let loaded = Config::load(&path)?;
+        assert_eq!(loaded.codex.model.as_deref(), Some("m"));
+        assert_eq!(loaded.notifications, config.notifications);
+        assert_eq!(loaded.provider, config.provider);
+        assert!(loaded.codex_overrides(true).iter().any(|a| a.contains("env_key=\"PERCH_PROVIDER_API_KEY\"")));
+        assert!(!loaded.codex_overrides(false).iter().any(|a| a.contains("env_key")));
         Ok(())
     }
 

@@ -18,6 +18,8 @@ pub enum Error {
     Io { context: String, source: std::io::Error },
     #[error("config error: {0}")]
     Config(String),
+    #[error(transparent)]
+    Host(#[from] crate::host::HostError),
 }
 
 impl Error {

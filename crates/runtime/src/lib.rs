@@ -4,7 +4,8 @@
 //!   the stall watchdog, crash recovery. Start it with [`Runtime::start`].
 //! - [`EventBus`]: every runtime event, numbered, with replay.
 //! - [`store`]: the SQLite database of the data dir.
-//! - [`config`]: the `config.toml` keys.
+//! - [`config`]: the `config.toml` keys; [`settings`]: the editable view of them.
+//! - [`host`]: the secret store and autostart traits a host implements.
 //!
 //! API boundary: clients call `Runtime` methods and read `model` types; they
 //! never see Codex protocol types except `Decision` and `LoginParams`.
@@ -13,8 +14,10 @@ mod codex_events;
 pub mod config;
 mod error;
 pub mod events;
+pub mod host;
 pub mod model;
 mod runtime;
+pub mod settings;
 pub mod store;
 
 pub use config::{ApprovalPolicy, Config};

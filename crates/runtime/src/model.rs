@@ -193,6 +193,8 @@ pub struct Status {
     pub approval_policy: crate::config::ApprovalPolicy,
     pub model: Option<String>,
     pub data_dir: String,
+    /// Things a person should fix (secrets outside the keyring, ...).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -235,6 +237,8 @@ pub enum EventKind {
     ApprovalResolved { approval: Approval },
     #[serde(rename = "warning")]
     Warning { session_id: Option<String>, message: String },
+    #[serde(rename = "settings.changed")]
+    SettingsChanged { settings: Box<crate::settings::Settings> },
 }
 
 impl EventKind {
@@ -249,6 +253,7 @@ impl EventKind {
             Self::ItemCompleted { .. } => "item.completed",
             Self::ItemDelta { .. } => "item.delta",
             Self::TurnDiff { .. } => "turn.diff",
+            Self::SettingsChanged { .. } => "settings.changed",
             Self::TokensUpdated { .. } => "tokens.updated",
             Self::ApprovalRequested { .. } => "approval.requested",
             Self::ApprovalResolved { .. } => "approval.resolved",

@@ -4,16 +4,17 @@
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::host::{secret_names, Autostart, SecretStore};
 use crate::events::EventBus;
 use crate::model::*;
 use crate::store::Store;
 use crate::{now_ms, random_hex};
 use perch_codex::locate::{self, npm_native_binary};
 use perch_codex::protocol::*;
-use perch_codex::{RequestId, SpawnOptions, Supervisor, SupervisorConfig};
+use perch_codex::{RequestId, SpawnOptions, Supervisor, SupervisorConfig, SupervisorEvent};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 const MAX_MESSAGE_CHARS: usize = 200_000;
@@ -23,19 +24,30 @@ const MAX_HISTORY_TURNS: usize = 2_000;
 pub struct RuntimeOptions {
     pub data_dir: PathBuf,
     pub config: Config,
+    /// Where Settings saves the config; `None` keeps changes in memory.
+    pub config_path: Option<PathBuf>,
     /// Places to look for a project-local Codex install (`tools/codex`).
     pub project_dirs: Vec<PathBuf>,
+    pub secrets: Arc<dyn SecretStore>,
+    /// Login autostart, where the host supports it.
+    pub autostart: Option<Arc<dyn Autostart>>,
+    /// The rotating log files, if logs go to files.
+    pub logs_dir: Option<PathBuf>,
 }
 
 pub struct Runtime {
     pub(crate) data_dir: PathBuf,
-    pub(crate) config: Config,
-    pub(crate) codex_bin: String,
+    config: RwLock<Config>,
+    pub(crate) config_path: Option<PathBuf>,
+    pub(crate) project_dirs: Vec<PathBuf>,
+    pub(crate) secrets: Arc<dyn SecretStore>,
+    pub(crate) autostart: Option<Arc<dyn Autostart>>,
+    pub(crate) logs_dir: Option<PathBuf>,
     pub(crate) store: Store,
     pub(crate) bus: EventBus,
-    pub(crate) supervisor: Option<Supervisor>,
-    /// Why there is no supervisor (no binary found).
-    startup_error: Option<String>,
+    pub(crate) codex: Mutex<CodexSlot>,
+    /// Kept to start a supervisor later, when the first start found no binary.
+    supervisor_events: tokio::sync::mpsc::Sender<SupervisorEvent>,
     pub(crate) state: Mutex<State>,
     pub(crate) watchdog: Arc<tokio::sync::Notify>,
     /// For tasks the runtime spawns about itself (timeouts, resumes).
@@ -60,6 +72,24 @@ pub(crate) struct State {
     pub settings_changed: HashSet<String>,
 }
 
+/// The supervised child and what it was started from.
+pub(crate) struct CodexSlot {
+    pub supervisor: Option<Supervisor>,
+    pub bin: String,
+    /// Why there is no supervisor (no binary found).
+    pub startup_error: Option<String>,
+    /// The bin/provider settings the child runs with; Settings compares
+    /// against them to say a restart is needed.
+    pub applied: AppliedCodexSettings,
+}
+
+#[derive(Clone, PartialEq)]
+pub(crate) struct AppliedCodexSettings {
+    pub bin: Option<PathBuf>,
+    pub provider: Option<crate::config::ProviderConfig>,
+    pub provider_key: bool,
+}
+
 pub(crate) struct Active {
     pub turn_id: String,
     pub started_at: i64,
@@ -75,44 +105,95 @@ pub(crate) struct PendingRequest {
 
 impl Runtime {
     pub async fn start(options: RuntimeOptions) -> Result<Arc<Self>> {
-        let RuntimeOptions { data_dir, config, project_dirs } = options;
+        let RuntimeOptions { data_dir, config, config_path, project_dirs, secrets, autostart, logs_dir } = options;
         std::fs::create_dir_all(&data_dir).map_err(|e| Error::io(format!("creating {}", data_dir.display()), e))?;
         let store = Store::open(&data_dir.join("perch.db"))?;
         recover_from_previous_run(&store)?;
 
-        let candidates: Vec<PathBuf> = project_dirs.iter().map(|d| npm_native_binary(&d.join("tools/codex"))).collect();
-        let located = locate::locate(
-            std::env::var_os("PERCH_CODEX_BIN").map(PathBuf::from),
-            config.codex.bin.clone(),
-            &candidates,
-        );
         let (events_tx, events_rx) = tokio::sync::mpsc::channel(1024);
-        let (supervisor, codex_bin, startup_error) = match located {
-            Ok((bin, source)) => {
-                tracing::info!("using Codex at {} ({source:?})", bin.display());
-                let spawn = spawn_options(&data_dir, &config, bin.clone())?;
-                (Some(Supervisor::start(SupervisorConfig::new(spawn), events_tx)), bin.display().to_string(), None)
-            }
-            Err(err) => {
-                tracing::error!("{err}");
-                (None, String::new(), Some(err.to_string()))
-            }
+        let slot = CodexSlot {
+            supervisor: None,
+            bin: String::new(),
+            startup_error: None,
+            applied: AppliedCodexSettings { bin: None, provider: None, provider_key: false },
         };
         let runtime = Arc::new_cyclic(|me| Self {
             data_dir,
-            config,
-            codex_bin,
+            config: RwLock::new(config),
+            config_path,
+            project_dirs,
+            secrets,
+            autostart,
+            logs_dir,
             store,
             bus: EventBus::default(),
-            supervisor,
-            startup_error,
+            codex: Mutex::new(slot),
+            supervisor_events: events_tx,
             state: Mutex::new(State::default()),
             watchdog: Arc::new(tokio::sync::Notify::new()),
             me: me.clone(),
         });
         crate::codex_events::spawn_event_loop(Arc::downgrade(&runtime), events_rx);
+        runtime.start_codex().await?;
         spawn_watchdog(Arc::downgrade(&runtime));
         Ok(runtime)
+    }
+
+    /// Locates Codex and starts (or, when one runs, replaces) the child with
+    /// the current bin and provider settings.
+    pub async fn start_codex(&self) -> Result<()> {
+        let config = self.config();
+        let candidates: Vec<PathBuf> =
+            self.project_dirs.iter().map(|d| npm_native_binary(&d.join("tools/codex"))).collect();
+        let located =
+            locate::locate(std::env::var_os("PERCH_CODEX_BIN").map(PathBuf::from), config.codex.bin.clone(), &candidates);
+        let provider_key = match &config.provider {
+            Some(_) => self.secret(secret_names::PROVIDER_API_KEY).await?,
+            None => None,
+        };
+        let applied = AppliedCodexSettings {
+            bin: config.codex.bin.clone(),
+            provider: config.provider.clone(),
+            provider_key: provider_key.is_some(),
+        };
+        let (bin, source) = match located {
+            Ok(found) => found,
+            Err(err) => {
+                tracing::error!("{err}");
+                let mut slot = self.lock_codex();
+                slot.startup_error = Some(err.to_string());
+                slot.applied = applied;
+                return Ok(());
+            }
+        };
+        tracing::info!("using Codex at {} ({source:?})", bin.display());
+        let spawn = spawn_options(&self.data_dir, &config, bin.clone(), provider_key)?;
+        let running = self.lock_codex().supervisor.clone();
+        match running {
+            Some(supervisor) => supervisor.restart_with(spawn).await,
+            None => {
+                let supervisor = Supervisor::start(SupervisorConfig::new(spawn), self.supervisor_events.clone());
+                self.lock_codex().supervisor = Some(supervisor);
+            }
+        }
+        let mut slot = self.lock_codex();
+        slot.bin = bin.display().to_string();
+        slot.startup_error = None;
+        slot.applied = applied;
+        Ok(())
+    }
+
+    /// A secret from the store, read on a blocking thread (keyrings block).
+    pub(crate) async fn secret(&self, name: &'static str) -> Result<Option<String>> {
+        let secrets = self.secrets.clone();
+        tokio::task::spawn_blocking(move || secrets.get(name))
+            .await
+            .map_err(|e| Error::Config(format!("the secret store task failed: {e}")))?
+            .map_err(Error::from)
+    }
+
+    pub(crate) fn lock_codex(&self) -> std::sync::MutexGuard<'_, CodexSlot> {
+        self.codex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn events(&self) -> &EventBus {
@@ -123,16 +204,22 @@ impl Runtime {
         &self.data_dir
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// A snapshot of the current configuration (Settings can change it).
+    pub fn config(&self) -> Config {
+        self.config.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    pub(crate) fn replace_config(&self, config: Config) {
+        *self.config.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = config;
     }
 
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub(crate) fn supervisor(&self) -> Result<&Supervisor> {
-        self.supervisor.as_ref().ok_or_else(|| Error::CodexUnavailable(self.startup_error.clone().unwrap_or_default()))
+    pub(crate) fn supervisor(&self) -> Result<Supervisor> {
+        let slot = self.lock_codex();
+        slot.supervisor.clone().ok_or_else(|| Error::CodexUnavailable(slot.startup_error.clone().unwrap_or_default()))
     }
 
     /// A request to Codex. One that arrives while Codex is starting or
@@ -142,7 +229,7 @@ impl Runtime {
         if supervisor.connection().is_err() {
             use perch_codex::HealthState::*;
             let mut health = supervisor.watch_health();
-            let limit = Duration::from_secs(self.config.codex.request_timeout_secs.max(1));
+            let limit = Duration::from_secs(self.config().codex.request_timeout_secs.max(1));
             let _ = tokio::time::timeout(limit, health.wait_for(|h| !matches!(h.state, Starting | Restarting))).await;
         }
         supervisor.request::<M>(params).await.map_err(Error::from_codex)
@@ -150,7 +237,8 @@ impl Runtime {
 
     /// Waits until Codex is ready (or failed), for at most `timeout`.
     pub async fn wait_ready(&self, timeout: Duration) -> CodexStatus {
-        if let Some(supervisor) = &self.supervisor {
+        let supervisor = self.lock_codex().supervisor.clone();
+        if let Some(supervisor) = supervisor {
             let mut health = supervisor.watch_health();
             let _ = tokio::time::timeout(
                 timeout,
@@ -165,11 +253,12 @@ impl Runtime {
     }
 
     pub fn codex_status(&self) -> CodexStatus {
-        match &self.supervisor {
-            Some(s) => CodexStatus::from_health(&s.health(), self.codex_bin.clone()),
+        let slot = self.lock_codex();
+        match &slot.supervisor {
+            Some(s) => CodexStatus::from_health(&s.health(), slot.bin.clone()),
             None => CodexStatus {
                 state: perch_codex::HealthState::Failed,
-                detail: self.startup_error.clone(),
+                detail: slot.startup_error.clone(),
                 version: None,
                 pinned_version: perch_codex::PINNED_CODEX_VERSION,
                 restarts: 0,
@@ -181,7 +270,7 @@ impl Runtime {
 
     /// The Codex child's pid and generation, for tests and the benchmark.
     pub fn codex_connection(&self) -> Option<(u64, Arc<perch_codex::Connection>)> {
-        self.supervisor.as_ref().and_then(|s| s.connection().ok())
+        self.lock_codex().supervisor.as_ref().and_then(|s| s.connection().ok())
     }
 
     pub fn status(&self) -> Result<Status> {
@@ -198,14 +287,16 @@ impl Runtime {
                 })
                 .collect()
         };
+        let config = self.config();
         Ok(Status {
             version: env!("CARGO_PKG_VERSION"),
             codex: self.codex_status(),
             active_turns,
             pending_approvals: self.store.approvals(true)?.len(),
-            approval_policy: self.config.codex.approval_policy,
-            model: self.config.codex.model.clone(),
+            approval_policy: config.codex.approval_policy,
+            model: config.codex.model,
             data_dir: self.data_dir.display().to_string(),
+            warnings: self.secrets.warning().into_iter().collect(),
         })
     }
 
@@ -231,7 +322,7 @@ impl Runtime {
     }
 
     fn thread_overrides(&self, cwd: Option<String>, model: Option<String>) -> ThreadOverrides {
-        let (approval_policy, sandbox) = self.config.codex.approval_policy.codex();
+        let (approval_policy, sandbox) = self.config().codex.approval_policy.codex();
         ThreadOverrides {
             cwd: cwd.or_else(|| self.default_cwd()),
             model,
@@ -242,13 +333,13 @@ impl Runtime {
     }
 
     fn default_cwd(&self) -> Option<String> {
-        self.config.codex.cwd.clone().or_else(dirs::home_dir).map(|p| p.display().to_string())
+        self.config().codex.cwd.or_else(dirs::home_dir).map(|p| p.display().to_string())
     }
 
     pub async fn create_session(&self, new: NewSession) -> Result<Session> {
         let name = validate_name(new.name)?;
         let model = validate_word("model", new.model)?;
-        let effort = validate_word("effort", new.effort.or_else(|| self.config.codex.effort.clone()))?;
+        let effort = validate_word("effort", new.effort.or_else(|| self.config().codex.effort))?;
         if let Some(cwd) = &new.cwd {
             if !Path::new(cwd).is_dir() {
                 return Err(Error::Invalid(format!("cwd {cwd:?} is not a directory")));
@@ -545,7 +636,8 @@ impl Runtime {
                 tracing::warn!("could not cancel approval {id} on shutdown: {err}");
             }
         }
-        if let Some(supervisor) = &self.supervisor {
+        let supervisor = self.lock_codex().supervisor.clone();
+        if let Some(supervisor) = supervisor {
             supervisor.shutdown(Duration::from_secs(3)).await;
         }
         crate::codex_events::interrupt_running_turns(self, "Perch stopped while this turn ran");
@@ -565,8 +657,11 @@ fn recover_from_previous_run(store: &Store) -> Result<()> {
     Ok(())
 }
 
-fn spawn_options(data_dir: &Path, config: &Config, bin: PathBuf) -> Result<SpawnOptions> {
+fn spawn_options(data_dir: &Path, config: &Config, bin: PathBuf, provider_key: Option<String>) -> Result<SpawnOptions> {
     let mut env = Vec::new();
+    if let (Some(provider), Some(key)) = (&config.provider, &provider_key) {
+        env.push((provider.key_env().to_string(), key.clone()));
+    }
     let codex_home = match &config.codex.home {
         Some(home) => {
             std::fs::create_dir_all(home).map_err(|e| Error::io(format!("creating {}", home.display()), e))?;
@@ -595,7 +690,7 @@ fn spawn_options(data_dir: &Path, config: &Config, bin: PathBuf) -> Result<Spawn
     }
     Ok(SpawnOptions {
         bin,
-        args: config.codex_overrides(),
+        args: config.codex_overrides(provider_key.is_some()),
         env,
         cwd: dirs::home_dir(),
         request_timeout: Duration::from_secs(config.codex.request_timeout_secs.max(1)),
@@ -609,7 +704,7 @@ fn spawn_watchdog(runtime: Weak<Runtime>) {
     tokio::spawn(async move {
         loop {
             let Some(rt) = runtime.upgrade() else { return };
-            let limit = Duration::from_secs(rt.config.codex.stall_timeout_secs.max(1));
+            let limit = Duration::from_secs(rt.config().codex.stall_timeout_secs.max(1));
             let mut stalled = Vec::new();
             let next_deadline = {
                 let mut state = rt.lock();

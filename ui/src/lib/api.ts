@@ -11,6 +11,8 @@ import type {
   Model,
   PerchEvent,
   Session,
+  Settings,
+  SettingsPatch,
   Status,
   Turn,
 } from './types';
@@ -135,6 +137,13 @@ export const api = {
   accountLogin: (body: { type: 'apiKey'; apiKey: string } | { type: 'chatgptDeviceCode' }) =>
     request<LoginStartResult>('POST', '/api/account/login', { body }),
   models: () => request<{ data: Model[] }>('GET', '/api/models'),
+
+  settings: () => request<Settings>('GET', '/api/settings'),
+  patchSettings: (body: SettingsPatch) => request<Settings>('PATCH', '/api/settings', { body }),
+  setProviderKey: (key: string) => request<Settings>('PUT', '/api/settings/provider-key', { body: { key } }),
+  clearProviderKey: () => request<Settings>('DELETE', '/api/settings/provider-key'),
+  restartCodex: () => request<unknown>('POST', '/api/codex/restart', { body: {} }),
+  diagnostics: () => request<{ text: string }>('GET', '/api/diagnostics'),
 };
 
 // ---------------------------------------------------------------------------

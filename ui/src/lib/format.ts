@@ -60,3 +60,33 @@ export function pretty(v: unknown): string {
     return String(v);
   }
 }
+
+/** What an approval asks, in a few words. */
+export function approvalKindLabel(kind: string): string {
+  return kind === 'command' ? 'Run command?' : kind === 'fileChange' ? 'Apply file changes?' : 'Tool request';
+}
+
+const OUTCOMES: Record<string, string> = {
+  accept: 'Approved',
+  acceptForSession: 'Approved for this session',
+  decline: 'Denied',
+  cancel: 'Turn cancelled',
+  expired: 'Expired',
+};
+
+/** The outcome of an answered approval, for a person. */
+export function approvalOutcome(status: string): string {
+  return OUTCOMES[status] ?? status;
+}
+
+/** Badge tone for an approval's outcome. */
+export function approvalTone(status: string): 'ok' | 'err' | 'warn' | '' {
+  if (status === 'pending') return 'warn';
+  if (status === 'accept' || status === 'acceptForSession') return 'ok';
+  return status === 'expired' ? '' : 'err';
+}
+
+/** The name a session shows under. */
+export function sessionTitle(s: { name: string | null; preview: string } | undefined): string {
+  return s?.name?.trim() || s?.preview?.trim() || 'New session';
+}

@@ -1,7 +1,7 @@
 // Applies SSE events to the UI's data. Pure functions over a plain object so
 // they can be unit-tested; the store passes its `$state` proxy in.
 
-import type { Approval, CodexState, Item, PerchEvent, Session, Status, TokenUsage, Turn } from './types';
+import type { Approval, CodexState, Item, PerchEvent, Session, Settings, Status, TokenUsage, Turn } from './types';
 
 export interface Warning {
   sessionId?: string;
@@ -22,6 +22,8 @@ export interface AppData {
   stalled: Record<string, number>;
   unread: Record<string, boolean>;
   warnings: Warning[];
+  /** Loaded by the Settings page, then kept live by `settings.changed`. */
+  settings: Settings | null;
   selectedId: string | null;
   lastSeq: number;
 }
@@ -38,6 +40,7 @@ export function emptyData(): AppData {
     stalled: {},
     unread: {},
     warnings: [],
+    settings: null,
     selectedId: null,
     lastSeq: 0,
   };
@@ -275,6 +278,9 @@ function applyKind(data: AppData, ev: PerchEvent): Effect[] {
     case 'warning':
       data.warnings.push({ sessionId: ev.sessionId, message: ev.message, at: ev.at });
       if (data.warnings.length > 20) data.warnings.splice(0, data.warnings.length - 20);
+      return [];
+    case 'settings.changed':
+      if (ev.settings && typeof ev.settings === 'object') data.settings = ev.settings;
       return [];
     case 'lagged':
       return [{ type: 'reload', reason: 'lagged' }];

@@ -1,6 +1,8 @@
 // The app's reactive state and the actions the components call.
 
 import { api, ApiError, EventStream, onUnauthorized } from './api';
+import { navigate, router, startRouter } from './router.svelte';
+import type { Route } from './routes';
 import {
   activeTurnId,
   addLocalUserMessage,
@@ -11,7 +13,7 @@ import {
   upsertSession,
   type AppData,
 } from './reducer';
-import type { AccountInfo, ApprovalDecision, Model, PerchEvent, Session } from './types';
+import type { AccountInfo, Approval, ApprovalDecision, Model, PerchEvent, Session, Settings, SettingsPatch } from './types';
 
 export const data: AppData = $state(emptyData());
 
@@ -48,19 +50,14 @@ export function showError(e: unknown): void {
 /** Runs once on load: login code from the fragment, else the cookie. */
 export async function boot(): Promise<void> {
   onUnauthorized(() => signedOut('Your session has ended. Sign in again.'));
-  const m = /^#login=([^&]+)/.exec(location.hash);
-  if (m) {
-    const code = decodeURIComponent(m[1]);
-    // Remove the code from the address bar and history before anything else.
-    history.replaceState(history.state, '', location.pathname + location.search);
+  // The router removes a `#login=` fragment from the address bar and history
+  // before anything else, and shows its `next` route.
+  const code = startRouter((later) => void signInWithCode(later));
+  if (code) {
     try {
       await api.signIn({ code });
     } catch (e) {
-      ui.auth = 'signedOut';
-      ui.authError =
-        e instanceof ApiError && e.status === 401
-          ? 'That login link has expired or was already used. Paste the token instead (`perch token`).'
-          : errMsg(e);
+      loginCodeFailed(e);
       return;
     }
   }
@@ -69,6 +66,26 @@ export async function boot(): Promise<void> {
   } catch (e) {
     ui.auth = 'signedOut';
     if (!(e instanceof ApiError && e.status === 401)) ui.authError = errMsg(e);
+    return;
+  }
+  await startSignedIn();
+}
+
+function loginCodeFailed(e: unknown): void {
+  ui.auth = 'signedOut';
+  ui.authError =
+    e instanceof ApiError && e.status === 401
+      ? 'That login link has expired or was already used. Paste the token instead (`perch token`).'
+      : errMsg(e);
+}
+
+/** A login fragment set after load (the desktop app navigating this page). */
+async function signInWithCode(code: string): Promise<void> {
+  if (ui.auth === 'signedIn') return; // the cookie works; the code just expires
+  try {
+    await api.signIn({ code });
+  } catch (e) {
+    loginCodeFailed(e);
     return;
   }
   await startSignedIn();
@@ -100,10 +117,10 @@ function signedOut(message: string | null): void {
 }
 
 async function startSignedIn(): Promise<void> {
+  const route = router.route;
+  data.selectedId = route.page === 'chat' ? route.sessionId : null;
   ui.auth = 'signedIn';
   ui.authError = null;
-  const fromUrl = new URLSearchParams(location.search).get('session');
-  data.selectedId = fromUrl;
   startStream();
   await reloadAll();
   if (data.selectedId) void loadSelectedHistory();
@@ -135,6 +152,24 @@ function handleEvent(ev: PerchEvent): void {
   const effects = applyEvent(data, ev);
   for (const fx of effects) {
     if (fx.type === 'reload') void reloadAll(true);
+  }
+  if (ev.type === 'codex.state' && ev.state === 'ready') {
+    // A (re)started Codex has a new version, pid and restart count; a
+    // restart also applies pending settings.
+    void refreshStatus();
+    if (data.settings?.restartRequired) void loadSettings().catch(() => {});
+  }
+}
+
+/** Fetches `/api/status` alone (health, version, warnings). */
+export async function refreshStatus(): Promise<void> {
+  try {
+    const status = await api.status();
+    data.status = status;
+    data.codexState = status.codex.state;
+    data.codexDetail = status.codex.detail;
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 401)) showError(e);
   }
 }
 
@@ -180,6 +215,8 @@ async function reloadOnce(withHistory: boolean): Promise<void> {
       }
     }
     if (withHistory && data.selectedId) await loadSelectedHistory();
+    // Settings changes may have been missed with the events.
+    if (data.settings) await loadSettings().catch(() => {});
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 401)) showError(e);
   }
@@ -207,12 +244,21 @@ export function selectedSession(): Session | undefined {
 export function selectSession(id: string | null, opts: { loadHistory?: boolean } = {}): void {
   data.selectedId = id;
   if (id) delete data.unread[id];
-  const url = new URL(location.href);
-  if (id) url.searchParams.set('session', id);
-  else url.searchParams.delete('session');
-  url.hash = '';
-  history.replaceState(history.state, '', url.pathname + url.search);
+  // The address names the open session while the chat is shown.
+  if (router.route.page === 'chat') navigate({ page: 'chat', sessionId: id }, { replace: true });
   if (id && opts.loadHistory !== false) void loadSelectedHistory();
+}
+
+/** Applies a route to the data: `#/chat/<id>` opens that session, `#/chat`
+ *  keeps the open one (and names it in the address). */
+export function routeChanged(route: Route): void {
+  if (ui.auth !== 'signedIn' || route.page !== 'chat') return;
+  if (route.sessionId === null) {
+    if (data.selectedId) navigate({ page: 'chat', sessionId: data.selectedId }, { replace: true });
+  } else if (route.sessionId !== data.selectedId) {
+    selectSession(route.sessionId);
+    if (!data.sessions.some((s) => s.id === route.sessionId)) void reloadAll();
+  }
 }
 
 export async function loadSelectedHistory(): Promise<void> {
@@ -315,6 +361,40 @@ export async function answerApproval(id: string, decision: ApprovalDecision): Pr
     }
     showError(e);
   }
+}
+
+/** Makes sure an approval named in the address is known, answered or not. */
+export async function ensureApproval(id: string): Promise<Approval | null> {
+  if (data.approvals[id]) return data.approvals[id];
+  try {
+    const found = (await api.listApprovals('all')).data.find((a) => a.id === id);
+    if (found) data.approvals[id] ??= found;
+  } catch (e) {
+    showError(e);
+  }
+  return data.approvals[id] ?? null;
+}
+
+// ---------------------------------------------------------------------------
+// Settings
+
+export async function loadSettings(): Promise<Settings> {
+  const s = await api.settings();
+  data.settings = s;
+  return s;
+}
+
+/** PATCHes settings and shows the server's answer; throws ApiError. */
+export async function saveSettings(body: SettingsPatch): Promise<Settings> {
+  const s = await api.patchSettings(body);
+  data.settings = s;
+  return s;
+}
+
+export async function setProviderKey(key: string | null): Promise<Settings> {
+  const s = key === null ? await api.clearProviderKey() : await api.setProviderKey(key);
+  data.settings = s;
+  return s;
 }
 
 // ---------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 export type CodexState = 'starting' | 'ready' | 'degraded' | 'restarting' | 'failed' | 'stopped';
 
+export type ApprovalPolicy = 'open' | 'guarded' | 'read-only';
+
 export interface Status {
   version: string;
   codex: {
@@ -14,9 +16,11 @@ export interface Status {
   };
   activeTurns: { sessionId: string; turnId: string; stalled: boolean; startedAt: number }[];
   pendingApprovals: number;
-  approvalPolicy: 'open' | 'guarded' | 'read-only';
+  approvalPolicy: ApprovalPolicy;
   model: string | null;
   dataDir: string;
+  /** Problems worth the person's attention (older servers omit it). */
+  warnings?: string[];
 }
 
 export interface TokenUsage {
@@ -92,6 +96,54 @@ export interface LoginStartResult {
   [k: string]: unknown;
 }
 
+// Settings (`GET /api/settings`, `PATCH /api/settings`).
+
+export interface CodexSettings {
+  bin: string | null;
+  approvalPolicy: ApprovalPolicy;
+  model: string | null;
+  effort: string | null;
+  cwd: string | null;
+}
+
+/** A custom OpenAI-compatible model provider. */
+export interface ProviderSettings {
+  id: string;
+  name: string | null;
+  baseUrl: string;
+  envKey: string | null;
+  wireApi: string;
+}
+
+export interface NotificationSettings {
+  dnd: boolean;
+  dndAllowsApprovals: boolean;
+  approvals: boolean;
+  turnFinished: boolean;
+  codexRestarts: boolean;
+  errors: boolean;
+}
+
+export interface Settings {
+  codex: CodexSettings;
+  provider: ProviderSettings | null;
+  /** An API key for the provider is stored (never sent to the UI). */
+  providerKeySet: boolean;
+  notifications: NotificationSettings;
+  autostart: { supported: boolean; enabled: boolean; error: string | null };
+  secrets: { backend: 'keyring' | 'file'; warning: string | null };
+  paths: { data: string; config: string; logs: string | null; codexHome: string | null };
+  /** The Codex binary or provider changed: Codex must restart to apply it. */
+  restartRequired: boolean;
+}
+
+export interface SettingsPatch {
+  codex?: Partial<CodexSettings>;
+  provider?: ProviderSettings | null;
+  notifications?: Partial<NotificationSettings>;
+  autostart?: boolean;
+}
+
 export type DeltaKind = 'agentMessage' | 'reasoning' | 'commandOutput' | 'fileChange';
 
 interface EventBase {
@@ -118,6 +170,7 @@ export type PerchEvent = EventBase &
     | { type: 'tokens.updated'; sessionId: string; usage: TokenUsage }
     | { type: 'approval.requested' | 'approval.resolved'; approval: Approval }
     | { type: 'warning'; sessionId?: string; message: string }
+    | { type: 'settings.changed'; settings: Settings }
     | { type: 'lagged'; skipped: number }
     | { type: 'reset' }
   );

@@ -2,7 +2,8 @@
 //! pinned `codex app-server`, against the scripted model the test owns.
 
 use futures_util::StreamExt;
-use perch_api::ApiOptions;
+use perch_api::{ApiOptions, Auth};
+use perch_runtime::host::FileSecretStore;
 use perch_runtime::config::{CodexConfig, ProviderConfig};
 use perch_runtime::{ApprovalPolicy, Config, Runtime, RuntimeOptions};
 use perch_test_support::{codex_bin, CodexEnv, ScriptedModel};
@@ -57,12 +58,19 @@ impl Harness {
         let model = ScriptedModel::start().await?;
         let mut config = test_config(&env, &model, policy);
         tweak(&mut config);
-        let runtime = Runtime::start(RuntimeOptions { data_dir: env.data(), config, project_dirs: vec![] }).await?;
+        let runtime = Runtime::start(RuntimeOptions {
+            data_dir: env.data(),
+            config,
+            config_path: Some(env.data().join("config.toml")),
+            project_dirs: vec![],
+            secrets: Arc::new(FileSecretStore::new(env.data().join("secrets"), None)),
+            autostart: None,
+            logs_dir: None,
+        })
+        .await?;
         let token = "test-token-0123456789".to_string();
-        let router = perch_api::router(
-            runtime.clone(),
-            ApiOptions { token: token.clone(), allowed_hosts: vec![], ui_dir: None },
-        );
+        let auth = Arc::new(Auth::new(token.clone(), vec![]));
+        let router = perch_api::router(runtime.clone(), ApiOptions { auth, ui_dir: None });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         tokio::spawn(async move {

@@ -1,0 +1,17 @@
+//! `perch-host`: Perch on a real machine, with no GUI dependency.
+//!
+//! - [`server`]: the runtime plus the API on a loopback port, shared by
+//!   `perch serve` and the desktop app.
+//! - [`secrets`]: the OS keyring, or 0600 files with a warning; never memory.
+//! - [`autostart`]: login autostart (XDG autostart entry on Linux).
+//! - [`notifier`]: OS notifications for runtime events, with actions.
+//! - [`logs`]: stderr plus rotating log files.
+//!
+//! Invariant: nothing here blocks an async worker on D-Bus; keyring and
+//! notification calls run on blocking threads.
+
+pub mod autostart;
+pub mod logs;
+pub mod notifier;
+pub mod secrets;
+pub mod server;

@@ -1,0 +1,47 @@
+//! Logging: stderr plus, for the long-running processes, a daily-rotated
+//! file in `<data dir>/logs` (seven kept). `PERCH_LOG` sets the filter.
+
+use std::path::{Path, PathBuf};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::EnvFilter;
+
+/// Keeps the file writer flushing; drop it last.
+pub struct LogGuard {
+    _file: Option<tracing_appender::non_blocking::WorkerGuard>,
+    pub dir: Option<PathBuf>,
+}
+
+fn filter(default: &str) -> EnvFilter {
+    EnvFilter::try_from_env("PERCH_LOG").unwrap_or_else(|_| EnvFilter::new(default))
+}
+
+/// Stderr only (client commands), at `default` unless `PERCH_LOG` says otherwise.
+pub fn init_stderr(default: &str) {
+    let _ = tracing_subscriber::fmt().with_env_filter(filter(default)).with_writer(std::io::stderr).try_init();
+}
+
+/// Stderr and `<data dir>/logs/perch.log.YYYY-MM-DD`. If the file cannot be
+/// opened, logging goes on to stderr and says why.
+pub fn init_with_files(data_dir: &Path) -> LogGuard {
+    let dir = data_dir.join("logs");
+    let appender = tracing_appender::rolling::Builder::new()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix("perch.log")
+        .max_log_files(7)
+        .build(&dir);
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    match appender {
+        Ok(appender) => {
+            let (writer, guard) = tracing_appender::non_blocking(appender);
+            let file = tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer);
+            let _ = tracing_subscriber::registry().with(filter("info")).with(stderr).with(file).try_init();
+            LogGuard { _file: Some(guard), dir: Some(dir) }
+        }
+        Err(err) => {
+            let _ = tracing_subscriber::registry().with(filter("info")).with(stderr).try_init();
+            tracing::warn!("logging to stderr only: cannot write logs in {}: {err}", dir.display());
+            LogGuard { _file: None, dir: None }
+        }
+    }
+}

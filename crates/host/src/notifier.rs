@@ -1,0 +1,408 @@
+//! OS notifications for runtime events (notify-rust: D-Bus on Linux).
+//!
+//! - An approval notifies with Approve / Deny actions where the server
+//!   supports actions; its default action opens the approval.
+//! - A finished turn notifies only while no Perch window is visible.
+//! - Codex crashing or giving up, and failed turns, notify.
+//! - Do not disturb silences all but approvals (when allowed).
+//! - Bursts of one kind within [`COALESCE_WINDOW`] replace the previous
+//!   notification ("3 approvals need you") instead of stacking.
+//!
+//! Text from Codex or peers is untrusted: it is escaped for servers that
+//! render markup and cut short.
+
+use perch_runtime::config::NotificationsConfig;
+use perch_runtime::model::{Approval, EventKind};
+use perch_runtime::{Decision, HealthState, Runtime};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+pub const COALESCE_WINDOW: Duration = Duration::from_secs(5);
+const MAX_BODY_CHARS: usize = 240;
+
+/// Where a notification click takes the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenTarget {
+    Approval { id: String },
+    Approvals,
+    Session { id: String },
+    Dashboard,
+}
+
+impl OpenTarget {
+    /// The UI route (hash) of the target.
+    pub fn route(&self) -> String {
+        match self {
+            Self::Approval { id } => format!("/approvals/{id}"),
+            Self::Approvals => "/approvals".into(),
+            Self::Session { id } => format!("/chat/{id}"),
+            Self::Dashboard => "/dashboard".into(),
+        }
+    }
+}
+
+/// What the notifier needs from the shell.
+pub trait NotifierHost: Send + Sync + 'static {
+    fn any_window_visible(&self) -> bool;
+    fn open(&self, target: OpenTarget);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Approval,
+    TurnFinished,
+    Codex,
+    Error,
+}
+
+/// A notification to show, before coalescing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Note {
+    pub kind: Kind,
+    pub summary: String,
+    pub body: String,
+    pub target: OpenTarget,
+    /// Set for a single approval: the Approve / Deny actions answer it.
+    pub approval_id: Option<String>,
+}
+
+/// Decides what an event shows, if anything. Pure, so it is tested by table.
+pub fn note_for(event: &EventKind, config: &NotificationsConfig, window_visible: bool) -> Option<Note> {
+    let allowed = |kind: Kind, wanted: bool| {
+        wanted && (!config.dnd || (kind == Kind::Approval && config.dnd_allows_approvals))
+    };
+    match event {
+        EventKind::ApprovalRequested { approval } if allowed(Kind::Approval, config.approvals) => Some(approval_note(approval)),
+        EventKind::TurnCompleted { session_id, status, error, .. } if status == "failed" => {
+            allowed(Kind::Error, config.errors).then(|| Note {
+                kind: Kind::Error,
+                summary: "A turn failed".into(),
+                body: clean(error.as_deref().unwrap_or("Codex reported an error")),
+                target: OpenTarget::Session { id: session_id.clone() },
+                approval_id: None,
+            })
+        }
+        EventKind::TurnCompleted { session_id, status, .. } if !window_visible && status == "completed" => {
+            allowed(Kind::TurnFinished, config.turn_finished).then(|| Note {
+                kind: Kind::TurnFinished,
+                summary: "Perch finished a turn".into(),
+                body: "The answer is ready.".into(),
+                target: OpenTarget::Session { id: session_id.clone() },
+                approval_id: None,
+            })
+        }
+        EventKind::CodexState { state: HealthState::Restarting, detail } => {
+            allowed(Kind::Codex, config.codex_restarts).then(|| Note {
+                kind: Kind::Codex,
+                summary: "Codex stopped and is restarting".into(),
+                body: clean(detail.as_deref().unwrap_or("")),
+                target: OpenTarget::Dashboard,
+                approval_id: None,
+            })
+        }
+        EventKind::CodexState { state: HealthState::Failed, detail } => {
+            allowed(Kind::Codex, config.codex_restarts || config.errors).then(|| Note {
+                kind: Kind::Codex,
+                summary: "Codex is not running".into(),
+                body: clean(detail.as_deref().unwrap_or("Perch gave up restarting it; see Settings")),
+                target: OpenTarget::Dashboard,
+                approval_id: None,
+            })
+        }
+        _ => None,
+    }
+}
+
+fn approval_note(approval: &Approval) -> Note {
+    let body = match &approval.detail {
+        Some(detail) => format!("{}\n{}", approval.title, detail),
+        None => approval.title.clone(),
+    };
+    Note {
+        kind: Kind::Approval,
+        summary: "Perch needs your approval".into(),
+        body: clean(&body),
+        target: OpenTarget::Approval { id: approval.id.clone() },
+        approval_id: Some(approval.id.clone()),
+    }
+}
+
+/// Escapes markup and cuts the text to a notification's size.
+pub fn clean(text: &str) -> String {
+    let cut: String = text.chars().filter(|c| !c.is_control() || *c == '\n').take(MAX_BODY_CHARS).collect();
+    let cut = if text.chars().count() > MAX_BODY_CHARS { format!("{cut}…") } else { cut };
+    cut.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Merges a burst of one kind into one notification.
+#[derive(Default)]
+pub struct Coalescer {
+    last: HashMap<Kind, (u32, Instant, usize)>,
+}
+
+impl Coalescer {
+    /// The note to show and the notification id it replaces, if any.
+    pub fn coalesce(&mut self, note: Note, now: Instant) -> (Note, Option<u32>) {
+        match self.last.get(&note.kind) {
+            Some(&(id, at, count)) if now.duration_since(at) < COALESCE_WINDOW => {
+                let count = count + 1;
+                let merged = match note.kind {
+                    Kind::Approval => Note {
+                        summary: format!("{count} approvals need you"),
+                        body: "Open Perch to answer them.".into(),
+                        target: OpenTarget::Approvals,
+                        approval_id: None,
+                        ..note
+                    },
+                    Kind::TurnFinished => Note {
+                        summary: format!("Perch finished {count} turns"),
+                        target: OpenTarget::Dashboard,
+                        ..note
+                    },
+                    Kind::Codex | Kind::Error => Note { summary: format!("{} ({count})", note.summary), ..note },
+                };
+                self.last.insert(merged.kind, (id, now, count));
+                (merged, Some(id))
+            }
+            _ => (note, None),
+        }
+    }
+
+    /// Records the id the server gave the note just shown.
+    pub fn shown(&mut self, kind: Kind, id: u32, now: Instant) {
+        let count = self.last.get(&kind).filter(|(last, _, _)| *last == id).map_or(1, |(_, _, c)| *c);
+        self.last.insert(kind, (id, now, count));
+    }
+}
+
+enum Action {
+    Answer { approval_id: String, decision: Decision },
+    Open(OpenTarget),
+}
+
+/// Notifies about runtime events until the runtime's bus closes.
+pub fn spawn(runtime: Arc<Runtime>, host: Arc<dyn NotifierHost>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let (actions_tx, mut actions_rx) = mpsc::channel::<Action>(32);
+        let mut subscription = runtime.events().subscribe(None);
+        let mut coalescer = Coalescer::default();
+        // Approval id -> its own notification id, to mark it answered.
+        let mut approval_notes: HashMap<String, u32> = HashMap::new();
+        let mut notified: HashSet<String> = HashSet::new();
+        let supports_actions =
+            tokio::task::spawn_blocking(|| notify_rust::get_capabilities().map(|c| c.iter().any(|c| c == "actions")))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or(false);
+        loop {
+            tokio::select! {
+                event = subscription.live.recv() => {
+                    let event = match event {
+                        Ok(event) => event,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            // Approvals must not be lost to a burst: re-read them.
+                            for approval in runtime.approvals(true).unwrap_or_default() {
+                                if !notified.contains(&approval.id) {
+                                    let kind = EventKind::ApprovalRequested { approval };
+                                    handle_event(&runtime, &*host, &kind, &mut coalescer, &mut approval_notes, &mut notified, supports_actions, &actions_tx).await;
+                                }
+                            }
+                            continue;
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    };
+                    handle_event(&runtime, &*host, &event.kind, &mut coalescer, &mut approval_notes, &mut notified, supports_actions, &actions_tx).await;
+                }
+                Some(action) = actions_rx.recv() => match action {
+                    Action::Answer { approval_id, decision } => {
+                        if let Err(err) = runtime.answer_approval(&approval_id, decision).await {
+                            tracing::info!("approval {approval_id} from a notification: {err}");
+                        }
+                    }
+                    Action::Open(target) => host.open(target),
+                },
+            }
+        }
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn handle_event(
+    runtime: &Runtime,
+    host: &dyn NotifierHost,
+    event: &EventKind,
+    coalescer: &mut Coalescer,
+    approval_notes: &mut HashMap<String, u32>,
+    notified: &mut HashSet<String>,
+    supports_actions: bool,
+    actions: &mpsc::Sender<Action>,
+) {
+    if let EventKind::ApprovalResolved { approval } = event {
+        if let Some(id) = approval_notes.remove(&approval.id) {
+            show_blocking(replace_with_answered(id, format!("Answered: {}", clean(&approval.title)))).await;
+        }
+        return;
+    }
+    let config = runtime.config().notifications;
+    let Some(note) = note_for(event, &config, host.any_window_visible()) else { return };
+    if let Some(id) = &note.approval_id {
+        notified.insert(id.clone());
+    }
+    let now = Instant::now();
+    let (note, replaces) = coalescer.coalesce(note, now);
+    let kind = note.kind;
+    let approval_id = note.approval_id.clone();
+    let target = note.target.clone();
+    let mut notification = notify_rust::Notification::new();
+    notification.appname("Perch").icon("perch").summary(&note.summary).body(&note.body);
+    if let Some(id) = replaces {
+        notification.id(id);
+    }
+    if supports_actions {
+        notification.action("default", "Open");
+        if approval_id.is_some() {
+            notification.action("approve", "Approve").action("deny", "Deny");
+        }
+    }
+    if kind == Kind::Approval {
+        notification.urgency(notify_rust::Urgency::Critical);
+    }
+    let shown = tokio::task::spawn_blocking(move || notification.show()).await;
+    let handle = match shown {
+        Ok(Ok(handle)) => handle,
+        Ok(Err(err)) => {
+            tracing::warn!("could not show a notification: {err}");
+            return;
+        }
+        Err(err) => {
+            tracing::warn!("the notification task failed: {err}");
+            return;
+        }
+    };
+    coalescer.shown(kind, handle.id(), now);
+    if let Some(id) = &approval_id {
+        approval_notes.insert(id.clone(), handle.id());
+    } else if kind == Kind::Approval {
+        // The coalesced note answers none of them by itself.
+        approval_notes.retain(|_, note_id| *note_id != handle.id());
+    }
+    if !supports_actions {
+        return;
+    }
+    let actions = actions.clone();
+    tokio::task::spawn_blocking(move || {
+        handle.wait_for_action(|action| {
+            let action = match (action, &approval_id) {
+                ("approve", Some(id)) => Action::Answer { approval_id: id.clone(), decision: Decision::Accept },
+                ("deny", Some(id)) => Action::Answer { approval_id: id.clone(), decision: Decision::Decline },
+                ("default", _) => Action::Open(target.clone()),
+                _ => return,
+            };
+            let _ = actions.blocking_send(action);
+        });
+    });
+}
+
+fn replace_with_answered(id: u32, summary: String) -> notify_rust::Notification {
+    let mut notification = notify_rust::Notification::new();
+    notification.appname("Perch").icon("perch").id(id).summary(&summary).timeout(notify_rust::Timeout::Milliseconds(4000));
+    notification
+}
+
+async fn show_blocking(notification: notify_rust::Notification) {
+    let result = tokio::task::spawn_blocking(move || notification.show().map(|_| ())).await;
+    if let Ok(Err(err)) = result {
+        tracing::debug!("could not update a notification: {err}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use perch_runtime::model::{ApprovalKind, ApprovalStatus};
+
+    fn approval(id: &str) -> Approval {
+        Approval {
+            id: id.into(),
+            session_id: "s1".into(),
+            turn_id: None,
+            item_id: None,
+            kind: ApprovalKind::Command,
+            title: "Run <b>rm</b> & co".into(),
+            detail: None,
+            status: ApprovalStatus::Pending,
+            created_at: 0,
+            answered_at: None,
+            answered_by: None,
+        }
+    }
+
+    fn turn(status: &str) -> EventKind {
+        EventKind::TurnCompleted { session_id: "s1".into(), turn_id: "t1".into(), status: status.into(), error: None }
+    }
+
+    #[test]
+    fn which_events_notify() {
+        let base = NotificationsConfig::default();
+        let dnd = NotificationsConfig { dnd: true, ..NotificationsConfig::default() };
+        let dnd_strict = NotificationsConfig { dnd: true, dnd_allows_approvals: false, ..NotificationsConfig::default() };
+        let no_turns = NotificationsConfig { turn_finished: false, ..NotificationsConfig::default() };
+        let asks = EventKind::ApprovalRequested { approval: approval("a1") };
+        let restarting = EventKind::CodexState { state: HealthState::Restarting, detail: None };
+        let (completed, interrupted, failed) = (turn("completed"), turn("interrupted"), turn("failed"));
+        // (event, config, window visible, expected kind)
+        let cases: Vec<(&EventKind, &NotificationsConfig, bool, Option<Kind>)> = vec![
+            (&asks, &base, true, Some(Kind::Approval)),
+            (&asks, &dnd, false, Some(Kind::Approval)),
+            (&asks, &dnd_strict, false, None),
+            (&completed, &base, false, Some(Kind::TurnFinished)),
+            (&completed, &base, true, None),
+            (&completed, &no_turns, false, None),
+            (&completed, &dnd, false, None),
+            (&interrupted, &base, false, None),
+            (&failed, &base, true, Some(Kind::Error)),
+            (&restarting, &base, true, Some(Kind::Codex)),
+            (&restarting, &dnd, true, None),
+        ];
+        for (i, (event, config, visible, expected)) in cases.into_iter().enumerate() {
+            assert_eq!(note_for(event, config, visible).map(|n| n.kind), expected, "case {i}");
+        }
+    }
+
+    #[test]
+    fn approval_text_is_escaped_and_answerable() {
+        let note = note_for(&EventKind::ApprovalRequested { approval: approval("a1") }, &Default::default(), true);
+        let note = note.unwrap_or_else(|| panic!("no note"));
+        assert_eq!(note.body, "Run &lt;b&gt;rm&lt;/b&gt; &amp; co");
+        assert_eq!(note.approval_id.as_deref(), Some("a1"));
+        assert_eq!(note.target.route(), "/approvals/a1");
+        assert!(clean(&"x".repeat(1000)).chars().count() <= MAX_BODY_CHARS + 1);
+    }
+
+    #[test]
+    fn bursts_coalesce_into_one_notification() {
+        let mut coalescer = Coalescer::default();
+        let start = Instant::now();
+        let first = approval_note(&approval("a1"));
+        let (shown, replaces) = coalescer.coalesce(first, start);
+        assert_eq!((shown.approval_id.as_deref(), replaces), (Some("a1"), None));
+        coalescer.shown(Kind::Approval, 7, start);
+
+        let (merged, replaces) = coalescer.coalesce(approval_note(&approval("a2")), start + Duration::from_secs(1));
+        assert_eq!(replaces, Some(7));
+        assert_eq!(merged.summary, "2 approvals need you");
+        assert_eq!(merged.approval_id, None, "a merged note must not answer one approval");
+        assert_eq!(merged.target, OpenTarget::Approvals);
+        coalescer.shown(Kind::Approval, 7, start + Duration::from_secs(1));
+
+        let (third, _) = coalescer.coalesce(approval_note(&approval("a3")), start + Duration::from_secs(2));
+        assert_eq!(third.summary, "3 approvals need you");
+
+        let later = start + Duration::from_secs(2) + COALESCE_WINDOW;
+        let (alone, replaces) = coalescer.coalesce(approval_note(&approval("a4")), later);
+        assert_eq!((alone.approval_id.as_deref(), replaces), (Some("a4"), None));
+    }
+}

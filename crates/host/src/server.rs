@@ -1,0 +1,147 @@
+//! The runtime and the API on a loopback port: what `perch serve` runs and
+//! what the desktop app hosts in-process.
+
+use crate::secrets::{load_or_create_token, open_secret_store};
+use perch_api::{ApiOptions, Auth};
+use perch_runtime::host::{Autostart, HostError, SecretStore};
+use perch_runtime::{Config, Runtime, RuntimeOptions};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+    #[error(transparent)]
+    Runtime(#[from] perch_runtime::Error),
+    #[error(transparent)]
+    Host(#[from] HostError),
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
+    let context = context.into();
+    move |source| ServerError::Io { context, source }
+}
+
+pub struct ServerOptions {
+    pub data_dir: PathBuf,
+    /// Overrides the config's `listen`.
+    pub listen: Option<String>,
+    pub ui_dir: Option<PathBuf>,
+    /// Default: `<data dir>/config.toml`.
+    pub config_path: Option<PathBuf>,
+    pub autostart: Option<Arc<dyn Autostart>>,
+    pub logs_dir: Option<PathBuf>,
+}
+
+pub struct Server {
+    pub runtime: Arc<Runtime>,
+    pub auth: Arc<Auth>,
+    pub secrets: Arc<dyn SecretStore>,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    pub ui_dir: Option<PathBuf>,
+    server_file: PathBuf,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// The repository root this binary was built from (for a development
+/// checkout: `tools/codex`, `ui/dist`).
+pub fn source_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `--ui-dir`, `PERCH_UI_DIR`, the config, `<exe>/../share/perch/ui` (an
+/// install), `/usr/lib/perch/ui` (the .deb), then the checkout's `ui/dist`.
+fn resolve_ui_dir(explicit: Option<PathBuf>, config: &Config) -> Option<PathBuf> {
+    let exe_share = std::env::current_exe().ok().and_then(|exe| exe.parent().map(|d| d.join("../share/perch/ui")));
+    explicit
+        .or_else(|| std::env::var_os("PERCH_UI_DIR").map(PathBuf::from))
+        .or_else(|| config.ui_dir.clone())
+        .into_iter()
+        .chain(exe_share)
+        .chain([PathBuf::from("/usr/lib/perch/ui"), source_root().join("ui/dist")])
+        .find(|dir| dir.join("index.html").is_file())
+}
+
+impl Server {
+    pub async fn start(options: ServerOptions) -> Result<Self, ServerError> {
+        let data_dir = options.data_dir;
+        std::fs::create_dir_all(&data_dir).map_err(io(format!("creating {}", data_dir.display())))?;
+        let config_path = options.config_path.unwrap_or_else(|| data_dir.join("config.toml"));
+        let config = Config::load(&config_path)?;
+        let listen =
+            options.listen.or_else(|| config.listen.clone()).unwrap_or_else(|| perch_runtime::config::DEFAULT_LISTEN.into());
+        let addr: SocketAddr = listen
+            .parse()
+            .map_err(|_| ServerError::Usage(format!("--listen {listen:?} is not an address like 127.0.0.1:4860")))?;
+        if !addr.ip().is_loopback() && !config.allow_remote {
+            return Err(ServerError::Usage(format!(
+                "refusing to listen on {addr}, which is not a loopback address; set `allow_remote = true` in {} if you mean it",
+                config_path.display()
+            )));
+        }
+        let secrets = {
+            let data_dir = data_dir.clone();
+            tokio::task::spawn_blocking(move || open_secret_store(&data_dir))
+                .await
+                .map_err(|e| HostError::Secrets(format!("opening the secret store: {e}")))?
+        };
+        let token = {
+            let secrets = secrets.clone();
+            tokio::task::spawn_blocking(move || load_or_create_token(secrets.as_ref()))
+                .await
+                .map_err(|e| HostError::Secrets(format!("loading the API token: {e}")))??
+        };
+        let ui_dir = resolve_ui_dir(options.ui_dir, &config);
+        let mut allowed_hosts = config.allowed_hosts.clone();
+        allowed_hosts.push(addr.ip().to_string());
+        // Bind before starting Codex: a second Perch on the same port fails
+        // fast instead of starting a child it cannot serve.
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(io(format!("listening on {addr} (is another Perch running? try `perch status`)")))?;
+        let bound = listener.local_addr().map_err(io("reading the bound address"))?;
+
+        let runtime = Runtime::start(RuntimeOptions {
+            data_dir: data_dir.clone(),
+            config,
+            config_path: Some(config_path),
+            project_dirs: vec![data_dir.clone(), source_root(), PathBuf::from("/usr/lib/perch")],
+            secrets: secrets.clone(),
+            autostart: options.autostart,
+            logs_dir: options.logs_dir,
+        })
+        .await?;
+        let auth = Arc::new(Auth::new(token, allowed_hosts));
+        let router = perch_api::router(runtime.clone(), ApiOptions { auth: auth.clone(), ui_dir: ui_dir.clone() });
+        let url = format!("http://{bound}");
+        let server_file = data_dir.join("server.json");
+        let record = serde_json::json!({ "url": url, "pid": std::process::id() });
+        std::fs::write(&server_file, record.to_string()).map_err(io(format!("writing {}", server_file.display())))?;
+
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stop_rx.await;
+                })
+                .await
+        });
+        Ok(Self { runtime, auth, secrets, url, ui_dir, server_file, stop, task })
+    }
+
+    /// Stops serving, answers pending approvals `cancel` and stops Codex.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        // Event streams never end by themselves; give requests a moment, then go.
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.task).await;
+        self.runtime.shutdown().await;
+        let _ = std::fs::remove_file(&self.server_file);
+    }
+}

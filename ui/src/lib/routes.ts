@@ -1,0 +1,131 @@
+// Hash routes of the web UI. Pure functions, so they can be unit-tested;
+// `router.svelte.ts` wires them to `location` and `hashchange`.
+//
+//   #/  #/chat            Chat (keeps the session already open, if any)
+//   #/chat/<sessionId>    Chat with that session open
+//   #/dashboard           Dashboard
+//   #/approvals           Dashboard, scrolled to its approvals
+//   #/approvals/<id>      Dashboard, that approval highlighted and focused
+//   #/settings            Settings
+//
+// The sign-in fragment `#login=<code>[&next=<urlencoded route>]` is not a
+// route: it is consumed on load (see `parseLoginFragment`).
+
+export type Page = 'chat' | 'dashboard' | 'settings';
+
+export type Route =
+  | { page: 'chat'; sessionId: string | null }
+  | { page: 'dashboard'; approvals: boolean; approvalId: string | null }
+  | { page: 'settings' };
+
+export const DEFAULT_ROUTE: Route = { page: 'chat', sessionId: null };
+
+export const PAGE_TITLES: Record<Page, string> = {
+  chat: 'Perch — Chat',
+  dashboard: 'Perch — Dashboard',
+  settings: 'Perch — Settings',
+};
+
+function decode(part: string): string | null {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A route from `location.hash` (`#/chat/abc`) or a route path (`/chat/abc`).
+ * An empty hash is the default route; anything unknown (including a login
+ * fragment) is `null`.
+ */
+export function parseRoute(hash: string): Route | null {
+  let path = hash.startsWith('#') ? hash.slice(1) : hash;
+  if (path === '' || path === '/') return { ...DEFAULT_ROUTE };
+  if (!path.startsWith('/')) return null;
+  path = path.replace(/\/+$/, '');
+  const parts = path.slice(1).split('/');
+  if (parts.length > 2) return null;
+  const [head, rawId] = parts;
+  let id: string | null = null;
+  if (rawId !== undefined) {
+    id = decode(rawId);
+    if (!id) return null;
+  }
+  switch (head) {
+    case 'chat':
+      return { page: 'chat', sessionId: id };
+    case 'dashboard':
+      return id === null ? { page: 'dashboard', approvals: false, approvalId: null } : null;
+    case 'approvals':
+      return { page: 'dashboard', approvals: true, approvalId: id };
+    case 'settings':
+      return id === null ? { page: 'settings' } : null;
+    default:
+      return null;
+  }
+}
+
+/** The route as a path: `/chat/abc`, `/approvals/xyz`. `'#' + path` is its hash. */
+export function routePath(route: Route): string {
+  const enc = encodeURIComponent;
+  switch (route.page) {
+    case 'chat':
+      return route.sessionId ? `/chat/${enc(route.sessionId)}` : '/chat';
+    case 'dashboard':
+      if (route.approvalId) return `/approvals/${enc(route.approvalId)}`;
+      return route.approvals ? '/approvals' : '/dashboard';
+    case 'settings':
+      return '/settings';
+  }
+}
+
+export function routeHash(route: Route): string {
+  return '#' + routePath(route);
+}
+
+export function sameRoute(a: Route, b: Route): boolean {
+  return routePath(a) === routePath(b);
+}
+
+export interface LoginFragment {
+  code: string;
+  /** The route to show after sign-in (default: chat). */
+  next: Route;
+}
+
+/**
+ * `#login=CODE` or `#login=CODE&next=%2Fdashboard`. `next` must name a known
+ * route (with or without its leading `/` or `#`); otherwise it is ignored.
+ */
+export function parseLoginFragment(hash: string): LoginFragment | null {
+  const body = hash.startsWith('#') ? hash.slice(1) : hash;
+  if (!body.startsWith('login=')) return null;
+  const params: Record<string, string> = {};
+  for (const pair of body.split('&')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) continue;
+    const key = pair.slice(0, eq);
+    const value = decode(pair.slice(eq + 1));
+    if (value !== null && !(key in params)) params[key] = value;
+  }
+  const code = params.login?.trim();
+  if (!code) return null;
+  let next: Route = { page: 'chat', sessionId: null };
+  if (params.next) {
+    let target = params.next.trim();
+    if (target.startsWith('#')) target = target.slice(1);
+    if (!target.startsWith('/')) target = '/' + target;
+    next = parseRoute(target) ?? next;
+  }
+  return { code, next };
+}
+
+/**
+ * The pre-routing address of a session, `?session=<id>`, as a route (so old
+ * links and bookmarks keep working), or null.
+ */
+export function legacySessionRoute(search: string): Route | null {
+  const id = new URLSearchParams(search).get('session');
+  return id ? { page: 'chat', sessionId: id } : null;
+}

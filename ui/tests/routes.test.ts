@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { legacySessionRoute, parseLoginFragment, parseRoute, routeHash, routePath, sameRoute } from '../src/lib/routes';
+
+describe('parseRoute', () => {
+  it('maps the empty hash, #/ and #/chat to the chat', () => {
+    for (const h of ['', '#', '#/', '#/chat', '#/chat/', '/chat']) {
+      expect(parseRoute(h), h).toEqual({ page: 'chat', sessionId: null });
+    }
+  });
+
+  it('reads a session id, decoding it', () => {
+    expect(parseRoute('#/chat/019a-b')).toEqual({ page: 'chat', sessionId: '019a-b' });
+    expect(parseRoute('#/chat/a%2Fb%20c')).toEqual({ page: 'chat', sessionId: 'a/b c' });
+  });
+
+  it('knows the dashboard, approvals and settings', () => {
+    expect(parseRoute('#/dashboard')).toEqual({ page: 'dashboard', approvals: false, approvalId: null });
+    expect(parseRoute('#/approvals')).toEqual({ page: 'dashboard', approvals: true, approvalId: null });
+    expect(parseRoute('#/approvals/ap-1')).toEqual({ page: 'dashboard', approvals: true, approvalId: 'ap-1' });
+    expect(parseRoute('#/settings')).toEqual({ page: 'settings' });
+  });
+
+  it('refuses unknown routes, extra segments, bad escapes and login fragments', () => {
+    for (const h of ['#/nope', '#/settings/x', '#/dashboard/x', '#/chat/a/b', '#/chat/%E0%A4%A', '#login=abc', '#chat']) {
+      expect(parseRoute(h), h).toBeNull();
+    }
+  });
+
+  it('round-trips through routePath and routeHash', () => {
+    for (const h of ['#/chat', '#/chat/a%2Fb', '#/dashboard', '#/approvals', '#/approvals/x%20y', '#/settings']) {
+      const r = parseRoute(h)!;
+      expect(routeHash(r)).toBe(h);
+      expect(parseRoute(routePath(r))).toEqual(r);
+    }
+    expect(sameRoute({ page: 'chat', sessionId: null }, parseRoute('#/')!)).toBe(true);
+    expect(sameRoute({ page: 'chat', sessionId: 'a' }, { page: 'chat', sessionId: 'b' })).toBe(false);
+  });
+});
+
+describe('parseLoginFragment', () => {
+  it('reads the code and defaults next to the chat', () => {
+    expect(parseLoginFragment('#login=abc123')).toEqual({ code: 'abc123', next: { page: 'chat', sessionId: null } });
+    expect(parseLoginFragment('#login=a%2Bb')?.code).toBe('a+b');
+  });
+
+  it('reads an url-encoded next route', () => {
+    expect(parseLoginFragment('#login=abc&next=%2Fdashboard')?.next).toEqual({
+      page: 'dashboard',
+      approvals: false,
+      approvalId: null,
+    });
+    expect(parseLoginFragment('#login=abc&next=%2Fapprovals%2Fap-7')?.next).toEqual({
+      page: 'dashboard',
+      approvals: true,
+      approvalId: 'ap-7',
+    });
+    expect(parseLoginFragment('#login=abc&next=/settings')?.next).toEqual({ page: 'settings' });
+    // Forgiving about the leading slash or hash.
+    expect(parseLoginFragment('#login=abc&next=settings')?.next).toEqual({ page: 'settings' });
+    expect(parseLoginFragment('#login=abc&next=%23%2Fchat%2Fs1')?.next).toEqual({ page: 'chat', sessionId: 's1' });
+  });
+
+  it('ignores an unknown next and keeps the code', () => {
+    for (const next of ['%2Fnope', '%2F%2Fevil.example', 'https%3A%2F%2Fevil.example%2F', '%E0%A4%A']) {
+      expect(parseLoginFragment(`#login=abc&next=${next}`), next).toEqual({
+        code: 'abc',
+        next: { page: 'chat', sessionId: null },
+      });
+    }
+  });
+
+  it('is null for anything that is not a login fragment', () => {
+    for (const h of ['', '#/chat', '#login=', '#login=%20', '#next=%2Fdashboard&login=abc', '#xlogin=abc']) {
+      expect(parseLoginFragment(h), h).toBeNull();
+    }
+  });
+});
+
+describe('legacySessionRoute', () => {
+  it('turns ?session=ID into a chat route', () => {
+    expect(legacySessionRoute('?session=s1&x=1')).toEqual({ page: 'chat', sessionId: 's1' });
+    expect(legacySessionRoute('?x=1')).toBeNull();
+    expect(legacySessionRoute('')).toBeNull();
+  });
+});
