@@ -64,6 +64,8 @@ impl Server {
             .arg(env.data())
             .env("TMPDIR", env.tmp())
             .env("PERCH_LOG", "warn")
+            // A throwaway token: keep it out of the person's keyring.
+            .env("PERCH_SECRET_STORE", "file")
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -77,7 +79,7 @@ impl Server {
             }
         };
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let token = std::fs::read_to_string(env.data().join("api-token")).map_err(err)?.trim().to_string();
+        let token = std::fs::read_to_string(env.data().join("secrets/api-token")).map_err(err)?.trim().to_string();
         let http = reqwest::Client::new();
         let server = Self { child, url, token, http };
         server.get("/api/health").await?;

@@ -9,7 +9,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn perch(env: &CodexEnv) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_perch"));
-    command.arg("--data-dir").arg(env.data()).env_remove("PERCH_URL").env_remove("PERCH_API_TOKEN");
+    command.arg("--data-dir").arg(env.data()).env_remove("PERCH_URL").env_remove("PERCH_API_TOKEN").env("PERCH_SECRET_STORE", "file");
     command
 }
 
