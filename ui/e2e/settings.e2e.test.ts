@@ -9,8 +9,10 @@ import { setupSuite, skipReason } from './suite';
 const missing = skipReason();
 
 interface SettingsJson {
-  codex: { effort: string | null };
+  codex: { bin: string | null; effort: string | null };
   notifications: { dnd: boolean };
+  providerKeySet: boolean;
+  restartRequired: boolean;
 }
 
 describe.skipIf(missing !== null)('Settings', () => {
@@ -57,6 +59,23 @@ describe.skipIf(missing !== null)('Settings', () => {
     expect(await save.isDisabled()).toBe(true);
   });
 
+  it('shows the server’s validation message next to the form', async () => {
+    const page = await suite.newPage();
+    await suite.signIn(page, '#/settings');
+    const before = (await serverSettings()).codex.bin;
+    const section = page.getByTestId('settings-codex');
+    await section.getByLabel('Codex binary').fill('relative/codex');
+    await section.getByRole('button', { name: 'Save' }).click();
+    const error = section.getByRole('alert');
+    await error.waitFor();
+    await expect(error.textContent()).resolves.toContain('absolute path');
+    expect((await serverSettings()).codex.bin).toBe(before);
+    // The edit stays for fixing; Revert goes back to the saved value.
+    expect(await section.getByLabel('Codex binary').inputValue()).toBe('relative/codex');
+    await section.getByRole('button', { name: 'Revert' }).click();
+    expect(await section.getByLabel('Codex binary').inputValue()).toBe(before ?? '');
+  });
+
   it('copies the diagnostics to the clipboard', async () => {
     const page = await suite.newPage({ permissions: ['clipboard-read', 'clipboard-write'] });
     await suite.signIn(page, '#/settings');
@@ -76,5 +95,36 @@ describe.skipIf(missing !== null)('Settings', () => {
     const text = page.getByTestId('diagnostics-text');
     await text.waitFor();
     expect((await text.inputValue()).trim().length).toBeGreaterThan(0);
+  });
+
+  // Last: it restarts Codex.
+  it('stores a provider key without showing it, and restarts Codex to apply it', async () => {
+    const page = await suite.newPage();
+    await suite.signIn(page, '#/settings');
+    await page.locator('[data-testid="provider-key-state"][data-state="not-set"]').waitFor();
+    expect(await page.getByTestId('restart-required').count()).toBe(0);
+
+    const secret = `sk-e2e-${Date.now()}`;
+    await page.getByLabel('New API key').fill(secret);
+    await page.getByRole('button', { name: 'Save key' }).click();
+    await page.getByTestId('key-message').filter({ hasText: 'API key saved' }).waitFor();
+    await page.locator('[data-testid="provider-key-state"][data-state="set"]').waitFor();
+    expect(await page.getByLabel('New API key').inputValue()).toBe('');
+    expect(await page.content()).not.toContain(secret);
+    const res = await suite.perch.api('GET', '/api/settings');
+    const text = await res.text();
+    expect(text).not.toContain(secret);
+    expect((JSON.parse(text) as SettingsJson).providerKeySet).toBe(true);
+
+    // A new key needs a Codex restart.
+    const banner = page.getByTestId('restart-required');
+    await banner.waitFor();
+    await banner.getByRole('button', { name: 'Restart Codex' }).click();
+    await banner.waitFor({ state: 'detached' });
+    expect((await serverSettings()).restartRequired).toBe(false);
+
+    await page.getByRole('button', { name: 'Clear key' }).click();
+    await page.locator('[data-testid="provider-key-state"][data-state="not-set"]').waitFor();
+    expect((await serverSettings()).providerKeySet).toBe(false);
   });
 });

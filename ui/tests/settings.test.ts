@@ -56,9 +56,9 @@ describe('providerPatch', () => {
   });
 
   it('sends a new provider', () => {
-    const form = { ...providerForm(null), enabled: true, id: 'p', baseUrl: 'https://api.example/v1', wireApi: 'chat' };
+    const form = { ...providerForm(null), enabled: true, id: 'p', baseUrl: 'https://api.example/v1' };
     expect(providerPatch(null, form)).toEqual({
-      provider: { id: 'p', name: null, baseUrl: 'https://api.example/v1', envKey: null, wireApi: 'chat' },
+      provider: { id: 'p', name: null, baseUrl: 'https://api.example/v1', envKey: null, wireApi: 'responses' },
     });
   });
 });

@@ -85,7 +85,8 @@ export interface ProviderForm {
   wireApi: string;
 }
 
-export const WIRE_APIS = ['responses', 'chat'] as const;
+/** What Codex speaks to a provider (Codex dropped "chat"). */
+export const WIRE_APIS = ['responses'] as const;
 
 export function providerForm(p: ProviderSettings | null): ProviderForm {
   return {

@@ -1,0 +1,168 @@
+//! `perch-desktop`: Perch as a tray app. It hosts the same server as
+//! `perch serve` (runtime + API on loopback) in-process and adds a tray,
+//! windows that load the web UI from that server, OS notifications and
+//! login autostart. The engine never sees Tauri: this crate only adapts.
+//!
+//! Invariants:
+//! - The tray is built before anything else, so it registers quickly.
+//! - Closing a window destroys it (WebKit's processes end with it); the app
+//!   lives on in the tray until Quit.
+//! - Windows get no Tauri IPC: they are the same web UI a browser gets and
+//!   speak only the HTTP API.
+
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod geometry;
+mod shell;
+mod tray;
+
+use clap::Parser;
+use perch_host::autostart::LoginAutostart;
+use perch_host::server::{Server, ServerOptions};
+use perch_runtime::host::Autostart;
+use shell::{Shell, WindowKind};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tauri::Manager;
+
+#[derive(Parser, Debug)]
+#[command(name = "perch-desktop", version, about = "Perch in the tray: keeps a Codex agent alive on your desktop")]
+struct Args {
+    /// Start in the tray without opening a window (login autostart uses this).
+    #[arg(long)]
+    hidden: bool,
+    /// Perch's data directory (env PERCH_HOME; default ~/.local/share/perch).
+    #[arg(long, env = "PERCH_HOME")]
+    data_dir: Option<PathBuf>,
+    /// Address of the local API (default: the config's `listen`, else 127.0.0.1:4860).
+    #[arg(long)]
+    listen: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum DesktopError {
+    #[error(transparent)]
+    Server(#[from] perch_host::server::ServerError),
+    #[error(transparent)]
+    Tauri(#[from] tauri::Error),
+}
+
+/// The running server, taken at exit to stop Codex cleanly.
+struct ServerSlot(Mutex<Option<Server>>);
+
+fn main() -> ExitCode {
+    let launched = Instant::now();
+    let args = Args::parse();
+    apply_webkit_workarounds();
+    let data_dir = args.data_dir.clone().unwrap_or_else(perch_runtime::config::default_data_dir);
+    let logs = perch_host::logs::init_with_files(&data_dir);
+    tracing::info!("perch-desktop {} starting (data: {})", env!("CARGO_PKG_VERSION"), data_dir.display());
+
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            tracing::info!("a second launch asked to show Perch");
+            if let Some(shell) = app.try_state::<Arc<Shell>>() {
+                shell.show(WindowKind::Chat, None);
+            }
+        }))
+        .setup(move |app| {
+            setup(app, args, data_dir, logs.dir.clone(), launched).map_err(|e| Box::new(e) as Box<dyn std::error::Error>)
+        })
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::CloseRequested { .. } = event {
+                if let Some(shell) = window.app_handle().try_state::<Arc<Shell>>() {
+                    shell.remember_geometry(window);
+                }
+            }
+        })
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(app) => app,
+        Err(err) => {
+            eprintln!("perch-desktop: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    app.run(|app, event| match event {
+        // The last window closed: stay in the tray. Quit passes a code.
+        tauri::RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
+        tauri::RunEvent::Exit => {
+            let server = app.try_state::<ServerSlot>().and_then(|slot| slot.0.lock().ok()?.take());
+            if let Some(server) = server {
+                tracing::info!("stopping Perch");
+                tauri::async_runtime::block_on(server.stop());
+            }
+        }
+        _ => {}
+    });
+    ExitCode::SUCCESS
+}
+
+fn setup(
+    app: &mut tauri::App,
+    args: Args,
+    data_dir: PathBuf,
+    logs_dir: Option<PathBuf>,
+    launched: Instant,
+) -> Result<(), DesktopError> {
+    let tray = tray::Tray::build(app.handle())?;
+    tracing::info!("tray ready in {} ms", launched.elapsed().as_millis());
+
+    let autostart: Option<Arc<dyn Autostart>> = match std::env::current_exe() {
+        Ok(exe) => match LoginAutostart::new(exe) {
+            Ok(autostart) => Some(Arc::new(autostart)),
+            Err(err) => {
+                tracing::warn!("login autostart is unavailable: {err}");
+                None
+            }
+        },
+        Err(err) => {
+            tracing::warn!("login autostart is unavailable: cannot find this program: {err}");
+            None
+        }
+    };
+    let server = tauri::async_runtime::block_on(Server::start(ServerOptions {
+        data_dir: data_dir.clone(),
+        listen: args.listen,
+        ui_dir: None,
+        config_path: None,
+        autostart,
+        logs_dir,
+    }))?;
+    tracing::info!("API ready at {} in {} ms", server.url, launched.elapsed().as_millis());
+    if let Some(warning) = server.secrets.warning() {
+        tracing::warn!("{warning}");
+    }
+    let shell = Arc::new(Shell::new(app.handle().clone(), &server, &data_dir));
+    app.manage(shell.clone());
+    app.manage(ServerSlot(Mutex::new(None)));
+    let runtime = server.runtime.clone();
+    if let Some(slot) = app.try_state::<ServerSlot>() {
+        if let Ok(mut slot) = slot.0.lock() {
+            *slot = Some(server);
+        }
+    }
+    tray::spawn_updates(tray, runtime.clone(), shell.clone());
+    tauri::async_runtime::spawn(async move {
+        let _ = perch_host::notifier::spawn(runtime, shell.clone()).await;
+    });
+    if !args.hidden {
+        if let Some(shell) = app.try_state::<Arc<Shell>>() {
+            shell.show(WindowKind::Chat, None);
+        }
+    }
+    Ok(())
+}
+
+/// Blank or black WebKitGTK windows on some GPUs and drivers (NVIDIA,
+/// virtual machines, Wayland): turn off the DMA-BUF renderer and compositing
+/// unless the person chose otherwise. Compositing off also saves ~60 MB.
+fn apply_webkit_workarounds() {
+    for (key, value) in [("WEBKIT_DISABLE_DMABUF_RENDERER", "1"), ("WEBKIT_DISABLE_COMPOSITING_MODE", "1")] {
+        if std::env::var_os(key).is_none() {
+            std::env::set_var(key, value);
+        }
+    }
+}
