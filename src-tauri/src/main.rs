@@ -68,7 +68,14 @@ fn main() -> ExitCode {
             }
         }))
         .setup(move |app| {
-            setup(app, args, data_dir, logs.dir.clone(), launched).map_err(|e| Box::new(e) as Box<dyn std::error::Error>)
+            if let Err(err) = setup(app, args, data_dir, logs.dir.clone(), launched) {
+                // Tauri would panic on a setup error; say what is wrong instead.
+                tracing::error!("Perch could not start: {err}");
+                eprintln!("perch-desktop: {err}");
+                let _ = notify_rust::Notification::new().appname("Perch").summary("Perch could not start").body(&err.to_string()).show();
+                app.handle().exit(2);
+            }
+            Ok(())
         })
         .on_window_event(|window, event| {
             if let tauri::WindowEvent::CloseRequested { .. } = event {

@@ -17,7 +17,8 @@ pub enum TrayState {
     Idle,
     Working,
     NeedsApproval,
-    /// Unread peer messages (the peer network sets it).
+    /// Unread peer messages; the peer network (next) sets it.
+    #[allow(dead_code)]
     Unread,
     Offline,
 }

@@ -25,6 +25,8 @@ pub fn init_stderr(default: &str) {
 /// opened, logging goes on to stderr and says why.
 pub fn init_with_files(data_dir: &Path) -> LogGuard {
     let dir = data_dir.join("logs");
+    // The appender prunes old files at start and complains if the dir is missing.
+    let _ = std::fs::create_dir_all(&dir);
     let appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix("perch.log")

@@ -62,8 +62,18 @@ pub fn open_secret_store(data_dir: &Path) -> Arc<dyn SecretStore> {
     let store: Arc<dyn SecretStore> = if forced_file {
         Arc::new(FileSecretStore::new(file_dir.clone(), None))
     } else {
-        match keyring.get("probe") {
-            Ok(_) => Arc::new(keyring),
+        // Write, read back and delete: a Secret Service with no usable
+        // collection (auto-started, never unlocked) answers reads but fails
+        // writes.
+        let probe = keyring.set("probe", "perch").and_then(|()| keyring.get("probe")).and_then(|read| {
+            keyring.delete("probe")?;
+            match read.as_deref() {
+                Some("perch") => Ok(()),
+                _ => Err(HostError::Secrets("the keyring did not return what was stored".into())),
+            }
+        });
+        match probe {
+            Ok(()) => Arc::new(keyring),
             Err(err) => {
                 let warning = format!(
                     "no OS keyring is available ({err}); secrets are kept in 0600 files in {}",

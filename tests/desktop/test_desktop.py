@@ -1,0 +1,215 @@
+#!/usr/bin/python3
+"""The desktop app, for real: perch-desktop under Xvfb with a private D-Bus
+session, gnome-keyring, a tray watcher and a notification server (started by
+`run`), the pinned Codex and the scripted model. Prints one line per test
+and `N passed, M failed`; exits 1 on any failure.
+"""
+import os
+import subprocess
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from desktop import (RESULTS, TrayItem, WebDriver, World, binary, http, image_colors, invoke_action,  # noqa: E402
+                     keyring_lookup, notifications, wait_until, webkit_pids, x_close, x_geometry, x_window)
+
+SNW_LOG = os.environ["PERCH_TEST_SNW_LOG"]
+NOTIFY_LOG = os.environ["PERCH_TEST_NOTIFY_LOG"]
+AUTOSTART = os.path.expanduser("~/.config/autostart/perch.desktop")
+SHELL_CALL = {"functionCalls": [{"name": "exec_command", "arguments": {"cmd": "touch approved.txt"}, "callId": "call_1"}]}
+
+
+def tray_notifications_and_keyring(world):
+    """One app run: keyring, tray menu, autostart, approval notification, Quit."""
+    app = world.start_desktop(hidden=True)
+    url = world.server_url()
+    tray = TrayItem(SNW_LOG)
+    results = []
+
+    def check(name, fn):
+        try:
+            fn()
+            results.append((name, None))
+        except Exception:
+            results.append((name, traceback.format_exc()))
+
+    # The API token is in gnome-keyring (Secret Service), not in a file.
+    token = keyring_lookup("perch", f"api-token@{world.data}")
+
+    def keyring():
+        assert token and len(token) == 64, token
+        assert not os.path.exists(os.path.join(world.data, "secrets/api-token"))
+        settings = http("GET", url + "/api/settings", token=token)
+        assert settings["secrets"] == {"backend": "keyring", "warning": None}, settings["secrets"]
+        # A provider key set through the API lands in the keyring too.
+        http("PUT", url + "/api/settings/provider-key", {"key": "sk-desktop-1"}, token=token)
+        assert keyring_lookup("perch", f"provider-api-key@{world.data}") == "sk-desktop-1"
+        http("DELETE", url + "/api/settings/provider-key", token=token)
+        assert keyring_lookup("perch", f"provider-api-key@{world.data}") is None
+    check("secrets round-trip through gnome-keyring", keyring)
+
+    def menu():
+        assert tray.properties["Status"] == "Active", tray.properties
+        labels = list(tray.items())
+        for expected in ["Open Perch", "Dashboard", "New session", "Interrupt current turn", "Pending approvals (0)",
+                         "Do not disturb", "Start at login", "Quit Perch"]:
+            assert expected in labels, (expected, labels)
+        _, (_, interrupt) = tray.item("Interrupt current turn")
+        assert interrupt.get("enabled") in (False, 0), interrupt
+        _, (_, autostart) = tray.item("Start at login")
+        assert autostart.get("toggle-type") == "checkmark", autostart
+        wait_until("the status line", lambda: any(l == "Perch: Idle" for l in tray.items()), timeout=60)
+    check("the tray registers and its dbusmenu lists every action", menu)
+
+    def autostart():
+        assert not os.path.exists(AUTOSTART)
+        tray.click("Start at login")
+        wait_until("the autostart entry", lambda: os.path.exists(AUTOSTART))
+        with open(AUTOSTART) as f:
+            entry = f.read()
+        assert "--hidden" in entry and "perch-desktop" in entry, entry
+        wait_until("the checkmark", lambda: tray.item("Start at login")[1][1].get("toggle-state") == 1)
+        assert http("GET", url + "/api/settings", token=token)["autostart"]["enabled"] is True
+        tray.click("Start at login")
+        wait_until("the autostart entry to go", lambda: not os.path.exists(AUTOSTART))
+        wait_until("the checkmark to clear", lambda: tray.item("Start at login")[1][1].get("toggle-state") == 0)
+    check("Start at login writes and removes the autostart entry", autostart)
+
+    def approval():
+        session = http("POST", url + "/api/sessions", {}, token=token)["id"]
+        world.enqueue(SHELL_CALL, {"text": "Created approved.txt."})
+        sent = http("POST", f"{url}/api/sessions/{session}/messages", {"text": "make a file"}, token=token)
+
+        def asked():
+            return [n for n in notifications(NOTIFY_LOG) if n["summary"] == "Perch needs your approval"]
+        note = wait_until("the approval notification", asked, timeout=60)[-1]
+        assert note["app_name"] == "Perch", note
+        assert "touch approved.txt" in note["body"], note
+        assert note["actions"] == ["default", "Open", "approve", "Approve", "deny", "Deny"], note["actions"]
+        wait_until("the tray to count it", lambda: "Pending approvals (1)" in tray.items())
+        invoke_action(note["id"], "approve")
+
+        def answered():
+            approvals = http("GET", url + "/api/approvals?status=all", token=token)["data"]
+            return [a for a in approvals if a["status"] == "accept" and a["answeredBy"] == "person"]
+        wait_until("Codex to get the answer", answered, timeout=30)
+        history = wait_until("the turn to complete", lambda: [
+            t for t in http("GET", f"{url}/api/sessions/{session}/history", token=token)["turns"]
+            if t["id"] == sent["turnId"] and t["status"] == "completed"], timeout=60)
+        assert history
+        assert os.path.exists(os.path.join(world.root, "work/approved.txt"))
+        wait_until("the tray count to drop", lambda: "Pending approvals (0)" in tray.items())
+    check("an approval notifies with Approve/Deny, and Approve answers Codex", approval)
+
+    def quit_from_tray():
+        tray.click("Quit Perch")
+        app.wait(30)
+        assert app.returncode == 0, app.returncode
+        assert not os.path.exists(os.path.join(world.data, "server.json"))
+    check("Quit in the tray stops Perch", quit_from_tray)
+    return results
+
+
+def webdriver_chat(world):
+    """The chat window through WebDriver: prompt, streamed answer, screenshot,
+    and closing it ends the WebKit processes while Perch stays in the tray."""
+    world.enqueue({"text": "Hello from the desktop window!", "chunks": ["Hello ", "from the ", "desktop window!"], "delayMs": 20})
+    driver_log = open(os.path.join(world.root, "tauri-driver.log"), "w")
+    driver = subprocess.Popen([os.environ.get("TAURI_DRIVER", "tauri-driver")], stdout=driver_log, stderr=subprocess.STDOUT,
+                              env=world.env)
+    world.procs.append(driver)
+    wd = WebDriver(binary("PERCH_DESKTOP_BIN", "perch-desktop"), world.desktop_args(hidden=False))
+    try:
+        button = wd.wait_for("button", text="New session")
+        wd.call("POST", f"/element/{button}/click")
+        box = wd.wait_for("#composer-input:not([disabled])")
+        wd.call("POST", f"/element/{box}/value", {"text": "Say hello\ue007"})
+        wd.wait_for("[data-testid='agent-message']", text="Hello from the desktop window!")
+        wd.wait_for("[data-testid='turn'][data-status='completed']")
+        os.makedirs(RESULTS, exist_ok=True)
+        shot = os.path.join(RESULTS, "desktop-chat.png")
+        time.sleep(0.5)  # let the last paint land before the screenshot (not an assertion)
+        wd.screenshot(shot)
+        colors = image_colors(shot)
+        assert colors > 50, f"the screenshot looks blank ({colors} colours): {shot}"
+        return shot
+    except Exception:
+        os.makedirs(RESULTS, exist_ok=True)
+        try:
+            wd.screenshot(os.path.join(RESULTS, "desktop-failure.png"))
+            with open(os.path.join(RESULTS, "desktop-failure.html"), "w") as f:
+                f.write(wd.call("GET", "/source"))
+        except Exception:
+            pass
+        raise
+    finally:
+        wd.quit()
+
+
+def closing_and_reopening_the_window(world):
+    """Closing the chat window destroys its webview (the WebKit processes end)
+    and leaves Perch in the tray; the tray reopens it at its remembered size."""
+    for f in ("server.json",):
+        try:
+            os.remove(os.path.join(world.data, f))
+        except OSError:
+            pass
+    app = world.start_desktop(hidden=False)
+    app_pid = world.server_pid()
+    window = wait_until("the chat window", lambda: x_window("Perch"), timeout=60)
+    wait_until("WebKit processes", lambda: webkit_pids(app_pid), timeout=30)
+    subprocess.run(["xdotool", "windowsize", str(window), "700", "500"], check=True)
+    wait_until("the resize", lambda: x_geometry(window) == (700, 500))
+    x_close(window)
+    wait_until("the window to go", lambda: x_window("Perch") is None)
+    wait_until("the WebKit processes to end", lambda: not webkit_pids(app_pid), timeout=30)
+    assert app.poll() is None, "closing the window must not quit Perch"
+    assert http("GET", world.server_url() + "/api/health")["status"] == "ok"
+    tray = TrayItem(SNW_LOG)
+    tray.click("Open Perch")
+    reopened = wait_until("the window to come back", lambda: x_window("Perch"), timeout=60)
+    assert x_geometry(reopened) == (700, 500), x_geometry(reopened)
+    wait_until("WebKit processes again", lambda: webkit_pids(app_pid), timeout=30)
+    tray.click("Quit Perch")
+    app.wait(30)
+
+
+def main():
+    passed, failed = 0, 0
+    world = World()
+    try:
+        for name, error in tray_notifications_and_keyring(world):
+            print(("ok   " if error is None else "FAIL ") + name, flush=True)
+            if error:
+                print(error, flush=True)
+                failed += 1
+            else:
+                passed += 1
+        try:
+            shot = webdriver_chat(world)
+            print(f"ok   the chat window streams an answer through WebDriver; screenshot {shot}", flush=True)
+            passed += 1
+        except Exception:
+            print("FAIL the chat window through WebDriver", flush=True)
+            print(traceback.format_exc(), flush=True)
+            failed += 1
+        try:
+            closing_and_reopening_the_window(world)
+            print("ok   closing the window ends the WebKit processes, Perch stays in the tray, "
+                  "and the tray reopens it at its remembered size", flush=True)
+            passed += 1
+        except Exception:
+            print("FAIL closing and reopening the window", flush=True)
+            print(traceback.format_exc(), flush=True)
+            failed += 1
+        if failed:
+            print("--- perch-desktop log (end) ---\n" + world.log(), flush=True)
+    finally:
+        world.close()
+    print(f"desktop: {passed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
