@@ -5,8 +5,9 @@
 //!
 //! Invariants:
 //! - The tray is built before anything else, so it registers quickly.
-//! - Closing a window destroys it (WebKit's processes end with it); the app
-//!   lives on in the tray until Quit.
+//! - The tray process makes no webview. Each window is a child process
+//!   (`window_process`); closing it ends that process and its WebKit
+//!   processes, and Perch lives on in the tray until Quit.
 //! - Windows get no Tauri IPC: they are the same web UI a browser gets and
 //!   speak only the HTTP API.
 
@@ -15,6 +16,7 @@
 mod geometry;
 mod shell;
 mod tray;
+mod window_process;
 
 use clap::Parser;
 use perch_host::autostart::LoginAutostart;
@@ -39,6 +41,17 @@ struct Args {
     /// Address of the local API (default: the config's `listen`, else 127.0.0.1:4860).
     #[arg(long)]
     listen: Option<String>,
+    /// Internal: run one window (`chat` or `dashboard`) for the tray process.
+    #[arg(long, hide = true, value_parser = parse_window)]
+    window: Option<WindowKind>,
+    /// Internal, with --window: the URL to load, instead of PERCH_WINDOW_URL
+    /// (WebDriver tests; its login code works once, for 60 s).
+    #[arg(long, hide = true, requires = "window")]
+    url: Option<String>,
+}
+
+fn parse_window(name: &str) -> Result<WindowKind, String> {
+    WindowKind::parse(name).ok_or_else(|| format!("{name:?} is not a window (chat, dashboard)"))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +70,16 @@ fn main() -> ExitCode {
     let args = Args::parse();
     apply_webkit_workarounds();
     let data_dir = args.data_dir.clone().unwrap_or_else(perch_runtime::config::default_data_dir);
+    if let Some(kind) = args.window {
+        perch_host::logs::init_stderr("warn");
+        // From the tray: the URL in the environment, commands on stdin. With
+        // --url the window stands alone.
+        let (url, from_tray) = match args.url {
+            Some(url) => (Some(url), false),
+            None => (std::env::var("PERCH_WINDOW_URL").ok(), true),
+        };
+        return window_process::run(kind, url, from_tray, &data_dir, tauri::generate_context!());
+    }
     let logs = perch_host::logs::init_with_files(&data_dir);
     tracing::info!("perch-desktop {} starting (data: {})", env!("CARGO_PKG_VERSION"), data_dir.display());
 
@@ -77,13 +100,6 @@ fn main() -> ExitCode {
             }
             Ok(())
         })
-        .on_window_event(|window, event| {
-            if let tauri::WindowEvent::CloseRequested { .. } = event {
-                if let Some(shell) = window.app_handle().try_state::<Arc<Shell>>() {
-                    shell.remember_geometry(window);
-                }
-            }
-        })
         .build(tauri::generate_context!());
     let app = match app {
         Ok(app) => app,
@@ -93,7 +109,7 @@ fn main() -> ExitCode {
         }
     };
     app.run(|app, event| match event {
-        // The last window closed: stay in the tray. Quit passes a code.
+        // The tray process has no window; stay until Quit, which passes a code.
         tauri::RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
         tauri::RunEvent::Exit => {
             let server = app.try_state::<ServerSlot>().and_then(|slot| slot.0.lock().ok()?.take());
@@ -142,7 +158,7 @@ fn setup(
     if let Some(warning) = server.secrets.warning() {
         tracing::warn!("{warning}");
     }
-    let shell = Arc::new(Shell::new(app.handle().clone(), &server, &data_dir));
+    let shell = Arc::new(Shell::new(app.handle().clone(), &server, data_dir));
     app.manage(shell.clone());
     app.manage(ServerSlot(Mutex::new(None)));
     let runtime = server.runtime.clone();
@@ -152,6 +168,25 @@ fn setup(
         }
     }
     tray::spawn_updates(tray, runtime.clone(), shell.clone());
+    // SIGTERM (logout, systemd, kill) and Ctrl-C quit like the tray's Quit:
+    // pending approvals are cancelled and Codex is stopped.
+    let quitting = shell.clone();
+    tauri::async_runtime::spawn(async move {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate => {}
+        }
+        tracing::info!("signal received; quitting");
+        quitting.quit();
+    });
     tauri::async_runtime::spawn(async move {
         let _ = perch_host::notifier::spawn(runtime, shell.clone()).await;
     });

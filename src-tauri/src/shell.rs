@@ -1,29 +1,40 @@
-//! The windows: the chat and the dashboard, both the web UI served by the
-//! in-process API, signed in with a one-time login code in the URL fragment.
+//! The windows, seen from the tray process: each is a child process
+//! (`window_process`) showing the web UI of the in-process API, signed in
+//! with a one-time login code in the URL fragment.
 
-use crate::geometry::GeometryStore;
+use crate::window_process::safe_route;
 use perch_api::Auth;
 use perch_host::notifier::{NotifierHost, OpenTarget};
 use perch_host::server::Server;
 use perch_runtime::Runtime;
-use std::path::Path;
-use std::sync::Arc;
-use tauri::{Manager, WebviewUrl, WebviewWindowBuilder};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WindowKind {
     Chat,
     Dashboard,
 }
 
 impl WindowKind {
-    fn label(self) -> &'static str {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "chat" => Some(Self::Chat),
+            "dashboard" => Some(Self::Dashboard),
+            _ => None,
+        }
+    }
+    pub fn label(self) -> &'static str {
         match self {
             Self::Chat => "chat",
             Self::Dashboard => "dashboard",
         }
     }
-    fn title(self) -> &'static str {
+    pub fn title(self) -> &'static str {
         match self {
             Self::Chat => "Perch",
             Self::Dashboard => "Perch — Dashboard",
@@ -35,11 +46,38 @@ impl WindowKind {
             Self::Dashboard => "/dashboard",
         }
     }
-    fn default_size(self) -> (f64, f64) {
+    pub fn default_size(self) -> (f64, f64) {
         match self {
             Self::Chat => (980.0, 720.0),
             Self::Dashboard => (860.0, 640.0),
         }
+    }
+}
+
+/// A running window process. A thread waits for it, so a closed window is
+/// reaped at once and `alive` turns false.
+struct WindowProcess {
+    pid: u32,
+    stdin: ChildStdin,
+    alive: Arc<AtomicBool>,
+}
+
+impl WindowProcess {
+    fn watch(mut child: Child, kind: WindowKind) -> Result<Self, String> {
+        let stdin = child.stdin.take().ok_or("the window process has no stdin")?;
+        let pid = child.id();
+        let alive = Arc::new(AtomicBool::new(true));
+        let flag = alive.clone();
+        std::thread::spawn(move || {
+            let status = child.wait();
+            flag.store(false, Ordering::SeqCst);
+            tracing::info!("the {} window closed ({status:?})", kind.label());
+        });
+        Ok(Self { pid, stdin, alive })
+    }
+
+    fn alive(&self) -> bool {
+        self.alive.load(Ordering::SeqCst)
     }
 }
 
@@ -48,70 +86,80 @@ pub struct Shell {
     url: String,
     auth: Arc<Auth>,
     pub runtime: Arc<Runtime>,
-    geometry: GeometryStore,
-}
-
-/// Routes are made by Perch from ids; refuse anything that could break out
-/// of the fragment or the JavaScript string.
-fn safe_route(route: &str) -> bool {
-    route.starts_with('/') && route.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_'))
+    data_dir: PathBuf,
+    windows: Mutex<HashMap<WindowKind, WindowProcess>>,
 }
 
 impl Shell {
-    pub fn new(app: tauri::AppHandle, server: &Server, data_dir: &Path) -> Self {
+    pub fn new(app: tauri::AppHandle, server: &Server, data_dir: PathBuf) -> Self {
         Self {
             app,
             url: server.url.clone(),
             auth: server.auth.clone(),
             runtime: server.runtime.clone(),
-            geometry: GeometryStore::open(data_dir.join("windows.json")),
+            data_dir,
+            windows: Mutex::default(),
         }
     }
 
-    /// Shows (or makes) the window, at `route` if given.
+    fn windows(&self) -> std::sync::MutexGuard<'_, HashMap<WindowKind, WindowProcess>> {
+        self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Shows the window (starting its process if it is closed), at `route`.
     pub fn show(&self, kind: WindowKind, route: Option<String>) {
         let route = route.filter(|r| safe_route(r));
-        if let Some(window) = self.app.get_webview_window(kind.label()) {
-            let _ = window.unminimize();
-            let _ = window.show();
-            let _ = window.set_focus();
-            if let Some(route) = route {
-                let _ = window.eval(format!("location.hash = {}", serde_json::json!(format!("#{route}"))));
+        let mut windows = self.windows();
+        if let Some(window) = windows.get_mut(&kind) {
+            if window.alive() {
+                let mut commands = String::from("show\n");
+                if let Some(route) = &route {
+                    commands.push_str(&format!("navigate {route}\n"));
+                }
+                if window.stdin.write_all(commands.as_bytes()).and_then(|()| window.stdin.flush()).is_ok() {
+                    return;
+                }
             }
-            return;
+            windows.remove(&kind);
         }
-        if let Err(err) = self.create(kind, route.as_deref().unwrap_or(kind.default_route())) {
-            tracing::error!("could not open the {} window: {err}", kind.label());
+        match self.spawn(kind, route.as_deref().unwrap_or(kind.default_route())) {
+            Ok(window) => {
+                windows.insert(kind, window);
+            }
+            Err(err) => tracing::error!("could not open the {} window: {err}", kind.label()),
         }
     }
 
-    fn create(&self, kind: WindowKind, route: &str) -> Result<(), String> {
+    fn spawn(&self, kind: WindowKind, route: &str) -> Result<WindowProcess, String> {
         let (code, _) = self.auth.new_login_code().map_err(|e| e.to_string())?;
-        let url = format!("{}/#login={code}&next={route}", self.url);
-        let url = url.parse().map_err(|e| format!("{url}: {e}"))?;
-        let (width, height) = kind.default_size();
-        let mut builder = WebviewWindowBuilder::new(&self.app, kind.label(), WebviewUrl::External(url))
-            .title(kind.title())
-            .inner_size(width, height)
-            .min_inner_size(420.0, 320.0);
-        if let Some(saved) = self.geometry.get(kind.label()) {
-            builder = builder.inner_size(saved.width, saved.height).position(saved.x, saved.y).maximized(saved.maximized);
-        }
-        builder.build().map(|_| ()).map_err(|e| e.to_string())
+        let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+        let child = Command::new(exe)
+            .args(["--window", kind.label(), "--data-dir"])
+            .arg(&self.data_dir)
+            .env("PERCH_WINDOW_URL", format!("{}/#login={code}&next={route}", self.url))
+            .stdin(Stdio::piped())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        tracing::info!("opened the {} window (pid {})", kind.label(), child.id());
+        WindowProcess::watch(child, kind)
     }
 
-    pub fn remember_geometry(&self, window: &tauri::Window) {
-        self.geometry.remember(window);
-    }
-
+    /// Closes every window and quits.
     pub fn quit(&self) {
+        for (_, window) in self.windows().drain() {
+            if window.alive() {
+                // Closing stdin tells the window to close; SIGTERM makes sure.
+                drop(window.stdin);
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(window.pid as i32), nix::sys::signal::SIGTERM);
+            }
+        }
         self.app.exit(0);
     }
 }
 
 impl NotifierHost for Shell {
     fn any_window_visible(&self) -> bool {
-        self.app.webview_windows().values().any(|w| w.is_visible().unwrap_or(false))
+        self.windows().values().any(WindowProcess::alive)
     }
 
     fn open(&self, target: OpenTarget) {

@@ -18,7 +18,7 @@ import dbus
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-RESULTS = os.environ.get("PERCH_DESKTOP_RESULTS", os.path.join(REPO, "target-desktop-results"))
+RESULTS = os.environ.get("PERCH_DESKTOP_RESULTS", os.path.join(REPO, "test-results", "desktop"))
 CODEX_SUFFIX = "node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex"
 
 

@@ -112,14 +112,21 @@ def tray_notifications_and_keyring(world):
 
 
 def webdriver_chat(world):
-    """The chat window through WebDriver: prompt, streamed answer, screenshot,
-    and closing it ends the WebKit processes while Perch stays in the tray."""
+    """The chat window through WebDriver: prompt, streamed answer, screenshot.
+    Perch runs in the tray; tauri-driver starts the chat window process the
+    way the tray does (`--window chat` with a login URL in the environment)."""
+    app = world.start_desktop(hidden=True)
+    url = world.server_url()
+    token = keyring_lookup("perch", f"api-token@{world.data}")
+    code = http("POST", url + "/api/auth/login-codes", {}, token=token)["code"]
     world.enqueue({"text": "Hello from the desktop window!", "chunks": ["Hello ", "from the ", "desktop window!"], "delayMs": 20})
     driver_log = open(os.path.join(world.root, "tauri-driver.log"), "w")
     driver = subprocess.Popen([os.environ.get("TAURI_DRIVER", "tauri-driver")], stdout=driver_log, stderr=subprocess.STDOUT,
                               env=world.env)
     world.procs.append(driver)
-    wd = WebDriver(binary("PERCH_DESKTOP_BIN", "perch-desktop"), world.desktop_args(hidden=False))
+    # WebKitWebDriver does not pass our environment on, so the URL goes in --url.
+    wd = WebDriver(binary("PERCH_DESKTOP_BIN", "perch-desktop"),
+                   ["--window", "chat", "--data-dir", world.data, "--url", f"{url}/#login={code}&next=/chat"])
     try:
         button = wd.wait_for("button", text="New session")
         wd.call("POST", f"/element/{button}/click")
@@ -145,16 +152,15 @@ def webdriver_chat(world):
         raise
     finally:
         wd.quit()
+        driver.terminate()
+        app.terminate()  # SIGTERM: Perch stops Codex and exits cleanly
+        app.wait(30)
+        assert app.returncode == 0, f"perch-desktop exited {app.returncode} on SIGTERM"
 
 
 def closing_and_reopening_the_window(world):
     """Closing the chat window destroys its webview (the WebKit processes end)
     and leaves Perch in the tray; the tray reopens it at its remembered size."""
-    for f in ("server.json",):
-        try:
-            os.remove(os.path.join(world.data, f))
-        except OSError:
-            pass
     app = world.start_desktop(hidden=False)
     app_pid = world.server_pid()
     window = wait_until("the chat window", lambda: x_window("Perch"), timeout=60)
