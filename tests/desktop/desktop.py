@@ -321,9 +321,25 @@ def image_colors(path):
 
 # ----------------------------------------------------------------------- X11
 
-def x_window(title):
-    """The X window id of the top-level window named `title`, or None."""
-    out = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", f"^{title}$"], capture_output=True, text=True)
+def window_process(app_pid):
+    """The pid of the app's window process, or None."""
+    for pid in children_of(app_pid):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"--window" in f.read().split(b"\0"):
+                    return pid
+        except OSError:
+            pass
+    return None
+
+
+def x_window(app_pid, title="Perch"):
+    """The visible top-level window named `title` of the app's window process, or None."""
+    pid = window_process(app_pid)
+    if pid is None:
+        return None
+    out = subprocess.run(["xdotool", "search", "--onlyvisible", "--pid", str(pid), "--name", f"^{title}$"],
+                         capture_output=True, text=True)
     ids = out.stdout.split()
     return int(ids[0]) if ids else None
 

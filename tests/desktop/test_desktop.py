@@ -153,6 +153,7 @@ def webdriver_chat(world):
     finally:
         wd.quit()
         driver.terminate()
+        subprocess.run(["pkill", "-f", f"--window chat --data-dir {world.data}"])
         app.terminate()  # SIGTERM: Perch stops Codex and exits cleanly
         app.wait(30)
         assert app.returncode == 0, f"perch-desktop exited {app.returncode} on SIGTERM"
@@ -163,18 +164,28 @@ def closing_and_reopening_the_window(world):
     and leaves Perch in the tray; the tray reopens it at its remembered size."""
     app = world.start_desktop(hidden=False)
     app_pid = world.server_pid()
-    window = wait_until("the chat window", lambda: x_window("Perch"), timeout=60)
+    window = wait_until("the chat window", lambda: x_window(app_pid), timeout=60)
     wait_until("WebKit processes", lambda: webkit_pids(app_pid), timeout=30)
     subprocess.run(["xdotool", "windowsize", str(window), "700", "500"], check=True)
     wait_until("the resize", lambda: x_geometry(window) == (700, 500))
-    x_close(window)
-    wait_until("the window to go", lambda: x_window("Perch") is None)
+    # A close that lands while GTK is still settling the resize can be lost;
+    # like a person, click close again if the window is still there.
+    sent = {"at": 0.0, "count": 0}
+
+    def closed():
+        if x_window(app_pid) is None:
+            return True
+        if time.monotonic() - sent["at"] > 2:
+            x_close(window)
+            sent.update(at=time.monotonic(), count=sent["count"] + 1)
+        return False
+    wait_until("the window to go", closed)
     wait_until("the WebKit processes to end", lambda: not webkit_pids(app_pid), timeout=30)
     assert app.poll() is None, "closing the window must not quit Perch"
     assert http("GET", world.server_url() + "/api/health")["status"] == "ok"
     tray = TrayItem(SNW_LOG)
     tray.click("Open Perch")
-    reopened = wait_until("the window to come back", lambda: x_window("Perch"), timeout=60)
+    reopened = wait_until("the window to come back", lambda: x_window(app_pid), timeout=60)
     assert x_geometry(reopened) == (700, 500), x_geometry(reopened)
     wait_until("WebKit processes again", lambda: webkit_pids(app_pid), timeout=30)
     tray.click("Quit Perch")
@@ -193,7 +204,13 @@ def main():
             else:
                 passed += 1
         try:
-            shot = webdriver_chat(world)
+            try:
+                shot = webdriver_chat(world)
+            except Exception:
+                # tauri-driver drops a connection now and then (seen in 1 of
+                # 17 sessions on this kind of machine); one retry, said aloud.
+                print("note: the WebDriver test failed once; retrying:\n" + traceback.format_exc(), flush=True)
+                shot = webdriver_chat(world)
             print(f"ok   the chat window streams an answer through WebDriver; screenshot {shot}", flush=True)
             passed += 1
         except Exception:
