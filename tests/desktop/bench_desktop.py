@@ -1,0 +1,100 @@
+#!/usr/bin/python3
+"""The desktop benchmark (run through `tests/desktop/run bench`): cold start
+to the tray being registered with the StatusNotifierWatcher, and idle
+memory and CPU of the tray process, the window process and WebKit's
+processes, with the chat window open and after it is closed.
+
+Use the release binary for figures: PERCH_DESKTOP_BIN=target/release/perch-desktop.
+"""
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from desktop import (TrayItem, World, binary, comm, rss_kb, wait_until, webkit_pids, window_process,  # noqa: E402
+                     x_close, x_window)
+
+SNW_LOG = os.environ["PERCH_TEST_SNW_LOG"]
+RUNS = int(os.environ.get("PERCH_BENCH_RUNS", "5"))
+SETTLE_S = float(os.environ.get("PERCH_BENCH_SETTLE", "10"))
+
+
+def registrations():
+    try:
+        with open(SNW_LOG) as f:
+            return [int(line.split()[0]) for line in f if line.strip()]
+    except OSError:
+        return []
+
+
+def cpu_ticks(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def snapshot(label, app_pid):
+    window = window_process(app_pid)
+    kits = webkit_pids(app_pid)
+    pids = [app_pid] + ([window] if window else []) + kits
+    before = cpu_ticks(pids)
+    time.sleep(SETTLE_S)
+    ticks = cpu_ticks(pids) - before
+    hz = os.sysconf("SC_CLK_TCK")
+    print(f"{label}:")
+    print(f"  tray process (perch-desktop)     {rss_kb(app_pid) / 1024:7.1f} MB RSS")
+    if window:
+        print(f"  window process (--window chat)   {rss_kb(window) / 1024:7.1f} MB RSS")
+    for pid in kits:
+        print(f"  {comm(pid):<32} {rss_kb(pid) / 1024:7.1f} MB RSS")
+    print(f"  WebKit processes: {len(kits)}; CPU of all of them over {SETTLE_S:.0f} s: "
+          f"{100.0 * ticks / hz / SETTLE_S:.2f} %")
+
+
+def main():
+    world = World()
+    try:
+        print(f"binary: {binary('PERCH_DESKTOP_BIN', 'perch-desktop')}")
+        starts = []
+        for _ in range(RUNS):
+            seen = len(registrations())
+            launched = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+            app = world.start_desktop(hidden=True)
+            wait_until("the tray", lambda: len(registrations()) > seen, timeout=60)
+            starts.append((registrations()[-1] - launched) / 1e6)
+            app.terminate()
+            app.wait(30)
+        print(f"cold start to tray registered ({RUNS} runs): median {statistics.median(starts):.0f} ms, "
+              f"min {min(starts):.0f} ms, max {max(starts):.0f} ms")
+
+        app = world.start_desktop(hidden=False)
+        wait_until("the window", lambda: x_window(app.pid), timeout=60)
+        wait_until("WebKit", lambda: webkit_pids(app.pid), timeout=60)
+        snapshot("window open, idle", app.pid)
+        window = x_window(app.pid)
+        sent = {"at": 0.0}
+
+        def closed():
+            if x_window(app.pid) is None and not webkit_pids(app.pid):
+                return True
+            if time.monotonic() - sent["at"] > 2 and window and x_window(app.pid):
+                x_close(window)
+                sent["at"] = time.monotonic()
+            return False
+        wait_until("the window to close", closed, timeout=60)
+        snapshot("window closed, idle", app.pid)
+        TrayItem(SNW_LOG).click("Quit Perch")
+        app.wait(30)
+    finally:
+        world.close()
+
+
+if __name__ == "__main__":
+    main()
