@@ -172,18 +172,7 @@ fn setup(
     // pending approvals are cancelled and Codex is stopped.
     let quitting = shell.clone();
     tauri::async_runtime::spawn(async move {
-        let terminate = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut signal) => {
-                    signal.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate => {}
-        }
+        perch_host::server::wait_for_signal().await;
         tracing::info!("signal received; quitting");
         quitting.quit();
     });

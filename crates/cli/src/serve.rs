@@ -34,23 +34,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
     if let Some(warning) = server.secrets.warning() {
         eprintln!("warning: {warning}");
     }
-    wait_for_signal().await;
+    perch_host::server::wait_for_signal().await;
     eprintln!("Perch is stopping");
     server.stop().await;
     Ok(())
-}
-
-async fn wait_for_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate => {}
-    }
 }

@@ -145,3 +145,20 @@ impl Server {
         let _ = std::fs::remove_file(&self.server_file);
     }
 }
+
+/// Resolves on SIGTERM (logout, systemd, kill) or Ctrl-C: both mean "stop
+/// cleanly".
+pub async fn wait_for_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}
