@@ -167,7 +167,7 @@ fn setup(
             *slot = Some(server);
         }
     }
-    tray::spawn_updates(tray, runtime.clone(), shell.clone());
+    tray::spawn_updates(tray, runtime.clone());
     // SIGTERM (logout, systemd, kill) and Ctrl-C quit like the tray's Quit:
     // pending approvals are cancelled and Codex is stopped.
     let quitting = shell.clone();

@@ -4,7 +4,7 @@
 
 use crate::shell::{Shell, WindowKind};
 use perch_runtime::model::{EventKind, Status};
-use perch_runtime::settings::{Settings, SettingsPatch};
+use perch_runtime::settings::{NotificationsPatch, Settings, SettingsPatch};
 use perch_runtime::{HealthState, Runtime};
 use std::sync::Arc;
 use tauri::image::Image;
@@ -187,7 +187,7 @@ impl Tray {
 
 /// Keeps the tray in step with the runtime: on every event that can change
 /// it, recompute the model (settings only when they changed).
-pub fn spawn_updates(mut tray: Tray, runtime: Arc<Runtime>, _shell: Arc<Shell>) {
+pub fn spawn_updates(mut tray: Tray, runtime: Arc<Runtime>) {
     tauri::async_runtime::spawn(async move {
         let mut subscription = runtime.events().subscribe(None);
         let mut checks = match runtime.settings().await {
@@ -269,8 +269,8 @@ async fn run_menu_action(shell: &Shell, id: &str) -> Result<(), perch_runtime::E
         }
         "dnd" => {
             let dnd = !runtime.config().notifications.dnd;
-            let patch: SettingsPatch = serde_json::from_value(serde_json::json!({ "notifications": { "dnd": dnd } }))
-                .map_err(|e| perch_runtime::Error::Invalid(e.to_string()))?;
+            let notifications = NotificationsPatch { dnd: Some(dnd), ..Default::default() };
+            let patch = SettingsPatch { notifications: Some(notifications), ..Default::default() };
             runtime.update_settings(patch).await?;
         }
         "autostart" => {

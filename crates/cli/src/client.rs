@@ -38,7 +38,14 @@ impl Client {
             .and_then(|text| serde_json::from_str(&text).ok())
             .ok_or_else(|| CliError::NotRunning(data_dir.display().to_string()))?;
         let base = record["url"].as_str().ok_or_else(|| CliError::NotRunning(data_dir.display().to_string()))?.to_string();
-        Ok(Self { http, base, token: stored_token(data_dir).await? })
+        let token = {
+            let data_dir = data_dir.to_path_buf();
+            tokio::task::spawn_blocking(move || perch_host::secrets::read_token(&data_dir))
+                .await
+                .map_err(|e| CliError::Other(format!("reading the token: {e}")))??
+        };
+        let token = token.ok_or(CliError::Unauthorized)?;
+        Ok(Self { http, base, token })
     }
 
     pub fn base(&self) -> &str {

@@ -182,40 +182,53 @@ enum Action {
     Open(OpenTarget),
 }
 
+/// The notifier's state between events.
+struct Notifier {
+    runtime: Arc<Runtime>,
+    host: Arc<dyn NotifierHost>,
+    coalescer: Coalescer,
+    /// Approval id -> its own notification id, to mark it answered.
+    approval_notes: HashMap<String, u32>,
+    /// Pending approvals already notified, so a lag re-read skips them.
+    notified: HashSet<String>,
+    supports_actions: bool,
+    actions: mpsc::Sender<Action>,
+}
+
 /// Notifies about runtime events until the runtime's bus closes.
 pub fn spawn(runtime: Arc<Runtime>, host: Arc<dyn NotifierHost>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let (actions_tx, mut actions_rx) = mpsc::channel::<Action>(32);
+        let (actions, mut actions_rx) = mpsc::channel::<Action>(32);
         let mut subscription = runtime.events().subscribe(None);
-        let mut coalescer = Coalescer::default();
-        // Approval id -> its own notification id, to mark it answered.
-        let mut approval_notes: HashMap<String, u32> = HashMap::new();
-        let mut notified: HashSet<String> = HashSet::new();
         let supports_actions =
             tokio::task::spawn_blocking(|| notify_rust::get_capabilities().map(|c| c.iter().any(|c| c == "actions")))
                 .await
                 .ok()
                 .and_then(Result::ok)
                 .unwrap_or(false);
+        let mut notifier = Notifier {
+            runtime: runtime.clone(),
+            host: host.clone(),
+            coalescer: Coalescer::default(),
+            approval_notes: HashMap::new(),
+            notified: HashSet::new(),
+            supports_actions,
+            actions,
+        };
         loop {
             tokio::select! {
-                event = subscription.live.recv() => {
-                    let event = match event {
-                        Ok(event) => event,
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                            // Approvals must not be lost to a burst: re-read them.
-                            for approval in runtime.approvals(true).unwrap_or_default() {
-                                if !notified.contains(&approval.id) {
-                                    let kind = EventKind::ApprovalRequested { approval };
-                                    handle_event(&runtime, &*host, &kind, &mut coalescer, &mut approval_notes, &mut notified, supports_actions, &actions_tx).await;
-                                }
+                event = subscription.live.recv() => match event {
+                    Ok(event) => notifier.handle(&event.kind).await,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        // Approvals must not be lost to a burst: re-read them.
+                        for approval in runtime.approvals(true).unwrap_or_default() {
+                            if !notifier.notified.contains(&approval.id) {
+                                notifier.handle(&EventKind::ApprovalRequested { approval }).await;
                             }
-                            continue;
                         }
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                    };
-                    handle_event(&runtime, &*host, &event.kind, &mut coalescer, &mut approval_notes, &mut notified, supports_actions, &actions_tx).await;
-                }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
                 Some(action) = actions_rx.recv() => match action {
                     Action::Answer { approval_id, decision } => {
                         if let Err(err) = runtime.answer_approval(&approval_id, decision).await {
@@ -229,81 +242,78 @@ pub fn spawn(runtime: Arc<Runtime>, host: Arc<dyn NotifierHost>) -> tokio::task:
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn handle_event(
-    runtime: &Runtime,
-    host: &dyn NotifierHost,
-    event: &EventKind,
-    coalescer: &mut Coalescer,
-    approval_notes: &mut HashMap<String, u32>,
-    notified: &mut HashSet<String>,
-    supports_actions: bool,
-    actions: &mpsc::Sender<Action>,
-) {
-    if let EventKind::ApprovalResolved { approval } = event {
-        if let Some(id) = approval_notes.remove(&approval.id) {
-            show_blocking(replace_with_answered(id, format!("Answered: {}", clean(&approval.title)))).await;
-        }
-        return;
-    }
-    let config = runtime.config().notifications;
-    let Some(note) = note_for(event, &config, host.any_window_visible()) else { return };
-    if let Some(id) = &note.approval_id {
-        notified.insert(id.clone());
-    }
-    let now = Instant::now();
-    let (note, replaces) = coalescer.coalesce(note, now);
-    let kind = note.kind;
-    let approval_id = note.approval_id.clone();
-    let target = note.target.clone();
-    let mut notification = notify_rust::Notification::new();
-    notification.appname("Perch").icon("perch").summary(&note.summary).body(&note.body);
-    if let Some(id) = replaces {
-        notification.id(id);
-    }
-    if supports_actions {
-        notification.action("default", "Open");
-        if approval_id.is_some() {
-            notification.action("approve", "Approve").action("deny", "Deny");
-        }
-    }
-    if kind == Kind::Approval {
-        notification.urgency(notify_rust::Urgency::Critical);
-    }
-    let shown = tokio::task::spawn_blocking(move || notification.show()).await;
-    let handle = match shown {
-        Ok(Ok(handle)) => handle,
-        Ok(Err(err)) => {
-            tracing::warn!("could not show a notification: {err}");
+impl Notifier {
+    async fn handle(&mut self, event: &EventKind) {
+        if let EventKind::ApprovalResolved { approval } = event {
+            self.notified.remove(&approval.id);
+            if let Some(id) = self.approval_notes.remove(&approval.id) {
+                show_blocking(replace_with_answered(id, format!("Answered: {}", clean(&approval.title)))).await;
+            }
             return;
         }
-        Err(err) => {
-            tracing::warn!("the notification task failed: {err}");
+        let config = self.runtime.config().notifications;
+        let Some(note) = note_for(event, &config, self.host.any_window_visible()) else { return };
+        if let Some(id) = &note.approval_id {
+            self.notified.insert(id.clone());
+        }
+        self.show(note).await;
+    }
+
+    async fn show(&mut self, note: Note) {
+        let now = Instant::now();
+        let (note, replaces) = self.coalescer.coalesce(note, now);
+        let kind = note.kind;
+        let approval_id = note.approval_id.clone();
+        let target = note.target.clone();
+        let mut notification = notify_rust::Notification::new();
+        notification.appname("Perch").icon("perch").summary(&note.summary).body(&note.body);
+        if let Some(id) = replaces {
+            notification.id(id);
+        }
+        if self.supports_actions {
+            notification.action("default", "Open");
+            if approval_id.is_some() {
+                notification.action("approve", "Approve").action("deny", "Deny");
+            }
+        }
+        if kind == Kind::Approval {
+            notification.urgency(notify_rust::Urgency::Critical);
+        }
+        let shown = tokio::task::spawn_blocking(move || notification.show()).await;
+        let handle = match shown {
+            Ok(Ok(handle)) => handle,
+            Ok(Err(err)) => {
+                tracing::warn!("could not show a notification: {err}");
+                return;
+            }
+            Err(err) => {
+                tracing::warn!("the notification task failed: {err}");
+                return;
+            }
+        };
+        self.coalescer.shown(kind, handle.id(), now);
+        if let Some(id) = &approval_id {
+            self.approval_notes.insert(id.clone(), handle.id());
+        } else if kind == Kind::Approval {
+            // The coalesced note answers none of them by itself.
+            self.approval_notes.retain(|_, note_id| *note_id != handle.id());
+        }
+        if !self.supports_actions {
             return;
         }
-    };
-    coalescer.shown(kind, handle.id(), now);
-    if let Some(id) = &approval_id {
-        approval_notes.insert(id.clone(), handle.id());
-    } else if kind == Kind::Approval {
-        // The coalesced note answers none of them by itself.
-        approval_notes.retain(|_, note_id| *note_id != handle.id());
-    }
-    if !supports_actions {
-        return;
-    }
-    let actions = actions.clone();
-    tokio::task::spawn_blocking(move || {
-        handle.wait_for_action(|action| {
-            let action = match (action, &approval_id) {
-                ("approve", Some(id)) => Action::Answer { approval_id: id.clone(), decision: Decision::Accept },
-                ("deny", Some(id)) => Action::Answer { approval_id: id.clone(), decision: Decision::Decline },
-                ("default", _) => Action::Open(target.clone()),
-                _ => return,
-            };
-            let _ = actions.blocking_send(action);
+        let actions = self.actions.clone();
+        tokio::task::spawn_blocking(move || {
+            handle.wait_for_action(|action| {
+                let action = match (action, &approval_id) {
+                    ("approve", Some(id)) => Action::Answer { approval_id: id.clone(), decision: Decision::Accept },
+                    ("deny", Some(id)) => Action::Answer { approval_id: id.clone(), decision: Decision::Decline },
+                    ("default", _) => Action::Open(target.clone()),
+                    _ => return,
+                };
+                let _ = actions.blocking_send(action);
+            });
         });
-    });
+    }
 }
 
 fn replace_with_answered(id: u32, summary: String) -> notify_rust::Notification {

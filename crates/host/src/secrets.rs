@@ -88,6 +88,21 @@ pub fn open_secret_store(data_dir: &Path) -> Arc<dyn SecretStore> {
     store
 }
 
+/// The token a running server stored, for client commands: reads only, so
+/// a `perch status` does not write a keyring probe. `None` if there is none.
+pub fn read_token(data_dir: &Path) -> Result<Option<String>, HostError> {
+    if let Some(token) = std::env::var("PERCH_API_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
+        return Ok(Some(token.trim().to_string()));
+    }
+    if std::env::var("PERCH_SECRET_STORE").map_or(true, |v| v != "file") {
+        let keyring = KeyringSecretStore { data_dir: data_dir.display().to_string() };
+        if let Ok(Some(token)) = keyring.get(secret_names::API_TOKEN) {
+            return Ok(Some(token));
+        }
+    }
+    FileSecretStore::new(data_dir.join("secrets"), None).get(secret_names::API_TOKEN)
+}
+
 /// Perch 0.1 kept the token in `<data dir>/api-token`; move it into the store.
 fn migrate_legacy_token(data_dir: &Path, store: &dyn SecretStore) {
     let legacy: PathBuf = data_dir.join("api-token");
