@@ -59,7 +59,9 @@ def wait_until(what, check, timeout=30.0, interval=0.05):
 class World:
     """Throwaway dirs, the scripted model and Perch's config for one run."""
 
-    def __init__(self):
+    def __init__(self, packaged=False):
+        """`packaged`: the config names no Codex binary, so Perch looks for
+        it the way an installed one does."""
         self.root = tempfile.mkdtemp(prefix="perch-desktop-")
         for d in ("data", "codex_home", "tmp", "work"):
             os.makedirs(os.path.join(self.root, d))
@@ -78,7 +80,7 @@ class World:
         with open(os.path.join(self.data, "config.toml"), "w") as f:
             f.write(
                 "[codex]\n"
-                f"bin = {json.dumps(codex_bin())}\n"
+                + ("" if packaged else f"bin = {json.dumps(codex_bin())}\n") +
                 f"home = {json.dumps(os.path.join(self.root, 'codex_home'))}\n"
                 'approval_policy = "guarded"\nmodel = "mock-model"\n'
                 f"cwd = {json.dumps(os.path.join(self.root, 'work'))}\n\n"
@@ -88,6 +90,8 @@ class World:
         self.env = dict(os.environ, TMPDIR=os.path.join(self.root, "tmp"), PERCH_LOG="info")
         self.env.pop("PERCH_API_TOKEN", None)
         self.env.pop("PERCH_SECRET_STORE", None)
+        if packaged:
+            self.env.pop("PERCH_CODEX_BIN", None)
 
     def enqueue(self, *scripts):
         http("POST", self.model_url + "/_control/enqueue", list(scripts))
@@ -96,10 +100,10 @@ class World:
         args = ["--data-dir", self.data, "--listen", "127.0.0.1:0"]
         return args + (["--hidden"] if hidden else [])
 
-    def start_desktop(self, hidden=True):
+    def start_desktop(self, hidden=True, program=None):
         log = open(os.path.join(self.root, "desktop.log"), "a")
         proc = subprocess.Popen(
-            [binary("PERCH_DESKTOP_BIN", "perch-desktop")] + self.desktop_args(hidden),
+            [program or binary("PERCH_DESKTOP_BIN", "perch-desktop")] + self.desktop_args(hidden),
             env=self.env, cwd=os.path.join(self.root, "work"), stdout=log, stderr=subprocess.STDOUT,
         )
         self.procs.append(proc)
@@ -163,17 +167,23 @@ def keyring_lookup(service, username):
 
 # ----------------------------------------------------------------- tray (SNI)
 
+def registrations(path):
+    """The watcher's log: one `ns bus_name path` line per registration."""
+    try:
+        with open(path) as f:
+            return [l.split() for l in f if l.strip()]
+    except OSError:
+        return []
+
+
 class TrayItem:
     """The app's StatusNotifierItem and its dbusmenu, as a panel sees them."""
 
-    def __init__(self, registrations_file):
+    def __init__(self, registrations_file, after=0):
+        """The newest item registered, once more than `after` have been."""
         def registered():
-            try:
-                with open(registrations_file) as f:
-                    lines = [l.split() for l in f if l.strip()]
-            except OSError:
-                return None
-            return lines[-1] if lines else None
+            lines = registrations(registrations_file)
+            return lines[-1] if len(lines) > after else None
 
         self.registered_ns, self.bus_name, self.path = registered_line = wait_until("tray registration", registered)
         self.registered_ns = int(registered_line[0])

@@ -9,10 +9,12 @@ import subprocess
 import sys
 import time
 import traceback
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from desktop import (RESULTS, TrayItem, WebDriver, World, binary, http, image_colors, invoke_action,  # noqa: E402
-                     keyring_lookup, notifications, wait_until, webkit_pids, x_close, x_geometry, x_window)
+                     keyring_lookup, notifications, registrations, wait_until, webkit_pids, x_close, x_geometry,
+                     x_window)
 
 SNW_LOG = os.environ["PERCH_TEST_SNW_LOG"]
 NOTIFY_LOG = os.environ["PERCH_TEST_NOTIFY_LOG"]
@@ -153,7 +155,7 @@ def webdriver_chat(world):
     finally:
         wd.quit()
         driver.terminate()
-        subprocess.run(["pkill", "-f", f"--window chat --data-dir {world.data}"])
+        subprocess.run(["pkill", "-f", f"perch-desktop --window chat --data-dir {world.data}"])
         app.terminate()  # SIGTERM: Perch stops Codex and exits cleanly
         app.wait(30)
         assert app.returncode == 0, f"perch-desktop exited {app.returncode} on SIGTERM"
@@ -192,6 +194,56 @@ def closing_and_reopening_the_window(world):
     app.wait(30)
 
 
+INSTALLED = ["/usr/bin/perch-desktop", "/usr/bin/perch", "/usr/lib/perch/codex/bin/codex", "/usr/lib/perch/ui/index.html",
+             "/usr/share/applications/Perch.desktop", "/usr/lib/systemd/user/perch.service"]
+
+
+def installed_package(deb):
+    """The .deb as a person installs it: `dpkg -i`, then the installed app
+    starts to the tray, runs the Codex and the UI it ships, and answers a
+    prompt; `dpkg -r` removes it again."""
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    if subprocess.run(["dpkg", "-s", "perch"], capture_output=True).returncode == 0:
+        raise AssertionError("a perch package is already installed here; remove it (dpkg -r perch) to run this test")
+    subprocess.run(sudo + ["dpkg", "-i", deb], check=True, capture_output=True)
+    world = World(packaged=True)
+    try:
+        missing = [path for path in INSTALLED if not os.path.exists(path)]
+        assert not missing, f"the package did not install {missing}"
+        version = subprocess.run(["/usr/bin/perch", "--version"], capture_output=True, text=True, check=True).stdout
+        assert version.startswith("perch "), version
+        seen = len(registrations(SNW_LOG))
+        app = world.start_desktop(hidden=True, program="/usr/bin/perch-desktop")
+        tray = TrayItem(SNW_LOG, after=seen)
+        assert "Open Perch" in tray.items()
+        url = world.server_url()
+        token = keyring_lookup("perch", f"api-token@{world.data}")
+        status = wait_until("Codex to be ready", lambda: (lambda s: s if s["codex"]["state"] == "ready" else None)(
+            http("GET", url + "/api/status", token=token)), timeout=60)
+        assert status["codex"]["bin"] == "/usr/lib/perch/codex/bin/codex", status["codex"]
+        with open("/usr/lib/perch/ui/index.html") as f:
+            shipped_ui = f.read()
+        with urllib.request.urlopen(url + "/") as page:
+            assert page.read().decode() == shipped_ui, "the installed app must serve the UI it ships"
+        session = http("POST", url + "/api/sessions", {}, token=token)["id"]
+        world.enqueue({"text": "Installed and answering."})
+        sent = http("POST", f"{url}/api/sessions/{session}/messages", {"text": "are you there?"}, token=token)
+        turn = wait_until("the turn to complete", lambda: [
+            t for t in http("GET", f"{url}/api/sessions/{session}/history", token=token)["turns"]
+            if t["id"] == sent["turnId"] and t["status"] == "completed"], timeout=60)[0]
+        assert "Installed and answering." in [item.get("text") for item in turn["items"]], turn
+        tray.click("Quit Perch")
+        app.wait(30)
+        assert app.returncode == 0, app.returncode
+    except Exception:
+        print("--- installed perch-desktop log (end) ---\n" + world.log(), flush=True)
+        raise
+    finally:
+        world.close()
+        subprocess.run(sudo + ["dpkg", "-r", "perch"], check=True, capture_output=True)
+    assert not any(os.path.exists(path) for path in INSTALLED), "dpkg -r left files behind"
+
+
 def main():
     passed, failed = 0, 0
     world = World()
@@ -226,6 +278,17 @@ def main():
             print("FAIL closing and reopening the window", flush=True)
             print(traceback.format_exc(), flush=True)
             failed += 1
+        if os.environ.get("PERCH_DEB"):
+            try:
+                installed_package(os.environ["PERCH_DEB"])
+                print(f"ok   the .deb installs, the installed app starts to the tray with its own Codex and UI "
+                      f"and answers a prompt, and it removes cleanly ({os.path.basename(os.environ['PERCH_DEB'])})",
+                      flush=True)
+                passed += 1
+            except Exception:
+                print("FAIL the installed .deb", flush=True)
+                print(traceback.format_exc(), flush=True)
+                failed += 1
         if failed:
             print("--- perch-desktop log (end) ---\n" + world.log(), flush=True)
     finally:

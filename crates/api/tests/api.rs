@@ -19,6 +19,9 @@ async fn a_prompt_streams_deltas_and_lands_in_history() -> TestResult {
     let sent = h.send(&session, "Say hello").await?;
     assert_eq!(sent["mode"], "start");
     let turn_id = sent["turnId"].as_str().unwrap_or_default().to_string();
+    // Asked at once, while Codex is still creating the new thread's store.
+    let early = h.get(&format!("/api/sessions/{session}/history")).await?;
+    assert_eq!(early["turns"][0]["id"], turn_id.as_str(), "{early}");
     let done = events.turn_completed(&turn_id).await;
     assert_eq!(done["status"], "completed", "{done}");
     let deltas: Vec<String> = events

@@ -27,7 +27,8 @@ pub enum LocateError {
 }
 
 /// The search order: `PERCH_CODEX_BIN`, the config file, the project-local
-/// install (`tools/codex` next to the data or the repo), then `PATH`.
+/// candidates (an npm install in `tools/codex` or a packaged `codex/`, in
+/// the data dir, the install dir or the repo), then `PATH`.
 pub fn locate(
     env_bin: Option<PathBuf>,
     config_bin: Option<PathBuf>,
@@ -48,6 +49,12 @@ pub fn locate(
         .find(|p| is_executable(p))
         .map(|p| (p, BinarySource::Path))
         .ok_or(LocateError::NotFound)
+}
+
+/// The native binary as Perch's packages ship it: the npm package's
+/// `vendor/<target>` tree copied to `<dir>/codex`.
+pub fn packaged_binary(dir: &Path) -> PathBuf {
+    dir.join("codex/bin/codex")
 }
 
 /// The native binary inside an npm install of `@openai/codex` rooted at `dir`.

@@ -56,16 +56,24 @@ pub fn source_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// `--ui-dir`, `PERCH_UI_DIR`, the config, `<exe>/../share/perch/ui` (an
-/// install), `/usr/lib/perch/ui` (the .deb), then the checkout's `ui/dist`.
+/// Where a package puts Perch's files beside its binaries: `<exe>/../lib/perch`
+/// (`/usr/lib/perch` for the .deb and .rpm), holding `ui/` and `codex/`.
+/// Looked at before the checkout, so an installed Perch never runs the
+/// build machine's files.
+pub fn install_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    exe.parent()?.join("../lib/perch").canonicalize().ok().filter(|dir| dir.is_dir())
+}
+
+/// `--ui-dir`, `PERCH_UI_DIR`, the config, the install dir's `ui`, then the
+/// checkout's `ui/dist`.
 fn resolve_ui_dir(explicit: Option<PathBuf>, config: &Config) -> Option<PathBuf> {
-    let exe_share = std::env::current_exe().ok().and_then(|exe| exe.parent().map(|d| d.join("../share/perch/ui")));
     explicit
         .or_else(|| std::env::var_os("PERCH_UI_DIR").map(PathBuf::from))
         .or_else(|| config.ui_dir.clone())
         .into_iter()
-        .chain(exe_share)
-        .chain([PathBuf::from("/usr/lib/perch/ui"), source_root().join("ui/dist")])
+        .chain(install_dir().map(|dir| dir.join("ui")))
+        .chain([source_root().join("ui/dist")])
         .find(|dir| dir.join("index.html").is_file())
 }
 
@@ -112,7 +120,7 @@ impl Server {
             data_dir: data_dir.clone(),
             config,
             config_path: Some(config_path),
-            project_dirs: vec![data_dir.clone(), source_root(), PathBuf::from("/usr/lib/perch")],
+            project_dirs: [Some(data_dir.clone()), install_dir(), Some(source_root())].into_iter().flatten().collect(),
             secrets: secrets.clone(),
             autostart: options.autostart,
             logs_dir: options.logs_dir,

@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 const MAX_MESSAGE_CHARS: usize = 200_000;
 const MAX_NAME_CHARS: usize = 200;
 const MAX_HISTORY_TURNS: usize = 2_000;
+/// How long `history` waits out the moment a new thread is being created.
+const HISTORY_SETTLE_RETRIES: u32 = 20;
+const HISTORY_SETTLE_PAUSE: Duration = Duration::from_millis(25);
 
 pub struct RuntimeOptions {
     pub data_dir: PathBuf,
@@ -143,8 +146,11 @@ impl Runtime {
     /// the current bin and provider settings.
     pub async fn start_codex(&self) -> Result<()> {
         let config = self.config();
-        let candidates: Vec<PathBuf> =
-            self.project_dirs.iter().map(|d| npm_native_binary(&d.join("tools/codex"))).collect();
+        let candidates: Vec<PathBuf> = self
+            .project_dirs
+            .iter()
+            .flat_map(|d| [npm_native_binary(&d.join("tools/codex")), locate::packaged_binary(d)])
+            .collect();
         let located =
             locate::locate(std::env::var_os("PERCH_CODEX_BIN").map(PathBuf::from), config.codex.bin.clone(), &candidates);
         let provider_key = match &config.provider {
@@ -483,14 +489,30 @@ impl Runtime {
         self.session(id)?;
         let mut turns = Vec::new();
         let mut cursor = None;
+        let mut settling = HISTORY_SETTLE_RETRIES;
         loop {
-            let params =
-                ThreadTurnsListParams { thread_id: id.into(), cursor, limit: Some(100), items_view: "full", sort_direction: "asc" };
+            let params = ThreadTurnsListParams {
+                thread_id: id.into(),
+                cursor: cursor.clone(),
+                limit: Some(100),
+                items_view: "full",
+                sort_direction: "asc",
+            };
             let page = match self.codex::<ThreadTurnsList>(&params).await {
                 Ok(page) => page,
                 // A thread with no message yet has no rollout to list.
                 Err(Error::Codex(perch_codex::Error::Server { message, .. })) if message.contains("not materialized") => {
                     break;
+                }
+                // For a few ms after a new thread's first `turn/start`, while
+                // its store is being created, Codex answers "list_turns is
+                // not supported yet"; it settles on its own.
+                Err(Error::Codex(perch_codex::Error::Server { message, .. }))
+                    if message.contains("not supported yet") && settling > 0 =>
+                {
+                    settling -= 1;
+                    tokio::time::sleep(HISTORY_SETTLE_PAUSE).await;
+                    continue;
                 }
                 Err(other) => return Err(other),
             };
