@@ -223,7 +223,16 @@ async fn the_api_refuses_bad_callers_and_bad_input_clearly() -> TestResult {
         (h.http.get(h.url("/api/health")).header("Host", "evil.example:4860"), 421, "misdirected_request"),
         (h.http.get(h.url("/api/status")).bearer_auth(&h.token).header("Host", "attacker.test"), 421, "misdirected_request"),
         (
-            h.http.post(h.url("/api/sessions/x/messages")).bearer_auth(&h.token).header("content-type", "application/json").body(vec![b' '; 2 * 1024 * 1024]),
+            // Its own unpooled connection: the server closes a connection
+            // whose oversized body it did not read, and the next request
+            // must not be sent on it.
+            reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()?
+                .post(h.url("/api/sessions/x/messages"))
+                .bearer_auth(&h.token)
+                .header("content-type", "application/json")
+                .body(vec![b' '; 1024 * 1024 + 64 * 1024]),
             413,
             "payload_too_large",
         ),

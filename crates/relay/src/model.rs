@@ -1,0 +1,401 @@
+//! The relay's wire types: agent cards, messages, pairs, tasks, and the
+//! request bodies of the Agent Relay API (camelCase, as agent-relay sends).
+
+use crate::error::{RelayError, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub const MAX_ID_CHARS: usize = 200;
+pub const MAX_BODY_CHARS: usize = 64 * 1024;
+pub const MAX_SHORT_CHARS: usize = 500;
+pub const MAX_LIST_ITEMS: usize = 64;
+pub const MAX_META_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Agent {
+    pub id: String,
+    pub name: Option<String>,
+    pub label: Option<String>,
+    pub machine: Option<String>,
+    pub rig: Option<String>,
+    pub tags: Vec<String>,
+    pub capabilities: Vec<String>,
+    pub channels: Vec<String>,
+    pub status: AgentStatus,
+    pub ready: bool,
+    pub meta: Map<String, Value>,
+    pub instance_id: Option<String>,
+    pub epoch: i64,
+    pub registered_at: i64,
+    pub last_seen: i64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentStatus {
+    Online,
+    Busy,
+    Idle,
+    Away,
+    Offline,
+}
+
+impl AgentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Online => "online",
+            Self::Busy => "busy",
+            Self::Idle => "idle",
+            Self::Away => "away",
+            Self::Offline => "offline",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(Value::String(s.to_string())).ok()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    pub id: i64,
+    pub from: String,
+    pub to: String,
+    pub channel: Option<String>,
+    pub subject: Option<String>,
+    pub body: String,
+    pub reply_to: Option<i64>,
+    pub thread_id: i64,
+    pub claimable: bool,
+    pub claimed_by: Option<String>,
+    pub claimed_at: Option<i64>,
+    pub claim_expires_at: Option<i64>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub meta: Map<String, Value>,
+    pub urgent: bool,
+    pub created_at: i64,
+    pub read_by: Vec<String>,
+}
+
+/// Where a message goes. Resolved against agent cards when read, so an agent
+/// that gains a tag later also sees earlier `tag:` messages it did not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Agent(String),
+    Tag(String),
+    Capability(String),
+    Label(String),
+    Broadcast,
+}
+
+impl Target {
+    pub fn parse(raw: &str) -> Result<Self> {
+        let raw = raw.trim();
+        let nonempty = |kind: &str, value: &str| -> Result<String> {
+            if value.trim().is_empty() {
+                Err(RelayError::Invalid(format!("`{kind}:` needs a name after the colon")))
+            } else {
+                Ok(value.trim().to_string())
+            }
+        };
+        let target = if raw == "broadcast" {
+            Self::Broadcast
+        } else if let Some(tag) = raw.strip_prefix("tag:") {
+            Self::Tag(nonempty("tag", tag)?)
+        } else if let Some(cap) = raw.strip_prefix("cap:") {
+            Self::Capability(nonempty("cap", cap)?)
+        } else if let Some(label) = raw.strip_prefix("label:") {
+            Self::Label(nonempty("label", label)?)
+        } else {
+            Self::Agent(check_id("to", raw)?)
+        };
+        Ok(target)
+    }
+
+    /// The stored form (`tag:x`, `broadcast`, or the agent id).
+    pub fn to_wire(&self) -> String {
+        match self {
+            Self::Agent(id) => id.clone(),
+            Self::Tag(t) => format!("tag:{t}"),
+            Self::Capability(c) => format!("cap:{c}"),
+            Self::Label(l) => format!("label:{l}"),
+            Self::Broadcast => "broadcast".into(),
+        }
+    }
+
+    pub fn matches(&self, agent: &Agent) -> bool {
+        match self {
+            Self::Agent(id) => *id == agent.id,
+            Self::Tag(t) => agent.tags.contains(t),
+            Self::Capability(c) => agent.capabilities.contains(c),
+            Self::Label(l) => agent.label.as_deref() == Some(l.as_str()),
+            Self::Broadcast => true,
+        }
+    }
+
+    /// Every stored `to` value that reaches `agent`.
+    pub fn addresses_of(agent: &Agent) -> Vec<String> {
+        let mut all = vec![agent.id.clone(), "broadcast".to_string()];
+        all.extend(agent.tags.iter().map(|t| format!("tag:{t}")));
+        all.extend(agent.capabilities.iter().map(|c| format!("cap:{c}")));
+        all.extend(agent.label.iter().map(|l| format!("label:{l}")));
+        all
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Pair {
+    pub id: String,
+    pub from: String,
+    pub to: String,
+    pub objective: Option<String>,
+    pub status: PairStatus,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub ended_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PairStatus {
+    Pending,
+    Active,
+    Rejected,
+    Ended,
+}
+
+impl PairStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Rejected => "rejected",
+            Self::Ended => "ended",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    pub id: i64,
+    pub source: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub severity: Option<String>,
+    pub dedupe_key: Option<String>,
+    pub title: String,
+    pub body: Option<String>,
+    pub target: String,
+    pub channel: Option<String>,
+    pub external_url: Option<String>,
+    pub metadata: Map<String, Value>,
+    pub status: TaskStatus,
+    pub claimed_by: Option<String>,
+    pub result: Option<String>,
+    pub progress: Option<String>,
+    pub occurrence_count: i64,
+    pub message_id: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_seen_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Open,
+    Claimed,
+    InProgress,
+    Blocked,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Claimed => "claimed",
+            Self::InProgress => "in_progress",
+            Self::Blocked => "blocked",
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(Value::String(s.to_string())).ok()
+    }
+
+    /// Active tasks absorb repeated events with the same dedupe key.
+    pub fn is_active(self) -> bool {
+        !matches!(self, Self::Done | Self::Failed | Self::Cancelled)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskEvent {
+    pub id: i64,
+    pub task_id: i64,
+    pub kind: String,
+    pub actor: Option<String>,
+    pub detail: Map<String, Value>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Callback {
+    pub id: i64,
+    pub task_id: i64,
+    pub integration: String,
+    pub url: String,
+    pub event: String,
+    pub payload: Value,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub delivered_at: Option<i64>,
+}
+
+// ------------------------------------------------------------------ requests
+
+/// Proves which instance of an agent is calling (agent-relay-codex sends it
+/// with every call after registering).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceProof {
+    pub instance_id: Option<String>,
+    pub epoch: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterAgent {
+    pub id: String,
+    pub name: Option<String>,
+    pub label: Option<String>,
+    pub machine: Option<String>,
+    pub rig: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub channels: Vec<String>,
+    pub status: Option<String>,
+    pub ready: Option<bool>,
+    pub instance_id: Option<String>,
+    #[serde(default)]
+    pub meta: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewMessage {
+    pub from: String,
+    pub to: String,
+    pub body: String,
+    pub subject: Option<String>,
+    pub channel: Option<String>,
+    pub reply_to: Option<i64>,
+    #[serde(default)]
+    pub claimable: bool,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub meta: Map<String, Value>,
+    #[serde(default)]
+    pub urgent: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageQuery {
+    /// Messages that reach this agent (by id, tag, capability, label or
+    /// broadcast), not sent by it.
+    #[serde(rename = "for")]
+    pub for_agent: Option<String>,
+    /// With `for`: only messages it has not marked read.
+    pub unread: Option<bool>,
+    pub since_id: Option<i64>,
+    pub before_id: Option<i64>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub channel: Option<String>,
+    pub thread_id: Option<i64>,
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationEvent {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub severity: Option<String>,
+    pub dedupe_key: Option<String>,
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub target: Option<String>,
+    pub channel: Option<String>,
+    pub external_url: Option<String>,
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+    /// `resolved` marks the active task with this dedupe key done.
+    pub status: Option<String>,
+}
+
+// ---------------------------------------------------------------- validation
+
+/// An id: 1..=200 visible characters without spaces or slashes.
+pub fn check_id(field: &str, value: &str) -> Result<String> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > MAX_ID_CHARS {
+        return Err(RelayError::Invalid(format!("`{field}` must be 1 to {MAX_ID_CHARS} characters")));
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
+        return Err(RelayError::Invalid(format!("`{field}` {value:?} may not contain spaces, control characters or '/'")));
+    }
+    Ok(value.to_string())
+}
+
+pub fn check_text(field: &str, value: &str, max: usize) -> Result<String> {
+    if value.chars().count() > max {
+        return Err(RelayError::Invalid(format!("`{field}` is longer than {max} characters")));
+    }
+    Ok(value.to_string())
+}
+
+pub fn check_optional(field: &str, value: Option<String>, max: usize) -> Result<Option<String>> {
+    value.map(|v| check_text(field, v.trim(), max)).transpose().map(|v| v.filter(|v| !v.is_empty()))
+}
+
+pub fn check_list(field: &str, values: Vec<String>) -> Result<Vec<String>> {
+    if values.len() > MAX_LIST_ITEMS {
+        return Err(RelayError::Invalid(format!("`{field}` has more than {MAX_LIST_ITEMS} items")));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(values.len());
+    for value in values {
+        let value = check_text(field, value.trim(), MAX_SHORT_CHARS)?;
+        if !value.is_empty() && !out.contains(&value) {
+            out.push(value);
+        }
+    }
+    Ok(out)
+}
+
+pub fn check_meta(field: &str, meta: &Map<String, Value>) -> Result<()> {
+    if serde_json::to_vec(meta).map(|v| v.len()).unwrap_or(usize::MAX) > MAX_META_BYTES {
+        return Err(RelayError::Invalid(format!("`{field}` is larger than {MAX_META_BYTES} bytes of JSON")));
+    }
+    Ok(())
+}

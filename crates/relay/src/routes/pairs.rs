@@ -1,0 +1,80 @@
+//! `/api/pairs`: invite, accept, reject, hang up, pair chat.
+
+use super::{AppState, JsonBody, QueryParams};
+use crate::error::{RelayError, Result};
+use crate::model::{Message, Pair, PairStatus};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub(super) struct Invite {
+    from: Option<String>,
+    target: Option<String>,
+    objective: Option<String>,
+}
+
+pub(super) async fn invite(State(state): State<AppState>, JsonBody(req): JsonBody<Invite>) -> Result<(StatusCode, Json<Pair>)> {
+    let from = req.from.ok_or_else(|| RelayError::Invalid("the body needs `from`".into()))?;
+    let target = req.target.ok_or_else(|| RelayError::Invalid("the body needs `target` (an id, tag:, cap: or label:)".into()))?;
+    Ok((StatusCode::CREATED, Json(state.relay.invite(&from, &target, req.objective)?)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct PairFilter {
+    agent_id: Option<String>,
+    status: Option<PairStatus>,
+}
+
+pub(super) async fn list(State(state): State<AppState>, QueryParams(filter): QueryParams<PairFilter>) -> Result<Json<Vec<Pair>>> {
+    Ok(Json(state.relay.pairs(filter.agent_id.as_deref(), filter.status)?))
+}
+
+pub(super) async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Pair>> {
+    Ok(Json(state.relay.pair(&id)?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Answer {
+    agent_id: Option<String>,
+}
+
+async fn answer(state: AppState, id: String, req: Answer, next: PairStatus) -> Result<Json<Pair>> {
+    let agent = req.agent_id.ok_or_else(|| RelayError::Invalid("the body needs `agentId`".into()))?;
+    Ok(Json(state.relay.answer_pair(&id, &agent, next)?))
+}
+
+pub(super) async fn accept(State(state): State<AppState>, Path(id): Path<String>, JsonBody(req): JsonBody<Answer>) -> Result<Json<Pair>> {
+    answer(state, id, req, PairStatus::Active).await
+}
+
+pub(super) async fn reject(State(state): State<AppState>, Path(id): Path<String>, JsonBody(req): JsonBody<Answer>) -> Result<Json<Pair>> {
+    answer(state, id, req, PairStatus::Rejected).await
+}
+
+pub(super) async fn hangup(State(state): State<AppState>, Path(id): Path<String>, JsonBody(req): JsonBody<Answer>) -> Result<Json<Pair>> {
+    answer(state, id, req, PairStatus::Ended).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct PairChat {
+    from: Option<String>,
+    body: Option<String>,
+}
+
+pub(super) async fn send(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<PairChat>,
+) -> Result<(StatusCode, Json<Message>)> {
+    let from = req.from.ok_or_else(|| RelayError::Invalid("the body needs `from`".into()))?;
+    let body = req.body.ok_or_else(|| RelayError::Invalid("the body needs `body`".into()))?;
+    Ok((StatusCode::CREATED, Json(state.relay.pair_message(&id, &from, &body)?)))
+}
+
+pub(super) async fn messages(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Vec<Message>>> {
+    Ok(Json(state.relay.pair_messages(&id)?))
+}

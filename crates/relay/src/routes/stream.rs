@@ -1,0 +1,114 @@
+//! `GET /api/events`: live relay events as SSE. With `agentId=` (or
+//! `for=`), message events are limited to those that reach that agent.
+//!
+//! The stream is a push notification, the store is the truth: the first
+//! event is `ready` with the current `latestId`, and a subscriber that falls
+//! behind gets `resync`. Either way the client reads what it has not yet
+//! processed with `GET /api/messages?for=&sinceId=`, so nothing is lost.
+
+use super::{AppState, QueryParams};
+use crate::error::Result;
+use crate::events::RelayEvent;
+use crate::model::{check_id, Agent, Target};
+use crate::relay::Relay;
+use axum::extract::State;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures_util::Stream;
+use serde::Deserialize;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct StreamFilter {
+    agent_id: Option<String>,
+    #[serde(rename = "for")]
+    for_agent: Option<String>,
+}
+
+struct Subscriber {
+    relay: Arc<Relay>,
+    live: tokio::sync::broadcast::Receiver<RelayEvent>,
+    queued: VecDeque<SseEvent>,
+    /// The filtering agent's id and its card as last seen (tags, label...).
+    agent: Option<(String, Option<Agent>)>,
+}
+
+fn to_sse(event: &RelayEvent) -> SseEvent {
+    SseEvent::default().id(event.seq.to_string()).event(event.kind).data(event.data.to_string())
+}
+
+impl Subscriber {
+    /// Whether `event` concerns the filtering agent (everything does without
+    /// a filter; presence and tasks are public).
+    fn wants(&mut self, event: &RelayEvent) -> bool {
+        let Some((id, card)) = &mut self.agent else { return true };
+        if event.kind.starts_with("agent.") && event.data["id"].as_str() == Some(id.as_str()) {
+            if let Ok(fresh) = self.relay.agent(id) {
+                *card = Some(fresh);
+            }
+        }
+        match event.kind {
+            "message.new" => {
+                let from = event.data["from"].as_str().unwrap_or_default();
+                let to = event.data["to"].as_str().unwrap_or_default();
+                let reaches = match (Target::parse(to), card.as_ref()) {
+                    (Ok(target), Some(card)) => target.matches(card),
+                    (Ok(Target::Agent(to)), None) => to == *id,
+                    (Ok(Target::Broadcast), None) => true,
+                    _ => false,
+                };
+                from != id && reaches
+            }
+            kind if kind.starts_with("pair.") => {
+                event.data["from"].as_str() == Some(id.as_str()) || event.data["to"].as_str() == Some(id.as_str())
+            }
+            _ => true,
+        }
+    }
+
+    async fn next(mut self) -> Option<(std::result::Result<SseEvent, Infallible>, Self)> {
+        loop {
+            if let Some(event) = self.queued.pop_front() {
+                return Some((Ok(event), self));
+            }
+            match self.live.recv().await {
+                Ok(event) if self.wants(&event) => return Some((Ok(to_sse(&event)), self)),
+                Ok(_) => {}
+                Err(RecvError::Lagged(skipped)) => {
+                    let latest = self.relay.cursor().unwrap_or(0);
+                    let data = serde_json::json!({ "skipped": skipped, "latestId": latest });
+                    self.queued.push_back(SseEvent::default().event("resync").data(data.to_string()));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+pub(super) async fn events(
+    State(state): State<AppState>,
+    QueryParams(filter): QueryParams<StreamFilter>,
+) -> Result<Sse<impl Stream<Item = std::result::Result<SseEvent, Infallible>>>> {
+    let relay = state.relay;
+    // Subscribe before reading the cursor: an event committed in between is
+    // both below `latestId` and on the stream, never in neither.
+    let live = relay.events().subscribe();
+    let agent = match filter.agent_id.or(filter.for_agent) {
+        Some(id) => {
+            let id = check_id("agentId", &id)?;
+            let card = relay.agent(&id).ok();
+            Some((id, card))
+        }
+        None => None,
+    };
+    let ready = serde_json::json!({ "latestId": relay.cursor()? });
+    let mut queued = VecDeque::new();
+    queued.push_back(SseEvent::default().event("ready").data(ready.to_string()));
+    let subscriber = Subscriber { relay, live, queued, agent };
+    let stream = futures_util::stream::unfold(subscriber, Subscriber::next);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

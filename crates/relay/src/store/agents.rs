@@ -1,0 +1,205 @@
+//! Agent cards: registration with instance epochs, presence, and the reaper's
+//! stale/prune passes.
+
+use super::{json_list, json_object, to_json, Store};
+use crate::error::Result;
+use crate::model::{Agent, AgentStatus};
+use rusqlite::{params, OptionalExtension, Row};
+use serde_json::{Map, Value};
+
+const AGENT_COLUMNS: &str = "id, name, label, machine, rig, tags, capabilities, channels, status, ready, meta, \
+     instance_id, epoch, registered_at, last_seen";
+
+/// A validated registration.
+pub struct Registration {
+    pub id: String,
+    pub name: Option<String>,
+    pub label: Option<String>,
+    pub machine: Option<String>,
+    pub rig: Option<String>,
+    pub tags: Vec<String>,
+    pub capabilities: Vec<String>,
+    pub channels: Vec<String>,
+    pub status: AgentStatus,
+    pub ready: Option<bool>,
+    pub instance_id: Option<String>,
+    pub meta: Map<String, Value>,
+}
+
+/// A change to one agent card; `None` leaves a field alone.
+#[derive(Default)]
+pub struct AgentPatch {
+    pub status: Option<AgentStatus>,
+    pub ready: Option<bool>,
+    pub label: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub capabilities: Option<Vec<String>>,
+    pub channels: Option<Vec<String>>,
+    /// Merged into the stored meta (a `null` value removes a key).
+    pub meta: Option<Map<String, Value>>,
+}
+
+fn agent_from_row(row: &Row) -> rusqlite::Result<Agent> {
+    let status: String = row.get(8)?;
+    Ok(Agent {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        label: row.get(2)?,
+        machine: row.get(3)?,
+        rig: row.get(4)?,
+        tags: json_list(row.get(5)?),
+        capabilities: json_list(row.get(6)?),
+        channels: json_list(row.get(7)?),
+        status: AgentStatus::parse(&status).unwrap_or(AgentStatus::Offline),
+        ready: row.get(9)?,
+        meta: json_object(row.get(10)?),
+        instance_id: row.get(11)?,
+        epoch: row.get(12)?,
+        registered_at: row.get(13)?,
+        last_seen: row.get(14)?,
+    })
+}
+
+impl Store {
+    /// Registers or refreshes an agent. A new `instanceId` under a known id
+    /// bumps the epoch, which fences the instance it replaces.
+    pub fn register_agent(&self, reg: Registration, now: i64) -> Result<Agent> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let existing = tx
+            .prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1"))?
+            .query_row([&reg.id], agent_from_row)
+            .optional()?;
+        let (epoch, registered_at, ready) = match &existing {
+            None => (1, now, reg.ready.unwrap_or(true)),
+            Some(old) => {
+                let new_instance = reg.instance_id.is_some() && reg.instance_id != old.instance_id;
+                (old.epoch + i64::from(new_instance), old.registered_at, reg.ready.unwrap_or(old.ready))
+            }
+        };
+        let instance_id = reg.instance_id.or_else(|| existing.and_then(|old| old.instance_id));
+        tx.prepare_cached(
+            "INSERT INTO agents (id, name, label, machine, rig, tags, capabilities, channels, status, ready, meta, \
+             instance_id, epoch, registered_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
+             ON CONFLICT(id) DO UPDATE SET name = excluded.name, label = excluded.label, machine = excluded.machine, \
+             rig = excluded.rig, tags = excluded.tags, capabilities = excluded.capabilities, channels = excluded.channels, \
+             status = excluded.status, ready = excluded.ready, meta = excluded.meta, instance_id = excluded.instance_id, \
+             epoch = excluded.epoch, last_seen = excluded.last_seen",
+        )?
+        .execute(params![
+            reg.id,
+            reg.name,
+            reg.label,
+            reg.machine,
+            reg.rig,
+            to_json(&reg.tags),
+            to_json(&reg.capabilities),
+            to_json(&reg.channels),
+            reg.status.as_str(),
+            ready,
+            to_json(&reg.meta),
+            instance_id,
+            epoch,
+            registered_at,
+            now
+        ])?;
+        let agent = tx
+            .prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1"))?
+            .query_row([&reg.id], agent_from_row)?;
+        tx.commit()?;
+        Ok(agent)
+    }
+
+    pub fn agent(&self, id: &str) -> Result<Option<Agent>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1"))?;
+        Ok(stmt.query_row([id], agent_from_row).optional()?)
+    }
+
+    pub fn agents(&self) -> Result<Vec<Agent>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id"))?;
+        let rows = stmt.query_map([], agent_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn delete_agent(&self, id: &str) -> Result<bool> {
+        let conn = self.lock();
+        let deleted = conn.prepare_cached("DELETE FROM agents WHERE id = ?1")?.execute([id])?;
+        Ok(deleted > 0)
+    }
+
+    /// Applies `patch` and records the agent as seen; `None` if unknown.
+    pub fn update_agent(&self, id: &str, patch: AgentPatch, now: i64) -> Result<Option<Agent>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let Some(mut agent) = tx
+            .prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1"))?
+            .query_row([id], agent_from_row)
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        if let Some(status) = patch.status {
+            agent.status = status;
+        }
+        if let Some(ready) = patch.ready {
+            agent.ready = ready;
+        }
+        if let Some(label) = patch.label {
+            agent.label = label;
+        }
+        if let Some(tags) = patch.tags {
+            agent.tags = tags;
+        }
+        if let Some(capabilities) = patch.capabilities {
+            agent.capabilities = capabilities;
+        }
+        if let Some(channels) = patch.channels {
+            agent.channels = channels;
+        }
+        for (key, value) in patch.meta.into_iter().flatten() {
+            if value.is_null() {
+                agent.meta.remove(&key);
+            } else {
+                agent.meta.insert(key, value);
+            }
+        }
+        agent.last_seen = now;
+        tx.prepare_cached(
+            "UPDATE agents SET status = ?2, ready = ?3, label = ?4, tags = ?5, capabilities = ?6, channels = ?7, \
+             meta = ?8, last_seen = ?9 WHERE id = ?1",
+        )?
+        .execute(params![
+            id,
+            agent.status.as_str(),
+            agent.ready,
+            agent.label,
+            to_json(&agent.tags),
+            to_json(&agent.capabilities),
+            to_json(&agent.channels),
+            to_json(&agent.meta),
+            now
+        ])?;
+        tx.commit()?;
+        Ok(Some(agent))
+    }
+
+    /// Marks agents silent since `cutoff` offline; returns their ids.
+    pub fn mark_stale_offline(&self, cutoff: i64) -> Result<Vec<String>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached("UPDATE agents SET status = 'offline' WHERE status != 'offline' AND last_seen < ?1 RETURNING id")?;
+        let rows = stmt.query_map([cutoff], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Deletes agents offline and unseen since `cutoff`; returns their ids.
+    pub fn prune_offline(&self, cutoff: i64) -> Result<Vec<String>> {
+        let conn = self.lock();
+        let mut stmt =
+            conn.prepare_cached("DELETE FROM agents WHERE status = 'offline' AND last_seen < ?1 RETURNING id")?;
+        let rows = stmt.query_map([cutoff], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

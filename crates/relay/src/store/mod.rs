@@ -1,0 +1,208 @@
+//! The relay's SQLite database: agents, messages with read markers and
+//! claims, pairs, tasks with their events, and callback attempts.
+//!
+//! Invariants: WAL mode, migrations by `PRAGMA user_version`, one connection
+//! behind a mutex held for one statement or one transaction, so every
+//! multi-step change (claim, dedupe, pair invite) is atomic.
+
+mod agents;
+mod messages;
+mod pairs;
+mod tasks;
+
+pub use agents::{AgentPatch, Registration};
+pub use messages::{ClaimOutcome, Outgoing, Reader};
+pub use tasks::{Ingested, NewTask, TaskClaim};
+
+use crate::error::Result;
+use rusqlite::Connection;
+use serde_json::{Map, Value};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE agents (
+    id TEXT PRIMARY KEY,
+    name TEXT,
+    label TEXT,
+    machine TEXT,
+    rig TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',
+    capabilities TEXT NOT NULL DEFAULT '[]',
+    channels TEXT NOT NULL DEFAULT '[]',
+    status TEXT NOT NULL,
+    ready INTEGER NOT NULL DEFAULT 0,
+    meta TEXT NOT NULL DEFAULT '{}',
+    instance_id TEXT,
+    epoch INTEGER NOT NULL DEFAULT 0,
+    registered_at INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL
+);
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    from_agent TEXT NOT NULL,
+    to_target TEXT NOT NULL,
+    channel TEXT,
+    subject TEXT,
+    body TEXT NOT NULL,
+    reply_to INTEGER,
+    thread_id INTEGER NOT NULL,
+    claimable INTEGER NOT NULL DEFAULT 0,
+    claimed_by TEXT,
+    claimed_at INTEGER,
+    claim_expires_at INTEGER,
+    kind TEXT,
+    meta TEXT NOT NULL DEFAULT '{}',
+    urgent INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX messages_by_target ON messages(to_target, id);
+CREATE INDEX messages_by_thread ON messages(thread_id, id);
+CREATE INDEX messages_by_created ON messages(created_at);
+CREATE TABLE read_markers (
+    message_id INTEGER NOT NULL,
+    agent_id TEXT NOT NULL,
+    read_at INTEGER NOT NULL,
+    PRIMARY KEY (message_id, agent_id)
+) WITHOUT ROWID;
+CREATE TABLE pairs (
+    id TEXT PRIMARY KEY,
+    from_agent TEXT NOT NULL,
+    to_agent TEXT NOT NULL,
+    objective TEXT,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    ended_by TEXT
+);
+CREATE INDEX pairs_by_status ON pairs(status);
+CREATE TABLE tasks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    severity TEXT,
+    dedupe_key TEXT,
+    title TEXT NOT NULL,
+    body TEXT,
+    target TEXT NOT NULL,
+    channel TEXT,
+    external_url TEXT,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL,
+    claimed_by TEXT,
+    result TEXT,
+    progress TEXT,
+    occurrence_count INTEGER NOT NULL DEFAULT 1,
+    message_id INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL
+);
+CREATE INDEX tasks_by_dedupe ON tasks(source, dedupe_key);
+CREATE INDEX tasks_by_status ON tasks(status, id);
+CREATE TABLE task_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    actor TEXT,
+    detail TEXT NOT NULL DEFAULT '{}',
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX task_events_by_task ON task_events(task_id, id);
+CREATE TABLE callbacks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id INTEGER NOT NULL,
+    integration TEXT NOT NULL,
+    url TEXT NOT NULL,
+    event TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    delivered_at INTEGER
+);
+CREATE INDEX callbacks_by_task ON callbacks(task_id, id);
+"#];
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+/// Counts for `GET /api/stats`.
+#[derive(Debug, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counts {
+    pub agents: i64,
+    pub agents_online: i64,
+    pub messages: i64,
+    pub latest_message_id: i64,
+    pub open_claims: i64,
+    pub pairs_active: i64,
+    pub pairs_pending: i64,
+    pub tasks_active: i64,
+    pub tasks_total: i64,
+    pub callbacks_failed: i64,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        Self::init(conn)
+    }
+
+    pub fn open_in_memory() -> Result<Self> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Self> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let version = usize::try_from(version).unwrap_or(0);
+        for (i, migration) in MIGRATIONS.iter().enumerate().skip(version) {
+            conn.execute_batch(&format!("BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;", i + 1))?;
+        }
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn counts(&self, now: i64) -> Result<Counts> {
+        let conn = self.lock();
+        let one = |sql: &str| -> Result<i64> { Ok(conn.prepare_cached(sql)?.query_row([], |r| r.get(0))?) };
+        let open_claims = conn
+            .prepare_cached("SELECT COUNT(*) FROM messages WHERE claimed_by IS NOT NULL AND claim_expires_at > ?1")?
+            .query_row([now], |r| r.get(0))?;
+        Ok(Counts {
+            agents: one("SELECT COUNT(*) FROM agents")?,
+            agents_online: one("SELECT COUNT(*) FROM agents WHERE status != 'offline'")?,
+            messages: one("SELECT COUNT(*) FROM messages")?,
+            latest_message_id: one("SELECT COALESCE(MAX(id), 0) FROM messages")?,
+            open_claims,
+            pairs_active: one("SELECT COUNT(*) FROM pairs WHERE status = 'active'")?,
+            pairs_pending: one("SELECT COUNT(*) FROM pairs WHERE status = 'pending'")?,
+            tasks_active: one("SELECT COUNT(*) FROM tasks WHERE status NOT IN ('done', 'failed', 'cancelled')")?,
+            tasks_total: one("SELECT COUNT(*) FROM tasks")?,
+            callbacks_failed: one("SELECT COUNT(*) FROM callbacks WHERE status = 'failed'")?,
+        })
+    }
+}
+
+// Columns holding JSON: lists and objects are stored as text and parsed
+// leniently (a value this relay wrote is always valid).
+fn json_list(text: String) -> Vec<String> {
+    serde_json::from_str(&text).unwrap_or_default()
+}
+
+fn json_object(text: String) -> Map<String, Value> {
+    serde_json::from_str(&text).unwrap_or_default()
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
