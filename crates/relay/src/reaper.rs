@@ -7,7 +7,8 @@ use std::sync::Weak;
 pub(crate) fn spawn(relay: Weak<Relay>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let Some(interval) = relay.upgrade().map(|r| r.settings().reap_interval) else { return };
-        let mut ticks = tokio::time::interval(interval);
+        // The first pass comes one interval after start, like every other.
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
