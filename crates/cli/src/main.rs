@@ -4,6 +4,8 @@
 mod bench;
 mod client;
 mod commands;
+mod relay;
+mod relay_bench;
 mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -101,6 +103,11 @@ enum Command {
     Token,
     /// Open the web UI in the browser, signed in with a one-time code.
     Open,
+    /// The relay of the peer network (Agent Relay API).
+    Relay {
+        #[command(subcommand)]
+        command: RelayCommand,
+    },
     /// Measure start-up, idle cost, added latency and SSE fan-out.
     Bench {
         /// How many prompts to time for the added-latency figure.
@@ -109,6 +116,28 @@ enum Command {
         /// How many SSE clients for the fan-out figure.
         #[arg(long, default_value_t = 50)]
         clients: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum RelayCommand {
+    /// Run the relay alone (env: HOST, PORT, AGENT_RELAY_TOKEN, retention; see docs/relay.md).
+    Serve {
+        /// Address, default HOST:PORT or 127.0.0.1:4850.
+        #[arg(long)]
+        listen: Option<String>,
+        /// The SQLite database (default: <data dir>/relay.db, or AGENT_RELAY_DB).
+        #[arg(long, env = "AGENT_RELAY_DB")]
+        db: Option<PathBuf>,
+    },
+    /// Measure durable throughput, push latency and RSS with many agents.
+    Bench {
+        #[arg(long, default_value_t = 100)]
+        agents: usize,
+        #[arg(long, default_value_t = 20_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 16)]
+        senders: usize,
     },
 }
 
@@ -182,6 +211,10 @@ fn main() -> ExitCode {
     // The server logs to rotating files too; client commands only to stderr.
     let log_guard = match cli.command {
         Command::Serve { .. } => Some(perch_host::logs::init_with_files(&data_dir)),
+        Command::Relay { command: RelayCommand::Serve { .. } } => {
+            perch_host::logs::init_stderr("info");
+            None
+        }
         _ => {
             perch_host::logs::init_stderr("warn");
             None
@@ -211,6 +244,16 @@ async fn run(cli: Cli, data_dir: PathBuf, logs_dir: Option<PathBuf>) -> Result<(
             serve::serve(serve::ServeArgs { data_dir, listen, ui_dir, config, logs_dir }).await
         }
         Command::Bench { prompts, clients } => bench::run(prompts, clients).await,
+        Command::Relay { command: RelayCommand::Serve { listen, db } } => {
+            let db = db.unwrap_or_else(|| data_dir.join("relay.db"));
+            relay::serve(relay::RelayServeArgs { listen, db }).await
+        }
+        Command::Relay { command: RelayCommand::Bench { agents, messages, senders } } => {
+            if agents == 0 || senders == 0 {
+                return Err(CliError::Usage("--agents and --senders must be at least 1".into()));
+            }
+            relay_bench::run(relay_bench::RelayBenchArgs { agents, messages, senders }).await
+        }
         command => {
             let client = client::Client::discover(&data_dir).await?;
             match command {
@@ -238,7 +281,7 @@ async fn run(cli: Cli, data_dir: PathBuf, logs_dir: Option<PathBuf>) -> Result<(
                     Ok(())
                 }
                 Command::Open => commands::open(&client).await,
-                Command::Serve { .. } | Command::Bench { .. } => Ok(()),
+                Command::Serve { .. } | Command::Bench { .. } | Command::Relay { .. } => Ok(()),
             }
         }
     }

@@ -12,7 +12,7 @@ pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
 
 const MESSAGE_SELECT: &str = "SELECT m.id, m.from_agent, m.to_target, m.channel, m.subject, m.body, m.reply_to, \
-     m.thread_id, m.claimable, m.claimed_by, m.claimed_at, m.claim_expires_at, m.kind, m.meta, m.urgent, m.created_at, \
+     COALESCE(m.thread_id, m.id), m.claimable, m.claimed_by, m.claimed_at, m.claim_expires_at, m.kind, m.meta, m.urgent, m.created_at, \
      (SELECT json_group_array(r.agent_id) FROM read_markers r WHERE r.message_id = m.id) FROM messages m";
 
 /// A validated message to store.
@@ -125,7 +125,8 @@ impl Store {
             clauses.push(format!("m.channel = {}", arg(Box::new(channel.clone()), &mut args)));
         }
         if let Some(thread) = query.thread_id {
-            clauses.push(format!("m.thread_id = {}", arg(Box::new(thread), &mut args)));
+            let thread = arg(Box::new(thread), &mut args);
+            clauses.push(format!("(m.thread_id = {thread} OR m.id = {thread})"));
         }
         let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
         let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
@@ -228,7 +229,7 @@ impl Store {
 pub(super) fn insert_message_in(tx: &rusqlite::Connection, out: Outgoing, now: i64) -> Result<Message> {
     let parent_thread: Option<i64> = match out.reply_to {
         Some(parent) => Some(
-            tx.prepare_cached("SELECT thread_id FROM messages WHERE id = ?1")?
+            tx.prepare_cached("SELECT COALESCE(thread_id, id) FROM messages WHERE id = ?1")?
                 .query_row([parent], |r| r.get(0))
                 .optional()?
                 .ok_or_else(|| RelayError::Invalid(format!("replyTo {parent}: no such message")))?,
@@ -238,8 +239,7 @@ pub(super) fn insert_message_in(tx: &rusqlite::Connection, out: Outgoing, now: i
     let id: i64 = tx
         .prepare_cached(
             "INSERT INTO messages (from_agent, to_target, channel, subject, body, reply_to, thread_id, claimable, \
-             kind, meta, urgent, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, 0), ?8, ?9, ?10, ?11, ?12) \
-             RETURNING id",
+             kind, meta, urgent, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
         )?
         .query_row(
             params![
@@ -258,10 +258,26 @@ pub(super) fn insert_message_in(tx: &rusqlite::Connection, out: Outgoing, now: i
             ],
             |r| r.get(0),
         )?;
-    if parent_thread.is_none() {
-        tx.prepare_cached("UPDATE messages SET thread_id = id WHERE id = ?1")?.execute([id])?;
-    }
-    select_one(tx, id)?.ok_or_else(|| RelayError::Internal("a stored message vanished".into()))
+    // Everything in it is known: no read back (this is the hot path).
+    Ok(Message {
+        id,
+        from: out.from,
+        to: out.to,
+        channel: out.channel,
+        subject: out.subject,
+        body: out.body,
+        reply_to: out.reply_to,
+        thread_id: parent_thread.unwrap_or(id),
+        claimable: out.claimable,
+        claimed_by: None,
+        claimed_at: None,
+        claim_expires_at: None,
+        kind: out.kind,
+        meta: out.meta,
+        urgent: out.urgent,
+        created_at: now,
+        read_by: Vec::new(),
+    })
 }
 
 fn claim_result(conn: &rusqlite::Connection, id: i64, updated: usize) -> Result<ClaimOutcome> {

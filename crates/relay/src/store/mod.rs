@@ -46,7 +46,8 @@ CREATE TABLE messages (
     subject TEXT,
     body TEXT NOT NULL,
     reply_to INTEGER,
-    thread_id INTEGER NOT NULL,
+    -- NULL for a message that starts its thread (the thread is its own id).
+    thread_id INTEGER,
     claimable INTEGER NOT NULL DEFAULT 0,
     claimed_by TEXT,
     claimed_at INTEGER,
