@@ -89,3 +89,39 @@ async fn run_streams_the_answer_and_exits_by_the_turns_outcome() -> TestResult {
     assert!(String::from_utf8_lossy(&wrong_token.stderr).contains("token was refused"));
     Ok(())
 }
+
+#[tokio::test]
+async fn relay_serve_reads_agent_relay_variables_and_refuses_an_open_bind() -> TestResult {
+    let env = CodexEnv::new()?;
+    // HOST/PORT pick the address; the token is required from then on.
+    let mut child = perch(&env)
+        .args(["relay", "serve"])
+        .env("HOST", "127.0.0.1")
+        .env("PORT", "0")
+        .env("AGENT_RELAY_TOKEN", "cli-relay-token")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let line = BufReader::new(stdout).lines().next().ok_or("no output")??;
+    let relay = Server(child);
+    let url = line.strip_prefix("listening ").ok_or(line.clone())?;
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(format!("{url}/api/stats")).send().await?.status().as_u16(), 401);
+    let registered = http
+        .post(format!("{url}/api/agents"))
+        .header("X-Agent-Relay-Token", "cli-relay-token")
+        .json(&serde_json::json!({"id": "cli-agent", "instanceId": "one"}))
+        .send()
+        .await?;
+    assert_eq!(registered.json::<serde_json::Value>().await?["epoch"], 1);
+    assert!(env.data().join("relay.db").exists(), "the database is in the data dir");
+    drop(relay);
+
+    let open = perch(&env).args(["relay", "serve", "--listen", "0.0.0.0:0"]).env_remove("AGENT_RELAY_TOKEN").env_remove("AGENT_RELAY_ALLOW_UNAUTH").output()?;
+    assert_eq!(open.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&open.stderr).contains("AGENT_RELAY_TOKEN"), "{}", String::from_utf8_lossy(&open.stderr));
+    let bad = perch(&env).args(["relay", "serve"]).env("PORT", "lots").output()?;
+    assert_eq!(bad.status.code(), Some(2));
+    Ok(())
+}
