@@ -82,6 +82,16 @@ async fn interrupt_ends_the_running_turn() -> TestResult {
     assert_eq!(done["status"], "interrupted");
     let (status, body) = h.post(&format!("/api/sessions/{session}/interrupt"), json!({})).await?;
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("conflict")));
+
+    // At once after the first turn of a new session, before Codex has
+    // registered it (a person clicking Interrupt right away).
+    let fresh = h.new_session().await?;
+    h.model.enqueue(Script::hanging());
+    let sent = h.send(&fresh, "stop me quickly").await?;
+    let turn_id = sent["turnId"].as_str().unwrap_or_default().to_string();
+    let (status, body) = h.post(&format!("/api/sessions/{fresh}/interrupt"), json!({})).await?;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(events.turn_completed(&turn_id).await["status"], "interrupted");
     Ok(())
 }
 

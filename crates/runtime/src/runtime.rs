@@ -20,9 +20,33 @@ use std::time::{Duration, Instant};
 const MAX_MESSAGE_CHARS: usize = 200_000;
 const MAX_NAME_CHARS: usize = 200;
 const MAX_HISTORY_TURNS: usize = 2_000;
-/// How long `history` waits out the moment a new thread is being created.
-const HISTORY_SETTLE_RETRIES: u32 = 20;
-const HISTORY_SETTLE_PAUSE: Duration = Duration::from_millis(25);
+/// Codex 0.169 answers `turn/start` a few ms before it has registered the
+/// turn (and, for a new thread, created its store). Calls in that moment are
+/// refused with these messages; they succeed once it settles.
+const SETTLING_MESSAGES: [&str; 2] = ["is not supported yet", "no active turn to interrupt"];
+const SETTLE_RETRIES: u32 = 20;
+const SETTLE_PAUSE: Duration = Duration::from_millis(25);
+
+/// Runs `call`, retrying it for up to 0.5 s while Codex refuses it only
+/// because a turn that just started has not settled (see SETTLING_MESSAGES).
+async fn while_settling<T, F, Fut>(mut call: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut left = SETTLE_RETRIES;
+    loop {
+        match call().await {
+            Err(Error::Codex(perch_codex::Error::Server { ref message, .. }))
+                if left > 0 && SETTLING_MESSAGES.iter().any(|m| message.contains(m)) =>
+            {
+                left -= 1;
+                tokio::time::sleep(SETTLE_PAUSE).await;
+            }
+            other => return other,
+        }
+    }
+}
 
 pub struct RuntimeOptions {
     pub data_dir: PathBuf,
@@ -489,7 +513,6 @@ impl Runtime {
         self.session(id)?;
         let mut turns = Vec::new();
         let mut cursor = None;
-        let mut settling = HISTORY_SETTLE_RETRIES;
         loop {
             let params = ThreadTurnsListParams {
                 thread_id: id.into(),
@@ -498,21 +521,11 @@ impl Runtime {
                 items_view: "full",
                 sort_direction: "asc",
             };
-            let page = match self.codex::<ThreadTurnsList>(&params).await {
+            let page = match while_settling(|| self.codex::<ThreadTurnsList>(&params)).await {
                 Ok(page) => page,
                 // A thread with no message yet has no rollout to list.
                 Err(Error::Codex(perch_codex::Error::Server { message, .. })) if message.contains("not materialized") => {
                     break;
-                }
-                // For a few ms after a new thread's first `turn/start`, while
-                // its store is being created, Codex answers "list_turns is
-                // not supported yet"; it settles on its own.
-                Err(Error::Codex(perch_codex::Error::Server { message, .. }))
-                    if message.contains("not supported yet") && settling > 0 =>
-                {
-                    settling -= 1;
-                    tokio::time::sleep(HISTORY_SETTLE_PAUSE).await;
-                    continue;
                 }
                 Err(other) => return Err(other),
             };
@@ -612,7 +625,8 @@ impl Runtime {
         let turn_id = session
             .active_turn_id
             .ok_or_else(|| Error::Conflict("no turn is running in this session".into()))?;
-        self.codex::<TurnInterrupt>(&TurnInterruptParams { thread_id: id.into(), turn_id: turn_id.clone() }).await?;
+        let params = TurnInterruptParams { thread_id: id.into(), turn_id: turn_id.clone() };
+        while_settling(|| self.codex::<TurnInterrupt>(&params)).await?;
         Ok(turn_id)
     }
 
