@@ -50,13 +50,14 @@ pub async fn run(args: RelayBenchArgs) -> Result<(), CliError> {
         }
     }
     let seen: Seen = Arc::default();
+    let pushed = Arc::new(tokio::sync::Notify::new());
     let mut subscribers = Vec::new();
     for n in 0..args.agents {
         let response = http.get(format!("{url}/api/events?agentId=agent-{n}")).send().await.map_err(err)?;
         let mut events = response.bytes_stream().eventsource();
         // The first event (`ready`) means the subscription is live.
         events.next().await.ok_or_else(|| err("a subscriber's stream ended"))?.map_err(err)?;
-        let seen = seen.clone();
+        let (seen, pushed) = (seen.clone(), pushed.clone());
         subscribers.push(tokio::spawn(async move {
             while let Some(Ok(event)) = events.next().await {
                 if event.event == "message.new" {
@@ -64,6 +65,7 @@ pub async fn run(args: RelayBenchArgs) -> Result<(), CliError> {
                         if let Ok(mut seen) = seen.lock() {
                             seen.entry(id).or_default().push(Instant::now());
                         }
+                        pushed.notify_one();
                     }
                 }
             }
@@ -103,15 +105,14 @@ pub async fn run(args: RelayBenchArgs) -> Result<(), CliError> {
     let elapsed = started.elapsed();
     let (loaded_rss, _) = proc_usage(pid).unwrap_or((0, 0));
 
-    // Wait for the pushes to land (bounded: a lost one must not hang us).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let delivered = seen.lock().map(|s| s.len()).unwrap_or(0);
-        if delivered >= args.messages || Instant::now() > deadline {
-            break;
+    // Wait for the pushes to land, woken by each one (bounded: a lost one
+    // must not hang us; it is counted below).
+    let all_pushed = async {
+        while seen.lock().map(|s| s.len()).unwrap_or(0) < args.messages {
+            pushed.notified().await;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(30), all_pushed).await;
     for subscriber in subscribers {
         subscriber.abort();
     }

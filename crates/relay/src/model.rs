@@ -292,7 +292,7 @@ pub struct RegisterAgent {
     pub capabilities: Vec<String>,
     #[serde(default)]
     pub channels: Vec<String>,
-    pub status: Option<String>,
+    pub status: Option<AgentStatus>,
     pub ready: Option<bool>,
     pub instance_id: Option<String>,
     #[serde(default)]

@@ -5,7 +5,7 @@ use crate::config::{Integration, RelaySettings};
 use crate::error::{RelayError, Result};
 use crate::events::EventBus;
 use crate::model::*;
-use crate::store::{AgentPatch, ClaimOutcome, Ingested, NewTask, Outgoing, Reader, Registration, Store, TaskClaim};
+use crate::store::{AgentPatch, ClaimOutcome, Ingested, NewTask, Reader, Store, TaskClaim};
 use crate::{now_ms, random_hex};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -76,11 +76,7 @@ impl Relay {
 
     pub fn register(&self, req: RegisterAgent) -> Result<Agent> {
         check_meta("meta", &req.meta)?;
-        let status = match req.status.as_deref() {
-            None => AgentStatus::Online,
-            Some(s) => AgentStatus::parse(s).ok_or_else(|| invalid_status(s))?,
-        };
-        let registration = Registration {
+        let registration = RegisterAgent {
             id: check_id("id", &req.id)?,
             name: check_optional("name", req.name, MAX_SHORT_CHARS)?,
             label: check_optional("label", req.label, MAX_SHORT_CHARS)?,
@@ -89,7 +85,7 @@ impl Relay {
             tags: check_list("tags", req.tags)?,
             capabilities: check_list("capabilities", req.capabilities)?,
             channels: check_list("channels", req.channels)?,
-            status,
+            status: req.status,
             ready: req.ready,
             instance_id: check_optional("instanceId", req.instance_id, MAX_ID_CHARS)?,
             meta: req.meta,
@@ -171,7 +167,7 @@ impl Relay {
 
     pub fn send(&self, req: NewMessage) -> Result<Message> {
         check_meta("meta", &req.meta)?;
-        let out = Outgoing {
+        let out = NewMessage {
             from: check_id("from", &req.from)?,
             to: Target::parse(&req.to)?.to_wire(),
             channel: check_optional("channel", req.channel, MAX_SHORT_CHARS)?,
@@ -186,7 +182,7 @@ impl Relay {
         self.store_and_publish(out)
     }
 
-    fn store_and_publish(&self, out: Outgoing) -> Result<Message> {
+    fn store_and_publish(&self, out: NewMessage) -> Result<Message> {
         let message = self.store.insert_message(out, now_ms())?;
         self.bus.publish("message.new", &message);
         Ok(message)
@@ -356,7 +352,7 @@ impl Relay {
         let to = if from == pair.from { pair.to.clone() } else { pair.from.clone() };
         let mut meta = Map::new();
         meta.insert("pairId".into(), Value::from(id));
-        self.store_and_publish(Outgoing {
+        self.store_and_publish(NewMessage {
             from,
             to,
             channel: Some(format!("pair:{id}")),
@@ -380,7 +376,7 @@ impl Relay {
         let mut meta = Map::new();
         meta.insert("pairId".into(), Value::from(pair.id.clone()));
         meta.insert("pairStatus".into(), Value::from(pair.status.as_str()));
-        self.store_and_publish(Outgoing {
+        self.store_and_publish(NewMessage {
             from: from.to_string(),
             to: to.to_string(),
             channel: Some(format!("pair:{}", pair.id)),
@@ -471,7 +467,7 @@ impl Relay {
         if let Some(severity) = &severity {
             meta.insert("severity".into(), Value::from(severity.clone()));
         }
-        let message = Outgoing {
+        let message = NewMessage {
             from: format!("integration:{source}"),
             to: target.clone(),
             channel: channel.clone(),
@@ -660,12 +656,9 @@ fn unknown_message(id: i64) -> RelayError {
     RelayError::NotFound(format!("no message {id}"))
 }
 
-fn invalid_status(s: &str) -> RelayError {
-    RelayError::Invalid(format!("status {s:?} is not one of online, busy, idle, away, offline"))
-}
-
 pub(crate) fn parse_status(s: &str) -> Result<AgentStatus> {
-    AgentStatus::parse(s).ok_or_else(|| invalid_status(s))
+    AgentStatus::parse(s)
+        .ok_or_else(|| RelayError::Invalid(format!("status {s:?} is not one of online, busy, idle, away, offline")))
 }
 
 fn invalid_task_status(s: &str) -> RelayError {

@@ -65,7 +65,7 @@ async fn agents_register_update_and_fence_stale_instances() -> TestResult {
     assert_eq!(r.call("DELETE", "/api/agents/claude-b", None).await?.0, 204);
     assert_eq!(r.call("GET", "/api/agents/claude-b", None).await?.0, 404);
     assert_eq!(r.call("POST", "/api/agents/claude-b/heartbeat", None).await?.0, 404, "agent-relay re-registers on 404");
-    for bad in [json!({"id": ""}), json!({"id": "has space"}), json!({"id": "a/b"}), json!({"id": "x", "tags": "notalist"})] {
+    for bad in [json!({"id": ""}), json!({"id": "has space"}), json!({"id": "a/b"}), json!({"id": "x", "tags": "notalist"}), json!({"id": "x", "status": "asleep"})] {
         assert_eq!(r.call("POST", "/api/agents", Some(bad.clone())).await?.0, 400, "{bad}");
     }
     Ok(())

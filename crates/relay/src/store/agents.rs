@@ -3,28 +3,13 @@
 
 use super::{json_list, json_object, to_json, Store};
 use crate::error::Result;
-use crate::model::{Agent, AgentStatus};
+use crate::model::{Agent, AgentStatus, RegisterAgent};
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::{Map, Value};
 
 const AGENT_COLUMNS: &str = "id, name, label, machine, rig, tags, capabilities, channels, status, ready, meta, \
      instance_id, epoch, registered_at, last_seen";
 
-/// A validated registration.
-pub struct Registration {
-    pub id: String,
-    pub name: Option<String>,
-    pub label: Option<String>,
-    pub machine: Option<String>,
-    pub rig: Option<String>,
-    pub tags: Vec<String>,
-    pub capabilities: Vec<String>,
-    pub channels: Vec<String>,
-    pub status: AgentStatus,
-    pub ready: Option<bool>,
-    pub instance_id: Option<String>,
-    pub meta: Map<String, Value>,
-}
 
 /// A change to one agent card; `None` leaves a field alone.
 #[derive(Default)]
@@ -61,9 +46,9 @@ fn agent_from_row(row: &Row) -> rusqlite::Result<Agent> {
 }
 
 impl Store {
-    /// Registers or refreshes an agent. A new `instanceId` under a known id
+    /// Registers or refreshes an agent (already validated). A new `instanceId` under a known id
     /// bumps the epoch, which fences the instance it replaces.
-    pub fn register_agent(&self, reg: Registration, now: i64) -> Result<Agent> {
+    pub fn register_agent(&self, reg: RegisterAgent, now: i64) -> Result<Agent> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let existing = tx
@@ -95,7 +80,7 @@ impl Store {
             to_json(&reg.tags),
             to_json(&reg.capabilities),
             to_json(&reg.channels),
-            reg.status.as_str(),
+            reg.status.unwrap_or(AgentStatus::Online).as_str(),
             ready,
             to_json(&reg.meta),
             instance_id,
@@ -185,20 +170,20 @@ impl Store {
         Ok(Some(agent))
     }
 
-    /// Marks agents silent since `cutoff` offline; returns their ids.
+    /// Marks agents not seen after `cutoff` offline; returns their ids.
     pub fn mark_stale_offline(&self, cutoff: i64) -> Result<Vec<String>> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare_cached("UPDATE agents SET status = 'offline' WHERE status != 'offline' AND last_seen < ?1 RETURNING id")?;
+            .prepare_cached("UPDATE agents SET status = 'offline' WHERE status != 'offline' AND last_seen <= ?1 RETURNING id")?;
         let rows = stmt.query_map([cutoff], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Deletes agents offline and unseen since `cutoff`; returns their ids.
+    /// Deletes offline agents not seen after `cutoff`; returns their ids.
     pub fn prune_offline(&self, cutoff: i64) -> Result<Vec<String>> {
         let conn = self.lock();
         let mut stmt =
-            conn.prepare_cached("DELETE FROM agents WHERE status = 'offline' AND last_seen < ?1 RETURNING id")?;
+            conn.prepare_cached("DELETE FROM agents WHERE status = 'offline' AND last_seen <= ?1 RETURNING id")?;
         let rows = stmt.query_map([cutoff], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }

@@ -3,10 +3,9 @@
 
 use super::{json_list, json_object, to_json, Store};
 use crate::error::{RelayError, Result};
-use crate::model::{Message, MessageQuery};
+use crate::model::{Message, MessageQuery, NewMessage};
 use rusqlite::types::ToSql;
 use rusqlite::{params, OptionalExtension, Row};
-use serde_json::{Map, Value};
 
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
@@ -15,19 +14,6 @@ const MESSAGE_SELECT: &str = "SELECT m.id, m.from_agent, m.to_target, m.channel,
      COALESCE(m.thread_id, m.id), m.claimable, m.claimed_by, m.claimed_at, m.claim_expires_at, m.kind, m.meta, m.urgent, m.created_at, \
      (SELECT json_group_array(r.agent_id) FROM read_markers r WHERE r.message_id = m.id) FROM messages m";
 
-/// A validated message to store.
-pub struct Outgoing {
-    pub from: String,
-    pub to: String,
-    pub channel: Option<String>,
-    pub subject: Option<String>,
-    pub body: String,
-    pub reply_to: Option<i64>,
-    pub claimable: bool,
-    pub kind: Option<String>,
-    pub meta: Map<String, Value>,
-    pub urgent: bool,
-}
 
 /// Who reads: the agent and every `to` value that reaches it.
 pub struct Reader {
@@ -74,9 +60,9 @@ fn select_one(conn: &rusqlite::Connection, id: i64) -> Result<Option<Message>> {
 }
 
 impl Store {
-    /// Stores a message; a reply joins its parent's thread, anything else
+    /// Stores a validated message; a reply joins its parent's thread, anything else
     /// starts a thread named by its own id.
-    pub fn insert_message(&self, out: Outgoing, now: i64) -> Result<Message> {
+    pub fn insert_message(&self, out: NewMessage, now: i64) -> Result<Message> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let message = insert_message_in(&tx, out, now)?;
@@ -210,15 +196,15 @@ impl Store {
         claim_result(&conn, id, updated)
     }
 
-    /// Deletes messages created before `cutoff` and their read markers.
+    /// Deletes messages created at or before `cutoff` and their read markers.
     pub fn prune_messages(&self, cutoff: i64) -> Result<usize> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         tx.prepare_cached(
-            "DELETE FROM read_markers WHERE message_id IN (SELECT id FROM messages WHERE created_at < ?1)",
+            "DELETE FROM read_markers WHERE message_id IN (SELECT id FROM messages WHERE created_at <= ?1)",
         )?
         .execute([cutoff])?;
-        let pruned = tx.prepare_cached("DELETE FROM messages WHERE created_at < ?1")?.execute([cutoff])?;
+        let pruned = tx.prepare_cached("DELETE FROM messages WHERE created_at <= ?1")?.execute([cutoff])?;
         tx.commit()?;
         Ok(pruned)
     }
@@ -226,7 +212,7 @@ impl Store {
 
 /// The insert itself, inside the caller's transaction (tasks post their
 /// claimable message in the same transaction as the task).
-pub(super) fn insert_message_in(tx: &rusqlite::Connection, out: Outgoing, now: i64) -> Result<Message> {
+pub(super) fn insert_message_in(tx: &rusqlite::Connection, out: NewMessage, now: i64) -> Result<Message> {
     let parent_thread: Option<i64> = match out.reply_to {
         Some(parent) => Some(
             tx.prepare_cached("SELECT COALESCE(thread_id, id) FROM messages WHERE id = ?1")?

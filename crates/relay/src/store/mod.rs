@@ -10,8 +10,8 @@ mod messages;
 mod pairs;
 mod tasks;
 
-pub use agents::{AgentPatch, Registration};
-pub use messages::{ClaimOutcome, Outgoing, Reader};
+pub use agents::AgentPatch;
+pub use messages::{ClaimOutcome, Reader};
 pub use tasks::{Ingested, NewTask, TaskClaim};
 
 use crate::error::Result;

@@ -2,10 +2,10 @@
 //! claims, status changes, an event history, and callback attempts written
 //! before they are delivered.
 
-use super::messages::{insert_message_in, Outgoing};
+use super::messages::insert_message_in;
 use super::{json_object, to_json, Store};
 use crate::error::Result;
-use crate::model::{Callback, Message, Task, TaskEvent, TaskStatus};
+use crate::model::{Callback, Message, NewMessage, Task, TaskEvent, TaskStatus};
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::{Map, Value};
 
@@ -88,7 +88,7 @@ impl Store {
     /// Creates the task and its claimable message, or, when an active task
     /// has the same dedupe key, counts one more occurrence of it. One
     /// transaction either way.
-    pub fn ingest_task(&self, new: NewTask, message: Outgoing, now: i64) -> Result<Ingested> {
+    pub fn ingest_task(&self, new: NewTask, message: NewMessage, now: i64) -> Result<Ingested> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         if let Some(key) = &new.dedupe_key {
