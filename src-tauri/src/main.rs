@@ -41,6 +41,9 @@ struct Args {
     /// Address of the local API (default: the config's `listen`, else 127.0.0.1:4860).
     #[arg(long)]
     listen: Option<String>,
+    /// Where the embedded Agent Relay listens (default: the config's `[relay] listen`), or `off`.
+    #[arg(long, env = "PERCH_RELAY_LISTEN")]
+    relay_listen: Option<String>,
     /// Internal: run one window (`chat` or `dashboard`) for the tray process.
     #[arg(long, hide = true, value_parser = parse_window)]
     window: Option<WindowKind>,
@@ -153,6 +156,7 @@ fn setup(
         config_path: None,
         autostart,
         logs_dir,
+        relay_listen: args.relay_listen,
     }))?;
     tracing::info!("API ready at {} in {} ms", server.url, launched.elapsed().as_millis());
     if let Some(warning) = server.secrets.warning() {

@@ -75,3 +75,24 @@ impl From<QueryRejection> for ApiError {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", format!("bad query string: {}", rejection.body_text()))
     }
 }
+
+impl From<perch_peer::PeerError> for ApiError {
+    fn from(err: perch_peer::PeerError) -> Self {
+        use perch_peer::PeerError;
+        let message = err.to_string();
+        match err {
+            PeerError::Runtime(err) => err.into(),
+            PeerError::Relay { status, .. } if (400..500).contains(&status) => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+                Self::new(status, "relay_refused", message)
+            }
+            PeerError::Relay { .. } | PeerError::Unreachable { .. } => Self::new(StatusCode::BAD_GATEWAY, "relay_unreachable", message),
+            PeerError::Invalid(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message),
+            PeerError::Off(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "peer_off", message),
+            PeerError::Ledger(_) | PeerError::Io { .. } => {
+                tracing::error!("internal error: {message}");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+            }
+        }
+    }
+}

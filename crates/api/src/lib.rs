@@ -12,6 +12,7 @@
 mod auth;
 mod error;
 pub mod openapi;
+mod peer;
 mod routes;
 mod sse;
 
@@ -36,6 +37,8 @@ pub struct ApiOptions {
     pub auth: Arc<Auth>,
     /// The built web UI; `None` serves a page that says how to build it.
     pub ui_dir: Option<PathBuf>,
+    /// Perch's agent on the peer network; `None` when it is off.
+    pub peer: Option<Arc<perch_peer::Peer>>,
 }
 
 pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
@@ -50,6 +53,15 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
     let protected_auth = Router::new()
         .route("/api/auth/login-codes", post(routes::login_code))
         .with_state(auth.clone());
+
+    let peer_routes = Router::new()
+        .route("/api/peer", get(peer::status))
+        .route("/api/peer/agents", get(peer::agents))
+        .route("/api/peer/messages", get(peer::messages).post(peer::send))
+        .route("/api/peer/read", post(peer::read))
+        .route("/api/peer/pairs", get(peer::pairs))
+        .route("/api/peer/tasks", get(peer::tasks))
+        .with_state(options.peer);
 
     let protected = Router::new()
         .route("/api/status", get(routes::status))
@@ -72,6 +84,7 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
         .route("/api/events", get(sse::events))
         .with_state(runtime)
         .merge(protected_auth)
+        .merge(peer_routes)
         .route_layer(axum::middleware::from_fn_with_state(auth.clone(), auth::require_auth));
 
     // Unknown /api paths get a JSON 404, not the UI page.

@@ -43,6 +43,13 @@ pub const ROUTES: &[RouteDoc] = &[
     route("post", "/api/codex/restart", "Restart Codex to apply binary or provider changes", true),
     route("get", "/api/diagnostics", "A plain-text diagnostics report (no secrets)", true),
     route("get", "/api/events", "The event stream (SSE) with Last-Event-ID replay", true),
+    route("get", "/api/peer", "The peer network: relay, identities, connection, unread count, delivery state", true),
+    route("get", "/api/peer/agents", "Agents on the relay with presence, label, tags, capabilities", true),
+    route("get", "/api/peer/messages", "Relay messages for the Inbox; ?channel=&agent=&beforeId=&limit=", true),
+    route("post", "/api/peer/messages", "Send a relay message as the person", true),
+    route("post", "/api/peer/read", "Mark messages read by the person", true),
+    route("get", "/api/peer/pairs", "Pairs on the relay", true),
+    route("get", "/api/peer/tasks", "Integration tasks on the relay", true),
 ];
 
 pub fn document() -> Value {

@@ -68,6 +68,10 @@ enum Command {
         /// The config file (default: <data dir>/config.toml).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Where the embedded Agent Relay listens (default: the config's
+        /// `[relay] listen`, else 127.0.0.1:4850), or `off`.
+        #[arg(long, env = "PERCH_RELAY_LISTEN")]
+        relay_listen: Option<String>,
     },
     /// Send a prompt and stream the answer; exits 0 when the turn completes.
     Run {
@@ -240,8 +244,8 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli, data_dir: PathBuf, logs_dir: Option<PathBuf>) -> Result<(), CliError> {
     match cli.command {
-        Command::Serve { listen, ui_dir, config } => {
-            serve::serve(serve::ServeArgs { data_dir, listen, ui_dir, config, logs_dir }).await
+        Command::Serve { listen, ui_dir, config, relay_listen } => {
+            serve::serve(serve::ServeArgs { data_dir, listen, ui_dir, config, logs_dir, relay_listen }).await
         }
         Command::Bench { prompts, clients } => bench::run(prompts, clients).await,
         Command::Relay { command: RelayCommand::Serve { listen, db } } => {

@@ -10,6 +10,7 @@ pub struct ServeArgs {
     pub ui_dir: Option<PathBuf>,
     pub config: Option<PathBuf>,
     pub logs_dir: Option<PathBuf>,
+    pub relay_listen: Option<String>,
 }
 
 pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
@@ -23,10 +24,14 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
         // belongs to the desktop app.
         autostart: None,
         logs_dir: args.logs_dir,
+        relay_listen: args.relay_listen,
     })
     .await?;
     tracing::info!("API ready at {} in {:?}", server.url, started.elapsed());
     eprintln!("Perch is listening on {} (data: {})", server.url, args.data_dir.display());
+    if let Some(relay) = server.network.relay_url() {
+        eprintln!("peer network: relay at {relay}");
+    }
     match &server.ui_dir {
         Some(dir) => eprintln!("web UI from {}; open it with `perch open`", dir.display()),
         None => eprintln!("the web UI is not built (run scripts/setup); the API works without it"),

@@ -12,6 +12,7 @@
 
 pub mod autostart;
 pub mod logs;
+pub mod network;
 pub mod notifier;
 pub mod secrets;
 pub mod server;

@@ -1,6 +1,7 @@
 //! The runtime and the API on a loopback port: what `perch serve` runs and
 //! what the desktop app hosts in-process.
 
+use crate::network::Network;
 use crate::secrets::{load_or_create_token, open_secret_store};
 use perch_api::{ApiOptions, Auth};
 use perch_runtime::host::{Autostart, HostError, SecretStore};
@@ -36,6 +37,8 @@ pub struct ServerOptions {
     pub config_path: Option<PathBuf>,
     pub autostart: Option<Arc<dyn Autostart>>,
     pub logs_dir: Option<PathBuf>,
+    /// Overrides `[relay] listen` (`off` disables the embedded relay).
+    pub relay_listen: Option<String>,
 }
 
 pub struct Server {
@@ -45,6 +48,8 @@ pub struct Server {
     /// `http://127.0.0.1:PORT`
     pub url: String,
     pub ui_dir: Option<PathBuf>,
+    /// The relay, the MCP tools and Perch's agent on the peer network.
+    pub network: Network,
     server_file: PathBuf,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -115,6 +120,8 @@ impl Server {
             .await
             .map_err(io(format!("listening on {addr} (is another Perch running? try `perch status`)")))?;
         let bound = listener.local_addr().map_err(io("reading the bound address"))?;
+        let mut network = Network::bind(&config, options.relay_listen, &data_dir, secrets.clone()).await?;
+        let peer_config = config.clone();
 
         let runtime = Runtime::start(RuntimeOptions {
             data_dir: data_dir.clone(),
@@ -124,10 +131,15 @@ impl Server {
             secrets: secrets.clone(),
             autostart: options.autostart,
             logs_dir: options.logs_dir,
+            mcp: Some(network.mcp.attachment()),
         })
         .await?;
+        network.join(runtime.clone(), &peer_config).await?;
         let auth = Arc::new(Auth::new(token, allowed_hosts));
-        let router = perch_api::router(runtime.clone(), ApiOptions { auth: auth.clone(), ui_dir: ui_dir.clone() });
+        let router = perch_api::router(
+            runtime.clone(),
+            ApiOptions { auth: auth.clone(), ui_dir: ui_dir.clone(), peer: network.peer.clone() },
+        );
         let url = format!("http://{bound}");
         let server_file = data_dir.join("server.json");
         let record = serde_json::json!({ "url": url, "pid": std::process::id() });
@@ -141,7 +153,7 @@ impl Server {
                 })
                 .await
         });
-        Ok(Self { runtime, auth, secrets, url, ui_dir, server_file, stop, task })
+        Ok(Self { runtime, auth, secrets, url, ui_dir, network, server_file, stop, task })
     }
 
     /// Stops serving, answers pending approvals `cancel` and stops Codex.
@@ -149,6 +161,7 @@ impl Server {
         let _ = self.stop.send(());
         // Event streams never end by themselves; give requests a moment, then go.
         let _ = tokio::time::timeout(Duration::from_secs(2), self.task).await;
+        self.network.stop().await;
         self.runtime.shutdown().await;
         let _ = std::fs::remove_file(&self.server_file);
     }

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 const CAPACITY: usize = 4096;
 
@@ -23,11 +23,14 @@ pub struct RelayEvent {
 pub struct EventBus {
     sender: broadcast::Sender<RelayEvent>,
     seq: AtomicU64,
+    /// Set when the server stops: open streams end instead of holding the
+    /// shutdown until their clients leave.
+    closed: watch::Sender<bool>,
 }
 
 impl Default for EventBus {
     fn default() -> Self {
-        Self { sender: broadcast::channel(CAPACITY).0, seq: AtomicU64::new(0) }
+        Self { sender: broadcast::channel(CAPACITY).0, seq: AtomicU64::new(0), closed: watch::channel(false).0 }
     }
 }
 
@@ -41,6 +44,15 @@ impl EventBus {
 
     pub fn subscribe(&self) -> broadcast::Receiver<RelayEvent> {
         self.sender.subscribe()
+    }
+
+    /// Resolves once the relay stops serving.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closed.subscribe()
+    }
+
+    pub fn close(&self) {
+        self.closed.send_replace(true);
     }
 
     pub fn subscribers(&self) -> usize {

@@ -11,7 +11,7 @@ pub const MAX_SHORT_CHARS: usize = 500;
 pub const MAX_LIST_ITEMS: usize = 64;
 pub const MAX_META_BYTES: usize = 16 * 1024;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Agent {
     pub id: String,
@@ -57,7 +57,7 @@ impl AgentStatus {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
     pub id: i64,
@@ -146,7 +146,7 @@ impl Target {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Pair {
     pub id: String,
@@ -179,7 +179,7 @@ impl PairStatus {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Task {
     pub id: i64,
@@ -271,14 +271,14 @@ pub struct Callback {
 
 /// Proves which instance of an agent is calling (agent-relay-codex sends it
 /// with every call after registering).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InstanceProof {
     pub instance_id: Option<String>,
     pub epoch: Option<i64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterAgent {
     pub id: String,
@@ -299,7 +299,7 @@ pub struct RegisterAgent {
     pub meta: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NewMessage {
     pub from: String,

@@ -73,12 +73,18 @@ impl RelayServer {
     /// Stops accepting, lets open requests finish (SSE streams end), stops upkeep.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
+        self.relay.events().close();
         self.reaper.abort();
-        // Open SSE streams would hold a graceful shutdown forever.
+        // Streams end on `close`; a request that still hangs is cut after 5 s
+        // so the port is free when `stop` returns.
+        let abort = self.serve.abort_handle();
         match tokio::time::timeout(std::time::Duration::from_secs(5), self.serve).await {
             Ok(Ok(Err(err))) => tracing::warn!("relay server ended with {err}"),
             Ok(_) => {}
-            Err(_) => tracing::warn!("relay: open connections did not close within 5 s"),
+            Err(_) => {
+                tracing::warn!("relay: open connections did not close within 5 s");
+                abort.abort();
+            }
         }
     }
 }

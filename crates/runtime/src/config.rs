@@ -26,6 +26,83 @@ pub struct Config {
     /// A custom OpenAI-compatible model provider (Ollama, vLLM, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<ProviderConfig>,
+    /// The embedded Agent Relay, or the remote one Perch's agent joins.
+    pub relay: RelayConfig,
+    /// Perch's agent (and the person) on the peer network.
+    pub peer: PeerConfig,
+}
+
+pub const DEFAULT_RELAY_LISTEN: &str = "127.0.0.1:4850";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelayConfig {
+    /// Where the embedded relay listens, or `off`. Ignored when `url` is set.
+    pub listen: String,
+    /// A remote relay to join instead of the embedded one (its token is the
+    /// `relay-token` secret, or `AGENT_RELAY_TOKEN`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The embedded relay's database; default `<data dir>/relay.db`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db: Option<PathBuf>,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self { listen: DEFAULT_RELAY_LISTEN.into(), url: None, db: None }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PeerConfig {
+    /// Join the relay at all.
+    pub enabled: bool,
+    /// Perch's agent id on the relay; default `perch-<user>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    /// The person's id on the relay; default `<user>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub person_id: Option<String>,
+    /// A profile name in agent-relay's `profiles.json`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    pub tags: Vec<String>,
+    pub capabilities: Vec<String>,
+    /// Channels Perch's agent listens to; empty = all.
+    pub channels: Vec<String>,
+    /// The session peer traffic goes to; default: one Perch creates ("Peers").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    pub heartbeat_secs: u64,
+    /// A failed delivery is retried after retry_secs × attempt, `max_retries` times.
+    pub retry_secs: u64,
+    pub max_retries: u32,
+    /// The lease taken on a claimable message while its turn runs.
+    pub claim_lease_secs: u64,
+}
+
+impl Default for PeerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            agent_id: None,
+            person_id: None,
+            profile: None,
+            label: None,
+            tags: Vec::new(),
+            capabilities: Vec::new(),
+            channels: Vec::new(),
+            session: None,
+            heartbeat_secs: 30,
+            retry_secs: 5,
+            max_retries: 6,
+            claim_lease_secs: 120,
+        }
+    }
 }
 
 /// Which events the desktop shell turns into OS notifications.
@@ -43,11 +120,26 @@ pub struct NotificationsConfig {
     pub codex_restarts: bool,
     /// Errors a person must act on (a failed turn, a missing Codex).
     pub errors: bool,
+    /// A peer wrote to the person or to Perch's agent.
+    pub peer_messages: bool,
+    /// Peers and channels whose messages never notify.
+    pub muted_agents: Vec<String>,
+    pub muted_channels: Vec<String>,
 }
 
 impl Default for NotificationsConfig {
     fn default() -> Self {
-        Self { dnd: false, dnd_allows_approvals: true, approvals: true, turn_finished: true, codex_restarts: true, errors: true }
+        Self {
+            dnd: false,
+            dnd_allows_approvals: true,
+            approvals: true,
+            turn_finished: true,
+            codex_restarts: true,
+            errors: true,
+            peer_messages: true,
+            muted_agents: Vec::new(),
+            muted_channels: Vec::new(),
+        }
     }
 }
 

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 pub mod secret_names {
     pub const API_TOKEN: &str = "api-token";
     pub const PROVIDER_API_KEY: &str = "provider-api-key";
+    /// The relay's token: the embedded relay requires it, the peer client sends it.
+    pub const RELAY_TOKEN: &str = "relay-token";
 }
 
 #[derive(Debug, thiserror::Error)]

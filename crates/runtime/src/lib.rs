@@ -25,7 +25,7 @@ pub use error::{Error, Result};
 pub use events::{Event, EventBus, Replay, Subscription};
 pub use perch_codex::protocol::{Decision, LoginParams};
 pub use perch_codex::{Error as CodexError, HealthState};
-pub use runtime::{Runtime, RuntimeOptions};
+pub use runtime::{McpAttachment, Runtime, RuntimeOptions};
 
 /// Unix time in milliseconds.
 pub fn now_ms() -> i64 {

@@ -239,6 +239,13 @@ pub enum EventKind {
     Warning { session_id: Option<String>, message: String },
     #[serde(rename = "settings.changed")]
     SettingsChanged { settings: Box<crate::settings::Settings> },
+    /// A relay message that reaches, or was sent by, the person or Perch's
+    /// agent (the relay's message JSON plus `unread`).
+    #[serde(rename = "peer.message")]
+    PeerMessage { message: Value, to_person: bool, to_agent: bool },
+    /// The peer connection or the delivery of peer messages changed.
+    #[serde(rename = "peer.status")]
+    PeerStatus { status: Value },
 }
 
 impl EventKind {
@@ -258,6 +265,8 @@ impl EventKind {
             Self::ApprovalRequested { .. } => "approval.requested",
             Self::ApprovalResolved { .. } => "approval.resolved",
             Self::Warning { .. } => "warning",
+            Self::PeerMessage { .. } => "peer.message",
+            Self::PeerStatus { .. } => "peer.status",
         }
     }
 }

@@ -60,6 +60,35 @@ pub struct RuntimeOptions {
     pub autostart: Option<Arc<dyn Autostart>>,
     /// The rotating log files, if logs go to files.
     pub logs_dir: Option<PathBuf>,
+    /// An MCP server attached to every thread (Perch's own tools).
+    pub mcp: Option<McpAttachment>,
+}
+
+/// A streamable-HTTP MCP server Codex attaches to every thread, its tools
+/// approved without asking (they are Perch's own). The token reaches Codex
+/// only through the child's environment.
+#[derive(Clone)]
+pub struct McpAttachment {
+    pub name: String,
+    pub url: String,
+    pub token: String,
+}
+
+impl McpAttachment {
+    const TOKEN_ENV: &'static str = "PERCH_MCP_TOKEN";
+
+    fn codex_overrides(&self) -> Vec<String> {
+        let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
+        let key = |field: &str| format!("mcp_servers.{}.{field}", self.name);
+        [
+            format!("{}={}", key("url"), quote(&self.url)),
+            format!("{}={}", key("bearer_token_env_var"), quote(Self::TOKEN_ENV)),
+            format!("{}={}", key("default_tools_approval_mode"), quote("approve")),
+        ]
+        .into_iter()
+        .flat_map(|a| ["-c".to_string(), a])
+        .collect()
+    }
 }
 
 pub struct Runtime {
@@ -70,6 +99,7 @@ pub struct Runtime {
     pub(crate) secrets: Arc<dyn SecretStore>,
     pub(crate) autostart: Option<Arc<dyn Autostart>>,
     pub(crate) logs_dir: Option<PathBuf>,
+    mcp: Option<McpAttachment>,
     pub(crate) store: Store,
     pub(crate) bus: EventBus,
     pub(crate) codex: Mutex<CodexSlot>,
@@ -132,7 +162,7 @@ pub(crate) struct PendingRequest {
 
 impl Runtime {
     pub async fn start(options: RuntimeOptions) -> Result<Arc<Self>> {
-        let RuntimeOptions { data_dir, config, config_path, project_dirs, secrets, autostart, logs_dir } = options;
+        let RuntimeOptions { data_dir, config, config_path, project_dirs, secrets, autostart, logs_dir, mcp } = options;
         std::fs::create_dir_all(&data_dir).map_err(|e| Error::io(format!("creating {}", data_dir.display()), e))?;
         let store = Store::open(&data_dir.join("perch.db"))?;
         recover_from_previous_run(&store)?;
@@ -152,6 +182,7 @@ impl Runtime {
             secrets,
             autostart,
             logs_dir,
+            mcp,
             store,
             bus: EventBus::default(),
             codex: Mutex::new(slot),
@@ -197,7 +228,7 @@ impl Runtime {
             }
         };
         tracing::info!("using Codex at {} ({source:?})", bin.display());
-        let spawn = spawn_options(&self.data_dir, &config, bin.clone(), provider_key)?;
+        let spawn = spawn_options(&self.data_dir, &config, bin.clone(), provider_key, self.mcp.as_ref())?;
         let running = self.lock_codex().supervisor.clone();
         match running {
             Some(supervisor) => supervisor.restart_with(spawn).await,
@@ -693,8 +724,19 @@ fn recover_from_previous_run(store: &Store) -> Result<()> {
     Ok(())
 }
 
-fn spawn_options(data_dir: &Path, config: &Config, bin: PathBuf, provider_key: Option<String>) -> Result<SpawnOptions> {
+fn spawn_options(
+    data_dir: &Path,
+    config: &Config,
+    bin: PathBuf,
+    provider_key: Option<String>,
+    mcp: Option<&McpAttachment>,
+) -> Result<SpawnOptions> {
     let mut env = Vec::new();
+    let mut args = config.codex_overrides(provider_key.is_some());
+    if let Some(mcp) = mcp {
+        args.extend(mcp.codex_overrides());
+        env.push((McpAttachment::TOKEN_ENV.to_string(), mcp.token.clone()));
+    }
     if let (Some(provider), Some(key)) = (&config.provider, &provider_key) {
         env.push((provider.key_env().to_string(), key.clone()));
     }
@@ -726,7 +768,7 @@ fn spawn_options(data_dir: &Path, config: &Config, bin: PathBuf, provider_key: O
     }
     Ok(SpawnOptions {
         bin,
-        args: config.codex_overrides(provider_key.is_some()),
+        args,
         env,
         cwd: dirs::home_dir(),
         request_timeout: Duration::from_secs(config.codex.request_timeout_secs.max(1)),

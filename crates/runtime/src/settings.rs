@@ -69,6 +69,9 @@ pub struct NotificationSettings {
     pub turn_finished: bool,
     pub codex_restarts: bool,
     pub errors: bool,
+    pub peer_messages: bool,
+    pub muted_agents: Vec<String>,
+    pub muted_channels: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -134,6 +137,9 @@ pub struct NotificationsPatch {
     pub turn_finished: Option<bool>,
     pub codex_restarts: Option<bool>,
     pub errors: Option<bool>,
+    pub peer_messages: Option<bool>,
+    pub muted_agents: Option<Vec<String>>,
+    pub muted_channels: Option<Vec<String>>,
 }
 
 impl Runtime {
@@ -171,6 +177,9 @@ impl Runtime {
                 turn_finished: n.turn_finished,
                 codex_restarts: n.codex_restarts,
                 errors: n.errors,
+                peer_messages: n.peer_messages,
+                muted_agents: n.muted_agents.clone(),
+                muted_channels: n.muted_channels.clone(),
             },
             autostart,
             secrets: SecretsState { backend: self.secrets.backend(), warning: self.secrets.warning() },
@@ -211,7 +220,7 @@ impl Runtime {
             config.provider = provider.map(validate_provider).transpose()?;
         }
         if let Some(n) = patch.notifications {
-            apply_notifications(&mut config.notifications, n);
+            apply_notifications(&mut config.notifications, n)?;
         }
         if let Some(enabled) = patch.autostart {
             let autostart = self
@@ -334,7 +343,33 @@ fn validate_provider(p: ProviderSettings) -> Result<ProviderConfig> {
     Ok(ProviderConfig { id: p.id, name, base_url: url, env_key: p.env_key.filter(|k| !k.is_empty()), wire_api: p.wire_api })
 }
 
-fn apply_notifications(n: &mut NotificationsConfig, patch: NotificationsPatch) {
+const MAX_MUTED: usize = 500;
+
+/// Mute lists: distinct, trimmed names of at most 200 characters.
+fn validate_muted(what: &str, names: Vec<String>) -> Result<Vec<String>> {
+    if names.len() > MAX_MUTED {
+        return Err(Error::Invalid(format!("{what}: at most {MAX_MUTED} entries")));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for name in names {
+        let name = name.trim().to_string();
+        if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+            return Err(Error::Invalid(format!("{what}: {name:?} is not an agent id or channel name")));
+        }
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+fn apply_notifications(n: &mut NotificationsConfig, patch: NotificationsPatch) -> Result<()> {
+    if let Some(agents) = patch.muted_agents {
+        n.muted_agents = validate_muted("mutedAgents", agents)?;
+    }
+    if let Some(channels) = patch.muted_channels {
+        n.muted_channels = validate_muted("mutedChannels", channels)?;
+    }
     let fields = [
         (&mut n.dnd, patch.dnd),
         (&mut n.dnd_allows_approvals, patch.dnd_allows_approvals),
@@ -342,12 +377,14 @@ fn apply_notifications(n: &mut NotificationsConfig, patch: NotificationsPatch) {
         (&mut n.turn_finished, patch.turn_finished),
         (&mut n.codex_restarts, patch.codex_restarts),
         (&mut n.errors, patch.errors),
+        (&mut n.peer_messages, patch.peer_messages),
     ];
     for (field, value) in fields {
         if let Some(value) = value {
             *field = value;
         }
     }
+    Ok(())
 }
 
 impl Runtime {

@@ -66,11 +66,12 @@ impl Harness {
             secrets: Arc::new(FileSecretStore::new(env.data().join("secrets"), None)),
             autostart: None,
             logs_dir: None,
+            mcp: None,
         })
         .await?;
         let token = "test-token-0123456789".to_string();
         let auth = Arc::new(Auth::new(token.clone(), vec![]));
-        let router = perch_api::router(runtime.clone(), ApiOptions { auth, ui_dir: None });
+        let router = perch_api::router(runtime.clone(), ApiOptions { auth, ui_dir: None, peer: None });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         tokio::spawn(async move {

@@ -32,6 +32,7 @@ pub(super) struct StreamFilter {
 struct Subscriber {
     relay: Arc<Relay>,
     live: tokio::sync::broadcast::Receiver<RelayEvent>,
+    closing: tokio::sync::watch::Receiver<bool>,
     queued: VecDeque<SseEvent>,
     /// The filtering agent's id and its card as last seen (tags, label...).
     agent: Option<(String, Option<Agent>)>,
@@ -75,7 +76,11 @@ impl Subscriber {
             if let Some(event) = self.queued.pop_front() {
                 return Some((Ok(event), self));
             }
-            match self.live.recv().await {
+            let next = tokio::select! {
+                next = self.live.recv() => next,
+                _ = self.closing.wait_for(|closed| *closed) => return None,
+            };
+            match next {
                 Ok(event) if self.wants(&event) => return Some((Ok(to_sse(&event)), self)),
                 Ok(_) => {}
                 Err(RecvError::Lagged(skipped)) => {
@@ -97,6 +102,7 @@ pub(super) async fn events(
     // Subscribe before reading the cursor: an event committed in between is
     // both below `latestId` and on the stream, never in neither.
     let live = relay.events().subscribe();
+    let closing = relay.events().closing();
     let agent = match filter.agent_id.or(filter.for_agent) {
         Some(id) => {
             let id = check_id("agentId", &id)?;
@@ -108,7 +114,7 @@ pub(super) async fn events(
     let ready = serde_json::json!({ "latestId": relay.cursor()? });
     let mut queued = VecDeque::new();
     queued.push_back(SseEvent::default().event("ready").data(ready.to_string()));
-    let subscriber = Subscriber { relay, live, queued, agent };
+    let subscriber = Subscriber { relay, live, closing, queued, agent };
     let stream = futures_util::stream::unfold(subscriber, Subscriber::next);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -1,0 +1,118 @@
+//! The peer network inside Perch: the embedded relay (or the remote one Perch
+//! joins), the MCP server with Perch's tools, and Perch's agent on the relay.
+//! Bound before the runtime starts (Codex needs the MCP URL), joined after.
+
+use crate::server::ServerError;
+use perch_peer::mcp::McpServer;
+use perch_peer::{Identity, Peer, PeerOptions};
+use perch_relay::{RelayServer, RelaySettings};
+use perch_runtime::config::Config;
+use perch_runtime::host::{secret_names, SecretStore};
+use perch_runtime::Runtime;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Which relay Perch's agent joins.
+struct RelayChoice {
+    url: String,
+    token: Option<String>,
+    embedded: bool,
+}
+
+pub struct Network {
+    relay: Option<RelayServer>,
+    choice: Option<RelayChoice>,
+    pub mcp: McpServer,
+    pub peer: Option<Arc<Peer>>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Network {
+    /// Starts the embedded relay (unless `off` or a remote URL is set) and
+    /// the MCP server. `relay_listen` overrides `[relay] listen`.
+    pub async fn bind(
+        config: &Config,
+        relay_listen: Option<String>,
+        data_dir: &Path,
+        secrets: Arc<dyn SecretStore>,
+    ) -> Result<Self, ServerError> {
+        let stored_token = tokio::task::spawn_blocking(move || secrets.get(secret_names::RELAY_TOKEN))
+            .await
+            .map_err(|e| ServerError::Usage(format!("reading the relay token: {e}")))??;
+        let remote = config.relay.url.clone().or_else(|| env("AGENT_RELAY_URL"));
+        let listen = relay_listen.unwrap_or_else(|| config.relay.listen.clone());
+        let mut relay = None;
+        let choice = match remote {
+            Some(url) => Some(RelayChoice { url, token: stored_token.or_else(|| env("AGENT_RELAY_TOKEN")), embedded: false }),
+            None if listen.trim() == "off" => None,
+            None => {
+                let addr: SocketAddr = listen.parse().map_err(|_| {
+                    ServerError::Usage(format!("relay listen {listen:?} is not an address like 127.0.0.1:4850 (or `off`)"))
+                })?;
+                let mut settings = RelaySettings::from_env(env).map_err(|e| ServerError::Usage(e.to_string()))?;
+                if stored_token.is_some() {
+                    settings.token = stored_token;
+                }
+                let token = settings.token.clone();
+                let db = config.relay.db.clone().unwrap_or_else(|| data_dir.join("relay.db"));
+                match RelayServer::start(addr, Some(db), settings).await {
+                    Ok(server) => {
+                        let url = server.url();
+                        relay = Some(server);
+                        Some(RelayChoice { url, token, embedded: true })
+                    }
+                    // Another relay (agent-relay, another Perch) already serves
+                    // this address: join it instead of failing.
+                    Err(perch_relay::ServerError::Bind { source, .. })
+                        if source.kind() == std::io::ErrorKind::AddrInUse =>
+                    {
+                        tracing::warn!("{addr} is in use; joining the relay there instead of embedding one");
+                        Some(RelayChoice { url: format!("http://{addr}"), token, embedded: false })
+                    }
+                    Err(err) => return Err(ServerError::Usage(format!("the embedded relay: {err}"))),
+                }
+            }
+        };
+        let mcp = McpServer::start().await.map_err(|e| ServerError::Usage(e.to_string()))?;
+        Ok(Self { relay, choice, mcp, peer: None })
+    }
+
+    /// Perch's agent (and the person) join the relay.
+    pub async fn join(&mut self, runtime: Arc<Runtime>, config: &Config) -> Result<(), ServerError> {
+        let Some(choice) = &self.choice else { return Ok(()) };
+        if !config.peer.enabled {
+            return Ok(());
+        }
+        let identity =
+            Identity::resolve(&config.peer, env, dirs::home_dir()).map_err(|e| ServerError::Usage(e.to_string()))?;
+        let options = PeerOptions {
+            relay_url: choice.url.clone(),
+            token: choice.token.clone(),
+            embedded: choice.embedded,
+            identity,
+            config: config.peer.clone(),
+        };
+        let peer = Peer::start(runtime, options).await.map_err(|e| ServerError::Usage(e.to_string()))?;
+        self.mcp.attach(peer.clone());
+        self.peer = Some(peer);
+        Ok(())
+    }
+
+    pub fn relay_url(&self) -> Option<&str> {
+        self.choice.as_ref().map(|c| c.url.as_str())
+    }
+
+    pub async fn stop(self) {
+        if let Some(peer) = &self.peer {
+            peer.stop();
+        }
+        self.mcp.stop();
+        if let Some(relay) = self.relay {
+            relay.stop().await;
+        }
+    }
+}

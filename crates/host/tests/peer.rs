@@ -1,0 +1,200 @@
+//! The peer network end to end, in one process: Perch's host `Server` with
+//! its relay, MCP server and peer link, the real pinned Codex, and the
+//! scripted model. An outside agent speaks the Agent Relay HTTP API.
+
+use perch_host::server::{Server, ServerOptions};
+use perch_relay::model::NewMessage;
+use perch_relay::{RelayServer, RelaySettings};
+use perch_runtime::config::{CodexConfig, ProviderConfig};
+use perch_runtime::model::EventKind;
+use perch_runtime::{ApprovalPolicy, Config, Event};
+use perch_test_support::{codex_bin, CodexEnv, Script, ScriptedModel};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::{error::RecvError, Receiver};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+const WAIT: Duration = Duration::from_secs(60);
+
+fn config(env: &CodexEnv, model: &ScriptedModel) -> Config {
+    let mut config = Config {
+        codex: CodexConfig {
+            bin: Some(codex_bin()),
+            home: Some(env.codex_home()),
+            approval_policy: ApprovalPolicy::Guarded,
+            model: Some("mock-model".into()),
+            cwd: Some(env.work()),
+            ..CodexConfig::default()
+        },
+        provider: Some(ProviderConfig {
+            id: "scripted".into(),
+            name: Some("Scripted model".into()),
+            base_url: model.base_url(),
+            env_key: None,
+            wire_api: "responses".into(),
+        }),
+        ..Config::default()
+    };
+    config.peer.agent_id = Some("perch-test".into());
+    config.peer.person_id = Some("tester".into());
+    config.peer.retry_secs = 1;
+    config
+}
+
+async fn start(env: &CodexEnv, config: Config, relay_listen: &str) -> Result<Server, Box<dyn std::error::Error>> {
+    // Secrets in 0600 files under the data dir, never in the developer's keyring.
+    std::env::set_var("PERCH_SECRET_STORE", "file");
+    std::env::remove_var("AGENT_RELAY_URL");
+    config.save(&env.data().join("config.toml"))?;
+    let server = Server::start(ServerOptions {
+        data_dir: env.data(),
+        listen: Some("127.0.0.1:0".into()),
+        ui_dir: None,
+        config_path: None,
+        autostart: None,
+        logs_dir: None,
+        relay_listen: Some(relay_listen.into()),
+    })
+    .await?;
+    let status = server.runtime.wait_ready(WAIT).await;
+    assert_eq!(status.state, perch_runtime::HealthState::Ready, "{status:?}");
+    Ok(server)
+}
+
+/// Waits (bounded) until the peer status satisfies `done`, woken by events.
+async fn until_peer(server: &Server, done: impl Fn(&Value) -> bool) -> Result<Value, String> {
+    let peer = server.network.peer.clone().ok_or("the peer network is off")?;
+    let mut live = server.runtime.events().subscribe(None).live;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let status = peer.status();
+        if done(&status) {
+            return Ok(status);
+        }
+        match tokio::time::timeout_at(deadline, live.recv()).await {
+            Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) => {}
+            _ => return Err(format!("peer status never matched; last {status}")),
+        }
+    }
+}
+
+/// Waits (bounded) for the next completed turn; returns its status.
+async fn next_turn_completed(live: &mut Receiver<Arc<Event>>) -> Result<String, String> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, live.recv()).await {
+            Ok(Ok(event)) => {
+                if let EventKind::TurnCompleted { status, .. } = &event.kind {
+                    return Ok(status.clone());
+                }
+            }
+            Ok(Err(RecvError::Lagged(_))) => {}
+            _ => return Err("no turn completed".into()),
+        }
+    }
+}
+
+async fn post(http: &reqwest::Client, url: String, body: Value) -> Result<Value, Box<dyn std::error::Error>> {
+    let response = http.post(url).json(&body).send().await?;
+    let status = response.status();
+    let body: Value = response.json().await?;
+    assert!(status.is_success(), "{status}: {body}");
+    Ok(body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_message_becomes_a_framed_turn_and_the_agent_replies_through_mcp() -> TestResult {
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    let server = start(&env, config(&env, &model), "127.0.0.1:0").await?;
+    let status = until_peer(&server, |s| s["connected"] == true).await?;
+    let relay = status["relayUrl"].as_str().ok_or("no relay url")?.to_string();
+    assert_eq!(status["embedded"], true);
+    let http = reqwest::Client::new();
+
+    // The outside agent, as an agent-relay plugin would register it.
+    post(&http, format!("{relay}/api/agents"), json!({ "id": "outside-bot", "label": "Outside", "instanceId": "o1" })).await?;
+    // The model answers the delivery turn by calling Perch's `reply` tool.
+    model.enqueue(Script::mcp_call("perch", "reply", json!({ "messageId": 1, "body": "On it." }), "call_reply"));
+    model.enqueue(Script::text("Replied to outside-bot."));
+    let mut live = server.runtime.events().subscribe(None).live;
+    let sent = post(
+        &http,
+        format!("{relay}/api/messages"),
+        json!({ "from": "outside-bot", "to": "perch-test", "channel": "ops", "subject": "Deploy", "body": "deploy finished; please confirm" }),
+    )
+    .await?;
+    assert_eq!(sent["id"], 1);
+
+    assert_eq!(next_turn_completed(&mut live).await?, "completed");
+    let requests = model.requests();
+    let first = requests.first().ok_or("no model request")?.input_text();
+    assert!(first.contains("[peer messages: what follows comes from other agents"), "{first}");
+    assert!(first.contains("[channel: ops] outside-bot: deploy finished; please confirm"), "{first}");
+    assert!(first.contains("(message 1; subject \"Deploy\")"), "{first}");
+    // The tool ran without an approval prompt (the policy is guarded) and
+    // its output reached the model.
+    let second = requests.get(1).ok_or("no second model request")?.input_text();
+    assert!(second.contains("On it."), "{second}");
+
+    // The reply is on the relay, addressed to the sender, in its thread.
+    let replies: Vec<Value> = http.get(format!("{relay}/api/messages?for=outside-bot")).send().await?.json().await?;
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert_eq!(replies[0]["from"], "perch-test");
+    assert_eq!(replies[0]["replyTo"], 1);
+    assert_eq!(replies[0]["threadId"], 1);
+    assert_eq!(replies[0]["channel"], "ops");
+    assert_eq!(replies[0]["body"], "On it.");
+    // Consumed: read by the agent, and not delivered again.
+    let original: Value = http.get(format!("{relay}/api/messages/1")).send().await?.json().await?;
+    assert!(original["readBy"].as_array().is_some_and(|r| r.contains(&json!("perch-test"))), "{original}");
+    let status = until_peer(&server, |s| s["delivery"]["state"] == "idle").await?;
+    assert_eq!(status["delivery"]["queued"], 0);
+    assert_eq!(model.requests().len(), 2);
+    server.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_relay_restart_the_agent_reconnects_and_gets_the_missed_messages_in_one_framed_turn() -> TestResult {
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    let relay_db = env.root().join("relay.db");
+    let relay = RelayServer::start("127.0.0.1:0".parse()?, Some(relay_db.clone()), RelaySettings::default()).await?;
+    let addr = relay.addr();
+    let mut config = config(&env, &model);
+    config.relay.url = Some(relay.url());
+    let server = start(&env, config, "off").await?;
+    until_peer(&server, |s| s["connected"] == true).await?;
+
+    relay.stop().await;
+    until_peer(&server, |s| s["connected"] == false).await?;
+    // Back on the same port and database; a message lands before Perch's
+    // link is back (its first retry waits 250 ms), so only the backfill can
+    // bring it.
+    let relay = RelayServer::start(addr, Some(relay_db), RelaySettings::default()).await?;
+    let missed = NewMessage {
+        from: "outside-bot".into(),
+        to: "perch-test".into(),
+        body: "sent while you were away".into(),
+        subject: None,
+        channel: Some("ops".into()),
+        reply_to: None,
+        claimable: false,
+        kind: None,
+        meta: Default::default(),
+        urgent: false,
+    };
+    let mut live = server.runtime.events().subscribe(None).live;
+    relay.relay().send(missed)?;
+    assert_eq!(next_turn_completed(&mut live).await?, "completed");
+    let text = model.requests().first().ok_or("no model request")?.input_text();
+    assert!(text.contains("[event: reconnected after "), "{text}");
+    assert!(text.contains("missed messages follow]"), "{text}");
+    assert!(text.contains("[channel: ops] outside-bot: sent while you were away"), "{text}");
+    assert_eq!(model.requests().len(), 1);
+    server.stop().await;
+    relay.stop().await;
+    Ok(())
+}

@@ -1,0 +1,313 @@
+//! Peer messages into the Codex thread, at least once.
+//!
+//! Invariants:
+//! - A message is consumed when the turn that carried it completes; only
+//!   then does its channel's watermark move (one ledger transaction), so a
+//!   crash, a failed turn or a kill -9 leaves it to be delivered again.
+//! - Messages that arrive together go in one turn: `turn/start` when the
+//!   peer session is idle, `turn/steer` while a turn runs, and for an urgent
+//!   one, interrupt and start anew with everything pending.
+//! - A claimable message is claimed before it is delivered (one winner on
+//!   the relay), its lease renewed while the turn runs, released on failure.
+//! - A failed turn goes back to the front of the queue and is retried after
+//!   `retry_secs × attempt`; after `max_retries` the failure is loud (status,
+//!   a warning event that notifies), never silent.
+
+use crate::peer::Peer;
+use crate::prompt::turn_text;
+use perch_relay::model::Message;
+use perch_runtime::model::{EventKind, NewSession};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Messages for the agent, with an `[event: …]` line to put before them.
+pub(crate) struct Dispatch {
+    pub messages: Vec<Message>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryStatus {
+    /// Messages waiting for a turn.
+    pub queued: usize,
+    /// `idle`, `delivering`, `retrying` or `failed`.
+    pub state: &'static str,
+    pub attempt: u32,
+    pub error: Option<String>,
+}
+
+/// Messages riding one turn.
+struct Batch {
+    turn_id: String,
+    messages: Vec<Message>,
+}
+
+struct Dispatcher {
+    peer: Weak<Peer>,
+    queue: VecDeque<Message>,
+    /// Ids queued, in flight or consumed during this run.
+    known: HashSet<i64>,
+    notes: Vec<String>,
+    in_flight: Vec<Batch>,
+    session: Option<String>,
+    attempt: u32,
+    retry_at: Option<Instant>,
+    /// An urgent message interrupted the running turn; start once it ends.
+    interrupting: bool,
+    failed: Option<String>,
+}
+
+pub(crate) fn spawn(peer: Weak<Peer>, inbox: mpsc::Receiver<Dispatch>) -> tokio::task::JoinHandle<()> {
+    let dispatcher = Dispatcher {
+        peer,
+        queue: VecDeque::new(),
+        known: HashSet::new(),
+        notes: Vec::new(),
+        in_flight: Vec::new(),
+        session: None,
+        attempt: 0,
+        retry_at: None,
+        interrupting: false,
+        failed: None,
+    };
+    tokio::spawn(dispatcher.run(inbox))
+}
+
+impl Dispatcher {
+    async fn run(mut self, mut inbox: mpsc::Receiver<Dispatch>) {
+        let Some(peer) = self.peer.upgrade() else { return };
+        let mut events = peer.runtime.events().subscribe(None).live;
+        let lease = Duration::from_secs(peer.config.claim_lease_secs.max(3));
+        drop(peer);
+        let mut renew = tokio::time::interval(lease / 3);
+        loop {
+            let retry_at = self.retry_at;
+            tokio::select! {
+                dispatch = inbox.recv() => {
+                    let Some(dispatch) = dispatch else { return };
+                    self.accept(dispatch);
+                }
+                event = events.recv() => match event {
+                    Ok(event) => {
+                        if let EventKind::TurnCompleted { session_id, turn_id, status, error } = &event.kind {
+                            if Some(session_id) == self.session.as_ref() {
+                                self.settle(turn_id, status, error.clone()).await;
+                            }
+                        }
+                    }
+                    // The bus buffers 1024 events; a dispatcher that far behind
+                    // treats its in-flight turns as failed (they are retried).
+                    Err(RecvError::Lagged(_)) => {
+                        let turns: Vec<String> = self.in_flight.iter().map(|b| b.turn_id.clone()).collect();
+                        for turn in turns {
+                            self.settle(&turn, "unknown", Some("Perch lost track of this turn".into())).await;
+                        }
+                    }
+                    Err(RecvError::Closed) => return,
+                },
+                _ = async { if let Some(at) = retry_at { tokio::time::sleep_until(at).await } else { std::future::pending().await } } => {
+                    self.retry_at = None;
+                }
+                _ = renew.tick(), if self.in_flight.iter().any(|b| b.messages.iter().any(|m| m.claimable)) => {
+                    self.renew_claims(lease).await;
+                    continue;
+                }
+            }
+            self.pump(lease).await;
+        }
+    }
+
+    fn peer(&self) -> Option<Arc<Peer>> {
+        self.peer.upgrade()
+    }
+
+    /// Queues what the agent has not consumed yet, in id order.
+    fn accept(&mut self, dispatch: Dispatch) {
+        let Some(peer) = self.peer() else { return };
+        let marks = peer.ledger.watermarks().unwrap_or_default();
+        let floor = peer.ledger.get("floor").ok().flatten().and_then(|f| f.parse::<i64>().ok()).unwrap_or(0);
+        let mut fresh: Vec<Message> = dispatch
+            .messages
+            .into_iter()
+            .filter(|m| m.id > marks.get(&Peer::channel_key(m)).copied().unwrap_or(floor))
+            .filter(|m| m.from != peer.identity.agent_id && peer.identity.listens_to(m.channel.as_deref()))
+            .filter(|m| self.known.insert(m.id))
+            .collect();
+        if fresh.is_empty() {
+            return;
+        }
+        fresh.sort_by_key(|m| m.id);
+        self.notes.extend(dispatch.note);
+        self.queue.extend(fresh);
+        // New traffic gets a fresh set of attempts after a loud failure.
+        if self.failed.take().is_some() {
+            self.attempt = 0;
+        }
+        self.report(&peer);
+    }
+
+    fn report(&self, peer: &Peer) {
+        let state = match (&self.failed, self.retry_at, self.in_flight.is_empty()) {
+            (Some(_), _, _) => "failed",
+            (None, Some(_), _) => "retrying",
+            (None, None, false) => "delivering",
+            (None, None, true) => "idle",
+        };
+        let status = DeliveryStatus { queued: self.queue.len(), state, attempt: self.attempt, error: self.failed.clone() };
+        *peer.delivery.lock().unwrap_or_else(|p| p.into_inner()) = status;
+        peer.publish_status();
+    }
+
+    /// The session peer traffic goes to: `[peer] session`, the one made
+    /// before, or a new one named "Peers".
+    async fn session(&mut self, peer: &Peer) -> crate::Result<String> {
+        if let Some(id) = &self.session {
+            return Ok(id.clone());
+        }
+        let usable = |id: &str| peer.runtime.session(id).is_ok_and(|s| !s.archived);
+        let chosen = peer.config.session.clone().or(peer.ledger.get("session")?).filter(|id| usable(id));
+        let id = match chosen {
+            Some(id) => id,
+            None => {
+                let new = NewSession { name: Some("Peers".into()), ..NewSession::default() };
+                peer.runtime.create_session(new).await?.id
+            }
+        };
+        peer.ledger.set("session", &id)?;
+        self.session = Some(id.clone());
+        Ok(id)
+    }
+
+    async fn pump(&mut self, lease: Duration) {
+        let Some(peer) = self.peer() else { return };
+        if self.queue.is_empty() || self.retry_at.is_some() || self.interrupting || self.failed.is_some() {
+            self.report(&peer);
+            return;
+        }
+        let session = match self.session(&peer).await {
+            Ok(session) => session,
+            Err(err) => return self.fail(&peer, Vec::new(), err.to_string()).await,
+        };
+        let mut batch: Vec<Message> = Vec::new();
+        for message in std::mem::take(&mut self.queue) {
+            if !message.claimable || message.claimed_by.as_deref() == Some(peer.agent_id()) {
+                batch.push(message);
+                continue;
+            }
+            // Someone else's win is not ours to deliver.
+            match peer.client.claim(message.id, "claim", peer.agent_id(), &peer.agent_proof(), lease).await {
+                Ok(claimed) => batch.push(claimed),
+                Err(err) => tracing::info!("message {} not claimed: {err}", message.id),
+            }
+        }
+        if batch.is_empty() {
+            return self.report(&peer);
+        }
+        let running = peer.runtime.session(&session).ok().and_then(|s| s.active_turn_id);
+        if running.is_some() && batch.iter().any(|m| m.urgent) {
+            match peer.runtime.interrupt(&session).await {
+                Ok(_) => {
+                    self.interrupting = true;
+                    self.requeue(batch);
+                    return self.report(&peer);
+                }
+                Err(err) => tracing::warn!("interrupting for an urgent peer message: {err}"),
+            }
+        }
+        let text = turn_text(&self.notes, &batch);
+        match peer.runtime.send_message(&session, &text).await {
+            Ok(sent) => {
+                self.notes.clear();
+                self.in_flight.push(Batch { turn_id: sent.turn_id, messages: batch });
+                self.report(&peer);
+            }
+            Err(err) => self.fail(&peer, batch, err.to_string()).await,
+        }
+    }
+
+    fn requeue(&mut self, mut messages: Vec<Message>) {
+        messages.extend(std::mem::take(&mut self.queue));
+        messages.sort_by_key(|m| m.id);
+        self.queue = messages.into();
+    }
+
+    async fn settle(&mut self, turn_id: &str, status: &str, error: Option<String>) {
+        let Some(peer) = self.peer() else { return };
+        let ours = self.interrupting && status == "interrupted";
+        self.interrupting = false;
+        let (done, rest): (Vec<Batch>, Vec<Batch>) = std::mem::take(&mut self.in_flight).into_iter().partition(|b| b.turn_id == turn_id);
+        self.in_flight = rest;
+        let messages: Vec<Message> = done.into_iter().flat_map(|b| b.messages).collect();
+        if messages.is_empty() {
+            return;
+        }
+        if status == "completed" {
+            self.attempt = 0;
+            self.consume(&peer, &messages).await;
+        } else if ours {
+            // Our own interrupt for an urgent message: no failed attempt.
+            self.requeue(messages);
+        } else {
+            let why = error.unwrap_or_else(|| format!("the turn ended {status}"));
+            self.fail(&peer, messages, why).await;
+        }
+        self.report(&peer);
+    }
+
+    async fn consume(&mut self, peer: &Peer, messages: &[Message]) {
+        let mut newest: HashMap<String, i64> = HashMap::new();
+        for m in messages {
+            let id = newest.entry(Peer::channel_key(m)).or_insert(m.id);
+            *id = (*id).max(m.id);
+        }
+        let consumed: Vec<(String, i64)> = newest.into_iter().collect();
+        if let Err(err) = peer.ledger.advance(&consumed) {
+            // Delivered but not recorded: it will be delivered again; say so.
+            tracing::error!("recording consumed peer messages: {err}");
+        }
+        for m in messages {
+            if let Err(err) = peer.client.mark_read(m.id, peer.agent_id()).await {
+                tracing::warn!("marking message {} read: {err}", m.id);
+            }
+        }
+    }
+
+    async fn fail(&mut self, peer: &Peer, messages: Vec<Message>, why: String) {
+        for m in messages.iter().filter(|m| m.claimable) {
+            let released = peer.client.claim(m.id, "claim/release", peer.agent_id(), &peer.agent_proof(), Duration::ZERO).await;
+            if let Err(err) = released {
+                tracing::warn!("releasing message {}: {err}", m.id);
+            }
+        }
+        self.requeue(messages);
+        self.attempt += 1;
+        let max = peer.config.max_retries;
+        if self.attempt > max {
+            let message = format!("Peer messages could not be delivered to Codex after {max} retries: {why}");
+            tracing::error!("{message}");
+            self.failed = Some(why);
+            peer.runtime.events().publish(EventKind::Warning { session_id: self.session.clone(), message });
+        } else {
+            let wait = Duration::from_secs(peer.config.retry_secs) * self.attempt;
+            tracing::warn!("peer delivery failed ({why}); retry {}/{max} in {wait:?}", self.attempt);
+            self.retry_at = Some(Instant::now() + wait);
+            self.notes.push(format!("retry {}/{max} of a turn that failed; the same messages follow", self.attempt));
+        }
+        self.report(peer);
+    }
+
+    async fn renew_claims(&self, lease: Duration) {
+        let Some(peer) = self.peer() else { return };
+        for m in self.in_flight.iter().flat_map(|b| &b.messages).filter(|m| m.claimable) {
+            if let Err(err) = peer.client.claim(m.id, "claim/renew", peer.agent_id(), &peer.agent_proof(), lease).await {
+                tracing::warn!("renewing the claim on message {}: {err}", m.id);
+            }
+        }
+    }
+}

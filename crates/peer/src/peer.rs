@@ -1,0 +1,461 @@
+//! `Peer`: Perch's agent and the person on one relay. It registers both,
+//! keeps their heartbeat, follows the relay's SSE stream (push, not polling)
+//! and hands what reaches the agent to the dispatcher; everything that
+//! reaches or comes from either of them is published on the runtime's bus
+//! (the UI and the notifier listen there).
+
+use crate::client::{RelayClient, RelayEvent};
+use crate::dispatcher::{self, DeliveryStatus, Dispatch};
+use crate::error::{PeerError, Result};
+use crate::identity::Identity;
+use crate::ledger::{Ledger, DIRECT};
+use futures_util::StreamExt;
+use perch_relay::model::{Agent, AgentStatus, InstanceProof, Message, NewMessage, Pair, RegisterAgent, Target, Task};
+use perch_runtime::config::PeerConfig;
+use perch_runtime::model::EventKind;
+use perch_runtime::Runtime;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+const PAGE: usize = 500;
+const MAX_RECONNECT_PAUSE: Duration = Duration::from_secs(10);
+
+pub struct PeerOptions {
+    pub relay_url: String,
+    pub token: Option<String>,
+    /// The relay runs inside this Perch.
+    pub embedded: bool,
+    pub identity: Identity,
+    pub config: PeerConfig,
+}
+
+/// One registered identity: its card as the relay last returned it and the
+/// proof of this run's instance.
+#[derive(Clone)]
+pub(crate) struct Member {
+    pub card: Agent,
+    pub proof: InstanceProof,
+}
+
+#[derive(Default)]
+struct Link {
+    connected: bool,
+    last_error: Option<String>,
+    agent: Option<Member>,
+    person: Option<Member>,
+    unread: usize,
+}
+
+pub struct Peer {
+    pub(crate) client: RelayClient,
+    pub(crate) identity: Identity,
+    pub(crate) config: PeerConfig,
+    embedded: bool,
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) ledger: Ledger,
+    instance_id: String,
+    link: Mutex<Link>,
+    pub(crate) delivery: Mutex<DeliveryStatus>,
+    dispatch: mpsc::Sender<Dispatch>,
+    /// The link, heartbeat and dispatcher tasks, ended by `stop`.
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Peer {
+    pub async fn start(runtime: Arc<Runtime>, options: PeerOptions) -> Result<Arc<Self>> {
+        let client = RelayClient::new(&options.relay_url, options.token)?;
+        let ledger = Ledger::open(&runtime.data_dir().join("peer.db"))?;
+        let instance_id = format!(
+            "perch-{}",
+            perch_runtime::random_hex(8).map_err(|source| PeerError::Io { context: "making an instance id".into(), source })?
+        );
+        let (dispatch, inbox) = mpsc::channel(1024);
+        let peer = Arc::new(Self {
+            client,
+            identity: options.identity,
+            config: options.config,
+            embedded: options.embedded,
+            runtime,
+            ledger,
+            instance_id,
+            link: Mutex::new(Link::default()),
+            delivery: Mutex::new(DeliveryStatus::default()),
+            dispatch,
+            tasks: Mutex::new(Vec::new()),
+        });
+        let tasks = vec![
+            dispatcher::spawn(Arc::downgrade(&peer), inbox),
+            tokio::spawn(follow(Arc::downgrade(&peer))),
+            tokio::spawn(heartbeat(Arc::downgrade(&peer))),
+        ];
+        *peer.tasks.lock().unwrap_or_else(|p| p.into_inner()) = tasks;
+        Ok(peer)
+    }
+
+    /// Ends the link (its SSE stream closes), the heartbeat and the
+    /// dispatcher. Nothing is lost: what was not consumed stays above the
+    /// watermarks for the next run.
+    pub fn stop(&self) {
+        for task in self.tasks.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            task.abort();
+        }
+    }
+
+    fn lock_link(&self) -> std::sync::MutexGuard<'_, Link> {
+        self.link.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn relay_url(&self) -> &str {
+        self.client.url()
+    }
+
+    pub fn agent_id(&self) -> &str {
+        &self.identity.agent_id
+    }
+
+    pub fn person_id(&self) -> &str {
+        &self.identity.person_id
+    }
+
+    pub(crate) fn agent_proof(&self) -> InstanceProof {
+        self.lock_link().agent.as_ref().map(|m| m.proof.clone()).unwrap_or_default()
+    }
+
+    /// What `GET /api/peer` answers and `peer.status` carries.
+    pub fn status(&self) -> Value {
+        let delivery = self.delivery.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let link = self.lock_link();
+        let id = &self.identity;
+        json!({
+            "enabled": true,
+            "relayUrl": self.client.url(),
+            "embedded": self.embedded,
+            "connected": link.connected,
+            "agentId": id.agent_id,
+            "personId": id.person_id,
+            "label": id.label,
+            "tags": id.tags,
+            "capabilities": id.capabilities,
+            "channels": id.channels,
+            "sessionId": self.ledger.get("session").ok().flatten(),
+            "unread": link.unread,
+            "lastError": link.last_error,
+            "delivery": delivery,
+        })
+    }
+
+    pub(crate) fn publish_status(&self) {
+        self.runtime.events().publish(EventKind::PeerStatus { status: self.status() });
+    }
+
+    fn set_link(&self, change: impl FnOnce(&mut Link)) {
+        change(&mut self.lock_link());
+        self.publish_status();
+    }
+
+    // ------------------------------------------------------------ the link
+
+    fn card(&self, id: &str, person: bool) -> RegisterAgent {
+        let identity = &self.identity;
+        let mut meta = identity.meta.clone();
+        if person {
+            meta.insert("kind".into(), json!("human"));
+            meta.insert("agent".into(), json!(identity.agent_id));
+        }
+        RegisterAgent {
+            id: id.to_string(),
+            name: None,
+            label: if person { Some(format!("{} (person)", identity.person_id)) } else { identity.label.clone() },
+            machine: None,
+            rig: Some("perch".into()),
+            tags: if person { vec!["human".into(), "perch".into()] } else { identity.tags.clone() },
+            capabilities: if person { vec!["chat".into()] } else { identity.capabilities.clone() },
+            channels: if person { Vec::new() } else { identity.channels.clone() },
+            status: Some(AgentStatus::Online),
+            ready: Some(true),
+            instance_id: Some(format!("{}{}", self.instance_id, if person { "-person" } else { "" })),
+            meta,
+        }
+    }
+
+    async fn register(&self) -> Result<()> {
+        let agent = self.client.register(&self.card(&self.identity.agent_id, false)).await?;
+        let person = self.client.register(&self.card(&self.identity.person_id, true)).await?;
+        let member = |card: Agent| Member {
+            proof: InstanceProof { instance_id: card.instance_id.clone(), epoch: Some(card.epoch) },
+            card,
+        };
+        let mut link = self.lock_link();
+        link.agent = Some(member(agent));
+        link.person = Some(member(person));
+        Ok(())
+    }
+
+    /// The oldest id the agent may still have to consume.
+    async fn floor(&self) -> Result<i64> {
+        let floor = match self.ledger.get("floor")?.and_then(|f| f.parse::<i64>().ok()) {
+            Some(floor) => floor,
+            None => {
+                // The first run starts at the relay's present: a shared relay's
+                // history is not replayed into a new agent.
+                let latest = self.client.cursor().await?;
+                self.ledger.set("floor", &latest.to_string())?;
+                latest
+            }
+        };
+        let marks = self.ledger.watermarks()?;
+        Ok(marks.values().copied().chain([floor]).min().unwrap_or(floor))
+    }
+
+    /// Everything for the agent after its watermarks (the dispatcher drops
+    /// what it already has).
+    async fn backlog(&self) -> Result<Vec<Message>> {
+        let mut since = self.floor().await?;
+        let mut all = Vec::new();
+        loop {
+            let page = self
+                .client
+                .messages(&[
+                    ("for", self.identity.agent_id.clone()),
+                    ("sinceId", since.to_string()),
+                    ("limit", PAGE.to_string()),
+                ])
+                .await?;
+            let full = page.len() >= PAGE;
+            since = page.last().map(|m| m.id).unwrap_or(since);
+            all.extend(page);
+            if !full {
+                return Ok(all);
+            }
+        }
+    }
+
+    async fn refresh_unread(&self) -> Result<()> {
+        let unread = self
+            .client
+            .messages(&[("for", self.identity.person_id.clone()), ("unread", "true".into()), ("limit", "1000".into())])
+            .await?
+            .len();
+        self.set_link(|link| link.unread = unread);
+        Ok(())
+    }
+
+    /// Whether the message reaches the member (and was not sent by it).
+    fn reaches(member: Option<&Member>, message: &Message) -> bool {
+        member.is_some_and(|m| message.from != m.card.id && Target::parse(&message.to).is_ok_and(|t| t.matches(&m.card)))
+    }
+
+    pub(crate) fn to_json(&self, message: &Message) -> Value {
+        let person = self.lock_link().person.clone();
+        let unread = Self::reaches(person.as_ref(), message) && !message.read_by.contains(&self.identity.person_id);
+        let mut value = serde_json::to_value(message).unwrap_or(Value::Null);
+        value["unread"] = json!(unread);
+        value
+    }
+
+    async fn on_event(&self, event: RelayEvent, reconnected_after: &mut Option<Duration>) -> Result<()> {
+        match event.kind.as_str() {
+            "ready" | "resync" => {
+                let backlog = self.backlog().await?;
+                let note = reconnected_after
+                    .take()
+                    .filter(|_| !backlog.is_empty())
+                    .map(|gap| format!("reconnected after {}s; missed messages follow", gap.as_secs().max(1)));
+                self.hand_over(backlog, note).await;
+                self.refresh_unread().await?;
+            }
+            "message.new" => {
+                let message: Message = serde_json::from_value(event.data)
+                    .map_err(|e| PeerError::Invalid(format!("the relay sent a message Perch cannot read: {e}")))?;
+                let (to_agent, to_person, ours) = {
+                    let link = self.lock_link();
+                    let ours = [&self.identity.agent_id, &self.identity.person_id].contains(&&message.from);
+                    (Self::reaches(link.agent.as_ref(), &message), Self::reaches(link.person.as_ref(), &message), ours)
+                };
+                if to_agent || to_person || ours {
+                    if to_person {
+                        self.set_link(|link| link.unread += 1);
+                    }
+                    let value = self.to_json(&message);
+                    self.runtime.events().publish(EventKind::PeerMessage { message: value, to_person, to_agent });
+                }
+                if to_agent {
+                    self.hand_over(vec![message], None).await;
+                }
+            }
+            kind if kind.starts_with("agent.") => {
+                let id = event.data["id"].as_str().unwrap_or_default();
+                if id == self.identity.agent_id || id == self.identity.person_id {
+                    if let Ok(card) = serde_json::from_value::<Agent>(event.data.clone()) {
+                        let mut link = self.lock_link();
+                        let slot = if id == self.identity.agent_id { &mut link.agent } else { &mut link.person };
+                        if let Some(member) = slot {
+                            member.card = card;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn hand_over(&self, messages: Vec<Message>, note: Option<String>) {
+        if messages.is_empty() {
+            return;
+        }
+        // Bounded: a dispatcher that is behind slows the stream, nothing is dropped.
+        let _ = self.dispatch.send(Dispatch { messages, note }).await;
+    }
+
+    /// One connection: register, subscribe, follow until the stream ends.
+    async fn follow_once(&self, reconnected_after: &mut Option<Duration>) -> Result<()> {
+        self.register().await?;
+        let mut events = self.client.events().await?;
+        self.set_link(|link| {
+            link.connected = true;
+            link.last_error = None;
+        });
+        while let Some(event) = events.next().await {
+            self.on_event(event?, reconnected_after).await?;
+        }
+        Err(PeerError::Invalid("the relay closed the event stream".into()))
+    }
+
+    // ------------------------------------------------- what the person does
+
+    pub async fn agents(&self) -> Result<Vec<Agent>> {
+        self.client.agents().await
+    }
+
+    /// Messages for the Inbox, oldest first: the newest `limit` before
+    /// `before_id`, optionally in one channel and/or from or to one agent.
+    pub async fn inbox(
+        &self,
+        channel: Option<String>,
+        agent: Option<String>,
+        before_id: Option<i64>,
+        limit: usize,
+    ) -> Result<(Vec<Value>, bool)> {
+        let limit = limit.clamp(1, 500);
+        let mut base: Vec<(&str, String)> = vec![("limit", (limit + 1).to_string())];
+        base.extend(channel.map(|c| ("channel", c)));
+        base.extend(before_id.map(|b| ("beforeId", b.to_string())));
+        let mut messages = match agent {
+            Some(agent) => {
+                let mut from = base.clone();
+                from.push(("from", agent.clone()));
+                let mut to = base;
+                to.push(("to", agent));
+                let mut both = self.client.messages(&from).await?;
+                both.extend(self.client.messages(&to).await?);
+                both.sort_by_key(|m| m.id);
+                both.dedup_by_key(|m| m.id);
+                both
+            }
+            None => self.client.messages(&base).await?,
+        };
+        let has_more = messages.len() > limit;
+        if has_more {
+            messages.drain(..messages.len() - limit);
+        }
+        Ok((messages.iter().map(|m| self.to_json(m)).collect(), has_more))
+    }
+
+    /// Sends as the person (the Inbox, `perch send`).
+    pub async fn send_as_person(&self, mut message: NewMessage) -> Result<Value> {
+        message.from = self.identity.person_id.clone();
+        let sent = self.client.send(&message).await?;
+        Ok(self.to_json(&sent))
+    }
+
+    pub async fn mark_read(&self, ids: &[i64]) -> Result<usize> {
+        if ids.len() > 1000 {
+            return Err(PeerError::Invalid("at most 1000 ids at a time".into()));
+        }
+        for id in ids {
+            self.client.mark_read(*id, &self.identity.person_id).await?;
+        }
+        self.refresh_unread().await?;
+        Ok(self.lock_link().unread)
+    }
+
+    pub async fn pairs(&self) -> Result<Vec<Pair>> {
+        self.client.pairs(None).await
+    }
+
+    pub async fn tasks(&self) -> Result<Vec<Task>> {
+        self.client.tasks(None, 200).await
+    }
+
+    /// The watermark key of a message.
+    pub(crate) fn channel_key(message: &Message) -> String {
+        message.channel.clone().unwrap_or_else(|| DIRECT.to_string())
+    }
+}
+
+/// Follows the relay for the life of the peer: reconnects with a growing
+/// pause and remembers how long it was away (for the backfill's frame).
+async fn follow(peer: Weak<Peer>) {
+    let mut pause = Duration::from_millis(250);
+    let mut down_since: Option<Instant> = None;
+    let mut reconnected_after: Option<Duration> = None;
+    loop {
+        let Some(p) = peer.upgrade() else { return };
+        let started = Instant::now();
+        if let Some(since) = down_since.take() {
+            reconnected_after = Some(since.elapsed());
+        }
+        let err = match p.follow_once(&mut reconnected_after).await {
+            Ok(()) => continue,
+            Err(err) => err,
+        };
+        tracing::warn!("peer link to {}: {err}", p.client.url());
+        p.set_link(|link| {
+            link.connected = false;
+            link.last_error = Some(err.to_string());
+        });
+        drop(p);
+        down_since.get_or_insert_with(Instant::now);
+        if started.elapsed() > Duration::from_secs(30) {
+            pause = Duration::from_millis(250);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(MAX_RECONNECT_PAUSE);
+    }
+}
+
+/// Keeps both identities present. A relay that forgot them (pruned, or a
+/// new database) gets them registered again; a newer instance of the same
+/// id (409) is reported, not fought.
+async fn heartbeat(peer: Weak<Peer>) {
+    let period = match peer.upgrade() {
+        Some(p) => Duration::from_secs(p.config.heartbeat_secs.max(1)),
+        None => return,
+    };
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        ticker.tick().await;
+        let Some(p) = peer.upgrade() else { return };
+        let members = {
+            let link = p.lock_link();
+            [link.agent.clone(), link.person.clone()]
+        };
+        for member in members.into_iter().flatten() {
+            match p.client.heartbeat(&member.card.id, &member.proof).await {
+                Ok(_) => {}
+                Err(PeerError::Relay { status: 404, .. }) => {
+                    if let Err(err) = p.register().await {
+                        tracing::warn!("re-registering {}: {err}", member.card.id);
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!("heartbeat of {}: {err}", member.card.id);
+                    p.set_link(|link| link.last_error = Some(err.to_string()));
+                }
+            }
+        }
+    }
+}
