@@ -165,7 +165,9 @@ impl NotifierHost for Shell {
     fn open(&self, target: OpenTarget) {
         let kind = match target {
             OpenTarget::Session { .. } => WindowKind::Chat,
-            OpenTarget::Approval { .. } | OpenTarget::Approvals | OpenTarget::Dashboard => WindowKind::Dashboard,
+            OpenTarget::Approval { .. } | OpenTarget::Approvals | OpenTarget::Dashboard | OpenTarget::Inbox { .. } => {
+                WindowKind::Dashboard
+            }
         };
         self.show(kind, Some(target.route()));
     }

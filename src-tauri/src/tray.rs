@@ -17,8 +17,7 @@ pub enum TrayState {
     Idle,
     Working,
     NeedsApproval,
-    /// Unread peer messages; the peer network (next) sets it.
-    #[allow(dead_code)]
+    /// Peer messages the person has not read.
     Unread,
     Offline,
 }
@@ -66,7 +65,8 @@ impl From<&Settings> for TrayChecks {
 }
 
 /// The tray's view of the runtime. Pure, so it is tested by table.
-pub fn model(status: &Status, checks: TrayChecks) -> TrayModel {
+/// `unread`: peer messages to the person not yet read.
+pub fn model(status: &Status, checks: TrayChecks, unread: usize) -> TrayModel {
     let running = status.active_turns.len();
     let pending = status.pending_approvals;
     let (state, text) = match status.codex.state {
@@ -77,6 +77,9 @@ pub fn model(status: &Status, checks: TrayChecks) -> TrayModel {
         HealthState::Restarting => (TrayState::Offline, format!("Codex is restarting{}", detail(&status.codex.detail))),
         HealthState::Ready | HealthState::Degraded if pending > 0 => {
             (TrayState::NeedsApproval, format!("{pending} approval{} need{} you", plural(pending), if pending == 1 { "s" } else { "" }))
+        }
+        HealthState::Ready | HealthState::Degraded if unread > 0 => {
+            (TrayState::Unread, format!("{unread} unread message{}", plural(unread)))
         }
         HealthState::Ready | HealthState::Degraded if running > 0 => {
             (TrayState::Working, format!("Working on {running} turn{}", plural(running)))
@@ -197,10 +200,11 @@ pub fn spawn_updates(mut tray: Tray, runtime: Arc<Runtime>) {
                 return;
             }
         };
+        let mut unread = 0;
         loop {
             match runtime.status() {
                 Ok(status) => {
-                    if let Err(err) = tray.apply(model(&status, checks)) {
+                    if let Err(err) = tray.apply(model(&status, checks, unread)) {
                         tracing::warn!("could not update the tray: {err}");
                     }
                 }
@@ -213,6 +217,13 @@ pub fn spawn_updates(mut tray: Tray, runtime: Arc<Runtime>) {
                         EventKind::SettingsChanged { settings: new } => {
                             checks = TrayChecks::from(&**new);
                             break;
+                        }
+                        EventKind::PeerStatus { status } => {
+                            let now = status["unread"].as_u64().unwrap_or(0) as usize;
+                            if now != unread {
+                                unread = now;
+                                break;
+                            }
                         }
                         EventKind::CodexState { .. }
                         | EventKind::TurnStarted { .. }
@@ -323,8 +334,13 @@ mod tests {
             (HealthState::Starting, 0, 0, TrayState::Offline, "Codex is starting"),
         ];
         for (health, running, pending, state, text) in cases {
-            let m = model(&status(health, running, pending), TrayChecks::default());
+            let m = model(&status(health, running, pending), TrayChecks::default(), 0);
             assert_eq!((m.state, m.status.as_str()), (state, text), "{health:?} {running} {pending}");
         }
+        // Unread peer messages show over work, under approvals.
+        let m = model(&status(HealthState::Ready, 1, 0), TrayChecks::default(), 2);
+        assert_eq!((m.state, m.status.as_str()), (TrayState::Unread, "2 unread messages"));
+        let m = model(&status(HealthState::Ready, 0, 1), TrayChecks::default(), 2);
+        assert_eq!(m.state, TrayState::NeedsApproval);
     }
 }

@@ -4,6 +4,7 @@
 mod bench;
 mod client;
 mod commands;
+mod peer;
 mod relay;
 mod relay_bench;
 mod serve;
@@ -102,6 +103,42 @@ enum Command {
     Approvals {
         #[command(subcommand)]
         command: ApprovalsCommand,
+    },
+    /// Send a message on the peer network as you: TARGET is an agent id,
+    /// tag:NAME, cap:NAME, label:NAME or broadcast.
+    Send {
+        target: String,
+        /// The message; `-` reads it from stdin.
+        text: String,
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long)]
+        channel: Option<String>,
+        /// The id of the message this answers.
+        #[arg(long)]
+        reply_to: Option<i64>,
+        /// Interrupt the receiving agent's current turn.
+        #[arg(long)]
+        urgent: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Messages on the peer network (`*` marks unread ones to you).
+    Inbox {
+        #[arg(long)]
+        channel: Option<String>,
+        /// Only messages from or to this agent.
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The agents on the relay, and Perch's own connection.
+    Peers {
+        #[arg(long)]
+        json: bool,
     },
     /// Print the API token.
     Token,
@@ -285,6 +322,20 @@ async fn run(cli: Cli, data_dir: PathBuf, logs_dir: Option<PathBuf>) -> Result<(
                     Ok(())
                 }
                 Command::Open => commands::open(&client).await,
+                Command::Send { target, text, subject, channel, reply_to, urgent, json } => {
+                    let body = if text == "-" {
+                        let mut body = String::new();
+                        std::io::Read::read_to_string(&mut std::io::stdin(), &mut body)
+                            .map_err(|e| CliError::io("reading the message from stdin", e))?;
+                        body
+                    } else {
+                        text
+                    };
+                    let out = peer::Outgoing { to: target, body, subject, channel, reply_to, urgent };
+                    peer::send(&client, out, json).await
+                }
+                Command::Inbox { channel, agent, limit, json } => peer::inbox(&client, channel, agent, limit, json).await,
+                Command::Peers { json } => peer::peers(&client, json).await,
                 Command::Serve { .. } | Command::Bench { .. } | Command::Relay { .. } => Ok(()),
             }
         }

@@ -22,25 +22,51 @@ impl Drop for Server {
     }
 }
 
-fn serve(env: &CodexEnv, model: &ScriptedModel) -> Result<Server, Box<dyn std::error::Error>> {
+/// `perch serve` with its relay on a free port; returns it and the relay URL.
+fn serve(env: &CodexEnv, model: &ScriptedModel) -> Result<(Server, String), Box<dyn std::error::Error>> {
     let config = format!(
-        "[codex]\nbin = {:?}\nhome = {:?}\ncwd = {:?}\napproval_policy = \"guarded\"\nmodel = \"mock-model\"\n\n[provider]\nid = \"scripted\"\nbase_url = {:?}\n",
+        "[codex]\nbin = {:?}\nhome = {:?}\ncwd = {:?}\napproval_policy = \"guarded\"\nmodel = \"mock-model\"\n\n[provider]\nid = \"scripted\"\nbase_url = {:?}\n\n\
+         [peer]\nagent_id = \"perch-cli\"\nperson_id = \"cli-person\"\nretry_secs = 1\n",
         codex_bin().display().to_string(),
         env.codex_home().display().to_string(),
         env.work().display().to_string(),
         model.base_url()
     );
     std::fs::write(env.data().join("config.toml"), config)?;
-    let mut child = perch(env).args(["serve", "--listen", "127.0.0.1:0"]).env("TMPDIR", env.tmp()).stderr(Stdio::piped()).spawn()?;
+    let mut child = perch(env)
+        .args(["serve", "--listen", "127.0.0.1:0", "--relay-listen", "127.0.0.1:0"])
+        .env("TMPDIR", env.tmp())
+        .stderr(Stdio::piped())
+        .spawn()?;
     let stderr = child.stderr.take().ok_or("no stderr")?;
+    let server = Server(child);
     let mut lines = BufReader::new(stderr).lines();
+    let mut relay = None;
     for line in lines.by_ref() {
-        if line?.contains("listening on") {
+        let line = line?;
+        if let Some(url) = line.strip_prefix("peer network: relay at ") {
+            relay = Some(url.to_string());
             break;
         }
     }
     std::thread::spawn(move || lines.for_each(drop));
-    Ok(Server(child))
+    Ok((server, relay.ok_or("perch serve did not say where its relay is")?))
+}
+
+/// `perch peers --json`'s status once `done` holds (bounded: 60 s).
+fn peer_status(env: &CodexEnv, done: impl Fn(&serde_json::Value) -> bool) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..600 {
+        let out = perch(env).args(["peers", "--json"]).output()?;
+        if out.status.success() {
+            last = serde_json::from_slice::<serde_json::Value>(&out.stdout)?["status"].clone();
+            if done(&last) {
+                return Ok(last);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Err(format!("the peer status never matched: {last}").into())
 }
 
 #[test]
@@ -56,7 +82,7 @@ fn client_commands_without_a_server_say_how_to_start_one() -> TestResult {
 async fn run_streams_the_answer_and_exits_by_the_turns_outcome() -> TestResult {
     let env = CodexEnv::new()?;
     let model = ScriptedModel::start().await?;
-    let _server = serve(&env, &model)?;
+    let _server = serve(&env, &model)?.0;
     let wait_ready = perch(&env).args(["status", "--json"]).output()?;
     assert!(wait_ready.status.success(), "{}", String::from_utf8_lossy(&wait_ready.stderr));
 
@@ -123,5 +149,54 @@ async fn relay_serve_reads_agent_relay_variables_and_refuses_an_open_bind() -> T
     assert!(String::from_utf8_lossy(&open.stderr).contains("AGENT_RELAY_TOKEN"), "{}", String::from_utf8_lossy(&open.stderr));
     let bad = perch(&env).args(["relay", "serve"]).env("PORT", "lots").output()?;
     assert_eq!(bad.status.code(), Some(2));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_message_in_a_turn_killed_with_perch_is_delivered_again_after_restart_and_answered_once() -> TestResult {
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    let (mut server, relay) = serve(&env, &model)?;
+    tokio::task::block_in_place(|| peer_status(&env, |s| s["connected"] == true))?;
+    let http = reqwest::Client::new();
+    let register = serde_json::json!({ "id": "outside-bot", "instanceId": "o1" });
+    assert!(http.post(format!("{relay}/api/agents")).json(&register).send().await?.status().is_success());
+
+    // The delivery turn hangs at the model; Perch dies with it in flight.
+    model.enqueue(Script::hanging());
+    let message = serde_json::json!({ "from": "outside-bot", "to": "perch-cli", "channel": "ops", "body": "rotate the keys" });
+    let sent: serde_json::Value = http.post(format!("{relay}/api/messages")).json(&message).send().await?.json().await?;
+    let id = sent["id"].as_i64().ok_or("no message id")?;
+    assert_eq!(model.wait_for_requests(1, std::time::Duration::from_secs(60)).await.len(), 1);
+    server.0.kill()?; // SIGKILL: no shutdown, no cleanup
+    server.0.wait()?;
+
+    // After a restart the message comes again, and is answered once.
+    model.enqueue(Script::mcp_call("perch", "reply", serde_json::json!({ "messageId": id, "body": "Keys rotated." }), "call_1"));
+    model.enqueue(Script::text("Done."));
+    let (_server, relay) = serve(&env, &model)?;
+    let requests = model.wait_for_requests(3, std::time::Duration::from_secs(60)).await;
+    assert_eq!(requests.len(), 3);
+    assert!(requests[1].input_text().contains("[channel: ops] outside-bot: rotate the keys"), "{}", requests[1].input_text());
+    tokio::task::block_in_place(|| peer_status(&env, |s| s["delivery"]["state"] == "idle" && s["delivery"]["queued"] == 0))?;
+    let replies: Vec<serde_json::Value> = http.get(format!("{relay}/api/messages?for=outside-bot")).send().await?.json().await?;
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert_eq!(replies[0]["replyTo"], id);
+    assert_eq!(replies[0]["body"], "Keys rotated.");
+
+    // The person's side: perch send / inbox / peers.
+    let out = perch(&env).args(["send", "outside-bot", "thanks for the heads-up", "--channel", "ops"]).output()?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let inbox = perch(&env).args(["inbox", "--agent", "outside-bot"]).output()?;
+    let inbox = String::from_utf8_lossy(&inbox.stdout);
+    assert!(inbox.contains("outside-bot -> perch-cli [ops] rotate the keys"), "{inbox}");
+    assert!(inbox.contains("cli-person -> outside-bot [ops] thanks for the heads-up"), "{inbox}");
+    let peers = perch(&env).args(["peers"]).output()?;
+    let peers = String::from_utf8_lossy(&peers.stdout);
+    assert!(peers.contains("outside-bot") && peers.contains("your agent is perch-cli"), "{peers}");
+    let empty = perch(&env).args(["send", "outside-bot", "  "]).output()?;
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("must not be empty"));
+    assert_eq!(model.requests().len(), 3, "the message was not delivered a third time");
     Ok(())
 }

@@ -4,9 +4,13 @@
 //!   supports actions; its default action opens the approval.
 //! - A finished turn notifies only while no Perch window is visible.
 //! - Codex crashing or giving up, and failed turns, notify.
+//! - A peer message to the person or to Perch's agent notifies with its
+//!   sender and subject (or first line), unless its sender or channel is
+//!   muted; Open and Reply take the person to its thread in the Inbox.
 //! - Do not disturb silences all but approvals (when allowed).
 //! - Bursts of one kind within [`COALESCE_WINDOW`] replace the previous
-//!   notification ("3 approvals need you") instead of stacking.
+//!   notification ("3 approvals need you", "5 new messages from 3 agents")
+//!   instead of stacking.
 //!
 //! Text from Codex or peers is untrusted: it is escaped for servers that
 //! render markup and cut short.
@@ -29,6 +33,8 @@ pub enum OpenTarget {
     Approvals,
     Session { id: String },
     Dashboard,
+    /// A peer message's thread in the Inbox (`None`: the Inbox).
+    Inbox { thread_id: Option<i64> },
 }
 
 impl OpenTarget {
@@ -39,6 +45,8 @@ impl OpenTarget {
             Self::Approvals => "/approvals".into(),
             Self::Session { id } => format!("/chat/{id}"),
             Self::Dashboard => "/dashboard".into(),
+            Self::Inbox { thread_id: Some(id) } => format!("/inbox/{id}"),
+            Self::Inbox { thread_id: None } => "/inbox".into(),
         }
     }
 }
@@ -55,6 +63,7 @@ pub enum Kind {
     TurnFinished,
     Codex,
     Error,
+    PeerMessage,
 }
 
 /// A notification to show, before coalescing.
@@ -66,6 +75,8 @@ pub struct Note {
     pub target: OpenTarget,
     /// Set for a single approval: the Approve / Deny actions answer it.
     pub approval_id: Option<String>,
+    /// Who a peer message is from (coalescing counts senders).
+    pub sender: Option<String>,
 }
 
 /// Decides what an event shows, if anything. Pure, so it is tested by table.
@@ -82,6 +93,7 @@ pub fn note_for(event: &EventKind, config: &NotificationsConfig, window_visible:
                 body: clean(error.as_deref().unwrap_or("Codex reported an error")),
                 target: OpenTarget::Session { id: session_id.clone() },
                 approval_id: None,
+                sender: None,
             })
         }
         EventKind::TurnCompleted { session_id, status, .. } if !window_visible && status == "completed" => {
@@ -91,6 +103,7 @@ pub fn note_for(event: &EventKind, config: &NotificationsConfig, window_visible:
                 body: "The answer is ready.".into(),
                 target: OpenTarget::Session { id: session_id.clone() },
                 approval_id: None,
+                sender: None,
             })
         }
         EventKind::CodexState { state: HealthState::Restarting, detail } => {
@@ -100,6 +113,7 @@ pub fn note_for(event: &EventKind, config: &NotificationsConfig, window_visible:
                 body: clean(detail.as_deref().unwrap_or("")),
                 target: OpenTarget::Dashboard,
                 approval_id: None,
+                sender: None,
             })
         }
         EventKind::CodexState { state: HealthState::Failed, detail } => {
@@ -109,9 +123,32 @@ pub fn note_for(event: &EventKind, config: &NotificationsConfig, window_visible:
                 body: clean(detail.as_deref().unwrap_or("Perch gave up restarting it; see Settings")),
                 target: OpenTarget::Dashboard,
                 approval_id: None,
+                sender: None,
             })
         }
+        EventKind::PeerMessage { message, to_person, to_agent } if *to_person || *to_agent => {
+            let from = message["from"].as_str().unwrap_or("an agent");
+            let channel = message["channel"].as_str();
+            let muted = config.muted_agents.iter().any(|a| a == from)
+                || channel.is_some_and(|c| config.muted_channels.iter().any(|m| m == c));
+            (!muted && allowed(Kind::PeerMessage, config.peer_messages)).then(|| peer_note(message, from, *to_person))
+        }
         _ => None,
+    }
+}
+
+fn peer_note(message: &serde_json::Value, from: &str, to_person: bool) -> Note {
+    let body = message["body"].as_str().unwrap_or_default();
+    let about = message["subject"].as_str().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| body.lines().next().unwrap_or(""));
+    let whom = if to_person { "" } else { " to your agent" };
+    let channel = message["channel"].as_str().map(|c| format!(" in {c}")).unwrap_or_default();
+    Note {
+        kind: Kind::PeerMessage,
+        summary: clean(&format!("{from}{whom}{channel}: {about}")),
+        body: clean(body),
+        target: OpenTarget::Inbox { thread_id: message["threadId"].as_i64().or(message["id"].as_i64()) },
+        approval_id: None,
+        sender: Some(from.to_string()),
     }
 }
 
@@ -126,6 +163,7 @@ fn approval_note(approval: &Approval) -> Note {
         body: clean(&body),
         target: OpenTarget::Approval { id: approval.id.clone() },
         approval_id: Some(approval.id.clone()),
+        sender: None,
     }
 }
 
@@ -139,15 +177,26 @@ pub fn clean(text: &str) -> String {
 /// Merges a burst of one kind into one notification.
 #[derive(Default)]
 pub struct Coalescer {
-    last: HashMap<Kind, (u32, Instant, usize)>,
+    last: HashMap<Kind, Burst>,
+}
+
+/// The notification a burst replaces, and what it has merged so far.
+struct Burst {
+    id: u32,
+    at: Instant,
+    count: usize,
+    senders: HashSet<String>,
 }
 
 impl Coalescer {
     /// The note to show and the notification id it replaces, if any.
     pub fn coalesce(&mut self, note: Note, now: Instant) -> (Note, Option<u32>) {
-        match self.last.get(&note.kind) {
-            Some(&(id, at, count)) if now.duration_since(at) < COALESCE_WINDOW => {
-                let count = count + 1;
+        match self.last.get_mut(&note.kind) {
+            Some(burst) if now.duration_since(burst.at) < COALESCE_WINDOW => {
+                burst.count += 1;
+                burst.at = now;
+                burst.senders.extend(note.sender.clone());
+                let (count, senders) = (burst.count, burst.senders.len());
                 let merged = match note.kind {
                     Kind::Approval => Note {
                         summary: format!("{count} approvals need you"),
@@ -161,19 +210,30 @@ impl Coalescer {
                         target: OpenTarget::Dashboard,
                         ..note
                     },
+                    Kind::PeerMessage => Note {
+                        summary: format!("{count} new messages from {senders} agent{}", if senders == 1 { "" } else { "s" }),
+                        body: format!("Latest: {}", note.summary),
+                        target: OpenTarget::Inbox { thread_id: None },
+                        ..note
+                    },
                     Kind::Codex | Kind::Error => Note { summary: format!("{} ({count})", note.summary), ..note },
                 };
-                self.last.insert(merged.kind, (id, now, count));
-                (merged, Some(id))
+                (merged, Some(burst.id))
             }
-            _ => (note, None),
+            _ => {
+                let senders = note.sender.iter().cloned().collect();
+                self.last.insert(note.kind, Burst { id: 0, at: now, count: 1, senders });
+                (note, None)
+            }
         }
     }
 
     /// Records the id the server gave the note just shown.
     pub fn shown(&mut self, kind: Kind, id: u32, now: Instant) {
-        let count = self.last.get(&kind).filter(|(last, _, _)| *last == id).map_or(1, |(_, _, c)| *c);
-        self.last.insert(kind, (id, now, count));
+        if let Some(burst) = self.last.get_mut(&kind) {
+            burst.id = id;
+            burst.at = now;
+        }
     }
 }
 
@@ -275,6 +335,11 @@ impl Notifier {
             if approval_id.is_some() {
                 notification.action("approve", "Approve").action("deny", "Deny");
             }
+            if kind == Kind::PeerMessage {
+                // No notification server here takes typed replies; Reply
+                // opens the thread, whose composer answers the sender.
+                notification.action("reply", "Reply");
+            }
         }
         if kind == Kind::Approval {
             notification.urgency(notify_rust::Urgency::Critical);
@@ -307,7 +372,7 @@ impl Notifier {
                 let action = match (action, &approval_id) {
                     ("approve", Some(id)) => Action::Answer { approval_id: id.clone(), decision: Decision::Accept },
                     ("deny", Some(id)) => Action::Answer { approval_id: id.clone(), decision: Decision::Decline },
-                    ("default", _) => Action::Open(target.clone()),
+                    ("default" | "reply", _) => Action::Open(target.clone()),
                     _ => return,
                 };
                 let _ = actions.blocking_send(action);
@@ -377,7 +442,25 @@ mod tests {
             (&restarting, &base, true, Some(Kind::Codex)),
             (&restarting, &dnd, true, None),
         ];
-        for (i, (event, config, visible, expected)) in cases.into_iter().enumerate() {
+        let peer = |from: &str, channel: &str, to_person: bool, to_agent: bool| EventKind::PeerMessage {
+            message: serde_json::json!({ "id": 9, "threadId": 8, "from": from, "channel": channel, "body": "hi" }),
+            to_person,
+            to_agent,
+        };
+        let (to_me, to_agent, overheard) = (peer("bob", "ops", true, false), peer("bob", "ops", false, true), peer("bob", "ops", false, false));
+        let muted_bob = NotificationsConfig { muted_agents: vec!["bob".into()], ..NotificationsConfig::default() };
+        let muted_ops = NotificationsConfig { muted_channels: vec!["ops".into()], ..NotificationsConfig::default() };
+        let no_peers = NotificationsConfig { peer_messages: false, ..NotificationsConfig::default() };
+        let cases = cases.into_iter().chain([
+            (&to_me, &base, true, Some(Kind::PeerMessage)),
+            (&to_agent, &base, false, Some(Kind::PeerMessage)),
+            (&overheard, &base, false, None),
+            (&to_me, &muted_bob, false, None),
+            (&to_me, &muted_ops, false, None),
+            (&to_me, &no_peers, false, None),
+            (&to_me, &dnd, false, None),
+        ]);
+        for (i, (event, config, visible, expected)) in cases.enumerate() {
             assert_eq!(note_for(event, config, visible).map(|n| n.kind), expected, "case {i}");
         }
     }
@@ -414,5 +497,37 @@ mod tests {
         let later = start + Duration::from_secs(2) + COALESCE_WINDOW;
         let (alone, replaces) = coalescer.coalesce(approval_note(&approval("a4")), later);
         assert_eq!((alone.approval_id.as_deref(), replaces), (Some("a4"), None));
+    }
+
+    #[test]
+    fn a_peer_burst_says_how_many_messages_from_how_many_agents() {
+        let config = NotificationsConfig::default();
+        let message = |from: &str, subject: Option<&str>| {
+            let event = EventKind::PeerMessage {
+                message: serde_json::json!({ "id": 3, "threadId": 1, "from": from, "channel": "ops", "subject": subject, "body": "<b>deploy</b> done\nsecond line" }),
+                to_person: true,
+                to_agent: false,
+            };
+            note_for(&event, &config, false).unwrap_or_else(|| panic!("no note"))
+        };
+        let first = message("bob", Some("Deploy"));
+        assert_eq!(first.summary, "bob in ops: Deploy");
+        assert_eq!(first.body, "&lt;b&gt;deploy&lt;/b&gt; done\nsecond line");
+        assert_eq!(first.target.route(), "/inbox/1");
+        assert_eq!(message("bob", None).summary, "bob in ops: &lt;b&gt;deploy&lt;/b&gt; done");
+
+        let mut coalescer = Coalescer::default();
+        let start = Instant::now();
+        let (_, replaces) = coalescer.coalesce(first, start);
+        assert_eq!(replaces, None);
+        coalescer.shown(Kind::PeerMessage, 11, start);
+        let mut last = None;
+        for (i, from) in ["carol", "bob", "dave", "carol"].into_iter().enumerate() {
+            last = Some(coalescer.coalesce(message(from, None), start + Duration::from_millis(100 * (i as u64 + 1))));
+        }
+        let (merged, replaces) = last.unwrap_or_else(|| panic!("no burst"));
+        assert_eq!(replaces, Some(11));
+        assert_eq!(merged.summary, "5 new messages from 3 agents");
+        assert_eq!(merged.target.route(), "/inbox");
     }
 }

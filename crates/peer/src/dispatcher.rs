@@ -31,7 +31,7 @@ pub(crate) struct Dispatch {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryStatus {
     /// Messages waiting for a turn.
@@ -40,6 +40,12 @@ pub struct DeliveryStatus {
     pub state: &'static str,
     pub attempt: u32,
     pub error: Option<String>,
+}
+
+impl Default for DeliveryStatus {
+    fn default() -> Self {
+        Self { queued: 0, state: "idle", attempt: 0, error: None }
+    }
 }
 
 /// Messages riding one turn.

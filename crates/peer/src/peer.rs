@@ -279,7 +279,10 @@ impl Peer {
                         self.set_link(|link| link.unread += 1);
                     }
                     let value = self.to_json(&message);
-                    self.runtime.events().publish(EventKind::PeerMessage { message: value, to_person, to_agent });
+                    // The person's own words to the agent do not notify the person.
+                    let by_person = message.from == self.identity.person_id;
+                    let event = EventKind::PeerMessage { message: value, to_person, to_agent: to_agent && !by_person };
+                    self.runtime.events().publish(event);
                 }
                 if to_agent {
                     self.hand_over(vec![message], None).await;
