@@ -227,7 +227,18 @@ export async function startPerch(opts: { name?: string } = {}): Promise<Perch> {
     );
     const perch = startChild(
       bins.perch,
-      ['serve', '--data-dir', path.join(root, 'data'), '--listen', '127.0.0.1:0', '--ui-dir', path.join(UI_DIR, 'dist')],
+      [
+        'serve',
+        '--data-dir',
+        path.join(root, 'data'),
+        '--listen',
+        '127.0.0.1:0',
+        '--ui-dir',
+        path.join(UI_DIR, 'dist'),
+        // An embedded peer-network relay on an ephemeral port (`relayUrl` in GET /api/peer).
+        '--relay-listen',
+        '127.0.0.1:0',
+      ],
       { cwd: path.join(root, 'work'), env, logFile: path.join(root, 'perch.log') },
     );
     children.push(perch);

@@ -92,6 +92,41 @@ describe('settings routes', () => {
   });
 });
 
+describe('peer routes', () => {
+  it('uses the documented methods, paths, queries and bodies', async () => {
+    const fetchMock = vi.fn(async (_url: string, _init: RequestInit) => jsonResponse(200, {}));
+    vi.stubGlobal('fetch', fetchMock);
+    await api.peerStatus();
+    await api.peerAgents();
+    await api.peerMessages();
+    await api.peerMessages({ channel: 'ops & dev', agent: 'bob', beforeId: 40, limit: 50 });
+    await api.sendPeerMessage({ to: 'tag:ops', body: 'hi', subject: 'S', channel: 'ops', replyTo: 3 });
+    await api.markPeerRead([1, 2]);
+    await api.peerPairs();
+    await api.peerTasks();
+    const calls = fetchMock.mock.calls.map(([url, init]) => [init.method, url, init.body ?? null]);
+    expect(calls).toEqual([
+      ['GET', '/api/peer', null],
+      ['GET', '/api/peer/agents', null],
+      ['GET', '/api/peer/messages', null],
+      ['GET', '/api/peer/messages?channel=ops+%26+dev&agent=bob&beforeId=40&limit=50', null],
+      ['POST', '/api/peer/messages', '{"to":"tag:ops","body":"hi","subject":"S","channel":"ops","replyTo":3}'],
+      ['POST', '/api/peer/read', '{"ids":[1,2]}'],
+      ['GET', '/api/peer/pairs', null],
+      ['GET', '/api/peer/tasks', null],
+    ]);
+  });
+
+  it('reports an invalid message with the server message', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () =>
+      jsonResponse(400, { error: { code: 'bad_request', message: 'to: unknown target' } })));
+    const err = await api.sendPeerMessage({ to: 'x y', body: 'hi' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).status).toBe(400);
+    expect((err as ApiError).message).toBe('to: unknown target');
+  });
+});
+
 describe('SseParser', () => {
   it('parses ids, event names, multi-line data and comments across chunks', () => {
     const p = new SseParser();

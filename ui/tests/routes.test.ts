@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { legacySessionRoute, parseLoginFragment, parseRoute, routeHash, routePath, sameRoute } from '../src/lib/routes';
+import { legacySessionRoute, PAGE_TITLES, parseLoginFragment, parseRoute, routeHash, routePath, sameRoute } from '../src/lib/routes';
 
 describe('parseRoute', () => {
   it('maps the empty hash, #/ and #/chat to the chat', () => {
@@ -20,6 +20,25 @@ describe('parseRoute', () => {
     expect(parseRoute('#/settings')).toEqual({ page: 'settings' });
   });
 
+  it('knows the inbox, its threads and the peers page', () => {
+    expect(parseRoute('#/inbox')).toEqual({ page: 'inbox', threadId: null });
+    expect(parseRoute('#/inbox/')).toEqual({ page: 'inbox', threadId: null });
+    expect(parseRoute('#/inbox/42')).toEqual({ page: 'inbox', threadId: 42 });
+    expect(parseRoute('/inbox/7')).toEqual({ page: 'inbox', threadId: 7 });
+    expect(parseRoute('#/peers')).toEqual({ page: 'peers' });
+  });
+
+  it('wants a thread id that is a positive integer', () => {
+    for (const h of ['#/inbox/0', '#/inbox/-1', '#/inbox/01', '#/inbox/1.5', '#/inbox/abc', '#/inbox/1e3', '#/inbox/%20', '#/inbox/99999999999999999', '#/inbox/1/2', '#/peers/x']) {
+      expect(parseRoute(h), h).toBeNull();
+    }
+  });
+
+  it('names the pages in the title', () => {
+    expect(PAGE_TITLES.inbox).toBe('Perch — Inbox');
+    expect(PAGE_TITLES.peers).toBe('Perch — Peers');
+  });
+
   it('refuses unknown routes, extra segments, bad escapes and login fragments', () => {
     for (const h of ['#/nope', '#/settings/x', '#/dashboard/x', '#/chat/a/b', '#/chat/%E0%A4%A', '#login=abc', '#chat']) {
       expect(parseRoute(h), h).toBeNull();
@@ -27,7 +46,7 @@ describe('parseRoute', () => {
   });
 
   it('round-trips through routePath and routeHash', () => {
-    for (const h of ['#/chat', '#/chat/a%2Fb', '#/dashboard', '#/approvals', '#/approvals/x%20y', '#/settings']) {
+    for (const h of ['#/chat', '#/chat/a%2Fb', '#/dashboard', '#/approvals', '#/approvals/x%20y', '#/settings', '#/inbox', '#/inbox/12', '#/peers']) {
       const r = parseRoute(h)!;
       expect(routeHash(r)).toBe(h);
       expect(parseRoute(routePath(r))).toEqual(r);
@@ -55,6 +74,7 @@ describe('parseLoginFragment', () => {
       approvalId: 'ap-7',
     });
     expect(parseLoginFragment('#login=abc&next=/settings')?.next).toEqual({ page: 'settings' });
+    expect(parseLoginFragment('#login=abc&next=%2Finbox%2F9')?.next).toEqual({ page: 'inbox', threadId: 9 });
     // Forgiving about the leading slash or hash.
     expect(parseLoginFragment('#login=abc&next=settings')?.next).toEqual({ page: 'settings' });
     expect(parseLoginFragment('#login=abc&next=%23%2Fchat%2Fs1')?.next).toEqual({ page: 'chat', sessionId: 's1' });

@@ -9,7 +9,15 @@ import type {
   ApprovalDecision,
   LoginStartResult,
   Model,
+  PeerAgent,
+  PeerMessage,
+  PeerMessagePage,
+  PeerMessageQuery,
+  PeerPair,
+  PeerStatus,
+  PeerTask,
   PerchEvent,
+  SendPeerMessage,
   Session,
   Settings,
   SettingsPatch,
@@ -144,6 +152,22 @@ export const api = {
   clearProviderKey: () => request<Settings>('DELETE', '/api/settings/provider-key'),
   restartCodex: () => request<unknown>('POST', '/api/codex/restart', { body: {} }),
   diagnostics: () => request<{ text: string }>('GET', '/api/diagnostics'),
+
+  peerStatus: () => request<PeerStatus>('GET', '/api/peer'),
+  peerAgents: () => request<{ agents: PeerAgent[] }>('GET', '/api/peer/agents'),
+  peerMessages: (query: PeerMessageQuery = {}) => {
+    const p = new URLSearchParams();
+    if (query.channel) p.set('channel', query.channel);
+    if (query.agent) p.set('agent', query.agent);
+    if (query.beforeId !== undefined) p.set('beforeId', String(query.beforeId));
+    if (query.limit !== undefined) p.set('limit', String(query.limit));
+    const qs = p.toString();
+    return request<PeerMessagePage>('GET', '/api/peer/messages' + (qs ? '?' + qs : ''));
+  },
+  sendPeerMessage: (body: SendPeerMessage) => request<PeerMessage>('POST', '/api/peer/messages', { body }),
+  markPeerRead: (ids: number[]) => request<{ unread: number }>('POST', '/api/peer/read', { body: { ids } }),
+  peerPairs: () => request<{ pairs: PeerPair[] }>('GET', '/api/peer/pairs'),
+  peerTasks: () => request<{ tasks: PeerTask[] }>('GET', '/api/peer/tasks'),
 };
 
 // ---------------------------------------------------------------------------

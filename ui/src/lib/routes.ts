@@ -7,15 +7,20 @@
 //   #/approvals           Dashboard, scrolled to its approvals
 //   #/approvals/<id>      Dashboard, that approval highlighted and focused
 //   #/settings            Settings
+//   #/inbox               Inbox (peer messages to and from the person)
+//   #/inbox/<threadId>    Inbox with that thread open (a message id)
+//   #/peers               Peers (this Perch on the peer network, agents, pairs, tasks)
 //
 // The sign-in fragment `#login=<code>[&next=<urlencoded route>]` is not a
 // route: it is consumed on load (see `parseLoginFragment`).
 
-export type Page = 'chat' | 'dashboard' | 'settings';
+export type Page = 'chat' | 'dashboard' | 'inbox' | 'peers' | 'settings';
 
 export type Route =
   | { page: 'chat'; sessionId: string | null }
   | { page: 'dashboard'; approvals: boolean; approvalId: string | null }
+  | { page: 'inbox'; threadId: number | null }
+  | { page: 'peers' }
   | { page: 'settings' };
 
 export const DEFAULT_ROUTE: Route = { page: 'chat', sessionId: null };
@@ -23,6 +28,8 @@ export const DEFAULT_ROUTE: Route = { page: 'chat', sessionId: null };
 export const PAGE_TITLES: Record<Page, string> = {
   chat: 'Perch — Chat',
   dashboard: 'Perch — Dashboard',
+  inbox: 'Perch — Inbox',
+  peers: 'Perch — Peers',
   settings: 'Perch — Settings',
 };
 
@@ -61,6 +68,15 @@ export function parseRoute(hash: string): Route | null {
       return { page: 'dashboard', approvals: true, approvalId: id };
     case 'settings':
       return id === null ? { page: 'settings' } : null;
+    case 'inbox': {
+      if (id === null) return { page: 'inbox', threadId: null };
+      // A thread is named by its first message's id: a positive integer.
+      if (!/^[1-9][0-9]{0,15}$/.test(id)) return null;
+      const threadId = Number(id);
+      return Number.isSafeInteger(threadId) ? { page: 'inbox', threadId } : null;
+    }
+    case 'peers':
+      return id === null ? { page: 'peers' } : null;
     default:
       return null;
   }
@@ -75,6 +91,10 @@ export function routePath(route: Route): string {
     case 'dashboard':
       if (route.approvalId) return `/approvals/${enc(route.approvalId)}`;
       return route.approvals ? '/approvals' : '/dashboard';
+    case 'inbox':
+      return route.threadId === null ? '/inbox' : `/inbox/${route.threadId}`;
+    case 'peers':
+      return '/peers';
     case 'settings':
       return '/settings';
   }

@@ -13,9 +13,35 @@ import {
   upsertSession,
   type AppData,
 } from './reducer';
-import type { AccountInfo, Approval, ApprovalDecision, Model, PerchEvent, Session, Settings, SettingsPatch } from './types';
+import {
+  applyPeerEvent,
+  emptyPeer,
+  markReadLocally,
+  normalizePeerStatus,
+  matchesFilter,
+  mergeMessages,
+  sameFilter,
+  withToggled,
+  type PeerData,
+  type PeerFilter,
+} from './peer';
+import type {
+  AccountInfo,
+  Approval,
+  ApprovalDecision,
+  Model,
+  PeerMessage,
+  PerchEvent,
+  SendPeerMessage,
+  Session,
+  Settings,
+  SettingsPatch,
+} from './types';
 
 export const data: AppData = $state(emptyData());
+
+/** The peer network: status (with the unread count), agents, the Inbox's messages. */
+export const peer: PeerData = $state(emptyPeer());
 
 export const ui = $state({
   /** 'checking' until we know whether the cookie works. */
@@ -114,6 +140,8 @@ function signedOut(message: string | null): void {
   ui.auth = 'signedOut';
   ui.authError = message;
   Object.assign(data, emptyData());
+  clearTimeout(peerStatusTimer);
+  Object.assign(peer, emptyPeer());
 }
 
 async function startSignedIn(): Promise<void> {
@@ -152,6 +180,11 @@ function handleEvent(ev: PerchEvent): void {
   const effects = applyEvent(data, ev);
   for (const fx of effects) {
     if (fx.type === 'reload') void reloadAll(true);
+  }
+  if (ev.type === 'peer.message' || ev.type === 'peer.status') {
+    const { newUnread } = applyPeerEvent(peer, ev);
+    // The unread count was raised locally: confirm it with the server soon.
+    if (newUnread) schedulePeerStatus();
   }
   if (ev.type === 'codex.state' && ev.state === 'ready') {
     // A (re)started Codex has a new version, pid and restart count; a
@@ -206,6 +239,8 @@ async function reloadOnce(withHistory: boolean): Promise<void> {
       api.listApprovals('pending'),
     ]);
     loadSnapshot(data, { status, sessions: sessions.data, approvals: approvals.data });
+    // Peer events may have been missed as well (the nav shows the unread count).
+    void refreshPeer();
     if (data.selectedId && !data.sessions.some((s) => s.id === data.selectedId)) {
       // Selected but filtered out (archived, search): keep it visible.
       try {
@@ -410,4 +445,176 @@ export async function loadModels(): Promise<void> {
 
 export async function loadAccount(): Promise<void> {
   ui.account = await api.account();
+}
+
+// ---------------------------------------------------------------------------
+// Peer network
+
+function notFound(e: unknown): boolean {
+  return e instanceof ApiError && e.status === 404;
+}
+
+/** The peer network is off in this Perch (its routes answer 503 `peer_off`);
+ *  remembers the server's explanation. */
+function peerOff(e: unknown): boolean {
+  if (!(e instanceof ApiError && e.code === 'peer_off')) return false;
+  peer.offMessage = e.message;
+  return true;
+}
+
+/** Grows whenever `POST /api/peer/read` answers with the unread count. */
+let readEpoch = 0;
+
+/** Fetches `GET /api/peer` (the status and the person's unread count). */
+export async function loadPeerStatus(): Promise<void> {
+  const epoch = readEpoch;
+  try {
+    const status = normalizePeerStatus(await api.peerStatus());
+    // Messages were marked read while this was under way: the count from
+    // that answer is newer.
+    if (epoch !== readEpoch && peer.status) status.unread = peer.status.unread;
+    peer.status = status;
+    peer.available = true;
+    peer.statusError = null;
+    if (status.enabled) peer.offMessage = null;
+  } catch (e) {
+    if (notFound(e)) peer.available = false;
+    else if (!(e instanceof ApiError && e.status === 401)) peer.statusError = errMsg(e);
+  }
+}
+
+let peerStatusTimer: ReturnType<typeof setTimeout> | undefined;
+
+function schedulePeerStatus(): void {
+  clearTimeout(peerStatusTimer);
+  peerStatusTimer = setTimeout(() => void loadPeerStatus(), 300);
+}
+
+/** After a reconnect or `reset`: the status, and the Inbox if it was loaded. */
+async function refreshPeer(): Promise<void> {
+  await loadPeerStatus();
+  if (peer.available && peer.inbox.loaded) await loadInbox(peer.inbox.filter);
+}
+
+export async function loadPeerAgents(): Promise<void> {
+  try {
+    peer.agents = (await api.peerAgents()).agents;
+    peer.agentsLoaded = true;
+  } catch (e) {
+    if (peerOff(e)) {
+      peer.agents = [];
+      peer.agentsLoaded = true;
+    } else if (notFound(e)) {
+      peer.available = false;
+    } else if (!(e instanceof ApiError && e.status === 401)) {
+      peer.statusError = errMsg(e);
+    }
+  }
+}
+
+let inboxRequest = 0;
+
+/** Loads the newest messages for `filter` into the Inbox. Live messages
+ *  that arrive meanwhile are kept. */
+export async function loadInbox(filter: PeerFilter): Promise<void> {
+  const request = ++inboxRequest;
+  const inbox = peer.inbox;
+  if (!sameFilter(inbox.filter, filter)) {
+    inbox.filter = { ...filter };
+    inbox.messages = [];
+    inbox.hasMore = false;
+    inbox.loaded = false;
+  }
+  inbox.loading = true;
+  inbox.error = null;
+  try {
+    const res = await api.peerMessages({ channel: filter.channel || undefined, agent: filter.agent || undefined });
+    if (request !== inboxRequest) return;
+    inbox.messages = mergeMessages(inbox.messages, res.messages);
+    inbox.hasMore = res.hasMore;
+    inbox.loaded = true;
+  } catch (e) {
+    if (request !== inboxRequest) return;
+    if (peerOff(e)) {
+      inbox.loaded = true;
+    } else {
+      if (notFound(e)) peer.available = false;
+      inbox.error = errMsg(e);
+    }
+  } finally {
+    if (request === inboxRequest) inbox.loading = false;
+  }
+}
+
+/** Loads the page before the oldest loaded message. */
+export async function loadOlderInbox(): Promise<void> {
+  const inbox = peer.inbox;
+  const first = inbox.messages[0];
+  if (!first || inbox.loading) return;
+  const request = ++inboxRequest;
+  const filter = { ...inbox.filter };
+  inbox.loading = true;
+  inbox.error = null;
+  try {
+    const res = await api.peerMessages({
+      channel: filter.channel || undefined,
+      agent: filter.agent || undefined,
+      beforeId: first.id,
+    });
+    if (request !== inboxRequest) return;
+    inbox.messages = mergeMessages(inbox.messages, res.messages);
+    inbox.hasMore = res.hasMore;
+  } catch (e) {
+    if (request === inboxRequest) inbox.error = errMsg(e);
+  } finally {
+    if (request === inboxRequest) inbox.loading = false;
+  }
+}
+
+const markingRead = new Set<number>();
+
+/** Marks messages read by the person (shown at once, then confirmed). */
+export async function markPeerRead(ids: number[]): Promise<void> {
+  const todo = ids.filter((id) => !markingRead.has(id));
+  if (todo.length === 0) return;
+  for (const id of todo) markingRead.add(id);
+  markReadLocally(peer.inbox.messages, todo, peer.status?.personId ?? null);
+  try {
+    const res = await api.markPeerRead(todo);
+    if (peer.status && typeof res?.unread === 'number') {
+      readEpoch += 1;
+      peer.status.unread = res.unread;
+    }
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 401)) peer.inbox.error = 'Could not mark messages read: ' + errMsg(e);
+  } finally {
+    for (const id of todo) markingRead.delete(id);
+  }
+}
+
+/** Sends a message as the person; throws ApiError (a 400 carries the reason). */
+export async function sendPeerMessage(body: SendPeerMessage): Promise<PeerMessage> {
+  const m = await api.sendPeerMessage(body);
+  const inbox = peer.inbox;
+  if (inbox.loaded && matchesFilter(m, inbox.filter) && !inbox.messages.some((x) => x.id === m.id)) {
+    inbox.messages = mergeMessages(inbox.messages, [m]);
+  }
+  return m;
+}
+
+/** Opens the Inbox's compose form addressed to `to`. */
+export function composePeerMessage(to: string): void {
+  peer.composeTo = to;
+  navigate({ page: 'inbox', threadId: null });
+}
+
+/** Mutes or unmutes notifications for a peer agent or channel. */
+export async function setPeerMuted(kind: 'agent' | 'channel', name: string, muted: boolean): Promise<void> {
+  const settings = data.settings ?? (await loadSettings());
+  const n = settings.notifications;
+  const body: SettingsPatch =
+    kind === 'agent'
+      ? { notifications: { mutedAgents: withToggled(n.mutedAgents ?? [], name, muted) } }
+      : { notifications: { mutedChannels: withToggled(n.mutedChannels ?? [], name, muted) } };
+  await saveSettings(body);
 }

@@ -122,7 +122,16 @@ export interface NotificationSettings {
   turnFinished: boolean;
   codexRestarts: boolean;
   errors: boolean;
+  /** Peer agents whose messages raise no notification (older servers omit it). */
+  mutedAgents?: string[];
+  /** Peer channels whose messages raise no notification (older servers omit it). */
+  mutedChannels?: string[];
 }
+
+/** The on/off notification settings (not the muted lists). */
+export type NotificationFlag = {
+  [K in keyof NotificationSettings]-?: NotificationSettings[K] extends boolean ? K : never;
+}[keyof NotificationSettings];
 
 export interface Settings {
   codex: CodexSettings;
@@ -142,6 +151,132 @@ export interface SettingsPatch {
   provider?: ProviderSettings | null;
   notifications?: Partial<NotificationSettings>;
   autostart?: boolean;
+}
+
+// The peer network (`/api/peer/*`): Perch's agent is one peer on an Agent
+// Relay; the person using Perch is a participant too (`personId`).
+
+export type PeerDeliveryState = 'idle' | 'delivering' | 'retrying' | 'failed';
+
+export interface PeerStatus {
+  enabled: boolean;
+  relayUrl: string | null;
+  /** The relay runs inside this Perch. */
+  embedded: boolean;
+  connected: boolean;
+  /** Perch's agent on the relay. */
+  agentId: string;
+  /** The person using Perch: sends and receives as this id. */
+  personId: string;
+  label: string | null;
+  tags: string[];
+  capabilities: string[];
+  channels: string[];
+  sessionId: string | null;
+  /** Messages to the person not read yet. */
+  unread: number;
+  lastError: string | null;
+  delivery: { queued: number; state: PeerDeliveryState; attempt: number; error: string | null };
+}
+
+export type PeerPresence = 'online' | 'busy' | 'idle' | 'away' | 'offline';
+
+export interface PeerAgent {
+  id: string;
+  name: string | null;
+  label: string | null;
+  machine: string | null;
+  rig: string | null;
+  tags: string[];
+  capabilities: string[];
+  channels: string[];
+  status: PeerPresence;
+  ready: boolean;
+  meta: Record<string, unknown>;
+  instanceId: string | null;
+  epoch: number;
+  registeredAt: number;
+  lastSeen: number;
+}
+
+export interface PeerMessage {
+  id: number;
+  from: string;
+  /** An agent id, `tag:x`, `cap:x`, `label:x` or `broadcast`. */
+  to: string;
+  channel: string | null;
+  subject: string | null;
+  /** Untrusted text: shown as plain text, never as HTML or markdown. */
+  body: string;
+  replyTo: number | null;
+  /** The id of the thread's first message. */
+  threadId: number;
+  claimable: boolean;
+  claimedBy: string | null;
+  urgent: boolean;
+  kind: string | null;
+  /** The relay's own name for `kind` (passed through by some servers). */
+  type?: string | null;
+  meta: Record<string, unknown>;
+  createdAt: number;
+  readBy: string[];
+  /** It reaches the person, who has not read it. */
+  unread: boolean;
+}
+
+export interface PeerMessagePage {
+  /** Ascending ids. */
+  messages: PeerMessage[];
+  hasMore: boolean;
+}
+
+export interface PeerMessageQuery {
+  channel?: string;
+  agent?: string;
+  beforeId?: number;
+  limit?: number;
+}
+
+export interface SendPeerMessage {
+  to: string;
+  body: string;
+  subject?: string;
+  channel?: string;
+  replyTo?: number;
+}
+
+export interface PeerPair {
+  id: string;
+  from: string;
+  to: string;
+  objective: string | null;
+  status: 'pending' | 'active' | 'rejected' | 'ended';
+  createdAt: number;
+  updatedAt: number;
+  endedBy: string | null;
+}
+
+export interface PeerTask {
+  id: number;
+  source: string;
+  kind: string;
+  /** The relay's own name for `kind` (passed through by some servers). */
+  type?: string;
+  severity: string | null;
+  title: string;
+  body: string | null;
+  target: string;
+  channel: string | null;
+  externalUrl: string | null;
+  /** open, claimed, in_progress, done, failed, cancelled (or newer ones). */
+  status: string;
+  claimedBy: string | null;
+  progress: string | null;
+  result: string | null;
+  occurrenceCount: number;
+  createdAt: number;
+  updatedAt: number;
+  lastSeenAt: number;
 }
 
 export type DeltaKind = 'agentMessage' | 'reasoning' | 'commandOutput' | 'fileChange';
@@ -171,6 +306,8 @@ export type PerchEvent = EventBase &
     | { type: 'approval.requested' | 'approval.resolved'; approval: Approval }
     | { type: 'warning'; sessionId?: string; message: string }
     | { type: 'settings.changed'; settings: Settings }
+    | { type: 'peer.message'; message: PeerMessage; toPerson?: boolean; toAgent?: boolean }
+    | { type: 'peer.status'; status: PeerStatus }
     | { type: 'lagged'; skipped: number }
     | { type: 'reset' }
   );

@@ -1,0 +1,202 @@
+// The Inbox and Peers pages against a real `perch serve` with its embedded
+// relay (`--relay-listen`, see harness.ts). The test plays an outside agent:
+// it speaks the Agent Relay HTTP API to the relay directly (no token on the
+// loopback embedded relay). Nothing here starts a Codex turn: messages to
+// the person do not go to Perch's agent. See suite.ts for the setup.
+
+import { describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { RESULTS_DIR } from './harness';
+import { setupSuite, skipReason, WAIT } from './suite';
+
+const missing = skipReason();
+
+interface PeerStatusJson {
+  enabled: boolean;
+  relayUrl: string | null;
+  connected: boolean;
+  agentId: string;
+  personId: string;
+  unread: number;
+}
+
+interface RelayMessage {
+  id: number;
+  from: string;
+  to: string;
+  channel: string | null;
+  subject: string | null;
+  body: string;
+  replyTo: number | null;
+  threadId: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.skipIf(missing !== null)('Peers and Inbox', () => {
+  const suite = setupSuite('peers');
+
+  async function apiJson<T>(method: string, route: string, body?: unknown): Promise<T> {
+    const res = await suite.perch.api(method, route, body);
+    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  }
+
+  /** The Agent Relay API of the embedded relay, as an outside agent calls it. */
+  async function relayJson<T>(relayUrl: string, method: string, route: string, body?: unknown): Promise<T> {
+    const res = await fetch(relayUrl + route, {
+      method,
+      headers: body !== undefined ? { 'Content-Type': 'application/json' } : {},
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+    if (!res.ok) throw new Error(`relay ${method} ${route}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  }
+
+  /** Polls until `check` returns a value (the server works asynchronously). */
+  async function eventually<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
+    const start = Date.now();
+    let last = '';
+    for (;;) {
+      try {
+        const v = await check();
+        if (v !== undefined) return v;
+      } catch (e) {
+        last = e instanceof Error ? e.message : String(e);
+      }
+      if (Date.now() - start > WAIT) throw new Error(`${what}: still waiting after ${WAIT / 1000}s ${last}\n${suite.perch.logs()}`);
+      await sleep(200);
+    }
+  }
+
+  /** Messages that reach `agent` on the relay (a bare array; tolerate a wrapper). */
+  async function relayMessagesFor(relayUrl: string, agent: string): Promise<RelayMessage[]> {
+    const res = await relayJson<RelayMessage[] | { messages: RelayMessage[] }>(
+      relayUrl,
+      'GET',
+      `/api/messages?for=${encodeURIComponent(agent)}`,
+    );
+    return Array.isArray(res) ? res : res.messages;
+  }
+
+  it('shows an outside agent’s message live as plain text, replies as the person, mutes the agent and lists it', async () => {
+    const status = await eventually('the peer network connecting', async () => {
+      const s = await apiJson<PeerStatusJson>('GET', '/api/peer');
+      return s.relayUrl && s.connected ? s : undefined;
+    });
+    const relayUrl = status.relayUrl!.replace(/\/+$/, '');
+    const { personId, agentId } = status;
+    expect(personId).toBeTruthy();
+    expect(personId).not.toBe(agentId);
+
+    const page = await suite.newPage();
+    await suite.signIn(page, '#/inbox');
+    await page.getByRole('heading', { name: 'Inbox', level: 1 }).waitFor();
+    expect(await page.title()).toBe('Perch — Inbox');
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await page.locator('[data-testid="nav-inbox"][data-unread="0"]').waitFor();
+    const before = await apiJson<{ messages: unknown[] }>('GET', '/api/peer/messages');
+    if (before.messages.length === 0) {
+      // Nothing yet: the page says how agents reach the person.
+      const empty = page.getByTestId('inbox-empty');
+      await empty.waitFor();
+      await expect(empty.getByTestId('person-id').textContent()).resolves.toBe(personId);
+      await expect(empty.getByTestId('relay-url').textContent()).resolves.toBe(status.relayUrl);
+    }
+
+    // An outside agent registers and writes to the person.
+    await relayJson(relayUrl, 'POST', '/api/agents', {
+      id: 'outside-bot',
+      label: 'Outside',
+      tags: ['ops'],
+      capabilities: ['chat'],
+      instanceId: 'i1',
+    });
+    const sent = await relayJson<RelayMessage>(relayUrl, 'POST', '/api/messages', {
+      from: 'outside-bot',
+      to: personId,
+      subject: 'Deploy',
+      body: '<b>hi</b> deploy done',
+      channel: 'ops',
+    });
+    expect(typeof sent.id).toBe('number');
+
+    // Live, without a reload: the unread badge and the thread.
+    await page.locator('[data-testid="nav-inbox"][data-unread="1"]').waitFor();
+    await nav.getByTestId('nav-inbox-unread').filter({ hasText: '1' }).waitFor();
+    const link = page.getByTestId('peer-thread-link').filter({ hasText: 'Deploy' });
+    await link.waitFor();
+    await expect(link.textContent()).resolves.toContain('outside-bot');
+    expect(await link.getAttribute('data-thread-id')).toBe(String(sent.threadId));
+    expect(await link.getAttribute('data-unread')).toBe('1');
+
+    // Opening it shows the body as literal text, and reads it.
+    await link.click();
+    await page.waitForURL((u) => u.hash === `#/inbox/${sent.threadId}`);
+    const thread = page.getByTestId('peer-thread');
+    await thread.waitFor();
+    const body = thread.locator(`[data-testid="peer-message"][data-message-id="${sent.id}"] [data-testid="peer-message-body"]`);
+    await expect(body.textContent()).resolves.toBe('<b>hi</b> deploy done');
+    expect(await thread.locator('b').count()).toBe(0);
+    await page.locator('[data-testid="nav-inbox"][data-unread="0"]').waitFor();
+    expect(await nav.getByTestId('nav-inbox-unread').count()).toBe(0);
+    await eventually('the message read on the server', async () =>
+      (await apiJson<PeerStatusJson>('GET', '/api/peer')).unread === 0 ? true : undefined,
+    );
+
+    // The person replies in the thread: it reaches the agent as a reply.
+    const reply = 'On it, thanks.';
+    await thread.getByRole('textbox', { name: /^Reply to/ }).fill(reply);
+    await thread.getByRole('button', { name: 'Send reply' }).click();
+    await thread.getByTestId('peer-message').filter({ hasText: reply }).waitFor();
+    const answer = await eventually('the reply on the relay', async () =>
+      (await relayMessagesFor(relayUrl, 'outside-bot')).find((m) => m.body === reply),
+    );
+    expect(answer.replyTo).toBe(sent.id);
+    expect(answer.from).toBe(personId);
+    expect(answer.to).toBe('outside-bot');
+    expect(answer.channel).toBe('ops');
+    expect(answer.threadId).toBe(sent.threadId);
+    await page.screenshot({ path: path.join(RESULTS_DIR, 'inbox.png') });
+
+    // Mute the agent from the thread: it lands in the settings.
+    await thread.getByRole('button', { name: 'Mute outside-bot', exact: true }).click();
+    await thread.getByRole('button', { name: 'Unmute outside-bot', exact: true }).waitFor();
+    await eventually('outside-bot in notifications.mutedAgents', async () => {
+      const s = await apiJson<{ notifications: { mutedAgents?: string[] } }>('GET', '/api/settings');
+      return s.notifications.mutedAgents?.includes('outside-bot') ? true : undefined;
+    });
+
+    // The Peers page lists the agent with its label and tag.
+    await nav.getByRole('link', { name: 'Peers' }).click();
+    await page.getByRole('heading', { name: 'Peers', level: 1 }).waitFor();
+    expect(await page.title()).toBe('Perch — Peers');
+    await expect(page.getByTestId('peer-agent-id').textContent()).resolves.toBe(agentId);
+    const row = page.locator('[data-testid="peer-agent"][data-agent-id="outside-bot"]');
+    await row.waitFor();
+    const rowText = await row.textContent();
+    expect(rowText).toContain('Outside');
+    expect(rowText).toContain('ops');
+    expect(rowText).toContain('chat');
+    await page.screenshot({ path: path.join(RESULTS_DIR, 'peers.png') });
+
+    // "Message" opens the Inbox's compose form addressed to the agent.
+    await row.getByRole('button', { name: 'Message outside-bot' }).click();
+    await page.waitForURL((u) => u.hash === '#/inbox');
+    const compose = page.getByTestId('peer-compose');
+    await compose.waitFor();
+    expect(await compose.getByLabel('To', { exact: true }).inputValue()).toBe('outside-bot');
+    const note = 'A new thread from the person.';
+    await compose.getByLabel('Subject', { exact: true }).fill('Hello');
+    await compose.getByLabel('Message', { exact: true }).fill(note);
+    await compose.getByRole('button', { name: 'Send', exact: true }).click();
+    await page.getByTestId('peer-thread').getByTestId('peer-message').filter({ hasText: note }).waitFor();
+    const fresh = await eventually('the new message on the relay', async () =>
+      (await relayMessagesFor(relayUrl, 'outside-bot')).find((m) => m.body === note),
+    );
+    expect(fresh.from).toBe(personId);
+    expect(fresh.replyTo).toBeNull();
+    expect(fresh.subject).toBe('Hello');
+    expect(page.url()).toContain(`#/inbox/${fresh.threadId}`);
+  });
+});
