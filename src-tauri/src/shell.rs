@@ -165,7 +165,7 @@ impl NotifierHost for Shell {
     fn open(&self, target: OpenTarget) {
         let kind = match target {
             OpenTarget::Session { .. } => WindowKind::Chat,
-            OpenTarget::Approval { .. } | OpenTarget::Approvals | OpenTarget::Dashboard | OpenTarget::Inbox { .. } => {
+            OpenTarget::Approval { .. } | OpenTarget::Approvals | OpenTarget::Dashboard | OpenTarget::Inbox { .. } | OpenTarget::Peers => {
                 WindowKind::Dashboard
             }
         };

@@ -5,6 +5,7 @@ mod bench;
 mod client;
 mod commands;
 mod peer;
+mod peer_bench;
 mod relay;
 mod relay_bench;
 mod serve;
@@ -171,6 +172,11 @@ enum RelayCommand {
         #[arg(long, env = "AGENT_RELAY_DB")]
         db: Option<PathBuf>,
     },
+    /// Measure peer message -> turn/start (and -> notifier) latency through a whole Perch.
+    BenchDelivery {
+        #[arg(long, default_value_t = 50)]
+        messages: usize,
+    },
     /// Measure durable throughput, push latency and RSS with many agents.
     Bench {
         #[arg(long, default_value_t = 100)]
@@ -288,6 +294,12 @@ async fn run(cli: Cli, data_dir: PathBuf, logs_dir: Option<PathBuf>) -> Result<(
         Command::Relay { command: RelayCommand::Serve { listen, db } } => {
             let db = db.unwrap_or_else(|| data_dir.join("relay.db"));
             relay::serve(relay::RelayServeArgs { listen, db }).await
+        }
+        Command::Relay { command: RelayCommand::BenchDelivery { messages } } => {
+            if messages == 0 {
+                return Err(CliError::Usage("--messages must be at least 1".into()));
+            }
+            peer_bench::run(messages).await
         }
         Command::Relay { command: RelayCommand::Bench { agents, messages, senders } } => {
             if agents == 0 || senders == 0 {

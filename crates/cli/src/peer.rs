@@ -75,7 +75,11 @@ pub async fn inbox(
 pub async fn peers(client: &Client, json_out: bool) -> Result<(), CliError> {
     let status = client.get("/api/peer").await?;
     if status["enabled"] == false {
-        println!("the peer network is off (see [peer] and [relay] in docs/config.md)");
+        if json_out {
+            print_json(&json!({ "status": status, "agents": [] }));
+        } else {
+            println!("the peer network is off (see [peer] and [relay] in docs/config.md)");
+        }
         return Ok(());
     }
     let agents = client.get("/api/peer/agents").await?;

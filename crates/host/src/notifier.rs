@@ -35,6 +35,7 @@ pub enum OpenTarget {
     Dashboard,
     /// A peer message's thread in the Inbox (`None`: the Inbox).
     Inbox { thread_id: Option<i64> },
+    Peers,
 }
 
 impl OpenTarget {
@@ -47,6 +48,7 @@ impl OpenTarget {
             Self::Dashboard => "/dashboard".into(),
             Self::Inbox { thread_id: Some(id) } => format!("/inbox/{id}"),
             Self::Inbox { thread_id: None } => "/inbox".into(),
+            Self::Peers => "/peers".into(),
         }
     }
 }
@@ -126,6 +128,14 @@ pub fn note_for(event: &EventKind, config: &NotificationsConfig, window_visible:
                 sender: None,
             })
         }
+        EventKind::PeerDeliveryFailed { error, queued } => allowed(Kind::Error, config.errors).then(|| Note {
+            kind: Kind::Error,
+            summary: format!("{queued} peer message{} cannot reach Codex", if *queued == 1 { "" } else { "s" }),
+            body: clean(error),
+            target: OpenTarget::Peers,
+            approval_id: None,
+            sender: None,
+        }),
         EventKind::PeerMessage { message, to_person, to_agent } if *to_person || *to_agent => {
             let from = message["from"].as_str().unwrap_or("an agent");
             let channel = message["channel"].as_str();
@@ -451,6 +461,7 @@ mod tests {
         let muted_bob = NotificationsConfig { muted_agents: vec!["bob".into()], ..NotificationsConfig::default() };
         let muted_ops = NotificationsConfig { muted_channels: vec!["ops".into()], ..NotificationsConfig::default() };
         let no_peers = NotificationsConfig { peer_messages: false, ..NotificationsConfig::default() };
+        let stuck = EventKind::PeerDeliveryFailed { error: "x".into(), queued: 2 };
         let cases = cases.into_iter().chain([
             (&to_me, &base, true, Some(Kind::PeerMessage)),
             (&to_agent, &base, false, Some(Kind::PeerMessage)),
@@ -459,6 +470,7 @@ mod tests {
             (&to_me, &muted_ops, false, None),
             (&to_me, &no_peers, false, None),
             (&to_me, &dnd, false, None),
+            (&stuck, &base, true, Some(Kind::Error)),
         ]);
         for (i, (event, config, visible, expected)) in cases.enumerate() {
             assert_eq!(note_for(event, config, visible).map(|n| n.kind), expected, "case {i}");

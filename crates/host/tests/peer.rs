@@ -152,6 +152,13 @@ async fn a_peer_message_becomes_a_framed_turn_and_the_agent_replies_through_mcp(
     let status = until_peer(&server, |s| s["delivery"]["state"] == "idle").await?;
     assert_eq!(status["delivery"]["queued"], 0);
     assert_eq!(model.requests().len(), 2);
+    // Idle means quiet: no component answers events with events (a feedback
+    // loop here once published a status per event, forever). A negative
+    // check needs a window; it passes however slow the machine is.
+    let before = server.runtime.events().last_seq();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let published = server.runtime.events().last_seq() - before;
+    assert!(published <= 2, "{published} events while idle");
     server.stop().await;
     Ok(())
 }

@@ -13,6 +13,7 @@
 //!   `retry_secs × attempt`; after `max_retries` the failure is loud (status,
 //!   a warning event that notifies), never silent.
 
+use crate::error::PeerError;
 use crate::peer::Peer;
 use crate::prompt::turn_text;
 use perch_relay::model::Message;
@@ -31,7 +32,7 @@ pub(crate) struct Dispatch {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryStatus {
     /// Messages waiting for a turn.
@@ -39,6 +40,7 @@ pub struct DeliveryStatus {
     /// `idle`, `delivering`, `retrying` or `failed`.
     pub state: &'static str,
     pub attempt: u32,
+    /// Why the last delivery failed, while retrying or failed.
     pub error: Option<String>,
 }
 
@@ -66,7 +68,9 @@ struct Dispatcher {
     retry_at: Option<Instant>,
     /// An urgent message interrupted the running turn; start once it ends.
     interrupting: bool,
-    failed: Option<String>,
+    /// The last failure, while retrying; `failed` once retries ran out.
+    last_error: Option<String>,
+    failed: bool,
 }
 
 pub(crate) fn spawn(peer: Weak<Peer>, inbox: mpsc::Receiver<Dispatch>) -> tokio::task::JoinHandle<()> {
@@ -80,7 +84,8 @@ pub(crate) fn spawn(peer: Weak<Peer>, inbox: mpsc::Receiver<Dispatch>) -> tokio:
         attempt: 0,
         retry_at: None,
         interrupting: false,
-        failed: None,
+        last_error: None,
+        failed: false,
     };
     tokio::spawn(dispatcher.run(inbox))
 }
@@ -100,21 +105,15 @@ impl Dispatcher {
                     self.accept(dispatch);
                 }
                 event = events.recv() => match event {
-                    Ok(event) => {
-                        if let EventKind::TurnCompleted { session_id, turn_id, status, error } = &event.kind {
-                            if Some(session_id) == self.session.as_ref() {
-                                self.settle(turn_id, status, error.clone()).await;
-                            }
+                    Ok(event) => match &event.kind {
+                        EventKind::TurnCompleted { session_id, turn_id, status, error } if Some(session_id) == self.session.as_ref() => {
+                            self.settle(turn_id, status, error.clone()).await;
                         }
-                    }
-                    // The bus buffers 1024 events; a dispatcher that far behind
-                    // treats its in-flight turns as failed (they are retried).
-                    Err(RecvError::Lagged(_)) => {
-                        let turns: Vec<String> = self.in_flight.iter().map(|b| b.turn_id.clone()).collect();
-                        for turn in turns {
-                            self.settle(&turn, "unknown", Some("Perch lost track of this turn".into())).await;
-                        }
-                    }
+                        // Only our turns' ends matter; anything else (our own
+                        // status events included) must not wake the pump.
+                        _ => continue,
+                    },
+                    Err(RecvError::Lagged(_)) => self.catch_up().await,
                     Err(RecvError::Closed) => return,
                 },
                 _ = async { if let Some(at) = retry_at { tokio::time::sleep_until(at).await } else { std::future::pending().await } } => {
@@ -126,6 +125,23 @@ impl Dispatcher {
                 }
             }
             self.pump(lease).await;
+        }
+    }
+
+    /// After the bus dropped events for us: settle in-flight turns that are
+    /// no longer running by their recorded outcome.
+    async fn catch_up(&mut self) {
+        let (Some(peer), Some(session)) = (self.peer(), self.session.clone()) else { return };
+        let running = peer.runtime.session(&session).ok().and_then(|s| s.active_turn_id);
+        let ended: Vec<String> =
+            self.in_flight.iter().map(|b| b.turn_id.clone()).filter(|t| Some(t) != running.as_ref()).collect();
+        if ended.is_empty() {
+            return;
+        }
+        let history = peer.runtime.history(&session).await.unwrap_or_default();
+        for turn in ended {
+            let status = history.iter().find(|t| t.id == turn).map_or("unknown".to_string(), |t| t.status.clone());
+            self.settle(&turn, &status, Some("Perch lost track of this turn".into())).await;
         }
     }
 
@@ -152,21 +168,30 @@ impl Dispatcher {
         self.notes.extend(dispatch.note);
         self.queue.extend(fresh);
         // New traffic gets a fresh set of attempts after a loud failure.
-        if self.failed.take().is_some() {
+        if std::mem::take(&mut self.failed) {
             self.attempt = 0;
         }
         self.report(&peer);
     }
 
+    /// Publishes the delivery state when it changed (publishing on every
+    /// call would feed the bus an event per event).
     fn report(&self, peer: &Peer) {
-        let state = match (&self.failed, self.retry_at, self.in_flight.is_empty()) {
-            (Some(_), _, _) => "failed",
-            (None, Some(_), _) => "retrying",
-            (None, None, false) => "delivering",
-            (None, None, true) => "idle",
+        let state = match (self.failed, self.retry_at, self.in_flight.is_empty()) {
+            (true, _, _) => "failed",
+            (false, Some(_), _) => "retrying",
+            (false, None, false) => "delivering",
+            (false, None, true) => "idle",
         };
-        let status = DeliveryStatus { queued: self.queue.len(), state, attempt: self.attempt, error: self.failed.clone() };
-        *peer.delivery.lock().unwrap_or_else(|p| p.into_inner()) = status;
+        let error = if state == "idle" || state == "delivering" { None } else { self.last_error.clone() };
+        let status = DeliveryStatus { queued: self.queue.len(), state, attempt: self.attempt, error };
+        {
+            let mut shown = peer.delivery.lock().unwrap_or_else(|p| p.into_inner());
+            if *shown == status {
+                return;
+            }
+            *shown = status;
+        }
         peer.publish_status();
     }
 
@@ -176,8 +201,14 @@ impl Dispatcher {
         if let Some(id) = &self.session {
             return Ok(id.clone());
         }
-        let usable = |id: &str| peer.runtime.session(id).is_ok_and(|s| !s.archived);
-        let chosen = peer.config.session.clone().or(peer.ledger.get("session")?).filter(|id| usable(id));
+        let usable = |id: &String| peer.runtime.session(id).is_ok_and(|s| !s.archived);
+        let configured = peer.config.session.clone().filter(usable);
+        if let Some(id) = &peer.config.session {
+            if configured.is_none() {
+                tracing::warn!("[peer] session {id} is missing or archived; peer messages go to the Peers session");
+            }
+        }
+        let chosen = configured.or(peer.ledger.get("session")?.filter(usable));
         let id = match chosen {
             Some(id) => id,
             None => {
@@ -192,7 +223,7 @@ impl Dispatcher {
 
     async fn pump(&mut self, lease: Duration) {
         let Some(peer) = self.peer() else { return };
-        if self.queue.is_empty() || self.retry_at.is_some() || self.interrupting || self.failed.is_some() {
+        if self.queue.is_empty() || self.retry_at.is_some() || self.interrupting || self.failed {
             self.report(&peer);
             return;
         }
@@ -201,15 +232,22 @@ impl Dispatcher {
             Err(err) => return self.fail(&peer, Vec::new(), err.to_string()).await,
         };
         let mut batch: Vec<Message> = Vec::new();
-        for message in std::mem::take(&mut self.queue) {
+        let mut rest = Vec::from(std::mem::take(&mut self.queue)).into_iter();
+        while let Some(message) = rest.next() {
             if !message.claimable || message.claimed_by.as_deref() == Some(peer.agent_id()) {
                 batch.push(message);
                 continue;
             }
-            // Someone else's win is not ours to deliver.
+            // Someone else's win is not ours to deliver; a relay that did
+            // not answer is asked again with the next attempt.
             match peer.client.claim(message.id, "claim", peer.agent_id(), &peer.agent_proof(), lease).await {
                 Ok(claimed) => batch.push(claimed),
-                Err(err) => tracing::info!("message {} not claimed: {err}", message.id),
+                Err(PeerError::Relay { status: 409, .. }) => tracing::info!("message {} was claimed by another agent", message.id),
+                Err(err) => {
+                    batch.push(message);
+                    batch.extend(rest);
+                    return self.fail(&peer, batch, format!("claiming a message: {err}")).await;
+                }
             }
         }
         if batch.is_empty() {
@@ -226,7 +264,7 @@ impl Dispatcher {
                 Err(err) => tracing::warn!("interrupting for an urgent peer message: {err}"),
             }
         }
-        let text = turn_text(&self.notes, &batch);
+        let text = turn_text(&self.notes, &batch, peer.person_id());
         match peer.runtime.send_message(&session, &text).await {
             Ok(sent) => {
                 self.notes.clear();
@@ -255,6 +293,7 @@ impl Dispatcher {
         }
         if status == "completed" {
             self.attempt = 0;
+            self.last_error = None;
             self.consume(&peer, &messages).await;
         } else if ours {
             // Our own interrupt for an urgent message: no failed attempt.
@@ -285,7 +324,7 @@ impl Dispatcher {
     }
 
     async fn fail(&mut self, peer: &Peer, messages: Vec<Message>, why: String) {
-        for m in messages.iter().filter(|m| m.claimable) {
+        for m in messages.iter().filter(|m| m.claimable && m.claimed_by.as_deref() == Some(peer.agent_id())) {
             let released = peer.client.claim(m.id, "claim/release", peer.agent_id(), &peer.agent_proof(), Duration::ZERO).await;
             if let Err(err) = released {
                 tracing::warn!("releasing message {}: {err}", m.id);
@@ -294,11 +333,13 @@ impl Dispatcher {
         self.requeue(messages);
         self.attempt += 1;
         let max = peer.config.max_retries;
+        self.last_error = Some(why.clone());
         if self.attempt > max {
             let message = format!("Peer messages could not be delivered to Codex after {max} retries: {why}");
             tracing::error!("{message}");
-            self.failed = Some(why);
+            self.failed = true;
             peer.runtime.events().publish(EventKind::Warning { session_id: self.session.clone(), message });
+            peer.runtime.events().publish(EventKind::PeerDeliveryFailed { error: why, queued: self.queue.len() });
         } else {
             let wait = Duration::from_secs(peer.config.retry_secs) * self.attempt;
             tracing::warn!("peer delivery failed ({why}); retry {}/{max} in {wait:?}", self.attempt);

@@ -314,15 +314,17 @@ impl Peer {
     }
 
     /// One connection: register, subscribe, follow until the stream ends.
-    async fn follow_once(&self, reconnected_after: &mut Option<Duration>) -> Result<()> {
+    /// `down_since`: when the link went down; cleared once it is back.
+    async fn follow_once(&self, down_since: &mut Option<Instant>) -> Result<()> {
         self.register().await?;
         let mut events = self.client.events().await?;
         self.set_link(|link| {
             link.connected = true;
             link.last_error = None;
         });
+        let mut reconnected_after = down_since.take().map(|since| since.elapsed());
         while let Some(event) = events.next().await {
-            self.on_event(event?, reconnected_after).await?;
+            self.on_event(event?, &mut reconnected_after).await?;
         }
         Err(PeerError::Invalid("the relay closed the event stream".into()))
     }
@@ -404,14 +406,10 @@ impl Peer {
 async fn follow(peer: Weak<Peer>) {
     let mut pause = Duration::from_millis(250);
     let mut down_since: Option<Instant> = None;
-    let mut reconnected_after: Option<Duration> = None;
     loop {
         let Some(p) = peer.upgrade() else { return };
         let started = Instant::now();
-        if let Some(since) = down_since.take() {
-            reconnected_after = Some(since.elapsed());
-        }
-        let err = match p.follow_once(&mut reconnected_after).await {
+        let err = match p.follow_once(&mut down_since).await {
             Ok(()) => continue,
             Err(err) => err,
         };

@@ -246,6 +246,9 @@ pub enum EventKind {
     /// The peer connection or the delivery of peer messages changed.
     #[serde(rename = "peer.status")]
     PeerStatus { status: Value },
+    /// Peer messages stopped reaching Codex after every retry.
+    #[serde(rename = "peer.failed")]
+    PeerDeliveryFailed { error: String, queued: usize },
 }
 
 impl EventKind {
@@ -267,6 +270,7 @@ impl EventKind {
             Self::Warning { .. } => "warning",
             Self::PeerMessage { .. } => "peer.message",
             Self::PeerStatus { .. } => "peer.status",
+            Self::PeerDeliveryFailed { .. } => "peer.failed",
         }
     }
 }

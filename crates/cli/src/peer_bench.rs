@@ -1,0 +1,121 @@
+//! `perch relay bench-delivery`: how fast a peer message reaches Codex. An
+//! in-process Perch (embedded relay, peer link, dispatcher, the real Codex,
+//! the scripted model); an outside agent posts one message at a time to
+//! Perch's agent and the bench times, from the moment it posts (the relay's
+//! HTTP round trip included):
+//! - the `peer.message` event (what the notifier acts on),
+//! - the turn started (`turn/start` answered by the app-server).
+//! The D-Bus `Notify` figure is in the desktop benchmark (docs/bench.md).
+//!
+//! It prints figures; it asserts nothing.
+
+use crate::bench::{err, ms, percentile};
+use crate::CliError;
+use perch_host::server::{Server, ServerOptions};
+use perch_runtime::config::{CodexConfig, ProviderConfig};
+use perch_runtime::model::EventKind;
+use perch_runtime::{ApprovalPolicy, Config};
+use perch_test_support::{codex_bin, CodexEnv, Script, ScriptedModel};
+use serde_json::json;
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast::error::RecvError;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+pub async fn run(messages: usize) -> Result<(), CliError> {
+    let env = CodexEnv::new().map_err(err)?;
+    let model = ScriptedModel::start().await.map_err(err)?;
+    let mut config = Config {
+        codex: CodexConfig {
+            bin: Some(codex_bin()),
+            home: Some(env.codex_home()),
+            approval_policy: ApprovalPolicy::Guarded,
+            model: Some("mock-model".into()),
+            cwd: Some(env.work()),
+            ..CodexConfig::default()
+        },
+        provider: Some(ProviderConfig {
+            id: "scripted".into(),
+            name: None,
+            base_url: model.base_url(),
+            env_key: None,
+            wire_api: "responses".into(),
+        }),
+        ..Config::default()
+    };
+    config.peer.agent_id = Some("perch-bench".into());
+    config.peer.person_id = Some("bench-person".into());
+    config.save(&env.data().join("config.toml")).map_err(err)?;
+    // A throwaway data dir: its secrets stay in it, not in the keyring.
+    std::env::set_var("PERCH_SECRET_STORE", "file");
+    let server = Server::start(ServerOptions {
+        data_dir: env.data(),
+        listen: Some("127.0.0.1:0".into()),
+        ui_dir: None,
+        config_path: None,
+        autostart: None,
+        logs_dir: None,
+        relay_listen: Some("127.0.0.1:0".into()),
+    })
+    .await
+    .map_err(err)?;
+    server.runtime.wait_ready(WAIT).await;
+    let peer = server.network.peer.clone().ok_or_else(|| err("the peer network is off"))?;
+    let mut live = server.runtime.events().subscribe(None).live;
+    let deadline = Instant::now() + WAIT;
+    while peer.status()["connected"] != true {
+        if Instant::now() > deadline {
+            return Err(err("Perch's agent did not connect to its relay"));
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(200), live.recv()).await;
+    }
+    let relay = peer.relay_url().to_string();
+    let http = reqwest::Client::new();
+    let register = json!({ "id": "bench-sender", "instanceId": "bench" });
+    http.post(format!("{relay}/api/agents")).json(&register).send().await.map_err(err)?;
+    println!("perch relay bench-delivery ({messages} messages, one at a time, Codex {})", codex_bin().display());
+
+    let (mut to_event, mut to_turn) = (Vec::new(), Vec::new());
+    // Message 0 creates the Peers session (thread/start): timed apart.
+    for i in 0..=messages {
+        model.enqueue(Script::text("ok"));
+        let body = json!({ "from": "bench-sender", "to": "perch-bench", "channel": "bench", "body": format!("message {i}") });
+        let posted = Instant::now();
+        let response = http.post(format!("{relay}/api/messages")).json(&body).send().await.map_err(err)?;
+        if !response.status().is_success() {
+            return Err(err(format!("the relay refused message {i}: {}", response.status())));
+        }
+        let (mut event_at, mut turn_at) = (None, None);
+        loop {
+            let event = match tokio::time::timeout_at((posted + WAIT).into(), live.recv()).await {
+                Ok(Ok(event)) => event,
+                Ok(Err(RecvError::Lagged(_))) => continue,
+                _ => return Err(err(format!("message {i} did not complete a turn"))),
+            };
+            match &event.kind {
+                EventKind::PeerMessage { to_agent: true, .. } => event_at = event_at.or(Some(posted.elapsed())),
+                EventKind::TurnStarted { .. } => turn_at = turn_at.or(Some(posted.elapsed())),
+                EventKind::TurnCompleted { .. } => break,
+                _ => {}
+            }
+        }
+        if i == 0 {
+            println!("first message (creates the Peers session): turn started after {:.1} ms", turn_at.map_or(f64::NAN, ms));
+            continue;
+        }
+        to_event.extend(event_at.map(ms));
+        to_turn.extend(turn_at.map(ms));
+    }
+    let line = |what: &str, samples: &mut Vec<f64>| {
+        println!(
+            "{what}: p50 {:.1} ms, p99 {:.1} ms ({} samples)",
+            percentile(samples, 50.0),
+            percentile(samples, 99.0),
+            samples.len()
+        );
+    };
+    line("peer message -> peer.message event (notifier input)", &mut to_event);
+    line("peer message -> turn started (turn/start answered)", &mut to_turn);
+    server.stop().await;
+    Ok(())
+}
