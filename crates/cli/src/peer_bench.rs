@@ -5,6 +5,7 @@
 //! HTTP round trip included):
 //! - the `peer.message` event (what the notifier acts on),
 //! - the turn started (`turn/start` answered by the app-server).
+//!
 //! The D-Bus `Notify` figure is in the desktop benchmark (docs/bench.md).
 //!
 //! It prints figures; it asserts nothing.
