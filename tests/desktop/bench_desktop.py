@@ -2,7 +2,8 @@
 """The desktop benchmark (run through `tests/desktop/run bench`): cold start
 to the tray being registered with the StatusNotifierWatcher, and idle
 memory and CPU of the tray process, the window process and WebKit's
-processes, with the chat window open and after it is closed.
+processes, with the chat window open and after it is closed; and the
+time from a peer's post to the relay to the `Notify` call on D-Bus.
 
 Use the release binary for figures: PERCH_DESKTOP_BIN=target/release/perch-desktop.
 """
@@ -12,10 +13,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from desktop import (TrayItem, World, binary, comm, rss_kb, wait_until, webkit_pids, window_process,  # noqa: E402
-                     x_close, x_window)
+from desktop import (TrayItem, World, binary, comm, http, keyring_lookup, notifications, rss_kb,  # noqa: E402
+                     wait_until, webkit_pids, window_process, x_close, x_window)
 
 SNW_LOG = os.environ["PERCH_TEST_SNW_LOG"]
+NOTIFY_LOG = os.environ["PERCH_TEST_NOTIFY_LOG"]
+PEER_MESSAGES = int(os.environ.get("PERCH_BENCH_PEER_MESSAGES", "50"))
 RUNS = int(os.environ.get("PERCH_BENCH_RUNS", "5"))
 SETTLE_S = float(os.environ.get("PERCH_BENCH_SETTLE", "10"))
 
@@ -58,6 +61,31 @@ def snapshot(label, app_pid):
           f"{100.0 * ticks / hz / SETTLE_S:.2f} %")
 
 
+def peer_to_notify(world):
+    """Posts to the person one message at a time; the notification server
+    stamps each Notify call (same clock as the post)."""
+    url = world.server_url()
+    token = keyring_lookup("perch", f"api-token@{world.data}")
+
+    def connected():
+        status = http("GET", url + "/api/peer", token=token)
+        return status if status.get("connected") else None
+    status = wait_until("the peer link", connected, timeout=60)
+    relay, person = status["relayUrl"], status["personId"]
+    http("POST", relay + "/api/agents", {"id": "bench-bot", "instanceId": "b1"})
+    samples = []
+    for i in range(PEER_MESSAGES):
+        seen = len(notifications(NOTIFY_LOG))
+        posted = time.time()
+        http("POST", relay + "/api/messages", {"from": "bench-bot", "to": person, "body": f"message {i}"})
+        note = wait_until("the notification", lambda: notifications(NOTIFY_LOG)[seen:], timeout=30, interval=0.002)[0]
+        samples.append((note["at"] - posted) * 1000)
+    samples.sort()
+    p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+    print(f"peer message to Notify on D-Bus ({len(samples)} messages): p50 {statistics.median(samples):.1f} ms, "
+          f"p99 {p99:.1f} ms")
+
+
 def main():
     world = World()
     try:
@@ -90,6 +118,7 @@ def main():
             return False
         wait_until("the window to close", closed, timeout=60)
         snapshot("window closed, idle", app.pid)
+        peer_to_notify(world)
         TrayItem(SNW_LOG).click("Quit Perch")
         app.wait(30)
     finally:

@@ -8,6 +8,7 @@ usage: notifyd.py OUT
 """
 import json
 import sys
+import time
 
 import dbus
 import dbus.service
@@ -36,6 +37,7 @@ class Notifications(dbus.service.Object):
             "id": nid, "app_name": str(app_name), "replaces_id": int(replaces_id), "icon": str(icon),
             "summary": str(summary), "body": str(body), "actions": [str(a) for a in actions],
             "urgency": int(hints["urgency"]) if "urgency" in hints else None, "timeout": int(timeout),
+            "at": time.time(),
         }
         with open(self.out, "a") as f:
             f.write(json.dumps(record) + "\n")

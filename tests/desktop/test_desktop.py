@@ -104,6 +104,38 @@ def tray_notifications_and_keyring(world):
         wait_until("the tray count to drop", lambda: "Pending approvals (0)" in tray.items())
     check("an approval notifies with Approve/Deny, and Approve answers Codex", approval)
 
+    def peer_loop():
+        def connected():
+            status = http("GET", url + "/api/peer", token=token)
+            return status if status.get("connected") else None
+        status = wait_until("the peer link", connected, timeout=60)
+        relay, agent, person = status["relayUrl"], status["agentId"], status["personId"]
+        # An outside agent as an agent-relay plugin would be; the model
+        # answers its message with Perch's `reply` tool.
+        http("POST", relay + "/api/agents", {"id": "outside-bot", "label": "Outside", "instanceId": "o1"})
+        next_id = http("GET", relay + "/api/messages/cursor")["latestId"] + 1
+        world.enqueue({"functionCalls": [{"name": "reply", "namespace": "mcp__perch", "callId": "call_reply",
+                                          "arguments": {"messageId": next_id, "body": "On it."}}]},
+                      {"text": "Replied."})
+        sent = http("POST", relay + "/api/messages", {"from": "outside-bot", "to": agent, "channel": "ops",
+                                                      "subject": "Deploy", "body": "deploy finished; please confirm"})
+        assert sent["id"] == next_id, sent
+        note = wait_until("the peer notification", lambda: [
+            n for n in notifications(NOTIFY_LOG) if n["summary"].startswith("outside-bot")], timeout=30)[-1]
+        assert note["summary"] == "outside-bot to your agent in ops: Deploy", note
+        assert note["body"] == "deploy finished; please confirm", note
+        assert note["actions"] == ["default", "Open", "reply", "Reply"], note["actions"]
+        replies = wait_until("the agent's reply on the relay",
+                             lambda: http("GET", relay + "/api/messages?for=outside-bot"), timeout=60)
+        assert len(replies) == 1, replies
+        assert (replies[0]["from"], replies[0]["replyTo"], replies[0]["body"]) == (agent, next_id, "On it."), replies
+        # A message to the person: the tray shows it unread until it is read.
+        mine = http("POST", relay + "/api/messages", {"from": "outside-bot", "to": person, "body": "lunch?"})
+        wait_until("the tray's unread state", lambda: "Perch: 1 unread message" in tray.items(), timeout=30)
+        http("POST", url + "/api/peer/read", {"ids": [mine["id"]]}, token=token)
+        wait_until("the unread state to clear", lambda: "Perch: Idle" in tray.items(), timeout=30)
+    check("a peer message notifies, the agent answers it through Perch's MCP tools, the tray shows unread", peer_loop)
+
     def quit_from_tray():
         tray.click("Quit Perch")
         app.wait(30)
