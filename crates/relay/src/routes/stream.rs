@@ -8,7 +8,7 @@
 
 use super::{AppState, QueryParams};
 use crate::error::Result;
-use crate::events::RelayEvent;
+use crate::events::{RelayEvent, Subscription};
 use crate::model::{check_id, Agent, Target};
 use crate::relay::Relay;
 use axum::extract::State;
@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
+use std::sync::atomic::Ordering;
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -31,7 +31,7 @@ pub(super) struct StreamFilter {
 
 struct Subscriber {
     relay: Arc<Relay>,
-    live: tokio::sync::broadcast::Receiver<RelayEvent>,
+    live: Subscription,
     closing: tokio::sync::watch::Receiver<bool>,
     queued: VecDeque<SseEvent>,
     /// The filtering agent's id and its card as last seen (tags, label...).
@@ -76,19 +76,20 @@ impl Subscriber {
             if let Some(event) = self.queued.pop_front() {
                 return Some((Ok(event), self));
             }
+            let skipped = self.live.skipped.swap(0, Ordering::Relaxed);
+            if skipped > 0 {
+                let latest = self.relay.cursor().unwrap_or(0);
+                let data = serde_json::json!({ "skipped": skipped, "latestId": latest });
+                return Some((Ok(SseEvent::default().event("resync").data(data.to_string())), self));
+            }
             let next = tokio::select! {
-                next = self.live.recv() => next,
+                next = self.live.events.recv() => next,
                 _ = self.closing.wait_for(|closed| *closed) => return None,
             };
             match next {
-                Ok(event) if self.wants(&event) => return Some((Ok(to_sse(&event)), self)),
-                Ok(_) => {}
-                Err(RecvError::Lagged(skipped)) => {
-                    let latest = self.relay.cursor().unwrap_or(0);
-                    let data = serde_json::json!({ "skipped": skipped, "latestId": latest });
-                    self.queued.push_back(SseEvent::default().event("resync").data(data.to_string()));
-                }
-                Err(RecvError::Closed) => return None,
+                Some(event) if self.wants(&event) => return Some((Ok(to_sse(&event)), self)),
+                Some(_) => {}
+                None => return None,
             }
         }
     }
@@ -99,10 +100,6 @@ pub(super) async fn events(
     QueryParams(filter): QueryParams<StreamFilter>,
 ) -> Result<Sse<impl Stream<Item = std::result::Result<SseEvent, Infallible>>>> {
     let relay = state.relay;
-    // Subscribe before reading the cursor: an event committed in between is
-    // both below `latestId` and on the stream, never in neither.
-    let live = relay.events().subscribe();
-    let closing = relay.events().closing();
     let agent = match filter.agent_id.or(filter.for_agent) {
         Some(id) => {
             let id = check_id("agentId", &id)?;
@@ -111,6 +108,10 @@ pub(super) async fn events(
         }
         None => None,
     };
+    // Subscribe before reading the cursor: an event committed in between is
+    // both below `latestId` and on the stream, never in neither.
+    let live = relay.events().subscribe(agent.as_ref().map(|(id, _)| id.clone()));
+    let closing = relay.events().closing();
     let ready = serde_json::json!({ "latestId": relay.cursor()? });
     let mut queued = VecDeque::new();
     queued.push_back(SseEvent::default().event("ready").data(ready.to_string()));
