@@ -43,8 +43,12 @@ impl Network {
         let stored_token = tokio::task::spawn_blocking(move || secrets.get(secret_names::RELAY_TOKEN))
             .await
             .map_err(|e| ServerError::Usage(format!("reading the relay token: {e}")))??;
-        let remote = config.relay.url.clone().or_else(|| env("AGENT_RELAY_URL"));
         let listen = relay_listen.unwrap_or_else(|| config.relay.listen.clone());
+        // agent-relay's plugins are set up with AGENT_RELAY_URL pointing at
+        // this very relay; inherited by Perch, it must not turn the embedded
+        // relay off (nothing would serve that address then).
+        let env_url = env("AGENT_RELAY_URL").filter(|url| !is_own_address(url, &listen));
+        let remote = config.relay.url.clone().or(env_url);
         let mut relay = None;
         let choice = match remote {
             Some(url) => Some(RelayChoice { url, token: stored_token.or_else(|| env("AGENT_RELAY_TOKEN")), embedded: false }),
@@ -114,5 +118,28 @@ impl Network {
         if let Some(relay) = self.relay {
             relay.stop().await;
         }
+    }
+}
+
+/// Whether `url` names the loopback address the embedded relay listens on.
+fn is_own_address(url: &str, listen: &str) -> bool {
+    let Ok(listen) = listen.trim().parse::<SocketAddr>() else { return false };
+    let authority = url.trim().trim_start_matches("http://").split('/').next().unwrap_or_default();
+    let Some((host, port)) = authority.rsplit_once(':') else { return false };
+    let loopback = matches!(host, "127.0.0.1" | "localhost" | "[::1]");
+    loopback && listen.ip().is_loopback() && port.parse::<u16>().is_ok_and(|p| p == listen.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_own_address;
+
+    #[test]
+    fn the_plugins_url_for_the_embedded_relay_is_recognized() {
+        assert!(is_own_address("http://127.0.0.1:4850", "127.0.0.1:4850"));
+        assert!(is_own_address("http://localhost:4850/", "127.0.0.1:4850"));
+        assert!(!is_own_address("http://127.0.0.1:4851", "127.0.0.1:4850"));
+        assert!(!is_own_address("https://relay.example.com:4850", "127.0.0.1:4850"));
+        assert!(!is_own_address("http://127.0.0.1:4850", "off"));
     }
 }

@@ -18,6 +18,9 @@ const CALLBACK_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Relay {
     store: Arc<Store>,
+    /// Messages posted over HTTP go through one writer that commits what
+    /// queued up meanwhile in one transaction.
+    writer: std::sync::mpsc::SyncSender<Pending>,
     settings: RelaySettings,
     bus: EventBus,
     http: reqwest::Client,
@@ -54,14 +57,22 @@ impl Relay {
             .timeout(CALLBACK_TIMEOUT)
             .build()
             .map_err(|e| RelayError::Internal(format!("building the callback client: {e}")))?;
-        Ok(Arc::new(Self {
+        let (writer, queue) = std::sync::mpsc::sync_channel(WRITER_QUEUE);
+        let relay = Arc::new(Self {
             store: Arc::new(store),
+            writer,
             settings,
             bus: EventBus::default(),
             http,
             rate: Mutex::default(),
             started: Instant::now(),
-        }))
+        });
+        let weak = Arc::downgrade(&relay);
+        std::thread::Builder::new()
+            .name("relay-writer".into())
+            .spawn(move || write_messages(weak, queue))
+            .map_err(|e| RelayError::Internal(format!("starting the relay's writer: {e}")))?;
+        Ok(relay)
     }
 
     pub fn settings(&self) -> &RelaySettings {
@@ -166,8 +177,13 @@ impl Relay {
     // ---------------------------------------------------------- messages
 
     pub fn send(&self, req: NewMessage) -> Result<Message> {
+        let out = self.validate_message(req)?;
+        self.store_and_publish(out)
+    }
+
+    fn validate_message(&self, req: NewMessage) -> Result<NewMessage> {
         check_meta("meta", &req.meta)?;
-        let out = NewMessage {
+        Ok(NewMessage {
             from: check_id("from", &req.from)?,
             to: Target::parse(&req.to)?.to_wire(),
             channel: check_optional("channel", req.channel, MAX_SHORT_CHARS)?,
@@ -178,8 +194,30 @@ impl Relay {
             kind: check_optional("type", req.kind, MAX_SHORT_CHARS)?,
             meta: req.meta,
             urgent: req.urgent,
-        };
-        self.store_and_publish(out)
+        })
+    }
+
+    /// `send` for request handlers: the message is committed with whatever
+    /// else is waiting (group commit) without blocking a runtime worker.
+    pub async fn send_grouped(&self, req: NewMessage) -> Result<Message> {
+        let out = self.validate_message(req)?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let stopped = || RelayError::Internal("the relay's writer stopped".into());
+        match self.writer.try_send(Pending { out, reply }) {
+            Ok(()) => {}
+            // The queue is bounded: a full one is waited on from a blocking thread.
+            Err(std::sync::mpsc::TrySendError::Full(pending)) => {
+                let writer = self.writer.clone();
+                let queued = tokio::task::spawn_blocking(move || writer.send(pending).is_ok())
+                    .await
+                    .map_err(|e| RelayError::Internal(format!("the writer queue: {e}")))?;
+                if !queued {
+                    return Err(stopped());
+                }
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return Err(stopped()),
+        }
+        answer.await.map_err(|_| stopped())?
     }
 
     fn store_and_publish(&self, out: NewMessage) -> Result<Message> {
@@ -680,5 +718,47 @@ fn past(next: PairStatus) -> &'static str {
         PairStatus::Active => "accepted",
         PairStatus::Rejected => "rejected",
         _ => "ended",
+    }
+}
+
+const WRITER_QUEUE: usize = 4096;
+/// The most messages one transaction commits.
+const WRITER_BATCH: usize = 512;
+
+struct Pending {
+    out: NewMessage,
+    reply: tokio::sync::oneshot::Sender<Result<Message>>,
+}
+
+/// The writer thread: takes what is queued, commits it in one transaction,
+/// publishes each message (in id order), answers each sender. Ends with the
+/// relay.
+fn write_messages(relay: std::sync::Weak<Relay>, queue: std::sync::mpsc::Receiver<Pending>) {
+    while let Ok(first) = queue.recv() {
+        let Some(relay) = relay.upgrade() else { return };
+        let mut batch = vec![first];
+        while batch.len() < WRITER_BATCH {
+            match queue.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let (outs, replies): (Vec<NewMessage>, Vec<_>) = batch.into_iter().map(|p| (p.out, p.reply)).unzip();
+        match relay.store.insert_messages(outs, now_ms()) {
+            Ok(outcomes) => {
+                for (outcome, reply) in outcomes.into_iter().zip(replies) {
+                    if let Ok(message) = &outcome {
+                        relay.bus.publish("message.new", message);
+                    }
+                    let _ = reply.send(outcome);
+                }
+            }
+            Err(err) => {
+                let why = err.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(RelayError::Internal(format!("committing the message: {why}"))));
+                }
+            }
+        }
     }
 }

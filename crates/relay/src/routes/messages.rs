@@ -10,7 +10,7 @@ use axum::Json;
 use serde::Deserialize;
 
 pub(super) async fn send(State(state): State<AppState>, JsonBody(req): JsonBody<NewMessage>) -> Result<(StatusCode, Json<Message>)> {
-    Ok((StatusCode::CREATED, Json(state.relay.send(req)?)))
+    Ok((StatusCode::CREATED, Json(state.relay.send_grouped(req).await?)))
 }
 
 pub(super) async fn list(State(state): State<AppState>, QueryParams(query): QueryParams<MessageQuery>) -> Result<Json<Vec<Message>>> {

@@ -70,6 +70,16 @@ impl Store {
         Ok(message)
     }
 
+    /// Several messages in one transaction (group commit): each gets its own
+    /// outcome; if the commit fails, all of them fail.
+    pub fn insert_messages(&self, batch: Vec<NewMessage>, now: i64) -> Result<Vec<Result<Message>>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let outcomes = batch.into_iter().map(|out| insert_message_in(&tx, out, now)).collect();
+        tx.commit()?;
+        Ok(outcomes)
+    }
+
     pub fn message(&self, id: i64) -> Result<Option<Message>> {
         select_one(&self.lock(), id)
     }
