@@ -79,6 +79,7 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
         .route("/api/models", get(routes::models))
         .route("/api/settings", get(routes::settings).patch(routes::patch_settings))
         .route("/api/settings/provider-key", axum::routing::put(routes::put_provider_key).delete(routes::delete_provider_key))
+        .route("/api/settings/relay-token", axum::routing::put(routes::put_relay_token).delete(routes::delete_relay_token))
         .route("/api/codex/restart", post(routes::restart_codex))
         .route("/api/diagnostics", get(routes::diagnostics))
         .route("/api/events", get(sse::events))

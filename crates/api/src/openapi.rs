@@ -40,6 +40,8 @@ pub const ROUTES: &[RouteDoc] = &[
     route("patch", "/api/settings", "Change settings (partial); saved to config.toml", true),
     route("put", "/api/settings/provider-key", "Store the custom provider's API key in the keyring", true),
     route("delete", "/api/settings/provider-key", "Remove the stored provider API key", true),
+    route("put", "/api/settings/relay-token", "Store the relay token in the keyring (used from the next start)", true),
+    route("delete", "/api/settings/relay-token", "Remove the stored relay token", true),
     route("post", "/api/codex/restart", "Restart Codex to apply binary or provider changes", true),
     route("get", "/api/diagnostics", "A plain-text diagnostics report (no secrets)", true),
     route("get", "/api/events", "The event stream (SSE) with Last-Event-ID replay", true),

@@ -208,6 +208,20 @@ pub async fn delete_provider_key(State(rt): State<Arc<Runtime>>) -> ApiResult {
     ok(rt.set_provider_key(None).await?)
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayToken {
+    token: String,
+}
+
+pub async fn put_relay_token(State(rt): State<Arc<Runtime>>, Json(body): Json<RelayToken>) -> ApiResult {
+    ok(rt.set_relay_token(Some(body.token)).await?)
+}
+
+pub async fn delete_relay_token(State(rt): State<Arc<Runtime>>) -> ApiResult {
+    ok(rt.set_relay_token(None).await?)
+}
+
 pub async fn restart_codex(State(rt): State<Arc<Runtime>>) -> ApiResult {
     accepted(rt.restart_codex().await?)
 }

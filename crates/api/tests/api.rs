@@ -489,5 +489,21 @@ async fn settings_validate_save_and_pass_the_provider_key_to_codex() -> TestResu
     assert!(!text.contains("sk-perch-test-42"));
     let cleared = h.http.delete(h.url("/api/settings/provider-key")).bearer_auth(&h.token).send().await?.json::<Value>().await?;
     assert_eq!(cleared["providerKeySet"], false);
+
+    // The relay token: a secret (0600 file here), never echoed back.
+    let put = h.http.put(h.url("/api/settings/relay-token")).bearer_auth(&h.token).json(&json!({"token": "relay-secret-7"})).send().await?;
+    assert_eq!(put.status(), 200);
+    let settings: Value = put.json().await?;
+    assert_eq!(settings["relayTokenSet"], true);
+    assert!(!settings.to_string().contains("relay-secret-7"));
+    let file = h.env.data().join("secrets/relay-token");
+    assert_eq!(std::fs::read_to_string(&file)?.trim(), "relay-secret-7");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file)?.permissions().mode() & 0o777, 0o600);
+    let blank = h.http.put(h.url("/api/settings/relay-token")).bearer_auth(&h.token).json(&json!({"token": " "})).send().await?;
+    assert_eq!(blank.status(), 422);
+    let cleared = h.http.delete(h.url("/api/settings/relay-token")).bearer_auth(&h.token).send().await?.json::<Value>().await?;
+    assert_eq!(cleared["relayTokenSet"], false);
+    assert!(!file.exists());
     Ok(())
 }

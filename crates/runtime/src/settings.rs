@@ -20,6 +20,8 @@ pub struct Settings {
     pub codex: CodexSettings,
     pub provider: Option<ProviderSettings>,
     pub provider_key_set: bool,
+    /// The relay token is in the secret store (used from the next start).
+    pub relay_token_set: bool,
     pub notifications: NotificationSettings,
     pub autostart: AutostartState,
     pub secrets: SecretsState,
@@ -170,6 +172,7 @@ impl Runtime {
                 wire_api: p.wire_api.clone(),
             }),
             provider_key_set,
+            relay_token_set: self.secret(secret_names::RELAY_TOKEN).await?.is_some(),
             notifications: NotificationSettings {
                 dnd: n.dnd,
                 dnd_allows_approvals: n.dnd_allows_approvals,
@@ -240,18 +243,27 @@ impl Runtime {
 
     /// Stores (`Some`) or removes (`None`) the custom provider's API key.
     pub async fn set_provider_key(&self, key: Option<String>) -> Result<Settings> {
+        self.store_secret(secret_names::PROVIDER_API_KEY, "the API key", key).await
+    }
+
+    /// The token of the relay Perch embeds or joins; used from the next start.
+    pub async fn set_relay_token(&self, token: Option<String>) -> Result<Settings> {
+        self.store_secret(secret_names::RELAY_TOKEN, "the relay token", token).await
+    }
+
+    async fn store_secret(&self, name: &'static str, what: &str, value: Option<String>) -> Result<Settings> {
         let secrets = self.secrets.clone();
-        match key {
-            Some(key) => {
-                let key = key.trim().to_string();
-                if key.is_empty() || key.chars().count() > MAX_KEY_CHARS || key.chars().any(char::is_control) {
+        match value {
+            Some(value) => {
+                let value = value.trim().to_string();
+                if value.is_empty() || value.chars().count() > MAX_KEY_CHARS || value.chars().any(char::is_control) {
                     return Err(Error::Invalid(format!(
-                        "the API key must be 1 to {MAX_KEY_CHARS} characters without spaces at the ends or control characters"
+                        "{what} must be 1 to {MAX_KEY_CHARS} characters without spaces at the ends or control characters"
                     )));
                 }
-                tokio::task::spawn_blocking(move || secrets.set(secret_names::PROVIDER_API_KEY, &key))
+                tokio::task::spawn_blocking(move || secrets.set(name, &value))
             }
-            None => tokio::task::spawn_blocking(move || secrets.delete(secret_names::PROVIDER_API_KEY)),
+            None => tokio::task::spawn_blocking(move || secrets.delete(name)),
         }
         .await
         .map_err(|e| Error::Config(format!("the secret store task failed: {e}")))??;

@@ -138,6 +138,8 @@ export interface Settings {
   provider: ProviderSettings | null;
   /** An API key for the provider is stored (never sent to the UI). */
   providerKeySet: boolean;
+  /** The relay token is stored (used from the next start). */
+  relayTokenSet?: boolean;
   notifications: NotificationSettings;
   autostart: { supported: boolean; enabled: boolean; error: string | null };
   secrets: { backend: 'keyring' | 'file'; warning: string | null };
