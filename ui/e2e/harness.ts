@@ -144,7 +144,7 @@ function readLog(file: string): string {
 }
 
 /** Waits until `check` returns a value, failing early when a child died. */
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, children: Child[], limitMs: number): Promise<T> {
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, children: Child[], limitMs: number): Promise<T> {
   const start = Date.now();
   let lastError = '';
   for (;;) {

@@ -6,7 +6,7 @@
 
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { RESULTS_DIR } from './harness';
+import { RESULTS_DIR, waitFor } from './harness';
 import { setupSuite, skipReason, WAIT } from './suite';
 
 const missing = skipReason();
@@ -31,8 +31,6 @@ interface RelayMessage {
   threadId: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe.skipIf(missing !== null)('Peers and Inbox', () => {
   const suite = setupSuite('peers');
 
@@ -53,21 +51,11 @@ describe.skipIf(missing !== null)('Peers and Inbox', () => {
     return (await res.json()) as T;
   }
 
-  /** Polls until `check` returns a value (the server works asynchronously). */
-  async function eventually<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-    const start = Date.now();
-    let last = '';
-    for (;;) {
-      try {
-        const v = await check();
-        if (v !== undefined) return v;
-      } catch (e) {
-        last = e instanceof Error ? e.message : String(e);
-      }
-      if (Date.now() - start > WAIT) throw new Error(`${what}: still waiting after ${WAIT / 1000}s ${last}\n${suite.perch.logs()}`);
-      await sleep(200);
-    }
-  }
+  /** The server works asynchronously: wait (bounded) until `check` holds. */
+  const eventually = <T>(what: string, check: () => Promise<T | undefined>): Promise<T> =>
+    waitFor(what, check, [], WAIT).catch((e: unknown) => {
+      throw new Error(`${e instanceof Error ? e.message : String(e)}\n${suite.perch.logs()}`);
+    });
 
   /** Messages that reach `agent` on the relay (a bare array; tolerate a wrapper). */
   async function relayMessagesFor(relayUrl: string, agent: string): Promise<RelayMessage[]> {

@@ -53,20 +53,25 @@ fn serve(env: &CodexEnv, model: &ScriptedModel) -> Result<(Server, String), Box<
     Ok((server, relay.ok_or("perch serve did not say where its relay is")?))
 }
 
-/// `perch peers --json`'s status once `done` holds (bounded: 60 s).
-fn peer_status(env: &CodexEnv, done: impl Fn(&serde_json::Value) -> bool) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
-    let mut last = serde_json::Value::Null;
-    for _ in 0..600 {
-        let out = perch(env).args(["peers", "--json"]).output()?;
-        if out.status.success() {
-            last = serde_json::from_slice::<serde_json::Value>(&out.stdout)?["status"].clone();
-            if done(&last) {
-                return Ok(last);
-            }
+/// Perch's peer status (`GET /api/peer`) once `done` holds: looked at again
+/// on every event of Perch's stream, for at most 60 s.
+async fn until_peer(env: &CodexEnv, done: impl Fn(&serde_json::Value) -> bool) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let server: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(env.data().join("server.json"))?)?;
+    let url = server["url"].as_str().ok_or("no url in server.json")?.to_string();
+    let token = std::fs::read_to_string(env.data().join("secrets/api-token"))?.trim().to_string();
+    let http = reqwest::Client::new();
+    let mut events = http.get(format!("{url}/api/events")).bearer_auth(&token).send().await?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let status: serde_json::Value = http.get(format!("{url}/api/peer")).bearer_auth(&token).send().await?.json().await?;
+        if done(&status) {
+            return Ok(status);
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        match tokio::time::timeout_at(deadline, events.chunk()).await {
+            Ok(Ok(Some(_))) => {}
+            _ => return Err(format!("the peer status never matched: {status}").into()),
+        }
     }
-    Err(format!("the peer status never matched: {last}").into())
 }
 
 #[test]
@@ -157,7 +162,7 @@ async fn a_peer_message_in_a_turn_killed_with_perch_is_delivered_again_after_res
     let env = CodexEnv::new()?;
     let model = ScriptedModel::start().await?;
     let (mut server, relay) = serve(&env, &model)?;
-    tokio::task::block_in_place(|| peer_status(&env, |s| s["connected"] == true))?;
+    until_peer(&env, |s| s["connected"] == true).await?;
     let http = reqwest::Client::new();
     let register = serde_json::json!({ "id": "outside-bot", "instanceId": "o1" });
     assert!(http.post(format!("{relay}/api/agents")).json(&register).send().await?.status().is_success());
@@ -178,7 +183,7 @@ async fn a_peer_message_in_a_turn_killed_with_perch_is_delivered_again_after_res
     let requests = model.wait_for_requests(3, std::time::Duration::from_secs(60)).await;
     assert_eq!(requests.len(), 3);
     assert!(requests[1].input_text().contains("[channel: ops] outside-bot: rotate the keys"), "{}", requests[1].input_text());
-    tokio::task::block_in_place(|| peer_status(&env, |s| s["delivery"]["state"] == "idle" && s["delivery"]["queued"] == 0))?;
+    until_peer(&env, |s| s["delivery"]["state"] == "idle" && s["delivery"]["queued"] == 0).await?;
     let replies: Vec<serde_json::Value> = http.get(format!("{relay}/api/messages?for=outside-bot")).send().await?.json().await?;
     assert_eq!(replies.len(), 1, "{replies:?}");
     assert_eq!(replies[0]["replyTo"], id);
@@ -194,6 +199,9 @@ async fn a_peer_message_in_a_turn_killed_with_perch_is_delivered_again_after_res
     let peers = perch(&env).args(["peers"]).output()?;
     let peers = String::from_utf8_lossy(&peers.stdout);
     assert!(peers.contains("outside-bot") && peers.contains("your agent is perch-cli"), "{peers}");
+    let peers: serde_json::Value = serde_json::from_slice(&perch(&env).args(["peers", "--json"]).output()?.stdout)?;
+    assert_eq!(peers["status"]["connected"], true);
+    assert!(peers["agents"].as_array().is_some_and(|a| a.iter().any(|x| x["id"] == "outside-bot")), "{peers}");
     let empty = perch(&env).args(["send", "outside-bot", "  "]).output()?;
     assert_eq!(empty.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&empty.stderr).contains("must not be empty"));
