@@ -64,7 +64,10 @@ struct WindowProcess {
 
 impl WindowProcess {
     fn watch(mut child: Child, kind: WindowKind) -> Result<Self, String> {
-        let stdin = child.stdin.take().ok_or("the window process has no stdin")?;
+        let stdin = child
+            .stdin
+            .take()
+            .ok_or("the window process has no stdin")?;
         let pid = child.id();
         let alive = Arc::new(AtomicBool::new(true));
         let flag = alive.clone();
@@ -103,7 +106,9 @@ impl Shell {
     }
 
     fn windows(&self) -> std::sync::MutexGuard<'_, HashMap<WindowKind, WindowProcess>> {
-        self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.windows
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Shows the window (starting its process if it is closed), at `route`.
@@ -116,7 +121,12 @@ impl Shell {
                 if let Some(route) = &route {
                     commands.push_str(&format!("navigate {route}\n"));
                 }
-                if window.stdin.write_all(commands.as_bytes()).and_then(|()| window.stdin.flush()).is_ok() {
+                if window
+                    .stdin
+                    .write_all(commands.as_bytes())
+                    .and_then(|()| window.stdin.flush())
+                    .is_ok()
+                {
                     return;
                 }
             }
@@ -136,7 +146,10 @@ impl Shell {
         let child = Command::new(exe)
             .args(["--window", kind.label(), "--data-dir"])
             .arg(&self.data_dir)
-            .env("PERCH_WINDOW_URL", format!("{}/#login={code}&next={route}", self.url))
+            .env(
+                "PERCH_WINDOW_URL",
+                format!("{}/#login={code}&next={route}", self.url),
+            )
             .stdin(Stdio::piped())
             .spawn()
             .map_err(|e| e.to_string())?;
@@ -150,7 +163,10 @@ impl Shell {
             if window.alive() {
                 // Closing stdin tells the window to close; SIGTERM makes sure.
                 drop(window.stdin);
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(window.pid as i32), nix::sys::signal::SIGTERM);
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(window.pid as i32),
+                    nix::sys::signal::SIGTERM,
+                );
             }
         }
         self.app.exit(0);
@@ -165,9 +181,12 @@ impl NotifierHost for Shell {
     fn open(&self, target: OpenTarget) {
         let kind = match target {
             OpenTarget::Session { .. } => WindowKind::Chat,
-            OpenTarget::Approval { .. } | OpenTarget::Approvals | OpenTarget::Dashboard | OpenTarget::Inbox { .. } | OpenTarget::Peers => {
-                WindowKind::Dashboard
-            }
+            OpenTarget::Approval { .. }
+            | OpenTarget::Approvals
+            | OpenTarget::Dashboard
+            | OpenTarget::Inbox { .. }
+            | OpenTarget::Peers
+            | OpenTarget::Wakeups => WindowKind::Dashboard,
         };
         self.show(kind, Some(target.route()));
     }

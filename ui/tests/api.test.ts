@@ -127,6 +127,119 @@ describe('peer routes', () => {
   });
 });
 
+describe('memory, planner and wakeup routes', () => {
+  const callsOf = (fetchMock: ReturnType<typeof vi.fn>) =>
+    fetchMock.mock.calls.map(([url, init]) => [(init as RequestInit).method, url, (init as RequestInit).body ?? null]);
+
+  it('memories: list, search, add, edit, delete, bulk delete', async () => {
+    const fetchMock = vi.fn(async (_url: string, _init: RequestInit) => jsonResponse(200, {}));
+    vi.stubGlobal('fetch', fetchMock);
+    await api.memories();
+    await api.memories({ q: ' dark & mode ', tag: 'ui', limit: 50, offset: 100 });
+    await api.addMemory({ text: 'Likes tea', tags: ['drinks'], importance: 0.7 });
+    await api.patchMemory(4, { importance: 0.9 });
+    await api.deleteMemory(4);
+    await api.deleteMemories([1, 2]);
+    expect(callsOf(fetchMock)).toEqual([
+      ['GET', '/api/memories', null],
+      ['GET', '/api/memories?q=dark+%26+mode&tag=ui&limit=50&offset=100', null],
+      ['POST', '/api/memories', '{"text":"Likes tea","tags":["drinks"],"importance":0.7}'],
+      ['PATCH', '/api/memories/4', '{"importance":0.9}'],
+      ['DELETE', '/api/memories/4', null],
+      ['POST', '/api/memories/delete', '{"ids":[1,2]}'],
+    ]);
+  });
+
+  it('memories: export answers the file as text; import posts the text as it is', async () => {
+    const fetchMock = vi.fn(async (url: string, _init: RequestInit) =>
+      url.includes('/export')
+        ? new Response('# Perch memories\n\n- Likes tea\n', { status: 200, headers: { 'Content-Type': 'text/markdown' } })
+        : jsonResponse(200, { imported: 2, skipped: 1 }));
+    vi.stubGlobal('fetch', fetchMock);
+    await expect(api.exportMemories('markdown')).resolves.toBe('# Perch memories\n\n- Likes tea\n');
+    const file = '{"text":"a"}\n{"text":"b"}\nnot json\n';
+    await expect(api.importMemories(file, 'jsonl')).resolves.toEqual({ imported: 2, skipped: 1 });
+    const [exportUrl, exportInit] = fetchMock.mock.calls[0];
+    expect(exportUrl).toBe('/api/memories/export?format=markdown');
+    expect(exportInit.method).toBe('GET');
+    expect((exportInit.headers as Record<string, string>).Accept).toBe('*/*');
+    const [importUrl, importInit] = fetchMock.mock.calls[1];
+    expect(importUrl).toBe('/api/memories/import?format=jsonl');
+    expect(importInit.method).toBe('POST');
+    expect(importInit.body).toBe(file);
+    expect((importInit.headers as Record<string, string>)['Content-Type']).toBe('text/plain; charset=utf-8');
+    expect(importInit.credentials).toBe('same-origin');
+  });
+
+  it('memories: a failed export is an ApiError with the server message', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => jsonResponse(400, { error: { code: 'invalid', message: 'format: jsonl or markdown' } })));
+    await expect(api.exportMemories('jsonl')).rejects.toThrow('format: jsonl or markdown');
+  });
+
+  it('plans and their items', async () => {
+    const fetchMock = vi.fn(async (_url: string, _init: RequestInit) => jsonResponse(200, {}));
+    vi.stubGlobal('fetch', fetchMock);
+    await api.plans();
+    await api.createPlan({ name: 'Release', items: ['Tag'] });
+    await api.getPlan(3);
+    await api.renamePlan(3, 'Ship');
+    await api.deletePlan(3);
+    await api.addPlanItem(3, { text: 'Notes' });
+    await api.patchPlanItem(3, 9, { done: true });
+    await api.patchPlanItem(3, 9, { position: 0 });
+    await api.deletePlanItem(3, 9);
+    await api.clearPlan(3, true);
+    expect(callsOf(fetchMock)).toEqual([
+      ['GET', '/api/plans', null],
+      ['POST', '/api/plans', '{"name":"Release","items":["Tag"]}'],
+      ['GET', '/api/plans/3', null],
+      ['PATCH', '/api/plans/3', '{"name":"Ship"}'],
+      ['DELETE', '/api/plans/3', null],
+      ['POST', '/api/plans/3/items', '{"text":"Notes"}'],
+      ['PATCH', '/api/plans/3/items/9', '{"done":true}'],
+      ['PATCH', '/api/plans/3/items/9', '{"position":0}'],
+      ['DELETE', '/api/plans/3/items/9', null],
+      ['POST', '/api/plans/3/clear', '{"doneOnly":true}'],
+    ]);
+  });
+
+  it('wakeups and their runs', async () => {
+    const fetchMock = vi.fn(async (_url: string, _init: RequestInit) => jsonResponse(200, {}));
+    vi.stubGlobal('fetch', fetchMock);
+    await api.wakeups();
+    await api.createWakeup({ prompt: 'Check CI', schedule: { kind: 'in', delay: '2s' }, target: { kind: 'new' } });
+    await api.patchWakeup(5, { enabled: false });
+    await api.deleteWakeup(5);
+    await api.runWakeup(5);
+    await api.wakeupRuns();
+    await api.wakeupRuns({ wakeupId: 5, limit: 100 });
+    await api.fireWakeupRun(12);
+    await api.dismissWakeupRun(12);
+    expect(callsOf(fetchMock)).toEqual([
+      ['GET', '/api/wakeups', null],
+      ['POST', '/api/wakeups', '{"prompt":"Check CI","schedule":{"kind":"in","delay":"2s"},"target":{"kind":"new"}}'],
+      ['PATCH', '/api/wakeups/5', '{"enabled":false}'],
+      ['DELETE', '/api/wakeups/5', null],
+      ['POST', '/api/wakeups/5/run', '{}'],
+      ['GET', '/api/wakeups/runs', null],
+      ['GET', '/api/wakeups/runs?wakeupId=5&limit=100', null],
+      ['POST', '/api/wakeups/runs/12/fire', '{}'],
+      ['POST', '/api/wakeups/runs/12/dismiss', '{}'],
+    ]);
+  });
+
+  it('settings: the memory section and the wakeup notification', async () => {
+    const fetchMock = vi.fn(async (_url: string, _init: RequestInit) => jsonResponse(200, {}));
+    vi.stubGlobal('fetch', fetchMock);
+    await api.patchSettings({ memory: { autoArchive: true } });
+    await api.patchSettings({ notifications: { wakeups: false } });
+    expect(callsOf(fetchMock)).toEqual([
+      ['PATCH', '/api/settings', '{"memory":{"autoArchive":true}}'],
+      ['PATCH', '/api/settings', '{"notifications":{"wakeups":false}}'],
+    ]);
+  });
+});
+
 describe('SseParser', () => {
   it('parses ids, event names, multi-line data and comments across chunks', () => {
     const p = new SseParser();

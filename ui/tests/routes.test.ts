@@ -28,6 +28,15 @@ describe('parseRoute', () => {
     expect(parseRoute('#/peers')).toEqual({ page: 'peers' });
   });
 
+  it('knows the memory, planner and wakeups pages', () => {
+    expect(parseRoute('#/memory')).toEqual({ page: 'memory' });
+    expect(parseRoute('#/planner/')).toEqual({ page: 'planner' });
+    expect(parseRoute('/wakeups')).toEqual({ page: 'wakeups' });
+    for (const h of ['#/memory/1', '#/planner/x', '#/wakeups/3', '#/memories', '#/plans', '#/wakeup']) {
+      expect(parseRoute(h), h).toBeNull();
+    }
+  });
+
   it('wants a thread id that is a positive integer', () => {
     for (const h of ['#/inbox/0', '#/inbox/-1', '#/inbox/01', '#/inbox/1.5', '#/inbox/abc', '#/inbox/1e3', '#/inbox/%20', '#/inbox/99999999999999999', '#/inbox/1/2', '#/peers/x']) {
       expect(parseRoute(h), h).toBeNull();
@@ -37,6 +46,9 @@ describe('parseRoute', () => {
   it('names the pages in the title', () => {
     expect(PAGE_TITLES.inbox).toBe('Perch — Inbox');
     expect(PAGE_TITLES.peers).toBe('Perch — Peers');
+    expect(PAGE_TITLES.memory).toBe('Perch — Memory');
+    expect(PAGE_TITLES.planner).toBe('Perch — Planner');
+    expect(PAGE_TITLES.wakeups).toBe('Perch — Wakeups');
   });
 
   it('refuses unknown routes, extra segments, bad escapes and login fragments', () => {
@@ -46,7 +58,7 @@ describe('parseRoute', () => {
   });
 
   it('round-trips through routePath and routeHash', () => {
-    for (const h of ['#/chat', '#/chat/a%2Fb', '#/dashboard', '#/approvals', '#/approvals/x%20y', '#/settings', '#/inbox', '#/inbox/12', '#/peers']) {
+    for (const h of ['#/chat', '#/chat/a%2Fb', '#/dashboard', '#/approvals', '#/approvals/x%20y', '#/settings', '#/inbox', '#/inbox/12', '#/peers', '#/memory', '#/planner', '#/wakeups']) {
       const r = parseRoute(h)!;
       expect(routeHash(r)).toBe(h);
       expect(parseRoute(routePath(r))).toEqual(r);
@@ -75,6 +87,7 @@ describe('parseLoginFragment', () => {
     });
     expect(parseLoginFragment('#login=abc&next=/settings')?.next).toEqual({ page: 'settings' });
     expect(parseLoginFragment('#login=abc&next=%2Finbox%2F9')?.next).toEqual({ page: 'inbox', threadId: 9 });
+    expect(parseLoginFragment('#login=abc&next=%2Fwakeups')?.next).toEqual({ page: 'wakeups' });
     // Forgiving about the leading slash or hash.
     expect(parseLoginFragment('#login=abc&next=settings')?.next).toEqual({ page: 'settings' });
     expect(parseLoginFragment('#login=abc&next=%23%2Fchat%2Fs1')?.next).toEqual({ page: 'chat', sessionId: 's1' });

@@ -1,7 +1,7 @@
 //! The API's error: a status, a stable code and a message a person can act
 //! on, serialized as `{"error":{"code","message"}}` only here, at the edge.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use perch_runtime::{CodexError, Error as RuntimeError};
@@ -15,7 +15,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn unauthorized() -> Self {
@@ -41,9 +45,15 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             RuntimeError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             RuntimeError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
-            RuntimeError::CodexUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "codex_unavailable"),
-            RuntimeError::Codex(CodexError::Timeout { .. }) => (StatusCode::GATEWAY_TIMEOUT, "codex_timeout"),
-            RuntimeError::Codex(CodexError::Server { .. }) => (StatusCode::BAD_GATEWAY, "codex_refused"),
+            RuntimeError::CodexUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "codex_unavailable")
+            }
+            RuntimeError::Codex(CodexError::Timeout { .. }) => {
+                (StatusCode::GATEWAY_TIMEOUT, "codex_timeout")
+            }
+            RuntimeError::Codex(CodexError::Server { .. }) => {
+                (StatusCode::BAD_GATEWAY, "codex_refused")
+            }
             RuntimeError::Codex(_) => (StatusCode::BAD_GATEWAY, "codex_error"),
             RuntimeError::Host(_) => (StatusCode::SERVICE_UNAVAILABLE, "host_unavailable"),
             _ => {
@@ -59,12 +69,24 @@ impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         let status = rejection.status();
         let (status, code, hint) = match status {
-            StatusCode::PAYLOAD_TOO_LARGE => (status, "payload_too_large", "the body is larger than 1 MiB"),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                (status, "unsupported_media_type", "send the body as JSON with `Content-Type: application/json`")
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                (status, "payload_too_large", "the body is larger than 1 MiB")
             }
-            StatusCode::UNPROCESSABLE_ENTITY => (status, "invalid_input", "a field is missing, unknown or of the wrong type"),
-            _ => (StatusCode::BAD_REQUEST, "bad_request", "the body is not valid JSON"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                status,
+                "unsupported_media_type",
+                "send the body as JSON with `Content-Type: application/json`",
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY => (
+                status,
+                "invalid_input",
+                "a field is missing, unknown or of the wrong type",
+            ),
+            _ => (
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the body is not valid JSON",
+            ),
         };
         Self::new(status, code, format!("{hint}: {}", rejection.body_text()))
     }
@@ -72,7 +94,21 @@ impl From<JsonRejection> for ApiError {
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", format!("bad query string: {}", rejection.body_text()))
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("bad query string: {}", rejection.body_text()),
+        )
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("bad path: {} (ids here are numbers)", rejection.body_text()),
+        )
     }
 }
 
@@ -86,8 +122,12 @@ impl From<perch_peer::PeerError> for ApiError {
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
                 Self::new(status, "relay_refused", message)
             }
-            PeerError::Relay { .. } | PeerError::Unreachable { .. } => Self::new(StatusCode::BAD_GATEWAY, "relay_unreachable", message),
-            PeerError::Invalid(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message),
+            PeerError::Relay { .. } | PeerError::Unreachable { .. } => {
+                Self::new(StatusCode::BAD_GATEWAY, "relay_unreachable", message)
+            }
+            PeerError::Invalid(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message)
+            }
             PeerError::Off(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "peer_off", message),
             PeerError::Ledger(_) | PeerError::Io { .. } => {
                 tracing::error!("internal error: {message}");

@@ -9,6 +9,7 @@
 //! API boundary: [`router`] and [`ApiOptions`]; the routes are listed in
 //! [`openapi::ROUTES`] and documented in docs/api.md.
 
+mod agent;
 mod auth;
 mod error;
 pub mod openapi;
@@ -21,7 +22,7 @@ pub use error::ApiError;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::Router;
 use perch_runtime::Runtime;
 use std::path::PathBuf;
@@ -47,7 +48,10 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
     let open = Router::new()
         .route("/api/health", get(routes::health))
         .route("/api/openapi.json", get(routes::openapi))
-        .route("/api/auth/session", post(routes::open_session).delete(routes::close_session))
+        .route(
+            "/api/auth/session",
+            post(routes::open_session).delete(routes::close_session),
+        )
         .with_state(auth.clone());
 
     let protected_auth = Router::new()
@@ -65,8 +69,14 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
 
     let protected = Router::new()
         .route("/api/status", get(routes::status))
-        .route("/api/sessions", get(routes::list_sessions).post(routes::create_session))
-        .route("/api/sessions/{id}", get(routes::get_session).patch(routes::patch_session))
+        .route(
+            "/api/sessions",
+            get(routes::list_sessions).post(routes::create_session),
+        )
+        .route(
+            "/api/sessions/{id}",
+            get(routes::get_session).patch(routes::patch_session),
+        )
         .route("/api/sessions/{id}/fork", post(routes::fork_session))
         .route("/api/sessions/{id}/compact", post(routes::compact_session))
         .route("/api/sessions/{id}/history", get(routes::history))
@@ -77,19 +87,82 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
         .route("/api/account", get(routes::account))
         .route("/api/account/login", post(routes::login))
         .route("/api/models", get(routes::models))
-        .route("/api/settings", get(routes::settings).patch(routes::patch_settings))
-        .route("/api/settings/provider-key", axum::routing::put(routes::put_provider_key).delete(routes::delete_provider_key))
-        .route("/api/settings/relay-token", axum::routing::put(routes::put_relay_token).delete(routes::delete_relay_token))
+        .route(
+            "/api/settings",
+            get(routes::settings).patch(routes::patch_settings),
+        )
+        .route(
+            "/api/settings/provider-key",
+            axum::routing::put(routes::put_provider_key).delete(routes::delete_provider_key),
+        )
+        .route(
+            "/api/settings/relay-token",
+            axum::routing::put(routes::put_relay_token).delete(routes::delete_relay_token),
+        )
         .route("/api/codex/restart", post(routes::restart_codex))
         .route("/api/diagnostics", get(routes::diagnostics))
         .route("/api/events", get(sse::events))
+        .route(
+            "/api/memories",
+            get(agent::list_memories).post(agent::add_memory),
+        )
+        .route("/api/memories/delete", post(agent::delete_memories))
+        .route("/api/memories/export", get(agent::export_memories))
+        .route(
+            "/api/memories/import",
+            post(agent::import_memories).layer(DefaultBodyLimit::max(agent::IMPORT_LIMIT)),
+        )
+        .route(
+            "/api/memories/{id}",
+            get(agent::get_memory)
+                .patch(agent::patch_memory)
+                .delete(agent::delete_memory),
+        )
+        .route(
+            "/api/plans",
+            get(agent::list_plans).post(agent::create_plan),
+        )
+        .route(
+            "/api/plans/{id}",
+            get(agent::get_plan)
+                .patch(agent::rename_plan)
+                .delete(agent::delete_plan),
+        )
+        .route("/api/plans/{id}/items", post(agent::add_plan_item))
+        .route(
+            "/api/plans/{id}/items/{itemId}",
+            patch(agent::patch_plan_item).delete(agent::delete_plan_item),
+        )
+        .route("/api/plans/{id}/clear", post(agent::clear_plan))
+        .route(
+            "/api/wakeups",
+            get(agent::list_wakeups).post(agent::create_wakeup),
+        )
+        .route("/api/wakeups/runs", get(agent::list_runs))
+        .route("/api/wakeups/runs/{id}/fire", post(agent::fire_missed_run))
+        .route(
+            "/api/wakeups/runs/{id}/dismiss",
+            post(agent::dismiss_missed_run),
+        )
+        .route(
+            "/api/wakeups/{id}",
+            get(agent::get_wakeup)
+                .patch(agent::patch_wakeup)
+                .delete(agent::delete_wakeup),
+        )
+        .route("/api/wakeups/{id}/run", post(agent::run_wakeup))
         .with_state(runtime)
         .merge(protected_auth)
         .merge(peer_routes)
-        .route_layer(axum::middleware::from_fn_with_state(auth.clone(), auth::require_auth));
+        .route_layer(axum::middleware::from_fn_with_state(
+            auth.clone(),
+            auth::require_auth,
+        ));
 
     // Unknown /api paths get a JSON 404, not the UI page.
-    let api = open.merge(protected).route("/api/{*rest}", axum::routing::any(routes::not_found));
+    let api = open
+        .merge(protected)
+        .route("/api/{*rest}", axum::routing::any(routes::not_found));
 
     let ui = match options.ui_dir.filter(|d| d.join("index.html").is_file()) {
         Some(dir) => Router::new().fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(dir.join("index.html")))),

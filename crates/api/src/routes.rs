@@ -28,13 +28,13 @@ where
     }
 }
 
-type ApiResult = Result<Response, ApiError>;
+pub(crate) type ApiResult = Result<Response, ApiError>;
 
-fn ok(value: impl serde::Serialize) -> ApiResult {
+pub(crate) fn ok(value: impl serde::Serialize) -> ApiResult {
     Ok(axum::Json(value).into_response())
 }
 
-fn created(value: impl serde::Serialize) -> ApiResult {
+pub(crate) fn created(value: impl serde::Serialize) -> ApiResult {
     Ok((StatusCode::CREATED, axum::Json(value)).into_response())
 }
 
@@ -61,7 +61,8 @@ pub async fn open_session(State(auth): State<Arc<Auth>>, Json(body): Json<SignIn
             "that token or login code is not valid (codes work once, for 60 s); `perch token` prints the token",
         ));
     };
-    let cookie = format!("{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/api; Max-Age=2592000");
+    let cookie =
+        format!("{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/api; Max-Age=2592000");
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
@@ -90,7 +91,10 @@ pub struct SessionQuery {
     q: Option<String>,
 }
 
-pub async fn list_sessions(State(rt): State<Arc<Runtime>>, query: Result<Query<SessionQuery>, axum::extract::rejection::QueryRejection>) -> ApiResult {
+pub async fn list_sessions(
+    State(rt): State<Arc<Runtime>>,
+    query: Result<Query<SessionQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
     let Query(query) = query?;
     ok(json!({ "data": rt.sessions(query.archived, query.q.as_deref())? }))
 }
@@ -101,7 +105,11 @@ pub async fn create_session(State(rt): State<Arc<Runtime>>, body: axum::body::By
         NewSession::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", format!("bad session fields: {e}"))
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_input",
+                format!("bad session fields: {e}"),
+            )
         })?
     };
     created(rt.create_session(new).await?)
@@ -111,7 +119,11 @@ pub async fn get_session(State(rt): State<Arc<Runtime>>, Path(id): Path<String>)
     ok(rt.session(&id)?)
 }
 
-pub async fn patch_session(State(rt): State<Arc<Runtime>>, Path(id): Path<String>, Json(patch): Json<SessionPatch>) -> ApiResult {
+pub async fn patch_session(
+    State(rt): State<Arc<Runtime>>,
+    Path(id): Path<String>,
+    Json(patch): Json<SessionPatch>,
+) -> ApiResult {
     ok(rt.update_session(&id, patch).await?)
 }
 
@@ -134,7 +146,11 @@ pub struct Message {
     text: String,
 }
 
-pub async fn send_message(State(rt): State<Arc<Runtime>>, Path(id): Path<String>, Json(body): Json<Message>) -> ApiResult {
+pub async fn send_message(
+    State(rt): State<Arc<Runtime>>,
+    Path(id): Path<String>,
+    Json(body): Json<Message>,
+) -> ApiResult {
     accepted(rt.send_message(&id, &body.text).await?)
 }
 
@@ -148,7 +164,10 @@ pub struct ApprovalQuery {
     status: Option<String>,
 }
 
-pub async fn list_approvals(State(rt): State<Arc<Runtime>>, query: Result<Query<ApprovalQuery>, axum::extract::rejection::QueryRejection>) -> ApiResult {
+pub async fn list_approvals(
+    State(rt): State<Arc<Runtime>>,
+    query: Result<Query<ApprovalQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
     let Query(query) = query?;
     let pending_only = match query.status.as_deref() {
         None | Some("pending") => true,
@@ -170,7 +189,11 @@ pub struct Answer {
     decision: Decision,
 }
 
-pub async fn answer_approval(State(rt): State<Arc<Runtime>>, Path(id): Path<String>, Json(body): Json<Answer>) -> ApiResult {
+pub async fn answer_approval(
+    State(rt): State<Arc<Runtime>>,
+    Path(id): Path<String>,
+    Json(body): Json<Answer>,
+) -> ApiResult {
     ok(rt.answer_approval(&id, body.decision).await?)
 }
 
@@ -190,7 +213,10 @@ pub async fn settings(State(rt): State<Arc<Runtime>>) -> ApiResult {
     ok(rt.settings().await?)
 }
 
-pub async fn patch_settings(State(rt): State<Arc<Runtime>>, Json(patch): Json<SettingsPatch>) -> ApiResult {
+pub async fn patch_settings(
+    State(rt): State<Arc<Runtime>>,
+    Json(patch): Json<SettingsPatch>,
+) -> ApiResult {
     ok(rt.update_settings(patch).await?)
 }
 
@@ -200,7 +226,10 @@ pub struct ProviderKey {
     key: String,
 }
 
-pub async fn put_provider_key(State(rt): State<Arc<Runtime>>, Json(body): Json<ProviderKey>) -> ApiResult {
+pub async fn put_provider_key(
+    State(rt): State<Arc<Runtime>>,
+    Json(body): Json<ProviderKey>,
+) -> ApiResult {
     ok(rt.set_provider_key(Some(body.key)).await?)
 }
 
@@ -214,7 +243,10 @@ pub struct RelayToken {
     token: String,
 }
 
-pub async fn put_relay_token(State(rt): State<Arc<Runtime>>, Json(body): Json<RelayToken>) -> ApiResult {
+pub async fn put_relay_token(
+    State(rt): State<Arc<Runtime>>,
+    Json(body): Json<RelayToken>,
+) -> ApiResult {
     ok(rt.set_relay_token(Some(body.token)).await?)
 }
 
@@ -235,5 +267,9 @@ pub async fn openapi() -> ApiResult {
 }
 
 pub async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route; see /api/openapi.json")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such API route; see /api/openapi.json",
+    )
 }

@@ -15,7 +15,10 @@ async fn a_prompt_streams_deltas_and_lands_in_history() -> TestResult {
     let h = Harness::start(ApprovalPolicy::Open).await?;
     let session = h.new_session().await?;
     let mut events = h.events(None).await?;
-    h.model.enqueue(Script::chunks(&["Hello ", "from ", "the ", "scripted ", "model."], 5));
+    h.model.enqueue(Script::chunks(
+        &["Hello ", "from ", "the ", "scripted ", "model."],
+        5,
+    ));
     let sent = h.send(&session, "Say hello").await?;
     assert_eq!(sent["mode"], "start");
     let turn_id = sent["turnId"].as_str().unwrap_or_default().to_string();
@@ -31,18 +34,35 @@ async fn a_prompt_streams_deltas_and_lands_in_history() -> TestResult {
         .map(|e| e["delta"].as_str().unwrap_or_default().to_string())
         .collect();
     assert_eq!(deltas, ["Hello ", "from ", "the ", "scripted ", "model."]);
-    assert!(events.seen.iter().any(|e| e["type"] == "tokens.updated" && e["sessionId"] == session.as_str()));
+    assert!(events
+        .seen
+        .iter()
+        .any(|e| e["type"] == "tokens.updated" && e["sessionId"] == session.as_str()));
 
     let history = h.get(&format!("/api/sessions/{session}/history")).await?;
     let turns = history["turns"].as_array().cloned().unwrap_or_default();
     assert_eq!(turns.len(), 1, "{history}");
-    let texts: Vec<&str> = turns[0]["items"].as_array().into_iter().flatten().filter_map(|i| i["text"].as_str()).collect();
-    assert!(texts.contains(&"Hello from the scripted model."), "{history}");
+    let texts: Vec<&str> = turns[0]["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["text"].as_str())
+        .collect();
+    assert!(
+        texts.contains(&"Hello from the scripted model."),
+        "{history}"
+    );
 
     let listed = h.get("/api/sessions").await?;
     assert_eq!(listed["data"][0]["id"], session.as_str());
     assert_eq!(listed["data"][0]["preview"], "Say hello");
-    assert!(listed["data"][0]["tokenUsage"]["totalTokens"].as_i64().unwrap_or(0) > 0, "{listed}");
+    assert!(
+        listed["data"][0]["tokenUsage"]["totalTokens"]
+            .as_i64()
+            .unwrap_or(0)
+            > 0,
+        "{listed}"
+    );
     Ok(())
 }
 
@@ -51,11 +71,16 @@ async fn a_message_during_a_turn_steers_it() -> TestResult {
     let h = Harness::start(ApprovalPolicy::Open).await?;
     let session = h.new_session().await?;
     let mut events = h.events(None).await?;
-    h.model.enqueue(Script::chunks(&["one ", "two ", "three ", "four ", "five ", "six "], 300));
+    h.model.enqueue(Script::chunks(
+        &["one ", "two ", "three ", "four ", "five ", "six "],
+        300,
+    ));
     h.model.enqueue(Script::text("Bananas, as asked."));
     let first = h.send(&session, "count slowly").await?;
     let turn_id = first["turnId"].as_str().unwrap_or_default().to_string();
-    events.wait_for("first delta", |e| e["type"] == "item.delta").await;
+    events
+        .wait_for("first delta", |e| e["type"] == "item.delta")
+        .await;
     let steer = h.send(&session, "also mention bananas").await?;
     assert_eq!(steer["mode"], "steer");
     assert_eq!(steer["turnId"], turn_id.as_str());
@@ -76,12 +101,19 @@ async fn interrupt_ends_the_running_turn() -> TestResult {
     let sent = h.send(&session, "never finishes").await?;
     let turn_id = sent["turnId"].as_str().unwrap_or_default().to_string();
     h.model.wait_for_requests(1, common::WAIT).await;
-    let (status, body) = h.post(&format!("/api/sessions/{session}/interrupt"), json!({})).await?;
+    let (status, body) = h
+        .post(&format!("/api/sessions/{session}/interrupt"), json!({}))
+        .await?;
     assert_eq!(status, 202, "{body}");
     let done = events.turn_completed(&turn_id).await;
     assert_eq!(done["status"], "interrupted");
-    let (status, body) = h.post(&format!("/api/sessions/{session}/interrupt"), json!({})).await?;
-    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("conflict")));
+    let (status, body) = h
+        .post(&format!("/api/sessions/{session}/interrupt"), json!({}))
+        .await?;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("conflict"))
+    );
 
     // At once after the first turn of a new session, before Codex has
     // registered it (a person clicking Interrupt right away).
@@ -89,19 +121,34 @@ async fn interrupt_ends_the_running_turn() -> TestResult {
     h.model.enqueue(Script::hanging());
     let sent = h.send(&fresh, "stop me quickly").await?;
     let turn_id = sent["turnId"].as_str().unwrap_or_default().to_string();
-    let (status, body) = h.post(&format!("/api/sessions/{fresh}/interrupt"), json!({})).await?;
+    let (status, body) = h
+        .post(&format!("/api/sessions/{fresh}/interrupt"), json!({}))
+        .await?;
     assert_eq!(status, 202, "{body}");
-    assert_eq!(events.turn_completed(&turn_id).await["status"], "interrupted");
+    assert_eq!(
+        events.turn_completed(&turn_id).await["status"],
+        "interrupted"
+    );
     Ok(())
 }
 
 async fn approval_for(h: &Harness, events: &mut common::Events) -> String {
-    let requested = events.wait_for("approval.requested", |e| e["type"] == "approval.requested").await;
-    let id = requested["approval"]["id"].as_str().unwrap_or_default().to_string();
+    let requested = events
+        .wait_for("approval.requested", |e| e["type"] == "approval.requested")
+        .await;
+    let id = requested["approval"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert_eq!(requested["approval"]["kind"], "command");
     assert_eq!(requested["approval"]["status"], "pending");
     let pending = h.get("/api/approvals").await.unwrap_or_default();
-    assert!(pending["data"].as_array().is_some_and(|a| a.iter().any(|p| p["id"] == id.as_str())), "{pending}");
+    assert!(
+        pending["data"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|p| p["id"] == id.as_str())),
+        "{pending}"
+    );
     id
 }
 
@@ -112,39 +159,85 @@ async fn approvals_accept_decline_and_cancel_reach_codex() -> TestResult {
     let mut events = h.events(None).await?;
 
     // accept: the command runs, the turn goes on to the model's reply.
-    h.model.enqueue(Script::shell("touch accepted.txt && echo made", "call_a"));
+    h.model
+        .enqueue(Script::shell("touch accepted.txt && echo made", "call_a"));
     h.model.enqueue(Script::text("Made it."));
-    let turn = h.send(&session, "make a file").await?["turnId"].as_str().unwrap_or_default().to_string();
+    let turn = h.send(&session, "make a file").await?["turnId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let id = approval_for(&h, &mut events).await;
-    let (status, answered) = h.post(&format!("/api/approvals/{id}"), json!({"decision": "accept"})).await?;
-    assert_eq!((status, answered["status"].as_str()), (200, Some("accept")), "{answered}");
+    let (status, answered) = h
+        .post(
+            &format!("/api/approvals/{id}"),
+            json!({"decision": "accept"}),
+        )
+        .await?;
+    assert_eq!(
+        (status, answered["status"].as_str()),
+        (200, Some("accept")),
+        "{answered}"
+    );
     assert_eq!(events.turn_completed(&turn).await["status"], "completed");
     assert!(h.env.work().join("accepted.txt").exists());
-    let (status, again) = h.post(&format!("/api/approvals/{id}"), json!({"decision": "decline"})).await?;
-    assert_eq!((status, again["error"]["code"].as_str()), (409, Some("conflict")));
+    let (status, again) = h
+        .post(
+            &format!("/api/approvals/{id}"),
+            json!({"decision": "decline"}),
+        )
+        .await?;
+    assert_eq!(
+        (status, again["error"]["code"].as_str()),
+        (409, Some("conflict"))
+    );
 
     // decline: the command does not run; the model hears it was rejected.
-    h.model.enqueue(Script::shell("touch declined.txt", "call_d"));
+    h.model
+        .enqueue(Script::shell("touch declined.txt", "call_d"));
     h.model.enqueue(Script::text("Understood."));
-    let turn = h.send(&session, "try again").await?["turnId"].as_str().unwrap_or_default().to_string();
+    let turn = h.send(&session, "try again").await?["turnId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let id = approval_for(&h, &mut events).await;
-    h.post(&format!("/api/approvals/{id}"), json!({"decision": "decline"})).await?;
+    h.post(
+        &format!("/api/approvals/{id}"),
+        json!({"decision": "decline"}),
+    )
+    .await?;
     assert_eq!(events.turn_completed(&turn).await["status"], "completed");
     assert!(!h.env.work().join("declined.txt").exists());
-    assert!(h.model.requests().last().is_some_and(|r| r.input_text().contains("rejected")));
+    assert!(h
+        .model
+        .requests()
+        .last()
+        .is_some_and(|r| r.input_text().contains("rejected")));
 
     // cancel: the turn ends interrupted, with no further model request.
     let before = h.model.requests().len();
-    h.model.enqueue(Script::shell("touch cancelled.txt", "call_c"));
-    let turn = h.send(&session, "once more").await?["turnId"].as_str().unwrap_or_default().to_string();
+    h.model
+        .enqueue(Script::shell("touch cancelled.txt", "call_c"));
+    let turn = h.send(&session, "once more").await?["turnId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let id = approval_for(&h, &mut events).await;
-    h.post(&format!("/api/approvals/{id}"), json!({"decision": "cancel"})).await?;
+    h.post(
+        &format!("/api/approvals/{id}"),
+        json!({"decision": "cancel"}),
+    )
+    .await?;
     assert_eq!(events.turn_completed(&turn).await["status"], "interrupted");
     assert_eq!(h.model.requests().len(), before + 1);
     assert!(!h.env.work().join("cancelled.txt").exists());
 
     let all = h.get("/api/approvals?status=all").await?;
-    let statuses: Vec<&str> = all["data"].as_array().into_iter().flatten().filter_map(|a| a["status"].as_str()).collect();
+    let statuses: Vec<&str> = all["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["status"].as_str())
+        .collect();
     assert_eq!(statuses.len(), 3);
     for expected in ["accept", "decline", "cancel"] {
         assert!(statuses.contains(&expected), "{statuses:?}");
@@ -158,17 +251,36 @@ async fn a_codex_crash_mid_turn_is_reported_and_the_session_resumes() -> TestRes
     let session = h.new_session().await?;
     let mut events = h.events(None).await?;
     h.model.enqueue(Script::hanging());
-    let turn = h.send(&session, "this turn will crash").await?["turnId"].as_str().unwrap_or_default().to_string();
+    let turn = h.send(&session, "this turn will crash").await?["turnId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     h.model.wait_for_requests(1, common::WAIT).await;
     let (generation, connection) = h.runtime.codex_connection().ok_or("no codex child")?;
     connection.kill();
 
     let done = events.turn_completed(&turn).await;
     assert_eq!(done["status"], "interrupted");
-    assert!(done["error"].as_str().is_some_and(|e| e.contains("stopped")), "{done}");
-    events.wait_for("restarting", |e| e["type"] == "codex.state" && e["state"] == "restarting").await;
-    events.wait_for("ready again", |e| e["type"] == "codex.state" && e["state"] == "ready").await;
-    let (new_generation, _) = h.runtime.codex_connection().ok_or("no codex child after restart")?;
+    assert!(
+        done["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("stopped")),
+        "{done}"
+    );
+    events
+        .wait_for("restarting", |e| {
+            e["type"] == "codex.state" && e["state"] == "restarting"
+        })
+        .await;
+    events
+        .wait_for("ready again", |e| {
+            e["type"] == "codex.state" && e["state"] == "ready"
+        })
+        .await;
+    let (new_generation, _) = h
+        .runtime
+        .codex_connection()
+        .ok_or("no codex child after restart")?;
     assert!(new_generation > generation);
 
     // The same session (the same Codex thread, not a new one) goes on.
@@ -177,8 +289,16 @@ async fn a_codex_crash_mid_turn_is_reported_and_the_session_resumes() -> TestRes
     assert_eq!(sent["mode"], "start");
     let turn = sent["turnId"].as_str().unwrap_or_default().to_string();
     assert_eq!(events.turn_completed(&turn).await["status"], "completed");
-    let last = h.model.requests().last().map(|r| r.input_text()).unwrap_or_default();
-    assert!(last.contains("this turn will crash"), "the resumed thread kept its history");
+    let last = h
+        .model
+        .requests()
+        .last()
+        .map(|r| r.input_text())
+        .unwrap_or_default();
+    assert!(
+        last.contains("this turn will crash"),
+        "the resumed thread kept its history"
+    );
     let status = h.get("/api/status").await?;
     assert_eq!(status["codex"]["restarts"], 1);
     assert_eq!(status["activeTurns"], json!([]));
@@ -193,11 +313,22 @@ async fn an_approval_pending_when_codex_dies_expires_instead_of_hanging() -> Tes
     h.model.enqueue(Script::shell("touch never.txt", "call_x"));
     h.send(&session, "ask me").await?;
     let id = approval_for(&h, &mut events).await;
-    h.runtime.codex_connection().ok_or("no codex child")?.1.kill();
-    let resolved = events.wait_for("approval.resolved", |e| e["type"] == "approval.resolved").await;
+    h.runtime
+        .codex_connection()
+        .ok_or("no codex child")?
+        .1
+        .kill();
+    let resolved = events
+        .wait_for("approval.resolved", |e| e["type"] == "approval.resolved")
+        .await;
     assert_eq!(resolved["approval"]["id"], id.as_str());
     assert_eq!(resolved["approval"]["status"], "expired");
-    let (status, body) = h.post(&format!("/api/approvals/{id}"), json!({"decision": "accept"})).await?;
+    let (status, body) = h
+        .post(
+            &format!("/api/approvals/{id}"),
+            json!({"decision": "accept"}),
+        )
+        .await?;
     assert_eq!(status, 409, "{body}");
     Ok(())
 }
@@ -208,13 +339,19 @@ async fn a_silent_turn_is_marked_stalled_and_can_be_interrupted() -> TestResult 
     let session = h.new_session().await?;
     let mut events = h.events(None).await?;
     h.model.enqueue(Script::hanging());
-    let turn = h.send(&session, "hang").await?["turnId"].as_str().unwrap_or_default().to_string();
-    let stalled = events.wait_for("turn.stalled", |e| e["type"] == "turn.stalled").await;
+    let turn = h.send(&session, "hang").await?["turnId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let stalled = events
+        .wait_for("turn.stalled", |e| e["type"] == "turn.stalled")
+        .await;
     assert_eq!(stalled["turnId"], turn.as_str());
     assert!(stalled["silentForMs"].as_u64().unwrap_or(0) >= 1000);
     let status = h.get("/api/status").await?;
     assert_eq!(status["activeTurns"][0]["stalled"], true);
-    h.post(&format!("/api/sessions/{session}/interrupt"), json!({})).await?;
+    h.post(&format!("/api/sessions/{session}/interrupt"), json!({}))
+        .await?;
     assert_eq!(events.turn_completed(&turn).await["status"], "interrupted");
     Ok(())
 }
@@ -229,9 +366,26 @@ async fn the_api_refuses_bad_callers_and_bad_input_clearly() -> TestResult {
     // (request, expected status, expected code)
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
         (h.http.get(h.url("/api/status")), 401, "unauthorized"),
-        (h.http.get(h.url("/api/status")).bearer_auth("wrong-token"), 401, "unauthorized"),
-        (h.http.get(h.url("/api/health")).header("Host", "evil.example:4860"), 421, "misdirected_request"),
-        (h.http.get(h.url("/api/status")).bearer_auth(&h.token).header("Host", "attacker.test"), 421, "misdirected_request"),
+        (
+            h.http.get(h.url("/api/status")).bearer_auth("wrong-token"),
+            401,
+            "unauthorized",
+        ),
+        (
+            h.http
+                .get(h.url("/api/health"))
+                .header("Host", "evil.example:4860"),
+            421,
+            "misdirected_request",
+        ),
+        (
+            h.http
+                .get(h.url("/api/status"))
+                .bearer_auth(&h.token)
+                .header("Host", "attacker.test"),
+            421,
+            "misdirected_request",
+        ),
         (
             // Its own unpooled connection: the server closes a connection
             // whose oversized body it did not read, and the next request
@@ -247,29 +401,101 @@ async fn the_api_refuses_bad_callers_and_bad_input_clearly() -> TestResult {
             "payload_too_large",
         ),
         (
-            h.http.post(h.url("/api/sessions/x/messages")).bearer_auth(&h.token).header("content-type", "application/json").body("{nope"),
+            h.http
+                .post(h.url("/api/sessions/x/messages"))
+                .bearer_auth(&h.token)
+                .header("content-type", "application/json")
+                .body("{nope"),
             400,
             "bad_request",
         ),
-        (h.http.post(h.url("/api/sessions/x/messages")).bearer_auth(&h.token).body("{\"text\":\"hi\"}"), 415, "unsupported_media_type"),
-        (h.http.post(h.url("/api/sessions/x/messages")).bearer_auth(&h.token).json(&json!({"txt": "hi"})), 422, "invalid_input"),
-        (h.http.post(h.url("/api/sessions/nope/messages")).bearer_auth(&h.token).json(&json!({"text": "hi"})), 404, "not_found"),
-        (h.http.post(h.url("/api/approvals/nope")).bearer_auth(&h.token).json(&json!({"decision": "maybe"})), 422, "invalid_input"),
-        (h.http.get(h.url("/api/approvals?status=weird")).bearer_auth(&h.token), 400, "bad_request"),
-        (h.http.get(h.url("/api/no/such/route")).bearer_auth(&h.token), 404, "not_found"),
-        (h.http.post(h.url("/api/sessions")).bearer_auth(&h.token).json(&json!({"cwd": "/no/such/dir"})), 422, "invalid_input"),
+        (
+            h.http
+                .post(h.url("/api/sessions/x/messages"))
+                .bearer_auth(&h.token)
+                .body("{\"text\":\"hi\"}"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            h.http
+                .post(h.url("/api/sessions/x/messages"))
+                .bearer_auth(&h.token)
+                .json(&json!({"txt": "hi"})),
+            422,
+            "invalid_input",
+        ),
+        (
+            h.http
+                .post(h.url("/api/sessions/nope/messages"))
+                .bearer_auth(&h.token)
+                .json(&json!({"text": "hi"})),
+            404,
+            "not_found",
+        ),
+        (
+            h.http
+                .post(h.url("/api/approvals/nope"))
+                .bearer_auth(&h.token)
+                .json(&json!({"decision": "maybe"})),
+            422,
+            "invalid_input",
+        ),
+        (
+            h.http
+                .get(h.url("/api/approvals?status=weird"))
+                .bearer_auth(&h.token),
+            400,
+            "bad_request",
+        ),
+        (
+            h.http
+                .get(h.url("/api/no/such/route"))
+                .bearer_auth(&h.token),
+            404,
+            "not_found",
+        ),
+        (
+            h.http
+                .post(h.url("/api/sessions"))
+                .bearer_auth(&h.token)
+                .json(&json!({"cwd": "/no/such/dir"})),
+            422,
+            "invalid_input",
+        ),
     ];
     for (request, status, expected) in cases {
         let response = request.send().await?;
         let got = response.status().as_u16();
         let body: serde_json::Value = response.json().await.unwrap_or_default();
-        assert_eq!((got, code(&body).as_deref()), (status, Some(expected)), "{body}");
-        assert!(body["error"]["message"].as_str().is_some_and(|m| m.len() > 10), "{body}");
+        assert_eq!(
+            (got, code(&body).as_deref()),
+            (status, Some(expected)),
+            "{body}"
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.len() > 10),
+            "{body}"
+        );
     }
     let session = h.new_session().await?;
-    assert_eq!(h.get(&format!("/api/sessions/{session}/history")).await?, json!({"turns": []}), "a new session has no turns yet");
-    let (status, body) = h.post(&format!("/api/sessions/{session}/messages"), json!({"text": "   "})).await?;
-    assert_eq!((status, code(&body).as_deref()), (422, Some("invalid_input")));
+    assert_eq!(
+        h.get(&format!("/api/sessions/{session}/history")).await?,
+        json!({"turns": []}),
+        "a new session has no turns yet"
+    );
+    let (status, body) = h
+        .post(
+            &format!("/api/sessions/{session}/messages"),
+            json!({"text": "   "}),
+        )
+        .await?;
+    assert_eq!(
+        (status, code(&body).as_deref()),
+        (422, Some("invalid_input"))
+    );
     Ok(())
 }
 
@@ -279,20 +505,48 @@ async fn every_documented_route_is_served() -> TestResult {
     let doc = h.get("/api/openapi.json").await?;
     let mut checked = 0;
     for (path, operations) in doc["paths"].as_object().into_iter().flatten() {
-        for method in operations.as_object().into_iter().flatten().map(|(m, _)| m.to_uppercase()) {
+        for method in operations
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(m, _)| m.to_uppercase())
+        {
             if path == "/api/events" {
                 continue; // a stream; covered by the SSE tests
             }
-            let url = h.url(&path.replace("{id}", "unknown-id"));
+            // Every path parameter gets an id that exists nowhere (a number, as some ids are).
+            let concrete: Vec<&str> = path
+                .split('/')
+                .map(|part| {
+                    if part.starts_with('{') {
+                        "987654321"
+                    } else {
+                        part
+                    }
+                })
+                .collect();
+            let url = h.url(&concrete.join("/"));
             let method = reqwest::Method::from_bytes(method.as_bytes())?;
-            let response = h.http.request(method.clone(), url).bearer_auth(&h.token).json(&json!({})).send().await?;
+            let response = h
+                .http
+                .request(method.clone(), url)
+                .bearer_auth(&h.token)
+                .json(&json!({}))
+                .send()
+                .await?;
             let status = response.status().as_u16();
             let body: serde_json::Value = response.json().await.unwrap_or_default();
             // An unknown id may be 404, but then with our JSON error, never axum's bare 404/405.
             assert_ne!(status, 405, "{method} {path}");
             if status == 404 {
-                assert_eq!(body["error"]["code"], "not_found", "{method} {path}: {body}");
-                assert!(path.contains("{id}"), "{method} {path} is documented but not routed");
+                assert_eq!(
+                    body["error"]["code"], "not_found",
+                    "{method} {path}: {body}"
+                );
+                assert!(
+                    path.contains('{'),
+                    "{method} {path} is documented but not routed"
+                );
             }
             checked += 1;
         }
@@ -306,10 +560,15 @@ async fn sse_replays_what_a_client_missed() -> TestResult {
     let h = Harness::start(ApprovalPolicy::Open).await?;
     let mut first = h.events(None).await?;
     let session = h.new_session().await?;
-    let created = first.wait_for("session.updated", |e| e["type"] == "session.updated").await;
+    let created = first
+        .wait_for("session.updated", |e| e["type"] == "session.updated")
+        .await;
     let seq = created["seq"].as_u64().ok_or("no seq")?;
     h.model.enqueue(Script::text("Replayed words."));
-    let turn = h.send(&session, "talk").await?["turnId"].as_str().unwrap_or_default().to_string();
+    let turn = h.send(&session, "talk").await?["turnId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     first.turn_completed(&turn).await;
 
     // A client that saw only `seq` reconnects and gets everything after it, in order.
@@ -317,10 +576,21 @@ async fn sse_replays_what_a_client_missed() -> TestResult {
     let done = late.turn_completed(&turn).await;
     let seqs: Vec<u64> = late.seen.iter().filter_map(|e| e["seq"].as_u64()).collect();
     assert_eq!(seqs.first().copied(), Some(seq + 1));
-    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "no gaps: {seqs:?}");
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "no gaps: {seqs:?}"
+    );
     assert_eq!(done["status"], "completed");
-    let original: Vec<u64> = first.seen.iter().filter_map(|e| e["seq"].as_u64()).filter(|s| *s > seq).collect();
-    assert_eq!(seqs, original, "the replay is the same events the live client saw");
+    let original: Vec<u64> = first
+        .seen
+        .iter()
+        .filter_map(|e| e["seq"].as_u64())
+        .filter(|s| *s > seq)
+        .collect();
+    assert_eq!(
+        seqs, original,
+        "the replay is the same events the live client saw"
+    );
     Ok(())
 }
 
@@ -330,18 +600,51 @@ async fn the_browser_signs_in_with_a_one_time_code_and_a_cookie() -> TestResult 
     let (status, code) = h.post("/api/auth/login-codes", json!({})).await?;
     assert_eq!(status, 200);
     let code = code["code"].as_str().unwrap_or_default().to_string();
-    let signin = h.http.post(h.url("/api/auth/session")).json(&json!({"code": code})).send().await?;
+    let signin = h
+        .http
+        .post(h.url("/api/auth/session"))
+        .json(&json!({"code": code}))
+        .send()
+        .await?;
     assert_eq!(signin.status().as_u16(), 204);
-    let cookie = signin.headers().get("set-cookie").and_then(|c| c.to_str().ok()).unwrap_or_default().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let cookie = signin
+        .headers()
+        .get("set-cookie")
+        .and_then(|c| c.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let pair = cookie.split(';').next().unwrap_or_default().to_string();
 
-    let again = h.http.post(h.url("/api/auth/session")).json(&json!({"code": code})).send().await?;
+    let again = h
+        .http
+        .post(h.url("/api/auth/session"))
+        .json(&json!({"code": code}))
+        .send()
+        .await?;
     assert_eq!(again.status().as_u16(), 401, "a code works once");
-    let status = h.http.get(h.url("/api/status")).header("Cookie", &pair).send().await?;
+    let status = h
+        .http
+        .get(h.url("/api/status"))
+        .header("Cookie", &pair)
+        .send()
+        .await?;
     assert_eq!(status.status().as_u16(), 200);
-    let no_origin = h.http.post(h.url("/api/sessions")).header("Cookie", &pair).json(&json!({})).send().await?;
-    assert_eq!(no_origin.status().as_u16(), 403, "cookie-only writes need our Origin");
+    let no_origin = h
+        .http
+        .post(h.url("/api/sessions"))
+        .header("Cookie", &pair)
+        .json(&json!({}))
+        .send()
+        .await?;
+    assert_eq!(
+        no_origin.status().as_u16(),
+        403,
+        "cookie-only writes need our Origin"
+    );
     let foreign = h
         .http
         .post(h.url("/api/sessions"))
@@ -351,7 +654,14 @@ async fn the_browser_signs_in_with_a_one_time_code_and_a_cookie() -> TestResult 
         .send()
         .await?;
     assert_eq!(foreign.status().as_u16(), 403);
-    let ours = h.http.post(h.url("/api/sessions")).header("Cookie", &pair).header("Origin", &h.base).json(&json!({})).send().await?;
+    let ours = h
+        .http
+        .post(h.url("/api/sessions"))
+        .header("Cookie", &pair)
+        .header("Origin", &h.base)
+        .json(&json!({}))
+        .send()
+        .await?;
     assert_eq!(ours.status().as_u16(), 201);
     Ok(())
 }
@@ -362,38 +672,82 @@ async fn sessions_rename_archive_fork_and_search() -> TestResult {
     let session = h.new_session().await?;
     h.model.enqueue(Script::text("First answer."));
     let mut events = h.events(None).await?;
-    let turn = h.send(&session, "remember the word tangerine").await?["turnId"].as_str().unwrap_or_default().to_string();
+    let turn = h.send(&session, "remember the word tangerine").await?["turnId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     events.turn_completed(&turn).await;
 
-    let patch = |body| h.http.patch(h.url(&format!("/api/sessions/{session}"))).bearer_auth(&h.token).json(&body).send();
-    let renamed: serde_json::Value = patch(json!({"name": "Fruit talk", "pinned": true})).await?.json().await?;
-    assert_eq!((renamed["name"].as_str(), renamed["pinned"].as_bool()), (Some("Fruit talk"), Some(true)));
+    let patch = |body| {
+        h.http
+            .patch(h.url(&format!("/api/sessions/{session}")))
+            .bearer_auth(&h.token)
+            .json(&body)
+            .send()
+    };
+    let renamed: serde_json::Value = patch(json!({"name": "Fruit talk", "pinned": true}))
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        (renamed["name"].as_str(), renamed["pinned"].as_bool()),
+        (Some("Fruit talk"), Some(true))
+    );
     let found = h.get("/api/sessions?q=fruit").await?;
     assert_eq!(found["data"].as_array().map(Vec::len), Some(1));
     assert_eq!(h.get("/api/sessions?q=zebra").await?["data"], json!([]));
 
-    let (status, fork) = h.post(&format!("/api/sessions/{session}/fork"), json!({})).await?;
+    let (status, fork) = h
+        .post(&format!("/api/sessions/{session}/fork"), json!({}))
+        .await?;
     assert_eq!(status, 201, "{fork}");
     assert_ne!(fork["id"], session.as_str());
-    let fork_history = h.get(&format!("/api/sessions/{}/history", fork["id"].as_str().unwrap_or_default())).await?;
-    assert!(fork_history.to_string().contains("tangerine"), "the fork carries the history");
+    let fork_history = h
+        .get(&format!(
+            "/api/sessions/{}/history",
+            fork["id"].as_str().unwrap_or_default()
+        ))
+        .await?;
+    assert!(
+        fork_history.to_string().contains("tangerine"),
+        "the fork carries the history"
+    );
 
     let archived: serde_json::Value = patch(json!({"archived": true})).await?.json().await?;
     assert_eq!(archived["archived"], true);
-    assert!(h.get("/api/sessions").await?["data"].as_array().is_some_and(|a| a.iter().all(|s| s["id"] != session.as_str())));
-    assert_eq!(h.get("/api/sessions?archived=true").await?["data"][0]["id"], session.as_str());
-    let (status, body) = h.post(&format!("/api/sessions/{session}/messages"), json!({"text": "hi"})).await?;
+    assert!(h.get("/api/sessions").await?["data"]
+        .as_array()
+        .is_some_and(|a| a.iter().all(|s| s["id"] != session.as_str())));
+    assert_eq!(
+        h.get("/api/sessions?archived=true").await?["data"][0]["id"],
+        session.as_str()
+    );
+    let (status, body) = h
+        .post(
+            &format!("/api/sessions/{session}/messages"),
+            json!({"text": "hi"}),
+        )
+        .await?;
     assert_eq!(status, 409, "{body}");
     let restored: serde_json::Value = patch(json!({"archived": false})).await?.json().await?;
     assert_eq!(restored["archived"], false);
     h.model.enqueue(Script::text("Still here."));
-    let turn = h.send(&session, "and now?").await?["turnId"].as_str().unwrap_or_default().to_string();
+    let turn = h.send(&session, "and now?").await?["turnId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert_eq!(events.turn_completed(&turn).await["status"], "completed");
     let history = h.get(&format!("/api/sessions/{session}/history")).await?;
     let turns = history["turns"].as_array().cloned().unwrap_or_default();
     assert_eq!(turns.len(), 2);
-    assert!(turns[0].to_string().contains("tangerine") && turns[1].to_string().contains("and now?"), "oldest first");
-    let bad: serde_json::Value = patch(json!({"name": "x".repeat(500)})).await?.json().await?;
+    assert!(
+        turns[0].to_string().contains("tangerine") && turns[1].to_string().contains("and now?"),
+        "oldest first"
+    );
+    let bad: serde_json::Value = patch(json!({"name": "x".repeat(500)}))
+        .await?
+        .json()
+        .await?;
     assert_eq!(bad["error"]["code"], "invalid_input");
     tokio::time::timeout(Duration::from_secs(30), h.runtime.shutdown()).await?;
     Ok(())
@@ -401,14 +755,22 @@ async fn sessions_rename_archive_fork_and_search() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unanswered_approval_gets_the_timeout_decision() -> TestResult {
-    let h = Harness::start_with(ApprovalPolicy::Guarded, |c| c.codex.approval_timeout_secs = 1).await?;
+    let h = Harness::start_with(ApprovalPolicy::Guarded, |c| {
+        c.codex.approval_timeout_secs = 1
+    })
+    .await?;
     let session = h.new_session().await?;
     let mut events = h.events(None).await?;
     h.model.enqueue(Script::shell("touch late.txt", "call_t"));
     h.model.enqueue(Script::text("Fine, I will not."));
-    let turn = h.send(&session, "ask and wait").await?["turnId"].as_str().unwrap_or_default().to_string();
+    let turn = h.send(&session, "ask and wait").await?["turnId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let id = approval_for(&h, &mut events).await;
-    let resolved = events.wait_for("approval.resolved", |e| e["type"] == "approval.resolved").await;
+    let resolved = events
+        .wait_for("approval.resolved", |e| e["type"] == "approval.resolved")
+        .await;
     assert_eq!(resolved["approval"]["id"], id.as_str());
     assert_eq!(resolved["approval"]["status"], "decline");
     assert_eq!(resolved["approval"]["answeredBy"], "timeout");
@@ -423,14 +785,28 @@ async fn compact_asks_the_model_for_a_summary() -> TestResult {
     let session = h.new_session().await?;
     let mut events = h.events(None).await?;
     h.model.enqueue(Script::text("A long answer."));
-    let turn = h.send(&session, "say something long").await?["turnId"].as_str().unwrap_or_default().to_string();
+    let turn = h.send(&session, "say something long").await?["turnId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     events.turn_completed(&turn).await;
     h.model.enqueue(Script::text("Summary: we talked."));
-    let (status, body) = h.post(&format!("/api/sessions/{session}/compact"), json!({})).await?;
+    let (status, body) = h
+        .post(&format!("/api/sessions/{session}/compact"), json!({}))
+        .await?;
     assert_eq!(status, 202, "{body}");
     let requests = h.model.wait_for_requests(2, common::WAIT).await;
-    assert!(requests.get(1).is_some_and(|r| r.input_text().contains("COMPACTION")), "the second request is the compaction prompt");
-    events.wait_for("compaction item", |e| e["type"] == "item.completed" && e["item"]["type"] == "contextCompaction").await;
+    assert!(
+        requests
+            .get(1)
+            .is_some_and(|r| r.input_text().contains("COMPACTION")),
+        "the second request is the compaction prompt"
+    );
+    events
+        .wait_for("compaction item", |e| {
+            e["type"] == "item.completed" && e["item"]["type"] == "contextCompaction"
+        })
+        .await;
     Ok(())
 }
 
@@ -446,30 +822,64 @@ async fn settings_validate_save_and_pass_the_provider_key_to_codex() -> TestResu
     assert_eq!(settings["restartRequired"], false);
 
     // A bad field changes nothing and says what is wrong.
-    let patch = |body: Value| h.http.patch(h.url("/api/settings")).bearer_auth(&h.token).json(&body).send();
-    let bad = patch(json!({"notifications": {"dnd": true}, "codex": {"cwd": "/no/such/dir"}})).await?;
+    let patch = |body: Value| {
+        h.http
+            .patch(h.url("/api/settings"))
+            .bearer_auth(&h.token)
+            .json(&body)
+            .send()
+    };
+    let bad =
+        patch(json!({"notifications": {"dnd": true}, "codex": {"cwd": "/no/such/dir"}})).await?;
     assert_eq!(bad.status().as_u16(), 422);
     let body: Value = bad.json().await?;
-    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("/no/such/dir"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/no/such/dir"),
+        "{body}"
+    );
     let unknown = patch(json!({"notifications": {"dnt": true}})).await?;
     assert_eq!(unknown.status().as_u16(), 422);
     assert_eq!(h.get("/api/settings").await?["notifications"]["dnd"], false);
 
     // A good patch is saved to config.toml and announced.
-    let saved: Value = patch(json!({"notifications": {"dnd": true}, "codex": {"approvalPolicy": "guarded"}})).await?.json().await?;
+    let saved: Value =
+        patch(json!({"notifications": {"dnd": true}, "codex": {"approvalPolicy": "guarded"}}))
+            .await?
+            .json()
+            .await?;
     assert_eq!(saved["notifications"]["dnd"], true, "{saved}");
     let on_disk = std::fs::read_to_string(h.env.data().join("config.toml"))?;
-    assert!(on_disk.contains("dnd = true") && on_disk.contains("approval_policy = \"guarded\""), "{on_disk}");
-    events.wait_for("settings.changed", |e| e["type"] == "settings.changed" && e["settings"]["notifications"]["dnd"] == true).await;
+    assert!(
+        on_disk.contains("dnd = true") && on_disk.contains("approval_policy = \"guarded\""),
+        "{on_disk}"
+    );
+    events
+        .wait_for("settings.changed", |e| {
+            e["type"] == "settings.changed" && e["settings"]["notifications"]["dnd"] == true
+        })
+        .await;
 
     // The provider key: stored, never shown, and given to Codex after a restart.
-    let put = h.http.put(h.url("/api/settings/provider-key")).bearer_auth(&h.token).json(&json!({"key": "sk-perch-test-42"})).send().await?;
+    let put = h
+        .http
+        .put(h.url("/api/settings/provider-key"))
+        .bearer_auth(&h.token)
+        .json(&json!({"key": "sk-perch-test-42"}))
+        .send()
+        .await?;
     let after: Value = put.json().await?;
     assert_eq!(after["providerKeySet"], true, "{after}");
     assert_eq!(after["restartRequired"], true, "{after}");
     assert!(!after.to_string().contains("sk-perch-test-42"));
     let secret_file = h.env.data().join("secrets/provider-api-key");
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&secret_file)?.permissions()) & 0o777, 0o600);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&secret_file)?.permissions())
+            & 0o777,
+        0o600
+    );
 
     let (status, restarted) = h.post("/api/codex/restart", json!({})).await?;
     assert_eq!(status, 202, "{restarted}");
@@ -478,20 +888,41 @@ async fn settings_validate_save_and_pass_the_provider_key_to_codex() -> TestResu
     let session = h.new_session().await?;
     h.model.enqueue(Script::text("keyed"));
     let sent = h.send(&session, "who am I").await?;
-    events.turn_completed(sent["turnId"].as_str().unwrap_or_default()).await;
+    events
+        .turn_completed(sent["turnId"].as_str().unwrap_or_default())
+        .await;
     let requests = h.model.requests();
-    let auth = requests.last().and_then(|r| r.headers.get("authorization").cloned()).unwrap_or_default();
+    let auth = requests
+        .last()
+        .and_then(|r| r.headers.get("authorization").cloned())
+        .unwrap_or_default();
     assert_eq!(auth, "Bearer sk-perch-test-42");
 
     let diagnostics = h.get("/api/diagnostics").await?;
     let text = diagnostics["text"].as_str().unwrap_or_default();
-    assert!(text.contains("## status") && text.contains("\"providerKeySet\": true"), "{text}");
+    assert!(
+        text.contains("## status") && text.contains("\"providerKeySet\": true"),
+        "{text}"
+    );
     assert!(!text.contains("sk-perch-test-42"));
-    let cleared = h.http.delete(h.url("/api/settings/provider-key")).bearer_auth(&h.token).send().await?.json::<Value>().await?;
+    let cleared = h
+        .http
+        .delete(h.url("/api/settings/provider-key"))
+        .bearer_auth(&h.token)
+        .send()
+        .await?
+        .json::<Value>()
+        .await?;
     assert_eq!(cleared["providerKeySet"], false);
 
     // The relay token: a secret (0600 file here), never echoed back.
-    let put = h.http.put(h.url("/api/settings/relay-token")).bearer_auth(&h.token).json(&json!({"token": "relay-secret-7"})).send().await?;
+    let put = h
+        .http
+        .put(h.url("/api/settings/relay-token"))
+        .bearer_auth(&h.token)
+        .json(&json!({"token": "relay-secret-7"}))
+        .send()
+        .await?;
     assert_eq!(put.status(), 200);
     let settings: Value = put.json().await?;
     assert_eq!(settings["relayTokenSet"], true);
@@ -499,10 +930,26 @@ async fn settings_validate_save_and_pass_the_provider_key_to_codex() -> TestResu
     let file = h.env.data().join("secrets/relay-token");
     assert_eq!(std::fs::read_to_string(&file)?.trim(), "relay-secret-7");
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&file)?.permissions().mode() & 0o777, 0o600);
-    let blank = h.http.put(h.url("/api/settings/relay-token")).bearer_auth(&h.token).json(&json!({"token": " "})).send().await?;
+    assert_eq!(
+        std::fs::metadata(&file)?.permissions().mode() & 0o777,
+        0o600
+    );
+    let blank = h
+        .http
+        .put(h.url("/api/settings/relay-token"))
+        .bearer_auth(&h.token)
+        .json(&json!({"token": " "}))
+        .send()
+        .await?;
     assert_eq!(blank.status(), 422);
-    let cleared = h.http.delete(h.url("/api/settings/relay-token")).bearer_auth(&h.token).send().await?.json::<Value>().await?;
+    let cleared = h
+        .http
+        .delete(h.url("/api/settings/relay-token"))
+        .bearer_auth(&h.token)
+        .send()
+        .await?
+        .json::<Value>()
+        .await?;
     assert_eq!(cleared["relayTokenSet"], false);
     assert!(!file.exists());
     Ok(())

@@ -26,18 +26,28 @@ pub async fn stored_token(data_dir: &Path) -> Result<String, CliError> {
 impl Client {
     /// `PERCH_URL` + `PERCH_API_TOKEN`, else the server recorded in the data dir.
     pub async fn discover(data_dir: &Path) -> Result<Self, CliError> {
-        let http = reqwest::Client::builder().build().map_err(|e| CliError::Other(e.to_string()))?;
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| CliError::Other(e.to_string()))?;
         if let Ok(url) = std::env::var("PERCH_URL") {
-            let token = std::env::var("PERCH_API_TOKEN")
-                .map_err(|_| CliError::Usage("PERCH_URL is set but PERCH_API_TOKEN is not".into()))?;
-            return Ok(Self { http, base: url.trim_end_matches('/').to_string(), token });
+            let token = std::env::var("PERCH_API_TOKEN").map_err(|_| {
+                CliError::Usage("PERCH_URL is set but PERCH_API_TOKEN is not".into())
+            })?;
+            return Ok(Self {
+                http,
+                base: url.trim_end_matches('/').to_string(),
+                token,
+            });
         }
         let server_file = data_dir.join("server.json");
         let record: Value = std::fs::read_to_string(&server_file)
             .ok()
             .and_then(|text| serde_json::from_str(&text).ok())
             .ok_or_else(|| CliError::NotRunning(data_dir.display().to_string()))?;
-        let base = record["url"].as_str().ok_or_else(|| CliError::NotRunning(data_dir.display().to_string()))?.to_string();
+        let base = record["url"]
+            .as_str()
+            .ok_or_else(|| CliError::NotRunning(data_dir.display().to_string()))?
+            .to_string();
         let token = {
             let data_dir = data_dir.to_path_buf();
             tokio::task::spawn_blocking(move || perch_host::secrets::read_token(&data_dir))
@@ -53,7 +63,9 @@ impl Client {
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token)
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
     }
 
     async fn send(&self, builder: reqwest::RequestBuilder) -> Result<Value, CliError> {
@@ -72,8 +84,14 @@ impl Client {
         if status == reqwest::StatusCode::UNAUTHORIZED {
             return Err(CliError::Unauthorized);
         }
-        let message = body["error"]["message"].as_str().unwrap_or("no message").to_string();
-        Err(CliError::Api { status: status.as_u16(), message })
+        let message = body["error"]["message"]
+            .as_str()
+            .unwrap_or("no message")
+            .to_string();
+        Err(CliError::Api {
+            status: status.as_u16(),
+            message,
+        })
     }
 
     pub async fn get(&self, path: &str) -> Result<Value, CliError> {
@@ -81,11 +99,49 @@ impl Client {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Result<Value, CliError> {
-        self.send(self.request(reqwest::Method::POST, path).json(&body)).await
+        self.send(self.request(reqwest::Method::POST, path).json(&body))
+            .await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> Result<Value, CliError> {
-        self.send(self.request(reqwest::Method::PATCH, path).json(&body)).await
+        self.send(self.request(reqwest::Method::PATCH, path).json(&body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<Value, CliError> {
+        self.send(self.request(reqwest::Method::DELETE, path)).await
+    }
+
+    /// A response that is a file, not JSON (exports).
+    pub async fn get_text(&self, path: &str) -> Result<String, CliError> {
+        let response = self
+            .request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .map_err(|e| CliError::Other(e.to_string()))?;
+        if !response.status().is_success() {
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            let message = body["error"]["message"]
+                .as_str()
+                .unwrap_or("no message")
+                .to_string();
+            return Err(CliError::Api { status, message });
+        }
+        response
+            .text()
+            .await
+            .map_err(|e| CliError::Other(e.to_string()))
+    }
+
+    /// Posts a file's text (imports).
+    pub async fn post_text(&self, path: &str, body: String) -> Result<Value, CliError> {
+        self.send(
+            self.request(reqwest::Method::POST, path)
+                .header(reqwest::header::CONTENT_TYPE, "text/plain")
+                .body(body),
+        )
+        .await
     }
 
     /// Opens the event stream; events are parsed JSON objects.
@@ -95,13 +151,23 @@ impl Client {
             .request(reqwest::Method::GET, "/api/events")
             .send()
             .await
-            .map_err(|e| if e.is_connect() { CliError::Unreachable(self.base.clone()) } else { CliError::Other(e.to_string()) })?;
+            .map_err(|e| {
+                if e.is_connect() {
+                    CliError::Unreachable(self.base.clone())
+                } else {
+                    CliError::Other(e.to_string())
+                }
+            })?;
         if response.status() == reqwest::StatusCode::UNAUTHORIZED {
             return Err(CliError::Unauthorized);
         }
         Ok(response
             .bytes_stream()
             .eventsource()
-            .filter_map(|event| async move { event.ok().and_then(|e| serde_json::from_str::<Value>(&e.data).ok()) }))
+            .filter_map(|event| async move {
+                event
+                    .ok()
+                    .and_then(|e| serde_json::from_str::<Value>(&e.data).ok())
+            }))
     }
 }

@@ -1,6 +1,7 @@
 //! `perch`: the headless server and the commands that talk to it.
 //! Every command is documented in docs/cli.md.
 
+mod agent;
 mod bench;
 mod client;
 mod commands;
@@ -9,6 +10,7 @@ mod peer_bench;
 mod relay;
 mod relay_bench;
 mod serve;
+mod state_bench;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -29,7 +31,10 @@ pub enum CliError {
     #[error(transparent)]
     Runtime(#[from] perch_runtime::Error),
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Server(#[from] perch_host::server::ServerError),
     #[error(transparent)]
@@ -43,12 +48,19 @@ pub enum CliError {
 
 impl CliError {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Self::Io { context: context.into(), source }
+        Self::Io {
+            context: context.into(),
+            source,
+        }
     }
 }
 
 #[derive(Parser)]
-#[command(name = "perch", version, about = "Keeps a Codex agent alive on your desktop")]
+#[command(
+    name = "perch",
+    version,
+    about = "Keeps a Codex agent alive on your desktop"
+)]
 struct Cli {
     /// Perch's data directory (database, token, config.toml).
     #[arg(long, global = true, env = "PERCH_HOME")]
@@ -135,6 +147,21 @@ enum Command {
         limit: usize,
         #[arg(long)]
         json: bool,
+    },
+    /// Memories: add, search, list, edit, rm, export, import.
+    Memory {
+        #[command(subcommand)]
+        command: agent::MemoryCommand,
+    },
+    /// Todo lists shared with the agent.
+    Plan {
+        #[command(subcommand)]
+        command: agent::PlanCommand,
+    },
+    /// Wakeups: prompts on a schedule, with their run log.
+    Wakeup {
+        #[command(subcommand)]
+        command: agent::WakeupCommand,
     },
     /// The agents on the relay, and Perch's own connection.
     Peers {
@@ -254,11 +281,16 @@ impl DecisionArg {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let data_dir = cli.data_dir.clone().unwrap_or_else(perch_runtime::config::default_data_dir);
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(perch_runtime::config::default_data_dir);
     // The server logs to rotating files too; client commands only to stderr.
     let log_guard = match cli.command {
         Command::Serve { .. } => Some(perch_host::logs::init_with_files(&data_dir)),
-        Command::Relay { command: RelayCommand::Serve { .. } } => {
+        Command::Relay {
+            command: RelayCommand::Serve { .. },
+        } => {
             perch_host::logs::init_stderr("info");
             None
         }
@@ -267,7 +299,11 @@ fn main() -> ExitCode {
             None
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("perch: could not start the async runtime: {e}");
@@ -287,44 +323,113 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli, data_dir: PathBuf, logs_dir: Option<PathBuf>) -> Result<(), CliError> {
     match cli.command {
-        Command::Serve { listen, ui_dir, config, relay_listen } => {
-            serve::serve(serve::ServeArgs { data_dir, listen, ui_dir, config, logs_dir, relay_listen }).await
+        Command::Serve {
+            listen,
+            ui_dir,
+            config,
+            relay_listen,
+        } => {
+            serve::serve(serve::ServeArgs {
+                data_dir,
+                listen,
+                ui_dir,
+                config,
+                logs_dir,
+                relay_listen,
+            })
+            .await
         }
         Command::Bench { prompts, clients } => bench::run(prompts, clients).await,
-        Command::Relay { command: RelayCommand::Serve { listen, db } } => {
+        Command::Relay {
+            command: RelayCommand::Serve { listen, db },
+        } => {
             let db = db.unwrap_or_else(|| data_dir.join("relay.db"));
             relay::serve(relay::RelayServeArgs { listen, db }).await
         }
-        Command::Relay { command: RelayCommand::BenchDelivery { messages } } => {
+        Command::Relay {
+            command: RelayCommand::BenchDelivery { messages },
+        } => {
             if messages == 0 {
                 return Err(CliError::Usage("--messages must be at least 1".into()));
             }
             peer_bench::run(messages).await
         }
-        Command::Relay { command: RelayCommand::Bench { agents, messages, senders } } => {
+        Command::Relay {
+            command:
+                RelayCommand::Bench {
+                    agents,
+                    messages,
+                    senders,
+                },
+        } => {
             if agents == 0 || senders == 0 {
-                return Err(CliError::Usage("--agents and --senders must be at least 1".into()));
+                return Err(CliError::Usage(
+                    "--agents and --senders must be at least 1".into(),
+                ));
             }
-            relay_bench::run(relay_bench::RelayBenchArgs { agents, messages, senders }).await
+            relay_bench::run(relay_bench::RelayBenchArgs {
+                agents,
+                messages,
+                senders,
+            })
+            .await
+        }
+        Command::Memory {
+            command: agent::MemoryCommand::Bench { memories },
+        } => {
+            if memories == 0 {
+                return Err(CliError::Usage("--memories must be at least 1".into()));
+            }
+            state_bench::memory(memories).await
+        }
+        Command::Wakeup {
+            command:
+                agent::WakeupCommand::Bench {
+                    wakeups,
+                    spacing_ms,
+                },
+        } => {
+            if wakeups == 0 || spacing_ms < 0 {
+                return Err(CliError::Usage(
+                    "--wakeups must be at least 1 and --spacing-ms not negative".into(),
+                ));
+            }
+            state_bench::wakeups(wakeups, spacing_ms).await
         }
         command => {
             let client = client::Client::discover(&data_dir).await?;
             match command {
-                Command::Run { session, format, prompt } => commands::run(&client, &session, format, &prompt).await,
+                Command::Run {
+                    session,
+                    format,
+                    prompt,
+                } => commands::run(&client, &session, format, &prompt).await,
                 Command::Status { json } => commands::status(&client, json).await,
                 Command::Sessions { command } => match command {
-                    SessionsCommand::List { archived, json } => commands::sessions_list(&client, archived, json).await,
+                    SessionsCommand::List { archived, json } => {
+                        commands::sessions_list(&client, archived, json).await
+                    }
                     SessionsCommand::Show { id } => commands::sessions_show(&client, &id).await,
                     SessionsCommand::Rename { id, name } => {
-                        commands::sessions_patch(&client, &id, serde_json::json!({ "name": name })).await
+                        commands::sessions_patch(&client, &id, serde_json::json!({ "name": name }))
+                            .await
                     }
                     SessionsCommand::Archive { id, undo } => {
-                        commands::sessions_patch(&client, &id, serde_json::json!({ "archived": !undo })).await
+                        commands::sessions_patch(
+                            &client,
+                            &id,
+                            serde_json::json!({ "archived": !undo }),
+                        )
+                        .await
                     }
                 },
-                Command::Interrupt { session } => commands::interrupt(&client, session.as_deref()).await,
+                Command::Interrupt { session } => {
+                    commands::interrupt(&client, session.as_deref()).await
+                }
                 Command::Approvals { command } => match command {
-                    ApprovalsCommand::List { all, json } => commands::approvals_list(&client, all, json).await,
+                    ApprovalsCommand::List { all, json } => {
+                        commands::approvals_list(&client, all, json).await
+                    }
                     ApprovalsCommand::Answer { id, decision } => {
                         commands::approvals_answer(&client, &id, decision.wire()).await
                     }
@@ -334,7 +439,15 @@ async fn run(cli: Cli, data_dir: PathBuf, logs_dir: Option<PathBuf>) -> Result<(
                     Ok(())
                 }
                 Command::Open => commands::open(&client).await,
-                Command::Send { target, text, subject, channel, reply_to, urgent, json } => {
+                Command::Send {
+                    target,
+                    text,
+                    subject,
+                    channel,
+                    reply_to,
+                    urgent,
+                    json,
+                } => {
                     let body = if text == "-" {
                         let mut body = String::new();
                         std::io::Read::read_to_string(&mut std::io::stdin(), &mut body)
@@ -343,11 +456,26 @@ async fn run(cli: Cli, data_dir: PathBuf, logs_dir: Option<PathBuf>) -> Result<(
                     } else {
                         text
                     };
-                    let out = peer::Outgoing { to: target, body, subject, channel, reply_to, urgent };
+                    let out = peer::Outgoing {
+                        to: target,
+                        body,
+                        subject,
+                        channel,
+                        reply_to,
+                        urgent,
+                    };
                     peer::send(&client, out, json).await
                 }
-                Command::Inbox { channel, agent, limit, json } => peer::inbox(&client, channel, agent, limit, json).await,
+                Command::Inbox {
+                    channel,
+                    agent,
+                    limit,
+                    json,
+                } => peer::inbox(&client, channel, agent, limit, json).await,
                 Command::Peers { json } => peer::peers(&client, json).await,
+                Command::Memory { command } => agent::memory(&client, command).await,
+                Command::Plan { command } => agent::plan(&client, command).await,
+                Command::Wakeup { command } => agent::wakeup(&client, command).await,
                 Command::Serve { .. } | Command::Bench { .. } | Command::Relay { .. } => Ok(()),
             }
         }

@@ -5,8 +5,11 @@ use crate::client::Client;
 use crate::CliError;
 use serde_json::{json, Value};
 
-fn print_json(value: &Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+pub fn print_json(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
 }
 
 fn text<'a>(value: &'a Value, key: &str) -> &'a str {
@@ -50,7 +53,9 @@ pub async fn inbox(
     let mut query = vec![format!("limit={limit}")];
     query.extend(channel.map(|c| format!("channel={}", urlencode(&c))));
     query.extend(agent.map(|a| format!("agent={}", urlencode(&a))));
-    let page = client.get(&format!("/api/peer/messages?{}", query.join("&"))).await?;
+    let page = client
+        .get(&format!("/api/peer/messages?{}", query.join("&")))
+        .await?;
     if json_out {
         print_json(&page);
         return Ok(());
@@ -61,10 +66,21 @@ pub async fn inbox(
     }
     for m in &messages {
         let mark = if m["unread"] == true { "*" } else { " " };
-        let channel = m["channel"].as_str().map(|c| format!(" [{c}]")).unwrap_or_default();
-        let subject = m["subject"].as_str().map(|s| format!(" {s}:")).unwrap_or_default();
+        let channel = m["channel"]
+            .as_str()
+            .map(|c| format!(" [{c}]"))
+            .unwrap_or_default();
+        let subject = m["subject"]
+            .as_str()
+            .map(|s| format!(" {s}:"))
+            .unwrap_or_default();
         let first = text(m, "body").lines().next().unwrap_or("");
-        println!("{mark}{:>6} {} -> {}{channel}{subject} {first}", m["id"], text(m, "from"), text(m, "to"));
+        println!(
+            "{mark}{:>6} {} -> {}{channel}{subject} {first}",
+            m["id"],
+            text(m, "from"),
+            text(m, "to")
+        );
     }
     if page["hasMore"] == true {
         println!("(older messages: --limit)");
@@ -87,7 +103,11 @@ pub async fn peers(client: &Client, json_out: bool) -> Result<(), CliError> {
         print_json(&json!({ "status": status, "agents": agents["agents"] }));
         return Ok(());
     }
-    let connected = if status["connected"] == true { "connected" } else { "not connected" };
+    let connected = if status["connected"] == true {
+        "connected"
+    } else {
+        "not connected"
+    };
     println!(
         "relay {} ({connected}); you are {}, your agent is {}; {} unread; delivery {}",
         text(&status, "relayUrl"),
@@ -96,11 +116,24 @@ pub async fn peers(client: &Client, json_out: bool) -> Result<(), CliError> {
         status["unread"],
         text(&status["delivery"], "state"),
     );
-    if let Some(error) = status["lastError"].as_str().or(status["delivery"]["error"].as_str()) {
+    if let Some(error) = status["lastError"]
+        .as_str()
+        .or(status["delivery"]["error"].as_str())
+    {
         println!("last error: {error}");
     }
     for agent in agents["agents"].as_array().into_iter().flatten() {
-        let list = |key: &str| agent[key].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")).unwrap_or_default();
+        let list = |key: &str| {
+            agent[key]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default()
+        };
         println!(
             "{:<8} {:<24} {:<20} tags={} caps={}{}",
             text(agent, "status"),
@@ -108,18 +141,24 @@ pub async fn peers(client: &Client, json_out: bool) -> Result<(), CliError> {
             agent["label"].as_str().unwrap_or("-"),
             list("tags"),
             list("capabilities"),
-            if agent["ready"] == true { "" } else { " (not ready)" },
+            if agent["ready"] == true {
+                ""
+            } else {
+                " (not ready)"
+            },
         );
     }
     Ok(())
 }
 
 /// Percent-encodes a query value (ids and channel names are short).
-fn urlencode(value: &str) -> String {
+pub fn urlencode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             other => format!("%{other:02X}"),
         })
         .collect()

@@ -21,11 +21,15 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
 
-const WAIT: Duration = Duration::from_secs(60);
+pub(crate) const WAIT: Duration = Duration::from_secs(60);
 
-pub async fn run(messages: usize) -> Result<(), CliError> {
-    let env = CodexEnv::new().map_err(err)?;
-    let model = ScriptedModel::start().await.map_err(err)?;
+/// An in-process Perch on a throwaway data dir, with the real Codex
+/// answering through the scripted model (`relay_listen`: `off` or an address).
+pub(crate) async fn start_scripted(
+    env: &CodexEnv,
+    model: &ScriptedModel,
+    relay_listen: &str,
+) -> Result<Server, CliError> {
     let mut config = Config {
         codex: CodexConfig {
             bin: Some(codex_bin()),
@@ -56,12 +60,23 @@ pub async fn run(messages: usize) -> Result<(), CliError> {
         config_path: None,
         autostart: None,
         logs_dir: None,
-        relay_listen: Some("127.0.0.1:0".into()),
+        relay_listen: Some(relay_listen.into()),
     })
     .await
     .map_err(err)?;
     server.runtime.wait_ready(WAIT).await;
-    let peer = server.network.peer.clone().ok_or_else(|| err("the peer network is off"))?;
+    Ok(server)
+}
+
+pub async fn run(messages: usize) -> Result<(), CliError> {
+    let env = CodexEnv::new().map_err(err)?;
+    let model = ScriptedModel::start().await.map_err(err)?;
+    let server = start_scripted(&env, &model, "127.0.0.1:0").await?;
+    let peer = server
+        .network
+        .peer
+        .clone()
+        .ok_or_else(|| err("the peer network is off"))?;
     let mut live = server.runtime.events().subscribe(None).live;
     let deadline = Instant::now() + WAIT;
     while peer.status()["connected"] != true {
@@ -73,8 +88,15 @@ pub async fn run(messages: usize) -> Result<(), CliError> {
     let relay = peer.relay_url().to_string();
     let http = reqwest::Client::new();
     let register = json!({ "id": "bench-sender", "instanceId": "bench" });
-    http.post(format!("{relay}/api/agents")).json(&register).send().await.map_err(err)?;
-    println!("perch relay bench-delivery ({messages} messages, one at a time, Codex {})", codex_bin().display());
+    http.post(format!("{relay}/api/agents"))
+        .json(&register)
+        .send()
+        .await
+        .map_err(err)?;
+    println!(
+        "perch relay bench-delivery ({messages} messages, one at a time, Codex {})",
+        codex_bin().display()
+    );
 
     let (mut to_event, mut to_turn) = (Vec::new(), Vec::new());
     // Message 0 creates the Peers session (thread/start): timed apart.
@@ -82,9 +104,17 @@ pub async fn run(messages: usize) -> Result<(), CliError> {
         model.enqueue(Script::text("ok"));
         let body = json!({ "from": "bench-sender", "to": "perch-bench", "channel": "bench", "body": format!("message {i}") });
         let posted = Instant::now();
-        let response = http.post(format!("{relay}/api/messages")).json(&body).send().await.map_err(err)?;
+        let response = http
+            .post(format!("{relay}/api/messages"))
+            .json(&body)
+            .send()
+            .await
+            .map_err(err)?;
         if !response.status().is_success() {
-            return Err(err(format!("the relay refused message {i}: {}", response.status())));
+            return Err(err(format!(
+                "the relay refused message {i}: {}",
+                response.status()
+            )));
         }
         let (mut event_at, mut turn_at) = (None, None);
         loop {
@@ -94,14 +124,19 @@ pub async fn run(messages: usize) -> Result<(), CliError> {
                 _ => return Err(err(format!("message {i} did not complete a turn"))),
             };
             match &event.kind {
-                EventKind::PeerMessage { to_agent: true, .. } => event_at = event_at.or(Some(posted.elapsed())),
+                EventKind::PeerMessage { to_agent: true, .. } => {
+                    event_at = event_at.or(Some(posted.elapsed()))
+                }
                 EventKind::TurnStarted { .. } => turn_at = turn_at.or(Some(posted.elapsed())),
                 EventKind::TurnCompleted { .. } => break,
                 _ => {}
             }
         }
         if i == 0 {
-            println!("first message (creates the Peers session): turn started after {:.1} ms", turn_at.map_or(f64::NAN, ms));
+            println!(
+                "first message (creates the Peers session): turn started after {:.1} ms",
+                turn_at.map_or(f64::NAN, ms)
+            );
             continue;
         }
         to_event.extend(event_at.map(ms));
@@ -115,8 +150,14 @@ pub async fn run(messages: usize) -> Result<(), CliError> {
             samples.len()
         );
     };
-    line("peer message -> peer.message event (notifier input)", &mut to_event);
-    line("peer message -> turn started (turn/start answered)", &mut to_turn);
+    line(
+        "peer message -> peer.message event (notifier input)",
+        &mut to_event,
+    );
+    line(
+        "peer message -> turn started (turn/start answered)",
+        &mut to_turn,
+    );
     server.stop().await;
     Ok(())
 }

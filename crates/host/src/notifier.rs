@@ -29,13 +29,20 @@ const MAX_BODY_CHARS: usize = 240;
 /// Where a notification click takes the person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpenTarget {
-    Approval { id: String },
+    Approval {
+        id: String,
+    },
     Approvals,
-    Session { id: String },
+    Session {
+        id: String,
+    },
     Dashboard,
     /// A peer message's thread in the Inbox (`None`: the Inbox).
-    Inbox { thread_id: Option<i64> },
+    Inbox {
+        thread_id: Option<i64>,
+    },
     Peers,
+    Wakeups,
 }
 
 impl OpenTarget {
@@ -46,9 +53,12 @@ impl OpenTarget {
             Self::Approvals => "/approvals".into(),
             Self::Session { id } => format!("/chat/{id}"),
             Self::Dashboard => "/dashboard".into(),
-            Self::Inbox { thread_id: Some(id) } => format!("/inbox/{id}"),
+            Self::Inbox {
+                thread_id: Some(id),
+            } => format!("/inbox/{id}"),
             Self::Inbox { thread_id: None } => "/inbox".into(),
             Self::Peers => "/peers".into(),
+            Self::Wakeups => "/wakeups".into(),
         }
     }
 }
@@ -66,6 +76,7 @@ pub enum Kind {
     Codex,
     Error,
     PeerMessage,
+    Wakeup,
 }
 
 /// A notification to show, before coalescing.
@@ -82,81 +93,148 @@ pub struct Note {
 }
 
 /// Decides what an event shows, if anything. Pure, so it is tested by table.
-pub fn note_for(event: &EventKind, config: &NotificationsConfig, window_visible: bool) -> Option<Note> {
+pub fn note_for(
+    event: &EventKind,
+    config: &NotificationsConfig,
+    window_visible: bool,
+) -> Option<Note> {
     let allowed = |kind: Kind, wanted: bool| {
         wanted && (!config.dnd || (kind == Kind::Approval && config.dnd_allows_approvals))
     };
     match event {
-        EventKind::ApprovalRequested { approval } if allowed(Kind::Approval, config.approvals) => Some(approval_note(approval)),
-        EventKind::TurnCompleted { session_id, status, error, .. } if status == "failed" => {
-            allowed(Kind::Error, config.errors).then(|| Note {
-                kind: Kind::Error,
-                summary: "A turn failed".into(),
-                body: clean(error.as_deref().unwrap_or("Codex reported an error")),
-                target: OpenTarget::Session { id: session_id.clone() },
-                approval_id: None,
-                sender: None,
-            })
+        EventKind::ApprovalRequested { approval } if allowed(Kind::Approval, config.approvals) => {
+            Some(approval_note(approval))
         }
-        EventKind::TurnCompleted { session_id, status, .. } if !window_visible && status == "completed" => {
+        EventKind::TurnCompleted {
+            session_id,
+            status,
+            error,
+            ..
+        } if status == "failed" => allowed(Kind::Error, config.errors).then(|| Note {
+            kind: Kind::Error,
+            summary: "A turn failed".into(),
+            body: clean(error.as_deref().unwrap_or("Codex reported an error")),
+            target: OpenTarget::Session {
+                id: session_id.clone(),
+            },
+            approval_id: None,
+            sender: None,
+        }),
+        EventKind::TurnCompleted {
+            session_id, status, ..
+        } if !window_visible && status == "completed" => {
             allowed(Kind::TurnFinished, config.turn_finished).then(|| Note {
                 kind: Kind::TurnFinished,
                 summary: "Perch finished a turn".into(),
                 body: "The answer is ready.".into(),
-                target: OpenTarget::Session { id: session_id.clone() },
+                target: OpenTarget::Session {
+                    id: session_id.clone(),
+                },
                 approval_id: None,
                 sender: None,
             })
         }
-        EventKind::CodexState { state: HealthState::Restarting, detail } => {
-            allowed(Kind::Codex, config.codex_restarts).then(|| Note {
-                kind: Kind::Codex,
-                summary: "Codex stopped and is restarting".into(),
-                body: clean(detail.as_deref().unwrap_or("")),
-                target: OpenTarget::Dashboard,
-                approval_id: None,
-                sender: None,
-            })
-        }
-        EventKind::CodexState { state: HealthState::Failed, detail } => {
-            allowed(Kind::Codex, config.codex_restarts || config.errors).then(|| Note {
-                kind: Kind::Codex,
-                summary: "Codex is not running".into(),
-                body: clean(detail.as_deref().unwrap_or("Perch gave up restarting it; see Settings")),
-                target: OpenTarget::Dashboard,
-                approval_id: None,
-                sender: None,
-            })
-        }
-        EventKind::PeerDeliveryFailed { error, queued } => allowed(Kind::Error, config.errors).then(|| Note {
-            kind: Kind::Error,
-            summary: format!("{queued} peer message{} cannot reach Codex", if *queued == 1 { "" } else { "s" }),
-            body: clean(error),
-            target: OpenTarget::Peers,
+        EventKind::CodexState {
+            state: HealthState::Restarting,
+            detail,
+        } => allowed(Kind::Codex, config.codex_restarts).then(|| Note {
+            kind: Kind::Codex,
+            summary: "Codex stopped and is restarting".into(),
+            body: clean(detail.as_deref().unwrap_or("")),
+            target: OpenTarget::Dashboard,
             approval_id: None,
             sender: None,
         }),
-        EventKind::PeerMessage { message, to_person, to_agent } if *to_person || *to_agent => {
+        EventKind::CodexState {
+            state: HealthState::Failed,
+            detail,
+        } => allowed(Kind::Codex, config.codex_restarts || config.errors).then(|| Note {
+            kind: Kind::Codex,
+            summary: "Codex is not running".into(),
+            body: clean(
+                detail
+                    .as_deref()
+                    .unwrap_or("Perch gave up restarting it; see Settings"),
+            ),
+            target: OpenTarget::Dashboard,
+            approval_id: None,
+            sender: None,
+        }),
+        EventKind::PeerDeliveryFailed { error, queued } => allowed(Kind::Error, config.errors)
+            .then(|| Note {
+                kind: Kind::Error,
+                summary: format!(
+                    "{queued} peer message{} cannot reach Codex",
+                    if *queued == 1 { "" } else { "s" }
+                ),
+                body: clean(error),
+                target: OpenTarget::Peers,
+                approval_id: None,
+                sender: None,
+            }),
+        EventKind::WakeupRun { run, notify } if *notify => allowed(Kind::Wakeup, config.wakeups)
+            .then(|| wakeup_note(run))
+            .flatten(),
+        EventKind::PeerMessage {
+            message,
+            to_person,
+            to_agent,
+        } if *to_person || *to_agent => {
             let from = message["from"].as_str().unwrap_or("an agent");
             let channel = message["channel"].as_str();
             let muted = config.muted_agents.iter().any(|a| a == from)
                 || channel.is_some_and(|c| config.muted_channels.iter().any(|m| m == c));
-            (!muted && allowed(Kind::PeerMessage, config.peer_messages)).then(|| peer_note(message, from, *to_person))
+            (!muted && allowed(Kind::PeerMessage, config.peer_messages))
+                .then(|| peer_note(message, from, *to_person))
         }
         _ => None,
     }
 }
 
+/// A wakeup's turn ended, or an occurrence was missed (the `ask` policy).
+fn wakeup_note(run: &perch_runtime::wakeups::WakeupRun) -> Option<Note> {
+    use perch_runtime::wakeups::RunStatus;
+    let (summary, target) = match run.status {
+        RunStatus::Completed => (format!("Wakeup “{}” is done", run.label), None),
+        RunStatus::Failed => (format!("Wakeup “{}” failed", run.label), None),
+        RunStatus::Interrupted => (format!("Wakeup “{}” was interrupted", run.label), None),
+        RunStatus::Missed => (
+            format!("Wakeup “{}” was missed: run it now?", run.label),
+            Some(OpenTarget::Wakeups),
+        ),
+        _ => return None,
+    };
+    let target = target
+        .or_else(|| run.session_id.clone().map(|id| OpenTarget::Session { id }))
+        .unwrap_or(OpenTarget::Wakeups);
+    Some(Note {
+        kind: Kind::Wakeup,
+        summary: clean(&summary),
+        body: clean(run.summary.as_deref().unwrap_or("")),
+        target,
+        approval_id: None,
+        sender: None,
+    })
+}
+
 fn peer_note(message: &serde_json::Value, from: &str, to_person: bool) -> Note {
     let body = message["body"].as_str().unwrap_or_default();
-    let about = message["subject"].as_str().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| body.lines().next().unwrap_or(""));
+    let about = message["subject"]
+        .as_str()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| body.lines().next().unwrap_or(""));
     let whom = if to_person { "" } else { " to your agent" };
-    let channel = message["channel"].as_str().map(|c| format!(" in {c}")).unwrap_or_default();
+    let channel = message["channel"]
+        .as_str()
+        .map(|c| format!(" in {c}"))
+        .unwrap_or_default();
     Note {
         kind: Kind::PeerMessage,
         summary: clean(&format!("{from}{whom}{channel}: {about}")),
         body: clean(body),
-        target: OpenTarget::Inbox { thread_id: message["threadId"].as_i64().or(message["id"].as_i64()) },
+        target: OpenTarget::Inbox {
+            thread_id: message["threadId"].as_i64().or(message["id"].as_i64()),
+        },
         approval_id: None,
         sender: Some(from.to_string()),
     }
@@ -171,7 +249,9 @@ fn approval_note(approval: &Approval) -> Note {
         kind: Kind::Approval,
         summary: "Perch needs your approval".into(),
         body: clean(&body),
-        target: OpenTarget::Approval { id: approval.id.clone() },
+        target: OpenTarget::Approval {
+            id: approval.id.clone(),
+        },
         approval_id: Some(approval.id.clone()),
         sender: None,
     }
@@ -179,9 +259,19 @@ fn approval_note(approval: &Approval) -> Note {
 
 /// Escapes markup and cuts the text to a notification's size.
 pub fn clean(text: &str) -> String {
-    let cut: String = text.chars().filter(|c| !c.is_control() || *c == '\n').take(MAX_BODY_CHARS).collect();
-    let cut = if text.chars().count() > MAX_BODY_CHARS { format!("{cut}…") } else { cut };
-    cut.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    let cut: String = text
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n')
+        .take(MAX_BODY_CHARS)
+        .collect();
+    let cut = if text.chars().count() > MAX_BODY_CHARS {
+        format!("{cut}…")
+    } else {
+        cut
+    };
+    cut.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Merges a burst of one kind into one notification.
@@ -221,18 +311,38 @@ impl Coalescer {
                         ..note
                     },
                     Kind::PeerMessage => Note {
-                        summary: format!("{count} new messages from {senders} agent{}", if senders == 1 { "" } else { "s" }),
+                        summary: format!(
+                            "{count} new messages from {senders} agent{}",
+                            if senders == 1 { "" } else { "s" }
+                        ),
                         body: format!("Latest: {}", note.summary),
                         target: OpenTarget::Inbox { thread_id: None },
                         ..note
                     },
-                    Kind::Codex | Kind::Error => Note { summary: format!("{} ({count})", note.summary), ..note },
+                    Kind::Wakeup => Note {
+                        summary: format!("{count} wakeups need a look"),
+                        body: format!("Latest: {}", note.summary),
+                        target: OpenTarget::Wakeups,
+                        ..note
+                    },
+                    Kind::Codex | Kind::Error => Note {
+                        summary: format!("{} ({count})", note.summary),
+                        ..note
+                    },
                 };
                 (merged, Some(burst.id))
             }
             _ => {
                 let senders = note.sender.iter().cloned().collect();
-                self.last.insert(note.kind, Burst { id: 0, at: now, count: 1, senders });
+                self.last.insert(
+                    note.kind,
+                    Burst {
+                        id: 0,
+                        at: now,
+                        count: 1,
+                        senders,
+                    },
+                );
                 (note, None)
             }
         }
@@ -248,7 +358,10 @@ impl Coalescer {
 }
 
 enum Action {
-    Answer { approval_id: String, decision: Decision },
+    Answer {
+        approval_id: String,
+        decision: Decision,
+    },
     Open(OpenTarget),
 }
 
@@ -270,12 +383,13 @@ pub fn spawn(runtime: Arc<Runtime>, host: Arc<dyn NotifierHost>) -> tokio::task:
     tokio::spawn(async move {
         let (actions, mut actions_rx) = mpsc::channel::<Action>(32);
         let mut subscription = runtime.events().subscribe(None);
-        let supports_actions =
-            tokio::task::spawn_blocking(|| notify_rust::get_capabilities().map(|c| c.iter().any(|c| c == "actions")))
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or(false);
+        let supports_actions = tokio::task::spawn_blocking(|| {
+            notify_rust::get_capabilities().map(|c| c.iter().any(|c| c == "actions"))
+        })
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or(false);
         let mut notifier = Notifier {
             runtime: runtime.clone(),
             host: host.clone(),
@@ -317,12 +431,18 @@ impl Notifier {
         if let EventKind::ApprovalResolved { approval } = event {
             self.notified.remove(&approval.id);
             if let Some(id) = self.approval_notes.remove(&approval.id) {
-                show_blocking(replace_with_answered(id, format!("Answered: {}", clean(&approval.title)))).await;
+                show_blocking(replace_with_answered(
+                    id,
+                    format!("Answered: {}", clean(&approval.title)),
+                ))
+                .await;
             }
             return;
         }
         let config = self.runtime.config().notifications;
-        let Some(note) = note_for(event, &config, self.host.any_window_visible()) else { return };
+        let Some(note) = note_for(event, &config, self.host.any_window_visible()) else {
+            return;
+        };
         if let Some(id) = &note.approval_id {
             self.notified.insert(id.clone());
         }
@@ -336,14 +456,20 @@ impl Notifier {
         let approval_id = note.approval_id.clone();
         let target = note.target.clone();
         let mut notification = notify_rust::Notification::new();
-        notification.appname("Perch").icon("perch").summary(&note.summary).body(&note.body);
+        notification
+            .appname("Perch")
+            .icon("perch")
+            .summary(&note.summary)
+            .body(&note.body);
         if let Some(id) = replaces {
             notification.id(id);
         }
         if self.supports_actions {
             notification.action("default", "Open");
             if approval_id.is_some() {
-                notification.action("approve", "Approve").action("deny", "Deny");
+                notification
+                    .action("approve", "Approve")
+                    .action("deny", "Deny");
             }
             if kind == Kind::PeerMessage {
                 // No notification server here takes typed replies; Reply
@@ -371,7 +497,8 @@ impl Notifier {
             self.approval_notes.insert(id.clone(), handle.id());
         } else if kind == Kind::Approval {
             // The coalesced note answers none of them by itself.
-            self.approval_notes.retain(|_, note_id| *note_id != handle.id());
+            self.approval_notes
+                .retain(|_, note_id| *note_id != handle.id());
         }
         if !self.supports_actions {
             return;
@@ -380,8 +507,14 @@ impl Notifier {
         tokio::task::spawn_blocking(move || {
             handle.wait_for_action(|action| {
                 let action = match (action, &approval_id) {
-                    ("approve", Some(id)) => Action::Answer { approval_id: id.clone(), decision: Decision::Accept },
-                    ("deny", Some(id)) => Action::Answer { approval_id: id.clone(), decision: Decision::Decline },
+                    ("approve", Some(id)) => Action::Answer {
+                        approval_id: id.clone(),
+                        decision: Decision::Accept,
+                    },
+                    ("deny", Some(id)) => Action::Answer {
+                        approval_id: id.clone(),
+                        decision: Decision::Decline,
+                    },
                     ("default" | "reply", _) => Action::Open(target.clone()),
                     _ => return,
                 };
@@ -393,7 +526,12 @@ impl Notifier {
 
 fn replace_with_answered(id: u32, summary: String) -> notify_rust::Notification {
     let mut notification = notify_rust::Notification::new();
-    notification.appname("Perch").icon("perch").id(id).summary(&summary).timeout(notify_rust::Timeout::Milliseconds(4000));
+    notification
+        .appname("Perch")
+        .icon("perch")
+        .id(id)
+        .summary(&summary)
+        .timeout(notify_rust::Timeout::Milliseconds(4000));
     notification
 }
 
@@ -408,6 +546,7 @@ async fn show_blocking(notification: notify_rust::Notification) {
 mod tests {
     use super::*;
     use perch_runtime::model::{ApprovalKind, ApprovalStatus};
+    use perch_runtime::wakeups::{RunStatus, WakeupRun};
 
     fn approval(id: &str) -> Approval {
         Approval {
@@ -426,18 +565,39 @@ mod tests {
     }
 
     fn turn(status: &str) -> EventKind {
-        EventKind::TurnCompleted { session_id: "s1".into(), turn_id: "t1".into(), status: status.into(), error: None }
+        EventKind::TurnCompleted {
+            session_id: "s1".into(),
+            turn_id: "t1".into(),
+            status: status.into(),
+            error: None,
+        }
     }
 
     #[test]
     fn which_events_notify() {
         let base = NotificationsConfig::default();
-        let dnd = NotificationsConfig { dnd: true, ..NotificationsConfig::default() };
-        let dnd_strict = NotificationsConfig { dnd: true, dnd_allows_approvals: false, ..NotificationsConfig::default() };
-        let no_turns = NotificationsConfig { turn_finished: false, ..NotificationsConfig::default() };
-        let asks = EventKind::ApprovalRequested { approval: approval("a1") };
-        let restarting = EventKind::CodexState { state: HealthState::Restarting, detail: None };
-        let (completed, interrupted, failed) = (turn("completed"), turn("interrupted"), turn("failed"));
+        let dnd = NotificationsConfig {
+            dnd: true,
+            ..NotificationsConfig::default()
+        };
+        let dnd_strict = NotificationsConfig {
+            dnd: true,
+            dnd_allows_approvals: false,
+            ..NotificationsConfig::default()
+        };
+        let no_turns = NotificationsConfig {
+            turn_finished: false,
+            ..NotificationsConfig::default()
+        };
+        let asks = EventKind::ApprovalRequested {
+            approval: approval("a1"),
+        };
+        let restarting = EventKind::CodexState {
+            state: HealthState::Restarting,
+            detail: None,
+        };
+        let (completed, interrupted, failed) =
+            (turn("completed"), turn("interrupted"), turn("failed"));
         // (event, config, window visible, expected kind)
         let cases: Vec<(&EventKind, &NotificationsConfig, bool, Option<Kind>)> = vec![
             (&asks, &base, true, Some(Kind::Approval)),
@@ -452,16 +612,59 @@ mod tests {
             (&restarting, &base, true, Some(Kind::Codex)),
             (&restarting, &dnd, true, None),
         ];
-        let peer = |from: &str, channel: &str, to_person: bool, to_agent: bool| EventKind::PeerMessage {
-            message: serde_json::json!({ "id": 9, "threadId": 8, "from": from, "channel": channel, "body": "hi" }),
-            to_person,
-            to_agent,
+        let peer = |from: &str, channel: &str, to_person: bool, to_agent: bool| {
+            EventKind::PeerMessage {
+                message: serde_json::json!({ "id": 9, "threadId": 8, "from": from, "channel": channel, "body": "hi" }),
+                to_person,
+                to_agent,
+            }
         };
-        let (to_me, to_agent, overheard) = (peer("bob", "ops", true, false), peer("bob", "ops", false, true), peer("bob", "ops", false, false));
-        let muted_bob = NotificationsConfig { muted_agents: vec!["bob".into()], ..NotificationsConfig::default() };
-        let muted_ops = NotificationsConfig { muted_channels: vec!["ops".into()], ..NotificationsConfig::default() };
-        let no_peers = NotificationsConfig { peer_messages: false, ..NotificationsConfig::default() };
-        let stuck = EventKind::PeerDeliveryFailed { error: "x".into(), queued: 2 };
+        let (to_me, to_agent, overheard) = (
+            peer("bob", "ops", true, false),
+            peer("bob", "ops", false, true),
+            peer("bob", "ops", false, false),
+        );
+        let muted_bob = NotificationsConfig {
+            muted_agents: vec!["bob".into()],
+            ..NotificationsConfig::default()
+        };
+        let muted_ops = NotificationsConfig {
+            muted_channels: vec!["ops".into()],
+            ..NotificationsConfig::default()
+        };
+        let no_peers = NotificationsConfig {
+            peer_messages: false,
+            ..NotificationsConfig::default()
+        };
+        let stuck = EventKind::PeerDeliveryFailed {
+            error: "x".into(),
+            queued: 2,
+        };
+        let run = |status: RunStatus, notify: bool| EventKind::WakeupRun {
+            run: WakeupRun {
+                id: 1,
+                wakeup_id: 1,
+                label: "standup".into(),
+                scheduled_at: 0,
+                fired_at: Some(0),
+                status,
+                session_id: Some("thr".into()),
+                turn_id: Some("t".into()),
+                summary: Some("all good".into()),
+                finished_at: None,
+            },
+            notify,
+        };
+        let (done, missed, running, quiet) = (
+            run(RunStatus::Completed, true),
+            run(RunStatus::Missed, true),
+            run(RunStatus::Running, true),
+            run(RunStatus::Completed, false),
+        );
+        let no_wakeups = NotificationsConfig {
+            wakeups: false,
+            ..NotificationsConfig::default()
+        };
         let cases = cases.into_iter().chain([
             (&to_me, &base, true, Some(Kind::PeerMessage)),
             (&to_agent, &base, false, Some(Kind::PeerMessage)),
@@ -471,15 +674,31 @@ mod tests {
             (&to_me, &no_peers, false, None),
             (&to_me, &dnd, false, None),
             (&stuck, &base, true, Some(Kind::Error)),
+            (&done, &base, true, Some(Kind::Wakeup)),
+            (&missed, &base, false, Some(Kind::Wakeup)),
+            (&running, &base, false, None),
+            (&quiet, &base, false, None),
+            (&done, &no_wakeups, false, None),
+            (&done, &dnd, false, None),
         ]);
         for (i, (event, config, visible, expected)) in cases.enumerate() {
-            assert_eq!(note_for(event, config, visible).map(|n| n.kind), expected, "case {i}");
+            assert_eq!(
+                note_for(event, config, visible).map(|n| n.kind),
+                expected,
+                "case {i}"
+            );
         }
     }
 
     #[test]
     fn approval_text_is_escaped_and_answerable() {
-        let note = note_for(&EventKind::ApprovalRequested { approval: approval("a1") }, &Default::default(), true);
+        let note = note_for(
+            &EventKind::ApprovalRequested {
+                approval: approval("a1"),
+            },
+            &Default::default(),
+            true,
+        );
         let note = note.unwrap_or_else(|| panic!("no note"));
         assert_eq!(note.body, "Run &lt;b&gt;rm&lt;/b&gt; &amp; co");
         assert_eq!(note.approval_id.as_deref(), Some("a1"));
@@ -496,14 +715,23 @@ mod tests {
         assert_eq!((shown.approval_id.as_deref(), replaces), (Some("a1"), None));
         coalescer.shown(Kind::Approval, 7, start);
 
-        let (merged, replaces) = coalescer.coalesce(approval_note(&approval("a2")), start + Duration::from_secs(1));
+        let (merged, replaces) = coalescer.coalesce(
+            approval_note(&approval("a2")),
+            start + Duration::from_secs(1),
+        );
         assert_eq!(replaces, Some(7));
         assert_eq!(merged.summary, "2 approvals need you");
-        assert_eq!(merged.approval_id, None, "a merged note must not answer one approval");
+        assert_eq!(
+            merged.approval_id, None,
+            "a merged note must not answer one approval"
+        );
         assert_eq!(merged.target, OpenTarget::Approvals);
         coalescer.shown(Kind::Approval, 7, start + Duration::from_secs(1));
 
-        let (third, _) = coalescer.coalesce(approval_note(&approval("a3")), start + Duration::from_secs(2));
+        let (third, _) = coalescer.coalesce(
+            approval_note(&approval("a3")),
+            start + Duration::from_secs(2),
+        );
         assert_eq!(third.summary, "3 approvals need you");
 
         let later = start + Duration::from_secs(2) + COALESCE_WINDOW;
@@ -526,7 +754,10 @@ mod tests {
         assert_eq!(first.summary, "bob in ops: Deploy");
         assert_eq!(first.body, "&lt;b&gt;deploy&lt;/b&gt; done\nsecond line");
         assert_eq!(first.target.route(), "/inbox/1");
-        assert_eq!(message("bob", None).summary, "bob in ops: &lt;b&gt;deploy&lt;/b&gt; done");
+        assert_eq!(
+            message("bob", None).summary,
+            "bob in ops: &lt;b&gt;deploy&lt;/b&gt; done"
+        );
 
         let mut coalescer = Coalescer::default();
         let start = Instant::now();
@@ -535,7 +766,10 @@ mod tests {
         coalescer.shown(Kind::PeerMessage, 11, start);
         let mut last = None;
         for (i, from) in ["carol", "bob", "dave", "carol"].into_iter().enumerate() {
-            last = Some(coalescer.coalesce(message(from, None), start + Duration::from_millis(100 * (i as u64 + 1))));
+            last = Some(coalescer.coalesce(
+                message(from, None),
+                start + Duration::from_millis(100 * (i as u64 + 1)),
+            ));
         }
         let (merged, replaces) = last.unwrap_or_else(|| panic!("no burst"));
         assert_eq!(replaces, Some(11));

@@ -16,7 +16,10 @@ pub enum ServerError {
     #[error("{0}")]
     Usage(String),
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Runtime(#[from] perch_runtime::Error),
     #[error(transparent)]
@@ -67,7 +70,11 @@ pub fn source_root() -> PathBuf {
 /// build machine's files.
 pub fn install_dir() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
-    exe.parent()?.join("../lib/perch").canonicalize().ok().filter(|dir| dir.is_dir())
+    exe.parent()?
+        .join("../lib/perch")
+        .canonicalize()
+        .ok()
+        .filter(|dir| dir.is_dir())
 }
 
 /// `--ui-dir`, `PERCH_UI_DIR`, the config, the install dir's `ui`, then the
@@ -85,14 +92,21 @@ fn resolve_ui_dir(explicit: Option<PathBuf>, config: &Config) -> Option<PathBuf>
 impl Server {
     pub async fn start(options: ServerOptions) -> Result<Self, ServerError> {
         let data_dir = options.data_dir;
-        std::fs::create_dir_all(&data_dir).map_err(io(format!("creating {}", data_dir.display())))?;
-        let config_path = options.config_path.unwrap_or_else(|| data_dir.join("config.toml"));
+        std::fs::create_dir_all(&data_dir)
+            .map_err(io(format!("creating {}", data_dir.display())))?;
+        let config_path = options
+            .config_path
+            .unwrap_or_else(|| data_dir.join("config.toml"));
         let config = Config::load(&config_path)?;
-        let listen =
-            options.listen.or_else(|| config.listen.clone()).unwrap_or_else(|| perch_runtime::config::DEFAULT_LISTEN.into());
-        let addr: SocketAddr = listen
-            .parse()
-            .map_err(|_| ServerError::Usage(format!("--listen {listen:?} is not an address like 127.0.0.1:4860")))?;
+        let listen = options
+            .listen
+            .or_else(|| config.listen.clone())
+            .unwrap_or_else(|| perch_runtime::config::DEFAULT_LISTEN.into());
+        let addr: SocketAddr = listen.parse().map_err(|_| {
+            ServerError::Usage(format!(
+                "--listen {listen:?} is not an address like 127.0.0.1:4860"
+            ))
+        })?;
         if !addr.ip().is_loopback() && !config.allow_remote {
             return Err(ServerError::Usage(format!(
                 "refusing to listen on {addr}, which is not a loopback address; set `allow_remote = true` in {} if you mean it",
@@ -118,32 +132,48 @@ impl Server {
         // fast instead of starting a child it cannot serve.
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(io(format!("listening on {addr} (is another Perch running? try `perch status`)")))?;
-        let bound = listener.local_addr().map_err(io("reading the bound address"))?;
-        let mut network = Network::bind(&config, options.relay_listen, &data_dir, secrets.clone()).await?;
+            .map_err(io(format!(
+                "listening on {addr} (is another Perch running? try `perch status`)"
+            )))?;
+        let bound = listener
+            .local_addr()
+            .map_err(io("reading the bound address"))?;
+        let mut network =
+            Network::bind(&config, options.relay_listen, &data_dir, secrets.clone()).await?;
         let peer_config = config.clone();
 
         let runtime = Runtime::start(RuntimeOptions {
             data_dir: data_dir.clone(),
             config,
             config_path: Some(config_path),
-            project_dirs: [Some(data_dir.clone()), install_dir(), Some(source_root())].into_iter().flatten().collect(),
+            project_dirs: [Some(data_dir.clone()), install_dir(), Some(source_root())]
+                .into_iter()
+                .flatten()
+                .collect(),
             secrets: secrets.clone(),
             autostart: options.autostart,
             logs_dir: options.logs_dir,
             mcp: Some(network.mcp.attachment()),
         })
         .await?;
+        network.mcp.attach_runtime(runtime.clone());
         network.join(runtime.clone(), &peer_config).await?;
+        // After the peer joined: a wakeup for the peer session can find it.
+        runtime.start_scheduler()?;
         let auth = Arc::new(Auth::new(token, allowed_hosts));
         let router = perch_api::router(
             runtime.clone(),
-            ApiOptions { auth: auth.clone(), ui_dir: ui_dir.clone(), peer: network.peer.clone() },
+            ApiOptions {
+                auth: auth.clone(),
+                ui_dir: ui_dir.clone(),
+                peer: network.peer.clone(),
+            },
         );
         let url = format!("http://{bound}");
         let server_file = data_dir.join("server.json");
         let record = serde_json::json!({ "url": url, "pid": std::process::id() });
-        std::fs::write(&server_file, record.to_string()).map_err(io(format!("writing {}", server_file.display())))?;
+        std::fs::write(&server_file, record.to_string())
+            .map_err(io(format!("writing {}", server_file.display())))?;
 
         let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -153,7 +183,17 @@ impl Server {
                 })
                 .await
         });
-        Ok(Self { runtime, auth, secrets, url, ui_dir, network, server_file, stop, task })
+        Ok(Self {
+            runtime,
+            auth,
+            secrets,
+            url,
+            ui_dir,
+            network,
+            server_file,
+            stop,
+            task,
+        })
     }
 
     /// Stops serving, answers pending approvals `cancel` and stops Codex.

@@ -46,7 +46,12 @@ pub struct DeliveryStatus {
 
 impl Default for DeliveryStatus {
     fn default() -> Self {
-        Self { queued: 0, state: "idle", attempt: 0, error: None }
+        Self {
+            queued: 0,
+            state: "idle",
+            attempt: 0,
+            error: None,
+        }
     }
 }
 
@@ -73,7 +78,22 @@ struct Dispatcher {
     failed: bool,
 }
 
-pub(crate) fn spawn(peer: Weak<Peer>, inbox: mpsc::Receiver<Dispatch>) -> tokio::task::JoinHandle<()> {
+pub(crate) fn spawn(
+    peer: Weak<Peer>,
+    inbox: mpsc::Receiver<Dispatch>,
+) -> tokio::task::JoinHandle<()> {
+    // Wakeups aimed at the peer session need it before a peer writes, and
+    // before the scheduler starts (which is after `Peer::start` returns).
+    if let Some(peer) = peer.upgrade() {
+        let known = peer
+            .config
+            .session
+            .clone()
+            .or_else(|| peer.ledger.get("session").ok().flatten());
+        if let Some(id) = known.filter(|id| peer.runtime.session(id).is_ok_and(|s| !s.archived)) {
+            peer.runtime.set_peer_session(Some(id));
+        }
+    }
     let dispatcher = Dispatcher {
         peer,
         queue: VecDeque::new(),
@@ -92,7 +112,9 @@ pub(crate) fn spawn(peer: Weak<Peer>, inbox: mpsc::Receiver<Dispatch>) -> tokio:
 
 impl Dispatcher {
     async fn run(mut self, mut inbox: mpsc::Receiver<Dispatch>) {
-        let Some(peer) = self.peer.upgrade() else { return };
+        let Some(peer) = self.peer.upgrade() else {
+            return;
+        };
         let mut events = peer.runtime.events().subscribe(None).live;
         let lease = Duration::from_secs(peer.config.claim_lease_secs.max(3));
         drop(peer);
@@ -131,17 +153,31 @@ impl Dispatcher {
     /// After the bus dropped events for us: settle in-flight turns that are
     /// no longer running by their recorded outcome.
     async fn catch_up(&mut self) {
-        let (Some(peer), Some(session)) = (self.peer(), self.session.clone()) else { return };
-        let running = peer.runtime.session(&session).ok().and_then(|s| s.active_turn_id);
-        let ended: Vec<String> =
-            self.in_flight.iter().map(|b| b.turn_id.clone()).filter(|t| Some(t) != running.as_ref()).collect();
+        let (Some(peer), Some(session)) = (self.peer(), self.session.clone()) else {
+            return;
+        };
+        let running = peer
+            .runtime
+            .session(&session)
+            .ok()
+            .and_then(|s| s.active_turn_id);
+        let ended: Vec<String> = self
+            .in_flight
+            .iter()
+            .map(|b| b.turn_id.clone())
+            .filter(|t| Some(t) != running.as_ref())
+            .collect();
         if ended.is_empty() {
             return;
         }
         let history = peer.runtime.history(&session).await.unwrap_or_default();
         for turn in ended {
-            let status = history.iter().find(|t| t.id == turn).map_or("unknown".to_string(), |t| t.status.clone());
-            self.settle(&turn, &status, Some("Perch lost track of this turn".into())).await;
+            let status = history
+                .iter()
+                .find(|t| t.id == turn)
+                .map_or("unknown".to_string(), |t| t.status.clone());
+            self.settle(&turn, &status, Some("Perch lost track of this turn".into()))
+                .await;
         }
     }
 
@@ -153,12 +189,20 @@ impl Dispatcher {
     fn accept(&mut self, dispatch: Dispatch) {
         let Some(peer) = self.peer() else { return };
         let marks = peer.ledger.watermarks().unwrap_or_default();
-        let floor = peer.ledger.get("floor").ok().flatten().and_then(|f| f.parse::<i64>().ok()).unwrap_or(0);
+        let floor = peer
+            .ledger
+            .get("floor")
+            .ok()
+            .flatten()
+            .and_then(|f| f.parse::<i64>().ok())
+            .unwrap_or(0);
         let mut fresh: Vec<Message> = dispatch
             .messages
             .into_iter()
             .filter(|m| m.id > marks.get(&Peer::channel_key(m)).copied().unwrap_or(floor))
-            .filter(|m| m.from != peer.identity.agent_id && peer.identity.listens_to(m.channel.as_deref()))
+            .filter(|m| {
+                m.from != peer.identity.agent_id && peer.identity.listens_to(m.channel.as_deref())
+            })
             .filter(|m| self.known.insert(m.id))
             .collect();
         if fresh.is_empty() {
@@ -183,8 +227,17 @@ impl Dispatcher {
             (false, None, false) => "delivering",
             (false, None, true) => "idle",
         };
-        let error = if state == "idle" || state == "delivering" { None } else { self.last_error.clone() };
-        let status = DeliveryStatus { queued: self.queue.len(), state, attempt: self.attempt, error };
+        let error = if state == "idle" || state == "delivering" {
+            None
+        } else {
+            self.last_error.clone()
+        };
+        let status = DeliveryStatus {
+            queued: self.queue.len(),
+            state,
+            attempt: self.attempt,
+            error,
+        };
         {
             let mut shown = peer.delivery.lock().unwrap_or_else(|p| p.into_inner());
             if *shown == status {
@@ -212,11 +265,15 @@ impl Dispatcher {
         let id = match chosen {
             Some(id) => id,
             None => {
-                let new = NewSession { name: Some("Peers".into()), ..NewSession::default() };
+                let new = NewSession {
+                    name: Some("Peers".into()),
+                    ..NewSession::default()
+                };
                 peer.runtime.create_session(new).await?.id
             }
         };
         peer.ledger.set("session", &id)?;
+        peer.runtime.set_peer_session(Some(id.clone()));
         self.session = Some(id.clone());
         Ok(id)
     }
@@ -240,20 +297,38 @@ impl Dispatcher {
             }
             // Someone else's win is not ours to deliver; a relay that did
             // not answer is asked again with the next attempt.
-            match peer.client.claim(message.id, "claim", peer.agent_id(), &peer.agent_proof(), lease).await {
+            match peer
+                .client
+                .claim(
+                    message.id,
+                    "claim",
+                    peer.agent_id(),
+                    &peer.agent_proof(),
+                    lease,
+                )
+                .await
+            {
                 Ok(claimed) => batch.push(claimed),
-                Err(PeerError::Relay { status: 409, .. }) => tracing::info!("message {} was claimed by another agent", message.id),
+                Err(PeerError::Relay { status: 409, .. }) => {
+                    tracing::info!("message {} was claimed by another agent", message.id)
+                }
                 Err(err) => {
                     batch.push(message);
                     batch.extend(rest);
-                    return self.fail(&peer, batch, format!("claiming a message: {err}")).await;
+                    return self
+                        .fail(&peer, batch, format!("claiming a message: {err}"))
+                        .await;
                 }
             }
         }
         if batch.is_empty() {
             return self.report(&peer);
         }
-        let running = peer.runtime.session(&session).ok().and_then(|s| s.active_turn_id);
+        let running = peer
+            .runtime
+            .session(&session)
+            .ok()
+            .and_then(|s| s.active_turn_id);
         if running.is_some() && batch.iter().any(|m| m.urgent) {
             match peer.runtime.interrupt(&session).await {
                 Ok(_) => {
@@ -268,7 +343,10 @@ impl Dispatcher {
         match peer.runtime.send_message(&session, &text).await {
             Ok(sent) => {
                 self.notes.clear();
-                self.in_flight.push(Batch { turn_id: sent.turn_id, messages: batch });
+                self.in_flight.push(Batch {
+                    turn_id: sent.turn_id,
+                    messages: batch,
+                });
                 self.report(&peer);
             }
             Err(err) => self.fail(&peer, batch, err.to_string()).await,
@@ -285,7 +363,9 @@ impl Dispatcher {
         let Some(peer) = self.peer() else { return };
         let ours = self.interrupting && status == "interrupted";
         self.interrupting = false;
-        let (done, rest): (Vec<Batch>, Vec<Batch>) = std::mem::take(&mut self.in_flight).into_iter().partition(|b| b.turn_id == turn_id);
+        let (done, rest): (Vec<Batch>, Vec<Batch>) = std::mem::take(&mut self.in_flight)
+            .into_iter()
+            .partition(|b| b.turn_id == turn_id);
         self.in_flight = rest;
         let messages: Vec<Message> = done.into_iter().flat_map(|b| b.messages).collect();
         if messages.is_empty() {
@@ -324,8 +404,20 @@ impl Dispatcher {
     }
 
     async fn fail(&mut self, peer: &Peer, messages: Vec<Message>, why: String) {
-        for m in messages.iter().filter(|m| m.claimable && m.claimed_by.as_deref() == Some(peer.agent_id())) {
-            let released = peer.client.claim(m.id, "claim/release", peer.agent_id(), &peer.agent_proof(), Duration::ZERO).await;
+        for m in messages
+            .iter()
+            .filter(|m| m.claimable && m.claimed_by.as_deref() == Some(peer.agent_id()))
+        {
+            let released = peer
+                .client
+                .claim(
+                    m.id,
+                    "claim/release",
+                    peer.agent_id(),
+                    &peer.agent_proof(),
+                    Duration::ZERO,
+                )
+                .await;
             if let Err(err) = released {
                 tracing::warn!("releasing message {}: {err}", m.id);
             }
@@ -335,24 +427,54 @@ impl Dispatcher {
         let max = peer.config.max_retries;
         self.last_error = Some(why.clone());
         if self.attempt > max {
-            let message = format!("Peer messages could not be delivered to Codex after {max} retries: {why}");
+            let message =
+                format!("Peer messages could not be delivered to Codex after {max} retries: {why}");
             tracing::error!("{message}");
             self.failed = true;
-            peer.runtime.events().publish(EventKind::Warning { session_id: self.session.clone(), message });
-            peer.runtime.events().publish(EventKind::PeerDeliveryFailed { error: why, queued: self.queue.len() });
+            peer.runtime.events().publish(EventKind::Warning {
+                session_id: self.session.clone(),
+                message,
+            });
+            peer.runtime
+                .events()
+                .publish(EventKind::PeerDeliveryFailed {
+                    error: why,
+                    queued: self.queue.len(),
+                });
         } else {
             let wait = Duration::from_secs(peer.config.retry_secs) * self.attempt;
-            tracing::warn!("peer delivery failed ({why}); retry {}/{max} in {wait:?}", self.attempt);
+            tracing::warn!(
+                "peer delivery failed ({why}); retry {}/{max} in {wait:?}",
+                self.attempt
+            );
             self.retry_at = Some(Instant::now() + wait);
-            self.notes.push(format!("retry {}/{max} of a turn that failed; the same messages follow", self.attempt));
+            self.notes.push(format!(
+                "retry {}/{max} of a turn that failed; the same messages follow",
+                self.attempt
+            ));
         }
         self.report(peer);
     }
 
     async fn renew_claims(&self, lease: Duration) {
         let Some(peer) = self.peer() else { return };
-        for m in self.in_flight.iter().flat_map(|b| &b.messages).filter(|m| m.claimable) {
-            if let Err(err) = peer.client.claim(m.id, "claim/renew", peer.agent_id(), &peer.agent_proof(), lease).await {
+        for m in self
+            .in_flight
+            .iter()
+            .flat_map(|b| &b.messages)
+            .filter(|m| m.claimable)
+        {
+            if let Err(err) = peer
+                .client
+                .claim(
+                    m.id,
+                    "claim/renew",
+                    peer.agent_id(),
+                    &peer.agent_proof(),
+                    lease,
+                )
+                .await
+            {
                 tracing::warn!("renewing the claim on message {}: {err}", m.id);
             }
         }

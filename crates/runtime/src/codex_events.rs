@@ -19,7 +19,10 @@ use std::sync::Weak;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-pub(crate) fn spawn_event_loop(runtime: Weak<Runtime>, mut events: mpsc::Receiver<SupervisorEvent>) {
+pub(crate) fn spawn_event_loop(
+    runtime: Weak<Runtime>,
+    mut events: mpsc::Receiver<SupervisorEvent>,
+) {
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
             let Some(rt) = runtime.upgrade() else { return };
@@ -32,9 +35,15 @@ impl Runtime {
     async fn handle(&self, event: SupervisorEvent) {
         match event {
             SupervisorEvent::Health(health) => {
-                self.bus.publish(EventKind::CodexState { state: health.state, detail: health.detail });
+                self.bus.publish(EventKind::CodexState {
+                    state: health.state,
+                    detail: health.detail,
+                });
             }
-            SupervisorEvent::Ready { generation, restarted } => {
+            SupervisorEvent::Ready {
+                generation,
+                restarted,
+            } => {
                 let to_resume: Vec<String> = {
                     let mut state = self.lock();
                     state.generation = generation;
@@ -45,9 +54,14 @@ impl Runtime {
                     self.resume_after_restart(to_resume);
                 }
             }
-            SupervisorEvent::Message { generation, message } => match message {
+            SupervisorEvent::Message {
+                generation,
+                message,
+            } => match message {
                 ServerMessage::Notification(notification) => self.on_notification(notification),
-                ServerMessage::Request { id, request } => self.on_request(generation, id, request).await,
+                ServerMessage::Request { id, request } => {
+                    self.on_request(generation, id, request).await
+                }
                 ServerMessage::Closed { .. } => self.on_child_closed(generation),
             },
         }
@@ -74,29 +88,47 @@ impl Runtime {
                 let error = n.turn.error.map(|e| e.message);
                 self.finish_turn(&n.thread_id, &n.turn.id, status, error);
             }
-            ServerNotification::ItemStarted(n) => {
+            ServerNotification::ItemStarted(mut n) => {
+                crate::context::strip_context(&mut n.item);
                 if n.item.get("type").and_then(|t| t.as_str()) == Some("fileChange") {
                     if let Some(id) = n.item.get("id").and_then(|v| v.as_str()) {
-                        self.lock().file_changes.insert(id.to_string(), describe_changes(&n.item));
+                        self.lock()
+                            .file_changes
+                            .insert(id.to_string(), describe_changes(&n.item));
                     }
                 }
-                publish(EventKind::ItemStarted { session_id: n.thread_id, turn_id: n.turn_id, item: n.item });
+                publish(EventKind::ItemStarted {
+                    session_id: n.thread_id,
+                    turn_id: n.turn_id,
+                    item: n.item,
+                });
             }
-            ServerNotification::ItemCompleted(n) => {
+            ServerNotification::ItemCompleted(mut n) => {
+                self.digest_item(&n.turn_id, &n.item);
+                crate::context::strip_context(&mut n.item);
                 if let Some(id) = n.item.get("id").and_then(|v| v.as_str()) {
                     self.lock().file_changes.remove(id);
                 }
-                publish(EventKind::ItemCompleted { session_id: n.thread_id, turn_id: n.turn_id, item: n.item });
+                publish(EventKind::ItemCompleted {
+                    session_id: n.thread_id,
+                    turn_id: n.turn_id,
+                    item: n.item,
+                });
             }
             ServerNotification::AgentMessageDelta(d) => publish(delta(d, DeltaKind::AgentMessage)),
-            ServerNotification::ReasoningSummaryDelta(d) | ServerNotification::ReasoningTextDelta(d) => {
-                publish(delta(d, DeltaKind::Reasoning))
+            ServerNotification::ReasoningSummaryDelta(d)
+            | ServerNotification::ReasoningTextDelta(d) => publish(delta(d, DeltaKind::Reasoning)),
+            ServerNotification::CommandOutputDelta(d) => {
+                publish(delta(d, DeltaKind::CommandOutput))
             }
-            ServerNotification::CommandOutputDelta(d) => publish(delta(d, DeltaKind::CommandOutput)),
-            ServerNotification::FileChangeOutputDelta(d) => publish(delta(d, DeltaKind::FileChange)),
-            ServerNotification::TurnDiffUpdated(n) => {
-                publish(EventKind::TurnDiff { session_id: n.thread_id, turn_id: n.turn_id, diff: n.diff })
+            ServerNotification::FileChangeOutputDelta(d) => {
+                publish(delta(d, DeltaKind::FileChange))
             }
+            ServerNotification::TurnDiffUpdated(n) => publish(EventKind::TurnDiff {
+                session_id: n.thread_id,
+                turn_id: n.turn_id,
+                diff: n.diff,
+            }),
             ServerNotification::TokenUsageUpdated(n) => {
                 let usage = TokenUsage {
                     total_tokens: n.token_usage.total.total_tokens,
@@ -108,33 +140,114 @@ impl Runtime {
                 if let Err(err) = self.store.set_token_usage(&n.thread_id, &usage) {
                     tracing::warn!("storing token usage: {err}");
                 }
-                publish(EventKind::TokensUpdated { session_id: n.thread_id, usage });
+                publish(EventKind::TokensUpdated {
+                    session_id: n.thread_id,
+                    usage,
+                });
             }
             ServerNotification::Error(n) => {
                 // A failing turn also ends with turn/completed(failed); retries
                 // ("Reconnecting… 2/5") are worth showing while they happen.
                 if n.will_retry {
-                    publish(EventKind::Warning { session_id: n.thread_id, message: n.error.message });
+                    publish(EventKind::Warning {
+                        session_id: n.thread_id,
+                        message: n.error.message,
+                    });
                 }
             }
-            ServerNotification::Warning(n) => {
-                publish(EventKind::Warning { session_id: n.thread_id, message: n.message })
+            ServerNotification::Warning(n) => publish(EventKind::Warning {
+                session_id: n.thread_id,
+                message: n.message,
+            }),
+            ServerNotification::ServerRequestResolved(_)
+            | ServerNotification::ThreadNameUpdated(_) => {}
+            ServerNotification::Other { method, .. } => {
+                tracing::trace!("codex notification {method}")
             }
-            ServerNotification::ServerRequestResolved(_) | ServerNotification::ThreadNameUpdated(_) => {}
-            ServerNotification::Other { method, .. } => tracing::trace!("codex notification {method}"),
         }
     }
 
-    pub(crate) fn finish_turn(&self, session_id: &str, turn_id: &str, status: &str, error: Option<String>) {
+    /// Keeps the person's message and the agent's last message of a turn.
+    fn digest_item(&self, turn_id: &str, item: &serde_json::Value) {
+        let text = match item.get("type").and_then(|t| t.as_str()) {
+            Some("userMessage") => crate::context::user_text(item),
+            Some("agentMessage") => item.get("text").and_then(|t| t.as_str()).map(String::from),
+            _ => return,
+        };
+        let Some(text) = text else { return };
+        let mut state = self.lock();
+        // Bounded: turns that never complete here (a child that died) are
+        // dropped with the oldest.
+        if state.digests.len() >= 256 && !state.digests.contains_key(turn_id) {
+            state.digests.clear();
+        }
+        let digest = state.digests.entry(turn_id.to_string()).or_default();
+        if item.get("type").and_then(|t| t.as_str()) == Some("userMessage") {
+            digest.user.get_or_insert(text);
+        } else {
+            digest.agent = Some(text);
+        }
+    }
+
+    /// What follows the end of a turn: its wakeup runs end, and with
+    /// auto-archiving on, a completed exchange becomes a memory.
+    fn after_turn(&self, session_id: &str, turn_id: &str, status: &str, error: Option<&str>) {
+        let digest = self.lock().digests.remove(turn_id).unwrap_or_default();
+        self.finish_wakeup_runs(turn_id, status, error, digest.agent.as_deref());
+        if status != "completed" || !self.config().memory.auto_archive {
+            return;
+        }
+        let (Some(user), Some(agent)) = (digest.user, digest.agent) else {
+            return;
+        };
+        let source = if self.peer_session().as_deref() == Some(session_id) {
+            crate::memory::MemorySource::Peer
+        } else {
+            crate::memory::MemorySource::Session
+        };
+        let clip = |s: &str, n: usize| -> String { s.chars().take(n).collect() };
+        let new = crate::memory::NewMemory {
+            text: format!(
+                "Asked: {}\nAnswered: {}",
+                clip(user.trim(), 1500),
+                clip(agent.trim(), 4000)
+            ),
+            tags: vec!["archive".into()],
+            importance: Some(0.3),
+        };
+        let origin = crate::memory::Origin {
+            source,
+            source_ref: Some(session_id.to_string()),
+        };
+        if let Err(err) = self.add_memory(new, origin) {
+            tracing::warn!("archiving turn {turn_id} into memory: {err}");
+        }
+    }
+
+    pub(crate) fn finish_turn(
+        &self,
+        session_id: &str,
+        turn_id: &str,
+        status: &str,
+        error: Option<String>,
+    ) {
         {
             let mut state = self.lock();
-            if state.active.get(session_id).is_some_and(|a| a.turn_id == turn_id) {
+            if state
+                .active
+                .get(session_id)
+                .is_some_and(|a| a.turn_id == turn_id)
+            {
                 state.active.remove(session_id);
             }
-            if let Err(err) = self.store.finish_turn(session_id, turn_id, status, error.as_deref(), now_ms()) {
+            if let Err(err) =
+                self.store
+                    .finish_turn(session_id, turn_id, status, error.as_deref(), now_ms())
+            {
                 tracing::error!("recording the end of turn {turn_id}: {err}");
             }
         }
+        self.after_turn(session_id, turn_id, status, error.as_deref());
         self.bus.publish(EventKind::TurnCompleted {
             session_id: session_id.into(),
             turn_id: turn_id.into(),
@@ -151,15 +264,25 @@ impl Runtime {
             Err(err) => {
                 // Without an id there is no record to answer later: refuse now.
                 tracing::error!("{err}; declining the request");
-                if let Ok((_, connection)) = self.supervisor().and_then(|s| s.connection().map_err(Error::from_codex)) {
-                    let _ = connection.respond(&rpc_id, Decision::Decline.response_for(&request)).await;
+                if let Ok((_, connection)) = self
+                    .supervisor()
+                    .and_then(|s| s.connection().map_err(Error::from_codex))
+                {
+                    let _ = connection
+                        .respond(&rpc_id, Decision::Decline.response_for(&request))
+                        .await;
                 }
                 return;
             }
             Ok(None) => {
-                let ServerRequest::Other { method, .. } = &request else { return };
+                let ServerRequest::Other { method, .. } = &request else {
+                    return;
+                };
                 tracing::warn!("refusing codex request {method}: Perch does not handle it");
-                if let Ok((_, connection)) = self.supervisor().and_then(|s| s.connection().map_err(Error::from_codex)) {
+                if let Ok((_, connection)) = self
+                    .supervisor()
+                    .and_then(|s| s.connection().map_err(Error::from_codex))
+                {
                     let message = format!("Perch does not handle {method}");
                     let _ = connection.respond_error(&rpc_id, -32601, &message).await;
                 }
@@ -169,13 +292,25 @@ impl Runtime {
         if let Err(err) = self.store.insert_approval(&approval) {
             // Without a durable record nobody could answer it later: refuse now.
             tracing::error!("storing approval: {err}; declining the request");
-            if let Ok((_, connection)) = self.supervisor().and_then(|s| s.connection().map_err(Error::from_codex)) {
-                let _ = connection.respond(&rpc_id, Decision::Decline.response_for(&request)).await;
+            if let Ok((_, connection)) = self
+                .supervisor()
+                .and_then(|s| s.connection().map_err(Error::from_codex))
+            {
+                let _ = connection
+                    .respond(&rpc_id, Decision::Decline.response_for(&request))
+                    .await;
             }
             return;
         }
         let id = approval.id.clone();
-        self.lock().pending.insert(id.clone(), PendingRequest { generation, rpc_id, request });
+        self.lock().pending.insert(
+            id.clone(),
+            PendingRequest {
+                generation,
+                rpc_id,
+                request,
+            },
+        );
         self.bus.publish(EventKind::ApprovalRequested { approval });
         self.spawn_approval_timeout(id);
     }
@@ -199,7 +334,10 @@ impl Runtime {
 
     /// A person's answer.
     pub async fn answer_approval(&self, id: &str, decision: Decision) -> Result<Approval> {
-        let approval = self.store.approval(id)?.ok_or_else(|| Error::NotFound(format!("no approval {id:?}")))?;
+        let approval = self
+            .store
+            .approval(id)?
+            .ok_or_else(|| Error::NotFound(format!("no approval {id:?}")))?;
         if approval.status != ApprovalStatus::Pending {
             return Err(Error::Conflict(format!(
                 "this approval was already answered ({} by {})",
@@ -216,17 +354,28 @@ impl Runtime {
 
     /// Answers Codex and records the answer. Whoever removes the request from
     /// `pending` first is the only one to answer it.
-    pub(crate) async fn resolve_approval(&self, id: &str, decision: Decision, by: &str) -> Result<Approval> {
+    pub(crate) async fn resolve_approval(
+        &self,
+        id: &str,
+        decision: Decision,
+        by: &str,
+    ) -> Result<Approval> {
         let (pending, generation) = {
             let mut state = self.lock();
             (state.pending.remove(id), state.generation)
         };
         let Some(pending) = pending else {
-            return Err(Error::Conflict("this approval is no longer waiting for an answer".into()));
+            return Err(Error::Conflict(
+                "this approval is no longer waiting for an answer".into(),
+            ));
         };
         let mut status = ApprovalStatus::from(decision);
         let mut answered_by = by.to_string();
-        let live = self.supervisor().ok().and_then(|s| s.connection().ok()).filter(|(g, _)| *g == pending.generation);
+        let live = self
+            .supervisor()
+            .ok()
+            .and_then(|s| s.connection().ok())
+            .filter(|(g, _)| *g == pending.generation);
         match live {
             Some((_, connection)) if generation == pending.generation => {
                 connection
@@ -239,9 +388,15 @@ impl Runtime {
                 answered_by = "codex-restart".into();
             }
         }
-        self.store.answer_approval(id, status, &answered_by, now_ms())?;
-        let approval = self.store.approval(id)?.ok_or_else(|| Error::NotFound(format!("no approval {id:?}")))?;
-        self.bus.publish(EventKind::ApprovalResolved { approval: approval.clone() });
+        self.store
+            .answer_approval(id, status, &answered_by, now_ms())?;
+        let approval = self
+            .store
+            .approval(id)?
+            .ok_or_else(|| Error::NotFound(format!("no approval {id:?}")))?;
+        self.bus.publish(EventKind::ApprovalResolved {
+            approval: approval.clone(),
+        });
         if status == ApprovalStatus::Expired {
             return Err(Error::Conflict(
                 "the Codex process that asked has stopped; its turn was interrupted, so there is nothing to answer".into(),
@@ -258,21 +413,31 @@ impl Runtime {
             }
             let loaded: Vec<String> = state.loaded.drain().collect();
             state.to_resume.extend(loaded);
-            let ids: Vec<String> =
-                state.pending.iter().filter(|(_, p)| p.generation == generation).map(|(id, _)| id.clone()).collect();
+            let ids: Vec<String> = state
+                .pending
+                .iter()
+                .filter(|(_, p)| p.generation == generation)
+                .map(|(id, _)| id.clone())
+                .collect();
             for id in &ids {
                 state.pending.remove(id);
             }
             ids
         };
         for id in expired {
-            if let Ok(true) = self.store.answer_approval(&id, ApprovalStatus::Expired, "codex-restart", now_ms()) {
+            if let Ok(true) =
+                self.store
+                    .answer_approval(&id, ApprovalStatus::Expired, "codex-restart", now_ms())
+            {
                 if let Ok(Some(approval)) = self.store.approval(&id) {
                     self.bus.publish(EventKind::ApprovalResolved { approval });
                 }
             }
         }
-        interrupt_running_turns(self, "the Codex app-server stopped during this turn; Perch restarted it");
+        interrupt_running_turns(
+            self,
+            "the Codex app-server stopped during this turn; Perch restarted it",
+        );
     }
 
     fn resume_after_restart(&self, threads: Vec<String>) {
@@ -281,33 +446,55 @@ impl Runtime {
             let Some(rt) = rt.upgrade() else { return };
             let mut resumed = 0;
             for id in &threads {
-                let Ok(session) = rt.session(id) else { continue };
+                let Ok(session) = rt.session(id) else {
+                    continue;
+                };
                 match rt.ensure_loaded(&session).await {
                     Ok(()) => resumed += 1,
                     Err(err) => {
                         rt.bus.publish(EventKind::Warning {
                             session_id: Some(id.clone()),
-                            message: format!("could not resume this session after Codex restarted: {err}"),
+                            message: format!(
+                                "could not resume this session after Codex restarted: {err}"
+                            ),
                         });
                     }
                 }
             }
-            tracing::info!("resumed {resumed} of {} sessions after a Codex restart", threads.len());
+            tracing::info!(
+                "resumed {resumed} of {} sessions after a Codex restart",
+                threads.len()
+            );
         });
     }
 }
 
 /// Records every running turn as interrupted, with `reason`.
 pub(crate) fn interrupt_running_turns(runtime: &Runtime, reason: &str) {
-    let active: Vec<(String, String)> =
-        runtime.lock().active.iter().map(|(s, a)| (s.clone(), a.turn_id.clone())).collect();
+    let active: Vec<(String, String)> = runtime
+        .lock()
+        .active
+        .iter()
+        .map(|(s, a)| (s.clone(), a.turn_id.clone()))
+        .collect();
     for (session_id, turn_id) in active {
-        runtime.finish_turn(&session_id, &turn_id, "interrupted", Some(reason.to_string()));
+        runtime.finish_turn(
+            &session_id,
+            &turn_id,
+            "interrupted",
+            Some(reason.to_string()),
+        );
     }
 }
 
 fn delta(d: DeltaNotification, kind: DeltaKind) -> EventKind {
-    EventKind::ItemDelta { session_id: d.thread_id, turn_id: d.turn_id, item_id: d.item_id, kind, delta: d.delta }
+    EventKind::ItemDelta {
+        session_id: d.thread_id,
+        turn_id: d.turn_id,
+        item_id: d.item_id,
+        kind,
+        delta: d.delta,
+    }
 }
 
 fn turn_status_name(status: TurnStatus) -> &'static str {
@@ -321,9 +508,17 @@ fn turn_status_name(status: TurnStatus) -> &'static str {
 
 fn describe_changes(item: &serde_json::Value) -> String {
     let mut out = String::new();
-    for change in item.get("changes").and_then(|c| c.as_array()).into_iter().flatten() {
+    for change in item
+        .get("changes")
+        .and_then(|c| c.as_array())
+        .into_iter()
+        .flatten()
+    {
         let path = change.get("path").and_then(|p| p.as_str()).unwrap_or("?");
-        let kind = change.pointer("/kind/type").and_then(|k| k.as_str()).unwrap_or("update");
+        let kind = change
+            .pointer("/kind/type")
+            .and_then(|k| k.as_str())
+            .unwrap_or("update");
         out.push_str(&format!("{kind} {path}\n"));
         if let Some(diff) = change.get("diff").and_then(|d| d.as_str()) {
             out.push_str(diff);
@@ -351,7 +546,14 @@ fn new_approval(
                 detail.push_str(&format!("\nreason: {reason}"));
             }
             let title = format!("Run {}", truncate(&command, 100));
-            (&r.thread_id, Some(r.turn_id.clone()), Some(r.item_id.clone()), ApprovalKind::Command, title, Some(detail))
+            (
+                &r.thread_id,
+                Some(r.turn_id.clone()),
+                Some(r.item_id.clone()),
+                ApprovalKind::Command,
+                title,
+                Some(detail),
+            )
         }
         ServerRequest::FileChangeApproval(r) => {
             let mut detail = file_changes.get(&r.item_id).cloned().unwrap_or_default();
@@ -360,7 +562,14 @@ fn new_approval(
             }
             let detail = Some(detail).filter(|d| !d.is_empty());
             let title = "Apply file changes".to_string();
-            (&r.thread_id, Some(r.turn_id.clone()), Some(r.item_id.clone()), ApprovalKind::FileChange, title, detail)
+            (
+                &r.thread_id,
+                Some(r.turn_id.clone()),
+                Some(r.item_id.clone()),
+                ApprovalKind::FileChange,
+                title,
+                detail,
+            )
         }
         ServerRequest::Elicitation(r) => {
             let tool = r.meta.get("tool_name").and_then(|t| t.as_str());
@@ -373,7 +582,14 @@ fn new_approval(
                 Some(params) => format!("{}\narguments: {params}", r.message),
                 None => r.message.clone(),
             });
-            (&r.thread_id, r.turn_id.clone(), None, ApprovalKind::McpElicitation, title, detail)
+            (
+                &r.thread_id,
+                r.turn_id.clone(),
+                None,
+                ApprovalKind::McpElicitation,
+                title,
+                detail,
+            )
         }
         ServerRequest::Other { .. } => return None,
     };

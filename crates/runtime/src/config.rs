@@ -30,6 +30,37 @@ pub struct Config {
     pub relay: RelayConfig,
     /// Perch's agent (and the person) on the peer network.
     pub peer: PeerConfig,
+    /// Memories: what goes into each turn, auto-archiving, embeddings.
+    pub memory: MemoryConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemoryConfig {
+    /// Add relevant memories and open plan items to each new turn.
+    pub context: bool,
+    /// The most that context may take, in tokens (four characters each).
+    pub context_tokens: usize,
+    /// Keep each completed turn (the person's message and the answer) as a memory.
+    pub auto_archive: bool,
+    /// An OpenAI-compatible API base (`http://localhost:11434/v1`) whose
+    /// `/embeddings` ranks memories together with full-text search; off when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embeddings_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embeddings_model: Option<String>,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        Self {
+            context: true,
+            context_tokens: 800,
+            auto_archive: false,
+            embeddings_url: None,
+            embeddings_model: None,
+        }
+    }
 }
 
 pub const DEFAULT_RELAY_LISTEN: &str = "127.0.0.1:4850";
@@ -50,7 +81,11 @@ pub struct RelayConfig {
 
 impl Default for RelayConfig {
     fn default() -> Self {
-        Self { listen: DEFAULT_RELAY_LISTEN.into(), url: None, db: None }
+        Self {
+            listen: DEFAULT_RELAY_LISTEN.into(),
+            url: None,
+            db: None,
+        }
     }
 }
 
@@ -125,6 +160,8 @@ pub struct NotificationsConfig {
     /// Peers and channels whose messages never notify.
     pub muted_agents: Vec<String>,
     pub muted_channels: Vec<String>,
+    /// A wakeup's turn finished (each wakeup can also opt out), or one was missed.
+    pub wakeups: bool,
 }
 
 impl Default for NotificationsConfig {
@@ -139,6 +176,7 @@ impl Default for NotificationsConfig {
             peer_messages: true,
             muted_agents: Vec::new(),
             muted_channels: Vec::new(),
+            wakeups: true,
         }
     }
 }
@@ -244,16 +282,21 @@ impl Config {
     /// Writes the config (comments in the file are not kept), replacing the
     /// file atomically so a crash never leaves half a config.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = toml::to_string_pretty(self).map_err(|e| Error::Config(format!("serializing the config: {e}")))?;
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| Error::Config(format!("serializing the config: {e}")))?;
         let header = "# Perch's configuration; the keys are in docs/config.md. Settings in the UI rewrite this file.\n";
         let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, format!("{header}{text}")).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("replacing {}", path.display()), e))
+        std::fs::write(&tmp, format!("{header}{text}"))
+            .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+        std::fs::rename(&tmp, path)
+            .map_err(|e| Error::io(format!("replacing {}", path.display()), e))
     }
 
     pub fn load(path: &Path) -> Result<Self> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display()))),
+            Ok(text) => {
+                toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
         }
@@ -284,7 +327,9 @@ impl Config {
         if let Some(model) = &self.codex.model {
             args.push(format!("model={}", quote(model)));
         }
-        args.into_iter().flat_map(|a| ["-c".to_string(), a]).collect()
+        args.into_iter()
+            .flat_map(|a| ["-c".to_string(), a])
+            .collect()
     }
 }
 
@@ -293,7 +338,9 @@ pub fn default_data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("PERCH_HOME") {
         return PathBuf::from(dir);
     }
-    dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("perch")
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("perch")
 }
 
 #[cfg(test)]
@@ -317,7 +364,10 @@ mod tests {
             "#,
         )
         .map_err(|e| Error::Config(e.to_string()))?;
-        assert_eq!(config.codex.approval_policy.codex(), (AskForApproval::OnRequest, SandboxMode::ReadOnly));
+        assert_eq!(
+            config.codex.approval_policy.codex(),
+            (AskForApproval::OnRequest, SandboxMode::ReadOnly)
+        );
         assert_eq!(config.codex.approval_timeout_decision, Decision::Cancel);
         assert_eq!(
             config.codex_overrides(false),
@@ -352,14 +402,22 @@ mod tests {
         assert_eq!(loaded.codex.model.as_deref(), Some("m"));
         assert_eq!(loaded.notifications, config.notifications);
         assert_eq!(loaded.provider, config.provider);
-        assert!(loaded.codex_overrides(true).iter().any(|a| a.contains("env_key=\"PERCH_PROVIDER_API_KEY\"")));
-        assert!(!loaded.codex_overrides(false).iter().any(|a| a.contains("env_key")));
+        assert!(loaded
+            .codex_overrides(true)
+            .iter()
+            .any(|a| a.contains("env_key=\"PERCH_PROVIDER_API_KEY\"")));
+        assert!(!loaded
+            .codex_overrides(false)
+            .iter()
+            .any(|a| a.contains("env_key")));
         Ok(())
     }
 
     #[test]
     fn unknown_keys_are_refused_with_their_name() {
-        let err = toml::from_str::<Config>("[codex]\nmodle = \"x\"\n").err().map(|e| e.to_string());
+        let err = toml::from_str::<Config>("[codex]\nmodle = \"x\"\n")
+            .err()
+            .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("modle")));
     }
 }

@@ -6,19 +6,26 @@
 //! - [`store`]: the SQLite database of the data dir.
 //! - [`config`]: the `config.toml` keys; [`settings`]: the editable view of them.
 //! - [`host`]: the secret store and autostart traits a host implements.
+//! - [`memory`], [`planner`], [`wakeups`]: the agent's durable state, shared
+//!   with the person; [`context`]: what of it goes into each turn.
 //!
 //! API boundary: clients call `Runtime` methods and read `model` types; they
 //! never see Codex protocol types except `Decision` and `LoginParams`.
 
 mod codex_events;
 pub mod config;
+pub mod context;
 mod error;
 pub mod events;
 pub mod host;
+pub mod memory;
+mod memory_io;
 pub mod model;
+pub mod planner;
 mod runtime;
 pub mod settings;
 pub mod store;
+pub mod wakeups;
 
 pub use config::{ApprovalPolicy, Config};
 pub use error::{Error, Result};
@@ -40,6 +47,7 @@ pub fn now_ms() -> i64 {
 /// cannot provide randomness, the caller gets an error.
 pub fn random_hex(bytes: usize) -> std::io::Result<String> {
     let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).map_err(|e| std::io::Error::other(format!("the OS random source failed: {e}")))?;
+    getrandom::fill(&mut buf)
+        .map_err(|e| std::io::Error::other(format!("the OS random source failed: {e}")))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -212,43 +212,109 @@ pub struct ModelInfo {
 #[serde(tag = "type", rename_all_fields = "camelCase")]
 pub enum EventKind {
     #[serde(rename = "codex.state")]
-    CodexState { state: HealthState, detail: Option<String> },
+    CodexState {
+        state: HealthState,
+        detail: Option<String>,
+    },
     #[serde(rename = "session.updated")]
     SessionUpdated { session: Session },
     #[serde(rename = "turn.started")]
     TurnStarted { session_id: String, turn_id: String },
     #[serde(rename = "turn.completed")]
-    TurnCompleted { session_id: String, turn_id: String, status: String, error: Option<String> },
+    TurnCompleted {
+        session_id: String,
+        turn_id: String,
+        status: String,
+        error: Option<String>,
+    },
     #[serde(rename = "turn.stalled")]
-    TurnStalled { session_id: String, turn_id: String, silent_for_ms: u64 },
+    TurnStalled {
+        session_id: String,
+        turn_id: String,
+        silent_for_ms: u64,
+    },
     #[serde(rename = "item.started")]
-    ItemStarted { session_id: String, turn_id: String, item: Value },
+    ItemStarted {
+        session_id: String,
+        turn_id: String,
+        item: Value,
+    },
     #[serde(rename = "item.completed")]
-    ItemCompleted { session_id: String, turn_id: String, item: Value },
+    ItemCompleted {
+        session_id: String,
+        turn_id: String,
+        item: Value,
+    },
     #[serde(rename = "item.delta")]
-    ItemDelta { session_id: String, turn_id: String, item_id: String, kind: DeltaKind, delta: String },
+    ItemDelta {
+        session_id: String,
+        turn_id: String,
+        item_id: String,
+        kind: DeltaKind,
+        delta: String,
+    },
     #[serde(rename = "turn.diff")]
-    TurnDiff { session_id: String, turn_id: String, diff: String },
+    TurnDiff {
+        session_id: String,
+        turn_id: String,
+        diff: String,
+    },
     #[serde(rename = "tokens.updated")]
-    TokensUpdated { session_id: String, usage: TokenUsage },
+    TokensUpdated {
+        session_id: String,
+        usage: TokenUsage,
+    },
     #[serde(rename = "approval.requested")]
     ApprovalRequested { approval: Approval },
     #[serde(rename = "approval.resolved")]
     ApprovalResolved { approval: Approval },
     #[serde(rename = "warning")]
-    Warning { session_id: Option<String>, message: String },
+    Warning {
+        session_id: Option<String>,
+        message: String,
+    },
     #[serde(rename = "settings.changed")]
-    SettingsChanged { settings: Box<crate::settings::Settings> },
+    SettingsChanged {
+        settings: Box<crate::settings::Settings>,
+    },
     /// A relay message that reaches, or was sent by, the person or Perch's
     /// agent (the relay's message JSON plus `unread`).
     #[serde(rename = "peer.message")]
-    PeerMessage { message: Value, to_person: bool, to_agent: bool },
+    PeerMessage {
+        message: Value,
+        to_person: bool,
+        to_agent: bool,
+    },
     /// The peer connection or the delivery of peer messages changed.
     #[serde(rename = "peer.status")]
     PeerStatus { status: Value },
     /// Peer messages stopped reaching Codex after every retry.
     #[serde(rename = "peer.failed")]
     PeerDeliveryFailed { error: String, queued: usize },
+    #[serde(rename = "memory.changed")]
+    MemoryChanged {
+        action: crate::memory::MemoryAction,
+        ids: Vec<i64>,
+    },
+    /// `plan: null` when it was deleted.
+    #[serde(rename = "plan.changed")]
+    PlanChanged {
+        plan_id: i64,
+        plan: Option<crate::planner::Plan>,
+    },
+    /// `wakeup: null` when it was deleted.
+    #[serde(rename = "wakeup.changed")]
+    WakeupChanged {
+        wakeup_id: i64,
+        wakeup: Option<Box<crate::wakeups::Wakeup>>,
+    },
+    /// A run was claimed, skipped, missed, started or finished; `notify`
+    /// is the wakeup's own setting.
+    #[serde(rename = "wakeup.run")]
+    WakeupRun {
+        run: crate::wakeups::WakeupRun,
+        notify: bool,
+    },
 }
 
 impl EventKind {
@@ -271,6 +337,10 @@ impl EventKind {
             Self::PeerMessage { .. } => "peer.message",
             Self::PeerStatus { .. } => "peer.status",
             Self::PeerDeliveryFailed { .. } => "peer.failed",
+            Self::MemoryChanged { .. } => "memory.changed",
+            Self::PlanChanged { .. } => "plan.changed",
+            Self::WakeupChanged { .. } => "wakeup.changed",
+            Self::WakeupRun { .. } => "wakeup.run",
         }
     }
 }

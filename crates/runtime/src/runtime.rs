@@ -4,8 +4,8 @@
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::host::{secret_names, Autostart, SecretStore};
 use crate::events::EventBus;
+use crate::host::{secret_names, Autostart, SecretStore};
 use crate::model::*;
 use crate::store::Store;
 use crate::{now_ms, random_hex};
@@ -83,7 +83,11 @@ impl McpAttachment {
         [
             format!("{}={}", key("url"), quote(&self.url)),
             format!("{}={}", key("bearer_token_env_var"), quote(Self::TOKEN_ENV)),
-            format!("{}={}", key("default_tools_approval_mode"), quote("approve")),
+            format!(
+                "{}={}",
+                key("default_tools_approval_mode"),
+                quote("approve")
+            ),
         ]
         .into_iter()
         .flat_map(|a| ["-c".to_string(), a])
@@ -109,6 +113,11 @@ pub struct Runtime {
     pub(crate) watchdog: Arc<tokio::sync::Notify>,
     /// For tasks the runtime spawns about itself (timeouts, resumes).
     pub(crate) me: Weak<Runtime>,
+    /// Wakes the wakeup scheduler when wakeups change.
+    pub(crate) scheduler_wake: Arc<tokio::sync::Notify>,
+    pub(crate) scheduler_stop: tokio::sync::watch::Sender<bool>,
+    /// The session peer messages go to, once the peer network chose it.
+    peer_session: Mutex<Option<String>>,
 }
 
 #[derive(Default)]
@@ -127,6 +136,17 @@ pub(crate) struct State {
     /// Sessions whose model or effort changed since their last turn; only
     /// those send the override (it persists in the thread afterwards).
     pub settings_changed: HashSet<String>,
+    /// What each running turn said so far, by turn id: for wakeup run
+    /// summaries and auto-archived memories.
+    pub digests: HashMap<String, TurnDigest>,
+}
+
+#[derive(Default)]
+pub(crate) struct TurnDigest {
+    /// The person's (or the sender's) message, without Perch's context.
+    pub user: Option<String>,
+    /// The agent's last message.
+    pub agent: Option<String>,
 }
 
 /// The supervised child and what it was started from.
@@ -162,8 +182,18 @@ pub(crate) struct PendingRequest {
 
 impl Runtime {
     pub async fn start(options: RuntimeOptions) -> Result<Arc<Self>> {
-        let RuntimeOptions { data_dir, config, config_path, project_dirs, secrets, autostart, logs_dir, mcp } = options;
-        std::fs::create_dir_all(&data_dir).map_err(|e| Error::io(format!("creating {}", data_dir.display()), e))?;
+        let RuntimeOptions {
+            data_dir,
+            config,
+            config_path,
+            project_dirs,
+            secrets,
+            autostart,
+            logs_dir,
+            mcp,
+        } = options;
+        std::fs::create_dir_all(&data_dir)
+            .map_err(|e| Error::io(format!("creating {}", data_dir.display()), e))?;
         let store = Store::open(&data_dir.join("perch.db"))?;
         recover_from_previous_run(&store)?;
 
@@ -172,7 +202,11 @@ impl Runtime {
             supervisor: None,
             bin: String::new(),
             startup_error: None,
-            applied: AppliedCodexSettings { bin: None, provider: None, provider_key: false },
+            applied: AppliedCodexSettings {
+                bin: None,
+                provider: None,
+                provider_key: false,
+            },
         };
         let runtime = Arc::new_cyclic(|me| Self {
             data_dir,
@@ -190,6 +224,9 @@ impl Runtime {
             state: Mutex::new(State::default()),
             watchdog: Arc::new(tokio::sync::Notify::new()),
             me: me.clone(),
+            scheduler_wake: Arc::new(tokio::sync::Notify::new()),
+            scheduler_stop: tokio::sync::watch::channel(false).0,
+            peer_session: Mutex::new(None),
         });
         crate::codex_events::spawn_event_loop(Arc::downgrade(&runtime), events_rx);
         runtime.start_codex().await?;
@@ -204,10 +241,18 @@ impl Runtime {
         let candidates: Vec<PathBuf> = self
             .project_dirs
             .iter()
-            .flat_map(|d| [npm_native_binary(&d.join("tools/codex")), locate::packaged_binary(d)])
+            .flat_map(|d| {
+                [
+                    npm_native_binary(&d.join("tools/codex")),
+                    locate::packaged_binary(d),
+                ]
+            })
             .collect();
-        let located =
-            locate::locate(std::env::var_os("PERCH_CODEX_BIN").map(PathBuf::from), config.codex.bin.clone(), &candidates);
+        let located = locate::locate(
+            std::env::var_os("PERCH_CODEX_BIN").map(PathBuf::from),
+            config.codex.bin.clone(),
+            &candidates,
+        );
         let provider_key = match &config.provider {
             Some(_) => self.secret(secret_names::PROVIDER_API_KEY).await?,
             None => None,
@@ -228,12 +273,19 @@ impl Runtime {
             }
         };
         tracing::info!("using Codex at {} ({source:?})", bin.display());
-        let spawn = spawn_options(&self.data_dir, &config, bin.clone(), provider_key, self.mcp.as_ref())?;
+        let spawn = spawn_options(
+            &self.data_dir,
+            &config,
+            bin.clone(),
+            provider_key,
+            self.mcp.as_ref(),
+        )?;
         let running = self.lock_codex().supervisor.clone();
         match running {
             Some(supervisor) => supervisor.restart_with(spawn).await,
             None => {
-                let supervisor = Supervisor::start(SupervisorConfig::new(spawn), self.supervisor_events.clone());
+                let supervisor =
+                    Supervisor::start(SupervisorConfig::new(spawn), self.supervisor_events.clone());
                 self.lock_codex().supervisor = Some(supervisor);
             }
         }
@@ -254,7 +306,9 @@ impl Runtime {
     }
 
     pub(crate) fn lock_codex(&self) -> std::sync::MutexGuard<'_, CodexSlot> {
-        self.codex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.codex
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn events(&self) -> &EventBus {
@@ -267,20 +321,30 @@ impl Runtime {
 
     /// A snapshot of the current configuration (Settings can change it).
     pub fn config(&self) -> Config {
-        self.config.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.config
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     pub(crate) fn replace_config(&self, config: Config) {
-        *self.config.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = config;
+        *self
+            .config
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = config;
     }
 
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn supervisor(&self) -> Result<Supervisor> {
         let slot = self.lock_codex();
-        slot.supervisor.clone().ok_or_else(|| Error::CodexUnavailable(slot.startup_error.clone().unwrap_or_default()))
+        slot.supervisor
+            .clone()
+            .ok_or_else(|| Error::CodexUnavailable(slot.startup_error.clone().unwrap_or_default()))
     }
 
     /// A request to Codex. One that arrives while Codex is starting or
@@ -291,9 +355,16 @@ impl Runtime {
             use perch_codex::HealthState::*;
             let mut health = supervisor.watch_health();
             let limit = Duration::from_secs(self.config().codex.request_timeout_secs.max(1));
-            let _ = tokio::time::timeout(limit, health.wait_for(|h| !matches!(h.state, Starting | Restarting))).await;
+            let _ = tokio::time::timeout(
+                limit,
+                health.wait_for(|h| !matches!(h.state, Starting | Restarting)),
+            )
+            .await;
         }
-        supervisor.request::<M>(params).await.map_err(Error::from_codex)
+        supervisor
+            .request::<M>(params)
+            .await
+            .map_err(Error::from_codex)
     }
 
     /// Waits until Codex is ready (or failed), for at most `timeout`.
@@ -331,7 +402,10 @@ impl Runtime {
 
     /// The Codex child's pid and generation, for tests and the benchmark.
     pub fn codex_connection(&self) -> Option<(u64, Arc<perch_codex::Connection>)> {
-        self.lock_codex().supervisor.as_ref().and_then(|s| s.connection().ok())
+        self.lock_codex()
+            .supervisor
+            .as_ref()
+            .and_then(|s| s.connection().ok())
     }
 
     pub fn status(&self) -> Result<Status> {
@@ -364,17 +438,29 @@ impl Runtime {
     // -------------------------------------------------------------- sessions
 
     fn with_active(&self, mut session: Session) -> Session {
-        session.active_turn_id = self.lock().active.get(&session.id).map(|a| a.turn_id.clone());
+        session.active_turn_id = self
+            .lock()
+            .active
+            .get(&session.id)
+            .map(|a| a.turn_id.clone());
         session
     }
 
     pub fn sessions(&self, archived: bool, query: Option<&str>) -> Result<Vec<Session>> {
         let query = query.map(str::trim).filter(|q| !q.is_empty());
-        Ok(self.store.sessions(archived, query)?.into_iter().map(|s| self.with_active(s)).collect())
+        Ok(self
+            .store
+            .sessions(archived, query)?
+            .into_iter()
+            .map(|s| self.with_active(s))
+            .collect())
     }
 
     pub fn session(&self, id: &str) -> Result<Session> {
-        let session = self.store.session(id)?.ok_or_else(|| Error::NotFound(format!("no session {id:?}")))?;
+        let session = self
+            .store
+            .session(id)?
+            .ok_or_else(|| Error::NotFound(format!("no session {id:?}")))?;
         Ok(self.with_active(session))
     }
 
@@ -394,7 +480,11 @@ impl Runtime {
     }
 
     fn default_cwd(&self) -> Option<String> {
-        self.config().codex.cwd.or_else(dirs::home_dir).map(|p| p.display().to_string())
+        self.config()
+            .codex
+            .cwd
+            .or_else(dirs::home_dir)
+            .map(|p| p.display().to_string())
     }
 
     pub async fn create_session(&self, new: NewSession) -> Result<Session> {
@@ -406,7 +496,9 @@ impl Runtime {
                 return Err(Error::Invalid(format!("cwd {cwd:?} is not a directory")));
             }
         }
-        let params = ThreadStartParams { overrides: self.thread_overrides(new.cwd.clone(), model.clone()) };
+        let params = ThreadStartParams {
+            overrides: self.thread_overrides(new.cwd.clone(), model.clone()),
+        };
         let result = self.codex::<ThreadStart>(&params).await?;
         let now = now_ms();
         let session = Session {
@@ -435,12 +527,17 @@ impl Runtime {
         if let Some(name) = &session.name {
             self.set_codex_name(&session.id, name).await;
         }
-        self.bus.publish(EventKind::SessionUpdated { session: session.clone() });
+        self.bus.publish(EventKind::SessionUpdated {
+            session: session.clone(),
+        });
         Ok(session)
     }
 
     async fn set_codex_name(&self, thread_id: &str, name: &str) {
-        let params = ThreadNameSetParams { thread_id: thread_id.into(), name: name.into() };
+        let params = ThreadNameSetParams {
+            thread_id: thread_id.into(),
+            name: name.into(),
+        };
         if let Err(err) = self.codex::<ThreadNameSet>(&params).await {
             tracing::warn!("could not name thread {thread_id} in Codex: {err}");
         }
@@ -482,22 +579,30 @@ impl Runtime {
         }
         if let Some(archived) = patch.archived.filter(|a| *a != session.archived) {
             if archived && session.active_turn_id.is_some() {
-                return Err(Error::Conflict("a turn is running in this session; interrupt it before archiving".into()));
+                return Err(Error::Conflict(
+                    "a turn is running in this session; interrupt it before archiving".into(),
+                ));
             }
-            let params = ThreadIdParams { thread_id: id.into() };
+            let params = ThreadIdParams {
+                thread_id: id.into(),
+            };
             let result = if archived {
                 self.codex::<ThreadArchive>(&params).await
             } else {
                 self.codex::<ThreadUnarchive>(&params).await
             };
             if let Err(err) = result {
-                tracing::warn!("Codex could not (un)archive thread {id}: {err}; keeping Perch's flag");
+                tracing::warn!(
+                    "Codex could not (un)archive thread {id}: {err}; keeping Perch's flag"
+                );
             }
             self.lock().loaded.remove(id);
             session.archived = archived;
         }
         self.store.update_session(&session)?;
-        self.bus.publish(EventKind::SessionUpdated { session: session.clone() });
+        self.bus.publish(EventKind::SessionUpdated {
+            session: session.clone(),
+        });
         Ok(session)
     }
 
@@ -509,7 +614,10 @@ impl Runtime {
         };
         let result = self.codex::<ThreadFork>(&params).await?;
         let now = now_ms();
-        let label = source.name.clone().unwrap_or_else(|| truncate(&source.preview, 60));
+        let label = source
+            .name
+            .clone()
+            .unwrap_or_else(|| truncate(&source.preview, 60));
         let session = Session {
             id: result.thread.id,
             name: Some(format!("{label} (fork)")),
@@ -526,17 +634,24 @@ impl Runtime {
         };
         self.store.insert_session(&session)?;
         self.lock().loaded.insert(session.id.clone());
-        self.bus.publish(EventKind::SessionUpdated { session: session.clone() });
+        self.bus.publish(EventKind::SessionUpdated {
+            session: session.clone(),
+        });
         Ok(session)
     }
 
     pub async fn compact_session(&self, id: &str) -> Result<()> {
         let session = self.session(id)?;
         if session.active_turn_id.is_some() {
-            return Err(Error::Conflict("a turn is running; compact when it is done".into()));
+            return Err(Error::Conflict(
+                "a turn is running; compact when it is done".into(),
+            ));
         }
         self.ensure_loaded(&session).await?;
-        self.codex::<ThreadCompactStart>(&ThreadIdParams { thread_id: id.into() }).await?;
+        self.codex::<ThreadCompactStart>(&ThreadIdParams {
+            thread_id: id.into(),
+        })
+        .await?;
         Ok(())
     }
 
@@ -555,7 +670,9 @@ impl Runtime {
             let page = match while_settling(|| self.codex::<ThreadTurnsList>(&params)).await {
                 Ok(page) => page,
                 // A thread with no message yet has no rollout to list.
-                Err(Error::Codex(perch_codex::Error::Server { message, .. })) if message.contains("not materialized") => {
+                Err(Error::Codex(perch_codex::Error::Server { message, .. }))
+                    if message.contains("not materialized") =>
+                {
                     break;
                 }
                 Err(other) => return Err(other),
@@ -570,14 +687,59 @@ impl Runtime {
             .into_iter()
             .map(|t| HistoryTurn {
                 id: t.id,
-                status: serde_json::to_value(t.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+                status: serde_json::to_value(t.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
                 error: t.error.map(|e| e.message),
-                items: t.items,
+                items: t
+                    .items
+                    .into_iter()
+                    .map(|mut item| {
+                        crate::context::strip_context(&mut item);
+                        item
+                    })
+                    .collect(),
             })
             .collect())
     }
 
     // ----------------------------------------------------------------- turns
+
+    /// The memories relevant to `text` and the open plan items, as the
+    /// `<perch_context>` block (see `context.rs`); marks those memories used.
+    fn turn_context(&self, text: &str) -> Option<String> {
+        let config = self.config().memory;
+        if !config.context || config.context_tokens == 0 {
+            return None;
+        }
+        let memories = self
+            .store
+            .search_memories(text, None, 20, false)
+            .unwrap_or_else(|err| {
+                tracing::warn!("searching memories for the turn's context: {err}");
+                Vec::new()
+            });
+        let plans = self.store.plans().unwrap_or_default();
+        let (block, used) =
+            crate::context::context_block(&memories, &plans, config.context_tokens)?;
+        if let Err(err) = self.store.touch_memories(&used, now_ms()) {
+            tracing::warn!("marking memories used: {err}");
+        }
+        Some(block)
+    }
+
+    /// The session peer messages go to (set by the peer network).
+    pub fn peer_session(&self) -> Option<String> {
+        self.peer_session
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn set_peer_session(&self, id: Option<String>) {
+        *self.peer_session.lock().unwrap_or_else(|p| p.into_inner()) = id;
+    }
 
     /// Sends a message: `turn/steer` while a turn runs, else `turn/start`.
     pub async fn send_message(&self, id: &str, text: &str) -> Result<Sent> {
@@ -586,20 +748,33 @@ impl Runtime {
             return Err(Error::Invalid("the message is empty".into()));
         }
         if text.chars().count() > MAX_MESSAGE_CHARS {
-            return Err(Error::Invalid(format!("the message is longer than {MAX_MESSAGE_CHARS} characters")));
+            return Err(Error::Invalid(format!(
+                "the message is longer than {MAX_MESSAGE_CHARS} characters"
+            )));
         }
         let session = self.session(id)?;
         if session.archived {
-            return Err(Error::Conflict("this session is archived; unarchive it to continue it".into()));
+            return Err(Error::Conflict(
+                "this session is archived; unarchive it to continue it".into(),
+            ));
         }
         self.ensure_loaded(&session).await?;
-        let input = vec![UserInput::Text { text: text.to_string() }];
+        let input = vec![UserInput::Text {
+            text: text.to_string(),
+        }];
         if let Some(active) = session.active_turn_id.clone() {
-            let params = TurnSteerParams { thread_id: id.into(), expected_turn_id: active, input: input.clone() };
+            let params = TurnSteerParams {
+                thread_id: id.into(),
+                expected_turn_id: active,
+                input: input.clone(),
+            };
             match self.codex::<TurnSteer>(&params).await {
                 Ok(result) => {
                     self.touch_session(id, Some(text));
-                    return Ok(Sent { turn_id: result.turn_id, mode: SendMode::Steer });
+                    return Ok(Sent {
+                        turn_id: result.turn_id,
+                        mode: SendMode::Steer,
+                    });
                 }
                 // The turn ended between our look and the steer: start a new one.
                 Err(Error::Codex(perch_codex::Error::Server { .. })) => {}
@@ -607,19 +782,39 @@ impl Runtime {
             }
         }
         let changed = self.lock().settings_changed.remove(id);
-        let (model, effort) = if changed { (session.model.clone(), session.effort.clone()) } else { (None, None) };
-        let params = TurnStartParams { thread_id: id.into(), input, model, effort };
+        let (model, effort) = if changed {
+            (session.model.clone(), session.effort.clone())
+        } else {
+            (None, None)
+        };
+        let mut input = input;
+        if let Some(context) = self.turn_context(text) {
+            input.insert(0, UserInput::Text { text: context });
+        }
+        let params = TurnStartParams {
+            thread_id: id.into(),
+            input,
+            model,
+            effort,
+        };
         let result = self.codex::<TurnStart>(&params).await?;
         let turn_id = result.turn.id;
         self.register_turn(id, &turn_id)?;
         self.touch_session(id, Some(text));
-        Ok(Sent { turn_id, mode: SendMode::Start })
+        Ok(Sent {
+            turn_id,
+            mode: SendMode::Start,
+        })
     }
 
     /// Marks a turn as running, unless its completion was already processed.
     pub(crate) fn register_turn(&self, session_id: &str, turn_id: &str) -> Result<bool> {
         let mut state = self.lock();
-        if state.active.get(session_id).is_some_and(|a| a.turn_id == turn_id) {
+        if state
+            .active
+            .get(session_id)
+            .is_some_and(|a| a.turn_id == turn_id)
+        {
             return Ok(false);
         }
         let now = now_ms();
@@ -628,17 +823,27 @@ impl Runtime {
         }
         state.active.insert(
             session_id.to_string(),
-            Active { turn_id: turn_id.to_string(), started_at: now, last_event: Instant::now(), stalled: false },
+            Active {
+                turn_id: turn_id.to_string(),
+                started_at: now,
+                last_event: Instant::now(),
+                stalled: false,
+            },
         );
         drop(state);
         self.watchdog.notify_one();
-        self.bus.publish(EventKind::TurnStarted { session_id: session_id.into(), turn_id: turn_id.into() });
+        self.bus.publish(EventKind::TurnStarted {
+            session_id: session_id.into(),
+            turn_id: turn_id.into(),
+        });
         Ok(true)
     }
 
     /// Records activity (and the first message as preview) on a session.
     pub(crate) fn touch_session(&self, id: &str, first_text: Option<&str>) {
-        let Ok(Some(mut session)) = self.store.session(id) else { return };
+        let Ok(Some(mut session)) = self.store.session(id) else {
+            return;
+        };
         session.last_activity_at = now_ms();
         if session.preview.is_empty() {
             if let Some(text) = first_text {
@@ -656,7 +861,10 @@ impl Runtime {
         let turn_id = session
             .active_turn_id
             .ok_or_else(|| Error::Conflict("no turn is running in this session".into()))?;
-        let params = TurnInterruptParams { thread_id: id.into(), turn_id: turn_id.clone() };
+        let params = TurnInterruptParams {
+            thread_id: id.into(),
+            turn_id: turn_id.clone(),
+        };
         while_settling(|| self.codex::<TurnInterrupt>(&params)).await?;
         Ok(turn_id)
     }
@@ -664,7 +872,10 @@ impl Runtime {
     // --------------------------------------------------------------- account
 
     pub async fn account(&self) -> Result<serde_json::Value> {
-        self.codex::<AccountRead>(&AccountReadParams { refresh_token: false }).await
+        self.codex::<AccountRead>(&AccountReadParams {
+            refresh_token: false,
+        })
+        .await
     }
 
     pub async fn login(&self, params: LoginParams) -> Result<serde_json::Value> {
@@ -685,7 +896,11 @@ impl Runtime {
             .map(|m| ModelInfo {
                 id: m.id,
                 display_name: m.display_name,
-                efforts: m.supported_reasoning_efforts.into_iter().map(|e| e.reasoning_effort).collect(),
+                efforts: m
+                    .supported_reasoning_efforts
+                    .into_iter()
+                    .map(|e| e.reasoning_effort)
+                    .collect(),
                 default_effort: m.default_reasoning_effort,
                 is_default: m.is_default,
             })
@@ -697,9 +912,13 @@ impl Runtime {
     /// Cancels every pending approval (Codex gets an answer), stops the
     /// child's process group and records running turns as interrupted.
     pub async fn shutdown(&self) {
+        self.scheduler_stop.send_replace(true);
         let pending: Vec<String> = self.lock().pending.keys().cloned().collect();
         for id in pending {
-            if let Err(err) = self.resolve_approval(&id, Decision::Cancel, "shutdown").await {
+            if let Err(err) = self
+                .resolve_approval(&id, Decision::Cancel, "shutdown")
+                .await
+            {
                 tracing::warn!("could not cancel approval {id} on shutdown: {err}");
             }
         }
@@ -716,7 +935,13 @@ impl Runtime {
 fn recover_from_previous_run(store: &Store) -> Result<()> {
     let now = now_ms();
     for (session_id, turn_id) in store.running_turns()? {
-        store.finish_turn(&session_id, &turn_id, "interrupted", Some("Perch stopped while this turn ran"), now)?;
+        store.finish_turn(
+            &session_id,
+            &turn_id,
+            "interrupted",
+            Some("Perch stopped while this turn ran"),
+            now,
+        )?;
     }
     for approval in store.approvals(true)? {
         store.answer_approval(&approval.id, ApprovalStatus::Expired, "perch-restart", now)?;
@@ -742,7 +967,8 @@ fn spawn_options(
     }
     let codex_home = match &config.codex.home {
         Some(home) => {
-            std::fs::create_dir_all(home).map_err(|e| Error::io(format!("creating {}", home.display()), e))?;
+            std::fs::create_dir_all(home)
+                .map_err(|e| Error::io(format!("creating {}", home.display()), e))?;
             env.push(("CODEX_HOME".to_string(), home.display().to_string()));
             home.clone()
         }
@@ -756,7 +982,8 @@ fn spawn_options(
     let inherited_tmp = std::env::temp_dir();
     if codex_home.starts_with(&inherited_tmp) {
         let tmp = data_dir.join("tmp");
-        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
+        std::fs::create_dir_all(&tmp)
+            .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
         if codex_home.starts_with(&tmp) {
             return Err(Error::Config(format!(
                 "CODEX_HOME {} is inside Perch's temp dir {}; move one of them",
@@ -792,7 +1019,11 @@ fn spawn_watchdog(runtime: Weak<Runtime>) {
                     let deadline = active.last_event + limit;
                     if deadline <= now {
                         active.stalled = true;
-                        stalled.push((session_id.clone(), active.turn_id.clone(), now - active.last_event));
+                        stalled.push((
+                            session_id.clone(),
+                            active.turn_id.clone(),
+                            now - active.last_event,
+                        ));
                     } else {
                         next = Some(next.map_or(deadline, |n| n.min(deadline)));
                     }
@@ -800,8 +1031,14 @@ fn spawn_watchdog(runtime: Weak<Runtime>) {
                 next
             };
             for (session_id, turn_id, silent) in stalled {
-                tracing::warn!("turn {turn_id} in session {session_id} stalled: no event for {silent:?}");
-                rt.bus.publish(EventKind::TurnStalled { session_id, turn_id, silent_for_ms: silent.as_millis() as u64 });
+                tracing::warn!(
+                    "turn {turn_id} in session {session_id} stalled: no event for {silent:?}"
+                );
+                rt.bus.publish(EventKind::TurnStalled {
+                    session_id,
+                    turn_id,
+                    silent_for_ms: silent.as_millis() as u64,
+                });
             }
             let watchdog = rt.watchdog.clone();
             drop(rt);
@@ -829,25 +1066,40 @@ pub(crate) fn truncate(text: &str, max: usize) -> String {
 }
 
 fn validate_name(name: Option<String>) -> Result<Option<String>> {
-    let Some(name) = name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()) else { return Ok(None) };
+    let Some(name) = name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
     if name.chars().count() > MAX_NAME_CHARS {
-        return Err(Error::Invalid(format!("the name is longer than {MAX_NAME_CHARS} characters")));
+        return Err(Error::Invalid(format!(
+            "the name is longer than {MAX_NAME_CHARS} characters"
+        )));
     }
     if name.chars().any(char::is_control) {
-        return Err(Error::Invalid("the name contains control characters".into()));
+        return Err(Error::Invalid(
+            "the name contains control characters".into(),
+        ));
     }
     Ok(Some(name))
 }
 
 fn validate_word(what: &str, value: Option<String>) -> Result<Option<String>> {
-    let Some(value) = value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) else { return Ok(None) };
+    let Some(value) = value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
     if value.len() > 100 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Error::Invalid(format!("{what} {value:?} is not a valid {what} name")));
+        return Err(Error::Invalid(format!(
+            "{what} {value:?} is not a valid {what} name"
+        )));
     }
     Ok(Some(value))
 }
 
 /// An id for Perch's own records.
 pub(crate) fn new_id(prefix: &str) -> Result<String> {
-    random_hex(12).map(|hex| format!("{prefix}_{hex}")).map_err(|e| Error::io("making an id", e))
+    random_hex(12)
+        .map(|hex| format!("{prefix}_{hex}"))
+        .map_err(|e| Error::io("making an id", e))
 }

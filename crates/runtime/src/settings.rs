@@ -23,6 +23,7 @@ pub struct Settings {
     /// The relay token is in the secret store (used from the next start).
     pub relay_token_set: bool,
     pub notifications: NotificationSettings,
+    pub memory: MemorySettings,
     pub autostart: AutostartState,
     pub secrets: SecretsState,
     pub paths: Paths,
@@ -74,6 +75,30 @@ pub struct NotificationSettings {
     pub peer_messages: bool,
     pub muted_agents: Vec<String>,
     pub muted_channels: Vec<String>,
+    pub wakeups: bool,
+}
+
+/// `[memory]`: context for each turn, auto-archiving, embeddings.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemorySettings {
+    pub context: bool,
+    pub context_tokens: usize,
+    pub auto_archive: bool,
+    pub embeddings_url: Option<String>,
+    pub embeddings_model: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MemoryPatch {
+    pub context: Option<bool>,
+    pub context_tokens: Option<usize>,
+    pub auto_archive: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    pub embeddings_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub embeddings_model: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -108,11 +133,14 @@ pub struct SettingsPatch {
     #[serde(default, deserialize_with = "present")]
     pub provider: Option<Option<ProviderSettings>>,
     pub notifications: Option<NotificationsPatch>,
+    pub memory: Option<MemoryPatch>,
     pub autostart: Option<bool>,
 }
 
 /// `Some(None)` for an explicit `null`, `None` when the key is absent.
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -142,6 +170,7 @@ pub struct NotificationsPatch {
     pub peer_messages: Option<bool>,
     pub muted_agents: Option<Vec<String>>,
     pub muted_channels: Option<Vec<String>>,
+    pub wakeups: Option<bool>,
 }
 
 impl Runtime {
@@ -183,9 +212,20 @@ impl Runtime {
                 peer_messages: n.peer_messages,
                 muted_agents: n.muted_agents.clone(),
                 muted_channels: n.muted_channels.clone(),
+                wakeups: n.wakeups,
+            },
+            memory: MemorySettings {
+                context: config.memory.context,
+                context_tokens: config.memory.context_tokens,
+                auto_archive: config.memory.auto_archive,
+                embeddings_url: config.memory.embeddings_url.clone(),
+                embeddings_model: config.memory.embeddings_model.clone(),
             },
             autostart,
-            secrets: SecretsState { backend: self.secrets.backend(), warning: self.secrets.warning() },
+            secrets: SecretsState {
+                backend: self.secrets.backend(),
+                warning: self.secrets.warning(),
+            },
             paths: Paths {
                 data: self.data_dir.display().to_string(),
                 config: self.config_path.as_ref().map(|p| p.display().to_string()),
@@ -204,12 +244,28 @@ impl Runtime {
 
     async fn autostart_state(&self) -> AutostartState {
         let Some(autostart) = self.autostart.clone() else {
-            return AutostartState { supported: false, enabled: false, error: None };
+            return AutostartState {
+                supported: false,
+                enabled: false,
+                error: None,
+            };
         };
         match tokio::task::spawn_blocking(move || autostart.is_enabled()).await {
-            Ok(Ok(enabled)) => AutostartState { supported: true, enabled, error: None },
-            Ok(Err(err)) => AutostartState { supported: true, enabled: false, error: Some(err.to_string()) },
-            Err(err) => AutostartState { supported: true, enabled: false, error: Some(err.to_string()) },
+            Ok(Ok(enabled)) => AutostartState {
+                supported: true,
+                enabled,
+                error: None,
+            },
+            Ok(Err(err)) => AutostartState {
+                supported: true,
+                enabled: false,
+                error: Some(err.to_string()),
+            },
+            Err(err) => AutostartState {
+                supported: true,
+                enabled: false,
+                error: Some(err.to_string()),
+            },
         }
     }
 
@@ -225,11 +281,13 @@ impl Runtime {
         if let Some(n) = patch.notifications {
             apply_notifications(&mut config.notifications, n)?;
         }
+        if let Some(m) = patch.memory {
+            apply_memory(&mut config.memory, m)?;
+        }
         if let Some(enabled) = patch.autostart {
-            let autostart = self
-                .autostart
-                .clone()
-                .ok_or_else(|| Error::Invalid("login autostart is not available on this system".into()))?;
+            let autostart = self.autostart.clone().ok_or_else(|| {
+                Error::Invalid("login autostart is not available on this system".into())
+            })?;
             tokio::task::spawn_blocking(move || autostart.set_enabled(enabled))
                 .await
                 .map_err(|e| Error::Config(format!("the autostart task failed: {e}")))??;
@@ -243,15 +301,22 @@ impl Runtime {
 
     /// Stores (`Some`) or removes (`None`) the custom provider's API key.
     pub async fn set_provider_key(&self, key: Option<String>) -> Result<Settings> {
-        self.store_secret(secret_names::PROVIDER_API_KEY, "the API key", key).await
+        self.store_secret(secret_names::PROVIDER_API_KEY, "the API key", key)
+            .await
     }
 
     /// The token of the relay Perch embeds or joins; used from the next start.
     pub async fn set_relay_token(&self, token: Option<String>) -> Result<Settings> {
-        self.store_secret(secret_names::RELAY_TOKEN, "the relay token", token).await
+        self.store_secret(secret_names::RELAY_TOKEN, "the relay token", token)
+            .await
     }
 
-    async fn store_secret(&self, name: &'static str, what: &str, value: Option<String>) -> Result<Settings> {
+    async fn store_secret(
+        &self,
+        name: &'static str,
+        what: &str,
+        value: Option<String>,
+    ) -> Result<Settings> {
         let secrets = self.secrets.clone();
         match value {
             Some(value) => {
@@ -278,7 +343,9 @@ impl Runtime {
 
     async fn announce_settings(&self) -> Result<Settings> {
         let settings = self.settings().await?;
-        self.bus.publish(EventKind::SettingsChanged { settings: Box::new(settings.clone()) });
+        self.bus.publish(EventKind::SettingsChanged {
+            settings: Box::new(settings.clone()),
+        });
         Ok(settings)
     }
 }
@@ -288,10 +355,16 @@ fn apply_codex(config: &mut Config, patch: CodexPatch) -> Result<()> {
         config.codex.bin = match bin {
             Some(bin) if bin.as_os_str().is_empty() => None,
             Some(bin) if !bin.is_absolute() => {
-                return Err(Error::Invalid(format!("the Codex binary must be an absolute path, not {}", bin.display())))
+                return Err(Error::Invalid(format!(
+                    "the Codex binary must be an absolute path, not {}",
+                    bin.display()
+                )))
             }
             Some(bin) if !bin.is_file() => {
-                return Err(Error::Invalid(format!("there is no file at {}", bin.display())))
+                return Err(Error::Invalid(format!(
+                    "there is no file at {}",
+                    bin.display()
+                )))
             }
             other => other,
         };
@@ -309,7 +382,10 @@ fn apply_codex(config: &mut Config, patch: CodexPatch) -> Result<()> {
         config.codex.cwd = match cwd {
             Some(cwd) if cwd.as_os_str().is_empty() => None,
             Some(cwd) if !cwd.is_dir() => {
-                return Err(Error::Invalid(format!("the working directory {} does not exist", cwd.display())))
+                return Err(Error::Invalid(format!(
+                    "the working directory {} does not exist",
+                    cwd.display()
+                )))
             }
             other => other,
         };
@@ -321,9 +397,9 @@ fn optional_word(what: &str, value: Option<String>) -> Result<Option<String>> {
     match value.map(|v| v.trim().to_string()) {
         None => Ok(None),
         Some(v) if v.is_empty() => Ok(None),
-        Some(v) if v.len() > 200 || v.chars().any(|c| c.is_whitespace() || c.is_control()) => {
-            Err(Error::Invalid(format!("{what} must be one word of at most 200 characters")))
-        }
+        Some(v) if v.len() > 200 || v.chars().any(|c| c.is_whitespace() || c.is_control()) => Err(
+            Error::Invalid(format!("{what} must be one word of at most 200 characters")),
+        ),
         Some(v) => Ok(Some(v)),
     }
 }
@@ -331,28 +407,52 @@ fn optional_word(what: &str, value: Option<String>) -> Result<Option<String>> {
 fn validate_provider(p: ProviderSettings) -> Result<ProviderConfig> {
     let id_ok = !p.id.is_empty()
         && p.id.len() <= 64
-        && p.id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+        && p.id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
     if !id_ok {
-        return Err(Error::Invalid("the provider id must be 1 to 64 letters, digits, '-' or '_'".into()));
+        return Err(Error::Invalid(
+            "the provider id must be 1 to 64 letters, digits, '-' or '_'".into(),
+        ));
     }
     let url = p.base_url.trim().to_string();
     if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > MAX_FIELD_CHARS {
-        return Err(Error::Invalid(format!("the provider base URL must start with http:// or https://, not {url:?}")));
+        return Err(Error::Invalid(format!(
+            "the provider base URL must start with http:// or https://, not {url:?}"
+        )));
     }
     if let Some(key) = &p.env_key {
-        let ok = !key.is_empty() && key.len() <= 128 && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let ok = !key.is_empty()
+            && key.len() <= 128
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
-            return Err(Error::Invalid(format!("{key:?} is not an environment variable name")));
+            return Err(Error::Invalid(format!(
+                "{key:?} is not an environment variable name"
+            )));
         }
     }
     if !matches!(p.wire_api.as_str(), "responses") {
-        return Err(Error::Invalid(format!("wire API {:?} is not supported; Codex speaks \"responses\"", p.wire_api)));
+        return Err(Error::Invalid(format!(
+            "wire API {:?} is not supported; Codex speaks \"responses\"",
+            p.wire_api
+        )));
     }
-    let name = p.name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+    let name = p
+        .name
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
     if name.as_ref().is_some_and(|n| n.len() > 200) {
-        return Err(Error::Invalid("the provider name is longer than 200 characters".into()));
+        return Err(Error::Invalid(
+            "the provider name is longer than 200 characters".into(),
+        ));
     }
-    Ok(ProviderConfig { id: p.id, name, base_url: url, env_key: p.env_key.filter(|k| !k.is_empty()), wire_api: p.wire_api })
+    Ok(ProviderConfig {
+        id: p.id,
+        name,
+        base_url: url,
+        env_key: p.env_key.filter(|k| !k.is_empty()),
+        wire_api: p.wire_api,
+    })
 }
 
 const MAX_MUTED: usize = 500;
@@ -360,13 +460,17 @@ const MAX_MUTED: usize = 500;
 /// Mute lists: distinct, trimmed names of at most 200 characters.
 fn validate_muted(what: &str, names: Vec<String>) -> Result<Vec<String>> {
     if names.len() > MAX_MUTED {
-        return Err(Error::Invalid(format!("{what}: at most {MAX_MUTED} entries")));
+        return Err(Error::Invalid(format!(
+            "{what}: at most {MAX_MUTED} entries"
+        )));
     }
     let mut out: Vec<String> = Vec::new();
     for name in names {
         let name = name.trim().to_string();
         if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
-            return Err(Error::Invalid(format!("{what}: {name:?} is not an agent id or channel name")));
+            return Err(Error::Invalid(format!(
+                "{what}: {name:?} is not an agent id or channel name"
+            )));
         }
         if !out.contains(&name) {
             out.push(name);
@@ -390,12 +494,44 @@ fn apply_notifications(n: &mut NotificationsConfig, patch: NotificationsPatch) -
         (&mut n.codex_restarts, patch.codex_restarts),
         (&mut n.errors, patch.errors),
         (&mut n.peer_messages, patch.peer_messages),
+        (&mut n.wakeups, patch.wakeups),
     ];
     for (field, value) in fields {
         if let Some(value) = value {
             *field = value;
         }
     }
+    Ok(())
+}
+
+/// The most context a turn may carry, in tokens.
+const MAX_CONTEXT_TOKENS: usize = 32_000;
+
+fn apply_memory(m: &mut crate::config::MemoryConfig, patch: MemoryPatch) -> Result<()> {
+    if let Some(tokens) = patch.context_tokens {
+        if tokens > MAX_CONTEXT_TOKENS {
+            return Err(Error::Invalid(format!(
+                "memory.contextTokens is at most {MAX_CONTEXT_TOKENS}"
+            )));
+        }
+        m.context_tokens = tokens;
+    }
+    if let Some(url) = patch.embeddings_url {
+        let url = optional_word("memory.embeddingsUrl", url)?;
+        if let Some(url) = &url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(Error::Invalid(format!(
+                    "memory.embeddingsUrl {url:?} is not an http(s) URL"
+                )));
+            }
+        }
+        m.embeddings_url = url;
+    }
+    if let Some(model) = patch.embeddings_model {
+        m.embeddings_model = optional_word("memory.embeddingsModel", model)?;
+    }
+    m.context = patch.context.unwrap_or(m.context);
+    m.auto_archive = patch.auto_archive.unwrap_or(m.auto_archive);
     Ok(())
 }
 
@@ -434,7 +570,9 @@ fn newest_log_tail(dir: &std::path::Path, lines: usize) -> String {
             .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
             .map(|e| e.path())
     });
-    let Some(path) = newest else { return "(no log file yet)\n".into() };
+    let Some(path) = newest else {
+        return "(no log file yet)\n".into();
+    };
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             let all: Vec<&str> = text.lines().collect();

@@ -11,7 +11,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
 use std::sync::Mutex;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE sessions (
     id TEXT PRIMARY KEY,
     name TEXT,
@@ -48,7 +49,11 @@ CREATE TABLE approvals (
     answered_by TEXT
 );
 CREATE INDEX approvals_by_status ON approvals(status);
-"#];
+"#,
+    crate::memory::MIGRATION,
+    crate::planner::MIGRATION,
+    crate::wakeups::MIGRATION,
+];
 
 pub struct Store {
     conn: Mutex<Connection>,
@@ -65,13 +70,17 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let store = Self { conn: Mutex::new(conn) };
+        let store = Self {
+            conn: Mutex::new(conn),
+        };
         store.migrate()?;
         Ok(store)
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn migrate(&self) -> Result<()> {
@@ -110,7 +119,10 @@ impl Store {
 
     pub fn session(&self, id: &str) -> Result<Option<Session>> {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1");
-        Ok(self.conn().query_row(&sql, [id], session_from_row).optional()?)
+        Ok(self
+            .conn()
+            .query_row(&sql, [id], session_from_row)
+            .optional()?)
     }
 
     /// Pinned first, then the most recently active.
@@ -128,7 +140,10 @@ impl Store {
 
     pub fn latest_session(&self) -> Result<Option<Session>> {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE archived = 0 ORDER BY last_activity_at DESC LIMIT 1");
-        Ok(self.conn().query_row(&sql, [], session_from_row).optional()?)
+        Ok(self
+            .conn()
+            .query_row(&sql, [], session_from_row)
+            .optional()?)
     }
 
     pub fn update_session(&self, session: &Session) -> Result<()> {
@@ -151,7 +166,10 @@ impl Store {
 
     pub fn set_token_usage(&self, session_id: &str, usage: &TokenUsage) -> Result<()> {
         let json = serde_json::to_string(usage).unwrap_or_default();
-        self.conn().execute("UPDATE sessions SET token_usage = ?2 WHERE id = ?1", params![session_id, json])?;
+        self.conn().execute(
+            "UPDATE sessions SET token_usage = ?2 WHERE id = ?1",
+            params![session_id, json],
+        )?;
         Ok(())
     }
 
@@ -164,10 +182,21 @@ impl Store {
             "INSERT OR IGNORE INTO turns (id, session_id, status, started_at) VALUES (?1, ?2, 'inProgress', ?3)",
             params![turn_id, session_id, at],
         )?;
-        Ok(conn.query_row("SELECT status FROM turns WHERE id = ?1", [turn_id], |row| row.get(0))?)
+        Ok(
+            conn.query_row("SELECT status FROM turns WHERE id = ?1", [turn_id], |row| {
+                row.get(0)
+            })?,
+        )
     }
 
-    pub fn finish_turn(&self, session_id: &str, turn_id: &str, status: &str, error: Option<&str>, at: i64) -> Result<()> {
+    pub fn finish_turn(
+        &self,
+        session_id: &str,
+        turn_id: &str,
+        status: &str,
+        error: Option<&str>,
+        at: i64,
+    ) -> Result<()> {
         self.conn().execute(
             "INSERT INTO turns (id, session_id, status, error, started_at, completed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
              ON CONFLICT(id) DO UPDATE SET status = ?3, error = ?4, completed_at = ?5",
@@ -179,7 +208,8 @@ impl Store {
     /// Turns recorded as running: after a crash of Perch or Codex they are not.
     pub fn running_turns(&self) -> Result<Vec<(String, String)>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT session_id, id FROM turns WHERE status = 'inProgress'")?;
+        let mut stmt =
+            conn.prepare("SELECT session_id, id FROM turns WHERE status = 'inProgress'")?;
         let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -207,7 +237,10 @@ impl Store {
 
     pub fn approval(&self, id: &str) -> Result<Option<Approval>> {
         let sql = format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = ?1");
-        Ok(self.conn().query_row(&sql, [id], approval_from_row).optional()?)
+        Ok(self
+            .conn()
+            .query_row(&sql, [id], approval_from_row)
+            .optional()?)
     }
 
     pub fn approvals(&self, pending_only: bool) -> Result<Vec<Approval>> {
@@ -221,7 +254,13 @@ impl Store {
     }
 
     /// Records an answer if the approval is still pending; returns whether it was.
-    pub fn answer_approval(&self, id: &str, status: ApprovalStatus, by: &str, at: i64) -> Result<bool> {
+    pub fn answer_approval(
+        &self,
+        id: &str,
+        status: ApprovalStatus,
+        by: &str,
+        at: i64,
+    ) -> Result<bool> {
         let changed = self.conn().execute(
             "UPDATE approvals SET status = ?2, answered_at = ?3, answered_by = ?4 WHERE id = ?1 AND status = 'pending'",
             params![id, status.as_str(), at, by],
@@ -343,8 +382,14 @@ mod tests {
         assert!(store.answer_approval("ap1", ApprovalStatus::Decline, "person", 9)?);
         assert!(!store.answer_approval("ap1", ApprovalStatus::Accept, "person", 10)?);
         let stored = store.approval("ap1")?;
-        assert_eq!(stored.as_ref().map(|a| a.status), Some(ApprovalStatus::Decline));
-        assert_eq!(stored.and_then(|a| a.answered_by).as_deref(), Some("person"));
+        assert_eq!(
+            stored.as_ref().map(|a| a.status),
+            Some(ApprovalStatus::Decline)
+        );
+        assert_eq!(
+            stored.and_then(|a| a.answered_by).as_deref(),
+            Some("person")
+        );
         assert!(store.approvals(true)?.is_empty());
         Ok(())
     }
@@ -358,7 +403,10 @@ mod tests {
         // A late begin (response processed after completion) does not revive it.
         assert_eq!(store.begin_turn("s", "t1", 3)?, "completed");
         assert_eq!(store.begin_turn("s", "t2", 3)?, "inProgress");
-        assert_eq!(store.running_turns()?, vec![("s".to_string(), "t2".to_string())]);
+        assert_eq!(
+            store.running_turns()?,
+            vec![("s".to_string(), "t2".to_string())]
+        );
         Ok(())
     }
 }

@@ -8,7 +8,17 @@ import type {
   Approval,
   ApprovalDecision,
   LoginStartResult,
+  Memory,
+  MemoryFormat,
+  MemoryImportResult,
+  MemoryPage,
+  MemoryPatch,
+  MemoryQuery,
   Model,
+  NewMemory,
+  NewWakeup,
+  Plan,
+  PlanItemPatch,
   PeerAgent,
   PeerMessage,
   PeerMessagePage,
@@ -23,6 +33,9 @@ import type {
   SettingsPatch,
   Status,
   Turn,
+  Wakeup,
+  WakeupPatch,
+  WakeupRun,
 } from './types';
 
 export class ApiError extends Error {
@@ -70,14 +83,22 @@ export async function errorFromResponse(res: Response): Promise<ApiError> {
 
 interface RequestOptions {
   body?: unknown;
+  /** A body sent as it is (not JSON), with its content type. */
+  text?: { body: string; contentType: string };
+  /** The Accept header (default JSON). */
+  accept?: string;
   /** Do not call the global 401 handler (login routes). */
   quiet401?: boolean;
 }
 
-export async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json' };
+/** Sends a request; a failed answer becomes an ApiError. */
+async function send(method: string, path: string, opts: RequestOptions): Promise<Response> {
+  const headers: Record<string, string> = { Accept: opts.accept ?? 'application/json' };
   const init: RequestInit = { method, headers, credentials: 'same-origin', cache: 'no-store' };
-  if (opts.body !== undefined) {
+  if (opts.text !== undefined) {
+    headers['Content-Type'] = opts.text.contentType;
+    init.body = opts.text.body;
+  } else if (opts.body !== undefined) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(opts.body);
   }
@@ -92,6 +113,11 @@ export async function request<T>(method: string, path: string, opts: RequestOpti
     if (res.status === 401 && !opts.quiet401 && unauthorizedHandler) unauthorizedHandler();
     throw err;
   }
+  return res;
+}
+
+export async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+  const res = await send(method, path, opts);
   if (res.status === 204) return undefined as T;
   const text = await res.text();
   if (!text) return undefined as T;
@@ -100,6 +126,23 @@ export async function request<T>(method: string, path: string, opts: RequestOpti
   } catch {
     throw new ApiError(res.status, 'bad_response', 'Perch answered with something that is not JSON');
   }
+}
+
+/** A request whose answer is text (a file), not JSON. */
+export async function requestText(method: string, path: string, opts: RequestOptions = {}): Promise<string> {
+  const res = await send(method, path, { accept: '*/*', ...opts });
+  return res.status === 204 ? '' : res.text();
+}
+
+/** `?a=1&b=x` from the defined values, or '' when there are none. */
+function query(params: Record<string, string | number | boolean | undefined | null>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === null || v === '') continue;
+    p.set(k, String(v));
+  }
+  const qs = p.toString();
+  return qs ? '?' + qs : '';
 }
 
 const enc = encodeURIComponent;
@@ -168,6 +211,48 @@ export const api = {
   markPeerRead: (ids: number[]) => request<{ unread: number }>('POST', '/api/peer/read', { body: { ids } }),
   peerPairs: () => request<{ pairs: PeerPair[] }>('GET', '/api/peer/pairs'),
   peerTasks: () => request<{ tasks: PeerTask[] }>('GET', '/api/peer/tasks'),
+
+  // Memory
+  memories: (q: MemoryQuery = {}) =>
+    request<MemoryPage>('GET', '/api/memories' + query({ q: q.q?.trim(), tag: q.tag, limit: q.limit, offset: q.offset })),
+  addMemory: (body: NewMemory) => request<Memory>('POST', '/api/memories', { body }),
+  patchMemory: (id: number, body: MemoryPatch) => request<Memory>('PATCH', `/api/memories/${id}`, { body }),
+  deleteMemory: (id: number) => request<void>('DELETE', `/api/memories/${id}`),
+  deleteMemories: (ids: number[]) => request<{ deleted: number }>('POST', '/api/memories/delete', { body: { ids } }),
+  /** The export file's text (JSON lines or Markdown). */
+  exportMemories: (format: MemoryFormat) => requestText('GET', `/api/memories/export?format=${format}`),
+  /** Imports a file's text; the format names how to read it. */
+  importMemories: (text: string, format: MemoryFormat) =>
+    request<MemoryImportResult>('POST', `/api/memories/import?format=${format}`, {
+      text: { body: text, contentType: 'text/plain; charset=utf-8' },
+    }),
+
+  // Planner
+  plans: () => request<{ plans: Plan[] }>('GET', '/api/plans'),
+  createPlan: (body: { name: string; items?: string[] }) => request<Plan>('POST', '/api/plans', { body }),
+  getPlan: (id: number) => request<Plan>('GET', `/api/plans/${id}`),
+  renamePlan: (id: number, name: string) => request<Plan>('PATCH', `/api/plans/${id}`, { body: { name } }),
+  deletePlan: (id: number) => request<void>('DELETE', `/api/plans/${id}`),
+  addPlanItem: (id: number, body: { text: string; position?: number }) =>
+    request<Plan>('POST', `/api/plans/${id}/items`, { body }),
+  patchPlanItem: (id: number, itemId: number, body: PlanItemPatch) =>
+    request<Plan>('PATCH', `/api/plans/${id}/items/${itemId}`, { body }),
+  deletePlanItem: (id: number, itemId: number) => request<Plan>('DELETE', `/api/plans/${id}/items/${itemId}`),
+  /** `doneOnly` removes the checked items; otherwise every item. */
+  clearPlan: (id: number, doneOnly: boolean) => request<Plan>('POST', `/api/plans/${id}/clear`, { body: { doneOnly } }),
+
+  // Wakeups
+  wakeups: () => request<{ wakeups: Wakeup[] }>('GET', '/api/wakeups'),
+  createWakeup: (body: NewWakeup) => request<Wakeup>('POST', '/api/wakeups', { body }),
+  patchWakeup: (id: number, body: WakeupPatch) => request<Wakeup>('PATCH', `/api/wakeups/${id}`, { body }),
+  deleteWakeup: (id: number) => request<void>('DELETE', `/api/wakeups/${id}`),
+  /** Fires a wakeup now, outside its schedule. */
+  runWakeup: (id: number) => request<WakeupRun>('POST', `/api/wakeups/${id}/run`, { body: {} }),
+  wakeupRuns: (opts: { wakeupId?: number; limit?: number } = {}) =>
+    request<{ runs: WakeupRun[] }>('GET', '/api/wakeups/runs' + query({ wakeupId: opts.wakeupId, limit: opts.limit })),
+  /** Runs a `missed` run (the `ask` policy) now. */
+  fireWakeupRun: (runId: number) => request<WakeupRun>('POST', `/api/wakeups/runs/${runId}/fire`, { body: {} }),
+  dismissWakeupRun: (runId: number) => request<WakeupRun>('POST', `/api/wakeups/runs/${runId}/dismiss`, { body: {} }),
 };
 
 // ---------------------------------------------------------------------------

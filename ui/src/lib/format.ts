@@ -90,3 +90,70 @@ export function approvalTone(status: string): 'ok' | 'err' | 'warn' | '' {
 export function sessionTitle(s: { name: string | null; preview: string } | undefined): string {
   return s?.name?.trim() || s?.preview?.trim() || 'New session';
 }
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/** "22 Nov 10:00" in local time; the year is added when it is not `now`'s. */
+export function shortDateTime(ms: number, now = Date.now()): string {
+  const d = new Date(ms);
+  const year = d.getFullYear() !== new Date(now).getFullYear() ? ` ${d.getFullYear()}` : '';
+  return `${d.getDate()} ${MONTHS[d.getMonth()]}${year} ${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+}
+
+/** "22 Nov 10:00:05": with seconds, for logs. */
+export function shortDateTimeSeconds(ms: number, now = Date.now()): string {
+  return `${shortDateTime(ms, now)}:${pad2(new Date(ms).getSeconds())}`;
+}
+
+/** A duration in words: 900000 -> "15 min", 5400000 -> "1 h 30 min", 90000 -> "1 min 30 s". */
+export function durationWords(ms: number): string {
+  if (!Number.isFinite(ms)) return '?';
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  const units: [number, string][] = [
+    [86_400_000, 'd'],
+    [3_600_000, 'h'],
+    [60_000, 'min'],
+    [1000, 's'],
+  ];
+  let rest = Math.round(ms / 1000) * 1000;
+  const parts: string[] = [];
+  for (const [size, name] of units) {
+    const n = Math.floor(rest / size);
+    if (n > 0) {
+      parts.push(`${n} ${name}`);
+      rest -= n * size;
+    }
+  }
+  // Two units say enough ("1 d 2 h", not "1 d 2 h 3 min 4 s").
+  return parts.slice(0, 2).join(' ');
+}
+
+/** How far a time is from now, both ways: "in 5 min", "in 12 s", "3 min ago", "now". */
+export function relativeWhen(ms: number, now = Date.now()): string {
+  const diff = ms - now;
+  if (Math.abs(diff) < 1000) return 'now';
+  const words = (d: number) => {
+    const s = Math.round(d / 1000);
+    if (s < 60) return `${s} s`;
+    const m = Math.round(d / 60_000);
+    if (m < 60) return `${m} min`;
+    if (d < 86_400_000) {
+      const h = Math.floor(m / 60);
+      const rest = m - h * 60;
+      return rest > 0 && h < 10 ? `${h} h ${rest} min` : `${Math.round(m / 60)} h`;
+    }
+    return `${Math.round(d / 86_400_000)} d`;
+  };
+  return diff > 0 ? `in ${words(diff)}` : `${words(-diff)} ago`;
+}
+
+/** An ISO timestamp for `<time datetime>`. */
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** The time as the person's locale writes it (a tooltip). */
+export function fullTime(ms: number): string {
+  return new Date(ms).toLocaleString();
+}

@@ -10,17 +10,23 @@
 //   #/inbox               Inbox (peer messages to and from the person)
 //   #/inbox/<threadId>    Inbox with that thread open (a message id)
 //   #/peers               Peers (this Perch on the peer network, agents, pairs, tasks)
+//   #/memory              Memory (what the agent remembers)
+//   #/planner             Planner (plans and their items)
+//   #/wakeups             Wakeups (scheduled prompts and their runs)
 //
 // The sign-in fragment `#login=<code>[&next=<urlencoded route>]` is not a
 // route: it is consumed on load (see `parseLoginFragment`).
 
-export type Page = 'chat' | 'dashboard' | 'inbox' | 'peers' | 'settings';
+export type Page = 'chat' | 'dashboard' | 'inbox' | 'peers' | 'memory' | 'planner' | 'wakeups' | 'settings';
 
 export type Route =
   | { page: 'chat'; sessionId: string | null }
   | { page: 'dashboard'; approvals: boolean; approvalId: string | null }
   | { page: 'inbox'; threadId: number | null }
   | { page: 'peers' }
+  | { page: 'memory' }
+  | { page: 'planner' }
+  | { page: 'wakeups' }
   | { page: 'settings' };
 
 export const DEFAULT_ROUTE: Route = { page: 'chat', sessionId: null };
@@ -30,6 +36,9 @@ export const PAGE_TITLES: Record<Page, string> = {
   dashboard: 'Perch — Dashboard',
   inbox: 'Perch — Inbox',
   peers: 'Perch — Peers',
+  memory: 'Perch — Memory',
+  planner: 'Perch — Planner',
+  wakeups: 'Perch — Wakeups',
   settings: 'Perch — Settings',
 };
 
@@ -76,7 +85,10 @@ export function parseRoute(hash: string): Route | null {
       return Number.isSafeInteger(threadId) ? { page: 'inbox', threadId } : null;
     }
     case 'peers':
-      return id === null ? { page: 'peers' } : null;
+    case 'memory':
+    case 'planner':
+    case 'wakeups':
+      return id === null ? { page: head } : null;
     default:
       return null;
   }
@@ -94,7 +106,10 @@ export function routePath(route: Route): string {
     case 'inbox':
       return route.threadId === null ? '/inbox' : `/inbox/${route.threadId}`;
     case 'peers':
-      return '/peers';
+    case 'memory':
+    case 'planner':
+    case 'wakeups':
+      return '/' + route.page;
     case 'settings':
       return '/settings';
   }

@@ -2,6 +2,8 @@
 
 import { api, ApiError, EventStream, onUnauthorized } from './api';
 import { navigate, router, startRouter } from './router.svelte';
+import { agentBus, isAgentStateEvent } from './agentEvents';
+import { runCommand, type CommandResult, type ParsedInput } from './commands';
 import type { Route } from './routes';
 import {
   activeTurnId,
@@ -59,6 +61,21 @@ export const ui = $state({
   models: [] as Model[],
   account: null as AccountInfo | null,
 });
+
+/** A slash command's output in the chat: local, never sent to Codex, not kept. */
+export interface CommandEntry {
+  id: string;
+  /** What the person typed. */
+  input: string;
+  at: number;
+  /** Shown after this turn (null: before the first). */
+  afterTurn: string | null;
+  /** null while it runs. */
+  result: CommandResult | null;
+}
+
+/** Command outputs per session id. */
+export const commandLog: Record<string, CommandEntry[]> = $state({});
 
 let stream: EventStream | null = null;
 
@@ -142,6 +159,7 @@ function signedOut(message: string | null): void {
   Object.assign(data, emptyData());
   clearTimeout(peerStatusTimer);
   Object.assign(peer, emptyPeer());
+  for (const id of Object.keys(commandLog)) delete commandLog[id];
 }
 
 async function startSignedIn(): Promise<void> {
@@ -167,7 +185,10 @@ function startStream(): void {
       if (connected) {
         // A fresh stream (no Last-Event-ID) may have missed events since the
         // last REST load; a resumed one gets them replayed.
-        if (ui.everConnected && !resumed) void reloadAll(true);
+        if (ui.everConnected && !resumed) {
+          void reloadAll(true);
+          agentBus.publish({ type: 'resync' });
+        }
         ui.everConnected = true;
       }
     },
@@ -179,8 +200,12 @@ function startStream(): void {
 function handleEvent(ev: PerchEvent): void {
   const effects = applyEvent(data, ev);
   for (const fx of effects) {
-    if (fx.type === 'reload') void reloadAll(true);
+    if (fx.type === 'reload') {
+      void reloadAll(true);
+      agentBus.publish({ type: 'resync' });
+    }
   }
+  if (isAgentStateEvent(ev)) agentBus.publish(ev);
   if (ev.type === 'peer.message' || ev.type === 'peer.status') {
     const { newUnread } = applyPeerEvent(peer, ev);
     // The unread count was raised locally: confirm it with the server soon.
@@ -364,6 +389,56 @@ export async function send(text: string): Promise<'start' | 'steer' | null> {
   const s = data.sessions.find((x) => x.id === id);
   if (s && !s.activeTurnId) s.activeTurnId = res.turnId;
   return res.mode;
+}
+
+/**
+ * Runs a slash command typed in `sessionId`'s composer and shows its output
+ * there (a `/new` output moves to the session it opened). No model turn.
+ */
+export async function runSlashCommand(sessionId: string, input: string, parsed: ParsedInput): Promise<void> {
+  const turns = data.turns[sessionId] ?? [];
+  const entry: CommandEntry = {
+    id: `cmd-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+    input: input.trim(),
+    at: Date.now(),
+    afterTurn: turns.length ? turns[turns.length - 1].id : null,
+    result: null,
+  };
+  appendCommand(sessionId, entry);
+  const result = await runCommand(parsed, {
+    session: data.sessions.find((s) => s.id === sessionId) ?? null,
+    defaultModel: data.status?.model ?? null,
+    openSession: (s) => {
+      upsertSession(data, s);
+      data.turns[s.id] ??= [];
+      // A new session has no history yet.
+      selectSession(s.id, { loadHistory: false });
+    },
+    sessionChanged: (s) => upsertSession(data, s),
+  });
+  const log = commandLog[sessionId] ?? [];
+  const i = log.findIndex((e) => e.id === entry.id);
+  if (i === -1) return; // dismissed meanwhile
+  if (result.openedSessionId && result.openedSessionId !== sessionId) {
+    const moved = { ...log[i], result, afterTurn: null };
+    log.splice(i, 1);
+    appendCommand(result.openedSessionId, moved);
+  } else {
+    log[i].result = result;
+  }
+}
+
+/** Adds an output to a session's log (through the store's proxy, so the chat sees it). */
+function appendCommand(sessionId: string, entry: CommandEntry): void {
+  if (!commandLog[sessionId]) commandLog[sessionId] = [];
+  commandLog[sessionId].push(entry);
+}
+
+export function dismissCommand(sessionId: string, id: string): void {
+  const log = commandLog[sessionId];
+  if (!log) return;
+  const i = log.findIndex((e) => e.id === id);
+  if (i !== -1) log.splice(i, 1);
 }
 
 export async function interrupt(sessionId: string): Promise<void> {

@@ -126,11 +126,13 @@ export interface NotificationSettings {
   mutedAgents?: string[];
   /** Peer channels whose messages raise no notification (older servers omit it). */
   mutedChannels?: string[];
+  /** A notification when a wakeup's turn finishes (older servers omit it). */
+  wakeups?: boolean;
 }
 
 /** The on/off notification settings (not the muted lists). */
 export type NotificationFlag = {
-  [K in keyof NotificationSettings]-?: NotificationSettings[K] extends boolean ? K : never;
+  [K in keyof NotificationSettings]-?: NonNullable<NotificationSettings[K]> extends boolean ? K : never;
 }[keyof NotificationSettings];
 
 export interface Settings {
@@ -146,6 +148,19 @@ export interface Settings {
   paths: { data: string; config: string; logs: string | null; codexHome: string | null };
   /** The Codex binary or provider changed: Codex must restart to apply it. */
   restartRequired: boolean;
+  /** The agent's long-term memory (older servers omit it). */
+  memory?: MemorySettings;
+}
+
+export interface MemorySettings {
+  /** Completed turns are archived into memory by themselves. */
+  autoArchive: boolean;
+  /** Relevant memories and open plan items go into each turn. */
+  context: boolean;
+  /** The most that context may take, in tokens. */
+  contextTokens: number;
+  embeddingsUrl: string | null;
+  embeddingsModel: string | null;
 }
 
 export interface SettingsPatch {
@@ -153,6 +168,172 @@ export interface SettingsPatch {
   provider?: ProviderSettings | null;
   notifications?: Partial<NotificationSettings>;
   autostart?: boolean;
+  memory?: Partial<MemorySettings>;
+}
+
+// Memory (`/api/memories`).
+
+export type MemorySource = 'session' | 'peer' | 'person';
+
+export interface Memory {
+  id: number;
+  text: string;
+  tags: string[];
+  source: MemorySource;
+  /** The session id or peer agent id it came from, when known. */
+  sourceRef: string | null;
+  /** 0..1 (default 0.5). */
+  importance: number;
+  createdAt: number;
+  updatedAt: number;
+  lastUsedAt: number | null;
+  /** Only in search results: higher is a better match. */
+  score?: number;
+}
+
+export interface MemoryQuery {
+  q?: string;
+  tag?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export interface MemoryPage {
+  memories: Memory[];
+  /** All memories (without `q`), or the matches (with `q`, capped). */
+  total: number;
+}
+
+export interface NewMemory {
+  text: string;
+  tags?: string[];
+  importance?: number;
+}
+
+export type MemoryPatch = Partial<NewMemory>;
+
+export type MemoryFormat = 'jsonl' | 'markdown';
+
+export interface MemoryImportResult {
+  imported: number;
+  skipped: number;
+  /** Why lines were skipped, the first few (`line 3: …`), when the server says. */
+  errors?: string[];
+}
+
+// Planner (`/api/plans`).
+
+export interface PlanItem {
+  id: number;
+  text: string;
+  done: boolean;
+  /** 0-based index in the plan. */
+  position: number;
+  updatedAt: number;
+  doneAt: number | null;
+}
+
+export interface Plan {
+  id: number;
+  name: string;
+  items: PlanItem[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface PlanItemPatch {
+  text?: string;
+  done?: boolean;
+  /** The new 0-based index; the other items shift. */
+  position?: number;
+}
+
+// Wakeups (`/api/wakeups`).
+
+export type Schedule =
+  | { kind: 'at'; at: number }
+  | { kind: 'every'; everyMs: number; anchor: number }
+  /** `tz` is an IANA zone name. */
+  | { kind: 'cron'; expr: string; tz: string };
+
+/** A schedule as a new wakeup gives it (the server turns it into a `Schedule`). */
+export type NewSchedule =
+  | { kind: 'at'; at: number | string }
+  /** `90s`, `10m`, `2h`, `1d`. */
+  | { kind: 'in'; delay: string }
+  | { kind: 'every'; every: string | number; anchor?: number }
+  | { kind: 'cron'; expr: string; tz?: string };
+
+export type WakeupTarget = { kind: 'session'; sessionId: string } | { kind: 'new' } | { kind: 'peer' };
+
+/** What happens to a run missed while Perch was off: skip it, run it once, ask the person. */
+export type Misfire = 'skip' | 'once' | 'ask';
+
+export type WakeupRunStatus =
+  | 'claimed'
+  | 'running'
+  | 'completed'
+  | 'failed'
+  | 'interrupted'
+  | 'skipped'
+  | 'missed'
+  | 'dismissed';
+
+export interface WakeupRun {
+  id: number;
+  wakeupId: number;
+  label: string;
+  scheduledAt: number;
+  firedAt: number | null;
+  status: WakeupRunStatus;
+  sessionId: string | null;
+  turnId: string | null;
+  summary: string | null;
+  finishedAt: number | null;
+}
+
+export interface Wakeup {
+  id: number;
+  label: string;
+  prompt: string;
+  schedule: Schedule;
+  target: WakeupTarget;
+  misfire: Misfire;
+  graceMs: number;
+  enabled: boolean;
+  notify: boolean;
+  /** null when finished (a fired `at`) or paused. */
+  nextFireAt: number | null;
+  createdBy: 'person' | 'agent';
+  createdAt: number;
+  updatedAt: number;
+  lastRun: WakeupRun | null;
+}
+
+export interface NewWakeup {
+  prompt: string;
+  label?: string;
+  schedule: NewSchedule;
+  /** Default `{kind: 'new'}`. */
+  target?: WakeupTarget;
+  /** Default `once`. */
+  misfire?: Misfire;
+  /** Default 3600000. */
+  graceMs?: number;
+  /** Default true. */
+  notify?: boolean;
+}
+
+export interface WakeupPatch {
+  label?: string;
+  prompt?: string;
+  schedule?: NewSchedule;
+  target?: WakeupTarget;
+  misfire?: Misfire;
+  graceMs?: number;
+  notify?: boolean;
+  /** false pauses, true resumes. */
+  enabled?: boolean;
 }
 
 // The peer network (`/api/peer/*`): Perch's agent is one peer on an Agent
@@ -310,6 +491,16 @@ export type PerchEvent = EventBase &
     | { type: 'settings.changed'; settings: Settings }
     | { type: 'peer.message'; message: PeerMessage; toPerson?: boolean; toAgent?: boolean }
     | { type: 'peer.status'; status: PeerStatus }
+    | { type: 'memory.changed'; action: 'added' | 'updated' | 'deleted' | 'imported'; ids: number[] }
+    | { type: 'plan.changed'; planId: number; plan: Plan | null }
+    | { type: 'wakeup.changed'; wakeupId: number; wakeup: Wakeup | null }
+    | { type: 'wakeup.run'; run: WakeupRun; notify?: boolean }
     | { type: 'lagged'; skipped: number }
     | { type: 'reset' }
   );
+
+/** The events of the agent's state (memory, planner, wakeups). */
+export type AgentStateEvent = Extract<
+  PerchEvent,
+  { type: 'memory.changed' | 'plan.changed' | 'wakeup.changed' | 'wakeup.run' }
+>;

@@ -1,0 +1,230 @@
+//! `perch memory bench` and `perch wakeup bench`: the figures issue 5 names.
+//!
+//! - Memory: insert throughput (one transaction per memory, as the API and
+//!   the agent's tool add them, and batched, as import does) and search
+//!   latency over N memories (default 100 000) of Zipf-distributed words:
+//!   search-box queries (1-3 words, last one a prefix) and turn-context
+//!   queries (a 12-word message, any word).
+//! - Wakeups: an in-process Perch with the real Codex and the scripted
+//!   model; N one-shot wakeups due a few hundred ms apart; fired time minus
+//!   due time from the run log.
+//!
+//! They print figures; they assert nothing.
+
+use crate::bench::{err, ms, percentile};
+use crate::peer_bench::{start_scripted, WAIT};
+use crate::CliError;
+use perch_runtime::memory::{MemoryRow, MemorySource, Origin};
+use perch_runtime::model::EventKind;
+use perch_runtime::store::Store;
+use perch_runtime::wakeups::{CreatedBy, Misfire, NewSchedule, NewWakeup, RunStatus, Target};
+use perch_test_support::{CodexEnv, Script, ScriptedModel};
+use std::time::Instant;
+use tokio::sync::broadcast::error::RecvError;
+
+const VOCABULARY: usize = 5_000;
+const QUERIES: usize = 2_000;
+
+/// A small deterministic generator (xorshift): the corpus is the same on every run.
+struct Words {
+    state: u64,
+    /// Cumulative Zipf weights of the vocabulary.
+    cumulative: Vec<f64>,
+}
+
+impl Words {
+    fn new() -> Self {
+        let mut total = 0.0;
+        let cumulative = (1..=VOCABULARY)
+            .map(|rank| {
+                total += 1.0 / rank as f64;
+                total
+            })
+            .collect();
+        Self {
+            state: 0x9E37_79B9_7F4A_7C15,
+            cumulative,
+        }
+    }
+
+    fn next(&mut self) -> u64 {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        self.state
+    }
+
+    fn uniform(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A word; frequent ones (like real text) much more often.
+    fn word(&mut self) -> String {
+        let total = self.cumulative.last().copied().unwrap_or(1.0);
+        let target = self.uniform() * total;
+        let rank = self.cumulative.partition_point(|c| *c < target);
+        format!("w{rank}x")
+    }
+
+    fn sentence(&mut self, words: usize) -> String {
+        (0..words)
+            .map(|_| self.word())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn memory(&mut self, at: i64) -> MemoryRow {
+        let words = 8 + (self.next() % 23) as usize;
+        let tags = (0..self.next() % 3)
+            .map(|_| format!("tag{}", self.next() % 50))
+            .collect();
+        MemoryRow {
+            text: self.sentence(words),
+            tags,
+            origin: Origin {
+                source: MemorySource::Session,
+                source_ref: None,
+            },
+            importance: self.uniform(),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
+fn report(what: &str, mut samples: Vec<f64>) {
+    let (p50, p99) = (
+        percentile(&mut samples, 50.0),
+        percentile(&mut samples, 99.0),
+    );
+    let max = samples.iter().copied().fold(0.0, f64::max);
+    println!(
+        "{what}: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms ({} samples)",
+        samples.len()
+    );
+}
+
+pub async fn memory(count: usize) -> Result<(), CliError> {
+    let dir = tempfile::tempdir().map_err(err)?;
+    let store = Store::open(&dir.path().join("perch.db")).map_err(err)?;
+    let mut words = Words::new();
+    let now = perch_runtime::now_ms();
+
+    let single = 2_000.min(count);
+    let started = Instant::now();
+    for i in 0..single {
+        store
+            .insert_memories(&[words.memory(now - i as i64 * 60_000)])
+            .map_err(err)?;
+    }
+    let per_sec = single as f64 / started.elapsed().as_secs_f64();
+    println!("insert, one transaction each (API, agent tool): {per_sec:.0} memories/s ({single} memories)");
+
+    let started = Instant::now();
+    let mut inserted = single;
+    while inserted < count {
+        let batch: Vec<MemoryRow> = (0..1_000.min(count - inserted))
+            .map(|i| words.memory(now - (inserted + i) as i64 * 60_000))
+            .collect();
+        store.insert_memories(&batch).map_err(err)?;
+        inserted += batch.len();
+    }
+    let batched = inserted - single;
+    if batched > 0 {
+        println!(
+            "insert, 1000 per transaction (import): {:.0} memories/s ({batched} memories)",
+            batched as f64 / started.elapsed().as_secs_f64()
+        );
+    }
+
+    let mut search_box = Vec::with_capacity(QUERIES);
+    let mut hits = 0;
+    for _ in 0..QUERIES {
+        let length = 1 + (words.next() % 3) as usize;
+        let query = words.sentence(length);
+        let started = Instant::now();
+        hits += store
+            .search_memories(&query, None, 20, true)
+            .map_err(err)?
+            .len();
+        search_box.push(ms(started.elapsed()));
+    }
+    report(
+        &format!("search box, {count} memories (1-3 words, prefix)"),
+        search_box,
+    );
+    let mut context = Vec::with_capacity(QUERIES);
+    for _ in 0..QUERIES {
+        let message = words.sentence(12);
+        let started = Instant::now();
+        hits += store
+            .search_memories(&message, None, 20, false)
+            .map_err(err)?
+            .len();
+        context.push(ms(started.elapsed()));
+    }
+    report(
+        &format!("turn context, {count} memories (12-word message)"),
+        context,
+    );
+    println!("({hits} results in all)");
+    Ok(())
+}
+
+pub async fn wakeups(count: usize, spacing_ms: i64) -> Result<(), CliError> {
+    let env = CodexEnv::new().map_err(err)?;
+    let model = ScriptedModel::start().await.map_err(err)?;
+    let server = start_scripted(&env, &model, "off").await?;
+    let rt = server.runtime.clone();
+    for _ in 0..count {
+        model.enqueue(Script::text("Done."));
+    }
+    let mut live = rt.events().subscribe(None).live;
+    let first = perch_runtime::now_ms() + 1_000;
+    let mut ids = Vec::new();
+    for i in 0..count {
+        let at = first + i as i64 * spacing_ms;
+        let new = NewWakeup {
+            prompt: format!("Bench wakeup {i}."),
+            label: None,
+            schedule: NewSchedule::At {
+                at: serde_json::json!(at),
+            },
+            target: Some(Target::New),
+            misfire: Some(Misfire::Once),
+            grace_ms: None,
+            notify: Some(false),
+        };
+        ids.push(rt.create_wakeup(new, CreatedBy::Person).map_err(err)?.id);
+    }
+    let mut finished = 0;
+    let deadline = tokio::time::Instant::now()
+        + WAIT
+        + std::time::Duration::from_millis((count as i64 * spacing_ms) as u64);
+    while finished < count {
+        match tokio::time::timeout_at(deadline, live.recv()).await {
+            Ok(Ok(event)) => {
+                if let EventKind::WakeupRun { run, .. } = &event.kind {
+                    finished += usize::from(run.status.is_final());
+                }
+            }
+            Ok(Err(RecvError::Lagged(_))) => {}
+            _ => break,
+        }
+    }
+    let mut delays = Vec::new();
+    let mut completed = 0;
+    for id in &ids {
+        for run in rt.wakeup_runs(Some(*id), 10).map_err(err)? {
+            delays.extend(run.fired_at.map(|fired| (fired - run.scheduled_at) as f64));
+            completed += usize::from(run.status == RunStatus::Completed);
+        }
+    }
+    report(
+        &format!("wakeup fired minus due ({count} wakeups {spacing_ms} ms apart)"),
+        delays,
+    );
+    println!("runs completed: {completed} of {count}");
+    server.stop().await;
+    Ok(())
+}

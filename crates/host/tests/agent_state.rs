@@ -1,0 +1,462 @@
+//! Memory, planner and wakeups end to end: Perch's host `Server` with its
+//! MCP server, the real pinned Codex and the scripted model. The model calls
+//! Perch's tools; the tests look at the store, the event bus and what the
+//! model was sent.
+
+use perch_host::server::{Server, ServerOptions};
+use perch_runtime::config::{CodexConfig, ProviderConfig};
+use perch_runtime::memory::MemoryQuery;
+use perch_runtime::model::{EventKind, NewSession};
+use perch_runtime::planner::NewPlan;
+use perch_runtime::wakeups::{
+    CreatedBy, Misfire, NewSchedule, NewWakeup, RunStatus, Target, WakeupRun,
+};
+use perch_runtime::{ApprovalPolicy, Config, Event};
+use perch_test_support::{codex_bin, CodexEnv, Script, ScriptedModel};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::{error::RecvError, Receiver};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+const WAIT: Duration = Duration::from_secs(60);
+
+fn config(env: &CodexEnv, model: &ScriptedModel) -> Config {
+    Config {
+        codex: CodexConfig {
+            bin: Some(codex_bin()),
+            home: Some(env.codex_home()),
+            approval_policy: ApprovalPolicy::Guarded,
+            model: Some("mock-model".into()),
+            cwd: Some(env.work()),
+            ..CodexConfig::default()
+        },
+        provider: Some(ProviderConfig {
+            id: "scripted".into(),
+            name: Some("Scripted model".into()),
+            base_url: model.base_url(),
+            env_key: None,
+            wire_api: "responses".into(),
+        }),
+        ..Config::default()
+    }
+}
+
+/// A Perch with the relay off (these tests are about the agent's own state).
+async fn start(
+    env: &CodexEnv,
+    model: &ScriptedModel,
+) -> Result<Server, Box<dyn std::error::Error>> {
+    std::env::set_var("PERCH_SECRET_STORE", "file");
+    config(env, model).save(&env.data().join("config.toml"))?;
+    let server = Server::start(ServerOptions {
+        data_dir: env.data(),
+        listen: Some("127.0.0.1:0".into()),
+        ui_dir: None,
+        config_path: None,
+        autostart: None,
+        logs_dir: None,
+        relay_listen: Some("off".into()),
+    })
+    .await?;
+    let status = server.runtime.wait_ready(WAIT).await;
+    assert_eq!(
+        status.state,
+        perch_runtime::HealthState::Ready,
+        "{status:?}"
+    );
+    Ok(server)
+}
+
+/// The first event `pick` accepts, within the bound.
+async fn until<T>(
+    live: &mut Receiver<Arc<Event>>,
+    what: &str,
+    pick: impl Fn(&EventKind) -> Option<T>,
+) -> Result<T, String> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, live.recv()).await {
+            Ok(Ok(event)) => {
+                if let Some(found) = pick(&event.kind) {
+                    return Ok(found);
+                }
+            }
+            Ok(Err(RecvError::Lagged(_))) => {}
+            _ => return Err(format!("never saw {what}")),
+        }
+    }
+}
+
+fn turn_completed(turn: &str) -> impl Fn(&EventKind) -> Option<String> + '_ {
+    move |kind| match kind {
+        EventKind::TurnCompleted {
+            turn_id, status, ..
+        } if turn_id == turn => Some(status.clone()),
+        _ => None,
+    }
+}
+
+fn run_reaching(wakeup: i64, status: RunStatus) -> impl Fn(&EventKind) -> Option<WakeupRun> {
+    move |kind| match kind {
+        EventKind::WakeupRun { run, .. } if run.wakeup_id == wakeup && run.status == status => {
+            Some(run.clone())
+        }
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_remembers_and_a_later_turn_is_given_the_memory() -> TestResult {
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    let server = start(&env, &model).await?;
+    let rt = server.runtime.clone();
+    let session = rt.create_session(NewSession::default()).await?.id;
+    let mut live = rt.events().subscribe(None).live;
+
+    let fact = json!({ "text": "The staging database is db-stage-7 in Frankfurt", "tags": ["infra"], "importance": 0.9 });
+    model.enqueue(Script::mcp_call("perch", "memory_add", fact, "call_mem"));
+    model.enqueue(Script::text("Noted."));
+    let turn = rt
+        .send_message(&session, "Remember where the staging database lives.")
+        .await?
+        .turn_id;
+    assert_eq!(
+        until(&mut live, "the first turn's end", turn_completed(&turn)).await?,
+        "completed"
+    );
+
+    let found = rt.memories(
+        MemoryQuery {
+            q: Some("staging database".into()),
+            limit: 5,
+            ..Default::default()
+        },
+        false,
+    )?;
+    let memory = found
+        .memories
+        .first()
+        .ok_or("the memory is not found by search")?;
+    assert_eq!(
+        memory.text,
+        "The staging database is db-stage-7 in Frankfurt"
+    );
+    assert_eq!(memory.tags, vec!["infra"]);
+    assert_eq!(serde_json::to_value(memory.source)?, "session");
+    assert_eq!(memory.source_ref.as_deref(), Some(session.as_str()));
+
+    // A later turn, in another session: the model is sent the memory.
+    let other = rt.create_session(NewSession::default()).await?.id;
+    model.enqueue(Script::text("db-stage-7."));
+    let turn = rt
+        .send_message(&other, "Which staging database do we deploy to?")
+        .await?
+        .turn_id;
+    assert_eq!(
+        until(&mut live, "the second turn's end", turn_completed(&turn)).await?,
+        "completed"
+    );
+    let sent = model
+        .requests()
+        .last()
+        .ok_or("no model request")?
+        .input_text();
+    assert!(sent.contains("<perch_context>"), "{sent}");
+    assert!(
+        sent.contains(&format!("#{}", memory.id)) && sent.contains("db-stage-7 in Frankfurt"),
+        "{sent}"
+    );
+    assert!(
+        rt.memory(memory.id)?.last_used_at.is_some(),
+        "injecting a memory marks it used"
+    );
+
+    // People see only what they wrote, live and in the history.
+    let history = rt.history(&other).await?;
+    let shown = serde_json::to_string(&history)?;
+    assert!(shown.contains("Which staging database"), "{shown}");
+    assert!(!shown.contains("perch_context"), "{shown}");
+    server.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_checks_plan_items_and_the_change_is_on_the_event_stream() -> TestResult {
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    let server = start(&env, &model).await?;
+    let rt = server.runtime.clone();
+    let plan = rt.create_plan(NewPlan {
+        name: "Release 1.2".into(),
+        items: vec!["Build the .deb".into(), "Tag v1.2".into()],
+    })?;
+    let build = plan.items[0].id;
+    let session = rt.create_session(NewSession::default()).await?.id;
+    let mut live = rt.events().subscribe(None).live;
+
+    model.enqueue(Script::mcp_call(
+        "perch",
+        "planner_check",
+        json!({ "plan": "release 1.2", "itemId": build }),
+        "call_check",
+    ));
+    model.enqueue(Script::text("Built and checked."));
+    let turn = rt
+        .send_message(&session, "Build the package.")
+        .await?
+        .turn_id;
+    let checked = until(
+        &mut live,
+        "plan.changed with the item checked",
+        |kind| match kind {
+            EventKind::PlanChanged {
+                plan: Some(plan), ..
+            } if plan.items.iter().any(|i| i.id == build && i.done) => Some(plan.clone()),
+            _ => None,
+        },
+    )
+    .await?;
+    assert_eq!(
+        checked
+            .open_items()
+            .map(|i| i.text.as_str())
+            .collect::<Vec<_>>(),
+        vec!["Tag v1.2"]
+    );
+    assert_eq!(
+        until(&mut live, "the turn's end", turn_completed(&turn)).await?,
+        "completed"
+    );
+
+    // The turn was given the open items, with their ids.
+    let first = model
+        .requests()
+        .first()
+        .ok_or("no model request")?
+        .input_text();
+    assert!(
+        first.contains(&format!("- [Release 1.2] Build the .deb (item {build})")),
+        "{first}"
+    );
+    // The tool's answer reached the model.
+    let second = model
+        .requests()
+        .get(1)
+        .ok_or("no second request")?
+        .input_text();
+    assert!(second.contains("\"done\": true"), "{second}");
+    server.stop().await;
+    Ok(())
+}
+
+fn wakeup(prompt: &str, schedule: NewSchedule, misfire: Misfire) -> NewWakeup {
+    NewWakeup {
+        prompt: prompt.into(),
+        label: None,
+        schedule,
+        target: Some(Target::New),
+        misfire: Some(misfire),
+        grace_ms: Some(60_000),
+        notify: Some(true),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wakeup_due_in_two_seconds_produces_a_turn() -> TestResult {
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    let server = start(&env, &model).await?;
+    let rt = server.runtime.clone();
+    let mut live = rt.events().subscribe(None).live;
+    model.enqueue(Script::text("The build is green."));
+    let due = wakeup(
+        "Check whether the nightly build is green.",
+        NewSchedule::In { delay: "2s".into() },
+        Misfire::Once,
+    );
+    let created = rt.create_wakeup(due, CreatedBy::Person)?;
+    let scheduled = created.next_fire_at.ok_or("no next fire time")?;
+
+    let run = until(
+        &mut live,
+        "the wakeup's run completing",
+        run_reaching(created.id, RunStatus::Completed),
+    )
+    .await?;
+    assert_eq!(run.scheduled_at, scheduled);
+    assert!(
+        run.fired_at.is_some_and(|fired| fired >= scheduled),
+        "{run:?}"
+    );
+    assert_eq!(run.summary.as_deref(), Some("The build is green."));
+    let session = rt.session(run.session_id.as_deref().ok_or("no session")?)?;
+    assert_eq!(
+        session.name.as_deref(),
+        Some("Check whether the nightly build is green.")
+    );
+    let sent = model
+        .requests()
+        .first()
+        .ok_or("no model request")?
+        .input_text();
+    assert!(
+        sent.contains(&format!("[event: wakeup #{} ", created.id)),
+        "{sent}"
+    );
+    assert!(
+        sent.contains("Check whether the nightly build is green."),
+        "{sent}"
+    );
+    // A one-time wakeup is done: no next time, exactly one run.
+    assert_eq!(rt.wakeup(created.id)?.next_fire_at, None);
+    assert_eq!(rt.wakeup_runs(Some(created.id), 10)?.len(), 1);
+    server.stop().await;
+    Ok(())
+}
+
+/// Moves a wakeup's due time into the past, as if Perch had been stopped through it.
+fn make_overdue(data: &std::path::Path, id: i64, by_ms: i64) -> Result<(), rusqlite::Error> {
+    let db = rusqlite::Connection::open(data.join("perch.db"))?;
+    db.execute(
+        "UPDATE wakeups SET next_fire_at = ?2,
+           schedule = CASE WHEN json_extract(schedule, '$.kind') = 'at' THEN json_set(schedule, '$.at', ?2) ELSE schedule END
+         WHERE id = ?1",
+        rusqlite::params![id, perch_runtime::now_ms() - by_ms],
+    )?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wakeups_missed_while_perch_was_stopped_follow_their_policy_after_restart() -> TestResult {
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    let server = start(&env, &model).await?;
+    let rt = server.runtime.clone();
+    let later = || NewSchedule::In { delay: "1h".into() };
+    let once = rt.create_wakeup(
+        wakeup("Summarize what changed overnight.", later(), Misfire::Once),
+        CreatedBy::Person,
+    )?;
+    let skip = rt.create_wakeup(
+        wakeup("Post the market alert.", later(), Misfire::Skip),
+        CreatedBy::Person,
+    )?;
+    let ask = rt.create_wakeup(
+        wakeup("Water the plants reminder.", later(), Misfire::Ask),
+        CreatedBy::Person,
+    )?;
+    let hourly = NewSchedule::Every {
+        every: json!("1h"),
+        anchor: None,
+    };
+    let crashed = rt.create_wakeup(
+        wakeup("Hourly check.", hourly, Misfire::Once),
+        CreatedBy::Person,
+    )?;
+    server.stop().await;
+    drop(rt);
+
+    // While Perch was stopped: three came due ten minutes ago (beyond their
+    // one-minute grace), and one run had been claimed but never started
+    // (Perch died between the claim and the turn).
+    for id in [once.id, skip.id, ask.id] {
+        make_overdue(&env.data(), id, 600_000)?;
+    }
+    {
+        let db = rusqlite::Connection::open(env.data().join("perch.db"))?;
+        db.execute(
+            "INSERT INTO wakeup_runs (wakeup_id, label, scheduled_at, fired_at, status) VALUES (?1, 'Hourly check.', 5, 5, 'claimed')",
+            [crashed.id],
+        )?;
+    }
+
+    model.enqueue(Script::text("Overnight: two merges."));
+    model.enqueue(Script::text("Hourly: all quiet."));
+    let server = start(&env, &model).await?;
+    let rt = server.runtime.clone();
+    let mut live = rt.events().subscribe(None).live;
+    let replay = |id: i64, status: RunStatus| -> Option<WakeupRun> {
+        rt.wakeup_runs(Some(id), 10)
+            .ok()?
+            .into_iter()
+            .find(|r| r.status == status)
+    };
+    let settled = |id: i64, status: RunStatus| {
+        let rt = rt.clone();
+        async move {
+            // Subscribed before looking, so a run settling in between is seen.
+            let mut live = rt.events().subscribe(None).live;
+            if let Some(run) = rt
+                .wakeup_runs(Some(id), 10)
+                .ok()
+                .and_then(|runs| runs.into_iter().find(|r| r.status == status))
+            {
+                return Ok::<_, String>(run);
+            }
+            until(&mut live, "a run settling", run_reaching(id, status)).await
+        }
+    };
+    let ran = settled(once.id, RunStatus::Completed).await?;
+    let recovered = settled(crashed.id, RunStatus::Completed).await?;
+    assert_eq!(recovered.scheduled_at, 5);
+    // The two turns start together; the scripted model answers in arrival order.
+    let mut answers = [
+        ran.summary.unwrap_or_default(),
+        recovered.summary.unwrap_or_default(),
+    ];
+    answers.sort();
+    assert_eq!(answers, ["Hourly: all quiet.", "Overnight: two merges."]);
+    let skipped =
+        replay(skip.id, RunStatus::Skipped).ok_or("the skip policy recorded no skipped run")?;
+    assert!(
+        skipped
+            .summary
+            .as_deref()
+            .is_some_and(|s| s.contains("skipped by its misfire policy")),
+        "{skipped:?}"
+    );
+    let missed =
+        replay(ask.id, RunStatus::Missed).ok_or("the ask policy recorded no missed run")?;
+
+    // The person chooses to run the missed one.
+    model.enqueue(Script::text("Reminder sent."));
+    rt.decide_missed_run(missed.id, true)?;
+    let asked = until(
+        &mut live,
+        "the asked run completing",
+        run_reaching(ask.id, RunStatus::Completed),
+    )
+    .await?;
+    assert_eq!(asked.id, missed.id);
+
+    // Nothing ran twice, and the repeating one is due again in the future.
+    for id in [once.id, skip.id, ask.id] {
+        assert_eq!(rt.wakeup_runs(Some(id), 10)?.len(), 1, "wakeup {id}");
+        assert_eq!(rt.wakeup(id)?.next_fire_at, None);
+    }
+    assert_eq!(rt.wakeup_runs(Some(crashed.id), 10)?.len(), 1);
+    assert!(rt
+        .wakeup(crashed.id)?
+        .next_fire_at
+        .is_some_and(|next| next > perch_runtime::now_ms()));
+
+    // Another restart changes nothing.
+    server.stop().await;
+    drop(rt);
+    let server = start(&env, &model).await?;
+    let total: usize = [once.id, skip.id, ask.id, crashed.id]
+        .iter()
+        .map(|id| {
+            server
+                .runtime
+                .wakeup_runs(Some(*id), 10)
+                .map(|r| r.len())
+                .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(total, 4);
+    server.stop().await;
+    Ok(())
+}

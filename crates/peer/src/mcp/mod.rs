@@ -1,0 +1,158 @@
+//! Perch's MCP server (`rmcp`, streamable HTTP): the tools Perch's agent
+//! uses on the peer network. It listens on loopback with a token made for
+//! this run; Codex gets the URL in its `mcp_servers.perch` config and the
+//! token only through its environment, and approves the tools without
+//! asking (they are Perch's own).
+//!
+//! It binds before Codex starts (Codex needs the URL), so the peer it
+//! serves is attached once it exists; until then a tool says so.
+
+mod agent_tools;
+mod peer_tools;
+
+use crate::error::{PeerError, Result};
+use crate::peer::Peer;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use perch_runtime::McpAttachment;
+use perch_runtime::Runtime;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{tool_handler, ServerHandler};
+use std::sync::{Arc, OnceLock};
+use subtle::ConstantTimeEq;
+
+pub const SERVER_NAME: &str = "perch";
+
+type PeerSlot = Arc<OnceLock<Arc<Peer>>>;
+type RuntimeSlot = Arc<OnceLock<Arc<Runtime>>>;
+
+pub struct McpServer {
+    url: String,
+    token: String,
+    peer: PeerSlot,
+    runtime: RuntimeSlot,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl McpServer {
+    /// Binds `127.0.0.1:0` and serves `/mcp`.
+    pub async fn start() -> Result<Self> {
+        let token = perch_runtime::random_hex(24).map_err(|source| PeerError::Io {
+            context: "making the MCP token".into(),
+            source,
+        })?;
+        let peer: PeerSlot = Arc::new(OnceLock::new());
+        let runtime: RuntimeSlot = Arc::new(OnceLock::new());
+        let tools = PerchTools {
+            peer: peer.clone(),
+            runtime: runtime.clone(),
+            tool_router: PerchTools::peer_router() + PerchTools::agent_router(),
+        };
+        let service: StreamableHttpService<PerchTools, LocalSessionManager> =
+            StreamableHttpService::new(
+                move || Ok(tools.clone()),
+                Default::default(),
+                StreamableHttpServerConfig::default(),
+            );
+        let router = axum::Router::new().nest_service("/mcp", service).layer(
+            axum::middleware::from_fn_with_state(Arc::new(token.clone()), require_token),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|source| PeerError::Io {
+                context: "binding the MCP server".into(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| PeerError::Io {
+            context: "the MCP address".into(),
+            source,
+        })?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let serve = axum::serve(listener, router).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(err) = serve.await {
+                tracing::error!("the MCP server stopped: {err}");
+            }
+        });
+        Ok(Self {
+            url: format!("http://{addr}/mcp"),
+            token,
+            peer,
+            runtime,
+            stop,
+        })
+    }
+
+    pub fn attachment(&self) -> McpAttachment {
+        McpAttachment {
+            name: SERVER_NAME.into(),
+            url: self.url.clone(),
+            token: self.token.clone(),
+        }
+    }
+
+    /// The memory, planner and scheduler tools work from here on.
+    pub fn attach_runtime(&self, runtime: Arc<Runtime>) {
+        let _ = self.runtime.set(runtime);
+    }
+
+    /// The peer network tools work from here on.
+    pub fn attach(&self, peer: Arc<Peer>) {
+        let _ = self.peer.set(peer);
+    }
+
+    pub fn stop(self) {
+        let _ = self.stop.send(());
+    }
+}
+
+async fn require_token(State(token): State<Arc<String>>, request: Request, next: Next) -> Response {
+    let given = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            "Perch's MCP server needs this run's token",
+        )
+            .into_response()
+    }
+}
+
+#[derive(Clone)]
+struct PerchTools {
+    peer: PeerSlot,
+    runtime: RuntimeSlot,
+    tool_router: ToolRouter<Self>,
+}
+
+type ToolResult = std::result::Result<String, String>;
+
+fn json_text(value: impl serde::Serialize) -> ToolResult {
+    serde_json::to_string_pretty(&value).map_err(|e| e.to_string())
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for PerchTools {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Perch's tools: durable memory (memory_*), named todo lists shown to you each turn (planner_*), \
+                 wakeups that start a turn later (scheduler_*), and the agent relay: read and answer messages \
+                 from other agents, pair, claim work, update tasks.",
+            )
+    }
+}

@@ -1,0 +1,620 @@
+//! Wakeups: prompts Perch sends to the agent on a schedule, with a run log.
+//!
+//! Invariants:
+//! - An occurrence is claimed by one conditional UPDATE of `next_fire_at`
+//!   (from the scheduled time to the next one) and its run row is inserted
+//!   in the same transaction; `UNIQUE(wakeup_id, scheduled_at)` makes a
+//!   second run of one occurrence impossible, whoever tries.
+//! - Every occurrence gets a run row, skipped and missed ones too.
+//! - A run claimed but never started (Perch died in between) is started at
+//!   the next start; a run whose turn was running then is closed from the
+//!   turn's recorded outcome. So restarts neither lose nor double runs.
+//! - One scheduler per data dir (`scheduler.rs`, an OS file lock).
+
+pub mod schedule;
+pub(crate) mod scheduler;
+
+use crate::error::{Error, Result};
+use crate::model::EventKind;
+use crate::now_ms;
+use crate::runtime::Runtime;
+use crate::store::Store;
+use rusqlite::{params, OptionalExtension, Row};
+pub use schedule::{NewSchedule, Schedule};
+use serde::{Deserialize, Serialize};
+
+pub(crate) const MIGRATION: &str = r#"
+CREATE TABLE wakeups (
+    id INTEGER PRIMARY KEY,
+    label TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    schedule TEXT NOT NULL,
+    target TEXT NOT NULL,
+    misfire TEXT NOT NULL,
+    grace_ms INTEGER NOT NULL,
+    enabled INTEGER NOT NULL,
+    notify INTEGER NOT NULL,
+    next_fire_at INTEGER,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX wakeups_by_next ON wakeups(next_fire_at);
+CREATE TABLE wakeup_runs (
+    id INTEGER PRIMARY KEY,
+    wakeup_id INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    scheduled_at INTEGER NOT NULL,
+    fired_at INTEGER,
+    status TEXT NOT NULL,
+    session_id TEXT,
+    turn_id TEXT,
+    summary TEXT,
+    finished_at INTEGER,
+    manual INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX wakeup_runs_once ON wakeup_runs(wakeup_id, scheduled_at) WHERE manual = 0;
+CREATE INDEX wakeup_runs_by_turn ON wakeup_runs(turn_id);
+CREATE INDEX wakeup_runs_by_status ON wakeup_runs(status);
+"#;
+
+const MAX_PROMPT_CHARS: usize = 20_000;
+const MAX_LABEL_CHARS: usize = 80;
+const MAX_GRACE_MS: i64 = 7 * 86_400_000;
+const MAX_WAKEUPS: i64 = 500;
+pub const DEFAULT_GRACE_MS: i64 = 3_600_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
+pub enum Target {
+    /// An existing session.
+    #[serde(rename_all = "camelCase")]
+    Session { session_id: String },
+    /// A new session for each run.
+    New,
+    /// The session peer messages go to.
+    Peer,
+}
+
+/// What to do with an occurrence found later than its grace window (Perch
+/// was stopped or the machine slept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Misfire {
+    /// Record it as skipped.
+    Skip,
+    /// Run it once now (however many were missed).
+    Once,
+    /// Record it as missed and ask the person (run it or dismiss it).
+    Ask,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CreatedBy {
+    Person,
+    Agent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Taken by the scheduler; the turn is being started.
+    Claimed,
+    Running,
+    Completed,
+    Failed,
+    Interrupted,
+    Skipped,
+    /// Found late under the `ask` policy: waiting for the person.
+    Missed,
+    /// A missed run the person chose not to run.
+    Dismissed,
+}
+
+impl RunStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Claimed => "claimed",
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Interrupted => "interrupted",
+            Self::Skipped => "skipped",
+            Self::Missed => "missed",
+            Self::Dismissed => "dismissed",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "claimed" => Self::Claimed,
+            "running" => Self::Running,
+            "completed" => Self::Completed,
+            "interrupted" => Self::Interrupted,
+            "skipped" => Self::Skipped,
+            "missed" => Self::Missed,
+            "dismissed" => Self::Dismissed,
+            _ => Self::Failed,
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Completed | Self::Failed | Self::Interrupted | Self::Skipped | Self::Dismissed
+        )
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct WakeupRun {
+    pub id: i64,
+    pub wakeup_id: i64,
+    pub label: String,
+    pub scheduled_at: i64,
+    pub fired_at: Option<i64>,
+    pub status: RunStatus,
+    pub session_id: Option<String>,
+    pub turn_id: Option<String>,
+    pub summary: Option<String>,
+    pub finished_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Wakeup {
+    pub id: i64,
+    pub label: String,
+    pub prompt: String,
+    pub schedule: Schedule,
+    pub target: Target,
+    pub misfire: Misfire,
+    pub grace_ms: i64,
+    pub enabled: bool,
+    pub notify: bool,
+    pub next_fire_at: Option<i64>,
+    pub created_by: CreatedBy,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_run: Option<WakeupRun>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewWakeup {
+    pub prompt: String,
+    pub label: Option<String>,
+    pub schedule: NewSchedule,
+    pub target: Option<Target>,
+    pub misfire: Option<Misfire>,
+    pub grace_ms: Option<i64>,
+    pub notify: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WakeupPatch {
+    pub label: Option<String>,
+    pub prompt: Option<String>,
+    pub schedule: Option<NewSchedule>,
+    pub target: Option<Target>,
+    pub misfire: Option<Misfire>,
+    pub grace_ms: Option<i64>,
+    pub notify: Option<bool>,
+    pub enabled: Option<bool>,
+}
+
+fn prompt_text(prompt: &str) -> Result<String> {
+    let prompt = prompt.trim();
+    if prompt.is_empty() || prompt.chars().count() > MAX_PROMPT_CHARS {
+        return Err(Error::Invalid(format!(
+            "a wakeup's prompt is 1 to {MAX_PROMPT_CHARS} characters"
+        )));
+    }
+    Ok(prompt.to_string())
+}
+
+fn label_text(label: Option<&str>, prompt: &str) -> Result<String> {
+    match label.map(str::trim).filter(|l| !l.is_empty()) {
+        Some(label)
+            if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) =>
+        {
+            Err(Error::Invalid(format!(
+                "a label is at most {MAX_LABEL_CHARS} characters on one line"
+            )))
+        }
+        Some(label) => Ok(label.to_string()),
+        None => {
+            let first_line = prompt.lines().next().unwrap_or_default();
+            let short: String = first_line.chars().take(48).collect();
+            Ok(if short.len() < first_line.len() {
+                format!("{short}…")
+            } else {
+                short
+            })
+        }
+    }
+}
+
+fn grace(ms: Option<i64>) -> Result<i64> {
+    match ms {
+        None => Ok(DEFAULT_GRACE_MS),
+        Some(ms) if (0..=MAX_GRACE_MS).contains(&ms) => Ok(ms),
+        Some(ms) => Err(Error::Invalid(format!(
+            "graceMs {ms} is not between 0 and {MAX_GRACE_MS} (7 days)"
+        ))),
+    }
+}
+
+const WAKEUP_COLUMNS: &str = "id, label, prompt, schedule, target, misfire, grace_ms, enabled, notify, next_fire_at, created_by, created_at, updated_at";
+const RUN_COLUMNS: &str = "id, wakeup_id, label, scheduled_at, fired_at, status, session_id, turn_id, summary, finished_at";
+
+fn json_column<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn wakeup_from_row(row: &Row<'_>) -> rusqlite::Result<Wakeup> {
+    Ok(Wakeup {
+        id: row.get(0)?,
+        label: row.get(1)?,
+        prompt: row.get(2)?,
+        schedule: json_column(row, 3)?,
+        target: json_column(row, 4)?,
+        misfire: serde_json::from_value(serde_json::Value::String(row.get(5)?))
+            .unwrap_or(Misfire::Once),
+        grace_ms: row.get(6)?,
+        enabled: row.get(7)?,
+        notify: row.get(8)?,
+        next_fire_at: row.get(9)?,
+        created_by: if row.get::<_, String>(10)? == "agent" {
+            CreatedBy::Agent
+        } else {
+            CreatedBy::Person
+        },
+        created_at: row.get(11)?,
+        updated_at: row.get(12)?,
+        last_run: None,
+    })
+}
+
+pub(crate) fn run_from_row(row: &Row<'_>) -> rusqlite::Result<WakeupRun> {
+    Ok(WakeupRun {
+        id: row.get(0)?,
+        wakeup_id: row.get(1)?,
+        label: row.get(2)?,
+        scheduled_at: row.get(3)?,
+        fired_at: row.get(4)?,
+        status: RunStatus::parse(&row.get::<_, String>(5)?),
+        session_id: row.get(6)?,
+        turn_id: row.get(7)?,
+        summary: row.get(8)?,
+        finished_at: row.get(9)?,
+    })
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn misfire_str(m: Misfire) -> &'static str {
+    match m {
+        Misfire::Skip => "skip",
+        Misfire::Once => "once",
+        Misfire::Ask => "ask",
+    }
+}
+
+impl Store {
+    pub fn wakeup(&self, id: i64) -> Result<Option<Wakeup>> {
+        let conn = self.conn();
+        let sql = format!("SELECT {WAKEUP_COLUMNS} FROM wakeups WHERE id = ?1");
+        let Some(mut wakeup) = conn.query_row(&sql, [id], wakeup_from_row).optional()? else {
+            return Ok(None);
+        };
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM wakeup_runs WHERE wakeup_id = ?1 ORDER BY id DESC LIMIT 1"
+        );
+        wakeup.last_run = conn.query_row(&sql, [id], run_from_row).optional()?;
+        Ok(Some(wakeup))
+    }
+
+    /// Enabled first, soonest first.
+    pub fn wakeups(&self) -> Result<Vec<Wakeup>> {
+        let ids: Vec<i64> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare(
+                "SELECT id FROM wakeups ORDER BY enabled DESC, next_fire_at IS NULL, next_fire_at, id",
+            )?;
+            let ids = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            ids
+        };
+        ids.into_iter()
+            .filter_map(|id| self.wakeup(id).transpose())
+            .collect()
+    }
+
+    fn save_wakeup(&self, w: &Wakeup) -> Result<i64> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO wakeups (id, label, prompt, schedule, target, misfire, grace_ms, enabled, notify, next_fire_at, created_by, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             ON CONFLICT(id) DO UPDATE SET label = ?2, prompt = ?3, schedule = ?4, target = ?5, misfire = ?6, grace_ms = ?7,
+               enabled = ?8, notify = ?9, next_fire_at = ?10, updated_at = ?13",
+            params![
+                (w.id > 0).then_some(w.id),
+                w.label,
+                w.prompt,
+                to_json(&w.schedule),
+                to_json(&w.target),
+                misfire_str(w.misfire),
+                w.grace_ms,
+                w.enabled,
+                w.notify,
+                w.next_fire_at,
+                if w.created_by == CreatedBy::Agent { "agent" } else { "person" },
+                w.created_at,
+                w.updated_at
+            ],
+        )?;
+        Ok(if w.id > 0 {
+            w.id
+        } else {
+            conn.last_insert_rowid()
+        })
+    }
+
+    pub fn wakeup_run(&self, id: i64) -> Result<Option<WakeupRun>> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM wakeup_runs WHERE id = ?1");
+        Ok(self.conn().query_row(&sql, [id], run_from_row).optional()?)
+    }
+
+    pub fn wakeup_runs(&self, wakeup_id: Option<i64>, limit: usize) -> Result<Vec<WakeupRun>> {
+        let conn = self.conn();
+        let sql = format!("SELECT {RUN_COLUMNS} FROM wakeup_runs WHERE (?1 IS NULL OR wakeup_id = ?1) ORDER BY id DESC LIMIT ?2");
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let runs = stmt
+            .query_map(params![wakeup_id, limit as i64], run_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(runs)
+    }
+
+    /// Moves a run to `status`; `only_from` guards against a stale update.
+    pub(crate) fn set_run_status(
+        &self,
+        id: i64,
+        status: RunStatus,
+        only_from: &[RunStatus],
+        summary: Option<&str>,
+        at: i64,
+    ) -> Result<Option<WakeupRun>> {
+        let conn = self.conn();
+        let from: Vec<&str> = only_from.iter().map(|s| s.as_str()).collect();
+        let current: Option<String> = conn
+            .query_row("SELECT status FROM wakeup_runs WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match current {
+            Some(current) if from.is_empty() || from.contains(&current.as_str()) => {}
+            _ => return Ok(None),
+        }
+        let finished = status.is_final().then_some(at);
+        conn.execute(
+            "UPDATE wakeup_runs SET status = ?2, summary = coalesce(?3, summary), finished_at = coalesce(?4, finished_at) WHERE id = ?1",
+            params![id, status.as_str(), summary, finished],
+        )?;
+        let sql = format!("SELECT {RUN_COLUMNS} FROM wakeup_runs WHERE id = ?1");
+        Ok(conn.query_row(&sql, [id], run_from_row).optional()?)
+    }
+}
+
+impl Runtime {
+    pub fn wakeups(&self) -> Result<Vec<Wakeup>> {
+        self.store.wakeups()
+    }
+
+    pub fn wakeup(&self, id: i64) -> Result<Wakeup> {
+        self.store
+            .wakeup(id)?
+            .ok_or_else(|| Error::NotFound(format!("no wakeup {id}")))
+    }
+
+    pub fn wakeup_runs(&self, wakeup_id: Option<i64>, limit: usize) -> Result<Vec<WakeupRun>> {
+        self.store.wakeup_runs(wakeup_id, limit.clamp(1, 1000))
+    }
+
+    fn check_target(&self, target: &Target) -> Result<()> {
+        if let Target::Session { session_id } = target {
+            let session = self.session(session_id)?;
+            if session.archived {
+                return Err(Error::Invalid(format!("session {session_id} is archived")));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn create_wakeup(&self, new: NewWakeup, created_by: CreatedBy) -> Result<Wakeup> {
+        let now = now_ms();
+        let prompt = prompt_text(&new.prompt)?;
+        let schedule = new.schedule.resolve(now)?;
+        let next_fire_at = schedule.first_from(now);
+        if next_fire_at.is_none() {
+            return Err(Error::Invalid(format!(
+                "{} has passed; pick a time in the future",
+                schedule.describe()
+            )));
+        }
+        let target = new.target.unwrap_or(Target::New);
+        self.check_target(&target)?;
+        let count: i64 = self
+            .store
+            .conn()
+            .query_row("SELECT count(*) FROM wakeups", [], |r| r.get(0))?;
+        if count >= MAX_WAKEUPS {
+            return Err(Error::Invalid(format!(
+                "at most {MAX_WAKEUPS} wakeups; delete some first"
+            )));
+        }
+        let mut wakeup = Wakeup {
+            id: 0,
+            label: label_text(new.label.as_deref(), &prompt)?,
+            prompt,
+            schedule,
+            target,
+            misfire: new.misfire.unwrap_or(Misfire::Once),
+            grace_ms: grace(new.grace_ms)?,
+            enabled: true,
+            notify: new.notify.unwrap_or(true),
+            next_fire_at,
+            created_by,
+            created_at: now,
+            updated_at: now,
+            last_run: None,
+        };
+        wakeup.id = self.store.save_wakeup(&wakeup)?;
+        self.wakeup_saved(wakeup.id)
+    }
+
+    pub fn update_wakeup(&self, id: i64, patch: WakeupPatch) -> Result<Wakeup> {
+        let mut w = self.wakeup(id)?;
+        let now = now_ms();
+        if let Some(prompt) = patch.prompt {
+            w.prompt = prompt_text(&prompt)?;
+        }
+        if let Some(label) = patch.label {
+            w.label = label_text(Some(&label), &w.prompt)?;
+        }
+        if let Some(target) = patch.target {
+            self.check_target(&target)?;
+            w.target = target;
+        }
+        w.misfire = patch.misfire.unwrap_or(w.misfire);
+        w.grace_ms = if patch.grace_ms.is_some() {
+            grace(patch.grace_ms)?
+        } else {
+            w.grace_ms
+        };
+        w.notify = patch.notify.unwrap_or(w.notify);
+        let rescheduled = patch.schedule.is_some();
+        if let Some(schedule) = patch.schedule {
+            w.schedule = schedule.resolve(now)?;
+        }
+        let resumed = patch.enabled == Some(true) && !w.enabled;
+        w.enabled = patch.enabled.unwrap_or(w.enabled);
+        // Paused: no next time. Resumed or rescheduled: the next one from now
+        // (occurrences while paused are not owed).
+        if !w.enabled {
+            w.next_fire_at = None;
+        } else if rescheduled || resumed {
+            w.next_fire_at = w.schedule.first_from(now);
+            if w.next_fire_at.is_none() {
+                return Err(Error::Invalid(format!(
+                    "{} has passed; pick a time in the future",
+                    w.schedule.describe()
+                )));
+            }
+        }
+        w.updated_at = now;
+        self.store.save_wakeup(&w)?;
+        self.wakeup_saved(id)
+    }
+
+    pub fn delete_wakeup(&self, id: i64) -> Result<()> {
+        if self
+            .store
+            .conn()
+            .execute("DELETE FROM wakeups WHERE id = ?1", [id])?
+            == 0
+        {
+            return Err(Error::NotFound(format!("no wakeup {id}")));
+        }
+        self.scheduler_wake.notify_one();
+        self.bus.publish(EventKind::WakeupChanged {
+            wakeup_id: id,
+            wakeup: None,
+        });
+        Ok(())
+    }
+
+    fn wakeup_saved(&self, id: i64) -> Result<Wakeup> {
+        let wakeup = self.wakeup(id)?;
+        self.scheduler_wake.notify_one();
+        self.bus.publish(EventKind::WakeupChanged {
+            wakeup_id: id,
+            wakeup: Some(Box::new(wakeup.clone())),
+        });
+        Ok(wakeup)
+    }
+
+    pub(crate) fn publish_run(&self, run: &WakeupRun) {
+        let notify = self
+            .store
+            .wakeup(run.wakeup_id)
+            .ok()
+            .flatten()
+            .is_none_or(|w| w.notify);
+        self.bus.publish(EventKind::WakeupRun {
+            run: run.clone(),
+            notify,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_default_to_the_prompts_first_line() {
+        assert_eq!(
+            label_text(None, "Check the build\nthen report")
+                .ok()
+                .as_deref(),
+            Some("Check the build")
+        );
+        let long = "x".repeat(60);
+        assert_eq!(
+            label_text(None, &long).ok().map(|l| l.chars().count()),
+            Some(49)
+        );
+        assert!(label_text(Some("two\nlines"), "p").is_err());
+        assert!(grace(Some(-1)).is_err());
+        assert!(prompt_text("  ").is_err());
+    }
+
+    #[test]
+    fn targets_and_policies_have_stable_wire_names() {
+        let target: Target = serde_json::from_str(r#"{"kind":"session","sessionId":"thr_1"}"#)
+            .unwrap_or(Target::New);
+        assert_eq!(
+            target,
+            Target::Session {
+                session_id: "thr_1".into()
+            }
+        );
+        assert_eq!(
+            serde_json::to_string(&Target::Peer).ok().as_deref(),
+            Some(r#"{"kind":"peer"}"#)
+        );
+        assert_eq!(
+            serde_json::to_string(&Misfire::Ask).ok().as_deref(),
+            Some(r#""ask""#)
+        );
+        assert_eq!(
+            serde_json::to_string(&Schedule::Every {
+                every_ms: 60_000,
+                anchor: 5
+            })
+            .ok()
+            .as_deref(),
+            Some(r#"{"kind":"every","everyMs":60000,"anchor":5}"#)
+        );
+    }
+}

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import {
+  exportFileName,
+  exportMimeType,
+  importFormatFor,
+  importSummary,
+  memoryForm,
+  memoryPatch,
+  memorySnippet,
+  newMemory,
+  parseImportance,
+  parseTags,
+  scoreHint,
+  sourceLabel,
+  tagsText,
+} from '../src/lib/memory';
+import type { Memory } from '../src/lib/types';
+
+const memory: Memory = {
+  id: 7,
+  text: 'Prefers dark mode',
+  tags: ['ui', 'preferences'],
+  source: 'person',
+  sourceRef: null,
+  importance: 0.8,
+  createdAt: 1,
+  updatedAt: 2,
+  lastUsedAt: null,
+};
+
+describe('tags and importance', () => {
+  it('splits tags on commas, trims, drops blanks, # and repeats', () => {
+    expect(parseTags('ui, Preferences,, #ui ,\nwork')).toEqual(['ui', 'Preferences', 'work']);
+    expect(parseTags('  ')).toEqual([]);
+    expect(tagsText(['a', 'b'])).toBe('a, b');
+  });
+
+  it('reads importance as a number from 0 to 1 or a percentage', () => {
+    expect(parseImportance('0.8')).toBe(0.8);
+    expect(parseImportance(' 1 ')).toBe(1);
+    expect(parseImportance('80%')).toBe(0.8);
+    expect(parseImportance(0.333)).toBe(0.33);
+    for (const v of ['', '1.2', '-0.1', 'high', null, undefined]) expect(parseImportance(v), String(v)).toBeNull();
+  });
+});
+
+describe('memory forms', () => {
+  it('sends only what changed', () => {
+    const form = memoryForm(memory);
+    expect(form).toEqual({ text: 'Prefers dark mode', tags: 'ui, preferences', importance: '0.8' });
+    expect(memoryPatch(memory, form)).toEqual({ patch: null });
+    expect(memoryPatch(memory, { ...form, text: ' Prefers light mode ' })).toEqual({ patch: { text: 'Prefers light mode' } });
+    expect(memoryPatch(memory, { ...form, tags: 'ui', importance: 0.5 })).toEqual({ patch: { tags: ['ui'], importance: 0.5 } });
+    expect(memoryPatch(memory, { ...form, text: ' ' })).toEqual({ error: 'A memory needs some text.' });
+    expect(memoryPatch(memory, { ...form, importance: '2' })).toHaveProperty('error');
+  });
+
+  it('builds a new memory with a default importance', () => {
+    expect(newMemory({ text: ' Likes tea ', tags: 'drinks', importance: '' })).toEqual({
+      body: { text: 'Likes tea', tags: ['drinks'], importance: 0.5 },
+    });
+    expect(newMemory({ text: 'x', tags: '', importance: 0.9 })).toEqual({ body: { text: 'x', tags: [], importance: 0.9 } });
+    expect(newMemory({ text: '', tags: '', importance: '' })).toHaveProperty('error');
+    expect(newMemory({ text: 'x', tags: '', importance: 'lots' })).toHaveProperty('error');
+  });
+});
+
+describe('files', () => {
+  it('picks the import format by extension', () => {
+    expect(importFormatFor('memories.jsonl')).toBe('jsonl');
+    expect(importFormatFor('x.NDJSON')).toBe('jsonl');
+    expect(importFormatFor('export.md')).toBe('markdown');
+    expect(importFormatFor('notes.markdown')).toBe('markdown');
+    expect(importFormatFor('notes.txt')).toBeNull();
+    expect(importFormatFor('jsonl')).toBeNull();
+  });
+
+  it('names exports by date and type', () => {
+    const now = new Date(2026, 10, 2, 23, 0).getTime();
+    expect(exportFileName('jsonl', now)).toBe('perch-memories-2026-11-02.jsonl');
+    expect(exportFileName('markdown', now)).toBe('perch-memories-2026-11-02.md');
+    expect(exportMimeType('jsonl')).toBe('application/x-ndjson');
+    expect(exportMimeType('markdown')).toBe('text/markdown');
+    expect(importSummary({ imported: 3, skipped: 1 })).toBe('Imported 3, skipped 1.');
+  });
+});
+
+describe('presentation', () => {
+  it('hints at a search score next to the best', () => {
+    expect(scoreHint(2, 2)).toBe('best match');
+    expect(scoreHint(1, 2)).toBe('50% of best');
+    expect(scoreHint(0.001, 2)).toBe('1% of best');
+    expect(scoreHint(0, 0)).toBe('best match');
+  });
+
+  it('names sources and shortens text', () => {
+    expect(sourceLabel({ source: 'person', sourceRef: null })).toBe('you');
+    expect(sourceLabel({ source: 'peer', sourceRef: 'bot-1' })).toBe('peer bot-1');
+    expect(sourceLabel({ source: 'session', sourceRef: 's1' })).toBe('a session');
+    expect(memorySnippet('\n  first   line \nsecond')).toBe('first line');
+    expect(memorySnippet('x'.repeat(100), 10)).toBe('xxxxxxxxx…');
+  });
+});
