@@ -954,3 +954,59 @@ async fn settings_validate_save_and_pass_the_provider_key_to_codex() -> TestResu
     assert!(!file.exists());
     Ok(())
 }
+
+/// Memory, planner and wakeup routes refuse bad input with a status and a
+/// message a person can act on, and change nothing when they do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_state_routes_refuse_bad_input_and_lose_nothing() -> TestResult {
+    let h = Harness::start(ApprovalPolicy::Open).await?;
+    let cases = [
+        ("/api/memories", json!({ "text": "   " }), 422, "needs some text"),
+        ("/api/memories", json!({ "text": "x", "tags": ["two words"] }), 422, "is not valid"),
+        ("/api/memories", json!({ "text": "x", "importance": 3 }), 422, "between 0 and 1"),
+        ("/api/memories", json!({ "text": "x", "mood": "happy" }), 422, "unknown field"),
+        ("/api/plans", json!({ "name": "" }), 422, "plan name"),
+        ("/api/wakeups", json!({ "prompt": "p", "schedule": { "kind": "cron", "expr": "* * * * * *" } }), 422, "five"),
+        ("/api/wakeups", json!({ "prompt": "p", "schedule": { "kind": "cron", "expr": "0 9 * * *", "tz": "Mars/Base" } }), 422, "IANA"),
+        ("/api/wakeups", json!({ "prompt": "p", "schedule": { "kind": "in", "delay": "soon" } }), 422, "not a duration"),
+        ("/api/wakeups", json!({ "prompt": "p", "schedule": { "kind": "every", "every": "1s" } }), 422, "at least 10 seconds"),
+        ("/api/wakeups", json!({ "prompt": "p", "schedule": { "kind": "at", "at": 1000 } }), 422, "has passed"),
+        ("/api/wakeups", json!({ "prompt": "p", "schedule": { "kind": "in", "delay": "1h" }, "target": { "kind": "session", "sessionId": "nope" } }), 404, "nope"),
+    ];
+    for (path, body, status, says) in cases {
+        let (got, answer) = h.post(path, body.clone()).await?;
+        assert_eq!(got, status, "{path} {body}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{path} {body}: {message}");
+    }
+    assert_eq!(h.get("/api/memories").await?["total"], 0);
+    assert_eq!(h.get("/api/wakeups").await?["wakeups"].as_array().map(Vec::len), Some(0));
+
+    // Ids in paths are numbers; a plan name is unique whatever its case.
+    let bad_id = h.http.get(h.url("/api/memories/abc")).bearer_auth(&h.token).send().await?;
+    assert_eq!(bad_id.status().as_u16(), 400);
+    assert_eq!(h.post("/api/plans", json!({ "name": "Trip" })).await?.0, 201);
+    let (status, answer) = h.post("/api/plans", json!({ "name": "trip" })).await?;
+    assert_eq!(status, 409, "{answer}");
+
+    // An import larger than the 1 MiB body limit of other routes is taken
+    // (imports may be 16 MiB); a bad line is reported, the good ones kept.
+    let line = format!("{{\"text\":\"{}\"}}\n", "a".repeat(1000));
+    let mut file = line.repeat(2_000);
+    file.push_str("not json\n");
+    let imported: serde_json::Value = h
+        .http
+        .post(h.url("/api/memories/import?format=jsonl"))
+        .bearer_auth(&h.token)
+        .header("content-type", "text/plain")
+        .body(file)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(imported["imported"], 2_000, "{imported}");
+    assert_eq!(imported["skipped"], 1);
+    let (status, answer) = h.post("/api/memories/import", json!({})).await?;
+    assert_eq!(status, 400, "{answer}");
+    Ok(())
+}

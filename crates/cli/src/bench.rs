@@ -50,12 +50,7 @@ struct Server {
 
 impl Server {
     async fn start(env: &CodexEnv, model: &ScriptedModel) -> Result<(Self, Duration, Duration), CliError> {
-        let config = format!(
-            "[codex]\nbin = {:?}\nhome = {:?}\napproval_policy = \"open\"\nmodel = \"mock-model\"\n\n[provider]\nid = \"scripted\"\nbase_url = {:?}\n",
-            codex_bin().display().to_string(),
-            env.codex_home().display().to_string(),
-            model.base_url()
-        );
+        let config = env.perch_config(&model.base_url(), "open");
         std::fs::write(env.data().join("config.toml"), config).map_err(err)?;
         let exe = std::env::current_exe().map_err(err)?;
         let started = Instant::now();

@@ -13,9 +13,8 @@
 use crate::bench::{err, ms, percentile};
 use crate::CliError;
 use perch_host::server::{Server, ServerOptions};
-use perch_runtime::config::{CodexConfig, ProviderConfig};
 use perch_runtime::model::EventKind;
-use perch_runtime::{ApprovalPolicy, Config};
+use perch_runtime::Config;
 use perch_test_support::{codex_bin, CodexEnv, Script, ScriptedModel};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -30,24 +29,7 @@ pub(crate) async fn start_scripted(
     model: &ScriptedModel,
     relay_listen: &str,
 ) -> Result<Server, CliError> {
-    let mut config = Config {
-        codex: CodexConfig {
-            bin: Some(codex_bin()),
-            home: Some(env.codex_home()),
-            approval_policy: ApprovalPolicy::Guarded,
-            model: Some("mock-model".into()),
-            cwd: Some(env.work()),
-            ..CodexConfig::default()
-        },
-        provider: Some(ProviderConfig {
-            id: "scripted".into(),
-            name: None,
-            base_url: model.base_url(),
-            env_key: None,
-            wire_api: "responses".into(),
-        }),
-        ..Config::default()
-    };
+    let mut config: Config = env.perch_config(&model.base_url(), "guarded").parse().map_err(err)?;
     config.peer.agent_id = Some("perch-bench".into());
     config.peer.person_id = Some("bench-person".into());
     config.save(&env.data().join("config.toml")).map_err(err)?;

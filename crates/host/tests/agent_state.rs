@@ -4,15 +4,14 @@
 //! model was sent.
 
 use perch_host::server::{Server, ServerOptions};
-use perch_runtime::config::{CodexConfig, ProviderConfig};
 use perch_runtime::memory::MemoryQuery;
 use perch_runtime::model::{EventKind, NewSession};
 use perch_runtime::planner::NewPlan;
 use perch_runtime::wakeups::{
     CreatedBy, Misfire, NewSchedule, NewWakeup, RunStatus, Target, WakeupRun,
 };
-use perch_runtime::{ApprovalPolicy, Config, Event};
-use perch_test_support::{codex_bin, CodexEnv, Script, ScriptedModel};
+use perch_runtime::Event;
+use perch_test_support::{CodexEnv, Script, ScriptedModel};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,26 +20,6 @@ use tokio::sync::broadcast::{error::RecvError, Receiver};
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 const WAIT: Duration = Duration::from_secs(60);
 
-fn config(env: &CodexEnv, model: &ScriptedModel) -> Config {
-    Config {
-        codex: CodexConfig {
-            bin: Some(codex_bin()),
-            home: Some(env.codex_home()),
-            approval_policy: ApprovalPolicy::Guarded,
-            model: Some("mock-model".into()),
-            cwd: Some(env.work()),
-            ..CodexConfig::default()
-        },
-        provider: Some(ProviderConfig {
-            id: "scripted".into(),
-            name: Some("Scripted model".into()),
-            base_url: model.base_url(),
-            env_key: None,
-            wire_api: "responses".into(),
-        }),
-        ..Config::default()
-    }
-}
 
 /// A Perch with the relay off (these tests are about the agent's own state).
 async fn start(
@@ -48,7 +27,7 @@ async fn start(
     model: &ScriptedModel,
 ) -> Result<Server, Box<dyn std::error::Error>> {
     std::env::set_var("PERCH_SECRET_STORE", "file");
-    config(env, model).save(&env.data().join("config.toml"))?;
+    std::fs::write(env.data().join("config.toml"), env.perch_config(&model.base_url(), "guarded"))?;
     let server = Server::start(ServerOptions {
         data_dir: env.data(),
         listen: Some("127.0.0.1:0".into()),

@@ -5,10 +5,9 @@
 use perch_host::server::{Server, ServerOptions};
 use perch_relay::model::NewMessage;
 use perch_relay::{RelayServer, RelaySettings};
-use perch_runtime::config::{CodexConfig, ProviderConfig};
 use perch_runtime::model::EventKind;
-use perch_runtime::{ApprovalPolicy, Config, Event};
-use perch_test_support::{codex_bin, CodexEnv, Script, ScriptedModel};
+use perch_runtime::{Config, Event};
+use perch_test_support::{CodexEnv, Script, ScriptedModel};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,29 +16,12 @@ use tokio::sync::broadcast::{error::RecvError, Receiver};
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 const WAIT: Duration = Duration::from_secs(60);
 
-fn config(env: &CodexEnv, model: &ScriptedModel) -> Config {
-    let mut config = Config {
-        codex: CodexConfig {
-            bin: Some(codex_bin()),
-            home: Some(env.codex_home()),
-            approval_policy: ApprovalPolicy::Guarded,
-            model: Some("mock-model".into()),
-            cwd: Some(env.work()),
-            ..CodexConfig::default()
-        },
-        provider: Some(ProviderConfig {
-            id: "scripted".into(),
-            name: Some("Scripted model".into()),
-            base_url: model.base_url(),
-            env_key: None,
-            wire_api: "responses".into(),
-        }),
-        ..Config::default()
-    };
+fn config(env: &CodexEnv, model: &ScriptedModel) -> Result<Config, Box<dyn std::error::Error>> {
+    let mut config: Config = env.perch_config(&model.base_url(), "guarded").parse()?;
     config.peer.agent_id = Some("perch-test".into());
     config.peer.person_id = Some("tester".into());
     config.peer.retry_secs = 1;
-    config
+    Ok(config)
 }
 
 async fn start(env: &CodexEnv, config: Config, relay_listen: &str) -> Result<Server, Box<dyn std::error::Error>> {
@@ -107,7 +89,7 @@ async fn post(http: &reqwest::Client, url: String, body: Value) -> Result<Value,
 async fn a_peer_message_becomes_a_framed_turn_and_the_agent_replies_through_mcp() -> TestResult {
     let env = CodexEnv::new()?;
     let model = ScriptedModel::start().await?;
-    let server = start(&env, config(&env, &model), "127.0.0.1:0").await?;
+    let server = start(&env, config(&env, &model)?, "127.0.0.1:0").await?;
     let status = until_peer(&server, |s| s["connected"] == true).await?;
     let relay = status["relayUrl"].as_str().ok_or("no relay url")?.to_string();
     assert_eq!(status["embedded"], true);
@@ -175,7 +157,7 @@ async fn after_a_relay_restart_the_agent_reconnects_and_gets_the_missed_messages
     let relay_db = env.root().join("relay.db");
     let relay = RelayServer::start("127.0.0.1:0".parse()?, Some(relay_db.clone()), RelaySettings::default()).await?;
     let addr = relay.addr();
-    let mut config = config(&env, &model);
+    let mut config = config(&env, &model)?;
     config.relay.url = Some(relay.url());
     let server = start(&env, config, "off").await?;
     until_peer(&server, |s| s["connected"] == true).await?;
@@ -215,7 +197,7 @@ async fn after_a_relay_restart_the_agent_reconnects_and_gets_the_missed_messages
 async fn a_codex_crash_mid_delivery_loses_nothing_the_message_is_retried_and_answered_once() -> TestResult {
     let env = CodexEnv::new()?;
     let model = ScriptedModel::start().await?;
-    let server = start(&env, config(&env, &model), "127.0.0.1:0").await?;
+    let server = start(&env, config(&env, &model)?, "127.0.0.1:0").await?;
     let status = until_peer(&server, |s| s["connected"] == true).await?;
     let relay = status["relayUrl"].as_str().ok_or("no relay url")?.to_string();
     let http = reqwest::Client::new();

@@ -278,6 +278,15 @@ impl ApprovalPolicy {
     }
 }
 
+/// The text of a `config.toml`.
+impl std::str::FromStr for Config {
+    type Err = toml::de::Error;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        toml::from_str(text)
+    }
+}
+
 impl Config {
     /// Writes the config (comments in the file are not kept), replacing the
     /// file atomically so a crash never leaves half a config.
@@ -294,9 +303,7 @@ impl Config {
 
     pub fn load(path: &Path) -> Result<Self> {
         match std::fs::read_to_string(path) {
-            Ok(text) => {
-                toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
-            }
+            Ok(text) => text.parse::<Self>().map_err(|e| Error::Config(format!("{}: {e}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
         }

@@ -46,6 +46,21 @@ impl CodexEnv {
         self.root.path().join("data")
     }
 
+    /// A Perch `config.toml` that runs this env's Codex (the pinned binary,
+    /// its own CODEX_HOME and working dir) against the scripted model at
+    /// `base_url`, with `approval_policy` (`open`, `guarded`, `read-only`).
+    /// Text, not a `Config`: this crate sits below the runtime.
+    pub fn perch_config(&self, base_url: &str, approval_policy: &str) -> String {
+        let quote = |p: PathBuf| format!("{:?}", p.display().to_string());
+        format!(
+            "[codex]\nbin = {}\nhome = {}\ncwd = {}\napproval_policy = {approval_policy:?}\nmodel = \"mock-model\"\n\n\
+             [provider]\nid = \"scripted\"\nname = \"Scripted model\"\nbase_url = {base_url:?}\nwire_api = \"responses\"\n",
+            quote(codex_bin()),
+            quote(self.codex_home()),
+            quote(self.work()),
+        )
+    }
+
     /// Points Codex's default provider at the scripted model (for tests that
     /// drive Codex without Perch's own provider configuration).
     pub fn use_scripted_provider(&self, base_url: &str) -> std::io::Result<()> {

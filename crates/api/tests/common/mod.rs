@@ -4,9 +4,8 @@
 use futures_util::StreamExt;
 use perch_api::{ApiOptions, Auth};
 use perch_runtime::host::FileSecretStore;
-use perch_runtime::config::{CodexConfig, ProviderConfig};
 use perch_runtime::{ApprovalPolicy, Config, Runtime, RuntimeOptions};
-use perch_test_support::{codex_bin, CodexEnv, ScriptedModel};
+use perch_test_support::{CodexEnv, ScriptedModel};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,25 +23,9 @@ pub struct Harness {
     pub http: reqwest::Client,
 }
 
-pub fn test_config(env: &CodexEnv, model: &ScriptedModel, policy: ApprovalPolicy) -> Config {
-    Config {
-        codex: CodexConfig {
-            bin: Some(codex_bin()),
-            home: Some(env.codex_home()),
-            approval_policy: policy,
-            model: Some("mock-model".into()),
-            cwd: Some(env.work()),
-            ..CodexConfig::default()
-        },
-        provider: Some(ProviderConfig {
-            id: "scripted".into(),
-            name: Some("Scripted model".into()),
-            base_url: model.base_url(),
-            env_key: None,
-            wire_api: "responses".into(),
-        }),
-        ..Config::default()
-    }
+pub fn test_config(env: &CodexEnv, model: &ScriptedModel, policy: ApprovalPolicy) -> Result<Config, Box<dyn std::error::Error>> {
+    let policy = serde_json::to_value(policy)?;
+    Ok(env.perch_config(&model.base_url(), policy.as_str().unwrap_or_default()).parse()?)
 }
 
 impl Harness {
@@ -56,7 +39,7 @@ impl Harness {
     ) -> Result<Self, Box<dyn std::error::Error>> {
         let env = CodexEnv::new()?;
         let model = ScriptedModel::start().await?;
-        let mut config = test_config(&env, &model, policy);
+        let mut config = test_config(&env, &model, policy)?;
         tweak(&mut config);
         let runtime = Runtime::start(RuntimeOptions {
             data_dir: env.data(),
