@@ -252,7 +252,15 @@ class WebDriver:
     def call(self, method, path, body=None):
         if body is None and method != "GET":
             body = {}
-        return http(method, f"{self.base}/session/{self.session}{path}", body, timeout=120)["value"]
+        url = f"{self.base}/session/{self.session}{path}"
+        try:
+            return http(method, url, body, timeout=120)["value"]
+        except ConnectionResetError:
+            # tauri-driver drops a command now and then (its log: "client
+            # error (SendRequest) ... Connection reset by peer", its pooled
+            # connection to WebKitWebDriver): send it once more. A command
+            # that did land twice shows as a wrong page, never as a pass.
+            return http(method, url, body, timeout=120)["value"]
 
     def find(self, css):
         found = self.call("POST", "/elements", {"using": "css selector", "value": css})
@@ -267,10 +275,44 @@ class WebDriver:
 
         return wait_until(f"{css} {text or ''}".strip(), present, timeout=timeout, interval=0.2)
 
+    def texts(self, css):
+        """The text of every element matching `css`, in document order."""
+        return [self.text(e) for e in self.find(css)]
+
+    def text(self, element):
+        return self.call("GET", f"/element/{element}/text")
+
+    def attribute(self, element, name):
+        return self.call("GET", f"/element/{element}/attribute/{name}")
+
+    def property(self, element, name):
+        return self.call("GET", f"/element/{element}/property/{name}")
+
+    def click(self, element):
+        self.call("POST", f"/element/{element}/click")
+
+    def type(self, element, text, clear=False):
+        """Keystrokes into a field (`\\ue007` is Enter); `clear` empties it first."""
+        if clear:
+            self.call("POST", f"/element/{element}/clear")
+        self.call("POST", f"/element/{element}/value", {"text": text})
+
     def screenshot(self, path):
+        """WebKitWebDriver takes the screenshot at the window's next frame, and
+        an idle page draws none (the call hangs): a style tick that changes no
+        pixel gives it frames while it waits."""
         import base64
+        self.call("POST", "/execute/sync", {"args": [], "script": (
+            "let n = 0; window.__perchTick = setInterval(() => "
+            "document.documentElement.style.setProperty('--perch-screenshot-tick', String(n++)), 50);")})
+        try:
+            png = base64.b64decode(self.call("GET", "/screenshot"))
+        finally:
+            self.call("POST", "/execute/sync", {"args": [], "script": (
+                "clearInterval(window.__perchTick); "
+                "document.documentElement.style.removeProperty('--perch-screenshot-tick');")})
         with open(path, "wb") as f:
-            f.write(base64.b64decode(self.call("GET", "/screenshot")))
+            f.write(png)
 
     def quit(self):
         try:

@@ -5,6 +5,7 @@ session, gnome-keyring, a tray watcher and a notification server (started by
 and `N passed, M failed`; exits 1 on any failure.
 """
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,9 +13,9 @@ import traceback
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from desktop import (RESULTS, TrayItem, WebDriver, World, binary, http, image_colors, invoke_action,  # noqa: E402
-                     keyring_lookup, notifications, registrations, wait_until, webkit_pids, x_close, x_geometry,
-                     x_window)
+from desktop import (RESULTS, TrayItem, WebDriver, World, binary, children_of, comm, http, image_colors,  # noqa: E402
+                     invoke_action, keyring_lookup, notifications, registrations, wait_until, webkit_pids, x_close,
+                     x_geometry, x_window)
 
 SNW_LOG = os.environ["PERCH_TEST_SNW_LOG"]
 NOTIFY_LOG = os.environ["PERCH_TEST_NOTIFY_LOG"]
@@ -226,6 +227,149 @@ def closing_and_reopening_the_window(world):
     app.wait(30)
 
 
+def agent_pages_in_the_desktop_window(world):
+    """Memory, Planner and Wakeups in the real window (WebKitGTK), as a new
+    user goes through them: the app's links, the forms, clicks and typing.
+    The API only checks afterwards what the pages did. Returns the screenshots."""
+    app = world.start_desktop(hidden=True)
+    url = world.server_url()
+    token = keyring_lookup("perch", f"api-token@{world.data}")
+
+    def api(path):
+        return http("GET", url + path, token=token)
+
+    code = http("POST", url + "/api/auth/login-codes", {}, token=token)["code"]
+    driver_log = open(os.path.join(world.root, "tauri-driver.log"), "w")
+    driver = subprocess.Popen([os.environ.get("TAURI_DRIVER", "tauri-driver")], stdout=driver_log, stderr=subprocess.STDOUT,
+                              env=world.env)
+    world.procs.append(driver)
+    wd = WebDriver(binary("PERCH_DESKTOP_BIN", "perch-desktop"),
+                   ["--window", "chat", "--data-dir", world.data, "--url", f"{url}/#login={code}&next=/chat"])
+    os.makedirs(RESULTS, exist_ok=True)
+    shots = []
+
+    def visit(page):
+        """A click on the page's link in the app bar, as a person navigates."""
+        wd.click(wd.wait_for(f"a[data-testid='nav-{page}']"))
+        wd.wait_for(f"a[data-testid='nav-{page}'][aria-current='page']")
+        wd.wait_for(f"h1#{page}-title")
+
+    def screenshot(name):
+        shot = os.path.join(RESULTS, name)
+        time.sleep(0.5)  # let the last paint land before the screenshot (not an assertion)
+        wd.screenshot(shot)
+        colors = image_colors(shot)
+        assert colors > 50, f"the screenshot looks blank ({colors} colours): {shot}"
+        shots.append(shot)
+
+    try:
+        wd.wait_for("a[data-testid='nav-chat'][aria-current='page']")  # signed in, on the chat page
+
+        # Memory: add two with the form, search, edit one inline.
+        visit("memory")
+        wd.wait_for("[data-testid='memory-empty']")
+        dark, deploys = "Prefers dark mode in every app", "Deploys happen on Tuesdays"
+        for text, tags in [(dark, "ui, preferences"), (deploys, "work")]:
+            wd.type(wd.wait_for("#memory-new-text"), text)
+            wd.type(wd.wait_for("#memory-new-tags"), tags)
+            wd.click(wd.wait_for("[data-testid='memory-add'] button[type='submit']"))
+            wd.wait_for("[data-testid='memory-text']", text=text)
+            wait_until("the add form to empty", lambda: wd.property(wd.find("#memory-new-text")[0], "value") == "")
+        wait_until("both memories listed", lambda: sorted(wd.texts("[data-testid='memory-text']")) == sorted([dark, deploys]))
+        memory_id = next(m["id"] for m in api("/api/memories")["memories"] if m["text"] == dark)
+        row = f"[data-testid='memory'][data-memory-id='{memory_id}']"
+        assert wd.texts(f"{row} [data-testid='memory-tag']") == ["#ui", "#preferences"]
+        wd.type(wd.wait_for("#memory-search"), "dark mode")
+        wd.wait_for("#memories-title", text="Search results")
+        wait_until("the search to narrow the list", lambda: wd.texts("[data-testid='memory-text']") == [dark])
+        edited = "Prefers dark mode in every app and terminal"
+        wd.click(wd.wait_for(f"{row} button[aria-label='Edit: {dark}']"))
+        wd.type(wd.wait_for(f"#memory-edit-text-{memory_id}"), edited, clear=True)
+        wd.type(wd.wait_for(f"#memory-edit-tags-{memory_id}"), "ui, terminal", clear=True)
+        wd.click(wd.wait_for(f"{row} form button[type='submit']"))
+        wd.wait_for(f"{row} [data-testid='memory-text']", text=edited)
+        saved = next(m for m in api("/api/memories")["memories"] if m["id"] == memory_id)
+        assert (saved["text"], saved["tags"], saved["source"]) == (edited, ["ui", "terminal"], "person"), saved
+        assert api("/api/memories")["total"] == 2
+        screenshot("desktop-memory.png")
+
+        # Planner: a plan, two items (the button, then Enter), one checked.
+        visit("planner")
+        wd.wait_for("[data-testid='no-plans']")
+        wd.type(wd.wait_for("#plan-new-name"), "Release 1.2")
+        wd.click(wd.wait_for("section[aria-labelledby='new-plan-title'] button[type='submit']"))
+        plan_id = wd.attribute(wd.wait_for("[data-testid='plan']", text="Release 1.2"), "data-plan-id")
+        plan = f"[data-testid='plan'][data-plan-id='{plan_id}']"
+        wd.type(wd.wait_for(f"#plan-add-{plan_id}"), "Write the changelog")
+        wd.click(wd.wait_for(f"{plan} form.add button[type='submit']:not([disabled])"))
+        wd.wait_for(f"{plan} [data-testid='plan-item-text']", text="Write the changelog")
+        wd.type(wd.wait_for(f"#plan-add-{plan_id}"), "Tag the release\ue007")
+        wait_until("both items listed", lambda: wd.texts(f"{plan} [data-testid='plan-item-text']") == [
+            "Write the changelog", "Tag the release"])
+        item_id = wd.attribute(wd.wait_for(f"{plan} [data-testid='plan-item']", text="Write the changelog"), "data-item-id")
+        wd.click(wd.wait_for(f"{plan} [data-item-id='{item_id}'] input[data-testid='plan-item-done']"))
+        wd.wait_for(f"{plan} [data-item-id='{item_id}'][data-done='true']")
+        wd.wait_for(f"{plan} [data-testid='plan-progress']", text="1/2 done")
+        server = api(f"/api/plans/{plan_id}")
+        items = [(i["text"], i["done"]) for i in sorted(server["items"], key=lambda i: i["position"])]
+        assert (server["name"], items) == ("Release 1.2", [("Write the changelog", True), ("Tag the release", False)]), server
+        screenshot("desktop-planner.png")
+
+        # Wakeups: every hour into a new session, listed with its next time, then paused.
+        visit("wakeups")
+        wd.wait_for("[data-testid='no-wakeups']")
+        wd.type(wd.wait_for("#wakeup-prompt"), "Look at the inbox and sum up what is new")
+        wd.type(wd.wait_for("#wakeup-label"), "Inbox sweep")
+        wd.click(wd.wait_for("#wakeup-kind option[value='every']"))
+        wd.type(wd.wait_for("#wakeup-every"), "1h", clear=True)
+        assert wd.property(wd.find("#wakeup-target")[0], "value") == "new"
+        wd.click(wd.wait_for("[data-testid='wakeup-create'] button[type='submit']"))
+        wd.wait_for("[data-testid='wakeup-create'] [role='status']", text="Created. It fires")
+        wakeup_id = wd.attribute(wd.wait_for("[data-testid='wakeup']", text="Inbox sweep"), "data-wakeup-id")
+        card = f"[data-testid='wakeup'][data-wakeup-id='{wakeup_id}']"
+        wd.wait_for(f"{card} [data-testid='wakeup-schedule']", text="every 1 h")
+        wd.wait_for(f"{card} [data-testid='wakeup-next'] time")
+        next_text = wd.text(wd.wait_for(f"{card} [data-testid='wakeup-next']"))
+        assert "(in 59 min)" in next_text or "(in 1 h)" in next_text, next_text
+        created = next(w for w in api("/api/wakeups")["wakeups"] if str(w["id"]) == wakeup_id)
+        assert (created["schedule"]["kind"], created["schedule"]["everyMs"]) == ("every", 3_600_000), created["schedule"]
+        assert (created["target"], created["enabled"], created["createdBy"]) == ({"kind": "new"}, True, "person"), created
+        assert 0 < created["nextFireAt"] - created["createdAt"] <= 3_600_000, created
+        wd.click(wd.wait_for(f"{card} input[data-testid='wakeup-enabled']"))
+        wd.wait_for(f"{card}[data-enabled='false'] [data-testid='wakeup-next']", text="paused")
+
+        def paused():
+            w = next(w for w in api("/api/wakeups")["wakeups"] if str(w["id"]) == wakeup_id)
+            return w if not w["enabled"] else None
+        assert wait_until("the pause to reach the server", paused, timeout=30)["nextFireAt"] is None
+        # Back to the top (the clicks scrolled the form), so the shot shows the page's head and the card.
+        wd.call("POST", "/execute/sync", {"script": "document.querySelector('main.page-scroll').scrollTo(0, 0)", "args": []})
+        screenshot("desktop-wakeups.png")
+        return shots
+    except Exception:
+        try:
+            wd.screenshot(os.path.join(RESULTS, "desktop-pages-failure.png"))
+            with open(os.path.join(RESULTS, "desktop-pages-failure.html"), "w") as f:
+                f.write(wd.call("GET", "/source"))
+        except Exception:
+            pass
+        raise
+    finally:
+        # The window process (tauri-driver > WebKitWebDriver > perch-desktop --window).
+        windows = [pid for pid in children_of(driver.pid) if comm(pid).startswith("perch-desktop")]
+        wd.quit()
+        driver.terminate()
+        driver.wait(30)
+        for pid in windows:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        app.terminate()  # SIGTERM: Perch stops Codex and exits cleanly
+        app.wait(30)
+        assert app.returncode == 0, f"perch-desktop exited {app.returncode} on SIGTERM"
+
+
 INSTALLED = ["/usr/bin/perch-desktop", "/usr/bin/perch", "/usr/lib/perch/codex/bin/codex", "/usr/lib/perch/ui/index.html",
              "/usr/share/applications/Perch.desktop", "/usr/lib/systemd/user/perch.service"]
 
@@ -276,41 +420,78 @@ def installed_package(deb):
     assert not any(os.path.exists(path) for path in INSTALLED), "dpkg -r left files behind"
 
 
+def pages_in_a_new_world():
+    """The agent pages on a fresh data dir, as a new user has it."""
+    world = World()
+    try:
+        return agent_pages_in_the_desktop_window(world)
+    except Exception:
+        print("--- perch-desktop log of the pages test (end) ---\n" + world.log(), flush=True)
+        raise
+    finally:
+        world.close()
+
+
 def main():
+    # PERCH_DESKTOP_ONLY=tray,chat,window,pages,deb (comma-separated) runs
+    # only those tests, to iterate on one; unset runs them all.
+    only = [t for t in os.environ.get("PERCH_DESKTOP_ONLY", "").split(",") if t]
+
+    def wanted(test):
+        return not only or test in only
+
     passed, failed = 0, 0
     world = World()
     try:
-        for name, error in tray_notifications_and_keyring(world):
+        for name, error in tray_notifications_and_keyring(world) if wanted("tray") else []:
             print(("ok   " if error is None else "FAIL ") + name, flush=True)
             if error:
                 print(error, flush=True)
                 failed += 1
             else:
                 passed += 1
-        try:
+        if wanted("chat"):
             try:
-                shot = webdriver_chat(world)
+                try:
+                    shot = webdriver_chat(world)
+                except Exception:
+                    # tauri-driver drops a connection now and then (seen in 1 of
+                    # 17 sessions on this kind of machine); one retry, said aloud.
+                    print("note: the WebDriver test failed once; retrying:\n" + traceback.format_exc(), flush=True)
+                    shot = webdriver_chat(world)
+                print(f"ok   the chat window streams an answer through WebDriver; screenshot {shot}", flush=True)
+                passed += 1
             except Exception:
-                # tauri-driver drops a connection now and then (seen in 1 of
-                # 17 sessions on this kind of machine); one retry, said aloud.
-                print("note: the WebDriver test failed once; retrying:\n" + traceback.format_exc(), flush=True)
-                shot = webdriver_chat(world)
-            print(f"ok   the chat window streams an answer through WebDriver; screenshot {shot}", flush=True)
-            passed += 1
-        except Exception:
-            print("FAIL the chat window through WebDriver", flush=True)
-            print(traceback.format_exc(), flush=True)
-            failed += 1
-        try:
-            closing_and_reopening_the_window(world)
-            print("ok   closing the window ends the WebKit processes, Perch stays in the tray, "
-                  "and the tray reopens it at its remembered size", flush=True)
-            passed += 1
-        except Exception:
-            print("FAIL closing and reopening the window", flush=True)
-            print(traceback.format_exc(), flush=True)
-            failed += 1
-        if os.environ.get("PERCH_DEB"):
+                print("FAIL the chat window through WebDriver", flush=True)
+                print(traceback.format_exc(), flush=True)
+                failed += 1
+        if wanted("window"):
+            try:
+                closing_and_reopening_the_window(world)
+                print("ok   closing the window ends the WebKit processes, Perch stays in the tray, "
+                      "and the tray reopens it at its remembered size", flush=True)
+                passed += 1
+            except Exception:
+                print("FAIL closing and reopening the window", flush=True)
+                print(traceback.format_exc(), flush=True)
+                failed += 1
+        if wanted("pages"):
+            try:
+                try:
+                    shots = pages_in_a_new_world()
+                except Exception:
+                    # The same tauri-driver flakiness as the chat test: one retry, said aloud.
+                    print("note: the pages WebDriver test failed once; retrying:\n" + traceback.format_exc(), flush=True)
+                    shots = pages_in_a_new_world()
+                print("ok   Memory, Planner and Wakeups work in the desktop window as a new user tries them "
+                      f"(add, search, edit a memory; a plan with a checked item; a wakeup paused); screenshots "
+                      f"{', '.join(os.path.basename(s) for s in shots)}", flush=True)
+                passed += 1
+            except Exception:
+                print("FAIL Memory, Planner and Wakeups in the desktop window", flush=True)
+                print(traceback.format_exc(), flush=True)
+                failed += 1
+        if os.environ.get("PERCH_DEB") and wanted("deb"):
             try:
                 installed_package(os.environ["PERCH_DEB"])
                 print(f"ok   the .deb installs, the installed app starts to the tray with its own Codex and UI "

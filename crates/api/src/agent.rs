@@ -48,7 +48,7 @@ pub async fn list_memories(
         limit: q.limit.unwrap_or(50),
         offset: q.offset.unwrap_or(0),
     };
-    ok(rt.memories(query, false)?)
+    ok(rt.memories(query, false).await?)
 }
 
 pub async fn add_memory(State(rt): Rt, Json(new): Json<NewMemory>) -> ApiResult {

@@ -439,6 +439,13 @@ impl Notifier {
             }
             return;
         }
+        // A wakeup's turn is told by its own note (`wakeup.run`), which
+        // follows the wakeup's and the person's settings: no second one.
+        if let EventKind::TurnCompleted { turn_id, .. } = event {
+            if self.runtime.is_wakeup_turn(turn_id) {
+                return;
+            }
+        }
         let config = self.runtime.config().notifications;
         let Some(note) = note_for(event, &config, self.host.any_window_visible()) else {
             return;

@@ -4,7 +4,8 @@
 //! model was sent.
 
 use perch_host::server::{Server, ServerOptions};
-use perch_runtime::memory::MemoryQuery;
+use perch_runtime::memory::{MemoryPatch as MemoryPatch2, MemoryQuery, NewMemory};
+use perch_runtime::settings::{MemoryPatch, SettingsPatch};
 use perch_runtime::model::{EventKind, NewSession};
 use perch_runtime::planner::NewPlan;
 use perch_runtime::wakeups::{
@@ -113,7 +114,8 @@ async fn the_agent_remembers_and_a_later_turn_is_given_the_memory() -> TestResul
             ..Default::default()
         },
         false,
-    )?;
+    )
+    .await?;
     let memory = found
         .memories
         .first()
@@ -157,6 +159,88 @@ async fn the_agent_remembers_and_a_later_turn_is_given_the_memory() -> TestResul
     let shown = serde_json::to_string(&history)?;
     assert!(shown.contains("Which staging database"), "{shown}");
     assert!(!shown.contains("perch_context"), "{shown}");
+    server.stop().await;
+    Ok(())
+}
+
+/// Memories found by meaning: with an embeddings endpoint configured (the
+/// scripted model's `/v1/embeddings`, where "car" and "automobile" point the
+/// same way), vectors are made in the background and fused with full-text
+/// ranking, in searches and in a turn's context; turned off, search is
+/// full text again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_embeddings_configured_memories_are_found_by_meaning() -> TestResult {
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    let server = start(&env, &model).await?;
+    let rt = server.runtime.clone();
+    let person = perch_runtime::memory::Origin::person;
+    let parked = rt.add_memory(
+        NewMemory { text: "Parked the automobile in bay 12".into(), ..Default::default() },
+        person(),
+    )?;
+    rt.add_memory(
+        NewMemory { text: "Lunch is at noon".into(), ..Default::default() },
+        person(),
+    )?;
+    let search = |q: &str| MemoryQuery { q: Some(q.into()), limit: 5, ..Default::default() };
+    assert!(
+        rt.memories(search("where is my car"), false).await?.memories.is_empty(),
+        "no word in common: full-text search alone finds nothing"
+    );
+
+    let memory_patch = |url: Option<String>, name: Option<String>| SettingsPatch {
+        memory: Some(MemoryPatch { embeddings_url: Some(url), embeddings_model: Some(name), ..Default::default() }),
+        ..Default::default()
+    };
+    rt.update_settings(memory_patch(Some(model.base_url()), Some("scripted-embed".into()))).await?;
+    // The backfill embeds both memories in the background.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let found = loop {
+        let page = rt.memories(search("where is my car"), false).await?;
+        if !page.memories.is_empty() || tokio::time::Instant::now() > deadline {
+            break page.memories;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let texts: Vec<&str> = found.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, vec!["Parked the automobile in bay 12"], "{texts:?}");
+    let requests = model.embedding_requests();
+    assert!(
+        requests.iter().all(|r| r.body["model"] == "scripted-embed"),
+        "{:?}",
+        requests.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
+    let embedded: Vec<String> = requests
+        .iter()
+        .flat_map(|r| r.body["input"].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    assert!(embedded.contains(&"Parked the automobile in bay 12".to_string()), "{embedded:?}");
+    assert!(embedded.contains(&"Lunch is at noon".to_string()), "{embedded:?}");
+
+    // An edit drops the vector; the backfill makes a new one for the new text.
+    rt.update_memory(parked.id, MemoryPatch2 { text: Some("Parked the sedan in bay 14".into()), ..Default::default() })?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !model.embedding_requests().iter().any(|r| r.body["input"][0] == "Parked the sedan in bay 14") {
+        assert!(tokio::time::Instant::now() < deadline, "the edited memory was never embedded again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A turn's context is found the same way.
+    let session = rt.create_session(NewSession::default()).await?.id;
+    let mut live = rt.events().subscribe(None).live;
+    model.enqueue(Script::text("Bay 14."));
+    let turn = rt.send_message(&session, "Where did I leave the automobile?").await?.turn_id;
+    assert_eq!(until(&mut live, "the turn's end", turn_completed(&turn)).await?, "completed");
+    let sent = model.requests().last().ok_or("no model request")?.input_text();
+    assert!(sent.contains("<perch_context>") && sent.contains("Parked the sedan in bay 14"), "{sent}");
+
+    // Turned off: full text only again, and nothing is sent.
+    rt.update_settings(memory_patch(None, None)).await?;
+    let before = model.embedding_requests().len();
+    assert!(rt.memories(search("where is my car"), false).await?.memories.is_empty());
+    assert_eq!(model.embedding_requests().len(), before);
     server.stop().await;
     Ok(())
 }

@@ -18,6 +18,9 @@ pub enum Error {
     Io { context: String, source: std::io::Error },
     #[error("config error: {0}")]
     Config(String),
+    /// The configured embeddings endpoint failed.
+    #[error("the embeddings endpoint {0}")]
+    Embeddings(String),
     #[error(transparent)]
     Host(#[from] crate::host::HostError),
 }

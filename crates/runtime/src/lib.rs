@@ -19,6 +19,8 @@ mod error;
 pub mod events;
 pub mod host;
 pub mod memory;
+mod memory_index;
+mod embeddings;
 mod memory_io;
 pub mod model;
 pub mod planner;

@@ -1,21 +1,25 @@
 //! Memory: short facts the agent or the person wants kept across sessions.
 //!
 //! Invariants:
-//! - SQLite is the truth; `memories_fts` (FTS5, external content) is kept in
-//!   step by triggers, so a row and its index entry change in one statement.
+//! - SQLite is the truth. Search goes through an in-memory BM25 index
+//!   (`memory_index.rs`) kept in step by every write here, inside the same
+//!   connection lock, and rebuilt when another connection changed memories.
 //! - Search works offline: BM25 over text and tags (tags weigh double),
-//!   then re-ranked by importance and recency (`rank_score`). Only the best
-//!   `CANDIDATES` BM25 matches are re-ranked, which bounds the cost.
+//!   weighted by importance and recency; with embeddings
+//!   configured, fused with vector similarity (`embeddings.rs`).
 //! - Every change is published as `memory.changed`.
 
 use crate::error::{Error, Result};
+use crate::embeddings::{embedding_input, normalized};
+use crate::memory_index::{fuse, query_words, IndexQuery, IndexedMemory, MemoryIndex};
 use crate::model::EventKind;
 use crate::now_ms;
 use crate::runtime::Runtime;
 use crate::store::Store;
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
+/// Migration 2 (kept as released; migration 5 replaces its FTS5 index).
 pub(crate) const MIGRATION: &str = r#"
 CREATE TABLE memories (
     id INTEGER PRIMARY KEY,
@@ -44,18 +48,46 @@ CREATE TRIGGER memories_au AFTER UPDATE OF text, tags ON memories BEGIN
 END;
 "#;
 
+/// Migration 5: memory search moves to `memory_index.rs`; the FTS5 index
+/// goes, and `memory_epoch` counts changes so that every process notices
+/// another's. Embeddings (when configured) are kept per memory and model.
+pub(crate) const INDEX_MIGRATION: &str = r#"
+DROP TRIGGER memories_ai;
+DROP TRIGGER memories_ad;
+DROP TRIGGER memories_au;
+DROP TABLE memories_fts;
+CREATE TABLE memory_embeddings (
+    memory_id INTEGER PRIMARY KEY,
+    model TEXT NOT NULL,
+    -- little-endian f32s, normalized to length 1
+    vector BLOB NOT NULL
+);
+CREATE TABLE memory_epoch (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+INSERT INTO memory_epoch (id, value) VALUES (1, 0);
+CREATE TRIGGER memories_epoch_ai AFTER INSERT ON memories BEGIN
+    UPDATE memory_epoch SET value = value + 1 WHERE id = 1;
+END;
+CREATE TRIGGER memories_epoch_ad AFTER DELETE ON memories BEGIN
+    UPDATE memory_epoch SET value = value + 1 WHERE id = 1;
+    DELETE FROM memory_embeddings WHERE memory_id = old.id;
+END;
+CREATE TRIGGER memories_epoch_au AFTER UPDATE ON memories BEGIN
+    UPDATE memory_epoch SET value = value + 1 WHERE id = 1;
+END;
+CREATE TRIGGER memories_embedding_au AFTER UPDATE OF text, tags ON memories BEGIN
+    DELETE FROM memory_embeddings WHERE memory_id = old.id;
+END;
+CREATE TRIGGER memory_embeddings_epoch_ai AFTER INSERT ON memory_embeddings BEGIN
+    UPDATE memory_epoch SET value = value + 1 WHERE id = 1;
+END;
+"#;
+
 pub const MAX_TEXT_CHARS: usize = 8000;
 const MAX_TAGS: usize = 16;
 const MAX_TAG_CHARS: usize = 40;
-const MAX_QUERY_TERMS: usize = 16;
-/// BM25 matches re-ranked by importance and recency.
-const CANDIDATES: usize = 200;
-/// A query matching this many memories or more is "broad": BM25 over all
-/// of them would cost too much, so its newest `CANDIDATES` are scored.
-const BROAD: usize = 1000;
+/// Search results a search box ranks (and counts as `total`).
+pub const CANDIDATES: usize = 200;
 pub const DEFAULT_IMPORTANCE: f64 = 0.5;
-/// Recency halves its weight every this many days.
-const RECENCY_HALF_LIFE_DAYS: f64 = 30.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -129,6 +161,30 @@ pub struct MemoryQuery {
     pub tag: Option<String>,
     pub limit: usize,
     pub offset: usize,
+}
+
+/// A ranked search.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemorySearch<'a> {
+    pub text: &'a str,
+    pub tag: Option<&'a str>,
+    /// The last word is a prefix (typing in a search box).
+    pub prefix: bool,
+    pub offset: usize,
+    pub limit: usize,
+    /// Results ranked and counted in `total`: at least `offset + limit`
+    /// (a search box wants a count; a turn's context only the best few).
+    pub ranked: usize,
+    /// The text's embedding and its model, when embeddings are configured:
+    /// the full-text and vector rankings are fused.
+    pub vector: Option<(&'a str, &'a [f32])>,
+}
+
+/// A memory without a vector for the configured model.
+pub(crate) struct PendingEmbedding {
+    pub id: i64,
+    pub input: String,
+    pub updated_at: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -219,58 +275,6 @@ pub(crate) fn validate_importance(importance: Option<f64>) -> Result<f64> {
     }
 }
 
-const STOPWORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "do", "does", "for", "from",
-    "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "no", "not",
-    "of", "on", "or", "our", "so", "that", "the", "their", "them", "then", "there", "these",
-    "this", "to", "was", "we", "were", "what", "when", "where", "which", "who", "why", "will",
-    "with", "you", "your",
-];
-
-/// The distinct words of `text` worth searching for, lowercased, in order.
-pub(crate) fn query_terms(text: &str) -> Vec<String> {
-    let mut terms: Vec<String> = Vec::new();
-    for word in text.split(|c: char| !c.is_alphanumeric()) {
-        let word = word.to_lowercase();
-        if word.chars().count() < 2 || STOPWORDS.contains(&word.as_str()) || terms.contains(&word) {
-            continue;
-        }
-        terms.push(word);
-        if terms.len() == MAX_QUERY_TERMS {
-            break;
-        }
-    }
-    terms
-}
-
-/// An FTS5 query of quoted terms (nothing a person types can be FTS5
-/// syntax). `prefix` lets the last term match as a prefix, for a search box.
-fn fts_query(terms: &[String], all: bool, prefix: bool) -> String {
-    let last = terms.len().saturating_sub(1);
-    let quoted: Vec<String> = terms
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let star = if prefix && i == last && t.chars().count() >= 3 {
-                "*"
-            } else {
-                ""
-            };
-            format!("\"{}\"{star}", t.replace('"', ""))
-        })
-        .collect();
-    quoted.join(if all { " AND " } else { " OR " })
-}
-
-/// BM25 relevance weighted by importance (×0.5 to ×1.5) and recency
-/// (×1 fresh, toward ×0.5 as the last update or use ages).
-fn rank_score(bm25: f64, importance: f64, last_touched: i64, now: i64) -> f64 {
-    let relevance = -bm25;
-    let age_days = ((now - last_touched).max(0) as f64) / 86_400_000.0;
-    let recency = 0.5 + 0.5 * (-age_days / RECENCY_HALF_LIFE_DAYS).exp2();
-    relevance * (0.5 + importance) * recency
-}
-
 const COLUMNS: &str = "m.id, m.text, m.tags, m.source, m.source_ref, m.importance, m.created_at, m.updated_at, m.last_used_at";
 
 fn memory_from_row(row: &Row<'_>) -> rusqlite::Result<Memory> {
@@ -289,31 +293,110 @@ fn memory_from_row(row: &Row<'_>) -> rusqlite::Result<Memory> {
     })
 }
 
-impl Store {
-    pub fn insert_memories(&self, rows: &[MemoryRow]) -> Result<Vec<i64>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let mut ids = Vec::with_capacity(rows.len());
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO memories (text, tags, source, source_ref, importance, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            for row in rows {
-                insert.execute(params![
-                    row.text,
-                    row.tags.join(" "),
-                    row.origin.source.as_str(),
-                    row.origin.source_ref,
-                    row.importance,
-                    row.created_at,
-                    row.updated_at
-                ])?;
-                ids.push(tx.last_insert_rowid());
-            }
+/// The change counter (`memory_epoch`) as this transaction sees it.
+fn epoch(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM memory_epoch WHERE id = 1")?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// The index of every memory, as of one snapshot.
+fn build_index(conn: &mut Connection) -> Result<MemoryIndex> {
+    let tx = conn.transaction()?;
+    let mut index = MemoryIndex::new(epoch(&tx)?);
+    {
+        let mut stmt = tx.prepare(
+            "SELECT id, text, tags, importance, max(updated_at, coalesce(last_used_at, 0)) FROM memories",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let tags: String = row.get(2)?;
+            let tags: Vec<String> = tags.split_whitespace().map(str::to_string).collect();
+            index.insert(IndexedMemory {
+                id: row.get(0)?,
+                text: &row.get::<_, String>(1)?,
+                tags: &tags,
+                importance: row.get(3)?,
+                touched: row.get(4)?,
+            });
         }
+    }
+    {
+        let mut stmt = tx.prepare("SELECT memory_id, model, vector FROM memory_embeddings")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let vector: Vec<u8> = row.get(2)?;
+            let vector = vector
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            index.set_vector(row.get(0)?, &row.get::<_, String>(1)?, vector);
+        }
+    }
+    tx.commit()?;
+    Ok(index)
+}
+
+impl Store {
+    /// Runs `write` in one write transaction, then brings the search index
+    /// along with `apply`, or drops it (rebuilt on the next search) when
+    /// another connection had changed memories since it was built.
+    fn write_memories<T>(
+        &self,
+        write: impl FnOnce(&Connection) -> Result<T>,
+        apply: impl FnOnce(&mut MemoryIndex, &T),
+    ) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let before = epoch(&tx)?;
+        let written = write(&tx)?;
+        let after = epoch(&tx)?;
         tx.commit()?;
-        Ok(ids)
+        let mut index = self.memory_index();
+        match index.as_mut() {
+            Some(current) if current.epoch == before => {
+                apply(current, &written);
+                current.epoch = after;
+            }
+            _ => *index = None,
+        }
+        Ok(written)
+    }
+
+    pub fn insert_memories(&self, rows: &[MemoryRow]) -> Result<Vec<i64>> {
+        self.write_memories(
+            |tx| {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO memories (text, tags, source, source_ref, importance, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                let mut ids = Vec::with_capacity(rows.len());
+                for row in rows {
+                    insert.execute(params![
+                        row.text,
+                        row.tags.join(" "),
+                        row.origin.source.as_str(),
+                        row.origin.source_ref,
+                        row.importance,
+                        row.created_at,
+                        row.updated_at
+                    ])?;
+                    ids.push(tx.last_insert_rowid());
+                }
+                Ok(ids)
+            },
+            |index, ids| {
+                for (row, id) in rows.iter().zip(ids) {
+                    index.insert(IndexedMemory {
+                        id: *id,
+                        text: &row.text,
+                        tags: &row.tags,
+                        importance: row.importance,
+                        touched: row.updated_at,
+                    });
+                }
+            },
+        )
     }
 
     pub fn memory(&self, id: i64) -> Result<Option<Memory>> {
@@ -332,41 +415,55 @@ impl Store {
         importance: f64,
         at: i64,
     ) -> Result<bool> {
-        let changed = self.conn().execute(
-            "UPDATE memories SET text = ?2, tags = ?3, importance = ?4, updated_at = ?5 WHERE id = ?1",
-            params![id, text, tags.join(" "), importance, at],
-        )?;
-        Ok(changed == 1)
+        self.write_memories(
+            |tx| {
+                Ok(tx.execute(
+                    "UPDATE memories SET text = ?2, tags = ?3, importance = ?4, updated_at = ?5 WHERE id = ?1",
+                    params![id, text, tags.join(" "), importance, at],
+                )? == 1)
+            },
+            |index, changed| {
+                if *changed {
+                    index.insert(IndexedMemory {
+                        id,
+                        text,
+                        tags,
+                        importance,
+                        touched: at,
+                    });
+                }
+            },
+        )
     }
 
     fn delete_memories(&self, ids: &[i64]) -> Result<Vec<i64>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let mut deleted = Vec::new();
-        {
-            let mut delete = tx.prepare_cached("DELETE FROM memories WHERE id = ?1")?;
-            for id in ids {
-                if delete.execute([id])? == 1 {
-                    deleted.push(*id);
+        self.write_memories(
+            |tx| {
+                let mut delete = tx.prepare_cached("DELETE FROM memories WHERE id = ?1")?;
+                let mut deleted = Vec::new();
+                for id in ids {
+                    if delete.execute([id])? == 1 {
+                        deleted.push(*id);
+                    }
                 }
-            }
-        }
-        tx.commit()?;
-        Ok(deleted)
+                Ok(deleted)
+            },
+            |index, deleted| deleted.iter().for_each(|id| index.remove(*id)),
+        )
     }
 
     pub(crate) fn touch_memories(&self, ids: &[i64], at: i64) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        {
-            let mut touch =
-                tx.prepare_cached("UPDATE memories SET last_used_at = ?2 WHERE id = ?1")?;
-            for id in ids {
-                touch.execute(params![id, at])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
+        self.write_memories(
+            |tx| {
+                let mut touch =
+                    tx.prepare_cached("UPDATE memories SET last_used_at = ?2 WHERE id = ?1")?;
+                for id in ids {
+                    touch.execute(params![id, at])?;
+                }
+                Ok(())
+            },
+            |index, ()| ids.iter().for_each(|id| index.touch(*id, at)),
+        )
     }
 
     /// Newest first.
@@ -389,92 +486,107 @@ impl Store {
         })
     }
 
-    /// How many memories an FTS5 query matches, counted up to `cap`.
-    fn match_count(&self, query: &str, cap: usize) -> Result<usize> {
-        let conn = self.conn();
-        let mut stmt =
-            conn.prepare_cached("SELECT count(*) FROM (SELECT 1 FROM memories_fts WHERE memories_fts MATCH ?1 LIMIT ?2)")?;
-        Ok(stmt
-            .query_row(params![query, cap as i64], |r| r.get::<_, i64>(0))?
-            .max(0) as usize)
-    }
-
-    /// Candidates for an FTS5 query with their BM25 (lower is better): the
-    /// best by BM25 when the query is selective, else its newest matches.
-    fn fts_candidates(&self, query: &str, tag: Option<&str>) -> Result<Vec<(Memory, f64)>> {
-        let order = if self.match_count(query, BROAD)? < BROAD {
-            "rank"
-        } else {
-            "memories_fts.rowid DESC"
-        };
-        let conn = self.conn();
-        let sql = format!(
-            "SELECT {COLUMNS}, bm25(memories_fts, 1.0, 2.0) AS rank FROM memories_fts
-             JOIN memories m ON m.id = memories_fts.rowid
-             WHERE memories_fts MATCH ?1 AND (?2 IS NULL OR instr(' ' || m.tags || ' ', ' ' || ?2 || ' ') > 0)
-             ORDER BY {order} LIMIT ?3"
-        );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt
-            .query_map(params![query, tag, CANDIDATES as i64], |row| {
-                Ok((memory_from_row(row)?, row.get::<_, f64>(9)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
-    }
-
-    /// Ranked search: every term first; when that finds fewer than `limit`,
-    /// any term. `prefix` makes the last term a prefix (typing in a search box).
-    pub fn search_memories(
-        &self,
-        text: &str,
-        tag: Option<&str>,
-        limit: usize,
-        prefix: bool,
-    ) -> Result<Vec<Memory>> {
-        let terms = query_terms(text);
-        if terms.is_empty() {
-            return Ok(Vec::new());
+    /// Ranked search: memories with every word first, then those with some.
+    /// `prefix` makes the last word a prefix (typing in a search box).
+    /// `total` counts the ranked results (`ranked`, at least the page); the
+    /// page is `offset..offset + limit` of them.
+    pub fn search_memories(&self, search: &MemorySearch<'_>) -> Result<MemoryPage> {
+        let words = query_words(search.text);
+        let mut conn = self.conn();
+        let current = epoch(&conn)?;
+        let mut index = self.memory_index();
+        if index.as_ref().is_none_or(|built| built.epoch != current) {
+            *index = Some(build_index(&mut conn)?);
         }
-        let mut candidates = self.fts_candidates(&fts_query(&terms, true, prefix), tag)?;
-        if candidates.len() < limit && terms.len() > 1 {
-            let seen: std::collections::HashSet<i64> =
-                candidates.iter().map(|(m, _)| m.id).collect();
-            // Any term: the selective ones carry the relevance; broad ones
-            // only when no term is selective.
-            let mut selective = Vec::new();
-            for (i, term) in terms.iter().enumerate() {
-                let one = fts_query(
-                    std::slice::from_ref(term),
-                    true,
-                    prefix && i + 1 == terms.len(),
+        let ranked_count = search.ranked.max(search.offset + search.limit);
+        let now = now_ms();
+        let ranked = match index.as_mut() {
+            Some(index) => {
+                let text = index.search(
+                    &IndexQuery {
+                        words: &words,
+                        prefix: search.prefix,
+                        tag: search.tag,
+                        now,
+                    },
+                    ranked_count,
                 );
-                if self.match_count(&one, BROAD)? < BROAD {
-                    selective.push(term.clone());
+                match search.vector {
+                    Some((model, vector)) => {
+                        let mut near = index.nearest(model, vector, ranked_count, now);
+                        if let Some(tag) = search.tag {
+                            near.retain(|(id, _)| index.has_tag(*id, tag));
+                        }
+                        fuse(&[text, near], ranked_count)
+                    }
+                    None => text,
                 }
             }
-            let any = if selective.is_empty() {
-                &terms
-            } else {
-                &selective
-            };
-            let more = self.fts_candidates(
-                &fts_query(any, false, prefix && any.last() == terms.last()),
-                tag,
-            )?;
-            candidates.extend(more.into_iter().filter(|(m, _)| !seen.contains(&m.id)));
+            None => Vec::new(),
+        };
+        drop(index);
+        let mut one = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM memories m WHERE m.id = ?1"))?;
+        let mut memories = Vec::with_capacity(search.limit.min(ranked.len()));
+        for (id, score) in ranked.iter().skip(search.offset).take(search.limit) {
+            if let Some(mut memory) = one.query_row([id], memory_from_row).optional()? {
+                memory.score = Some(*score);
+                memories.push(memory);
+            }
         }
-        let now = now_ms();
-        let mut ranked: Vec<Memory> = candidates
-            .into_iter()
-            .map(|(mut memory, bm25)| {
-                let touched = memory.updated_at.max(memory.last_used_at.unwrap_or(0));
-                memory.score = Some(rank_score(bm25, memory.importance, touched, now));
-                memory
-            })
-            .collect();
-        ranked.sort_by(|a, b| b.score.unwrap_or(0.0).total_cmp(&a.score.unwrap_or(0.0)));
-        Ok(ranked)
+        Ok(MemoryPage {
+            memories,
+            total: ranked.len(),
+        })
+    }
+
+    /// Memories without a vector for `model`, oldest first.
+    pub(crate) fn memories_to_embed(&self, model: &str, limit: usize) -> Result<Vec<PendingEmbedding>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT m.id, m.text, m.tags, m.updated_at FROM memories m
+             LEFT JOIN memory_embeddings e ON e.memory_id = m.id AND e.model = ?1
+             WHERE e.memory_id IS NULL ORDER BY m.id LIMIT ?2",
+        )?;
+        let pending = stmt
+            .query_map(params![model, limit as i64], |row| {
+                let tags: String = row.get(2)?;
+                let tags: Vec<String> = tags.split_whitespace().map(str::to_string).collect();
+                Ok(PendingEmbedding {
+                    id: row.get(0)?,
+                    input: embedding_input(&row.get::<_, String>(1)?, &tags),
+                    updated_at: row.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(pending)
+    }
+
+    /// Saves vectors of `(id, updated_at as embedded, vector)`, each only if
+    /// the memory is unchanged since; returns how many were saved.
+    pub(crate) fn save_embeddings(&self, model: &str, vectors: &[(i64, i64, Vec<f32>)]) -> Result<usize> {
+        let saved = self.write_memories(
+            |tx| {
+                let mut save = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO memory_embeddings (memory_id, model, vector)
+                     SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM memories WHERE id = ?1 AND updated_at = ?4)",
+                )?;
+                let mut saved = Vec::new();
+                for (id, updated_at, vector) in vectors {
+                    let vector = normalized(vector.clone());
+                    let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+                    if save.execute(params![id, model, bytes, updated_at])? == 1 {
+                        saved.push((*id, vector));
+                    }
+                }
+                Ok(saved)
+            },
+            |index, saved| {
+                for (id, vector) in saved {
+                    index.set_vector(*id, model, vector.clone());
+                }
+            },
+        )?;
+        Ok(saved.len())
     }
 
     /// Every memory, oldest first (export).
@@ -523,6 +635,7 @@ impl Runtime {
             updated_at: now,
         };
         let ids = self.store.insert_memories(std::slice::from_ref(&row))?;
+        self.embed_wake.notify_one();
         self.bus.publish(EventKind::MemoryChanged {
             action: MemoryAction::Added,
             ids: ids.clone(),
@@ -558,6 +671,7 @@ impl Runtime {
         {
             return Err(Error::NotFound(format!("no memory {id}")));
         }
+        self.embed_wake.notify_one();
         self.bus.publish(EventKind::MemoryChanged {
             action: MemoryAction::Updated,
             ids: vec![id],
@@ -584,7 +698,7 @@ impl Runtime {
 
     /// A search (ranked) or the newest memories. `used` marks the results as
     /// used now (the agent searched; a person browsing does not count).
-    pub fn memories(&self, query: MemoryQuery, used: bool) -> Result<MemoryPage> {
+    pub async fn memories(&self, query: MemoryQuery, used: bool) -> Result<MemoryPage> {
         let limit = query.limit.clamp(1, 500);
         let tag = query
             .tag
@@ -597,12 +711,16 @@ impl Runtime {
                 .store
                 .list_memories(tag.as_deref(), limit, query.offset)?,
             Some(q) => {
-                let ranked = self.store.search_memories(q, tag.as_deref(), limit, true)?;
-                let total = ranked.len();
-                MemoryPage {
-                    memories: ranked.into_iter().skip(query.offset).take(limit).collect(),
-                    total,
-                }
+                let vector = self.query_vector(q).await;
+                self.store.search_memories(&MemorySearch {
+                    text: q,
+                    tag: tag.as_deref(),
+                    prefix: true,
+                    offset: query.offset,
+                    limit,
+                    ranked: CANDIDATES,
+                    vector: vector.as_ref().map(|(m, v)| (m.as_str(), v.as_slice())),
+                })?
             }
         };
         if used && !page.memories.is_empty() {
@@ -627,6 +745,7 @@ impl Runtime {
         };
         let ids = self.store.insert_memories(&parsed.rows)?;
         if !ids.is_empty() {
+            self.embed_wake.notify_one();
             self.bus.publish(EventKind::MemoryChanged {
                 action: MemoryAction::Imported,
                 ids: ids.clone(),
@@ -669,6 +788,18 @@ pub struct ImportReport {
 mod tests {
     use super::*;
 
+    fn search(store: &Store, text: &str, tag: Option<&str>, prefix: bool) -> Result<Vec<Memory>> {
+        Ok(store
+            .search_memories(&MemorySearch {
+                text,
+                tag,
+                prefix,
+                limit: 10,
+                ..Default::default()
+            })?
+            .memories)
+    }
+
     fn row(text: &str, tags: &[&str], importance: f64, at: i64) -> MemoryRow {
         MemoryRow {
             text: text.into(),
@@ -697,28 +828,25 @@ mod tests {
             ),
             row("Lunch is at noon", &[], 0.5, now),
         ])?;
-        let hits = store.search_memories("how do we deploy to production", None, 10, false)?;
+        let hits = search(&store, "how do we deploy to production", None, false)?;
         let texts: Vec<&str> = hits.iter().map(|m| m.text.as_str()).collect();
         assert_eq!(texts.len(), 3, "{texts:?}");
         assert_eq!(texts[0], "Deploy to staging before production, always");
         assert_eq!(texts[2], "The deploy key lives in the vault");
         // Stemming: "deploys" finds "deploy"; a tag filter narrows.
         assert_eq!(
-            store
-                .search_memories("deploys", Some("ops"), 10, false)?
+            search(&store, "deploys", Some("ops"), false)?
                 .len(),
             3
         );
         assert_eq!(
-            store
-                .search_memories("deploys", Some("home"), 10, false)?
+            search(&store, "deploys", Some("home"), false)?
                 .len(),
             0
         );
         // Typed prefix, and FTS5 syntax in a query is just text.
-        assert_eq!(store.search_memories("lun", None, 10, true)?.len(), 1);
-        assert!(store
-            .search_memories("\"NEAR( OR *", None, 10, true)?
+        assert_eq!(search(&store, "lun", None, true)?.len(), 1);
+        assert!(search(&store, "\"NEAR( OR *", None, true)?
             .is_empty());
         Ok(())
     }
@@ -729,15 +857,14 @@ mod tests {
         let store = Store::open(&dir.path().join("perch.db"))?;
         let ids = store.insert_memories(&[row("likes green tea", &["food"], 0.5, 1)])?;
         store.update_memory(ids[0], "likes black coffee", &["drink".into()], 0.7, 2)?;
-        assert!(store.search_memories("tea", None, 10, false)?.is_empty());
+        assert!(search(&store, "tea", None, false)?.is_empty());
         assert_eq!(
-            store
-                .search_memories("coffee", Some("drink"), 10, false)?
+            search(&store, "coffee", Some("drink"), false)?
                 .len(),
             1
         );
         assert_eq!(store.delete_memories(&[ids[0], 999])?, vec![ids[0]]);
-        assert!(store.search_memories("coffee", None, 10, false)?.is_empty());
+        assert!(search(&store, "coffee", None, false)?.is_empty());
         Ok(())
     }
 
@@ -751,9 +878,5 @@ mod tests {
         );
         assert!(validate_importance(Some(1.5)).is_err());
         assert!(validate_importance(Some(f64::NAN)).is_err());
-        assert_eq!(
-            query_terms("What is THE deploy-key? deploy"),
-            vec!["deploy", "key"]
-        );
     }
 }

@@ -115,6 +115,8 @@ pub struct Runtime {
     pub(crate) me: Weak<Runtime>,
     /// Wakes the wakeup scheduler when wakeups change.
     pub(crate) scheduler_wake: Arc<tokio::sync::Notify>,
+    /// Wakes the embeddings backfill (`embeddings.rs`).
+    pub(crate) embed_wake: Arc<tokio::sync::Notify>,
     pub(crate) scheduler_stop: tokio::sync::watch::Sender<bool>,
     /// The session peer messages go to, once the peer network chose it.
     peer_session: Mutex<Option<String>>,
@@ -225,12 +227,15 @@ impl Runtime {
             watchdog: Arc::new(tokio::sync::Notify::new()),
             me: me.clone(),
             scheduler_wake: Arc::new(tokio::sync::Notify::new()),
+            embed_wake: Arc::new(tokio::sync::Notify::new()),
             scheduler_stop: tokio::sync::watch::channel(false).0,
             peer_session: Mutex::new(None),
         });
         crate::codex_events::spawn_event_loop(Arc::downgrade(&runtime), events_rx);
         runtime.start_codex().await?;
         spawn_watchdog(Arc::downgrade(&runtime));
+        crate::embeddings::spawn_backfill(Arc::downgrade(&runtime), runtime.embed_wake.clone());
+        runtime.embed_wake.notify_one();
         Ok(runtime)
     }
 
@@ -708,14 +713,21 @@ impl Runtime {
 
     /// The memories relevant to `text` and the open plan items, as the
     /// `<perch_context>` block (see `context.rs`); marks those memories used.
-    fn turn_context(&self, text: &str) -> Option<String> {
+    async fn turn_context(&self, text: &str) -> Option<String> {
         let config = self.config().memory;
         if !config.context || config.context_tokens == 0 {
             return None;
         }
+        let vector = self.query_vector(text).await;
         let memories = self
             .store
-            .search_memories(text, None, 20, false)
+            .search_memories(&crate::memory::MemorySearch {
+                text,
+                limit: 20,
+                vector: vector.as_ref().map(|(m, v)| (m.as_str(), v.as_slice())),
+                ..Default::default()
+            })
+            .map(|page| page.memories)
             .unwrap_or_else(|err| {
                 tracing::warn!("searching memories for the turn's context: {err}");
                 Vec::new()
@@ -788,7 +800,7 @@ impl Runtime {
             (None, None)
         };
         let mut input = input;
-        if let Some(context) = self.turn_context(text) {
+        if let Some(context) = self.turn_context(text).await {
             input.insert(0, UserInput::Text { text: context });
         }
         let params = TurnStartParams {

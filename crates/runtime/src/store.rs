@@ -6,6 +6,7 @@
 //! connection lock only for one statement or one transaction.
 
 use crate::error::Result;
+use crate::memory_index::MemoryIndex;
 use crate::model::{Approval, ApprovalKind, ApprovalStatus, Session, TokenUsage};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
@@ -53,10 +54,14 @@ CREATE INDEX approvals_by_status ON approvals(status);
     crate::memory::MIGRATION,
     crate::planner::MIGRATION,
     crate::wakeups::MIGRATION,
+    crate::memory::INDEX_MIGRATION,
 ];
 
+/// Lock order: `conn`, then `memory_index`.
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Memory search (`memory_index.rs`); built on the first search.
+    memory_index: Mutex<Option<MemoryIndex>>,
 }
 
 const SESSION_COLUMNS: &str =
@@ -72,6 +77,7 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let store = Self {
             conn: Mutex::new(conn),
+            memory_index: Mutex::new(None),
         };
         store.migrate()?;
         Ok(store)
@@ -79,6 +85,12 @@ impl Store {
 
     pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn memory_index(&self) -> std::sync::MutexGuard<'_, Option<MemoryIndex>> {
+        self.memory_index
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }

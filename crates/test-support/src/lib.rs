@@ -72,6 +72,7 @@ fn collect_text(value: &Value, out: &mut String) {
 struct Shared {
     queue: Mutex<VecDeque<Script>>,
     requests: Mutex<Vec<CapturedRequest>>,
+    embedding_requests: Mutex<Vec<CapturedRequest>>,
 }
 
 /// A running scripted model. Dropping it stops the server.
@@ -102,6 +103,7 @@ impl ScriptedModel {
         let state = AppState { shared: shared.clone(), request_count: Arc::new(count_tx) };
         let app = Router::new()
             .route("/v1/responses", post(responses))
+            .route("/v1/embeddings", post(embeddings))
             .route("/_control/enqueue", post(control_enqueue))
             .route("/_control/requests", get(control_requests))
             .route("/_control/reset", post(control_reset))
@@ -132,6 +134,11 @@ impl ScriptedModel {
 
     pub fn requests(&self) -> Vec<CapturedRequest> {
         lock(&self.shared.requests).clone()
+    }
+
+    /// The `/v1/embeddings` requests so far.
+    pub fn embedding_requests(&self) -> Vec<CapturedRequest> {
+        lock(&self.shared.embedding_requests).clone()
     }
 
     /// Waits until at least `n` model requests arrived, or `timeout` passed.
@@ -187,6 +194,57 @@ async fn responses(State(state): State<AppState>, headers: HeaderMap, body: axum
         .header("cache-control", "no-cache")
         .body(Body::from_stream(stream))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// Words that mean the same to the scripted embedding model (and to no
+/// full-text search): each group is one direction of the vector space.
+const SYNONYMS: &[&[&str]] = &[
+    &["car", "automobile", "vehicle", "sedan"],
+    &["dog", "puppy", "canine", "hound"],
+    &["invoice", "bill", "receipt"],
+    &["physician", "doctor", "gp"],
+];
+pub const EMBEDDING_DIMENSIONS: usize = 64;
+
+/// A scripted embedding: each word points at its synonym group's axis, or
+/// at an axis hashed from the word; the sum is the vector.
+pub fn scripted_embedding(text: &str) -> Vec<f32> {
+    let mut vector = vec![0.0f32; EMBEDDING_DIMENSIONS];
+    for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 2) {
+        let word = word.to_lowercase();
+        let axis = match SYNONYMS.iter().position(|group| group.contains(&word.as_str())) {
+            Some(group) => group,
+            None => SYNONYMS.len() + word.bytes().fold(7usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize)) % (EMBEDDING_DIMENSIONS - SYNONYMS.len()),
+        };
+        vector[axis] += 1.0;
+    }
+    vector
+}
+
+/// An OpenAI-compatible `/v1/embeddings`: `{model, input}` (a string or a
+/// list) in, `{data: [{index, embedding}], model}` out.
+async fn embeddings(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let inputs: Vec<String> = match &body["input"] {
+        Value::String(one) => vec![one.clone()],
+        Value::Array(many) => many.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        _ => Vec::new(),
+    };
+    let headers = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    lock(&state.shared.embedding_requests).push(CapturedRequest { headers, body: body.clone() });
+    if inputs.is_empty() || body["model"].as_str().is_none() {
+        let error = serde_json::json!({"error": {"message": "model and input are required", "type": "invalid_request_error"}});
+        return (StatusCode::BAD_REQUEST, Json(error)).into_response();
+    }
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(index, text)| serde_json::json!({"object": "embedding", "index": index, "embedding": scripted_embedding(text)}))
+        .collect();
+    Json(serde_json::json!({"object": "list", "data": data, "model": body["model"]})).into_response()
 }
 
 #[derive(Deserialize)]

@@ -236,6 +236,7 @@ impl PerchTools {
         json_text(
             self.runtime()?
                 .memories(query, true)
+                .await
                 .map_err(text)?
                 .memories,
         )

@@ -385,6 +385,13 @@ impl Store {
         Ok(runs)
     }
 
+    fn is_wakeup_turn(&self, turn_id: &str) -> Result<bool> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT 1 FROM wakeup_runs WHERE turn_id = ?1 LIMIT 1")?
+            .exists([turn_id])?)
+    }
+
     /// Moves a run to `status`; `only_from` guards against a stale update.
     pub(crate) fn set_run_status(
         &self,
@@ -428,6 +435,11 @@ impl Runtime {
 
     pub fn wakeup_runs(&self, wakeup_id: Option<i64>, limit: usize) -> Result<Vec<WakeupRun>> {
         self.store.wakeup_runs(wakeup_id, limit.clamp(1, 1000))
+    }
+
+    /// Whether a wakeup started this turn (its run log speaks for it).
+    pub fn is_wakeup_turn(&self, turn_id: &str) -> bool {
+        self.store.is_wakeup_turn(turn_id).unwrap_or(false)
     }
 
     fn check_target(&self, target: &Target) -> Result<()> {

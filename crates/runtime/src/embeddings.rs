@@ -1,0 +1,224 @@
+//! Optional vector ranking for memories: an OpenAI-compatible `/embeddings`
+//! endpoint, vectors kept in SQLite (`memory_embeddings`) and in the search
+//! index, fused with BM25 by reciprocal rank fusion (`memory_index::fuse`).
+//!
+//! Invariants:
+//! - Only with `[memory] embeddings_url` and `embeddings_model` set. Search
+//!   never fails for it: an endpoint that errs or takes longer than
+//!   `QUERY_TIMEOUT` leaves that search full-text only.
+//! - A memory's vector goes when its text or tags change (a trigger) and the
+//!   backfill makes a new one; a vector is saved only if the memory is still
+//!   as it was embedded.
+//! - The provider's API key (Settings) is sent only to an endpoint with the
+//!   provider's own origin; a key is never sent anywhere else.
+
+use crate::error::{Error, Result};
+use crate::host::secret_names;
+use crate::runtime::Runtime;
+use serde::Deserialize;
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+/// A search waits this long for its query's vector, then goes on without.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(3);
+/// Memories embedded per request by the backfill.
+const BATCH: usize = 32;
+/// The backfill tries again this long after an endpoint error.
+const RETRY_AFTER: Duration = Duration::from_secs(60);
+/// A memory's text and tags, cut to what an embedding model takes.
+const MAX_INPUT_CHARS: usize = 8000;
+
+pub(crate) struct Embedder {
+    http: reqwest::Client,
+    endpoint: String,
+    pub model: String,
+    key: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingsResponse {
+    data: Vec<EmbeddingItem>,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingItem {
+    index: usize,
+    embedding: Vec<f32>,
+}
+
+/// One client for every call (building one loads the TLS roots).
+fn http() -> Option<reqwest::Client> {
+    static CLIENT: OnceLock<Option<reqwest::Client>> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .map_err(|e| tracing::error!("no HTTP client for embeddings: {e}"))
+                .ok()
+        })
+        .clone()
+}
+
+fn origin(url: &str) -> Option<String> {
+    let url = reqwest::Url::parse(url).ok()?;
+    Some(format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str()?,
+        url.port_or_known_default()?
+    ))
+}
+
+impl Embedder {
+    /// The vectors of `inputs`, in order, each scaled to length 1.
+    pub async fn embed(&self, inputs: &[String]) -> Result<Vec<Vec<f32>>> {
+        let failed = |what: String| Error::Embeddings(format!("{}: {what}", self.endpoint));
+        let mut request = self
+            .http
+            .post(&self.endpoint)
+            .json(&serde_json::json!({ "model": self.model, "input": inputs }));
+        if let Some(key) = &self.key {
+            request = request.bearer_auth(key);
+        }
+        let response = request.send().await.map_err(|e| failed(e.to_string()))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(failed(format!("{status}: {}", body.chars().take(300).collect::<String>())));
+        }
+        let mut parsed: EmbeddingsResponse = response
+            .json()
+            .await
+            .map_err(|e| failed(format!("not an embeddings response ({e})")))?;
+        parsed.data.sort_by_key(|item| item.index);
+        if parsed.data.len() != inputs.len() {
+            return Err(failed(format!(
+                "{} vectors for {} inputs",
+                parsed.data.len(),
+                inputs.len()
+            )));
+        }
+        Ok(parsed
+            .data
+            .into_iter()
+            .map(|item| normalized(item.embedding))
+            .collect())
+    }
+}
+
+pub(crate) fn normalized(mut vector: Vec<f32>) -> Vec<f32> {
+    let length = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if length > 0.0 {
+        vector.iter_mut().for_each(|x| *x /= length);
+    }
+    vector
+}
+
+/// What a memory's vector is made from.
+pub(crate) fn embedding_input(text: &str, tags: &[String]) -> String {
+    let input = if tags.is_empty() {
+        text.to_string()
+    } else {
+        format!("{text}\n{}", tags.join(" "))
+    };
+    input.chars().take(MAX_INPUT_CHARS).collect()
+}
+
+impl Runtime {
+    /// The configured embeddings endpoint, if any.
+    pub(crate) async fn embedder(&self) -> Option<Embedder> {
+        let config = self.config();
+        let base = config.memory.embeddings_url.clone()?;
+        let model = config.memory.embeddings_model.clone()?;
+        let same_origin = config
+            .provider
+            .as_ref()
+            .is_some_and(|p| origin(&p.base_url).is_some() && origin(&p.base_url) == origin(&base));
+        let key = if same_origin {
+            self.secret(secret_names::PROVIDER_API_KEY)
+                .await
+                .ok()
+                .flatten()
+        } else {
+            None
+        };
+        Some(Embedder {
+            http: http()?,
+            endpoint: format!("{}/embeddings", base.trim_end_matches('/')),
+            model,
+            key,
+        })
+    }
+
+    /// The vector of a search's text, when embeddings are configured and
+    /// the endpoint answers in time; else none (full-text search only).
+    pub(crate) async fn query_vector(&self, text: &str) -> Option<(String, Vec<f32>)> {
+        let embedder = self.embedder().await?;
+        let input = [text.chars().take(MAX_INPUT_CHARS).collect::<String>()];
+        match tokio::time::timeout(QUERY_TIMEOUT, embedder.embed(&input)).await {
+            Ok(Ok(mut vectors)) => vectors.pop().map(|v| (embedder.model, v)),
+            Ok(Err(err)) => {
+                tracing::warn!("searching memories by full text only: {err}");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("searching memories by full text only: the embeddings endpoint took over {QUERY_TIMEOUT:?}");
+                None
+            }
+        }
+    }
+
+    /// Embeds memories that have no vector for the configured model, a
+    /// batch at a time, until none is left.
+    async fn backfill_embeddings(&self) -> Result<usize> {
+        let Some(embedder) = self.embedder().await else {
+            return Ok(0);
+        };
+        let mut embedded = 0;
+        loop {
+            let pending = self.store.memories_to_embed(&embedder.model, BATCH)?;
+            if pending.is_empty() {
+                return Ok(embedded);
+            }
+            let inputs: Vec<String> = pending.iter().map(|p| p.input.clone()).collect();
+            let vectors = embedder.embed(&inputs).await?;
+            let saved = pending
+                .into_iter()
+                .zip(vectors)
+                .map(|(p, vector)| (p.id, p.updated_at, vector))
+                .collect::<Vec<_>>();
+            embedded += self.store.save_embeddings(&embedder.model, &saved)?;
+        }
+    }
+}
+
+/// Memory changes and settings changes wake the backfill; after an endpoint
+/// error it waits `RETRY_AFTER` (or the next wake).
+pub(crate) fn spawn_backfill(runtime: Weak<Runtime>, wake: Arc<tokio::sync::Notify>) {
+    tokio::spawn(async move {
+        let mut retry: Option<Duration> = None;
+        loop {
+            match retry {
+                Some(delay) => {
+                    let _ = tokio::time::timeout(delay, wake.notified()).await;
+                }
+                None => wake.notified().await,
+            }
+            let Some(runtime) = runtime.upgrade() else {
+                return;
+            };
+            retry = match runtime.backfill_embeddings().await {
+                Ok(0) => None,
+                Ok(count) => {
+                    tracing::info!("embedded {count} memories");
+                    None
+                }
+                Err(err) => {
+                    tracing::warn!("embedding memories: {err}; trying again in {RETRY_AFTER:?}");
+                    Some(RETRY_AFTER)
+                }
+            };
+        }
+    });
+}
