@@ -1,5 +1,5 @@
 // The Memory page against a real `perch serve` (`/api/memories*`, the
-// `memory.autoArchive` setting, SSE `memory.changed`). Nothing here starts a
+// `[memory]` settings, SSE `memory.changed` and `settings.changed`). Nothing here starts a
 // model turn. See suite.ts for the setup.
 
 import { describe, expect, it } from 'vitest';
@@ -190,5 +190,106 @@ describe.skipIf(missing !== null)('Memory', () => {
       before,
       { timeout: WAIT },
     );
+  });
+
+  it('manages the context for each turn and the embeddings endpoint in Memory settings', async () => {
+    const page = await suite.newPage();
+    await suite.signIn(page, '#/memory');
+    const box = page.getByTestId('memory-settings');
+    await box.getByRole('heading', { name: 'Memory settings' }).waitFor();
+    const memory = async () =>
+      (
+        await apiJson<{
+          memory: { context: boolean; contextTokens: number; autoArchive: boolean; embeddingsUrl: string | null; embeddingsModel: string | null };
+        }>('GET', '/api/settings')
+      ).memory;
+    const message = box.getByTestId('memory-settings-message');
+    const mode = page.getByTestId('memory-search-mode');
+    await mode.filter({ hasText: /^Full text$/ }).waitFor();
+
+    // Context for each turn: off, then on again.
+    const context = box.getByRole('checkbox', { name: 'Add relevant memories and open plan items to each new turn' });
+    expect(await context.getAttribute('data-testid')).toBe('memory-context-toggle');
+    expect(await context.isChecked()).toBe((await memory()).context);
+    if (!(await context.isChecked())) {
+      await context.click();
+      await message.filter({ hasText: 'Saved' }).waitFor();
+      await eventually('context on', async () => ((await memory()).context ? true : undefined));
+    }
+    await context.click();
+    await message.filter({ hasText: 'Saved: turns get no added context.' }).waitFor();
+    expect((await memory()).context).toBe(false);
+    expect(await context.isChecked()).toBe(false);
+    await context.click();
+    await message.filter({ hasText: 'Saved: relevant memories and open plan items go into each new turn.' }).waitFor();
+    expect((await memory()).context).toBe(true);
+    expect(await context.isChecked()).toBe(true);
+
+    // The budget is saved when the field is left.
+    const tokens = box.getByLabel('Context budget (tokens)');
+    expect(await tokens.getAttribute('data-testid')).toBe('memory-context-tokens');
+    await tokens.fill('1200');
+    await tokens.blur();
+    await message.filter({ hasText: 'Saved: up to 1200 tokens of context per turn.' }).waitFor();
+    expect((await memory()).contextTokens).toBe(1200);
+    // Over the most the server takes: its message, and nothing changes.
+    await tokens.fill('40000');
+    await tokens.blur();
+    await message.filter({ hasText: 'at most 32000' }).waitFor();
+    expect(await message.getAttribute('role')).toBe('alert');
+    expect((await memory()).contextTokens).toBe(1200);
+    await tokens.fill('1200');
+    await tokens.blur();
+
+    // Embeddings: both saved together; search ranks by meaning too.
+    const url = box.getByLabel('Embeddings API URL');
+    const model = box.getByLabel('Embedding model');
+    expect(await url.getAttribute('data-testid')).toBe('memory-embeddings-url');
+    expect(await model.getAttribute('data-testid')).toBe('memory-embeddings-model');
+    await url.fill('http://127.0.0.1:9/v1');
+    await model.fill('scripted-embed');
+    await box.getByTestId('memory-embeddings-save').click();
+    await message.filter({ hasText: 'search ranks by meaning' }).waitFor();
+    await mode.filter({ hasText: 'Full text + meaning' }).waitFor();
+    expect(await memory()).toMatchObject({
+      context: true,
+      contextTokens: 1200,
+      embeddingsUrl: 'http://127.0.0.1:9/v1',
+      embeddingsModel: 'scripted-embed',
+    });
+
+    // Not an http(s) URL: the server's message, and nothing changes.
+    await url.fill('ftp://x');
+    await box.getByTestId('memory-embeddings-save').click();
+    await message.filter({ hasText: 'is not an http(s) URL' }).waitFor();
+    expect(await message.getAttribute('role')).toBe('alert');
+    expect((await memory()).embeddingsUrl).toBe('http://127.0.0.1:9/v1');
+    await mode.filter({ hasText: 'Full text + meaning' }).waitFor();
+
+    // Turn off: both cleared; search is full text only.
+    await box.getByTestId('memory-embeddings-clear').click();
+    await message.filter({ hasText: 'Embeddings off: search is full text only.' }).waitFor();
+    await mode.filter({ hasText: /^Full text$/ }).waitFor();
+    expect(await memory()).toMatchObject({ embeddingsUrl: null, embeddingsModel: null, contextTokens: 1200 });
+    expect(await url.inputValue()).toBe('');
+    expect(await model.inputValue()).toBe('');
+    expect(await box.getByTestId('memory-embeddings-clear').count()).toBe(0);
+
+    // Changed elsewhere (settings.changed): the page follows.
+    const res = await suite.perch.api('PATCH', '/api/settings', {
+      memory: { contextTokens: 800, embeddingsUrl: 'http://127.0.0.1:9/v1', embeddingsModel: 'scripted-embed' },
+    });
+    expect(res.status).toBe(200);
+    await mode.filter({ hasText: 'Full text + meaning' }).waitFor();
+    await page.waitForFunction(
+      () => (document.querySelector('[data-testid="memory-context-tokens"]') as HTMLInputElement | null)?.value === '800',
+      undefined,
+      { timeout: WAIT },
+    );
+    expect(await url.inputValue()).toBe('http://127.0.0.1:9/v1');
+    expect(await model.inputValue()).toBe('scripted-embed');
+    const cleared = await suite.perch.api('PATCH', '/api/settings', { memory: { embeddingsUrl: null, embeddingsModel: null } });
+    expect(cleared.status).toBe(200);
+    await mode.filter({ hasText: /^Full text$/ }).waitFor();
   });
 });

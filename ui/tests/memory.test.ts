@@ -1,16 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import {
+  contextTokensPatch,
+  contextTokensSaved,
+  embeddingsOn,
+  embeddingsPatch,
   exportFileName,
   exportMimeType,
   importFormatFor,
   importSummary,
   memoryForm,
   memoryPatch,
+  memorySettingsForm,
   memorySnippet,
   newMemory,
   parseImportance,
   parseTags,
   scoreHint,
+  searchModeLabel,
   sourceLabel,
   tagsText,
 } from '../src/lib/memory';
@@ -99,5 +105,52 @@ describe('presentation', () => {
     expect(sourceLabel({ source: 'session', sourceRef: 's1' })).toBe('a session');
     expect(memorySnippet('\n  first   line \nsecond')).toBe('first line');
     expect(memorySnippet('x'.repeat(100), 10)).toBe('xxxxxxxxx…');
+  });
+});
+
+describe('memory settings', () => {
+  const saved = { context: true, contextTokens: 800, autoArchive: false, embeddingsUrl: null, embeddingsModel: null };
+
+  it('makes a form of the saved settings', () => {
+    expect(memorySettingsForm(saved)).toEqual({ contextTokens: '800', embeddingsUrl: '', embeddingsModel: '' });
+    expect(
+      memorySettingsForm({ ...saved, embeddingsUrl: 'http://127.0.0.1:11434/v1', embeddingsModel: 'nomic-embed-text' }),
+    ).toEqual({ contextTokens: '800', embeddingsUrl: 'http://127.0.0.1:11434/v1', embeddingsModel: 'nomic-embed-text' });
+  });
+
+  it('sends a changed context budget as a whole number', () => {
+    expect(contextTokensPatch(800, '800')).toEqual({ patch: null });
+    expect(contextTokensPatch(800, ' 1200 ')).toEqual({ patch: { contextTokens: 1200 } });
+    expect(contextTokensPatch(800, 0)).toEqual({ patch: { contextTokens: 0 } });
+    // The maximum is the server's to say (its message is shown).
+    expect(contextTokensPatch(800, '40000')).toEqual({ patch: { contextTokens: 40000 } });
+    for (const v of ['', '-1', '1.5', '1e3', 'lots', null, undefined]) expect(contextTokensPatch(800, v), String(v)).toHaveProperty('error');
+    expect(contextTokensSaved(0)).toBe('Saved: no context is added to turns.');
+    expect(contextTokensSaved(1200)).toBe('Saved: up to 1200 tokens of context per turn.');
+  });
+
+  it('sends the embeddings URL and model together, or clears both', () => {
+    expect(embeddingsPatch(' http://127.0.0.1:9/v1 ', ' scripted-embed ')).toEqual({
+      patch: { embeddingsUrl: 'http://127.0.0.1:9/v1', embeddingsModel: 'scripted-embed' },
+    });
+    expect(embeddingsPatch(' ', '')).toEqual({ patch: { embeddingsUrl: null, embeddingsModel: null } });
+    expect(embeddingsPatch('http://127.0.0.1:9/v1', ' ')).toEqual({
+      error: 'Enter the embedding model as well, or clear both to turn embeddings off.',
+    });
+    expect(embeddingsPatch('', 'scripted-embed')).toEqual({
+      error: 'Enter the embeddings API URL as well, or clear both to turn embeddings off.',
+    });
+    // The server checks the URL's scheme and the model's form.
+    expect(embeddingsPatch('ftp://x', 'm')).toEqual({ patch: { embeddingsUrl: 'ftp://x', embeddingsModel: 'm' } });
+  });
+
+  it('names the search mode', () => {
+    expect(embeddingsOn(saved)).toBe(false);
+    expect(embeddingsOn(null)).toBe(false);
+    expect(embeddingsOn({ embeddingsUrl: 'http://x/v1', embeddingsModel: null })).toBe(false);
+    expect(embeddingsOn({ embeddingsUrl: 'http://x/v1', embeddingsModel: 'm' })).toBe(true);
+    expect(searchModeLabel(saved)).toBe('Full text');
+    expect(searchModeLabel(undefined)).toBe('Full text');
+    expect(searchModeLabel({ embeddingsUrl: 'http://x/v1', embeddingsModel: 'm' })).toBe('Full text + meaning');
   });
 });

@@ -842,6 +842,14 @@ async fn settings_validate_save_and_pass_the_provider_key_to_codex() -> TestResu
     );
     let unknown = patch(json!({"notifications": {"dnt": true}})).await?;
     assert_eq!(unknown.status().as_u16(), 422);
+    let half = patch(json!({"memory": {"embeddingsUrl": "http://127.0.0.1:11434/v1"}})).await?;
+    assert_eq!(half.status().as_u16(), 422);
+    let body: Value = half.json().await?;
+    assert!(
+        body["error"]["message"].as_str().unwrap_or_default().contains("set both"),
+        "{body}"
+    );
+    assert_eq!(h.get("/api/settings").await?["memory"]["embeddingsUrl"], Value::Null);
     assert_eq!(h.get("/api/settings").await?["notifications"]["dnd"], false);
 
     // A good patch is saved to config.toml and announced.

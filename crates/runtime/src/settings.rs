@@ -532,6 +532,11 @@ fn apply_memory(m: &mut crate::config::MemoryConfig, patch: MemoryPatch) -> Resu
     if let Some(model) = patch.embeddings_model {
         m.embeddings_model = optional_word("memory.embeddingsModel", model)?;
     }
+    if m.embeddings_url.is_some() != m.embeddings_model.is_some() {
+        return Err(Error::Invalid(
+            "memory.embeddingsUrl and memory.embeddingsModel go together: set both (an endpoint and its model) or clear both".into(),
+        ));
+    }
     m.context = patch.context.unwrap_or(m.context);
     m.auto_archive = patch.auto_archive.unwrap_or(m.auto_archive);
     Ok(())

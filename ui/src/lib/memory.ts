@@ -1,8 +1,10 @@
 // Memories in the UI: tags and importance as typed, edits as PATCH bodies,
-// file names and formats of export and import, the search score as a hint.
+// file names and formats of export and import, the search score as a hint,
+// and the `[memory]` settings the Memory page edits.
 // Pure functions, unit-tested in tests/memory.test.ts.
 
-import type { Memory, MemoryFormat, MemoryPatch } from './types';
+import type { FormValue } from './settings';
+import type { Memory, MemoryFormat, MemoryPatch, MemorySettings } from './types';
 
 /** "ui, Preferences, ui" -> ["ui", "Preferences"]: commas (or new lines) separate, blanks and repeats go. */
 export function parseTags(text: string): string[] {
@@ -118,4 +120,68 @@ export function memorySnippet(text: string, max = 60): string {
   const line = text.split(/\r\n|\r|\n/).find((l) => l.trim()) ?? '';
   const t = line.trim().replace(/\s+/g, ' ');
   return t.length > max ? t.slice(0, max - 1).trimEnd() + '…' : t;
+}
+
+// ---------------------------------------------------------------------------
+// `[memory]` settings (PATCH /api/settings {memory})
+
+/** The text fields of the Memory settings section (an empty field is "not set"). */
+export interface MemorySettingsForm {
+  [key: string]: FormValue;
+  contextTokens: string;
+  embeddingsUrl: string;
+  embeddingsModel: string;
+}
+
+export function memorySettingsForm(m: MemorySettings): MemorySettingsForm {
+  return {
+    contextTokens: String(m.contextTokens),
+    embeddingsUrl: m.embeddingsUrl ?? '',
+    embeddingsModel: m.embeddingsModel ?? '',
+  };
+}
+
+/**
+ * The context budget as typed: `{ patch: null }` when it is the saved one, or
+ * an error to show. Only "a whole number, not negative" is checked here; the
+ * server says what the most is (32000).
+ */
+export function contextTokensPatch(
+  saved: number,
+  value: string | number | null | undefined,
+): { patch: { contextTokens: number } | null } | { error: string } {
+  const t = String(value ?? '').trim();
+  if (!/^\d+$/.test(t)) return { error: 'The context budget is a whole number of tokens (0 adds nothing).' };
+  const n = Number(t);
+  return { patch: n === saved ? null : { contextTokens: n } };
+}
+
+/**
+ * The embeddings endpoint as typed: both (trimmed) or neither (`null`s clear
+ * them), or an error to show. The server checks the URL and the model.
+ */
+export function embeddingsPatch(
+  url: string,
+  model: string,
+): { patch: { embeddingsUrl: string | null; embeddingsModel: string | null } } | { error: string } {
+  const u = url.trim();
+  const m = model.trim();
+  if (!u && m) return { error: 'Enter the embeddings API URL as well, or clear both to turn embeddings off.' };
+  if (u && !m) return { error: 'Enter the embedding model as well, or clear both to turn embeddings off.' };
+  return { patch: { embeddingsUrl: u || null, embeddingsModel: m || null } };
+}
+
+/** Search ranks by meaning too: an embeddings URL and model are both set. */
+export function embeddingsOn(m: Pick<MemorySettings, 'embeddingsUrl' | 'embeddingsModel'> | null | undefined): boolean {
+  return !!m?.embeddingsUrl && !!m.embeddingsModel;
+}
+
+/** How memories are searched, for the badge by the search box. */
+export function searchModeLabel(m: Pick<MemorySettings, 'embeddingsUrl' | 'embeddingsModel'> | null | undefined): string {
+  return embeddingsOn(m) ? 'Full text + meaning' : 'Full text';
+}
+
+/** What a saved context budget means, for the status line. */
+export function contextTokensSaved(n: number): string {
+  return n === 0 ? 'Saved: no context is added to turns.' : `Saved: up to ${n} tokens of context per turn.`;
 }
