@@ -146,6 +146,18 @@ def tray_notifications_and_keyring(world):
     return results
 
 
+def save_failure(wd, name):
+    """What the window showed when a WebDriver test failed: a screenshot and
+    the page source, best effort (the window may be gone)."""
+    os.makedirs(RESULTS, exist_ok=True)
+    try:
+        wd.screenshot(os.path.join(RESULTS, f"{name}.png"))
+        with open(os.path.join(RESULTS, f"{name}.html"), "w") as f:
+            f.write(wd.call("GET", "/source"))
+    except Exception:
+        pass
+
+
 def webdriver_chat(world):
     """The chat window through WebDriver: prompt, streamed answer, screenshot.
     Perch runs in the tray; tauri-driver starts the chat window process the
@@ -177,13 +189,7 @@ def webdriver_chat(world):
         assert colors > 50, f"the screenshot looks blank ({colors} colours): {shot}"
         return shot
     except Exception:
-        os.makedirs(RESULTS, exist_ok=True)
-        try:
-            wd.screenshot(os.path.join(RESULTS, "desktop-failure.png"))
-            with open(os.path.join(RESULTS, "desktop-failure.html"), "w") as f:
-                f.write(wd.call("GET", "/source"))
-        except Exception:
-            pass
+        save_failure(wd, "desktop-failure")
         raise
     finally:
         wd.quit()
@@ -347,12 +353,7 @@ def agent_pages_in_the_desktop_window(world):
         screenshot("desktop-wakeups.png")
         return shots
     except Exception:
-        try:
-            wd.screenshot(os.path.join(RESULTS, "desktop-pages-failure.png"))
-            with open(os.path.join(RESULTS, "desktop-pages-failure.html"), "w") as f:
-                f.write(wd.call("GET", "/source"))
-        except Exception:
-            pass
+        save_failure(wd, "desktop-pages-failure")
         raise
     finally:
         # The window process (tauri-driver > WebKitWebDriver > perch-desktop --window).
