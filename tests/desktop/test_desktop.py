@@ -433,6 +433,27 @@ def pages_in_a_new_world():
         world.close()
 
 
+def check_once(ok, fail, test, retry=False):
+    """Runs one test, prints `ok   …` (formatted with what it returned) or
+    `FAIL …` and the traceback; True if it passed. `retry`: one more try,
+    said aloud, for tauri-driver's dropped connections (about 1 session in
+    17 on this kind of machine)."""
+    try:
+        try:
+            result = test()
+        except Exception:
+            if not retry:
+                raise
+            print(f"note: {fail} failed once; retrying:\n" + traceback.format_exc(), flush=True)
+            result = test()
+        print("ok   " + ok(result), flush=True)
+        return True
+    except Exception:
+        print("FAIL " + fail, flush=True)
+        print(traceback.format_exc(), flush=True)
+        return False
+
+
 def main():
     # PERCH_DESKTOP_ONLY=tray,chat,window,pages,deb (comma-separated) runs
     # only those tests, to iterate on one; unset runs them all.
@@ -441,72 +462,41 @@ def main():
     def wanted(test):
         return not only or test in only
 
-    passed, failed = 0, 0
+    results = []
     world = World()
+    deb = os.environ.get("PERCH_DEB")
     try:
         for name, error in tray_notifications_and_keyring(world) if wanted("tray") else []:
             print(("ok   " if error is None else "FAIL ") + name, flush=True)
             if error:
                 print(error, flush=True)
-                failed += 1
-            else:
-                passed += 1
+            results.append(error is None)
         if wanted("chat"):
-            try:
-                try:
-                    shot = webdriver_chat(world)
-                except Exception:
-                    # tauri-driver drops a connection now and then (seen in 1 of
-                    # 17 sessions on this kind of machine); one retry, said aloud.
-                    print("note: the WebDriver test failed once; retrying:\n" + traceback.format_exc(), flush=True)
-                    shot = webdriver_chat(world)
-                print(f"ok   the chat window streams an answer through WebDriver; screenshot {shot}", flush=True)
-                passed += 1
-            except Exception:
-                print("FAIL the chat window through WebDriver", flush=True)
-                print(traceback.format_exc(), flush=True)
-                failed += 1
+            results.append(check_once(
+                lambda shot: f"the chat window streams an answer through WebDriver; screenshot {shot}",
+                "the chat window through WebDriver", lambda: webdriver_chat(world), retry=True))
         if wanted("window"):
-            try:
-                closing_and_reopening_the_window(world)
-                print("ok   closing the window ends the WebKit processes, Perch stays in the tray, "
-                      "and the tray reopens it at its remembered size", flush=True)
-                passed += 1
-            except Exception:
-                print("FAIL closing and reopening the window", flush=True)
-                print(traceback.format_exc(), flush=True)
-                failed += 1
+            results.append(check_once(
+                lambda _: "closing the window ends the WebKit processes, Perch stays in the tray, "
+                          "and the tray reopens it at its remembered size",
+                "closing and reopening the window", lambda: closing_and_reopening_the_window(world)))
         if wanted("pages"):
-            try:
-                try:
-                    shots = pages_in_a_new_world()
-                except Exception:
-                    # The same tauri-driver flakiness as the chat test: one retry, said aloud.
-                    print("note: the pages WebDriver test failed once; retrying:\n" + traceback.format_exc(), flush=True)
-                    shots = pages_in_a_new_world()
-                print("ok   Memory, Planner and Wakeups work in the desktop window as a new user tries them "
-                      f"(add, search, edit a memory; a plan with a checked item; a wakeup paused); screenshots "
-                      f"{', '.join(os.path.basename(s) for s in shots)}", flush=True)
-                passed += 1
-            except Exception:
-                print("FAIL Memory, Planner and Wakeups in the desktop window", flush=True)
-                print(traceback.format_exc(), flush=True)
-                failed += 1
-        if os.environ.get("PERCH_DEB") and wanted("deb"):
-            try:
-                installed_package(os.environ["PERCH_DEB"])
-                print(f"ok   the .deb installs, the installed app starts to the tray with its own Codex and UI "
-                      f"and answers a prompt, and it removes cleanly ({os.path.basename(os.environ['PERCH_DEB'])})",
-                      flush=True)
-                passed += 1
-            except Exception:
-                print("FAIL the installed .deb", flush=True)
-                print(traceback.format_exc(), flush=True)
-                failed += 1
-        if failed:
+            results.append(check_once(
+                lambda shots: "Memory, Planner and Wakeups work in the desktop window as a new user tries them "
+                              "(add, search, edit a memory; a plan with a checked item; a wakeup paused); "
+                              f"screenshots {', '.join(os.path.basename(s) for s in shots)}",
+                "Memory, Planner and Wakeups in the desktop window", pages_in_a_new_world, retry=True))
+        if deb and wanted("deb"):
+            results.append(check_once(
+                lambda _: "the .deb installs, the installed app starts to the tray with its own Codex and UI "
+                          f"and answers a prompt, and it removes cleanly ({os.path.basename(deb)})",
+                "the installed .deb", lambda: installed_package(deb)))
+        if not all(results):
             print("--- perch-desktop log (end) ---\n" + world.log(), flush=True)
     finally:
         world.close()
+    passed = sum(results)
+    failed = len(results) - passed
     print(f"desktop: {passed} passed, {failed} failed", flush=True)
     return 1 if failed else 0
 
