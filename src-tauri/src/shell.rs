@@ -143,7 +143,11 @@ impl Shell {
     fn spawn(&self, kind: WindowKind, route: &str) -> Result<WindowProcess, String> {
         let (code, _) = self.auth.new_login_code().map_err(|e| e.to_string())?;
         let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
-        let child = Command::new(exe)
+        let mut command = Command::new(exe);
+        if crate::TRAY_DISABLED_GL.load(std::sync::atomic::Ordering::Relaxed) {
+            command.env_remove("GDK_GL");
+        }
+        let child = command
             .args(["--window", kind.label(), "--data-dir"])
             .arg(&self.data_dir)
             .env(
