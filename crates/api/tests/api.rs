@@ -989,6 +989,9 @@ async fn agent_state_routes_refuse_bad_input_and_lose_nothing() -> TestResult {
     }
     assert_eq!(h.get("/api/memories").await?["total"], 0);
     assert_eq!(h.get("/api/wakeups").await?["wakeups"].as_array().map(Vec::len), Some(0));
+    // A search page far past the end is just empty.
+    let far = h.get(&format!("/api/memories?q=anything&offset={}", usize::MAX)).await?;
+    assert_eq!(far["memories"].as_array().map(Vec::len), Some(0), "{far}");
 
     // Ids in paths are numbers; a plan name is unique whatever its case.
     let bad_id = h.http.get(h.url("/api/memories/abc")).bearer_auth(&h.token).send().await?;

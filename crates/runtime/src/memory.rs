@@ -498,7 +498,7 @@ impl Store {
         if index.as_ref().is_none_or(|built| built.epoch != current) {
             *index = Some(build_index(&mut conn)?);
         }
-        let ranked_count = search.ranked.max(search.offset + search.limit);
+        let ranked_count = search.ranked.max(search.offset.saturating_add(search.limit));
         let now = now_ms();
         let ranked = match index.as_mut() {
             Some(index) => {
