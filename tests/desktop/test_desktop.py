@@ -183,7 +183,6 @@ def webdriver_chat(world):
         wd.wait_for("[data-testid='turn'][data-status='completed']")
         os.makedirs(RESULTS, exist_ok=True)
         shot = os.path.join(RESULTS, "desktop-chat.png")
-        time.sleep(0.5)  # let the last paint land before the screenshot (not an assertion)
         wd.screenshot(shot)
         colors = image_colors(shot)
         assert colors > 50, f"the screenshot looks blank ({colors} colours): {shot}"
@@ -262,7 +261,6 @@ def agent_pages_in_the_desktop_window(world):
 
     def screenshot(name):
         shot = os.path.join(RESULTS, name)
-        time.sleep(0.5)  # let the last paint land before the screenshot (not an assertion)
         wd.screenshot(shot)
         colors = image_colors(shot)
         assert colors > 50, f"the screenshot looks blank ({colors} colours): {shot}"

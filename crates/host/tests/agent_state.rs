@@ -4,7 +4,7 @@
 //! model was sent.
 
 use perch_host::server::{Server, ServerOptions};
-use perch_runtime::memory::{MemoryPatch as MemoryPatch2, MemoryQuery, NewMemory};
+use perch_runtime::memory::{MemoryAction, MemoryPatch as MemoryPatch2, MemoryQuery, NewMemory};
 use perch_runtime::settings::{MemoryPatch, SettingsPatch};
 use perch_runtime::model::{EventKind, NewSession};
 use perch_runtime::planner::NewPlan;
@@ -73,6 +73,14 @@ fn turn_completed(turn: &str) -> impl Fn(&EventKind) -> Option<String> + '_ {
         EventKind::TurnCompleted {
             turn_id, status, ..
         } if turn_id == turn => Some(status.clone()),
+        _ => None,
+    }
+}
+
+/// The ids of a `memory.changed` whose vectors were made.
+fn embedded(kind: &EventKind) -> Option<Vec<i64>> {
+    match kind {
+        EventKind::MemoryChanged { action: MemoryAction::Embedded, ids } => Some(ids.clone()),
         _ => None,
     }
 }
@@ -179,7 +187,7 @@ async fn with_embeddings_configured_memories_are_found_by_meaning() -> TestResul
         NewMemory { text: "Parked the automobile in bay 12".into(), ..Default::default() },
         person(),
     )?;
-    rt.add_memory(
+    let lunch = rt.add_memory(
         NewMemory { text: "Lunch is at noon".into(), ..Default::default() },
         person(),
     )?;
@@ -193,16 +201,15 @@ async fn with_embeddings_configured_memories_are_found_by_meaning() -> TestResul
         memory: Some(MemoryPatch { embeddings_url: Some(url), embeddings_model: Some(name), ..Default::default() }),
         ..Default::default()
     };
+    let mut live = rt.events().subscribe(None).live;
     rt.update_settings(memory_patch(Some(model.base_url()), Some("scripted-embed".into()))).await?;
     // The backfill embeds both memories in the background.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let found = loop {
-        let page = rt.memories(search("where is my car"), false).await?;
-        if !page.memories.is_empty() || tokio::time::Instant::now() > deadline {
-            break page.memories;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let mut waiting = vec![parked.id, lunch.id];
+    while !waiting.is_empty() {
+        let ids = until(&mut live, "both memories embedded", embedded).await?;
+        waiting.retain(|id| !ids.contains(id));
+    }
+    let found = rt.memories(search("where is my car"), false).await?.memories;
     let texts: Vec<&str> = found.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(texts, vec!["Parked the automobile in bay 12"], "{texts:?}");
     let requests = model.embedding_requests();
@@ -211,25 +218,25 @@ async fn with_embeddings_configured_memories_are_found_by_meaning() -> TestResul
         "{:?}",
         requests.iter().map(|r| &r.body).collect::<Vec<_>>()
     );
-    let embedded: Vec<String> = requests
+    let inputs: Vec<String> = requests
         .iter()
         .flat_map(|r| r.body["input"].as_array().cloned().unwrap_or_default())
         .filter_map(|v| v.as_str().map(str::to_string))
         .collect();
-    assert!(embedded.contains(&"Parked the automobile in bay 12".to_string()), "{embedded:?}");
-    assert!(embedded.contains(&"Lunch is at noon".to_string()), "{embedded:?}");
+    assert!(inputs.contains(&"Parked the automobile in bay 12".to_string()), "{inputs:?}");
+    assert!(inputs.contains(&"Lunch is at noon".to_string()), "{inputs:?}");
 
     // An edit drops the vector; the backfill makes a new one for the new text.
     rt.update_memory(parked.id, MemoryPatch2 { text: Some("Parked the sedan in bay 14".into()), ..Default::default() })?;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !model.embedding_requests().iter().any(|r| r.body["input"][0] == "Parked the sedan in bay 14") {
-        assert!(tokio::time::Instant::now() < deadline, "the edited memory was never embedded again");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let ids = until(&mut live, "the edited memory embedded again", embedded).await?;
+    assert_eq!(ids, vec![parked.id]);
+    assert!(
+        model.embedding_requests().iter().any(|r| r.body["input"][0] == "Parked the sedan in bay 14"),
+        "the new text was not what was embedded"
+    );
 
     // A turn's context is found the same way.
     let session = rt.create_session(NewSession::default()).await?.id;
-    let mut live = rt.events().subscribe(None).live;
     model.enqueue(Script::text("Bay 14."));
     let turn = rt.send_message(&session, "Where did I leave the automobile?").await?.turn_id;
     assert_eq!(until(&mut live, "the turn's end", turn_completed(&turn)).await?, "completed");

@@ -188,7 +188,14 @@ impl Runtime {
                 .zip(vectors)
                 .map(|(p, vector)| (p.id, p.updated_at, vector))
                 .collect::<Vec<_>>();
-            embedded += self.store.save_embeddings(&embedder.model, &saved)?;
+            let ids = self.store.save_embeddings(&embedder.model, &saved)?;
+            embedded += ids.len();
+            if !ids.is_empty() {
+                self.bus.publish(crate::model::EventKind::MemoryChanged {
+                    action: crate::memory::MemoryAction::Embedded,
+                    ids,
+                });
+            }
         }
     }
 }

@@ -562,8 +562,8 @@ impl Store {
     }
 
     /// Saves vectors of `(id, updated_at as embedded, vector)`, each only if
-    /// the memory is unchanged since; returns how many were saved.
-    pub(crate) fn save_embeddings(&self, model: &str, vectors: &[(i64, i64, Vec<f32>)]) -> Result<usize> {
+    /// the memory is unchanged since; returns the ids saved.
+    pub(crate) fn save_embeddings(&self, model: &str, vectors: &[(i64, i64, Vec<f32>)]) -> Result<Vec<i64>> {
         let saved = self.write_memories(
             |tx| {
                 let mut save = tx.prepare_cached(
@@ -586,7 +586,7 @@ impl Store {
                 }
             },
         )?;
-        Ok(saved.len())
+        Ok(saved.into_iter().map(|(id, _)| id).collect())
     }
 
     /// Every memory, oldest first (export).
@@ -766,6 +766,8 @@ pub enum MemoryAction {
     Updated,
     Deleted,
     Imported,
+    /// Their vectors were made (embeddings configured); text is unchanged.
+    Embedded,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

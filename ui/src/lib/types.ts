@@ -491,7 +491,7 @@ export type PerchEvent = EventBase &
     | { type: 'settings.changed'; settings: Settings }
     | { type: 'peer.message'; message: PeerMessage; toPerson?: boolean; toAgent?: boolean }
     | { type: 'peer.status'; status: PeerStatus }
-    | { type: 'memory.changed'; action: 'added' | 'updated' | 'deleted' | 'imported'; ids: number[] }
+    | { type: 'memory.changed'; action: 'added' | 'updated' | 'deleted' | 'imported' | 'embedded'; ids: number[] }
     | { type: 'plan.changed'; planId: number; plan: Plan | null }
     | { type: 'wakeup.changed'; wakeupId: number; wakeup: Wakeup | null }
     | { type: 'wakeup.run'; run: WakeupRun; notify?: boolean }
