@@ -1,9 +1,10 @@
 //! The windows, seen from the tray process: each is a child process
-//! (`window_process`) showing the web UI of the in-process API, signed in
-//! with a one-time login code in the URL fragment.
+//! (`perch-window`, next to this program) showing the web UI of the
+//! in-process API, signed in with a one-time login code in the URL fragment.
 
-use crate::window_process::safe_route;
+pub use perch_desktop::WindowKind;
 use perch_api::Auth;
+use perch_desktop::{safe_route, WINDOW_PROGRAM};
 use perch_host::notifier::{NotifierHost, OpenTarget};
 use perch_host::server::Server;
 use perch_runtime::Runtime;
@@ -13,45 +14,18 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use tokio::sync::{watch, Notify};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum WindowKind {
-    Chat,
-    Dashboard,
-}
+/// The shell once the server is up: the tray menu and a second launch
+/// wait on it rather than act on a half-started Perch.
+pub type ShellSlot = watch::Receiver<Option<Arc<Shell>>>;
 
-impl WindowKind {
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "chat" => Some(Self::Chat),
-            "dashboard" => Some(Self::Dashboard),
-            _ => None,
-        }
-    }
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Chat => "chat",
-            Self::Dashboard => "dashboard",
-        }
-    }
-    pub fn title(self) -> &'static str {
-        match self {
-            Self::Chat => "Perch",
-            Self::Dashboard => "Perch — Dashboard",
-        }
-    }
-    fn default_route(self) -> &'static str {
-        match self {
-            Self::Chat => "/chat",
-            Self::Dashboard => "/dashboard",
-        }
-    }
-    pub fn default_size(self) -> (f64, f64) {
-        match self {
-            Self::Chat => (980.0, 720.0),
-            Self::Dashboard => (860.0, 640.0),
-        }
-    }
+/// The shell, waiting for it if Perch is still starting; `None` if Perch
+/// quit before it was up.
+pub async fn ready(slot: &ShellSlot) -> Option<Arc<Shell>> {
+    let mut slot = slot.clone();
+    let ready = slot.wait_for(Option::is_some).await.ok()?;
+    ready.clone()
 }
 
 /// A running window process. A thread waits for it, so a closed window is
@@ -85,7 +59,8 @@ impl WindowProcess {
 }
 
 pub struct Shell {
-    app: tauri::AppHandle,
+    /// Woken by `quit`; main then stops the server and exits.
+    quit: Arc<Notify>,
     url: String,
     auth: Arc<Auth>,
     pub runtime: Arc<Runtime>,
@@ -94,9 +69,9 @@ pub struct Shell {
 }
 
 impl Shell {
-    pub fn new(app: tauri::AppHandle, server: &Server, data_dir: PathBuf) -> Self {
+    pub fn new(quit: Arc<Notify>, server: &Server, data_dir: PathBuf) -> Self {
         Self {
-            app,
+            quit,
             url: server.url.clone(),
             auth: server.auth.clone(),
             runtime: server.runtime.clone(),
@@ -143,12 +118,9 @@ impl Shell {
     fn spawn(&self, kind: WindowKind, route: &str) -> Result<WindowProcess, String> {
         let (code, _) = self.auth.new_login_code().map_err(|e| e.to_string())?;
         let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
-        let mut command = Command::new(exe);
-        if crate::TRAY_DISABLED_GL.load(std::sync::atomic::Ordering::Relaxed) {
-            command.env_remove("GDK_GL");
-        }
-        let child = command
-            .args(["--window", kind.label(), "--data-dir"])
+        let program = exe.with_file_name(WINDOW_PROGRAM);
+        let child = Command::new(&program)
+            .args([kind.label(), "--data-dir"])
             .arg(&self.data_dir)
             .env(
                 "PERCH_WINDOW_URL",
@@ -156,13 +128,17 @@ impl Shell {
             )
             .stdin(Stdio::piped())
             .spawn()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("cannot run {} (is Perch fully installed?): {e}", program.display()))?;
         tracing::info!("opened the {} window (pid {})", kind.label(), child.id());
         WindowProcess::watch(child, kind)
     }
 
-    /// Closes every window and quits.
+    /// Asks main to quit: it closes the windows, stops the server and exits.
     pub fn quit(&self) {
+        self.quit.notify_one();
+    }
+
+    pub fn close_windows(&self) {
         for (_, window) in self.windows().drain() {
             if window.alive() {
                 // Closing stdin tells the window to close; SIGTERM makes sure.
@@ -173,7 +149,6 @@ impl Shell {
                 );
             }
         }
-        self.app.exit(0);
     }
 }
 

@@ -1,16 +1,17 @@
-//! The tray: an icon per state, a status line, and every action in the menu
-//! (Linux never delivers tray clicks). The menu is built once; afterwards
-//! only the items whose text, check or enabled state changed are updated.
+//! The tray: a StatusNotifierItem with its dbusmenu (`ksni`, over D-Bus;
+//! no GTK), an icon per state, a status line and tooltip, and every action
+//! in the menu (many Linux panels never deliver clicks on the icon; where
+//! one does, a click opens Perch). The tray is told of a new model only
+//! when the model changed; ksni then signals just the properties and menu
+//! items that differ.
 
-use crate::shell::{Shell, WindowKind};
+use crate::shell::{ShellSlot, WindowKind};
+use ksni::menu::{CheckmarkItem, MenuItem, StandardItem};
 use perch_runtime::model::{EventKind, Status};
 use perch_runtime::settings::{NotificationsPatch, Settings, SettingsPatch};
 use perch_runtime::{HealthState, Runtime};
 use std::sync::Arc;
-use tauri::image::Image;
-use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem};
-use tauri::tray::{TrayIcon, TrayIconBuilder};
-use tauri::{AppHandle, Manager};
+use tokio::sync::mpsc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrayState {
@@ -23,7 +24,9 @@ pub enum TrayState {
 }
 
 impl TrayState {
-    fn icon(self) -> &'static [u8] {
+    const ALL: [Self; 5] = [Self::Idle, Self::Working, Self::NeedsApproval, Self::Unread, Self::Offline];
+
+    fn png(self) -> &'static [u8] {
         match self {
             Self::Idle => include_bytes!("../../icons/tray-idle.png"),
             Self::Working => include_bytes!("../../icons/tray-working.png"),
@@ -60,6 +63,21 @@ impl From<&Settings> for TrayChecks {
             dnd: settings.notifications.dnd,
             autostart: settings.autostart.enabled,
             autostart_supported: settings.autostart.supported,
+        }
+    }
+}
+
+impl TrayModel {
+    /// What the tray shows before the server is up.
+    fn starting() -> Self {
+        Self {
+            state: TrayState::Offline,
+            status: "starting".into(),
+            running_turns: 0,
+            pending_approvals: 0,
+            dnd: false,
+            autostart: false,
+            autostart_supported: false,
         }
     }
 }
@@ -109,89 +127,153 @@ fn detail(detail: &Option<String>) -> String {
     detail.as_deref().map(|d| format!(": {}", d.chars().take(80).collect::<String>())).unwrap_or_default()
 }
 
-pub struct Tray {
-    icon: TrayIcon,
-    status: MenuItem<tauri::Wry>,
-    interrupt: MenuItem<tauri::Wry>,
-    approvals: MenuItem<tauri::Wry>,
-    dnd: CheckMenuItem<tauri::Wry>,
-    autostart: CheckMenuItem<tauri::Wry>,
-    shown: Option<TrayModel>,
+/// Every action of the tray menu (and of a click on the icon: `Open`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MenuAction {
+    Open,
+    Dashboard,
+    NewSession,
+    Interrupt,
+    Approvals,
+    ToggleDnd,
+    ToggleAutostart,
+    Settings,
+    Quit,
 }
 
-impl Tray {
-    pub fn build(app: &AppHandle) -> tauri::Result<Self> {
-        let status = MenuItem::with_id(app, "status", "Perch: starting", false, None::<&str>)?;
-        let open = MenuItem::with_id(app, "open", "Open Perch", true, None::<&str>)?;
-        let dashboard = MenuItem::with_id(app, "dashboard", "Dashboard", true, None::<&str>)?;
-        let new_session = MenuItem::with_id(app, "new-session", "New session", true, None::<&str>)?;
-        let interrupt = MenuItem::with_id(app, "interrupt", "Interrupt current turn", false, None::<&str>)?;
-        let approvals = MenuItem::with_id(app, "approvals", "Pending approvals (0)", true, None::<&str>)?;
-        let dnd = CheckMenuItem::with_id(app, "dnd", "Do not disturb", true, false, None::<&str>)?;
-        let autostart = CheckMenuItem::with_id(app, "autostart", "Start at login", true, false, None::<&str>)?;
-        let settings = MenuItem::with_id(app, "settings", "Settings…", true, None::<&str>)?;
-        let quit = MenuItem::with_id(app, "quit", "Quit Perch", true, None::<&str>)?;
-        let menu = Menu::with_items(
-            app,
-            &[
-                &status,
-                &PredefinedMenuItem::separator(app)?,
-                &open,
-                &dashboard,
-                &new_session,
-                &interrupt,
-                &approvals,
-                &PredefinedMenuItem::separator(app)?,
-                &dnd,
-                &autostart,
-                &settings,
-                &PredefinedMenuItem::separator(app)?,
-                &quit,
-            ],
-        )?;
-        let icon = TrayIconBuilder::with_id("perch")
-            .icon(Image::from_bytes(TrayState::Offline.icon())?)
-            .tooltip("Perch")
-            .title("Perch")
-            .menu(&menu)
-            .show_menu_on_left_click(true)
-            .on_menu_event(on_menu_event)
-            .build(app)?;
-        Ok(Self { icon, status, interrupt, approvals, dnd, autostart, shown: None })
+/// The icons, decoded once from the PNGs in `icons/` into the ARGB32
+/// pixmaps StatusNotifierItem carries.
+struct Icons(Vec<(TrayState, ksni::Icon)>);
+
+impl Icons {
+    fn decode() -> Result<Self, TrayError> {
+        TrayState::ALL.iter().map(|&state| Ok((state, argb_icon(state.png())?))).collect::<Result<_, _>>().map(Self)
     }
 
-    /// Applies `next`, touching only what differs from what is shown.
-    fn apply(&mut self, next: TrayModel) -> tauri::Result<()> {
-        let old = self.shown.take();
-        let changed = |f: &dyn Fn(&TrayModel) -> bool| old.as_ref().is_none_or(f);
-        if changed(&|o| o.state != next.state) {
-            self.icon.set_icon(Some(Image::from_bytes(next.state.icon())?))?;
-        }
-        if changed(&|o| o.status != next.status) {
-            self.status.set_text(format!("Perch: {}", next.status))?;
-            self.icon.set_tooltip(Some(format!("Perch: {}", next.status)))?;
-        }
-        if changed(&|o| (o.running_turns > 0) != (next.running_turns > 0)) {
-            self.interrupt.set_enabled(next.running_turns > 0)?;
-        }
-        if changed(&|o| o.pending_approvals != next.pending_approvals) {
-            self.approvals.set_text(format!("Pending approvals ({})", next.pending_approvals))?;
-        }
-        // A check item flips itself when clicked; always reassert the real state.
-        self.dnd.set_checked(next.dnd)?;
-        self.autostart.set_checked(next.autostart)?;
-        if changed(&|o| o.autostart_supported != next.autostart_supported) {
-            self.autostart.set_enabled(next.autostart_supported)?;
-        }
-        self.shown = Some(next);
-        Ok(())
+    fn get(&self, state: TrayState) -> Vec<ksni::Icon> {
+        self.0.iter().filter(|(s, _)| *s == state).map(|(_, icon)| icon.clone()).collect()
     }
+}
+
+fn argb_icon(png_bytes: &[u8]) -> Result<ksni::Icon, TrayError> {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::ALPHA);
+    let mut reader = decoder.read_info()?;
+    let mut rgba = vec![0; reader.output_buffer_size().ok_or(TrayError::Icon("the icon is too large"))?];
+    let info = reader.next_frame(&mut rgba)?;
+    if info.color_type != png::ColorType::Rgba || info.bit_depth != png::BitDepth::Eight {
+        return Err(TrayError::Icon("the icon is not 8-bit RGBA"));
+    }
+    let data = rgba[..info.buffer_size()].chunks_exact(4).flat_map(|p| [p[3], p[0], p[1], p[2]]).collect();
+    Ok(ksni::Icon { width: info.width as i32, height: info.height as i32, data })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrayError {
+    #[error("cannot decode a tray icon: {0}")]
+    Png(#[from] png::DecodingError),
+    #[error("cannot decode a tray icon: {0}")]
+    Icon(&'static str),
+    #[error("the tray did not register with the panel (StatusNotifierWatcher): {0}")]
+    Register(#[from] ksni::Error),
+}
+
+/// The tray as ksni serves it: the model shown, and where clicks go.
+pub struct PerchTray {
+    model: TrayModel,
+    icons: Arc<Icons>,
+    actions: mpsc::Sender<MenuAction>,
+}
+
+pub type TrayHandle = ksni::Handle<PerchTray>;
+
+impl PerchTray {
+    fn send(&self, action: MenuAction) {
+        if let Err(err) = self.actions.try_send(action) {
+            tracing::warn!("tray menu {action:?} dropped: {err}");
+        }
+    }
+}
+
+impl ksni::Tray for PerchTray {
+    fn id(&self) -> String {
+        "perch".into()
+    }
+
+    fn title(&self) -> String {
+        "Perch".into()
+    }
+
+    fn status(&self) -> ksni::Status {
+        match self.model.state {
+            TrayState::NeedsApproval => ksni::Status::NeedsAttention,
+            _ => ksni::Status::Active,
+        }
+    }
+
+    fn icon_pixmap(&self) -> Vec<ksni::Icon> {
+        self.icons.get(self.model.state)
+    }
+
+    fn attention_icon_pixmap(&self) -> Vec<ksni::Icon> {
+        self.icons.get(TrayState::NeedsApproval)
+    }
+
+    fn tool_tip(&self) -> ksni::ToolTip {
+        ksni::ToolTip { title: "Perch".into(), description: self.model.status.clone(), ..Default::default() }
+    }
+
+    fn activate(&mut self, _x: i32, _y: i32) {
+        self.send(MenuAction::Open);
+    }
+
+    fn menu(&self) -> Vec<MenuItem<Self>> {
+        let m = &self.model;
+        let item = |label: String, enabled: bool, action: MenuAction| -> MenuItem<Self> {
+            StandardItem { label, enabled, activate: Box::new(move |tray: &mut Self| tray.send(action)), ..Default::default() }.into()
+        };
+        let check = |label: &str, checked: bool, enabled: bool, action: MenuAction| -> MenuItem<Self> {
+            CheckmarkItem {
+                label: label.into(),
+                checked,
+                enabled,
+                activate: Box::new(move |tray: &mut Self| tray.send(action)),
+                ..Default::default()
+            }
+            .into()
+        };
+        vec![
+            StandardItem { label: format!("Perch: {}", m.status), enabled: false, ..Default::default() }.into(),
+            MenuItem::Separator,
+            item("Open Perch".into(), true, MenuAction::Open),
+            item("Dashboard".into(), true, MenuAction::Dashboard),
+            item("New session".into(), true, MenuAction::NewSession),
+            item("Interrupt current turn".into(), m.running_turns > 0, MenuAction::Interrupt),
+            item(format!("Pending approvals ({})", m.pending_approvals), true, MenuAction::Approvals),
+            MenuItem::Separator,
+            check("Do not disturb", m.dnd, true, MenuAction::ToggleDnd),
+            check("Start at login", m.autostart, m.autostart_supported, MenuAction::ToggleAutostart),
+            item("Settings…".into(), true, MenuAction::Settings),
+            MenuItem::Separator,
+            item("Quit Perch".into(), true, MenuAction::Quit),
+        ]
+    }
+}
+
+/// Registers the tray with the panel. Menu actions arrive on the returned
+/// receiver, for `run_menu_actions`.
+pub async fn spawn() -> Result<(TrayHandle, mpsc::Receiver<MenuAction>), TrayError> {
+    use ksni::TrayMethods;
+    let (actions, received) = mpsc::channel(16);
+    let tray = PerchTray { model: TrayModel::starting(), icons: Arc::new(Icons::decode()?), actions };
+    Ok((tray.spawn().await?, received))
 }
 
 /// Keeps the tray in step with the runtime: on every event that can change
-/// it, recompute the model (settings only when they changed).
-pub fn spawn_updates(mut tray: Tray, runtime: Arc<Runtime>) {
-    tauri::async_runtime::spawn(async move {
+/// it, recompute the model (settings only when they changed) and hand it to
+/// the tray only if it differs from the one shown.
+pub fn spawn_updates(tray: TrayHandle, runtime: Arc<Runtime>) {
+    tokio::spawn(async move {
         let mut subscription = runtime.events().subscribe(None);
         let mut checks = match runtime.settings().await {
             Ok(settings) => TrayChecks::from(&settings),
@@ -201,11 +283,16 @@ pub fn spawn_updates(mut tray: Tray, runtime: Arc<Runtime>) {
             }
         };
         let mut unread = 0;
+        let mut shown: Option<TrayModel> = None;
         loop {
             match runtime.status() {
                 Ok(status) => {
-                    if let Err(err) = tray.apply(model(&status, checks, unread)) {
-                        tracing::warn!("could not update the tray: {err}");
+                    let next = model(&status, checks, unread);
+                    if shown.as_ref() != Some(&next) {
+                        shown = Some(next.clone());
+                        if tray.update(move |tray| tray.model = next).await.is_none() {
+                            return; // the tray was shut down
+                        }
                     }
                 }
                 Err(err) => tracing::warn!("the tray cannot read the status: {err}"),
@@ -240,37 +327,37 @@ pub fn spawn_updates(mut tray: Tray, runtime: Arc<Runtime>) {
     });
 }
 
-fn on_menu_event(app: &AppHandle, event: MenuEvent) {
-    let Some(shell) = app.try_state::<Arc<Shell>>().map(|s| s.inner().clone()) else {
-        tracing::warn!("tray menu used before Perch finished starting");
-        return;
-    };
-    let id = event.id().as_ref().to_string();
-    tracing::info!("tray menu: {id}");
-    tauri::async_runtime::spawn(async move {
-        if let Err(err) = run_menu_action(&shell, &id).await {
-            tracing::warn!("tray menu {id}: {err}");
+/// Runs the menu's actions in order. One clicked while Perch is still
+/// starting waits for it instead of being lost.
+pub fn run_menu_actions(mut actions: mpsc::Receiver<MenuAction>, shell: ShellSlot) {
+    tokio::spawn(async move {
+        while let Some(action) = actions.recv().await {
+            tracing::info!("tray menu: {action:?}");
+            let Some(shell) = crate::shell::ready(&shell).await else { return };
+            if let Err(err) = run_menu_action(&shell, action).await {
+                tracing::warn!("tray menu {action:?}: {err}");
+            }
         }
     });
 }
 
-async fn run_menu_action(shell: &Shell, id: &str) -> Result<(), perch_runtime::Error> {
+async fn run_menu_action(shell: &crate::shell::Shell, action: MenuAction) -> Result<(), perch_runtime::Error> {
     let runtime = &shell.runtime;
-    match id {
-        "open" => shell.show(WindowKind::Chat, None),
-        "dashboard" => shell.show(WindowKind::Dashboard, None),
-        "settings" => shell.show(WindowKind::Dashboard, Some("/settings".into())),
-        "new-session" => {
+    match action {
+        MenuAction::Open => shell.show(WindowKind::Chat, None),
+        MenuAction::Dashboard => shell.show(WindowKind::Dashboard, None),
+        MenuAction::Settings => shell.show(WindowKind::Dashboard, Some("/settings".into())),
+        MenuAction::NewSession => {
             let session = runtime.create_session(Default::default()).await?;
             shell.show(WindowKind::Chat, Some(format!("/chat/{}", session.id)));
         }
-        "interrupt" => {
+        MenuAction::Interrupt => {
             let status = runtime.status()?;
             if let Some(turn) = status.active_turns.iter().max_by_key(|t| t.started_at) {
                 runtime.interrupt(&turn.session_id).await?;
             }
         }
-        "approvals" => {
+        MenuAction::Approvals => {
             let pending = runtime.approvals(true)?;
             let route = match pending.as_slice() {
                 [only] => format!("/approvals/{}", only.id),
@@ -278,19 +365,18 @@ async fn run_menu_action(shell: &Shell, id: &str) -> Result<(), perch_runtime::E
             };
             shell.show(WindowKind::Dashboard, Some(route));
         }
-        "dnd" => {
+        MenuAction::ToggleDnd => {
             let dnd = !runtime.config().notifications.dnd;
             let notifications = NotificationsPatch { dnd: Some(dnd), ..Default::default() };
             let patch = SettingsPatch { notifications: Some(notifications), ..Default::default() };
             runtime.update_settings(patch).await?;
         }
-        "autostart" => {
+        MenuAction::ToggleAutostart => {
             let enabled = runtime.settings().await?.autostart.enabled;
             let patch = SettingsPatch { autostart: Some(!enabled), ..Default::default() };
             runtime.update_settings(patch).await?;
         }
-        "quit" => shell.quit(),
-        other => tracing::warn!("unknown tray menu item {other}"),
+        MenuAction::Quit => shell.quit(),
     }
     Ok(())
 }
@@ -342,5 +428,17 @@ mod tests {
         assert_eq!((m.state, m.status.as_str()), (TrayState::Unread, "2 unread messages"));
         let m = model(&status(HealthState::Ready, 0, 1), TrayChecks::default(), 2);
         assert_eq!(m.state, TrayState::NeedsApproval);
+    }
+
+    #[test]
+    fn every_tray_icon_decodes_to_an_argb_pixmap() -> Result<(), TrayError> {
+        let icons = Icons::decode()?;
+        for state in TrayState::ALL {
+            let pixmaps = icons.get(state);
+            let [icon] = pixmaps.as_slice() else { panic!("{state:?}: {} pixmaps", pixmaps.len()) };
+            assert_eq!(icon.data.len(), (icon.width * icon.height * 4) as usize, "{state:?}");
+            assert!(icon.data.chunks_exact(4).any(|p| p[0] > 0), "{state:?}: fully transparent");
+        }
+        Ok(())
     }
 }

@@ -54,7 +54,7 @@ def snapshot(label, app_pid):
     print(f"{label}:")
     print(f"  tray process (perch-desktop)     {rss_kb(app_pid) / 1024:7.1f} MB RSS")
     if window:
-        print(f"  window process (--window chat)   {rss_kb(window) / 1024:7.1f} MB RSS")
+        print(f"  window process (perch-window)    {rss_kb(window) / 1024:7.1f} MB RSS")
     for pid in kits:
         print(f"  {comm(pid):<32} {rss_kb(pid) / 1024:7.1f} MB RSS")
     print(f"  WebKit processes: {len(kits)}; CPU of all of them over {SETTLE_S:.0f} s: "

@@ -38,6 +38,11 @@ def binary(env_name, name):
     raise SystemExit(f"{name} not built (set {env_name})")
 
 
+def window_binary():
+    """`perch-window`, which the tray runs next to itself."""
+    return os.path.join(os.path.dirname(binary("PERCH_DESKTOP_BIN", "perch-desktop")), "perch-window")
+
+
 def codex_bin():
     return os.environ.get("PERCH_CODEX_BIN") or os.path.join(REPO, "tools/codex", CODEX_SUFFIX)
 
@@ -189,9 +194,13 @@ class TrayItem:
         self.registered_ns = int(registered_line[0])
         bus = dbus.SessionBus()
         item = bus.get_object(self.bus_name, self.path)
-        props = dbus.Interface(item, dbus.PROPERTIES_IFACE)
-        self.properties = props.GetAll("org.kde.StatusNotifierItem")
+        self._props = dbus.Interface(item, dbus.PROPERTIES_IFACE)
+        self.properties = self.property_values()
         self.menu = dbus.Interface(bus.get_object(self.bus_name, self.properties["Menu"]), "com.canonical.dbusmenu")
+
+    def property_values(self):
+        """The item's properties as a panel reads them now."""
+        return self._props.GetAll("org.kde.StatusNotifierItem")
 
     def items(self):
         """{label: (id, properties)} of the top-level menu items."""
@@ -375,14 +384,7 @@ def image_colors(path):
 
 def window_process(app_pid):
     """The pid of the app's window process, or None."""
-    for pid in children_of(app_pid):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if b"--window" in f.read().split(b"\0"):
-                    return pid
-        except OSError:
-            pass
-    return None
+    return next((pid for pid in children_of(app_pid) if comm(pid) == "perch-window"), None)
 
 
 def x_window(app_pid, title="Perch"):

@@ -14,8 +14,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from desktop import (RESULTS, TrayItem, WebDriver, World, binary, children_of, comm, http, image_colors,  # noqa: E402
-                     invoke_action, keyring_lookup, notifications, registrations, wait_until, webkit_pids, x_close,
-                     x_geometry, x_window)
+                     invoke_action, keyring_lookup, notifications, registrations, wait_until, webkit_pids,
+                     window_binary, window_process, x_close, x_geometry, x_window)
 
 SNW_LOG = os.environ["PERCH_TEST_SNW_LOG"]
 NOTIFY_LOG = os.environ["PERCH_TEST_NOTIFY_LOG"]
@@ -63,7 +63,23 @@ def tray_notifications_and_keyring(world):
         _, (_, autostart) = tray.item("Start at login")
         assert autostart.get("toggle-type") == "checkmark", autostart
         wait_until("the status line", lambda: any(l == "Perch: Idle" for l in tray.items()), timeout=60)
+        props = tray.property_values()
+        _, _, title, description = props["ToolTip"]
+        assert (str(props["Title"]), str(title), str(description)) == ("Perch", "Perch", "Idle"), props["ToolTip"]
+        [(width, height, argb)] = props["IconPixmap"]
+        assert len(argb) == width * height * 4 and any(argb[i] for i in range(0, len(argb), 4)), "a blank tray icon"
     check("the tray registers and its dbusmenu lists every action", menu)
+
+    def second_launch():
+        icons = len(registrations(SNW_LOG))
+        again = subprocess.run([binary("PERCH_DESKTOP_BIN", "perch-desktop")] + world.desktop_args(hidden=True),
+                               env=world.env, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0 and "already running" in again.stdout, (again.returncode, again.stdout, again.stderr)
+        window = wait_until("the running Perch to open its window", lambda: window_process(world.server_pid()), timeout=30)
+        assert len(registrations(SNW_LOG)) == icons, "the second launch must not make a second tray icon"
+        os.kill(window, signal.SIGTERM)
+        wait_until("the window process to end", lambda: window_process(world.server_pid()) is None)
+    check("a second launch opens the running Perch's window and exits", second_launch)
 
     def autostart():
         assert not os.path.exists(AUTOSTART)
@@ -91,6 +107,7 @@ def tray_notifications_and_keyring(world):
         assert "touch approved.txt" in note["body"], note
         assert note["actions"] == ["default", "Open", "approve", "Approve", "deny", "Deny"], note["actions"]
         wait_until("the tray to count it", lambda: "Pending approvals (1)" in tray.items())
+        assert tray.property_values()["Status"] == "NeedsAttention"
         invoke_action(note["id"], "approve")
 
         def answered():
@@ -103,6 +120,7 @@ def tray_notifications_and_keyring(world):
         assert history
         assert os.path.exists(os.path.join(world.root, "work/approved.txt"))
         wait_until("the tray count to drop", lambda: "Pending approvals (0)" in tray.items())
+        assert tray.property_values()["Status"] == "Active"
     check("an approval notifies with Approve/Deny, and Approve answers Codex", approval)
 
     def peer_loop():
@@ -161,7 +179,7 @@ def save_failure(wd, name):
 def webdriver_chat(world):
     """The chat window through WebDriver: prompt, streamed answer, screenshot.
     Perch runs in the tray; tauri-driver starts the chat window process the
-    way the tray does (`--window chat` with a login URL in the environment)."""
+    way the tray does (`perch-window chat` with a login URL)."""
     app = world.start_desktop(hidden=True)
     url = world.server_url()
     token = keyring_lookup("perch", f"api-token@{world.data}")
@@ -172,8 +190,7 @@ def webdriver_chat(world):
                               env=world.env)
     world.procs.append(driver)
     # WebKitWebDriver does not pass our environment on, so the URL goes in --url.
-    wd = WebDriver(binary("PERCH_DESKTOP_BIN", "perch-desktop"),
-                   ["--window", "chat", "--data-dir", world.data, "--url", f"{url}/#login={code}&next=/chat"])
+    wd = WebDriver(window_binary(), ["chat", "--data-dir", world.data, "--url", f"{url}/#login={code}&next=/chat"])
     try:
         button = wd.wait_for("button", text="New session")
         wd.call("POST", f"/element/{button}/click")
@@ -193,7 +210,7 @@ def webdriver_chat(world):
     finally:
         wd.quit()
         driver.terminate()
-        subprocess.run(["pkill", "-f", f"perch-desktop --window chat --data-dir {world.data}"])
+        subprocess.run(["pkill", "-f", f"perch-window chat --data-dir {world.data}"])
         app.terminate()  # SIGTERM: Perch stops Codex and exits cleanly
         app.wait(30)
         assert app.returncode == 0, f"perch-desktop exited {app.returncode} on SIGTERM"
@@ -248,8 +265,7 @@ def agent_pages_in_the_desktop_window(world):
     driver = subprocess.Popen([os.environ.get("TAURI_DRIVER", "tauri-driver")], stdout=driver_log, stderr=subprocess.STDOUT,
                               env=world.env)
     world.procs.append(driver)
-    wd = WebDriver(binary("PERCH_DESKTOP_BIN", "perch-desktop"),
-                   ["--window", "chat", "--data-dir", world.data, "--url", f"{url}/#login={code}&next=/chat"])
+    wd = WebDriver(window_binary(), ["chat", "--data-dir", world.data, "--url", f"{url}/#login={code}&next=/chat"])
     os.makedirs(RESULTS, exist_ok=True)
     shots = []
 
@@ -354,8 +370,8 @@ def agent_pages_in_the_desktop_window(world):
         save_failure(wd, "desktop-pages-failure")
         raise
     finally:
-        # The window process (tauri-driver > WebKitWebDriver > perch-desktop --window).
-        windows = [pid for pid in children_of(driver.pid) if comm(pid).startswith("perch-desktop")]
+        # The window process (tauri-driver > WebKitWebDriver > perch-window).
+        windows = [pid for pid in children_of(driver.pid) if comm(pid) == "perch-window"]
         wd.quit()
         driver.terminate()
         driver.wait(30)
@@ -369,14 +385,14 @@ def agent_pages_in_the_desktop_window(world):
         assert app.returncode == 0, f"perch-desktop exited {app.returncode} on SIGTERM"
 
 
-INSTALLED = ["/usr/bin/perch-desktop", "/usr/bin/perch", "/usr/lib/perch/codex/bin/codex", "/usr/lib/perch/ui/index.html",
+INSTALLED = ["/usr/bin/perch-desktop", "/usr/bin/perch-window", "/usr/bin/perch", "/usr/lib/perch/codex/bin/codex", "/usr/lib/perch/ui/index.html",
              "/usr/share/applications/Perch.desktop", "/usr/lib/systemd/user/perch.service"]
 
 
 def installed_package(deb):
     """The .deb as a person installs it: `dpkg -i`, then the installed app
-    starts to the tray, runs the Codex and the UI it ships, and answers a
-    prompt; `dpkg -r` removes it again."""
+    starts to the tray, runs the Codex and the UI it ships, answers a prompt
+    and opens its window; `dpkg -r` removes it again."""
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     if subprocess.run(["dpkg", "-s", "perch"], capture_output=True).returncode == 0:
         raise AssertionError("a perch package is already installed here; remove it (dpkg -r perch) to run this test")
@@ -407,6 +423,8 @@ def installed_package(deb):
             t for t in http("GET", f"{url}/api/sessions/{session}/history", token=token)["turns"]
             if t["id"] == sent["turnId"] and t["status"] == "completed"], timeout=60)[0]
         assert "Installed and answering." in [item.get("text") for item in turn["items"]], turn
+        tray.click("Open Perch")
+        wait_until("the installed window", lambda: x_window(world.server_pid()), timeout=60)
         tray.click("Quit Perch")
         app.wait(30)
         assert app.returncode == 0, app.returncode
@@ -486,8 +504,8 @@ def main():
                 "Memory, Planner and Wakeups in the desktop window", pages_in_a_new_world, retry=True))
         if deb and wanted("deb"):
             results.append(check_once(
-                lambda _: "the .deb installs, the installed app starts to the tray with its own Codex and UI "
-                          f"and answers a prompt, and it removes cleanly ({os.path.basename(deb)})",
+                lambda _: "the .deb installs, the installed app starts to the tray with its own Codex and UI, "
+                          f"answers a prompt and opens its window, and it removes cleanly ({os.path.basename(deb)})",
                 "the installed .deb", lambda: installed_package(deb)))
         if not all(results):
             print("--- perch-desktop log (end) ---\n" + world.log(), flush=True)
