@@ -2,6 +2,7 @@
 // GET /api/diagnostics, SSE `settings.changed`). See suite.ts for the setup.
 
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RESULTS_DIR } from './harness';
 import { setupSuite, skipReason } from './suite';
@@ -12,6 +13,7 @@ interface SettingsJson {
   codex: { bin: string | null; effort: string | null };
   notifications: { dnd: boolean };
   providerKeySet: boolean;
+  relayTokenSet?: boolean;
   restartRequired: boolean;
 }
 
@@ -95,6 +97,48 @@ describe.skipIf(missing !== null)('Settings', () => {
     const text = page.getByTestId('diagnostics-text');
     await text.waitFor();
     expect((await text.inputValue()).trim().length).toBeGreaterThan(0);
+  });
+
+  it('stores a relay token without showing it, and clears it', async () => {
+    const page = await suite.newPage();
+    await suite.signIn(page, '#/settings');
+    const section = page.getByTestId('settings-peer');
+    const input = section.getByLabel('New relay token');
+    await page.locator('[data-testid="relay-token-state"][data-state="not-set"]').waitFor();
+    expect((await serverSettings()).relayTokenSet).toBe(false);
+
+    // A blank field is refused before any request.
+    await input.fill('   ');
+    await section.getByRole('button', { name: 'Save token' }).click();
+    await page.getByTestId('relay-message').filter({ hasText: 'Enter the relay token' }).waitFor();
+    expect(await page.getByTestId('relay-message').getAttribute('role')).toBe('alert');
+
+    // The server's refusal (a control character) shows next to the form.
+    await input.fill('bad\ttoken');
+    await section.getByRole('button', { name: 'Save token' }).click();
+    await page.getByTestId('relay-message').filter({ hasText: 'control characters' }).waitFor();
+    expect((await serverSettings()).relayTokenSet).toBe(false);
+
+    // Saved trimmed, never shown back.
+    const secret = `rt-e2e-${Date.now()}`;
+    await input.fill(`  ${secret}  `);
+    await section.getByRole('button', { name: 'Save token' }).click();
+    await page.getByTestId('relay-message').filter({ hasText: 'Relay token saved' }).waitFor();
+    await page.locator('[data-testid="relay-token-state"][data-state="set"]').waitFor();
+    expect(await input.inputValue()).toBe('');
+    expect(await page.content()).not.toContain(secret);
+    const res = await suite.perch.api('GET', '/api/settings');
+    const text = await res.text();
+    expect(text).not.toContain(secret);
+    expect((JSON.parse(text) as SettingsJson).relayTokenSet).toBe(true);
+    // The file secret store (PERCH_SECRET_STORE=file in the harness) got it trimmed.
+    expect(readFileSync(path.join(suite.perch.root, 'data/secrets/relay-token'), 'utf8').trim()).toBe(secret);
+
+    await section.getByRole('button', { name: 'Clear token' }).click();
+    await page.locator('[data-testid="relay-token-state"][data-state="not-set"]').waitFor();
+    await page.getByTestId('relay-message').filter({ hasText: 'Relay token removed' }).waitFor();
+    expect(await section.getByRole('button', { name: 'Clear token' }).count()).toBe(0);
+    expect((await serverSettings()).relayTokenSet).toBe(false);
   });
 
   // Last: it restarts Codex.

@@ -72,6 +72,8 @@ describe('settings routes', () => {
     await api.patchSettings({ notifications: { dnd: true } });
     await api.setProviderKey('sk-1');
     await api.clearProviderKey();
+    await api.setRelayToken('rt-1');
+    await api.clearRelayToken();
     await api.restartCodex();
     await api.diagnostics();
     const calls = fetchMock.mock.calls.map(([url, init]) => [init.method, url, init.body ?? null]);
@@ -80,6 +82,8 @@ describe('settings routes', () => {
       ['PATCH', '/api/settings', '{"notifications":{"dnd":true}}'],
       ['PUT', '/api/settings/provider-key', '{"key":"sk-1"}'],
       ['DELETE', '/api/settings/provider-key', null],
+      ['PUT', '/api/settings/relay-token', '{"token":"rt-1"}'],
+      ['DELETE', '/api/settings/relay-token', null],
       ['POST', '/api/codex/restart', '{}'],
       ['GET', '/api/diagnostics', null],
     ]);

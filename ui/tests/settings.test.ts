@@ -6,6 +6,7 @@ import {
   providerPatch,
   providerProblem,
   rebaseForm,
+  relayTokenInput,
   textOrNull,
 } from '../src/lib/settings';
 import type { CodexSettings, ProviderSettings } from '../src/lib/types';
@@ -87,5 +88,17 @@ describe('rebaseForm', () => {
     const newBase = providerForm(provider);
     expect(rebaseForm(oldBase, oldBase, newBase)).toEqual(newBase);
     expect(rebaseForm({ ...oldBase, enabled: true, id: 'mine' }, oldBase, newBase)).toEqual({ ...newBase, id: 'mine' });
+  });
+});
+
+describe('relayTokenInput', () => {
+  it('trims the token', () => {
+    expect(relayTokenInput('  rt-123\t')).toEqual({ token: 'rt-123' });
+  });
+
+  it('refuses a blank field with a message', () => {
+    for (const raw of ['', '   ', '\t']) {
+      expect(relayTokenInput(raw)).toEqual({ problem: expect.stringMatching(/^Enter the relay token/) });
+    }
   });
 });

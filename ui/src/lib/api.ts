@@ -193,6 +193,8 @@ export const api = {
   patchSettings: (body: SettingsPatch) => request<Settings>('PATCH', '/api/settings', { body }),
   setProviderKey: (key: string) => request<Settings>('PUT', '/api/settings/provider-key', { body: { key } }),
   clearProviderKey: () => request<Settings>('DELETE', '/api/settings/provider-key'),
+  setRelayToken: (token: string) => request<Settings>('PUT', '/api/settings/relay-token', { body: { token } }),
+  clearRelayToken: () => request<Settings>('DELETE', '/api/settings/relay-token'),
   restartCodex: () => request<unknown>('POST', '/api/codex/restart', { body: {} }),
   diagnostics: () => request<{ text: string }>('GET', '/api/diagnostics'),
 

@@ -144,3 +144,14 @@ export function providerProblem(form: ProviderForm): string | null {
   if (!/^https?:\/\/\S+$/i.test(url)) return 'The base URL must start with http:// or https://.';
   return null;
 }
+
+// ---------------------------------------------------------------------------
+// Relay token (write-only: the page only learns whether one is stored)
+
+/** The relay token to store (the field, trimmed), or what to fix first. The
+ *  server checks the rest (length, control characters; its message is shown). */
+export function relayTokenInput(raw: string): { token: string } | { problem: string } {
+  const token = raw.trim();
+  if (!token) return { problem: 'Enter the relay token to save it (the bearer token the relay expects).' };
+  return { token };
+}

@@ -507,6 +507,13 @@ export async function setProviderKey(key: string | null): Promise<Settings> {
   return s;
 }
 
+/** Stores (a string) or removes (null) the relay token; used from the next start. */
+export async function setRelayToken(token: string | null): Promise<Settings> {
+  const s = token === null ? await api.clearRelayToken() : await api.setRelayToken(token);
+  data.settings = s;
+  return s;
+}
+
 // ---------------------------------------------------------------------------
 // Account and models
 
