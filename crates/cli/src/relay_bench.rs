@@ -9,7 +9,7 @@ use crate::bench::{err, ms, percentile, proc_usage};
 use crate::CliError;
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -23,6 +23,20 @@ pub struct RelayBenchArgs {
 }
 
 type Seen = Arc<Mutex<HashMap<i64, Vec<Instant>>>>;
+
+/// All the bench reads of a message (the relay's answer, the pushed event):
+/// the client's own parsing stays small next to the relay's work.
+#[derive(serde::Deserialize)]
+struct MessageId {
+    id: i64,
+}
+
+#[derive(serde::Serialize)]
+struct Outgoing<'a> {
+    from: &'a str,
+    to: &'a str,
+    body: String,
+}
 
 pub async fn run(args: RelayBenchArgs) -> Result<(), CliError> {
     let dir = tempfile::tempdir().map_err(err)?;
@@ -61,7 +75,7 @@ pub async fn run(args: RelayBenchArgs) -> Result<(), CliError> {
         subscribers.push(tokio::spawn(async move {
             while let Some(Ok(event)) = events.next().await {
                 if event.event == "message.new" {
-                    if let Some(id) = serde_json::from_str::<Value>(&event.data).ok().and_then(|m| m["id"].as_i64()) {
+                    if let Ok(MessageId { id }) = serde_json::from_str(&event.data) {
                         if let Ok(mut seen) = seen.lock() {
                             seen.entry(id).or_default().push(Instant::now());
                         }
@@ -84,15 +98,15 @@ pub async fn run(args: RelayBenchArgs) -> Result<(), CliError> {
                 let at = Instant::now();
                 let response = http
                     .post(format!("{url}/api/messages"))
-                    .json(&json!({"from": "bench", "to": to, "body": format!("message {i} from sender {s}")}))
+                    .json(&Outgoing { from: "bench", to: &to, body: format!("message {i} from sender {s}") })
                     .send()
                     .await
                     .map_err(|e| e.to_string())?;
                 if response.status().as_u16() != 201 {
                     return Err(format!("send answered {}", response.status()));
                 }
-                let message: Value = response.json().await.map_err(|e| e.to_string())?;
-                if let (Some(id), Ok(mut sent)) = (message["id"].as_i64(), sent.lock()) {
+                let MessageId { id } = response.json().await.map_err(|e| e.to_string())?;
+                if let Ok(mut sent) = sent.lock() {
                     sent.insert(id, at);
                 }
             }

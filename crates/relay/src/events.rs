@@ -8,8 +8,12 @@
 //! its two agents', so a busy relay does not wake every subscriber for
 //! every message. Group targets (`tag:`, `cap:`, `label:`, `broadcast`) and
 //! everything else go to all; each subscriber still filters with its card.
+//!
+//! An event's payload is serialized to JSON once, when published, and that
+//! text is shared by every subscriber; routing and filtering read the facts
+//! they need from the typed payload (`Routed`), never from the JSON.
 
-use crate::model::Target;
+use crate::model::{Agent, Message, Pair, Target, Task};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -20,14 +24,61 @@ use tokio::sync::{mpsc, watch};
 /// Events a subscriber may have queued before it is told to resync.
 const QUEUE: usize = 4096;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct RelayEvent {
     /// Increases by one per event while this relay runs.
     pub seq: u64,
     /// `message.new`, `message.claimed`, `agent.status`, ...
-    #[serde(rename = "type")]
     pub kind: &'static str,
-    pub data: Value,
+    /// The payload as JSON text.
+    pub data: String,
+    pub about: About,
+}
+
+/// What routing and filtering need to know of an event's payload.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct About {
+    /// The agent an `agent.*` event is about.
+    pub agent: Option<String>,
+    /// Sender and target of a message (a target in its wire form), or the
+    /// two members of a pair.
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// A payload the bus can publish: serializable, and able to say whom it
+/// concerns.
+pub trait Routed: Serialize {
+    fn about(&self) -> About {
+        About::default()
+    }
+}
+
+impl Routed for Message {
+    fn about(&self) -> About {
+        About { agent: None, from: Some(self.from.clone()), to: Some(self.to.clone()) }
+    }
+}
+
+impl Routed for Pair {
+    fn about(&self) -> About {
+        About { agent: None, from: Some(self.from.clone()), to: Some(self.to.clone()) }
+    }
+}
+
+impl Routed for Agent {
+    fn about(&self) -> About {
+        About { agent: Some(self.id.clone()), ..About::default() }
+    }
+}
+
+impl Routed for Task {}
+
+/// Small ad hoc payloads (`{"id": …}`): an `id` string names the agent.
+impl Routed for Value {
+    fn about(&self) -> About {
+        About { agent: self["id"].as_str().map(String::from), ..About::default() }
+    }
 }
 
 struct Route {
@@ -73,10 +124,11 @@ impl EventBus {
         self.routes.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn publish(&self, kind: &'static str, data: impl Serialize) {
-        let data = serde_json::to_value(data).unwrap_or(Value::Null);
+    pub fn publish(&self, kind: &'static str, data: &impl Routed) {
+        let about = data.about();
+        let data = serde_json::to_string(data).unwrap_or_else(|_| "null".into());
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let event = Arc::new(RelayEvent { seq, kind, data });
+        let event = Arc::new(RelayEvent { seq, kind, data, about });
         let mut routes = self.lock();
         let targets: Vec<u64> = match direct_recipients(&event) {
             Some(agents) => routes
@@ -157,13 +209,13 @@ impl Routes {
 /// The agents an event can only concern, or `None` when it may concern
 /// anyone (group targets, presence, tasks, ...).
 fn direct_recipients(event: &RelayEvent) -> Option<Vec<String>> {
-    let field = |key: &str| event.data[key].as_str().map(String::from);
+    let About { from, to, .. } = &event.about;
     match event.kind {
-        "message.new" => match Target::parse(event.data["to"].as_str().unwrap_or_default()) {
+        "message.new" => match Target::parse(to.as_deref().unwrap_or_default()) {
             Ok(Target::Agent(to)) => Some(vec![to]),
             _ => None,
         },
-        kind if kind.starts_with("pair.") => Some(field("from").into_iter().chain(field("to")).collect()),
+        kind if kind.starts_with("pair.") => Some(from.iter().chain(to).cloned().collect()),
         _ => None,
     }
 }

@@ -118,7 +118,7 @@ impl Relay {
         if !self.store.delete_agent(id)? {
             return Err(unknown_agent(id));
         }
-        self.bus.publish("agent.removed", json!({ "id": id }));
+        self.bus.publish("agent.removed", &json!({ "id": id }));
         Ok(())
     }
 
@@ -255,7 +255,7 @@ impl Relay {
     pub fn mark_read(&self, id: i64, agent: &str) -> Result<Message> {
         let agent = check_id("readBy", agent)?;
         let message = self.store.mark_read(id, &agent, now_ms())?.ok_or_else(|| unknown_message(id))?;
-        self.bus.publish("message.read", json!({ "id": id, "agentId": agent }));
+        self.bus.publish("message.read", &json!({ "id": id, "agentId": agent }));
         Ok(message)
     }
 
@@ -263,7 +263,7 @@ impl Relay {
         if !self.store.delete_message(id)? {
             return Err(unknown_message(id));
         }
-        self.bus.publish("message.deleted", json!({ "id": id }));
+        self.bus.publish("message.deleted", &json!({ "id": id }));
         Ok(())
     }
 
@@ -531,13 +531,13 @@ impl Relay {
         };
         match self.store.ingest_task(new, message, now_ms())? {
             Ingested::Created { task, message } => {
-                self.bus.publish("message.new", &message);
-                self.bus.publish("task.created", &task);
+                self.bus.publish("message.new", &*message);
+                self.bus.publish("task.created", &*task);
                 self.callback(integration, &task, "task.created");
                 Ok((*task, true))
             }
             Ingested::Repeated(task) => {
-                self.bus.publish("task.updated", &task);
+                self.bus.publish("task.updated", &*task);
                 Ok((*task, false))
             }
         }
@@ -660,7 +660,7 @@ impl Relay {
         }
         let pruned = self.store.prune_offline(now - millis(self.settings.offline_prune_after))?;
         for id in &pruned {
-            self.bus.publish("agent.removed", json!({ "id": id }));
+            self.bus.publish("agent.removed", &json!({ "id": id }));
         }
         let pruned_messages = self.store.prune_messages(now - millis(self.settings.retention))?;
         Ok(Reaped { marked_offline: offline.len(), pruned_agents: pruned.len(), pruned_messages })

@@ -39,7 +39,7 @@ struct Subscriber {
 }
 
 fn to_sse(event: &RelayEvent) -> SseEvent {
-    SseEvent::default().id(event.seq.to_string()).event(event.kind).data(event.data.to_string())
+    SseEvent::default().id(event.seq.to_string()).event(event.kind).data(&event.data)
 }
 
 impl Subscriber {
@@ -47,26 +47,24 @@ impl Subscriber {
     /// a filter; presence and tasks are public).
     fn wants(&mut self, event: &RelayEvent) -> bool {
         let Some((id, card)) = &mut self.agent else { return true };
-        if event.kind.starts_with("agent.") && event.data["id"].as_str() == Some(id.as_str()) {
+        let about = &event.about;
+        if event.kind.starts_with("agent.") && about.agent.as_deref() == Some(id.as_str()) {
             if let Ok(fresh) = self.relay.agent(id) {
                 *card = Some(fresh);
             }
         }
+        let is_me = |who: &Option<String>| who.as_deref() == Some(id.as_str());
         match event.kind {
             "message.new" => {
-                let from = event.data["from"].as_str().unwrap_or_default();
-                let to = event.data["to"].as_str().unwrap_or_default();
-                let reaches = match (Target::parse(to), card.as_ref()) {
+                let reaches = match (Target::parse(about.to.as_deref().unwrap_or_default()), card.as_ref()) {
                     (Ok(target), Some(card)) => target.matches(card),
                     (Ok(Target::Agent(to)), None) => to == *id,
                     (Ok(Target::Broadcast), None) => true,
                     _ => false,
                 };
-                from != id && reaches
+                !is_me(&about.from) && reaches
             }
-            kind if kind.starts_with("pair.") => {
-                event.data["from"].as_str() == Some(id.as_str()) || event.data["to"].as_str() == Some(id.as_str())
-            }
+            kind if kind.starts_with("pair.") => is_me(&about.from) || is_me(&about.to),
             _ => true,
         }
     }
