@@ -92,6 +92,12 @@ async fn run(args: Args, data_dir: PathBuf, logs_dir: Option<PathBuf>, launched:
         // notifications work, and a second launch opens the window.
         Err(err) => {
             tracing::warn!("no tray icon: {err}");
+            let note = notify_rust::Notification::new()
+                .appname("Perch")
+                .summary("Perch is running without a tray icon")
+                .body("This desktop shows no tray icons. Launch Perch again from the applications menu to open its window.")
+                .finalize();
+            tokio::spawn(async move { note.show_async().await.map(|_| ()) });
             (None, None)
         }
     };

@@ -437,6 +437,45 @@ def installed_package(deb):
     assert not any(os.path.exists(path) for path in INSTALLED), "dpkg -r left files behind"
 
 
+def without_a_tray_watcher():
+    """A desktop whose panel shows no tray icons (no StatusNotifierWatcher on
+    its session bus): Perch says so in a notification and runs on, and
+    launching it again opens its window."""
+    bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    world = World()
+    try:
+        world.env["DBUS_SESSION_BUS_ADDRESS"] = bus.stdout.readline().strip()
+        world.env["PERCH_SECRET_STORE"] = "file"  # gnome-keyring lives on the other bus
+        notify_log = os.path.join(world.root, "notify.log")
+        world.procs.append(subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "notifyd.py"),
+                                             notify_log], env=world.env))
+        wait_until("the notification server", lambda: subprocess.run(
+            ["dbus-send", "--session", "--dest=org.freedesktop.Notifications", "--print-reply",
+             "/org/freedesktop/Notifications", "org.freedesktop.Notifications.GetCapabilities"],
+            env=world.env, capture_output=True).returncode == 0)
+        app = world.start_desktop(hidden=True)
+        note = wait_until("the no-tray notification", lambda: [
+            n for n in notifications(notify_log) if n["summary"] == "Perch is running without a tray icon"], timeout=30)[0]
+        assert "applications menu" in note["body"], note
+        assert http("GET", world.server_url() + "/api/health")["status"] == "ok"
+        again = subprocess.run([binary("PERCH_DESKTOP_BIN", "perch-desktop")] + world.desktop_args(hidden=True),
+                               env=world.env, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0 and "already running" in again.stdout, (again.returncode, again.stdout, again.stderr)
+        window = wait_until("the window", lambda: window_process(world.server_pid()), timeout=30)
+        os.kill(window, signal.SIGTERM)
+        app.terminate()
+        app.wait(30)
+        assert app.returncode == 0, app.returncode
+    except Exception:
+        print("--- perch-desktop log without a tray watcher (end) ---\n" + world.log(), flush=True)
+        raise
+    finally:
+        world.close()
+        bus.terminate()
+        bus.wait(10)
+
+
 def pages_in_a_new_world():
     """The agent pages on a fresh data dir, as a new user has it."""
     world = World()
@@ -471,7 +510,7 @@ def check_once(ok, fail, test, retry=False):
 
 
 def main():
-    # PERCH_DESKTOP_ONLY=tray,chat,window,pages,deb (comma-separated) runs
+    # PERCH_DESKTOP_ONLY=tray,notray,chat,window,pages,deb (comma-separated) runs
     # only those tests, to iterate on one; unset runs them all.
     only = [t for t in os.environ.get("PERCH_DESKTOP_ONLY", "").split(",") if t]
 
@@ -487,6 +526,11 @@ def main():
             if error:
                 print(error, flush=True)
             results.append(error is None)
+        if wanted("notray"):
+            results.append(check_once(
+                lambda _: "without a tray watcher Perch notifies that it has no tray icon, runs on, "
+                          "and a second launch opens its window",
+                "Perch without a tray watcher", without_a_tray_watcher))
         if wanted("chat"):
             results.append(check_once(
                 lambda shot: f"the chat window streams an answer through WebDriver; screenshot {shot}",
