@@ -51,7 +51,10 @@ impl WindowKind {
 /// Routes are made by Perch from ids; refuse anything that could break out
 /// of the fragment or the JavaScript string.
 pub fn safe_route(route: &str) -> bool {
-    route.starts_with('/') && route.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_'))
+    route.starts_with('/')
+        && route
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_'))
 }
 
 #[cfg(test)]

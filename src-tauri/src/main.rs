@@ -32,7 +32,11 @@ use std::time::Instant;
 use tokio::sync::{watch, Notify};
 
 #[derive(Parser, Debug)]
-#[command(name = "perch-desktop", version, about = "Perch in the tray: keeps a Codex agent alive on your desktop")]
+#[command(
+    name = "perch-desktop",
+    version,
+    about = "Perch in the tray: keeps a Codex agent alive on your desktop"
+)]
 struct Args {
     /// Start in the tray without opening a window (login autostart uses this).
     #[arg(long)]
@@ -51,10 +55,20 @@ struct Args {
 fn main() -> ExitCode {
     let launched = Instant::now();
     let args = Args::parse();
-    let data_dir = args.data_dir.clone().unwrap_or_else(perch_runtime::config::default_data_dir);
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(perch_runtime::config::default_data_dir);
     let logs = perch_host::logs::init_with_files(&data_dir);
-    tracing::info!("perch-desktop {} starting (data: {})", env!("CARGO_PKG_VERSION"), data_dir.display());
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    tracing::info!(
+        "perch-desktop {} starting (data: {})",
+        env!("CARGO_PKG_VERSION"),
+        data_dir.display()
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("perch-desktop: cannot start the async runtime: {err}");
@@ -70,7 +84,12 @@ fn main() -> ExitCode {
     code
 }
 
-async fn run(args: Args, data_dir: PathBuf, logs_dir: Option<PathBuf>, launched: Instant) -> ExitCode {
+async fn run(
+    args: Args,
+    data_dir: PathBuf,
+    logs_dir: Option<PathBuf>,
+    launched: Instant,
+) -> ExitCode {
     let (publish_shell, shell_slot) = watch::channel(None::<Arc<Shell>>);
     let _instance = match single_instance::claim(shell_slot.clone()).await {
         Ok(Claim::First(connection)) => Some(connection),
@@ -114,12 +133,23 @@ async fn run(args: Args, data_dir: PathBuf, logs_dir: Option<PathBuf>, launched:
         signalled.notify_one();
     });
 
-    let server = match Server::start(server_options(args.listen, args.relay_listen, data_dir.clone(), logs_dir)).await {
+    let server = match Server::start(server_options(
+        args.listen,
+        args.relay_listen,
+        data_dir.clone(),
+        logs_dir,
+    ))
+    .await
+    {
         Ok(server) => server,
         Err(err) => {
             tracing::error!("Perch could not start: {err}");
             eprintln!("perch-desktop: {err}");
-            let note = notify_rust::Notification::new().appname("Perch").summary("Perch could not start").body(&err.to_string()).finalize();
+            let note = notify_rust::Notification::new()
+                .appname("Perch")
+                .summary("Perch could not start")
+                .body(&err.to_string())
+                .finalize();
             let _ = note.show_async().await;
             if let Some(tray) = tray {
                 tray.shutdown().await;
@@ -127,7 +157,11 @@ async fn run(args: Args, data_dir: PathBuf, logs_dir: Option<PathBuf>, launched:
             return ExitCode::from(2);
         }
     };
-    tracing::info!("API ready at {} in {} ms", server.url, launched.elapsed().as_millis());
+    tracing::info!(
+        "API ready at {} in {} ms",
+        server.url,
+        launched.elapsed().as_millis()
+    );
     if let Some(warning) = server.secrets.warning() {
         tracing::warn!("{warning}");
     }
@@ -153,7 +187,12 @@ async fn run(args: Args, data_dir: PathBuf, logs_dir: Option<PathBuf>, launched:
     ExitCode::SUCCESS
 }
 
-fn server_options(listen: Option<String>, relay_listen: Option<String>, data_dir: PathBuf, logs_dir: Option<PathBuf>) -> ServerOptions {
+fn server_options(
+    listen: Option<String>,
+    relay_listen: Option<String>,
+    data_dir: PathBuf,
+    logs_dir: Option<PathBuf>,
+) -> ServerOptions {
     let autostart: Option<Arc<dyn Autostart>> = match std::env::current_exe() {
         Ok(exe) => match LoginAutostart::new(exe) {
             Ok(autostart) => Some(Arc::new(autostart)),
@@ -167,5 +206,13 @@ fn server_options(listen: Option<String>, relay_listen: Option<String>, data_dir
             None
         }
     };
-    ServerOptions { data_dir, listen, ui_dir: None, config_path: None, autostart, logs_dir, relay_listen }
+    ServerOptions {
+        data_dir,
+        listen,
+        ui_dir: None,
+        config_path: None,
+        autostart,
+        logs_dir,
+        relay_listen,
+    }
 }

@@ -2,8 +2,8 @@
 //! (`perch-window`, next to this program) showing the web UI of the
 //! in-process API, signed in with a one-time login code in the URL fragment.
 
-pub use perch_desktop::WindowKind;
 use perch_api::Auth;
+pub use perch_desktop::WindowKind;
 use perch_desktop::{safe_route, WINDOW_PROGRAM};
 use perch_host::notifier::{NotifierHost, OpenTarget};
 use perch_host::server::Server;
@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use stdx::MutexExt;
 use tokio::sync::{watch, Notify};
 
 /// The shell once the server is up: the tray menu and a second launch
@@ -81,9 +82,7 @@ impl Shell {
     }
 
     fn windows(&self) -> std::sync::MutexGuard<'_, HashMap<WindowKind, WindowProcess>> {
-        self.windows
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.windows.lock_unpoisoned()
     }
 
     /// Shows the window (starting its process if it is closed), at `route`.
@@ -128,7 +127,12 @@ impl Shell {
             )
             .stdin(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot run {} (is Perch fully installed?): {e}", program.display()))?;
+            .map_err(|e| {
+                format!(
+                    "cannot run {} (is Perch fully installed?): {e}",
+                    program.display()
+                )
+            })?;
         tracing::info!("opened the {} window (pid {})", kind.label(), child.id());
         WindowProcess::watch(child, kind)
     }

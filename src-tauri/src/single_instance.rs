@@ -41,7 +41,9 @@ pub async fn claim(shell: ShellSlot) -> zbus::Result<Claim> {
         Ok(connection) => Ok(Claim::First(connection)),
         Err(zbus::Error::NameTaken) => {
             let connection = zbus::Connection::session().await?;
-            connection.call_method(Some(NAME), PATH, Some(INTERFACE), "Show", &()).await?;
+            connection
+                .call_method(Some(NAME), PATH, Some(INTERFACE), "Show", &())
+                .await?;
             Ok(Claim::Shown)
         }
         Err(err) => Err(err),

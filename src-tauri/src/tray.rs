@@ -24,7 +24,13 @@ pub enum TrayState {
 }
 
 impl TrayState {
-    const ALL: [Self; 5] = [Self::Idle, Self::Working, Self::NeedsApproval, Self::Unread, Self::Offline];
+    const ALL: [Self; 5] = [
+        Self::Idle,
+        Self::Working,
+        Self::NeedsApproval,
+        Self::Unread,
+        Self::Offline,
+    ];
 
     fn png(self) -> &'static [u8] {
         match self {
@@ -88,20 +94,31 @@ pub fn model(status: &Status, checks: TrayChecks, unread: usize) -> TrayModel {
     let running = status.active_turns.len();
     let pending = status.pending_approvals;
     let (state, text) = match status.codex.state {
-        HealthState::Failed | HealthState::Stopped => {
-            (TrayState::Offline, format!("Codex is not running{}", detail(&status.codex.detail)))
-        }
+        HealthState::Failed | HealthState::Stopped => (
+            TrayState::Offline,
+            format!("Codex is not running{}", detail(&status.codex.detail)),
+        ),
         HealthState::Starting => (TrayState::Offline, "Codex is starting".to_string()),
-        HealthState::Restarting => (TrayState::Offline, format!("Codex is restarting{}", detail(&status.codex.detail))),
-        HealthState::Ready | HealthState::Degraded if pending > 0 => {
-            (TrayState::NeedsApproval, format!("{pending} approval{} need{} you", plural(pending), if pending == 1 { "s" } else { "" }))
-        }
-        HealthState::Ready | HealthState::Degraded if unread > 0 => {
-            (TrayState::Unread, format!("{unread} unread message{}", plural(unread)))
-        }
-        HealthState::Ready | HealthState::Degraded if running > 0 => {
-            (TrayState::Working, format!("Working on {running} turn{}", plural(running)))
-        }
+        HealthState::Restarting => (
+            TrayState::Offline,
+            format!("Codex is restarting{}", detail(&status.codex.detail)),
+        ),
+        HealthState::Ready | HealthState::Degraded if pending > 0 => (
+            TrayState::NeedsApproval,
+            format!(
+                "{pending} approval{} need{} you",
+                plural(pending),
+                if pending == 1 { "s" } else { "" }
+            ),
+        ),
+        HealthState::Ready | HealthState::Degraded if unread > 0 => (
+            TrayState::Unread,
+            format!("{unread} unread message{}", plural(unread)),
+        ),
+        HealthState::Ready | HealthState::Degraded if running > 0 => (
+            TrayState::Working,
+            format!("Working on {running} turn{}", plural(running)),
+        ),
         HealthState::Ready | HealthState::Degraded => (TrayState::Idle, "Idle".to_string()),
     };
     TrayModel {
@@ -124,7 +141,10 @@ fn plural(n: usize) -> &'static str {
 }
 
 fn detail(detail: &Option<String>) -> String {
-    detail.as_deref().map(|d| format!(": {}", d.chars().take(80).collect::<String>())).unwrap_or_default()
+    detail
+        .as_deref()
+        .map(|d| format!(": {}", d.chars().take(80).collect::<String>()))
+        .unwrap_or_default()
 }
 
 /// Every action of the tray menu (and of a click on the icon: `Open`).
@@ -147,11 +167,19 @@ struct Icons(Vec<(TrayState, ksni::Icon)>);
 
 impl Icons {
     fn decode() -> Result<Self, TrayError> {
-        TrayState::ALL.iter().map(|&state| Ok((state, argb_icon(state.png())?))).collect::<Result<_, _>>().map(Self)
+        TrayState::ALL
+            .iter()
+            .map(|&state| Ok((state, argb_icon(state.png())?)))
+            .collect::<Result<_, _>>()
+            .map(Self)
     }
 
     fn get(&self, state: TrayState) -> Vec<ksni::Icon> {
-        self.0.iter().filter(|(s, _)| *s == state).map(|(_, icon)| icon.clone()).collect()
+        self.0
+            .iter()
+            .filter(|(s, _)| *s == state)
+            .map(|(_, icon)| icon.clone())
+            .collect()
     }
 }
 
@@ -159,13 +187,25 @@ fn argb_icon(png_bytes: &[u8]) -> Result<ksni::Icon, TrayError> {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::ALPHA);
     let mut reader = decoder.read_info()?;
-    let mut rgba = vec![0; reader.output_buffer_size().ok_or(TrayError::Icon("the icon is too large"))?];
+    let mut rgba = vec![
+        0;
+        reader
+            .output_buffer_size()
+            .ok_or(TrayError::Icon("the icon is too large"))?
+    ];
     let info = reader.next_frame(&mut rgba)?;
     if info.color_type != png::ColorType::Rgba || info.bit_depth != png::BitDepth::Eight {
         return Err(TrayError::Icon("the icon is not 8-bit RGBA"));
     }
-    let data = rgba[..info.buffer_size()].chunks_exact(4).flat_map(|p| [p[3], p[0], p[1], p[2]]).collect();
-    Ok(ksni::Icon { width: info.width as i32, height: info.height as i32, data })
+    let data = rgba[..info.buffer_size()]
+        .chunks_exact(4)
+        .flat_map(|p| [p[3], p[0], p[1], p[2]])
+        .collect();
+    Ok(ksni::Icon {
+        width: info.width as i32,
+        height: info.height as i32,
+        data,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -220,7 +260,11 @@ impl ksni::Tray for PerchTray {
     }
 
     fn tool_tip(&self) -> ksni::ToolTip {
-        ksni::ToolTip { title: "Perch".into(), description: self.model.status.clone(), ..Default::default() }
+        ksni::ToolTip {
+            title: "Perch".into(),
+            description: self.model.status.clone(),
+            ..Default::default()
+        }
     }
 
     fn activate(&mut self, _x: i32, _y: i32) {
@@ -230,29 +274,54 @@ impl ksni::Tray for PerchTray {
     fn menu(&self) -> Vec<MenuItem<Self>> {
         let m = &self.model;
         let item = |label: String, enabled: bool, action: MenuAction| -> MenuItem<Self> {
-            StandardItem { label, enabled, activate: Box::new(move |tray: &mut Self| tray.send(action)), ..Default::default() }.into()
-        };
-        let check = |label: &str, checked: bool, enabled: bool, action: MenuAction| -> MenuItem<Self> {
-            CheckmarkItem {
-                label: label.into(),
-                checked,
+            StandardItem {
+                label,
                 enabled,
                 activate: Box::new(move |tray: &mut Self| tray.send(action)),
                 ..Default::default()
             }
             .into()
         };
+        let check =
+            |label: &str, checked: bool, enabled: bool, action: MenuAction| -> MenuItem<Self> {
+                CheckmarkItem {
+                    label: label.into(),
+                    checked,
+                    enabled,
+                    activate: Box::new(move |tray: &mut Self| tray.send(action)),
+                    ..Default::default()
+                }
+                .into()
+            };
         vec![
-            StandardItem { label: format!("Perch: {}", m.status), enabled: false, ..Default::default() }.into(),
+            StandardItem {
+                label: format!("Perch: {}", m.status),
+                enabled: false,
+                ..Default::default()
+            }
+            .into(),
             MenuItem::Separator,
             item("Open Perch".into(), true, MenuAction::Open),
             item("Dashboard".into(), true, MenuAction::Dashboard),
             item("New session".into(), true, MenuAction::NewSession),
-            item("Interrupt current turn".into(), m.running_turns > 0, MenuAction::Interrupt),
-            item(format!("Pending approvals ({})", m.pending_approvals), true, MenuAction::Approvals),
+            item(
+                "Interrupt current turn".into(),
+                m.running_turns > 0,
+                MenuAction::Interrupt,
+            ),
+            item(
+                format!("Pending approvals ({})", m.pending_approvals),
+                true,
+                MenuAction::Approvals,
+            ),
             MenuItem::Separator,
             check("Do not disturb", m.dnd, true, MenuAction::ToggleDnd),
-            check("Start at login", m.autostart, m.autostart_supported, MenuAction::ToggleAutostart),
+            check(
+                "Start at login",
+                m.autostart,
+                m.autostart_supported,
+                MenuAction::ToggleAutostart,
+            ),
             item("Settings…".into(), true, MenuAction::Settings),
             MenuItem::Separator,
             item("Quit Perch".into(), true, MenuAction::Quit),
@@ -265,7 +334,11 @@ impl ksni::Tray for PerchTray {
 pub async fn spawn() -> Result<(TrayHandle, mpsc::Receiver<MenuAction>), TrayError> {
     use ksni::TrayMethods;
     let (actions, received) = mpsc::channel(16);
-    let tray = PerchTray { model: TrayModel::starting(), icons: Arc::new(Icons::decode()?), actions };
+    let tray = PerchTray {
+        model: TrayModel::starting(),
+        icons: Arc::new(Icons::decode()?),
+        actions,
+    };
     Ok((tray.spawn().await?, received))
 }
 
@@ -333,7 +406,9 @@ pub fn run_menu_actions(mut actions: mpsc::Receiver<MenuAction>, shell: ShellSlo
     tokio::spawn(async move {
         while let Some(action) = actions.recv().await {
             tracing::info!("tray menu: {action:?}");
-            let Some(shell) = crate::shell::ready(&shell).await else { return };
+            let Some(shell) = crate::shell::ready(&shell).await else {
+                return;
+            };
             if let Err(err) = run_menu_action(&shell, action).await {
                 tracing::warn!("tray menu {action:?}: {err}");
             }
@@ -341,7 +416,10 @@ pub fn run_menu_actions(mut actions: mpsc::Receiver<MenuAction>, shell: ShellSlo
     });
 }
 
-async fn run_menu_action(shell: &crate::shell::Shell, action: MenuAction) -> Result<(), perch_runtime::Error> {
+async fn run_menu_action(
+    shell: &crate::shell::Shell,
+    action: MenuAction,
+) -> Result<(), perch_runtime::Error> {
     let runtime = &shell.runtime;
     match action {
         MenuAction::Open => shell.show(WindowKind::Chat, None),
@@ -367,13 +445,22 @@ async fn run_menu_action(shell: &crate::shell::Shell, action: MenuAction) -> Res
         }
         MenuAction::ToggleDnd => {
             let dnd = !runtime.config().notifications.dnd;
-            let notifications = NotificationsPatch { dnd: Some(dnd), ..Default::default() };
-            let patch = SettingsPatch { notifications: Some(notifications), ..Default::default() };
+            let notifications = NotificationsPatch {
+                dnd: Some(dnd),
+                ..Default::default()
+            };
+            let patch = SettingsPatch {
+                notifications: Some(notifications),
+                ..Default::default()
+            };
             runtime.update_settings(patch).await?;
         }
         MenuAction::ToggleAutostart => {
             let enabled = runtime.settings().await?.autostart.enabled;
-            let patch = SettingsPatch { autostart: Some(!enabled), ..Default::default() };
+            let patch = SettingsPatch {
+                autostart: Some(!enabled),
+                ..Default::default()
+            };
             runtime.update_settings(patch).await?;
         }
         MenuAction::Quit => shell.quit(),
@@ -399,7 +486,12 @@ mod tests {
                 bin: String::new(),
             },
             active_turns: (0..running)
-                .map(|i| ActiveTurn { session_id: format!("s{i}"), turn_id: "t".into(), stalled: false, started_at: 0 })
+                .map(|i| ActiveTurn {
+                    session_id: format!("s{i}"),
+                    turn_id: "t".into(),
+                    stalled: false,
+                    started_at: 0,
+                })
                 .collect(),
             pending_approvals: pending,
             approval_policy: perch_runtime::ApprovalPolicy::Guarded,
@@ -413,19 +505,56 @@ mod tests {
     fn the_tray_state_follows_codex_turns_and_approvals() {
         let cases = [
             (HealthState::Ready, 0, 0, TrayState::Idle, "Idle"),
-            (HealthState::Ready, 2, 0, TrayState::Working, "Working on 2 turns"),
-            (HealthState::Degraded, 1, 1, TrayState::NeedsApproval, "1 approval needs you"),
-            (HealthState::Ready, 1, 3, TrayState::NeedsApproval, "3 approvals need you"),
-            (HealthState::Failed, 0, 2, TrayState::Offline, "Codex is not running"),
-            (HealthState::Starting, 0, 0, TrayState::Offline, "Codex is starting"),
+            (
+                HealthState::Ready,
+                2,
+                0,
+                TrayState::Working,
+                "Working on 2 turns",
+            ),
+            (
+                HealthState::Degraded,
+                1,
+                1,
+                TrayState::NeedsApproval,
+                "1 approval needs you",
+            ),
+            (
+                HealthState::Ready,
+                1,
+                3,
+                TrayState::NeedsApproval,
+                "3 approvals need you",
+            ),
+            (
+                HealthState::Failed,
+                0,
+                2,
+                TrayState::Offline,
+                "Codex is not running",
+            ),
+            (
+                HealthState::Starting,
+                0,
+                0,
+                TrayState::Offline,
+                "Codex is starting",
+            ),
         ];
         for (health, running, pending, state, text) in cases {
             let m = model(&status(health, running, pending), TrayChecks::default(), 0);
-            assert_eq!((m.state, m.status.as_str()), (state, text), "{health:?} {running} {pending}");
+            assert_eq!(
+                (m.state, m.status.as_str()),
+                (state, text),
+                "{health:?} {running} {pending}"
+            );
         }
         // Unread peer messages show over work, under approvals.
         let m = model(&status(HealthState::Ready, 1, 0), TrayChecks::default(), 2);
-        assert_eq!((m.state, m.status.as_str()), (TrayState::Unread, "2 unread messages"));
+        assert_eq!(
+            (m.state, m.status.as_str()),
+            (TrayState::Unread, "2 unread messages")
+        );
         let m = model(&status(HealthState::Ready, 0, 1), TrayChecks::default(), 2);
         assert_eq!(m.state, TrayState::NeedsApproval);
     }
@@ -435,9 +564,18 @@ mod tests {
         let icons = Icons::decode()?;
         for state in TrayState::ALL {
             let pixmaps = icons.get(state);
-            let [icon] = pixmaps.as_slice() else { panic!("{state:?}: {} pixmaps", pixmaps.len()) };
-            assert_eq!(icon.data.len(), (icon.width * icon.height * 4) as usize, "{state:?}");
-            assert!(icon.data.chunks_exact(4).any(|p| p[0] > 0), "{state:?}: fully transparent");
+            let [icon] = pixmaps.as_slice() else {
+                panic!("{state:?}: {} pixmaps", pixmaps.len())
+            };
+            assert_eq!(
+                icon.data.len(),
+                (icon.width * icon.height * 4) as usize,
+                "{state:?}"
+            );
+            assert!(
+                icon.data.chunks_exact(4).any(|p| p[0] > 0),
+                "{state:?}: fully transparent"
+            );
         }
         Ok(())
     }

@@ -11,7 +11,8 @@ use axum::response::Response;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use subtle::ConstantTimeEq;
+use stdx::ct_eq;
+use stdx::MutexExt;
 
 pub const SESSION_COOKIE: &str = "perch_session";
 const SESSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -25,21 +26,21 @@ pub struct Auth {
     login_codes: Mutex<HashMap<String, Instant>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn ct_eq(a: &str, b: &str) -> bool {
-    a.as_bytes().ct_eq(b.as_bytes()).into()
-}
-
 impl Auth {
     /// `allowed_hosts`: host names (no port) accepted in `Host` and `Origin`
     /// besides the loopback names.
     pub fn new(token: String, mut allowed_hosts: Vec<String>) -> Self {
         allowed_hosts.extend(["localhost", "127.0.0.1", "[::1]", "::1"].map(String::from));
-        let allowed_hosts = allowed_hosts.into_iter().map(|h| h.to_ascii_lowercase()).collect();
-        Self { token, allowed_hosts, sessions: Mutex::default(), login_codes: Mutex::default() }
+        let allowed_hosts = allowed_hosts
+            .into_iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        Self {
+            token,
+            allowed_hosts,
+            sessions: Mutex::default(),
+            login_codes: Mutex::default(),
+        }
     }
 
     fn host_allowed(&self, host_with_port: &str) -> bool {
@@ -56,8 +57,10 @@ impl Auth {
     }
 
     fn session_ok(&self, headers: &HeaderMap) -> bool {
-        let Some(id) = cookie(headers, SESSION_COOKIE) else { return false };
-        let mut sessions = lock(&self.sessions);
+        let Some(id) = cookie(headers, SESSION_COOKIE) else {
+            return false;
+        };
+        let mut sessions = self.sessions.lock_unpoisoned();
         let now = Instant::now();
         sessions.retain(|_, expires| *expires > now);
         sessions.keys().any(|known| ct_eq(known, &id))
@@ -68,10 +71,13 @@ impl Auth {
         let ok = match (token, code) {
             (Some(token), _) => ct_eq(token.trim(), &self.token),
             (None, Some(code)) => {
-                let mut codes = lock(&self.login_codes);
+                let mut codes = self.login_codes.lock_unpoisoned();
                 let now = Instant::now();
                 codes.retain(|_, expires| *expires > now);
-                let found = codes.keys().find(|known| ct_eq(known, code.trim())).cloned();
+                let found = codes
+                    .keys()
+                    .find(|known| ct_eq(known, code.trim()))
+                    .cloned();
                 found.is_some_and(|found| codes.remove(&found).is_some())
             }
             (None, None) => false,
@@ -79,26 +85,32 @@ impl Auth {
         if !ok {
             return None;
         }
-        let id = perch_runtime::random_hex(32).ok()?;
-        lock(&self.sessions).insert(id.clone(), Instant::now() + SESSION_TTL);
+        let id = stdx::random_hex(32).ok()?;
+        self.sessions
+            .lock_unpoisoned()
+            .insert(id.clone(), Instant::now() + SESSION_TTL);
         Some(id)
     }
 
     pub fn close_session(&self, headers: &HeaderMap) {
         if let Some(id) = cookie(headers, SESSION_COOKIE) {
-            lock(&self.sessions).remove(&id);
+            self.sessions.lock_unpoisoned().remove(&id);
         }
     }
 
     /// A single-use code valid for 60 s.
     pub fn new_login_code(&self) -> std::io::Result<(String, u64)> {
-        let code = perch_runtime::random_hex(16)?;
-        let mut codes = lock(&self.login_codes);
+        let code = stdx::random_hex(16)?;
+        let mut codes = self.login_codes.lock_unpoisoned();
         let now = Instant::now();
         codes.retain(|_, expires| *expires > now);
         if codes.len() >= MAX_LIVE_CODES {
             // Oldest first out: a flood of codes cannot grow memory.
-            if let Some(oldest) = codes.iter().min_by_key(|(_, e)| **e).map(|(c, _)| c.clone()) {
+            if let Some(oldest) = codes
+                .iter()
+                .min_by_key(|(_, e)| **e)
+                .map(|(c, _)| c.clone())
+            {
                 codes.remove(&oldest);
             }
         }
@@ -110,9 +122,18 @@ impl Auth {
 fn strip_port(host: &str) -> &str {
     if let Some(rest) = host.strip_prefix('[') {
         // [::1]:4860
-        return rest.split(']').next().map_or(host, |h| if h == "::1" { "[::1]" } else { h });
+        return rest
+            .split(']')
+            .next()
+            .map_or(host, |h| if h == "::1" { "[::1]" } else { h });
     }
-    host.rsplit_once(':').map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host })
+    host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.chars().all(|c| c.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    })
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -127,12 +148,21 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// Every request: the `Host` header must name this machine.
-pub async fn check_host(State(auth): State<Arc<Auth>>, request: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn check_host(
+    State(auth): State<Arc<Auth>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let host = request
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .or_else(|| request.uri().authority().map(|a| a.as_str()))
+        .or_else(|| {
+            request
+                .uri()
+                .authority()
+                .map(axum::http::uri::Authority::as_str)
+        })
         .unwrap_or_default();
     if !auth.host_allowed(host) {
         return Err(ApiError::new(
@@ -146,7 +176,11 @@ pub async fn check_host(State(auth): State<Arc<Auth>>, request: Request, next: N
 
 /// `/api/*` routes that need a caller: bearer token or session cookie; with
 /// only the cookie, a state-changing request must come from an allowed Origin.
-pub async fn require_auth(State(auth): State<Arc<Auth>>, request: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn require_auth(
+    State(auth): State<Arc<Auth>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let headers = request.headers();
     if auth.bearer_ok(headers) {
         return Ok(next.run(request).await);
@@ -154,7 +188,10 @@ pub async fn require_auth(State(auth): State<Arc<Auth>>, request: Request, next:
     if !auth.session_ok(headers) {
         return Err(ApiError::unauthorized());
     }
-    let changes_state = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let changes_state = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
     if changes_state {
         let origin_host = headers
             .get(header::ORIGIN)

@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use perch_peer::Peer;
-use perch_relay::model::NewMessage;
+use perch_relay_protocol::NewMessage;
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -48,11 +48,20 @@ pub struct InboxQuery {
     limit: Option<usize>,
 }
 
-pub async fn messages(State(state): State<PeerState>, query: Result<Query<InboxQuery>, QueryRejection>) -> ApiResult {
+pub async fn messages(
+    State(state): State<PeerState>,
+    query: Result<Query<InboxQuery>, QueryRejection>,
+) -> ApiResult {
     let Query(q) = query?;
     let nonempty = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let (messages, has_more) =
-        peer(&state)?.inbox(nonempty(q.channel), nonempty(q.agent), q.before_id, q.limit.unwrap_or(200)).await?;
+    let (messages, has_more) = peer(&state)?
+        .inbox(
+            nonempty(q.channel),
+            nonempty(q.agent),
+            q.before_id,
+            q.limit.unwrap_or(200),
+        )
+        .await?;
     Ok(axum::Json(json!({ "messages": messages, "hasMore": has_more })).into_response())
 }
 
@@ -73,7 +82,11 @@ pub struct Outgoing {
 pub async fn send(State(state): State<PeerState>, Json(out): Json<Outgoing>) -> ApiResult {
     let blank = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     if out.to.trim().is_empty() || out.body.trim().is_empty() {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", "`to` and `body` must not be empty"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            "`to` and `body` must not be empty",
+        ));
     }
     let message = NewMessage {
         from: String::new(),

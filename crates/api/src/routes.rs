@@ -76,7 +76,7 @@ pub async fn login_code(State(auth): State<Arc<Auth>>) -> ApiResult {
     let (code, ttl) = auth
         .new_login_code()
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    ok(json!({ "code": code, "expiresAt": perch_runtime::now_ms() + ttl as i64 * 1000 }))
+    ok(json!({ "code": code, "expiresAt": stdx::now_ms() + ttl as i64 * 1000 }))
 }
 
 pub async fn status(State(rt): State<Arc<Runtime>>) -> ApiResult {

@@ -22,14 +22,17 @@ struct Cursor {
 
 fn to_sse(event: &Event) -> SseEvent {
     let data = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
-    SseEvent::default().id(event.seq.to_string()).event(event.type_name()).data(data)
+    SseEvent::default()
+        .id(event.seq.to_string())
+        .event(event.type_name())
+        .data(data)
 }
 
 /// `reset` and `lagged` are about the stream, not runtime events: no id.
 fn control(kind: &str, mut data: serde_json::Value) -> SseEvent {
     if let Some(obj) = data.as_object_mut() {
         obj.insert("type".into(), kind.into());
-        obj.insert("at".into(), perch_runtime::now_ms().into());
+        obj.insert("at".into(), stdx::now_ms().into());
     }
     SseEvent::default().event(kind).data(data.to_string())
 }
@@ -45,7 +48,8 @@ impl Cursor {
                 }
             }
             Replay::Reset => {
-                self.queued.push_back(control("reset", serde_json::json!({})));
+                self.queued
+                    .push_back(control("reset", serde_json::json!({})));
                 self.last_sent = self.runtime.events().last_seq();
             }
         }
@@ -65,7 +69,10 @@ impl Cursor {
                 Err(RecvError::Lagged(skipped)) => {
                     let replay = self.runtime.events().since(self.last_sent);
                     if matches!(replay, Replay::Reset) {
-                        self.queued.push_back(control("lagged", serde_json::json!({ "skipped": skipped })));
+                        self.queued.push_back(control(
+                            "lagged",
+                            serde_json::json!({ "skipped": skipped }),
+                        ));
                     }
                     self.queue(replay);
                 }
@@ -79,7 +86,10 @@ pub async fn events(
     State(runtime): State<Arc<Runtime>>,
     headers: HeaderMap,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
     let subscription = runtime.events().subscribe(last_event_id);
     let mut cursor = Cursor {
         last_sent: last_event_id.unwrap_or(subscription.last_seq),
@@ -89,5 +99,9 @@ pub async fn events(
     };
     cursor.queue(subscription.replay);
     let stream = futures_util::stream::unfold(cursor, Cursor::next);
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("keep-alive"))
+    Sse::new(stream).keep_alive(
+        KeepAlive::new()
+            .interval(Duration::from_secs(15))
+            .text("keep-alive"),
+    )
 }

@@ -65,11 +65,6 @@ pub enum MemoryCommand {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
-    /// Measure insert throughput and search latency on a throwaway store.
-    Bench {
-        #[arg(long, default_value_t = 100_000)]
-        memories: usize,
-    },
     /// Add the memories of a JSONL or Markdown file.
     Import {
         file: PathBuf,
@@ -202,14 +197,6 @@ pub enum WakeupCommand {
     Run {
         id: i64,
     },
-    /// Measure how late wakeups fire (in-process Perch, scripted model).
-    Bench {
-        #[arg(long, default_value_t = 20)]
-        wakeups: usize,
-        /// Between due times.
-        #[arg(long, default_value_t = 400)]
-        spacing_ms: i64,
-    },
     /// The run log, newest first (of one wakeup, or all).
     Runs {
         id: Option<i64>,
@@ -232,7 +219,7 @@ fn when(ms: Option<i64>) -> String {
         .timestamp_millis_opt(ms)
         .single()
         .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string());
-    let delta = (ms - perch_runtime::now_ms()) / 1000;
+    let delta = (ms - stdx::now_ms()) / 1000;
     let relative = match delta {
         d if d >= 0 => format!(
             "in {}",
@@ -379,8 +366,6 @@ pub async fn memory(client: &Client, command: MemoryCommand) -> Result<(), CliEr
                 eprintln!("  {}", error.as_str().unwrap_or_default());
             }
         }
-        // Needs no running Perch; main dispatches it.
-        MemoryCommand::Bench { .. } => {}
     }
     Ok(())
 }
@@ -606,8 +591,6 @@ pub async fn wakeup(client: &Client, command: WakeupCommand) -> Result<(), CliEr
                 .await?;
             println!("run {} started", run["id"]);
         }
-        // Needs no running Perch; main dispatches it.
-        WakeupCommand::Bench { .. } => {}
         WakeupCommand::Runs { id, limit, json } => {
             let filter = id.map(|id| format!("&wakeupId={id}")).unwrap_or_default();
             let runs = client

@@ -8,7 +8,10 @@ use serde_json::{json, Value};
 use std::io::{Read, Write};
 
 fn print_json(value: &Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
 }
 
 fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
@@ -28,17 +31,26 @@ async fn resolve_session(client: &Client, session: &str) -> Result<String, CliEr
                 .map(|s| str_of(s, "id").to_string());
             match latest {
                 Some(id) => Ok(id),
-                None => Ok(str_of(&client.post("/api/sessions", json!({})).await?, "id").to_string()),
+                None => {
+                    Ok(str_of(&client.post("/api/sessions", json!({})).await?, "id").to_string())
+                }
             }
         }
         id => Ok(id.to_string()),
     }
 }
 
-pub async fn run(client: &Client, session: &str, format: Format, prompt: &str) -> Result<(), CliError> {
+pub async fn run(
+    client: &Client,
+    session: &str,
+    format: Format,
+    prompt: &str,
+) -> Result<(), CliError> {
     let prompt = if prompt == "-" {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| CliError::io("reading the prompt from stdin", e))?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| CliError::io("reading the prompt from stdin", e))?;
         text
     } else {
         prompt.to_string()
@@ -49,19 +61,28 @@ pub async fn run(client: &Client, session: &str, format: Format, prompt: &str) -
     let session_id = resolve_session(client, session).await?;
     // Subscribe before sending, so no event of the turn is missed.
     let events = client.events().await?;
-    let sent = client.post(&format!("/api/sessions/{session_id}/messages"), json!({ "text": prompt })).await?;
+    let sent = client
+        .post(
+            &format!("/api/sessions/{session_id}/messages"),
+            json!({ "text": prompt }),
+        )
+        .await?;
     let turn_id = str_of(&sent, "turnId").to_string();
     let mut events = std::pin::pin!(events);
     let mut stdout = std::io::stdout();
     while let Some(event) = events.next().await {
-        if event["sessionId"].as_str() != Some(&session_id) && event["approval"]["sessionId"].as_str() != Some(&session_id) {
+        if event["sessionId"].as_str() != Some(&session_id)
+            && event["approval"]["sessionId"].as_str() != Some(&session_id)
+        {
             continue;
         }
         if matches!(format, Format::Ndjson) {
             let _ = writeln!(stdout, "{event}");
         }
         match str_of(&event, "type") {
-            "item.delta" if matches!(format, Format::Text) && str_of(&event, "kind") == "agentMessage" => {
+            "item.delta"
+                if matches!(format, Format::Text) && str_of(&event, "kind") == "agentMessage" =>
+            {
                 let _ = write!(stdout, "{}", str_of(&event, "delta"));
                 let _ = stdout.flush();
             }
@@ -74,9 +95,14 @@ pub async fn run(client: &Client, session: &str, format: Format, prompt: &str) -
                     "commandExecution" => eprintln!(
                         "[ran] {} (exit {})",
                         str_of(item, "command"),
-                        item["exitCode"].as_i64().map_or("?".into(), |c| c.to_string())
+                        item["exitCode"]
+                            .as_i64()
+                            .map_or("?".into(), |c| c.to_string())
                     ),
-                    "fileChange" => eprintln!("[changed files] {}", item["changes"].as_array().map_or(0, Vec::len)),
+                    "fileChange" => eprintln!(
+                        "[changed files] {}",
+                        item["changes"].as_array().map_or(0, Vec::len)
+                    ),
                     _ => {}
                 }
             }
@@ -88,9 +114,14 @@ pub async fn run(client: &Client, session: &str, format: Format, prompt: &str) -
                     str_of(approval, "id")
                 );
             }
-            "warning" if matches!(format, Format::Text) => eprintln!("[warning] {}", str_of(&event, "message")),
+            "warning" if matches!(format, Format::Text) => {
+                eprintln!("[warning] {}", str_of(&event, "message"))
+            }
             "turn.stalled" if matches!(format, Format::Text) => {
-                eprintln!("[stalled] no event for {} s; `perch interrupt` stops it", event["silentForMs"].as_u64().unwrap_or(0) / 1000);
+                eprintln!(
+                    "[stalled] no event for {} s; `perch interrupt` stops it",
+                    event["silentForMs"].as_u64().unwrap_or(0) / 1000
+                );
             }
             "turn.completed" if str_of(&event, "turnId") == turn_id => {
                 let status = str_of(&event, "status");
@@ -98,7 +129,10 @@ pub async fn run(client: &Client, session: &str, format: Format, prompt: &str) -
                     return Ok(());
                 }
                 let error = event["error"].as_str().unwrap_or("");
-                eprintln!("perch: the turn ended {status}{}{error}", if error.is_empty() { "" } else { ": " });
+                eprintln!(
+                    "perch: the turn ended {status}{}{error}",
+                    if error.is_empty() { "" } else { ": " }
+                );
                 return Err(CliError::TurnNotCompleted(status.to_string()));
             }
             _ => {}
@@ -128,23 +162,44 @@ pub async fn status(client: &Client, as_json: bool) -> Result<(), CliError> {
     println!("Approval policy: {}", str_of(&status, "approvalPolicy"));
     println!("Pending approvals: {}", status["pendingApprovals"]);
     for turn in status["activeTurns"].as_array().into_iter().flatten() {
-        let stalled = if turn["stalled"].as_bool() == Some(true) { " (stalled)" } else { "" };
-        println!("Running: turn {} in session {}{stalled}", str_of(turn, "turnId"), str_of(turn, "sessionId"));
+        let stalled = if turn["stalled"].as_bool() == Some(true) {
+            " (stalled)"
+        } else {
+            ""
+        };
+        println!(
+            "Running: turn {} in session {}{stalled}",
+            str_of(turn, "turnId"),
+            str_of(turn, "sessionId")
+        );
     }
     println!("Data: {}", str_of(&status, "dataDir"));
     Ok(())
 }
 
 pub async fn sessions_list(client: &Client, archived: bool, as_json: bool) -> Result<(), CliError> {
-    let list = client.get(&format!("/api/sessions?archived={archived}")).await?;
+    let list = client
+        .get(&format!("/api/sessions?archived={archived}"))
+        .await?;
     if as_json {
         print_json(&list["data"]);
         return Ok(());
     }
     for s in list["data"].as_array().into_iter().flatten() {
-        let title = s["name"].as_str().filter(|n| !n.is_empty()).unwrap_or_else(|| str_of(s, "preview"));
-        let pin = if s["pinned"].as_bool() == Some(true) { "*" } else { " " };
-        let running = if s["activeTurnId"].is_string() { " [running]" } else { "" };
+        let title = s["name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| str_of(s, "preview"));
+        let pin = if s["pinned"].as_bool() == Some(true) {
+            "*"
+        } else {
+            " "
+        };
+        let running = if s["activeTurnId"].is_string() {
+            " [running]"
+        } else {
+            ""
+        };
         println!("{pin} {}  {title}{running}", str_of(s, "id"));
     }
     Ok(())
@@ -159,7 +214,15 @@ pub async fn sessions_show(client: &Client, id: &str) -> Result<(), CliError> {
 
 pub async fn sessions_patch(client: &Client, id: &str, patch: Value) -> Result<(), CliError> {
     let session = client.patch(&format!("/api/sessions/{id}"), patch).await?;
-    println!("{} {}", str_of(&session, "id"), if session["archived"].as_bool() == Some(true) { "(archived)" } else { "" });
+    println!(
+        "{} {}",
+        str_of(&session, "id"),
+        if session["archived"].as_bool() == Some(true) {
+            "(archived)"
+        } else {
+            ""
+        }
+    );
     Ok(())
 }
 
@@ -177,14 +240,24 @@ pub async fn interrupt(client: &Client, session: Option<&str>) -> Result<(), Cli
         return Err(CliError::Usage("no turn is running".into()));
     }
     for id in sessions {
-        let answer = client.post(&format!("/api/sessions/{id}/interrupt"), json!({})).await?;
-        println!("interrupted turn {} in session {id}", str_of(&answer, "turnId"));
+        let answer = client
+            .post(&format!("/api/sessions/{id}/interrupt"), json!({}))
+            .await?;
+        println!(
+            "interrupted turn {} in session {id}",
+            str_of(&answer, "turnId")
+        );
     }
     Ok(())
 }
 
 pub async fn approvals_list(client: &Client, all: bool, as_json: bool) -> Result<(), CliError> {
-    let list = client.get(&format!("/api/approvals?status={}", if all { "all" } else { "pending" })).await?;
+    let list = client
+        .get(&format!(
+            "/api/approvals?status={}",
+            if all { "all" } else { "pending" }
+        ))
+        .await?;
     if as_json {
         print_json(&list["data"]);
         return Ok(());
@@ -194,7 +267,12 @@ pub async fn approvals_list(client: &Client, all: bool, as_json: bool) -> Result
         println!("no {}approvals", if all { "" } else { "pending " });
     }
     for a in approvals {
-        println!("{}  [{}] {}", str_of(&a, "id"), str_of(&a, "status"), str_of(&a, "title"));
+        println!(
+            "{}  [{}] {}",
+            str_of(&a, "id"),
+            str_of(&a, "status"),
+            str_of(&a, "title")
+        );
         if let Some(detail) = a["detail"].as_str() {
             for line in detail.lines().take(12) {
                 println!("    {line}");
@@ -205,8 +283,17 @@ pub async fn approvals_list(client: &Client, all: bool, as_json: bool) -> Result
 }
 
 pub async fn approvals_answer(client: &Client, id: &str, decision: &str) -> Result<(), CliError> {
-    let approval = client.post(&format!("/api/approvals/{id}"), json!({ "decision": decision })).await?;
-    println!("{}: {}", str_of(&approval, "id"), str_of(&approval, "status"));
+    let approval = client
+        .post(
+            &format!("/api/approvals/{id}"),
+            json!({ "decision": decision }),
+        )
+        .await?;
+    println!(
+        "{}: {}",
+        str_of(&approval, "id"),
+        str_of(&approval, "status")
+    );
     Ok(())
 }
 

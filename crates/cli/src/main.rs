@@ -2,15 +2,11 @@
 //! Every command is documented in docs/cli.md.
 
 mod agent;
-mod bench;
 mod client;
 mod commands;
 mod peer;
-mod peer_bench;
 mod relay;
-mod relay_bench;
 mod serve;
-mod state_bench;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -177,15 +173,6 @@ enum Command {
         #[command(subcommand)]
         command: RelayCommand,
     },
-    /// Measure start-up, idle cost, added latency and SSE fan-out.
-    Bench {
-        /// How many prompts to time for the added-latency figure.
-        #[arg(long, default_value_t = 30)]
-        prompts: usize,
-        /// How many SSE clients for the fan-out figure.
-        #[arg(long, default_value_t = 50)]
-        clients: usize,
-    },
 }
 
 #[derive(Subcommand)]
@@ -198,20 +185,6 @@ enum RelayCommand {
         /// The SQLite database (default: <data dir>/relay.db, or AGENT_RELAY_DB).
         #[arg(long, env = "AGENT_RELAY_DB")]
         db: Option<PathBuf>,
-    },
-    /// Measure peer message -> turn/start (and -> notifier) latency through a whole Perch.
-    BenchDelivery {
-        #[arg(long, default_value_t = 50)]
-        messages: usize,
-    },
-    /// Measure durable throughput, push latency and RSS with many agents.
-    Bench {
-        #[arg(long, default_value_t = 100)]
-        agents: usize,
-        #[arg(long, default_value_t = 20_000)]
-        messages: usize,
-        #[arg(long, default_value_t = 16)]
-        senders: usize,
     },
 }
 
@@ -339,62 +312,11 @@ async fn run(cli: Cli, data_dir: PathBuf, logs_dir: Option<PathBuf>) -> Result<(
             })
             .await
         }
-        Command::Bench { prompts, clients } => bench::run(prompts, clients).await,
         Command::Relay {
             command: RelayCommand::Serve { listen, db },
         } => {
             let db = db.unwrap_or_else(|| data_dir.join("relay.db"));
             relay::serve(relay::RelayServeArgs { listen, db }).await
-        }
-        Command::Relay {
-            command: RelayCommand::BenchDelivery { messages },
-        } => {
-            if messages == 0 {
-                return Err(CliError::Usage("--messages must be at least 1".into()));
-            }
-            peer_bench::run(messages).await
-        }
-        Command::Relay {
-            command:
-                RelayCommand::Bench {
-                    agents,
-                    messages,
-                    senders,
-                },
-        } => {
-            if agents == 0 || senders == 0 {
-                return Err(CliError::Usage(
-                    "--agents and --senders must be at least 1".into(),
-                ));
-            }
-            relay_bench::run(relay_bench::RelayBenchArgs {
-                agents,
-                messages,
-                senders,
-            })
-            .await
-        }
-        Command::Memory {
-            command: agent::MemoryCommand::Bench { memories },
-        } => {
-            if memories == 0 {
-                return Err(CliError::Usage("--memories must be at least 1".into()));
-            }
-            state_bench::memory(memories).await
-        }
-        Command::Wakeup {
-            command:
-                agent::WakeupCommand::Bench {
-                    wakeups,
-                    spacing_ms,
-                },
-        } => {
-            if wakeups == 0 || spacing_ms < 0 {
-                return Err(CliError::Usage(
-                    "--wakeups must be at least 1 and --spacing-ms not negative".into(),
-                ));
-            }
-            state_bench::wakeups(wakeups, spacing_ms).await
         }
         command => {
             let client = client::Client::discover(&data_dir).await?;
@@ -476,7 +398,7 @@ async fn run(cli: Cli, data_dir: PathBuf, logs_dir: Option<PathBuf>) -> Result<(
                 Command::Memory { command } => agent::memory(&client, command).await,
                 Command::Plan { command } => agent::plan(&client, command).await,
                 Command::Wakeup { command } => agent::wakeup(&client, command).await,
-                Command::Serve { .. } | Command::Bench { .. } | Command::Relay { .. } => Ok(()),
+                Command::Serve { .. } | Command::Relay { .. } => Ok(()),
             }
         }
     }

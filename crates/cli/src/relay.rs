@@ -14,7 +14,10 @@ pub struct RelayServeArgs {
 
 /// `--listen`, else `HOST`:`PORT` (agent-relay's variables), else
 /// 127.0.0.1:4850.
-pub fn listen_address(listen: Option<String>, var: impl Fn(&str) -> Option<String>) -> Result<SocketAddr, CliError> {
+pub fn listen_address(
+    listen: Option<String>,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<SocketAddr, CliError> {
     let text = match listen {
         Some(listen) => listen,
         None => {
@@ -27,8 +30,11 @@ pub fn listen_address(listen: Option<String>, var: impl Fn(&str) -> Option<Strin
             }
         }
     };
-    text.parse()
-        .map_err(|_| CliError::Usage(format!("relay address {text:?} is not an address like 127.0.0.1:4850")))
+    text.parse().map_err(|_| {
+        CliError::Usage(format!(
+            "relay address {text:?} is not an address like 127.0.0.1:4850"
+        ))
+    })
 }
 
 pub async fn serve(args: RelayServeArgs) -> Result<(), CliError> {

@@ -28,7 +28,11 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
     })
     .await?;
     tracing::info!("API ready at {} in {:?}", server.url, started.elapsed());
-    eprintln!("Perch is listening on {} (data: {})", server.url, args.data_dir.display());
+    eprintln!(
+        "Perch is listening on {} (data: {})",
+        server.url,
+        args.data_dir.display()
+    );
     if let Some(relay) = server.network.relay_url() {
         eprintln!("peer network: relay at {relay}");
     }

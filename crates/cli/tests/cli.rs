@@ -9,7 +9,12 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn perch(env: &CodexEnv) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_perch"));
-    command.arg("--data-dir").arg(env.data()).env_remove("PERCH_URL").env_remove("PERCH_API_TOKEN").env("PERCH_SECRET_STORE", "file");
+    command
+        .arg("--data-dir")
+        .arg(env.data())
+        .env_remove("PERCH_URL")
+        .env_remove("PERCH_API_TOKEN")
+        .env("PERCH_SECRET_STORE", "file");
     command
 }
 
@@ -23,7 +28,10 @@ impl Drop for Server {
 }
 
 /// `perch serve` with its relay on a free port; returns it and the relay URL.
-fn serve(env: &CodexEnv, model: &ScriptedModel) -> Result<(Server, String), Box<dyn std::error::Error>> {
+fn serve(
+    env: &CodexEnv,
+    model: &ScriptedModel,
+) -> Result<(Server, String), Box<dyn std::error::Error>> {
     let config = format!(
         "[codex]\nbin = {:?}\nhome = {:?}\ncwd = {:?}\napproval_policy = \"guarded\"\nmodel = \"mock-model\"\n\n[provider]\nid = \"scripted\"\nbase_url = {:?}\n\n\
          [peer]\nagent_id = \"perch-cli\"\nperson_id = \"cli-person\"\nretry_secs = 1\n",
@@ -34,7 +42,13 @@ fn serve(env: &CodexEnv, model: &ScriptedModel) -> Result<(Server, String), Box<
     );
     std::fs::write(env.data().join("config.toml"), config)?;
     let mut child = perch(env)
-        .args(["serve", "--listen", "127.0.0.1:0", "--relay-listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--relay-listen",
+            "127.0.0.1:0",
+        ])
         .env("TMPDIR", env.tmp())
         .stderr(Stdio::piped())
         .spawn()?;
@@ -50,20 +64,42 @@ fn serve(env: &CodexEnv, model: &ScriptedModel) -> Result<(Server, String), Box<
         }
     }
     std::thread::spawn(move || lines.for_each(drop));
-    Ok((server, relay.ok_or("perch serve did not say where its relay is")?))
+    Ok((
+        server,
+        relay.ok_or("perch serve did not say where its relay is")?,
+    ))
 }
 
 /// Perch's peer status (`GET /api/peer`) once `done` holds: looked at again
 /// on every event of Perch's stream, for at most 60 s.
-async fn until_peer(env: &CodexEnv, done: impl Fn(&serde_json::Value) -> bool) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
-    let server: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(env.data().join("server.json"))?)?;
-    let url = server["url"].as_str().ok_or("no url in server.json")?.to_string();
-    let token = std::fs::read_to_string(env.data().join("secrets/api-token"))?.trim().to_string();
+async fn until_peer(
+    env: &CodexEnv,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let server: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.data().join("server.json"))?)?;
+    let url = server["url"]
+        .as_str()
+        .ok_or("no url in server.json")?
+        .to_string();
+    let token = std::fs::read_to_string(env.data().join("secrets/api-token"))?
+        .trim()
+        .to_string();
     let http = reqwest::Client::new();
-    let mut events = http.get(format!("{url}/api/events")).bearer_auth(&token).send().await?;
+    let mut events = http
+        .get(format!("{url}/api/events"))
+        .bearer_auth(&token)
+        .send()
+        .await?;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let status: serde_json::Value = http.get(format!("{url}/api/peer")).bearer_auth(&token).send().await?.json().await?;
+        let status: serde_json::Value = http
+            .get(format!("{url}/api/peer"))
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .json()
+            .await?;
         if done(&status) {
             return Ok(status);
         }
@@ -89,33 +125,68 @@ async fn run_streams_the_answer_and_exits_by_the_turns_outcome() -> TestResult {
     let model = ScriptedModel::start().await?;
     let _server = serve(&env, &model)?.0;
     let wait_ready = perch(&env).args(["status", "--json"]).output()?;
-    assert!(wait_ready.status.success(), "{}", String::from_utf8_lossy(&wait_ready.stderr));
+    assert!(
+        wait_ready.status.success(),
+        "{}",
+        String::from_utf8_lossy(&wait_ready.stderr)
+    );
 
     model.enqueue(Script::text("Hello from the CLI."));
     let env_ref = &env;
-    let out = tokio::task::block_in_place(|| perch(env_ref).args(["run", "--session", "new", "Say hello"]).output())?;
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Hello from the CLI.");
+    let out = tokio::task::block_in_place(|| {
+        perch(env_ref)
+            .args(["run", "--session", "new", "Say hello"])
+            .output()
+    })?;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "Hello from the CLI."
+    );
 
     // A failing model turn exits 1, with the reason on stderr.
     model.enqueue(Script::http_error(400));
-    let out = tokio::task::block_in_place(|| perch(env_ref).args(["run", "--format", "ndjson", "fail please"]).output())?;
+    let out = tokio::task::block_in_place(|| {
+        perch(env_ref)
+            .args(["run", "--format", "ndjson", "fail please"])
+            .output()
+    })?;
     assert_eq!(out.status.code(), Some(1));
-    let events: Vec<serde_json::Value> =
-        String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    assert!(events.iter().any(|e| e["type"] == "turn.completed" && e["status"] == "failed"));
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(events
+        .iter()
+        .any(|e| e["type"] == "turn.completed" && e["status"] == "failed"));
 
     let list = perch(&env).args(["sessions", "list", "--json"]).output()?;
     let sessions: serde_json::Value = serde_json::from_slice(&list.stdout)?;
-    assert_eq!(sessions.as_array().map(Vec::len), Some(1), "--session latest reused the session");
+    assert_eq!(
+        sessions.as_array().map(Vec::len),
+        Some(1),
+        "--session latest reused the session"
+    );
     let id = sessions[0]["id"].as_str().unwrap_or_default().to_string();
-    let renamed = perch(&env).args(["sessions", "rename", &id, "CLI session"]).output()?;
+    let renamed = perch(&env)
+        .args(["sessions", "rename", &id, "CLI session"])
+        .output()?;
     assert!(renamed.status.success());
-    let bad = perch(&env).args(["approvals", "answer", "ap_nope", "accept"]).output()?;
+    let bad = perch(&env)
+        .args(["approvals", "answer", "ap_nope", "accept"])
+        .output()?;
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("404"));
 
-    let wrong_token = perch(&env).args(["status"]).env("PERCH_API_TOKEN", "wrong").output()?;
+    let wrong_token = perch(&env)
+        .args(["status"])
+        .env("PERCH_API_TOKEN", "wrong")
+        .output()?;
     assert_eq!(wrong_token.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&wrong_token.stderr).contains("token was refused"));
     Ok(())
@@ -138,7 +209,14 @@ async fn relay_serve_reads_agent_relay_variables_and_refuses_an_open_bind() -> T
     let relay = Server(child);
     let url = line.strip_prefix("listening ").ok_or(line.clone())?;
     let http = reqwest::Client::new();
-    assert_eq!(http.get(format!("{url}/api/stats")).send().await?.status().as_u16(), 401);
+    assert_eq!(
+        http.get(format!("{url}/api/stats"))
+            .send()
+            .await?
+            .status()
+            .as_u16(),
+        401
+    );
     let registered = http
         .post(format!("{url}/api/agents"))
         .header("X-Agent-Relay-Token", "cli-relay-token")
@@ -146,65 +224,152 @@ async fn relay_serve_reads_agent_relay_variables_and_refuses_an_open_bind() -> T
         .send()
         .await?;
     assert_eq!(registered.json::<serde_json::Value>().await?["epoch"], 1);
-    assert!(env.data().join("relay.db").exists(), "the database is in the data dir");
+    assert!(
+        env.data().join("relay.db").exists(),
+        "the database is in the data dir"
+    );
     drop(relay);
 
-    let open = perch(&env).args(["relay", "serve", "--listen", "0.0.0.0:0"]).env_remove("AGENT_RELAY_TOKEN").env_remove("AGENT_RELAY_ALLOW_UNAUTH").output()?;
+    let open = perch(&env)
+        .args(["relay", "serve", "--listen", "0.0.0.0:0"])
+        .env_remove("AGENT_RELAY_TOKEN")
+        .env_remove("AGENT_RELAY_ALLOW_UNAUTH")
+        .output()?;
     assert_eq!(open.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&open.stderr).contains("AGENT_RELAY_TOKEN"), "{}", String::from_utf8_lossy(&open.stderr));
-    let bad = perch(&env).args(["relay", "serve"]).env("PORT", "lots").output()?;
+    assert!(
+        String::from_utf8_lossy(&open.stderr).contains("AGENT_RELAY_TOKEN"),
+        "{}",
+        String::from_utf8_lossy(&open.stderr)
+    );
+    let bad = perch(&env)
+        .args(["relay", "serve"])
+        .env("PORT", "lots")
+        .output()?;
     assert_eq!(bad.status.code(), Some(2));
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_peer_message_in_a_turn_killed_with_perch_is_delivered_again_after_restart_and_answered_once() -> TestResult {
+async fn a_peer_message_in_a_turn_killed_with_perch_is_delivered_again_after_restart_and_answered_once(
+) -> TestResult {
     let env = CodexEnv::new()?;
     let model = ScriptedModel::start().await?;
     let (mut server, relay) = serve(&env, &model)?;
     until_peer(&env, |s| s["connected"] == true).await?;
     let http = reqwest::Client::new();
     let register = serde_json::json!({ "id": "outside-bot", "instanceId": "o1" });
-    assert!(http.post(format!("{relay}/api/agents")).json(&register).send().await?.status().is_success());
+    assert!(http
+        .post(format!("{relay}/api/agents"))
+        .json(&register)
+        .send()
+        .await?
+        .status()
+        .is_success());
 
     // The delivery turn hangs at the model; Perch dies with it in flight.
     model.enqueue(Script::hanging());
     let message = serde_json::json!({ "from": "outside-bot", "to": "perch-cli", "channel": "ops", "body": "rotate the keys" });
-    let sent: serde_json::Value = http.post(format!("{relay}/api/messages")).json(&message).send().await?.json().await?;
+    let sent: serde_json::Value = http
+        .post(format!("{relay}/api/messages"))
+        .json(&message)
+        .send()
+        .await?
+        .json()
+        .await?;
     let id = sent["id"].as_i64().ok_or("no message id")?;
-    assert_eq!(model.wait_for_requests(1, std::time::Duration::from_secs(60)).await.len(), 1);
+    assert_eq!(
+        model
+            .wait_for_requests(1, std::time::Duration::from_secs(60))
+            .await
+            .len(),
+        1
+    );
     server.0.kill()?; // SIGKILL: no shutdown, no cleanup
     server.0.wait()?;
 
     // After a restart the message comes again, and is answered once.
-    model.enqueue(Script::mcp_call("perch", "reply", serde_json::json!({ "messageId": id, "body": "Keys rotated." }), "call_1"));
+    model.enqueue(Script::mcp_call(
+        "perch",
+        "reply",
+        serde_json::json!({ "messageId": id, "body": "Keys rotated." }),
+        "call_1",
+    ));
     model.enqueue(Script::text("Done."));
     let (_server, relay) = serve(&env, &model)?;
-    let requests = model.wait_for_requests(3, std::time::Duration::from_secs(60)).await;
+    let requests = model
+        .wait_for_requests(3, std::time::Duration::from_secs(60))
+        .await;
     assert_eq!(requests.len(), 3);
-    assert!(requests[1].input_text().contains("[channel: ops] outside-bot: rotate the keys"), "{}", requests[1].input_text());
-    until_peer(&env, |s| s["delivery"]["state"] == "idle" && s["delivery"]["queued"] == 0).await?;
-    let replies: Vec<serde_json::Value> = http.get(format!("{relay}/api/messages?for=outside-bot")).send().await?.json().await?;
+    assert!(
+        requests[1]
+            .input_text()
+            .contains("[channel: ops] outside-bot: rotate the keys"),
+        "{}",
+        requests[1].input_text()
+    );
+    until_peer(&env, |s| {
+        s["delivery"]["state"] == "idle" && s["delivery"]["queued"] == 0
+    })
+    .await?;
+    let replies: Vec<serde_json::Value> = http
+        .get(format!("{relay}/api/messages?for=outside-bot"))
+        .send()
+        .await?
+        .json()
+        .await?;
     assert_eq!(replies.len(), 1, "{replies:?}");
     assert_eq!(replies[0]["replyTo"], id);
     assert_eq!(replies[0]["body"], "Keys rotated.");
 
     // The person's side: perch send / inbox / peers.
-    let out = perch(&env).args(["send", "outside-bot", "thanks for the heads-up", "--channel", "ops"]).output()?;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let inbox = perch(&env).args(["inbox", "--agent", "outside-bot"]).output()?;
+    let out = perch(&env)
+        .args([
+            "send",
+            "outside-bot",
+            "thanks for the heads-up",
+            "--channel",
+            "ops",
+        ])
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let inbox = perch(&env)
+        .args(["inbox", "--agent", "outside-bot"])
+        .output()?;
     let inbox = String::from_utf8_lossy(&inbox.stdout);
-    assert!(inbox.contains("outside-bot -> perch-cli [ops] rotate the keys"), "{inbox}");
-    assert!(inbox.contains("cli-person -> outside-bot [ops] thanks for the heads-up"), "{inbox}");
+    assert!(
+        inbox.contains("outside-bot -> perch-cli [ops] rotate the keys"),
+        "{inbox}"
+    );
+    assert!(
+        inbox.contains("cli-person -> outside-bot [ops] thanks for the heads-up"),
+        "{inbox}"
+    );
     let peers = perch(&env).args(["peers"]).output()?;
     let peers = String::from_utf8_lossy(&peers.stdout);
-    assert!(peers.contains("outside-bot") && peers.contains("your agent is perch-cli"), "{peers}");
-    let peers: serde_json::Value = serde_json::from_slice(&perch(&env).args(["peers", "--json"]).output()?.stdout)?;
+    assert!(
+        peers.contains("outside-bot") && peers.contains("your agent is perch-cli"),
+        "{peers}"
+    );
+    let peers: serde_json::Value =
+        serde_json::from_slice(&perch(&env).args(["peers", "--json"]).output()?.stdout)?;
     assert_eq!(peers["status"]["connected"], true);
-    assert!(peers["agents"].as_array().is_some_and(|a| a.iter().any(|x| x["id"] == "outside-bot")), "{peers}");
+    assert!(
+        peers["agents"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["id"] == "outside-bot")),
+        "{peers}"
+    );
     let empty = perch(&env).args(["send", "outside-bot", "  "]).output()?;
     assert_eq!(empty.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&empty.stderr).contains("must not be empty"));
-    assert_eq!(model.requests().len(), 3, "the message was not delivered a third time");
+    assert_eq!(
+        model.requests().len(),
+        3,
+        "the message was not delivered a third time"
+    );
     Ok(())
 }

@@ -31,10 +31,23 @@ pub struct RpcError {
 /// One line read from the server.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Incoming {
-    Response { id: RequestId, result: Value },
-    Error { id: RequestId, error: RpcError },
-    Request { id: RequestId, method: String, params: Value },
-    Notification { method: String, params: Value },
+    Response {
+        id: RequestId,
+        result: Value,
+    },
+    Error {
+        id: RequestId,
+        error: RpcError,
+    },
+    Request {
+        id: RequestId,
+        method: String,
+        params: Value,
+    },
+    Notification {
+        method: String,
+        params: Value,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,15 +63,26 @@ impl Incoming {
         let Value::Object(mut obj) = serde_json::from_str::<Value>(line)? else {
             return Err(ParseError::Shape);
         };
-        let id = obj.remove("id").map(serde_json::from_value::<RequestId>).transpose()?;
-        let method = obj.remove("method").and_then(|m| m.as_str().map(str::to_string));
+        let id = obj
+            .remove("id")
+            .map(serde_json::from_value::<RequestId>)
+            .transpose()?;
+        let method = obj
+            .remove("method")
+            .and_then(|m| m.as_str().map(str::to_string));
         let params = obj.remove("params").unwrap_or(Value::Null);
         match (id, method) {
             (Some(id), Some(method)) => Ok(Incoming::Request { id, method, params }),
             (None, Some(method)) => Ok(Incoming::Notification { method, params }),
             (Some(id), None) => match obj.remove("error") {
-                Some(error) => Ok(Incoming::Error { id, error: serde_json::from_value(error)? }),
-                None => Ok(Incoming::Response { id, result: obj.remove("result").unwrap_or(Value::Null) }),
+                Some(error) => Ok(Incoming::Error {
+                    id,
+                    error: serde_json::from_value(error)?,
+                }),
+                None => Ok(Incoming::Response {
+                    id,
+                    result: obj.remove("result").unwrap_or(Value::Null),
+                }),
             },
             (None, None) => Err(ParseError::Shape),
         }
@@ -72,12 +96,22 @@ mod tests {
     #[test]
     fn parses_the_four_kinds_of_line() {
         let cases = [
-            (r#"{"id":1,"result":{"a":1}}"#, Incoming::Response { id: RequestId::Int(1), result: serde_json::json!({"a":1}) }),
+            (
+                r#"{"id":1,"result":{"a":1}}"#,
+                Incoming::Response {
+                    id: RequestId::Int(1),
+                    result: serde_json::json!({"a":1}),
+                },
+            ),
             (
                 r#"{"id":"x","error":{"code":-32600,"message":"Not initialized"}}"#,
                 Incoming::Error {
                     id: RequestId::Str("x".into()),
-                    error: RpcError { code: -32600, message: "Not initialized".into(), data: None },
+                    error: RpcError {
+                        code: -32600,
+                        message: "Not initialized".into(),
+                        data: None,
+                    },
                 },
             ),
             (
@@ -90,7 +124,10 @@ mod tests {
             ),
             (
                 r#"{"method":"warning","params":{"message":"m"},"emittedAtMs":1}"#,
-                Incoming::Notification { method: "warning".into(), params: serde_json::json!({"message":"m"}) },
+                Incoming::Notification {
+                    method: "warning".into(),
+                    params: serde_json::json!({"message":"m"}),
+                },
             ),
         ];
         for (line, expected) in cases {

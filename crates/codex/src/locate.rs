@@ -72,21 +72,33 @@ fn checked(bin: PathBuf, source: BinarySource) -> Result<(PathBuf, BinarySource)
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    std::fs::metadata(path)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 /// Runs `bin --version` and returns the version ("0.169.0").
 pub async fn version(bin: &Path) -> Result<String, LocateError> {
-    let fail = |reason: String| LocateError::Version { bin: bin.display().to_string(), reason };
+    let fail = |reason: String| LocateError::Version {
+        bin: bin.display().to_string(),
+        reason,
+    };
     let output = tokio::time::timeout(
         Duration::from_secs(10),
-        tokio::process::Command::new(bin).arg("--version").kill_on_drop(true).output(),
+        tokio::process::Command::new(bin)
+            .arg("--version")
+            .kill_on_drop(true)
+            .output(),
     )
     .await
     .map_err(|_| fail("no answer within 10 s".into()))?
     .map_err(|e| fail(e.to_string()))?;
     if !output.status.success() {
-        return Err(fail(format!("exit {:?}: {}", output.status.code(), String::from_utf8_lossy(&output.stderr).trim())));
+        return Err(fail(format!(
+            "exit {:?}: {}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
     }
     let text = String::from_utf8_lossy(&output.stdout);
     parse_version(&text).ok_or_else(|| fail(format!("unexpected output {:?}", text.trim())))
@@ -102,7 +114,9 @@ pub fn parse_version(text: &str) -> Option<String> {
 /// Compares dotted versions numerically: `Less` when `found` is older.
 pub fn compare_versions(found: &str, pinned: &str) -> std::cmp::Ordering {
     let parts = |v: &str| -> Vec<u64> {
-        v.split(['.', '-']).map(|p| p.parse::<u64>().unwrap_or(0)).collect()
+        v.split(['.', '-'])
+            .map(|p| p.parse::<u64>().unwrap_or(0))
+            .collect()
     };
     parts(found).cmp(&parts(pinned))
 }
@@ -114,7 +128,10 @@ mod tests {
 
     #[test]
     fn versions_parse_and_compare() {
-        assert_eq!(parse_version("codex-cli 0.169.0\n").as_deref(), Some("0.169.0"));
+        assert_eq!(
+            parse_version("codex-cli 0.169.0\n").as_deref(),
+            Some("0.169.0")
+        );
         assert_eq!(parse_version("codex-cli"), None);
         for (found, pinned, expected) in [
             ("0.169.0", "0.169.0", Ordering::Equal),
@@ -123,7 +140,11 @@ mod tests {
             ("0.99.0", "0.169.0", Ordering::Less),
             ("1.0.0", "0.169.0", Ordering::Greater),
         ] {
-            assert_eq!(compare_versions(found, pinned), expected, "{found} vs {pinned}");
+            assert_eq!(
+                compare_versions(found, pinned),
+                expected,
+                "{found} vs {pinned}"
+            );
         }
     }
 
@@ -139,6 +160,9 @@ mod tests {
             Err(LocateError::NotExecutable(_, BinarySource::Config))
         ));
         let sh = PathBuf::from("/bin/sh");
-        assert!(matches!(locate(None, None, &[sh]), Ok((_, BinarySource::ProjectLocal))));
+        assert!(matches!(
+            locate(None, None, &[sh]),
+            Ok((_, BinarySource::ProjectLocal))
+        ));
     }
 }

@@ -219,7 +219,9 @@ pub struct AccountReadParams {
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum LoginParams {
     #[serde(rename_all = "camelCase")]
-    ApiKey { api_key: String },
+    ApiKey {
+        api_key: String,
+    },
     ChatgptDeviceCode,
 }
 
@@ -460,7 +462,10 @@ pub enum ServerNotification {
 impl ServerNotification {
     pub fn parse(method: &str, params: Value) -> Self {
         let envelope = serde_json::json!({ "method": method, "params": params });
-        serde_json::from_value(envelope).unwrap_or(ServerNotification::Other { method: method.to_string(), params })
+        serde_json::from_value(envelope).unwrap_or(ServerNotification::Other {
+            method: method.to_string(),
+            params,
+        })
     }
 
     /// The thread this notification is about, when it names one.
@@ -540,7 +545,10 @@ pub enum ServerRequest {
 impl ServerRequest {
     pub fn parse(method: &str, params: Value) -> Self {
         let envelope = serde_json::json!({ "method": method, "params": params });
-        serde_json::from_value(envelope).unwrap_or(ServerRequest::Other { method: method.to_string(), params })
+        serde_json::from_value(envelope).unwrap_or(ServerRequest::Other {
+            method: method.to_string(),
+            params,
+        })
     }
 }
 
@@ -575,9 +583,11 @@ impl Decision {
                 // is expressed through the `persist` meta Codex offers.
                 let (action, content, meta) = match self {
                     Decision::Accept => ("accept", serde_json::json!({}), Value::Null),
-                    Decision::AcceptForSession => {
-                        ("accept", serde_json::json!({}), serde_json::json!({"persist": "session"}))
-                    }
+                    Decision::AcceptForSession => (
+                        "accept",
+                        serde_json::json!({}),
+                        serde_json::json!({"persist": "session"}),
+                    ),
                     Decision::Decline => ("decline", Value::Null, Value::Null),
                     Decision::Cancel => ("cancel", Value::Null, Value::Null),
                 };
@@ -603,7 +613,9 @@ mod tests {
         assert_eq!(delta.thread_id(), Some("t"));
 
         let unknown = ServerNotification::parse("thread/goal/cleared", json!({"threadId":"t"}));
-        assert!(matches!(&unknown, ServerNotification::Other { method, .. } if method == "thread/goal/cleared"));
+        assert!(
+            matches!(&unknown, ServerNotification::Other { method, .. } if method == "thread/goal/cleared")
+        );
         assert_eq!(unknown.thread_id(), Some("t"));
 
         // A known method whose shape changed degrades to Other instead of failing.
@@ -617,7 +629,10 @@ mod tests {
             "item/commandExecution/requestApproval",
             json!({"threadId":"t","turnId":"u","itemId":"i","command":"ls","startedAtMs":1}),
         );
-        assert_eq!(Decision::Decline.response_for(&command), json!({"decision":"decline"}));
+        assert_eq!(
+            Decision::Decline.response_for(&command),
+            json!({"decision":"decline"})
+        );
         let elicitation = ServerRequest::parse(
             "mcpServer/elicitation/request",
             json!({"threadId":"t","serverName":"s","message":"m","mode":"form","requestedSchema":{}}),

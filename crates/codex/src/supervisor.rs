@@ -11,11 +11,14 @@
 //!   `stable_after`, the state is `Failed` and no further restart is tried.
 
 use crate::locate;
-use crate::protocol::{ClientInfo, Initialize, InitializeCapabilities, InitializeParams, Method, PINNED_CODEX_VERSION};
+use crate::protocol::{
+    ClientInfo, Initialize, InitializeCapabilities, InitializeParams, Method, PINNED_CODEX_VERSION,
+};
 use crate::transport::{Connection, Error, ServerMessage, SpawnOptions};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use stdx::MutexExt;
 use tokio::sync::{mpsc, watch};
 
 #[derive(Debug, Clone)]
@@ -72,8 +75,14 @@ pub struct Health {
 pub enum SupervisorEvent {
     Health(Health),
     /// A child finished its handshake; `restarted` when it replaces a dead one.
-    Ready { generation: u64, restarted: bool },
-    Message { generation: u64, message: ServerMessage },
+    Ready {
+        generation: u64,
+        restarted: bool,
+    },
+    Message {
+        generation: u64,
+        message: ServerMessage,
+    },
 }
 
 #[derive(Clone)]
@@ -97,14 +106,16 @@ struct Inner {
     finished: tokio::sync::Notify,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 impl Supervisor {
     /// Starts supervising in the background. Events go to `events`.
     pub fn start(config: SupervisorConfig, events: mpsc::Sender<SupervisorEvent>) -> Self {
-        let initial = Health { state: HealthState::Starting, detail: None, version: None, restarts: 0, pid: None };
+        let initial = Health {
+            state: HealthState::Starting,
+            detail: None,
+            version: None,
+            restarts: 0,
+            pid: None,
+        };
         let inner = Arc::new(Inner {
             spawn: Mutex::new(config.spawn.clone()),
             replacing: std::sync::atomic::AtomicBool::new(false),
@@ -132,11 +143,13 @@ impl Supervisor {
     /// Replaces the child with one started from `spawn` (a new binary or
     /// provider). Also revives a supervisor that gave up (`failed`).
     pub async fn restart_with(&self, spawn: SpawnOptions) {
-        *lock(&self.inner.spawn) = spawn;
-        let current = lock(&self.inner.current).clone();
+        *self.inner.spawn.lock_unpoisoned() = spawn;
+        let current = self.inner.current.lock_unpoisoned().clone();
         match current {
             Some((_, connection)) => {
-                self.inner.replacing.store(true, std::sync::atomic::Ordering::SeqCst);
+                self.inner
+                    .replacing
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
                 connection.shutdown(Duration::from_secs(3)).await;
             }
             None if self.health().state == HealthState::Failed => self.spawn_run(),
@@ -155,7 +168,11 @@ impl Supervisor {
 
     /// The live child and its generation, if one is ready.
     pub fn connection(&self) -> Result<(u64, Arc<Connection>), Error> {
-        lock(&self.inner.current).clone().ok_or(Error::Closed)
+        self.inner
+            .current
+            .lock_unpoisoned()
+            .clone()
+            .ok_or(Error::Closed)
     }
 
     pub async fn request<M: Method>(&self, params: &M::Params) -> Result<M::Result, Error> {
@@ -168,7 +185,7 @@ impl Supervisor {
     pub async fn shutdown(&self, grace: Duration) {
         let finished = self.inner.finished.notified();
         self.inner.shutdown.send_replace(true);
-        let current = lock(&self.inner.current).take();
+        let current = self.inner.current.lock_unpoisoned().take();
         if let Some((_, connection)) = current {
             connection.shutdown(grace).await;
         }
@@ -223,7 +240,7 @@ impl Inner {
             if self.stopping() {
                 break;
             }
-            let spawn = lock(&self.spawn).clone();
+            let spawn = self.spawn.lock_unpoisoned().clone();
             let version_warning = match &checked {
                 Some((bin, warning)) if *bin == spawn.bin => warning.clone(),
                 _ => match self.check_version(&spawn.bin).await {
@@ -242,32 +259,52 @@ impl Inner {
                     }
                 },
             };
-            let restarted = self.generation.load(std::sync::atomic::Ordering::SeqCst) > 0 || failures > 0;
+            let restarted =
+                self.generation.load(std::sync::atomic::Ordering::SeqCst) > 0 || failures > 0;
             let started = Instant::now();
             let detail = match self.start_child(&spawn).await {
                 Ok((connection, mut messages)) => {
-                    let generation = self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                    *lock(&self.current) = Some((generation, connection.clone()));
+                    let generation = self
+                        .generation
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                        + 1;
+                    *self.current.lock_unpoisoned() = Some((generation, connection.clone()));
                     let warning = version_warning.clone();
                     self.publish_health(|h| {
-                        h.state = if warning.is_some() { HealthState::Degraded } else { HealthState::Ready };
+                        h.state = if warning.is_some() {
+                            HealthState::Degraded
+                        } else {
+                            HealthState::Ready
+                        };
                         h.detail = warning;
                         h.pid = connection.pid();
                     })
                     .await;
-                    let _ = self.events.send(SupervisorEvent::Ready { generation, restarted }).await;
+                    let _ = self
+                        .events
+                        .send(SupervisorEvent::Ready {
+                            generation,
+                            restarted,
+                        })
+                        .await;
                     let mut exit_report = None;
                     while let Some(message) = messages.recv().await {
                         if let ServerMessage::Closed { exit, stderr_tail } = &message {
                             exit_report = Some(describe_exit(*exit, stderr_tail));
                         }
                         let closed = matches!(message, ServerMessage::Closed { .. });
-                        let _ = self.events.send(SupervisorEvent::Message { generation, message }).await;
+                        let _ = self
+                            .events
+                            .send(SupervisorEvent::Message {
+                                generation,
+                                message,
+                            })
+                            .await;
                         if closed {
                             break;
                         }
                     }
-                    lock(&self.current).take();
+                    self.current.lock_unpoisoned().take();
                     if started.elapsed() >= self.config.stable_after {
                         failures = 0;
                     }
@@ -278,7 +315,10 @@ impl Inner {
             if self.stopping() {
                 break;
             }
-            if self.replacing.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            if self
+                .replacing
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+            {
                 tracing::info!("replacing the Codex app-server with new settings");
                 self.publish_health(|h| {
                     h.state = HealthState::Restarting;
@@ -293,17 +333,23 @@ impl Inner {
             if failures >= self.config.max_consecutive_failures {
                 self.publish_health(|h| {
                     h.state = HealthState::Failed;
-                    h.detail = Some(format!("gave up after {failures} failed starts; last: {detail}"));
+                    h.detail = Some(format!(
+                        "gave up after {failures} failed starts; last: {detail}"
+                    ));
                     h.pid = None;
                 })
                 .await;
                 return;
             }
-            let backoff = (self.config.backoff_initial * 2u32.saturating_pow(failures - 1)).min(self.config.backoff_max);
+            let backoff = (self.config.backoff_initial * 2u32.saturating_pow(failures - 1))
+                .min(self.config.backoff_max);
             tracing::warn!("codex app-server down ({detail}); restarting in {backoff:?}");
             self.publish_health(|h| {
                 h.state = HealthState::Restarting;
-                h.detail = Some(format!("{detail}; restarting in {} ms", backoff.as_millis()));
+                h.detail = Some(format!(
+                    "{detail}; restarting in {} ms",
+                    backoff.as_millis()
+                ));
                 h.restarts += 1;
                 h.pid = None;
             })
@@ -323,7 +369,10 @@ impl Inner {
     }
 
     /// Spawns a child and completes `initialize` + `initialized`.
-    async fn start_child(&self, spawn: &SpawnOptions) -> Result<(Arc<Connection>, mpsc::Receiver<ServerMessage>), Error> {
+    async fn start_child(
+        &self,
+        spawn: &SpawnOptions,
+    ) -> Result<(Arc<Connection>, mpsc::Receiver<ServerMessage>), Error> {
         let (tx, rx) = mpsc::channel(1024);
         let connection = Connection::spawn(spawn, tx)?;
         let params = InitializeParams {
@@ -346,7 +395,10 @@ impl Inner {
             }
             Err(_) => {
                 connection.kill();
-                Err(Error::Timeout { method: Initialize::NAME, secs: self.config.handshake_timeout.as_secs() })
+                Err(Error::Timeout {
+                    method: Initialize::NAME,
+                    secs: self.config.handshake_timeout.as_secs(),
+                })
             }
         }
     }
@@ -357,7 +409,11 @@ fn describe_exit(exit: Option<i32>, stderr_tail: &[String]) -> String {
         Some(code) => format!("exit code {code}"),
         None => "killed by a signal".into(),
     };
-    match stderr_tail.iter().rev().find(|line| !line.trim().is_empty()) {
+    match stderr_tail
+        .iter()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+    {
         Some(line) => format!("the Codex app-server stopped ({status}): {}", line.trim()),
         None => format!("the Codex app-server stopped ({status})"),
     }

@@ -20,6 +20,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use stdx::MutexExt;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
@@ -35,11 +36,21 @@ pub enum Error {
     #[error("Codex did not answer {method} within {secs} s")]
     Timeout { method: &'static str, secs: u64 },
     #[error("Codex refused {method}: {message} (code {code})")]
-    Server { method: &'static str, code: i64, message: String },
+    Server {
+        method: &'static str,
+        code: i64,
+        message: String,
+    },
     #[error("Codex answered {method} with an unexpected shape: {source}")]
-    Decode { method: &'static str, source: serde_json::Error },
+    Decode {
+        method: &'static str,
+        source: serde_json::Error,
+    },
     #[error("could not encode {method}: {source}")]
-    Encode { method: &'static str, source: serde_json::Error },
+    Encode {
+        method: &'static str,
+        source: serde_json::Error,
+    },
 }
 
 /// How to start the child.
@@ -58,9 +69,15 @@ pub struct SpawnOptions {
 #[derive(Debug)]
 pub enum ServerMessage {
     Notification(ServerNotification),
-    Request { id: RequestId, request: ServerRequest },
+    Request {
+        id: RequestId,
+        request: ServerRequest,
+    },
     /// The child's stdout ended. `stderr_tail` is its last stderr lines.
-    Closed { exit: Option<i32>, stderr_tail: Vec<String> },
+    Closed {
+        exit: Option<i32>,
+        stderr_tail: Vec<String>,
+    },
 }
 
 type Pending = Arc<Mutex<HashMap<i64, oneshot::Sender<Result<Value, RpcError>>>>>;
@@ -75,14 +92,13 @@ pub struct Connection {
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 impl Connection {
     /// Spawns `bin app-server ARGS` and starts the IO tasks. Messages go to
     /// `messages`; the handshake is the caller's (see the supervisor).
-    pub fn spawn(options: &SpawnOptions, messages: mpsc::Sender<ServerMessage>) -> Result<Arc<Self>, Error> {
+    pub fn spawn(
+        options: &SpawnOptions,
+        messages: mpsc::Sender<ServerMessage>,
+    ) -> Result<Arc<Self>, Error> {
         let mut command = Command::new(&options.bin);
         command
             .arg("app-server")
@@ -96,7 +112,10 @@ impl Connection {
         if let Some(cwd) = &options.cwd {
             command.current_dir(cwd);
         }
-        let spawn_error = |source| Error::Spawn { bin: options.bin.display().to_string(), source };
+        let spawn_error = |source| Error::Spawn {
+            bin: options.bin.display().to_string(),
+            source,
+        };
         let mut child = command.spawn().map_err(spawn_error)?;
         let missing = || spawn_error(std::io::Error::other("a stdio pipe was not created"));
         let stdin = child.stdin.take().ok_or_else(missing)?;
@@ -120,7 +139,7 @@ impl Connection {
             let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 tracing::debug!(target: "codex::stderr", "{line}");
-                let mut tail = lock(&tail);
+                let mut tail = tail.lock_unpoisoned();
                 if tail.len() == STDERR_TAIL_LINES {
                     tail.pop_front();
                 }
@@ -153,7 +172,9 @@ impl Connection {
                 let message = match Incoming::parse(&line) {
                     Ok(message) => message,
                     Err(err) => {
-                        tracing::warn!("unreadable line from codex app-server ({err}): {line:.200}");
+                        tracing::warn!(
+                            "unreadable line from codex app-server ({err}): {line:.200}"
+                        );
                         continue;
                     }
                 };
@@ -166,12 +187,13 @@ impl Connection {
                         resolve(&pending, &id, Err(error));
                         None
                     }
-                    Incoming::Notification { method, params } => {
-                        Some(ServerMessage::Notification(ServerNotification::parse(&method, params)))
-                    }
-                    Incoming::Request { id, method, params } => {
-                        Some(ServerMessage::Request { id, request: ServerRequest::parse(&method, params) })
-                    }
+                    Incoming::Notification { method, params } => Some(ServerMessage::Notification(
+                        ServerNotification::parse(&method, params),
+                    )),
+                    Incoming::Request { id, method, params } => Some(ServerMessage::Request {
+                        id,
+                        request: ServerRequest::parse(&method, params),
+                    }),
                 };
                 if let Some(forward) = forward {
                     if messages.send(forward).await.is_err() {
@@ -180,14 +202,16 @@ impl Connection {
                 }
             }
             // stdout ended: fail every waiting request, then report the exit.
-            lock(&pending).clear();
+            pending.lock_unpoisoned().clear();
             let _ = stderr_task.await;
             let exit = match reader_connection.upgrade() {
                 Some(connection) => connection.wait_exit().await,
                 None => None,
             };
-            let stderr_tail = lock(&stderr_tail).iter().cloned().collect();
-            let _ = messages.send(ServerMessage::Closed { exit, stderr_tail }).await;
+            let stderr_tail = stderr_tail.lock_unpoisoned().iter().cloned().collect();
+            let _ = messages
+                .send(ServerMessage::Closed { exit, stderr_tail })
+                .await;
         });
         Ok(connection)
     }
@@ -198,32 +222,46 @@ impl Connection {
 
     /// The last lines the child wrote to stderr.
     pub fn stderr_tail(&self) -> Vec<String> {
-        lock(&self.stderr_tail).iter().cloned().collect()
+        self.stderr_tail.lock_unpoisoned().iter().cloned().collect()
     }
 
     /// Sends a typed request and waits for its typed result.
     pub async fn request<M: Method>(&self, params: &M::Params) -> Result<M::Result, Error> {
-        let params = serde_json::to_value(params).map_err(|source| Error::Encode { method: M::NAME, source })?;
+        let params = serde_json::to_value(params).map_err(|source| Error::Encode {
+            method: M::NAME,
+            source,
+        })?;
         let result = self.request_raw(M::NAME, params).await?;
-        serde_json::from_value(result).map_err(|source| Error::Decode { method: M::NAME, source })
+        serde_json::from_value(result).map_err(|source| Error::Decode {
+            method: M::NAME,
+            source,
+        })
     }
 
     async fn request_raw(&self, method: &'static str, params: Value) -> Result<Value, Error> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        lock(&self.pending).insert(id, tx);
-        let line = serde_json::json!({ "id": id, "method": method, "params": params }).to_string() + "\n";
+        self.pending.lock_unpoisoned().insert(id, tx);
+        let line =
+            serde_json::json!({ "id": id, "method": method, "params": params }).to_string() + "\n";
         if self.writer.send(line).await.is_err() {
-            lock(&self.pending).remove(&id);
+            self.pending.lock_unpoisoned().remove(&id);
             return Err(Error::Closed);
         }
         match tokio::time::timeout(self.request_timeout, rx).await {
             Ok(Ok(Ok(result))) => Ok(result),
-            Ok(Ok(Err(error))) => Err(Error::Server { method, code: error.code, message: error.message }),
+            Ok(Ok(Err(error))) => Err(Error::Server {
+                method,
+                code: error.code,
+                message: error.message,
+            }),
             Ok(Err(_)) => Err(Error::Closed),
             Err(_) => {
-                lock(&self.pending).remove(&id);
-                Err(Error::Timeout { method, secs: self.request_timeout.as_secs() })
+                self.pending.lock_unpoisoned().remove(&id);
+                Err(Error::Timeout {
+                    method,
+                    secs: self.request_timeout.as_secs(),
+                })
             }
         }
     }
@@ -233,7 +271,10 @@ impl Connection {
         if let (Some(params), Some(obj)) = (params, message.as_object_mut()) {
             obj.insert("params".into(), params);
         }
-        self.writer.send(message.to_string() + "\n").await.map_err(|_| Error::Closed)
+        self.writer
+            .send(message.to_string() + "\n")
+            .await
+            .map_err(|_| Error::Closed)
     }
 
     /// Answers a server→client request.
@@ -243,13 +284,20 @@ impl Connection {
     }
 
     /// Refuses a server→client request Perch cannot serve.
-    pub async fn respond_error(&self, id: &RequestId, code: i64, message: &str) -> Result<(), Error> {
-        let line = serde_json::json!({ "id": id, "error": { "code": code, "message": message } }).to_string() + "\n";
+    pub async fn respond_error(
+        &self,
+        id: &RequestId,
+        code: i64,
+        message: &str,
+    ) -> Result<(), Error> {
+        let line = serde_json::json!({ "id": id, "error": { "code": code, "message": message } })
+            .to_string()
+            + "\n";
         self.writer.send(line).await.map_err(|_| Error::Closed)
     }
 
     async fn wait_exit(&self) -> Option<i32> {
-        let child = lock(&self.child).take();
+        let child = self.child.lock_unpoisoned().take();
         match child {
             Some(mut child) => child.wait().await.ok().and_then(|status| status.code()),
             None => None,
@@ -277,7 +325,10 @@ impl Connection {
     /// Kills the process group at once (tests use it to simulate a crash).
     pub fn kill(&self) {
         if let Some(pid) = self.pid {
-            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
 }
@@ -290,7 +341,7 @@ impl Drop for Connection {
 
 fn resolve(pending: &Pending, id: &RequestId, result: Result<Value, RpcError>) {
     let RequestId::Int(id) = id else { return };
-    if let Some(tx) = lock(pending).remove(id) {
+    if let Some(tx) = pending.lock_unpoisoned().remove(id) {
         let _ = tx.send(result);
     }
 }

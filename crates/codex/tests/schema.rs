@@ -7,15 +7,24 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 fn schema(name: &str) -> Value {
-    let path = format!("{}/schema/{PINNED_CODEX_VERSION}/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/schema/{PINNED_CODEX_VERSION}/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 fn assert_valid(schema: &Value, instance: &Value) {
     let validator = jsonschema::validator_for(schema).unwrap_or_else(|e| panic!("schema: {e}"));
-    let errors: Vec<String> = validator.iter_errors(instance).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{instance} does not match the schema: {errors:#?}");
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{instance} does not match the schema: {errors:#?}"
+    );
 }
 
 fn request<M: Method>(params: M::Params) -> Value
@@ -40,29 +49,76 @@ fn every_request_perch_sends_matches_the_pinned_schema() {
     let text = || vec![UserInput::Text { text: "hi".into() }];
     let requests = [
         request::<Initialize>(InitializeParams {
-            client_info: ClientInfo { name: "perch".into(), title: "Perch".into(), version: "0.1.0".into() },
+            client_info: ClientInfo {
+                name: "perch".into(),
+                title: "Perch".into(),
+                version: "0.1.0".into(),
+            },
             capabilities: InitializeCapabilities::default(),
         }),
-        request::<ThreadStart>(ThreadStartParams { overrides: overrides.clone() }),
+        request::<ThreadStart>(ThreadStartParams {
+            overrides: overrides.clone(),
+        }),
         request::<ThreadStart>(ThreadStartParams::default()),
-        request::<ThreadResume>(ThreadResumeParams { thread_id: "t".into(), overrides: overrides.clone() }),
-        request::<ThreadFork>(ThreadResumeParams { thread_id: "t".into(), overrides }),
-        request::<ThreadArchive>(ThreadIdParams { thread_id: "t".into() }),
-        request::<ThreadUnarchive>(ThreadIdParams { thread_id: "t".into() }),
-        request::<ThreadNameSet>(ThreadNameSetParams { thread_id: "t".into(), name: "n".into() }),
-        request::<ThreadCompactStart>(ThreadIdParams { thread_id: "t".into() }),
-        request::<ThreadTurnsList>(ThreadTurnsListParams { thread_id: "t".into(), cursor: None, limit: Some(100), items_view: "full", sort_direction: "asc" }),
+        request::<ThreadResume>(ThreadResumeParams {
+            thread_id: "t".into(),
+            overrides: overrides.clone(),
+        }),
+        request::<ThreadFork>(ThreadResumeParams {
+            thread_id: "t".into(),
+            overrides,
+        }),
+        request::<ThreadArchive>(ThreadIdParams {
+            thread_id: "t".into(),
+        }),
+        request::<ThreadUnarchive>(ThreadIdParams {
+            thread_id: "t".into(),
+        }),
+        request::<ThreadNameSet>(ThreadNameSetParams {
+            thread_id: "t".into(),
+            name: "n".into(),
+        }),
+        request::<ThreadCompactStart>(ThreadIdParams {
+            thread_id: "t".into(),
+        }),
+        request::<ThreadTurnsList>(ThreadTurnsListParams {
+            thread_id: "t".into(),
+            cursor: None,
+            limit: Some(100),
+            items_view: "full",
+            sort_direction: "asc",
+        }),
         request::<ThreadLoadedList>(EmptyParams {}),
-        request::<TurnStart>(TurnStartParams { thread_id: "t".into(), input: text(), model: Some("m".into()), effort: Some("high".into()) }),
-        request::<TurnSteer>(TurnSteerParams { thread_id: "t".into(), expected_turn_id: "u".into(), input: text() }),
-        request::<TurnInterrupt>(TurnInterruptParams { thread_id: "t".into(), turn_id: "u".into() }),
+        request::<TurnStart>(TurnStartParams {
+            thread_id: "t".into(),
+            input: text(),
+            model: Some("m".into()),
+            effort: Some("high".into()),
+        }),
+        request::<TurnSteer>(TurnSteerParams {
+            thread_id: "t".into(),
+            expected_turn_id: "u".into(),
+            input: text(),
+        }),
+        request::<TurnInterrupt>(TurnInterruptParams {
+            thread_id: "t".into(),
+            turn_id: "u".into(),
+        }),
         request::<ModelList>(ModelListParams::default()),
-        request::<AccountRead>(AccountReadParams { refresh_token: false }),
-        request::<AccountLoginStart>(LoginParams::ApiKey { api_key: "sk-x".into() }),
+        request::<AccountRead>(AccountReadParams {
+            refresh_token: false,
+        }),
+        request::<AccountLoginStart>(LoginParams::ApiKey {
+            api_key: "sk-x".into(),
+        }),
         request::<AccountLoginStart>(LoginParams::ChatgptDeviceCode),
     ];
     assert_eq!(
-        requests.iter().map(|r| r["method"].as_str().unwrap_or_default()).collect::<std::collections::BTreeSet<_>>().len(),
+        requests
+            .iter()
+            .map(|r| r["method"].as_str().unwrap_or_default())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
         CLIENT_METHODS.len(),
         "every method in CLIENT_METHODS is checked"
     );
@@ -81,7 +137,10 @@ fn every_approval_answer_matches_the_pinned_schema() {
         "item/commandExecution/requestApproval",
         json!({"threadId":"t","turnId":"u","itemId":"i","startedAtMs":1,"command":"ls"}),
     );
-    let file = ServerRequest::parse("item/fileChange/requestApproval", json!({"threadId":"t","turnId":"u","itemId":"i","startedAtMs":1}));
+    let file = ServerRequest::parse(
+        "item/fileChange/requestApproval",
+        json!({"threadId":"t","turnId":"u","itemId":"i","startedAtMs":1}),
+    );
     let elicitation = ServerRequest::parse(
         "mcpServer/elicitation/request",
         json!({"threadId":"t","serverName":"s","mode":"form","message":"m","requestedSchema":{"type":"object","properties":{}}}),
@@ -95,7 +154,12 @@ fn every_approval_answer_matches_the_pinned_schema() {
         (&elicitation, schema("McpServerElicitationRequestResponse")),
     ];
     for (request, schema) in &cases {
-        for decision in [Decision::Accept, Decision::AcceptForSession, Decision::Decline, Decision::Cancel] {
+        for decision in [
+            Decision::Accept,
+            Decision::AcceptForSession,
+            Decision::Decline,
+            Decision::Cancel,
+        ] {
             assert_valid(schema, &decision.response_for(request));
         }
     }
@@ -121,10 +185,20 @@ fn the_notifications_perch_types_exist_in_the_pinned_schema() {
         "error",
         "warning",
     ] {
-        assert!(text.contains(&format!("\"{method}\"")), "{method} is not in ServerNotification.json");
+        assert!(
+            text.contains(&format!("\"{method}\"")),
+            "{method} is not in ServerNotification.json"
+        );
     }
     let requests = schema("ServerRequest").to_string();
-    for method in ["item/commandExecution/requestApproval", "item/fileChange/requestApproval", "mcpServer/elicitation/request"] {
-        assert!(requests.contains(&format!("\"{method}\"")), "{method} is not in ServerRequest.json");
+    for method in [
+        "item/commandExecution/requestApproval",
+        "item/fileChange/requestApproval",
+        "mcpServer/elicitation/request",
+    ] {
+        assert!(
+            requests.contains(&format!("\"{method}\"")),
+            "{method} is not in ServerRequest.json"
+        );
     }
 }

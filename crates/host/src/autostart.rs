@@ -14,7 +14,11 @@ impl LoginAutostart {
     pub fn new(app: PathBuf) -> Result<Self, HostError> {
         let path = app.display().to_string();
         // The XDG Exec line is split on spaces; quote a path that has them.
-        let path = if path.contains(' ') { format!("\"{path}\"") } else { path };
+        let path = if path.contains(' ') {
+            format!("\"{path}\"")
+        } else {
+            path
+        };
         let launcher = auto_launch::AutoLaunchBuilder::new()
             .set_app_name("perch")
             .set_app_path(&path)
@@ -27,11 +31,17 @@ impl LoginAutostart {
 
 impl Autostart for LoginAutostart {
     fn is_enabled(&self) -> Result<bool, HostError> {
-        self.launcher.is_enabled().map_err(|e| HostError::Autostart(e.to_string()))
+        self.launcher
+            .is_enabled()
+            .map_err(|e| HostError::Autostart(e.to_string()))
     }
 
     fn set_enabled(&self, enabled: bool) -> Result<(), HostError> {
-        let result = if enabled { self.launcher.enable() } else { self.launcher.disable() };
+        let result = if enabled {
+            self.launcher.enable()
+        } else {
+            self.launcher.disable()
+        };
         result.map_err(|e| HostError::Autostart(e.to_string()))
     }
 }

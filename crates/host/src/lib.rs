@@ -6,11 +6,13 @@
 //! - [`autostart`]: login autostart (XDG autostart entry on Linux).
 //! - [`notifier`]: OS notifications for runtime events, with actions.
 //! - [`logs`]: stderr plus rotating log files.
+//! - [`embeddings`]: the runtime's embeddings client over HTTP.
 //!
 //! Invariant: nothing here blocks an async worker on D-Bus; keyring and
 //! notification calls run on blocking threads.
 
 pub mod autostart;
+pub mod embeddings;
 pub mod logs;
 pub mod network;
 pub mod notifier;

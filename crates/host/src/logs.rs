@@ -18,7 +18,10 @@ fn filter(default: &str) -> EnvFilter {
 
 /// Stderr only (client commands), at `default` unless `PERCH_LOG` says otherwise.
 pub fn init_stderr(default: &str) {
-    let _ = tracing_subscriber::fmt().with_env_filter(filter(default)).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter(default))
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Stderr and `<data dir>/logs/perch.log.YYYY-MM-DD`. If the file cannot be
@@ -36,14 +39,32 @@ pub fn init_with_files(data_dir: &Path) -> LogGuard {
     match appender {
         Ok(appender) => {
             let (writer, guard) = tracing_appender::non_blocking(appender);
-            let file = tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer);
-            let _ = tracing_subscriber::registry().with(filter("info")).with(stderr).with(file).try_init();
-            LogGuard { _file: Some(guard), dir: Some(dir) }
+            let file = tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(writer);
+            let _ = tracing_subscriber::registry()
+                .with(filter("info"))
+                .with(stderr)
+                .with(file)
+                .try_init();
+            LogGuard {
+                _file: Some(guard),
+                dir: Some(dir),
+            }
         }
         Err(err) => {
-            let _ = tracing_subscriber::registry().with(filter("info")).with(stderr).try_init();
-            tracing::warn!("logging to stderr only: cannot write logs in {}: {err}", dir.display());
-            LogGuard { _file: None, dir: None }
+            let _ = tracing_subscriber::registry()
+                .with(filter("info"))
+                .with(stderr)
+                .try_init();
+            tracing::warn!(
+                "logging to stderr only: cannot write logs in {}: {err}",
+                dir.display()
+            );
+            LogGuard {
+                _file: None,
+                dir: None,
+            }
         }
     }
 }

@@ -40,9 +40,10 @@ impl Network {
         data_dir: &Path,
         secrets: Arc<dyn SecretStore>,
     ) -> Result<Self, ServerError> {
-        let stored_token = tokio::task::spawn_blocking(move || secrets.get(secret_names::RELAY_TOKEN))
-            .await
-            .map_err(|e| ServerError::Usage(format!("reading the relay token: {e}")))??;
+        let stored_token =
+            tokio::task::spawn_blocking(move || secrets.get(secret_names::RELAY_TOKEN))
+                .await
+                .map_err(|e| ServerError::Usage(format!("reading the relay token: {e}")))??;
         let listen = relay_listen.unwrap_or_else(|| config.relay.listen.clone());
         // agent-relay's plugins are set up with AGENT_RELAY_URL pointing at
         // this very relay; inherited by Perch, it must not turn the embedded
@@ -51,48 +52,84 @@ impl Network {
         let remote = config.relay.url.clone().or(env_url);
         let mut relay = None;
         let choice = match remote {
-            Some(url) => Some(RelayChoice { url, token: stored_token.or_else(|| env("AGENT_RELAY_TOKEN")), embedded: false }),
+            Some(url) => Some(RelayChoice {
+                url,
+                token: stored_token.or_else(|| env("AGENT_RELAY_TOKEN")),
+                embedded: false,
+            }),
             None if listen.trim() == "off" => None,
             None => {
                 let addr: SocketAddr = listen.parse().map_err(|_| {
-                    ServerError::Usage(format!("relay listen {listen:?} is not an address like 127.0.0.1:4850 (or `off`)"))
+                    ServerError::Usage(format!(
+                        "relay listen {listen:?} is not an address like 127.0.0.1:4850 (or `off`)"
+                    ))
                 })?;
-                let mut settings = RelaySettings::from_env(env).map_err(|e| ServerError::Usage(e.to_string()))?;
+                let mut settings =
+                    RelaySettings::from_env(env).map_err(|e| ServerError::Usage(e.to_string()))?;
                 if stored_token.is_some() {
                     settings.token = stored_token;
                 }
                 let token = settings.token.clone();
-                let db = config.relay.db.clone().unwrap_or_else(|| data_dir.join("relay.db"));
+                let db = config
+                    .relay
+                    .db
+                    .clone()
+                    .unwrap_or_else(|| data_dir.join("relay.db"));
                 match RelayServer::start(addr, Some(db), settings).await {
                     Ok(server) => {
                         let url = server.url();
                         relay = Some(server);
-                        Some(RelayChoice { url, token, embedded: true })
+                        Some(RelayChoice {
+                            url,
+                            token,
+                            embedded: true,
+                        })
                     }
                     // Another relay (agent-relay, another Perch) already serves
                     // this address: join it instead of failing.
                     Err(perch_relay::ServerError::Bind { source, .. })
                         if source.kind() == std::io::ErrorKind::AddrInUse =>
                     {
-                        tracing::warn!("{addr} is in use; joining the relay there instead of embedding one");
-                        Some(RelayChoice { url: format!("http://{addr}"), token, embedded: false })
+                        tracing::warn!(
+                            "{addr} is in use; joining the relay there instead of embedding one"
+                        );
+                        Some(RelayChoice {
+                            url: format!("http://{addr}"),
+                            token,
+                            embedded: false,
+                        })
                     }
-                    Err(err) => return Err(ServerError::Usage(format!("the embedded relay: {err}"))),
+                    Err(err) => {
+                        return Err(ServerError::Usage(format!("the embedded relay: {err}")))
+                    }
                 }
             }
         };
-        let mcp = McpServer::start().await.map_err(|e| ServerError::Usage(e.to_string()))?;
-        Ok(Self { relay, choice, mcp, peer: None })
+        let mcp = McpServer::start()
+            .await
+            .map_err(|e| ServerError::Usage(e.to_string()))?;
+        Ok(Self {
+            relay,
+            choice,
+            mcp,
+            peer: None,
+        })
     }
 
     /// Perch's agent (and the person) join the relay.
-    pub async fn join(&mut self, runtime: Arc<Runtime>, config: &Config) -> Result<(), ServerError> {
-        let Some(choice) = &self.choice else { return Ok(()) };
+    pub async fn join(
+        &mut self,
+        runtime: Arc<Runtime>,
+        config: &Config,
+    ) -> Result<(), ServerError> {
+        let Some(choice) = &self.choice else {
+            return Ok(());
+        };
         if !config.peer.enabled {
             return Ok(());
         }
-        let identity =
-            Identity::resolve(&config.peer, env, dirs::home_dir()).map_err(|e| ServerError::Usage(e.to_string()))?;
+        let identity = Identity::resolve(&config.peer, env, dirs::home_dir())
+            .map_err(|e| ServerError::Usage(e.to_string()))?;
         let options = PeerOptions {
             relay_url: choice.url.clone(),
             token: choice.token.clone(),
@@ -100,7 +137,9 @@ impl Network {
             identity,
             config: config.peer.clone(),
         };
-        let peer = Peer::start(runtime, options).await.map_err(|e| ServerError::Usage(e.to_string()))?;
+        let peer = Peer::start(runtime, options)
+            .await
+            .map_err(|e| ServerError::Usage(e.to_string()))?;
         self.mcp.attach(peer.clone());
         self.peer = Some(peer);
         Ok(())
@@ -123,9 +162,18 @@ impl Network {
 
 /// Whether `url` names the loopback address the embedded relay listens on.
 fn is_own_address(url: &str, listen: &str) -> bool {
-    let Ok(listen) = listen.trim().parse::<SocketAddr>() else { return false };
-    let authority = url.trim().trim_start_matches("http://").split('/').next().unwrap_or_default();
-    let Some((host, port)) = authority.rsplit_once(':') else { return false };
+    let Ok(listen) = listen.trim().parse::<SocketAddr>() else {
+        return false;
+    };
+    let authority = url
+        .trim()
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let Some((host, port)) = authority.rsplit_once(':') else {
+        return false;
+    };
     let loopback = matches!(host, "127.0.0.1" | "localhost" | "[::1]");
     loopback && listen.ip().is_loopback() && port.parse::<u16>().is_ok_and(|p| p == listen.port())
 }
@@ -139,7 +187,10 @@ mod tests {
         assert!(is_own_address("http://127.0.0.1:4850", "127.0.0.1:4850"));
         assert!(is_own_address("http://localhost:4850/", "127.0.0.1:4850"));
         assert!(!is_own_address("http://127.0.0.1:4851", "127.0.0.1:4850"));
-        assert!(!is_own_address("https://relay.example.com:4850", "127.0.0.1:4850"));
+        assert!(!is_own_address(
+            "https://relay.example.com:4850",
+            "127.0.0.1:4850"
+        ));
         assert!(!is_own_address("http://127.0.0.1:4850", "off"));
     }
 }

@@ -58,20 +58,27 @@ impl SecretStore for KeyringSecretStore {
 pub fn open_secret_store(data_dir: &Path) -> Arc<dyn SecretStore> {
     let file_dir = data_dir.join("secrets");
     let forced_file = std::env::var("PERCH_SECRET_STORE").is_ok_and(|v| v == "file");
-    let keyring = KeyringSecretStore { data_dir: data_dir.display().to_string() };
+    let keyring = KeyringSecretStore {
+        data_dir: data_dir.display().to_string(),
+    };
     let store: Arc<dyn SecretStore> = if forced_file {
-        Arc::new(FileSecretStore::new(file_dir.clone(), None))
+        Arc::new(FileSecretStore::new(file_dir, None))
     } else {
         // Write, read back and delete: a Secret Service with no usable
         // collection (auto-started, never unlocked) answers reads but fails
         // writes.
-        let probe = keyring.set("probe", "perch").and_then(|()| keyring.get("probe")).and_then(|read| {
-            keyring.delete("probe")?;
-            match read.as_deref() {
-                Some("perch") => Ok(()),
-                _ => Err(HostError::Secrets("the keyring did not return what was stored".into())),
-            }
-        });
+        let probe = keyring
+            .set("probe", "perch")
+            .and_then(|()| keyring.get("probe"))
+            .and_then(|read| {
+                keyring.delete("probe")?;
+                match read.as_deref() {
+                    Some("perch") => Ok(()),
+                    _ => Err(HostError::Secrets(
+                        "the keyring did not return what was stored".into(),
+                    )),
+                }
+            });
         match probe {
             Ok(()) => Arc::new(keyring),
             Err(err) => {
@@ -80,7 +87,7 @@ pub fn open_secret_store(data_dir: &Path) -> Arc<dyn SecretStore> {
                     file_dir.display()
                 );
                 tracing::warn!("{warning}");
-                Arc::new(FileSecretStore::new(file_dir.clone(), Some(warning)))
+                Arc::new(FileSecretStore::new(file_dir, Some(warning)))
             }
         }
     };
@@ -91,11 +98,16 @@ pub fn open_secret_store(data_dir: &Path) -> Arc<dyn SecretStore> {
 /// The token a running server stored, for client commands: reads only, so
 /// a `perch status` does not write a keyring probe. `None` if there is none.
 pub fn read_token(data_dir: &Path) -> Result<Option<String>, HostError> {
-    if let Some(token) = std::env::var("PERCH_API_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
+    if let Some(token) = std::env::var("PERCH_API_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    {
         return Ok(Some(token.trim().to_string()));
     }
     if std::env::var("PERCH_SECRET_STORE").map_or(true, |v| v != "file") {
-        let keyring = KeyringSecretStore { data_dir: data_dir.display().to_string() };
+        let keyring = KeyringSecretStore {
+            data_dir: data_dir.display().to_string(),
+        };
         if let Ok(Some(token)) = keyring.get(secret_names::API_TOKEN) {
             return Ok(Some(token));
         }
@@ -106,7 +118,9 @@ pub fn read_token(data_dir: &Path) -> Result<Option<String>, HostError> {
 /// Perch 0.1 kept the token in `<data dir>/api-token`; move it into the store.
 fn migrate_legacy_token(data_dir: &Path, store: &dyn SecretStore) {
     let legacy: PathBuf = data_dir.join("api-token");
-    let Ok(token) = std::fs::read_to_string(&legacy) else { return };
+    let Ok(token) = std::fs::read_to_string(&legacy) else {
+        return;
+    };
     let moved = match store.get(secret_names::API_TOKEN) {
         Ok(Some(_)) => true,
         Ok(None) => store.set(secret_names::API_TOKEN, token.trim()).is_ok(),
@@ -127,7 +141,8 @@ pub fn load_or_create_token(store: &dyn SecretStore) -> Result<String, HostError
     if let Some(token) = store.get(secret_names::API_TOKEN)? {
         return Ok(token);
     }
-    let token = perch_runtime::random_hex(32).map_err(|e| HostError::Secrets(format!("making the API token: {e}")))?;
+    let token = stdx::random_hex(32)
+        .map_err(|e| HostError::Secrets(format!("making the API token: {e}")))?;
     store.set(secret_names::API_TOKEN, &token)?;
     Ok(token)
 }

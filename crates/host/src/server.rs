@@ -1,6 +1,7 @@
 //! The runtime and the API on a loopback port: what `perch serve` runs and
 //! what the desktop app hosts in-process.
 
+use crate::embeddings::HttpEmbeddings;
 use crate::network::Network;
 use crate::secrets::{load_or_create_token, open_secret_store};
 use perch_api::{ApiOptions, Auth};
@@ -24,6 +25,8 @@ pub enum ServerError {
     Runtime(#[from] perch_runtime::Error),
     #[error(transparent)]
     Host(#[from] HostError),
+    #[error("{0}")]
+    Http(String),
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
@@ -154,6 +157,7 @@ impl Server {
             autostart: options.autostart,
             logs_dir: options.logs_dir,
             mcp: Some(network.mcp.attachment()),
+            embeddings: Some(Arc::new(HttpEmbeddings::new().map_err(ServerError::Http)?)),
         })
         .await?;
         network.mcp.attach_runtime(runtime.clone());

@@ -5,9 +5,9 @@
 
 use perch_host::server::{Server, ServerOptions};
 use perch_runtime::memory::{MemoryAction, MemoryPatch as MemoryPatch2, MemoryQuery, NewMemory};
-use perch_runtime::settings::{MemoryPatch, SettingsPatch};
 use perch_runtime::model::{EventKind, NewSession};
 use perch_runtime::planner::NewPlan;
+use perch_runtime::settings::{MemoryPatch, SettingsPatch};
 use perch_runtime::wakeups::{
     CreatedBy, Misfire, NewSchedule, NewWakeup, RunStatus, Target, WakeupRun,
 };
@@ -21,14 +21,16 @@ use tokio::sync::broadcast::{error::RecvError, Receiver};
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 const WAIT: Duration = Duration::from_secs(60);
 
-
 /// A Perch with the relay off (these tests are about the agent's own state).
 async fn start(
     env: &CodexEnv,
     model: &ScriptedModel,
 ) -> Result<Server, Box<dyn std::error::Error>> {
     std::env::set_var("PERCH_SECRET_STORE", "file");
-    std::fs::write(env.data().join("config.toml"), env.perch_config(&model.base_url(), "guarded"))?;
+    std::fs::write(
+        env.data().join("config.toml"),
+        env.perch_config(&model.base_url(), "guarded"),
+    )?;
     let server = Server::start(ServerOptions {
         data_dir: env.data(),
         listen: Some("127.0.0.1:0".into()),
@@ -80,7 +82,10 @@ fn turn_completed(turn: &str) -> impl Fn(&EventKind) -> Option<String> + '_ {
 /// The ids of a `memory.changed` whose vectors were made.
 fn embedded(kind: &EventKind) -> Option<Vec<i64>> {
     match kind {
-        EventKind::MemoryChanged { action: MemoryAction::Embedded, ids } => Some(ids.clone()),
+        EventKind::MemoryChanged {
+            action: MemoryAction::Embedded,
+            ids,
+        } => Some(ids.clone()),
         _ => None,
     }
 }
@@ -115,15 +120,16 @@ async fn the_agent_remembers_and_a_later_turn_is_given_the_memory() -> TestResul
         "completed"
     );
 
-    let found = rt.memories(
-        MemoryQuery {
-            q: Some("staging database".into()),
-            limit: 5,
-            ..Default::default()
-        },
-        false,
-    )
-    .await?;
+    let found = rt
+        .memories(
+            MemoryQuery {
+                q: Some("staging database".into()),
+                limit: 5,
+                ..Default::default()
+            },
+            false,
+        )
+        .await?;
     let memory = found
         .memories
         .first()
@@ -184,32 +190,56 @@ async fn with_embeddings_configured_memories_are_found_by_meaning() -> TestResul
     let rt = server.runtime.clone();
     let person = perch_runtime::memory::Origin::person;
     let parked = rt.add_memory(
-        NewMemory { text: "Parked the automobile in bay 12".into(), ..Default::default() },
+        NewMemory {
+            text: "Parked the automobile in bay 12".into(),
+            ..Default::default()
+        },
         person(),
     )?;
     let lunch = rt.add_memory(
-        NewMemory { text: "Lunch is at noon".into(), ..Default::default() },
+        NewMemory {
+            text: "Lunch is at noon".into(),
+            ..Default::default()
+        },
         person(),
     )?;
-    let search = |q: &str| MemoryQuery { q: Some(q.into()), limit: 5, ..Default::default() };
+    let search = |q: &str| MemoryQuery {
+        q: Some(q.into()),
+        limit: 5,
+        ..Default::default()
+    };
     assert!(
-        rt.memories(search("where is my car"), false).await?.memories.is_empty(),
+        rt.memories(search("where is my car"), false)
+            .await?
+            .memories
+            .is_empty(),
         "no word in common: full-text search alone finds nothing"
     );
 
     let memory_patch = |url: Option<String>, name: Option<String>| SettingsPatch {
-        memory: Some(MemoryPatch { embeddings_url: Some(url), embeddings_model: Some(name), ..Default::default() }),
+        memory: Some(MemoryPatch {
+            embeddings_url: Some(url),
+            embeddings_model: Some(name),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let mut live = rt.events().subscribe(None).live;
-    rt.update_settings(memory_patch(Some(model.base_url()), Some("scripted-embed".into()))).await?;
+    rt.update_settings(memory_patch(
+        Some(model.base_url()),
+        Some("scripted-embed".into()),
+    ))
+    .await?;
     // The backfill embeds both memories in the background.
     let mut waiting = vec![parked.id, lunch.id];
     while !waiting.is_empty() {
         let ids = until(&mut live, "both memories embedded", embedded).await?;
         waiting.retain(|id| !ids.contains(id));
     }
-    let found = rt.memories(search("where is my car"), false).await?.memories;
+    let found = rt
+        .memories(search("where is my car"), false)
+        .await?
+        .memories;
     let texts: Vec<&str> = found.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(texts, vec!["Parked the automobile in bay 12"], "{texts:?}");
     let requests = model.embedding_requests();
@@ -223,30 +253,62 @@ async fn with_embeddings_configured_memories_are_found_by_meaning() -> TestResul
         .flat_map(|r| r.body["input"].as_array().cloned().unwrap_or_default())
         .filter_map(|v| v.as_str().map(str::to_string))
         .collect();
-    assert!(inputs.contains(&"Parked the automobile in bay 12".to_string()), "{inputs:?}");
-    assert!(inputs.contains(&"Lunch is at noon".to_string()), "{inputs:?}");
+    assert!(
+        inputs.contains(&"Parked the automobile in bay 12".to_string()),
+        "{inputs:?}"
+    );
+    assert!(
+        inputs.contains(&"Lunch is at noon".to_string()),
+        "{inputs:?}"
+    );
 
     // An edit drops the vector; the backfill makes a new one for the new text.
-    rt.update_memory(parked.id, MemoryPatch2 { text: Some("Parked the sedan in bay 14".into()), ..Default::default() })?;
+    rt.update_memory(
+        parked.id,
+        MemoryPatch2 {
+            text: Some("Parked the sedan in bay 14".into()),
+            ..Default::default()
+        },
+    )?;
     let ids = until(&mut live, "the edited memory embedded again", embedded).await?;
     assert_eq!(ids, vec![parked.id]);
     assert!(
-        model.embedding_requests().iter().any(|r| r.body["input"][0] == "Parked the sedan in bay 14"),
+        model
+            .embedding_requests()
+            .iter()
+            .any(|r| r.body["input"][0] == "Parked the sedan in bay 14"),
         "the new text was not what was embedded"
     );
 
     // A turn's context is found the same way.
     let session = rt.create_session(NewSession::default()).await?.id;
     model.enqueue(Script::text("Bay 14."));
-    let turn = rt.send_message(&session, "Where did I leave the automobile?").await?.turn_id;
-    assert_eq!(until(&mut live, "the turn's end", turn_completed(&turn)).await?, "completed");
-    let sent = model.requests().last().ok_or("no model request")?.input_text();
-    assert!(sent.contains("<perch_context>") && sent.contains("Parked the sedan in bay 14"), "{sent}");
+    let turn = rt
+        .send_message(&session, "Where did I leave the automobile?")
+        .await?
+        .turn_id;
+    assert_eq!(
+        until(&mut live, "the turn's end", turn_completed(&turn)).await?,
+        "completed"
+    );
+    let sent = model
+        .requests()
+        .last()
+        .ok_or("no model request")?
+        .input_text();
+    assert!(
+        sent.contains("<perch_context>") && sent.contains("Parked the sedan in bay 14"),
+        "{sent}"
+    );
 
     // Turned off: full text only again, and nothing is sent.
     rt.update_settings(memory_patch(None, None)).await?;
     let before = model.embedding_requests().len();
-    assert!(rt.memories(search("where is my car"), false).await?.memories.is_empty());
+    assert!(rt
+        .memories(search("where is my car"), false)
+        .await?
+        .memories
+        .is_empty());
     assert_eq!(model.embedding_requests().len(), before);
     server.stop().await;
     Ok(())
@@ -393,7 +455,7 @@ fn make_overdue(data: &std::path::Path, id: i64, by_ms: i64) -> Result<(), rusql
         "UPDATE wakeups SET next_fire_at = ?2,
            schedule = CASE WHEN json_extract(schedule, '$.kind') = 'at' THEN json_set(schedule, '$.at', ?2) ELSE schedule END
          WHERE id = ?1",
-        rusqlite::params![id, perch_runtime::now_ms() - by_ms],
+        rusqlite::params![id, stdx::now_ms() - by_ms],
     )?;
     Ok(())
 }
@@ -510,7 +572,7 @@ async fn wakeups_missed_while_perch_was_stopped_follow_their_policy_after_restar
     assert!(rt
         .wakeup(crashed.id)?
         .next_fire_at
-        .is_some_and(|next| next > perch_runtime::now_ms()));
+        .is_some_and(|next| next > stdx::now_ms()));
 
     // Another restart changes nothing.
     server.stop().await;

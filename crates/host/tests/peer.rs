@@ -3,8 +3,8 @@
 //! scripted model. An outside agent speaks the Agent Relay HTTP API.
 
 use perch_host::server::{Server, ServerOptions};
-use perch_relay::model::NewMessage;
 use perch_relay::{RelayServer, RelaySettings};
+use perch_relay_protocol::NewMessage;
 use perch_runtime::model::EventKind;
 use perch_runtime::{Config, Event};
 use perch_test_support::{CodexEnv, Script, ScriptedModel};
@@ -24,7 +24,11 @@ fn config(env: &CodexEnv, model: &ScriptedModel) -> Result<Config, Box<dyn std::
     Ok(config)
 }
 
-async fn start(env: &CodexEnv, config: Config, relay_listen: &str) -> Result<Server, Box<dyn std::error::Error>> {
+async fn start(
+    env: &CodexEnv,
+    config: Config,
+    relay_listen: &str,
+) -> Result<Server, Box<dyn std::error::Error>> {
     // Secrets in 0600 files under the data dir, never in the developer's keyring.
     std::env::set_var("PERCH_SECRET_STORE", "file");
     std::env::remove_var("AGENT_RELAY_URL");
@@ -40,13 +44,21 @@ async fn start(env: &CodexEnv, config: Config, relay_listen: &str) -> Result<Ser
     })
     .await?;
     let status = server.runtime.wait_ready(WAIT).await;
-    assert_eq!(status.state, perch_runtime::HealthState::Ready, "{status:?}");
+    assert_eq!(
+        status.state,
+        perch_runtime::HealthState::Ready,
+        "{status:?}"
+    );
     Ok(server)
 }
 
 /// Waits (bounded) until the peer status satisfies `done`, woken by events.
 async fn until_peer(server: &Server, done: impl Fn(&Value) -> bool) -> Result<Value, String> {
-    let peer = server.network.peer.clone().ok_or("the peer network is off")?;
+    let peer = server
+        .network
+        .peer
+        .clone()
+        .ok_or("the peer network is off")?;
     let mut live = server.runtime.events().subscribe(None).live;
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
@@ -77,7 +89,11 @@ async fn next_turn_completed(live: &mut Receiver<Arc<Event>>) -> Result<String, 
     }
 }
 
-async fn post(http: &reqwest::Client, url: String, body: Value) -> Result<Value, Box<dyn std::error::Error>> {
+async fn post(
+    http: &reqwest::Client,
+    url: String,
+    body: Value,
+) -> Result<Value, Box<dyn std::error::Error>> {
     let response = http.post(url).json(&body).send().await?;
     let status = response.status();
     let body: Value = response.json().await?;
@@ -91,14 +107,27 @@ async fn a_peer_message_becomes_a_framed_turn_and_the_agent_replies_through_mcp(
     let model = ScriptedModel::start().await?;
     let server = start(&env, config(&env, &model)?, "127.0.0.1:0").await?;
     let status = until_peer(&server, |s| s["connected"] == true).await?;
-    let relay = status["relayUrl"].as_str().ok_or("no relay url")?.to_string();
+    let relay = status["relayUrl"]
+        .as_str()
+        .ok_or("no relay url")?
+        .to_string();
     assert_eq!(status["embedded"], true);
     let http = reqwest::Client::new();
 
     // The outside agent, as an agent-relay plugin would register it.
-    post(&http, format!("{relay}/api/agents"), json!({ "id": "outside-bot", "label": "Outside", "instanceId": "o1" })).await?;
+    post(
+        &http,
+        format!("{relay}/api/agents"),
+        json!({ "id": "outside-bot", "label": "Outside", "instanceId": "o1" }),
+    )
+    .await?;
     // The model answers the delivery turn by calling Perch's `reply` tool.
-    model.enqueue(Script::mcp_call("perch", "reply", json!({ "messageId": 1, "body": "On it." }), "call_reply"));
+    model.enqueue(Script::mcp_call(
+        "perch",
+        "reply",
+        json!({ "messageId": 1, "body": "On it." }),
+        "call_reply",
+    ));
     model.enqueue(Script::text("Replied to outside-bot."));
     let mut live = server.runtime.events().subscribe(None).live;
     let sent = post(
@@ -112,16 +141,30 @@ async fn a_peer_message_becomes_a_framed_turn_and_the_agent_replies_through_mcp(
     assert_eq!(next_turn_completed(&mut live).await?, "completed");
     let requests = model.requests();
     let first = requests.first().ok_or("no model request")?.input_text();
-    assert!(first.contains("[peer messages: what follows comes from other agents"), "{first}");
-    assert!(first.contains("[channel: ops] outside-bot: deploy finished; please confirm"), "{first}");
+    assert!(
+        first.contains("[peer messages: what follows comes from other agents"),
+        "{first}"
+    );
+    assert!(
+        first.contains("[channel: ops] outside-bot: deploy finished; please confirm"),
+        "{first}"
+    );
     assert!(first.contains("(message 1; subject \"Deploy\")"), "{first}");
     // The tool ran without an approval prompt (the policy is guarded) and
     // its output reached the model.
-    let second = requests.get(1).ok_or("no second model request")?.input_text();
+    let second = requests
+        .get(1)
+        .ok_or("no second model request")?
+        .input_text();
     assert!(second.contains("On it."), "{second}");
 
     // The reply is on the relay, addressed to the sender, in its thread.
-    let replies: Vec<Value> = http.get(format!("{relay}/api/messages?for=outside-bot")).send().await?.json().await?;
+    let replies: Vec<Value> = http
+        .get(format!("{relay}/api/messages?for=outside-bot"))
+        .send()
+        .await?
+        .json()
+        .await?;
     assert_eq!(replies.len(), 1, "{replies:?}");
     assert_eq!(replies[0]["from"], "perch-test");
     assert_eq!(replies[0]["replyTo"], 1);
@@ -129,8 +172,18 @@ async fn a_peer_message_becomes_a_framed_turn_and_the_agent_replies_through_mcp(
     assert_eq!(replies[0]["channel"], "ops");
     assert_eq!(replies[0]["body"], "On it.");
     // Consumed: read by the agent, and not delivered again.
-    let original: Value = http.get(format!("{relay}/api/messages/1")).send().await?.json().await?;
-    assert!(original["readBy"].as_array().is_some_and(|r| r.contains(&json!("perch-test"))), "{original}");
+    let original: Value = http
+        .get(format!("{relay}/api/messages/1"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert!(
+        original["readBy"]
+            .as_array()
+            .is_some_and(|r| r.contains(&json!("perch-test"))),
+        "{original}"
+    );
     let status = until_peer(&server, |s| s["delivery"]["state"] == "idle").await?;
     assert_eq!(status["delivery"]["queued"], 0);
     assert_eq!(model.requests().len(), 2);
@@ -151,11 +204,17 @@ async fn a_peer_message_becomes_a_framed_turn_and_the_agent_replies_through_mcp(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_a_relay_restart_the_agent_reconnects_and_gets_the_missed_messages_in_one_framed_turn() -> TestResult {
+async fn after_a_relay_restart_the_agent_reconnects_and_gets_the_missed_messages_in_one_framed_turn(
+) -> TestResult {
     let env = CodexEnv::new()?;
     let model = ScriptedModel::start().await?;
     let relay_db = env.root().join("relay.db");
-    let relay = RelayServer::start("127.0.0.1:0".parse()?, Some(relay_db.clone()), RelaySettings::default()).await?;
+    let relay = RelayServer::start(
+        "127.0.0.1:0".parse()?,
+        Some(relay_db.clone()),
+        RelaySettings::default(),
+    )
+    .await?;
     let addr = relay.addr();
     let mut config = config(&env, &model)?;
     config.relay.url = Some(relay.url());
@@ -183,10 +242,17 @@ async fn after_a_relay_restart_the_agent_reconnects_and_gets_the_missed_messages
     let mut live = server.runtime.events().subscribe(None).live;
     relay.relay().send(missed)?;
     assert_eq!(next_turn_completed(&mut live).await?, "completed");
-    let text = model.requests().first().ok_or("no model request")?.input_text();
+    let text = model
+        .requests()
+        .first()
+        .ok_or("no model request")?
+        .input_text();
     assert!(text.contains("[event: reconnected after "), "{text}");
     assert!(text.contains("missed messages follow]"), "{text}");
-    assert!(text.contains("[channel: ops] outside-bot: sent while you were away"), "{text}");
+    assert!(
+        text.contains("[channel: ops] outside-bot: sent while you were away"),
+        "{text}"
+    );
     assert_eq!(model.requests().len(), 1);
     server.stop().await;
     relay.stop().await;
@@ -194,37 +260,77 @@ async fn after_a_relay_restart_the_agent_reconnects_and_gets_the_missed_messages
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_codex_crash_mid_delivery_loses_nothing_the_message_is_retried_and_answered_once() -> TestResult {
+async fn a_codex_crash_mid_delivery_loses_nothing_the_message_is_retried_and_answered_once(
+) -> TestResult {
     let env = CodexEnv::new()?;
     let model = ScriptedModel::start().await?;
     let server = start(&env, config(&env, &model)?, "127.0.0.1:0").await?;
     let status = until_peer(&server, |s| s["connected"] == true).await?;
-    let relay = status["relayUrl"].as_str().ok_or("no relay url")?.to_string();
+    let relay = status["relayUrl"]
+        .as_str()
+        .ok_or("no relay url")?
+        .to_string();
     let http = reqwest::Client::new();
-    post(&http, format!("{relay}/api/agents"), json!({ "id": "outside-bot", "instanceId": "o1" })).await?;
+    post(
+        &http,
+        format!("{relay}/api/agents"),
+        json!({ "id": "outside-bot", "instanceId": "o1" }),
+    )
+    .await?;
 
     // The delivery turn hangs at the model; then the app-server dies.
     model.enqueue(Script::hanging());
     let mut live = server.runtime.events().subscribe(None).live;
-    let sent = post(&http, format!("{relay}/api/messages"), json!({ "from": "outside-bot", "to": "perch-test", "body": "status?" })).await?;
+    let sent = post(
+        &http,
+        format!("{relay}/api/messages"),
+        json!({ "from": "outside-bot", "to": "perch-test", "body": "status?" }),
+    )
+    .await?;
     let id = sent["id"].as_i64().ok_or("no id")?;
     assert_eq!(model.wait_for_requests(1, WAIT).await.len(), 1);
     let pid = server.runtime.codex_status().pid.ok_or("no Codex pid")?;
-    model.enqueue(Script::mcp_call("perch", "reply", json!({ "messageId": id, "body": "All green." }), "call_1"));
+    model.enqueue(Script::mcp_call(
+        "perch",
+        "reply",
+        json!({ "messageId": id, "body": "All green." }),
+        "call_1",
+    ));
     model.enqueue(Script::text("Answered."));
-    assert!(std::process::Command::new("kill").args(["-9", &pid.to_string()]).status()?.success());
+    assert!(std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()?
+        .success());
 
     // The crash ends the turn `interrupted`; the retry (after retry_secs)
     // carries the same message, framed as a retry, and is answered once.
     assert_eq!(next_turn_completed(&mut live).await?, "interrupted");
     assert_eq!(next_turn_completed(&mut live).await?, "completed");
-    let retry = model.requests().get(1).ok_or("no retry request")?.input_text();
-    assert!(retry.contains("[event: retry 1/6 of a turn that failed; the same messages follow]"), "{retry}");
+    let retry = model
+        .requests()
+        .get(1)
+        .ok_or("no retry request")?
+        .input_text();
+    assert!(
+        retry.contains("[event: retry 1/6 of a turn that failed; the same messages follow]"),
+        "{retry}"
+    );
     assert!(retry.contains("outside-bot: status?"), "{retry}");
-    let replies: Vec<Value> = http.get(format!("{relay}/api/messages?for=outside-bot")).send().await?.json().await?;
+    let replies: Vec<Value> = http
+        .get(format!("{relay}/api/messages?for=outside-bot"))
+        .send()
+        .await?
+        .json()
+        .await?;
     assert_eq!(replies.len(), 1, "{replies:?}");
-    assert_eq!((replies[0]["replyTo"].as_i64(), replies[0]["body"].as_str()), (Some(id), Some("All green.")));
-    until_peer(&server, |s| s["delivery"]["state"] == "idle" && s["delivery"]["attempt"] == 0).await?;
+    assert_eq!(
+        (replies[0]["replyTo"].as_i64(), replies[0]["body"].as_str()),
+        (Some(id), Some("All green."))
+    );
+    until_peer(&server, |s| {
+        s["delivery"]["state"] == "idle" && s["delivery"]["attempt"] == 0
+    })
+    .await?;
     assert_eq!(model.requests().len(), 3);
     server.stop().await;
     Ok(())

@@ -1,21 +1,16 @@
 //! The Agent Relay HTTP API as a client: typed calls over the relay's own
-//! wire types (`perch_relay::model`), errors carrying the relay's message.
+//! wire types (`perch-relay-protocol`), errors carrying the relay's message.
 
 use crate::error::{PeerError, Result};
 use futures_util::{Stream, StreamExt};
-use perch_relay::model::{Agent, InstanceProof, Message, NewMessage, Pair, RegisterAgent, Task};
+use perch_relay_protocol::{
+    Agent, InstanceProof, Message, NewMessage, Pair, RegisterAgent, RelayEvent, Task,
+};
 use reqwest::{Method, RequestBuilder};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use std::pin::Pin;
 use std::time::Duration;
-
-/// A relay event from `GET /api/events` (`ready`, `message.new`, ...).
-#[derive(Debug, Clone)]
-pub struct RelayEvent {
-    pub kind: String,
-    pub data: Value,
-}
 
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<RelayEvent>> + Send>>;
 
@@ -30,12 +25,17 @@ impl RelayClient {
     pub fn new(base: &str, token: Option<String>) -> Result<Self> {
         let base = base.trim_end_matches('/').to_string();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(PeerError::Invalid(format!("the relay URL {base:?} must start with http:// or https://")));
+            return Err(PeerError::Invalid(format!(
+                "the relay URL {base:?} must start with http:// or https://"
+            )));
         }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .build()
-            .map_err(|source| PeerError::Unreachable { url: base.clone(), source })?;
+            .map_err(|source| PeerError::Unreachable {
+                url: base.clone(),
+                source,
+            })?;
         Ok(Self { http, base, token })
     }
 
@@ -52,8 +52,15 @@ impl RelayClient {
     }
 
     async fn call<T: DeserializeOwned>(&self, builder: RequestBuilder) -> Result<T> {
-        let unreachable = |source| PeerError::Unreachable { url: self.base.clone(), source };
-        let response = builder.timeout(Duration::from_secs(30)).send().await.map_err(unreachable)?;
+        let unreachable = |source| PeerError::Unreachable {
+            url: self.base.clone(),
+            source,
+        };
+        let response = builder
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(unreachable)?;
         let status = response.status();
         if status.is_success() {
             return response.json().await.map_err(unreachable);
@@ -62,11 +69,16 @@ impl RelayClient {
     }
 
     pub async fn register(&self, card: &RegisterAgent) -> Result<Agent> {
-        self.call(self.request(Method::POST, "/api/agents").json(card)).await
+        self.call(self.request(Method::POST, "/api/agents").json(card))
+            .await
     }
 
     pub async fn heartbeat(&self, id: &str, proof: &InstanceProof) -> Result<Agent> {
-        self.call(self.request(Method::POST, &format!("/api/agents/{id}/heartbeat")).json(proof)).await
+        self.call(
+            self.request(Method::POST, &format!("/api/agents/{id}/heartbeat"))
+                .json(proof),
+        )
+        .await
     }
 
     pub async fn agents(&self) -> Result<Vec<Agent>> {
@@ -74,77 +86,129 @@ impl RelayClient {
     }
 
     pub async fn agent(&self, id: &str) -> Result<Agent> {
-        self.call(self.request(Method::GET, &format!("/api/agents/{id}"))).await
+        self.call(self.request(Method::GET, &format!("/api/agents/{id}")))
+            .await
     }
 
     /// `GET /api/messages` with the relay's query keys (`for`, `sinceId`, ...).
     pub async fn messages(&self, query: &[(&str, String)]) -> Result<Vec<Message>> {
-        self.call(self.request(Method::GET, "/api/messages").query(query)).await
+        self.call(self.request(Method::GET, "/api/messages").query(query))
+            .await
     }
 
     /// The newest message id (`GET /api/messages/cursor`).
     pub async fn cursor(&self) -> Result<i64> {
-        let cursor: Value = self.call(self.request(Method::GET, "/api/messages/cursor")).await?;
+        let cursor: Value = self
+            .call(self.request(Method::GET, "/api/messages/cursor"))
+            .await?;
         Ok(cursor["latestId"].as_i64().unwrap_or(0))
     }
 
     pub async fn message(&self, id: i64) -> Result<Message> {
-        self.call(self.request(Method::GET, &format!("/api/messages/{id}"))).await
+        self.call(self.request(Method::GET, &format!("/api/messages/{id}")))
+            .await
     }
 
     pub async fn send(&self, message: &NewMessage) -> Result<Message> {
-        self.call(self.request(Method::POST, "/api/messages").json(message)).await
+        self.call(self.request(Method::POST, "/api/messages").json(message))
+            .await
     }
 
     pub async fn mark_read(&self, id: i64, agent: &str) -> Result<Message> {
-        self.call(self.request(Method::PATCH, &format!("/api/messages/{id}")).json(&json!({ "readBy": agent }))).await
+        self.call(
+            self.request(Method::PATCH, &format!("/api/messages/{id}"))
+                .json(&json!({ "readBy": agent })),
+        )
+        .await
     }
 
     /// `op`: `claim`, `claim/renew` or `claim/release`.
-    pub async fn claim(&self, id: i64, op: &str, agent: &str, proof: &InstanceProof, lease: Duration) -> Result<Message> {
+    pub async fn claim(
+        &self,
+        id: i64,
+        op: &str,
+        agent: &str,
+        proof: &InstanceProof,
+        lease: Duration,
+    ) -> Result<Message> {
         let body = json!({
             "agentId": agent,
             "instanceId": proof.instance_id,
             "epoch": proof.epoch,
             "leaseMs": lease.as_millis() as i64,
         });
-        self.call(self.request(Method::POST, &format!("/api/messages/{id}/{op}")).json(&body)).await
+        self.call(
+            self.request(Method::POST, &format!("/api/messages/{id}/{op}"))
+                .json(&body),
+        )
+        .await
     }
 
     pub async fn pairs(&self, agent: Option<&str>) -> Result<Vec<Pair>> {
         let query: Vec<(&str, &str)> = agent.map(|a| ("agentId", a)).into_iter().collect();
-        self.call(self.request(Method::GET, "/api/pairs").query(&query)).await
+        self.call(self.request(Method::GET, "/api/pairs").query(&query))
+            .await
     }
 
-    pub async fn invite(&self, from: &str, target: &str, objective: Option<String>) -> Result<Pair> {
+    pub async fn invite(
+        &self,
+        from: &str,
+        target: &str,
+        objective: Option<String>,
+    ) -> Result<Pair> {
         let body = json!({ "from": from, "target": target, "objective": objective });
-        self.call(self.request(Method::POST, "/api/pairs").json(&body)).await
+        self.call(self.request(Method::POST, "/api/pairs").json(&body))
+            .await
     }
 
     /// `action`: `accept`, `reject` or `hangup`.
     pub async fn answer_pair(&self, id: &str, action: &str, agent: &str) -> Result<Pair> {
-        self.call(self.request(Method::POST, &format!("/api/pairs/{id}/{action}")).json(&json!({ "agentId": agent }))).await
+        self.call(
+            self.request(Method::POST, &format!("/api/pairs/{id}/{action}"))
+                .json(&json!({ "agentId": agent })),
+        )
+        .await
     }
 
     pub async fn pair_message(&self, id: &str, from: &str, body: &str) -> Result<Message> {
         let body = json!({ "from": from, "body": body });
-        self.call(self.request(Method::POST, &format!("/api/pairs/{id}/messages")).json(&body)).await
+        self.call(
+            self.request(Method::POST, &format!("/api/pairs/{id}/messages"))
+                .json(&body),
+        )
+        .await
     }
 
     pub async fn tasks(&self, status: Option<&str>, limit: usize) -> Result<Vec<Task>> {
         let mut query = vec![("limit", limit.to_string())];
         query.extend(status.map(|s| ("status", s.to_string())));
-        self.call(self.request(Method::GET, "/api/tasks").query(&query)).await
+        self.call(self.request(Method::GET, "/api/tasks").query(&query))
+            .await
     }
 
-    pub async fn update_task(&self, id: i64, agent: &str, status: &str, progress: Option<String>, result: Option<String>) -> Result<Task> {
-        let body = json!({ "agentId": agent, "status": status, "progress": progress, "result": result });
-        self.call(self.request(Method::PATCH, &format!("/api/tasks/{id}/status")).json(&body)).await
+    pub async fn update_task(
+        &self,
+        id: i64,
+        agent: &str,
+        status: &str,
+        progress: Option<String>,
+        result: Option<String>,
+    ) -> Result<Task> {
+        let body =
+            json!({ "agentId": agent, "status": status, "progress": progress, "result": result });
+        self.call(
+            self.request(Method::PATCH, &format!("/api/tasks/{id}/status"))
+                .json(&body),
+        )
+        .await
     }
 
     /// The relay's SSE stream (every event; the caller filters).
     pub async fn events(&self) -> Result<EventStream> {
-        let unreachable = |source| PeerError::Unreachable { url: self.base.clone(), source };
+        let unreachable = |source| PeerError::Unreachable {
+            url: self.base.clone(),
+            source,
+        };
         let response = self
             .request(Method::GET, "/api/events")
             .header("Accept", "text/event-stream")
@@ -155,10 +219,31 @@ impl RelayClient {
             return Err(relay_error(response).await);
         }
         let url = self.base.clone();
-        let stream = eventsource_stream::EventStream::new(response.bytes_stream()).map(move |event| match event {
-            Ok(event) => Ok(RelayEvent { kind: event.event, data: serde_json::from_str(&event.data).unwrap_or(Value::Null) }),
-            Err(e) => Err(PeerError::Invalid(format!("the relay stream at {url} broke: {e}"))),
-        });
+        // Kinds this version does not know (a newer relay's) are skipped;
+        // a known kind whose payload does not parse is an error, not a guess.
+        let stream = eventsource_stream::EventStream::new(response.bytes_stream()).filter_map(
+            move |event| {
+                let url = url.clone();
+                async move {
+                    let event = match event {
+                        Ok(event) => event,
+                        Err(e) => {
+                            return Some(Err(PeerError::Invalid(format!(
+                                "the relay stream at {url} broke: {e}"
+                            ))))
+                        }
+                    };
+                    RelayEvent::parse(&event.event, &event.data)
+                        .map_err(|e| {
+                            PeerError::Invalid(format!(
+                                "the relay at {url} sent a {} event Perch cannot read: {e}",
+                                event.event
+                            ))
+                        })
+                        .transpose()
+                }
+            },
+        );
         Ok(Box::pin(stream))
     }
 }
@@ -170,6 +255,9 @@ async fn relay_error(response: reqwest::Response) -> PeerError {
     PeerError::Relay {
         status: status.as_u16(),
         code: body["code"].as_str().unwrap_or_default().to_string(),
-        message: body["error"].as_str().map(String::from).unwrap_or_else(|| status.to_string()),
+        message: body["error"]
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| status.to_string()),
     }
 }

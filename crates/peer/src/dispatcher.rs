@@ -16,12 +16,13 @@
 use crate::error::PeerError;
 use crate::peer::Peer;
 use crate::prompt::turn_text;
-use perch_relay::model::Message;
+use perch_relay_protocol::Message;
 use perch_runtime::model::{EventKind, NewSession};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
+use stdx::MutexExt;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -239,7 +240,7 @@ impl Dispatcher {
             error,
         };
         {
-            let mut shown = peer.delivery.lock().unwrap_or_else(|p| p.into_inner());
+            let mut shown = peer.delivery.lock_unpoisoned();
             if *shown == status {
                 return;
             }

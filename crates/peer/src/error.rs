@@ -10,7 +10,11 @@ pub enum PeerError {
     },
     /// The relay answered with an error (`{"error","code"}`).
     #[error("the relay answered {status}: {message}")]
-    Relay { status: u16, code: String, message: String },
+    Relay {
+        status: u16,
+        code: String,
+        message: String,
+    },
     #[error("{0}")]
     Invalid(String),
     #[error("the peer network is off ({0})")]

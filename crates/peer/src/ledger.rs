@@ -8,6 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
+use stdx::MutexExt;
 
 pub struct Ledger {
     db: Mutex<Connection>,
@@ -28,11 +29,16 @@ impl Ledger {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.db.lock_unpoisoned()
     }
 
     pub fn get(&self, key: &str) -> Result<Option<String>> {
-        Ok(self.lock().query_row("SELECT value FROM state WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+        Ok(self
+            .lock()
+            .query_row("SELECT value FROM state WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
     }
 
     pub fn set(&self, key: &str, value: &str) -> Result<()> {
@@ -72,7 +78,10 @@ mod tests {
 
     #[test]
     fn watermarks_only_move_forward_and_survive_a_reopen() -> Result<()> {
-        let dir = tempfile::tempdir().map_err(|source| crate::PeerError::Io { context: "tempdir".into(), source })?;
+        let dir = tempfile::tempdir().map_err(|source| crate::PeerError::Io {
+            context: "tempdir".into(),
+            source,
+        })?;
         let path = dir.path().join("peer.db");
         let ledger = Ledger::open(&path)?;
         ledger.advance(&[("ops".into(), 7), (DIRECT.into(), 3)])?;

@@ -4,19 +4,23 @@
 //! reaches or comes from either of them is published on the runtime's bus
 //! (the UI and the notifier listen there).
 
-use crate::client::{RelayClient, RelayEvent};
+use crate::client::RelayClient;
 use crate::dispatcher::{self, DeliveryStatus, Dispatch};
 use crate::error::{PeerError, Result};
 use crate::identity::Identity;
 use crate::ledger::{Ledger, DIRECT};
 use futures_util::StreamExt;
-use perch_relay::model::{Agent, AgentStatus, InstanceProof, Message, NewMessage, Pair, RegisterAgent, Target, Task};
+use perch_relay_protocol::{
+    Agent, AgentStatus, InstanceProof, Message, NewMessage, Pair, RegisterAgent, RelayEvent,
+    Target, Task,
+};
 use perch_runtime::config::PeerConfig;
 use perch_runtime::model::EventKind;
 use perch_runtime::Runtime;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
+use stdx::MutexExt;
 use tokio::sync::mpsc;
 
 const PAGE: usize = 500;
@@ -69,7 +73,10 @@ impl Peer {
         let ledger = Ledger::open(&runtime.data_dir().join("peer.db"))?;
         let instance_id = format!(
             "perch-{}",
-            perch_runtime::random_hex(8).map_err(|source| PeerError::Io { context: "making an instance id".into(), source })?
+            stdx::random_hex(8).map_err(|source| PeerError::Io {
+                context: "making an instance id".into(),
+                source
+            })?
         );
         let (dispatch, inbox) = mpsc::channel(1024);
         let peer = Arc::new(Self {
@@ -90,7 +97,7 @@ impl Peer {
             tokio::spawn(follow(Arc::downgrade(&peer))),
             tokio::spawn(heartbeat(Arc::downgrade(&peer))),
         ];
-        *peer.tasks.lock().unwrap_or_else(|p| p.into_inner()) = tasks;
+        *peer.tasks.lock_unpoisoned() = tasks;
         Ok(peer)
     }
 
@@ -98,13 +105,13 @@ impl Peer {
     /// dispatcher. Nothing is lost: what was not consumed stays above the
     /// watermarks for the next run.
     pub fn stop(&self) {
-        for task in self.tasks.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+        for task in self.tasks.lock_unpoisoned().drain(..) {
             task.abort();
         }
     }
 
     fn lock_link(&self) -> std::sync::MutexGuard<'_, Link> {
-        self.link.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.link.lock_unpoisoned()
     }
 
     pub fn relay_url(&self) -> &str {
@@ -120,12 +127,16 @@ impl Peer {
     }
 
     pub(crate) fn agent_proof(&self) -> InstanceProof {
-        self.lock_link().agent.as_ref().map(|m| m.proof.clone()).unwrap_or_default()
+        self.lock_link()
+            .agent
+            .as_ref()
+            .map(|m| m.proof.clone())
+            .unwrap_or_default()
     }
 
     /// What `GET /api/peer` answers and `peer.status` carries.
     pub fn status(&self) -> Value {
-        let delivery = self.delivery.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let delivery = self.delivery.lock_unpoisoned().clone();
         let link = self.lock_link();
         let id = &self.identity;
         json!({
@@ -147,7 +158,9 @@ impl Peer {
     }
 
     pub(crate) fn publish_status(&self) {
-        self.runtime.events().publish(EventKind::PeerStatus { status: self.status() });
+        self.runtime.events().publish(EventKind::PeerStatus {
+            status: self.status(),
+        });
     }
 
     fn set_link(&self, change: impl FnOnce(&mut Link)) {
@@ -167,24 +180,53 @@ impl Peer {
         RegisterAgent {
             id: id.to_string(),
             name: None,
-            label: if person { Some(format!("{} (person)", identity.person_id)) } else { identity.label.clone() },
+            label: if person {
+                Some(format!("{} (person)", identity.person_id))
+            } else {
+                identity.label.clone()
+            },
             machine: None,
             rig: Some("perch".into()),
-            tags: if person { vec!["human".into(), "perch".into()] } else { identity.tags.clone() },
-            capabilities: if person { vec!["chat".into()] } else { identity.capabilities.clone() },
-            channels: if person { Vec::new() } else { identity.channels.clone() },
+            tags: if person {
+                vec!["human".into(), "perch".into()]
+            } else {
+                identity.tags.clone()
+            },
+            capabilities: if person {
+                vec!["chat".into()]
+            } else {
+                identity.capabilities.clone()
+            },
+            channels: if person {
+                Vec::new()
+            } else {
+                identity.channels.clone()
+            },
             status: Some(AgentStatus::Online),
             ready: Some(true),
-            instance_id: Some(format!("{}{}", self.instance_id, if person { "-person" } else { "" })),
+            instance_id: Some(format!(
+                "{}{}",
+                self.instance_id,
+                if person { "-person" } else { "" }
+            )),
             meta,
         }
     }
 
     async fn register(&self) -> Result<()> {
-        let agent = self.client.register(&self.card(&self.identity.agent_id, false)).await?;
-        let person = self.client.register(&self.card(&self.identity.person_id, true)).await?;
+        let agent = self
+            .client
+            .register(&self.card(&self.identity.agent_id, false))
+            .await?;
+        let person = self
+            .client
+            .register(&self.card(&self.identity.person_id, true))
+            .await?;
         let member = |card: Agent| Member {
-            proof: InstanceProof { instance_id: card.instance_id.clone(), epoch: Some(card.epoch) },
+            proof: InstanceProof {
+                instance_id: card.instance_id.clone(),
+                epoch: Some(card.epoch),
+            },
             card,
         };
         let mut link = self.lock_link();
@@ -195,7 +237,11 @@ impl Peer {
 
     /// The oldest id the agent may still have to consume.
     async fn floor(&self) -> Result<i64> {
-        let floor = match self.ledger.get("floor")?.and_then(|f| f.parse::<i64>().ok()) {
+        let floor = match self
+            .ledger
+            .get("floor")?
+            .and_then(|f| f.parse::<i64>().ok())
+        {
             Some(floor) => floor,
             None => {
                 // The first run starts at the relay's present: a shared relay's
@@ -206,7 +252,12 @@ impl Peer {
             }
         };
         let marks = self.ledger.watermarks()?;
-        Ok(marks.values().copied().chain([floor]).min().unwrap_or(floor))
+        Ok(marks
+            .values()
+            .copied()
+            .chain([floor])
+            .min()
+            .unwrap_or(floor))
     }
 
     /// Everything for the agent after its watermarks (the dispatcher drops
@@ -235,7 +286,11 @@ impl Peer {
     async fn refresh_unread(&self) -> Result<()> {
         let unread = self
             .client
-            .messages(&[("for", self.identity.person_id.clone()), ("unread", "true".into()), ("limit", "1000".into())])
+            .messages(&[
+                ("for", self.identity.person_id.clone()),
+                ("unread", "true".into()),
+                ("limit", "1000".into()),
+            ])
             .await?
             .len();
         self.set_link(|link| link.unread = unread);
@@ -244,35 +299,51 @@ impl Peer {
 
     /// Whether the message reaches the member (and was not sent by it).
     fn reaches(member: Option<&Member>, message: &Message) -> bool {
-        member.is_some_and(|m| message.from != m.card.id && Target::parse(&message.to).is_ok_and(|t| t.matches(&m.card)))
+        member.is_some_and(|m| {
+            message.from != m.card.id
+                && Target::parse(&message.to).is_ok_and(|t| t.matches(&m.card))
+        })
     }
 
     pub(crate) fn to_json(&self, message: &Message) -> Value {
         let person = self.lock_link().person.clone();
-        let unread = Self::reaches(person.as_ref(), message) && !message.read_by.contains(&self.identity.person_id);
+        let unread = Self::reaches(person.as_ref(), message)
+            && !message.read_by.contains(&self.identity.person_id);
         let mut value = serde_json::to_value(message).unwrap_or(Value::Null);
         value["unread"] = json!(unread);
         value
     }
 
-    async fn on_event(&self, event: RelayEvent, reconnected_after: &mut Option<Duration>) -> Result<()> {
-        match event.kind.as_str() {
-            "ready" | "resync" => {
+    async fn on_event(
+        &self,
+        event: RelayEvent,
+        reconnected_after: &mut Option<Duration>,
+    ) -> Result<()> {
+        match event {
+            RelayEvent::Ready(_) | RelayEvent::Resync(_) => {
                 let backlog = self.backlog().await?;
                 let note = reconnected_after
                     .take()
                     .filter(|_| !backlog.is_empty())
-                    .map(|gap| format!("reconnected after {}s; missed messages follow", gap.as_secs().max(1)));
+                    .map(|gap| {
+                        format!(
+                            "reconnected after {}s; missed messages follow",
+                            gap.as_secs().max(1)
+                        )
+                    });
                 self.hand_over(backlog, note).await;
                 self.refresh_unread().await?;
             }
-            "message.new" => {
-                let message: Message = serde_json::from_value(event.data)
-                    .map_err(|e| PeerError::Invalid(format!("the relay sent a message Perch cannot read: {e}")))?;
+            RelayEvent::MessageNew(message) => {
                 let (to_agent, to_person, ours) = {
                     let link = self.lock_link();
-                    let ours = [&self.identity.agent_id, &self.identity.person_id].contains(&&message.from);
-                    (Self::reaches(link.agent.as_ref(), &message), Self::reaches(link.person.as_ref(), &message), ours)
+                    let ours = [&self.identity.agent_id, &self.identity.person_id]
+                        .contains(&&message.from);
+                    (
+                        Self::reaches(link.agent.as_ref(), &message),
+                        Self::reaches(link.person.as_ref(), &message),
+                        ours,
+                    )
                 };
                 if to_agent || to_person || ours {
                     if to_person {
@@ -281,23 +352,30 @@ impl Peer {
                     let value = self.to_json(&message);
                     // The person's own words to the agent do not notify the person.
                     let by_person = message.from == self.identity.person_id;
-                    let event = EventKind::PeerMessage { message: value, to_person, to_agent: to_agent && !by_person };
+                    let event = EventKind::PeerMessage {
+                        message: value,
+                        to_person,
+                        to_agent: to_agent && !by_person,
+                    };
                     self.runtime.events().publish(event);
                 }
                 if to_agent {
                     self.hand_over(vec![message], None).await;
                 }
             }
-            kind if kind.starts_with("agent.") => {
-                let id = event.data["id"].as_str().unwrap_or_default();
-                if id == self.identity.agent_id || id == self.identity.person_id {
-                    if let Ok(card) = serde_json::from_value::<Agent>(event.data.clone()) {
-                        let mut link = self.lock_link();
-                        let slot = if id == self.identity.agent_id { &mut link.agent } else { &mut link.person };
-                        if let Some(member) = slot {
-                            member.card = card;
-                        }
-                    }
+            RelayEvent::AgentRegistered(card)
+            | RelayEvent::AgentUpdated(card)
+            | RelayEvent::AgentStatus(card) => {
+                let mut link = self.lock_link();
+                let slot = if card.id == self.identity.agent_id {
+                    &mut link.agent
+                } else if card.id == self.identity.person_id {
+                    &mut link.person
+                } else {
+                    return Ok(());
+                };
+                if let Some(member) = slot {
+                    member.card = card;
                 }
             }
             _ => {}
@@ -326,7 +404,9 @@ impl Peer {
         while let Some(event) = events.next().await {
             self.on_event(event?, &mut reconnected_after).await?;
         }
-        Err(PeerError::Invalid("the relay closed the event stream".into()))
+        Err(PeerError::Invalid(
+            "the relay closed the event stream".into(),
+        ))
     }
 
     // ------------------------------------------------- what the person does
@@ -397,7 +477,10 @@ impl Peer {
 
     /// The watermark key of a message.
     pub(crate) fn channel_key(message: &Message) -> String {
-        message.channel.clone().unwrap_or_else(|| DIRECT.to_string())
+        message
+            .channel
+            .clone()
+            .unwrap_or_else(|| DIRECT.to_string())
     }
 }
 

@@ -72,20 +72,35 @@ impl RelaySettings {
     /// or a map in tests); a malformed value is an error, not a default.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let mut settings = Self {
-            token: var("AGENT_RELAY_TOKEN").map(|t| t.trim().to_string()).filter(|t| !t.is_empty()),
-            allow_unauthenticated: var("AGENT_RELAY_ALLOW_UNAUTH").is_some_and(|v| v == "1" || v == "true"),
+            token: var("AGENT_RELAY_TOKEN")
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty()),
+            allow_unauthenticated: var("AGENT_RELAY_ALLOW_UNAUTH")
+                .is_some_and(|v| v == "1" || v == "true"),
             cors_origins: var("AGENT_RELAY_CORS_ORIGINS")
-                .map(|v| v.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect())
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().to_string())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
                 .unwrap_or_default(),
             ..Self::default()
         };
         if let Some(json) = var("AGENT_RELAY_INTEGRATIONS") {
-            settings.integrations = serde_json::from_str(&json)
-                .map_err(|e| RelayError::Invalid(format!("AGENT_RELAY_INTEGRATIONS is not a JSON list of integrations: {e}")))?;
+            settings.integrations = serde_json::from_str(&json).map_err(|e| {
+                RelayError::Invalid(format!(
+                    "AGENT_RELAY_INTEGRATIONS is not a JSON list of integrations: {e}"
+                ))
+            })?;
         }
         let number = |name: &str| -> Result<Option<u64>> {
             var(name)
-                .map(|v| v.trim().parse::<u64>().map_err(|_| RelayError::Invalid(format!("{name}={v:?} is not a whole number"))))
+                .map(|v| {
+                    v.trim().parse::<u64>().map_err(|_| {
+                        RelayError::Invalid(format!("{name}={v:?} is not a whole number"))
+                    })
+                })
                 .transpose()
         };
         if let Some(n) = number("AGENT_RELAY_INTEGRATION_RATE_LIMIT_PER_MINUTE")? {

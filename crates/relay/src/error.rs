@@ -24,11 +24,21 @@ pub enum RelayError {
     #[error("send the body as JSON with `Content-Type: application/json`")]
     UnsupportedMediaType,
     #[error("integration {integration:?} sent more than {limit} events in a minute; retry in {retry_after_secs} s")]
-    RateLimited { integration: String, limit: u32, retry_after_secs: u64 },
+    RateLimited {
+        integration: String,
+        limit: u32,
+        retry_after_secs: u64,
+    },
     #[error("the relay database failed: {0}")]
     Storage(#[from] rusqlite::Error),
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<perch_relay_protocol::Invalid> for RelayError {
+    fn from(invalid: perch_relay_protocol::Invalid) -> Self {
+        Self::Invalid(invalid.0)
+    }
 }
 
 impl RelayError {
@@ -41,7 +51,9 @@ impl RelayError {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Storage(_) | Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -56,9 +68,14 @@ impl IntoResponse for RelayError {
         }
         let body = axum::Json(serde_json::json!({ "error": self.to_string(), "code": code }));
         match self {
-            Self::RateLimited { retry_after_secs, .. } => {
-                (status, [(header::RETRY_AFTER, retry_after_secs.to_string())], body).into_response()
-            }
+            Self::RateLimited {
+                retry_after_secs, ..
+            } => (
+                status,
+                [(header::RETRY_AFTER, retry_after_secs.to_string())],
+                body,
+            )
+                .into_response(),
             _ => (status, body).into_response(),
         }
     }

@@ -13,85 +13,76 @@
 //! text is shared by every subscriber; routing and filtering read the facts
 //! they need from the typed payload (`Routed`), never from the JSON.
 
-use crate::model::{Agent, Message, Pair, Target, Task};
-use serde::Serialize;
-use serde_json::Value;
+use perch_relay_protocol::{RelayEvent, Target};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use stdx::MutexExt;
 use tokio::sync::{mpsc, watch};
 
 /// Events a subscriber may have queued before it is told to resync.
 const QUEUE: usize = 4096;
 
+/// An event as the bus carries it to every subscriber.
 #[derive(Debug, Clone)]
-pub struct RelayEvent {
+pub struct Published {
     /// Increases by one per event while this relay runs.
     pub seq: u64,
-    /// `message.new`, `message.claimed`, `agent.status`, ...
+    /// The event's wire name (`RelayEvent::kind`).
     pub kind: &'static str,
     /// The payload as JSON text.
     pub data: String,
     pub about: About,
 }
 
-/// What routing and filtering need to know of an event's payload.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct About {
-    /// The agent an `agent.*` event is about.
-    pub agent: Option<String>,
-    /// Sender and target of a message (a target in its wire form), or the
-    /// two members of a pair.
-    pub from: Option<String>,
-    pub to: Option<String>,
+/// Whom an event concerns: what routing and filtering read, so they never
+/// parse the JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum About {
+    /// `agent.*`: the agent it is about.
+    Agent(String),
+    /// `message.new`: the sender, and the target in its wire form.
+    NewMessage { from: String, to: String },
+    /// `pair.*`: the pair's two members.
+    Pair { from: String, to: String },
+    /// Anything else (claims, tasks, ...): public.
+    Public,
 }
 
-/// A payload the bus can publish: serializable, and able to say whom it
-/// concerns.
-pub trait Routed: Serialize {
-    fn about(&self) -> About {
-        About::default()
-    }
-}
-
-impl Routed for Message {
-    fn about(&self) -> About {
-        About { agent: None, from: Some(self.from.clone()), to: Some(self.to.clone()) }
-    }
-}
-
-impl Routed for Pair {
-    fn about(&self) -> About {
-        About { agent: None, from: Some(self.from.clone()), to: Some(self.to.clone()) }
-    }
-}
-
-impl Routed for Agent {
-    fn about(&self) -> About {
-        About { agent: Some(self.id.clone()), ..About::default() }
-    }
-}
-
-impl Routed for Task {}
-
-/// Small ad hoc payloads (`{"id": …}`): an `id` string names the agent.
-impl Routed for Value {
-    fn about(&self) -> About {
-        About { agent: self["id"].as_str().map(String::from), ..About::default() }
+impl About {
+    fn of(event: &RelayEvent) -> Self {
+        match event {
+            RelayEvent::AgentRegistered(agent)
+            | RelayEvent::AgentUpdated(agent)
+            | RelayEvent::AgentStatus(agent) => Self::Agent(agent.id.clone()),
+            RelayEvent::AgentRemoved(removed) => Self::Agent(removed.id.clone()),
+            RelayEvent::MessageNew(message) => Self::NewMessage {
+                from: message.from.clone(),
+                to: message.to.clone(),
+            },
+            RelayEvent::PairInvited(pair)
+            | RelayEvent::PairAccepted(pair)
+            | RelayEvent::PairRejected(pair)
+            | RelayEvent::PairEnded(pair) => Self::Pair {
+                from: pair.from.clone(),
+                to: pair.to.clone(),
+            },
+            _ => Self::Public,
+        }
     }
 }
 
 struct Route {
     /// The agent the subscriber filters for; `None` takes everything.
     agent: Option<String>,
-    sender: mpsc::Sender<Arc<RelayEvent>>,
+    sender: mpsc::Sender<Arc<Published>>,
     /// Events dropped because the subscriber's queue was full.
     skipped: Arc<AtomicU64>,
 }
 
 /// One subscriber's end.
 pub struct Subscription {
-    pub events: mpsc::Receiver<Arc<RelayEvent>>,
+    pub events: mpsc::Receiver<Arc<Published>>,
     /// Taken (swapped to 0) by the subscriber to say `resync`.
     pub skipped: Arc<AtomicU64>,
 }
@@ -115,33 +106,53 @@ pub struct EventBus {
 
 impl Default for EventBus {
     fn default() -> Self {
-        Self { routes: Mutex::new(Routes::default()), seq: AtomicU64::new(0), closed: watch::channel(false).0 }
+        Self {
+            routes: Mutex::new(Routes::default()),
+            seq: AtomicU64::new(0),
+            closed: watch::channel(false).0,
+        }
     }
 }
 
 impl EventBus {
     fn lock(&self) -> std::sync::MutexGuard<'_, Routes> {
-        self.routes.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.routes.lock_unpoisoned()
     }
 
-    pub fn publish(&self, kind: &'static str, data: &impl Routed) {
-        let about = data.about();
-        let data = serde_json::to_string(data).unwrap_or_else(|_| "null".into());
+    pub fn publish(&self, event: RelayEvent) {
+        let data = match event.data_json() {
+            Ok(data) => data,
+            Err(e) => {
+                tracing::error!("a {} event could not be serialized: {e}", event.kind());
+                return;
+            }
+        };
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let event = Arc::new(RelayEvent { seq, kind, data, about });
+        let event = Arc::new(Published {
+            seq,
+            kind: event.kind(),
+            data,
+            about: About::of(&event),
+        });
         let mut routes = self.lock();
         let targets: Vec<u64> = match direct_recipients(&event) {
             Some(agents) => routes
                 .unfiltered
                 .iter()
-                .chain(agents.iter().flat_map(|a| routes.by_agent.get(a).into_iter().flatten()))
+                .chain(
+                    agents
+                        .iter()
+                        .flat_map(|a| routes.by_agent.get(a).into_iter().flatten()),
+                )
                 .copied()
                 .collect(),
             None => routes.all.keys().copied().collect(),
         };
         let mut gone = Vec::new();
         for id in targets {
-            let Some(route) = routes.all.get(&id) else { continue };
+            let Some(route) = routes.all.get(&id) else {
+                continue;
+            };
             match route.sender.try_send(event.clone()) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
@@ -166,7 +177,14 @@ impl EventBus {
             Some(agent) => routes.by_agent.entry(agent.clone()).or_default().push(id),
             None => routes.unfiltered.push(id),
         }
-        routes.all.insert(id, Route { agent, sender, skipped: skipped.clone() });
+        routes.all.insert(
+            id,
+            Route {
+                agent,
+                sender,
+                skipped: skipped.clone(),
+            },
+        );
         Subscription { events, skipped }
     }
 
@@ -181,7 +199,12 @@ impl EventBus {
 
     pub fn subscribers(&self) -> usize {
         let mut routes = self.lock();
-        let gone: Vec<u64> = routes.all.iter().filter(|(_, r)| r.sender.is_closed()).map(|(id, _)| *id).collect();
+        let gone: Vec<u64> = routes
+            .all
+            .iter()
+            .filter(|(_, r)| r.sender.is_closed())
+            .map(|(id, _)| *id)
+            .collect();
         for id in gone {
             routes.remove(id);
         }
@@ -191,7 +214,9 @@ impl EventBus {
 
 impl Routes {
     fn remove(&mut self, id: u64) {
-        let Some(route) = self.all.remove(&id) else { return };
+        let Some(route) = self.all.remove(&id) else {
+            return;
+        };
         match route.agent {
             Some(agent) => {
                 if let Some(ids) = self.by_agent.get_mut(&agent) {
@@ -208,14 +233,13 @@ impl Routes {
 
 /// The agents an event can only concern, or `None` when it may concern
 /// anyone (group targets, presence, tasks, ...).
-fn direct_recipients(event: &RelayEvent) -> Option<Vec<String>> {
-    let About { from, to, .. } = &event.about;
-    match event.kind {
-        "message.new" => match Target::parse(to.as_deref().unwrap_or_default()) {
+fn direct_recipients(event: &Published) -> Option<Vec<String>> {
+    match &event.about {
+        About::NewMessage { to, .. } => match Target::parse(to) {
             Ok(Target::Agent(to)) => Some(vec![to]),
             _ => None,
         },
-        kind if kind.starts_with("pair.") => Some(from.iter().chain(to).cloned().collect()),
-        _ => None,
+        About::Pair { from, to } => Some(vec![from.clone(), to.clone()]),
+        About::Agent(_) | About::Public => None,
     }
 }

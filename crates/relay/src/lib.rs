@@ -5,7 +5,7 @@
 //! Codex talk to it unchanged.
 //!
 //! API boundary: [`RelayServer`] (bind, serve, stop), [`Relay`] (the core the
-//! routes call), [`RelaySettings`] and the wire types in [`model`].
+//! routes call) and [`RelaySettings`]; the wire types are `perch-relay-protocol`'s.
 //!
 //! Invariants:
 //! - Every state change is committed to SQLite before it is answered or
@@ -22,7 +22,6 @@
 pub mod config;
 pub mod error;
 pub mod events;
-pub mod model;
 mod reaper;
 mod relay;
 mod routes;
@@ -33,18 +32,3 @@ pub use config::{Integration, RelaySettings};
 pub use error::RelayError;
 pub use relay::Relay;
 pub use server::{RelayServer, ServerError};
-
-/// Milliseconds since the Unix epoch: the relay's clock for every timestamp.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// Random lowercase hex from the OS (pair ids).
-pub(crate) fn random_hex(bytes: usize) -> Result<String, RelayError> {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).map_err(|e| RelayError::Internal(format!("the OS random source failed: {e}")))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
-}

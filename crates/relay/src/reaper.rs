@@ -6,7 +6,9 @@ use std::sync::Weak;
 
 pub(crate) fn spawn(relay: Weak<Relay>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let Some(interval) = relay.upgrade().map(|r| r.settings().reap_interval) else { return };
+        let Some(interval) = relay.upgrade().map(|r| r.settings().reap_interval) else {
+            return;
+        };
         // The first pass comes one interval after start, like every other.
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -14,7 +16,9 @@ pub(crate) fn spawn(relay: Weak<Relay>) -> tokio::task::JoinHandle<()> {
             ticks.tick().await;
             let Some(relay) = relay.upgrade() else { return };
             match relay.reap() {
-                Ok(reaped) if reaped != Default::default() => tracing::info!("relay upkeep: {reaped:?}"),
+                Ok(reaped) if reaped != Default::default() => {
+                    tracing::info!("relay upkeep: {reaped:?}")
+                }
                 Ok(_) => {}
                 Err(err) => tracing::warn!("relay upkeep failed: {err}"),
             }

@@ -4,15 +4,16 @@
 use crate::config::{Integration, RelaySettings};
 use crate::error::{RelayError, Result};
 use crate::events::EventBus;
-use crate::model::*;
 use crate::store::{AgentPatch, ClaimOutcome, Ingested, NewTask, Reader, Store, TaskClaim};
-use crate::{now_ms, random_hex};
+use perch_relay_protocol::*;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use subtle::ConstantTimeEq;
+use stdx::ct_eq;
+use stdx::MutexExt;
+use stdx::{now_ms, random_hex};
 
 const CALLBACK_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -35,10 +36,6 @@ pub struct Reaped {
     pub marked_offline: usize,
     pub pruned_agents: usize,
     pub pruned_messages: usize,
-}
-
-fn ct_eq(a: &str, b: &str) -> bool {
-    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 fn millis(d: Duration) -> i64 {
@@ -102,7 +99,7 @@ impl Relay {
             meta: req.meta,
         };
         let agent = self.store.register_agent(registration, now_ms())?;
-        self.bus.publish("agent.registered", &agent);
+        self.bus.publish(RelayEvent::AgentRegistered(agent.clone()));
         Ok(agent)
     }
 
@@ -118,7 +115,9 @@ impl Relay {
         if !self.store.delete_agent(id)? {
             return Err(unknown_agent(id));
         }
-        self.bus.publish("agent.removed", &json!({ "id": id }));
+        self.bus.publish(RelayEvent::AgentRemoved(AgentRemoved {
+            id: id.to_string(),
+        }));
         Ok(())
     }
 
@@ -138,7 +137,9 @@ impl Relay {
                     )))
                 }
             }
-            _ => Err(RelayError::Invalid("send `instanceId` and `epoch` together, or neither".into())),
+            _ => Err(RelayError::Invalid(
+                "send `instanceId` and `epoch` together, or neither".into(),
+            )),
         }
     }
 
@@ -148,14 +149,20 @@ impl Relay {
 
     /// Applies a change to an agent card (after the fencing check) and
     /// publishes it.
-    pub fn update_agent(&self, id: &str, proof: &InstanceProof, mut patch: AgentPatch) -> Result<Agent> {
+    pub fn update_agent(
+        &self,
+        id: &str,
+        proof: &InstanceProof,
+        mut patch: AgentPatch,
+    ) -> Result<Agent> {
         let current = self.agent(id)?;
         self.check_proof(&current, proof)?;
         if patch.status.is_none() && current.status == AgentStatus::Offline {
             // A heartbeat or any other call from an agent means it is back.
             patch.status = Some(AgentStatus::Online);
         }
-        let status_changed = patch.status.is_some_and(|s| s != current.status) || patch.ready.is_some_and(|r| r != current.ready);
+        let status_changed = patch.status.is_some_and(|s| s != current.status)
+            || patch.ready.is_some_and(|r| r != current.ready);
         let card_changed = patch.label.is_some()
             || patch.tags.is_some()
             || patch.capabilities.is_some()
@@ -164,12 +171,15 @@ impl Relay {
         if let Some(meta) = &patch.meta {
             check_meta("meta", meta)?;
         }
-        let agent = self.store.update_agent(id, patch, now_ms())?.ok_or_else(|| unknown_agent(id))?;
+        let agent = self
+            .store
+            .update_agent(id, patch, now_ms())?
+            .ok_or_else(|| unknown_agent(id))?;
         if status_changed {
-            self.bus.publish("agent.status", &agent);
+            self.bus.publish(RelayEvent::AgentStatus(agent.clone()));
         }
         if card_changed {
-            self.bus.publish("agent.updated", &agent);
+            self.bus.publish(RelayEvent::AgentUpdated(agent.clone()));
         }
         Ok(agent)
     }
@@ -222,7 +232,7 @@ impl Relay {
 
     fn store_and_publish(&self, out: NewMessage) -> Result<Message> {
         let message = self.store.insert_message(out, now_ms())?;
-        self.bus.publish("message.new", &message);
+        self.bus.publish(RelayEvent::MessageNew(message.clone()));
         Ok(message)
     }
 
@@ -242,7 +252,10 @@ impl Relay {
                     Some(agent) => Target::addresses_of(&agent),
                     None => vec![id.clone(), "broadcast".into()],
                 };
-                Some(Reader { agent_id: id, addresses })
+                Some(Reader {
+                    agent_id: id,
+                    addresses,
+                })
             }
         };
         self.store.messages(query, reader.as_ref())
@@ -254,8 +267,14 @@ impl Relay {
 
     pub fn mark_read(&self, id: i64, agent: &str) -> Result<Message> {
         let agent = check_id("readBy", agent)?;
-        let message = self.store.mark_read(id, &agent, now_ms())?.ok_or_else(|| unknown_message(id))?;
-        self.bus.publish("message.read", &json!({ "id": id, "agentId": agent }));
+        let message = self
+            .store
+            .mark_read(id, &agent, now_ms())?
+            .ok_or_else(|| unknown_message(id))?;
+        self.bus.publish(RelayEvent::MessageRead(MessageRead {
+            id,
+            agent_id: agent,
+        }));
         Ok(message)
     }
 
@@ -263,14 +282,17 @@ impl Relay {
         if !self.store.delete_message(id)? {
             return Err(unknown_message(id));
         }
-        self.bus.publish("message.deleted", &json!({ "id": id }));
+        self.bus
+            .publish(RelayEvent::MessageDeleted(MessageDeleted { id }));
         Ok(())
     }
 
     fn claimant(&self, agent: &str, proof: &InstanceProof) -> Result<String> {
         let agent = check_id("agentId", agent)?;
         let card = self.store.agent(&agent)?.ok_or_else(|| {
-            RelayError::NotFound(format!("agent {agent} is not registered; register it (POST /api/agents) before claiming"))
+            RelayError::NotFound(format!(
+                "agent {agent} is not registered; register it (POST /api/agents) before claiming"
+            ))
         })?;
         self.check_proof(&card, proof)?;
         Ok(agent)
@@ -280,28 +302,52 @@ impl Relay {
         match lease_ms {
             None => Ok(millis(self.settings.claim_lease)),
             Some(ms) if (1_000..=86_400_000).contains(&ms) => Ok(ms),
-            Some(ms) => Err(RelayError::Invalid(format!("leaseMs {ms} must be between 1000 and 86400000"))),
+            Some(ms) => Err(RelayError::Invalid(format!(
+                "leaseMs {ms} must be between 1000 and 86400000"
+            ))),
         }
     }
 
-    pub fn claim(&self, id: i64, agent: &str, proof: &InstanceProof, lease_ms: Option<i64>) -> Result<Message> {
+    pub fn claim(
+        &self,
+        id: i64,
+        agent: &str,
+        proof: &InstanceProof,
+        lease_ms: Option<i64>,
+    ) -> Result<Message> {
         let agent = self.claimant(agent, proof)?;
-        let outcome = self.store.claim_message(id, &agent, now_ms(), self.lease_ms(lease_ms)?)?;
+        let outcome = self
+            .store
+            .claim_message(id, &agent, now_ms(), self.lease_ms(lease_ms)?)?;
         let message = claim_outcome(id, outcome, "claimed by")?;
-        self.bus.publish("message.claimed", &message);
+        self.bus
+            .publish(RelayEvent::MessageClaimed(message.clone()));
         Ok(message)
     }
 
-    pub fn renew_claim(&self, id: i64, agent: &str, proof: &InstanceProof, lease_ms: Option<i64>) -> Result<Message> {
+    pub fn renew_claim(
+        &self,
+        id: i64,
+        agent: &str,
+        proof: &InstanceProof,
+        lease_ms: Option<i64>,
+    ) -> Result<Message> {
         let agent = self.claimant(agent, proof)?;
-        let outcome = self.store.renew_claim(id, &agent, now_ms(), self.lease_ms(lease_ms)?)?;
+        let outcome = self
+            .store
+            .renew_claim(id, &agent, now_ms(), self.lease_ms(lease_ms)?)?;
         claim_outcome(id, outcome, "not held by you; holder:")
     }
 
     pub fn release_claim(&self, id: i64, agent: &str, proof: &InstanceProof) -> Result<Message> {
         let agent = self.claimant(agent, proof)?;
-        let message = claim_outcome(id, self.store.release_claim(id, &agent)?, "not held by you; holder:")?;
-        self.bus.publish("message.released", &message);
+        let message = claim_outcome(
+            id,
+            self.store.release_claim(id, &agent)?,
+            "not held by you; holder:",
+        )?;
+        self.bus
+            .publish(RelayEvent::MessageReleased(message.clone()));
         Ok(message)
     }
 
@@ -313,10 +359,16 @@ impl Relay {
         let from = check_id("from", from)?;
         let objective = check_optional("objective", objective, MAX_BODY_CHARS)?;
         let candidates: Vec<String> = match Target::parse(target)? {
-            Target::Broadcast => return Err(RelayError::Invalid("a pair needs one agent: use an id, tag:, cap: or label:".into())),
+            Target::Broadcast => {
+                return Err(RelayError::Invalid(
+                    "a pair needs one agent: use an id, tag:, cap: or label:".into(),
+                ))
+            }
             Target::Agent(id) => {
                 if id == from {
-                    return Err(RelayError::Invalid("an agent cannot pair with itself".into()));
+                    return Err(RelayError::Invalid(
+                        "an agent cannot pair with itself".into(),
+                    ));
                 }
                 vec![self.agent(&id)?.id]
             }
@@ -325,25 +377,47 @@ impl Relay {
                     .store
                     .agents()?
                     .into_iter()
-                    .filter(|a| a.id != from && a.ready && a.status != AgentStatus::Offline && target.matches(a))
+                    .filter(|a| {
+                        a.id != from
+                            && a.ready
+                            && a.status != AgentStatus::Offline
+                            && target.matches(a)
+                    })
                     .collect();
                 matching.sort_by_key(|a| std::cmp::Reverse(a.last_seen));
                 if matching.is_empty() {
-                    return Err(RelayError::NotFound(format!("no ready, online agent matches {}", target.to_wire())));
+                    return Err(RelayError::NotFound(format!(
+                        "no ready, online agent matches {}",
+                        target.to_wire()
+                    )));
                 }
                 matching.into_iter().map(|a| a.id).collect()
             }
         };
-        let id = format!("pair-{}", random_hex(8)?);
-        let pair = self.store.create_pair(id, &from, &candidates, objective.clone(), now_ms())?;
+        let id = format!(
+            "pair-{}",
+            random_hex(8).map_err(|e| RelayError::Internal(e.to_string()))?
+        );
+        let pair = self
+            .store
+            .create_pair(id, &from, &candidates, objective.clone(), now_ms())?;
         let body = objective.unwrap_or_else(|| format!("{from} would like to pair with you."));
-        self.pair_notice(&pair, &from, &pair.to, "pair.invite", format!("Pair invite from {from}"), body)?;
-        self.bus.publish("pair.invited", &pair);
+        self.pair_notice(
+            &pair,
+            &from,
+            &pair.to,
+            "pair.invite",
+            format!("Pair invite from {from}"),
+            body,
+        )?;
+        self.bus.publish(RelayEvent::PairInvited(pair.clone()));
         Ok(pair)
     }
 
     pub fn pair(&self, id: &str) -> Result<Pair> {
-        self.store.pair(id)?.ok_or_else(|| RelayError::NotFound(format!("no pair {id}")))
+        self.store
+            .pair(id)?
+            .ok_or_else(|| RelayError::NotFound(format!("no pair {id}")))
     }
 
     pub fn pairs(&self, agent: Option<&str>, status: Option<PairStatus>) -> Result<Vec<Pair>> {
@@ -358,22 +432,56 @@ impl Relay {
         let (allowed_from, may_act): (&[PairStatus], bool) = match next {
             PairStatus::Active | PairStatus::Rejected => (&[PairStatus::Pending], agent == pair.to),
             PairStatus::Ended => (&[PairStatus::Pending, PairStatus::Active], member),
-            PairStatus::Pending => return Err(RelayError::Invalid("a pair cannot go back to pending".into())),
+            PairStatus::Pending => {
+                return Err(RelayError::Invalid(
+                    "a pair cannot go back to pending".into(),
+                ))
+            }
         };
         if !may_act {
-            return Err(RelayError::Forbidden(format!("{agent} may not {} pair {id}", verb(next))));
+            return Err(RelayError::Forbidden(format!(
+                "{agent} may not {} pair {id}",
+                verb(next)
+            )));
         }
-        let updated = self.store.transition_pair(id, allowed_from, next, &agent, now_ms())?.ok_or_else(|| {
-            RelayError::Conflict(format!("pair {id} is {}; it cannot be {}", pair.status.as_str(), past(next)))
-        })?;
-        let other = if agent == pair.from { &pair.to } else { &pair.from };
-        let (kind, subject) = match next {
-            PairStatus::Active => ("pair.accepted", format!("{agent} accepted the pair")),
-            PairStatus::Rejected => ("pair.rejected", format!("{agent} declined the pair")),
-            _ => ("pair.ended", format!("{agent} ended the pair")),
+        let updated = self
+            .store
+            .transition_pair(id, allowed_from, next, &agent, now_ms())?
+            .ok_or_else(|| {
+                RelayError::Conflict(format!(
+                    "pair {id} is {}; it cannot be {}",
+                    pair.status.as_str(),
+                    past(next)
+                ))
+            })?;
+        let other = if agent == pair.from {
+            &pair.to
+        } else {
+            &pair.from
         };
-        self.pair_notice(&updated, &agent, other, kind, subject.clone(), subject)?;
-        self.bus.publish(kind, &updated);
+        let (event, subject) = match next {
+            PairStatus::Active => (
+                RelayEvent::PairAccepted(updated.clone()),
+                format!("{agent} accepted the pair"),
+            ),
+            PairStatus::Rejected => (
+                RelayEvent::PairRejected(updated.clone()),
+                format!("{agent} declined the pair"),
+            ),
+            _ => (
+                RelayEvent::PairEnded(updated.clone()),
+                format!("{agent} ended the pair"),
+            ),
+        };
+        self.pair_notice(
+            &updated,
+            &agent,
+            other,
+            event.kind(),
+            subject.clone(),
+            subject,
+        )?;
+        self.bus.publish(event);
         Ok(updated)
     }
 
@@ -385,9 +493,16 @@ impl Relay {
             return Err(RelayError::Forbidden(format!("{from} is not in pair {id}")));
         }
         if pair.status != PairStatus::Active {
-            return Err(RelayError::Conflict(format!("pair {id} is {}, not active", pair.status.as_str())));
+            return Err(RelayError::Conflict(format!(
+                "pair {id} is {}, not active",
+                pair.status.as_str()
+            )));
         }
-        let to = if from == pair.from { pair.to.clone() } else { pair.from.clone() };
+        let to = if from == pair.from {
+            pair.to
+        } else {
+            pair.from
+        };
         let mut meta = Map::new();
         meta.insert("pairId".into(), Value::from(id));
         self.store_and_publish(NewMessage {
@@ -406,11 +521,23 @@ impl Relay {
 
     pub fn pair_messages(&self, id: &str) -> Result<Vec<Message>> {
         self.pair(id)?;
-        let query = MessageQuery { channel: Some(format!("pair:{id}")), limit: Some(1000), ..Default::default() };
+        let query = MessageQuery {
+            channel: Some(format!("pair:{id}")),
+            limit: Some(1000),
+            ..Default::default()
+        };
         self.store.messages(&query, None)
     }
 
-    fn pair_notice(&self, pair: &Pair, from: &str, to: &str, kind: &str, subject: String, body: String) -> Result<Message> {
+    fn pair_notice(
+        &self,
+        pair: &Pair,
+        from: &str,
+        to: &str,
+        kind: &str,
+        subject: String,
+        body: String,
+    ) -> Result<Message> {
         let mut meta = Map::new();
         meta.insert("pairId".into(), Value::from(pair.id.clone()));
         meta.insert("pairStatus".into(), Value::from(pair.status.as_str()));
@@ -432,20 +559,29 @@ impl Relay {
 
     /// The integration this token belongs to (compared in constant time).
     pub fn integration_for_token(&self, token: &str) -> Option<&Integration> {
-        self.settings.integrations.iter().find(|i| ct_eq(&i.token, token))
+        self.settings
+            .integrations
+            .iter()
+            .find(|i| ct_eq(&i.token, token))
     }
 
     fn check_rate(&self, integration: &Integration) -> Result<()> {
         let limit = self.settings.integration_rate_limit_per_minute;
-        let mut rate = self.rate.lock().unwrap_or_else(|p| p.into_inner());
+        let mut rate = self.rate.lock_unpoisoned();
         let now = Instant::now();
         let entry = rate.entry(integration.name.clone()).or_insert((now, 0));
         if now.duration_since(entry.0) >= Duration::from_secs(60) {
             *entry = (now, 0);
         }
         if entry.1 >= limit {
-            let retry_after_secs = 60u64.saturating_sub(now.duration_since(entry.0).as_secs()).max(1);
-            return Err(RelayError::RateLimited { integration: integration.name.clone(), limit, retry_after_secs });
+            let retry_after_secs = 60u64
+                .saturating_sub(now.duration_since(entry.0).as_secs())
+                .max(1);
+            return Err(RelayError::RateLimited {
+                integration: integration.name.clone(),
+                limit,
+                retry_after_secs,
+            });
         }
         entry.1 += 1;
         Ok(())
@@ -454,29 +590,55 @@ impl Relay {
     /// `POST /api/integrations/events`: creates a task (and its claimable
     /// message), counts a repeat of an active one, or resolves it. Returns
     /// the task and whether it was created.
-    pub fn ingest(&self, integration: &Integration, event: IntegrationEvent) -> Result<(Task, bool)> {
+    pub fn ingest(
+        &self,
+        integration: &Integration,
+        event: IntegrationEvent,
+    ) -> Result<(Task, bool)> {
         if !integration.scopes.iter().any(|s| s == "tasks:create") {
-            return Err(RelayError::Forbidden(format!("integration {:?} lacks the tasks:create scope", integration.name)));
+            return Err(RelayError::Forbidden(format!(
+                "integration {:?} lacks the tasks:create scope",
+                integration.name
+            )));
         }
         self.check_rate(integration)?;
         check_meta("metadata", &event.metadata)?;
         let source = integration.name.clone();
         let dedupe_key = check_optional("dedupeKey", event.dedupe_key, MAX_SHORT_CHARS)?;
         if event.status.as_deref() == Some("resolved") {
-            let key = dedupe_key.ok_or_else(|| RelayError::Invalid("`status: resolved` needs the task's dedupeKey".into()))?;
-            let task = self
-                .store
-                .active_task(&source, &key)?
-                .ok_or_else(|| RelayError::NotFound(format!("no active task from {source} with dedupeKey {key:?}")))?;
-            let task = self.set_task_status(task.id, TaskStatus::Done, Some("resolved by the source".into()), None, Some(&source))?;
+            let key = dedupe_key.ok_or_else(|| {
+                RelayError::Invalid("`status: resolved` needs the task's dedupeKey".into())
+            })?;
+            let task = self.store.active_task(&source, &key)?.ok_or_else(|| {
+                RelayError::NotFound(format!(
+                    "no active task from {source} with dedupeKey {key:?}"
+                ))
+            })?;
+            let task = self.set_task_status(
+                task.id,
+                TaskStatus::Done,
+                Some("resolved by the source".into()),
+                None,
+                Some(&source),
+            )?;
             return Ok((task, false));
         }
         if let Some(status) = event.status.as_deref().filter(|s| *s != "open") {
-            return Err(RelayError::Invalid(format!("`status` may be \"resolved\" (or omitted), not {status:?}")));
+            return Err(RelayError::Invalid(format!(
+                "`status` may be \"resolved\" (or omitted), not {status:?}"
+            )));
         }
-        let target = Target::parse(event.target.as_deref().or(integration.targets.first().map(String::as_str)).ok_or_else(
-            || RelayError::Invalid("`target` is required (an id, tag:, cap:, label: or broadcast)".into()),
-        )?)?
+        let target = Target::parse(
+            event
+                .target
+                .as_deref()
+                .or(integration.targets.first().map(String::as_str))
+                .ok_or_else(|| {
+                    RelayError::Invalid(
+                        "`target` is required (an id, tag:, cap:, label: or broadcast)".into(),
+                    )
+                })?,
+        )?
         .to_wire();
         if !integration.targets.is_empty() && !integration.targets.contains(&target) {
             return Err(RelayError::Forbidden(format!(
@@ -484,7 +646,8 @@ impl Relay {
                 integration.targets
             )));
         }
-        let channel = check_optional("channel", event.channel, MAX_SHORT_CHARS)?.or_else(|| integration.channels.first().cloned());
+        let channel = check_optional("channel", event.channel, MAX_SHORT_CHARS)?
+            .or_else(|| integration.channels.first().cloned());
         if let Some(channel) = &channel {
             if !integration.channels.is_empty() && !integration.channels.contains(channel) {
                 return Err(RelayError::Forbidden(format!(
@@ -496,10 +659,15 @@ impl Relay {
         let title = check_optional("title", event.title, MAX_SHORT_CHARS)?
             .ok_or_else(|| RelayError::Invalid("`title` is required".into()))?;
         let body = check_optional("body", event.body, MAX_BODY_CHARS)?;
-        let kind = check_optional("type", event.kind, MAX_SHORT_CHARS)?.unwrap_or_else(|| "event".into());
+        let kind =
+            check_optional("type", event.kind, MAX_SHORT_CHARS)?.unwrap_or_else(|| "event".into());
         let severity = check_optional("severity", event.severity, MAX_SHORT_CHARS)?;
         let external_url = check_optional("externalUrl", event.external_url, 2_000)?;
-        let message_body = [Some(title.clone()), body.clone(), external_url.clone()].into_iter().flatten().collect::<Vec<_>>().join("\n\n");
+        let message_body = [Some(title.clone()), body.clone(), external_url.clone()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("\n\n");
         let mut meta = Map::new();
         meta.insert("source".into(), Value::from(source.clone()));
         if let Some(severity) = &severity {
@@ -518,7 +686,7 @@ impl Relay {
             urgent: severity.as_deref() == Some("critical"),
         };
         let new = NewTask {
-            source: source.clone(),
+            source,
             kind,
             severity,
             dedupe_key,
@@ -531,25 +699,36 @@ impl Relay {
         };
         match self.store.ingest_task(new, message, now_ms())? {
             Ingested::Created { task, message } => {
-                self.bus.publish("message.new", &*message);
-                self.bus.publish("task.created", &*task);
+                self.bus.publish(RelayEvent::MessageNew((*message).clone()));
+                self.bus.publish(RelayEvent::TaskCreated((*task).clone()));
                 self.callback(integration, &task, "task.created");
                 Ok((*task, true))
             }
             Ingested::Repeated(task) => {
-                self.bus.publish("task.updated", &*task);
+                self.bus.publish(RelayEvent::TaskUpdated((*task).clone()));
                 Ok((*task, false))
             }
         }
     }
 
     pub fn task(&self, id: i64) -> Result<Task> {
-        self.store.task(id)?.ok_or_else(|| RelayError::NotFound(format!("no task {id}")))
+        self.store
+            .task(id)?
+            .ok_or_else(|| RelayError::NotFound(format!("no task {id}")))
     }
 
-    pub fn tasks(&self, status: Option<&str>, source: Option<&str>, target: Option<&str>, limit: Option<usize>) -> Result<Vec<Task>> {
-        let status = status.map(|s| TaskStatus::parse(s).ok_or_else(|| invalid_task_status(s))).transpose()?;
-        self.store.tasks(status, source, target, limit.unwrap_or(100).clamp(1, 1000))
+    pub fn tasks(
+        &self,
+        status: Option<&str>,
+        source: Option<&str>,
+        target: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Task>> {
+        let status = status
+            .map(|s| TaskStatus::parse(s).ok_or_else(|| invalid_task_status(s)))
+            .transpose()?;
+        self.store
+            .tasks(status, source, target, limit.unwrap_or(100).clamp(1, 1000))
     }
 
     pub fn task_events(&self, id: i64) -> Result<Vec<TaskEvent>> {
@@ -575,12 +754,19 @@ impl Relay {
                 )))
             }
         };
-        self.bus.publish("task.claimed", &task);
+        self.bus.publish(RelayEvent::TaskClaimed(task.clone()));
         self.callback_for_source(&task, "task.claimed");
         Ok(task)
     }
 
-    pub fn update_task(&self, id: i64, status: &str, result: Option<String>, progress: Option<String>, agent: Option<&str>) -> Result<Task> {
+    pub fn update_task(
+        &self,
+        id: i64,
+        status: &str,
+        result: Option<String>,
+        progress: Option<String>,
+        agent: Option<&str>,
+    ) -> Result<Task> {
         let status = TaskStatus::parse(status).ok_or_else(|| invalid_task_status(status))?;
         let result = check_optional("result", result, MAX_BODY_CHARS)?;
         let progress = check_optional("progress", progress, MAX_SHORT_CHARS)?;
@@ -589,35 +775,61 @@ impl Relay {
         self.set_task_status(id, status, result, progress, agent.as_deref())
     }
 
-    fn set_task_status(&self, id: i64, status: TaskStatus, result: Option<String>, progress: Option<String>, actor: Option<&str>) -> Result<Task> {
+    fn set_task_status(
+        &self,
+        id: i64,
+        status: TaskStatus,
+        result: Option<String>,
+        progress: Option<String>,
+        actor: Option<&str>,
+    ) -> Result<Task> {
         let task = self
             .store
             .update_task_status(id, status, result, progress, actor, now_ms())?
             .ok_or_else(|| RelayError::NotFound(format!("no task {id}")))?;
-        self.bus.publish("task.status", &task);
+        self.bus.publish(RelayEvent::TaskStatus(task.clone()));
         self.callback_for_source(&task, "task.status");
         Ok(task)
     }
 
     fn callback_for_source(&self, task: &Task, event: &str) {
-        if let Some(integration) = self.settings.integrations.iter().find(|i| i.name == task.source) {
+        if let Some(integration) = self
+            .settings
+            .integrations
+            .iter()
+            .find(|i| i.name == task.source)
+        {
             self.callback(integration, task, event);
         }
     }
 
     /// Records the callback in SQLite, then POSTs it once in the background.
     fn callback(&self, integration: &Integration, task: &Task, event: &str) {
-        let Some(url) = integration.callback_url.clone() else { return };
+        let Some(url) = integration.callback_url.clone() else {
+            return;
+        };
         let payload = json!({ "event": event, "task": task });
-        let id = match self.store.insert_callback(task.id, &integration.name, &url, event, &payload, now_ms()) {
+        let id = match self.store.insert_callback(
+            task.id,
+            &integration.name,
+            &url,
+            event,
+            &payload,
+            now_ms(),
+        ) {
             Ok(id) => id,
             Err(err) => {
-                tracing::error!("relay: recording a callback for task {} failed: {err}", task.id);
+                tracing::error!(
+                    "relay: recording a callback for task {} failed: {err}",
+                    task.id
+                );
                 return;
             }
         };
         let http = self.http.clone();
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         let relay_store = Arc::downgrade(&self.store);
         runtime.spawn(async move {
             let outcome = match http.post(&url).json(&payload).send().await {
@@ -652,18 +864,30 @@ impl Relay {
     /// Marks silent agents offline, prunes long-offline agents and old messages.
     pub fn reap(&self) -> Result<Reaped> {
         let now = now_ms();
-        let offline = self.store.mark_stale_offline(now - millis(self.settings.stale_after))?;
+        let offline = self
+            .store
+            .mark_stale_offline(now - millis(self.settings.stale_after))?;
         for id in &offline {
             if let Some(agent) = self.store.agent(id)? {
-                self.bus.publish("agent.status", &agent);
+                self.bus.publish(RelayEvent::AgentStatus(agent.clone()));
             }
         }
-        let pruned = self.store.prune_offline(now - millis(self.settings.offline_prune_after))?;
+        let pruned = self
+            .store
+            .prune_offline(now - millis(self.settings.offline_prune_after))?;
         for id in &pruned {
-            self.bus.publish("agent.removed", &json!({ "id": id }));
+            self.bus.publish(RelayEvent::AgentRemoved(AgentRemoved {
+                id: id.to_string(),
+            }));
         }
-        let pruned_messages = self.store.prune_messages(now - millis(self.settings.retention))?;
-        Ok(Reaped { marked_offline: offline.len(), pruned_agents: pruned.len(), pruned_messages })
+        let pruned_messages = self
+            .store
+            .prune_messages(now - millis(self.settings.retention))?;
+        Ok(Reaped {
+            marked_offline: offline.len(),
+            pruned_agents: pruned.len(),
+            pruned_messages,
+        })
     }
 }
 
@@ -671,7 +895,9 @@ fn claim_outcome(id: i64, outcome: ClaimOutcome, held: &str) -> Result<Message> 
     match outcome {
         ClaimOutcome::Done(message) => Ok(*message),
         ClaimOutcome::NotFound => Err(unknown_message(id)),
-        ClaimOutcome::NotClaimable => Err(RelayError::Invalid(format!("message {id} is not claimable"))),
+        ClaimOutcome::NotClaimable => Err(RelayError::Invalid(format!(
+            "message {id} is not claimable"
+        ))),
         ClaimOutcome::HeldBy(holder) => Err(RelayError::Conflict(format!(
             "message {id} is {held} {}",
             holder.as_deref().unwrap_or("nobody (or its lease ran out)")
@@ -683,7 +909,7 @@ fn nonempty_body(body: &str) -> Result<String> {
     if body.trim().is_empty() {
         return Err(RelayError::Invalid("`body` is empty".into()));
     }
-    check_text("body", body, MAX_BODY_CHARS)
+    Ok(check_text("body", body, MAX_BODY_CHARS)?)
 }
 
 fn unknown_agent(id: &str) -> RelayError {
@@ -695,8 +921,11 @@ fn unknown_message(id: i64) -> RelayError {
 }
 
 pub(crate) fn parse_status(s: &str) -> Result<AgentStatus> {
-    AgentStatus::parse(s)
-        .ok_or_else(|| RelayError::Invalid(format!("status {s:?} is not one of online, busy, idle, away, offline")))
+    AgentStatus::parse(s).ok_or_else(|| {
+        RelayError::Invalid(format!(
+            "status {s:?} is not one of online, busy, idle, away, offline"
+        ))
+    })
 }
 
 fn invalid_task_status(s: &str) -> RelayError {
@@ -743,12 +972,13 @@ fn write_messages(relay: std::sync::Weak<Relay>, queue: std::sync::mpsc::Receive
                 Err(_) => break,
             }
         }
-        let (outs, replies): (Vec<NewMessage>, Vec<_>) = batch.into_iter().map(|p| (p.out, p.reply)).unzip();
+        let (outs, replies): (Vec<NewMessage>, Vec<_>) =
+            batch.into_iter().map(|p| (p.out, p.reply)).unzip();
         match relay.store.insert_messages(outs, now_ms()) {
             Ok(outcomes) => {
                 for (outcome, reply) in outcomes.into_iter().zip(replies) {
                     if let Ok(message) = &outcome {
-                        relay.bus.publish("message.new", message);
+                        relay.bus.publish(RelayEvent::MessageNew(message.clone()));
                     }
                     let _ = reply.send(outcome);
                 }
@@ -756,7 +986,9 @@ fn write_messages(relay: std::sync::Weak<Relay>, queue: std::sync::mpsc::Receive
             Err(err) => {
                 let why = err.to_string();
                 for reply in replies {
-                    let _ = reply.send(Err(RelayError::Internal(format!("committing the message: {why}"))));
+                    let _ = reply.send(Err(RelayError::Internal(format!(
+                        "committing the message: {why}"
+                    ))));
                 }
             }
         }

@@ -16,7 +16,10 @@ pub enum ServerError {
     )]
     OpenBind(SocketAddr),
     #[error("listening on {addr} for the relay: {source} (is another relay running there?)")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Relay(#[from] RelayError),
 }
@@ -32,8 +35,13 @@ pub struct RelayServer {
 impl RelayServer {
     /// Opens the database at `db` (in memory when `None`) and serves on
     /// `listen` (port 0 picks a free one).
-    pub async fn start(listen: SocketAddr, db: Option<PathBuf>, settings: RelaySettings) -> Result<Self, ServerError> {
-        if !listen.ip().is_loopback() && settings.token.is_none() && !settings.allow_unauthenticated {
+    pub async fn start(
+        listen: SocketAddr,
+        db: Option<PathBuf>,
+        settings: RelaySettings,
+    ) -> Result<Self, ServerError> {
+        if !listen.ip().is_loopback() && settings.token.is_none() && !settings.allow_unauthenticated
+        {
             return Err(ServerError::OpenBind(listen));
         }
         if let Some(parent) = db.as_deref().and_then(std::path::Path::parent) {
@@ -41,9 +49,16 @@ impl RelayServer {
                 .map_err(|e| RelayError::Internal(format!("creating {}: {e}", parent.display())))?;
         }
         let relay = Relay::open(db.as_deref(), settings)?;
-        let listener =
-            tokio::net::TcpListener::bind(listen).await.map_err(|source| ServerError::Bind { addr: listen, source })?;
-        let addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: listen, source })?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: listen,
+            source,
+        })?;
         let app = crate::routes::router(relay.clone(), addr.ip().is_loopback());
         let (shutdown, mut stopped) = watch::channel(false);
         let serve = tokio::spawn(async move {
@@ -55,7 +70,13 @@ impl RelayServer {
         });
         let reaper = crate::reaper::spawn(Arc::downgrade(&relay));
         tracing::info!("relay listening on http://{addr}");
-        Ok(Self { relay, addr, shutdown, serve, reaper })
+        Ok(Self {
+            relay,
+            addr,
+            shutdown,
+            serve,
+            reaper,
+        })
     }
 
     pub fn relay(&self) -> &Arc<Relay> {

@@ -11,12 +11,12 @@
 
 use crate::error::{Error, Result};
 use crate::model::*;
-use crate::now_ms;
-use crate::runtime::{new_id, truncate, PendingRequest, Runtime};
+use crate::runtime::{first_line, new_id, PendingRequest, Runtime};
 use perch_codex::protocol::*;
 use perch_codex::{RequestId, ServerMessage, SupervisorEvent};
 use std::sync::Weak;
 use std::time::{Duration, Instant};
+use stdx::now_ms;
 use tokio::sync::mpsc;
 
 pub(crate) fn spawn_event_loop(
@@ -545,7 +545,7 @@ fn new_approval(
             if let Some(reason) = &r.reason {
                 detail.push_str(&format!("\nreason: {reason}"));
             }
-            let title = format!("Run {}", truncate(&command, 100));
+            let title = format!("Run {}", first_line(&command, 100));
             (
                 &r.thread_id,
                 Some(r.turn_id.clone()),
@@ -573,10 +573,13 @@ fn new_approval(
         }
         ServerRequest::Elicitation(r) => {
             let tool = r.meta.get("tool_name").and_then(|t| t.as_str());
-            let params = r.meta.get("tool_params").map(|p| p.to_string());
+            let params = r
+                .meta
+                .get("tool_params")
+                .map(std::string::ToString::to_string);
             let title = match tool {
                 Some(tool) => format!("Let {} run tool {tool}", r.server_name),
-                None => truncate(&r.message, 100),
+                None => first_line(&r.message, 100),
             };
             let detail = Some(match params {
                 Some(params) => format!("{}\narguments: {params}", r.message),

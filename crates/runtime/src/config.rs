@@ -303,7 +303,9 @@ impl Config {
 
     pub fn load(path: &Path) -> Result<Self> {
         match std::fs::read_to_string(path) {
-            Ok(text) => text.parse::<Self>().map_err(|e| Error::Config(format!("{}: {e}", path.display()))),
+            Ok(text) => text
+                .parse::<Self>()
+                .map_err(|e| Error::Config(format!("{}: {e}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
         }

@@ -13,10 +13,9 @@
 //!   provider's own origin; a key is never sent anywhere else.
 
 use crate::error::{Error, Result};
-use crate::host::secret_names;
+use crate::host::{secret_names, EmbeddingsClient, EmbeddingsRequest};
 use crate::runtime::Runtime;
-use serde::Deserialize;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// A search waits this long for its query's vector, then goes on without.
@@ -29,39 +28,15 @@ const RETRY_AFTER: Duration = Duration::from_secs(60);
 const MAX_INPUT_CHARS: usize = 8000;
 
 pub(crate) struct Embedder {
-    http: reqwest::Client,
+    client: Arc<dyn EmbeddingsClient>,
     endpoint: String,
     pub model: String,
     key: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct EmbeddingsResponse {
-    data: Vec<EmbeddingItem>,
-}
-
-#[derive(Deserialize)]
-struct EmbeddingItem {
-    index: usize,
-    embedding: Vec<f32>,
-}
-
-/// One client for every call (building one loads the TLS roots).
-fn http() -> Option<reqwest::Client> {
-    static CLIENT: OnceLock<Option<reqwest::Client>> = OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .map_err(|e| tracing::error!("no HTTP client for embeddings: {e}"))
-                .ok()
-        })
-        .clone()
-}
-
+/// `scheme://host:port` of a URL, to compare origins.
 fn origin(url: &str) -> Option<String> {
-    let url = reqwest::Url::parse(url).ok()?;
+    let url = url::Url::parse(url).ok()?;
     Some(format!(
         "{}://{}:{}",
         url.scheme(),
@@ -74,36 +49,21 @@ impl Embedder {
     /// The vectors of `inputs`, in order, each scaled to length 1.
     pub async fn embed(&self, inputs: &[String]) -> Result<Vec<Vec<f32>>> {
         let failed = |what: String| Error::Embeddings(format!("{}: {what}", self.endpoint));
-        let mut request = self
-            .http
-            .post(&self.endpoint)
-            .json(&serde_json::json!({ "model": self.model, "input": inputs }));
-        if let Some(key) = &self.key {
-            request = request.bearer_auth(key);
-        }
-        let response = request.send().await.map_err(|e| failed(e.to_string()))?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            return Err(failed(format!("{status}: {}", body.chars().take(300).collect::<String>())));
-        }
-        let mut parsed: EmbeddingsResponse = response
-            .json()
-            .await
-            .map_err(|e| failed(format!("not an embeddings response ({e})")))?;
-        parsed.data.sort_by_key(|item| item.index);
-        if parsed.data.len() != inputs.len() {
+        let request = EmbeddingsRequest {
+            endpoint: &self.endpoint,
+            model: &self.model,
+            key: self.key.as_deref(),
+            inputs,
+        };
+        let vectors = self.client.embed(request).await.map_err(failed)?;
+        if vectors.len() != inputs.len() {
             return Err(failed(format!(
                 "{} vectors for {} inputs",
-                parsed.data.len(),
+                vectors.len(),
                 inputs.len()
             )));
         }
-        Ok(parsed
-            .data
-            .into_iter()
-            .map(|item| normalized(item.embedding))
-            .collect())
+        Ok(vectors.into_iter().map(normalized).collect())
     }
 }
 
@@ -143,8 +103,12 @@ impl Runtime {
         } else {
             None
         };
+        let Some(client) = self.embeddings.clone() else {
+            tracing::warn!("embeddings are configured but this host offers no embeddings client; searching by full text");
+            return None;
+        };
         Some(Embedder {
-            http: http()?,
+            client,
             endpoint: format!("{}/embeddings", base.trim_end_matches('/')),
             model,
             key,

@@ -15,7 +15,10 @@ pub enum Error {
     #[error("database error: {0}")]
     Store(#[from] rusqlite::Error),
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     #[error("config error: {0}")]
     Config(String),
     /// The configured embeddings endpoint failed.
@@ -27,13 +30,18 @@ pub enum Error {
 
 impl Error {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Self::Io { context: context.into(), source }
+        Self::Io {
+            context: context.into(),
+            source,
+        }
     }
 
     /// Codex being down is a state, not a bug: say so plainly.
     pub(crate) fn from_codex(err: perch_codex::Error) -> Self {
         match err {
-            perch_codex::Error::Closed => Self::CodexUnavailable("the app-server is not running".into()),
+            perch_codex::Error::Closed => {
+                Self::CodexUnavailable("the app-server is not running".into())
+            }
             other => Self::Codex(other),
         }
     }

@@ -14,6 +14,7 @@ use crate::model::EventKind;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use stdx::MutexExt;
 use tokio::sync::broadcast;
 
 pub const REPLAY_CAPACITY: usize = 4096;
@@ -61,7 +62,10 @@ struct Inner {
 impl Default for EventBus {
     fn default() -> Self {
         Self {
-            inner: Mutex::new(Inner { next_seq: 1, buffer: VecDeque::with_capacity(REPLAY_CAPACITY) }),
+            inner: Mutex::new(Inner {
+                next_seq: 1,
+                buffer: VecDeque::with_capacity(REPLAY_CAPACITY),
+            }),
             live: broadcast::channel(LIVE_CAPACITY).0,
         }
     }
@@ -69,14 +73,18 @@ impl Default for EventBus {
 
 impl EventBus {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock_unpoisoned()
     }
 
     pub fn publish(&self, kind: EventKind) -> u64 {
         let mut inner = self.lock();
         let seq = inner.next_seq;
         inner.next_seq += 1;
-        let event = Arc::new(Event { seq, at: crate::now_ms(), kind });
+        let event = Arc::new(Event {
+            seq,
+            at: stdx::now_ms(),
+            kind,
+        });
         if inner.buffer.len() == REPLAY_CAPACITY {
             inner.buffer.pop_front();
         }
@@ -93,7 +101,11 @@ impl EventBus {
             None => Replay::Events(Vec::new()),
             Some(after) => Self::buffered_after(&inner, after),
         };
-        Subscription { replay, live, last_seq: inner.next_seq - 1 }
+        Subscription {
+            replay,
+            live,
+            last_seq: inner.next_seq - 1,
+        }
     }
 
     /// The buffered events after `after`, for a subscriber that lagged.
@@ -107,7 +119,14 @@ impl EventBus {
         if after + 1 < oldest || after >= inner.next_seq {
             return Replay::Reset;
         }
-        Replay::Events(inner.buffer.iter().filter(|e| e.seq > after).cloned().collect())
+        Replay::Events(
+            inner
+                .buffer
+                .iter()
+                .filter(|e| e.seq > after)
+                .cloned()
+                .collect(),
+        )
     }
 
     pub fn last_seq(&self) -> u64 {
@@ -120,7 +139,10 @@ mod tests {
     use super::*;
 
     fn warning(n: usize) -> EventKind {
-        EventKind::Warning { session_id: None, message: format!("w{n}") }
+        EventKind::Warning {
+            session_id: None,
+            message: format!("w{n}"),
+        }
     }
 
     fn seqs(replay: Replay) -> Option<Vec<u64>> {
@@ -139,13 +161,20 @@ mod tests {
         assert_eq!(seqs(bus.subscribe(Some(3)).replay), Some(vec![4, 5]));
         assert_eq!(seqs(bus.subscribe(Some(5)).replay), Some(vec![]));
         assert_eq!(seqs(bus.subscribe(None).replay), Some(vec![]));
-        assert_eq!(seqs(bus.subscribe(Some(99)).replay), None, "an id from a previous run resets");
+        assert_eq!(
+            seqs(bus.subscribe(Some(99)).replay),
+            None,
+            "an id from a previous run resets"
+        );
         for n in 0..REPLAY_CAPACITY {
             bus.publish(warning(n));
         }
         assert_eq!(seqs(bus.since(2)), None, "event 3 fell out of the buffer");
         let oldest = bus.last_seq() - REPLAY_CAPACITY as u64 + 1;
-        assert_eq!(seqs(bus.since(oldest - 1)).map(|v| v.len()), Some(REPLAY_CAPACITY));
+        assert_eq!(
+            seqs(bus.since(oldest - 1)).map(|v| v.len()),
+            Some(REPLAY_CAPACITY)
+        );
     }
 
     #[tokio::test]

@@ -1,7 +1,8 @@
 //! What the runtime needs from the machine it runs on, behind small traits:
-//! a secret store and login autostart. The host crate implements them with
-//! the OS keyring and `auto-launch`; [`FileSecretStore`] is the real 0600-file
-//! store used where no keyring exists (and by tests).
+//! a secret store, login autostart and an embeddings endpoint. The host crate
+//! implements them with the OS keyring, `auto-launch` and an HTTP client (so
+//! the engine links none); [`FileSecretStore`] is the real 0600-file store
+//! used where no keyring exists (and by tests).
 
 use serde::Serialize;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -43,6 +44,28 @@ pub trait SecretStore: Send + Sync {
     fn warning(&self) -> Option<String>;
 }
 
+/// One call to an OpenAI-compatible `POST {endpoint}` for embeddings.
+pub struct EmbeddingsRequest<'a> {
+    /// The full URL (`…/embeddings`).
+    pub endpoint: &'a str,
+    pub model: &'a str,
+    /// A bearer token, sent only when the runtime decided the endpoint may see it.
+    pub key: Option<&'a str>,
+    pub inputs: &'a [String],
+}
+
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Embeddings over the network. An implementation returns one vector per
+/// input, in the inputs' order, or says in words what failed (the runtime
+/// names the endpoint around it).
+pub trait EmbeddingsClient: Send + Sync {
+    fn embed<'a>(
+        &'a self,
+        request: EmbeddingsRequest<'a>,
+    ) -> BoxFuture<'a, Result<Vec<Vec<f32>>, String>>;
+}
+
 pub trait Autostart: Send + Sync {
     fn is_enabled(&self) -> Result<bool, HostError>;
     fn set_enabled(&self, enabled: bool) -> Result<(), HostError>;
@@ -61,9 +84,14 @@ impl FileSecretStore {
     }
 
     fn path(&self, name: &str) -> Result<PathBuf, HostError> {
-        let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !valid || name.starts_with('.') {
-            return Err(HostError::Secrets(format!("{name:?} is not a valid secret name")));
+            return Err(HostError::Secrets(format!(
+                "{name:?} is not a valid secret name"
+            )));
         }
         Ok(self.dir.join(name))
     }
@@ -76,14 +104,23 @@ impl SecretStore for FileSecretStore {
             Ok(value) if value.trim().is_empty() => Ok(None),
             Ok(value) => Ok(Some(value.trim().to_string())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(HostError::Secrets(format!("reading {}: {e}", path.display()))),
+            Err(e) => Err(HostError::Secrets(format!(
+                "reading {}: {e}",
+                path.display()
+            ))),
         }
     }
 
     fn set(&self, name: &str, value: &str) -> Result<(), HostError> {
         let path = self.path(name)?;
-        let fail = |what: &str, e: std::io::Error| HostError::Secrets(format!("{what} {}: {e}", path.display()));
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir).map_err(|e| fail("creating the folder of", e))?;
+        let fail = |what: &str, e: std::io::Error| {
+            HostError::Secrets(format!("{what} {}: {e}", path.display()))
+        };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .map_err(|e| fail("creating the folder of", e))?;
         // Write a new 0600 file and rename it over the old one, so the secret
         // is never readable by others, not even for a moment.
         let tmp = self.dir.join(format!(".{name}.tmp"));
@@ -103,7 +140,10 @@ impl SecretStore for FileSecretStore {
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(HostError::Secrets(format!("removing {}: {e}", path.display()))),
+            Err(e) => Err(HostError::Secrets(format!(
+                "removing {}: {e}",
+                path.display()
+            ))),
         }
     }
 

@@ -15,12 +15,12 @@
 mod codex_events;
 pub mod config;
 pub mod context;
+mod embeddings;
 mod error;
 pub mod events;
 pub mod host;
 pub mod memory;
 mod memory_index;
-mod embeddings;
 mod memory_io;
 pub mod model;
 pub mod planner;
@@ -35,21 +35,3 @@ pub use events::{Event, EventBus, Replay, Subscription};
 pub use perch_codex::protocol::{Decision, LoginParams};
 pub use perch_codex::{Error as CodexError, HealthState};
 pub use runtime::{McpAttachment, Runtime, RuntimeOptions};
-
-/// Unix time in milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// `bytes` random bytes from the OS, as lowercase hex. Tokens, session ids
-/// and login codes come from here, so there is no weaker fallback: if the OS
-/// cannot provide randomness, the caller gets an error.
-pub fn random_hex(bytes: usize) -> std::io::Result<String> {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf)
-        .map_err(|e| std::io::Error::other(format!("the OS random source failed: {e}")))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
-}

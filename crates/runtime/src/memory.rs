@@ -9,15 +9,15 @@
 //!   configured, fused with vector similarity (`embeddings.rs`).
 //! - Every change is published as `memory.changed`.
 
-use crate::error::{Error, Result};
 use crate::embeddings::{embedding_input, normalized};
+use crate::error::{Error, Result};
 use crate::memory_index::{fuse, query_words, IndexQuery, IndexedMemory, MemoryIndex};
 use crate::model::EventKind;
-use crate::now_ms;
 use crate::runtime::Runtime;
 use crate::store::Store;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use serde::{Deserialize, Serialize};
+use stdx::now_ms;
 
 /// Migration 2 (kept as released; migration 5 replaces its FTS5 index).
 pub(crate) const MIGRATION: &str = r#"
@@ -498,7 +498,9 @@ impl Store {
         if index.as_ref().is_none_or(|built| built.epoch != current) {
             *index = Some(build_index(&mut conn)?);
         }
-        let ranked_count = search.ranked.max(search.offset.saturating_add(search.limit));
+        let ranked_count = search
+            .ranked
+            .max(search.offset.saturating_add(search.limit));
         let now = now_ms();
         let ranked = match index.as_mut() {
             Some(index) => {
@@ -525,7 +527,8 @@ impl Store {
             None => Vec::new(),
         };
         drop(index);
-        let mut one = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM memories m WHERE m.id = ?1"))?;
+        let mut one =
+            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM memories m WHERE m.id = ?1"))?;
         let mut memories = Vec::with_capacity(search.limit.min(ranked.len()));
         for (id, score) in ranked.iter().skip(search.offset).take(search.limit) {
             if let Some(mut memory) = one.query_row([id], memory_from_row).optional()? {
@@ -540,7 +543,11 @@ impl Store {
     }
 
     /// Memories without a vector for `model`, oldest first.
-    pub(crate) fn memories_to_embed(&self, model: &str, limit: usize) -> Result<Vec<PendingEmbedding>> {
+    pub(crate) fn memories_to_embed(
+        &self,
+        model: &str,
+        limit: usize,
+    ) -> Result<Vec<PendingEmbedding>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT m.id, m.text, m.tags, m.updated_at FROM memories m
@@ -563,7 +570,11 @@ impl Store {
 
     /// Saves vectors of `(id, updated_at as embedded, vector)`, each only if
     /// the memory is unchanged since; returns the ids saved.
-    pub(crate) fn save_embeddings(&self, model: &str, vectors: &[(i64, i64, Vec<f32>)]) -> Result<Vec<i64>> {
+    pub(crate) fn save_embeddings(
+        &self,
+        model: &str,
+        vectors: &[(i64, i64, Vec<f32>)],
+    ) -> Result<Vec<i64>> {
         let saved = self.write_memories(
             |tx| {
                 let mut save = tx.prepare_cached(
@@ -805,7 +816,7 @@ mod tests {
     fn row(text: &str, tags: &[&str], importance: f64, at: i64) -> MemoryRow {
         MemoryRow {
             text: text.into(),
-            tags: tags.iter().map(|t| t.to_string()).collect(),
+            tags: tags.iter().map(std::string::ToString::to_string).collect(),
             origin: Origin::person(),
             importance,
             created_at: at,
@@ -836,20 +847,11 @@ mod tests {
         assert_eq!(texts[0], "Deploy to staging before production, always");
         assert_eq!(texts[2], "The deploy key lives in the vault");
         // Stemming: "deploys" finds "deploy"; a tag filter narrows.
-        assert_eq!(
-            search(&store, "deploys", Some("ops"), false)?
-                .len(),
-            3
-        );
-        assert_eq!(
-            search(&store, "deploys", Some("home"), false)?
-                .len(),
-            0
-        );
+        assert_eq!(search(&store, "deploys", Some("ops"), false)?.len(), 3);
+        assert_eq!(search(&store, "deploys", Some("home"), false)?.len(), 0);
         // Typed prefix, and FTS5 syntax in a query is just text.
         assert_eq!(search(&store, "lun", None, true)?.len(), 1);
-        assert!(search(&store, "\"NEAR( OR *", None, true)?
-            .is_empty());
+        assert!(search(&store, "\"NEAR( OR *", None, true)?.is_empty());
         Ok(())
     }
 
@@ -860,11 +862,7 @@ mod tests {
         let ids = store.insert_memories(&[row("likes green tea", &["food"], 0.5, 1)])?;
         store.update_memory(ids[0], "likes black coffee", &["drink".into()], 0.7, 2)?;
         assert!(search(&store, "tea", None, false)?.is_empty());
-        assert_eq!(
-            search(&store, "coffee", Some("drink"), false)?
-                .len(),
-            1
-        );
+        assert_eq!(search(&store, "coffee", Some("drink"), false)?.len(), 1);
         assert_eq!(store.delete_memories(&[ids[0], 999])?, vec![ids[0]]);
         assert!(search(&store, "coffee", None, false)?.is_empty());
         Ok(())

@@ -48,12 +48,19 @@ pub(crate) fn words(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(|w| {
-            if w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+            if w.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            {
                 Cow::Borrowed(w)
             } else if w.is_ascii() {
                 Cow::Owned(w.to_ascii_lowercase())
             } else {
-                Cow::Owned(w.to_lowercase().nfkd().filter(|c| !is_combining_mark(*c)).collect())
+                Cow::Owned(
+                    w.to_lowercase()
+                        .nfkd()
+                        .filter(|c| !is_combining_mark(*c))
+                        .collect(),
+                )
             }
         })
         .filter(|w| w.chars().count() >= 2 && !STOPWORDS.contains(&w.as_ref()))
@@ -211,7 +218,8 @@ impl MemoryIndex {
         let importance = 0.5 + memory.importance as f32;
         self.importance.push(importance);
         self.touched.push(memory.touched);
-        self.weights.push(importance * recency(memory.touched, self.weights_at));
+        self.weights
+            .push(importance * recency(memory.touched, self.weights_at));
         self.scores.push(0.0);
         self.matched.push(0);
         self.slots.insert(memory.id, slot);
@@ -241,7 +249,8 @@ impl MemoryIndex {
         if let Some(slot) = self.slots.get(&id) {
             let slot = *slot as usize;
             self.touched[slot] = self.touched[slot].max(at);
-            self.weights[slot] = self.importance[slot] * recency(self.touched[slot], self.weights_at);
+            self.weights[slot] =
+                self.importance[slot] * recency(self.touched[slot], self.weights_at);
         }
     }
 
@@ -261,7 +270,13 @@ impl MemoryIndex {
 
     /// Up to `limit` memories by cosine similarity to `query` (length 1)
     /// among the vectors of `model`, weighted by importance and recency.
-    pub fn nearest(&mut self, model: &str, query: &[f32], limit: usize, now: i64) -> Vec<(i64, f64)> {
+    pub fn nearest(
+        &mut self,
+        model: &str,
+        query: &[f32],
+        limit: usize,
+        now: i64,
+    ) -> Vec<(i64, f64)> {
         self.refresh_weights(now);
         let mut ranked: Vec<(f32, i64)> = self
             .vectors
@@ -279,7 +294,10 @@ impl MemoryIndex {
             ranked.truncate(limit);
         }
         ranked.sort_unstable_by(better);
-        ranked.into_iter().map(|(score, id)| (id, f64::from(score))).collect()
+        ranked
+            .into_iter()
+            .map(|(score, id)| (id, f64::from(score)))
+            .collect()
     }
 
     fn compact(&mut self) {
@@ -299,7 +317,12 @@ impl MemoryIndex {
             .iter()
             .enumerate()
             .map(|(i, word)| {
-                let mut ids: Vec<u32> = self.terms.get(&self.stem(word)).copied().into_iter().collect();
+                let mut ids: Vec<u32> = self
+                    .terms
+                    .get(&self.stem(word))
+                    .copied()
+                    .into_iter()
+                    .collect();
                 if query.prefix && i == last && word.chars().count() >= 3 {
                     ids.extend(
                         self.terms
@@ -321,7 +344,12 @@ impl MemoryIndex {
             return;
         }
         self.weights_at = now;
-        for ((weight, importance), touched) in self.weights.iter_mut().zip(&self.importance).zip(&self.touched) {
+        for ((weight, importance), touched) in self
+            .weights
+            .iter_mut()
+            .zip(&self.importance)
+            .zip(&self.touched)
+        {
             *weight = importance * recency(*touched, now);
         }
     }
@@ -349,7 +377,12 @@ impl MemoryIndex {
         // The most one word can add to a memory's BM25.
         let bound: Vec<f32> = expanded
             .iter()
-            .map(|ids| ids.iter().map(|id| idf(self.df[*id as usize])).fold(0.0, f32::max) * (K1 + 1.0))
+            .map(|ids| {
+                ids.iter()
+                    .map(|id| idf(self.df[*id as usize]))
+                    .fold(0.0, f32::max)
+                    * (K1 + 1.0)
+            })
             .collect();
         let mut touched: Vec<u32> = Vec::new();
         // Once closed, `touched` is final; common words' posting lists are
@@ -370,7 +403,9 @@ impl MemoryIndex {
                     .iter()
                     .map(|slot| self.scores[*slot as usize] * self.weights[*slot as usize])
                     .collect();
-                floor = *partial.select_nth_unstable_by(limit - 1, |a, b| b.total_cmp(a)).1;
+                floor = *partial
+                    .select_nth_unstable_by(limit - 1, |a, b| b.total_cmp(a))
+                    .1;
                 open = floor < rest * 1.5;
             }
             for id in &expanded[*word] {
@@ -392,7 +427,8 @@ impl MemoryIndex {
                     if len < 0.0 || (!open && self.matched[at] == 0) {
                         continue;
                     }
-                    self.scores[at] += idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / average));
+                    self.scores[at] +=
+                        idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / average));
                     if self.matched[at] == 0 {
                         touched.push(slot);
                     }
@@ -408,7 +444,10 @@ impl MemoryIndex {
             self.scores[at] = 0.0;
             self.matched[at] = 0;
             if let Some(tag) = query.tag {
-                if !self.docs[at].as_ref().is_some_and(|doc| doc.tags.iter().any(|t| t == tag)) {
+                if !self.docs[at]
+                    .as_ref()
+                    .is_some_and(|doc| doc.tags.iter().any(|t| t == tag))
+                {
                     continue;
                 }
             }
@@ -419,7 +458,8 @@ impl MemoryIndex {
                 ranked.push((every_word, score, slot));
             }
         }
-        let better = |a: &(bool, f32, u32), b: &(bool, f32, u32)| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1));
+        let better =
+            |a: &(bool, f32, u32), b: &(bool, f32, u32)| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1));
         if ranked.len() > limit {
             ranked.select_nth_unstable_by(limit, better);
             ranked.truncate(limit);
@@ -427,7 +467,9 @@ impl MemoryIndex {
         ranked.sort_unstable_by(better);
         ranked
             .into_iter()
-            .filter_map(|(_, score, slot)| Some((self.docs[slot as usize].as_ref()?.id, f64::from(score))))
+            .filter_map(|(_, score, slot)| {
+                Some((self.docs[slot as usize].as_ref()?.id, f64::from(score)))
+            })
             .collect()
     }
 }
@@ -478,7 +520,7 @@ mod tests {
     use super::*;
 
     fn add(index: &mut MemoryIndex, id: i64, text: &str, tags: &[&str]) {
-        let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+        let tags: Vec<String> = tags.iter().map(std::string::ToString::to_string).collect();
         index.insert(IndexedMemory {
             id,
             text,
@@ -496,7 +538,11 @@ mod tests {
             tag: None,
             now: 0,
         };
-        index.search(&query, 10).into_iter().map(|(id, _)| id).collect()
+        index
+            .search(&query, 10)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
     }
 
     #[test]
@@ -531,7 +577,9 @@ mod tests {
         assert_eq!(ids(&mut index, "coffee", false), vec![2999]);
         assert_eq!(ids(&mut index, "10", false), Vec::<i64>::new());
         assert_eq!(ids(&mut index, "tea", false).len(), 10);
-        assert!(ids(&mut index, "tea", false).iter().all(|id| (2500..2999).contains(id)));
+        assert!(ids(&mut index, "tea", false)
+            .iter()
+            .all(|id| (2500..2999).contains(id)));
     }
 
     /// Skipping common words' new memories never changes the top results:

@@ -9,9 +9,9 @@
 use crate::memory::{
     validate_importance, validate_tags, validate_text, Memory, MemoryRow, MemorySource, Origin,
 };
-use crate::now_ms;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
+use stdx::now_ms;
 
 const MAX_REPORTED_ERRORS: usize = 10;
 
@@ -218,7 +218,7 @@ mod tests {
         Memory {
             id: 1,
             text: text.into(),
-            tags: tags.iter().map(|t| t.to_string()).collect(),
+            tags: tags.iter().map(std::string::ToString::to_string).collect(),
             source: MemorySource::Session,
             source_ref: Some("thr_1".into()),
             importance: 0.8,

@@ -7,11 +7,11 @@
 
 use crate::error::{Error, Result};
 use crate::model::EventKind;
-use crate::now_ms;
 use crate::runtime::Runtime;
 use crate::store::Store;
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
+use stdx::now_ms;
 
 pub(crate) const MIGRATION: &str = r#"
 CREATE TABLE plans (

@@ -5,10 +5,9 @@
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::EventBus;
-use crate::host::{secret_names, Autostart, SecretStore};
+use crate::host::{secret_names, Autostart, EmbeddingsClient, SecretStore};
 use crate::model::*;
 use crate::store::Store;
-use crate::{now_ms, random_hex};
 use perch_codex::locate::{self, npm_native_binary};
 use perch_codex::protocol::*;
 use perch_codex::{RequestId, SpawnOptions, Supervisor, SupervisorConfig, SupervisorEvent};
@@ -16,6 +15,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
+use stdx::{now_ms, random_hex};
+use stdx::{MutexExt, RwLockExt};
 
 const MAX_MESSAGE_CHARS: usize = 200_000;
 const MAX_NAME_CHARS: usize = 200;
@@ -62,6 +63,8 @@ pub struct RuntimeOptions {
     pub logs_dir: Option<PathBuf>,
     /// An MCP server attached to every thread (Perch's own tools).
     pub mcp: Option<McpAttachment>,
+    /// The embeddings endpoint's client; `None` keeps memory search full text.
+    pub embeddings: Option<Arc<dyn EmbeddingsClient>>,
 }
 
 /// A streamable-HTTP MCP server Codex attaches to every thread, its tools
@@ -104,6 +107,7 @@ pub struct Runtime {
     pub(crate) autostart: Option<Arc<dyn Autostart>>,
     pub(crate) logs_dir: Option<PathBuf>,
     mcp: Option<McpAttachment>,
+    pub(crate) embeddings: Option<Arc<dyn EmbeddingsClient>>,
     pub(crate) store: Store,
     pub(crate) bus: EventBus,
     pub(crate) codex: Mutex<CodexSlot>,
@@ -193,6 +197,7 @@ impl Runtime {
             autostart,
             logs_dir,
             mcp,
+            embeddings,
         } = options;
         std::fs::create_dir_all(&data_dir)
             .map_err(|e| Error::io(format!("creating {}", data_dir.display()), e))?;
@@ -219,6 +224,7 @@ impl Runtime {
             autostart,
             logs_dir,
             mcp,
+            embeddings,
             store,
             bus: EventBus::default(),
             codex: Mutex::new(slot),
@@ -311,9 +317,7 @@ impl Runtime {
     }
 
     pub(crate) fn lock_codex(&self) -> std::sync::MutexGuard<'_, CodexSlot> {
-        self.codex
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.codex.lock_unpoisoned()
     }
 
     pub fn events(&self) -> &EventBus {
@@ -326,23 +330,15 @@ impl Runtime {
 
     /// A snapshot of the current configuration (Settings can change it).
     pub fn config(&self) -> Config {
-        self.config
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.config.read_unpoisoned().clone()
     }
 
     pub(crate) fn replace_config(&self, config: Config) {
-        *self
-            .config
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = config;
+        *self.config.write_unpoisoned() = config;
     }
 
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock_unpoisoned()
     }
 
     pub(crate) fn supervisor(&self) -> Result<Supervisor> {
@@ -622,7 +618,7 @@ impl Runtime {
         let label = source
             .name
             .clone()
-            .unwrap_or_else(|| truncate(&source.preview, 60));
+            .unwrap_or_else(|| first_line(&source.preview, 60));
         let session = Session {
             id: result.thread.id,
             name: Some(format!("{label} (fork)")),
@@ -743,14 +739,11 @@ impl Runtime {
 
     /// The session peer messages go to (set by the peer network).
     pub fn peer_session(&self) -> Option<String> {
-        self.peer_session
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.peer_session.lock_unpoisoned().clone()
     }
 
     pub fn set_peer_session(&self, id: Option<String>) {
-        *self.peer_session.lock().unwrap_or_else(|p| p.into_inner()) = id;
+        *self.peer_session.lock_unpoisoned() = id;
     }
 
     /// Sends a message: `turn/steer` while a turn runs, else `turn/start`.
@@ -859,7 +852,7 @@ impl Runtime {
         session.last_activity_at = now_ms();
         if session.preview.is_empty() {
             if let Some(text) = first_text {
-                session.preview = truncate(text, 140);
+                session.preview = first_line(text, 140);
             }
         }
         if self.store.update_session(&session).is_ok() {
@@ -1068,13 +1061,9 @@ fn spawn_watchdog(runtime: Weak<Runtime>) {
     });
 }
 
-pub(crate) fn truncate(text: &str, max: usize) -> String {
-    let line = text.lines().next().unwrap_or_default();
-    if line.chars().count() <= max {
-        return line.to_string();
-    }
-    let cut: String = line.chars().take(max.saturating_sub(1)).collect();
-    format!("{cut}…")
+/// The first line of `text`, cut to `max` characters: a title or preview.
+pub(crate) fn first_line(text: &str, max: usize) -> String {
+    stdx::ellipsize(text.lines().next().unwrap_or_default(), max)
 }
 
 fn validate_name(name: Option<String>) -> Result<Option<String>> {

@@ -11,6 +11,7 @@ use crate::model::{Approval, ApprovalKind, ApprovalStatus, Session, TokenUsage};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
 use std::sync::Mutex;
+use stdx::MutexExt;
 
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -84,15 +85,11 @@ impl Store {
     }
 
     pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn.lock_unpoisoned()
     }
 
     pub(crate) fn memory_index(&self) -> std::sync::MutexGuard<'_, Option<MemoryIndex>> {
-        self.memory_index
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.memory_index.lock_unpoisoned()
     }
 
     fn migrate(&self) -> Result<()> {
@@ -390,7 +387,7 @@ mod tests {
             answered_by: None,
         };
         store.insert_approval(&approval)?;
-        assert_eq!(store.approvals(true)?, vec![approval.clone()]);
+        assert_eq!(store.approvals(true)?, vec![approval]);
         assert!(store.answer_approval("ap1", ApprovalStatus::Decline, "person", 9)?);
         assert!(!store.answer_approval("ap1", ApprovalStatus::Accept, "person", 10)?);
         let stored = store.approval("ap1")?;

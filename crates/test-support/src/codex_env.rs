@@ -26,7 +26,10 @@ impl CodexEnv {
             std::fs::create_dir_all(root.path().join(dir))?;
         }
         // No curated-plugin sync attempts to the network.
-        std::fs::write(root.path().join("codex_home/config.toml"), "[features]\nplugins = false\n")?;
+        std::fs::write(
+            root.path().join("codex_home/config.toml"),
+            "[features]\nplugins = false\n",
+        )?;
         Ok(Self { root })
     }
 

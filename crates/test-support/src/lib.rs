@@ -27,6 +27,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use stdx::MutexExt;
 use tokio::sync::{mpsc, watch};
 
 /// One request Codex sent to the model.
@@ -100,7 +101,10 @@ impl ScriptedModel {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
         let (count_tx, count_rx) = watch::channel(0usize);
-        let state = AppState { shared: shared.clone(), request_count: Arc::new(count_tx) };
+        let state = AppState {
+            shared: shared.clone(),
+            request_count: Arc::new(count_tx),
+        };
         let app = Router::new()
             .route("/v1/responses", post(responses))
             .route("/v1/embeddings", post(embeddings))
@@ -116,7 +120,12 @@ impl ScriptedModel {
                 })
                 .await;
         });
-        Ok(Self { addr, shared, request_count: count_rx, _shutdown: shutdown_tx })
+        Ok(Self {
+            addr,
+            shared,
+            request_count: count_rx,
+            _shutdown: shutdown_tx,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -129,16 +138,16 @@ impl ScriptedModel {
     }
 
     pub fn enqueue(&self, script: Script) {
-        lock(&self.shared.queue).push_back(script);
+        self.shared.queue.lock_unpoisoned().push_back(script);
     }
 
     pub fn requests(&self) -> Vec<CapturedRequest> {
-        lock(&self.shared.requests).clone()
+        self.shared.requests.lock_unpoisoned().clone()
     }
 
     /// The `/v1/embeddings` requests so far.
     pub fn embedding_requests(&self) -> Vec<CapturedRequest> {
-        lock(&self.shared.embedding_requests).clone()
+        self.shared.embedding_requests.lock_unpoisoned().clone()
     }
 
     /// Waits until at least `n` model requests arrived, or `timeout` passed.
@@ -149,25 +158,30 @@ impl ScriptedModel {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-async fn responses(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn responses(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let headers = headers
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
         .collect();
-    let script = lock(&state.shared.queue).pop_front().unwrap_or_else(|| Script::text("OK"));
+    let script = state
+        .shared
+        .queue
+        .lock_unpoisoned()
+        .pop_front()
+        .unwrap_or_else(|| Script::text("OK"));
     {
-        let mut requests = lock(&state.shared.requests);
+        let mut requests = state.shared.requests.lock_unpoisoned();
         requests.push(CapturedRequest { headers, body });
         state.request_count.send_replace(requests.len());
     }
     if let Some(status) = script.http_status {
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = script.body.clone().unwrap_or_else(|| {
+        let body = script.body.unwrap_or_else(|| {
             serde_json::json!({"error": {"message": "scripted failure", "type": "server_error"}}).to_string()
         });
         return (code, [("content-type", "application/json")], body).into_response();
@@ -188,7 +202,9 @@ async fn responses(State(state): State<AppState>, headers: HeaderMap, body: axum
             tx.closed().await;
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
     Response::builder()
         .header("content-type", "text/event-stream")
         .header("cache-control", "no-cache")
@@ -210,11 +226,23 @@ pub const EMBEDDING_DIMENSIONS: usize = 64;
 /// at an axis hashed from the word; the sum is the vector.
 pub fn scripted_embedding(text: &str) -> Vec<f32> {
     let mut vector = vec![0.0f32; EMBEDDING_DIMENSIONS];
-    for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 2) {
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 2)
+    {
         let word = word.to_lowercase();
-        let axis = match SYNONYMS.iter().position(|group| group.contains(&word.as_str())) {
+        let axis = match SYNONYMS
+            .iter()
+            .position(|group| group.contains(&word.as_str()))
+        {
             Some(group) => group,
-            None => SYNONYMS.len() + word.bytes().fold(7usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize)) % (EMBEDDING_DIMENSIONS - SYNONYMS.len()),
+            None => {
+                SYNONYMS.len()
+                    + word
+                        .bytes()
+                        .fold(7usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize))
+                        % (EMBEDDING_DIMENSIONS - SYNONYMS.len())
+            }
         };
         vector[axis] += 1.0;
     }
@@ -223,18 +251,32 @@ pub fn scripted_embedding(text: &str) -> Vec<f32> {
 
 /// An OpenAI-compatible `/v1/embeddings`: `{model, input}` (a string or a
 /// list) in, `{data: [{index, embedding}], model}` out.
-async fn embeddings(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn embeddings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let inputs: Vec<String> = match &body["input"] {
         Value::String(one) => vec![one.clone()],
-        Value::Array(many) => many.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        Value::Array(many) => many
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
         _ => Vec::new(),
     };
     let headers = headers
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
         .collect();
-    lock(&state.shared.embedding_requests).push(CapturedRequest { headers, body: body.clone() });
+    state
+        .shared
+        .embedding_requests
+        .lock_unpoisoned()
+        .push(CapturedRequest {
+            headers,
+            body: body.clone(),
+        });
     if inputs.is_empty() || body["model"].as_str().is_none() {
         let error = serde_json::json!({"error": {"message": "model and input are required", "type": "invalid_request_error"}});
         return (StatusCode::BAD_REQUEST, Json(error)).into_response();
@@ -244,7 +286,8 @@ async fn embeddings(State(state): State<AppState>, headers: HeaderMap, body: axu
         .enumerate()
         .map(|(index, text)| serde_json::json!({"object": "embedding", "index": index, "embedding": scripted_embedding(text)}))
         .collect();
-    Json(serde_json::json!({"object": "list", "data": data, "model": body["model"]})).into_response()
+    Json(serde_json::json!({"object": "list", "data": data, "model": body["model"]}))
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -254,22 +297,25 @@ enum OneOrMany {
     One(Box<Script>),
 }
 
-async fn control_enqueue(State(state): State<AppState>, Json(scripts): Json<OneOrMany>) -> StatusCode {
+async fn control_enqueue(
+    State(state): State<AppState>,
+    Json(scripts): Json<OneOrMany>,
+) -> StatusCode {
     let scripts = match scripts {
         OneOrMany::Many(v) => v,
         OneOrMany::One(s) => vec![*s],
     };
-    lock(&state.shared.queue).extend(scripts);
+    state.shared.queue.lock_unpoisoned().extend(scripts);
     StatusCode::NO_CONTENT
 }
 
 async fn control_requests(State(state): State<AppState>) -> Json<Vec<CapturedRequest>> {
-    Json(lock(&state.shared.requests).clone())
+    Json(state.shared.requests.lock_unpoisoned().clone())
 }
 
 async fn control_reset(State(state): State<AppState>) -> StatusCode {
-    lock(&state.shared.queue).clear();
-    lock(&state.shared.requests).clear();
+    state.shared.queue.lock_unpoisoned().clear();
+    state.shared.requests.lock_unpoisoned().clear();
     state.request_count.send_replace(0);
     StatusCode::NO_CONTENT
 }

@@ -1,6 +1,6 @@
 //! `scripted-model --listen ADDR`: the scripted Responses API server, out of
 //! process, for tests that are not written in Rust (the browser tests) and for
-//! `perch bench`. Prints `listening http://ADDR` as its first line.
+//! `perch-bench`. Prints `listening http://ADDR` as its first line.
 
 use perch_test_support::ScriptedModel;
 

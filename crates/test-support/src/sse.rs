@@ -43,13 +43,21 @@ pub struct FunctionCall {
 
 impl Script {
     pub fn text(text: &str) -> Self {
-        Self { text: Some(text.to_string()), ..Self::default() }
+        Self {
+            text: Some(text.to_string()),
+            ..Self::default()
+        }
     }
 
     pub fn chunks(chunks: &[&str], delay_ms: u64) -> Self {
         Self {
             text: Some(chunks.concat()),
-            chunks: Some(chunks.iter().map(|c| c.to_string()).collect()),
+            chunks: Some(
+                chunks
+                    .iter()
+                    .map(std::string::ToString::to_string)
+                    .collect(),
+            ),
             delay_ms: Some(delay_ms),
             ..Self::default()
         }
@@ -80,11 +88,17 @@ impl Script {
     }
 
     pub fn http_error(status: u16) -> Self {
-        Self { http_status: Some(status), ..Self::default() }
+        Self {
+            http_status: Some(status),
+            ..Self::default()
+        }
     }
 
     pub fn hanging() -> Self {
-        Self { hang: true, ..Self::default() }
+        Self {
+            hang: true,
+            ..Self::default()
+        }
     }
 
     /// The SSE frames (`event: …\ndata: …\n\n`) for this script.
@@ -125,7 +139,9 @@ impl Script {
             if let (Some(ns), Some(obj)) = (&call.namespace, item.as_object_mut()) {
                 obj.insert("namespace".into(), json!(ns));
             }
-            events.push(json!({"type": "response.output_item.done", "output_index": index, "item": item}));
+            events.push(
+                json!({"type": "response.output_item.done", "output_index": index, "item": item}),
+            );
             index += 1;
         }
         events.extend(self.events.iter().cloned());
@@ -152,7 +168,11 @@ impl Script {
         events
             .into_iter()
             .map(|event| {
-                let kind = event.get("type").and_then(Value::as_str).unwrap_or("message").to_string();
+                let kind = event
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("message")
+                    .to_string();
                 format!("event: {kind}\ndata: {event}\n\n")
             })
             .collect()

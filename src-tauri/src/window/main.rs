@@ -25,7 +25,11 @@ use std::sync::Arc;
 use tauri::{Manager, WebviewUrl, WebviewWindowBuilder};
 
 #[derive(Parser, Debug)]
-#[command(name = "perch-window", version, about = "One Perch window (started by perch-desktop)")]
+#[command(
+    name = "perch-window",
+    version,
+    about = "One Perch window (started by perch-desktop)"
+)]
 struct Args {
     /// Which window: chat or dashboard.
     #[arg(value_parser = parse_window)]
@@ -47,7 +51,9 @@ fn main() -> ExitCode {
     let args = Args::parse();
     perch_host::logs::init_stderr("warn");
     apply_webkit_workarounds();
-    let data_dir = args.data_dir.unwrap_or_else(perch_runtime::config::default_data_dir);
+    let data_dir = args
+        .data_dir
+        .unwrap_or_else(perch_runtime::config::default_data_dir);
     let (url, from_tray) = match args.url {
         Some(url) => (Some(url), false),
         None => (std::env::var("PERCH_WINDOW_URL").ok(), true),
@@ -62,12 +68,16 @@ fn main() -> ExitCode {
     let app = tauri::Builder::default()
         .setup(move |app| {
             let (width, height) = kind.default_size();
-            let mut builder = WebviewWindowBuilder::new(app, kind.label(), WebviewUrl::External(url))
-                .title(kind.title())
-                .inner_size(width, height)
-                .min_inner_size(420.0, 320.0);
+            let mut builder =
+                WebviewWindowBuilder::new(app, kind.label(), WebviewUrl::External(url))
+                    .title(kind.title())
+                    .inner_size(width, height)
+                    .min_inner_size(420.0, 320.0);
             if let Some(g) = geometry.get(kind.label()) {
-                builder = builder.inner_size(g.width, g.height).position(g.x, g.y).maximized(g.maximized);
+                builder = builder
+                    .inner_size(g.width, g.height)
+                    .position(g.x, g.y)
+                    .maximized(g.maximized);
             }
             builder.build()?;
             if from_tray {
@@ -97,7 +107,9 @@ fn main() -> ExitCode {
 fn follow_commands(app: &tauri::AppHandle, kind: WindowKind) {
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
-        let Some(window) = app.get_webview_window(kind.label()) else { return };
+        let Some(window) = app.get_webview_window(kind.label()) else {
+            return;
+        };
         match line.trim().split_once(' ').unwrap_or((line.trim(), "")) {
             ("show", _) => {
                 let _ = window.unminimize();
@@ -105,7 +117,10 @@ fn follow_commands(app: &tauri::AppHandle, kind: WindowKind) {
                 let _ = window.set_focus();
             }
             ("navigate", route) if safe_route(route) => {
-                let _ = window.eval(format!("location.hash = {}", serde_json::json!(format!("#{route}"))));
+                let _ = window.eval(format!(
+                    "location.hash = {}",
+                    serde_json::json!(format!("#{route}"))
+                ));
             }
             (other, _) => tracing::warn!("unknown window command {other:?}"),
         }
@@ -118,7 +133,10 @@ fn follow_commands(app: &tauri::AppHandle, kind: WindowKind) {
 /// virtual machines, Wayland): turn off the DMA-BUF renderer and compositing
 /// unless the person chose otherwise. Compositing off also saves ~60 MB.
 fn apply_webkit_workarounds() {
-    for (key, value) in [("WEBKIT_DISABLE_DMABUF_RENDERER", "1"), ("WEBKIT_DISABLE_COMPOSITING_MODE", "1")] {
+    for (key, value) in [
+        ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
+        ("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
+    ] {
         if std::env::var_os(key).is_none() {
             std::env::set_var(key, value);
         }

@@ -1,7 +1,7 @@
 // Live updates for the Memory, Planner and Wakeups pages. The store
-// (`state.svelte.ts`) publishes the agent-state events of the SSE stream
-// here, and `resync` when events may have been missed (a fresh stream after
-// a drop, `lagged`, `reset`); a page subscribes while it is shown.
+// (`state/connection.svelte.ts`) publishes the agent-state events of the SSE
+// stream here, and `resync` when events may have been missed (a fresh stream
+// after a drop, `lagged`, `reset`); a page subscribes while it is shown.
 
 import type { AgentStateEvent, PerchEvent } from './types';
 

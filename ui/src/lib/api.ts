@@ -37,6 +37,7 @@ import type {
   WakeupPatch,
   WakeupRun,
 } from './types';
+import { errMsg } from './format';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -106,7 +107,7 @@ async function send(method: string, path: string, opts: RequestOptions): Promise
   try {
     res = await fetch(path, init);
   } catch (e) {
-    throw new ApiError(0, 'network_error', 'Cannot reach Perch: ' + (e instanceof Error ? e.message : String(e)));
+    throw new ApiError(0, 'network_error', 'Cannot reach Perch: ' + errMsg(e));
   }
   if (!res.ok) {
     const err = await errorFromResponse(res);

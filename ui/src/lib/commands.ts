@@ -6,8 +6,8 @@
 // `//text` sends `/text` as a message (the escape), and a lone `/` or a
 // slash not followed by a command-like word (`/etc/hosts`) is sent as typed.
 
-import { api, ApiError } from './api';
-import { relativeTime, relativeWhen, sessionTitle, shortDateTime } from './format';
+import { api } from './api';
+import { errMsg, relativeTime, relativeWhen, sessionTitle, shortDateTime } from './format';
 import { memorySnippet, scoreHint } from './memory';
 import { findPlan, planProgress, sortedItems } from './planner';
 import { routeHash } from './routes';
@@ -103,11 +103,6 @@ export interface CommandContext {
 const chatHref = (id: string) => routeHash({ page: 'chat', sessionId: id });
 const MAX_LINES = 20;
 
-function errorText(e: unknown): string {
-  if (e instanceof ApiError) return e.message;
-  return e instanceof Error ? e.message : String(e);
-}
-
 function needSession(ctx: CommandContext, name: string): Session {
   if (!ctx.session) throw new CommandError(`/${name} works in a session: open one first.`);
   return ctx.session;
@@ -151,7 +146,7 @@ export async function runCommand(input: ParsedInput, ctx: CommandContext): Promi
     }
   } catch (e) {
     if (e instanceof CommandError) return { ok: false, title: e.message };
-    return { ok: false, title: `/${input.name} failed: ${errorText(e)}` };
+    return { ok: false, title: `/${input.name} failed: ${errMsg(e)}` };
   }
 }
 

@@ -61,6 +61,11 @@ export function pretty(v: unknown): string {
   }
 }
 
+/** An error's message for a person. */
+export function errMsg(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** What an approval asks, in a few words. */
 export function approvalKindLabel(kind: string): string {
   return kind === 'command' ? 'Run command?' : kind === 'fileChange' ? 'Apply file changes?' : 'Tool request';

@@ -1,7 +1,7 @@
 // The peer network in the UI: the peer store's shape, how `peer.*` events
 // change it, and the Inbox's threads. Pure functions over plain objects, so
-// they can be unit-tested (tests/peer.test.ts); `state.svelte.ts` passes its
-// `$state` proxy in.
+// they can be unit-tested (tests/peer.test.ts); `state/peer.svelte.ts` passes
+// its `$state` proxy in.
 //
 // Message text from peers is untrusted: nothing here turns it into markup,
 // and the pages render it as plain text.

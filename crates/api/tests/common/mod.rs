@@ -23,9 +23,15 @@ pub struct Harness {
     pub http: reqwest::Client,
 }
 
-pub fn test_config(env: &CodexEnv, model: &ScriptedModel, policy: ApprovalPolicy) -> Result<Config, Box<dyn std::error::Error>> {
+pub fn test_config(
+    env: &CodexEnv,
+    model: &ScriptedModel,
+    policy: ApprovalPolicy,
+) -> Result<Config, Box<dyn std::error::Error>> {
     let policy = serde_json::to_value(policy)?;
-    Ok(env.perch_config(&model.base_url(), policy.as_str().unwrap_or_default()).parse()?)
+    Ok(env
+        .perch_config(&model.base_url(), policy.as_str().unwrap_or_default())
+        .parse()?)
 }
 
 impl Harness {
@@ -50,11 +56,19 @@ impl Harness {
             autostart: None,
             logs_dir: None,
             mcp: None,
+            embeddings: None,
         })
         .await?;
         let token = "test-token-0123456789".to_string();
         let auth = Arc::new(Auth::new(token.clone(), vec![]));
-        let router = perch_api::router(runtime.clone(), ApiOptions { auth, ui_dir: None, peer: None });
+        let router = perch_api::router(
+            runtime.clone(),
+            ApiOptions {
+                auth,
+                ui_dir: None,
+                peer: None,
+            },
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         tokio::spawn(async move {
@@ -67,7 +81,14 @@ impl Harness {
             status.state,
             status.detail
         );
-        Ok(Self { env, model, runtime, base, token, http: reqwest::Client::new() })
+        Ok(Self {
+            env,
+            model,
+            runtime,
+            base,
+            token,
+            http: reqwest::Client::new(),
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -75,15 +96,30 @@ impl Harness {
     }
 
     pub async fn get(&self, path: &str) -> Result<Value, Box<dyn std::error::Error>> {
-        let response = self.http.get(self.url(path)).bearer_auth(&self.token).send().await?;
+        let response = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
         let status = response.status();
         let body: Value = response.json().await?;
         assert!(status.is_success(), "GET {path}: {status} {body}");
         Ok(body)
     }
 
-    pub async fn post(&self, path: &str, body: Value) -> Result<(u16, Value), Box<dyn std::error::Error>> {
-        let response = self.http.post(self.url(path)).bearer_auth(&self.token).json(&body).send().await?;
+    pub async fn post(
+        &self,
+        path: &str,
+        body: Value,
+    ) -> Result<(u16, Value), Box<dyn std::error::Error>> {
+        let response = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await?;
         let status = response.status().as_u16();
         Ok((status, response.json().await.unwrap_or(Value::Null)))
     }
@@ -94,16 +130,31 @@ impl Harness {
         Ok(session["id"].as_str().unwrap_or_default().to_string())
     }
 
-    pub async fn send(&self, session: &str, text: &str) -> Result<Value, Box<dyn std::error::Error>> {
-        let (status, sent) = self.post(&format!("/api/sessions/{session}/messages"), json!({ "text": text })).await?;
+    pub async fn send(
+        &self,
+        session: &str,
+        text: &str,
+    ) -> Result<Value, Box<dyn std::error::Error>> {
+        let (status, sent) = self
+            .post(
+                &format!("/api/sessions/{session}/messages"),
+                json!({ "text": text }),
+            )
+            .await?;
         assert_eq!(status, 202, "{sent}");
         Ok(sent)
     }
 
     /// Subscribes to `/api/events`, optionally from a `Last-Event-ID`.
-    pub async fn events(&self, last_event_id: Option<u64>) -> Result<Events, Box<dyn std::error::Error>> {
+    pub async fn events(
+        &self,
+        last_event_id: Option<u64>,
+    ) -> Result<Events, Box<dyn std::error::Error>> {
         use eventsource_stream::Eventsource;
-        let mut request = self.http.get(self.url("/api/events")).bearer_auth(&self.token);
+        let mut request = self
+            .http
+            .get(self.url("/api/events"))
+            .bearer_auth(&self.token);
         if let Some(id) = last_event_id {
             request = request.header("Last-Event-ID", id.to_string());
         }
@@ -114,13 +165,20 @@ impl Harness {
             let mut stream = response.bytes_stream().eventsource();
             while let Some(Ok(event)) = stream.next().await {
                 let value: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
-                let value = if value.get("type").is_some() { value } else { json!({ "type": event.event, "data": value }) };
+                let value = if value.get("type").is_some() {
+                    value
+                } else {
+                    json!({ "type": event.event, "data": value })
+                };
                 if tx.send(value).await.is_err() {
                     return;
                 }
             }
         });
-        Ok(Events { rx, seen: Vec::new() })
+        Ok(Events {
+            rx,
+            seen: Vec::new(),
+        })
     }
 }
 
@@ -147,6 +205,9 @@ impl Events {
     }
 
     pub async fn turn_completed(&mut self, turn_id: &str) -> Value {
-        self.wait_for("turn.completed", |e| e["type"] == "turn.completed" && e["turnId"] == turn_id).await
+        self.wait_for("turn.completed", |e| {
+            e["type"] == "turn.completed" && e["turnId"] == turn_id
+        })
+        .await
     }
 }

@@ -24,7 +24,6 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{tool_handler, ServerHandler};
 use std::sync::{Arc, OnceLock};
-use subtle::ConstantTimeEq;
 
 pub const SERVER_NAME: &str = "perch";
 
@@ -42,7 +41,7 @@ pub struct McpServer {
 impl McpServer {
     /// Binds `127.0.0.1:0` and serves `/mcp`.
     pub async fn start() -> Result<Self> {
-        let token = perch_runtime::random_hex(24).map_err(|source| PeerError::Io {
+        let token = stdx::random_hex(24).map_err(|source| PeerError::Io {
             context: "making the MCP token".into(),
             source,
         })?;
@@ -120,7 +119,7 @@ async fn require_token(State(token): State<Arc<String>>, request: Request, next:
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    if bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
+    if stdx::ct_eq(given, &token) {
         next.run(request).await
     } else {
         (

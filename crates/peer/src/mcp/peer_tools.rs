@@ -2,7 +2,7 @@
 
 use super::{json_text, PerchTools, ToolResult};
 use crate::peer::Peer;
-use perch_relay::model::NewMessage;
+use perch_relay_protocol::NewMessage;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{schemars, tool, tool_router};
 use serde::Deserialize;

@@ -2,16 +2,21 @@
 
 use super::{AppState, JsonBody, QueryParams};
 use crate::error::{RelayError, Result};
-use crate::model::{check_list, check_optional, Agent, InstanceProof, RegisterAgent, Target, MAX_SHORT_CHARS};
 use crate::relay::parse_status;
 use crate::store::AgentPatch;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use perch_relay_protocol::{
+    check_list, check_optional, Agent, InstanceProof, RegisterAgent, Target, MAX_SHORT_CHARS,
+};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-pub(super) async fn register(State(state): State<AppState>, JsonBody(req): JsonBody<RegisterAgent>) -> Result<Json<Agent>> {
+pub(super) async fn register(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<RegisterAgent>,
+) -> Result<Json<Agent>> {
     Ok(Json(state.relay.register(req)?))
 }
 
@@ -24,7 +29,10 @@ pub(super) struct AgentFilter {
     channel: Option<String>,
 }
 
-pub(super) async fn list(State(state): State<AppState>, QueryParams(filter): QueryParams<AgentFilter>) -> Result<Json<Vec<Agent>>> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+    QueryParams(filter): QueryParams<AgentFilter>,
+) -> Result<Json<Vec<Agent>>> {
     let status = filter.status.as_deref().map(parse_status).transpose()?;
     let tag = filter.tag.map(Target::Tag);
     let cap = filter.cap.map(Target::Capability);
@@ -34,17 +42,33 @@ pub(super) async fn list(State(state): State<AppState>, QueryParams(filter): Que
         .agents()?
         .into_iter()
         .filter(|a| status.is_none_or(|s| a.status == s))
-        .filter(|a| [&tag, &cap, &label].into_iter().flatten().all(|t| t.matches(a)))
-        .filter(|a| filter.channel.as_ref().is_none_or(|c| a.channels.is_empty() || a.channels.contains(c)))
+        .filter(|a| {
+            [&tag, &cap, &label]
+                .into_iter()
+                .flatten()
+                .all(|t| t.matches(a))
+        })
+        .filter(|a| {
+            filter
+                .channel
+                .as_ref()
+                .is_none_or(|c| a.channels.is_empty() || a.channels.contains(c))
+        })
         .collect();
     Ok(Json(agents))
 }
 
-pub(super) async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Agent>> {
+pub(super) async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Agent>> {
     Ok(Json(state.relay.agent(&id)?))
 }
 
-pub(super) async fn remove(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode> {
+pub(super) async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
     state.relay.remove_agent(&id)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -75,7 +99,9 @@ pub(super) struct AgentUpdate {
 }
 
 /// Tells "absent" (`None`) from "null" (`Some(None)`).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Option<String>>, D::Error> {
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 
@@ -84,13 +110,28 @@ impl AgentUpdate {
         let patch = AgentPatch {
             status: self.status.as_deref().map(parse_status).transpose()?,
             ready: self.ready,
-            label: self.label.map(|l| check_optional("label", l, MAX_SHORT_CHARS)).transpose()?,
+            label: self
+                .label
+                .map(|l| check_optional("label", l, MAX_SHORT_CHARS))
+                .transpose()?,
             tags: self.tags.map(|t| check_list("tags", t)).transpose()?,
-            capabilities: self.capabilities.map(|c| check_list("capabilities", c)).transpose()?,
-            channels: self.channels.map(|c| check_list("channels", c)).transpose()?,
+            capabilities: self
+                .capabilities
+                .map(|c| check_list("capabilities", c))
+                .transpose()?,
+            channels: self
+                .channels
+                .map(|c| check_list("channels", c))
+                .transpose()?,
             meta: self.meta,
         };
-        Ok((patch, InstanceProof { instance_id: self.instance_id, epoch: self.epoch }))
+        Ok((
+            patch,
+            InstanceProof {
+                instance_id: self.instance_id,
+                epoch: self.epoch,
+            },
+        ))
     }
 
     fn has(&self, field: &str) -> bool {
@@ -123,9 +164,20 @@ pub(super) async fn patch_field(
     Path((id, field)): Path<(String, String)>,
     JsonBody(update): JsonBody<AgentUpdate>,
 ) -> Result<Json<Agent>> {
-    const FIELDS: [&str; 7] = ["status", "ready", "label", "tags", "capabilities", "channels", "meta"];
+    const FIELDS: [&str; 7] = [
+        "status",
+        "ready",
+        "label",
+        "tags",
+        "capabilities",
+        "channels",
+        "meta",
+    ];
     if !FIELDS.contains(&field.as_str()) {
-        return Err(RelayError::NotFound(format!("no route PATCH /api/agents/{id}/{field}; fields: {}", FIELDS.join(", "))));
+        return Err(RelayError::NotFound(format!(
+            "no route PATCH /api/agents/{id}/{field}; fields: {}",
+            FIELDS.join(", ")
+        )));
     }
     if !update.has(&field) {
         return Err(RelayError::Invalid(format!("the body needs `{field}`")));

@@ -3,34 +3,57 @@
 
 use super::{numeric_id, AppState, JsonBody, QueryParams};
 use crate::error::{RelayError, Result};
-use crate::model::{check_id, InstanceProof, Message, MessageQuery, NewMessage};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use perch_relay_protocol::{check_id, InstanceProof, Message, MessageQuery, NewMessage};
 use serde::Deserialize;
 
-pub(super) async fn send(State(state): State<AppState>, JsonBody(req): JsonBody<NewMessage>) -> Result<(StatusCode, Json<Message>)> {
-    Ok((StatusCode::CREATED, Json(state.relay.send_grouped(req).await?)))
+pub(super) async fn send(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<NewMessage>,
+) -> Result<(StatusCode, Json<Message>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.relay.send_grouped(req).await?),
+    ))
 }
 
-pub(super) async fn list(State(state): State<AppState>, QueryParams(query): QueryParams<MessageQuery>) -> Result<Json<Vec<Message>>> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<MessageQuery>,
+) -> Result<Json<Vec<Message>>> {
     if query.unread == Some(true) && query.for_agent.is_none() {
-        return Err(RelayError::Invalid("`unread=true` needs `for=<agent id>`: read markers are per agent".into()));
+        return Err(RelayError::Invalid(
+            "`unread=true` needs `for=<agent id>`: read markers are per agent".into(),
+        ));
     }
     Ok(Json(state.relay.messages(&query)?))
 }
 
 pub(super) async fn cursor(State(state): State<AppState>) -> Result<Json<serde_json::Value>> {
-    Ok(Json(serde_json::json!({ "latestId": state.relay.cursor()? })))
+    Ok(Json(
+        serde_json::json!({ "latestId": state.relay.cursor()? }),
+    ))
 }
 
-pub(super) async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Message>> {
+pub(super) async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Message>> {
     Ok(Json(state.relay.message(numeric_id("message", &id)?)?))
 }
 
-pub(super) async fn thread(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Vec<Message>>> {
+pub(super) async fn thread(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Message>>> {
     let message = state.relay.message(numeric_id("message", &id)?)?;
-    let query = MessageQuery { thread_id: Some(message.thread_id), limit: Some(1000), ..Default::default() };
+    let query = MessageQuery {
+        thread_id: Some(message.thread_id),
+        limit: Some(1000),
+        ..Default::default()
+    };
     Ok(Json(state.relay.messages(&query)?))
 }
 
@@ -46,11 +69,19 @@ pub(super) async fn mark_read(
     Path(id): Path<String>,
     JsonBody(marker): JsonBody<ReadMarker>,
 ) -> Result<Json<Message>> {
-    let agent = marker.read_by.ok_or_else(|| RelayError::Invalid("the body needs `readBy`: the agent that read it".into()))?;
-    Ok(Json(state.relay.mark_read(numeric_id("message", &id)?, &check_id("readBy", &agent)?)?))
+    let agent = marker.read_by.ok_or_else(|| {
+        RelayError::Invalid("the body needs `readBy`: the agent that read it".into())
+    })?;
+    Ok(Json(state.relay.mark_read(
+        numeric_id("message", &id)?,
+        &check_id("readBy", &agent)?,
+    )?))
 }
 
-pub(super) async fn remove(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode> {
+pub(super) async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
     state.relay.delete_message(numeric_id("message", &id)?)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -67,8 +98,17 @@ pub(super) struct ClaimRequest {
 
 impl ClaimRequest {
     fn parts(self) -> Result<(String, InstanceProof, Option<i64>)> {
-        let agent = self.agent_id.ok_or_else(|| RelayError::Invalid("the body needs `agentId`".into()))?;
-        Ok((agent, InstanceProof { instance_id: self.instance_id, epoch: self.epoch }, self.lease_ms))
+        let agent = self
+            .agent_id
+            .ok_or_else(|| RelayError::Invalid("the body needs `agentId`".into()))?;
+        Ok((
+            agent,
+            InstanceProof {
+                instance_id: self.instance_id,
+                epoch: self.epoch,
+            },
+            self.lease_ms,
+        ))
     }
 }
 
@@ -78,7 +118,12 @@ pub(super) async fn claim(
     JsonBody(req): JsonBody<ClaimRequest>,
 ) -> Result<Json<Message>> {
     let (agent, proof, lease) = req.parts()?;
-    Ok(Json(state.relay.claim(numeric_id("message", &id)?, &agent, &proof, lease)?))
+    Ok(Json(state.relay.claim(
+        numeric_id("message", &id)?,
+        &agent,
+        &proof,
+        lease,
+    )?))
 }
 
 pub(super) async fn renew(
@@ -87,7 +132,12 @@ pub(super) async fn renew(
     JsonBody(req): JsonBody<ClaimRequest>,
 ) -> Result<Json<Message>> {
     let (agent, proof, lease) = req.parts()?;
-    Ok(Json(state.relay.renew_claim(numeric_id("message", &id)?, &agent, &proof, lease)?))
+    Ok(Json(state.relay.renew_claim(
+        numeric_id("message", &id)?,
+        &agent,
+        &proof,
+        lease,
+    )?))
 }
 
 pub(super) async fn release(
@@ -96,5 +146,9 @@ pub(super) async fn release(
     JsonBody(req): JsonBody<ClaimRequest>,
 ) -> Result<Json<Message>> {
     let (agent, proof, _) = req.parts()?;
-    Ok(Json(state.relay.release_claim(numeric_id("message", &id)?, &agent, &proof)?))
+    Ok(Json(state.relay.release_claim(
+        numeric_id("message", &id)?,
+        &agent,
+        &proof,
+    )?))
 }

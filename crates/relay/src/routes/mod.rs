@@ -19,7 +19,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
-use subtle::ConstantTimeEq;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// Requests larger than this are refused (413) before they are read.
@@ -35,18 +34,34 @@ pub(crate) struct AppState {
 
 pub(crate) fn router(relay: Arc<Relay>, loopback_only: bool) -> Router {
     let cors = cors_layer(&relay.settings().cors_origins);
-    let state = AppState { relay, loopback_only };
+    let state = AppState {
+        relay,
+        loopback_only,
+    };
     let api = Router::new()
         .route("/api/health", get(health))
         .route("/api/stats", get(stats))
         .route("/api/events", get(stream::events))
         .route("/api/agents", post(agents::register).get(agents::list))
-        .route("/api/agents/{id}", get(agents::get_one).delete(agents::remove).patch(agents::patch))
+        .route(
+            "/api/agents/{id}",
+            get(agents::get_one)
+                .delete(agents::remove)
+                .patch(agents::patch),
+        )
         .route("/api/agents/{id}/heartbeat", post(agents::heartbeat))
-        .route("/api/agents/{id}/{field}", axum::routing::patch(agents::patch_field))
+        .route(
+            "/api/agents/{id}/{field}",
+            axum::routing::patch(agents::patch_field),
+        )
         .route("/api/messages", post(messages::send).get(messages::list))
         .route("/api/messages/cursor", get(messages::cursor))
-        .route("/api/messages/{id}", get(messages::get_one).patch(messages::mark_read).delete(messages::remove))
+        .route(
+            "/api/messages/{id}",
+            get(messages::get_one)
+                .patch(messages::mark_read)
+                .delete(messages::remove),
+        )
         .route("/api/messages/{id}/thread", get(messages::thread))
         .route("/api/messages/{id}/claim", post(messages::claim))
         .route("/api/messages/{id}/claim/renew", post(messages::renew))
@@ -56,14 +71,20 @@ pub(crate) fn router(relay: Arc<Relay>, loopback_only: bool) -> Router {
         .route("/api/pairs/{id}/accept", post(pairs::accept))
         .route("/api/pairs/{id}/reject", post(pairs::reject))
         .route("/api/pairs/{id}/hangup", post(pairs::hangup))
-        .route("/api/pairs/{id}/messages", post(pairs::send).get(pairs::messages))
+        .route(
+            "/api/pairs/{id}/messages",
+            post(pairs::send).get(pairs::messages),
+        )
         .route("/api/integrations/events", post(tasks::ingest))
         .route("/api/tasks", get(tasks::list))
         .route("/api/tasks/{id}", get(tasks::get_one))
         .route("/api/tasks/{id}/events", get(tasks::events))
         .route("/api/tasks/{id}/callbacks", get(tasks::callbacks))
         .route("/api/tasks/{id}/claim", post(tasks::claim))
-        .route("/api/tasks/{id}/status", axum::routing::patch(tasks::status))
+        .route(
+            "/api/tasks/{id}/status",
+            axum::routing::patch(tasks::status),
+        )
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
@@ -87,7 +108,11 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
         CorsLayer::new()
             .allow_origin(allow)
             .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
-            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::HeaderName::from_static("x-agent-relay-token")]),
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::AUTHORIZATION,
+                header::HeaderName::from_static("x-agent-relay-token"),
+            ]),
     )
 }
 
@@ -95,7 +120,11 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
 /// integration ingress (which takes integration tokens).
 async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Result<Response> {
     if state.loopback_only {
-        let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
         if !is_loopback_host(host) {
             return Err(RelayError::Forbidden(format!(
                 "Host {host:?} is not a loopback name; this relay only answers 127.0.0.1, localhost and [::1]"
@@ -105,7 +134,7 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     let path = request.uri().path();
     let open = path == "/api/health" || path == "/api/integrations/events";
     if let (Some(token), false) = (&state.relay.settings().token, open) {
-        if !presented_token(request.headers()).is_some_and(|t| bool::from(t.as_bytes().ct_eq(token.as_bytes()))) {
+        if !presented_token(request.headers()).is_some_and(|t| stdx::ct_eq(t, token)) {
             return Err(RelayError::Unauthorized);
         }
     }
@@ -119,7 +148,12 @@ pub(crate) fn presented_token(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    bearer.or_else(|| headers.get("x-agent-relay-token").and_then(|v| v.to_str().ok()).map(str::trim))
+    bearer.or_else(|| {
+        headers
+            .get("x-agent-relay-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    })
 }
 
 fn is_loopback_host(host: &str) -> bool {
@@ -127,11 +161,16 @@ fn is_loopback_host(host: &str) -> bool {
         Some(rest) => rest.split(']').next().unwrap_or(""),
         None => host.rsplit_once(':').map_or(host, |(name, _)| name),
     };
-    matches!(name.to_ascii_lowercase().as_str(), "127.0.0.1" | "localhost" | "::1")
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "127.0.0.1" | "localhost" | "::1"
+    )
 }
 
 async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok", "service": "perch-relay", "version": env!("CARGO_PKG_VERSION") }))
+    Json(
+        serde_json::json!({ "status": "ok", "service": "perch-relay", "version": env!("CARGO_PKG_VERSION") }),
+    )
 }
 
 async fn stats(State(state): State<AppState>) -> Result<Json<serde_json::Value>> {
@@ -139,7 +178,10 @@ async fn stats(State(state): State<AppState>) -> Result<Json<serde_json::Value>>
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> RelayError {
-    RelayError::NotFound(format!("no route {method} {}; see docs/relay.md for the API", uri.path()))
+    RelayError::NotFound(format!(
+        "no route {method} {}; see docs/relay.md for the API",
+        uri.path()
+    ))
 }
 
 // ----------------------------------------------------------------- extractors
@@ -157,10 +199,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
         let bytes = Bytes::from_request(request, state).await.map_err(|e| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                RelayError::PayloadTooLarge(format!("the request body is larger than {MAX_REQUEST_BYTES} bytes"))
+                RelayError::PayloadTooLarge(format!(
+                    "the request body is larger than {MAX_REQUEST_BYTES} bytes"
+                ))
             } else {
                 RelayError::Invalid(format!("the request body could not be read: {e}"))
             }
@@ -172,7 +220,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
         } else {
             &bytes[..]
         };
-        serde_json::from_slice(text).map(JsonBody).map_err(|e| RelayError::Invalid(format!("the JSON body is not valid: {e}")))
+        serde_json::from_slice(text)
+            .map(JsonBody)
+            .map_err(|e| RelayError::Invalid(format!("the JSON body is not valid: {e}")))
     }
 }
 
@@ -192,5 +242,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
 
 /// A numeric id from the path (`/api/messages/42`).
 pub(crate) fn numeric_id(kind: &str, raw: &str) -> Result<i64> {
-    raw.parse().map_err(|_| RelayError::Invalid(format!("{kind} id {raw:?} is not a number")))
+    raw.parse()
+        .map_err(|_| RelayError::Invalid(format!("{kind} id {raw:?} is not a number")))
 }

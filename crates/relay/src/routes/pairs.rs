@@ -2,10 +2,10 @@
 
 use super::{AppState, JsonBody, QueryParams};
 use crate::error::{RelayError, Result};
-use crate::model::{Message, Pair, PairStatus};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use perch_relay_protocol::{Message, Pair, PairStatus};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -15,10 +15,20 @@ pub(super) struct Invite {
     objective: Option<String>,
 }
 
-pub(super) async fn invite(State(state): State<AppState>, JsonBody(req): JsonBody<Invite>) -> Result<(StatusCode, Json<Pair>)> {
-    let from = req.from.ok_or_else(|| RelayError::Invalid("the body needs `from`".into()))?;
-    let target = req.target.ok_or_else(|| RelayError::Invalid("the body needs `target` (an id, tag:, cap: or label:)".into()))?;
-    Ok((StatusCode::CREATED, Json(state.relay.invite(&from, &target, req.objective)?)))
+pub(super) async fn invite(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<Invite>,
+) -> Result<(StatusCode, Json<Pair>)> {
+    let from = req
+        .from
+        .ok_or_else(|| RelayError::Invalid("the body needs `from`".into()))?;
+    let target = req.target.ok_or_else(|| {
+        RelayError::Invalid("the body needs `target` (an id, tag:, cap: or label:)".into())
+    })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(state.relay.invite(&from, &target, req.objective)?),
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -28,11 +38,21 @@ pub(super) struct PairFilter {
     status: Option<PairStatus>,
 }
 
-pub(super) async fn list(State(state): State<AppState>, QueryParams(filter): QueryParams<PairFilter>) -> Result<Json<Vec<Pair>>> {
-    Ok(Json(state.relay.pairs(filter.agent_id.as_deref(), filter.status)?))
+pub(super) async fn list(
+    State(state): State<AppState>,
+    QueryParams(filter): QueryParams<PairFilter>,
+) -> Result<Json<Vec<Pair>>> {
+    Ok(Json(
+        state
+            .relay
+            .pairs(filter.agent_id.as_deref(), filter.status)?,
+    ))
 }
 
-pub(super) async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Pair>> {
+pub(super) async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Pair>> {
     Ok(Json(state.relay.pair(&id)?))
 }
 
@@ -43,19 +63,33 @@ pub(super) struct Answer {
 }
 
 async fn answer(state: AppState, id: String, req: Answer, next: PairStatus) -> Result<Json<Pair>> {
-    let agent = req.agent_id.ok_or_else(|| RelayError::Invalid("the body needs `agentId`".into()))?;
+    let agent = req
+        .agent_id
+        .ok_or_else(|| RelayError::Invalid("the body needs `agentId`".into()))?;
     Ok(Json(state.relay.answer_pair(&id, &agent, next)?))
 }
 
-pub(super) async fn accept(State(state): State<AppState>, Path(id): Path<String>, JsonBody(req): JsonBody<Answer>) -> Result<Json<Pair>> {
+pub(super) async fn accept(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<Answer>,
+) -> Result<Json<Pair>> {
     answer(state, id, req, PairStatus::Active).await
 }
 
-pub(super) async fn reject(State(state): State<AppState>, Path(id): Path<String>, JsonBody(req): JsonBody<Answer>) -> Result<Json<Pair>> {
+pub(super) async fn reject(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<Answer>,
+) -> Result<Json<Pair>> {
     answer(state, id, req, PairStatus::Rejected).await
 }
 
-pub(super) async fn hangup(State(state): State<AppState>, Path(id): Path<String>, JsonBody(req): JsonBody<Answer>) -> Result<Json<Pair>> {
+pub(super) async fn hangup(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<Answer>,
+) -> Result<Json<Pair>> {
     answer(state, id, req, PairStatus::Ended).await
 }
 
@@ -70,11 +104,21 @@ pub(super) async fn send(
     Path(id): Path<String>,
     JsonBody(req): JsonBody<PairChat>,
 ) -> Result<(StatusCode, Json<Message>)> {
-    let from = req.from.ok_or_else(|| RelayError::Invalid("the body needs `from`".into()))?;
-    let body = req.body.ok_or_else(|| RelayError::Invalid("the body needs `body`".into()))?;
-    Ok((StatusCode::CREATED, Json(state.relay.pair_message(&id, &from, &body)?)))
+    let from = req
+        .from
+        .ok_or_else(|| RelayError::Invalid("the body needs `from`".into()))?;
+    let body = req
+        .body
+        .ok_or_else(|| RelayError::Invalid("the body needs `body`".into()))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(state.relay.pair_message(&id, &from, &body)?),
+    ))
 }
 
-pub(super) async fn messages(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Vec<Message>>> {
+pub(super) async fn messages(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Message>>> {
     Ok(Json(state.relay.pair_messages(&id)?))
 }

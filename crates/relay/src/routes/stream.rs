@@ -8,18 +8,18 @@
 
 use super::{AppState, QueryParams};
 use crate::error::Result;
-use crate::events::{RelayEvent, Subscription};
-use crate::model::{check_id, Agent, Target};
+use crate::events::{About, Published, Subscription};
 use crate::relay::Relay;
 use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::Stream;
+use perch_relay_protocol::{check_id, Agent, Ready, RelayEvent, Resync, Target};
 use serde::Deserialize;
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use std::sync::atomic::Ordering;
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -38,34 +38,50 @@ struct Subscriber {
     agent: Option<(String, Option<Agent>)>,
 }
 
-fn to_sse(event: &RelayEvent) -> SseEvent {
-    SseEvent::default().id(event.seq.to_string()).event(event.kind).data(&event.data)
+/// An event the stream makes itself (`ready`, `resync`), not the bus.
+fn stream_event(event: &RelayEvent) -> SseEvent {
+    let data = event.data_json().unwrap_or_else(|e| {
+        tracing::error!("a {} event could not be serialized: {e}", event.kind());
+        "{}".into()
+    });
+    SseEvent::default().event(event.kind()).data(data)
+}
+
+fn to_sse(event: &Published) -> SseEvent {
+    SseEvent::default()
+        .id(event.seq.to_string())
+        .event(event.kind)
+        .data(&event.data)
 }
 
 impl Subscriber {
     /// Whether `event` concerns the filtering agent (everything does without
     /// a filter; presence and tasks are public).
-    fn wants(&mut self, event: &RelayEvent) -> bool {
-        let Some((id, card)) = &mut self.agent else { return true };
-        let about = &event.about;
-        if event.kind.starts_with("agent.") && about.agent.as_deref() == Some(id.as_str()) {
-            if let Ok(fresh) = self.relay.agent(id) {
-                *card = Some(fresh);
+    fn wants(&mut self, event: &Published) -> bool {
+        let Some((id, card)) = &mut self.agent else {
+            return true;
+        };
+        let is_me = |who: &str| who == id.as_str();
+        match &event.about {
+            About::Agent(agent) => {
+                if is_me(agent) {
+                    if let Ok(fresh) = self.relay.agent(id) {
+                        *card = Some(fresh);
+                    }
+                }
+                true
             }
-        }
-        let is_me = |who: &Option<String>| who.as_deref() == Some(id.as_str());
-        match event.kind {
-            "message.new" => {
-                let reaches = match (Target::parse(about.to.as_deref().unwrap_or_default()), card.as_ref()) {
+            About::NewMessage { from, to } => {
+                let reaches = match (Target::parse(to), card.as_ref()) {
                     (Ok(target), Some(card)) => target.matches(card),
                     (Ok(Target::Agent(to)), None) => to == *id,
                     (Ok(Target::Broadcast), None) => true,
                     _ => false,
                 };
-                !is_me(&about.from) && reaches
+                !is_me(from) && reaches
             }
-            kind if kind.starts_with("pair.") => is_me(&about.from) || is_me(&about.to),
-            _ => true,
+            About::Pair { from, to } => is_me(from) || is_me(to),
+            About::Public => true,
         }
     }
 
@@ -76,9 +92,16 @@ impl Subscriber {
             }
             let skipped = self.live.skipped.swap(0, Ordering::Relaxed);
             if skipped > 0 {
-                let latest = self.relay.cursor().unwrap_or(0);
-                let data = serde_json::json!({ "skipped": skipped, "latestId": latest });
-                return Some((Ok(SseEvent::default().event("resync").data(data.to_string())), self));
+                let latest_id = match self.relay.cursor() {
+                    Ok(id) => id,
+                    Err(e) => {
+                        // The client resyncs from its own cursor; 0 only says "unknown".
+                        tracing::warn!("reading the relay's cursor for a resync: {e}");
+                        0
+                    }
+                };
+                let resync = RelayEvent::Resync(Resync { skipped, latest_id });
+                return Some((Ok(stream_event(&resync)), self));
             }
             let next = tokio::select! {
                 next = self.live.events.recv() => next,
@@ -108,12 +131,22 @@ pub(super) async fn events(
     };
     // Subscribe before reading the cursor: an event committed in between is
     // both below `latestId` and on the stream, never in neither.
-    let live = relay.events().subscribe(agent.as_ref().map(|(id, _)| id.clone()));
+    let live = relay
+        .events()
+        .subscribe(agent.as_ref().map(|(id, _)| id.clone()));
     let closing = relay.events().closing();
-    let ready = serde_json::json!({ "latestId": relay.cursor()? });
+    let ready = RelayEvent::Ready(Ready {
+        latest_id: relay.cursor()?,
+    });
     let mut queued = VecDeque::new();
-    queued.push_back(SseEvent::default().event("ready").data(ready.to_string()));
-    let subscriber = Subscriber { relay, live, closing, queued, agent };
+    queued.push_back(stream_event(&ready));
+    let subscriber = Subscriber {
+        relay,
+        live,
+        closing,
+        queued,
+        agent,
+    };
     let stream = futures_util::stream::unfold(subscriber, Subscriber::next);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

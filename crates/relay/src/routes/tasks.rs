@@ -3,10 +3,10 @@
 
 use super::{numeric_id, presented_token, AppState, JsonBody, QueryParams};
 use crate::error::{RelayError, Result};
-use crate::model::{Callback, InstanceProof, IntegrationEvent, Task, TaskEvent};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use perch_relay_protocol::{Callback, InstanceProof, IntegrationEvent, Task, TaskEvent};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -17,10 +17,23 @@ pub(super) async fn ingest(
     JsonBody(event): JsonBody<IntegrationEvent>,
 ) -> Result<(StatusCode, Json<Value>)> {
     let token = presented_token(&headers).ok_or(RelayError::Unauthorized)?;
-    let integration = state.relay.integration_for_token(token).ok_or(RelayError::Unauthorized)?.clone();
+    let integration = state
+        .relay
+        .integration_for_token(token)
+        .ok_or(RelayError::Unauthorized)?
+        .clone();
     let (task, created) = state.relay.ingest(&integration, event)?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(json!({ "task": task, "created": created, "deduped": !created && task.occurrence_count > 1 }))))
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(
+            json!({ "task": task, "created": created, "deduped": !created && task.occurrence_count > 1 }),
+        ),
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -31,19 +44,36 @@ pub(super) struct TaskFilter {
     limit: Option<usize>,
 }
 
-pub(super) async fn list(State(state): State<AppState>, QueryParams(f): QueryParams<TaskFilter>) -> Result<Json<Vec<Task>>> {
-    Ok(Json(state.relay.tasks(f.status.as_deref(), f.source.as_deref(), f.target.as_deref(), f.limit)?))
+pub(super) async fn list(
+    State(state): State<AppState>,
+    QueryParams(f): QueryParams<TaskFilter>,
+) -> Result<Json<Vec<Task>>> {
+    Ok(Json(state.relay.tasks(
+        f.status.as_deref(),
+        f.source.as_deref(),
+        f.target.as_deref(),
+        f.limit,
+    )?))
 }
 
-pub(super) async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Task>> {
+pub(super) async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Task>> {
     Ok(Json(state.relay.task(numeric_id("task", &id)?)?))
 }
 
-pub(super) async fn events(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Vec<TaskEvent>>> {
+pub(super) async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<TaskEvent>>> {
     Ok(Json(state.relay.task_events(numeric_id("task", &id)?)?))
 }
 
-pub(super) async fn callbacks(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Vec<Callback>>> {
+pub(super) async fn callbacks(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Callback>>> {
     Ok(Json(state.relay.task_callbacks(numeric_id("task", &id)?)?))
 }
 
@@ -60,9 +90,18 @@ pub(super) async fn claim(
     Path(id): Path<String>,
     JsonBody(req): JsonBody<TaskClaimRequest>,
 ) -> Result<Json<Task>> {
-    let agent = req.agent_id.ok_or_else(|| RelayError::Invalid("the body needs `agentId`".into()))?;
-    let proof = InstanceProof { instance_id: req.instance_id, epoch: req.epoch };
-    Ok(Json(state.relay.claim_task(numeric_id("task", &id)?, &agent, &proof)?))
+    let agent = req
+        .agent_id
+        .ok_or_else(|| RelayError::Invalid("the body needs `agentId`".into()))?;
+    let proof = InstanceProof {
+        instance_id: req.instance_id,
+        epoch: req.epoch,
+    };
+    Ok(Json(state.relay.claim_task(
+        numeric_id("task", &id)?,
+        &agent,
+        &proof,
+    )?))
 }
 
 #[derive(Deserialize)]
@@ -79,6 +118,14 @@ pub(super) async fn status(
     Path(id): Path<String>,
     JsonBody(req): JsonBody<StatusUpdate>,
 ) -> Result<Json<Task>> {
-    let status = req.status.ok_or_else(|| RelayError::Invalid("the body needs `status`".into()))?;
-    Ok(Json(state.relay.update_task(numeric_id("task", &id)?, &status, req.result, req.progress, req.agent_id.as_deref())?))
+    let status = req
+        .status
+        .ok_or_else(|| RelayError::Invalid("the body needs `status`".into()))?;
+    Ok(Json(state.relay.update_task(
+        numeric_id("task", &id)?,
+        &status,
+        req.result,
+        req.progress,
+        req.agent_id.as_deref(),
+    )?))
 }

@@ -3,13 +3,13 @@
 
 use super::{json_list, json_object, to_json, Store};
 use crate::error::Result;
-use crate::model::{Agent, AgentStatus, RegisterAgent};
+use perch_relay_protocol::{Agent, AgentStatus, RegisterAgent};
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::{Map, Value};
 
-const AGENT_COLUMNS: &str = "id, name, label, machine, rig, tags, capabilities, channels, status, ready, meta, \
+const AGENT_COLUMNS: &str =
+    "id, name, label, machine, rig, tags, capabilities, channels, status, ready, meta, \
      instance_id, epoch, registered_at, last_seen";
-
 
 /// A change to one agent card; `None` leaves a field alone.
 #[derive(Default)]
@@ -59,10 +59,16 @@ impl Store {
             None => (1, now, reg.ready.unwrap_or(true)),
             Some(old) => {
                 let new_instance = reg.instance_id.is_some() && reg.instance_id != old.instance_id;
-                (old.epoch + i64::from(new_instance), old.registered_at, reg.ready.unwrap_or(old.ready))
+                (
+                    old.epoch + i64::from(new_instance),
+                    old.registered_at,
+                    reg.ready.unwrap_or(old.ready),
+                )
             }
         };
-        let instance_id = reg.instance_id.or_else(|| existing.and_then(|old| old.instance_id));
+        let instance_id = reg
+            .instance_id
+            .or_else(|| existing.and_then(|old| old.instance_id));
         tx.prepare_cached(
             "INSERT INTO agents (id, name, label, machine, rig, tags, capabilities, channels, status, ready, meta, \
              instance_id, epoch, registered_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
@@ -97,20 +103,24 @@ impl Store {
 
     pub fn agent(&self, id: &str) -> Result<Option<Agent>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1"))?;
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1"))?;
         Ok(stmt.query_row([id], agent_from_row).optional()?)
     }
 
     pub fn agents(&self) -> Result<Vec<Agent>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id"))?;
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id"))?;
         let rows = stmt.query_map([], agent_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     pub fn delete_agent(&self, id: &str) -> Result<bool> {
         let conn = self.lock();
-        let deleted = conn.prepare_cached("DELETE FROM agents WHERE id = ?1")?.execute([id])?;
+        let deleted = conn
+            .prepare_cached("DELETE FROM agents WHERE id = ?1")?
+            .execute([id])?;
         Ok(deleted > 0)
     }
 
@@ -182,8 +192,9 @@ impl Store {
     /// Deletes offline agents not seen after `cutoff`; returns their ids.
     pub fn prune_offline(&self, cutoff: i64) -> Result<Vec<String>> {
         let conn = self.lock();
-        let mut stmt =
-            conn.prepare_cached("DELETE FROM agents WHERE status = 'offline' AND last_seen <= ?1 RETURNING id")?;
+        let mut stmt = conn.prepare_cached(
+            "DELETE FROM agents WHERE status = 'offline' AND last_seen <= ?1 RETURNING id",
+        )?;
         let rows = stmt.query_map([cutoff], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }

@@ -3,7 +3,7 @@
 
 use super::{json_list, json_object, to_json, Store};
 use crate::error::{RelayError, Result};
-use crate::model::{Message, MessageQuery, NewMessage};
+use perch_relay_protocol::{Message, MessageQuery, NewMessage};
 use rusqlite::types::ToSql;
 use rusqlite::{params, OptionalExtension, Row};
 
@@ -13,7 +13,6 @@ pub const MAX_LIMIT: usize = 1000;
 const MESSAGE_SELECT: &str = "SELECT m.id, m.from_agent, m.to_target, m.channel, m.subject, m.body, m.reply_to, \
      COALESCE(m.thread_id, m.id), m.claimable, m.claimed_by, m.claimed_at, m.claim_expires_at, m.kind, m.meta, m.urgent, m.created_at, \
      (SELECT json_group_array(r.agent_id) FROM read_markers r WHERE r.message_id = m.id) FROM messages m";
-
 
 /// Who reads: the agent and every `to` value that reaches it.
 pub struct Reader {
@@ -72,10 +71,17 @@ impl Store {
 
     /// Several messages in one transaction (group commit): each gets its own
     /// outcome; if the commit fails, all of them fail.
-    pub fn insert_messages(&self, batch: Vec<NewMessage>, now: i64) -> Result<Vec<Result<Message>>> {
+    pub fn insert_messages(
+        &self,
+        batch: Vec<NewMessage>,
+        now: i64,
+    ) -> Result<Vec<Result<Message>>> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let outcomes = batch.into_iter().map(|out| insert_message_in(&tx, out, now)).collect();
+        let outcomes = batch
+            .into_iter()
+            .map(|out| insert_message_in(&tx, out, now))
+            .collect();
         tx.commit()?;
         Ok(outcomes)
     }
@@ -94,8 +100,11 @@ impl Store {
             format!("?{}", args.len())
         };
         if let Some(reader) = reader {
-            let placeholders: Vec<String> =
-                reader.addresses.iter().map(|a| arg(Box::new(a.clone()), &mut args)).collect();
+            let placeholders: Vec<String> = reader
+                .addresses
+                .iter()
+                .map(|a| arg(Box::new(a.clone()), &mut args))
+                .collect();
             clauses.push(format!("m.to_target IN ({})", placeholders.join(", ")));
             let me = arg(Box::new(reader.agent_id.clone()), &mut args);
             clauses.push(format!("m.from_agent != {me}"));
@@ -112,28 +121,43 @@ impl Store {
             clauses.push(format!("m.id < {}", arg(Box::new(before), &mut args)));
         }
         if let Some(from) = &query.from {
-            clauses.push(format!("m.from_agent = {}", arg(Box::new(from.clone()), &mut args)));
+            clauses.push(format!(
+                "m.from_agent = {}",
+                arg(Box::new(from.clone()), &mut args)
+            ));
         }
         if let Some(to) = &query.to {
-            clauses.push(format!("m.to_target = {}", arg(Box::new(to.clone()), &mut args)));
+            clauses.push(format!(
+                "m.to_target = {}",
+                arg(Box::new(to.clone()), &mut args)
+            ));
         }
         if let Some(channel) = &query.channel {
-            clauses.push(format!("m.channel = {}", arg(Box::new(channel.clone()), &mut args)));
+            clauses.push(format!(
+                "m.channel = {}",
+                arg(Box::new(channel.clone()), &mut args)
+            ));
         }
         if let Some(thread) = query.thread_id {
             let thread = arg(Box::new(thread), &mut args);
             clauses.push(format!("(m.thread_id = {thread} OR m.id = {thread})"));
         }
         let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-        let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+        let filter = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
         // Paging backwards (`beforeId`) takes the newest page, then flips it.
         let newest_first = query.before_id.is_some() && query.since_id.is_none();
         let order = if newest_first { "DESC" } else { "ASC" };
         let sql = format!("{MESSAGE_SELECT}{filter} ORDER BY m.id {order} LIMIT {limit}");
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(&sql)?;
-        let refs: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
-        let mut found = stmt.query_map(refs.as_slice(), message_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let refs: Vec<&dyn ToSql> = args.iter().map(std::convert::AsRef::as_ref).collect();
+        let mut found = stmt
+            .query_map(refs.as_slice(), message_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         if newest_first {
             found.reverse();
         }
@@ -142,14 +166,18 @@ impl Store {
 
     pub fn latest_message_id(&self) -> Result<i64> {
         let conn = self.lock();
-        let latest = conn.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM messages")?.query_row([], |r| r.get(0))?;
+        let latest = conn
+            .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM messages")?
+            .query_row([], |r| r.get(0))?;
         Ok(latest)
     }
 
     /// Records that `agent` read message `id`; `None` if there is no message.
     pub fn mark_read(&self, id: i64, agent: &str, now: i64) -> Result<Option<Message>> {
         let conn = self.lock();
-        let exists = conn.prepare_cached("SELECT 1 FROM messages WHERE id = ?1")?.exists([id])?;
+        let exists = conn
+            .prepare_cached("SELECT 1 FROM messages WHERE id = ?1")?
+            .exists([id])?;
         if !exists {
             return Ok(None);
         }
@@ -161,8 +189,12 @@ impl Store {
     pub fn delete_message(&self, id: i64) -> Result<bool> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        tx.prepare_cached("DELETE FROM read_markers WHERE message_id = ?1")?.execute([id])?;
-        let deleted = tx.prepare_cached("DELETE FROM messages WHERE id = ?1")?.execute([id])? > 0;
+        tx.prepare_cached("DELETE FROM read_markers WHERE message_id = ?1")?
+            .execute([id])?;
+        let deleted = tx
+            .prepare_cached("DELETE FROM messages WHERE id = ?1")?
+            .execute([id])?
+            > 0;
         tx.commit()?;
         Ok(deleted)
     }
@@ -170,7 +202,13 @@ impl Store {
     /// Claims message `id` for `agent` until `now + lease_ms`: one
     /// conditional UPDATE, so concurrent claimers get exactly one winner. The
     /// holder may claim again (it renews); an expired lease is free.
-    pub fn claim_message(&self, id: i64, agent: &str, now: i64, lease_ms: i64) -> Result<ClaimOutcome> {
+    pub fn claim_message(
+        &self,
+        id: i64,
+        agent: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<ClaimOutcome> {
         let conn = self.lock();
         let updated = conn
             .prepare_cached(
@@ -183,7 +221,13 @@ impl Store {
     }
 
     /// Extends the lease `agent` holds on message `id`.
-    pub fn renew_claim(&self, id: i64, agent: &str, now: i64, lease_ms: i64) -> Result<ClaimOutcome> {
+    pub fn renew_claim(
+        &self,
+        id: i64,
+        agent: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<ClaimOutcome> {
         let conn = self.lock();
         let updated = conn
             .prepare_cached(
@@ -214,7 +258,9 @@ impl Store {
             "DELETE FROM read_markers WHERE message_id IN (SELECT id FROM messages WHERE created_at <= ?1)",
         )?
         .execute([cutoff])?;
-        let pruned = tx.prepare_cached("DELETE FROM messages WHERE created_at <= ?1")?.execute([cutoff])?;
+        let pruned = tx
+            .prepare_cached("DELETE FROM messages WHERE created_at <= ?1")?
+            .execute([cutoff])?;
         tx.commit()?;
         Ok(pruned)
     }
@@ -222,7 +268,11 @@ impl Store {
 
 /// The insert itself, inside the caller's transaction (tasks post their
 /// claimable message in the same transaction as the task).
-pub(super) fn insert_message_in(tx: &rusqlite::Connection, out: NewMessage, now: i64) -> Result<Message> {
+pub(super) fn insert_message_in(
+    tx: &rusqlite::Connection,
+    out: NewMessage,
+    now: i64,
+) -> Result<Message> {
     let parent_thread: Option<i64> = match out.reply_to {
         Some(parent) => Some(
             tx.prepare_cached("SELECT COALESCE(thread_id, id) FROM messages WHERE id = ?1")?
@@ -277,7 +327,9 @@ pub(super) fn insert_message_in(tx: &rusqlite::Connection, out: NewMessage, now:
 }
 
 fn claim_result(conn: &rusqlite::Connection, id: i64, updated: usize) -> Result<ClaimOutcome> {
-    let Some(message) = select_one(conn, id)? else { return Ok(ClaimOutcome::NotFound) };
+    let Some(message) = select_one(conn, id)? else {
+        return Ok(ClaimOutcome::NotFound);
+    };
     Ok(if updated == 1 {
         ClaimOutcome::Done(Box::new(message))
     } else if !message.claimable {

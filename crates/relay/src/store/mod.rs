@@ -19,6 +19,7 @@ use rusqlite::Connection;
 use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
+use stdx::MutexExt;
 
 const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE agents (
@@ -164,18 +165,25 @@ impl Store {
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let version = usize::try_from(version).unwrap_or(0);
         for (i, migration) in MIGRATIONS.iter().enumerate().skip(version) {
-            conn.execute_batch(&format!("BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;", i + 1))?;
+            conn.execute_batch(&format!(
+                "BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;",
+                i + 1
+            ))?;
         }
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn.lock_unpoisoned()
     }
 
     pub fn counts(&self, now: i64) -> Result<Counts> {
         let conn = self.lock();
-        let one = |sql: &str| -> Result<i64> { Ok(conn.prepare_cached(sql)?.query_row([], |r| r.get(0))?) };
+        let one = |sql: &str| -> Result<i64> {
+            Ok(conn.prepare_cached(sql)?.query_row([], |r| r.get(0))?)
+        };
         let open_claims = conn
             .prepare_cached("SELECT COUNT(*) FROM messages WHERE claimed_by IS NOT NULL AND claim_expires_at > ?1")?
             .query_row([now], |r| r.get(0))?;
@@ -187,7 +195,9 @@ impl Store {
             open_claims,
             pairs_active: one("SELECT COUNT(*) FROM pairs WHERE status = 'active'")?,
             pairs_pending: one("SELECT COUNT(*) FROM pairs WHERE status = 'pending'")?,
-            tasks_active: one("SELECT COUNT(*) FROM tasks WHERE status NOT IN ('done', 'failed', 'cancelled')")?,
+            tasks_active: one(
+                "SELECT COUNT(*) FROM tasks WHERE status NOT IN ('done', 'failed', 'cancelled')",
+            )?,
             tasks_total: one("SELECT COUNT(*) FROM tasks")?,
             callbacks_failed: one("SELECT COUNT(*) FROM callbacks WHERE status = 'failed'")?,
         })

@@ -3,10 +3,11 @@
 
 use super::Store;
 use crate::error::{RelayError, Result};
-use crate::model::{Pair, PairStatus};
+use perch_relay_protocol::{Pair, PairStatus};
 use rusqlite::{params, OptionalExtension, Row};
 
-const PAIR_COLUMNS: &str = "id, from_agent, to_agent, objective, status, created_at, updated_at, ended_by";
+const PAIR_COLUMNS: &str =
+    "id, from_agent, to_agent, objective, status, created_at, updated_at, ended_by";
 
 fn pair_from_row(row: &Row) -> rusqlite::Result<Pair> {
     let status: String = row.get(4)?;
@@ -15,7 +16,8 @@ fn pair_from_row(row: &Row) -> rusqlite::Result<Pair> {
         from: row.get(1)?,
         to: row.get(2)?,
         objective: row.get(3)?,
-        status: serde_json::from_value(serde_json::Value::String(status)).unwrap_or(PairStatus::Ended),
+        status: serde_json::from_value(serde_json::Value::String(status))
+            .unwrap_or(PairStatus::Ended),
         created_at: row.get(5)?,
         updated_at: row.get(6)?,
         ended_by: row.get(7)?,
@@ -56,10 +58,14 @@ impl Store {
             }
         }
         let Some(to) = chosen else {
-            return Err(RelayError::Conflict("every matching agent is already in a pair".into()));
+            return Err(RelayError::Conflict(
+                "every matching agent is already in a pair".into(),
+            ));
         };
-        tx.prepare_cached(&format!("INSERT INTO pairs ({PAIR_COLUMNS}) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5, NULL)"))?
-            .execute(params![id, from, to, objective, now])?;
+        tx.prepare_cached(&format!(
+            "INSERT INTO pairs ({PAIR_COLUMNS}) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5, NULL)"
+        ))?
+        .execute(params![id, from, to, objective, now])?;
         let pair = tx
             .prepare_cached(&format!("SELECT {PAIR_COLUMNS} FROM pairs WHERE id = ?1"))?
             .query_row([&id], pair_from_row)?;
@@ -69,7 +75,8 @@ impl Store {
 
     pub fn pair(&self, id: &str) -> Result<Option<Pair>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare_cached(&format!("SELECT {PAIR_COLUMNS} FROM pairs WHERE id = ?1"))?;
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT {PAIR_COLUMNS} FROM pairs WHERE id = ?1"))?;
         Ok(stmt.query_row([id], pair_from_row).optional()?)
     }
 
@@ -79,7 +86,10 @@ impl Store {
             "SELECT {PAIR_COLUMNS} FROM pairs WHERE (?1 IS NULL OR from_agent = ?1 OR to_agent = ?1) \
              AND (?2 IS NULL OR status = ?2) ORDER BY created_at DESC LIMIT 500"
         ))?;
-        let rows = stmt.query_map(params![agent, status.map(PairStatus::as_str)], pair_from_row)?;
+        let rows = stmt.query_map(
+            params![agent, status.map(PairStatus::as_str)],
+            pair_from_row,
+        )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -101,11 +111,18 @@ impl Store {
                 "UPDATE pairs SET status = ?2, updated_at = ?3, ended_by = COALESCE(?4, ended_by) \
                  WHERE id = ?1 AND status IN (SELECT value FROM json_each(?5))",
             )?
-            .execute(params![id, next.as_str(), now, ended_by, serde_json::to_string(&allowed).unwrap_or_default()])?;
+            .execute(params![
+                id,
+                next.as_str(),
+                now,
+                ended_by,
+                serde_json::to_string(&allowed).unwrap_or_default()
+            ])?;
         if updated == 0 {
             return Ok(None);
         }
-        let mut stmt = conn.prepare_cached(&format!("SELECT {PAIR_COLUMNS} FROM pairs WHERE id = ?1"))?;
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT {PAIR_COLUMNS} FROM pairs WHERE id = ?1"))?;
         Ok(stmt.query_row([id], pair_from_row).optional()?)
     }
 }

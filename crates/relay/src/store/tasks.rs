@@ -5,7 +5,7 @@
 use super::messages::insert_message_in;
 use super::{json_object, to_json, Store};
 use crate::error::Result;
-use crate::model::{Callback, Message, NewMessage, Task, TaskEvent, TaskStatus};
+use perch_relay_protocol::{Callback, Message, NewMessage, Task, TaskEvent, TaskStatus};
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::{Map, Value};
 
@@ -27,7 +27,10 @@ pub struct NewTask {
 }
 
 pub enum Ingested {
-    Created { task: Box<Task>, message: Box<Message> },
+    Created {
+        task: Box<Task>,
+        message: Box<Message>,
+    },
     Repeated(Box<Task>),
 }
 
@@ -64,11 +67,19 @@ fn task_from_row(row: &Row) -> rusqlite::Result<Task> {
 }
 
 fn select_task(conn: &rusqlite::Connection, id: i64) -> Result<Option<Task>> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"))?;
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"))?;
     Ok(stmt.query_row([id], task_from_row).optional()?)
 }
 
-fn add_event(conn: &rusqlite::Connection, task: i64, kind: &str, actor: Option<&str>, detail: Value, now: i64) -> Result<()> {
+fn add_event(
+    conn: &rusqlite::Connection,
+    task: i64,
+    kind: &str,
+    actor: Option<&str>,
+    detail: Value,
+    now: i64,
+) -> Result<()> {
     conn.prepare_cached("INSERT INTO task_events (task_id, kind, actor, detail, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
         .execute(params![task, kind, actor, detail.to_string(), now])?;
     Ok(())
@@ -82,7 +93,9 @@ impl Store {
             "SELECT {TASK_COLUMNS} FROM tasks WHERE source = ?1 AND dedupe_key = ?2 \
              AND status NOT IN ('done', 'failed', 'cancelled') ORDER BY id DESC LIMIT 1"
         ))?;
-        Ok(stmt.query_row([source, dedupe_key], task_from_row).optional()?)
+        Ok(stmt
+            .query_row([source, dedupe_key], task_from_row)
+            .optional()?)
     }
 
     /// Creates the task and its claimable message, or, when an active task
@@ -104,8 +117,16 @@ impl Store {
                     "UPDATE tasks SET occurrence_count = occurrence_count + 1, last_seen_at = ?2, updated_at = ?2 WHERE id = ?1",
                 )?
                 .execute(params![id, now])?;
-                add_event(&tx, id, "occurrence", Some(&new.source), serde_json::json!({ "title": new.title }), now)?;
-                let task = select_task(&tx, id)?.ok_or_else(|| crate::RelayError::Internal("a task vanished".into()))?;
+                add_event(
+                    &tx,
+                    id,
+                    "occurrence",
+                    Some(&new.source),
+                    serde_json::json!({ "title": new.title }),
+                    now,
+                )?;
+                let task = select_task(&tx, id)?
+                    .ok_or_else(|| crate::RelayError::Internal("a task vanished".into()))?;
                 tx.commit()?;
                 return Ok(Ingested::Repeated(Box::new(task)));
             }
@@ -135,11 +156,23 @@ impl Store {
         let mut message = message;
         message.meta.insert("taskId".into(), Value::from(id));
         let message = insert_message_in(&tx, message, now)?;
-        tx.prepare_cached("UPDATE tasks SET message_id = ?2 WHERE id = ?1")?.execute(params![id, message.id])?;
-        add_event(&tx, id, "created", Some(&new.source), serde_json::json!({ "messageId": message.id }), now)?;
-        let task = select_task(&tx, id)?.ok_or_else(|| crate::RelayError::Internal("a task vanished".into()))?;
+        tx.prepare_cached("UPDATE tasks SET message_id = ?2 WHERE id = ?1")?
+            .execute(params![id, message.id])?;
+        add_event(
+            &tx,
+            id,
+            "created",
+            Some(&new.source),
+            serde_json::json!({ "messageId": message.id }),
+            now,
+        )?;
+        let task = select_task(&tx, id)?
+            .ok_or_else(|| crate::RelayError::Internal("a task vanished".into()))?;
         tx.commit()?;
-        Ok(Ingested::Created { task: Box::new(task), message: Box::new(message) })
+        Ok(Ingested::Created {
+            task: Box::new(task),
+            message: Box::new(message),
+        })
     }
 
     pub fn task(&self, id: i64) -> Result<Option<Task>> {
@@ -159,7 +192,10 @@ impl Store {
              AND (?3 IS NULL OR target = ?3) ORDER BY id DESC LIMIT ?4"
         ))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt.query_map(params![status.map(TaskStatus::as_str), source, target, limit], task_from_row)?;
+        let rows = stmt.query_map(
+            params![status.map(TaskStatus::as_str), source, target, limit],
+            task_from_row,
+        )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -191,11 +227,20 @@ impl Store {
                  WHERE id = ?1 AND (status = 'open' OR (claimed_by = ?2 AND status = 'claimed'))",
             )?
             .execute(params![id, agent, now])?;
-        let Some(task) = select_task(&tx, id)? else { return Ok(TaskClaim::NotFound) };
+        let Some(task) = select_task(&tx, id)? else {
+            return Ok(TaskClaim::NotFound);
+        };
         if updated == 0 {
             return Ok(TaskClaim::HeldBy(task.claimed_by, task.status));
         }
-        add_event(&tx, id, "claimed", Some(agent), Value::Object(Map::new()), now)?;
+        add_event(
+            &tx,
+            id,
+            "claimed",
+            Some(agent),
+            Value::Object(Map::new()),
+            now,
+        )?;
         tx.commit()?;
         Ok(TaskClaim::Done(Box::new(task)))
     }
@@ -230,7 +275,15 @@ impl Store {
     }
 
     /// Records a callback attempt before it is made.
-    pub fn insert_callback(&self, task: i64, integration: &str, url: &str, event: &str, payload: &Value, now: i64) -> Result<i64> {
+    pub fn insert_callback(
+        &self,
+        task: i64,
+        integration: &str,
+        url: &str,
+        event: &str,
+        payload: &Value,
+        now: i64,
+    ) -> Result<i64> {
         let conn = self.lock();
         let id = conn
             .prepare_cached(

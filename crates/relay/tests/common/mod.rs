@@ -20,8 +20,14 @@ impl Relay {
         let dir = tempfile::tempdir()?;
         let token = settings.token.clone();
         let listen: SocketAddr = "127.0.0.1:0".parse()?;
-        let server = RelayServer::start(listen, Some(dir.path().join("relay.db")), settings).await?;
-        Ok(Self { server, http: reqwest::Client::new(), token, dir })
+        let server =
+            RelayServer::start(listen, Some(dir.path().join("relay.db")), settings).await?;
+        Ok(Self {
+            server,
+            http: reqwest::Client::new(),
+            token,
+            dir,
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -37,7 +43,12 @@ impl Relay {
     }
 
     /// Sends `body` (or nothing) and returns the status and the JSON answer.
-    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<(u16, Value), Box<dyn std::error::Error>> {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value), Box<dyn std::error::Error>> {
         let mut request = self.request(method.parse()?, path);
         if let Some(body) = body {
             request = request.json(&body);
@@ -45,18 +56,34 @@ impl Relay {
         let response = request.send().await?;
         let status = response.status().as_u16();
         let text = response.text().await?;
-        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text)? };
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)?
+        };
         Ok((status, json))
     }
 
     /// Like `call`, but the status must be 2xx.
-    pub async fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, Box<dyn std::error::Error>> {
+    pub async fn ok(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Box<dyn std::error::Error>> {
         let (status, json) = self.call(method, path, body).await?;
-        assert!((200..300).contains(&status), "{method} {path}: {status} {json}");
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {json}"
+        );
         Ok(json)
     }
 
-    pub async fn register(&self, id: &str, extra: Value) -> Result<Value, Box<dyn std::error::Error>> {
+    pub async fn register(
+        &self,
+        id: &str,
+        extra: Value,
+    ) -> Result<Value, Box<dyn std::error::Error>> {
         let mut body = serde_json::json!({ "id": id });
         if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
             body.extend(extra.clone());
@@ -64,11 +91,25 @@ impl Relay {
         self.ok("POST", "/api/agents", Some(body)).await
     }
 
-    pub async fn send(&self, from: &str, to: &str, body: &str) -> Result<Value, Box<dyn std::error::Error>> {
-        self.ok("POST", "/api/messages", Some(serde_json::json!({ "from": from, "to": to, "body": body }))).await
+    pub async fn send(
+        &self,
+        from: &str,
+        to: &str,
+        body: &str,
+    ) -> Result<Value, Box<dyn std::error::Error>> {
+        self.ok(
+            "POST",
+            "/api/messages",
+            Some(serde_json::json!({ "from": from, "to": to, "body": body })),
+        )
+        .await
     }
 }
 
 pub fn ids(list: &Value) -> Vec<i64> {
-    list.as_array().into_iter().flatten().filter_map(|m| m["id"].as_i64()).collect()
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["id"].as_i64())
+        .collect()
 }

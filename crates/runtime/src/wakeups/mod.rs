@@ -16,12 +16,12 @@ pub(crate) mod scheduler;
 
 use crate::error::{Error, Result};
 use crate::model::EventKind;
-use crate::now_ms;
 use crate::runtime::Runtime;
 use crate::store::Store;
 use rusqlite::{params, OptionalExtension, Row};
 pub use schedule::{NewSchedule, Schedule};
 use serde::{Deserialize, Serialize};
+use stdx::now_ms;
 
 pub(crate) const MIGRATION: &str = r#"
 CREATE TABLE wakeups (

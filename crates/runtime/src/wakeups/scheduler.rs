@@ -12,12 +12,12 @@
 use super::{run_from_row, Misfire, RunStatus, Target, Wakeup, WakeupRun};
 use crate::error::{Error, Result};
 use crate::model::NewSession;
-use crate::now_ms;
 use crate::runtime::Runtime;
 use crate::store::Store;
 use rusqlite::{params, OptionalExtension};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use stdx::now_ms;
 
 /// Wall time running ahead of monotonic time by more than this means the
 /// machine slept (or the clock was set).
@@ -103,6 +103,7 @@ mod timer {
 #[cfg(not(target_os = "linux"))]
 mod timer {
     use std::sync::Mutex;
+    use stdx::MutexExt;
 
     /// A monotonic sleep capped at a minute, so a sleep of the machine
     /// delays a wakeup by at most that.
@@ -114,16 +115,16 @@ mod timer {
         }
 
         pub fn arm(&self, at: Option<i64>) -> std::io::Result<()> {
-            *self.0.lock().unwrap_or_else(|p| p.into_inner()) = at;
+            *self.0.lock_unpoisoned() = at;
             Ok(())
         }
 
         pub async fn wait(&mut self) -> std::io::Result<()> {
-            let at = *self.0.lock().unwrap_or_else(|p| p.into_inner());
+            let at = *self.0.lock_unpoisoned();
             match at {
                 None => std::future::pending().await,
                 Some(at) => {
-                    let ms = (at - crate::now_ms()).clamp(0, 60_000) as u64;
+                    let ms = (at - stdx::now_ms()).clamp(0, 60_000) as u64;
                     tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
                     Ok(())
                 }
@@ -326,13 +327,9 @@ fn run_status_of_turn(status: &str) -> RunStatus {
     }
 }
 
-pub(crate) fn truncate_summary(text: &str) -> String {
-    let text = text.trim();
-    if text.chars().count() <= MAX_SUMMARY_CHARS {
-        return text.to_string();
-    }
-    let cut: String = text.chars().take(MAX_SUMMARY_CHARS).collect();
-    format!("{cut}…")
+/// A run's summary: the error or the agent's last message, cut short.
+fn run_summary(text: &str) -> String {
+    stdx::ellipsize(text.trim(), MAX_SUMMARY_CHARS)
 }
 
 /// The `[event: wakeup …]` line and the prompt: what the agent receives.
@@ -482,7 +479,7 @@ impl Runtime {
             }
             Err(err) => {
                 tracing::warn!("wakeup #{} could not start its turn: {err}", wakeup.id);
-                let summary = truncate_summary(&err.to_string());
+                let summary = run_summary(&err.to_string());
                 self.store.set_run_status(
                     run.id,
                     RunStatus::Failed,
@@ -617,7 +614,7 @@ impl Runtime {
     ) {
         let result = (|| {
             for id in self.store.runs_of_turn(turn_id)? {
-                let summary = error.or(last_message).map(truncate_summary);
+                let summary = error.or(last_message).map(run_summary);
                 let status = run_status_of_turn(status);
                 if let Some(run) = self.store.set_run_status(
                     id,

@@ -1,45 +1,20 @@
-//! `perch bench`: measures, on this machine, against the scripted model:
+//! `perch-bench turns`: measures, on this machine, against the scripted model:
 //! cold start to API ready and to Codex ready; idle RSS and CPU of perch
 //! and of the Codex child apart; prompt → first delta through Perch and
 //! straight to the app-server (the difference is what Perch adds); SSE
 //! fan-out latency to N clients. It prints figures; it asserts nothing.
 
-use crate::CliError;
+use crate::{err, ms, percentile, proc_usage, BenchError};
 use futures_util::StreamExt;
-use perch_codex::protocol::{ThreadStart, ThreadStartParams, TurnStart, TurnStartParams, UserInput};
+use perch_codex::protocol::{
+    ThreadStart, ThreadStartParams, TurnStart, TurnStartParams, UserInput,
+};
 use perch_codex::{ServerMessage, SpawnOptions};
 use perch_test_support::{codex_bin, CodexEnv, Script, ScriptedModel};
 use serde_json::{json, Value};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
-
-pub(crate) fn err(e: impl std::fmt::Display) -> CliError {
-    CliError::Other(format!("bench: {e}"))
-}
-
-pub(crate) fn percentile(samples: &mut [f64], p: f64) -> f64 {
-    if samples.is_empty() {
-        return f64::NAN;
-    }
-    samples.sort_by(|a, b| a.total_cmp(b));
-    let rank = ((p / 100.0) * (samples.len() - 1) as f64).round() as usize;
-    samples[rank.min(samples.len() - 1)]
-}
-
-pub(crate) fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// (RSS in kB, CPU ticks) of a process, from /proc.
-pub(crate) fn proc_usage(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some((rss, ticks))
-}
 
 struct Server {
     child: tokio::process::Child,
@@ -49,10 +24,13 @@ struct Server {
 }
 
 impl Server {
-    async fn start(env: &CodexEnv, model: &ScriptedModel) -> Result<(Self, Duration, Duration), CliError> {
+    async fn start(
+        env: &CodexEnv,
+        model: &ScriptedModel,
+    ) -> Result<(Self, Duration, Duration), BenchError> {
         let config = env.perch_config(&model.base_url(), "open");
         std::fs::write(env.data().join("config.toml"), config).map_err(err)?;
-        let exe = std::env::current_exe().map_err(err)?;
+        let exe = crate::perch_bin()?;
         let started = Instant::now();
         let mut child = tokio::process::Command::new(exe)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -68,15 +46,31 @@ impl Server {
         let stderr = child.stderr.take().ok_or_else(|| err("no stderr"))?;
         let mut lines = BufReader::new(stderr).lines();
         let url = loop {
-            let line = lines.next_line().await.map_err(err)?.ok_or_else(|| err("perch serve exited"))?;
+            let line = lines
+                .next_line()
+                .await
+                .map_err(err)?
+                .ok_or_else(|| err("perch serve exited"))?;
             if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest.split_whitespace().next().unwrap_or_default().to_string();
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
             }
         };
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let token = std::fs::read_to_string(env.data().join("secrets/api-token")).map_err(err)?.trim().to_string();
+        let token = std::fs::read_to_string(env.data().join("secrets/api-token"))
+            .map_err(err)?
+            .trim()
+            .to_string();
         let http = reqwest::Client::new();
-        let server = Self { child, url, token, http };
+        let server = Self {
+            child,
+            url,
+            token,
+            http,
+        };
         server.get("/api/health").await?;
         let api_ready = started.elapsed();
         let mut events = server.events().await?;
@@ -90,34 +84,60 @@ impl Server {
         Ok((server, api_ready, started.elapsed()))
     }
 
-    async fn get(&self, path: &str) -> Result<Value, CliError> {
-        let r = self.http.get(format!("{}{path}", self.url)).bearer_auth(&self.token).send().await.map_err(err)?;
+    async fn get(&self, path: &str) -> Result<Value, BenchError> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(err)?;
         r.json().await.map_err(err)
     }
 
-    async fn post(&self, path: &str, body: Value) -> Result<Value, CliError> {
-        let r = self.http.post(format!("{}{path}", self.url)).bearer_auth(&self.token).json(&body).send().await.map_err(err)?;
+    async fn post(&self, path: &str, body: Value) -> Result<Value, BenchError> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(err)?;
         r.json().await.map_err(err)
     }
 
-    async fn events(&self) -> Result<std::pin::Pin<Box<dyn futures_util::Stream<Item = Value> + Send>>, CliError> {
+    async fn events(
+        &self,
+    ) -> Result<std::pin::Pin<Box<dyn futures_util::Stream<Item = Value> + Send>>, BenchError> {
         use eventsource_stream::Eventsource;
-        let r = self.http.get(format!("{}/api/events", self.url)).bearer_auth(&self.token).send().await.map_err(err)?;
-        Ok(Box::pin(
-            r.bytes_stream()
-                .eventsource()
-                .filter_map(|e| async move { e.ok().and_then(|e| serde_json::from_str(&e.data).ok()) }),
-        ))
+        let r = self
+            .http
+            .get(format!("{}/api/events", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(Box::pin(r.bytes_stream().eventsource().filter_map(
+            |e| async move { e.ok().and_then(|e| serde_json::from_str(&e.data).ok()) },
+        )))
     }
 }
 
-pub async fn run(prompts: usize, clients: usize) -> Result<(), CliError> {
+pub async fn run(prompts: usize, clients: usize) -> Result<(), BenchError> {
     let bin = codex_bin();
     if !bin.is_file() {
-        return Err(err(format!("no Codex at {} (run scripts/setup or set PERCH_CODEX_BIN)", bin.display())));
+        return Err(err(format!(
+            "no Codex at {} (run scripts/setup or set PERCH_CODEX_BIN)",
+            bin.display()
+        )));
     }
     let model = ScriptedModel::start().await.map_err(err)?;
-    println!("perch bench (Codex {}, scripted model at {})", bin.display(), model.base_url());
+    println!(
+        "perch-bench turns (Codex {}, scripted model at {})",
+        bin.display(),
+        model.base_url()
+    );
 
     // 1. Cold start, 5 runs.
     let (mut api, mut codex) = (Vec::new(), Vec::new());
@@ -128,8 +148,18 @@ pub async fn run(prompts: usize, clients: usize) -> Result<(), CliError> {
         codex.push(ms(codex_ready));
         let _ = server.child.kill().await;
     }
-    println!("cold start to API ready:   p50 {:.1} ms (5 runs, min {:.1}, max {:.1})", percentile(&mut api, 50.0), api[0], api[4]);
-    println!("cold start to Codex ready: p50 {:.1} ms (5 runs, min {:.1}, max {:.1})", percentile(&mut codex, 50.0), codex[0], codex[4]);
+    println!(
+        "cold start to API ready:   p50 {:.1} ms (5 runs, min {:.1}, max {:.1})",
+        percentile(&mut api, 50.0),
+        api[0],
+        api[4]
+    );
+    println!(
+        "cold start to Codex ready: p50 {:.1} ms (5 runs, min {:.1}, max {:.1})",
+        percentile(&mut codex, 50.0),
+        codex[0],
+        codex[4]
+    );
 
     let env = CodexEnv::new().map_err(err)?;
     let (mut server, _, _) = Server::start(&env, &model).await?;
@@ -146,7 +176,12 @@ pub async fn run(prompts: usize, clients: usize) -> Result<(), CliError> {
         model.enqueue(Script::chunks(&["first ", "delta"], 0));
         let mut events = server.events().await?;
         let sent = Instant::now();
-        server.post(&format!("/api/sessions/{session_id}/messages"), json!({"text": "hi"})).await?;
+        server
+            .post(
+                &format!("/api/sessions/{session_id}/messages"),
+                json!({"text": "hi"}),
+            )
+            .await?;
         let mut first = None;
         while let Some(event) = events.next().await {
             if first.is_none() && event["type"] == "item.delta" && event["kind"] == "agentMessage" {
@@ -161,7 +196,9 @@ pub async fn run(prompts: usize, clients: usize) -> Result<(), CliError> {
 
     // 3. Idle cost, after the turns, with the Codex child reported apart.
     let perch_pid = server.child.id().unwrap_or(0);
-    let codex_pid = server.get("/api/status").await?["codex"]["pid"].as_u64().unwrap_or(0) as u32;
+    let codex_pid = server.get("/api/status").await?["codex"]["pid"]
+        .as_u64()
+        .unwrap_or(0) as u32;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before = (proc_usage(perch_pid), proc_usage(codex_pid));
     let window = Duration::from_secs(10);
@@ -169,12 +206,27 @@ pub async fn run(prompts: usize, clients: usize) -> Result<(), CliError> {
     let after = (proc_usage(perch_pid), proc_usage(codex_pid));
     let ticks_per_sec = 100.0; // USER_HZ on Linux
     let cpu = |b: Option<(u64, u64)>, a: Option<(u64, u64)>| match (b, a) {
-        (Some(b), Some(a)) => format!("{:.2} %", (a.1 - b.1) as f64 / ticks_per_sec / window.as_secs_f64() * 100.0),
+        (Some(b), Some(a)) => format!(
+            "{:.2} %",
+            (a.1 - b.1) as f64 / ticks_per_sec / window.as_secs_f64() * 100.0
+        ),
         _ => "n/a".into(),
     };
-    let rss = |u: Option<(u64, u64)>| u.map_or("n/a".into(), |u| format!("{:.1} MB", u.0 as f64 / 1024.0));
-    println!("idle perch serve: RSS {}, CPU {} over {} s", rss(after.0), cpu(before.0, after.0), window.as_secs());
-    println!("idle codex child: RSS {}, CPU {} over {} s", rss(after.1), cpu(before.1, after.1), window.as_secs());
+    let rss = |u: Option<(u64, u64)>| {
+        u.map_or("n/a".into(), |u| format!("{:.1} MB", u.0 as f64 / 1024.0))
+    };
+    println!(
+        "idle perch serve: RSS {}, CPU {} over {} s",
+        rss(after.0),
+        cpu(before.0, after.0),
+        window.as_secs()
+    );
+    println!(
+        "idle codex child: RSS {}, CPU {} over {} s",
+        rss(after.1),
+        cpu(before.1, after.1),
+        window.as_secs()
+    );
 
     // 4. SSE fan-out: `clients` streams, one turn of 200 deltas.
     let mut streams = Vec::new();
@@ -192,7 +244,7 @@ pub async fn run(prompts: usize, clients: usize) -> Result<(), CliError> {
                 while let Some(event) = stream.next().await {
                     if event["type"] == "item.delta" {
                         let at = event["at"].as_i64().unwrap_or(0);
-                        latencies.push((perch_runtime::now_ms() - at) as f64);
+                        latencies.push((stdx::now_ms() - at) as f64);
                     }
                     if event["type"] == "turn.completed" {
                         break;
@@ -202,7 +254,12 @@ pub async fn run(prompts: usize, clients: usize) -> Result<(), CliError> {
             })
         })
         .collect();
-    server.post(&format!("/api/sessions/{session_id}/messages"), json!({"text": "fan out"})).await?;
+    server
+        .post(
+            &format!("/api/sessions/{session_id}/messages"),
+            json!({"text": "fan out"}),
+        )
+        .await?;
     let mut fanout = Vec::new();
     let mut delivered = 0;
     for reader in readers {
@@ -223,8 +280,14 @@ pub async fn run(prompts: usize, clients: usize) -> Result<(), CliError> {
     let perch_p50 = percentile(&mut perch_samples, 50.0);
     let direct_p50 = percentile(&mut direct_samples, 50.0);
     println!("prompt to first delta through Perch: p50 {perch_p50:.1} ms, p99 {:.1} ms ({prompts} prompts)", percentile(&mut perch_samples, 99.0));
-    println!("prompt to first delta, app-server direct: p50 {direct_p50:.1} ms, p99 {:.1} ms", percentile(&mut direct_samples, 99.0));
-    println!("added by Perch (p50 difference): {:.1} ms", perch_p50 - direct_p50);
+    println!(
+        "prompt to first delta, app-server direct: p50 {direct_p50:.1} ms, p99 {:.1} ms",
+        percentile(&mut direct_samples, 99.0)
+    );
+    println!(
+        "added by Perch (p50 difference): {:.1} ms",
+        perch_p50 - direct_p50
+    );
     Ok(())
 }
 
@@ -237,7 +300,7 @@ struct Direct {
 }
 
 impl Direct {
-    async fn start(model: &ScriptedModel) -> Result<Self, CliError> {
+    async fn start(model: &ScriptedModel) -> Result<Self, BenchError> {
         let env = CodexEnv::new().map_err(err)?;
         env.use_scripted_provider(&model.base_url()).map_err(err)?;
         let (tx, messages) = tokio::sync::mpsc::channel(1024);
@@ -253,16 +316,31 @@ impl Direct {
         };
         let connection = perch_codex::Connection::spawn(&options, tx).map_err(err)?;
         let init = perch_codex::protocol::InitializeParams {
-            client_info: perch_codex::protocol::ClientInfo { name: "perch-bench".into(), title: "bench".into(), version: "0".into() },
+            client_info: perch_codex::protocol::ClientInfo {
+                name: "perch-bench".into(),
+                title: "bench".into(),
+                version: "0".into(),
+            },
             capabilities: Default::default(),
         };
-        connection.request::<perch_codex::protocol::Initialize>(&init).await.map_err(err)?;
+        connection
+            .request::<perch_codex::protocol::Initialize>(&init)
+            .await
+            .map_err(err)?;
         connection.notify("initialized", None).await.map_err(err)?;
-        let thread = connection.request::<ThreadStart>(&ThreadStartParams::default()).await.map_err(err)?;
-        Ok(Self { _env: env, connection, messages, thread_id: thread.thread.id })
+        let thread = connection
+            .request::<ThreadStart>(&ThreadStartParams::default())
+            .await
+            .map_err(err)?;
+        Ok(Self {
+            _env: env,
+            connection,
+            messages,
+            thread_id: thread.thread.id,
+        })
     }
 
-    async fn first_delta(&mut self) -> Result<Option<f64>, CliError> {
+    async fn first_delta(&mut self) -> Result<Option<f64>, BenchError> {
         let sent = Instant::now();
         let params = TurnStartParams {
             thread_id: self.thread_id.clone(),
@@ -270,7 +348,10 @@ impl Direct {
             model: None,
             effort: None,
         };
-        self.connection.request::<TurnStart>(&params).await.map_err(err)?;
+        self.connection
+            .request::<TurnStart>(&params)
+            .await
+            .map_err(err)?;
         let mut first = None;
         while let Some(message) = self.messages.recv().await {
             if let ServerMessage::Notification(n) = message {

@@ -1,7 +1,8 @@
-//! The relay's wire types: agent cards, messages, pairs, tasks, and the
-//! request bodies of the Agent Relay API (camelCase, as agent-relay sends).
+//! Agent cards, messages, pairs, tasks, and the request bodies of the Agent
+//! Relay API (camelCase, as agent-relay sends), with the limits and checks
+//! every relay applies to them.
 
-use crate::error::{RelayError, Result};
+use crate::{Invalid, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -96,7 +97,7 @@ impl Target {
         let raw = raw.trim();
         let nonempty = |kind: &str, value: &str| -> Result<String> {
             if value.trim().is_empty() {
-                Err(RelayError::Invalid(format!("`{kind}:` needs a name after the colon")))
+                Err(Invalid(format!("`{kind}:` needs a name after the colon")))
             } else {
                 Ok(value.trim().to_string())
             }
@@ -360,28 +361,42 @@ pub struct IntegrationEvent {
 pub fn check_id(field: &str, value: &str) -> Result<String> {
     let value = value.trim();
     if value.is_empty() || value.chars().count() > MAX_ID_CHARS {
-        return Err(RelayError::Invalid(format!("`{field}` must be 1 to {MAX_ID_CHARS} characters")));
+        return Err(Invalid(format!(
+            "`{field}` must be 1 to {MAX_ID_CHARS} characters"
+        )));
     }
-    if value.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
-        return Err(RelayError::Invalid(format!("`{field}` {value:?} may not contain spaces, control characters or '/'")));
+    if value
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+    {
+        return Err(Invalid(format!(
+            "`{field}` {value:?} may not contain spaces, control characters or '/'"
+        )));
     }
     Ok(value.to_string())
 }
 
 pub fn check_text(field: &str, value: &str, max: usize) -> Result<String> {
     if value.chars().count() > max {
-        return Err(RelayError::Invalid(format!("`{field}` is longer than {max} characters")));
+        return Err(Invalid(format!(
+            "`{field}` is longer than {max} characters"
+        )));
     }
     Ok(value.to_string())
 }
 
 pub fn check_optional(field: &str, value: Option<String>, max: usize) -> Result<Option<String>> {
-    value.map(|v| check_text(field, v.trim(), max)).transpose().map(|v| v.filter(|v| !v.is_empty()))
+    value
+        .map(|v| check_text(field, v.trim(), max))
+        .transpose()
+        .map(|v| v.filter(|v| !v.is_empty()))
 }
 
 pub fn check_list(field: &str, values: Vec<String>) -> Result<Vec<String>> {
     if values.len() > MAX_LIST_ITEMS {
-        return Err(RelayError::Invalid(format!("`{field}` has more than {MAX_LIST_ITEMS} items")));
+        return Err(Invalid(format!(
+            "`{field}` has more than {MAX_LIST_ITEMS} items"
+        )));
     }
     let mut out: Vec<String> = Vec::with_capacity(values.len());
     for value in values {
@@ -394,8 +409,14 @@ pub fn check_list(field: &str, values: Vec<String>) -> Result<Vec<String>> {
 }
 
 pub fn check_meta(field: &str, meta: &Map<String, Value>) -> Result<()> {
-    if serde_json::to_vec(meta).map(|v| v.len()).unwrap_or(usize::MAX) > MAX_META_BYTES {
-        return Err(RelayError::Invalid(format!("`{field}` is larger than {MAX_META_BYTES} bytes of JSON")));
+    if serde_json::to_vec(meta)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX)
+        > MAX_META_BYTES
+    {
+        return Err(Invalid(format!(
+            "`{field}` is larger than {MAX_META_BYTES} bytes of JSON"
+        )));
     }
     Ok(())
 }

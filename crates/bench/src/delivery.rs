@@ -1,4 +1,4 @@
-//! `perch relay bench-delivery`: how fast a peer message reaches Codex. An
+//! `perch-bench delivery`: how fast a peer message reaches Codex. An
 //! in-process Perch (embedded relay, peer link, dispatcher, the real Codex,
 //! the scripted model); an outside agent posts one message at a time to
 //! Perch's agent and the bench times, from the moment it posts (the relay's
@@ -10,8 +10,8 @@
 //!
 //! It prints figures; it asserts nothing.
 
-use crate::bench::{err, ms, percentile};
-use crate::CliError;
+use crate::BenchError;
+use crate::{err, ms, percentile};
 use perch_host::server::{Server, ServerOptions};
 use perch_runtime::model::EventKind;
 use perch_runtime::Config;
@@ -28,8 +28,11 @@ pub(crate) async fn start_scripted(
     env: &CodexEnv,
     model: &ScriptedModel,
     relay_listen: &str,
-) -> Result<Server, CliError> {
-    let mut config: Config = env.perch_config(&model.base_url(), "guarded").parse().map_err(err)?;
+) -> Result<Server, BenchError> {
+    let mut config: Config = env
+        .perch_config(&model.base_url(), "guarded")
+        .parse()
+        .map_err(err)?;
     config.peer.agent_id = Some("perch-bench".into());
     config.peer.person_id = Some("bench-person".into());
     config.save(&env.data().join("config.toml")).map_err(err)?;
@@ -50,7 +53,7 @@ pub(crate) async fn start_scripted(
     Ok(server)
 }
 
-pub async fn run(messages: usize) -> Result<(), CliError> {
+pub async fn run(messages: usize) -> Result<(), BenchError> {
     let env = CodexEnv::new().map_err(err)?;
     let model = ScriptedModel::start().await.map_err(err)?;
     let server = start_scripted(&env, &model, "127.0.0.1:0").await?;
@@ -76,7 +79,7 @@ pub async fn run(messages: usize) -> Result<(), CliError> {
         .await
         .map_err(err)?;
     println!(
-        "perch relay bench-delivery ({messages} messages, one at a time, Codex {})",
+        "perch-bench delivery ({messages} messages, one at a time, Codex {})",
         codex_bin().display()
     );
 

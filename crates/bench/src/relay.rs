@@ -1,12 +1,12 @@
-//! `perch relay bench`: the relay as its own process (`perch relay serve`,
+//! `perch-bench relay`: the relay as its own process (`perch relay serve`,
 //! SQLite on disk), N registered agents each with an SSE subscriber, and
 //! concurrent senders. Prints durable throughput (messages answered 201,
 //! so committed), delivery latency from send to the subscriber's event
 //! (p50/p99), lost or doubled deliveries, and the relay's RSS. It asserts
 //! nothing.
 
-use crate::bench::{err, ms, percentile, proc_usage};
-use crate::CliError;
+use crate::BenchError;
+use crate::{err, ms, percentile, proc_usage};
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use serde_json::json;
@@ -38,11 +38,18 @@ struct Outgoing<'a> {
     body: String,
 }
 
-pub async fn run(args: RelayBenchArgs) -> Result<(), CliError> {
+pub async fn run(args: RelayBenchArgs) -> Result<(), BenchError> {
     let dir = tempfile::tempdir().map_err(err)?;
-    let exe = std::env::current_exe().map_err(err)?;
+    let exe = crate::perch_bin()?;
     let mut child = tokio::process::Command::new(exe)
-        .args(["--data-dir", &dir.path().display().to_string(), "relay", "serve", "--listen", "127.0.0.1:0"])
+        .args([
+            "--data-dir",
+            &dir.path().display().to_string(),
+            "relay",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .env_remove("AGENT_RELAY_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -51,14 +58,30 @@ pub async fn run(args: RelayBenchArgs) -> Result<(), CliError> {
         .map_err(err)?;
     let pid = child.id().ok_or_else(|| err("the relay exited at once"))?;
     let stdout = child.stdout.take().ok_or_else(|| err("no stdout"))?;
-    let line = BufReader::new(stdout).lines().next_line().await.map_err(err)?.ok_or_else(|| err("the relay printed nothing"))?;
-    let url = line.strip_prefix("listening ").ok_or_else(|| err(format!("unexpected first line {line:?}")))?.to_string();
-    let http = reqwest::Client::builder().pool_max_idle_per_host(args.senders * 2).build().map_err(err)?;
+    let line = BufReader::new(stdout)
+        .lines()
+        .next_line()
+        .await
+        .map_err(err)?
+        .ok_or_else(|| err("the relay printed nothing"))?;
+    let url = line
+        .strip_prefix("listening ")
+        .ok_or_else(|| err(format!("unexpected first line {line:?}")))?
+        .to_string();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.senders * 2)
+        .build()
+        .map_err(err)?;
 
     println!("relay bench: {} agents with an SSE subscriber each, {} messages from {} concurrent senders, SQLite on disk", args.agents, args.messages, args.senders);
     let (idle_rss, _) = proc_usage(pid).unwrap_or((0, 0));
     for n in 0..args.agents {
-        let response = http.post(format!("{url}/api/agents")).json(&json!({"id": format!("agent-{n}"), "capabilities": ["bench"]})).send().await.map_err(err)?;
+        let response = http
+            .post(format!("{url}/api/agents"))
+            .json(&json!({"id": format!("agent-{n}"), "capabilities": ["bench"]}))
+            .send()
+            .await
+            .map_err(err)?;
         if !response.status().is_success() {
             return Err(err(format!("registering agent-{n}: {}", response.status())));
         }
@@ -67,10 +90,18 @@ pub async fn run(args: RelayBenchArgs) -> Result<(), CliError> {
     let pushed = Arc::new(tokio::sync::Notify::new());
     let mut subscribers = Vec::new();
     for n in 0..args.agents {
-        let response = http.get(format!("{url}/api/events?agentId=agent-{n}")).send().await.map_err(err)?;
+        let response = http
+            .get(format!("{url}/api/events?agentId=agent-{n}"))
+            .send()
+            .await
+            .map_err(err)?;
         let mut events = response.bytes_stream().eventsource();
         // The first event (`ready`) means the subscription is live.
-        events.next().await.ok_or_else(|| err("a subscriber's stream ended"))?.map_err(err)?;
+        events
+            .next()
+            .await
+            .ok_or_else(|| err("a subscriber's stream ended"))?
+            .map_err(err)?;
         let (seen, pushed) = (seen.clone(), pushed.clone());
         subscribers.push(tokio::spawn(async move {
             while let Some(Ok(event)) = events.next().await {
@@ -91,14 +122,21 @@ pub async fn run(args: RelayBenchArgs) -> Result<(), CliError> {
     let mut senders = tokio::task::JoinSet::new();
     for s in 0..args.senders {
         let (http, url, sent) = (http.clone(), url.clone(), sent.clone());
-        let (agents, count) = (args.agents, args.messages / args.senders + usize::from(s < args.messages % args.senders));
+        let (agents, count) = (
+            args.agents,
+            args.messages / args.senders + usize::from(s < args.messages % args.senders),
+        );
         senders.spawn(async move {
             for i in 0..count {
                 let to = format!("agent-{}", (s * 7919 + i) % agents);
                 let at = Instant::now();
                 let response = http
                     .post(format!("{url}/api/messages"))
-                    .json(&Outgoing { from: "bench", to: &to, body: format!("message {i} from sender {s}") })
+                    .json(&Outgoing {
+                        from: "bench",
+                        to: &to,
+                        body: format!("message {i} from sender {s}"),
+                    })
                     .send()
                     .await
                     .map_err(|e| e.to_string())?;
@@ -144,10 +182,23 @@ pub async fn run(args: RelayBenchArgs) -> Result<(), CliError> {
         }
     }
     let throughput = sent.len() as f64 / elapsed.as_secs_f64();
-    println!("durable throughput          {throughput:.0} messages/s ({} in {:.2} s)", sent.len(), elapsed.as_secs_f64());
-    println!("send → SSE delivery          p50 {:.2} ms, p99 {:.2} ms (n = {})", percentile(&mut latencies, 50.0), percentile(&mut latencies, 99.0), latencies.len());
+    println!(
+        "durable throughput          {throughput:.0} messages/s ({} in {:.2} s)",
+        sent.len(),
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "send → SSE delivery          p50 {:.2} ms, p99 {:.2} ms (n = {})",
+        percentile(&mut latencies, 50.0),
+        percentile(&mut latencies, 99.0),
+        latencies.len()
+    );
     println!("lost / doubled deliveries    {lost} / {doubled}");
-    println!("relay RSS                    {:.1} MB idle, {:.1} MB under load", idle_rss as f64 / 1024.0, loaded_rss as f64 / 1024.0);
+    println!(
+        "relay RSS                    {:.1} MB idle, {:.1} MB under load",
+        idle_rss as f64 / 1024.0,
+        loaded_rss as f64 / 1024.0
+    );
     let _ = child.kill().await;
     Ok(())
 }

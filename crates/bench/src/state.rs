@@ -1,4 +1,4 @@
-//! `perch memory bench` and `perch wakeup bench`: the figures issue 5 names.
+//! `perch-bench memory` and `perch-bench wakeups`: the figures issue 5 names.
 //!
 //! - Memory: insert throughput (one transaction per memory, as the API and
 //!   the agent's tool add them, and batched, as import does) and search
@@ -11,9 +11,9 @@
 //!
 //! They print figures; they assert nothing.
 
-use crate::bench::{err, ms, percentile};
-use crate::peer_bench::{start_scripted, WAIT};
-use crate::CliError;
+use crate::delivery::{start_scripted, WAIT};
+use crate::BenchError;
+use crate::{err, ms, percentile};
 use perch_runtime::memory::{MemoryRow, MemorySearch, MemorySource, Origin, CANDIDATES};
 use perch_runtime::model::EventKind;
 use perch_runtime::store::Store;
@@ -104,12 +104,12 @@ fn report(what: &str, mut samples: Vec<f64>) {
     );
 }
 
-pub async fn memory(count: usize) -> Result<(), CliError> {
+pub async fn memory(count: usize) -> Result<(), BenchError> {
     let dir = tempfile::tempdir().map_err(err)?;
     let path = dir.path().join("perch.db");
     let store = Store::open(&path).map_err(err)?;
     let mut words = Words::new();
-    let now = perch_runtime::now_ms();
+    let now = stdx::now_ms();
     // As in a running Perch, the search index is live while memories come in.
     search(&store, "warm up", false, 0)?;
 
@@ -178,7 +178,7 @@ pub async fn memory(count: usize) -> Result<(), CliError> {
 }
 
 /// How many memories a search returned: the best 20 of `ranked`.
-fn search(store: &Store, text: &str, prefix: bool, ranked: usize) -> Result<usize, CliError> {
+fn search(store: &Store, text: &str, prefix: bool, ranked: usize) -> Result<usize, BenchError> {
     Ok(store
         .search_memories(&MemorySearch {
             text,
@@ -192,7 +192,7 @@ fn search(store: &Store, text: &str, prefix: bool, ranked: usize) -> Result<usiz
         .len())
 }
 
-pub async fn wakeups(count: usize, spacing_ms: i64) -> Result<(), CliError> {
+pub async fn wakeups(count: usize, spacing_ms: i64) -> Result<(), BenchError> {
     let env = CodexEnv::new().map_err(err)?;
     let model = ScriptedModel::start().await.map_err(err)?;
     let server = start_scripted(&env, &model, "off").await?;
@@ -201,7 +201,7 @@ pub async fn wakeups(count: usize, spacing_ms: i64) -> Result<(), CliError> {
         model.enqueue(Script::text("Done."));
     }
     let mut live = rt.events().subscribe(None).live;
-    let first = perch_runtime::now_ms() + 1_000;
+    let first = stdx::now_ms() + 1_000;
     let mut ids = Vec::new();
     for i in 0..count {
         let at = first + i as i64 * spacing_ms;

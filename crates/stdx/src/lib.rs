@@ -1,0 +1,120 @@
+//! Helpers that several crates need and that belong to none of them, in the
+//! spirit of rust-analyzer's `stdx`.
+//!
+//! Invariants:
+//! - Depends on std and two tiny crates (`subtle`, `getrandom`) and on no
+//!   Perch crate, so every crate may use it, `perch-codex` and the relay
+//!   included.
+//! - Nothing here knows a Perch type, a wire format or a file layout.
+
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// Milliseconds since the Unix epoch (0 for a clock before 1970).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// `bytes` random bytes from the OS, as lowercase hex. Tokens, session ids
+/// and login codes come from here, so there is no weaker fallback: if the OS
+/// cannot provide randomness, the caller gets an error.
+pub fn random_hex(bytes: usize) -> std::io::Result<String> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf)
+        .map_err(|e| std::io::Error::other(format!("the OS random source failed: {e}")))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Compares two secrets in time that depends on their lengths only, not on
+/// where they first differ.
+pub fn ct_eq(a: &str, b: &str) -> bool {
+    subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes()).into()
+}
+
+/// `text` as it is when it has at most `max_chars` characters, else its
+/// first `max_chars - 1` characters and "…".
+pub fn ellipsize(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max_chars.saturating_sub(1)).collect();
+    format!("{cut}…")
+}
+
+/// Locking that survives a panic elsewhere: Perch's mutexes guard plain data
+/// that every writer leaves consistent before it can panic, so a poisoned
+/// lock is still safe to use, and one panicking task must not take the
+/// whole process down with it.
+pub trait MutexExt<T> {
+    fn lock_unpoisoned(&self) -> MutexGuard<'_, T>;
+}
+
+impl<T> MutexExt<T> for Mutex<T> {
+    fn lock_unpoisoned(&self) -> MutexGuard<'_, T> {
+        self.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// [`MutexExt`] for readers-writer locks.
+pub trait RwLockExt<T> {
+    fn read_unpoisoned(&self) -> RwLockReadGuard<'_, T>;
+    fn write_unpoisoned(&self) -> RwLockWriteGuard<'_, T>;
+}
+
+impl<T> RwLockExt<T> for RwLock<T> {
+    fn read_unpoisoned(&self) -> RwLockReadGuard<'_, T> {
+        self.read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write_unpoisoned(&self) -> RwLockWriteGuard<'_, T> {
+        self.write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ellipsize_counts_characters_not_bytes() {
+        assert_eq!(ellipsize("héllo", 5), "héllo");
+        assert_eq!(ellipsize("héllo wörld", 6), "héllo…");
+        assert_eq!(ellipsize("ab", 0), "…");
+    }
+
+    #[test]
+    fn ct_eq_is_equality() {
+        assert!(ct_eq("secret", "secret"));
+        assert!(!ct_eq("secret", "secreT"));
+        assert!(!ct_eq("secret", "secret2"));
+    }
+
+    #[test]
+    fn random_hex_has_two_digits_per_byte() -> std::io::Result<()> {
+        let hex = random_hex(16)?;
+        assert_eq!(hex.len(), 32);
+        assert!(hex
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_ne!(hex, random_hex(16)?);
+        Ok(())
+    }
+
+    #[test]
+    fn a_poisoned_lock_still_opens() {
+        let lock = std::sync::Arc::new(Mutex::new(1));
+        let held = lock.clone();
+        let _ = std::thread::spawn(move || {
+            let _guard = held.lock_unpoisoned();
+            panic!("poison it");
+        })
+        .join();
+        assert!(lock.is_poisoned());
+        assert_eq!(*lock.lock_unpoisoned(), 1);
+    }
+}

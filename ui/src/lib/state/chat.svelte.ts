@@ -1,0 +1,100 @@
+// The chat of the open session: sending messages, interrupting a turn, and
+// the outputs of slash commands.
+
+import { api, ApiError } from '../api';
+import { runCommand, type CommandResult, type ParsedInput } from '../commands';
+import { activeTurnId, addLocalUserMessage, upsertSession } from '../reducer';
+import { reloadAll } from './connection.svelte';
+import { openNewSession } from './sessions.svelte';
+import { data, showError, toast } from './store.svelte';
+
+/** A slash command's output in the chat: local, never sent to Codex, not kept. */
+export interface CommandEntry {
+  id: string;
+  /** What the person typed. */
+  input: string;
+  at: number;
+  /** Shown after this turn (null: before the first). */
+  afterTurn: string | null;
+  /** null while it runs. */
+  result: CommandResult | null;
+}
+
+/** Command outputs per session id. */
+export const commandLog: Record<string, CommandEntry[]> = $state({});
+
+export function runningTurn(sessionId: string | null): string | null {
+  return sessionId ? activeTurnId(data, sessionId) : null;
+}
+
+export async function send(text: string): Promise<'start' | 'steer' | null> {
+  const id = data.selectedId;
+  if (!id || !text.trim()) return null;
+  if (!data.turns[id]) data.turns[id] = [];
+  const res = await api.sendMessage(id, text);
+  toast.message = null;
+  addLocalUserMessage(data, id, res.turnId, text);
+  const s = data.sessions.find((x) => x.id === id);
+  if (s && !s.activeTurnId) s.activeTurnId = res.turnId;
+  return res.mode;
+}
+
+/**
+ * Runs a slash command typed in `sessionId`'s composer and shows its output
+ * there (a `/new` output moves to the session it opened). No model turn.
+ */
+export async function runSlashCommand(sessionId: string, input: string, parsed: ParsedInput): Promise<void> {
+  const turns = data.turns[sessionId] ?? [];
+  const entry: CommandEntry = {
+    id: `cmd-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+    input: input.trim(),
+    at: Date.now(),
+    afterTurn: turns.length ? turns[turns.length - 1].id : null,
+    result: null,
+  };
+  appendCommand(sessionId, entry);
+  const result = await runCommand(parsed, {
+    session: data.sessions.find((s) => s.id === sessionId) ?? null,
+    defaultModel: data.status?.model ?? null,
+    openSession: openNewSession,
+    sessionChanged: (s) => upsertSession(data, s),
+  });
+  const log = commandLog[sessionId] ?? [];
+  const i = log.findIndex((e) => e.id === entry.id);
+  if (i === -1) return; // dismissed meanwhile
+  if (result.openedSessionId && result.openedSessionId !== sessionId) {
+    const moved = { ...log[i], result, afterTurn: null };
+    log.splice(i, 1);
+    appendCommand(result.openedSessionId, moved);
+  } else {
+    log[i].result = result;
+  }
+}
+
+/** Adds an output to a session's log (through the store's proxy, so the chat sees it). */
+function appendCommand(sessionId: string, entry: CommandEntry): void {
+  if (!commandLog[sessionId]) commandLog[sessionId] = [];
+  commandLog[sessionId].push(entry);
+}
+
+export function dismissCommand(sessionId: string, id: string): void {
+  const log = commandLog[sessionId];
+  if (!log) return;
+  const i = log.findIndex((e) => e.id === id);
+  if (i !== -1) log.splice(i, 1);
+}
+
+export async function interrupt(sessionId: string): Promise<void> {
+  try {
+    await api.interrupt(sessionId);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 409) {
+      // Nothing runs any more: our view is stale.
+      const s = data.sessions.find((x) => x.id === sessionId);
+      if (s) s.activeTurnId = null;
+      void reloadAll(true);
+      return;
+    }
+    showError(e);
+  }
+}

@@ -1,0 +1,104 @@
+// Sessions: the sidebar's list and its filter, the open session and its
+// history, and the changes a person makes to a session.
+
+import { api } from '../api';
+import { errMsg } from '../format';
+import { loadHistory, upsertSession } from '../reducer';
+import { navigate, router } from '../router.svelte';
+import type { Session } from '../types';
+import { data, showError } from './store.svelte';
+
+/** The sidebar's filter. */
+export const sessionList = $state({
+  showArchived: false,
+  query: '',
+});
+
+/** Loading the open session's history. */
+export const sessionHistory = $state({
+  loading: false,
+  error: null as string | null,
+});
+
+/** The sidebar's filter as `GET /api/sessions` parameters. */
+export function sessionListQuery(): { archived: boolean; q?: string } {
+  return { archived: sessionList.showArchived, q: sessionList.query.trim() || undefined };
+}
+
+export async function refreshSessions(): Promise<void> {
+  try {
+    const res = await api.listSessions(sessionListQuery());
+    const selected = data.selectedId ? data.sessions.find((s) => s.id === data.selectedId) : undefined;
+    data.sessions = res.data;
+    if (selected && !res.data.some((s) => s.id === selected.id)) data.sessions.push(selected);
+    for (const s of data.sessions) if (s.tokenUsage) data.tokens[s.id] = s.tokenUsage;
+  } catch (e) {
+    showError(e);
+  }
+}
+
+export function selectedSession(): Session | undefined {
+  return data.sessions.find((s) => s.id === data.selectedId);
+}
+
+export function selectSession(id: string | null, opts: { loadHistory?: boolean } = {}): void {
+  data.selectedId = id;
+  if (id) delete data.unread[id];
+  // The address names the open session while the chat is shown.
+  if (router.route.page === 'chat') navigate({ page: 'chat', sessionId: id }, { replace: true });
+  if (id && opts.loadHistory !== false) void loadSelectedHistory();
+}
+
+export async function loadSelectedHistory(): Promise<void> {
+  const id = data.selectedId;
+  if (!id) return;
+  sessionHistory.loading = !data.turns[id];
+  sessionHistory.error = null;
+  try {
+    const res = await api.history(id);
+    loadHistory(data, id, res.turns);
+  } catch (e) {
+    const s = data.sessions.find((x) => x.id === id);
+    if (s && !s.preview && !s.activeTurnId) {
+      // No first message yet: Codex has no history to give (it refuses to
+      // list turns of a thread before its first user message).
+      data.turns[id] ??= [];
+    } else if (data.selectedId === id) {
+      sessionHistory.error = errMsg(e);
+    }
+  } finally {
+    if (data.selectedId === id) sessionHistory.loading = false;
+  }
+}
+
+/** Opens a session just created (here or by `/new`); it has no history yet. */
+export function openNewSession(s: Session): void {
+  upsertSession(data, s);
+  data.turns[s.id] ??= [];
+  selectSession(s.id, { loadHistory: false });
+}
+
+export async function createSession(): Promise<void> {
+  try {
+    openNewSession(await api.createSession({}));
+  } catch (e) {
+    showError(e);
+  }
+}
+
+async function patch(id: string, body: Parameters<typeof api.patchSession>[1]): Promise<void> {
+  try {
+    upsertSession(data, await api.patchSession(id, body));
+  } catch (e) {
+    showError(e);
+  }
+}
+
+export const renameSession = (id: string, name: string) => patch(id, { name });
+export const setPinned = (id: string, pinned: boolean) => patch(id, { pinned });
+export async function setArchived(id: string, archived: boolean): Promise<void> {
+  await patch(id, { archived });
+}
+export const setModel = (id: string, model: string, effort?: string) =>
+  patch(id, effort ? { model, effort } : { model });
+export const setEffort = (id: string, effort: string) => patch(id, { effort });
