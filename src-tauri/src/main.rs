@@ -55,11 +55,14 @@ struct Args {
 fn main() -> ExitCode {
     let launched = Instant::now();
     let args = Args::parse();
+    // Read again with the config when the server starts; here for the data
+    // dir and the log filter, which come first.
+    let env = perch_runtime::config::Environment::capture();
     let data_dir = args
         .data_dir
         .clone()
-        .unwrap_or_else(perch_runtime::config::default_data_dir);
-    let logs = perch_host::logs::init_with_files(&data_dir);
+        .unwrap_or_else(|| perch_runtime::config::default_data_dir(&env));
+    let logs = perch_host::logs::init_with_files(&data_dir, &env);
     tracing::info!(
         "perch-desktop {} starting (data: {})",
         env!("CARGO_PKG_VERSION"),

@@ -304,8 +304,8 @@ def agent_pages_in_the_desktop_window(world):
         wait_until("the search to narrow the list", lambda: wd.texts("[data-testid='memory-text']") == [dark])
         edited = "Prefers dark mode in every app and terminal"
         wd.click(wd.wait_for(f"{row} button[aria-label='Edit: {dark}']"))
-        wd.type(wd.wait_for(f"#memory-edit-text-{memory_id}"), edited, clear=True)
-        wd.type(wd.wait_for(f"#memory-edit-tags-{memory_id}"), "ui, terminal", clear=True)
+        wd.type(wd.wait_for(f"#memory-edit-{memory_id}-text"), edited, clear=True)
+        wd.type(wd.wait_for(f"#memory-edit-{memory_id}-tags"), "ui, terminal", clear=True)
         wd.click(wd.wait_for(f"{row} form button[type='submit']"))
         wd.wait_for(f"{row} [data-testid='memory-text']", text=edited)
         saved = next(m for m in api("/api/memories")["memories"] if m["id"] == memory_id)

@@ -137,3 +137,54 @@ impl From<perch_peer::PeerError> for ApiError {
         }
     }
 }
+
+/// Every error under `/api` is JSON. Handlers answer with [`ApiError`];
+/// what axum answers itself (a method the route does not take, a body over
+/// a limit read as bytes) comes as plain text and is rewritten here, keeping
+/// its status and headers (`Allow`).
+pub async fn errors_as_json(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let said = match axum::body::to_bytes(body, 4096).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_string(),
+        Err(e) => format!("(the error's text could not be read: {e})"),
+    };
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            format!("{method} is not allowed on {path}; the Allow header and /api/openapi.json list the methods it takes"),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            format!("the request body is larger than {path} accepts ({said})"),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "send the body as JSON with `Content-Type: application/json`".to_string(),
+        ),
+        _ if status.is_server_error() => ("internal", format!("Perch failed to answer {method} {path}: {said}")),
+        _ => ("bad_request", format!("{method} {path} was refused: {said}")),
+    };
+    let mut json = ApiError::new(status, code, message).into_response();
+    for (name, value) in &parts.headers {
+        if name != CONTENT_TYPE && name != CONTENT_LENGTH {
+            json.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    json
+}

@@ -162,7 +162,8 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
     // Unknown /api paths get a JSON 404, not the UI page.
     let api = open
         .merge(protected)
-        .route("/api/{*rest}", axum::routing::any(routes::not_found));
+        .route("/api/{*rest}", axum::routing::any(routes::not_found))
+        .layer(axum::middleware::from_fn(error::errors_as_json));
 
     let ui = match options.ui_dir.filter(|d| d.join("index.html").is_file()) {
         Some(dir) => Router::new().fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(dir.join("index.html")))),

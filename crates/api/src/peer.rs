@@ -8,6 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use perch_peer::Peer;
+use perch_protocol::peer::{ReadMarks, SendMessage};
 use perch_relay_protocol::NewMessage;
 use serde::Deserialize;
 use serde_json::json;
@@ -65,21 +66,7 @@ pub async fn messages(
     Ok(axum::Json(json!({ "messages": messages, "hasMore": has_more })).into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Outgoing {
-    to: String,
-    body: String,
-    subject: Option<String>,
-    channel: Option<String>,
-    reply_to: Option<i64>,
-    #[serde(default)]
-    urgent: bool,
-    #[serde(default)]
-    claimable: bool,
-}
-
-pub async fn send(State(state): State<PeerState>, Json(out): Json<Outgoing>) -> ApiResult {
+pub async fn send(State(state): State<PeerState>, Json(out): Json<SendMessage>) -> ApiResult {
     let blank = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     if out.to.trim().is_empty() || out.body.trim().is_empty() {
         return Err(ApiError::new(
@@ -102,12 +89,6 @@ pub async fn send(State(state): State<PeerState>, Json(out): Json<Outgoing>) -> 
     };
     let sent = peer(&state)?.send_as_person(message).await?;
     Ok((StatusCode::CREATED, axum::Json(sent)).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReadMarks {
-    ids: Vec<i64>,
 }
 
 pub async fn read(State(state): State<PeerState>, Json(marks): Json<ReadMarks>) -> ApiResult {

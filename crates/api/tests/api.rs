@@ -460,6 +460,24 @@ async fn the_api_refuses_bad_callers_and_bad_input_clearly() -> TestResult {
             422,
             "invalid_input",
         ),
+        // What axum answers itself is JSON too: a method the route does
+        // not take, and a body over a limit that is read as bytes.
+        (
+            h.http.put(h.url("/api/status")).bearer_auth(&h.token),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()?
+                .post(h.url("/api/memories/import?format=jsonl"))
+                .bearer_auth(&h.token)
+                .header("content-type", "application/x-ndjson")
+                .body(vec![b' '; 16 * 1024 * 1024 + 64 * 1024]),
+            413,
+            "payload_too_large",
+        ),
     ];
     for (request, status, expected) in cases {
         let response = request.send().await?;

@@ -2,6 +2,7 @@
 
 use crate::CliError;
 use futures_util::StreamExt;
+use perch_runtime::config::Environment;
 use serde_json::Value;
 use std::path::Path;
 
@@ -12,11 +13,12 @@ pub struct Client {
 }
 
 /// `PERCH_API_TOKEN`, else the token in the keyring (or the 0600 file).
-pub async fn stored_token(data_dir: &Path) -> Result<String, CliError> {
+pub async fn stored_token(data_dir: &Path, env: &Environment) -> Result<String, CliError> {
     let data_dir = data_dir.to_path_buf();
+    let env = env.clone();
     tokio::task::spawn_blocking(move || {
-        let secrets = perch_host::secrets::open_secret_store(&data_dir);
-        perch_host::secrets::load_or_create_token(secrets.as_ref())
+        let secrets = perch_host::secrets::open_secret_store(&data_dir, &env);
+        perch_host::secrets::load_or_create_token(secrets.as_ref(), &env)
     })
     .await
     .map_err(|e| CliError::Other(format!("reading the token: {e}")))?
@@ -25,14 +27,17 @@ pub async fn stored_token(data_dir: &Path) -> Result<String, CliError> {
 
 impl Client {
     /// `PERCH_URL` + `PERCH_API_TOKEN`, else the server recorded in the data dir.
-    pub async fn discover(data_dir: &Path) -> Result<Self, CliError> {
+    pub async fn discover(data_dir: &Path, env: &Environment) -> Result<Self, CliError> {
         let http = reqwest::Client::builder()
             .build()
             .map_err(|e| CliError::Other(e.to_string()))?;
-        if let Ok(url) = std::env::var("PERCH_URL") {
-            let token = std::env::var("PERCH_API_TOKEN").map_err(|_| {
-                CliError::Usage("PERCH_URL is set but PERCH_API_TOKEN is not".into())
-            })?;
+        if let Some(url) = env.get("PERCH_URL") {
+            let token = env
+                .get("PERCH_API_TOKEN")
+                .ok_or_else(|| {
+                    CliError::Usage("PERCH_URL is set but PERCH_API_TOKEN is not".into())
+                })?
+                .to_string();
             return Ok(Self {
                 http,
                 base: url.trim_end_matches('/').to_string(),
@@ -50,7 +55,8 @@ impl Client {
             .to_string();
         let token = {
             let data_dir = data_dir.to_path_buf();
-            tokio::task::spawn_blocking(move || perch_host::secrets::read_token(&data_dir))
+            let env = env.clone();
+            tokio::task::spawn_blocking(move || perch_host::secrets::read_token(&data_dir, &env))
                 .await
                 .map_err(|e| CliError::Other(format!("reading the token: {e}")))??
         };

@@ -9,6 +9,7 @@ mod relay;
 mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use perch_runtime::config::Environment;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -254,21 +255,24 @@ impl DecisionArg {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The only read of the process environment (`perch serve` takes it again
+    // with its config).
+    let env = Environment::capture();
     let data_dir = cli
         .data_dir
         .clone()
-        .unwrap_or_else(perch_runtime::config::default_data_dir);
+        .unwrap_or_else(|| perch_runtime::config::default_data_dir(&env));
     // The server logs to rotating files too; client commands only to stderr.
     let log_guard = match cli.command {
-        Command::Serve { .. } => Some(perch_host::logs::init_with_files(&data_dir)),
+        Command::Serve { .. } => Some(perch_host::logs::init_with_files(&data_dir, &env)),
         Command::Relay {
             command: RelayCommand::Serve { .. },
         } => {
-            perch_host::logs::init_stderr("info");
+            perch_host::logs::init_stderr("info", &env);
             None
         }
         _ => {
-            perch_host::logs::init_stderr("warn");
+            perch_host::logs::init_stderr("warn", &env);
             None
         }
     };
@@ -284,7 +288,7 @@ fn main() -> ExitCode {
         }
     };
     let logs_dir = log_guard.as_ref().and_then(|g| g.dir.clone());
-    match runtime.block_on(run(cli, data_dir, logs_dir)) {
+    match runtime.block_on(run(cli, data_dir, logs_dir, env)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::TurnNotCompleted(_)) => ExitCode::from(1),
         Err(err) => {
@@ -294,7 +298,12 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli, data_dir: PathBuf, logs_dir: Option<PathBuf>) -> Result<(), CliError> {
+async fn run(
+    cli: Cli,
+    data_dir: PathBuf,
+    logs_dir: Option<PathBuf>,
+    env: Environment,
+) -> Result<(), CliError> {
     match cli.command {
         Command::Serve {
             listen,
@@ -316,10 +325,10 @@ async fn run(cli: Cli, data_dir: PathBuf, logs_dir: Option<PathBuf>) -> Result<(
             command: RelayCommand::Serve { listen, db },
         } => {
             let db = db.unwrap_or_else(|| data_dir.join("relay.db"));
-            relay::serve(relay::RelayServeArgs { listen, db }).await
+            relay::serve(relay::RelayServeArgs { listen, db, env }).await
         }
         command => {
-            let client = client::Client::discover(&data_dir).await?;
+            let client = client::Client::discover(&data_dir, &env).await?;
             match command {
                 Command::Run {
                     session,
@@ -357,7 +366,7 @@ async fn run(cli: Cli, data_dir: PathBuf, logs_dir: Option<PathBuf>) -> Result<(
                     }
                 },
                 Command::Token => {
-                    println!("{}", client::stored_token(&data_dir).await?);
+                    println!("{}", client::stored_token(&data_dir, &env).await?);
                     Ok(())
                 }
                 Command::Open => commands::open(&client).await,
@@ -378,13 +387,14 @@ async fn run(cli: Cli, data_dir: PathBuf, logs_dir: Option<PathBuf>) -> Result<(
                     } else {
                         text
                     };
-                    let out = peer::Outgoing {
+                    let out = perch_protocol::peer::SendMessage {
                         to: target,
                         body,
                         subject,
                         channel,
                         reply_to,
                         urgent,
+                        claimable: false,
                     };
                     peer::send(&client, out, json).await
                 }

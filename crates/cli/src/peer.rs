@@ -3,6 +3,7 @@
 
 use crate::client::Client;
 use crate::CliError;
+use perch_protocol::peer::SendMessage;
 use serde_json::{json, Value};
 
 pub fn print_json(value: &Value) {
@@ -16,24 +17,9 @@ fn text<'a>(value: &'a Value, key: &str) -> &'a str {
     value[key].as_str().unwrap_or("")
 }
 
-pub struct Outgoing {
-    pub to: String,
-    pub body: String,
-    pub subject: Option<String>,
-    pub channel: Option<String>,
-    pub reply_to: Option<i64>,
-    pub urgent: bool,
-}
-
-pub async fn send(client: &Client, out: Outgoing, json_out: bool) -> Result<(), CliError> {
-    let body = json!({
-        "to": out.to,
-        "body": out.body,
-        "subject": out.subject,
-        "channel": out.channel,
-        "replyTo": out.reply_to,
-        "urgent": out.urgent,
-    });
+pub async fn send(client: &Client, out: SendMessage, json_out: bool) -> Result<(), CliError> {
+    let body = serde_json::to_value(&out)
+        .map_err(|e| CliError::Other(format!("the message could not be encoded: {e}")))?;
     let sent = client.post("/api/peer/messages", body).await?;
     if json_out {
         print_json(&sent);

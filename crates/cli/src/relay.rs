@@ -10,6 +10,7 @@ use std::path::PathBuf;
 pub struct RelayServeArgs {
     pub listen: Option<String>,
     pub db: PathBuf,
+    pub env: perch_runtime::config::Environment,
 }
 
 /// `--listen`, else `HOST`:`PORT` (agent-relay's variables), else
@@ -38,7 +39,7 @@ pub fn listen_address(
 }
 
 pub async fn serve(args: RelayServeArgs) -> Result<(), CliError> {
-    let env = |name: &str| std::env::var(name).ok();
+    let env = |name: &str| args.env.get(name).map(String::from);
     let listen = listen_address(args.listen, env)?;
     let settings = RelaySettings::from_env(env).map_err(|e| CliError::Usage(e.to_string()))?;
     let access = match (&settings.token, listen.ip().is_loopback()) {

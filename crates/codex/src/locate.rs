@@ -26,25 +26,32 @@ pub enum LocateError {
     Version { bin: String, reason: String },
 }
 
-/// The search order: `PERCH_CODEX_BIN`, the config file, the project-local
-/// candidates (an npm install in `tools/codex` or a packaged `codex/`, in
-/// the data dir, the install dir or the repo), then `PATH`.
-pub fn locate(
-    env_bin: Option<PathBuf>,
-    config_bin: Option<PathBuf>,
-    project_local: &[PathBuf],
-) -> Result<(PathBuf, BinarySource), LocateError> {
-    if let Some(bin) = env_bin {
+/// Where to look for the binary, in this order. The caller reads the
+/// environment; this crate does not.
+pub struct BinarySearch<'a> {
+    /// `PERCH_CODEX_BIN`.
+    pub env_bin: Option<PathBuf>,
+    /// `[codex] bin` in the config.
+    pub config_bin: Option<PathBuf>,
+    /// An npm install in `tools/codex` or a packaged `codex/`, in the data
+    /// dir, the install dir or the repo.
+    pub project_local: &'a [PathBuf],
+    /// The `PATH` to search last.
+    pub path: Option<&'a str>,
+}
+
+pub fn locate(search: BinarySearch<'_>) -> Result<(PathBuf, BinarySource), LocateError> {
+    if let Some(bin) = search.env_bin {
         return checked(bin, BinarySource::Env);
     }
-    if let Some(bin) = config_bin {
+    if let Some(bin) = search.config_bin {
         return checked(bin, BinarySource::Config);
     }
-    if let Some(bin) = project_local.iter().find(|p| is_executable(p)) {
+    if let Some(bin) = search.project_local.iter().find(|p| is_executable(p)) {
         return Ok((bin.clone(), BinarySource::ProjectLocal));
     }
-    let path = std::env::var_os("PATH").ok_or(LocateError::NotFound)?;
-    std::env::split_paths(&path)
+    let path = search.path.ok_or(LocateError::NotFound)?;
+    std::env::split_paths(path)
         .map(|dir| dir.join("codex"))
         .find(|p| is_executable(p))
         .map(|p| (p, BinarySource::Path))
@@ -149,20 +156,34 @@ mod tests {
     }
 
     #[test]
-    fn explicit_paths_must_exist() {
+    fn explicit_paths_must_exist_and_path_comes_last() {
         let missing = PathBuf::from("/nonexistent/codex");
+        let search = |env_bin, config_bin, project_local, path| BinarySearch {
+            env_bin,
+            config_bin,
+            project_local,
+            path,
+        };
         assert!(matches!(
-            locate(Some(missing.clone()), None, &[]),
+            locate(search(Some(missing.clone()), None, &[], None)),
             Err(LocateError::NotExecutable(_, BinarySource::Env))
         ));
         assert!(matches!(
-            locate(None, Some(missing), &[]),
+            locate(search(None, Some(missing), &[], None)),
             Err(LocateError::NotExecutable(_, BinarySource::Config))
         ));
-        let sh = PathBuf::from("/bin/sh");
+        let sh = [PathBuf::from("/bin/sh")];
         assert!(matches!(
-            locate(None, None, &[sh]),
+            locate(search(None, None, &sh, Some("/nonexistent"))),
             Ok((_, BinarySource::ProjectLocal))
+        ));
+        assert!(matches!(
+            locate(search(None, None, &[], Some("/nonexistent:/also-not"))),
+            Err(LocateError::NotFound)
+        ));
+        assert!(matches!(
+            locate(search(None, None, &[], None)),
+            Err(LocateError::NotFound)
         ));
     }
 }

@@ -290,6 +290,105 @@ pub struct Turn {
     pub items: Vec<Value>,
 }
 
+/// What Perch itself reads of a Codex `ThreadItem`. Items still reach
+/// Perch's clients whole, as JSON; this is only for the runtime's own
+/// decisions (previews, digests, approval details). Kinds Perch does not
+/// read, and items whose shape changed, are `Other`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ThreadItem {
+    UserMessage {
+        content: Vec<UserContent>,
+    },
+    AgentMessage {
+        text: String,
+    },
+    FileChange {
+        id: String,
+        changes: Vec<FileUpdateChange>,
+    },
+    #[serde(other)]
+    Other,
+}
+
+impl ThreadItem {
+    /// Reads an item; a known kind whose shape changed is logged and read
+    /// as `Other`. Other kinds are not deserialized at all (a command's
+    /// item can carry megabytes of output).
+    pub fn read(item: &Value) -> Self {
+        match item.get("type").and_then(Value::as_str) {
+            Some(kind @ ("userMessage" | "agentMessage" | "fileChange")) => Self::deserialize(item)
+                .unwrap_or_else(|e| {
+                    tracing::warn!("a Codex {kind} item has a shape Perch does not know: {e}");
+                    Self::Other
+                }),
+            _ => Self::Other,
+        }
+    }
+
+    /// The id every item carries.
+    pub fn id(item: &Value) -> Option<&str> {
+        item.get("id").and_then(Value::as_str)
+    }
+
+    /// Removes the text parts of a `userMessage` item that `unwanted` picks
+    /// (Perch's own context input), so clients see what the person wrote.
+    pub fn drop_user_text(item: &mut Value, unwanted: impl Fn(&str) -> bool) {
+        if item.get("type").and_then(Value::as_str) != Some("userMessage") {
+            return;
+        }
+        if let Some(content) = item.get_mut("content").and_then(Value::as_array_mut) {
+            content.retain(|part| {
+                !part
+                    .get("text")
+                    .and_then(Value::as_str)
+                    .is_some_and(&unwanted)
+            });
+        }
+    }
+}
+
+/// One part of a `userMessage` item: text, or something Perch does not read
+/// (images, mentions, skills).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum UserContent {
+    Text {
+        text: String,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct FileUpdateChange {
+    pub path: String,
+    pub kind: PatchChangeKind,
+    pub diff: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum PatchChangeKind {
+    Add,
+    Delete,
+    Update {
+        #[serde(default)]
+        move_path: Option<String>,
+    },
+}
+
+impl PatchChangeKind {
+    /// The wire word (`add`, `delete`, `update`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Add => "add",
+            Self::Delete => "delete",
+            Self::Update { .. } => "update",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TurnStartResult {

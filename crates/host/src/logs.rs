@@ -1,6 +1,7 @@
 //! Logging: stderr plus, for the long-running processes, a daily-rotated
 //! file in `<data dir>/logs` (seven kept). `PERCH_LOG` sets the filter.
 
+use perch_runtime::config::Environment;
 use std::path::{Path, PathBuf};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -12,21 +13,29 @@ pub struct LogGuard {
     pub dir: Option<PathBuf>,
 }
 
-fn filter(default: &str) -> EnvFilter {
-    EnvFilter::try_from_env("PERCH_LOG").unwrap_or_else(|_| EnvFilter::new(default))
+/// `PERCH_LOG` when it is a valid filter (else it says so), else `default`.
+fn filter(default: &str, env: &Environment) -> EnvFilter {
+    match env.get("PERCH_LOG").map(EnvFilter::try_new) {
+        Some(Ok(filter)) => filter,
+        Some(Err(e)) => {
+            eprintln!("perch: PERCH_LOG is not a log filter ({e}); logging at {default}");
+            EnvFilter::new(default)
+        }
+        None => EnvFilter::new(default),
+    }
 }
 
 /// Stderr only (client commands), at `default` unless `PERCH_LOG` says otherwise.
-pub fn init_stderr(default: &str) {
+pub fn init_stderr(default: &str, env: &Environment) {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter(default))
+        .with_env_filter(filter(default, env))
         .with_writer(std::io::stderr)
         .try_init();
 }
 
 /// Stderr and `<data dir>/logs/perch.log.YYYY-MM-DD`. If the file cannot be
 /// opened, logging goes on to stderr and says why.
-pub fn init_with_files(data_dir: &Path) -> LogGuard {
+pub fn init_with_files(data_dir: &Path, env: &Environment) -> LogGuard {
     let dir = data_dir.join("logs");
     // The appender prunes old files at start and complains if the dir is missing.
     let _ = std::fs::create_dir_all(&dir);
@@ -43,7 +52,7 @@ pub fn init_with_files(data_dir: &Path) -> LogGuard {
                 .with_ansi(false)
                 .with_writer(writer);
             let _ = tracing_subscriber::registry()
-                .with(filter("info"))
+                .with(filter("info", env))
                 .with(stderr)
                 .with(file)
                 .try_init();
@@ -54,7 +63,7 @@ pub fn init_with_files(data_dir: &Path) -> LogGuard {
         }
         Err(err) => {
             let _ = tracing_subscriber::registry()
-                .with(filter("info"))
+                .with(filter("info", env))
                 .with(stderr)
                 .try_init();
             tracing::warn!(

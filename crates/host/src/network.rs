@@ -27,10 +27,6 @@ pub struct Network {
     pub peer: Option<Arc<Peer>>,
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 impl Network {
     /// Starts the embedded relay (unless `off` or a remote URL is set) and
     /// the MCP server. `relay_listen` overrides `[relay] listen`.
@@ -48,6 +44,7 @@ impl Network {
         // agent-relay's plugins are set up with AGENT_RELAY_URL pointing at
         // this very relay; inherited by Perch, it must not turn the embedded
         // relay off (nothing would serve that address then).
+        let env = |name: &str| config.env.get(name).map(String::from);
         let env_url = env("AGENT_RELAY_URL").filter(|url| !is_own_address(url, &listen));
         let remote = config.relay.url.clone().or(env_url);
         let mut relay = None;
@@ -128,6 +125,7 @@ impl Network {
         if !config.peer.enabled {
             return Ok(());
         }
+        let env = |name: &str| config.env.get(name).map(String::from);
         let identity = Identity::resolve(&config.peer, env, dirs::home_dir())
             .map_err(|e| ServerError::Usage(e.to_string()))?;
         let options = PeerOptions {

@@ -1,6 +1,7 @@
 //! Secrets in the OS keyring, or in 0600 files with a warning where no
 //! keyring exists (a headless server). Never silently in memory.
 
+use perch_runtime::config::Environment;
 use perch_runtime::host::{secret_names, FileSecretStore, HostError, SecretBackend, SecretStore};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -55,9 +56,9 @@ impl SecretStore for KeyringSecretStore {
 /// The keyring when one answers, else 0600 files in `<data dir>/secrets`
 /// with a warning saying why. `PERCH_SECRET_STORE=file` skips the keyring.
 /// Blocks on D-Bus: call it off the async runtime.
-pub fn open_secret_store(data_dir: &Path) -> Arc<dyn SecretStore> {
+pub fn open_secret_store(data_dir: &Path, env: &Environment) -> Arc<dyn SecretStore> {
     let file_dir = data_dir.join("secrets");
-    let forced_file = std::env::var("PERCH_SECRET_STORE").is_ok_and(|v| v == "file");
+    let forced_file = env.get("PERCH_SECRET_STORE") == Some("file");
     let keyring = KeyringSecretStore {
         data_dir: data_dir.display().to_string(),
     };
@@ -97,14 +98,11 @@ pub fn open_secret_store(data_dir: &Path) -> Arc<dyn SecretStore> {
 
 /// The token a running server stored, for client commands: reads only, so
 /// a `perch status` does not write a keyring probe. `None` if there is none.
-pub fn read_token(data_dir: &Path) -> Result<Option<String>, HostError> {
-    if let Some(token) = std::env::var("PERCH_API_TOKEN")
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-    {
-        return Ok(Some(token.trim().to_string()));
+pub fn read_token(data_dir: &Path, env: &Environment) -> Result<Option<String>, HostError> {
+    if let Some(token) = env.get("PERCH_API_TOKEN") {
+        return Ok(Some(token.to_string()));
     }
-    if std::env::var("PERCH_SECRET_STORE").map_or(true, |v| v != "file") {
+    if env.get("PERCH_SECRET_STORE") != Some("file") {
         let keyring = KeyringSecretStore {
             data_dir: data_dir.display().to_string(),
         };
@@ -132,11 +130,12 @@ fn migrate_legacy_token(data_dir: &Path, store: &dyn SecretStore) {
 }
 
 /// `PERCH_API_TOKEN`, else the stored token, else a new one (stored).
-pub fn load_or_create_token(store: &dyn SecretStore) -> Result<String, HostError> {
-    if let Ok(token) = std::env::var("PERCH_API_TOKEN") {
-        if !token.trim().is_empty() {
-            return Ok(token.trim().to_string());
-        }
+pub fn load_or_create_token(
+    store: &dyn SecretStore,
+    env: &Environment,
+) -> Result<String, HostError> {
+    if let Some(token) = env.get("PERCH_API_TOKEN") {
+        return Ok(token.to_string());
     }
     if let Some(token) = store.get(secret_names::API_TOKEN)? {
         return Ok(token);

@@ -84,7 +84,7 @@ pub fn install_dir() -> Option<PathBuf> {
 /// checkout's `ui/dist`.
 fn resolve_ui_dir(explicit: Option<PathBuf>, config: &Config) -> Option<PathBuf> {
     explicit
-        .or_else(|| std::env::var_os("PERCH_UI_DIR").map(PathBuf::from))
+        .or_else(|| config.env.get("PERCH_UI_DIR").map(PathBuf::from))
         .or_else(|| config.ui_dir.clone())
         .into_iter()
         .chain(install_dir().map(|dir| dir.join("ui")))
@@ -118,13 +118,15 @@ impl Server {
         }
         let secrets = {
             let data_dir = data_dir.clone();
-            tokio::task::spawn_blocking(move || open_secret_store(&data_dir))
+            let env = config.env.clone();
+            tokio::task::spawn_blocking(move || open_secret_store(&data_dir, &env))
                 .await
                 .map_err(|e| HostError::Secrets(format!("opening the secret store: {e}")))?
         };
         let token = {
             let secrets = secrets.clone();
-            tokio::task::spawn_blocking(move || load_or_create_token(secrets.as_ref()))
+            let env = config.env.clone();
+            tokio::task::spawn_blocking(move || load_or_create_token(secrets.as_ref(), &env))
                 .await
                 .map_err(|e| HostError::Secrets(format!("loading the API token: {e}")))??
         };

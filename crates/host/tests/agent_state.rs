@@ -4,10 +4,10 @@
 //! model was sent.
 
 use perch_host::server::{Server, ServerOptions};
-use perch_runtime::memory::{MemoryAction, MemoryPatch as MemoryPatch2, MemoryQuery, NewMemory};
+use perch_runtime::memory::{MemoryAction, MemoryPatch, MemoryQuery, NewMemory};
 use perch_runtime::model::{EventKind, NewSession};
 use perch_runtime::planner::NewPlan;
-use perch_runtime::settings::{MemoryPatch, SettingsPatch};
+use perch_runtime::settings::{MemorySettingsPatch, SettingsPatch};
 use perch_runtime::wakeups::{
     CreatedBy, Misfire, NewSchedule, NewWakeup, RunStatus, Target, WakeupRun,
 };
@@ -74,7 +74,7 @@ fn turn_completed(turn: &str) -> impl Fn(&EventKind) -> Option<String> + '_ {
     move |kind| match kind {
         EventKind::TurnCompleted {
             turn_id, status, ..
-        } if turn_id == turn => Some(status.clone()),
+        } if turn_id == turn => Some(status.as_str().to_string()),
         _ => None,
     }
 }
@@ -217,7 +217,7 @@ async fn with_embeddings_configured_memories_are_found_by_meaning() -> TestResul
     );
 
     let memory_patch = |url: Option<String>, name: Option<String>| SettingsPatch {
-        memory: Some(MemoryPatch {
+        memory: Some(MemorySettingsPatch {
             embeddings_url: Some(url),
             embeddings_model: Some(name),
             ..Default::default()
@@ -265,7 +265,7 @@ async fn with_embeddings_configured_memories_are_found_by_meaning() -> TestResul
     // An edit drops the vector; the backfill makes a new one for the new text.
     rt.update_memory(
         parked.id,
-        MemoryPatch2 {
+        MemoryPatch {
             text: Some("Parked the sedan in bay 14".into()),
             ..Default::default()
         },

@@ -80,7 +80,7 @@ async fn next_turn_completed(live: &mut Receiver<Arc<Event>>) -> Result<String, 
         match tokio::time::timeout_at(deadline, live.recv()).await {
             Ok(Ok(event)) => {
                 if let EventKind::TurnCompleted { status, .. } = &event.kind {
-                    return Ok(status.clone());
+                    return Ok(status.as_str().to_string());
                 }
             }
             Ok(Err(RecvError::Lagged(_))) => {}

@@ -17,7 +17,7 @@ use crate::error::PeerError;
 use crate::peer::Peer;
 use crate::prompt::turn_text;
 use perch_relay_protocol::Message;
-use perch_runtime::model::{EventKind, NewSession};
+use perch_runtime::model::{EventKind, NewSession, TurnStatus};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Weak};
@@ -77,7 +77,13 @@ struct Dispatcher {
     /// The last failure, while retrying; `failed` once retries ran out.
     last_error: Option<String>,
     failed: bool,
+    /// Batches not yet sorted because the ledger could not be read; they
+    /// are taken again at the next retry, never dropped.
+    held: Vec<Dispatch>,
 }
+
+/// How soon a batch held back by a ledger error is tried again.
+const LEDGER_RETRY: Duration = Duration::from_secs(5);
 
 pub(crate) fn spawn(
     peer: Weak<Peer>,
@@ -107,6 +113,7 @@ pub(crate) fn spawn(
         interrupting: false,
         last_error: None,
         failed: false,
+        held: Vec::new(),
     };
     tokio::spawn(dispatcher.run(inbox))
 }
@@ -130,7 +137,7 @@ impl Dispatcher {
                 event = events.recv() => match event {
                     Ok(event) => match &event.kind {
                         EventKind::TurnCompleted { session_id, turn_id, status, error } if Some(session_id) == self.session.as_ref() => {
-                            self.settle(turn_id, status, error.clone()).await;
+                            self.settle(turn_id, *status, error.clone()).await;
                         }
                         // Only our turns' ends matter; anything else (our own
                         // status events included) must not wake the pump.
@@ -141,6 +148,9 @@ impl Dispatcher {
                 },
                 _ = async { if let Some(at) = retry_at { tokio::time::sleep_until(at).await } else { std::future::pending().await } } => {
                     self.retry_at = None;
+                    for dispatch in std::mem::take(&mut self.held) {
+                        self.accept(dispatch);
+                    }
                 }
                 _ = renew.tick(), if self.in_flight.iter().any(|b| b.messages.iter().any(|m| m.claimable)) => {
                     self.renew_claims(lease).await;
@@ -171,13 +181,21 @@ impl Dispatcher {
         if ended.is_empty() {
             return;
         }
-        let history = peer.runtime.history(&session).await.unwrap_or_default();
+        let history = match peer.runtime.history(&session).await {
+            Ok(history) => history,
+            Err(err) => {
+                // Settled as failed below: the messages are retried, not lost.
+                tracing::warn!("reading the peer session's history to catch up: {err}");
+                Vec::new()
+            }
+        };
         for turn in ended {
+            // A turn the history does not show is retried like a failed one.
             let status = history
                 .iter()
                 .find(|t| t.id == turn)
-                .map_or("unknown".to_string(), |t| t.status.clone());
-            self.settle(&turn, &status, Some("Perch lost track of this turn".into()))
+                .map_or(TurnStatus::Failed, |t| t.status);
+            self.settle(&turn, status, Some("Perch lost track of this turn".into()))
                 .await;
         }
     }
@@ -189,14 +207,29 @@ impl Dispatcher {
     /// Queues what the agent has not consumed yet, in id order.
     fn accept(&mut self, dispatch: Dispatch) {
         let Some(peer) = self.peer() else { return };
-        let marks = peer.ledger.watermarks().unwrap_or_default();
-        let floor = peer
-            .ledger
-            .get("floor")
-            .ok()
-            .flatten()
-            .and_then(|f| f.parse::<i64>().ok())
-            .unwrap_or(0);
+        let read = peer.ledger.watermarks().and_then(|marks| {
+            let floor = peer
+                .ledger
+                .get("floor")?
+                .and_then(|f| f.parse::<i64>().ok());
+            Ok((marks, floor.unwrap_or(0)))
+        });
+        let (marks, floor) = match read {
+            Ok(read) => read,
+            Err(err) => {
+                // Without the watermarks new and consumed messages look
+                // alike: hold the batch and try again, loudly.
+                tracing::error!(
+                    "reading the delivery ledger: {err}; trying again in {LEDGER_RETRY:?}"
+                );
+                self.last_error = Some(format!("reading the delivery ledger: {err}"));
+                self.held.push(dispatch);
+                self.retry_at
+                    .get_or_insert_with(|| Instant::now() + LEDGER_RETRY);
+                self.report(&peer);
+                return;
+            }
+        };
         let mut fresh: Vec<Message> = dispatch
             .messages
             .into_iter()
@@ -360,9 +393,9 @@ impl Dispatcher {
         self.queue = messages.into();
     }
 
-    async fn settle(&mut self, turn_id: &str, status: &str, error: Option<String>) {
+    async fn settle(&mut self, turn_id: &str, status: TurnStatus, error: Option<String>) {
         let Some(peer) = self.peer() else { return };
-        let ours = self.interrupting && status == "interrupted";
+        let ours = self.interrupting && status == TurnStatus::Interrupted;
         self.interrupting = false;
         let (done, rest): (Vec<Batch>, Vec<Batch>) = std::mem::take(&mut self.in_flight)
             .into_iter()
@@ -372,7 +405,7 @@ impl Dispatcher {
         if messages.is_empty() {
             return;
         }
-        if status == "completed" {
+        if status == TurnStatus::Completed {
             self.attempt = 0;
             self.last_error = None;
             self.consume(&peer, &messages).await;
@@ -380,7 +413,7 @@ impl Dispatcher {
             // Our own interrupt for an urgent message: no failed attempt.
             self.requeue(messages);
         } else {
-            let why = error.unwrap_or_else(|| format!("the turn ended {status}"));
+            let why = error.unwrap_or_else(|| format!("the turn ended {}", status.as_str()));
             self.fail(&peer, messages, why).await;
         }
         self.report(&peer);

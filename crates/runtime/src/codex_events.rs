@@ -10,6 +10,7 @@
 //! - A turn whose child died is reported interrupted, never silently replaced.
 
 use crate::error::{Error, Result};
+use crate::model::TurnStatus;
 use crate::model::*;
 use crate::runtime::{first_line, new_id, PendingRequest, Runtime};
 use perch_codex::protocol::*;
@@ -84,18 +85,16 @@ impl Runtime {
                 }
             }
             ServerNotification::TurnCompleted(n) => {
-                let status = turn_status_name(n.turn.status);
+                let status = TurnStatus::from(n.turn.status);
                 let error = n.turn.error.map(|e| e.message);
                 self.finish_turn(&n.thread_id, &n.turn.id, status, error);
             }
             ServerNotification::ItemStarted(mut n) => {
                 crate::context::strip_context(&mut n.item);
-                if n.item.get("type").and_then(|t| t.as_str()) == Some("fileChange") {
-                    if let Some(id) = n.item.get("id").and_then(|v| v.as_str()) {
-                        self.lock()
-                            .file_changes
-                            .insert(id.to_string(), describe_changes(&n.item));
-                    }
+                if let ThreadItem::FileChange { id, changes } = ThreadItem::read(&n.item) {
+                    self.lock()
+                        .file_changes
+                        .insert(id, describe_changes(&changes));
                 }
                 publish(EventKind::ItemStarted {
                     session_id: n.thread_id,
@@ -106,7 +105,7 @@ impl Runtime {
             ServerNotification::ItemCompleted(mut n) => {
                 self.digest_item(&n.turn_id, &n.item);
                 crate::context::strip_context(&mut n.item);
-                if let Some(id) = n.item.get("id").and_then(|v| v.as_str()) {
+                if let Some(id) = ThreadItem::id(&n.item) {
                     self.lock().file_changes.remove(id);
                 }
                 publish(EventKind::ItemCompleted {
@@ -169,9 +168,9 @@ impl Runtime {
 
     /// Keeps the person's message and the agent's last message of a turn.
     fn digest_item(&self, turn_id: &str, item: &serde_json::Value) {
-        let text = match item.get("type").and_then(|t| t.as_str()) {
-            Some("userMessage") => crate::context::user_text(item),
-            Some("agentMessage") => item.get("text").and_then(|t| t.as_str()).map(String::from),
+        let (text, by_person) = match ThreadItem::read(item) {
+            ThreadItem::UserMessage { content } => (crate::context::user_text(&content), true),
+            ThreadItem::AgentMessage { text } => (Some(text), false),
             _ => return,
         };
         let Some(text) = text else { return };
@@ -182,7 +181,7 @@ impl Runtime {
             state.digests.clear();
         }
         let digest = state.digests.entry(turn_id.to_string()).or_default();
-        if item.get("type").and_then(|t| t.as_str()) == Some("userMessage") {
+        if by_person {
             digest.user.get_or_insert(text);
         } else {
             digest.agent = Some(text);
@@ -191,10 +190,10 @@ impl Runtime {
 
     /// What follows the end of a turn: its wakeup runs end, and with
     /// auto-archiving on, a completed exchange becomes a memory.
-    fn after_turn(&self, session_id: &str, turn_id: &str, status: &str, error: Option<&str>) {
+    fn after_turn(&self, session_id: &str, turn_id: &str, status: TurnStatus, error: Option<&str>) {
         let digest = self.lock().digests.remove(turn_id).unwrap_or_default();
         self.finish_wakeup_runs(turn_id, status, error, digest.agent.as_deref());
-        if status != "completed" || !self.config().memory.auto_archive {
+        if status != TurnStatus::Completed || !self.config().memory.auto_archive {
             return;
         }
         let (Some(user), Some(agent)) = (digest.user, digest.agent) else {
@@ -228,7 +227,7 @@ impl Runtime {
         &self,
         session_id: &str,
         turn_id: &str,
-        status: &str,
+        status: TurnStatus,
         error: Option<String>,
     ) {
         {
@@ -251,7 +250,7 @@ impl Runtime {
         self.bus.publish(EventKind::TurnCompleted {
             session_id: session_id.into(),
             turn_id: turn_id.into(),
-            status: status.into(),
+            status,
             error,
         });
         self.touch_session(session_id, None);
@@ -481,7 +480,7 @@ pub(crate) fn interrupt_running_turns(runtime: &Runtime, reason: &str) {
         runtime.finish_turn(
             &session_id,
             &turn_id,
-            "interrupted",
+            TurnStatus::Interrupted,
             Some(reason.to_string()),
         );
     }
@@ -497,34 +496,13 @@ fn delta(d: DeltaNotification, kind: DeltaKind) -> EventKind {
     }
 }
 
-fn turn_status_name(status: TurnStatus) -> &'static str {
-    match status {
-        TurnStatus::InProgress => "inProgress",
-        TurnStatus::Completed => "completed",
-        TurnStatus::Interrupted => "interrupted",
-        TurnStatus::Failed | TurnStatus::Unknown => "failed",
-    }
-}
-
-fn describe_changes(item: &serde_json::Value) -> String {
+fn describe_changes(changes: &[FileUpdateChange]) -> String {
     let mut out = String::new();
-    for change in item
-        .get("changes")
-        .and_then(|c| c.as_array())
-        .into_iter()
-        .flatten()
-    {
-        let path = change.get("path").and_then(|p| p.as_str()).unwrap_or("?");
-        let kind = change
-            .pointer("/kind/type")
-            .and_then(|k| k.as_str())
-            .unwrap_or("update");
-        out.push_str(&format!("{kind} {path}\n"));
-        if let Some(diff) = change.get("diff").and_then(|d| d.as_str()) {
-            out.push_str(diff);
-            if !diff.ends_with('\n') {
-                out.push('\n');
-            }
+    for change in changes {
+        out.push_str(&format!("{} {}\n", change.kind.as_str(), change.path));
+        out.push_str(&change.diff);
+        if !change.diff.is_empty() && !change.diff.ends_with('\n') {
+            out.push('\n');
         }
     }
     out

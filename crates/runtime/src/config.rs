@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use perch_codex::protocol::{AskForApproval, Decision, SandboxMode};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4860";
@@ -32,6 +33,66 @@ pub struct Config {
     pub peer: PeerConfig,
     /// Memories: what goes into each turn, auto-archiving, embeddings.
     pub memory: MemoryConfig,
+    /// The environment variables Perch reads (docs/config.md), taken once
+    /// when the config is read; never written to the file.
+    #[serde(skip)]
+    pub env: Environment,
+}
+
+/// The variables of the process environment that Perch reads, taken once
+/// ([`Environment::capture`]) into [`Config::env`]. Nothing else in Perch
+/// reads the process environment, so a test builds its own instead of
+/// changing the process's.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Environment(BTreeMap<String, String>);
+
+impl Environment {
+    /// Perch's own variables, agent-relay's, and the few standard ones Perch
+    /// reads; nothing else is kept.
+    pub fn capture() -> Self {
+        std::env::vars_os()
+            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+            .filter(|(name, _)| Self::is_read(name))
+            .collect()
+    }
+
+    fn is_read(name: &str) -> bool {
+        name.starts_with("PERCH_")
+            || name.starts_with("AGENT_RELAY_")
+            || matches!(
+                name,
+                "CODEX_HOME" | "PATH" | "USER" | "USERNAME" | "HOST" | "PORT"
+            )
+    }
+
+    /// A variable's value, trimmed; `None` when it is unset or blank.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    /// This environment with `name` set (tests, and values a host decides).
+    pub fn with(mut self, name: &str, value: &str) -> Self {
+        self.0.insert(name.to_string(), value.to_string());
+        self
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Environment {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Self {
+        Self(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+}
+
+/// Names only: the values include tokens.
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -282,12 +343,27 @@ impl ApprovalPolicy {
 impl std::str::FromStr for Config {
     type Err = toml::de::Error;
 
+    /// The config in `text`, with the process environment taken now.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        toml::from_str(text)
+        let config: Self = toml::from_str(text)?;
+        Ok(Self {
+            env: Environment::capture(),
+            ..config
+        })
     }
 }
 
 impl Config {
+    /// The Codex home the child uses: `[codex] home`, else `CODEX_HOME`,
+    /// else `~/.codex`.
+    pub fn codex_home(&self) -> Option<PathBuf> {
+        self.codex
+            .home
+            .clone()
+            .or_else(|| self.env.get("CODEX_HOME").map(PathBuf::from))
+            .or_else(|| dirs::home_dir().map(|h| h.join(".codex")))
+    }
+
     /// Writes the config (comments in the file are not kept), replacing the
     /// file atomically so a crash never leaves half a config.
     pub fn save(&self, path: &Path) -> Result<()> {
@@ -306,7 +382,10 @@ impl Config {
             Ok(text) => text
                 .parse::<Self>()
                 .map_err(|e| Error::Config(format!("{}: {e}", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self {
+                env: Environment::capture(),
+                ..Self::default()
+            }),
             Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
         }
     }
@@ -342,9 +421,11 @@ impl Config {
     }
 }
 
-/// The data directory: `--data-dir`, `PERCH_HOME`, else `~/.local/share/perch`.
-pub fn default_data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("PERCH_HOME") {
+/// The data directory when `--data-dir` is not given: `PERCH_HOME`, else
+/// `~/.local/share/perch` (read before there is a config, so it takes the
+/// environment it should look at).
+pub fn default_data_dir(env: &Environment) -> PathBuf {
+    if let Some(dir) = env.get("PERCH_HOME") {
         return PathBuf::from(dir);
     }
     dirs::data_dir()

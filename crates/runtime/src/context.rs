@@ -11,6 +11,7 @@
 
 use crate::memory::Memory;
 use crate::planner::Plan;
+use perch_codex::protocol::{ThreadItem, UserContent};
 
 pub const OPEN_TAG: &str = "<perch_context>";
 const CLOSE_TAG: &str = "</perch_context>";
@@ -90,26 +91,17 @@ fn one_line(text: &str) -> String {
 /// Removes Perch's context input from a `userMessage` item (live events and
 /// history), so clients show only what the person wrote.
 pub fn strip_context(item: &mut serde_json::Value) {
-    if item.get("type").and_then(|t| t.as_str()) != Some("userMessage") {
-        return;
-    }
-    if let Some(content) = item.get_mut("content").and_then(|c| c.as_array_mut()) {
-        content.retain(|part| {
-            !part
-                .get("text")
-                .and_then(|t| t.as_str())
-                .is_some_and(|t| t.starts_with(OPEN_TAG))
-        });
-    }
+    ThreadItem::drop_user_text(item, |text| text.starts_with(OPEN_TAG));
 }
 
-/// The person's text of a `userMessage` item, without Perch's context.
-pub fn user_text(item: &serde_json::Value) -> Option<String> {
-    let content = item.get("content")?.as_array()?;
+/// The person's text of a `userMessage` item's content, without Perch's context.
+pub fn user_text(content: &[UserContent]) -> Option<String> {
     let text: Vec<&str> = content
         .iter()
-        .filter_map(|part| part.get("text").and_then(|t| t.as_str()))
-        .filter(|t| !t.starts_with(OPEN_TAG))
+        .filter_map(|part| match part {
+            UserContent::Text { text } if !text.starts_with(OPEN_TAG) => Some(text.as_str()),
+            _ => None,
+        })
         .collect();
     (!text.is_empty()).then(|| text.join("\n"))
 }
@@ -180,7 +172,10 @@ mod tests {
             {"type": "text", "text": "<perch_context>\nsecret\n</perch_context>"},
             {"type": "text", "text": "hello"}
         ]});
-        assert_eq!(user_text(&item).as_deref(), Some("hello"));
+        let ThreadItem::UserMessage { content } = ThreadItem::read(&item) else {
+            panic!("not read as a user message: {item}");
+        };
+        assert_eq!(user_text(&content).as_deref(), Some("hello"));
         strip_context(&mut item);
         assert_eq!(item["content"].as_array().map(Vec::len), Some(1));
     }

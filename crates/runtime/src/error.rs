@@ -14,6 +14,10 @@ pub enum Error {
     Codex(#[from] perch_codex::Error),
     #[error("database error: {0}")]
     Store(#[from] rusqlite::Error),
+    /// The database holds a value this Perch does not know (a newer
+    /// Perch's data dir, or damage).
+    #[error("the database holds {0}, which this version of Perch does not know; was the data dir used by a newer Perch?")]
+    UnknownValue(String),
     #[error("{context}: {source}")]
     Io {
         context: String,

@@ -66,11 +66,57 @@ pub struct Sent {
     pub mode: SendMode,
 }
 
+/// Where a turn stands, as Perch records and reports it (a Codex status it
+/// does not know is recorded as `failed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TurnStatus {
+    InProgress,
+    Completed,
+    Interrupted,
+    Failed,
+}
+
+impl TurnStatus {
+    /// The wire and database word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InProgress => "inProgress",
+            Self::Completed => "completed",
+            Self::Interrupted => "interrupted",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Self> {
+        [
+            Self::InProgress,
+            Self::Completed,
+            Self::Interrupted,
+            Self::Failed,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == word)
+    }
+}
+
+impl From<perch_codex::protocol::TurnStatus> for TurnStatus {
+    fn from(status: perch_codex::protocol::TurnStatus) -> Self {
+        use perch_codex::protocol::TurnStatus as Codex;
+        match status {
+            Codex::InProgress => Self::InProgress,
+            Codex::Completed => Self::Completed,
+            Codex::Interrupted => Self::Interrupted,
+            Codex::Failed | Codex::Unknown => Self::Failed,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryTurn {
     pub id: String,
-    pub status: String,
+    pub status: TurnStatus,
     pub error: Option<String>,
     pub items: Vec<Value>,
 }
@@ -224,7 +270,7 @@ pub enum EventKind {
     TurnCompleted {
         session_id: String,
         turn_id: String,
-        status: String,
+        status: TurnStatus,
         error: Option<String>,
     },
     #[serde(rename = "turn.stalled")]

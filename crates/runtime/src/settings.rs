@@ -91,7 +91,7 @@ pub struct MemorySettings {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct MemoryPatch {
+pub struct MemorySettingsPatch {
     pub context: Option<bool>,
     pub context_tokens: Option<usize>,
     pub auto_archive: Option<bool>,
@@ -133,7 +133,7 @@ pub struct SettingsPatch {
     #[serde(default, deserialize_with = "present")]
     pub provider: Option<Option<ProviderSettings>>,
     pub notifications: Option<NotificationsPatch>,
-    pub memory: Option<MemoryPatch>,
+    pub memory: Option<MemorySettingsPatch>,
     pub autostart: Option<bool>,
 }
 
@@ -230,13 +230,7 @@ impl Runtime {
                 data: self.data_dir.display().to_string(),
                 config: self.config_path.as_ref().map(|p| p.display().to_string()),
                 logs: self.logs_dir.as_ref().map(|p| p.display().to_string()),
-                codex_home: config
-                    .codex
-                    .home
-                    .clone()
-                    .or_else(|| std::env::var_os("CODEX_HOME").map(PathBuf::from))
-                    .or_else(|| dirs::home_dir().map(|h| h.join(".codex")))
-                    .map(|p| p.display().to_string()),
+                codex_home: config.codex_home().map(|p| p.display().to_string()),
             },
             restart_required,
         })
@@ -509,7 +503,7 @@ fn apply_notifications(n: &mut NotificationsConfig, patch: NotificationsPatch) -
 /// The most context a turn may carry, in tokens.
 const MAX_CONTEXT_TOKENS: usize = 32_000;
 
-fn apply_memory(m: &mut crate::config::MemoryConfig, patch: MemoryPatch) -> Result<()> {
+fn apply_memory(m: &mut crate::config::MemoryConfig, patch: MemorySettingsPatch) -> Result<()> {
     if let Some(tokens) = patch.context_tokens {
         if tokens > MAX_CONTEXT_TOKENS {
             return Err(Error::Invalid(format!(

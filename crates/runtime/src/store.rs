@@ -7,7 +7,7 @@
 
 use crate::error::Result;
 use crate::memory_index::MemoryIndex;
-use crate::model::{Approval, ApprovalKind, ApprovalStatus, Session, TokenUsage};
+use crate::model::{Approval, ApprovalKind, ApprovalStatus, Session, TokenUsage, TurnStatus};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
 use std::sync::Mutex;
@@ -174,7 +174,9 @@ impl Store {
     }
 
     pub fn set_token_usage(&self, session_id: &str, usage: &TokenUsage) -> Result<()> {
-        let json = serde_json::to_string(usage).unwrap_or_default();
+        let json = serde_json::to_string(usage).map_err(|e| {
+            crate::Error::Invalid(format!("token usage could not be stored as JSON: {e}"))
+        })?;
         self.conn().execute(
             "UPDATE sessions SET token_usage = ?2 WHERE id = ?1",
             params![session_id, json],
@@ -185,31 +187,45 @@ impl Store {
     // ----------------------------------------------------------------- turns
 
     /// Records a turn as running unless it is already known; returns its status.
-    pub fn begin_turn(&self, session_id: &str, turn_id: &str, at: i64) -> Result<String> {
+    pub fn begin_turn(&self, session_id: &str, turn_id: &str, at: i64) -> Result<TurnStatus> {
         let conn = self.conn();
         conn.execute(
             "INSERT OR IGNORE INTO turns (id, session_id, status, started_at) VALUES (?1, ?2, 'inProgress', ?3)",
             params![turn_id, session_id, at],
         )?;
-        Ok(
+        let word: String =
             conn.query_row("SELECT status FROM turns WHERE id = ?1", [turn_id], |row| {
                 row.get(0)
-            })?,
-        )
+            })?;
+        turn_status(&word)
+    }
+
+    /// A recorded turn's status and error, if the turn is known.
+    pub fn turn_outcome(&self, turn_id: &str) -> Result<Option<(TurnStatus, Option<String>)>> {
+        let row: Option<(String, Option<String>)> = self
+            .conn()
+            .query_row(
+                "SELECT status, error FROM turns WHERE id = ?1",
+                [turn_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(word, error)| Ok((turn_status(&word)?, error)))
+            .transpose()
     }
 
     pub fn finish_turn(
         &self,
         session_id: &str,
         turn_id: &str,
-        status: &str,
+        status: TurnStatus,
         error: Option<&str>,
         at: i64,
     ) -> Result<()> {
         self.conn().execute(
             "INSERT INTO turns (id, session_id, status, error, started_at, completed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
              ON CONFLICT(id) DO UPDATE SET status = ?3, error = ?4, completed_at = ?5",
-            params![turn_id, session_id, status, error, at],
+            params![turn_id, session_id, status.as_str(), error, at],
         )?;
         Ok(())
     }
@@ -276,6 +292,11 @@ impl Store {
         )?;
         Ok(changed == 1)
     }
+}
+
+pub(crate) fn turn_status(word: &str) -> Result<TurnStatus> {
+    TurnStatus::parse(word)
+        .ok_or_else(|| crate::Error::UnknownValue(format!("the turn status {word:?}")))
 }
 
 fn kind_str(kind: ApprovalKind) -> &'static str {
@@ -407,11 +428,11 @@ mod tests {
     fn turns_keep_their_final_status() -> Result<()> {
         let dir = tempfile::tempdir().map_err(|e| crate::Error::io("tempdir", e))?;
         let store = Store::open(&dir.path().join("perch.db"))?;
-        assert_eq!(store.begin_turn("s", "t1", 1)?, "inProgress");
-        store.finish_turn("s", "t1", "completed", None, 2)?;
+        assert_eq!(store.begin_turn("s", "t1", 1)?, TurnStatus::InProgress);
+        store.finish_turn("s", "t1", TurnStatus::Completed, None, 2)?;
         // A late begin (response processed after completion) does not revive it.
-        assert_eq!(store.begin_turn("s", "t1", 3)?, "completed");
-        assert_eq!(store.begin_turn("s", "t2", 3)?, "inProgress");
+        assert_eq!(store.begin_turn("s", "t1", 3)?, TurnStatus::Completed);
+        assert_eq!(store.begin_turn("s", "t2", 3)?, TurnStatus::InProgress);
         assert_eq!(
             store.running_turns()?,
             vec![("s".to_string(), "t2".to_string())]

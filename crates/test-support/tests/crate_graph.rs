@@ -171,13 +171,16 @@ fn the_relay_links_no_perch_crate_but_its_wire_types() -> Result<()> {
 }
 
 #[test]
-fn the_relay_wire_types_are_serde_only() -> Result<()> {
+fn the_contracts_are_serde_only() -> Result<()> {
     let graph = Graph::load()?;
-    let why = "the wire types are a contract any client can link";
-    graph.assert_links_none("perch-relay-protocol", &graph.perch_crates(), why)?;
-    graph.assert_links_none("perch-relay-protocol", HTTP_CLIENTS, why)?;
-    graph.assert_links_none("perch-relay-protocol", HTTP_SERVERS, why)?;
-    graph.assert_links_none("perch-relay-protocol", &["tokio", "rusqlite"], why)
+    let why = "a contract is types any client can link";
+    for contract in ["perch-protocol", "perch-relay-protocol"] {
+        graph.assert_links_none(contract, &graph.perch_crates(), why)?;
+        graph.assert_links_none(contract, HTTP_CLIENTS, why)?;
+        graph.assert_links_none(contract, HTTP_SERVERS, why)?;
+        graph.assert_links_none(contract, &["tokio", "rusqlite"], why)?;
+    }
+    Ok(())
 }
 
 #[test]

@@ -49,14 +49,15 @@ fn parse_window(name: &str) -> Result<WindowKind, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    perch_host::logs::init_stderr("warn");
+    let env = perch_runtime::config::Environment::capture();
+    perch_host::logs::init_stderr("warn", &env);
     apply_webkit_workarounds();
     let data_dir = args
         .data_dir
-        .unwrap_or_else(perch_runtime::config::default_data_dir);
+        .unwrap_or_else(|| perch_runtime::config::default_data_dir(&env));
     let (url, from_tray) = match args.url {
         Some(url) => (Some(url), false),
-        None => (std::env::var("PERCH_WINDOW_URL").ok(), true),
+        None => (env.get("PERCH_WINDOW_URL").map(String::from), true),
     };
     let Some(url) = url.and_then(|u| u.parse::<tauri::Url>().ok()) else {
         eprintln!("perch-window needs a URL: --url, or PERCH_WINDOW_URL (perch-desktop sets it)");

@@ -1,7 +1,7 @@
 //! Agent cards: registration with instance epochs, presence, and the reaper's
 //! stale/prune passes.
 
-use super::{json_list, json_object, to_json, Store};
+use super::{json_column, to_json, Store};
 use crate::error::Result;
 use perch_relay_protocol::{Agent, AgentStatus, RegisterAgent};
 use rusqlite::{params, OptionalExtension, Row};
@@ -32,12 +32,12 @@ fn agent_from_row(row: &Row) -> rusqlite::Result<Agent> {
         label: row.get(2)?,
         machine: row.get(3)?,
         rig: row.get(4)?,
-        tags: json_list(row.get(5)?),
-        capabilities: json_list(row.get(6)?),
-        channels: json_list(row.get(7)?),
+        tags: json_column(row, 5)?,
+        capabilities: json_column(row, 6)?,
+        channels: json_column(row, 7)?,
         status: AgentStatus::parse(&status).unwrap_or(AgentStatus::Offline),
         ready: row.get(9)?,
-        meta: json_object(row.get(10)?),
+        meta: json_column(row, 10)?,
         instance_id: row.get(11)?,
         epoch: row.get(12)?,
         registered_at: row.get(13)?,

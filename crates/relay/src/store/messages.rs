@@ -1,7 +1,7 @@
 //! Messages: sending with thread ids, reads filtered by recipient, per-agent
 //! read markers, claims with leases, and retention.
 
-use super::{json_list, json_object, to_json, Store};
+use super::{json_column, to_json, Store};
 use crate::error::{RelayError, Result};
 use perch_relay_protocol::{Message, MessageQuery, NewMessage};
 use rusqlite::types::ToSql;
@@ -31,7 +31,11 @@ pub enum ClaimOutcome {
 }
 
 fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
-    let read_by: Option<String> = row.get(16)?;
+    // NULL: nobody has read it.
+    let read_by = match row.get_ref(16)? {
+        rusqlite::types::ValueRef::Null => Vec::new(),
+        _ => json_column(row, 16)?,
+    };
     Ok(Message {
         id: row.get(0)?,
         from: row.get(1)?,
@@ -46,10 +50,10 @@ fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
         claimed_at: row.get(10)?,
         claim_expires_at: row.get(11)?,
         kind: row.get(12)?,
-        meta: json_object(row.get(13)?),
+        meta: json_column(row, 13)?,
         urgent: row.get(14)?,
         created_at: row.get(15)?,
-        read_by: read_by.map(json_list).unwrap_or_default(),
+        read_by,
     })
 }
 

@@ -16,7 +16,6 @@ pub use tasks::{Ingested, NewTask, TaskClaim};
 
 use crate::error::Result;
 use rusqlite::Connection;
-use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use stdx::MutexExt;
@@ -204,14 +203,17 @@ impl Store {
     }
 }
 
-// Columns holding JSON: lists and objects are stored as text and parsed
-// leniently (a value this relay wrote is always valid).
-fn json_list(text: String) -> Vec<String> {
-    serde_json::from_str(&text).unwrap_or_default()
-}
-
-fn json_object(text: String) -> Map<String, Value> {
-    serde_json::from_str(&text).unwrap_or_default()
+/// A column holding JSON (lists and objects are stored as text). A value
+/// this relay wrote always parses; one that does not is damage, reported as
+/// the row's error rather than read as empty.
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {

@@ -3,7 +3,7 @@
 //! before they are delivered.
 
 use super::messages::insert_message_in;
-use super::{json_object, to_json, Store};
+use super::{json_column, to_json, Store};
 use crate::error::Result;
 use perch_relay_protocol::{Callback, Message, NewMessage, Task, TaskEvent, TaskStatus};
 use rusqlite::{params, OptionalExtension, Row};
@@ -53,7 +53,7 @@ fn task_from_row(row: &Row) -> rusqlite::Result<Task> {
         target: row.get(7)?,
         channel: row.get(8)?,
         external_url: row.get(9)?,
-        metadata: json_object(row.get(10)?),
+        metadata: json_column(row, 10)?,
         status: TaskStatus::parse(&status).unwrap_or(TaskStatus::Open),
         claimed_by: row.get(12)?,
         result: row.get(13)?,
@@ -210,7 +210,7 @@ impl Store {
                 task_id: row.get(1)?,
                 kind: row.get(2)?,
                 actor: row.get(3)?,
-                detail: json_object(row.get(4)?),
+                detail: json_column(row, 4)?,
                 created_at: row.get(5)?,
             })
         })?;

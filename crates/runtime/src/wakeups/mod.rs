@@ -297,8 +297,9 @@ pub(crate) fn run_from_row(row: &Row<'_>) -> rusqlite::Result<WakeupRun> {
     })
 }
 
-fn to_json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_default()
+fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value)
+        .map_err(|e| crate::Error::Invalid(format!("the wakeup could not be stored as JSON: {e}")))
 }
 
 fn misfire_str(m: Misfire) -> &'static str {
@@ -351,8 +352,8 @@ impl Store {
                 (w.id > 0).then_some(w.id),
                 w.label,
                 w.prompt,
-                to_json(&w.schedule),
-                to_json(&w.target),
+                to_json(&w.schedule)?,
+                to_json(&w.target)?,
                 misfire_str(w.misfire),
                 w.grace_ms,
                 w.enabled,

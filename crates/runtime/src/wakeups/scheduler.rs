@@ -11,7 +11,7 @@
 
 use super::{run_from_row, Misfire, RunStatus, Target, Wakeup, WakeupRun};
 use crate::error::{Error, Result};
-use crate::model::NewSession;
+use crate::model::{NewSession, TurnStatus};
 use crate::runtime::Runtime;
 use crate::store::Store;
 use rusqlite::{params, OptionalExtension};
@@ -252,11 +252,9 @@ impl Store {
                 r.get(0)
             })
             .optional()?;
-        let status = match turn_status.as_deref() {
-            Some("completed") => RunStatus::Completed,
-            Some("failed") => RunStatus::Failed,
-            Some("interrupted") => RunStatus::Interrupted,
-            _ => RunStatus::Running,
+        let status = match turn_status {
+            Some(word) => run_status_of_turn(crate::store::turn_status(&word)?),
+            None => RunStatus::Running,
         };
         conn.execute(
             "UPDATE wakeup_runs SET status = ?2, session_id = ?3, turn_id = ?4, finished_at = ?5 WHERE id = ?1 AND status = 'claimed'",
@@ -280,17 +278,6 @@ impl Store {
             .query_map([status.as_str()], run_from_row)?
             .collect::<rusqlite::Result<_>>()?;
         Ok(runs)
-    }
-
-    fn turn_status(&self, turn_id: &str) -> Result<Option<(String, Option<String>)>> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT status, error FROM turns WHERE id = ?1",
-                [turn_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?)
     }
 
     fn runs_of_turn(&self, turn_id: &str) -> Result<Vec<i64>> {
@@ -319,11 +306,13 @@ fn count_between(wakeup: &Wakeup, scheduled: i64, now: i64) -> usize {
     count
 }
 
-fn run_status_of_turn(status: &str) -> RunStatus {
+/// The run status that follows from its turn's.
+fn run_status_of_turn(status: TurnStatus) -> RunStatus {
     match status {
-        "completed" => RunStatus::Completed,
-        "interrupted" => RunStatus::Interrupted,
-        _ => RunStatus::Failed,
+        TurnStatus::InProgress => RunStatus::Running,
+        TurnStatus::Completed => RunStatus::Completed,
+        TurnStatus::Interrupted => RunStatus::Interrupted,
+        TurnStatus::Failed => RunStatus::Failed,
     }
 }
 
@@ -571,12 +560,13 @@ impl Runtime {
                 let Some(turn_id) = run.turn_id.as_deref() else {
                     continue;
                 };
+                // A turn the store never recorded cannot be running any more.
                 let (status, error) = self
                     .store
-                    .turn_status(turn_id)?
-                    .unwrap_or(("interrupted".into(), None));
-                if status != "inProgress" {
-                    self.finish_wakeup_runs(turn_id, &status, error.as_deref(), None);
+                    .turn_outcome(turn_id)?
+                    .unwrap_or((TurnStatus::Interrupted, None));
+                if status != TurnStatus::InProgress {
+                    self.finish_wakeup_runs(turn_id, status, error.as_deref(), None);
                 }
             }
             for run in self.store.runs_with_status(RunStatus::Claimed)? {
@@ -608,7 +598,7 @@ impl Runtime {
     pub(crate) fn finish_wakeup_runs(
         &self,
         turn_id: &str,
-        status: &str,
+        status: TurnStatus,
         error: Option<&str>,
         last_message: Option<&str>,
     ) {

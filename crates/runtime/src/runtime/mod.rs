@@ -1,11 +1,20 @@
 //! The runtime: sessions and turns over the supervised Codex child, durable
 //! approvals, and the stall watchdog. Clients (API, desktop shell) call its
 //! methods and subscribe to its event bus; it never knows who they are.
+//!
+//! This file holds the runtime's state, its start (the Codex child, the
+//! watchdog) and its end; `sessions.rs`, `turns.rs` and `account.rs` hold
+//! what clients ask of it.
+
+mod account;
+mod sessions;
+mod turns;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::EventBus;
 use crate::host::{secret_names, Autostart, EmbeddingsClient, SecretStore};
+use crate::model::TurnStatus;
 use crate::model::*;
 use crate::store::Store;
 use perch_codex::locate::{self, npm_native_binary};
@@ -259,11 +268,12 @@ impl Runtime {
                 ]
             })
             .collect();
-        let located = locate::locate(
-            std::env::var_os("PERCH_CODEX_BIN").map(PathBuf::from),
-            config.codex.bin.clone(),
-            &candidates,
-        );
+        let located = locate::locate(locate::BinarySearch {
+            env_bin: config.env.get("PERCH_CODEX_BIN").map(PathBuf::from),
+            config_bin: config.codex.bin.clone(),
+            project_local: &candidates,
+            path: config.env.get("PATH"),
+        });
         let provider_key = match &config.provider {
             Some(_) => self.secret(secret_names::PROVIDER_API_KEY).await?,
             None => None,
@@ -436,482 +446,6 @@ impl Runtime {
         })
     }
 
-    // -------------------------------------------------------------- sessions
-
-    fn with_active(&self, mut session: Session) -> Session {
-        session.active_turn_id = self
-            .lock()
-            .active
-            .get(&session.id)
-            .map(|a| a.turn_id.clone());
-        session
-    }
-
-    pub fn sessions(&self, archived: bool, query: Option<&str>) -> Result<Vec<Session>> {
-        let query = query.map(str::trim).filter(|q| !q.is_empty());
-        Ok(self
-            .store
-            .sessions(archived, query)?
-            .into_iter()
-            .map(|s| self.with_active(s))
-            .collect())
-    }
-
-    pub fn session(&self, id: &str) -> Result<Session> {
-        let session = self
-            .store
-            .session(id)?
-            .ok_or_else(|| Error::NotFound(format!("no session {id:?}")))?;
-        Ok(self.with_active(session))
-    }
-
-    pub fn latest_session(&self) -> Result<Option<Session>> {
-        Ok(self.store.latest_session()?.map(|s| self.with_active(s)))
-    }
-
-    fn thread_overrides(&self, cwd: Option<String>, model: Option<String>) -> ThreadOverrides {
-        let (approval_policy, sandbox) = self.config().codex.approval_policy.codex();
-        ThreadOverrides {
-            cwd: cwd.or_else(|| self.default_cwd()),
-            model,
-            approval_policy: Some(approval_policy),
-            sandbox: Some(sandbox),
-            ..ThreadOverrides::default()
-        }
-    }
-
-    fn default_cwd(&self) -> Option<String> {
-        self.config()
-            .codex
-            .cwd
-            .or_else(dirs::home_dir)
-            .map(|p| p.display().to_string())
-    }
-
-    pub async fn create_session(&self, new: NewSession) -> Result<Session> {
-        let name = validate_name(new.name)?;
-        let model = validate_word("model", new.model)?;
-        let effort = validate_word("effort", new.effort.or_else(|| self.config().codex.effort))?;
-        if let Some(cwd) = &new.cwd {
-            if !Path::new(cwd).is_dir() {
-                return Err(Error::Invalid(format!("cwd {cwd:?} is not a directory")));
-            }
-        }
-        let params = ThreadStartParams {
-            overrides: self.thread_overrides(new.cwd.clone(), model.clone()),
-        };
-        let result = self.codex::<ThreadStart>(&params).await?;
-        let now = now_ms();
-        let session = Session {
-            id: result.thread.id.clone(),
-            name,
-            preview: String::new(),
-            pinned: false,
-            archived: false,
-            created_at: now,
-            last_activity_at: now,
-            model: result.model.or(model),
-            effort: effort.clone().or(result.reasoning_effort),
-            cwd: result.thread.cwd.or(new.cwd),
-            active_turn_id: None,
-            token_usage: None,
-        };
-        self.store.insert_session(&session)?;
-        {
-            let mut state = self.lock();
-            state.loaded.insert(session.id.clone());
-            // thread/start takes no effort: the first turn carries it.
-            if effort.is_some() {
-                state.settings_changed.insert(session.id.clone());
-            }
-        }
-        if let Some(name) = &session.name {
-            self.set_codex_name(&session.id, name).await;
-        }
-        self.bus.publish(EventKind::SessionUpdated {
-            session: session.clone(),
-        });
-        Ok(session)
-    }
-
-    async fn set_codex_name(&self, thread_id: &str, name: &str) {
-        let params = ThreadNameSetParams {
-            thread_id: thread_id.into(),
-            name: name.into(),
-        };
-        if let Err(err) = self.codex::<ThreadNameSet>(&params).await {
-            tracing::warn!("could not name thread {thread_id} in Codex: {err}");
-        }
-    }
-
-    /// Loads the thread into the current child if it is not loaded yet.
-    pub(crate) async fn ensure_loaded(&self, session: &Session) -> Result<()> {
-        if self.lock().loaded.contains(&session.id) {
-            return Ok(());
-        }
-        let params = ThreadResumeParams {
-            thread_id: session.id.clone(),
-            overrides: self.thread_overrides(session.cwd.clone(), session.model.clone()),
-        };
-        self.codex::<ThreadResume>(&params).await?;
-        self.lock().loaded.insert(session.id.clone());
-        Ok(())
-    }
-
-    pub async fn update_session(&self, id: &str, patch: SessionPatch) -> Result<Session> {
-        let mut session = self.session(id)?;
-        if let Some(name) = patch.name {
-            let name = validate_name(Some(name))?;
-            if let Some(name) = &name {
-                self.set_codex_name(id, name).await;
-            }
-            session.name = name;
-        }
-        if let Some(pinned) = patch.pinned {
-            session.pinned = pinned;
-        }
-        if let Some(model) = patch.model {
-            session.model = validate_word("model", Some(model))?;
-            self.lock().settings_changed.insert(id.to_string());
-        }
-        if let Some(effort) = patch.effort {
-            session.effort = validate_word("effort", Some(effort))?;
-            self.lock().settings_changed.insert(id.to_string());
-        }
-        if let Some(archived) = patch.archived.filter(|a| *a != session.archived) {
-            if archived && session.active_turn_id.is_some() {
-                return Err(Error::Conflict(
-                    "a turn is running in this session; interrupt it before archiving".into(),
-                ));
-            }
-            let params = ThreadIdParams {
-                thread_id: id.into(),
-            };
-            let result = if archived {
-                self.codex::<ThreadArchive>(&params).await
-            } else {
-                self.codex::<ThreadUnarchive>(&params).await
-            };
-            if let Err(err) = result {
-                tracing::warn!(
-                    "Codex could not (un)archive thread {id}: {err}; keeping Perch's flag"
-                );
-            }
-            self.lock().loaded.remove(id);
-            session.archived = archived;
-        }
-        self.store.update_session(&session)?;
-        self.bus.publish(EventKind::SessionUpdated {
-            session: session.clone(),
-        });
-        Ok(session)
-    }
-
-    pub async fn fork_session(&self, id: &str) -> Result<Session> {
-        let source = self.session(id)?;
-        let params = ThreadResumeParams {
-            thread_id: id.into(),
-            overrides: self.thread_overrides(source.cwd.clone(), source.model.clone()),
-        };
-        let result = self.codex::<ThreadFork>(&params).await?;
-        let now = now_ms();
-        let label = source
-            .name
-            .clone()
-            .unwrap_or_else(|| first_line(&source.preview, 60));
-        let session = Session {
-            id: result.thread.id,
-            name: Some(format!("{label} (fork)")),
-            preview: source.preview.clone(),
-            pinned: false,
-            archived: false,
-            created_at: now,
-            last_activity_at: now,
-            model: result.model.or(source.model),
-            effort: source.effort,
-            cwd: result.thread.cwd.or(source.cwd),
-            active_turn_id: None,
-            token_usage: None,
-        };
-        self.store.insert_session(&session)?;
-        self.lock().loaded.insert(session.id.clone());
-        self.bus.publish(EventKind::SessionUpdated {
-            session: session.clone(),
-        });
-        Ok(session)
-    }
-
-    pub async fn compact_session(&self, id: &str) -> Result<()> {
-        let session = self.session(id)?;
-        if session.active_turn_id.is_some() {
-            return Err(Error::Conflict(
-                "a turn is running; compact when it is done".into(),
-            ));
-        }
-        self.ensure_loaded(&session).await?;
-        self.codex::<ThreadCompactStart>(&ThreadIdParams {
-            thread_id: id.into(),
-        })
-        .await?;
-        Ok(())
-    }
-
-    pub async fn history(&self, id: &str) -> Result<Vec<HistoryTurn>> {
-        self.session(id)?;
-        let mut turns = Vec::new();
-        let mut cursor = None;
-        loop {
-            let params = ThreadTurnsListParams {
-                thread_id: id.into(),
-                cursor: cursor.clone(),
-                limit: Some(100),
-                items_view: "full",
-                sort_direction: "asc",
-            };
-            let page = match while_settling(|| self.codex::<ThreadTurnsList>(&params)).await {
-                Ok(page) => page,
-                // A thread with no message yet has no rollout to list.
-                Err(Error::Codex(perch_codex::Error::Server { message, .. }))
-                    if message.contains("not materialized") =>
-                {
-                    break;
-                }
-                Err(other) => return Err(other),
-            };
-            turns.extend(page.data);
-            cursor = page.next_cursor;
-            if cursor.is_none() || turns.len() >= MAX_HISTORY_TURNS {
-                break;
-            }
-        }
-        Ok(turns
-            .into_iter()
-            .map(|t| HistoryTurn {
-                id: t.id,
-                status: serde_json::to_value(t.status)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default(),
-                error: t.error.map(|e| e.message),
-                items: t
-                    .items
-                    .into_iter()
-                    .map(|mut item| {
-                        crate::context::strip_context(&mut item);
-                        item
-                    })
-                    .collect(),
-            })
-            .collect())
-    }
-
-    // ----------------------------------------------------------------- turns
-
-    /// The memories relevant to `text` and the open plan items, as the
-    /// `<perch_context>` block (see `context.rs`); marks those memories used.
-    async fn turn_context(&self, text: &str) -> Option<String> {
-        let config = self.config().memory;
-        if !config.context || config.context_tokens == 0 {
-            return None;
-        }
-        let vector = self.query_vector(text).await;
-        let memories = self
-            .store
-            .search_memories(&crate::memory::MemorySearch {
-                text,
-                limit: 20,
-                vector: vector.as_ref().map(|(m, v)| (m.as_str(), v.as_slice())),
-                ..Default::default()
-            })
-            .map(|page| page.memories)
-            .unwrap_or_else(|err| {
-                tracing::warn!("searching memories for the turn's context: {err}");
-                Vec::new()
-            });
-        let plans = self.store.plans().unwrap_or_default();
-        let (block, used) =
-            crate::context::context_block(&memories, &plans, config.context_tokens)?;
-        if let Err(err) = self.store.touch_memories(&used, now_ms()) {
-            tracing::warn!("marking memories used: {err}");
-        }
-        Some(block)
-    }
-
-    /// The session peer messages go to (set by the peer network).
-    pub fn peer_session(&self) -> Option<String> {
-        self.peer_session.lock_unpoisoned().clone()
-    }
-
-    pub fn set_peer_session(&self, id: Option<String>) {
-        *self.peer_session.lock_unpoisoned() = id;
-    }
-
-    /// Sends a message: `turn/steer` while a turn runs, else `turn/start`.
-    pub async fn send_message(&self, id: &str, text: &str) -> Result<Sent> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err(Error::Invalid("the message is empty".into()));
-        }
-        if text.chars().count() > MAX_MESSAGE_CHARS {
-            return Err(Error::Invalid(format!(
-                "the message is longer than {MAX_MESSAGE_CHARS} characters"
-            )));
-        }
-        let session = self.session(id)?;
-        if session.archived {
-            return Err(Error::Conflict(
-                "this session is archived; unarchive it to continue it".into(),
-            ));
-        }
-        self.ensure_loaded(&session).await?;
-        let input = vec![UserInput::Text {
-            text: text.to_string(),
-        }];
-        if let Some(active) = session.active_turn_id.clone() {
-            let params = TurnSteerParams {
-                thread_id: id.into(),
-                expected_turn_id: active,
-                input: input.clone(),
-            };
-            match self.codex::<TurnSteer>(&params).await {
-                Ok(result) => {
-                    self.touch_session(id, Some(text));
-                    return Ok(Sent {
-                        turn_id: result.turn_id,
-                        mode: SendMode::Steer,
-                    });
-                }
-                // The turn ended between our look and the steer: start a new one.
-                Err(Error::Codex(perch_codex::Error::Server { .. })) => {}
-                Err(other) => return Err(other),
-            }
-        }
-        let changed = self.lock().settings_changed.remove(id);
-        let (model, effort) = if changed {
-            (session.model.clone(), session.effort.clone())
-        } else {
-            (None, None)
-        };
-        let mut input = input;
-        if let Some(context) = self.turn_context(text).await {
-            input.insert(0, UserInput::Text { text: context });
-        }
-        let params = TurnStartParams {
-            thread_id: id.into(),
-            input,
-            model,
-            effort,
-        };
-        let result = self.codex::<TurnStart>(&params).await?;
-        let turn_id = result.turn.id;
-        self.register_turn(id, &turn_id)?;
-        self.touch_session(id, Some(text));
-        Ok(Sent {
-            turn_id,
-            mode: SendMode::Start,
-        })
-    }
-
-    /// Marks a turn as running, unless its completion was already processed.
-    pub(crate) fn register_turn(&self, session_id: &str, turn_id: &str) -> Result<bool> {
-        let mut state = self.lock();
-        if state
-            .active
-            .get(session_id)
-            .is_some_and(|a| a.turn_id == turn_id)
-        {
-            return Ok(false);
-        }
-        let now = now_ms();
-        if self.store.begin_turn(session_id, turn_id, now)? != "inProgress" {
-            return Ok(false);
-        }
-        state.active.insert(
-            session_id.to_string(),
-            Active {
-                turn_id: turn_id.to_string(),
-                started_at: now,
-                last_event: Instant::now(),
-                stalled: false,
-            },
-        );
-        drop(state);
-        self.watchdog.notify_one();
-        self.bus.publish(EventKind::TurnStarted {
-            session_id: session_id.into(),
-            turn_id: turn_id.into(),
-        });
-        Ok(true)
-    }
-
-    /// Records activity (and the first message as preview) on a session.
-    pub(crate) fn touch_session(&self, id: &str, first_text: Option<&str>) {
-        let Ok(Some(mut session)) = self.store.session(id) else {
-            return;
-        };
-        session.last_activity_at = now_ms();
-        if session.preview.is_empty() {
-            if let Some(text) = first_text {
-                session.preview = first_line(text, 140);
-            }
-        }
-        if self.store.update_session(&session).is_ok() {
-            let session = self.with_active(session);
-            self.bus.publish(EventKind::SessionUpdated { session });
-        }
-    }
-
-    pub async fn interrupt(&self, id: &str) -> Result<String> {
-        let session = self.session(id)?;
-        let turn_id = session
-            .active_turn_id
-            .ok_or_else(|| Error::Conflict("no turn is running in this session".into()))?;
-        let params = TurnInterruptParams {
-            thread_id: id.into(),
-            turn_id: turn_id.clone(),
-        };
-        while_settling(|| self.codex::<TurnInterrupt>(&params)).await?;
-        Ok(turn_id)
-    }
-
-    // --------------------------------------------------------------- account
-
-    pub async fn account(&self) -> Result<serde_json::Value> {
-        self.codex::<AccountRead>(&AccountReadParams {
-            refresh_token: false,
-        })
-        .await
-    }
-
-    pub async fn login(&self, params: LoginParams) -> Result<serde_json::Value> {
-        if let LoginParams::ApiKey { api_key } = &params {
-            if api_key.trim().is_empty() {
-                return Err(Error::Invalid("the API key is empty".into()));
-            }
-        }
-        self.codex::<AccountLoginStart>(&params).await
-    }
-
-    pub async fn models(&self) -> Result<Vec<ModelInfo>> {
-        let page = self.codex::<ModelList>(&ModelListParams::default()).await?;
-        Ok(page
-            .data
-            .into_iter()
-            .filter(|m| !m.hidden)
-            .map(|m| ModelInfo {
-                id: m.id,
-                display_name: m.display_name,
-                efforts: m
-                    .supported_reasoning_efforts
-                    .into_iter()
-                    .map(|e| e.reasoning_effort)
-                    .collect(),
-                default_effort: m.default_reasoning_effort,
-                is_default: m.is_default,
-            })
-            .collect())
-    }
-
     // -------------------------------------------------------------- shutdown
 
     /// Cancels every pending approval (Codex gets an answer), stops the
@@ -943,7 +477,7 @@ fn recover_from_previous_run(store: &Store) -> Result<()> {
         store.finish_turn(
             &session_id,
             &turn_id,
-            "interrupted",
+            TurnStatus::Interrupted,
             Some("Perch stopped while this turn ran"),
             now,
         )?;
@@ -977,10 +511,11 @@ fn spawn_options(
             env.push(("CODEX_HOME".to_string(), home.display().to_string()));
             home.clone()
         }
-        None => std::env::var_os("CODEX_HOME")
-            .map(PathBuf::from)
-            .or_else(|| dirs::home_dir().map(|h| h.join(".codex")))
-            .unwrap_or_default(),
+        None => config.codex_home().ok_or_else(|| {
+            Error::Config(
+                "no home directory to find ~/.codex in; set `[codex] home` or CODEX_HOME".into(),
+            )
+        })?,
     };
     // Codex will not set up its sandbox helpers under the temp dir; give the
     // child its own TMPDIR when CODEX_HOME sits below the inherited one.
@@ -1064,38 +599,6 @@ fn spawn_watchdog(runtime: Weak<Runtime>) {
 /// The first line of `text`, cut to `max` characters: a title or preview.
 pub(crate) fn first_line(text: &str, max: usize) -> String {
     stdx::ellipsize(text.lines().next().unwrap_or_default(), max)
-}
-
-fn validate_name(name: Option<String>) -> Result<Option<String>> {
-    let Some(name) = name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()) else {
-        return Ok(None);
-    };
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(Error::Invalid(format!(
-            "the name is longer than {MAX_NAME_CHARS} characters"
-        )));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(Error::Invalid(
-            "the name contains control characters".into(),
-        ));
-    }
-    Ok(Some(name))
-}
-
-fn validate_word(what: &str, value: Option<String>) -> Result<Option<String>> {
-    let Some(value) = value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-    else {
-        return Ok(None);
-    };
-    if value.len() > 100 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Error::Invalid(format!(
-            "{what} {value:?} is not a valid {what} name"
-        )));
-    }
-    Ok(Some(value))
 }
 
 /// An id for Perch's own records.

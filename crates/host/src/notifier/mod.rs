@@ -1,0 +1,249 @@
+//! OS notifications for runtime events (notify-rust: D-Bus on Linux).
+//!
+//! - An approval notifies with Approve / Deny actions where the server
+//!   supports actions; its default action opens the approval.
+//! - A finished turn notifies only while no Perch window is visible.
+//! - Codex crashing or giving up, and failed turns, notify.
+//! - A peer message to the person or to Perch's agent notifies with its
+//!   sender and subject (or first line), unless its sender or channel is
+//!   muted; Open and Reply take the person to its thread in the Inbox.
+//! - Do not disturb silences all but approvals (when allowed).
+//! - Bursts of one kind within [`COALESCE_WINDOW`] replace the previous
+//!   notification ("3 approvals need you", "5 new messages from 3 agents")
+//!   instead of stacking.
+//!
+//! Text from Codex or peers is untrusted: it is escaped for servers that
+//! render markup and cut short.
+//!
+//! `policy.rs` decides (pure), `coalesce.rs` merges bursts (pure), this file
+//! shows notifications through notify-rust (D-Bus on Linux) on blocking
+//! threads and carries their actions back.
+
+mod coalesce;
+mod policy;
+#[cfg(test)]
+mod tests;
+
+pub use coalesce::{Coalescer, COALESCE_WINDOW};
+pub use policy::{clean, note_for, Kind, Note, OpenTarget};
+
+use perch_runtime::model::EventKind;
+use perch_runtime::{Decision, Runtime};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// What the notifier needs from the shell.
+pub trait NotifierHost: Send + Sync + 'static {
+    fn any_window_visible(&self) -> bool;
+    fn open(&self, target: OpenTarget);
+}
+
+enum Action {
+    Answer {
+        approval_id: String,
+        decision: Decision,
+    },
+    Open(OpenTarget),
+}
+
+/// The notifier's state between events.
+struct Notifier {
+    runtime: Arc<Runtime>,
+    host: Arc<dyn NotifierHost>,
+    coalescer: Coalescer,
+    /// Approval id -> its own notification id, to mark it answered.
+    approval_notes: HashMap<String, u32>,
+    /// Pending approvals already notified, so a lag re-read skips them.
+    notified: HashSet<String>,
+    supports_actions: bool,
+    actions: mpsc::Sender<Action>,
+}
+
+/// Notifies about runtime events until the runtime's bus closes.
+pub fn spawn(runtime: Arc<Runtime>, host: Arc<dyn NotifierHost>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let (actions, mut actions_rx) = mpsc::channel::<Action>(32);
+        let mut subscription = runtime.events().subscribe(None);
+        let supports_actions = tokio::task::spawn_blocking(|| {
+            notify_rust::get_capabilities().map(|c| c.iter().any(|c| c == "actions"))
+        })
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or(false);
+        let mut notifier = Notifier {
+            runtime: runtime.clone(),
+            host: host.clone(),
+            coalescer: Coalescer::default(),
+            approval_notes: HashMap::new(),
+            notified: HashSet::new(),
+            supports_actions,
+            actions,
+        };
+        loop {
+            tokio::select! {
+                event = subscription.live.recv() => match event {
+                    Ok(event) => notifier.handle(&event.kind).await,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        // Approvals must not be lost to a burst: re-read them.
+                        match runtime.approvals(true) {
+                            Ok(pending) => {
+                                for approval in pending {
+                                    if !notifier.notified.contains(&approval.id) {
+                                        notifier.handle(&EventKind::ApprovalRequested { approval }).await;
+                                    }
+                                }
+                            }
+                            Err(err) => {
+                                // Said, not swallowed: the person may have an approval waiting.
+                                tracing::error!("re-reading pending approvals after a burst: {err}");
+                                notifier.show(Note {
+                                    kind: Kind::Approval,
+                                    summary: "Approvals may be waiting".into(),
+                                    body: clean(&format!("Perch could not read its pending approvals ({err}). Open Perch to see them.")),
+                                    target: OpenTarget::Approvals,
+                                    approval_id: None,
+                                    sender: None,
+                                }).await;
+                            }
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+                Some(action) = actions_rx.recv() => match action {
+                    Action::Answer { approval_id, decision } => {
+                        if let Err(err) = runtime.answer_approval(&approval_id, decision).await {
+                            tracing::info!("approval {approval_id} from a notification: {err}");
+                        }
+                    }
+                    Action::Open(target) => host.open(target),
+                },
+            }
+        }
+    })
+}
+
+impl Notifier {
+    async fn handle(&mut self, event: &EventKind) {
+        if let EventKind::ApprovalResolved { approval } = event {
+            self.notified.remove(&approval.id);
+            if let Some(id) = self.approval_notes.remove(&approval.id) {
+                show_blocking(replace_with_answered(
+                    id,
+                    format!("Answered: {}", clean(&approval.title)),
+                ))
+                .await;
+            }
+            return;
+        }
+        // A wakeup's turn is told by its own note (`wakeup.run`), which
+        // follows the wakeup's and the person's settings: no second one.
+        if let EventKind::TurnCompleted { turn_id, .. } = event {
+            if self.runtime.is_wakeup_turn(turn_id) {
+                return;
+            }
+        }
+        let config = self.runtime.config().notifications;
+        let Some(note) = note_for(event, &config, self.host.any_window_visible()) else {
+            return;
+        };
+        if let Some(id) = &note.approval_id {
+            self.notified.insert(id.clone());
+        }
+        self.show(note).await;
+    }
+
+    async fn show(&mut self, note: Note) {
+        let now = Instant::now();
+        let (note, replaces) = self.coalescer.coalesce(note, now);
+        let kind = note.kind;
+        let approval_id = note.approval_id.clone();
+        let target = note.target.clone();
+        let mut notification = notify_rust::Notification::new();
+        notification
+            .appname("Perch")
+            .icon("perch")
+            .summary(&note.summary)
+            .body(&note.body);
+        if let Some(id) = replaces {
+            notification.id(id);
+        }
+        if self.supports_actions {
+            notification.action("default", "Open");
+            if approval_id.is_some() {
+                notification
+                    .action("approve", "Approve")
+                    .action("deny", "Deny");
+            }
+            if kind == Kind::PeerMessage {
+                // No notification server here takes typed replies; Reply
+                // opens the thread, whose composer answers the sender.
+                notification.action("reply", "Reply");
+            }
+        }
+        if kind == Kind::Approval {
+            notification.urgency(notify_rust::Urgency::Critical);
+        }
+        let shown = tokio::task::spawn_blocking(move || notification.show()).await;
+        let handle = match shown {
+            Ok(Ok(handle)) => handle,
+            Ok(Err(err)) => {
+                tracing::warn!("could not show a notification: {err}");
+                return;
+            }
+            Err(err) => {
+                tracing::warn!("the notification task failed: {err}");
+                return;
+            }
+        };
+        self.coalescer.shown(kind, handle.id(), now);
+        if let Some(id) = &approval_id {
+            self.approval_notes.insert(id.clone(), handle.id());
+        } else if kind == Kind::Approval {
+            // The coalesced note answers none of them by itself.
+            self.approval_notes
+                .retain(|_, note_id| *note_id != handle.id());
+        }
+        if !self.supports_actions {
+            return;
+        }
+        let actions = self.actions.clone();
+        tokio::task::spawn_blocking(move || {
+            handle.wait_for_action(|action| {
+                let action = match (action, &approval_id) {
+                    ("approve", Some(id)) => Action::Answer {
+                        approval_id: id.clone(),
+                        decision: Decision::Accept,
+                    },
+                    ("deny", Some(id)) => Action::Answer {
+                        approval_id: id.clone(),
+                        decision: Decision::Decline,
+                    },
+                    ("default" | "reply", _) => Action::Open(target.clone()),
+                    _ => return,
+                };
+                let _ = actions.blocking_send(action);
+            });
+        });
+    }
+}
+
+fn replace_with_answered(id: u32, summary: String) -> notify_rust::Notification {
+    let mut notification = notify_rust::Notification::new();
+    notification
+        .appname("Perch")
+        .icon("perch")
+        .id(id)
+        .summary(&summary)
+        .timeout(notify_rust::Timeout::Milliseconds(4000));
+    notification
+}
+
+async fn show_blocking(notification: notify_rust::Notification) {
+    let result = tokio::task::spawn_blocking(move || notification.show().map(|_| ())).await;
+    if let Ok(Err(err)) = result {
+        tracing::debug!("could not update a notification: {err}");
+    }
+}

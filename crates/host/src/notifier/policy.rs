@@ -1,0 +1,251 @@
+//! What an event shows, if anything: pure, so it is tested by table
+//! (`tests.rs`). Text from Codex or peers is untrusted: [`clean`] escapes it
+//! for servers that render markup and cuts it short.
+
+use perch_runtime::config::NotificationsConfig;
+use perch_runtime::model::{Approval, EventKind, TurnStatus};
+use perch_runtime::HealthState;
+
+pub(super) const MAX_BODY_CHARS: usize = 240;
+
+/// Where a notification click takes the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenTarget {
+    Approval {
+        id: String,
+    },
+    Approvals,
+    Session {
+        id: String,
+    },
+    Dashboard,
+    /// A peer message's thread in the Inbox (`None`: the Inbox).
+    Inbox {
+        thread_id: Option<i64>,
+    },
+    Peers,
+    Wakeups,
+}
+
+impl OpenTarget {
+    /// The UI route (hash) of the target.
+    pub fn route(&self) -> String {
+        match self {
+            Self::Approval { id } => format!("/approvals/{id}"),
+            Self::Approvals => "/approvals".into(),
+            Self::Session { id } => format!("/chat/{id}"),
+            Self::Dashboard => "/dashboard".into(),
+            Self::Inbox {
+                thread_id: Some(id),
+            } => format!("/inbox/{id}"),
+            Self::Inbox { thread_id: None } => "/inbox".into(),
+            Self::Peers => "/peers".into(),
+            Self::Wakeups => "/wakeups".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Approval,
+    TurnFinished,
+    Codex,
+    Error,
+    PeerMessage,
+    Wakeup,
+}
+
+/// A notification to show, before coalescing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Note {
+    pub kind: Kind,
+    pub summary: String,
+    pub body: String,
+    pub target: OpenTarget,
+    /// Set for a single approval: the Approve / Deny actions answer it.
+    pub approval_id: Option<String>,
+    /// Who a peer message is from (coalescing counts senders).
+    pub sender: Option<String>,
+}
+
+/// Decides what an event shows, if anything. Pure, so it is tested by table.
+pub fn note_for(
+    event: &EventKind,
+    config: &NotificationsConfig,
+    window_visible: bool,
+) -> Option<Note> {
+    let allowed = |kind: Kind, wanted: bool| {
+        wanted && (!config.dnd || (kind == Kind::Approval && config.dnd_allows_approvals))
+    };
+    match event {
+        EventKind::ApprovalRequested { approval } if allowed(Kind::Approval, config.approvals) => {
+            Some(approval_note(approval))
+        }
+        EventKind::TurnCompleted {
+            session_id,
+            status,
+            error,
+            ..
+        } if *status == TurnStatus::Failed => allowed(Kind::Error, config.errors).then(|| Note {
+            kind: Kind::Error,
+            summary: "A turn failed".into(),
+            body: clean(error.as_deref().unwrap_or("Codex reported an error")),
+            target: OpenTarget::Session {
+                id: session_id.clone(),
+            },
+            approval_id: None,
+            sender: None,
+        }),
+        EventKind::TurnCompleted {
+            session_id, status, ..
+        } if !window_visible && *status == TurnStatus::Completed => {
+            allowed(Kind::TurnFinished, config.turn_finished).then(|| Note {
+                kind: Kind::TurnFinished,
+                summary: "Perch finished a turn".into(),
+                body: "The answer is ready.".into(),
+                target: OpenTarget::Session {
+                    id: session_id.clone(),
+                },
+                approval_id: None,
+                sender: None,
+            })
+        }
+        EventKind::CodexState {
+            state: HealthState::Restarting,
+            detail,
+        } => allowed(Kind::Codex, config.codex_restarts).then(|| Note {
+            kind: Kind::Codex,
+            summary: "Codex stopped and is restarting".into(),
+            body: clean(detail.as_deref().unwrap_or("")),
+            target: OpenTarget::Dashboard,
+            approval_id: None,
+            sender: None,
+        }),
+        EventKind::CodexState {
+            state: HealthState::Failed,
+            detail,
+        } => allowed(Kind::Codex, config.codex_restarts || config.errors).then(|| Note {
+            kind: Kind::Codex,
+            summary: "Codex is not running".into(),
+            body: clean(
+                detail
+                    .as_deref()
+                    .unwrap_or("Perch gave up restarting it; see Settings"),
+            ),
+            target: OpenTarget::Dashboard,
+            approval_id: None,
+            sender: None,
+        }),
+        EventKind::PeerDeliveryFailed { error, queued } => allowed(Kind::Error, config.errors)
+            .then(|| Note {
+                kind: Kind::Error,
+                summary: format!(
+                    "{queued} peer message{} cannot reach Codex",
+                    if *queued == 1 { "" } else { "s" }
+                ),
+                body: clean(error),
+                target: OpenTarget::Peers,
+                approval_id: None,
+                sender: None,
+            }),
+        EventKind::WakeupRun { run, notify } if *notify => allowed(Kind::Wakeup, config.wakeups)
+            .then(|| wakeup_note(run))
+            .flatten(),
+        EventKind::PeerMessage {
+            message,
+            to_person,
+            to_agent,
+        } if *to_person || *to_agent => {
+            let from = message["from"].as_str().unwrap_or("an agent");
+            let channel = message["channel"].as_str();
+            let muted = config.muted_agents.iter().any(|a| a == from)
+                || channel.is_some_and(|c| config.muted_channels.iter().any(|m| m == c));
+            (!muted && allowed(Kind::PeerMessage, config.peer_messages))
+                .then(|| peer_note(message, from, *to_person))
+        }
+        _ => None,
+    }
+}
+
+/// A wakeup's turn ended, or an occurrence was missed (the `ask` policy).
+fn wakeup_note(run: &perch_runtime::wakeups::WakeupRun) -> Option<Note> {
+    use perch_runtime::wakeups::RunStatus;
+    let (summary, target) = match run.status {
+        RunStatus::Completed => (format!("Wakeup “{}” is done", run.label), None),
+        RunStatus::Failed => (format!("Wakeup “{}” failed", run.label), None),
+        RunStatus::Interrupted => (format!("Wakeup “{}” was interrupted", run.label), None),
+        RunStatus::Missed => (
+            format!("Wakeup “{}” was missed: run it now?", run.label),
+            Some(OpenTarget::Wakeups),
+        ),
+        _ => return None,
+    };
+    let target = target
+        .or_else(|| run.session_id.clone().map(|id| OpenTarget::Session { id }))
+        .unwrap_or(OpenTarget::Wakeups);
+    Some(Note {
+        kind: Kind::Wakeup,
+        summary: clean(&summary),
+        body: clean(run.summary.as_deref().unwrap_or("")),
+        target,
+        approval_id: None,
+        sender: None,
+    })
+}
+
+fn peer_note(message: &serde_json::Value, from: &str, to_person: bool) -> Note {
+    let body = message["body"].as_str().unwrap_or_default();
+    let about = message["subject"]
+        .as_str()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| body.lines().next().unwrap_or(""));
+    let whom = if to_person { "" } else { " to your agent" };
+    let channel = message["channel"]
+        .as_str()
+        .map(|c| format!(" in {c}"))
+        .unwrap_or_default();
+    Note {
+        kind: Kind::PeerMessage,
+        summary: clean(&format!("{from}{whom}{channel}: {about}")),
+        body: clean(body),
+        target: OpenTarget::Inbox {
+            thread_id: message["threadId"].as_i64().or(message["id"].as_i64()),
+        },
+        approval_id: None,
+        sender: Some(from.to_string()),
+    }
+}
+
+pub(super) fn approval_note(approval: &Approval) -> Note {
+    let body = match &approval.detail {
+        Some(detail) => format!("{}\n{}", approval.title, detail),
+        None => approval.title.clone(),
+    };
+    Note {
+        kind: Kind::Approval,
+        summary: "Perch needs your approval".into(),
+        body: clean(&body),
+        target: OpenTarget::Approval {
+            id: approval.id.clone(),
+        },
+        approval_id: Some(approval.id.clone()),
+        sender: None,
+    }
+}
+
+/// Escapes markup and cuts the text to a notification's size.
+pub fn clean(text: &str) -> String {
+    let cut: String = text
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n')
+        .take(MAX_BODY_CHARS)
+        .collect();
+    let cut = if text.chars().count() > MAX_BODY_CHARS {
+        format!("{cut}…")
+    } else {
+        cut
+    };
+    cut.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

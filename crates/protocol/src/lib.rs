@@ -1,0 +1,14 @@
+//! Perch's API contract: the types of `/api/*` requests and responses,
+//! shared by the server (`perch-api`) and its clients (the CLI; the web UI
+//! through generated TypeScript, issue 13's next step).
+//!
+//! Invariants:
+//! - serde only: no Perch crate, no IO, no HTTP. A client and the server
+//!   agree on a request because it is this type.
+//! - Field names are the wire's (camelCase); validation that needs state
+//!   (a relay, a store) stays in the server.
+//!
+//! Today it holds the peer routes' request bodies; the rest of the API
+//! moves here route by route.
+
+pub mod peer;

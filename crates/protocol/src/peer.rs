@@ -1,0 +1,29 @@
+//! `/api/peer/*`: the person's side of the peer network.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /api/peer/messages`: a message the person sends (`perch send`, the Inbox).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendMessage {
+    /// An agent id, `tag:…`, `cap:…`, `label:…` or `broadcast`.
+    pub to: String,
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<i64>,
+    #[serde(default)]
+    pub urgent: bool,
+    #[serde(default)]
+    pub claimable: bool,
+}
+
+/// `POST /api/peer/read`: messages the person has read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadMarks {
+    pub ids: Vec<i64>,
+}

@@ -1,0 +1,41 @@
+//! The Codex account, sign-in and the model list.
+
+use super::*;
+
+impl Runtime {
+    pub async fn account(&self) -> Result<serde_json::Value> {
+        self.codex::<AccountRead>(&AccountReadParams {
+            refresh_token: false,
+        })
+        .await
+    }
+
+    pub async fn login(&self, params: LoginParams) -> Result<serde_json::Value> {
+        if let LoginParams::ApiKey { api_key } = &params {
+            if api_key.trim().is_empty() {
+                return Err(Error::Invalid("the API key is empty".into()));
+            }
+        }
+        self.codex::<AccountLoginStart>(&params).await
+    }
+
+    pub async fn models(&self) -> Result<Vec<ModelInfo>> {
+        let page = self.codex::<ModelList>(&ModelListParams::default()).await?;
+        Ok(page
+            .data
+            .into_iter()
+            .filter(|m| !m.hidden)
+            .map(|m| ModelInfo {
+                id: m.id,
+                display_name: m.display_name,
+                efforts: m
+                    .supported_reasoning_efforts
+                    .into_iter()
+                    .map(|e| e.reasoning_effort)
+                    .collect(),
+                default_effort: m.default_reasoning_effort,
+                is_default: m.is_default,
+            })
+            .collect())
+    }
+}

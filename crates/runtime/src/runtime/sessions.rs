@@ -1,0 +1,302 @@
+//! Sessions: a Codex thread plus Perch's metadata; create, list, rename,
+//! fork, compact, history.
+
+use super::*;
+
+impl Runtime {
+    pub(super) fn with_active(&self, mut session: Session) -> Session {
+        session.active_turn_id = self
+            .lock()
+            .active
+            .get(&session.id)
+            .map(|a| a.turn_id.clone());
+        session
+    }
+
+    pub fn sessions(&self, archived: bool, query: Option<&str>) -> Result<Vec<Session>> {
+        let query = query.map(str::trim).filter(|q| !q.is_empty());
+        Ok(self
+            .store
+            .sessions(archived, query)?
+            .into_iter()
+            .map(|s| self.with_active(s))
+            .collect())
+    }
+
+    pub fn session(&self, id: &str) -> Result<Session> {
+        let session = self
+            .store
+            .session(id)?
+            .ok_or_else(|| Error::NotFound(format!("no session {id:?}")))?;
+        Ok(self.with_active(session))
+    }
+
+    pub fn latest_session(&self) -> Result<Option<Session>> {
+        Ok(self.store.latest_session()?.map(|s| self.with_active(s)))
+    }
+
+    fn thread_overrides(&self, cwd: Option<String>, model: Option<String>) -> ThreadOverrides {
+        let (approval_policy, sandbox) = self.config().codex.approval_policy.codex();
+        ThreadOverrides {
+            cwd: cwd.or_else(|| self.default_cwd()),
+            model,
+            approval_policy: Some(approval_policy),
+            sandbox: Some(sandbox),
+            ..ThreadOverrides::default()
+        }
+    }
+
+    fn default_cwd(&self) -> Option<String> {
+        self.config()
+            .codex
+            .cwd
+            .or_else(dirs::home_dir)
+            .map(|p| p.display().to_string())
+    }
+
+    pub async fn create_session(&self, new: NewSession) -> Result<Session> {
+        let name = validate_name(new.name)?;
+        let model = validate_word("model", new.model)?;
+        let effort = validate_word("effort", new.effort.or_else(|| self.config().codex.effort))?;
+        if let Some(cwd) = &new.cwd {
+            if !Path::new(cwd).is_dir() {
+                return Err(Error::Invalid(format!("cwd {cwd:?} is not a directory")));
+            }
+        }
+        let params = ThreadStartParams {
+            overrides: self.thread_overrides(new.cwd.clone(), model.clone()),
+        };
+        let result = self.codex::<ThreadStart>(&params).await?;
+        let now = now_ms();
+        let session = Session {
+            id: result.thread.id.clone(),
+            name,
+            preview: String::new(),
+            pinned: false,
+            archived: false,
+            created_at: now,
+            last_activity_at: now,
+            model: result.model.or(model),
+            effort: effort.clone().or(result.reasoning_effort),
+            cwd: result.thread.cwd.or(new.cwd),
+            active_turn_id: None,
+            token_usage: None,
+        };
+        self.store.insert_session(&session)?;
+        {
+            let mut state = self.lock();
+            state.loaded.insert(session.id.clone());
+            // thread/start takes no effort: the first turn carries it.
+            if effort.is_some() {
+                state.settings_changed.insert(session.id.clone());
+            }
+        }
+        if let Some(name) = &session.name {
+            self.set_codex_name(&session.id, name).await;
+        }
+        self.bus.publish(EventKind::SessionUpdated {
+            session: session.clone(),
+        });
+        Ok(session)
+    }
+
+    async fn set_codex_name(&self, thread_id: &str, name: &str) {
+        let params = ThreadNameSetParams {
+            thread_id: thread_id.into(),
+            name: name.into(),
+        };
+        if let Err(err) = self.codex::<ThreadNameSet>(&params).await {
+            tracing::warn!("could not name thread {thread_id} in Codex: {err}");
+        }
+    }
+
+    /// Loads the thread into the current child if it is not loaded yet.
+    pub(crate) async fn ensure_loaded(&self, session: &Session) -> Result<()> {
+        if self.lock().loaded.contains(&session.id) {
+            return Ok(());
+        }
+        let params = ThreadResumeParams {
+            thread_id: session.id.clone(),
+            overrides: self.thread_overrides(session.cwd.clone(), session.model.clone()),
+        };
+        self.codex::<ThreadResume>(&params).await?;
+        self.lock().loaded.insert(session.id.clone());
+        Ok(())
+    }
+
+    pub async fn update_session(&self, id: &str, patch: SessionPatch) -> Result<Session> {
+        let mut session = self.session(id)?;
+        if let Some(name) = patch.name {
+            let name = validate_name(Some(name))?;
+            if let Some(name) = &name {
+                self.set_codex_name(id, name).await;
+            }
+            session.name = name;
+        }
+        if let Some(pinned) = patch.pinned {
+            session.pinned = pinned;
+        }
+        if let Some(model) = patch.model {
+            session.model = validate_word("model", Some(model))?;
+            self.lock().settings_changed.insert(id.to_string());
+        }
+        if let Some(effort) = patch.effort {
+            session.effort = validate_word("effort", Some(effort))?;
+            self.lock().settings_changed.insert(id.to_string());
+        }
+        if let Some(archived) = patch.archived.filter(|a| *a != session.archived) {
+            if archived && session.active_turn_id.is_some() {
+                return Err(Error::Conflict(
+                    "a turn is running in this session; interrupt it before archiving".into(),
+                ));
+            }
+            let params = ThreadIdParams {
+                thread_id: id.into(),
+            };
+            let result = if archived {
+                self.codex::<ThreadArchive>(&params).await
+            } else {
+                self.codex::<ThreadUnarchive>(&params).await
+            };
+            if let Err(err) = result {
+                tracing::warn!(
+                    "Codex could not (un)archive thread {id}: {err}; keeping Perch's flag"
+                );
+            }
+            self.lock().loaded.remove(id);
+            session.archived = archived;
+        }
+        self.store.update_session(&session)?;
+        self.bus.publish(EventKind::SessionUpdated {
+            session: session.clone(),
+        });
+        Ok(session)
+    }
+
+    pub async fn fork_session(&self, id: &str) -> Result<Session> {
+        let source = self.session(id)?;
+        let params = ThreadResumeParams {
+            thread_id: id.into(),
+            overrides: self.thread_overrides(source.cwd.clone(), source.model.clone()),
+        };
+        let result = self.codex::<ThreadFork>(&params).await?;
+        let now = now_ms();
+        let label = source
+            .name
+            .clone()
+            .unwrap_or_else(|| first_line(&source.preview, 60));
+        let session = Session {
+            id: result.thread.id,
+            name: Some(format!("{label} (fork)")),
+            preview: source.preview.clone(),
+            pinned: false,
+            archived: false,
+            created_at: now,
+            last_activity_at: now,
+            model: result.model.or(source.model),
+            effort: source.effort,
+            cwd: result.thread.cwd.or(source.cwd),
+            active_turn_id: None,
+            token_usage: None,
+        };
+        self.store.insert_session(&session)?;
+        self.lock().loaded.insert(session.id.clone());
+        self.bus.publish(EventKind::SessionUpdated {
+            session: session.clone(),
+        });
+        Ok(session)
+    }
+
+    pub async fn compact_session(&self, id: &str) -> Result<()> {
+        let session = self.session(id)?;
+        if session.active_turn_id.is_some() {
+            return Err(Error::Conflict(
+                "a turn is running; compact when it is done".into(),
+            ));
+        }
+        self.ensure_loaded(&session).await?;
+        self.codex::<ThreadCompactStart>(&ThreadIdParams {
+            thread_id: id.into(),
+        })
+        .await?;
+        Ok(())
+    }
+
+    pub async fn history(&self, id: &str) -> Result<Vec<HistoryTurn>> {
+        self.session(id)?;
+        let mut turns = Vec::new();
+        let mut cursor = None;
+        loop {
+            let params = ThreadTurnsListParams {
+                thread_id: id.into(),
+                cursor: cursor.clone(),
+                limit: Some(100),
+                items_view: "full",
+                sort_direction: "asc",
+            };
+            let page = match while_settling(|| self.codex::<ThreadTurnsList>(&params)).await {
+                Ok(page) => page,
+                // A thread with no message yet has no rollout to list.
+                Err(Error::Codex(perch_codex::Error::Server { message, .. }))
+                    if message.contains("not materialized") =>
+                {
+                    break;
+                }
+                Err(other) => return Err(other),
+            };
+            turns.extend(page.data);
+            cursor = page.next_cursor;
+            if cursor.is_none() || turns.len() >= MAX_HISTORY_TURNS {
+                break;
+            }
+        }
+        Ok(turns
+            .into_iter()
+            .map(|t| HistoryTurn {
+                id: t.id,
+                status: t.status.into(),
+                error: t.error.map(|e| e.message),
+                items: t
+                    .items
+                    .into_iter()
+                    .map(|mut item| {
+                        crate::context::strip_context(&mut item);
+                        item
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+}
+
+fn validate_name(name: Option<String>) -> Result<Option<String>> {
+    let Some(name) = name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(Error::Invalid(format!(
+            "the name is longer than {MAX_NAME_CHARS} characters"
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::Invalid(
+            "the name contains control characters".into(),
+        ));
+    }
+    Ok(Some(name))
+}
+
+fn validate_word(what: &str, value: Option<String>) -> Result<Option<String>> {
+    let Some(value) = value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    if value.len() > 100 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::Invalid(format!(
+            "{what} {value:?} is not a valid {what} name"
+        )));
+    }
+    Ok(Some(value))
+}

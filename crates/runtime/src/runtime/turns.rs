@@ -1,0 +1,176 @@
+//! Turns: a message starts or steers one (with the turn context), an
+//! interrupt ends it; the peer session's id.
+
+use super::*;
+
+impl Runtime {
+    /// The memories relevant to `text` and the open plan items, as the
+    /// `<perch_context>` block (see `context.rs`); marks those memories used.
+    async fn turn_context(&self, text: &str) -> Option<String> {
+        let config = self.config().memory;
+        if !config.context || config.context_tokens == 0 {
+            return None;
+        }
+        let vector = self.query_vector(text).await;
+        let memories = self
+            .store
+            .search_memories(&crate::memory::MemorySearch {
+                text,
+                limit: 20,
+                vector: vector.as_ref().map(|(m, v)| (m.as_str(), v.as_slice())),
+                ..Default::default()
+            })
+            .map(|page| page.memories)
+            .unwrap_or_else(|err| {
+                tracing::warn!("searching memories for the turn's context: {err}");
+                Vec::new()
+            });
+        let plans = self.store.plans().unwrap_or_else(|err| {
+            tracing::warn!("reading plans for the turn's context: {err}");
+            Vec::new()
+        });
+        let (block, used) =
+            crate::context::context_block(&memories, &plans, config.context_tokens)?;
+        if let Err(err) = self.store.touch_memories(&used, now_ms()) {
+            tracing::warn!("marking memories used: {err}");
+        }
+        Some(block)
+    }
+
+    /// The session peer messages go to (set by the peer network).
+    pub fn peer_session(&self) -> Option<String> {
+        self.peer_session.lock_unpoisoned().clone()
+    }
+
+    pub fn set_peer_session(&self, id: Option<String>) {
+        *self.peer_session.lock_unpoisoned() = id;
+    }
+
+    /// Sends a message: `turn/steer` while a turn runs, else `turn/start`.
+    pub async fn send_message(&self, id: &str, text: &str) -> Result<Sent> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(Error::Invalid("the message is empty".into()));
+        }
+        if text.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(Error::Invalid(format!(
+                "the message is longer than {MAX_MESSAGE_CHARS} characters"
+            )));
+        }
+        let session = self.session(id)?;
+        if session.archived {
+            return Err(Error::Conflict(
+                "this session is archived; unarchive it to continue it".into(),
+            ));
+        }
+        self.ensure_loaded(&session).await?;
+        let input = vec![UserInput::Text {
+            text: text.to_string(),
+        }];
+        if let Some(active) = session.active_turn_id.clone() {
+            let params = TurnSteerParams {
+                thread_id: id.into(),
+                expected_turn_id: active,
+                input: input.clone(),
+            };
+            match self.codex::<TurnSteer>(&params).await {
+                Ok(result) => {
+                    self.touch_session(id, Some(text));
+                    return Ok(Sent {
+                        turn_id: result.turn_id,
+                        mode: SendMode::Steer,
+                    });
+                }
+                // The turn ended between our look and the steer: start a new one.
+                Err(Error::Codex(perch_codex::Error::Server { .. })) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        let changed = self.lock().settings_changed.remove(id);
+        let (model, effort) = if changed {
+            (session.model.clone(), session.effort.clone())
+        } else {
+            (None, None)
+        };
+        let mut input = input;
+        if let Some(context) = self.turn_context(text).await {
+            input.insert(0, UserInput::Text { text: context });
+        }
+        let params = TurnStartParams {
+            thread_id: id.into(),
+            input,
+            model,
+            effort,
+        };
+        let result = self.codex::<TurnStart>(&params).await?;
+        let turn_id = result.turn.id;
+        self.register_turn(id, &turn_id)?;
+        self.touch_session(id, Some(text));
+        Ok(Sent {
+            turn_id,
+            mode: SendMode::Start,
+        })
+    }
+
+    /// Marks a turn as running, unless its completion was already processed.
+    pub(crate) fn register_turn(&self, session_id: &str, turn_id: &str) -> Result<bool> {
+        let mut state = self.lock();
+        if state
+            .active
+            .get(session_id)
+            .is_some_and(|a| a.turn_id == turn_id)
+        {
+            return Ok(false);
+        }
+        let now = now_ms();
+        if self.store.begin_turn(session_id, turn_id, now)? != TurnStatus::InProgress {
+            return Ok(false);
+        }
+        state.active.insert(
+            session_id.to_string(),
+            Active {
+                turn_id: turn_id.to_string(),
+                started_at: now,
+                last_event: Instant::now(),
+                stalled: false,
+            },
+        );
+        drop(state);
+        self.watchdog.notify_one();
+        self.bus.publish(EventKind::TurnStarted {
+            session_id: session_id.into(),
+            turn_id: turn_id.into(),
+        });
+        Ok(true)
+    }
+
+    /// Records activity (and the first message as preview) on a session.
+    pub(crate) fn touch_session(&self, id: &str, first_text: Option<&str>) {
+        let Ok(Some(mut session)) = self.store.session(id) else {
+            return;
+        };
+        session.last_activity_at = now_ms();
+        if session.preview.is_empty() {
+            if let Some(text) = first_text {
+                session.preview = first_line(text, 140);
+            }
+        }
+        if self.store.update_session(&session).is_ok() {
+            let session = self.with_active(session);
+            self.bus.publish(EventKind::SessionUpdated { session });
+        }
+    }
+
+    pub async fn interrupt(&self, id: &str) -> Result<String> {
+        let session = self.session(id)?;
+        let turn_id = session
+            .active_turn_id
+            .ok_or_else(|| Error::Conflict("no turn is running in this session".into()))?;
+        let params = TurnInterruptParams {
+            thread_id: id.into(),
+            turn_id: turn_id.clone(),
+        };
+        while_settling(|| self.codex::<TurnInterrupt>(&params)).await?;
+        Ok(turn_id)
+    }
+}
