@@ -307,6 +307,19 @@ pub enum ThreadItem {
         id: String,
         changes: Vec<FileUpdateChange>,
     },
+    /// A shell command the agent ran (read field by field: its output can
+    /// be megabytes, and Perch does not need it here).
+    #[serde(skip)]
+    CommandExecution {
+        command: String,
+        exit_code: Option<i64>,
+    },
+    /// A tool of an MCP server the agent called.
+    #[serde(skip)]
+    McpToolCall {
+        server: String,
+        tool: String,
+    },
     #[serde(other)]
     Other,
 }
@@ -316,7 +329,19 @@ impl ThreadItem {
     /// as `Other`. Other kinds are not deserialized at all (a command's
     /// item can carry megabytes of output).
     pub fn read(item: &Value) -> Self {
+        let text = |key: &str| item.get(key).and_then(Value::as_str).map(String::from);
         match item.get("type").and_then(Value::as_str) {
+            Some("commandExecution") => match text("command") {
+                Some(command) => Self::CommandExecution {
+                    command,
+                    exit_code: item.get("exitCode").and_then(Value::as_i64),
+                },
+                None => Self::Other,
+            },
+            Some("mcpToolCall") => match (text("server"), text("tool")) {
+                (Some(server), Some(tool)) => Self::McpToolCall { server, tool },
+                _ => Self::Other,
+            },
             Some(kind @ ("userMessage" | "agentMessage" | "fileChange")) => Self::deserialize(item)
                 .unwrap_or_else(|e| {
                     tracing::warn!("a Codex {kind} item has a shape Perch does not know: {e}");

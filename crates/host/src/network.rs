@@ -3,7 +3,7 @@
 //! Bound before the runtime starts (Codex needs the MCP URL), joined after.
 
 use crate::server::ServerError;
-use perch_peer::mcp::McpServer;
+use perch_mcp::McpServer;
 use perch_peer::{Identity, Peer, PeerOptions};
 use perch_relay::{RelayServer, RelaySettings};
 use perch_runtime::config::Config;

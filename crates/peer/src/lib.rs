@@ -6,21 +6,21 @@
 //!   watermarks, so a missed push loses nothing.
 //! - The dispatcher (`dispatcher.rs`) delivers what reaches the agent into
 //!   one long-lived Codex session, at least once (see its invariants).
-//! - [`mcp::McpServer`] serves the agent's tools (`reply`, `send_message`, ...).
+//! - The agent's tools on the network (`reply`, `send_message`, ...) are
+//!   served by `perch-mcp`, over this crate's [`Peer`].
 //!
 //! Peer text is untrusted: it only ever enters Codex inside the framed turn
 //! text of `prompt.rs`, and nothing a peer sends changes Perch's settings or
 //! the approval policy (no code path reads one from a message).
 //!
 //! API boundary: [`Peer`], [`PeerOptions`], [`Identity`], [`RelayClient`],
-//! [`mcp::McpServer`], [`PeerError`].
+//! [`PeerError`].
 
 pub mod client;
 mod dispatcher;
 mod error;
 pub mod identity;
 mod ledger;
-pub mod mcp;
 mod peer;
 mod prompt;
 

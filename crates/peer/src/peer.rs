@@ -126,7 +126,16 @@ impl Peer {
         &self.identity.person_id
     }
 
-    pub(crate) fn agent_proof(&self) -> InstanceProof {
+    /// The relay client, for calls the peer network's tools make.
+    pub fn client(&self) -> &RelayClient {
+        &self.client
+    }
+
+    pub fn config(&self) -> &PeerConfig {
+        &self.config
+    }
+
+    pub fn agent_proof(&self) -> InstanceProof {
         self.lock_link()
             .agent
             .as_ref()

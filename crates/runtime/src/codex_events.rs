@@ -104,6 +104,7 @@ impl Runtime {
             }
             ServerNotification::ItemCompleted(mut n) => {
                 self.digest_item(&n.turn_id, &n.item);
+                self.record_line(&n.thread_id, &n.turn_id, &n.item);
                 crate::context::strip_context(&mut n.item);
                 if let Some(id) = ThreadItem::id(&n.item) {
                     self.lock().file_changes.remove(id);
@@ -163,6 +164,26 @@ impl Runtime {
             ServerNotification::Other { method, .. } => {
                 tracing::trace!("codex notification {method}")
             }
+        }
+    }
+
+    /// Keeps the completed item's line in the session's transcript.
+    fn record_line(&self, session_id: &str, turn_id: &str, item: &serde_json::Value) {
+        let (Some(item_id), Some((role, text))) = (
+            ThreadItem::id(item),
+            crate::transcript::line_of(ThreadItem::read(item)),
+        ) else {
+            return;
+        };
+        let line = crate::transcript::TranscriptLine {
+            turn_id: turn_id.to_string(),
+            item_id: item_id.to_string(),
+            role,
+            text,
+            at: now_ms(),
+        };
+        if let Err(err) = self.store.record_line(session_id, &line) {
+            tracing::error!("keeping the transcript of session {session_id}: {err}");
         }
     }
 

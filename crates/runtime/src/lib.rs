@@ -8,6 +8,7 @@
 //! - [`host`]: the secret store and autostart traits a host implements.
 //! - [`memory`], [`planner`], [`wakeups`]: the agent's durable state, shared
 //!   with the person; [`context`]: what of it goes into each turn.
+//! - [`transcript`]: each session's text as Perch keeps it.
 //!
 //! API boundary: clients call `Runtime` methods and read `model` types; they
 //! never see Codex protocol types except `Decision` and `LoginParams`.
@@ -27,6 +28,7 @@ pub mod planner;
 mod runtime;
 pub mod settings;
 pub mod store;
+pub mod transcript;
 pub mod wakeups;
 
 pub use config::{ApprovalPolicy, Config};

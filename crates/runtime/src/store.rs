@@ -56,6 +56,7 @@ CREATE INDEX approvals_by_status ON approvals(status);
     crate::planner::MIGRATION,
     crate::wakeups::MIGRATION,
     crate::memory::INDEX_MIGRATION,
+    crate::transcript::MIGRATION,
 ];
 
 /// Lock order: `conn`, then `memory_index`.

@@ -184,6 +184,13 @@ fn the_contracts_are_serde_only() -> Result<()> {
 }
 
 #[test]
+fn the_peer_network_is_a_client_without_the_mcp_server() -> Result<()> {
+    let graph = Graph::load()?;
+    let why = "perch-peer speaks to a relay; the agent's tools are perch-mcp's";
+    graph.assert_links_none("perch-peer", &["rmcp", "axum", "perch-mcp"], why)
+}
+
+#[test]
 fn relay_clients_link_the_wire_types_not_the_relay() -> Result<()> {
     let graph = Graph::load()?;
     for client in ["perch-peer", "perch-api"] {

@@ -2,6 +2,7 @@
 //! fork, compact, history.
 
 use super::*;
+use crate::transcript::TranscriptLine;
 
 impl Runtime {
     pub(super) fn with_active(&self, mut session: Session) -> Session {
@@ -83,6 +84,8 @@ impl Runtime {
             token_usage: None,
         };
         self.store.insert_session(&session)?;
+        // A new thread: Perch sees every item of it stream.
+        self.store.mark_transcript_complete(&session.id)?;
         {
             let mut state = self.lock();
             state.loaded.insert(session.id.clone());
@@ -222,6 +225,12 @@ impl Runtime {
         Ok(())
     }
 
+    /// The session's text as Perch keeps it (`transcript.rs`).
+    pub fn transcript(&self, id: &str) -> Result<Vec<TranscriptLine>> {
+        self.session(id)?;
+        self.store.transcript(id)
+    }
+
     pub async fn history(&self, id: &str) -> Result<Vec<HistoryTurn>> {
         self.session(id)?;
         let mut turns = Vec::new();
@@ -250,6 +259,7 @@ impl Runtime {
                 break;
             }
         }
+        self.backfill_transcript(id, &turns)?;
         Ok(turns
             .into_iter()
             .map(|t| HistoryTurn {
@@ -266,6 +276,42 @@ impl Runtime {
                     .collect(),
             })
             .collect())
+    }
+}
+
+impl Runtime {
+    /// The first history read of a session Perch did not see stream writes
+    /// its finished turns into the transcript.
+    fn backfill_transcript(&self, id: &str, turns: &[Turn]) -> Result<()> {
+        if self.store.transcript_complete(id)? {
+            return Ok(());
+        }
+        let now = now_ms();
+        for turn in turns
+            .iter()
+            .filter(|t| t.status != perch_codex::protocol::TurnStatus::InProgress)
+        {
+            for item in &turn.items {
+                let (Some(item_id), Some((role, text))) = (
+                    ThreadItem::id(item),
+                    crate::transcript::line_of(ThreadItem::read(item)),
+                ) else {
+                    continue;
+                };
+                let line = TranscriptLine {
+                    turn_id: turn.id.clone(),
+                    item_id: item_id.to_string(),
+                    role,
+                    text,
+                    at: now,
+                };
+                self.store.record_line(id, &line)?;
+            }
+        }
+        if turns.len() < MAX_HISTORY_TURNS {
+            self.store.mark_transcript_complete(id)?;
+        }
+        Ok(())
     }
 }
 

@@ -1,21 +1,24 @@
-//! Perch's MCP server (`rmcp`, streamable HTTP): the tools Perch's agent
-//! uses on the peer network. It listens on loopback with a token made for
-//! this run; Codex gets the URL in its `mcp_servers.perch` config and the
-//! token only through its environment, and approves the tools without
-//! asking (they are Perch's own).
+//! `perch-mcp`: Perch's MCP server (`rmcp`, streamable HTTP), the tools
+//! Perch gives its agent: memory, planner and wakeups (`agent_tools.rs`),
+//! and the peer network (`peer_tools.rs`). It listens on loopback with a
+//! token made for this run; Codex gets the URL in its `mcp_servers.perch`
+//! config and the token only through its environment, and approves the
+//! tools without asking (they are Perch's own).
 //!
-//! It binds before Codex starts (Codex needs the URL), so the peer it
-//! serves is attached once it exists; until then a tool says so.
+//! It binds before Codex starts (Codex needs the URL), so the runtime and
+//! the peer it serves are attached once they exist; until then a tool says
+//! so. The agent-state tools work with the peer network off.
+//!
+//! API boundary: [`McpServer`], [`McpError`].
 
 mod agent_tools;
 mod peer_tools;
 
-use crate::error::{PeerError, Result};
-use crate::peer::Peer;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use perch_peer::Peer;
 use perch_runtime::McpAttachment;
 use perch_runtime::Runtime;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -26,6 +29,14 @@ use rmcp::{tool_handler, ServerHandler};
 use std::sync::{Arc, OnceLock};
 
 pub const SERVER_NAME: &str = "perch";
+
+/// The MCP server could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {source}")]
+pub struct McpError {
+    context: &'static str,
+    source: std::io::Error,
+}
 
 type PeerSlot = Arc<OnceLock<Arc<Peer>>>;
 type RuntimeSlot = Arc<OnceLock<Arc<Runtime>>>;
@@ -40,9 +51,9 @@ pub struct McpServer {
 
 impl McpServer {
     /// Binds `127.0.0.1:0` and serves `/mcp`.
-    pub async fn start() -> Result<Self> {
-        let token = stdx::random_hex(24).map_err(|source| PeerError::Io {
-            context: "making the MCP token".into(),
+    pub async fn start() -> Result<Self, McpError> {
+        let token = stdx::random_hex(24).map_err(|source| McpError {
+            context: "making the MCP token",
             source,
         })?;
         let peer: PeerSlot = Arc::new(OnceLock::new());
@@ -63,12 +74,12 @@ impl McpServer {
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
-            .map_err(|source| PeerError::Io {
-                context: "binding the MCP server".into(),
+            .map_err(|source| McpError {
+                context: "binding the MCP server",
                 source,
             })?;
-        let addr = listener.local_addr().map_err(|source| PeerError::Io {
-            context: "the MCP address".into(),
+        let addr = listener.local_addr().map_err(|source| McpError {
+            context: "the MCP address",
             source,
         })?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

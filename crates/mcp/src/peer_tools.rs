@@ -1,7 +1,7 @@
 //! The peer network tools: messages, pairs, claims and tasks on the relay.
 
 use super::{json_text, PerchTools, ToolResult};
-use crate::peer::Peer;
+use perch_peer::Peer;
 use perch_relay_protocol::NewMessage;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{schemars, tool, tool_router};
@@ -114,7 +114,7 @@ impl PerchTools {
     async fn send(&self, message: NewMessage) -> ToolResult {
         let peer = self.peer()?;
         json_text(
-            peer.client
+            peer.client()
                 .send(&message)
                 .await
                 .map_err(|e| e.to_string())?,
@@ -145,7 +145,7 @@ impl PerchTools {
     async fn answer_pair(&self, pair_id: &str, action: &str) -> ToolResult {
         let peer = self.peer()?;
         json_text(
-            peer.client
+            peer.client()
                 .answer_pair(pair_id, action, peer.agent_id())
                 .await
                 .map_err(|e| e.to_string())?,
@@ -161,7 +161,7 @@ impl PerchTools {
     async fn me(&self) -> ToolResult {
         let peer = self.peer()?;
         json_text(
-            peer.client
+            peer.client()
                 .agent(peer.agent_id())
                 .await
                 .map_err(|e| e.to_string())?,
@@ -179,7 +179,7 @@ impl PerchTools {
     async fn get_agent(&self, Parameters(AgentId { id }): Parameters<AgentId>) -> ToolResult {
         json_text(
             self.peer()?
-                .client
+                .client()
                 .agent(&id)
                 .await
                 .map_err(|e| e.to_string())?,
@@ -201,7 +201,7 @@ impl PerchTools {
             query.push(("unread", "true".into()));
         }
         json_text(
-            peer.client
+            peer.client()
                 .messages(&query)
                 .await
                 .map_err(|e| e.to_string())?,
@@ -224,13 +224,13 @@ impl PerchTools {
     async fn reply(&self, Parameters(Reply { message_id, body }): Parameters<Reply>) -> ToolResult {
         let peer = self.peer()?;
         let original = peer
-            .client
+            .client()
             .message(message_id)
             .await
             .map_err(|e| e.to_string())?;
         if let Some(pair) = original.meta.get("pairId").and_then(|p| p.as_str()) {
             return json_text(
-                peer.client
+                peer.client()
                     .pair_message(pair, peer.agent_id(), &body)
                     .await
                     .map_err(|e| e.to_string())?,
@@ -261,9 +261,9 @@ impl PerchTools {
         Parameters(MessageId { message_id }): Parameters<MessageId>,
     ) -> ToolResult {
         let peer = self.peer()?;
-        let lease = std::time::Duration::from_secs(peer.config.claim_lease_secs);
+        let lease = std::time::Duration::from_secs(peer.config().claim_lease_secs);
         let claimed = peer
-            .client
+            .client()
             .claim(
                 message_id,
                 "claim",
@@ -281,7 +281,7 @@ impl PerchTools {
     async fn list_pairs(&self) -> ToolResult {
         let peer = self.peer()?;
         json_text(
-            peer.client
+            peer.client()
                 .pairs(Some(peer.agent_id()))
                 .await
                 .map_err(|e| e.to_string())?,
@@ -295,7 +295,7 @@ impl PerchTools {
     ) -> ToolResult {
         let peer = self.peer()?;
         json_text(
-            peer.client
+            peer.client()
                 .invite(peer.agent_id(), &target, objective)
                 .await
                 .map_err(|e| e.to_string())?,
@@ -324,7 +324,7 @@ impl PerchTools {
     ) -> ToolResult {
         let peer = self.peer()?;
         json_text(
-            peer.client
+            peer.client()
                 .pair_message(&pair_id, peer.agent_id(), &body)
                 .await
                 .map_err(|e| e.to_string())?,
@@ -338,7 +338,7 @@ impl PerchTools {
     ) -> ToolResult {
         json_text(
             self.peer()?
-                .client
+                .client()
                 .tasks(status.as_deref(), 100)
                 .await
                 .map_err(|e| e.to_string())?,
@@ -351,7 +351,7 @@ impl PerchTools {
     async fn update_task(&self, Parameters(u): Parameters<UpdateTask>) -> ToolResult {
         let peer = self.peer()?;
         let task = peer
-            .client
+            .client()
             .update_task(u.task_id, peer.agent_id(), &u.status, u.progress, u.result)
             .await;
         json_text(task.map_err(|e| e.to_string())?)
