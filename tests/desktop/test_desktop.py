@@ -115,7 +115,7 @@ def tray_notifications_and_keyring(world):
             return [a for a in approvals if a["status"] == "accept" and a["answeredBy"] == "person"]
         wait_until("Codex to get the answer", answered, timeout=30)
         history = wait_until("the turn to complete", lambda: [
-            t for t in http("GET", f"{url}/api/sessions/{session}/history", token=token)["turns"]
+            t for t in http("GET", f"{url}/api/sessions/{session}/history", token=token)["data"]
             if t["id"] == sent["turnId"] and t["status"] == "completed"], timeout=60)
         assert history
         assert os.path.exists(os.path.join(world.root, "work/approved.txt"))
@@ -296,7 +296,7 @@ def agent_pages_in_the_desktop_window(world):
             wd.wait_for("[data-testid='memory-text']", text=text)
             wait_until("the add form to empty", lambda: wd.property(wd.find("#memory-new-text")[0], "value") == "")
         wait_until("both memories listed", lambda: sorted(wd.texts("[data-testid='memory-text']")) == sorted([dark, deploys]))
-        memory_id = next(m["id"] for m in api("/api/memories")["memories"] if m["text"] == dark)
+        memory_id = next(m["id"] for m in api("/api/memories")["data"] if m["text"] == dark)
         row = f"[data-testid='memory'][data-memory-id='{memory_id}']"
         assert wd.texts(f"{row} [data-testid='memory-tag']") == ["#ui", "#preferences"]
         wd.type(wd.wait_for("#memory-search"), "dark mode")
@@ -308,7 +308,7 @@ def agent_pages_in_the_desktop_window(world):
         wd.type(wd.wait_for(f"#memory-edit-{memory_id}-tags"), "ui, terminal", clear=True)
         wd.click(wd.wait_for(f"{row} form button[type='submit']"))
         wd.wait_for(f"{row} [data-testid='memory-text']", text=edited)
-        saved = next(m for m in api("/api/memories")["memories"] if m["id"] == memory_id)
+        saved = next(m for m in api("/api/memories")["data"] if m["id"] == memory_id)
         assert (saved["text"], saved["tags"], saved["source"]) == (edited, ["ui", "terminal"], "person"), saved
         assert api("/api/memories")["total"] == 2
         screenshot("desktop-memory.png")
@@ -351,7 +351,7 @@ def agent_pages_in_the_desktop_window(world):
         wd.wait_for(f"{card} [data-testid='wakeup-next'] time")
         next_text = wd.text(wd.wait_for(f"{card} [data-testid='wakeup-next']"))
         assert "(in 59 min)" in next_text or "(in 1 h)" in next_text, next_text
-        created = next(w for w in api("/api/wakeups")["wakeups"] if str(w["id"]) == wakeup_id)
+        created = next(w for w in api("/api/wakeups")["data"] if str(w["id"]) == wakeup_id)
         assert (created["schedule"]["kind"], created["schedule"]["everyMs"]) == ("every", 3_600_000), created["schedule"]
         assert (created["target"], created["enabled"], created["createdBy"]) == ({"kind": "new"}, True, "person"), created
         assert 0 < created["nextFireAt"] - created["createdAt"] <= 3_600_000, created
@@ -359,7 +359,7 @@ def agent_pages_in_the_desktop_window(world):
         wd.wait_for(f"{card}[data-enabled='false'] [data-testid='wakeup-next']", text="paused")
 
         def paused():
-            w = next(w for w in api("/api/wakeups")["wakeups"] if str(w["id"]) == wakeup_id)
+            w = next(w for w in api("/api/wakeups")["data"] if str(w["id"]) == wakeup_id)
             return w if not w["enabled"] else None
         assert wait_until("the pause to reach the server", paused, timeout=30)["nextFireAt"] is None
         # Back to the top (the clicks scrolled the form), so the shot shows the page's head and the card.
@@ -420,7 +420,7 @@ def installed_package(deb):
         world.enqueue({"text": "Installed and answering."})
         sent = http("POST", f"{url}/api/sessions/{session}/messages", {"text": "are you there?"}, token=token)
         turn = wait_until("the turn to complete", lambda: [
-            t for t in http("GET", f"{url}/api/sessions/{session}/history", token=token)["turns"]
+            t for t in http("GET", f"{url}/api/sessions/{session}/history", token=token)["data"]
             if t["id"] == sent["turnId"] and t["status"] == "completed"], timeout=60)[0]
         assert "Installed and answering." in [item.get("text") for item in turn["items"]], turn
         tray.click("Open Perch")

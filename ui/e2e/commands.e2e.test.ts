@@ -144,8 +144,8 @@ describe.skipIf(missing !== null)('Slash commands', () => {
     // None of it reached the model or became a turn.
     expect((await suite.perch.requests()).length).toBe(requestsBefore);
     expect(await page.getByTestId('user-message').count()).toBe(0);
-    const history = await apiJson<{ turns: unknown[] }>('GET', `/api/sessions/${encodeURIComponent(sessionId)}/history`);
-    expect(history.turns).toEqual([]);
+    const history = await apiJson<{ data: unknown[] }>('GET', `/api/sessions/${encodeURIComponent(sessionId)}/history`);
+    expect(history.data).toEqual([]);
 
     // Dismissing a card removes it.
     const cards = page.getByTestId('command-output');

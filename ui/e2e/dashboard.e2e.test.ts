@@ -88,11 +88,11 @@ describe.skipIf(missing !== null)('Dashboard', () => {
     await row.getByRole('button', { name: /^Interrupt/ }).click();
     await row.waitFor({ state: 'detached' });
 
-    const history = await apiJson<{ turns: { status: string }[] }>(
+    const history = await apiJson<{ data: { status: string }[] }>(
       'GET',
       `/api/sessions/${encodeURIComponent(sessionId)}/history`,
     );
-    expect(history.turns.at(-1)?.status).toBe('interrupted');
+    expect(history.data.at(-1)?.status).toBe('interrupted');
 
     // Recent sessions link to the chat.
     await page.locator(`[data-testid="recent-session"][data-session-id="${sessionId}"] a`).click();

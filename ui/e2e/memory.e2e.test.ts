@@ -33,7 +33,7 @@ describe.skipIf(missing !== null)('Memory', () => {
       throw new Error(`${e instanceof Error ? e.message : String(e)}\n${suite.perch.logs()}`);
     });
 
-  const serverMemories = () => apiJson<{ memories: MemoryJson[]; total: number }>('GET', '/api/memories?limit=200');
+  const serverMemories = () => apiJson<{ data: MemoryJson[]; total: number }>('GET', '/api/memories?limit=200');
 
   /** Waits until the list shows exactly these texts (any order). */
   async function listShows(page: Page, texts: string[]) {
@@ -75,10 +75,10 @@ describe.skipIf(missing !== null)('Memory', () => {
     await listShows(page, [dark, deploys, editor]);
     let server = await serverMemories();
     expect(server.total).toBe(3);
-    const darkJson = server.memories.find((m) => m.text === dark)!;
+    const darkJson = server.data.find((m) => m.text === dark)!;
     expect(darkJson).toMatchObject({ source: 'person', tags: ['ui', 'preferences'] });
     expect(darkJson.importance).toBeCloseTo(0.9, 5);
-    expect(server.memories.find((m) => m.text === deploys)!.importance).toBeCloseTo(0.5, 5);
+    expect(server.data.find((m) => m.text === deploys)!.importance).toBeCloseTo(0.5, 5);
     const darkRow = page.locator(`[data-testid="memory"][data-memory-id="${darkJson.id}"]`);
     await expect(darkRow.getByTestId('memory-importance').textContent()).resolves.toBe('importance 0.9');
     expect(await darkRow.getByTestId('memory-tag').allTextContents()).toEqual(['#ui', '#preferences']);
@@ -98,7 +98,7 @@ describe.skipIf(missing !== null)('Memory', () => {
     await darkRow.getByRole('button', { name: 'Save', exact: true }).click();
     await darkRow.getByTestId('memory-text').filter({ hasText: edited }).waitFor();
     server = await serverMemories();
-    const darkEdited = server.memories.find((m) => m.id === darkJson.id)!;
+    const darkEdited = server.data.find((m) => m.id === darkJson.id)!;
     expect(darkEdited).toMatchObject({ text: edited, tags: ['ui', 'terminal'] });
     expect(darkEdited.importance).toBeCloseTo(0.7, 5);
 
@@ -115,7 +115,7 @@ describe.skipIf(missing !== null)('Memory', () => {
     await listShows(page, [edited]);
     await page.getByTestId('memory-bulk-message').filter({ hasText: 'Deleted 2 memories.' }).waitFor();
     server = await serverMemories();
-    expect(server.memories.map((m) => m.text)).toEqual([edited]);
+    expect(server.data.map((m) => m.text)).toEqual([edited]);
 
     // A memory added elsewhere (the agent, another window) shows up live.
     const elsewhere = 'Lunch is at noon';
@@ -164,7 +164,7 @@ describe.skipIf(missing !== null)('Memory', () => {
     await page.getByTestId('memory').filter({ hasText: 'Prefers window seats' }).waitFor();
     server = await serverMemories();
     expect(server.total).toBe(6);
-    expect(server.memories.find((m) => m.text === 'Cat is called Miso')?.tags).toEqual(['home']);
+    expect(server.data.find((m) => m.text === 'Cat is called Miso')?.tags).toEqual(['home']);
     await page.screenshot({ path: path.join(RESULTS_DIR, 'memory.png') });
   });
 

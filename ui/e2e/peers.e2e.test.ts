@@ -83,8 +83,8 @@ describe.skipIf(missing !== null)('Peers and Inbox', () => {
     expect(await page.title()).toBe('Perch — Inbox');
     const nav = page.getByRole('navigation', { name: 'Main' });
     await page.locator('[data-testid="nav-inbox"][data-unread="0"]').waitFor();
-    const before = await apiJson<{ messages: unknown[] }>('GET', '/api/peer/messages');
-    if (before.messages.length === 0) {
+    const before = await apiJson<{ data: unknown[] }>('GET', '/api/peer/messages');
+    if (before.data.length === 0) {
       // Nothing yet: the page says how agents reach the person.
       const empty = page.getByTestId('inbox-empty');
       await empty.waitFor();

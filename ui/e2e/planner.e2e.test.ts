@@ -134,7 +134,7 @@ describe.skipIf(missing !== null)('Planner', () => {
     await plan.getByRole('button', { name: 'Delete plan Release 1.2' }).click();
     await plan.getByTestId('plan-delete-confirm').getByRole('button', { name: 'Delete', exact: true }).click();
     await page.locator(`[data-testid="plan"][data-plan-id="${planId}"]`).waitFor({ state: 'detached' });
-    const left = await apiJson<{ plans: PlanJson[] }>('GET', '/api/plans');
-    expect(left.plans.some((p) => p.id === planId)).toBe(false);
+    const left = await apiJson<{ data: PlanJson[] }>('GET', '/api/plans');
+    expect(left.data.some((p) => p.id === planId)).toBe(false);
   });
 });

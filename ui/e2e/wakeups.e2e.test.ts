@@ -70,7 +70,7 @@ describe.skipIf(missing !== null)('Wakeups', () => {
     const card = page.getByTestId('wakeup').filter({ hasText: 'Build check' });
     await card.waitFor();
     const wakeupId = Number(await card.getAttribute('data-wakeup-id'));
-    const created = (await apiJson<{ wakeups: WakeupJson[] }>('GET', '/api/wakeups')).wakeups.find((w) => w.id === wakeupId)!;
+    const created = (await apiJson<{ data: WakeupJson[] }>('GET', '/api/wakeups')).data.find((w) => w.id === wakeupId)!;
     expect(created).toMatchObject({ label: 'Build check', prompt, target: { kind: 'new' }, misfire: 'once' });
     // "in 2s" became a time about two seconds after its creation.
     expect(created.schedule.kind).toBe('at');
@@ -87,7 +87,7 @@ describe.skipIf(missing !== null)('Wakeups', () => {
     expect(await runRow.count()).toBe(1);
     await expect(done.getByTestId('run-status').textContent()).resolves.toBe('completed');
 
-    const runs = (await apiJson<{ runs: RunJson[] }>('GET', `/api/wakeups/runs?wakeupId=${wakeupId}`)).runs;
+    const runs = (await apiJson<{ data: RunJson[] }>('GET', `/api/wakeups/runs?wakeupId=${wakeupId}`)).data;
     expect(runs).toHaveLength(1);
     const run = runs[0];
     expect(run.status).toBe('completed');
@@ -126,7 +126,7 @@ describe.skipIf(missing !== null)('Wakeups', () => {
     const id = Number(await card.getAttribute('data-wakeup-id'));
     await expect(card.getByTestId('wakeup-schedule').textContent()).resolves.toBe('every 1 h');
     await card.getByTestId('wakeup-next').filter({ hasText: /in (59 min|1 h)/ }).waitFor();
-    const find = async () => (await apiJson<{ wakeups: WakeupJson[] }>('GET', '/api/wakeups')).wakeups.find((w) => w.id === id);
+    const find = async () => (await apiJson<{ data: WakeupJson[] }>('GET', '/api/wakeups')).data.find((w) => w.id === id);
     expect(await find()).toMatchObject({ misfire: 'skip', enabled: true, schedule: { kind: 'every', everyMs: 3_600_000 } });
 
     await card.getByRole('checkbox', { name: 'Enabled: Inbox sweep' }).uncheck();

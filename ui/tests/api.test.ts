@@ -96,6 +96,24 @@ describe('settings routes', () => {
   });
 });
 
+describe('list routes', () => {
+  it('answer the list envelope as it is, with total and hasMore where the route has them', async () => {
+    vi.stubGlobal('fetch', vi.fn(async (url: string) => {
+      if (url.startsWith('/api/memories')) return jsonResponse(200, { data: [{ id: 1 }], total: 7 });
+      if (url.startsWith('/api/peer/messages')) return jsonResponse(200, { data: [{ id: 2 }], hasMore: true });
+      return jsonResponse(200, { data: [{ id: 'x' }] });
+    }));
+    await expect(api.memories()).resolves.toEqual({ data: [{ id: 1 }], total: 7 });
+    await expect(api.peerMessages()).resolves.toEqual({ data: [{ id: 2 }], hasMore: true });
+    for (const list of [
+      api.listSessions(), api.history('s1'), api.listApprovals(), api.models(), api.plans(), api.wakeups(),
+      api.wakeupRuns(), api.peerAgents(), api.peerPairs(), api.peerTasks(),
+    ]) {
+      await expect(list).resolves.toEqual({ data: [{ id: 'x' }] });
+    }
+  });
+});
+
 describe('peer routes', () => {
   it('uses the documented methods, paths, queries and bodies', async () => {
     const fetchMock = vi.fn(async (_url: string, _init: RequestInit) => jsonResponse(200, {}));

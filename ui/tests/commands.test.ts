@@ -218,7 +218,7 @@ describe('commands', () => {
     const m = (id: number, text: string, score: number): Memory => ({
       id, text, tags: ['ui'], source: 'person', sourceRef: null, importance: 0.8, createdAt: 1, updatedAt: 1, lastUsedAt: null, score,
     });
-    routes['GET /api/memories?q=dark+mode&limit=10'] = () => ({ body: { memories: [m(1, 'Prefers dark mode', 4), m(2, 'Dark IDE theme', 2)], total: 2 } });
+    routes['GET /api/memories?q=dark+mode&limit=10'] = () => ({ body: { data: [m(1, 'Prefers dark mode', 4), m(2, 'Dark IDE theme', 2)], total: 2 } });
     const r = await run('/memory dark mode');
     expect(r.title).toBe('2 memories match “dark mode”.');
     expect(r.sections![0].href).toBe('#/memory');
@@ -226,9 +226,9 @@ describe('commands', () => {
       ['Prefers dark mode', 'best match · #ui · importance 0.8'],
       ['Dark IDE theme', '50% of best · #ui · importance 0.8'],
     ]);
-    routes['GET /api/memories?q=zebra&limit=10'] = () => ({ body: { memories: [], total: 0 } });
+    routes['GET /api/memories?q=zebra&limit=10'] = () => ({ body: { data: [], total: 0 } });
     expect((await run('/memory zebra')).title).toBe('No memory matches “zebra”.');
-    routes['GET /api/memories?limit=10'] = () => ({ body: { memories: [m(3, 'x', 0)], total: 31 } });
+    routes['GET /api/memories?limit=10'] = () => ({ body: { data: [m(3, 'x', 0)], total: 31 } });
     expect((await run('/memory')).title).toBe('The newest memories (31 in all).');
   });
 
@@ -243,7 +243,7 @@ describe('commands', () => {
       },
       { id: 2, name: 'Groceries', createdAt: 1, updatedAt: 1, items: [] },
     ];
-    routes['GET /api/plans'] = () => ({ body: { plans } });
+    routes['GET /api/plans'] = () => ({ body: { data: plans } });
     const all = await run('/plan');
     expect(all.title).toBe('2 plans, 1 open item.');
     expect(all.sections!.map((s) => [s.heading, s.lines.map((l) => l.text)])).toEqual([
@@ -268,7 +268,7 @@ describe('commands', () => {
       nextFireAt: now + 15 * 60_000, createdBy: 'person', createdAt: 1, updatedAt: 1, lastRun: null, ...over,
     });
     routes['GET /api/wakeups'] = () => ({
-      body: { wakeups: [w({}), w({ id: 2, label: '', prompt: 'Check CI', enabled: false, nextFireAt: null, schedule: { kind: 'every', everyMs: 900_000, anchor: 0 } })] },
+      body: { data: [w({}), w({ id: 2, label: '', prompt: 'Check CI', enabled: false, nextFireAt: null, schedule: { kind: 'every', everyMs: 900_000, anchor: 0 } })] },
     });
     const r = await run('/wakeups', ctx({ now }));
     expect(r.title).toBe('2 wakeups.');

@@ -7,6 +7,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
+use perch_protocol::List;
 use perch_runtime::memory::{MemoryFormat, MemoryPatch, MemoryQuery, NewMemory, Origin};
 use perch_runtime::planner::{NewPlan, NewPlanItem, PlanChange, PlanItemPatch};
 use perch_runtime::wakeups::{CreatedBy, NewWakeup, WakeupPatch};
@@ -48,7 +49,12 @@ pub async fn list_memories(
         limit: q.limit.unwrap_or(50),
         offset: q.offset.unwrap_or(0),
     };
-    ok(rt.memories(query, false).await?)
+    let page = rt.memories(query, false).await?;
+    ok(List {
+        data: page.memories,
+        total: Some(page.total),
+        has_more: None,
+    })
 }
 
 pub async fn add_memory(State(rt): Rt, Json(new): Json<NewMemory>) -> ApiResult {
@@ -144,7 +150,7 @@ pub async fn import_memories(
 // ------------------------------------------------------------------ planner
 
 pub async fn list_plans(State(rt): Rt) -> ApiResult {
-    ok(json!({ "plans": rt.plans()? }))
+    ok(List::of(rt.plans()?))
 }
 
 pub async fn create_plan(State(rt): Rt, Json(new): Json<NewPlan>) -> ApiResult {
@@ -223,7 +229,7 @@ pub async fn clear_plan(State(rt): Rt, id: Id, body: axum::body::Bytes) -> ApiRe
 // ------------------------------------------------------------------ wakeups
 
 pub async fn list_wakeups(State(rt): Rt) -> ApiResult {
-    ok(json!({ "wakeups": rt.wakeups()? }))
+    ok(List::of(rt.wakeups()?))
 }
 
 pub async fn create_wakeup(State(rt): Rt, Json(new): Json<NewWakeup>) -> ApiResult {
@@ -263,7 +269,9 @@ pub async fn list_runs(
     query: Result<Query<RunsQuery>, QueryRejection>,
 ) -> ApiResult {
     let Query(q) = query?;
-    ok(json!({ "runs": rt.wakeup_runs(q.wakeup_id, q.limit.unwrap_or(100))? }))
+    ok(List::of(
+        rt.wakeup_runs(q.wakeup_id, q.limit.unwrap_or(100))?,
+    ))
 }
 
 pub async fn fire_missed_run(State(rt): Rt, id: Id) -> ApiResult {

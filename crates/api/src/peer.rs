@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use perch_peer::Peer;
 use perch_protocol::peer::{ReadMarks, SendMessage};
+use perch_protocol::List;
 use perch_relay_protocol::NewMessage;
 use serde::Deserialize;
 use serde_json::json;
@@ -37,7 +38,7 @@ pub async fn status(State(state): State<PeerState>) -> ApiResult {
 }
 
 pub async fn agents(State(state): State<PeerState>) -> ApiResult {
-    Ok(axum::Json(json!({ "agents": peer(&state)?.agents().await? })).into_response())
+    Ok(axum::Json(List::of(peer(&state)?.agents().await?)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -63,7 +64,12 @@ pub async fn messages(
             q.limit.unwrap_or(200),
         )
         .await?;
-    Ok(axum::Json(json!({ "messages": messages, "hasMore": has_more })).into_response())
+    let page = List {
+        data: messages,
+        total: None,
+        has_more: Some(has_more),
+    };
+    Ok(axum::Json(page).into_response())
 }
 
 pub async fn send(State(state): State<PeerState>, Json(out): Json<SendMessage>) -> ApiResult {
@@ -97,9 +103,9 @@ pub async fn read(State(state): State<PeerState>, Json(marks): Json<ReadMarks>) 
 }
 
 pub async fn pairs(State(state): State<PeerState>) -> ApiResult {
-    Ok(axum::Json(json!({ "pairs": peer(&state)?.pairs().await? })).into_response())
+    Ok(axum::Json(List::of(peer(&state)?.pairs().await?)).into_response())
 }
 
 pub async fn tasks(State(state): State<PeerState>) -> ApiResult {
-    Ok(axum::Json(json!({ "tasks": peer(&state)?.tasks().await? })).into_response())
+    Ok(axum::Json(List::of(peer(&state)?.tasks().await?)).into_response())
 }

@@ -6,6 +6,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use perch_protocol::List;
 use perch_runtime::model::{NewSession, SessionPatch};
 use perch_runtime::settings::SettingsPatch;
 use perch_runtime::{Decision, LoginParams, Runtime};
@@ -96,7 +97,7 @@ pub async fn list_sessions(
     query: Result<Query<SessionQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
     let Query(query) = query?;
-    ok(json!({ "data": rt.sessions(query.archived, query.q.as_deref())? }))
+    ok(List::of(rt.sessions(query.archived, query.q.as_deref())?))
 }
 
 /// The body is optional here: an empty POST starts a session with defaults.
@@ -137,7 +138,7 @@ pub async fn compact_session(State(rt): State<Arc<Runtime>>, Path(id): Path<Stri
 }
 
 pub async fn history(State(rt): State<Arc<Runtime>>, Path(id): Path<String>) -> ApiResult {
-    ok(json!({ "turns": rt.history(&id).await? }))
+    ok(List::of(rt.history(&id).await?))
 }
 
 #[derive(Deserialize)]
@@ -180,7 +181,7 @@ pub async fn list_approvals(
             ))
         }
     };
-    ok(json!({ "data": rt.approvals(pending_only)? }))
+    ok(List::of(rt.approvals(pending_only)?))
 }
 
 #[derive(Deserialize)]
@@ -206,7 +207,7 @@ pub async fn login(State(rt): State<Arc<Runtime>>, Json(body): Json<LoginParams>
 }
 
 pub async fn models(State(rt): State<Arc<Runtime>>) -> ApiResult {
-    ok(json!({ "data": rt.models().await? }))
+    ok(List::of(rt.models().await?))
 }
 
 pub async fn settings(State(rt): State<Arc<Runtime>>) -> ApiResult {

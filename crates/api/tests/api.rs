@@ -24,7 +24,7 @@ async fn a_prompt_streams_deltas_and_lands_in_history() -> TestResult {
     let turn_id = sent["turnId"].as_str().unwrap_or_default().to_string();
     // Asked at once, while Codex is still creating the new thread's store.
     let early = h.get(&format!("/api/sessions/{session}/history")).await?;
-    assert_eq!(early["turns"][0]["id"], turn_id.as_str(), "{early}");
+    assert_eq!(early["data"][0]["id"], turn_id.as_str(), "{early}");
     let done = events.turn_completed(&turn_id).await;
     assert_eq!(done["status"], "completed", "{done}");
     let deltas: Vec<String> = events
@@ -40,7 +40,7 @@ async fn a_prompt_streams_deltas_and_lands_in_history() -> TestResult {
         .any(|e| e["type"] == "tokens.updated" && e["sessionId"] == session.as_str()));
 
     let history = h.get(&format!("/api/sessions/{session}/history")).await?;
-    let turns = history["turns"].as_array().cloned().unwrap_or_default();
+    let turns = history["data"].as_array().cloned().unwrap_or_default();
     assert_eq!(turns.len(), 1, "{history}");
     let answered = turns[0]["items"]
         .as_array()
@@ -498,7 +498,7 @@ async fn the_api_refuses_bad_callers_and_bad_input_clearly() -> TestResult {
     let session = h.new_session().await?;
     assert_eq!(
         h.get(&format!("/api/sessions/{session}/history")).await?,
-        json!({"turns": []}),
+        json!({"data": []}),
         "a new session has no turns yet"
     );
     let (status, body) = h
@@ -753,7 +753,7 @@ async fn sessions_rename_archive_fork_and_search() -> TestResult {
         .to_string();
     assert_eq!(events.turn_completed(&turn).await["status"], "completed");
     let history = h.get(&format!("/api/sessions/{session}/history")).await?;
-    let turns = history["turns"].as_array().cloned().unwrap_or_default();
+    let turns = history["data"].as_array().cloned().unwrap_or_default();
     assert_eq!(turns.len(), 2);
     assert!(
         turns[0].to_string().contains("tangerine") && turns[1].to_string().contains("and now?"),
@@ -1060,7 +1060,7 @@ async fn agent_state_routes_refuse_bad_input_and_lose_nothing() -> TestResult {
     }
     assert_eq!(h.get("/api/memories").await?["total"], 0);
     assert_eq!(
-        h.get("/api/wakeups").await?["wakeups"]
+        h.get("/api/wakeups").await?["data"]
             .as_array()
             .map(Vec::len),
         Some(0)
@@ -1069,7 +1069,7 @@ async fn agent_state_routes_refuse_bad_input_and_lose_nothing() -> TestResult {
     let far = h
         .get(&format!("/api/memories?q=anything&offset={}", usize::MAX))
         .await?;
-    assert_eq!(far["memories"].as_array().map(Vec::len), Some(0), "{far}");
+    assert_eq!(far["data"].as_array().map(Vec::len), Some(0), "{far}");
 
     // Ids in paths are numbers; a plan name is unique whatever its case.
     let bad_id = h

@@ -234,7 +234,7 @@ fn when(ms: Option<i64>) -> String {
 }
 
 fn print_memories(page: &Value) {
-    let memories = page["memories"].as_array().cloned().unwrap_or_default();
+    let memories = page["data"].as_array().cloned().unwrap_or_default();
     if memories.is_empty() {
         println!("no memories");
     }
@@ -373,7 +373,7 @@ pub async fn memory(client: &Client, command: MemoryCommand) -> Result<(), CliEr
 /// A plan's id by its name (any case).
 async fn plan_id(client: &Client, name: &str) -> Result<i64, CliError> {
     let plans = client.get("/api/plans").await?;
-    plans["plans"]
+    plans["data"]
         .as_array()
         .into_iter()
         .flatten()
@@ -400,10 +400,10 @@ pub async fn plan(client: &Client, command: PlanCommand) -> Result<(), CliError>
             let plans = client.get("/api/plans").await?;
             if json {
                 print_json(&plans);
-            } else if plans["plans"].as_array().is_none_or(Vec::is_empty) {
+            } else if plans["data"].as_array().is_none_or(Vec::is_empty) {
                 println!("no plans");
             } else {
-                plans["plans"]
+                plans["data"]
                     .as_array()
                     .into_iter()
                     .flatten()
@@ -561,10 +561,10 @@ pub async fn wakeup(client: &Client, command: WakeupCommand) -> Result<(), CliEr
             let list = client.get("/api/wakeups").await?;
             if json {
                 print_json(&list);
-            } else if list["wakeups"].as_array().is_none_or(Vec::is_empty) {
+            } else if list["data"].as_array().is_none_or(Vec::is_empty) {
                 println!("no wakeups");
             } else {
-                list["wakeups"]
+                list["data"]
                     .as_array()
                     .into_iter()
                     .flatten()
@@ -600,7 +600,7 @@ pub async fn wakeup(client: &Client, command: WakeupCommand) -> Result<(), CliEr
                 print_json(&runs);
                 return Ok(());
             }
-            for run in runs["runs"].as_array().into_iter().flatten() {
+            for run in runs["data"].as_array().into_iter().flatten() {
                 let late = match (run["firedAt"].as_i64(), run["scheduledAt"].as_i64()) {
                     (Some(fired), Some(scheduled)) => format!(" +{} ms", fired - scheduled),
                     _ => String::new(),

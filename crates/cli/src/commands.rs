@@ -208,7 +208,7 @@ pub async fn sessions_list(client: &Client, archived: bool, as_json: bool) -> Re
 pub async fn sessions_show(client: &Client, id: &str) -> Result<(), CliError> {
     let session = client.get(&format!("/api/sessions/{id}")).await?;
     let history = client.get(&format!("/api/sessions/{id}/history")).await?;
-    print_json(&json!({ "session": session, "turns": history["turns"] }));
+    print_json(&json!({ "session": session, "turns": history["data"] }));
     Ok(())
 }
 

@@ -46,7 +46,7 @@ pub async fn inbox(
         print_json(&page);
         return Ok(());
     }
-    let messages = page["messages"].as_array().cloned().unwrap_or_default();
+    let messages = page["data"].as_array().cloned().unwrap_or_default();
     if messages.is_empty() {
         println!("no messages");
     }
@@ -86,7 +86,7 @@ pub async fn peers(client: &Client, json_out: bool) -> Result<(), CliError> {
     }
     let agents = client.get("/api/peer/agents").await?;
     if json_out {
-        print_json(&json!({ "status": status, "agents": agents["agents"] }));
+        print_json(&json!({ "status": status, "agents": agents["data"] }));
         return Ok(());
     }
     let connected = if status["connected"] == true {
@@ -108,7 +108,7 @@ pub async fn peers(client: &Client, json_out: bool) -> Result<(), CliError> {
     {
         println!("last error: {error}");
     }
-    for agent in agents["agents"].as_array().into_iter().flatten() {
+    for agent in agents["data"].as_array().into_iter().flatten() {
         let list = |key: &str| {
             agent[key]
                 .as_array()

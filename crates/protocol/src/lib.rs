@@ -12,3 +12,28 @@
 //! moves here route by route.
 
 pub mod peer;
+
+use serde::{Deserialize, Serialize};
+
+/// What every list route answers: the items, and where the route has them,
+/// how many match in all (`total`) and whether older ones exist (`hasMore`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct List<T> {
+    pub data: Vec<T>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_more: Option<bool>,
+}
+
+impl<T> List<T> {
+    /// Just the items.
+    pub fn of(data: Vec<T>) -> Self {
+        Self {
+            data,
+            total: None,
+            has_more: None,
+        }
+    }
+}

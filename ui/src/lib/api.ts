@@ -7,11 +7,11 @@ import type {
   AccountInfo,
   Approval,
   ApprovalDecision,
+  List,
   LoginStartResult,
   Memory,
   MemoryFormat,
   MemoryImportResult,
-  MemoryPage,
   MemoryPatch,
   MemoryQuery,
   Model,
@@ -21,7 +21,6 @@ import type {
   PlanItemPatch,
   PeerAgent,
   PeerMessage,
-  PeerMessagePage,
   PeerMessageQuery,
   PeerPair,
   PeerStatus,
@@ -161,7 +160,7 @@ export const api = {
     const p = new URLSearchParams();
     p.set('archived', String(opts.archived ?? false));
     if (opts.q) p.set('q', opts.q);
-    return request<{ data: Session[] }>('GET', '/api/sessions?' + p.toString());
+    return request<List<Session>>('GET', '/api/sessions?' + p.toString());
   },
   createSession: (body: { name?: string; model?: string; effort?: string; cwd?: string } = {}) =>
     request<Session>('POST', '/api/sessions', { body }),
@@ -172,7 +171,7 @@ export const api = {
   ) => request<Session>('PATCH', `/api/sessions/${enc(id)}`, { body }),
   forkSession: (id: string) => request<Session>('POST', `/api/sessions/${enc(id)}/fork`, { body: {} }),
   compactSession: (id: string) => request<Record<string, never>>('POST', `/api/sessions/${enc(id)}/compact`, { body: {} }),
-  history: (id: string) => request<{ turns: Turn[] }>('GET', `/api/sessions/${enc(id)}/history`),
+  history: (id: string) => request<List<Turn>>('GET', `/api/sessions/${enc(id)}/history`),
   sendMessage: (id: string, text: string) =>
     request<{ turnId: string; mode: 'start' | 'steer' }>('POST', `/api/sessions/${enc(id)}/messages`, {
       body: { text },
@@ -181,14 +180,14 @@ export const api = {
     request<{ turnId: string }>('POST', `/api/sessions/${enc(id)}/interrupt`, { body: {} }),
 
   listApprovals: (status: 'pending' | 'all' = 'pending') =>
-    request<{ data: Approval[] }>('GET', `/api/approvals?status=${status}`),
+    request<List<Approval>>('GET', `/api/approvals?status=${status}`),
   answerApproval: (id: string, decision: ApprovalDecision) =>
     request<Approval>('POST', `/api/approvals/${enc(id)}`, { body: { decision } }),
 
   account: () => request<AccountInfo>('GET', '/api/account'),
   accountLogin: (body: { type: 'apiKey'; apiKey: string } | { type: 'chatgptDeviceCode' }) =>
     request<LoginStartResult>('POST', '/api/account/login', { body }),
-  models: () => request<{ data: Model[] }>('GET', '/api/models'),
+  models: () => request<List<Model>>('GET', '/api/models'),
 
   settings: () => request<Settings>('GET', '/api/settings'),
   patchSettings: (body: SettingsPatch) => request<Settings>('PATCH', '/api/settings', { body }),
@@ -200,7 +199,8 @@ export const api = {
   diagnostics: () => request<{ text: string }>('GET', '/api/diagnostics'),
 
   peerStatus: () => request<PeerStatus>('GET', '/api/peer'),
-  peerAgents: () => request<{ agents: PeerAgent[] }>('GET', '/api/peer/agents'),
+  peerAgents: () => request<List<PeerAgent>>('GET', '/api/peer/agents'),
+  /** Ascending ids; `hasMore` when older messages remain (page with `beforeId`). */
   peerMessages: (query: PeerMessageQuery = {}) => {
     const p = new URLSearchParams();
     if (query.channel) p.set('channel', query.channel);
@@ -208,16 +208,17 @@ export const api = {
     if (query.beforeId !== undefined) p.set('beforeId', String(query.beforeId));
     if (query.limit !== undefined) p.set('limit', String(query.limit));
     const qs = p.toString();
-    return request<PeerMessagePage>('GET', '/api/peer/messages' + (qs ? '?' + qs : ''));
+    return request<List<PeerMessage> & { hasMore: boolean }>('GET', '/api/peer/messages' + (qs ? '?' + qs : ''));
   },
   sendPeerMessage: (body: SendPeerMessage) => request<PeerMessage>('POST', '/api/peer/messages', { body }),
   markPeerRead: (ids: number[]) => request<{ unread: number }>('POST', '/api/peer/read', { body: { ids } }),
-  peerPairs: () => request<{ pairs: PeerPair[] }>('GET', '/api/peer/pairs'),
-  peerTasks: () => request<{ tasks: PeerTask[] }>('GET', '/api/peer/tasks'),
+  peerPairs: () => request<List<PeerPair>>('GET', '/api/peer/pairs'),
+  peerTasks: () => request<List<PeerTask>>('GET', '/api/peer/tasks'),
 
   // Memory
+  /** `total`: all memories (without `q`), or the matches (with `q`, capped). */
   memories: (q: MemoryQuery = {}) =>
-    request<MemoryPage>('GET', '/api/memories' + query({ q: q.q?.trim(), tag: q.tag, limit: q.limit, offset: q.offset })),
+    request<List<Memory> & { total: number }>('GET', '/api/memories' + query({ q: q.q?.trim(), tag: q.tag, limit: q.limit, offset: q.offset })),
   addMemory: (body: NewMemory) => request<Memory>('POST', '/api/memories', { body }),
   patchMemory: (id: number, body: MemoryPatch) => request<Memory>('PATCH', `/api/memories/${id}`, { body }),
   deleteMemory: (id: number) => request<void>('DELETE', `/api/memories/${id}`),
@@ -231,7 +232,7 @@ export const api = {
     }),
 
   // Planner
-  plans: () => request<{ plans: Plan[] }>('GET', '/api/plans'),
+  plans: () => request<List<Plan>>('GET', '/api/plans'),
   createPlan: (body: { name: string; items?: string[] }) => request<Plan>('POST', '/api/plans', { body }),
   getPlan: (id: number) => request<Plan>('GET', `/api/plans/${id}`),
   renamePlan: (id: number, name: string) => request<Plan>('PATCH', `/api/plans/${id}`, { body: { name } }),
@@ -245,14 +246,14 @@ export const api = {
   clearPlan: (id: number, doneOnly: boolean) => request<Plan>('POST', `/api/plans/${id}/clear`, { body: { doneOnly } }),
 
   // Wakeups
-  wakeups: () => request<{ wakeups: Wakeup[] }>('GET', '/api/wakeups'),
+  wakeups: () => request<List<Wakeup>>('GET', '/api/wakeups'),
   createWakeup: (body: NewWakeup) => request<Wakeup>('POST', '/api/wakeups', { body }),
   patchWakeup: (id: number, body: WakeupPatch) => request<Wakeup>('PATCH', `/api/wakeups/${id}`, { body }),
   deleteWakeup: (id: number) => request<void>('DELETE', `/api/wakeups/${id}`),
   /** Fires a wakeup now, outside its schedule. */
   runWakeup: (id: number) => request<WakeupRun>('POST', `/api/wakeups/${id}/run`, { body: {} }),
   wakeupRuns: (opts: { wakeupId?: number; limit?: number } = {}) =>
-    request<{ runs: WakeupRun[] }>('GET', '/api/wakeups/runs' + query({ wakeupId: opts.wakeupId, limit: opts.limit })),
+    request<List<WakeupRun>>('GET', '/api/wakeups/runs' + query({ wakeupId: opts.wakeupId, limit: opts.limit })),
   /** Runs a `missed` run (the `ask` policy) now. */
   fireWakeupRun: (runId: number) => request<WakeupRun>('POST', `/api/wakeups/runs/${runId}/fire`, { body: {} }),
   dismissWakeupRun: (runId: number) => request<WakeupRun>('POST', `/api/wakeups/runs/${runId}/dismiss`, { body: {} }),

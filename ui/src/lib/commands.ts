@@ -283,8 +283,8 @@ async function reasoning(args: string, ctx: CommandContext): Promise<CommandResu
 
 async function memory(args: string): Promise<CommandResult> {
   const page = await api.memories(args ? { q: args, limit: 10 } : { limit: 10 });
-  const best = Math.max(0, ...page.memories.map((m) => (typeof m.score === 'number' ? m.score : 0)));
-  const lines = page.memories.map((m): CommandLine => ({
+  const best = Math.max(0, ...page.data.map((m) => (typeof m.score === 'number' ? m.score : 0)));
+  const lines = page.data.map((m): CommandLine => ({
     text: memorySnippet(m.text, 200),
     detail: [
       typeof m.score === 'number' ? scoreHint(m.score, best) : null,
@@ -320,7 +320,7 @@ function planSection(p: Plan, openOnly: boolean): CommandSection {
 }
 
 async function plan(args: string): Promise<CommandResult> {
-  const plans = (await api.plans()).plans;
+  const plans = (await api.plans()).data;
   if (args) {
     const p = findPlan(plans, args);
     if (!p) {
@@ -343,7 +343,7 @@ async function plan(args: string): Promise<CommandResult> {
 
 async function wakeups(ctx: CommandContext): Promise<CommandResult> {
   const now = ctx.now ?? Date.now();
-  const list = (await api.wakeups()).wakeups;
+  const list = (await api.wakeups()).data;
   const lines = list.map((w): CommandLine => {
     const when =
       w.nextFireAt === null ? wakeupState(w) : `next ${shortDateTime(w.nextFireAt, now)} (${relativeWhen(w.nextFireAt, now)})`;

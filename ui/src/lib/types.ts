@@ -1,5 +1,18 @@
 // Shapes from docs/api.md. Keep in step with the API contract.
 
+/**
+ * The answer of every list route (`GET /api/sessions`, `/api/memories`,
+ * `/api/peer/messages`, …): the items in `data`, plus `total` and `hasMore`
+ * on the routes that have them.
+ */
+export interface List<T> {
+  data: T[];
+  /** How many there are in all (`/api/memories`). */
+  total?: number;
+  /** Older items remain to be fetched (`/api/peer/messages`). */
+  hasMore?: boolean;
+}
+
 export type CodexState = 'starting' | 'ready' | 'degraded' | 'restarting' | 'failed' | 'stopped';
 
 export type ApprovalPolicy = 'open' | 'guarded' | 'read-only';
@@ -196,12 +209,6 @@ export interface MemoryQuery {
   tag?: string;
   limit?: number;
   offset?: number;
-}
-
-export interface MemoryPage {
-  memories: Memory[];
-  /** All memories (without `q`), or the matches (with `q`, capped). */
-  total: number;
 }
 
 export interface NewMemory {
@@ -405,12 +412,6 @@ export interface PeerMessage {
   readBy: string[];
   /** It reaches the person, who has not read it. */
   unread: boolean;
-}
-
-export interface PeerMessagePage {
-  /** Ascending ids. */
-  messages: PeerMessage[];
-  hasMore: boolean;
 }
 
 export interface PeerMessageQuery {

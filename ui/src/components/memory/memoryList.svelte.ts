@@ -38,12 +38,12 @@ export class MemoryList {
       // The server returns at most 500 at a time.
       const page = await api.memories({ q: this.query || undefined, limit: Math.min(500, Math.max(PAGE, count)), offset: 0 });
       if (id !== this.request) return;
-      this.memories = page.memories;
+      this.memories = page.data;
       this.total = page.total;
       this.error = null;
       this.loaded = true;
       // Forget selected memories that are gone.
-      for (const sel of [...this.selected]) if (!page.memories.some((m) => m.id === sel)) this.selected.delete(sel);
+      for (const sel of [...this.selected]) if (!page.data.some((m) => m.id === sel)) this.selected.delete(sel);
     } catch (e) {
       if (id === this.request && !(e instanceof ApiError && e.status === 401)) this.error = errMsg(e);
     } finally {
@@ -58,7 +58,7 @@ export class MemoryList {
       const page = await api.memories({ q: this.query || undefined, limit: PAGE, offset: this.memories.length });
       if (id !== this.request) return;
       const known = new Set(this.memories.map((m) => m.id));
-      this.memories = [...this.memories, ...page.memories.filter((m) => !known.has(m.id))];
+      this.memories = [...this.memories, ...page.data.filter((m) => !known.has(m.id))];
       this.total = page.total;
     } catch (e) {
       if (id === this.request) this.error = errMsg(e);

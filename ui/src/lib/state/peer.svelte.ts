@@ -82,7 +82,7 @@ export async function refreshPeer(): Promise<void> {
 
 export async function loadPeerAgents(): Promise<void> {
   try {
-    peer.agents = (await api.peerAgents()).agents;
+    peer.agents = (await api.peerAgents()).data;
     peer.agentsLoaded = true;
   } catch (e) {
     if (peerOff(e)) {
@@ -114,7 +114,7 @@ export async function loadInbox(filter: PeerFilter): Promise<void> {
   try {
     const res = await api.peerMessages({ channel: filter.channel || undefined, agent: filter.agent || undefined });
     if (request !== inboxRequest) return;
-    inbox.messages = mergeMessages(inbox.messages, res.messages);
+    inbox.messages = mergeMessages(inbox.messages, res.data);
     inbox.hasMore = res.hasMore;
     inbox.loaded = true;
   } catch (e) {
@@ -146,7 +146,7 @@ export async function loadOlderInbox(): Promise<void> {
       beforeId: first.id,
     });
     if (request !== inboxRequest) return;
-    inbox.messages = mergeMessages(inbox.messages, res.messages);
+    inbox.messages = mergeMessages(inbox.messages, res.data);
     inbox.hasMore = res.hasMore;
   } catch (e) {
     if (request === inboxRequest) inbox.error = errMsg(e);

@@ -56,7 +56,7 @@ export async function loadSelectedHistory(): Promise<void> {
   sessionHistory.error = null;
   try {
     const res = await api.history(id);
-    loadHistory(data, id, res.turns);
+    loadHistory(data, id, res.data);
   } catch (e) {
     const s = data.sessions.find((x) => x.id === id);
     if (s && !s.preview && !s.activeTurnId) {
