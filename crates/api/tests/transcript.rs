@@ -1,5 +1,6 @@
 //! The text Perch keeps of each session: written as items complete, and
-//! backfilled from Codex for a session Perch did not see stream.
+//! backfilled from Codex for a session Perch did not see stream; and what
+//! auto-archiving makes of a finished turn (a turn observer).
 
 mod common;
 
@@ -41,5 +42,25 @@ async fn turns_are_kept_as_they_stream_and_backfilled_when_missed() -> TestResul
     assert_eq!(lines(&h)?, expected, "backfilled from Codex");
     h.get(&format!("/api/sessions/{session}/history")).await?;
     assert_eq!(lines(&h)?.len(), 2, "a second read adds nothing");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_auto_archive_a_completed_turn_becomes_a_memory() -> TestResult {
+    let h = Harness::start_with(ApprovalPolicy::Open, |c| c.memory.auto_archive = true).await?;
+    let session = h.new_session().await?;
+    let mut events = h.events(None).await?;
+    h.model.enqueue(Script::text("Blue, like the sky."));
+    let sent = h.send(&session, "What colour is the sky?").await?;
+    let turn = sent["turnId"].as_str().ok_or("no turn id")?.to_string();
+    assert_eq!(events.turn_completed(&turn).await["status"], "completed");
+    // The observer runs before `turn.completed` is published.
+    let archived = h.get("/api/memories?tag=archive").await?;
+    assert_eq!(archived["total"], 1, "{archived}");
+    assert_eq!(
+        archived["data"][0]["text"],
+        "Asked: What colour is the sky?\nAnswered: Blue, like the sky."
+    );
+    assert_eq!(archived["data"][0]["sourceRef"], session.as_str());
     Ok(())
 }

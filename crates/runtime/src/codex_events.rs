@@ -209,38 +209,19 @@ impl Runtime {
         }
     }
 
-    /// What follows the end of a turn: its wakeup runs end, and with
-    /// auto-archiving on, a completed exchange becomes a memory.
+    /// Tells every observer (wakeup runs, auto-archiving) that a turn ended.
     fn after_turn(&self, session_id: &str, turn_id: &str, status: TurnStatus, error: Option<&str>) {
         let digest = self.lock().digests.remove(turn_id).unwrap_or_default();
-        self.finish_wakeup_runs(turn_id, status, error, digest.agent.as_deref());
-        if status != TurnStatus::Completed || !self.config().memory.auto_archive {
-            return;
-        }
-        let (Some(user), Some(agent)) = (digest.user, digest.agent) else {
-            return;
+        let ended = crate::seams::TurnEnded {
+            session_id,
+            turn_id,
+            status,
+            error,
+            user_text: digest.user.as_deref(),
+            agent_text: digest.agent.as_deref(),
         };
-        let source = if self.peer_session().as_deref() == Some(session_id) {
-            crate::memory::MemorySource::Peer
-        } else {
-            crate::memory::MemorySource::Session
-        };
-        let clip = |s: &str, n: usize| -> String { s.chars().take(n).collect() };
-        let new = crate::memory::NewMemory {
-            text: format!(
-                "Asked: {}\nAnswered: {}",
-                clip(user.trim(), 1500),
-                clip(agent.trim(), 4000)
-            ),
-            tags: vec!["archive".into()],
-            importance: Some(0.3),
-        };
-        let origin = crate::memory::Origin {
-            source,
-            source_ref: Some(session_id.to_string()),
-        };
-        if let Err(err) = self.add_memory(new, origin) {
-            tracing::warn!("archiving turn {turn_id} into memory: {err}");
+        for observer in &self.observers {
+            observer.turn_ended(self, &ended);
         }
     }
 

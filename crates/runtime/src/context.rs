@@ -106,6 +106,49 @@ pub fn user_text(content: &[UserContent]) -> Option<String> {
     (!text.is_empty()).then(|| text.join("\n"))
 }
 
+/// The turn context of this crate: the memories relevant to the message
+/// and the open plan items, as the `<perch_context>` block; marks those
+/// memories used.
+pub(crate) struct MemoryAndPlans;
+
+impl crate::seams::TurnContext for MemoryAndPlans {
+    fn before_turn<'a>(
+        &'a self,
+        runtime: &'a crate::Runtime,
+        text: &'a str,
+    ) -> crate::host::BoxFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let config = runtime.config().memory;
+            if !config.context || config.context_tokens == 0 {
+                return None;
+            }
+            let vector = runtime.query_vector(text).await;
+            let memories = runtime
+                .store
+                .search_memories(&crate::memory::MemorySearch {
+                    text,
+                    limit: 20,
+                    vector: vector.as_ref().map(|(m, v)| (m.as_str(), v.as_slice())),
+                    ..Default::default()
+                })
+                .map(|page| page.memories)
+                .unwrap_or_else(|err| {
+                    tracing::warn!("searching memories for the turn's context: {err}");
+                    Vec::new()
+                });
+            let plans = runtime.store.plans().unwrap_or_else(|err| {
+                tracing::warn!("reading plans for the turn's context: {err}");
+                Vec::new()
+            });
+            let (block, used) = context_block(&memories, &plans, config.context_tokens)?;
+            if let Err(err) = runtime.store.touch_memories(&used, stdx::now_ms()) {
+                tracing::warn!("marking memories used: {err}");
+            }
+            Some(block)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@
 //! - [`memory`], [`planner`], [`wakeups`]: the agent's durable state, shared
 //!   with the person; [`context`]: what of it goes into each turn.
 //! - [`transcript`]: each session's text as Perch keeps it.
+//! - [`seams`]: how the core reaches those features (turn context, turn ended).
 //!
 //! API boundary: clients call `Runtime` methods and read `model` types; they
 //! never see Codex protocol types except `Decision` and `LoginParams`.
@@ -26,6 +27,7 @@ mod memory_io;
 pub mod model;
 pub mod planner;
 mod runtime;
+pub mod seams;
 pub mod settings;
 pub mod store;
 pub mod transcript;

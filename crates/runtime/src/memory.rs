@@ -797,6 +797,45 @@ pub struct ImportReport {
     pub errors: Vec<String>,
 }
 
+/// With `[memory] auto_archive`, a completed exchange becomes a memory
+/// tagged `archive`.
+pub(crate) struct AutoArchive;
+
+impl crate::seams::TurnObserver for AutoArchive {
+    fn turn_ended(&self, runtime: &crate::Runtime, ended: &crate::seams::TurnEnded<'_>) {
+        if ended.status != crate::model::TurnStatus::Completed
+            || !runtime.config().memory.auto_archive
+        {
+            return;
+        }
+        let (Some(user), Some(agent)) = (ended.user_text, ended.agent_text) else {
+            return;
+        };
+        let source = if runtime.peer_session().as_deref() == Some(ended.session_id) {
+            MemorySource::Peer
+        } else {
+            MemorySource::Session
+        };
+        let clip = |s: &str, n: usize| -> String { s.chars().take(n).collect() };
+        let new = NewMemory {
+            text: format!(
+                "Asked: {}\nAnswered: {}",
+                clip(user.trim(), 1500),
+                clip(agent.trim(), 4000)
+            ),
+            tags: vec!["archive".into()],
+            importance: Some(0.3),
+        };
+        let origin = Origin {
+            source,
+            source_ref: Some(ended.session_id.to_string()),
+        };
+        if let Err(err) = runtime.add_memory(new, origin) {
+            tracing::warn!("archiving turn {} into memory: {err}", ended.turn_id);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -117,6 +117,10 @@ pub struct Runtime {
     pub(crate) logs_dir: Option<PathBuf>,
     mcp: Option<McpAttachment>,
     pub(crate) embeddings: Option<Arc<dyn EmbeddingsClient>>,
+    /// The features that hear a turn end, and the one that adds context
+    /// before it starts (`seams.rs`).
+    pub(crate) observers: Vec<Box<dyn crate::seams::TurnObserver>>,
+    pub(crate) context: Option<Box<dyn crate::seams::TurnContext>>,
     pub(crate) store: Store,
     pub(crate) bus: EventBus,
     pub(crate) codex: Mutex<CodexSlot>,
@@ -234,6 +238,8 @@ impl Runtime {
             logs_dir,
             mcp,
             embeddings,
+            observers: crate::seams::default_observers(),
+            context: crate::seams::default_context(),
             store,
             bus: EventBus::default(),
             codex: Mutex::new(slot),

@@ -4,39 +4,6 @@
 use super::*;
 
 impl Runtime {
-    /// The memories relevant to `text` and the open plan items, as the
-    /// `<perch_context>` block (see `context.rs`); marks those memories used.
-    async fn turn_context(&self, text: &str) -> Option<String> {
-        let config = self.config().memory;
-        if !config.context || config.context_tokens == 0 {
-            return None;
-        }
-        let vector = self.query_vector(text).await;
-        let memories = self
-            .store
-            .search_memories(&crate::memory::MemorySearch {
-                text,
-                limit: 20,
-                vector: vector.as_ref().map(|(m, v)| (m.as_str(), v.as_slice())),
-                ..Default::default()
-            })
-            .map(|page| page.memories)
-            .unwrap_or_else(|err| {
-                tracing::warn!("searching memories for the turn's context: {err}");
-                Vec::new()
-            });
-        let plans = self.store.plans().unwrap_or_else(|err| {
-            tracing::warn!("reading plans for the turn's context: {err}");
-            Vec::new()
-        });
-        let (block, used) =
-            crate::context::context_block(&memories, &plans, config.context_tokens)?;
-        if let Err(err) = self.store.touch_memories(&used, now_ms()) {
-            tracing::warn!("marking memories used: {err}");
-        }
-        Some(block)
-    }
-
     /// The session peer messages go to (set by the peer network).
     pub fn peer_session(&self) -> Option<String> {
         self.peer_session.lock_unpoisoned().clone()
@@ -93,8 +60,10 @@ impl Runtime {
             (None, None)
         };
         let mut input = input;
-        if let Some(context) = self.turn_context(text).await {
-            input.insert(0, UserInput::Text { text: context });
+        if let Some(context) = &self.context {
+            if let Some(block) = context.before_turn(self, text).await {
+                input.insert(0, UserInput::Text { text: block });
+            }
         }
         let params = TurnStartParams {
             thread_id: id.into(),

@@ -580,6 +580,15 @@ impl Runtime {
     }
 }
 
+/// A wakeup's run ends with the turn that carried it.
+pub(crate) struct RunsFollowTurns;
+
+impl crate::seams::TurnObserver for RunsFollowTurns {
+    fn turn_ended(&self, runtime: &crate::Runtime, ended: &crate::seams::TurnEnded<'_>) {
+        runtime.finish_wakeup_runs(ended.turn_id, ended.status, ended.error, ended.agent_text);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
