@@ -3,8 +3,12 @@
 //! through generated TypeScript, issue 13's next step).
 //!
 //! Invariants:
-//! - serde only: no Perch crate, no IO, no HTTP. A client and the server
-//!   agree on a request because it is this type.
+//! - Derives only (serde, ts-rs): no Perch crate, no IO, no HTTP. A client
+//!   and the server agree on a request because it is this type.
+//! - The web UI's copy is generated: `ui/src/lib/generated/protocol.ts` is
+//!   what `tests/typescript.rs` renders from these types, and that test
+//!   fails when the checked-in file differs (`UPDATE_GENERATED=1` rewrites
+//!   it).
 //! - Field names are the wire's (camelCase); validation that needs state
 //!   (a relay, a store) stays in the server.
 //!
@@ -14,16 +18,19 @@
 pub mod peer;
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// What every list route answers: the items, and where the route has them,
 /// how many match in all (`total`) and whether older ones exist (`hasMore`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct List<T> {
     pub data: Vec<T>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
     pub total: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub has_more: Option<bool>,
 }
 

@@ -109,12 +109,13 @@ impl MemorySource {
         }
     }
 
-    fn parse(s: &str) -> Self {
-        match s {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
             "session" => Self::Session,
             "peer" => Self::Peer,
-            _ => Self::Person,
-        }
+            "person" => Self::Person,
+            _ => return None,
+        })
     }
 }
 
@@ -283,7 +284,11 @@ fn memory_from_row(row: &Row<'_>) -> rusqlite::Result<Memory> {
         id: row.get(0)?,
         text: row.get(1)?,
         tags: tags.split_whitespace().map(str::to_string).collect(),
-        source: MemorySource::parse(&row.get::<_, String>(3)?),
+        source: {
+            let word: String = row.get(3)?;
+            MemorySource::parse(&word)
+                .ok_or_else(|| crate::store::unknown_word(3, "the memory source", &word))?
+        },
         source_ref: row.get(4)?,
         importance: row.get(5)?,
         created_at: row.get(6)?,

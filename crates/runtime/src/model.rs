@@ -153,15 +153,16 @@ impl ApprovalStatus {
         }
     }
 
-    pub fn parse(s: &str) -> Self {
-        match s {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
             "accept" => Self::Accept,
             "acceptForSession" => Self::AcceptForSession,
             "decline" => Self::Decline,
             "cancel" => Self::Cancel,
             "expired" => Self::Expired,
-            _ => Self::Pending,
-        }
+            _ => return None,
+        })
     }
 }
 

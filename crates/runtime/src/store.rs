@@ -295,6 +295,16 @@ impl Store {
     }
 }
 
+/// A word in a column that this version does not know (damage, or a newer
+/// Perch's data dir): the row's error, never a guess.
+pub(crate) fn unknown_word(column: usize, what: &str, word: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        column,
+        rusqlite::types::Type::Text,
+        format!("{what} {word:?} is not known to this version of Perch").into(),
+    )
+}
+
 pub(crate) fn turn_status(word: &str) -> Result<TurnStatus> {
     TurnStatus::parse(word)
         .ok_or_else(|| crate::Error::UnknownValue(format!("the turn status {word:?}")))
@@ -335,13 +345,15 @@ fn approval_from_row(row: &Row<'_>) -> rusqlite::Result<Approval> {
         turn_id: row.get(2)?,
         item_id: row.get(3)?,
         kind: match kind.as_str() {
+            "command" => ApprovalKind::Command,
             "fileChange" => ApprovalKind::FileChange,
             "mcpElicitation" => ApprovalKind::McpElicitation,
-            _ => ApprovalKind::Command,
+            other => return Err(unknown_word(4, "the approval kind", other)),
         },
         title: row.get(5)?,
         detail: row.get(6)?,
-        status: ApprovalStatus::parse(&status),
+        status: ApprovalStatus::parse(&status)
+            .ok_or_else(|| unknown_word(7, "the approval status", &status))?,
         created_at: row.get(8)?,
         answered_at: row.get(9)?,
         answered_by: row.get(10)?,
@@ -388,6 +400,30 @@ mod tests {
         drop(store);
         let store = Store::open(&dir.path().join("perch.db"))?;
         assert_eq!(store.sessions(false, None)?.len(), 3);
+        Ok(())
+    }
+
+    #[test]
+    fn a_word_this_version_does_not_know_is_an_error_not_a_guess() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| crate::Error::io("tempdir", e))?;
+        let store = Store::open(&dir.path().join("perch.db"))?;
+        store.conn().execute_batch(
+            "INSERT INTO approvals (id, session_id, kind, title, status, created_at)
+             VALUES ('ap1', 's', 'command', 'Run ls', 'approvedByAFutureVersion', 1);
+             INSERT INTO turns (id, session_id, status, started_at) VALUES ('t1', 's', 'paused', 1);",
+        )?;
+        let approvals = store.approvals(false).map_err(|e| e.to_string());
+        assert!(
+            approvals
+                .as_ref()
+                .is_err_and(|e| e.contains("\"approvedByAFutureVersion\" is not known")),
+            "{approvals:?}"
+        );
+        let turn = store.turn_outcome("t1").map_err(|e| e.to_string());
+        assert!(
+            turn.as_ref().is_err_and(|e| e.contains("\"paused\"")),
+            "{turn:?}"
+        );
         Ok(())
     }
 

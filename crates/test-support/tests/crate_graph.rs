@@ -171,7 +171,7 @@ fn the_relay_links_no_perch_crate_but_its_wire_types() -> Result<()> {
 }
 
 #[test]
-fn the_contracts_are_serde_only() -> Result<()> {
+fn the_contracts_are_types_only() -> Result<()> {
     let graph = Graph::load()?;
     let why = "a contract is types any client can link";
     for contract in ["perch-protocol", "perch-relay-protocol"] {

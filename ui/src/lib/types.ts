@@ -1,17 +1,13 @@
-// Shapes from docs/api.md. Keep in step with the API contract.
+// Shapes from docs/api.md. Keep in step with the API contract; what is
+// generated from it (./generated/protocol.ts) is imported, not restated.
 
 /**
  * The answer of every list route (`GET /api/sessions`, `/api/memories`,
  * `/api/peer/messages`, …): the items in `data`, plus `total` and `hasMore`
- * on the routes that have them.
+ * on the routes that have them. Generated from the Rust contract
+ * (`crates/protocol`); the rest of this file moves there route by route.
  */
-export interface List<T> {
-  data: T[];
-  /** How many there are in all (`/api/memories`). */
-  total?: number;
-  /** Older items remain to be fetched (`/api/peer/messages`). */
-  hasMore?: boolean;
-}
+export type { List } from './generated/protocol';
 
 export type CodexState = 'starting' | 'ready' | 'degraded' | 'restarting' | 'failed' | 'stopped';
 

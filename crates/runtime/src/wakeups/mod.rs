@@ -126,17 +126,18 @@ impl RunStatus {
         }
     }
 
-    fn parse(s: &str) -> Self {
-        match s {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
             "claimed" => Self::Claimed,
             "running" => Self::Running,
             "completed" => Self::Completed,
+            "failed" => Self::Failed,
             "interrupted" => Self::Interrupted,
             "skipped" => Self::Skipped,
             "missed" => Self::Missed,
             "dismissed" => Self::Dismissed,
-            _ => Self::Failed,
-        }
+            _ => return None,
+        })
     }
 
     pub fn is_final(self) -> bool {
@@ -289,7 +290,11 @@ pub(crate) fn run_from_row(row: &Row<'_>) -> rusqlite::Result<WakeupRun> {
         label: row.get(2)?,
         scheduled_at: row.get(3)?,
         fired_at: row.get(4)?,
-        status: RunStatus::parse(&row.get::<_, String>(5)?),
+        status: {
+            let word: String = row.get(5)?;
+            RunStatus::parse(&word)
+                .ok_or_else(|| crate::store::unknown_word(5, "the wakeup run status", &word))?
+        },
         session_id: row.get(6)?,
         turn_id: row.get(7)?,
         summary: row.get(8)?,
