@@ -47,6 +47,7 @@ const session = (over: Partial<Session> = {}): Session => ({
   lastActivityAt: 1_000,
   model: 'gpt-a',
   effort: 'high',
+  cwd: null,
   activeTurnId: null,
   tokenUsage: null,
   ...over,

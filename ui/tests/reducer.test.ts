@@ -27,6 +27,7 @@ function session(id: string, extra: Partial<Session> = {}): Session {
     lastActivityAt: 1,
     model: null,
     effort: null,
+    cwd: null,
     activeTurnId: null,
     tokenUsage: null,
     ...extra,

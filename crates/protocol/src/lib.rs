@@ -12,10 +12,12 @@
 //! - Field names are the wire's (camelCase); validation that needs state
 //!   (a relay, a store) stays in the server.
 //!
-//! Today it holds the peer routes' request bodies; the rest of the API
-//! moves here route by route.
+//! Today it holds the list envelope every list route answers with
+//! ([`List`]), sessions and turns ([`sessions`]) and the peer routes'
+//! bodies; the rest of the API moves here route by route.
 
 pub mod peer;
+pub mod sessions;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;

@@ -3,6 +3,9 @@
 //! render. Run with `UPDATE_GENERATED=1` to rewrite it after a change.
 
 use perch_protocol::peer::{ReadMarks, SendMessage};
+use perch_protocol::sessions::{
+    NewSession, SendMode, Sent, Session, SessionPatch, TokenUsage, TurnStatus,
+};
 use perch_protocol::List;
 use ts_rs::TS;
 
@@ -16,6 +19,13 @@ fn render() -> String {
         List::<ts_rs::Dummy>::decl(&ts_rs::Config::default()),
         SendMessage::decl(&ts_rs::Config::default()),
         ReadMarks::decl(&ts_rs::Config::default()),
+        TokenUsage::decl(&ts_rs::Config::default()),
+        Session::decl(&ts_rs::Config::default()),
+        NewSession::decl(&ts_rs::Config::default()),
+        SessionPatch::decl(&ts_rs::Config::default()),
+        SendMode::decl(&ts_rs::Config::default()),
+        Sent::decl(&ts_rs::Config::default()),
+        TurnStatus::decl(&ts_rs::Config::default()),
     ];
     let mut out = String::from(
         "// Generated from crates/protocol by its tests/typescript.rs; do not edit.\n\

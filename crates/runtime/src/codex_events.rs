@@ -85,7 +85,7 @@ impl Runtime {
                 }
             }
             ServerNotification::TurnCompleted(n) => {
-                let status = TurnStatus::from(n.turn.status);
+                let status = turn_status_of(n.turn.status);
                 let error = n.turn.error.map(|e| e.message);
                 self.finish_turn(&n.thread_id, &n.turn.id, status, error);
             }

@@ -1,114 +1,24 @@
 //! The runtime's own data: what the API serializes to its clients.
-//! Field names are camelCase on the wire (see docs/api.md).
+//! Field names are camelCase on the wire (see docs/api.md). Sessions and
+//! turns are the API contract's own types (`perch-protocol`), re-exported;
+//! the rest moves there route by route.
 
 use perch_codex::{Health, HealthState};
+pub use perch_protocol::sessions::{
+    NewSession, SendMode, Sent, Session, SessionPatch, TokenUsage, TurnStatus,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenUsage {
-    pub total_tokens: i64,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub last_turn_tokens: i64,
-    pub context_window: Option<i64>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Session {
-    /// The Codex thread id.
-    pub id: String,
-    pub name: Option<String>,
-    pub preview: String,
-    pub pinned: bool,
-    pub archived: bool,
-    pub created_at: i64,
-    pub last_activity_at: i64,
-    pub model: Option<String>,
-    pub effort: Option<String>,
-    pub cwd: Option<String>,
-    pub active_turn_id: Option<String>,
-    pub token_usage: Option<TokenUsage>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NewSession {
-    pub name: Option<String>,
-    pub model: Option<String>,
-    pub effort: Option<String>,
-    pub cwd: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SessionPatch {
-    pub name: Option<String>,
-    pub pinned: Option<bool>,
-    pub archived: Option<bool>,
-    pub model: Option<String>,
-    pub effort: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum SendMode {
-    Start,
-    Steer,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Sent {
-    pub turn_id: String,
-    pub mode: SendMode,
-}
-
-/// Where a turn stands, as Perch records and reports it (a Codex status it
-/// does not know is recorded as `failed`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum TurnStatus {
-    InProgress,
-    Completed,
-    Interrupted,
-    Failed,
-}
-
-impl TurnStatus {
-    /// The wire and database word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InProgress => "inProgress",
-            Self::Completed => "completed",
-            Self::Interrupted => "interrupted",
-            Self::Failed => "failed",
-        }
-    }
-
-    pub fn parse(word: &str) -> Option<Self> {
-        [
-            Self::InProgress,
-            Self::Completed,
-            Self::Interrupted,
-            Self::Failed,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == word)
-    }
-}
-
-impl From<perch_codex::protocol::TurnStatus> for TurnStatus {
-    fn from(status: perch_codex::protocol::TurnStatus) -> Self {
-        use perch_codex::protocol::TurnStatus as Codex;
-        match status {
-            Codex::InProgress => Self::InProgress,
-            Codex::Completed => Self::Completed,
-            Codex::Interrupted => Self::Interrupted,
-            Codex::Failed | Codex::Unknown => Self::Failed,
-        }
+/// The status Perch records for a Codex turn status (one it does not know
+/// is `failed`).
+pub fn turn_status_of(status: perch_codex::protocol::TurnStatus) -> TurnStatus {
+    use perch_codex::protocol::TurnStatus as Codex;
+    match status {
+        Codex::InProgress => TurnStatus::InProgress,
+        Codex::Completed => TurnStatus::Completed,
+        Codex::Interrupted => TurnStatus::Interrupted,
+        Codex::Failed | Codex::Unknown => TurnStatus::Failed,
     }
 }
 

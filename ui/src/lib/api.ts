@@ -16,6 +16,7 @@ import type {
   MemoryQuery,
   Model,
   NewMemory,
+  NewSession,
   NewWakeup,
   Plan,
   PlanItemPatch,
@@ -27,7 +28,9 @@ import type {
   PeerTask,
   PerchEvent,
   SendPeerMessage,
+  Sent,
   Session,
+  SessionPatch,
   Settings,
   SettingsPatch,
   Status,
@@ -162,18 +165,18 @@ export const api = {
     if (opts.q) p.set('q', opts.q);
     return request<List<Session>>('GET', '/api/sessions?' + p.toString());
   },
-  createSession: (body: { name?: string; model?: string; effort?: string; cwd?: string } = {}) =>
+  createSession: (body: NewSession = {}) =>
     request<Session>('POST', '/api/sessions', { body }),
   getSession: (id: string) => request<Session>('GET', `/api/sessions/${enc(id)}`),
   patchSession: (
     id: string,
-    body: { name?: string; pinned?: boolean; archived?: boolean; model?: string; effort?: string },
+    body: SessionPatch,
   ) => request<Session>('PATCH', `/api/sessions/${enc(id)}`, { body }),
   forkSession: (id: string) => request<Session>('POST', `/api/sessions/${enc(id)}/fork`, { body: {} }),
   compactSession: (id: string) => request<Record<string, never>>('POST', `/api/sessions/${enc(id)}/compact`, { body: {} }),
   history: (id: string) => request<List<Turn>>('GET', `/api/sessions/${enc(id)}/history`),
   sendMessage: (id: string, text: string) =>
-    request<{ turnId: string; mode: 'start' | 'steer' }>('POST', `/api/sessions/${enc(id)}/messages`, {
+    request<Sent>('POST', `/api/sessions/${enc(id)}/messages`, {
       body: { text },
     }),
   interrupt: (id: string) =>

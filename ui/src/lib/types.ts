@@ -8,6 +8,7 @@
  * (`crates/protocol`); the rest of this file moves there route by route.
  */
 export type { List } from './generated/protocol';
+import type { Session, TokenUsage, TurnStatus } from './generated/protocol';
 
 export type CodexState = 'starting' | 'ready' | 'degraded' | 'restarting' | 'failed' | 'stopped';
 
@@ -32,29 +33,15 @@ export interface Status {
   warnings?: string[];
 }
 
-export interface TokenUsage {
-  totalTokens: number;
-  inputTokens: number;
-  outputTokens: number;
-  lastTurnTokens: number;
-  contextWindow: number | null;
-}
-
-export interface Session {
-  id: string;
-  name: string | null;
-  preview: string;
-  pinned: boolean;
-  archived: boolean;
-  createdAt: number;
-  lastActivityAt: number;
-  model: string | null;
-  effort: string | null;
-  activeTurnId: string | null;
-  tokenUsage: TokenUsage | null;
-}
-
-export type TurnStatus = 'inProgress' | 'completed' | 'interrupted' | 'failed';
+export type {
+  NewSession,
+  SendMode,
+  Sent,
+  Session,
+  SessionPatch,
+  TokenUsage,
+  TurnStatus,
+} from './generated/protocol';
 
 export type Item = { type: string; id: string; [k: string]: unknown };
 

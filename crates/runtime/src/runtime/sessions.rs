@@ -264,7 +264,7 @@ impl Runtime {
             .into_iter()
             .map(|t| HistoryTurn {
                 id: t.id,
-                status: t.status.into(),
+                status: turn_status_of(t.status),
                 error: t.error.map(|e| e.message),
                 items: t
                     .items
