@@ -123,7 +123,9 @@ impl From<perch_peer::PeerError> for ApiError {
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
                 Self::new(status, "relay_refused", message)
             }
-            PeerError::Relay { .. } | PeerError::Unreachable { .. } => {
+            PeerError::Relay { .. }
+            | PeerError::Unreachable { .. }
+            | PeerError::UnreadableEvent { .. } => {
                 Self::new(StatusCode::BAD_GATEWAY, "relay_unreachable", message)
             }
             PeerError::Invalid(_) => {

@@ -234,11 +234,10 @@ impl RelayClient {
                         }
                     };
                     RelayEvent::parse(&event.event, &event.data)
-                        .map_err(|e| {
-                            PeerError::Invalid(format!(
-                                "the relay at {url} sent a {} event Perch cannot read: {e}",
-                                event.event
-                            ))
+                        .map_err(|e| PeerError::UnreadableEvent {
+                            url,
+                            kind: event.event.clone(),
+                            reason: e.to_string(),
                         })
                         .transpose()
                 }

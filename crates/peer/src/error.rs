@@ -17,6 +17,14 @@ pub enum PeerError {
     },
     #[error("{0}")]
     Invalid(String),
+    /// An event of a kind Perch knows whose payload it cannot read (a relay
+    /// whose shapes differ from Perch's).
+    #[error("the relay at {url} sent a {kind} event Perch cannot read: {reason}")]
+    UnreadableEvent {
+        url: String,
+        kind: String,
+        reason: String,
+    },
     #[error("the peer network is off ({0})")]
     Off(String),
     #[error("the peer ledger: {0}")]

@@ -411,7 +411,20 @@ impl Peer {
         });
         let mut reconnected_after = down_since.take().map(|since| since.elapsed());
         while let Some(event) = events.next().await {
-            self.on_event(event?, &mut reconnected_after).await?;
+            let event = match event {
+                Ok(event) => event,
+                // A new message Perch cannot read ends this connection: the
+                // next one reads the backlog from the store instead. Any
+                // other kind only updates what Perch shows, so it is skipped.
+                Err(PeerError::UnreadableEvent { url, kind, reason }) if kind != "message.new" => {
+                    tracing::warn!(
+                        "skipping a {kind} event from {url} that Perch cannot read: {reason}"
+                    );
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
+            self.on_event(event, &mut reconnected_after).await?;
         }
         Err(PeerError::Invalid(
             "the relay closed the event stream".into(),
