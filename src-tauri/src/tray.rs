@@ -9,7 +9,7 @@ use crate::shell::{ShellSlot, WindowKind};
 use ksni::menu::{CheckmarkItem, MenuItem, StandardItem};
 use perch_runtime::model::{EventKind, Status};
 use perch_runtime::settings::{NotificationsPatch, Settings, SettingsPatch};
-use perch_runtime::{HealthState, Runtime};
+use perch_runtime::{CodexState, Runtime};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -94,16 +94,16 @@ pub fn model(status: &Status, checks: TrayChecks, unread: usize) -> TrayModel {
     let running = status.active_turns.len();
     let pending = status.pending_approvals;
     let (state, text) = match status.codex.state {
-        HealthState::Failed | HealthState::Stopped => (
+        CodexState::Failed | CodexState::Stopped => (
             TrayState::Offline,
             format!("Codex is not running{}", detail(&status.codex.detail)),
         ),
-        HealthState::Starting => (TrayState::Offline, "Codex is starting".to_string()),
-        HealthState::Restarting => (
+        CodexState::Starting => (TrayState::Offline, "Codex is starting".to_string()),
+        CodexState::Restarting => (
             TrayState::Offline,
             format!("Codex is restarting{}", detail(&status.codex.detail)),
         ),
-        HealthState::Ready | HealthState::Degraded if pending > 0 => (
+        CodexState::Ready | CodexState::Degraded if pending > 0 => (
             TrayState::NeedsApproval,
             format!(
                 "{pending} approval{} need{} you",
@@ -111,15 +111,15 @@ pub fn model(status: &Status, checks: TrayChecks, unread: usize) -> TrayModel {
                 if pending == 1 { "s" } else { "" }
             ),
         ),
-        HealthState::Ready | HealthState::Degraded if unread > 0 => (
+        CodexState::Ready | CodexState::Degraded if unread > 0 => (
             TrayState::Unread,
             format!("{unread} unread message{}", plural(unread)),
         ),
-        HealthState::Ready | HealthState::Degraded if running > 0 => (
+        CodexState::Ready | CodexState::Degraded if running > 0 => (
             TrayState::Working,
             format!("Working on {running} turn{}", plural(running)),
         ),
-        HealthState::Ready | HealthState::Degraded => (TrayState::Idle, "Idle".to_string()),
+        CodexState::Ready | CodexState::Degraded => (TrayState::Idle, "Idle".to_string()),
     };
     TrayModel {
         state,
@@ -379,7 +379,7 @@ pub fn spawn_updates(tray: TrayHandle, runtime: Arc<Runtime>) {
                             break;
                         }
                         EventKind::PeerStatus { status } => {
-                            let now = status["unread"].as_u64().unwrap_or(0) as usize;
+                            let now = status.link().map_or(0, |link| link.unread);
                             if now != unread {
                                 unread = now;
                                 break;
@@ -473,14 +473,14 @@ mod tests {
     use super::*;
     use perch_runtime::model::{ActiveTurn, CodexStatus};
 
-    fn status(state: HealthState, running: usize, pending: usize) -> Status {
+    fn status(state: CodexState, running: usize, pending: usize) -> Status {
         Status {
-            version: "test",
+            version: "test".into(),
             codex: CodexStatus {
                 state,
                 detail: None,
                 version: None,
-                pinned_version: "0.169.0",
+                pinned_version: "0.169.0".into(),
                 restarts: 0,
                 pid: None,
                 bin: String::new(),
@@ -504,37 +504,37 @@ mod tests {
     #[test]
     fn the_tray_state_follows_codex_turns_and_approvals() {
         let cases = [
-            (HealthState::Ready, 0, 0, TrayState::Idle, "Idle"),
+            (CodexState::Ready, 0, 0, TrayState::Idle, "Idle"),
             (
-                HealthState::Ready,
+                CodexState::Ready,
                 2,
                 0,
                 TrayState::Working,
                 "Working on 2 turns",
             ),
             (
-                HealthState::Degraded,
+                CodexState::Degraded,
                 1,
                 1,
                 TrayState::NeedsApproval,
                 "1 approval needs you",
             ),
             (
-                HealthState::Ready,
+                CodexState::Ready,
                 1,
                 3,
                 TrayState::NeedsApproval,
                 "3 approvals need you",
             ),
             (
-                HealthState::Failed,
+                CodexState::Failed,
                 0,
                 2,
                 TrayState::Offline,
                 "Codex is not running",
             ),
             (
-                HealthState::Starting,
+                CodexState::Starting,
                 0,
                 0,
                 TrayState::Offline,
@@ -550,12 +550,12 @@ mod tests {
             );
         }
         // Unread peer messages show over work, under approvals.
-        let m = model(&status(HealthState::Ready, 1, 0), TrayChecks::default(), 2);
+        let m = model(&status(CodexState::Ready, 1, 0), TrayChecks::default(), 2);
         assert_eq!(
             (m.state, m.status.as_str()),
             (TrayState::Unread, "2 unread messages")
         );
-        let m = model(&status(HealthState::Ready, 0, 1), TrayChecks::default(), 2);
+        let m = model(&status(CodexState::Ready, 0, 1), TrayChecks::default(), 2);
         assert_eq!(m.state, TrayState::NeedsApproval);
     }
 

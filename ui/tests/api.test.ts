@@ -176,11 +176,11 @@ describe('memory, planner and wakeup routes', () => {
     const fetchMock = vi.fn(async (url: string, _init: RequestInit) =>
       url.includes('/export')
         ? new Response('# Perch memories\n\n- Likes tea\n', { status: 200, headers: { 'Content-Type': 'text/markdown' } })
-        : jsonResponse(200, { imported: 2, skipped: 1 }));
+        : jsonResponse(200, { imported: 2, skipped: 1, errors: ['line 3: not JSON'] }));
     vi.stubGlobal('fetch', fetchMock);
     await expect(api.exportMemories('markdown')).resolves.toBe('# Perch memories\n\n- Likes tea\n');
     const file = '{"text":"a"}\n{"text":"b"}\nnot json\n';
-    await expect(api.importMemories(file, 'jsonl')).resolves.toEqual({ imported: 2, skipped: 1 });
+    await expect(api.importMemories(file, 'jsonl')).resolves.toEqual({ imported: 2, skipped: 1, errors: ['line 3: not JSON'] });
     const [exportUrl, exportInit] = fetchMock.mock.calls[0];
     expect(exportUrl).toBe('/api/memories/export?format=markdown');
     expect(exportInit.method).toBe('GET');

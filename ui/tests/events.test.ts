@@ -23,18 +23,27 @@ describe('EventStream', () => {
     vi.stubGlobal('fetch', vi.fn(async (_url: string, init: RequestInit) => {
       calls.push({ ...(init.headers as Record<string, string>) });
       n += 1;
+      // Runtime events carry their seq as the SSE id; the control events
+      // (`reset`, `lagged`) have neither and leave Last-Event-ID alone.
       if (n === 1) {
-        return sseResponse('id: 7\nevent: reset\ndata: {"seq":7,"at":1,"type":"reset"}\n\n');
+        return sseResponse(
+          'id: 7\nevent: warning\ndata: {"seq":7,"at":1,"type":"warning","sessionId":null,"message":"w"}\n\n' +
+            'event: reset\ndata: {"type":"reset","at":1}\n\n',
+        );
       }
       if (n === 2) {
-        return sseResponse('id: 8\nevent: lagged\ndata: {"seq":8,"at":2,"type":"lagged","skipped":3}\n\n');
+        return sseResponse(
+          'event: lagged\ndata: {"type":"lagged","skipped":3,"at":2}\n\n' +
+            'id: 8\nevent: turn.started\ndata: {"seq":8,"at":2,"type":"turn.started","sessionId":"s1","turnId":"t1"}\n\n',
+        );
       }
       stream.stop();
       return sseResponse('');
     }));
     stream.start();
     await vi.waitFor(() => expect(n).toBeGreaterThanOrEqual(3), { timeout: 5000 });
-    expect(seen.map((e) => e.type)).toEqual(['reset', 'lagged']);
+    expect(seen.map((e) => e.type)).toEqual(['warning', 'reset', 'lagged', 'turn.started']);
+    expect(seen[1]).toEqual({ type: 'reset', at: 1 });
     expect(calls[0]['Last-Event-ID']).toBeUndefined();
     expect(calls[1]['Last-Event-ID']).toBe('7');
     expect(calls[2]['Last-Event-ID']).toBe('8');

@@ -6,11 +6,10 @@ import {
   emptyPeer,
   groupThreads,
   isGroupTarget,
-  kindOf,
   markReadLocally,
   matchesFilter,
   mergeMessages,
-  normalizePeerStatus,
+  peerLink,
   presenceTone,
   replyTarget,
   safeHttpUrl,
@@ -21,7 +20,7 @@ import {
   unreadIds,
   withToggled,
 } from '../src/lib/peer';
-import type { PeerAgent, PeerMessage, PeerStatus, PerchEvent } from '../src/lib/types';
+import type { PeerAgent, PeerLink, PeerMessage, PeerStatus, PerchEvent } from '../src/lib/types';
 
 const ME = 'person-1';
 const PERCH = 'perch-agent';
@@ -38,8 +37,10 @@ function msg(id: number, extra: Partial<PeerMessage> = {}): PeerMessage {
     threadId: id,
     claimable: false,
     claimedBy: null,
+    claimedAt: null,
+    claimExpiresAt: null,
     urgent: false,
-    kind: null,
+    type: null,
     meta: {},
     createdAt: 1_000 + id,
     readBy: [],
@@ -69,7 +70,7 @@ function agent(id: string, extra: Partial<PeerAgent> = {}): PeerAgent {
   };
 }
 
-function status(extra: Partial<PeerStatus> = {}): PeerStatus {
+function status(extra: Partial<PeerLink> = {}): PeerLink {
   return {
     enabled: true,
     relayUrl: 'http://127.0.0.1:4850',
@@ -90,9 +91,14 @@ function status(extra: Partial<PeerStatus> = {}): PeerStatus {
 }
 
 let seq = 0;
-function ev(type: 'peer.message' | 'peer.status', payload: Record<string, unknown>): PerchEvent {
+function statusEvent(status: PeerStatus): PerchEvent {
   seq += 1;
-  return { seq, at: seq, type, ...payload } as unknown as PerchEvent;
+  return { seq, at: seq, type: 'peer.status', status };
+}
+
+function messageEvent(message: PeerMessage): PerchEvent {
+  seq += 1;
+  return { seq, at: seq, type: 'peer.message', message, toPerson: true, toAgent: false };
 }
 
 describe('mergeMessages', () => {
@@ -119,8 +125,8 @@ describe('applyPeerEvent', () => {
   it('replaces the status on peer.status', () => {
     const d = emptyPeer();
     d.available = false;
-    applyPeerEvent(d, ev('peer.status', { status: status({ unread: 4 }) }));
-    expect(d.status?.unread).toBe(4);
+    applyPeerEvent(d, statusEvent(status({ unread: 4 })));
+    expect(peerLink(d.status)?.unread).toBe(4);
     expect(d.available).toBe(true);
     expect(d.events).toBe(1);
   });
@@ -131,14 +137,14 @@ describe('applyPeerEvent', () => {
     d.inbox.loaded = true;
     d.inbox.messages = [msg(1)];
     // The server raises the count first, then sends the message.
-    applyPeerEvent(d, ev('peer.status', { status: status({ unread: 1 }) }));
+    applyPeerEvent(d, statusEvent(status({ unread: 1 })));
     const m = msg(2, { unread: true });
-    expect(applyPeerEvent(d, ev('peer.message', { message: m }))).toEqual({ newUnread: true });
+    expect(applyPeerEvent(d, messageEvent(m))).toEqual({ newUnread: true });
     expect(d.inbox.messages.map((x) => x.id)).toEqual([1, 2]);
-    expect(d.status.unread).toBe(1);
+    expect(peerLink(d.status)?.unread).toBe(1);
     // A replay of the same event changes nothing.
-    expect(applyPeerEvent(d, ev('peer.message', { message: m }))).toEqual({ newUnread: false });
-    expect(d.status.unread).toBe(1);
+    expect(applyPeerEvent(d, messageEvent(m))).toEqual({ newUnread: false });
+    expect(peerLink(d.status)?.unread).toBe(1);
     expect(d.inbox.messages).toHaveLength(2);
     expect(d.events).toBe(3);
   });
@@ -146,22 +152,19 @@ describe('applyPeerEvent', () => {
   it('keeps no list while the Inbox is not loaded', () => {
     const d = emptyPeer();
     d.status = status();
-    expect(applyPeerEvent(d, ev('peer.message', { message: msg(5, { unread: true }) }))).toEqual({ newUnread: true });
-    expect(applyPeerEvent(d, ev('peer.message', { message: msg(6, { from: ME, to: 'bob' }) }))).toEqual({ newUnread: false });
+    expect(applyPeerEvent(d, messageEvent(msg(5, { unread: true })))).toEqual({ newUnread: true });
+    expect(applyPeerEvent(d, messageEvent(msg(6, { from: ME, to: 'bob' })))).toEqual({ newUnread: false });
     expect(d.inbox.messages).toEqual([]);
   });
 
-  it('completes the status of a Perch whose peer network is off', () => {
+  it('keeps the status of a Perch whose peer network is off', () => {
     const d = emptyPeer();
     d.offMessage = 'the peer network is off';
-    applyPeerEvent(d, ev('peer.status', { status: { enabled: false } }));
-    expect(d.status).toEqual(
-      normalizePeerStatus({ enabled: false, tags: [], delivery: { queued: 0, state: 'idle', attempt: 0, error: null } }),
-    );
-    expect(d.status?.tags).toEqual([]);
-    expect(d.status?.delivery.state).toBe('idle');
+    applyPeerEvent(d, statusEvent({ enabled: false }));
+    expect(d.status).toEqual({ enabled: false });
+    expect(peerLink(d.status)).toBeNull();
     expect(d.offMessage).toBe('the peer network is off');
-    applyPeerEvent(d, ev('peer.status', { status: status() }));
+    applyPeerEvent(d, statusEvent(status()));
     expect(d.offMessage).toBeNull();
   });
 
@@ -169,15 +172,18 @@ describe('applyPeerEvent', () => {
     const d = emptyPeer();
     d.inbox.loaded = true;
     d.inbox.filter = { channel: 'ops', agent: '' };
-    applyPeerEvent(d, ev('peer.message', { message: msg(1, { channel: 'dev' }) }));
-    applyPeerEvent(d, ev('peer.message', { message: msg(2, { channel: 'ops' }) }));
+    applyPeerEvent(d, messageEvent(msg(1, { channel: 'dev' })));
+    applyPeerEvent(d, messageEvent(msg(2, { channel: 'ops' })));
     expect(d.inbox.messages.map((m) => m.id)).toEqual([2]);
   });
 
   it('ignores other events and malformed ones', () => {
     const d = emptyPeer();
-    expect(applyPeerEvent(d, { seq: 1, at: 1, type: 'reset' })).toEqual({ newUnread: false });
-    expect(applyPeerEvent(d, ev('peer.message', {}))).toEqual({ newUnread: false });
+    expect(applyPeerEvent(d, { type: 'reset', at: 1 })).toEqual({ newUnread: false });
+    expect(applyPeerEvent(d, { seq: 1, at: 1, type: 'peer.failed', error: 'codex is down', queued: 1 })).toEqual({ newUnread: false });
+    // A message event without its message (not what the server sends).
+    const malformed = { seq: 2, at: 2, type: 'peer.message' } as unknown as PerchEvent;
+    expect(applyPeerEvent(d, malformed)).toEqual({ newUnread: false });
     expect(d.events).toBe(0);
   });
 });
@@ -298,30 +304,17 @@ describe('targets and filter options', () => {
   });
 });
 
-describe('normalizePeerStatus', () => {
-  it('keeps a full status and fills a partial one', () => {
-    expect(normalizePeerStatus(status({ unread: 3 }))).toEqual(status({ unread: 3 }));
-    const off = normalizePeerStatus({ enabled: false });
-    expect(off.enabled).toBe(false);
-    expect(off.relayUrl).toBeNull();
-    expect(off.unread).toBe(0);
-    expect(off.channels).toEqual([]);
-    expect(normalizePeerStatus(null).enabled).toBe(false);
-  });
-
-  it('reads an unknown or empty delivery state as idle', () => {
-    const raw = { ...status(), delivery: { queued: 1, state: '', attempt: 0, error: null } } as unknown as PeerStatus;
-    expect(normalizePeerStatus(raw).delivery).toEqual({ queued: 1, state: 'idle', attempt: 0, error: null });
+describe('peerLink', () => {
+  it('is the link while the network is on, else null', () => {
+    const on = status({ unread: 3 });
+    expect(peerLink(on)).toBe(on);
+    expect(peerLink({ enabled: false })).toBeNull();
+    expect(peerLink(null)).toBeNull();
+    expect(peerLink(undefined)).toBeNull();
   });
 });
 
 describe('helpers', () => {
-  it('reads the kind under either name', () => {
-    expect(kindOf({ kind: 'alert' })).toBe('alert');
-    expect(kindOf({ kind: null, type: 'pair.invite' })).toBe('pair.invite');
-    expect(kindOf({})).toBeNull();
-  });
-
   it('toggles a name in a list', () => {
     expect(withToggled(['a', 'b'], 'c', true)).toEqual(['a', 'b', 'c']);
     expect(withToggled(['a', 'b'], 'a', true)).toEqual(['a', 'b']);

@@ -8,12 +8,13 @@ import {
   loadSnapshot,
   type AppData,
 } from '../src/lib/reducer';
-import type { Approval, PerchEvent, Session, Status } from '../src/lib/types';
+import type { Approval, EventKind, RuntimeEvent, Session, Settings, Status } from '../src/lib/types';
 
 let seq = 0;
-function ev<T extends PerchEvent['type']>(type: T, payload: Record<string, unknown> = {}): PerchEvent {
+/** A runtime event with the next `seq`. */
+function ev(kind: EventKind): RuntimeEvent {
   seq += 1;
-  return { seq, at: 1_000 + seq, type, ...payload } as unknown as PerchEvent;
+  return { seq, at: 1_000 + seq, ...kind };
 }
 
 function session(id: string, extra: Partial<Session> = {}): Session {
@@ -37,12 +38,13 @@ function session(id: string, extra: Partial<Session> = {}): Session {
 function status(): Status {
   return {
     version: '0.1.0',
-    codex: { state: 'ready', detail: null, version: '0.1', pinnedVersion: '0.1', restarts: 0, pid: 1 },
+    codex: { state: 'ready', detail: null, version: '0.1', pinnedVersion: '0.1', restarts: 0, pid: 1, bin: 'codex' },
     activeTurns: [],
     pendingApprovals: 0,
     approvalPolicy: 'guarded',
     model: 'mock-model',
     dataDir: '/tmp',
+    warnings: [],
   };
 }
 
@@ -58,6 +60,7 @@ function approval(id: string, extra: Partial<Approval> = {}): Approval {
     status: 'pending',
     createdAt: 5,
     answeredAt: null,
+    answeredBy: null,
     ...extra,
   };
 }
@@ -73,103 +76,105 @@ function loaded(): AppData {
 describe('applyEvent', () => {
   it('streams agent message deltas and replaces them with the completed item', () => {
     const d = loaded();
-    applyEvent(d, ev('turn.started', { sessionId: 's1', turnId: 't1' }));
+    applyEvent(d, ev({ type: 'turn.started', sessionId: 's1', turnId: 't1' }));
     expect(activeTurnId(d, 's1')).toBe('t1');
-    applyEvent(d, ev('item.started', { sessionId: 's1', turnId: 't1', item: { type: 'agentMessage', id: 'm1', text: '' } }));
-    applyEvent(d, ev('item.delta', { sessionId: 's1', turnId: 't1', itemId: 'm1', kind: 'agentMessage', delta: 'Hello ' }));
-    applyEvent(d, ev('item.delta', { sessionId: 's1', turnId: 't1', itemId: 'm1', kind: 'agentMessage', delta: 'there' }));
+    applyEvent(d, ev({ type: 'item.started', sessionId: 's1', turnId: 't1', item: { type: 'agentMessage', id: 'm1', text: '' } }));
+    applyEvent(d, ev({ type: 'item.delta', sessionId: 's1', turnId: 't1', itemId: 'm1', kind: 'agentMessage', delta: 'Hello ' }));
+    applyEvent(d, ev({ type: 'item.delta', sessionId: 's1', turnId: 't1', itemId: 'm1', kind: 'agentMessage', delta: 'there' }));
     expect(d.turns.s1[0].items[0].text).toBe('Hello there');
 
-    applyEvent(d, ev('item.completed', { sessionId: 's1', turnId: 't1', item: { type: 'agentMessage', id: 'm1', text: 'Hello there!' } }));
+    applyEvent(d, ev({ type: 'item.completed', sessionId: 's1', turnId: 't1', item: { type: 'agentMessage', id: 'm1', text: 'Hello there!' } }));
     expect(d.turns.s1[0].items).toHaveLength(1);
     expect(d.turns.s1[0].items[0].text).toBe('Hello there!');
     expect(d.turns.s1[0].items[0]._done).toBe(true);
 
-    applyEvent(d, ev('turn.completed', { sessionId: 's1', turnId: 't1', status: 'completed', error: null }));
+    applyEvent(d, ev({ type: 'turn.completed', sessionId: 's1', turnId: 't1', status: 'completed', error: null }));
     expect(d.turns.s1[0].status).toBe('completed');
     expect(activeTurnId(d, 's1')).toBeNull();
   });
 
   it('creates an item for a delta that arrives before item.started', () => {
     const d = loaded();
-    applyEvent(d, ev('item.delta', { sessionId: 's1', turnId: 't1', itemId: 'm1', kind: 'agentMessage', delta: 'Hi' }));
+    applyEvent(d, ev({ type: 'item.delta', sessionId: 's1', turnId: 't1', itemId: 'm1', kind: 'agentMessage', delta: 'Hi' }));
     expect(d.turns.s1[0]).toMatchObject({ id: 't1', status: 'inProgress' });
     expect(d.turns.s1[0].items[0]).toMatchObject({ type: 'agentMessage', id: 'm1', text: 'Hi' });
     // A late item.started keeps the streamed text.
-    applyEvent(d, ev('item.started', { sessionId: 's1', turnId: 't1', item: { type: 'agentMessage', id: 'm1', text: '' } }));
+    applyEvent(d, ev({ type: 'item.started', sessionId: 's1', turnId: 't1', item: { type: 'agentMessage', id: 'm1', text: '' } }));
     expect(d.turns.s1[0].items[0].text).toBe('Hi');
   });
 
   it('appends command output and reasoning deltas', () => {
     const d = loaded();
-    applyEvent(d, ev('item.started', {
+    applyEvent(d, ev({
+      type: 'item.started',
       sessionId: 's1', turnId: 't1',
       item: { type: 'commandExecution', id: 'c1', command: 'ls', status: 'inProgress', aggregatedOutput: null, exitCode: null },
     }));
-    applyEvent(d, ev('item.delta', { sessionId: 's1', turnId: 't1', itemId: 'c1', kind: 'commandOutput', delta: 'a\n' }));
-    applyEvent(d, ev('item.delta', { sessionId: 's1', turnId: 't1', itemId: 'c1', kind: 'commandOutput', delta: 'b\n' }));
+    applyEvent(d, ev({ type: 'item.delta', sessionId: 's1', turnId: 't1', itemId: 'c1', kind: 'commandOutput', delta: 'a\n' }));
+    applyEvent(d, ev({ type: 'item.delta', sessionId: 's1', turnId: 't1', itemId: 'c1', kind: 'commandOutput', delta: 'b\n' }));
     expect(d.turns.s1[0].items[0].aggregatedOutput).toBe('a\nb\n');
-    applyEvent(d, ev('item.delta', { sessionId: 's1', turnId: 't1', itemId: 'r1', kind: 'reasoning', delta: '**Plan**' }));
-    applyEvent(d, ev('item.delta', { sessionId: 's1', turnId: 't1', itemId: 'r1', kind: 'reasoning', delta: ' it' }));
+    applyEvent(d, ev({ type: 'item.delta', sessionId: 's1', turnId: 't1', itemId: 'r1', kind: 'reasoning', delta: '**Plan**' }));
+    applyEvent(d, ev({ type: 'item.delta', sessionId: 's1', turnId: 't1', itemId: 'r1', kind: 'reasoning', delta: ' it' }));
     expect(d.turns.s1[0].items[1]).toMatchObject({ type: 'reasoning', summary: ['**Plan** it'] });
   });
 
   it('ignores item events of sessions whose history is not loaded', () => {
     const d = loaded();
-    applyEvent(d, ev('item.delta', { sessionId: 's2', turnId: 'tx', itemId: 'm', kind: 'agentMessage', delta: 'x' }));
+    applyEvent(d, ev({ type: 'item.delta', sessionId: 's2', turnId: 'tx', itemId: 'm', kind: 'agentMessage', delta: 'x' }));
     expect(d.turns.s2).toBeUndefined();
   });
 
   it('marks other sessions unread and tracks failures', () => {
     const d = loaded();
-    applyEvent(d, ev('turn.completed', { sessionId: 's2', turnId: 't9', status: 'failed', error: 'model said 500' }));
+    applyEvent(d, ev({ type: 'turn.completed', sessionId: 's2', turnId: 't9', status: 'failed', error: 'model said 500' }));
     expect(d.unread.s2).toBe(true);
     expect(d.unread.s1).toBeUndefined();
-    applyEvent(d, ev('turn.completed', { sessionId: 's1', turnId: 't1', status: 'interrupted', error: 'stopped' }));
+    applyEvent(d, ev({ type: 'turn.completed', sessionId: 's1', turnId: 't1', status: 'interrupted', error: 'stopped' }));
     expect(d.turns.s1[0]).toMatchObject({ status: 'interrupted', error: 'stopped' });
   });
 
   it('records approvals requested and resolved', () => {
     const d = loaded();
-    applyEvent(d, ev('approval.requested', { approval: approval('a1') }));
+    applyEvent(d, ev({ type: 'approval.requested', approval: approval('a1') }));
     expect(d.approvals.a1.status).toBe('pending');
-    applyEvent(d, ev('approval.resolved', { approval: approval('a1', { status: 'accept', answeredAt: 9 }) }));
+    applyEvent(d, ev({ type: 'approval.resolved', approval: approval('a1', { status: 'accept', answeredAt: 9 }) }));
     expect(d.approvals.a1.status).toBe('accept');
   });
 
   it('tracks stalls until the turn speaks again', () => {
     const d = loaded();
-    applyEvent(d, ev('turn.started', { sessionId: 's1', turnId: 't1' }));
-    applyEvent(d, ev('turn.stalled', { sessionId: 's1', turnId: 't1', silentForMs: 45_000 }));
+    applyEvent(d, ev({ type: 'turn.started', sessionId: 's1', turnId: 't1' }));
+    applyEvent(d, ev({ type: 'turn.stalled', sessionId: 's1', turnId: 't1', silentForMs: 45_000 }));
     expect(d.stalled.t1).toBe(45_000);
-    applyEvent(d, ev('item.delta', { sessionId: 's1', turnId: 't1', itemId: 'm', kind: 'agentMessage', delta: 'x' }));
+    applyEvent(d, ev({ type: 'item.delta', sessionId: 's1', turnId: 't1', itemId: 'm', kind: 'agentMessage', delta: 'x' }));
     expect(d.stalled.t1).toBeUndefined();
   });
 
   it('updates codex state, sessions and tokens', () => {
     const d = loaded();
-    applyEvent(d, ev('codex.state', { state: 'restarting', detail: 'crashed' }));
+    applyEvent(d, ev({ type: 'codex.state', state: 'restarting', detail: 'crashed' }));
     expect(d.codexState).toBe('restarting');
     expect(d.status?.codex.detail).toBe('crashed');
-    applyEvent(d, ev('session.updated', { session: session('s3', { name: 'New', pinned: true }) }));
+    applyEvent(d, ev({ type: 'session.updated', session: session('s3', { name: 'New', pinned: true }) }));
     expect(d.sessions[0].id).toBe('s3');
     const usage = { totalTokens: 12_300, inputTokens: 10_000, outputTokens: 2_300, lastTurnTokens: 12_300, contextWindow: 258_000 };
-    applyEvent(d, ev('tokens.updated', { sessionId: 's1', usage }));
+    applyEvent(d, ev({ type: 'tokens.updated', sessionId: 's1', usage }));
     expect(d.tokens.s1).toEqual(usage);
     expect(d.sessions.find((s) => s.id === 's1')?.tokenUsage).toEqual(usage);
   });
 
   it('asks for a reload on lagged and reset', () => {
     const d = loaded();
-    expect(applyEvent(d, ev('lagged', { skipped: 12 }))).toEqual([{ type: 'reload', reason: 'lagged' }]);
-    expect(applyEvent(d, ev('reset'))).toEqual([{ type: 'reload', reason: 'reset' }]);
-    expect(applyEvent(d, ev('warning', { message: 'x' }))).toEqual([]);
+    expect(applyEvent(d, { type: 'lagged', skipped: 12, at: 1 })).toEqual([{ type: 'reload', reason: 'lagged' }]);
+    expect(applyEvent(d, { type: 'reset', at: 2 })).toEqual([{ type: 'reload', reason: 'reset' }]);
+    expect(applyEvent(d, ev({ type: 'warning', sessionId: null, message: 'x' }))).toEqual([]);
+    expect(d.warnings.at(-1)).toMatchObject({ sessionId: null, message: 'x' });
   });
 
   it('keeps answered approvals across a snapshot reload', () => {
     const d = loaded();
-    applyEvent(d, ev('approval.resolved', { approval: approval('old', { status: 'decline' }) }));
-    applyEvent(d, ev('approval.requested', { approval: approval('gone') }));
+    applyEvent(d, ev({ type: 'approval.resolved', approval: approval('old', { status: 'decline' }) }));
+    applyEvent(d, ev({ type: 'approval.requested', approval: approval('gone') }));
     loadSnapshot(d, { status: status(), sessions: [session('s1')], approvals: [approval('new')] });
     expect(Object.keys(d.approvals).sort()).toEqual(['new', 'old']);
   });
@@ -178,7 +183,8 @@ describe('applyEvent', () => {
     const d = loaded();
     addLocalUserMessage(d, 's1', 't1', 'do it');
     expect(d.turns.s1[0].items).toHaveLength(1);
-    applyEvent(d, ev('item.completed', {
+    applyEvent(d, ev({
+      type: 'item.completed',
       sessionId: 's1', turnId: 't1', item: { type: 'userMessage', id: 'u1', content: [{ type: 'text', text: 'do it' }] },
     }));
     expect(d.turns.s1[0].items.map((i) => i.id)).toEqual(['u1']);
@@ -189,26 +195,43 @@ describe('applyEvent', () => {
 
   it('reloads when sequence numbers go backwards (server restarted)', () => {
     const d = loaded();
-    applyEvent(d, { seq: 50, at: 1, type: 'warning', message: 'a' } as PerchEvent);
-    expect(applyEvent(d, { seq: 51, at: 2, type: 'warning', message: 'b' } as PerchEvent)).toEqual([]);
-    expect(applyEvent(d, { seq: 3, at: 3, type: 'warning', message: 'c' } as PerchEvent)).toEqual([{ type: 'reload', reason: 'reset' }]);
+    const warning = (seq: number, message: string): RuntimeEvent => ({ seq, at: seq, type: 'warning', sessionId: null, message });
+    applyEvent(d, warning(50, 'a'));
+    expect(applyEvent(d, warning(51, 'b'))).toEqual([]);
+    // The stream's control events carry no seq and leave it alone.
+    applyEvent(d, { type: 'lagged', skipped: 1, at: 52 });
+    expect(d.lastSeq).toBe(51);
+    expect(applyEvent(d, warning(3, 'c'))).toEqual([{ type: 'reload', reason: 'reset' }]);
     expect(d.lastSeq).toBe(3);
   });
 
   it('keeps the settings live from settings.changed', () => {
     const d = loaded();
     expect(d.settings).toBeNull();
-    const settings = {
+    const settings: Settings = {
       codex: { bin: null, approvalPolicy: 'guarded', model: null, effort: null, cwd: null },
       provider: null,
       providerKeySet: false,
-      notifications: { dnd: true, dndAllowsApprovals: true, approvals: true, turnFinished: true, codexRestarts: true, errors: true },
+      relayTokenSet: false,
+      notifications: {
+        dnd: true,
+        dndAllowsApprovals: true,
+        approvals: true,
+        turnFinished: true,
+        codexRestarts: true,
+        errors: true,
+        peerMessages: true,
+        mutedAgents: [],
+        mutedChannels: [],
+        wakeups: true,
+      },
+      memory: { context: true, contextTokens: 2_000, autoArchive: false, embeddingsUrl: null, embeddingsModel: null },
       autostart: { supported: true, enabled: false, error: null },
       secrets: { backend: 'keyring', warning: null },
       paths: { data: '/d', config: '/d/config.toml', logs: null, codexHome: null },
       restartRequired: false,
     };
-    expect(applyEvent(d, ev('settings.changed', { settings }))).toEqual([]);
+    expect(applyEvent(d, ev({ type: 'settings.changed', settings }))).toEqual([]);
     expect(d.settings?.notifications.dnd).toBe(true);
   });
 });

@@ -1,20 +1,25 @@
 //! Memory, planner and wakeup routes: thin adapters over the runtime's
 //! agent state (the same records the agent's MCP tools change).
 
+use crate::body_schemas::BodySchemas;
 use crate::error::ApiError;
-use crate::routes::{created, ok, ApiResult, Json};
+use crate::openapi::{BadBody, ById, Protected};
+use crate::routes::{accepted, created, ok, optional_body, Json, Made, QueryOr, Reply};
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
+use perch_protocol::errors::ErrorBody;
 use perch_protocol::List;
-use perch_runtime::memory::{MemoryFormat, MemoryPatch, MemoryQuery, NewMemory, Origin};
-use perch_runtime::planner::{NewPlan, NewPlanItem, PlanChange, PlanItemPatch};
-use perch_runtime::wakeups::{CreatedBy, NewWakeup, WakeupPatch};
+use perch_runtime::memory::{
+    ImportReport, Memory, MemoryFormat, MemoryPatch, MemoryQuery, NewMemory, Origin,
+};
+use perch_runtime::planner::{NewPlan, NewPlanItem, Plan, PlanChange, PlanItemPatch};
+use perch_runtime::wakeups::{CreatedBy, NewWakeup, Wakeup, WakeupPatch, WakeupRun};
 use perch_runtime::Runtime;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
 
 /// Memory imports may be larger than other bodies.
 pub const IMPORT_LIMIT: usize = 16 * 1024 * 1024;
@@ -23,31 +28,41 @@ type Rt = State<Arc<Runtime>>;
 type Id = Result<Path<i64>, PathRejection>;
 type Ids = Result<Path<(i64, i64)>, PathRejection>;
 
-fn no_content() -> ApiResult {
-    Ok(StatusCode::NO_CONTENT.into_response())
+fn no_content() -> Result<StatusCode, ApiError> {
+    Ok(StatusCode::NO_CONTENT)
 }
 
 // ------------------------------------------------------------------ memory
 
-#[derive(Deserialize)]
+/// The query of `GET /api/memories`.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct MemoryListQuery {
+    /// Ranked search over text and tags.
     q: Option<String>,
+    /// Only memories with this tag.
     tag: Option<String>,
-    limit: Option<usize>,
-    offset: Option<usize>,
+    /// At most this many (default 50).
+    #[param(maximum = 4_294_967_295_u32)]
+    limit: Option<u32>,
+    /// Skip this many (default 0).
+    #[param(maximum = 4_294_967_295_u32)]
+    offset: Option<u32>,
 }
 
-pub async fn list_memories(
-    State(rt): Rt,
-    query: Result<Query<MemoryListQuery>, QueryRejection>,
-) -> ApiResult {
+/// Memories: newest first, or ranked with `?q=`; `total` counts them all.
+#[utoipa::path(get, path = "/api/memories", tag = "memory", params(MemoryListQuery),
+    responses((status = 200, body = List<Memory>), (status = 400, body = ErrorBody, description = "A query parameter is wrong"),
+        (status = 502, body = ErrorBody, description = "The embeddings service failed"),
+        Protected))]
+pub async fn list_memories(State(rt): Rt, query: QueryOr<MemoryListQuery>) -> Reply<List<Memory>> {
     let Query(q) = query?;
     let query = MemoryQuery {
         q: q.q,
         tag: q.tag,
-        limit: q.limit.unwrap_or(50),
-        offset: q.offset.unwrap_or(0),
+        limit: q.limit.map_or(50, |n| n as usize),
+        offset: q.offset.map_or(0, |n| n as usize),
     };
     let page = rt.memories(query, false).await?;
     ok(List {
@@ -57,21 +72,38 @@ pub async fn list_memories(
     })
 }
 
-pub async fn add_memory(State(rt): Rt, Json(new): Json<NewMemory>) -> ApiResult {
+/// Add a memory (as the person).
+#[utoipa::path(post, path = "/api/memories", tag = "memory", request_body = NewMemory,
+    responses((status = 201, body = Memory,
+        links(("get_memory" = (operation_id = "get_memory", parameters(("id" = "$response.body#/id")))), ("patch_memory" = (operation_id = "patch_memory", parameters(("id" = "$response.body#/id")))), ("delete_memory" = (operation_id = "delete_memory", parameters(("id" = "$response.body#/id")))))),
+        BadBody, Protected))]
+pub async fn add_memory(State(rt): Rt, Json(new): Json<NewMemory>) -> Made<Memory> {
     created(rt.add_memory(new, Origin::person())?)
 }
 
-pub async fn get_memory(State(rt): Rt, id: Id) -> ApiResult {
+/// One memory.
+#[utoipa::path(get, path = "/api/memories/{id}", tag = "memory",
+    params(("id" = i64, Path, description = "The memory id")),
+    responses((status = 200, body = Memory), ById, Protected))]
+pub async fn get_memory(State(rt): Rt, id: Id) -> Reply<Memory> {
     let Path(id) = id?;
     ok(rt.memory(id)?)
 }
 
-pub async fn patch_memory(State(rt): Rt, id: Id, Json(patch): Json<MemoryPatch>) -> ApiResult {
+/// Edit a memory's text, tags or importance.
+#[utoipa::path(patch, path = "/api/memories/{id}", tag = "memory",
+    params(("id" = i64, Path, description = "The memory id")), request_body = MemoryPatch,
+    responses((status = 200, body = Memory), ById, BadBody, Protected))]
+pub async fn patch_memory(State(rt): Rt, id: Id, Json(patch): Json<MemoryPatch>) -> Reply<Memory> {
     let Path(id) = id?;
     ok(rt.update_memory(id, patch)?)
 }
 
-pub async fn delete_memory(State(rt): Rt, id: Id) -> ApiResult {
+/// Delete a memory.
+#[utoipa::path(delete, path = "/api/memories/{id}", tag = "memory",
+    params(("id" = i64, Path, description = "The memory id")),
+    responses((status = 204, description = "Deleted"), ById, Protected))]
+pub async fn delete_memory(State(rt): Rt, id: Id) -> Result<StatusCode, ApiError> {
     let Path(id) = id?;
     if rt.delete_memories(&[id])?.is_empty() {
         return Err(ApiError::new(
@@ -83,26 +115,60 @@ pub async fn delete_memory(State(rt): Rt, id: Id) -> ApiResult {
     no_content()
 }
 
-#[derive(Deserialize)]
+/// `POST /api/memories/delete`: the memories to delete.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkDelete {
+    /// At most 10 000.
     ids: Vec<i64>,
 }
 
-pub async fn delete_memories(State(rt): Rt, Json(body): Json<BulkDelete>) -> ApiResult {
-    ok(json!({ "deleted": rt.delete_memories(&body.ids)?.len() }))
+/// How many memories a bulk delete removed.
+#[derive(Serialize, ToSchema)]
+pub struct Deleted {
+    deleted: usize,
 }
 
-#[derive(Deserialize)]
+/// Delete several memories (ids that do not exist are ignored).
+#[utoipa::path(post, path = "/api/memories/delete", tag = "memory", request_body = BulkDelete,
+    responses((status = 200, body = Deleted), BadBody, Protected))]
+pub async fn delete_memories(State(rt): Rt, Json(body): Json<BulkDelete>) -> Reply<Deleted> {
+    ok(Deleted {
+        deleted: rt.delete_memories(&body.ids)?.len(),
+    })
+}
+
+/// The query of the memory export.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct FormatQuery {
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `jsonl` (the default) or `markdown`.
+    #[param(inline)]
     format: Option<MemoryFormat>,
 }
 
+/// The query of the memory import.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// What the file is: `jsonl` or `markdown`.
+    #[param(inline)]
+    format: MemoryFormat,
+}
+
+/// Every memory as a file.
+#[utoipa::path(get, path = "/api/memories/export", tag = "memory", params(ExportQuery),
+    responses(
+        (status = 200, description = "The file (`Content-Disposition: attachment`)",
+            content((String = "application/x-ndjson"), (String = "text/markdown"))),
+        (status = 400, body = ErrorBody, description = "A query parameter is wrong"),
+        Protected))]
 pub async fn export_memories(
     State(rt): Rt,
-    query: Result<Query<FormatQuery>, QueryRejection>,
-) -> ApiResult {
+    query: QueryOr<ExportQuery>,
+) -> Result<Response, ApiError> {
     let Query(q) = query?;
     let format = q.format.unwrap_or(MemoryFormat::Jsonl);
     let (content_type, file) = match format {
@@ -124,19 +190,48 @@ pub async fn export_memories(
         .into_response())
 }
 
+/// The body of an import, as the document describes it (the handler reads
+/// the bytes): the file's text, JSON lines or the Markdown export, not empty.
+pub struct MemoryFile;
+
+impl utoipa::PartialSchema for MemoryFile {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(1))
+            .description(Some("The file's text: JSON lines, or the Markdown export"))
+            .into()
+    }
+}
+
+impl ToSchema for MemoryFile {}
+
+/// Import memories from a file (up to 16 MiB): the body is the file.
+#[utoipa::path(post, path = "/api/memories/import", tag = "memory", params(ImportQuery),
+    request_body(content = MemoryFile, content_type = "text/plain"),
+    responses((status = 200, body = ImportReport), BadBody, Protected))]
 pub async fn import_memories(
     State(rt): Rt,
-    query: Result<Query<FormatQuery>, QueryRejection>,
+    query: Result<Query<ImportQuery>, QueryRejection>,
     body: axum::body::Bytes,
-) -> ApiResult {
-    let Query(q) = query?;
-    let format = q.format.ok_or_else(|| {
+) -> Reply<ImportReport> {
+    let Query(ImportQuery { format }) = query.map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_request",
-            "say which format the file is: ?format=jsonl or ?format=markdown",
+            format!(
+                "say which format the file is, ?format=jsonl or ?format=markdown ({})",
+                e.body_text()
+            ),
         )
     })?;
+    if body.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the body is empty: send the file's text as the body",
+        ));
+    }
     let text = std::str::from_utf8(&body).map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -149,75 +244,115 @@ pub async fn import_memories(
 
 // ------------------------------------------------------------------ planner
 
-pub async fn list_plans(State(rt): Rt) -> ApiResult {
+/// Todo lists with their items.
+#[utoipa::path(get, path = "/api/plans", tag = "planner",
+    responses((status = 200, body = List<Plan>), Protected))]
+pub async fn list_plans(State(rt): Rt) -> Reply<List<Plan>> {
     ok(List::of(rt.plans()?))
 }
 
-pub async fn create_plan(State(rt): Rt, Json(new): Json<NewPlan>) -> ApiResult {
+/// Create a todo list.
+#[utoipa::path(post, path = "/api/plans", tag = "planner", request_body = NewPlan,
+    responses((status = 201, body = Plan,
+        links(("get_plan" = (operation_id = "get_plan", parameters(("id" = "$response.body#/id")))), ("rename_plan" = (operation_id = "rename_plan", parameters(("id" = "$response.body#/id")))), ("delete_plan" = (operation_id = "delete_plan", parameters(("id" = "$response.body#/id")))), ("add_plan_item" = (operation_id = "add_plan_item", parameters(("id" = "$response.body#/id")))), ("clear_plan" = (operation_id = "clear_plan", parameters(("id" = "$response.body#/id")))))),
+        BadBody,
+        (status = 409, body = ErrorBody, description = "A list with that name exists"), Protected))]
+pub async fn create_plan(State(rt): Rt, Json(new): Json<NewPlan>) -> Made<Plan> {
     created(rt.create_plan(new)?)
 }
 
-pub async fn get_plan(State(rt): Rt, id: Id) -> ApiResult {
+/// One todo list.
+#[utoipa::path(get, path = "/api/plans/{id}", tag = "planner",
+    params(("id" = i64, Path, description = "The plan id")),
+    responses((status = 200, body = Plan), ById, Protected))]
+pub async fn get_plan(State(rt): Rt, id: Id) -> Reply<Plan> {
     let Path(id) = id?;
     ok(rt.plan(id)?)
 }
 
-#[derive(Deserialize)]
+/// `PATCH /api/plans/{id}`: the new name.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanRename {
     name: String,
 }
 
-pub async fn rename_plan(State(rt): Rt, id: Id, Json(body): Json<PlanRename>) -> ApiResult {
+/// Rename a todo list.
+#[utoipa::path(patch, path = "/api/plans/{id}", tag = "planner",
+    params(("id" = i64, Path, description = "The plan id")), request_body = PlanRename,
+    responses((status = 200, body = Plan), ById, BadBody,
+        (status = 409, body = ErrorBody, description = "A list with that name exists"), Protected))]
+pub async fn rename_plan(State(rt): Rt, id: Id, Json(body): Json<PlanRename>) -> Reply<Plan> {
     let Path(id) = id?;
     ok(rt.change_plan(id, PlanChange::Rename(body.name))?)
 }
 
-pub async fn delete_plan(State(rt): Rt, id: Id) -> ApiResult {
+/// Delete a todo list.
+#[utoipa::path(delete, path = "/api/plans/{id}", tag = "planner",
+    params(("id" = i64, Path, description = "The plan id")),
+    responses((status = 204, description = "Deleted"), ById, Protected))]
+pub async fn delete_plan(State(rt): Rt, id: Id) -> Result<StatusCode, ApiError> {
     let Path(id) = id?;
     rt.delete_plan(id)?;
     no_content()
 }
 
-pub async fn add_plan_item(State(rt): Rt, id: Id, Json(item): Json<NewPlanItem>) -> ApiResult {
+/// Add an item.
+#[utoipa::path(post, path = "/api/plans/{id}/items", tag = "planner",
+    params(("id" = i64, Path, description = "The plan id")), request_body = NewPlanItem,
+    responses((status = 200, body = Plan,
+        links(("patch_plan_item" = (operation_id = "patch_plan_item", parameters(("id" = "$response.body#/id"), ("itemId" = "$response.body#/items/0/id")))), ("delete_plan_item" = (operation_id = "delete_plan_item", parameters(("id" = "$response.body#/id"), ("itemId" = "$response.body#/items/0/id")))))),
+        ById, BadBody, Protected))]
+pub async fn add_plan_item(State(rt): Rt, id: Id, Json(item): Json<NewPlanItem>) -> Reply<Plan> {
     let Path(id) = id?;
     ok(rt.change_plan(id, PlanChange::Add(vec![item]))?)
 }
 
+/// Edit, check, uncheck or move an item.
+#[utoipa::path(patch, path = "/api/plans/{id}/items/{itemId}", tag = "planner",
+    params(("id" = i64, Path, description = "The plan id"), ("itemId" = i64, Path, description = "The item id")),
+    request_body = PlanItemPatch,
+    responses((status = 200, body = Plan), ById, BadBody, Protected))]
 pub async fn patch_plan_item(
     State(rt): Rt,
     ids: Ids,
     Json(patch): Json<PlanItemPatch>,
-) -> ApiResult {
+) -> Reply<Plan> {
     let Path((id, item)) = ids?;
     ok(rt.change_plan(id, PlanChange::Edit(item, patch))?)
 }
 
-pub async fn delete_plan_item(State(rt): Rt, ids: Ids) -> ApiResult {
+/// Remove an item.
+#[utoipa::path(delete, path = "/api/plans/{id}/items/{itemId}", tag = "planner",
+    params(("id" = i64, Path, description = "The plan id"), ("itemId" = i64, Path, description = "The item id")),
+    responses((status = 200, body = Plan), ById, Protected))]
+pub async fn delete_plan_item(State(rt): Rt, ids: Ids) -> Reply<Plan> {
     let Path((id, item)) = ids?;
     ok(rt.change_plan(id, PlanChange::Remove(item))?)
 }
 
-#[derive(Deserialize, Default)]
+/// `POST /api/plans/{id}/clear`: which items go (the body is optional).
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlanClear {
+    /// Only the checked items (default: all).
     #[serde(default)]
     done_only: bool,
 }
 
-pub async fn clear_plan(State(rt): Rt, id: Id, body: axum::body::Bytes) -> ApiResult {
+/// Remove all items, or only the checked ones.
+#[utoipa::path(post, path = "/api/plans/{id}/clear", tag = "planner",
+    params(("id" = i64, Path, description = "The plan id")),
+    request_body(content = Option<PlanClear>, description = "Optional"),
+    responses((status = 200, body = Plan), ById, BadBody, Protected))]
+pub async fn clear_plan(
+    State(rt): Rt,
+    id: Id,
+    schemas: Option<Extension<Arc<BodySchemas>>>,
+    body: axum::body::Bytes,
+) -> Reply<Plan> {
     let Path(id) = id?;
-    let clear: PlanClear = if body.iter().all(u8::is_ascii_whitespace) {
-        PlanClear::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_input",
-                format!("the body: {e}"),
-            )
-        })?
-    };
+    let clear: PlanClear = optional_body(schemas, &body)?;
     ok(rt.change_plan(
         id,
         PlanChange::Clear {
@@ -228,58 +363,101 @@ pub async fn clear_plan(State(rt): Rt, id: Id, body: axum::body::Bytes) -> ApiRe
 
 // ------------------------------------------------------------------ wakeups
 
-pub async fn list_wakeups(State(rt): Rt) -> ApiResult {
+/// Wakeups with their next fire times and last runs.
+#[utoipa::path(get, path = "/api/wakeups", tag = "wakeups",
+    responses((status = 200, body = List<Wakeup>), Protected))]
+pub async fn list_wakeups(State(rt): Rt) -> Reply<List<Wakeup>> {
     ok(List::of(rt.wakeups()?))
 }
 
-pub async fn create_wakeup(State(rt): Rt, Json(new): Json<NewWakeup>) -> ApiResult {
+/// Schedule a wakeup (at, in, every or cron).
+#[utoipa::path(post, path = "/api/wakeups", tag = "wakeups", request_body = NewWakeup,
+    responses((status = 201, body = Wakeup,
+        links(("get_wakeup" = (operation_id = "get_wakeup", parameters(("id" = "$response.body#/id")))), ("patch_wakeup" = (operation_id = "patch_wakeup", parameters(("id" = "$response.body#/id")))), ("delete_wakeup" = (operation_id = "delete_wakeup", parameters(("id" = "$response.body#/id")))), ("run_wakeup" = (operation_id = "run_wakeup", parameters(("id" = "$response.body#/id")))))),
+        BadBody, Protected))]
+pub async fn create_wakeup(State(rt): Rt, Json(new): Json<NewWakeup>) -> Made<Wakeup> {
     created(rt.create_wakeup(new, CreatedBy::Person)?)
 }
 
-pub async fn get_wakeup(State(rt): Rt, id: Id) -> ApiResult {
+/// One wakeup.
+#[utoipa::path(get, path = "/api/wakeups/{id}", tag = "wakeups",
+    params(("id" = i64, Path, description = "The wakeup id")),
+    responses((status = 200, body = Wakeup), ById, Protected))]
+pub async fn get_wakeup(State(rt): Rt, id: Id) -> Reply<Wakeup> {
     let Path(id) = id?;
     ok(rt.wakeup(id)?)
 }
 
-pub async fn patch_wakeup(State(rt): Rt, id: Id, Json(patch): Json<WakeupPatch>) -> ApiResult {
+/// Edit, pause (`enabled: false`) or resume a wakeup.
+#[utoipa::path(patch, path = "/api/wakeups/{id}", tag = "wakeups",
+    params(("id" = i64, Path, description = "The wakeup id")), request_body = WakeupPatch,
+    responses((status = 200, body = Wakeup), ById, BadBody, Protected))]
+pub async fn patch_wakeup(State(rt): Rt, id: Id, Json(patch): Json<WakeupPatch>) -> Reply<Wakeup> {
     let Path(id) = id?;
     ok(rt.update_wakeup(id, patch)?)
 }
 
-pub async fn delete_wakeup(State(rt): Rt, id: Id) -> ApiResult {
+/// Delete a wakeup (its runs stay in the log).
+#[utoipa::path(delete, path = "/api/wakeups/{id}", tag = "wakeups",
+    params(("id" = i64, Path, description = "The wakeup id")),
+    responses((status = 204, description = "Deleted"), ById, Protected))]
+pub async fn delete_wakeup(State(rt): Rt, id: Id) -> Result<StatusCode, ApiError> {
     let Path(id) = id?;
     rt.delete_wakeup(id)?;
     no_content()
 }
 
-pub async fn run_wakeup(State(rt): Rt, id: Id) -> ApiResult {
+/// Run a wakeup now, outside its schedule.
+#[utoipa::path(post, path = "/api/wakeups/{id}/run", tag = "wakeups",
+    params(("id" = i64, Path, description = "The wakeup id")),
+    responses((status = 202, body = WakeupRun,
+        links(("fire_missed_run" = (operation_id = "fire_missed_run", parameters(("id" = "$response.body#/id")))), ("dismiss_missed_run" = (operation_id = "dismiss_missed_run", parameters(("id" = "$response.body#/id")))))),
+        ById, (status = 409, body = ErrorBody, description = "It is running"), Protected))]
+pub async fn run_wakeup(State(rt): Rt, id: Id) -> Made<WakeupRun> {
     let Path(id) = id?;
-    Ok((StatusCode::ACCEPTED, axum::Json(rt.run_wakeup_now(id)?)).into_response())
+    accepted(rt.run_wakeup_now(id)?)
 }
 
-#[derive(Deserialize)]
+/// The query of `GET /api/wakeups/runs`.
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct RunsQuery {
+    /// Only this wakeup's runs.
     wakeup_id: Option<i64>,
-    limit: Option<usize>,
+    /// At most this many (default 100).
+    #[param(maximum = 4_294_967_295_u32)]
+    limit: Option<u32>,
 }
 
-pub async fn list_runs(
-    State(rt): Rt,
-    query: Result<Query<RunsQuery>, QueryRejection>,
-) -> ApiResult {
+/// The run log, newest first.
+#[utoipa::path(get, path = "/api/wakeups/runs", tag = "wakeups", params(RunsQuery),
+    responses((status = 200, body = List<WakeupRun>),
+        (status = 400, body = ErrorBody, description = "A query parameter is wrong"), Protected))]
+pub async fn list_runs(State(rt): Rt, query: QueryOr<RunsQuery>) -> Reply<List<WakeupRun>> {
     let Query(q) = query?;
-    ok(List::of(
-        rt.wakeup_runs(q.wakeup_id, q.limit.unwrap_or(100))?,
-    ))
+    ok(List::of(rt.wakeup_runs(
+        q.wakeup_id,
+        q.limit.map_or(100, |n| n as usize),
+    )?))
 }
 
-pub async fn fire_missed_run(State(rt): Rt, id: Id) -> ApiResult {
+/// Run a missed occurrence now (misfire policy `ask`).
+#[utoipa::path(post, path = "/api/wakeups/runs/{id}/fire", tag = "wakeups",
+    params(("id" = i64, Path, description = "The run id")),
+    responses((status = 200, body = WakeupRun), ById,
+        (status = 409, body = ErrorBody, description = "The run is not a missed one"), Protected))]
+pub async fn fire_missed_run(State(rt): Rt, id: Id) -> Reply<WakeupRun> {
     let Path(id) = id?;
     ok(rt.decide_missed_run(id, true)?)
 }
 
-pub async fn dismiss_missed_run(State(rt): Rt, id: Id) -> ApiResult {
+/// Dismiss a missed occurrence.
+#[utoipa::path(post, path = "/api/wakeups/runs/{id}/dismiss", tag = "wakeups",
+    params(("id" = i64, Path, description = "The run id")),
+    responses((status = 200, body = WakeupRun), ById,
+        (status = 409, body = ErrorBody, description = "The run is not a missed one"), Protected))]
+pub async fn dismiss_missed_run(State(rt): Rt, id: Id) -> Reply<WakeupRun> {
     let Path(id) = id?;
     ok(rt.decide_missed_run(id, false)?)
 }

@@ -51,6 +51,11 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::Codex(CodexError::Timeout { .. }) => {
                 (StatusCode::GATEWAY_TIMEOUT, "codex_timeout")
             }
+            // JSON-RPC "invalid request": Codex refuses it in the thread's
+            // present state (archived, nothing to fork yet): the caller's to fix.
+            RuntimeError::Codex(CodexError::Server { code: -32600, .. }) => {
+                (StatusCode::CONFLICT, "codex_refused")
+            }
             RuntimeError::Codex(CodexError::Server { .. }) => {
                 (StatusCode::BAD_GATEWAY, "codex_refused")
             }
@@ -77,11 +82,6 @@ impl From<JsonRejection> for ApiError {
                 status,
                 "unsupported_media_type",
                 "send the body as JSON with `Content-Type: application/json`",
-            ),
-            StatusCode::UNPROCESSABLE_ENTITY => (
-                status,
-                "invalid_input",
-                "a field is missing, unknown or of the wrong type",
             ),
             _ => (
                 StatusCode::BAD_REQUEST,
@@ -119,6 +119,10 @@ impl From<perch_peer::PeerError> for ApiError {
         let message = err.to_string();
         match err {
             PeerError::Runtime(err) => err.into(),
+            // The body fitted our schema; the relay refused a value in it.
+            PeerError::Relay { status: 400, .. } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "relay_refused", message)
+            }
             PeerError::Relay { status, .. } if (400..500).contains(&status) => {
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
                 Self::new(status, "relay_refused", message)

@@ -6,11 +6,12 @@
 //! - Bodies are limited to 1 MiB; every error is `{"error":{code,message}}`.
 //! - Runtime errors become strings here and nowhere earlier.
 //!
-//! API boundary: [`router`] and [`ApiOptions`]; the routes are listed in
-//! [`openapi::ROUTES`] and documented in docs/api.md.
+//! API boundary: [`router`] and [`ApiOptions`]. One `routes!` table builds
+//! the router and the OpenAPI document; docs/api.md says the rest.
 
 mod agent;
 mod auth;
+mod body_schemas;
 mod error;
 pub mod openapi;
 mod peer;
@@ -22,13 +23,14 @@ pub use error::ApiError;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
-use axum::routing::{get, patch, post};
 use axum::Router;
 use perch_runtime::Runtime;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
@@ -42,115 +44,80 @@ pub struct ApiOptions {
     pub peer: Option<Arc<perch_peer::Peer>>,
 }
 
+/// The API and the web UI. The `routes!` table below builds both the axum
+/// router and the OpenAPI document (`/api/openapi.json`).
 pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
     let auth = options.auth;
 
-    let open = Router::new()
-        .route("/api/health", get(routes::health))
-        .route("/api/openapi.json", get(routes::openapi))
-        .route(
-            "/api/auth/session",
-            post(routes::open_session).delete(routes::close_session),
-        )
+    let open = OpenApiRouter::new()
+        .routes(routes!(routes::health))
+        .routes(routes!(routes::open_session, routes::close_session))
         .with_state(auth.clone());
 
-    let protected_auth = Router::new()
-        .route("/api/auth/login-codes", post(routes::login_code))
+    let protected_auth = OpenApiRouter::new()
+        .routes(routes!(routes::login_code))
         .with_state(auth.clone());
 
-    let peer_routes = Router::new()
-        .route("/api/peer", get(peer::status))
-        .route("/api/peer/agents", get(peer::agents))
-        .route("/api/peer/messages", get(peer::messages).post(peer::send))
-        .route("/api/peer/read", post(peer::read))
-        .route("/api/peer/pairs", get(peer::pairs))
-        .route("/api/peer/tasks", get(peer::tasks))
+    let peer_routes = OpenApiRouter::new()
+        .routes(routes!(peer::status))
+        .routes(routes!(peer::agents))
+        .routes(routes!(peer::messages, peer::send))
+        .routes(routes!(peer::read))
+        .routes(routes!(peer::pairs))
+        .routes(routes!(peer::tasks))
         .with_state(options.peer);
 
-    let protected = Router::new()
-        .route("/api/status", get(routes::status))
-        .route(
-            "/api/sessions",
-            get(routes::list_sessions).post(routes::create_session),
-        )
-        .route(
-            "/api/sessions/{id}",
-            get(routes::get_session).patch(routes::patch_session),
-        )
-        .route("/api/sessions/{id}/fork", post(routes::fork_session))
-        .route("/api/sessions/{id}/compact", post(routes::compact_session))
-        .route("/api/sessions/{id}/history", get(routes::history))
-        .route("/api/sessions/{id}/messages", post(routes::send_message))
-        .route("/api/sessions/{id}/interrupt", post(routes::interrupt))
-        .route("/api/approvals", get(routes::list_approvals))
-        .route("/api/approvals/{id}", post(routes::answer_approval))
-        .route("/api/account", get(routes::account))
-        .route("/api/account/login", post(routes::login))
-        .route("/api/models", get(routes::models))
-        .route(
-            "/api/settings",
-            get(routes::settings).patch(routes::patch_settings),
-        )
-        .route(
-            "/api/settings/provider-key",
-            axum::routing::put(routes::put_provider_key).delete(routes::delete_provider_key),
-        )
-        .route(
-            "/api/settings/relay-token",
-            axum::routing::put(routes::put_relay_token).delete(routes::delete_relay_token),
-        )
-        .route("/api/codex/restart", post(routes::restart_codex))
-        .route("/api/diagnostics", get(routes::diagnostics))
-        .route("/api/events", get(sse::events))
-        .route(
-            "/api/memories",
-            get(agent::list_memories).post(agent::add_memory),
-        )
-        .route("/api/memories/delete", post(agent::delete_memories))
-        .route("/api/memories/export", get(agent::export_memories))
-        .route(
-            "/api/memories/import",
-            post(agent::import_memories).layer(DefaultBodyLimit::max(agent::IMPORT_LIMIT)),
-        )
-        .route(
-            "/api/memories/{id}",
-            get(agent::get_memory)
-                .patch(agent::patch_memory)
-                .delete(agent::delete_memory),
-        )
-        .route(
-            "/api/plans",
-            get(agent::list_plans).post(agent::create_plan),
-        )
-        .route(
-            "/api/plans/{id}",
-            get(agent::get_plan)
-                .patch(agent::rename_plan)
-                .delete(agent::delete_plan),
-        )
-        .route("/api/plans/{id}/items", post(agent::add_plan_item))
-        .route(
-            "/api/plans/{id}/items/{itemId}",
-            patch(agent::patch_plan_item).delete(agent::delete_plan_item),
-        )
-        .route("/api/plans/{id}/clear", post(agent::clear_plan))
-        .route(
-            "/api/wakeups",
-            get(agent::list_wakeups).post(agent::create_wakeup),
-        )
-        .route("/api/wakeups/runs", get(agent::list_runs))
-        .route("/api/wakeups/runs/{id}/fire", post(agent::fire_missed_run))
-        .route(
-            "/api/wakeups/runs/{id}/dismiss",
-            post(agent::dismiss_missed_run),
-        )
-        .route(
-            "/api/wakeups/{id}",
-            get(agent::get_wakeup)
-                .patch(agent::patch_wakeup)
-                .delete(agent::delete_wakeup),
-        )
-        .route("/api/wakeups/{id}/run", post(agent::run_wakeup))
+    let protected = OpenApiRouter::new()
+        .routes(routes!(routes::status))
+        .routes(routes!(routes::list_sessions, routes::create_session))
+        .routes(routes!(routes::get_session, routes::patch_session))
+        .routes(routes!(routes::fork_session))
+        .routes(routes!(routes::compact_session))
+        .routes(routes!(routes::history))
+        .routes(routes!(routes::send_message))
+        .routes(routes!(routes::interrupt))
+        .routes(routes!(routes::list_approvals))
+        .routes(routes!(routes::answer_approval))
+        .routes(routes!(routes::account))
+        .routes(routes!(routes::login))
+        .routes(routes!(routes::models))
+        .routes(routes!(routes::settings, routes::patch_settings))
+        .routes(routes!(
+            routes::put_provider_key,
+            routes::delete_provider_key
+        ))
+        .routes(routes!(routes::put_relay_token, routes::delete_relay_token))
+        .routes(routes!(routes::restart_codex))
+        .routes(routes!(routes::diagnostics))
+        .routes(routes!(sse::events))
+        .routes(routes!(agent::list_memories, agent::add_memory))
+        .routes(routes!(agent::delete_memories))
+        .routes(routes!(agent::export_memories))
+        .routes(routes!(agent::import_memories).layer(DefaultBodyLimit::max(agent::IMPORT_LIMIT)))
+        .routes(routes!(
+            agent::get_memory,
+            agent::patch_memory,
+            agent::delete_memory
+        ))
+        .routes(routes!(agent::list_plans, agent::create_plan))
+        .routes(routes!(
+            agent::get_plan,
+            agent::rename_plan,
+            agent::delete_plan
+        ))
+        .routes(routes!(agent::add_plan_item))
+        .routes(routes!(agent::patch_plan_item, agent::delete_plan_item))
+        .routes(routes!(agent::clear_plan))
+        .routes(routes!(agent::list_wakeups, agent::create_wakeup))
+        .routes(routes!(agent::list_runs))
+        .routes(routes!(agent::fire_missed_run))
+        .routes(routes!(agent::dismiss_missed_run))
+        .routes(routes!(
+            agent::get_wakeup,
+            agent::patch_wakeup,
+            agent::delete_wakeup
+        ))
+        .routes(routes!(agent::run_wakeup))
         .with_state(runtime)
         .merge(protected_auth)
         .merge(peer_routes)
@@ -159,9 +126,21 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
             auth::require_auth,
         ));
 
-    // Unknown /api paths get a JSON 404, not the UI page.
-    let api = open
-        .merge(protected)
+    let (api, doc) = open.merge(protected).split_for_parts();
+    // The document describes itself too, then is rendered once.
+    let (_, self_path, openapi_route) = routes!(routes::openapi);
+    let mut doc = doc;
+    doc.paths.paths.extend(self_path.paths);
+    let doc = openapi::complete(doc);
+    let rendered = serde_json::to_vec(&doc).unwrap_or_default();
+    let body_schemas = Arc::new(body_schemas::BodySchemas::new(&doc));
+    let api = api
+        .layer(axum::Extension(body_schemas))
+        .route(
+            "/api/openapi.json",
+            openapi_route.with_state(Arc::new(axum::body::Bytes::from(rendered))),
+        )
+        // Unknown /api paths get a JSON 404, not the UI page.
         .route("/api/{*rest}", axum::routing::any(routes::not_found))
         .layer(axum::middleware::from_fn(error::errors_as_json));
 

@@ -1,368 +1,188 @@
-//! The OpenAPI description, built from one route table. The tests request
-//! every route in [`ROUTES`], so the document cannot list a route the router
-//! does not serve.
+//! The OpenAPI document. Its paths, parameters, bodies and status codes come
+//! from the `#[utoipa::path]` of each handler, collected by the same
+//! `routes!` table that builds the axum router (`lib.rs`): a route cannot be
+//! served without being described, nor described without being served.
+//! This module adds what is not per route: the document's head, the two
+//! ways to authenticate, the error answers many routes share, and the tag
+//! that marks the routes a blind fuzzer must not call.
 
-use serde_json::{json, Map, Value};
+use perch_protocol::errors::ErrorBody;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi, SecurityRequirement, ServerBuilder, Tag};
+use utoipa::IntoResponses;
 
-pub struct RouteDoc {
-    pub method: &'static str,
-    pub path: &'static str,
-    pub summary: &'static str,
-    pub auth: bool,
+/// Routes tagged with this are documented but not fuzzed: the endless
+/// event stream, restarting Codex (which applies a changed binary or
+/// provider), signing in over the network. Each has its own tests.
+pub const NOT_FUZZED: &str = "not-fuzzed";
+
+/// What every route behind the token may answer.
+#[derive(IntoResponses)]
+pub enum Protected {
+    /// No token, a wrong one, or no browser session.
+    #[response(status = 401)]
+    Unauthorized(#[to_schema] ErrorBody),
+    /// Perch failed (the message says what; the log has more).
+    #[response(status = 500)]
+    Internal(#[to_schema] ErrorBody),
 }
 
-const fn route(
-    method: &'static str,
-    path: &'static str,
-    summary: &'static str,
-    auth: bool,
-) -> RouteDoc {
-    RouteDoc {
-        method,
-        path,
-        summary,
-        auth,
-    }
+/// What a route with a JSON body may answer about the body.
+#[derive(IntoResponses)]
+pub enum BadBody {
+    /// The body is not JSON or does not fit the schema (a field missing,
+    /// unknown or of the wrong type), or a query parameter is wrong.
+    #[response(status = 400)]
+    BadRequest(#[to_schema] ErrorBody),
+    /// The body is larger than the route accepts (1 MiB; 16 MiB for imports).
+    #[response(status = 413)]
+    TooLarge(#[to_schema] ErrorBody),
+    /// The body is not `application/json`.
+    #[response(status = 415)]
+    NotJson(#[to_schema] ErrorBody),
+    /// The body fits the schema but a value is refused (blank, too long,
+    /// out of range, a time in the past, a directory that does not exist).
+    #[response(status = 422)]
+    Invalid(#[to_schema] ErrorBody),
 }
 
-pub const ROUTES: &[RouteDoc] = &[
-    route("get", "/api/health", "Liveness; needs no token", false),
-    route(
-        "get",
-        "/api/openapi.json",
-        "This document; needs no token",
-        false,
-    ),
-    route(
-        "post",
-        "/api/auth/session",
-        "Exchange the token or a one-time login code for a session cookie",
-        false,
-    ),
-    route("delete", "/api/auth/session", "Sign the browser out", true),
-    route(
-        "post",
-        "/api/auth/login-codes",
-        "A one-time login code for the browser (60 s)",
-        true,
-    ),
-    route(
-        "get",
-        "/api/status",
-        "Codex state, running turns, pending approvals",
-        true,
-    ),
-    route(
-        "get",
-        "/api/sessions",
-        "Sessions; ?archived=true, ?q=search",
-        true,
-    ),
-    route(
-        "post",
-        "/api/sessions",
-        "Start a session (a new Codex thread)",
-        true,
-    ),
-    route("get", "/api/sessions/{id}", "One session", true),
-    route(
-        "patch",
-        "/api/sessions/{id}",
-        "Rename, pin, archive, set model or effort",
-        true,
-    ),
-    route("post", "/api/sessions/{id}/fork", "Fork a session", true),
-    route(
-        "post",
-        "/api/sessions/{id}/compact",
-        "Compact a session's context",
-        true,
-    ),
-    route(
-        "get",
-        "/api/sessions/{id}/history",
-        "Turns and items of a session",
-        true,
-    ),
-    route(
-        "post",
-        "/api/sessions/{id}/messages",
-        "Send a message: starts a turn, or steers the running one",
-        true,
-    ),
-    route(
-        "post",
-        "/api/sessions/{id}/interrupt",
-        "Interrupt the running turn",
-        true,
-    ),
-    route(
-        "get",
-        "/api/approvals",
-        "Approvals; ?status=pending|all",
-        true,
-    ),
-    route("post", "/api/approvals/{id}", "Answer an approval", true),
-    route("get", "/api/account", "Codex login state", true),
-    route(
-        "post",
-        "/api/account/login",
-        "Start an API-key or ChatGPT device-code login",
-        true,
-    ),
-    route("get", "/api/models", "Models and reasoning efforts", true),
-    route(
-        "get",
-        "/api/settings",
-        "Settings: Codex, provider, notifications, autostart, secrets, paths",
-        true,
-    ),
-    route(
-        "patch",
-        "/api/settings",
-        "Change settings (partial); saved to config.toml",
-        true,
-    ),
-    route(
-        "put",
-        "/api/settings/provider-key",
-        "Store the custom provider's API key in the keyring",
-        true,
-    ),
-    route(
-        "delete",
-        "/api/settings/provider-key",
-        "Remove the stored provider API key",
-        true,
-    ),
-    route(
-        "put",
-        "/api/settings/relay-token",
-        "Store the relay token in the keyring (used from the next start)",
-        true,
-    ),
-    route(
-        "delete",
-        "/api/settings/relay-token",
-        "Remove the stored relay token",
-        true,
-    ),
-    route(
-        "post",
-        "/api/codex/restart",
-        "Restart Codex to apply binary or provider changes",
-        true,
-    ),
-    route(
-        "get",
-        "/api/diagnostics",
-        "A plain-text diagnostics report (no secrets)",
-        true,
-    ),
-    route(
-        "get",
-        "/api/events",
-        "The event stream (SSE) with Last-Event-ID replay",
-        true,
-    ),
-    route(
-        "get",
-        "/api/peer",
-        "The peer network: relay, identities, connection, unread count, delivery state",
-        true,
-    ),
-    route(
-        "get",
-        "/api/peer/agents",
-        "Agents on the relay with presence, label, tags, capabilities",
-        true,
-    ),
-    route(
-        "get",
-        "/api/peer/messages",
-        "Relay messages for the Inbox; ?channel=&agent=&beforeId=&limit=",
-        true,
-    ),
-    route(
-        "post",
-        "/api/peer/messages",
-        "Send a relay message as the person",
-        true,
-    ),
-    route(
-        "post",
-        "/api/peer/read",
-        "Mark messages read by the person",
-        true,
-    ),
-    route("get", "/api/peer/pairs", "Pairs on the relay", true),
-    route(
-        "get",
-        "/api/peer/tasks",
-        "Integration tasks on the relay",
-        true,
-    ),
-    route(
-        "get",
-        "/api/memories",
-        "Memories: newest first, or ranked with ?q=; ?tag=&limit=&offset=",
-        true,
-    ),
-    route(
-        "post",
-        "/api/memories",
-        "Add a memory (as the person)",
-        true,
-    ),
-    route(
-        "post",
-        "/api/memories/delete",
-        "Delete several memories",
-        true,
-    ),
-    route(
-        "get",
-        "/api/memories/export",
-        "Every memory as a file; ?format=jsonl|markdown",
-        true,
-    ),
-    route(
-        "post",
-        "/api/memories/import",
-        "Import memories from a file (up to 16 MiB); ?format=jsonl|markdown",
-        true,
-    ),
-    route("get", "/api/memories/{id}", "One memory", true),
-    route(
-        "patch",
-        "/api/memories/{id}",
-        "Edit a memory's text, tags or importance",
-        true,
-    ),
-    route("delete", "/api/memories/{id}", "Delete a memory", true),
-    route("get", "/api/plans", "Todo lists with their items", true),
-    route("post", "/api/plans", "Create a todo list", true),
-    route("get", "/api/plans/{id}", "One todo list", true),
-    route("patch", "/api/plans/{id}", "Rename a todo list", true),
-    route("delete", "/api/plans/{id}", "Delete a todo list", true),
-    route("post", "/api/plans/{id}/items", "Add an item", true),
-    route(
-        "patch",
-        "/api/plans/{id}/items/{itemId}",
-        "Edit, check, uncheck or move an item",
-        true,
-    ),
-    route(
-        "delete",
-        "/api/plans/{id}/items/{itemId}",
-        "Remove an item",
-        true,
-    ),
-    route(
-        "post",
-        "/api/plans/{id}/clear",
-        "Remove all items, or only the checked ones",
-        true,
-    ),
-    route(
-        "get",
-        "/api/wakeups",
-        "Wakeups with next fire times and last runs",
-        true,
-    ),
-    route(
-        "post",
-        "/api/wakeups",
-        "Schedule a wakeup (at, in, every or cron)",
-        true,
-    ),
-    route(
-        "get",
-        "/api/wakeups/runs",
-        "The run log, newest first; ?wakeupId=&limit=",
-        true,
-    ),
-    route(
-        "post",
-        "/api/wakeups/runs/{id}/fire",
-        "Run a missed occurrence now (misfire policy ask)",
-        true,
-    ),
-    route(
-        "post",
-        "/api/wakeups/runs/{id}/dismiss",
-        "Dismiss a missed occurrence",
-        true,
-    ),
-    route("get", "/api/wakeups/{id}", "One wakeup", true),
-    route(
-        "patch",
-        "/api/wakeups/{id}",
-        "Edit, pause (enabled=false) or resume a wakeup",
-        true,
-    ),
-    route(
-        "delete",
-        "/api/wakeups/{id}",
-        "Delete a wakeup (its runs stay in the log)",
-        true,
-    ),
-    route(
-        "post",
-        "/api/wakeups/{id}/run",
-        "Run a wakeup now, outside its schedule",
-        true,
-    ),
-];
+/// What a route on one record may answer.
+#[derive(IntoResponses)]
+pub enum ById {
+    /// The id is not a number (where ids are numbers) or the query is wrong.
+    #[response(status = 400)]
+    BadRequest(#[to_schema] ErrorBody),
+    /// No such record.
+    #[response(status = 404)]
+    NotFound(#[to_schema] ErrorBody),
+}
 
-pub fn document() -> Value {
-    let mut paths = Map::new();
-    for r in ROUTES {
-        let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
-        let mut operation = json!({
-            "summary": r.summary,
-            "responses": {
-                "200": {"description": "OK"},
-                "default": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+/// What a route that asks Codex may answer when Codex cannot.
+#[derive(IntoResponses)]
+pub enum CodexCall {
+    /// Codex refused the request in the thread's present state (archived,
+    /// nothing to fork yet, a turn running).
+    #[response(status = 409)]
+    Conflict(#[to_schema] ErrorBody),
+    /// Codex answered with an error, or the request failed on the way.
+    #[response(status = 502)]
+    Refused(#[to_schema] ErrorBody),
+    /// Codex is not running (starting, restarting, or failed to start).
+    #[response(status = 503)]
+    Unavailable(#[to_schema] ErrorBody),
+    /// Codex did not answer in time.
+    #[response(status = 504)]
+    Timeout(#[to_schema] ErrorBody),
+}
+
+/// What a route that asks the relay may answer when it cannot.
+#[derive(IntoResponses)]
+pub enum RelayCall {
+    /// The relay refused a value (an address it does not know how to read).
+    #[response(status = 422)]
+    Refused(#[to_schema] ErrorBody),
+    /// The relay has no such message (or agent, pair, task).
+    #[response(status = 404)]
+    Unknown(#[to_schema] ErrorBody),
+    /// The relay refused the request in its present state.
+    #[response(status = 409)]
+    Conflict(#[to_schema] ErrorBody),
+    /// The relay could not be reached, or answered something unreadable.
+    #[response(status = 502)]
+    Unreachable(#[to_schema] ErrorBody),
+    /// The peer network is off (`[peer] enabled = false`, or no relay).
+    #[response(status = 503)]
+    Off(#[to_schema] ErrorBody),
+}
+
+/// Tagged enums that deny unknown fields: utoipa does not carry
+/// `deny_unknown_fields` from the enum to its variants' objects, so
+/// [`complete`] does (a test checks that serde refuses what this forbids).
+const CLOSED_VARIANTS: &[&str] = &["NewSchedule", "Target"];
+
+/// Finishes the document the route table collected, as JSON.
+pub fn complete(doc: OpenApi) -> serde_json::Value {
+    let mut doc = serde_json::to_value(head(doc)).unwrap_or_default();
+    camel_case_links(&mut doc);
+    for name in CLOSED_VARIANTS {
+        let variants = doc["components"]["schemas"][name]["oneOf"].as_array_mut();
+        for variant in variants.into_iter().flatten() {
+            if variant["type"] == "object" {
+                variant["additionalProperties"] = false.into();
             }
-        });
-        if !r.auth {
-            operation["security"] = json!([]);
         }
-        let parameters: Vec<Value> = r
-            .path
-            .split('/')
-            .filter_map(|part| part.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
-            .collect();
-        if !parameters.is_empty() {
-            operation["parameters"] = Value::Array(parameters);
-        }
-        entry[r.method] = operation;
     }
-    json!({
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Perch local API",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "Shapes and events are described in docs/api.md."
-        },
-        "servers": [{"url": "http://127.0.0.1:4860"}],
-        "components": {
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer"},
-                "cookie": {"type": "apiKey", "in": "cookie", "name": "perch_session"}
-            },
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {"error": {"type": "object", "required": ["code", "message"],
-                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}
+    doc
+}
+
+/// utoipa 5.5 writes a link's `operationId` (and `operationRef`,
+/// `requestBody`) in snake_case; OpenAPI readers look for camelCase.
+fn camel_case_links(doc: &mut serde_json::Value) {
+    let operations = doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut());
+    for operation in operations {
+        let responses = operation["responses"].as_object_mut();
+        for response in responses.into_iter().flat_map(|r| r.values_mut()) {
+            let links = response.get_mut("links").and_then(|l| l.as_object_mut());
+            for link in links.into_iter().flat_map(|l| l.values_mut()) {
+                let Some(link) = link.as_object_mut() else {
+                    continue;
+                };
+                for (snake, camel) in [
+                    ("operation_id", "operationId"),
+                    ("operation_ref", "operationRef"),
+                    ("request_body", "requestBody"),
+                ] {
+                    if let Some(value) = link.remove(snake) {
+                        link.insert(camel.to_string(), value);
+                    }
                 }
             }
-        },
-        "security": [{"bearer": []}, {"cookie": []}],
-        "paths": paths
-    })
+        }
+    }
+}
+
+fn head(mut doc: OpenApi) -> OpenApi {
+    doc.info.title = "Perch local API".into();
+    doc.info.version = env!("CARGO_PKG_VERSION").into();
+    doc.info.description = Some(
+        "Perch's local API. Every route but health, this document and signing in needs \
+         `Authorization: Bearer <token>` (`perch token`) or a browser session cookie. \
+         Every error is `{\"error\": {\"code\", \"message\"}}`. Events and their payloads are \
+         described in docs/api.md."
+            .into(),
+    );
+    doc.info.license = None;
+    doc.info.contact = None;
+    doc.servers = Some(vec![ServerBuilder::new()
+        .url("http://127.0.0.1:4860")
+        .build()]);
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+    );
+    components.add_security_scheme(
+        "cookie",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+            crate::auth::SESSION_COOKIE,
+        ))),
+    );
+    doc.security = Some(vec![
+        SecurityRequirement::new("bearer", Vec::<String>::new()),
+        SecurityRequirement::new("cookie", Vec::<String>::new()),
+    ]);
+    let mut not_fuzzed = Tag::new(NOT_FUZZED);
+    not_fuzzed.description = Some(
+        "Not for blind fuzzing: the endless event stream, restarting Codex (which applies \
+         a changed binary or provider), signing in over the network. Each is exercised by \
+         its own tests."
+            .into(),
+    );
+    doc.tags.get_or_insert_with(Vec::new).push(not_fuzzed);
+    doc
 }

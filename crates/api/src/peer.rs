@@ -2,23 +2,20 @@
 //! `perch send/inbox/peers`). Thin adapters over `perch_peer::Peer`.
 
 use crate::error::ApiError;
-use crate::routes::Json;
-use axum::extract::rejection::QueryRejection;
+use crate::openapi::{BadBody, Protected, RelayCall};
+use crate::routes::{created, ok, Json, Made, QueryOr, Reply};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use perch_peer::Peer;
-use perch_protocol::peer::{ReadMarks, SendMessage};
+use perch_protocol::peer::{
+    InboxQuery, PeerMessage, PeerOff, PeerStatus, ReadMarks, SendMessage, Unread,
+};
 use perch_protocol::List;
-use perch_relay_protocol::NewMessage;
-use serde::Deserialize;
-use serde_json::json;
+use perch_relay_protocol::{Agent, NewMessage, Pair, Task};
 use std::sync::Arc;
 
 /// `None` when the peer network is off (`[peer] enabled = false`, or no relay).
 pub type PeerState = Option<Arc<Peer>>;
-
-type ApiResult = Result<Response, ApiError>;
 
 fn peer(state: &PeerState) -> Result<&Arc<Peer>, ApiError> {
     state.as_ref().ok_or_else(|| {
@@ -30,50 +27,61 @@ fn peer(state: &PeerState) -> Result<&Arc<Peer>, ApiError> {
     })
 }
 
-pub async fn status(State(state): State<PeerState>) -> ApiResult {
-    Ok(match &state {
-        Some(peer) => axum::Json(peer.status()).into_response(),
-        None => axum::Json(json!({ "enabled": false })).into_response(),
+fn blank_is_none(value: Option<String>) -> Option<String> {
+    value
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// The peer network: relay, identities, connection, unread count, delivery.
+#[utoipa::path(get, path = "/api/peer", tag = "peers",
+    responses((status = 200, body = PeerStatus), Protected))]
+pub async fn status(State(state): State<PeerState>) -> Reply<PeerStatus> {
+    ok(match &state {
+        Some(peer) => peer.status(),
+        None => PeerStatus::Off(PeerOff::default()),
     })
 }
 
-pub async fn agents(State(state): State<PeerState>) -> ApiResult {
-    Ok(axum::Json(List::of(peer(&state)?.agents().await?)).into_response())
+/// Agents on the relay with presence, label, tags, capabilities.
+#[utoipa::path(get, path = "/api/peer/agents", tag = "peers",
+    responses((status = 200, body = List<Agent>), RelayCall, Protected))]
+pub async fn agents(State(state): State<PeerState>) -> Reply<List<Agent>> {
+    ok(List::of(peer(&state)?.agents().await?))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct InboxQuery {
-    channel: Option<String>,
-    agent: Option<String>,
-    before_id: Option<i64>,
-    limit: Option<usize>,
-}
-
+/// Relay messages for the Inbox, oldest first; `hasMore` when older exist.
+#[utoipa::path(get, path = "/api/peer/messages", tag = "peers", params(InboxQuery),
+    responses((status = 200, body = List<PeerMessage>),
+        (status = 400, body = perch_protocol::errors::ErrorBody, description = "A query parameter is wrong"),
+        RelayCall, Protected))]
 pub async fn messages(
     State(state): State<PeerState>,
-    query: Result<Query<InboxQuery>, QueryRejection>,
-) -> ApiResult {
+    query: QueryOr<InboxQuery>,
+) -> Reply<List<PeerMessage>> {
     let Query(q) = query?;
-    let nonempty = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let (messages, has_more) = peer(&state)?
         .inbox(
-            nonempty(q.channel),
-            nonempty(q.agent),
+            blank_is_none(q.channel),
+            blank_is_none(q.agent),
             q.before_id,
-            q.limit.unwrap_or(200),
+            q.limit.map_or(200, |n| n as usize),
         )
         .await?;
-    let page = List {
+    ok(List {
         data: messages,
         total: None,
         has_more: Some(has_more),
-    };
-    Ok(axum::Json(page).into_response())
+    })
 }
 
-pub async fn send(State(state): State<PeerState>, Json(out): Json<SendMessage>) -> ApiResult {
-    let blank = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+/// Send a relay message as the person.
+#[utoipa::path(post, path = "/api/peer/messages", tag = "peers", request_body = SendMessage,
+    responses((status = 201, body = PeerMessage), BadBody, RelayCall, Protected))]
+pub async fn send(
+    State(state): State<PeerState>,
+    Json(out): Json<SendMessage>,
+) -> Made<PeerMessage> {
     if out.to.trim().is_empty() || out.body.trim().is_empty() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -85,27 +93,36 @@ pub async fn send(State(state): State<PeerState>, Json(out): Json<SendMessage>) 
         from: String::new(),
         to: out.to.trim().to_string(),
         body: out.body,
-        subject: blank(out.subject),
-        channel: blank(out.channel),
+        subject: blank_is_none(out.subject),
+        channel: blank_is_none(out.channel),
         reply_to: out.reply_to,
         claimable: out.claimable,
         kind: None,
         meta: Default::default(),
         urgent: out.urgent,
     };
-    let sent = peer(&state)?.send_as_person(message).await?;
-    Ok((StatusCode::CREATED, axum::Json(sent)).into_response())
+    created(peer(&state)?.send_as_person(message).await?)
 }
 
-pub async fn read(State(state): State<PeerState>, Json(marks): Json<ReadMarks>) -> ApiResult {
-    let unread = peer(&state)?.mark_read(&marks.ids).await?;
-    Ok(axum::Json(json!({ "unread": unread })).into_response())
+/// Mark messages read by the person.
+#[utoipa::path(post, path = "/api/peer/read", tag = "peers", request_body = ReadMarks,
+    responses((status = 200, body = Unread), BadBody, RelayCall, Protected))]
+pub async fn read(State(state): State<PeerState>, Json(marks): Json<ReadMarks>) -> Reply<Unread> {
+    ok(Unread {
+        unread: peer(&state)?.mark_read(&marks.ids).await?,
+    })
 }
 
-pub async fn pairs(State(state): State<PeerState>) -> ApiResult {
-    Ok(axum::Json(List::of(peer(&state)?.pairs().await?)).into_response())
+/// Pairs on the relay.
+#[utoipa::path(get, path = "/api/peer/pairs", tag = "peers",
+    responses((status = 200, body = List<Pair>), RelayCall, Protected))]
+pub async fn pairs(State(state): State<PeerState>) -> Reply<List<Pair>> {
+    ok(List::of(peer(&state)?.pairs().await?))
 }
 
-pub async fn tasks(State(state): State<PeerState>) -> ApiResult {
-    Ok(axum::Json(List::of(peer(&state)?.tasks().await?)).into_response())
+/// Integration tasks on the relay.
+#[utoipa::path(get, path = "/api/peer/tasks", tag = "peers",
+    responses((status = 200, body = List<Task>), RelayCall, Protected))]
+pub async fn tasks(State(state): State<PeerState>) -> Reply<List<Task>> {
+    ok(List::of(peer(&state)?.tasks().await?))
 }

@@ -82,6 +82,14 @@ impl Cursor {
     }
 }
 
+/// The event stream (SSE): every runtime event, with `Last-Event-ID`
+/// replay; event types and payloads are in docs/api.md.
+#[utoipa::path(get, path = "/api/events", tag = crate::openapi::NOT_FUZZED,
+    params(("last-event-id" = Option<u64>, Header, description = "Replay the events after this one")),
+    responses((status = 200, content_type = "text/event-stream", body = perch_protocol::events::Event,
+        description = "An endless stream: each `data:` is one Event as JSON, its `event:` the type \
+            and its `id:` the seq; besides, `lagged` and `reset` (no id) say the stream fell behind"),
+        crate::openapi::Protected))]
 pub async fn events(
     State(runtime): State<Arc<Runtime>>,
     headers: HeaderMap,

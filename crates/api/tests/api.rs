@@ -419,8 +419,8 @@ async fn the_api_refuses_bad_callers_and_bad_input_clearly() -> TestResult {
                 .post(h.url("/api/sessions/x/messages"))
                 .bearer_auth(&h.token)
                 .json(&json!({"txt": "hi"})),
-            422,
-            "invalid_input",
+            400,
+            "bad_request",
         ),
         (
             h.http
@@ -435,8 +435,8 @@ async fn the_api_refuses_bad_callers_and_bad_input_clearly() -> TestResult {
                 .post(h.url("/api/approvals/nope"))
                 .bearer_auth(&h.token)
                 .json(&json!({"decision": "maybe"})),
-            422,
-            "invalid_input",
+            400,
+            "bad_request",
         ),
         (
             h.http
@@ -855,8 +855,9 @@ async fn settings_validate_save_and_pass_the_provider_key_to_codex() -> TestResu
             .contains("/no/such/dir"),
         "{body}"
     );
+    // A body that does not fit the schema is 400, a refused value 422.
     let unknown = patch(json!({"notifications": {"dnt": true}})).await?;
-    assert_eq!(unknown.status().as_u16(), 422);
+    assert_eq!(unknown.status().as_u16(), 400);
     let half = patch(json!({"memory": {"embeddingsUrl": "http://127.0.0.1:11434/v1"}})).await?;
     assert_eq!(half.status().as_u16(), 422);
     let body: Value = half.json().await?;
@@ -1011,8 +1012,21 @@ async fn agent_state_routes_refuse_bad_input_and_lose_nothing() -> TestResult {
         (
             "/api/memories",
             json!({ "text": "x", "mood": "happy" }),
-            422,
-            "unknown field",
+            400,
+            "'mood' was unexpected",
+        ),
+        // The schema closes tagged variants as serde does (openapi.rs).
+        (
+            "/api/wakeups",
+            json!({ "prompt": "p", "schedule": { "kind": "in", "delay": "1h", "at": 5 } }),
+            400,
+            "does not fit the API's schema",
+        ),
+        (
+            "/api/wakeups",
+            json!({ "prompt": "p", "schedule": { "kind": "in", "delay": "1h" }, "target": { "kind": "new", "sessionId": "s" } }),
+            400,
+            "does not fit the API's schema",
         ),
         ("/api/plans", json!({ "name": "" }), 422, "plan name"),
         (
@@ -1067,7 +1081,7 @@ async fn agent_state_routes_refuse_bad_input_and_lose_nothing() -> TestResult {
     );
     // A search page far past the end is just empty.
     let far = h
-        .get(&format!("/api/memories?q=anything&offset={}", usize::MAX))
+        .get(&format!("/api/memories?q=anything&offset={}", u32::MAX))
         .await?;
     assert_eq!(far["data"].as_array().map(Vec::len), Some(0), "{far}");
 

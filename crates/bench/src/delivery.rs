@@ -64,7 +64,7 @@ pub async fn run(messages: usize) -> Result<(), BenchError> {
         .ok_or_else(|| err("the peer network is off"))?;
     let mut live = server.runtime.events().subscribe(None).live;
     let deadline = Instant::now() + WAIT;
-    while peer.status()["connected"] != true {
+    while !peer.status().link().is_some_and(|link| link.connected) {
         if Instant::now() > deadline {
             return Err(err("Perch's agent did not connect to its relay"));
         }

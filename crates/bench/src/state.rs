@@ -17,7 +17,9 @@ use crate::{err, ms, percentile};
 use perch_runtime::memory::{MemoryRow, MemorySearch, MemorySource, Origin, CANDIDATES};
 use perch_runtime::model::EventKind;
 use perch_runtime::store::Store;
-use perch_runtime::wakeups::{CreatedBy, Misfire, NewSchedule, NewWakeup, RunStatus, Target};
+use perch_runtime::wakeups::{
+    CreatedBy, MillisOrText, Misfire, NewSchedule, NewWakeup, RunStatus, Target,
+};
 use perch_test_support::{CodexEnv, Script, ScriptedModel};
 use std::time::Instant;
 use tokio::sync::broadcast::error::RecvError;
@@ -209,7 +211,7 @@ pub async fn wakeups(count: usize, spacing_ms: i64) -> Result<(), BenchError> {
             prompt: format!("Bench wakeup {i}."),
             label: None,
             schedule: NewSchedule::At {
-                at: serde_json::json!(at),
+                at: MillisOrText::Millis(at),
             },
             target: Some(Target::New),
             misfire: Some(Misfire::Once),

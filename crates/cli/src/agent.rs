@@ -1,10 +1,17 @@
 //! `perch memory`, `perch plan`, `perch wakeup`: the agent's durable state,
 //! through the running Perch's API (the records the agent's tools change).
 
-use crate::client::Client;
-use crate::peer::{print_json, urlencode};
+use crate::client::{decode, no_body, print_json, Client};
+use crate::peer::urlencode;
 use crate::CliError;
 use clap::{Subcommand, ValueEnum};
+use perch_protocol::memory::{ImportReport, Memory, MemoryFormat, MemoryPatch, NewMemory};
+use perch_protocol::plans::{NewPlan, NewPlanItem, Plan, PlanItemPatch};
+use perch_protocol::wakeups::{
+    MillisOrText, Misfire, NewSchedule, NewWakeup, Schedule, Target, Wakeup, WakeupPatch, WakeupRun,
+};
+use perch_protocol::List;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -81,10 +88,35 @@ pub enum FileFormat {
 }
 
 impl FileFormat {
-    fn wire(self) -> &'static str {
-        match self {
-            Self::Jsonl => "jsonl",
-            Self::Markdown => "markdown",
+    /// The `?format=` word.
+    fn wire(self) -> String {
+        crate::client::wire(&MemoryFormat::from(self))
+    }
+}
+
+impl From<FileFormat> for MemoryFormat {
+    fn from(format: FileFormat) -> Self {
+        match format {
+            FileFormat::Jsonl => Self::Jsonl,
+            FileFormat::Markdown => Self::Markdown,
+        }
+    }
+}
+
+/// `--misfire`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum MisfireArg {
+    Once,
+    Skip,
+    Ask,
+}
+
+impl From<MisfireArg> for Misfire {
+    fn from(arg: MisfireArg) -> Self {
+        match arg {
+            MisfireArg::Once => Self::Once,
+            MisfireArg::Skip => Self::Skip,
+            MisfireArg::Ask => Self::Ask,
         }
     }
 }
@@ -163,8 +195,8 @@ pub struct WakeupAdd {
     #[arg(long)]
     peer: bool,
     /// When found late: once (default), skip or ask.
-    #[arg(long, value_parser = ["once", "skip", "ask"])]
-    misfire: Option<String>,
+    #[arg(long, value_enum)]
+    misfire: Option<MisfireArg>,
     /// How late still counts as on time (default 1h), like 10m.
     #[arg(long)]
     grace: Option<String>,
@@ -207,8 +239,20 @@ pub enum WakeupCommand {
     },
 }
 
-fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
-    value[key].as_str().unwrap_or("")
+/// What `POST /api/memories/delete` answers (not in the API contract yet).
+#[derive(Deserialize)]
+struct Deleted {
+    deleted: usize,
+}
+
+/// The body of `POST /api/memories/delete` (not in the API contract yet).
+fn bulk_delete(ids: &[i64]) -> Value {
+    json!({ "ids": ids })
+}
+
+/// The body of `POST /api/plans/{id}/clear` (not in the API contract yet).
+fn plan_clear(done_only: bool) -> Value {
+    json!({ "doneOnly": done_only })
 }
 
 /// `2026-11-22 10:00:00 (in 5m)` in local time.
@@ -233,28 +277,17 @@ fn when(ms: Option<i64>) -> String {
     format!("{} ({relative})", local.unwrap_or_else(|| ms.to_string()))
 }
 
-fn print_memories(page: &Value) {
-    let memories = page["data"].as_array().cloned().unwrap_or_default();
-    if memories.is_empty() {
+fn print_memories(page: &List<Memory>) {
+    if page.data.is_empty() {
         println!("no memories");
     }
-    for m in memories {
-        let tags: Vec<&str> = m["tags"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        let tags = if tags.is_empty() {
+    for m in &page.data {
+        let tags = if m.tags.is_empty() {
             String::new()
         } else {
-            format!(" [{}]", tags.join(", "))
+            format!(" [{}]", m.tags.join(", "))
         };
-        println!(
-            "#{}{tags} {}",
-            m["id"],
-            str_of(&m, "text").replace('\n', " ⏎ ")
-        );
+        println!("#{}{tags} {}", m.id, m.text.replace('\n', " ⏎ "));
     }
 }
 
@@ -268,13 +301,11 @@ async fn list_memories(
     let mut params = vec![format!("limit={limit}")];
     params.extend((!query.is_empty()).then(|| format!("q={}", urlencode(&query))));
     params.extend(tag.map(|t| format!("tag={}", urlencode(&t))));
-    let page = client
-        .get(&format!("/api/memories?{}", params.join("&")))
-        .await?;
+    let path = format!("/api/memories?{}", params.join("&"));
     if json {
-        print_json(&page);
+        print_json(&client.get::<Value>(&path).await?);
     } else {
-        print_memories(&page);
+        print_memories(&client.get(&path).await?);
     }
     Ok(())
 }
@@ -286,13 +317,13 @@ pub async fn memory(client: &Client, command: MemoryCommand) -> Result<(), CliEr
             tags,
             importance,
         } => {
-            let memory = client
-                .post(
-                    "/api/memories",
-                    json!({ "text": text, "tags": tags, "importance": importance }),
-                )
-                .await?;
-            println!("remembered #{}", memory["id"]);
+            let new = NewMemory {
+                text,
+                tags,
+                importance,
+            };
+            let memory: Memory = client.post("/api/memories", &new).await?;
+            println!("remembered #{}", memory.id);
         }
         MemoryCommand::Search {
             query,
@@ -310,24 +341,19 @@ pub async fn memory(client: &Client, command: MemoryCommand) -> Result<(), CliEr
             no_tags,
             importance,
         } => {
-            let mut patch = json!({});
-            if let Some(text) = text {
-                patch["text"] = json!(text);
-            }
-            if !tags.is_empty() || no_tags {
-                patch["tags"] = json!(tags);
-            }
-            if let Some(importance) = importance {
-                patch["importance"] = json!(importance);
-            }
-            let memory = client.patch(&format!("/api/memories/{id}"), patch).await?;
-            println!("updated #{}", memory["id"]);
+            let patch = MemoryPatch {
+                text,
+                tags: (!tags.is_empty() || no_tags).then_some(tags),
+                importance,
+            };
+            let memory: Memory = client.patch(&format!("/api/memories/{id}"), &patch).await?;
+            println!("updated #{}", memory.id);
         }
         MemoryCommand::Rm { ids } => {
-            let deleted = client
-                .post("/api/memories/delete", json!({ "ids": ids }))
+            let deleted: Deleted = client
+                .post("/api/memories/delete", &bulk_delete(&ids))
                 .await?;
-            println!("deleted {} of {}", deleted["deleted"], ids.len());
+            println!("deleted {} of {}", deleted.deleted, ids.len());
         }
         MemoryCommand::Export { format, output } => {
             let text = client
@@ -352,18 +378,15 @@ pub async fn memory(client: &Client, command: MemoryCommand) -> Result<(), CliEr
             );
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| CliError::io(format!("reading {}", file.display()), e))?;
-            let report = client
+            let report: ImportReport = client
                 .post_text(
                     &format!("/api/memories/import?format={}", format.wire()),
                     text,
                 )
                 .await?;
-            println!(
-                "imported {}, skipped {}",
-                report["imported"], report["skipped"]
-            );
-            for error in report["errors"].as_array().into_iter().flatten() {
-                eprintln!("  {}", error.as_str().unwrap_or_default());
+            println!("imported {}, skipped {}", report.imported, report.skipped);
+            for error in &report.errors {
+                eprintln!("  {error}");
             }
         }
     }
@@ -372,69 +395,63 @@ pub async fn memory(client: &Client, command: MemoryCommand) -> Result<(), CliEr
 
 /// A plan's id by its name (any case).
 async fn plan_id(client: &Client, name: &str) -> Result<i64, CliError> {
-    let plans = client.get("/api/plans").await?;
-    plans["data"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| str_of(p, "name").eq_ignore_ascii_case(name.trim()))
-        .and_then(|p| p["id"].as_i64())
+    let plans: List<Plan> = client.get("/api/plans").await?;
+    plans
+        .data
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(name.trim()))
+        .map(|p| p.id)
         .ok_or_else(|| CliError::Usage(format!("no plan named {name:?} (see `perch plan list`)")))
 }
 
-fn print_plan(plan: &Value) {
-    println!("{}", str_of(plan, "name"));
-    for item in plan["items"].as_array().into_iter().flatten() {
-        let mark = if item["done"].as_bool() == Some(true) {
-            "x"
-        } else {
-            " "
-        };
-        println!("  [{mark}] {} (item {})", str_of(item, "text"), item["id"]);
+fn print_plan(plan: &Plan) {
+    println!("{}", plan.name);
+    for item in &plan.items {
+        let mark = if item.done { "x" } else { " " };
+        println!("  [{mark}] {} (item {})", item.text, item.id);
     }
 }
 
 pub async fn plan(client: &Client, command: PlanCommand) -> Result<(), CliError> {
-    let shown = match command {
+    let shown: Plan = match command {
         PlanCommand::List { json } => {
-            let plans = client.get("/api/plans").await?;
             if json {
-                print_json(&plans);
-            } else if plans["data"].as_array().is_none_or(Vec::is_empty) {
-                println!("no plans");
-            } else {
-                plans["data"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .for_each(print_plan);
+                print_json(&client.get::<Value>("/api/plans").await?);
+                return Ok(());
             }
+            let plans: List<Plan> = client.get("/api/plans").await?;
+            if plans.data.is_empty() {
+                println!("no plans");
+            }
+            plans.data.iter().for_each(print_plan);
             return Ok(());
         }
         PlanCommand::Show { name, json } => {
-            let plan = client
-                .get(&format!("/api/plans/{}", plan_id(client, &name).await?))
-                .await?;
+            let path = format!("/api/plans/{}", plan_id(client, &name).await?);
             if json {
-                print_json(&plan);
+                print_json(&client.get::<Value>(&path).await?);
                 return Ok(());
             }
-            plan
+            client.get(&path).await?
         }
         PlanCommand::Create { name, items } => {
-            client
-                .post("/api/plans", json!({ "name": name, "items": items }))
-                .await?
+            client.post("/api/plans", &NewPlan { name, items }).await?
         }
         PlanCommand::Add { name, items } => {
             let id = plan_id(client, &name).await?;
-            let mut plan = Value::Null;
+            let mut plan = None;
             for text in items {
-                plan = client
-                    .post(&format!("/api/plans/{id}/items"), json!({ "text": text }))
-                    .await?;
+                let item = NewPlanItem {
+                    text,
+                    position: None,
+                };
+                plan = Some(
+                    client
+                        .post(&format!("/api/plans/{id}/items"), &item)
+                        .await?,
+                );
             }
-            plan
+            plan.ok_or_else(|| CliError::Usage("say which items to add".into()))?
         }
         PlanCommand::Check { name, item } => check(client, &name, item, true).await?,
         PlanCommand::Uncheck { name, item } => check(client, &name, item, false).await?,
@@ -451,7 +468,7 @@ pub async fn plan(client: &Client, command: PlanCommand) -> Result<(), CliError>
         }
         PlanCommand::Rm { name, item: None } => {
             client
-                .delete(&format!("/api/plans/{}", plan_id(client, &name).await?))
+                .delete::<()>(&format!("/api/plans/{}", plan_id(client, &name).await?))
                 .await?;
             println!("deleted plan {name:?}");
             return Ok(());
@@ -460,7 +477,7 @@ pub async fn plan(client: &Client, command: PlanCommand) -> Result<(), CliError>
             client
                 .post(
                     &format!("/api/plans/{}/clear", plan_id(client, &name).await?),
-                    json!({ "doneOnly": done }),
+                    &plan_clear(done),
                 )
                 .await?
         }
@@ -469,42 +486,32 @@ pub async fn plan(client: &Client, command: PlanCommand) -> Result<(), CliError>
     Ok(())
 }
 
-async fn check(client: &Client, name: &str, item: i64, done: bool) -> Result<Value, CliError> {
+async fn check(client: &Client, name: &str, item: i64, done: bool) -> Result<Plan, CliError> {
     let id = plan_id(client, name).await?;
+    let patch = PlanItemPatch {
+        done: Some(done),
+        ..PlanItemPatch::default()
+    };
     client
-        .patch(
-            &format!("/api/plans/{id}/items/{item}"),
-            json!({ "done": done }),
-        )
+        .patch(&format!("/api/plans/{id}/items/{item}"), &patch)
         .await
 }
 
-fn print_wakeup(w: &Value) {
-    let state = if w["enabled"].as_bool() == Some(true) {
-        ""
-    } else {
-        " (paused)"
-    };
-    let schedule = &w["schedule"];
-    let described = match str_of(schedule, "kind") {
-        "at" => format!("once at {}", when(schedule["at"].as_i64())),
-        "every" => format!(
+fn print_wakeup(w: &Wakeup) {
+    let state = if w.enabled { "" } else { " (paused)" };
+    let described = match &w.schedule {
+        Schedule::At { at } => format!("once at {}", when(Some(*at))),
+        Schedule::Every { every_ms, .. } => format!(
             "every {}",
-            perch_runtime::wakeups::schedule::human_duration(
-                schedule["everyMs"].as_i64().unwrap_or(0)
-            )
+            perch_runtime::wakeups::schedule::human_duration(*every_ms)
         ),
-        _ => format!(
-            "cron {} ({})",
-            str_of(schedule, "expr"),
-            str_of(schedule, "tz")
-        ),
+        Schedule::Cron { expr, tz } => format!("cron {expr} ({tz})"),
     };
     println!(
         "#{} {}{state}: {described}; next {}",
-        w["id"],
-        str_of(w, "label"),
-        when(w["nextFireAt"].as_i64())
+        w.id,
+        w.label,
+        when(w.next_fire_at)
     );
 }
 
@@ -527,10 +534,15 @@ pub async fn wakeup(client: &Client, command: WakeupCommand) -> Result<(), CliEr
                 json,
             } = *add;
             let schedule = match (at, delay, every, cron) {
-                (Some(at), ..) => json!({ "kind": "at", "at": at }),
-                (_, Some(delay), ..) => json!({ "kind": "in", "delay": delay }),
-                (_, _, Some(every), _) => json!({ "kind": "every", "every": every }),
-                (.., Some(expr)) => json!({ "kind": "cron", "expr": expr, "tz": tz }),
+                (Some(at), ..) => NewSchedule::At {
+                    at: MillisOrText::Text(at),
+                },
+                (_, Some(delay), ..) => NewSchedule::In { delay },
+                (_, _, Some(every), _) => NewSchedule::Every {
+                    every: MillisOrText::Text(every),
+                    anchor: None,
+                },
+                (.., Some(expr)) => NewSchedule::Cron { expr, tz },
                 _ => {
                     return Err(CliError::Usage(
                         "say when: --at, --in, --every or --cron".into(),
@@ -538,86 +550,90 @@ pub async fn wakeup(client: &Client, command: WakeupCommand) -> Result<(), CliEr
                 }
             };
             let target = match (session, peer) {
-                (Some(id), _) => json!({ "kind": "session", "sessionId": id }),
-                (None, true) => json!({ "kind": "peer" }),
-                (None, false) => json!({ "kind": "new" }),
+                (Some(session_id), _) => Target::Session { session_id },
+                (None, true) => Target::Peer,
+                (None, false) => Target::New,
             };
             let grace_ms = grace
                 .map(|g| perch_runtime::wakeups::schedule::parse_duration_ms(&g))
                 .transpose()
                 .map_err(|e| CliError::Usage(e.to_string()))?;
-            let body = json!({
-                "prompt": prompt, "label": label, "schedule": schedule, "target": target,
-                "misfire": misfire, "graceMs": grace_ms, "notify": !no_notify,
-            });
-            let created = client.post("/api/wakeups", body).await?;
+            let new = NewWakeup {
+                prompt,
+                label,
+                schedule,
+                target: Some(target),
+                misfire: misfire.map(Misfire::from),
+                grace_ms,
+                notify: Some(!no_notify),
+            };
+            let created: Value = client.post("/api/wakeups", &new).await?;
             if json {
                 print_json(&created);
             } else {
-                print_wakeup(&created);
+                print_wakeup(&decode(created)?);
             }
         }
         WakeupCommand::List { json } => {
-            let list = client.get("/api/wakeups").await?;
             if json {
-                print_json(&list);
-            } else if list["data"].as_array().is_none_or(Vec::is_empty) {
-                println!("no wakeups");
-            } else {
-                list["data"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .for_each(print_wakeup);
+                print_json(&client.get::<Value>("/api/wakeups").await?);
+                return Ok(());
             }
+            let list: List<Wakeup> = client.get("/api/wakeups").await?;
+            if list.data.is_empty() {
+                println!("no wakeups");
+            }
+            list.data.iter().for_each(print_wakeup);
         }
         WakeupCommand::Rm { id } => {
-            client.delete(&format!("/api/wakeups/{id}")).await?;
+            client.delete::<()>(&format!("/api/wakeups/{id}")).await?;
             println!("deleted wakeup #{id}");
         }
-        WakeupCommand::Pause { id } => print_wakeup(
-            &client
-                .patch(&format!("/api/wakeups/{id}"), json!({ "enabled": false }))
-                .await?,
-        ),
-        WakeupCommand::Resume { id } => print_wakeup(
-            &client
-                .patch(&format!("/api/wakeups/{id}"), json!({ "enabled": true }))
-                .await?,
-        ),
+        WakeupCommand::Pause { id } => pause(client, id, false).await?,
+        WakeupCommand::Resume { id } => pause(client, id, true).await?,
         WakeupCommand::Run { id } => {
-            let run = client
-                .post(&format!("/api/wakeups/{id}/run"), json!({}))
+            let run: WakeupRun = client
+                .post(&format!("/api/wakeups/{id}/run"), &no_body())
                 .await?;
-            println!("run {} started", run["id"]);
+            println!("run {} started", run.id);
         }
         WakeupCommand::Runs { id, limit, json } => {
             let filter = id.map(|id| format!("&wakeupId={id}")).unwrap_or_default();
-            let runs = client
-                .get(&format!("/api/wakeups/runs?limit={limit}{filter}"))
-                .await?;
+            let path = format!("/api/wakeups/runs?limit={limit}{filter}");
             if json {
-                print_json(&runs);
+                print_json(&client.get::<Value>(&path).await?);
                 return Ok(());
             }
-            for run in runs["data"].as_array().into_iter().flatten() {
-                let late = match (run["firedAt"].as_i64(), run["scheduledAt"].as_i64()) {
-                    (Some(fired), Some(scheduled)) => format!(" +{} ms", fired - scheduled),
-                    _ => String::new(),
-                };
+            let runs: List<WakeupRun> = client.get(&path).await?;
+            for run in &runs.data {
+                let late = run
+                    .fired_at
+                    .map(|fired| format!(" +{} ms", fired - run.scheduled_at))
+                    .unwrap_or_default();
                 println!(
                     "{} #{} {}: {}{late}{}",
-                    when(run["scheduledAt"].as_i64()),
-                    run["wakeupId"],
-                    str_of(run, "label"),
-                    str_of(run, "status"),
-                    run["summary"]
-                        .as_str()
+                    when(Some(run.scheduled_at)),
+                    run.wakeup_id,
+                    run.label,
+                    run.status.as_str(),
+                    run.summary
+                        .as_ref()
                         .map(|s| format!(" — {}", s.replace('\n', " ")))
                         .unwrap_or_default()
                 );
             }
         }
     }
+    Ok(())
+}
+
+/// Pauses (`enabled: false`) or resumes a wakeup, and prints it.
+async fn pause(client: &Client, id: i64, enabled: bool) -> Result<(), CliError> {
+    let patch = WakeupPatch {
+        enabled: Some(enabled),
+        ..WakeupPatch::default()
+    };
+    let wakeup: Wakeup = client.patch(&format!("/api/wakeups/{id}"), &patch).await?;
+    print_wakeup(&wakeup);
     Ok(())
 }

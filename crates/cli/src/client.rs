@@ -2,7 +2,10 @@
 
 use crate::CliError;
 use futures_util::StreamExt;
+use perch_protocol::errors::ErrorBody;
 use perch_runtime::config::Environment;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::Path;
 
@@ -10,6 +13,59 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     token: String,
+}
+
+/// What `perch serve` records in `<data dir>/server.json` (it has `pid` too).
+#[derive(Deserialize)]
+struct ServerRecord {
+    url: String,
+}
+
+/// An answer that is not a success: 401 has its own advice; the others
+/// carry the API's `{"error": {"code", "message"}}`.
+fn error_of(status: reqwest::StatusCode, body: &[u8]) -> CliError {
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        return CliError::Unauthorized;
+    }
+    let message = serde_json::from_slice::<ErrorBody>(body)
+        .map(|body| body.error.message)
+        .unwrap_or_else(|_| "no message".to_string());
+    CliError::Api {
+        status: status.as_u16(),
+        message,
+    }
+}
+
+/// Reads an answer kept as it came (to print it with `--json`) as its type.
+pub fn decode<T: DeserializeOwned>(value: Value) -> Result<T, CliError> {
+    serde_json::from_value(value).map_err(|e| {
+        CliError::Other(format!(
+            "Perch's answer is not what this perch expects ({e}); \
+             are the server and the CLI the same version?"
+        ))
+    })
+}
+
+/// The body of a POST route that takes none (`{}`).
+pub fn no_body() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+/// Prints an answer as the server sent it (`--json`).
+pub fn print_json(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+/// An enum's wire word (`ready`, `read-only`, `idle`), for the enums of the
+/// contract that have no `as_str`.
+pub fn wire<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(word)) => word,
+        _ => String::new(),
+    }
 }
 
 /// `PERCH_API_TOKEN`, else the token in the keyring (or the 0600 file).
@@ -45,14 +101,11 @@ impl Client {
             });
         }
         let server_file = data_dir.join("server.json");
-        let record: Value = std::fs::read_to_string(&server_file)
+        let base = std::fs::read_to_string(&server_file)
             .ok()
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .ok_or_else(|| CliError::NotRunning(data_dir.display().to_string()))?;
-        let base = record["url"]
-            .as_str()
+            .and_then(|text| serde_json::from_str::<ServerRecord>(&text).ok())
             .ok_or_else(|| CliError::NotRunning(data_dir.display().to_string()))?
-            .to_string();
+            .url;
         let token = {
             let data_dir = data_dir.to_path_buf();
             let env = env.clone();
@@ -74,7 +127,15 @@ impl Client {
             .bearer_auth(&self.token)
     }
 
-    async fn send(&self, builder: reqwest::RequestBuilder) -> Result<Value, CliError> {
+    /// Sends the request and reads the answer as `T`: the route's type in
+    /// the API contract (`perch-protocol`), or `Value` where the answer is
+    /// printed as it came (`--json`). An empty answer (204) reads as `null`,
+    /// so `()` takes it.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        builder: reqwest::RequestBuilder,
+    ) -> Result<T, CliError> {
         let response = builder.send().await.map_err(|e| {
             if e.is_connect() {
                 CliError::Unreachable(self.base.clone())
@@ -83,39 +144,48 @@ impl Client {
             }
         })?;
         let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| CliError::Other(e.to_string()))?;
         if status.is_success() {
-            return Ok(body);
+            let body: &[u8] = if body.is_empty() { b"null" } else { &body };
+            return serde_json::from_slice(body).map_err(|e| {
+                CliError::Other(format!(
+                    "Perch's answer to {path} is not what this perch expects ({e}); \
+                     are the server and the CLI the same version?"
+                ))
+            });
         }
-        if status == reqwest::StatusCode::UNAUTHORIZED {
-            return Err(CliError::Unauthorized);
-        }
-        let message = body["error"]["message"]
-            .as_str()
-            .unwrap_or("no message")
-            .to_string();
-        Err(CliError::Api {
-            status: status.as_u16(),
-            message,
-        })
+        Err(error_of(status, &body))
     }
 
-    pub async fn get(&self, path: &str) -> Result<Value, CliError> {
-        self.send(self.request(reqwest::Method::GET, path)).await
-    }
-
-    pub async fn post(&self, path: &str, body: Value) -> Result<Value, CliError> {
-        self.send(self.request(reqwest::Method::POST, path).json(&body))
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        self.send(path, self.request(reqwest::Method::GET, path))
             .await
     }
 
-    pub async fn patch(&self, path: &str, body: Value) -> Result<Value, CliError> {
-        self.send(self.request(reqwest::Method::PATCH, path).json(&body))
+    pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, CliError> {
+        self.send(path, self.request(reqwest::Method::POST, path).json(body))
             .await
     }
 
-    pub async fn delete(&self, path: &str) -> Result<Value, CliError> {
-        self.send(self.request(reqwest::Method::DELETE, path)).await
+    pub async fn patch<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, CliError> {
+        self.send(path, self.request(reqwest::Method::PATCH, path).json(body))
+            .await
+    }
+
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        self.send(path, self.request(reqwest::Method::DELETE, path))
+            .await
     }
 
     /// A response that is a file, not JSON (exports).
@@ -126,13 +196,9 @@ impl Client {
             .await
             .map_err(|e| CliError::Other(e.to_string()))?;
         if !response.status().is_success() {
-            let status = response.status().as_u16();
-            let body: Value = response.json().await.unwrap_or(Value::Null);
-            let message = body["error"]["message"]
-                .as_str()
-                .unwrap_or("no message")
-                .to_string();
-            return Err(CliError::Api { status, message });
+            let status = response.status();
+            let body = response.bytes().await.unwrap_or_default();
+            return Err(error_of(status, &body));
         }
         response
             .text()
@@ -141,8 +207,13 @@ impl Client {
     }
 
     /// Posts a file's text (imports).
-    pub async fn post_text(&self, path: &str, body: String) -> Result<Value, CliError> {
+    pub async fn post_text<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: String,
+    ) -> Result<T, CliError> {
         self.send(
+            path,
             self.request(reqwest::Method::POST, path)
                 .header(reqwest::header::CONTENT_TYPE, "text/plain")
                 .body(body),

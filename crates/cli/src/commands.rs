@@ -1,42 +1,89 @@
 //! The client commands. Each prints for a person by default and JSON with
 //! `--json` (or NDJSON events with `run --format ndjson`).
 
-use crate::client::Client;
+use crate::client::{no_body, print_json, wire, Client};
 use crate::{CliError, Format};
 use futures_util::StreamExt;
+use perch_protocol::approvals::{Answer, Approval, Decision};
+use perch_protocol::auth::LoginCode;
+use perch_protocol::events::{DeltaKind, Event, EventKind};
+use perch_protocol::sessions::{
+    Interrupting, NewSession, Sent, Session, SessionPatch, TurnStatus, UserText,
+};
+use perch_protocol::system::Status;
+use perch_protocol::List;
+use serde::de::IgnoredAny;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 
-fn print_json(value: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
-}
-
-fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
-    value[key].as_str().unwrap_or("")
+async fn new_session(client: &Client) -> Result<String, CliError> {
+    let session: Session = client.post("/api/sessions", &NewSession::default()).await?;
+    Ok(session.id)
 }
 
 async fn resolve_session(client: &Client, session: &str) -> Result<String, CliError> {
     match session {
-        "new" => Ok(str_of(&client.post("/api/sessions", json!({})).await?, "id").to_string()),
+        "new" => new_session(client).await,
         "latest" => {
-            let list = client.get("/api/sessions").await?;
-            let latest = list["data"]
-                .as_array()
+            let list: List<Session> = client.get("/api/sessions").await?;
+            let latest = list
+                .data
                 .into_iter()
-                .flatten()
-                .max_by_key(|s| s["lastActivityAt"].as_i64().unwrap_or(0))
-                .map(|s| str_of(s, "id").to_string());
+                .max_by_key(|s| s.last_activity_at)
+                .map(|s| s.id);
             match latest {
                 Some(id) => Ok(id),
-                None => {
-                    Ok(str_of(&client.post("/api/sessions", json!({})).await?, "id").to_string())
-                }
+                None => new_session(client).await,
             }
         }
         id => Ok(id.to_string()),
+    }
+}
+
+/// The session an event is about, for the events that have one.
+fn session_of(kind: &EventKind) -> Option<&str> {
+    match kind {
+        EventKind::TurnStarted { session_id, .. }
+        | EventKind::TurnCompleted { session_id, .. }
+        | EventKind::TurnStalled { session_id, .. }
+        | EventKind::ItemStarted { session_id, .. }
+        | EventKind::ItemCompleted { session_id, .. }
+        | EventKind::ItemDelta { session_id, .. }
+        | EventKind::TurnDiff { session_id, .. }
+        | EventKind::TokensUpdated { session_id, .. } => Some(session_id),
+        EventKind::Warning { session_id, .. } => session_id.as_deref(),
+        EventKind::ApprovalRequested { approval } | EventKind::ApprovalResolved { approval } => {
+            Some(&approval.session_id)
+        }
+        _ => None,
+    }
+}
+
+/// A Codex thread item (the contract keeps them as Codex sends them): the
+/// kinds and fields `perch run` reports.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+enum ThreadItem {
+    AgentMessage,
+    #[serde(rename_all = "camelCase")]
+    CommandExecution {
+        #[serde(default)]
+        command: String,
+        #[serde(default)]
+        exit_code: Option<i64>,
+    },
+    FileChange {
+        #[serde(default)]
+        changes: Option<Vec<IgnoredAny>>,
+    },
+    #[serde(other)]
+    Other,
+}
+
+impl ThreadItem {
+    fn of(item: &Value) -> Self {
+        Self::deserialize(item).unwrap_or(Self::Other)
     }
 }
 
@@ -61,74 +108,72 @@ pub async fn run(
     let session_id = resolve_session(client, session).await?;
     // Subscribe before sending, so no event of the turn is missed.
     let events = client.events().await?;
-    let sent = client
+    let sent: Sent = client
         .post(
             &format!("/api/sessions/{session_id}/messages"),
-            json!({ "text": prompt }),
+            &UserText { text: prompt },
         )
         .await?;
-    let turn_id = str_of(&sent, "turnId").to_string();
     let mut events = std::pin::pin!(events);
     let mut stdout = std::io::stdout();
-    while let Some(event) = events.next().await {
-        if event["sessionId"].as_str() != Some(&session_id)
-            && event["approval"]["sessionId"].as_str() != Some(&session_id)
-        {
+    let text = matches!(format, Format::Text);
+    while let Some(raw) = events.next().await {
+        // The stream's own `reset` and `lagged` are no `Event`: skipped.
+        let Ok(event) = Event::deserialize(&raw) else {
+            continue;
+        };
+        if session_of(&event.kind) != Some(session_id.as_str()) {
             continue;
         }
-        if matches!(format, Format::Ndjson) {
-            let _ = writeln!(stdout, "{event}");
+        if !text {
+            let _ = writeln!(stdout, "{raw}");
         }
-        match str_of(&event, "type") {
-            "item.delta"
-                if matches!(format, Format::Text) && str_of(&event, "kind") == "agentMessage" =>
-            {
-                let _ = write!(stdout, "{}", str_of(&event, "delta"));
+        match event.kind {
+            EventKind::ItemDelta {
+                kind: DeltaKind::AgentMessage,
+                delta,
+                ..
+            } if text => {
+                let _ = write!(stdout, "{delta}");
                 let _ = stdout.flush();
             }
-            "item.completed" if matches!(format, Format::Text) => {
-                let item = &event["item"];
-                match str_of(item, "type") {
-                    "agentMessage" => {
-                        let _ = writeln!(stdout);
-                    }
-                    "commandExecution" => eprintln!(
-                        "[ran] {} (exit {})",
-                        str_of(item, "command"),
-                        item["exitCode"]
-                            .as_i64()
-                            .map_or("?".into(), |c| c.to_string())
-                    ),
-                    "fileChange" => eprintln!(
-                        "[changed files] {}",
-                        item["changes"].as_array().map_or(0, Vec::len)
-                    ),
-                    _ => {}
+            EventKind::ItemCompleted { item, .. } if text => match ThreadItem::of(&item) {
+                ThreadItem::AgentMessage => {
+                    let _ = writeln!(stdout);
                 }
-            }
-            "approval.requested" if matches!(format, Format::Text) => {
-                let approval = &event["approval"];
+                ThreadItem::CommandExecution { command, exit_code } => eprintln!(
+                    "[ran] {command} (exit {})",
+                    exit_code.map_or("?".into(), |c| c.to_string())
+                ),
+                ThreadItem::FileChange { changes } => {
+                    eprintln!("[changed files] {}", changes.as_ref().map_or(0, Vec::len))
+                }
+                ThreadItem::Other => {}
+            },
+            EventKind::ApprovalRequested { approval } if text => {
                 eprintln!(
                     "[approval needed] {}\n  answer: perch approvals answer {} accept|decline",
-                    str_of(approval, "title"),
-                    str_of(approval, "id")
+                    approval.title, approval.id
                 );
             }
-            "warning" if matches!(format, Format::Text) => {
-                eprintln!("[warning] {}", str_of(&event, "message"))
-            }
-            "turn.stalled" if matches!(format, Format::Text) => {
+            EventKind::Warning { message, .. } if text => eprintln!("[warning] {message}"),
+            EventKind::TurnStalled { silent_for_ms, .. } if text => {
                 eprintln!(
                     "[stalled] no event for {} s; `perch interrupt` stops it",
-                    event["silentForMs"].as_u64().unwrap_or(0) / 1000
+                    silent_for_ms / 1000
                 );
             }
-            "turn.completed" if str_of(&event, "turnId") == turn_id => {
-                let status = str_of(&event, "status");
-                if status == "completed" {
+            EventKind::TurnCompleted {
+                turn_id,
+                status,
+                error,
+                ..
+            } if turn_id == sent.turn_id => {
+                if status == TurnStatus::Completed {
                     return Ok(());
                 }
-                let error = event["error"].as_str().unwrap_or("");
+                let status = status.as_str();
+                let error = error.unwrap_or_default();
                 eprintln!(
                     "perch: the turn ended {status}{}{error}",
                     if error.is_empty() { "" } else { ": " }
@@ -142,86 +187,79 @@ pub async fn run(
 }
 
 pub async fn status(client: &Client, as_json: bool) -> Result<(), CliError> {
-    let status = client.get("/api/status").await?;
     if as_json {
-        print_json(&status);
+        print_json(&client.get::<Value>("/api/status").await?);
         return Ok(());
     }
-    let codex = &status["codex"];
-    println!("Perch {} at {}", str_of(&status, "version"), client.base());
+    let status: Status = client.get("/api/status").await?;
+    let codex = &status.codex;
+    println!("Perch {} at {}", status.version, client.base());
     println!(
         "Codex: {} (version {}, tested with {}, restarts {})",
-        str_of(codex, "state"),
-        codex["version"].as_str().unwrap_or("?"),
-        str_of(codex, "pinnedVersion"),
-        codex["restarts"]
+        wire(&codex.state),
+        codex.version.as_deref().unwrap_or("?"),
+        codex.pinned_version,
+        codex.restarts
     );
-    if let Some(detail) = codex["detail"].as_str() {
+    if let Some(detail) = &codex.detail {
         println!("  {detail}");
     }
-    println!("Approval policy: {}", str_of(&status, "approvalPolicy"));
-    println!("Pending approvals: {}", status["pendingApprovals"]);
-    for turn in status["activeTurns"].as_array().into_iter().flatten() {
-        let stalled = if turn["stalled"].as_bool() == Some(true) {
-            " (stalled)"
-        } else {
-            ""
-        };
+    println!("Approval policy: {}", wire(&status.approval_policy));
+    println!("Pending approvals: {}", status.pending_approvals);
+    for turn in &status.active_turns {
+        let stalled = if turn.stalled { " (stalled)" } else { "" };
         println!(
             "Running: turn {} in session {}{stalled}",
-            str_of(turn, "turnId"),
-            str_of(turn, "sessionId")
+            turn.turn_id, turn.session_id
         );
     }
-    println!("Data: {}", str_of(&status, "dataDir"));
+    println!("Data: {}", status.data_dir);
     Ok(())
 }
 
 pub async fn sessions_list(client: &Client, archived: bool, as_json: bool) -> Result<(), CliError> {
-    let list = client
-        .get(&format!("/api/sessions?archived={archived}"))
-        .await?;
+    let path = format!("/api/sessions?archived={archived}");
     if as_json {
-        print_json(&list["data"]);
+        let list: List<Value> = client.get(&path).await?;
+        print_json(&Value::Array(list.data));
         return Ok(());
     }
-    for s in list["data"].as_array().into_iter().flatten() {
-        let title = s["name"]
-            .as_str()
+    let list: List<Session> = client.get(&path).await?;
+    for s in &list.data {
+        let title = s
+            .name
+            .as_deref()
             .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| str_of(s, "preview"));
-        let pin = if s["pinned"].as_bool() == Some(true) {
-            "*"
-        } else {
-            " "
-        };
-        let running = if s["activeTurnId"].is_string() {
+            .unwrap_or(&s.preview);
+        let pin = if s.pinned { "*" } else { " " };
+        let running = if s.active_turn_id.is_some() {
             " [running]"
         } else {
             ""
         };
-        println!("{pin} {}  {title}{running}", str_of(s, "id"));
+        println!("{pin} {}  {title}{running}", s.id);
     }
     Ok(())
 }
 
+/// Prints the session and its turns as the server sent them.
 pub async fn sessions_show(client: &Client, id: &str) -> Result<(), CliError> {
-    let session = client.get(&format!("/api/sessions/{id}")).await?;
-    let history = client.get(&format!("/api/sessions/{id}/history")).await?;
-    print_json(&json!({ "session": session, "turns": history["data"] }));
+    let session: Value = client.get(&format!("/api/sessions/{id}")).await?;
+    let history: List<Value> = client.get(&format!("/api/sessions/{id}/history")).await?;
+    print_json(&json!({ "session": session, "turns": history.data }));
     Ok(())
 }
 
-pub async fn sessions_patch(client: &Client, id: &str, patch: Value) -> Result<(), CliError> {
-    let session = client.patch(&format!("/api/sessions/{id}"), patch).await?;
+pub async fn sessions_patch(
+    client: &Client,
+    id: &str,
+    patch: SessionPatch,
+) -> Result<(), CliError> {
+    let session: Session = client.patch(&format!("/api/sessions/{id}"), &patch).await?;
     println!(
         "{} {}",
-        str_of(&session, "id"),
-        if session["archived"].as_bool() == Some(true) {
-            "(archived)"
-        } else {
-            ""
-        }
+        session.id,
+        if session.archived { "(archived)" } else { "" }
     );
     Ok(())
 }
@@ -229,51 +267,43 @@ pub async fn sessions_patch(client: &Client, id: &str, patch: Value) -> Result<(
 pub async fn interrupt(client: &Client, session: Option<&str>) -> Result<(), CliError> {
     let sessions: Vec<String> = match session {
         Some(id) => vec![id.to_string()],
-        None => client.get("/api/status").await?["activeTurns"]
-            .as_array()
+        None => client
+            .get::<Status>("/api/status")
+            .await?
+            .active_turns
             .into_iter()
-            .flatten()
-            .map(|t| str_of(t, "sessionId").to_string())
+            .map(|t| t.session_id)
             .collect(),
     };
     if sessions.is_empty() {
         return Err(CliError::Usage("no turn is running".into()));
     }
     for id in sessions {
-        let answer = client
-            .post(&format!("/api/sessions/{id}/interrupt"), json!({}))
+        let answer: Interrupting = client
+            .post(&format!("/api/sessions/{id}/interrupt"), &no_body())
             .await?;
-        println!(
-            "interrupted turn {} in session {id}",
-            str_of(&answer, "turnId")
-        );
+        println!("interrupted turn {} in session {id}", answer.turn_id);
     }
     Ok(())
 }
 
 pub async fn approvals_list(client: &Client, all: bool, as_json: bool) -> Result<(), CliError> {
-    let list = client
-        .get(&format!(
-            "/api/approvals?status={}",
-            if all { "all" } else { "pending" }
-        ))
-        .await?;
+    let path = format!(
+        "/api/approvals?status={}",
+        if all { "all" } else { "pending" }
+    );
     if as_json {
-        print_json(&list["data"]);
+        let list: List<Value> = client.get(&path).await?;
+        print_json(&Value::Array(list.data));
         return Ok(());
     }
-    let approvals = list["data"].as_array().cloned().unwrap_or_default();
-    if approvals.is_empty() {
+    let approvals: List<Approval> = client.get(&path).await?;
+    if approvals.data.is_empty() {
         println!("no {}approvals", if all { "" } else { "pending " });
     }
-    for a in approvals {
-        println!(
-            "{}  [{}] {}",
-            str_of(&a, "id"),
-            str_of(&a, "status"),
-            str_of(&a, "title")
-        );
-        if let Some(detail) = a["detail"].as_str() {
+    for a in &approvals.data {
+        println!("{}  [{}] {}", a.id, a.status.as_str(), a.title);
+        if let Some(detail) = &a.detail {
             for line in detail.lines().take(12) {
                 println!("    {line}");
             }
@@ -282,26 +312,23 @@ pub async fn approvals_list(client: &Client, all: bool, as_json: bool) -> Result
     Ok(())
 }
 
-pub async fn approvals_answer(client: &Client, id: &str, decision: &str) -> Result<(), CliError> {
-    let approval = client
-        .post(
-            &format!("/api/approvals/{id}"),
-            json!({ "decision": decision }),
-        )
+pub async fn approvals_answer(
+    client: &Client,
+    id: &str,
+    decision: Decision,
+) -> Result<(), CliError> {
+    let approval: Approval = client
+        .post(&format!("/api/approvals/{id}"), &Answer { decision })
         .await?;
-    println!(
-        "{}: {}",
-        str_of(&approval, "id"),
-        str_of(&approval, "status")
-    );
+    println!("{}: {}", approval.id, approval.status.as_str());
     Ok(())
 }
 
 /// Opens the UI with a one-time code in the URL fragment, which browsers do
 /// not send to the server, so the token appears in no URL and no log.
 pub async fn open(client: &Client) -> Result<(), CliError> {
-    let code = client.post("/api/auth/login-codes", json!({})).await?;
-    let url = format!("{}/#login={}", client.base(), str_of(&code, "code"));
+    let code: LoginCode = client.post("/api/auth/login-codes", &no_body()).await?;
+    let url = format!("{}/#login={}", client.base(), code.code);
     let opened = std::process::Command::new("xdg-open")
         .arg(&url)
         .stdout(std::process::Stdio::null())

@@ -9,6 +9,9 @@ mod relay;
 mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use perch_protocol::approvals::Decision;
+use perch_protocol::peer::SendMessage;
+use perch_protocol::sessions::SessionPatch;
 use perch_runtime::config::Environment;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -242,13 +245,13 @@ pub enum DecisionArg {
     Cancel,
 }
 
-impl DecisionArg {
-    fn wire(self) -> &'static str {
-        match self {
-            Self::Accept => "accept",
-            Self::AcceptForSession => "acceptForSession",
-            Self::Decline => "decline",
-            Self::Cancel => "cancel",
+impl From<DecisionArg> for Decision {
+    fn from(arg: DecisionArg) -> Self {
+        match arg {
+            DecisionArg::Accept => Self::Accept,
+            DecisionArg::AcceptForSession => Self::AcceptForSession,
+            DecisionArg::Decline => Self::Decline,
+            DecisionArg::Cancel => Self::Cancel,
         }
     }
 }
@@ -342,16 +345,18 @@ async fn run(
                     }
                     SessionsCommand::Show { id } => commands::sessions_show(&client, &id).await,
                     SessionsCommand::Rename { id, name } => {
-                        commands::sessions_patch(&client, &id, serde_json::json!({ "name": name }))
-                            .await
+                        let patch = SessionPatch {
+                            name: Some(name),
+                            ..SessionPatch::default()
+                        };
+                        commands::sessions_patch(&client, &id, patch).await
                     }
                     SessionsCommand::Archive { id, undo } => {
-                        commands::sessions_patch(
-                            &client,
-                            &id,
-                            serde_json::json!({ "archived": !undo }),
-                        )
-                        .await
+                        let patch = SessionPatch {
+                            archived: Some(!undo),
+                            ..SessionPatch::default()
+                        };
+                        commands::sessions_patch(&client, &id, patch).await
                     }
                 },
                 Command::Interrupt { session } => {
@@ -362,7 +367,7 @@ async fn run(
                         commands::approvals_list(&client, all, json).await
                     }
                     ApprovalsCommand::Answer { id, decision } => {
-                        commands::approvals_answer(&client, &id, decision.wire()).await
+                        commands::approvals_answer(&client, &id, decision.into()).await
                     }
                 },
                 Command::Token => {
@@ -387,7 +392,7 @@ async fn run(
                     } else {
                         text
                     };
-                    let out = perch_protocol::peer::SendMessage {
+                    let out = SendMessage {
                         to: target,
                         body,
                         subject,

@@ -1,30 +1,20 @@
 //! `perch send`, `perch inbox`, `perch peers`: the person on the peer
 //! network, through the running Perch's `/api/peer` routes.
 
-use crate::client::Client;
+use crate::client::{decode, print_json, wire, Client};
 use crate::CliError;
-use perch_protocol::peer::SendMessage;
+use perch_protocol::peer::{PeerMessage, PeerStatus, SendMessage};
+use perch_protocol::List;
+use perch_relay_protocol::Agent;
 use serde_json::{json, Value};
 
-pub fn print_json(value: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
-}
-
-fn text<'a>(value: &'a Value, key: &str) -> &'a str {
-    value[key].as_str().unwrap_or("")
-}
-
 pub async fn send(client: &Client, out: SendMessage, json_out: bool) -> Result<(), CliError> {
-    let body = serde_json::to_value(&out)
-        .map_err(|e| CliError::Other(format!("the message could not be encoded: {e}")))?;
-    let sent = client.post("/api/peer/messages", body).await?;
+    let sent: Value = client.post("/api/peer/messages", &out).await?;
     if json_out {
         print_json(&sent);
     } else {
-        println!("sent message {} to {}", sent["id"], text(&sent, "to"));
+        let sent: PeerMessage = decode(sent)?;
+        println!("sent message {} to {}", sent.message.id, sent.message.to);
     }
     Ok(())
 }
@@ -39,99 +29,85 @@ pub async fn inbox(
     let mut query = vec![format!("limit={limit}")];
     query.extend(channel.map(|c| format!("channel={}", urlencode(&c))));
     query.extend(agent.map(|a| format!("agent={}", urlencode(&a))));
-    let page = client
-        .get(&format!("/api/peer/messages?{}", query.join("&")))
-        .await?;
+    let path = format!("/api/peer/messages?{}", query.join("&"));
     if json_out {
-        print_json(&page);
+        print_json(&client.get::<Value>(&path).await?);
         return Ok(());
     }
-    let messages = page["data"].as_array().cloned().unwrap_or_default();
-    if messages.is_empty() {
+    let page: List<PeerMessage> = client.get(&path).await?;
+    if page.data.is_empty() {
         println!("no messages");
     }
-    for m in &messages {
-        let mark = if m["unread"] == true { "*" } else { " " };
-        let channel = m["channel"]
-            .as_str()
+    for PeerMessage { message: m, unread } in &page.data {
+        let mark = if *unread { "*" } else { " " };
+        let channel = m
+            .channel
+            .as_ref()
             .map(|c| format!(" [{c}]"))
             .unwrap_or_default();
-        let subject = m["subject"]
-            .as_str()
+        let subject = m
+            .subject
+            .as_ref()
             .map(|s| format!(" {s}:"))
             .unwrap_or_default();
-        let first = text(m, "body").lines().next().unwrap_or("");
+        let first = m.body.lines().next().unwrap_or("");
         println!(
             "{mark}{:>6} {} -> {}{channel}{subject} {first}",
-            m["id"],
-            text(m, "from"),
-            text(m, "to")
+            m.id, m.from, m.to
         );
     }
-    if page["hasMore"] == true {
+    if page.has_more == Some(true) {
         println!("(older messages: --limit)");
     }
     Ok(())
 }
 
+/// `--json` prints `{status, agents}`: `GET /api/peer` and the items of
+/// `GET /api/peer/agents` as the server sent them (docs/cli.md).
 pub async fn peers(client: &Client, json_out: bool) -> Result<(), CliError> {
-    let status = client.get("/api/peer").await?;
-    if status["enabled"] == false {
-        if json_out {
-            print_json(&json!({ "status": status, "agents": [] }));
-        } else {
-            println!("the peer network is off (see [peer] and [relay] in docs/config.md)");
+    let status: Value = client.get("/api/peer").await?;
+    let link = match decode::<PeerStatus>(status.clone())? {
+        PeerStatus::On(link) => link,
+        PeerStatus::Off(_) => {
+            if json_out {
+                print_json(&json!({ "status": status, "agents": [] }));
+            } else {
+                println!("the peer network is off (see [peer] and [relay] in docs/config.md)");
+            }
+            return Ok(());
         }
-        return Ok(());
-    }
-    let agents = client.get("/api/peer/agents").await?;
+    };
     if json_out {
-        print_json(&json!({ "status": status, "agents": agents["data"] }));
+        let agents: List<Value> = client.get("/api/peer/agents").await?;
+        print_json(&json!({ "status": status, "agents": agents.data }));
         return Ok(());
     }
-    let connected = if status["connected"] == true {
+    let agents: List<Agent> = client.get("/api/peer/agents").await?;
+    let connected = if link.connected {
         "connected"
     } else {
         "not connected"
     };
     println!(
         "relay {} ({connected}); you are {}, your agent is {}; {} unread; delivery {}",
-        text(&status, "relayUrl"),
-        text(&status, "personId"),
-        text(&status, "agentId"),
-        status["unread"],
-        text(&status["delivery"], "state"),
+        link.relay_url,
+        link.person_id,
+        link.agent_id,
+        link.unread,
+        wire(&link.delivery.state),
     );
-    if let Some(error) = status["lastError"]
-        .as_str()
-        .or(status["delivery"]["error"].as_str())
-    {
+    if let Some(error) = link.last_error.as_ref().or(link.delivery.error.as_ref()) {
         println!("last error: {error}");
     }
-    for agent in agents["data"].as_array().into_iter().flatten() {
-        let list = |key: &str| {
-            agent[key]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
-                .unwrap_or_default()
-        };
+    for agent in &agents.data {
         println!(
             "{:<8} {:<24} {:<20} tags={} caps={}{}",
-            text(agent, "status"),
-            text(agent, "id"),
-            agent["label"].as_str().unwrap_or("-"),
-            list("tags"),
-            list("capabilities"),
-            if agent["ready"] == true {
-                ""
-            } else {
-                " (not ready)"
-            },
+            agent.status.as_str(),
+            agent.id,
+            agent.label.as_deref().unwrap_or("-"),
+            agent.tags.join(","),
+            agent.capabilities.join(","),
+            if agent.ready { "" } else { " (not ready)" },
         );
     }
     Ok(())

@@ -110,6 +110,39 @@ async fn until_peer(
     }
 }
 
+/// A client command that must succeed: its stdout.
+fn ok(env: &CodexEnv, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
+    let out = perch(env).args(args).output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "perch {args:?} exited {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+/// Runs `args` until its stdout satisfies `done`, for at most 60 s.
+fn until(
+    env: &CodexEnv,
+    args: &[&str],
+    done: impl Fn(&str) -> bool,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let out = ok(env, args)?;
+        if done(&out) {
+            return Ok(out);
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!("perch {args:?} never matched: {out}").into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn client_commands_without_a_server_say_how_to_start_one() -> TestResult {
     let env = CodexEnv::new()?;
@@ -336,6 +369,26 @@ async fn a_peer_message_in_a_turn_killed_with_perch_is_delivered_again_after_res
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let sent: serde_json::Value = serde_json::from_str(&ok(
+        &env,
+        &[
+            "send",
+            "outside-bot",
+            "one more",
+            "--subject",
+            "ps",
+            "--json",
+        ],
+    )?)?;
+    assert_eq!(sent["to"], "outside-bot", "{sent}");
+    assert_eq!(sent["subject"], "ps", "{sent}");
+    assert_eq!(sent["unread"], false, "{sent}");
+    let page: serde_json::Value =
+        serde_json::from_str(&ok(&env, &["inbox", "--limit", "2", "--json"])?)?;
+    assert_eq!(page["data"].as_array().map(Vec::len), Some(2), "{page}");
+    assert_eq!(page["hasMore"], true, "{page}");
+    // The newest two, oldest first: "one more" was sent last.
+    assert_eq!(page["data"][1]["body"], "one more", "{page}");
     let inbox = perch(&env)
         .args(["inbox", "--agent", "outside-bot"])
         .output()?;
@@ -347,6 +400,15 @@ async fn a_peer_message_in_a_turn_killed_with_perch_is_delivered_again_after_res
     assert!(
         inbox.contains("cli-person -> outside-bot [ops] thanks for the heads-up"),
         "{inbox}"
+    );
+    assert!(
+        inbox.contains("cli-person -> outside-bot ps: one more"),
+        "{inbox}"
+    );
+    let older = ok(&env, &["inbox", "--limit", "1"])?;
+    assert!(
+        older.lines().count() == 2 && older.ends_with("\n(older messages: --limit)\n"),
+        "{older}"
     );
     let peers = perch(&env).args(["peers"]).output()?;
     let peers = String::from_utf8_lossy(&peers.stdout);
@@ -372,4 +434,272 @@ async fn a_peer_message_in_a_turn_killed_with_perch_is_delivered_again_after_res
         "the message was not delivered a third time"
     );
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_sessions_and_status_print_for_a_person() -> TestResult {
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    let _server = serve(&env, &model)?.0;
+    let env = &env;
+    tokio::task::block_in_place(|| -> TestResult {
+        let status = ok(env, &["status"])?;
+        assert!(status.starts_with("Perch "), "{status}");
+        assert!(status.contains("\nCodex: "), "{status}");
+        assert!(status.contains("\nApproval policy: guarded\n"), "{status}");
+        assert!(status.contains("\nPending approvals: 0\n"), "{status}");
+        assert_eq!(ok(env, &["approvals", "list"])?, "no pending approvals\n");
+        assert_eq!(ok(env, &["approvals", "list", "--json"])?.trim(), "[]");
+        let idle = perch(env).args(["interrupt"]).output()?;
+        assert_eq!(idle.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&idle.stderr).contains("no turn is running"));
+
+        // A turn that asks before running a command; the person accepts.
+        model.enqueue(Script::shell("touch approved.txt", "call_1"));
+        model.enqueue(Script::text("Made the file."));
+        let turn = perch(env)
+            .args(["run", "--session", "new", "make a file"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let pending = until(env, &["approvals", "list"], |out| out.contains("[pending]"))?;
+        assert!(pending.contains("touch approved.txt"), "{pending}");
+        let id = pending.split_whitespace().next().ok_or("no approval id")?;
+        let status = ok(env, &["status"])?;
+        assert!(status.contains("\nPending approvals: 1\n"), "{status}");
+        assert!(status.contains("\nRunning: turn "), "{status}");
+        assert_eq!(
+            ok(env, &["approvals", "answer", id, "accept"])?,
+            format!("{id}: accept\n")
+        );
+        let out = turn.wait_with_output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "Made the file."
+        );
+        assert!(
+            stderr.contains("[approval needed] ")
+                && stderr.contains(&format!("perch approvals answer {id} accept|decline")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("[ran] ") && stderr.contains("touch approved.txt"),
+            "{stderr}"
+        );
+        let all = ok(env, &["approvals", "list", "--all"])?;
+        assert!(all.starts_with(&format!("{id}  [accept] ")), "{all}");
+
+        // The session it ran in.
+        let sessions: serde_json::Value =
+            serde_json::from_str(&ok(env, &["sessions", "list", "--json"])?)?;
+        let session = sessions[0]["id"]
+            .as_str()
+            .ok_or("no session id")?
+            .to_string();
+        let listed = ok(env, &["sessions", "list"])?;
+        assert!(listed.starts_with(&format!("  {session}  ")), "{listed}");
+        assert_eq!(listed.lines().count(), 1, "{listed}");
+        let shown: serde_json::Value =
+            serde_json::from_str(&ok(env, &["sessions", "show", &session])?)?;
+        assert_eq!(shown["session"]["id"], session.as_str());
+        assert_eq!(shown["turns"].as_array().map(Vec::len), Some(1), "{shown}");
+        assert_eq!(
+            ok(env, &["sessions", "rename", &session, "Files"])?,
+            format!("{session} \n")
+        );
+        assert_eq!(
+            ok(env, &["sessions", "archive", &session])?,
+            format!("{session} (archived)\n")
+        );
+        assert_eq!(ok(env, &["sessions", "list"])?, "");
+        assert_eq!(
+            ok(env, &["sessions", "list", "--archived"])?,
+            format!("  {session}  Files\n")
+        );
+        Ok(())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_plan_and_wakeup_commands_print_the_records() -> TestResult {
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    let _server = serve(&env, &model)?.0;
+    let env = &env;
+    tokio::task::block_in_place(|| -> TestResult {
+        // Memory.
+        assert_eq!(
+            ok(
+                env,
+                &[
+                    "memory",
+                    "add",
+                    "Deploys go to staging first",
+                    "--tag",
+                    "ops",
+                    "--importance",
+                    "0.8"
+                ]
+            )?,
+            "remembered #1\n"
+        );
+        assert_eq!(
+            ok(env, &["memory", "add", "two\nlines"])?,
+            "remembered #2\n"
+        );
+        let listed = ok(env, &["memory", "list"])?;
+        assert!(
+            listed.contains("#1 [ops] Deploys go to staging first\n")
+                && listed.contains("#2 two ⏎ lines\n"),
+            "{listed}"
+        );
+        let found: serde_json::Value =
+            serde_json::from_str(&ok(env, &["memory", "search", "staging", "--json"])?)?;
+        assert_eq!(found["data"][0]["id"], 1, "{found}");
+        assert_eq!(found["total"], 1, "{found}");
+        assert_eq!(
+            ok(env, &["memory", "edit", "1", "--no-tags"])?,
+            "updated #1\n"
+        );
+        assert!(ok(env, &["memory", "list"])?.contains("#1 Deploys go to staging first\n"));
+        assert_eq!(ok(env, &["memory", "rm", "1", "99"])?, "deleted 1 of 2\n");
+        let exported = env.tmp().join("memories.jsonl");
+        let exported_arg = exported.display().to_string();
+        ok(env, &["memory", "export", "-o", &exported_arg])?;
+        assert_eq!(
+            ok(env, &["memory", "import", &exported_arg])?,
+            "imported 1, skipped 0\n"
+        );
+        assert_eq!(ok(env, &["memory", "search", "zebra"])?, "no memories\n");
+
+        // Plans.
+        assert_eq!(ok(env, &["plan", "list"])?, "no plans\n");
+        let created = ok(
+            env,
+            &["plan", "create", "Release", "tag the build", "write notes"],
+        )?;
+        let item = |out: &str, text: &str| -> Option<String> {
+            let line = out.lines().find(|l| l.contains(text))?;
+            let id = line.rsplit("(item ").next()?.trim_end_matches(')');
+            Some(id.to_string())
+        };
+        let tag = item(&created, "tag the build").ok_or(created.clone())?;
+        let notes = item(&created, "write notes").ok_or(created.clone())?;
+        assert_eq!(
+            created,
+            format!(
+                "Release\n  [ ] tag the build (item {tag})\n  [ ] write notes (item {notes})\n"
+            )
+        );
+        assert!(ok(env, &["plan", "check", "release", &tag])?.contains("  [x] tag the build"));
+        assert!(ok(env, &["plan", "uncheck", "Release", &tag])?.contains("  [ ] tag the build"));
+        ok(env, &["plan", "check", "Release", &tag])?;
+        let added = ok(env, &["plan", "add", "Release", "ship it"])?;
+        assert_eq!(added.lines().count(), 4, "{added}");
+        let cleared = ok(env, &["plan", "clear", "Release", "--done"])?;
+        assert!(!cleared.contains("tag the build"), "{cleared}");
+        let removed = ok(env, &["plan", "rm", "Release", &notes])?;
+        assert!(
+            removed.starts_with("Release\n  [ ] ship it (item ") && removed.lines().count() == 2,
+            "{removed}"
+        );
+        assert_eq!(ok(env, &["plan", "show", "RELEASE"])?, removed);
+        let plans: serde_json::Value =
+            serde_json::from_str(&ok(env, &["plan", "list", "--json"])?)?;
+        assert_eq!(plans["data"][0]["name"], "Release", "{plans}");
+        assert_eq!(
+            ok(env, &["plan", "rm", "Release"])?,
+            "deleted plan \"Release\"\n"
+        );
+        let missing = perch(env).args(["plan", "show", "Release"]).output()?;
+        assert_eq!(missing.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&missing.stderr).contains("no plan named"));
+
+        // Wakeups.
+        assert_eq!(ok(env, &["wakeup", "list"])?, "no wakeups\n");
+        let once = ok(
+            env,
+            &[
+                "wakeup",
+                "add",
+                "Check the deploy",
+                "--in",
+                "10m",
+                "--label",
+                "check",
+            ],
+        )?;
+        assert!(once.starts_with("#1 check: once at "), "{once}");
+        let every: serde_json::Value = serde_json::from_str(&ok(
+            env,
+            &[
+                "wakeup",
+                "add",
+                "Tick",
+                "--every",
+                "1h",
+                "--label",
+                "tick",
+                "--misfire",
+                "skip",
+                "--grace",
+                "10m",
+                "--no-notify",
+                "--peer",
+                "--json",
+            ],
+        )?)?;
+        assert_eq!(every["schedule"]["kind"], "every", "{every}");
+        assert_eq!(every["schedule"]["everyMs"], 3_600_000, "{every}");
+        assert_eq!(every["misfire"], "skip", "{every}");
+        assert_eq!(every["graceMs"], 600_000, "{every}");
+        assert_eq!(every["notify"], false, "{every}");
+        assert_eq!(every["target"]["kind"], "peer", "{every}");
+        let cron = ok(
+            env,
+            &[
+                "wakeup",
+                "add",
+                "Morning",
+                "--cron",
+                "0 9 * * 1-5",
+                "--tz",
+                "Europe/Paris",
+                "--label",
+                "morning",
+            ],
+        )?;
+        assert!(
+            cron.starts_with("#3 morning: cron 0 9 * * 1-5 (Europe/Paris); next "),
+            "{cron}"
+        );
+        assert!(
+            ok(env, &["wakeup", "pause", "2"])?.starts_with("#2 tick (paused): every 1h; next -")
+        );
+        assert!(ok(env, &["wakeup", "resume", "2"])?.starts_with("#2 tick: every 1h; next "));
+        assert_eq!(ok(env, &["wakeup", "list"])?.lines().count(), 3);
+        assert_eq!(ok(env, &["wakeup", "rm", "3"])?, "deleted wakeup #3\n");
+        assert_eq!(ok(env, &["wakeup", "runs"])?, "");
+
+        model.enqueue(Script::text("Deploy checked."));
+        let started = ok(env, &["wakeup", "run", "1"])?;
+        assert!(
+            started.starts_with("run ") && started.ends_with(" started\n"),
+            "{started}"
+        );
+        let runs = until(env, &["wakeup", "runs", "1"], |out| {
+            out.contains("completed")
+        })?;
+        assert!(
+            runs.contains(" #1 check: completed +")
+                && runs.trim_end().ends_with(" — Deploy checked."),
+            "{runs}"
+        );
+        let runs: serde_json::Value =
+            serde_json::from_str(&ok(env, &["wakeup", "runs", "--json"])?)?;
+        assert_eq!(runs["data"][0]["wakeupId"], 1, "{runs}");
+        Ok(())
+    })
 }

@@ -9,7 +9,7 @@ use perch_runtime::model::{EventKind, NewSession};
 use perch_runtime::planner::NewPlan;
 use perch_runtime::settings::{MemorySettingsPatch, SettingsPatch};
 use perch_runtime::wakeups::{
-    CreatedBy, Misfire, NewSchedule, NewWakeup, RunStatus, Target, WakeupRun,
+    CreatedBy, MillisOrText, Misfire, NewSchedule, NewWakeup, RunStatus, Target, WakeupRun,
 };
 use perch_runtime::Event;
 use perch_test_support::{CodexEnv, Script, ScriptedModel};
@@ -42,11 +42,7 @@ async fn start(
     })
     .await?;
     let status = server.runtime.wait_ready(WAIT).await;
-    assert_eq!(
-        status.state,
-        perch_runtime::HealthState::Ready,
-        "{status:?}"
-    );
+    assert_eq!(status.state, perch_runtime::CodexState::Ready, "{status:?}");
     Ok(server)
 }
 
@@ -480,7 +476,7 @@ async fn wakeups_missed_while_perch_was_stopped_follow_their_policy_after_restar
         CreatedBy::Person,
     )?;
     let hourly = NewSchedule::Every {
-        every: json!("1h"),
+        every: MillisOrText::Text("1h".into()),
         anchor: None,
     };
     let crashed = rt.create_wakeup(

@@ -44,11 +44,7 @@ async fn start(
     })
     .await?;
     let status = server.runtime.wait_ready(WAIT).await;
-    assert_eq!(
-        status.state,
-        perch_runtime::HealthState::Ready,
-        "{status:?}"
-    );
+    assert_eq!(status.state, perch_runtime::CodexState::Ready, "{status:?}");
     Ok(server)
 }
 
@@ -62,7 +58,7 @@ async fn until_peer(server: &Server, done: impl Fn(&Value) -> bool) -> Result<Va
     let mut live = server.runtime.events().subscribe(None).live;
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let status = peer.status();
+        let status = serde_json::to_value(peer.status()).map_err(|e| e.to_string())?;
         if done(&status) {
             return Ok(status);
         }

@@ -4,7 +4,7 @@
 use super::{json_text, PerchTools, ToolResult};
 use perch_runtime::memory::{MemoryPatch, MemoryQuery, NewMemory};
 use perch_runtime::planner::{NewPlan, NewPlanItem, Plan, PlanChange, PlanItemPatch};
-use perch_runtime::wakeups::{CreatedBy, Misfire, NewSchedule, NewWakeup, Target};
+use perch_runtime::wakeups::{CreatedBy, MillisOrText, Misfire, NewSchedule, NewWakeup, Target};
 use perch_runtime::Runtime;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{schemars, tool, tool_router};
@@ -158,7 +158,7 @@ impl Schedule {
         }
         Ok(if let Some(at) = &self.at {
             NewSchedule::At {
-                at: serde_json::Value::String(at.clone()),
+                at: MillisOrText::Text(at.clone()),
             }
         } else if let Some(delay) = &self.delay {
             NewSchedule::In {
@@ -166,7 +166,7 @@ impl Schedule {
             }
         } else if let Some(every) = &self.every {
             NewSchedule::Every {
-                every: serde_json::Value::String(every.clone()),
+                every: MillisOrText::Text(every.clone()),
                 anchor: None,
             }
         } else {

@@ -18,7 +18,6 @@ use crate::peer::Peer;
 use crate::prompt::turn_text;
 use perch_relay_protocol::Message;
 use perch_runtime::model::{EventKind, NewSession, TurnStatus};
-use serde::Serialize;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -33,28 +32,7 @@ pub(crate) struct Dispatch {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeliveryStatus {
-    /// Messages waiting for a turn.
-    pub queued: usize,
-    /// `idle`, `delivering`, `retrying` or `failed`.
-    pub state: &'static str,
-    pub attempt: u32,
-    /// Why the last delivery failed, while retrying or failed.
-    pub error: Option<String>,
-}
-
-impl Default for DeliveryStatus {
-    fn default() -> Self {
-        Self {
-            queued: 0,
-            state: "idle",
-            attempt: 0,
-            error: None,
-        }
-    }
-}
+pub use perch_protocol::peer::{DeliveryState, DeliveryStatus};
 
 /// Messages riding one turn.
 struct Batch {
@@ -256,15 +234,14 @@ impl Dispatcher {
     /// call would feed the bus an event per event).
     fn report(&self, peer: &Peer) {
         let state = match (self.failed, self.retry_at, self.in_flight.is_empty()) {
-            (true, _, _) => "failed",
-            (false, Some(_), _) => "retrying",
-            (false, None, false) => "delivering",
-            (false, None, true) => "idle",
+            (true, _, _) => DeliveryState::Failed,
+            (false, Some(_), _) => DeliveryState::Retrying,
+            (false, None, false) => DeliveryState::Delivering,
+            (false, None, true) => DeliveryState::Idle,
         };
-        let error = if state == "idle" || state == "delivering" {
-            None
-        } else {
-            self.last_error.clone()
+        let error = match state {
+            DeliveryState::Idle | DeliveryState::Delivering => None,
+            DeliveryState::Retrying | DeliveryState::Failed => self.last_error.clone(),
         };
         let status = DeliveryStatus {
             queued: self.queue.len(),

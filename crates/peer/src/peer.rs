@@ -10,6 +10,7 @@ use crate::error::{PeerError, Result};
 use crate::identity::Identity;
 use crate::ledger::{Ledger, DIRECT};
 use futures_util::StreamExt;
+use perch_protocol::peer::{PeerLink, PeerMessage, PeerStatus};
 use perch_relay_protocol::{
     Agent, AgentStatus, InstanceProof, Message, NewMessage, Pair, RegisterAgent, RelayEvent,
     Target, Task,
@@ -17,7 +18,7 @@ use perch_relay_protocol::{
 use perch_runtime::config::PeerConfig;
 use perch_runtime::model::EventKind;
 use perch_runtime::Runtime;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 use stdx::MutexExt;
@@ -144,26 +145,26 @@ impl Peer {
     }
 
     /// What `GET /api/peer` answers and `peer.status` carries.
-    pub fn status(&self) -> Value {
+    pub fn status(&self) -> PeerStatus {
         let delivery = self.delivery.lock_unpoisoned().clone();
         let link = self.lock_link();
         let id = &self.identity;
-        json!({
-            "enabled": true,
-            "relayUrl": self.client.url(),
-            "embedded": self.embedded,
-            "connected": link.connected,
-            "agentId": id.agent_id,
-            "personId": id.person_id,
-            "label": id.label,
-            "tags": id.tags,
-            "capabilities": id.capabilities,
-            "channels": id.channels,
-            "sessionId": self.ledger.get("session").ok().flatten(),
-            "unread": link.unread,
-            "lastError": link.last_error,
-            "delivery": delivery,
-        })
+        PeerStatus::On(Box::new(PeerLink {
+            enabled: true,
+            relay_url: self.client.url().to_string(),
+            embedded: self.embedded,
+            connected: link.connected,
+            agent_id: id.agent_id.clone(),
+            person_id: id.person_id.clone(),
+            label: id.label.clone(),
+            tags: id.tags.clone(),
+            capabilities: id.capabilities.clone(),
+            channels: id.channels.clone(),
+            session_id: self.ledger.get("session").ok().flatten(),
+            unread: link.unread,
+            last_error: link.last_error.clone(),
+            delivery,
+        }))
     }
 
     pub(crate) fn publish_status(&self) {
@@ -314,13 +315,15 @@ impl Peer {
         })
     }
 
-    pub(crate) fn to_json(&self, message: &Message) -> Value {
+    /// The message as the person's side sees it.
+    pub(crate) fn for_person(&self, message: &Message) -> PeerMessage {
         let person = self.lock_link().person.clone();
         let unread = Self::reaches(person.as_ref(), message)
             && !message.read_by.contains(&self.identity.person_id);
-        let mut value = serde_json::to_value(message).unwrap_or(Value::Null);
-        value["unread"] = json!(unread);
-        value
+        PeerMessage {
+            message: message.clone(),
+            unread,
+        }
     }
 
     async fn on_event(
@@ -358,7 +361,7 @@ impl Peer {
                     if to_person {
                         self.set_link(|link| link.unread += 1);
                     }
-                    let value = self.to_json(&message);
+                    let value = self.for_person(&message);
                     // The person's own words to the agent do not notify the person.
                     let by_person = message.from == self.identity.person_id;
                     let event = EventKind::PeerMessage {
@@ -445,11 +448,14 @@ impl Peer {
         agent: Option<String>,
         before_id: Option<i64>,
         limit: usize,
-    ) -> Result<(Vec<Value>, bool)> {
+    ) -> Result<(Vec<PeerMessage>, bool)> {
         let limit = limit.clamp(1, 500);
         let mut base: Vec<(&str, String)> = vec![("limit", (limit + 1).to_string())];
         base.extend(channel.map(|c| ("channel", c)));
-        base.extend(before_id.map(|b| ("beforeId", b.to_string())));
+        // `beforeId` makes the relay page back from the newest; without one
+        // it would answer the oldest `limit` messages.
+        let before_id = before_id.unwrap_or(i64::MAX);
+        base.push(("beforeId", before_id.to_string()));
         let mut messages = match agent {
             Some(agent) => {
                 let mut from = base.clone();
@@ -468,14 +474,17 @@ impl Peer {
         if has_more {
             messages.drain(..messages.len() - limit);
         }
-        Ok((messages.iter().map(|m| self.to_json(m)).collect(), has_more))
+        Ok((
+            messages.iter().map(|m| self.for_person(m)).collect(),
+            has_more,
+        ))
     }
 
     /// Sends as the person (the Inbox, `perch send`).
-    pub async fn send_as_person(&self, mut message: NewMessage) -> Result<Value> {
+    pub async fn send_as_person(&self, mut message: NewMessage) -> Result<PeerMessage> {
         message.from = self.identity.person_id.clone();
         let sent = self.client.send(&message).await?;
-        Ok(self.to_json(&sent))
+        Ok(self.for_person(&sent))
     }
 
     pub async fn mark_read(&self, ids: &[i64]) -> Result<usize> {

@@ -16,15 +16,26 @@
 //! ([`List`]), sessions and turns ([`sessions`]) and the peer routes'
 //! bodies; the rest of the API moves here route by route.
 
+pub mod account;
+pub mod approvals;
+pub mod auth;
+pub mod errors;
+pub mod events;
+pub mod memory;
 pub mod peer;
+pub mod plans;
 pub mod sessions;
+pub mod settings;
+pub mod system;
+pub mod wakeups;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::ToSchema;
 
 /// What every list route answers: the items, and where the route has them,
 /// how many match in all (`total`) and whether older ones exist (`hasMore`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct List<T> {
     pub data: Vec<T>,

@@ -2,9 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::ToSchema;
 
 /// `POST /api/peer/messages`: a message the person sends (`perch send`, the Inbox).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendMessage {
     /// An agent id, `tag:…`, `cap:…`, `label:…` or `broadcast`.
@@ -19,17 +20,139 @@ pub struct SendMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "number")]
     pub reply_to: Option<i64>,
-    /// Optional on the wire (false when absent); the UI always sends it.
+    /// Optional on the wire (false when absent).
     #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
     pub urgent: bool,
+    /// Optional on the wire (false when absent).
     #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
     pub claimable: bool,
 }
 
 /// `POST /api/peer/read`: messages the person has read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadMarks {
     #[ts(type = "Array<number>")]
     pub ids: Vec<i64>,
+}
+
+/// How peer messages reach Perch's agent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum DeliveryState {
+    #[default]
+    Idle,
+    Delivering,
+    Retrying,
+    Failed,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryStatus {
+    /// Messages waiting for a turn.
+    #[ts(type = "number")]
+    pub queued: usize,
+    pub state: DeliveryState,
+    pub attempt: u32,
+    /// Why the last delivery failed, while retrying or failed.
+    pub error: Option<String>,
+}
+
+/// `GET /api/peer` with the network on, and what `peer.status` carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerLink {
+    /// Always true here.
+    #[ts(type = "true")]
+    pub enabled: bool,
+    pub relay_url: String,
+    /// The relay runs inside this Perch.
+    pub embedded: bool,
+    pub connected: bool,
+    /// Perch's agent on the relay.
+    pub agent_id: String,
+    /// The person using Perch: sends and receives as this id.
+    pub person_id: String,
+    pub label: Option<String>,
+    pub tags: Vec<String>,
+    pub capabilities: Vec<String>,
+    pub channels: Vec<String>,
+    /// The Codex session peer messages are delivered to.
+    pub session_id: Option<String>,
+    /// Messages to the person not read yet.
+    #[ts(type = "number")]
+    pub unread: usize,
+    pub last_error: Option<String>,
+    pub delivery: DeliveryStatus,
+}
+
+/// `GET /api/peer`, and what `peer.status` carries: the link, or
+/// `{"enabled": false}` when the network is off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(untagged)]
+pub enum PeerStatus {
+    On(Box<PeerLink>),
+    Off(PeerOff),
+}
+
+impl PeerStatus {
+    pub fn link(&self) -> Option<&PeerLink> {
+        match self {
+            Self::On(link) => Some(link),
+            Self::Off(_) => None,
+        }
+    }
+}
+
+/// The peer network is off (`[peer] enabled = false`, or no relay).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PeerOff {
+    /// Always false here.
+    #[ts(type = "false")]
+    pub enabled: bool,
+}
+
+/// A relay message as the person's side sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+pub struct PeerMessage {
+    #[serde(flatten)]
+    #[ts(flatten)]
+    pub message: perch_relay_protocol::Message,
+    /// It reaches the person, who has not read it.
+    pub unread: bool,
+}
+
+/// `POST /api/peer/read`: the person's unread count after marking.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+pub struct Unread {
+    #[ts(type = "number")]
+    pub unread: usize,
+}
+
+/// The query of `GET /api/peer/messages`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct InboxQuery {
+    /// Only this channel.
+    #[serde(default)]
+    #[ts(optional)]
+    pub channel: Option<String>,
+    /// Only messages from or to this agent.
+    #[serde(default)]
+    #[ts(optional)]
+    pub agent: Option<String>,
+    /// Older than this message id (for paging back).
+    #[serde(default)]
+    #[ts(optional, type = "number")]
+    pub before_id: Option<i64>,
+    /// At most this many, 1 to 500 (default 200; more is 500).
+    #[serde(default)]
+    #[ts(optional)]
+    #[param(maximum = 4_294_967_295_u32)]
+    pub limit: Option<u32>,
 }

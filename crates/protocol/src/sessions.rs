@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, TS)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, TS, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenUsage {
     #[ts(type = "number")]
@@ -18,7 +19,7 @@ pub struct TokenUsage {
     pub context_window: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, TS)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, TS, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     /// The Codex thread id.
@@ -38,42 +39,51 @@ pub struct Session {
     pub token_usage: Option<TokenUsage>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, TS)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, TS, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewSession {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub effort: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub cwd: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, TS)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, TS, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SessionPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub pinned: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub archived: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub effort: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum SendMode {
     Start,
     Steer,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Sent {
     pub turn_id: String,
@@ -82,7 +92,7 @@ pub struct Sent {
 
 /// Where a turn stands, as Perch records and reports it (a Codex status it
 /// does not know is recorded as `failed`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum TurnStatus {
     InProgress,
@@ -112,4 +122,53 @@ impl TurnStatus {
         .into_iter()
         .find(|status| status.as_str() == word)
     }
+}
+
+/// The query of `GET /api/sessions`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SessionQuery {
+    /// Archived sessions instead of the others.
+    #[serde(default)]
+    #[ts(optional)]
+    pub archived: Option<bool>,
+    /// Only sessions whose name or preview contain this.
+    #[serde(default)]
+    #[ts(optional)]
+    pub q: Option<String>,
+}
+
+/// `POST /api/sessions/{id}/messages`: what the person says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserText {
+    pub text: String,
+}
+
+/// `POST /api/sessions/{id}/interrupt`: the turn asked to stop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Interrupting {
+    pub turn_id: String,
+}
+
+/// `POST /api/sessions/{id}/compact`: Codex compacts the context in the
+/// background (`{}`; `session.updated` follows).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+pub struct Compacting {}
+
+/// One turn of `GET /api/sessions/{id}/history`, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryTurn {
+    pub id: String,
+    pub status: TurnStatus,
+    pub error: Option<String>,
+    /// Codex's thread items (`userMessage`, `agentMessage`, `reasoning`,
+    /// `commandExecution`, `fileChange`, `mcpToolCall`, …), each with `type`
+    /// and `id`.
+    #[ts(type = "Array<{ type: string; id: string; [k: string]: unknown }>")]
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<serde_json::Value>,
 }

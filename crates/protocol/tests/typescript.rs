@@ -2,11 +2,37 @@
 //! `ui/src/lib/generated/protocol.ts` must be exactly what these types
 //! render. Run with `UPDATE_GENERATED=1` to rewrite it after a change.
 
-use perch_protocol::peer::{ReadMarks, SendMessage};
+use perch_protocol::account::Login;
+use perch_protocol::approvals::{
+    Answer, Approval, ApprovalFilter, ApprovalKind, ApprovalQuery, ApprovalStatus, Decision,
+};
+use perch_protocol::auth::{Health, LoginCode, SignIn};
+use perch_protocol::errors::{ErrorBody, ErrorDetail};
+use perch_protocol::events::{DeltaKind, Event, EventKind};
+use perch_protocol::memory::{
+    ImportReport, Memory, MemoryAction, MemoryFormat, MemoryPatch, MemorySource, NewMemory,
+};
+use perch_protocol::peer::{
+    DeliveryState, DeliveryStatus, InboxQuery, PeerLink, PeerMessage, PeerOff, PeerStatus,
+    ReadMarks, SendMessage, Unread,
+};
+use perch_protocol::plans::{NewPlan, NewPlanItem, Plan, PlanItem, PlanItemPatch};
 use perch_protocol::sessions::{
-    NewSession, SendMode, Sent, Session, SessionPatch, TokenUsage, TurnStatus,
+    Compacting, HistoryTurn, Interrupting, NewSession, SendMode, Sent, Session, SessionPatch,
+    SessionQuery, TokenUsage, TurnStatus, UserText,
+};
+use perch_protocol::settings::{
+    ApprovalPolicy, AutostartState, CodexPatch, CodexSettings, MemorySettings, MemorySettingsPatch,
+    NotificationSettings, NotificationsPatch, Paths, ProviderKey, ProviderSettings, RelayToken,
+    SecretBackend, SecretsState, Settings, SettingsPatch,
+};
+use perch_protocol::system::{ActiveTurn, CodexState, CodexStatus, Diagnostics, ModelInfo, Status};
+use perch_protocol::wakeups::{
+    CreatedBy, MillisOrText, Misfire, NewSchedule, NewWakeup, RunStatus, Schedule, Target, Wakeup,
+    WakeupPatch, WakeupRun,
 };
 use perch_protocol::List;
+use perch_relay_protocol::{Agent, AgentStatus, Message, Pair, PairStatus, Task, TaskStatus};
 use ts_rs::TS;
 
 const GENERATED: &str = concat!(
@@ -15,20 +41,103 @@ const GENERATED: &str = concat!(
 );
 
 fn render() -> String {
+    let config = ts_rs::Config::default();
     let declarations = [
-        List::<ts_rs::Dummy>::decl(&ts_rs::Config::default()),
-        SendMessage::decl(&ts_rs::Config::default()),
-        ReadMarks::decl(&ts_rs::Config::default()),
-        TokenUsage::decl(&ts_rs::Config::default()),
-        Session::decl(&ts_rs::Config::default()),
-        NewSession::decl(&ts_rs::Config::default()),
-        SessionPatch::decl(&ts_rs::Config::default()),
-        SendMode::decl(&ts_rs::Config::default()),
-        Sent::decl(&ts_rs::Config::default()),
-        TurnStatus::decl(&ts_rs::Config::default()),
+        List::<ts_rs::Dummy>::decl(&config),
+        ErrorBody::decl(&config),
+        ErrorDetail::decl(&config),
+        Health::decl(&config),
+        SignIn::decl(&config),
+        LoginCode::decl(&config),
+        Login::decl(&config),
+        CodexState::decl(&config),
+        CodexStatus::decl(&config),
+        ActiveTurn::decl(&config),
+        Status::decl(&config),
+        ModelInfo::decl(&config),
+        Diagnostics::decl(&config),
+        ApprovalPolicy::decl(&config),
+        SecretBackend::decl(&config),
+        Settings::decl(&config),
+        CodexSettings::decl(&config),
+        ProviderSettings::decl(&config),
+        NotificationSettings::decl(&config),
+        MemorySettings::decl(&config),
+        AutostartState::decl(&config),
+        SecretsState::decl(&config),
+        Paths::decl(&config),
+        SettingsPatch::decl(&config),
+        CodexPatch::decl(&config),
+        NotificationsPatch::decl(&config),
+        MemorySettingsPatch::decl(&config),
+        ProviderKey::decl(&config),
+        RelayToken::decl(&config),
+        ApprovalKind::decl(&config),
+        Decision::decl(&config),
+        ApprovalStatus::decl(&config),
+        Approval::decl(&config),
+        ApprovalFilter::decl(&config),
+        ApprovalQuery::decl(&config),
+        Answer::decl(&config),
+        TokenUsage::decl(&config),
+        Session::decl(&config),
+        SessionQuery::decl(&config),
+        NewSession::decl(&config),
+        SessionPatch::decl(&config),
+        UserText::decl(&config),
+        SendMode::decl(&config),
+        Sent::decl(&config),
+        Interrupting::decl(&config),
+        Compacting::decl(&config),
+        TurnStatus::decl(&config),
+        HistoryTurn::decl(&config),
+        AgentStatus::decl(&config),
+        Agent::decl(&config),
+        Message::decl(&config),
+        Pair::decl(&config),
+        PairStatus::decl(&config),
+        Task::decl(&config),
+        TaskStatus::decl(&config),
+        SendMessage::decl(&config),
+        ReadMarks::decl(&config),
+        Unread::decl(&config),
+        DeliveryState::decl(&config),
+        DeliveryStatus::decl(&config),
+        PeerLink::decl(&config),
+        PeerOff::decl(&config),
+        PeerStatus::decl(&config),
+        PeerMessage::decl(&config),
+        InboxQuery::decl(&config),
+        MemorySource::decl(&config),
+        Memory::decl(&config),
+        NewMemory::decl(&config),
+        MemoryPatch::decl(&config),
+        MemoryAction::decl(&config),
+        MemoryFormat::decl(&config),
+        ImportReport::decl(&config),
+        PlanItem::decl(&config),
+        Plan::decl(&config),
+        NewPlan::decl(&config),
+        NewPlanItem::decl(&config),
+        PlanItemPatch::decl(&config),
+        Schedule::decl(&config),
+        MillisOrText::decl(&config),
+        NewSchedule::decl(&config),
+        Target::decl(&config),
+        Misfire::decl(&config),
+        CreatedBy::decl(&config),
+        RunStatus::decl(&config),
+        WakeupRun::decl(&config),
+        Wakeup::decl(&config),
+        NewWakeup::decl(&config),
+        WakeupPatch::decl(&config),
+        Event::decl(&config),
+        EventKind::decl(&config),
+        DeltaKind::decl(&config),
     ];
     let mut out = String::from(
-        "// Generated from crates/protocol by its tests/typescript.rs; do not edit.\n\
+        "// Generated from crates/protocol (and the relay types it uses) by its\n\
+         // tests/typescript.rs; do not edit.\n\
          // After changing those types: UPDATE_GENERATED=1 cargo test -p perch-protocol\n",
     );
     for declaration in declarations {

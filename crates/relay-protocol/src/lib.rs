@@ -4,6 +4,8 @@
 //! Invariants:
 //! - Depends on serde, serde_json and thiserror only: no Perch crate, no IO,
 //!   no HTTP. A relay and a client agree on a type because it is this type.
+//!   The `contract` feature (enabled by perch-protocol, never by the relay)
+//!   adds ts-rs and utoipa derives to the types Perch's API passes through.
 //! - Wire names live here: field names (camelCase, as agent-relay sends),
 //!   status words, and the event stream's kinds ([`RelayEvent`]).
 //! - The checks ([`check_id`] and friends) are pure; each relay applies them

@@ -14,6 +14,7 @@ pub const MAX_META_BYTES: usize = 16 * 1024;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "contract", derive(ts_rs::TS, utoipa::ToSchema))]
 pub struct Agent {
     pub id: String,
     pub name: Option<String>,
@@ -25,15 +26,21 @@ pub struct Agent {
     pub channels: Vec<String>,
     pub status: AgentStatus,
     pub ready: bool,
+    #[cfg_attr(feature = "contract", schema(value_type = Object))]
+    #[cfg_attr(feature = "contract", ts(type = "Record<string, unknown>"))]
     pub meta: Map<String, Value>,
     pub instance_id: Option<String>,
+    #[cfg_attr(feature = "contract", ts(type = "number"))]
     pub epoch: i64,
+    #[cfg_attr(feature = "contract", ts(type = "number"))]
     pub registered_at: i64,
+    #[cfg_attr(feature = "contract", ts(type = "number"))]
     pub last_seen: i64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "contract", derive(ts_rs::TS, utoipa::ToSchema))]
 pub enum AgentStatus {
     Online,
     Busy,
@@ -60,23 +67,32 @@ impl AgentStatus {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "contract", derive(ts_rs::TS, utoipa::ToSchema))]
 pub struct Message {
+    #[cfg_attr(feature = "contract", ts(type = "number"))]
     pub id: i64,
     pub from: String,
     pub to: String,
     pub channel: Option<String>,
     pub subject: Option<String>,
     pub body: String,
+    #[cfg_attr(feature = "contract", ts(type = "number | null"))]
     pub reply_to: Option<i64>,
+    #[cfg_attr(feature = "contract", ts(type = "number"))]
     pub thread_id: i64,
     pub claimable: bool,
     pub claimed_by: Option<String>,
+    #[cfg_attr(feature = "contract", ts(type = "number | null"))]
     pub claimed_at: Option<i64>,
+    #[cfg_attr(feature = "contract", ts(type = "number | null"))]
     pub claim_expires_at: Option<i64>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
+    #[cfg_attr(feature = "contract", schema(value_type = Object))]
+    #[cfg_attr(feature = "contract", ts(type = "Record<string, unknown>"))]
     pub meta: Map<String, Value>,
     pub urgent: bool,
+    #[cfg_attr(feature = "contract", ts(type = "number"))]
     pub created_at: i64,
     pub read_by: Vec<String>,
 }
@@ -149,19 +165,23 @@ impl Target {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "contract", derive(ts_rs::TS, utoipa::ToSchema))]
 pub struct Pair {
     pub id: String,
     pub from: String,
     pub to: String,
     pub objective: Option<String>,
     pub status: PairStatus,
+    #[cfg_attr(feature = "contract", ts(type = "number"))]
     pub created_at: i64,
+    #[cfg_attr(feature = "contract", ts(type = "number"))]
     pub updated_at: i64,
     pub ended_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "contract", derive(ts_rs::TS, utoipa::ToSchema))]
 pub enum PairStatus {
     Pending,
     Active,
@@ -182,7 +202,9 @@ impl PairStatus {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "contract", derive(ts_rs::TS, utoipa::ToSchema))]
 pub struct Task {
+    #[cfg_attr(feature = "contract", ts(type = "number"))]
     pub id: i64,
     pub source: String,
     #[serde(rename = "type")]
@@ -194,20 +216,28 @@ pub struct Task {
     pub target: String,
     pub channel: Option<String>,
     pub external_url: Option<String>,
+    #[cfg_attr(feature = "contract", schema(value_type = Object))]
+    #[cfg_attr(feature = "contract", ts(type = "Record<string, unknown>"))]
     pub metadata: Map<String, Value>,
     pub status: TaskStatus,
     pub claimed_by: Option<String>,
     pub result: Option<String>,
     pub progress: Option<String>,
+    #[cfg_attr(feature = "contract", ts(type = "number"))]
     pub occurrence_count: i64,
+    #[cfg_attr(feature = "contract", ts(type = "number | null"))]
     pub message_id: Option<i64>,
+    #[cfg_attr(feature = "contract", ts(type = "number"))]
     pub created_at: i64,
+    #[cfg_attr(feature = "contract", ts(type = "number"))]
     pub updated_at: i64,
+    #[cfg_attr(feature = "contract", ts(type = "number"))]
     pub last_seen_at: i64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "contract", derive(ts_rs::TS, utoipa::ToSchema))]
 pub enum TaskStatus {
     Open,
     Claimed,

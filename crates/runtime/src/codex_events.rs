@@ -10,8 +10,8 @@
 //! - A turn whose child died is reported interrupted, never silently replaced.
 
 use crate::error::{Error, Result};
-use crate::model::TurnStatus;
 use crate::model::*;
+use crate::model::{Decision, TurnStatus};
 use crate::runtime::{first_line, new_id, PendingRequest, Runtime};
 use perch_codex::protocol::*;
 use perch_codex::{RequestId, ServerMessage, SupervisorEvent};
@@ -37,7 +37,7 @@ impl Runtime {
         match event {
             SupervisorEvent::Health(health) => {
                 self.bus.publish(EventKind::CodexState {
-                    state: health.state,
+                    state: codex_state(health.state),
                     detail: health.detail,
                 });
             }
@@ -270,7 +270,10 @@ impl Runtime {
                     .and_then(|s| s.connection().map_err(Error::from_codex))
                 {
                     let _ = connection
-                        .respond(&rpc_id, Decision::Decline.response_for(&request))
+                        .respond(
+                            &rpc_id,
+                            perch_codex::protocol::Decision::Decline.response_for(&request),
+                        )
                         .await;
                 }
                 return;
@@ -298,7 +301,10 @@ impl Runtime {
                 .and_then(|s| s.connection().map_err(Error::from_codex))
             {
                 let _ = connection
-                    .respond(&rpc_id, Decision::Decline.response_for(&request))
+                    .respond(
+                        &rpc_id,
+                        perch_codex::protocol::Decision::Decline.response_for(&request),
+                    )
                     .await;
             }
             return;
@@ -325,7 +331,10 @@ impl Runtime {
             tokio::time::sleep(timeout).await;
             let Some(rt) = rt.upgrade() else { return };
             if rt.lock().pending.contains_key(&id) {
-                tracing::info!("approval {id} timed out; answering {}", decision.as_str());
+                tracing::info!(
+                    "approval {id} timed out; answering {}",
+                    ApprovalStatus::from(decision).as_str()
+                );
                 if let Err(err) = rt.resolve_approval(&id, decision, "timeout").await {
                     tracing::warn!("answering timed-out approval {id}: {err}");
                 }
@@ -380,7 +389,10 @@ impl Runtime {
         match live {
             Some((_, connection)) if generation == pending.generation => {
                 connection
-                    .respond(&pending.rpc_id, decision.response_for(&pending.request))
+                    .respond(
+                        &pending.rpc_id,
+                        codex_decision(decision).response_for(&pending.request),
+                    )
                     .await
                     .map_err(Error::from_codex)?;
             }

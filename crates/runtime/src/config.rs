@@ -2,7 +2,9 @@
 //! The keys are documented in docs/config.md; keep the two in step.
 
 use crate::error::{Error, Result};
-use perch_codex::protocol::{AskForApproval, Decision, SandboxMode};
+use perch_codex::protocol::{AskForApproval, SandboxMode};
+pub use perch_protocol::approvals::Decision;
+pub use perch_protocol::settings::ApprovalPolicy;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -316,26 +318,12 @@ fn default_wire_api() -> String {
     "responses".into()
 }
 
-/// The three approval modes of agent-relay-codex, mapped onto Codex's
-/// approval policy and sandbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ApprovalPolicy {
-    /// Never asks; writes inside the workspace.
-    Open,
-    /// Asks before any command that is not known to be safe; writes inside the workspace.
-    Guarded,
-    /// Reads only; anything else must be asked for.
-    ReadOnly,
-}
-
-impl ApprovalPolicy {
-    pub fn codex(self) -> (AskForApproval, SandboxMode) {
-        match self {
-            Self::Open => (AskForApproval::Never, SandboxMode::WorkspaceWrite),
-            Self::Guarded => (AskForApproval::Untrusted, SandboxMode::WorkspaceWrite),
-            Self::ReadOnly => (AskForApproval::OnRequest, SandboxMode::ReadOnly),
-        }
+/// Codex's approval policy and sandbox for Perch's approval mode.
+pub fn codex_policy(policy: ApprovalPolicy) -> (AskForApproval, SandboxMode) {
+    match policy {
+        ApprovalPolicy::Open => (AskForApproval::Never, SandboxMode::WorkspaceWrite),
+        ApprovalPolicy::Guarded => (AskForApproval::Untrusted, SandboxMode::WorkspaceWrite),
+        ApprovalPolicy::ReadOnly => (AskForApproval::OnRequest, SandboxMode::ReadOnly),
     }
 }
 
@@ -455,7 +443,7 @@ mod tests {
         )
         .map_err(|e| Error::Config(e.to_string()))?;
         assert_eq!(
-            config.codex.approval_policy.codex(),
+            codex_policy(config.codex.approval_policy),
             (AskForApproval::OnRequest, SandboxMode::ReadOnly)
         );
         assert_eq!(config.codex.approval_timeout_decision, Decision::Cancel);

@@ -11,7 +11,6 @@
 //!   then it is told (`Replay::Reset`).
 
 use crate::model::EventKind;
-use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use stdx::MutexExt;
@@ -20,21 +19,7 @@ use tokio::sync::broadcast;
 pub const REPLAY_CAPACITY: usize = 4096;
 const LIVE_CAPACITY: usize = 1024;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Event {
-    pub seq: u64,
-    /// Unix milliseconds.
-    pub at: i64,
-    #[serde(flatten)]
-    pub kind: EventKind,
-}
-
-impl Event {
-    /// The wire name (`turn.completed`), used as the SSE `event:` field.
-    pub fn type_name(&self) -> &'static str {
-        self.kind.type_name()
-    }
-}
+pub use perch_protocol::events::Event;
 
 pub enum Replay {
     Events(Vec<Arc<Event>>),

@@ -4,7 +4,6 @@
 //! the engine links none); [`FileSecretStore`] is the real 0600-file store
 //! used where no keyring exists (and by tests).
 
-use serde::Serialize;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::PathBuf;
 
@@ -24,14 +23,7 @@ pub enum HostError {
     Autostart(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SecretBackend {
-    /// The OS keyring (Secret Service, Keychain, Credential Manager).
-    Keyring,
-    /// 0600 files in `<data dir>/secrets`.
-    File,
-}
+pub use perch_protocol::settings::SecretBackend;
 
 /// Synchronous on purpose: keyring calls block on D-Bus, so async callers
 /// run them on a blocking thread.

@@ -12,7 +12,7 @@
 //! - [`seams`]: how the core reaches those features (turn context, turn ended).
 //!
 //! API boundary: clients call `Runtime` methods and read `model` types; they
-//! never see Codex protocol types except `Decision` and `LoginParams`.
+//! never see Codex protocol types (their own are `perch-protocol`'s).
 
 mod codex_events;
 pub mod config;
@@ -36,6 +36,7 @@ pub mod wakeups;
 pub use config::{ApprovalPolicy, Config};
 pub use error::{Error, Result};
 pub use events::{Event, EventBus, Replay, Subscription};
-pub use perch_codex::protocol::{Decision, LoginParams};
-pub use perch_codex::{Error as CodexError, HealthState};
+pub use perch_codex::Error as CodexError;
+pub use perch_protocol::approvals::Decision;
+pub use perch_protocol::system::CodexState;
 pub use runtime::{McpAttachment, Runtime, RuntimeOptions};

@@ -15,8 +15,11 @@ use crate::memory_index::{fuse, query_words, IndexQuery, IndexedMemory, MemoryIn
 use crate::model::EventKind;
 use crate::runtime::Runtime;
 use crate::store::Store;
+pub use perch_protocol::memory::{
+    ImportReport, Memory, MemoryAction, MemoryFormat, MemoryPatch, MemorySource, NewMemory,
+};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use stdx::now_ms;
 
 /// Migration 2 (kept as released; migration 5 replaces its FTS5 index).
@@ -89,72 +92,8 @@ const MAX_TAG_CHARS: usize = 40;
 pub const CANDIDATES: usize = 200;
 pub const DEFAULT_IMPORTANCE: f64 = 0.5;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MemorySource {
-    /// The agent, in a session.
-    Session,
-    /// The agent, handling peer messages.
-    Peer,
-    /// The person (UI, CLI, import).
-    Person,
-}
-
-impl MemorySource {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Session => "session",
-            Self::Peer => "peer",
-            Self::Person => "person",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "session" => Self::Session,
-            "peer" => Self::Peer,
-            "person" => Self::Person,
-            _ => return None,
-        })
-    }
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Memory {
-    pub id: i64,
-    pub text: String,
-    pub tags: Vec<String>,
-    pub source: MemorySource,
-    /// The session (or peer agent) it came from, when known.
-    pub source_ref: Option<String>,
-    /// 0 to 1.
-    pub importance: f64,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub last_used_at: Option<i64>,
-    /// Only in search results: higher is better.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub score: Option<f64>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NewMemory {
-    pub text: String,
-    #[serde(default)]
-    pub tags: Vec<String>,
-    pub importance: Option<f64>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct MemoryPatch {
-    pub text: Option<String>,
-    pub tags: Option<Vec<String>>,
-    pub importance: Option<f64>,
-}
-
+/// What [`Runtime::memories`] is asked (the API and the agent's tools build
+/// it from their own query shapes).
 #[derive(Debug, Clone, Default)]
 pub struct MemoryQuery {
     /// Ranked full-text search; `None` lists the newest first.
@@ -773,33 +712,6 @@ impl Runtime {
             errors: parsed.errors,
         })
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MemoryAction {
-    Added,
-    Updated,
-    Deleted,
-    Imported,
-    /// Their vectors were made (embeddings configured); text is unchanged.
-    Embedded,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MemoryFormat {
-    Jsonl,
-    Markdown,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ImportReport {
-    pub imported: usize,
-    pub skipped: usize,
-    /// Why lines were skipped (the first few).
-    pub errors: Vec<String>,
 }
 
 /// With `[memory] auto_archive`, a completed exchange becomes a memory

@@ -9,8 +9,8 @@ use crate::error::{Error, Result};
 use crate::model::EventKind;
 use crate::runtime::Runtime;
 use crate::store::Store;
+pub use perch_protocol::plans::{NewPlan, NewPlanItem, Plan, PlanItem, PlanItemPatch};
 use rusqlite::{params, OptionalExtension, Transaction};
-use serde::{Deserialize, Serialize};
 use stdx::now_ms;
 
 pub(crate) const MIGRATION: &str = r#"
@@ -36,56 +36,6 @@ const MAX_NAME_CHARS: usize = 80;
 const MAX_ITEM_CHARS: usize = 2000;
 const MAX_ITEMS: usize = 500;
 const MAX_PLANS: i64 = 200;
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct PlanItem {
-    pub id: i64,
-    pub text: String,
-    pub done: bool,
-    pub position: i64,
-    pub updated_at: i64,
-    pub done_at: Option<i64>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Plan {
-    pub id: i64,
-    pub name: String,
-    pub items: Vec<PlanItem>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-impl Plan {
-    pub fn open_items(&self) -> impl Iterator<Item = &PlanItem> {
-        self.items.iter().filter(|i| !i.done)
-    }
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NewPlan {
-    pub name: String,
-    #[serde(default)]
-    pub items: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NewPlanItem {
-    pub text: String,
-    pub position: Option<i64>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PlanItemPatch {
-    pub text: Option<String>,
-    pub done: Option<bool>,
-    pub position: Option<i64>,
-}
 
 /// One change to a plan; `Runtime::change_plan` applies it.
 #[derive(Debug, Clone)]

@@ -3,175 +3,19 @@
 //! and announced on the bus (`settings.changed`) so the tray and every
 //! window show the same state.
 
-use crate::config::{ApprovalPolicy, Config, NotificationsConfig, ProviderConfig};
+use crate::config::{Config, NotificationsConfig, ProviderConfig};
 use crate::error::{Error, Result};
-use crate::host::{secret_names, SecretBackend};
+use crate::host::secret_names;
 use crate::model::EventKind;
 use crate::runtime::{AppliedCodexSettings, Runtime};
-use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+pub use perch_protocol::settings::{
+    ApprovalPolicy, AutostartState, CodexPatch, CodexSettings, MemorySettings, MemorySettingsPatch,
+    NotificationSettings, NotificationsPatch, Paths, ProviderSettings, SecretBackend, SecretsState,
+    Settings, SettingsPatch,
+};
 
 const MAX_KEY_CHARS: usize = 4096;
 const MAX_FIELD_CHARS: usize = 2048;
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Settings {
-    pub codex: CodexSettings,
-    pub provider: Option<ProviderSettings>,
-    pub provider_key_set: bool,
-    /// The relay token is in the secret store (used from the next start).
-    pub relay_token_set: bool,
-    pub notifications: NotificationSettings,
-    pub memory: MemorySettings,
-    pub autostart: AutostartState,
-    pub secrets: SecretsState,
-    pub paths: Paths,
-    /// Codex runs with other bin/provider settings than these; restarting
-    /// it (`POST /api/codex/restart`) applies them.
-    pub restart_required: bool,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CodexSettings {
-    pub bin: Option<PathBuf>,
-    pub approval_policy: ApprovalPolicy,
-    pub model: Option<String>,
-    pub effort: Option<String>,
-    pub cwd: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ProviderSettings {
-    #[serde(default = "default_provider_id")]
-    pub id: String,
-    #[serde(default)]
-    pub name: Option<String>,
-    pub base_url: String,
-    #[serde(default)]
-    pub env_key: Option<String>,
-    #[serde(default = "default_wire_api")]
-    pub wire_api: String,
-}
-
-fn default_provider_id() -> String {
-    "custom".into()
-}
-fn default_wire_api() -> String {
-    "responses".into()
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NotificationSettings {
-    pub dnd: bool,
-    pub dnd_allows_approvals: bool,
-    pub approvals: bool,
-    pub turn_finished: bool,
-    pub codex_restarts: bool,
-    pub errors: bool,
-    pub peer_messages: bool,
-    pub muted_agents: Vec<String>,
-    pub muted_channels: Vec<String>,
-    pub wakeups: bool,
-}
-
-/// `[memory]`: context for each turn, auto-archiving, embeddings.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MemorySettings {
-    pub context: bool,
-    pub context_tokens: usize,
-    pub auto_archive: bool,
-    pub embeddings_url: Option<String>,
-    pub embeddings_model: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct MemorySettingsPatch {
-    pub context: Option<bool>,
-    pub context_tokens: Option<usize>,
-    pub auto_archive: Option<bool>,
-    #[serde(default, deserialize_with = "present")]
-    pub embeddings_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    pub embeddings_model: Option<Option<String>>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AutostartState {
-    pub supported: bool,
-    pub enabled: bool,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SecretsState {
-    pub backend: SecretBackend,
-    pub warning: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Paths {
-    pub data: String,
-    pub config: Option<String>,
-    pub logs: Option<String>,
-    pub codex_home: Option<String>,
-}
-
-/// Every field optional; `provider: null` removes the custom provider.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SettingsPatch {
-    pub codex: Option<CodexPatch>,
-    #[serde(default, deserialize_with = "present")]
-    pub provider: Option<Option<ProviderSettings>>,
-    pub notifications: Option<NotificationsPatch>,
-    pub memory: Option<MemorySettingsPatch>,
-    pub autostart: Option<bool>,
-}
-
-/// `Some(None)` for an explicit `null`, `None` when the key is absent.
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CodexPatch {
-    #[serde(default, deserialize_with = "present")]
-    pub bin: Option<Option<PathBuf>>,
-    pub approval_policy: Option<ApprovalPolicy>,
-    #[serde(default, deserialize_with = "present")]
-    pub model: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    pub effort: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    pub cwd: Option<Option<PathBuf>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NotificationsPatch {
-    pub dnd: Option<bool>,
-    pub dnd_allows_approvals: Option<bool>,
-    pub approvals: Option<bool>,
-    pub turn_finished: Option<bool>,
-    pub codex_restarts: Option<bool>,
-    pub errors: Option<bool>,
-    pub peer_messages: Option<bool>,
-    pub muted_agents: Option<Vec<String>>,
-    pub muted_channels: Option<Vec<String>>,
-    pub wakeups: Option<bool>,
-}
 
 impl Runtime {
     pub async fn settings(&self) -> Result<Settings> {
@@ -558,7 +402,7 @@ impl Runtime {
     }
 }
 
-fn pretty<T: Serialize>(value: &T) -> String {
+fn pretty<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("(not serializable: {e})"))
 }
 

@@ -5,8 +5,16 @@
 
 import type {
   AccountInfo,
+  AccountLogin,
+  Answer,
   Approval,
   ApprovalDecision,
+  ApprovalFilter,
+  Compacting,
+  Diagnostics,
+  Health,
+  HistoryTurn,
+  Interrupting,
   List,
   LoginStartResult,
   Memory,
@@ -16,6 +24,8 @@ import type {
   MemoryQuery,
   Model,
   NewMemory,
+  NewPlan,
+  NewPlanItem,
   NewSession,
   NewWakeup,
   Plan,
@@ -27,14 +37,20 @@ import type {
   PeerStatus,
   PeerTask,
   PerchEvent,
+  ProviderKey,
+  ReadMarks,
+  RelayToken,
   SendPeerMessage,
   Sent,
   Session,
   SessionPatch,
+  SessionQuery,
   Settings,
   SettingsPatch,
+  SignIn,
   Status,
-  Turn,
+  Unread,
+  UserText,
   Wakeup,
   WakeupPatch,
   WakeupRun,
@@ -151,15 +167,14 @@ function query(params: Record<string, string | number | boolean | undefined | nu
 const enc = encodeURIComponent;
 
 export const api = {
-  health: () => request<{ status: string; version: string }>('GET', '/api/health'),
+  health: () => request<Health>('GET', '/api/health'),
 
-  signIn: (cred: { token: string } | { code: string }) =>
-    request<void>('POST', '/api/auth/session', { body: cred, quiet401: true }),
+  signIn: (cred: SignIn) => request<void>('POST', '/api/auth/session', { body: cred, quiet401: true }),
   signOut: () => request<void>('DELETE', '/api/auth/session', { quiet401: true }),
 
   status: (quiet401 = false) => request<Status>('GET', '/api/status', { quiet401 }),
 
-  listSessions: (opts: { archived?: boolean; q?: string } = {}) => {
+  listSessions: (opts: SessionQuery = {}) => {
     const p = new URLSearchParams();
     p.set('archived', String(opts.archived ?? false));
     if (opts.q) p.set('q', opts.q);
@@ -173,33 +188,31 @@ export const api = {
     body: SessionPatch,
   ) => request<Session>('PATCH', `/api/sessions/${enc(id)}`, { body }),
   forkSession: (id: string) => request<Session>('POST', `/api/sessions/${enc(id)}/fork`, { body: {} }),
-  compactSession: (id: string) => request<Record<string, never>>('POST', `/api/sessions/${enc(id)}/compact`, { body: {} }),
-  history: (id: string) => request<List<Turn>>('GET', `/api/sessions/${enc(id)}/history`),
+  compactSession: (id: string) => request<Compacting>('POST', `/api/sessions/${enc(id)}/compact`, { body: {} }),
+  history: (id: string) => request<List<HistoryTurn>>('GET', `/api/sessions/${enc(id)}/history`),
   sendMessage: (id: string, text: string) =>
-    request<Sent>('POST', `/api/sessions/${enc(id)}/messages`, {
-      body: { text },
-    }),
+    request<Sent>('POST', `/api/sessions/${enc(id)}/messages`, { body: { text } satisfies UserText }),
   interrupt: (id: string) =>
-    request<{ turnId: string }>('POST', `/api/sessions/${enc(id)}/interrupt`, { body: {} }),
+    request<Interrupting>('POST', `/api/sessions/${enc(id)}/interrupt`, { body: {} }),
 
-  listApprovals: (status: 'pending' | 'all' = 'pending') =>
+  listApprovals: (status: ApprovalFilter = 'pending') =>
     request<List<Approval>>('GET', `/api/approvals?status=${status}`),
   answerApproval: (id: string, decision: ApprovalDecision) =>
-    request<Approval>('POST', `/api/approvals/${enc(id)}`, { body: { decision } }),
+    request<Approval>('POST', `/api/approvals/${enc(id)}`, { body: { decision } satisfies Answer }),
 
   account: () => request<AccountInfo>('GET', '/api/account'),
-  accountLogin: (body: { type: 'apiKey'; apiKey: string } | { type: 'chatgptDeviceCode' }) =>
+  accountLogin: (body: AccountLogin) =>
     request<LoginStartResult>('POST', '/api/account/login', { body }),
   models: () => request<List<Model>>('GET', '/api/models'),
 
   settings: () => request<Settings>('GET', '/api/settings'),
   patchSettings: (body: SettingsPatch) => request<Settings>('PATCH', '/api/settings', { body }),
-  setProviderKey: (key: string) => request<Settings>('PUT', '/api/settings/provider-key', { body: { key } }),
+  setProviderKey: (key: string) => request<Settings>('PUT', '/api/settings/provider-key', { body: { key } satisfies ProviderKey }),
   clearProviderKey: () => request<Settings>('DELETE', '/api/settings/provider-key'),
-  setRelayToken: (token: string) => request<Settings>('PUT', '/api/settings/relay-token', { body: { token } }),
+  setRelayToken: (token: string) => request<Settings>('PUT', '/api/settings/relay-token', { body: { token } satisfies RelayToken }),
   clearRelayToken: () => request<Settings>('DELETE', '/api/settings/relay-token'),
   restartCodex: () => request<unknown>('POST', '/api/codex/restart', { body: {} }),
-  diagnostics: () => request<{ text: string }>('GET', '/api/diagnostics'),
+  diagnostics: () => request<Diagnostics>('GET', '/api/diagnostics'),
 
   peerStatus: () => request<PeerStatus>('GET', '/api/peer'),
   peerAgents: () => request<List<PeerAgent>>('GET', '/api/peer/agents'),
@@ -214,7 +227,7 @@ export const api = {
     return request<List<PeerMessage> & { hasMore: boolean }>('GET', '/api/peer/messages' + (qs ? '?' + qs : ''));
   },
   sendPeerMessage: (body: SendPeerMessage) => request<PeerMessage>('POST', '/api/peer/messages', { body }),
-  markPeerRead: (ids: number[]) => request<{ unread: number }>('POST', '/api/peer/read', { body: { ids } }),
+  markPeerRead: (ids: number[]) => request<Unread>('POST', '/api/peer/read', { body: { ids } satisfies ReadMarks }),
   peerPairs: () => request<List<PeerPair>>('GET', '/api/peer/pairs'),
   peerTasks: () => request<List<PeerTask>>('GET', '/api/peer/tasks'),
 
@@ -236,11 +249,11 @@ export const api = {
 
   // Planner
   plans: () => request<List<Plan>>('GET', '/api/plans'),
-  createPlan: (body: { name: string; items?: string[] }) => request<Plan>('POST', '/api/plans', { body }),
+  createPlan: (body: NewPlan) => request<Plan>('POST', '/api/plans', { body }),
   getPlan: (id: number) => request<Plan>('GET', `/api/plans/${id}`),
   renamePlan: (id: number, name: string) => request<Plan>('PATCH', `/api/plans/${id}`, { body: { name } }),
   deletePlan: (id: number) => request<void>('DELETE', `/api/plans/${id}`),
-  addPlanItem: (id: number, body: { text: string; position?: number }) =>
+  addPlanItem: (id: number, body: NewPlanItem) =>
     request<Plan>('POST', `/api/plans/${id}/items`, { body }),
   patchPlanItem: (id: number, itemId: number, body: PlanItemPatch) =>
     request<Plan>('PATCH', `/api/plans/${id}/items/${itemId}`, { body }),

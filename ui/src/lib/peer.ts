@@ -6,7 +6,7 @@
 // Message text from peers is untrusted: nothing here turns it into markup,
 // and the pages render it as plain text.
 
-import type { PeerAgent, PeerMessage, PeerPresence, PeerStatus, PerchEvent } from './types';
+import type { PeerAgent, PeerLink, PeerMessage, PeerPresence, PeerStatus, PerchEvent } from './types';
 
 /** The Inbox's filters; an empty string is "any". */
 export interface PeerFilter {
@@ -89,37 +89,10 @@ export interface PeerEventOutcome {
   newUnread: boolean;
 }
 
-const DELIVERY_STATES: PeerStatus['delivery']['state'][] = ['idle', 'delivering', 'retrying', 'failed'];
-
-/**
- * A status as the server sent it, complete: a Perch whose peer network is
- * off answers just `{"enabled": false}`.
- */
-export function normalizePeerStatus(raw: Partial<PeerStatus> | null | undefined): PeerStatus {
-  const r = raw ?? {};
-  const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
-  const d: Partial<PeerStatus['delivery']> = r.delivery ?? {};
-  return {
-    enabled: r.enabled === true,
-    relayUrl: typeof r.relayUrl === 'string' ? r.relayUrl : null,
-    embedded: r.embedded === true,
-    connected: r.connected === true,
-    agentId: typeof r.agentId === 'string' ? r.agentId : '',
-    personId: typeof r.personId === 'string' ? r.personId : '',
-    label: typeof r.label === 'string' ? r.label : null,
-    tags: list(r.tags),
-    capabilities: list(r.capabilities),
-    channels: list(r.channels),
-    sessionId: typeof r.sessionId === 'string' ? r.sessionId : null,
-    unread: typeof r.unread === 'number' && r.unread > 0 ? r.unread : 0,
-    lastError: typeof r.lastError === 'string' ? r.lastError : null,
-    delivery: {
-      queued: typeof d.queued === 'number' ? d.queued : 0,
-      state: d.state && DELIVERY_STATES.includes(d.state) ? d.state : 'idle',
-      attempt: typeof d.attempt === 'number' ? d.attempt : 0,
-      error: typeof d.error === 'string' ? d.error : null,
-    },
-  };
+/** The peer network's link when it is on (`GET /api/peer` answers
+ *  `{enabled: false}` when it is off), else null. */
+export function peerLink(status: PeerStatus | null | undefined): PeerLink | null {
+  return status?.enabled ? status : null;
 }
 
 /**
@@ -130,7 +103,7 @@ export function normalizePeerStatus(raw: Partial<PeerStatus> | null | undefined)
 export function applyPeerEvent(d: PeerData, ev: PerchEvent): PeerEventOutcome {
   if (ev.type === 'peer.status') {
     if (ev.status && typeof ev.status === 'object') {
-      d.status = normalizePeerStatus(ev.status);
+      d.status = ev.status;
       d.available = true;
       d.statusError = null;
       if (d.status.enabled) d.offMessage = null;
@@ -146,11 +119,6 @@ export function applyPeerEvent(d: PeerData, ev: PerchEvent): PeerEventOutcome {
     d.inbox.messages = mergeMessages(d.inbox.messages, [m]);
   }
   return { newUnread: m.unread === true && !known };
-}
-
-/** A message's or task's kind (`type` on servers that pass the relay's name through). */
-export function kindOf(x: { kind?: string | null; type?: string | null }): string | null {
-  return x.kind || x.type || null;
 }
 
 /** Marks messages read by the person in a loaded list (after `POST /api/peer/read`). */

@@ -1,10 +1,24 @@
 // Applies SSE events to the UI's data. Pure functions over a plain object so
 // they can be unit-tested; the store passes its `$state` proxy in.
 
-import type { Approval, CodexState, Item, PerchEvent, Session, Settings, Status, TokenUsage, Turn } from './types';
+import type {
+  Approval,
+  CodexState,
+  DeltaKind,
+  HistoryTurn,
+  Item,
+  PerchEvent,
+  RuntimeEvent,
+  Session,
+  Settings,
+  Status,
+  TokenUsage,
+  Turn,
+} from './types';
 
 export interface Warning {
-  sessionId?: string;
+  /** The session it is about, if any. */
+  sessionId: string | null;
   message: string;
   at: number;
 }
@@ -123,17 +137,7 @@ export function addLocalUserMessage(data: AppData, sessionId: string, turnId: st
   });
 }
 
-function deltaText(delta: unknown): string {
-  if (typeof delta === 'string') return delta;
-  if (delta && typeof delta === 'object') {
-    const d = delta as { text?: unknown; delta?: unknown };
-    if (typeof d.text === 'string') return d.text;
-    if (typeof d.delta === 'string') return d.delta;
-  }
-  return delta == null ? '' : JSON.stringify(delta);
-}
-
-function placeholder(itemId: string, kind: string): Item {
+function placeholder(itemId: string, kind: DeltaKind): Item {
   switch (kind) {
     case 'agentMessage':
       return { type: 'agentMessage', id: itemId, text: '' };
@@ -148,8 +152,7 @@ function placeholder(itemId: string, kind: string): Item {
   }
 }
 
-function applyDelta(item: Item, kind: string, delta: unknown): void {
-  const text = deltaText(delta);
+function applyDelta(item: Item, kind: DeltaKind, text: string): void {
   switch (kind) {
     case 'agentMessage':
       item.text = (typeof item.text === 'string' ? item.text : '') + text;
@@ -181,16 +184,19 @@ function clearStall(data: AppData, turnId: string): void {
 }
 
 export function applyEvent(data: AppData, ev: PerchEvent): Effect[] {
+  // The stream's own events (no seq): events were missed, reload.
+  if (ev.type === 'lagged' || ev.type === 'reset') return [{ type: 'reload', reason: ev.type }];
   // Sequence numbers only grow; a smaller one means the server restarted
-  // (its buffer starts again at 1), so what we hold may be stale.
-  const restarted = typeof ev.seq === 'number' && data.lastSeq > 0 && ev.seq <= data.lastSeq;
-  if (typeof ev.seq === 'number') data.lastSeq = restarted ? ev.seq : Math.max(data.lastSeq, ev.seq);
-  const effects = applyKind(data, ev);
-  if (restarted && !effects.some((e) => e.type === 'reload')) effects.push({ type: 'reload', reason: 'reset' });
-  return effects;
+  // (its buffer starts again at 1), so what we hold may be stale. (`seq` is
+  // checked because the event is parsed JSON.)
+  const hasSeq = typeof ev.seq === 'number';
+  const restarted = hasSeq && data.lastSeq > 0 && ev.seq <= data.lastSeq;
+  if (hasSeq) data.lastSeq = restarted ? ev.seq : Math.max(data.lastSeq, ev.seq);
+  applyKind(data, ev);
+  return restarted ? [{ type: 'reload', reason: 'reset' }] : [];
 }
 
-function applyKind(data: AppData, ev: PerchEvent): Effect[] {
+function applyKind(data: AppData, ev: RuntimeEvent): void {
   switch (ev.type) {
     case 'codex.state':
       data.codexState = ev.state;
@@ -199,12 +205,12 @@ function applyKind(data: AppData, ev: PerchEvent): Effect[] {
         data.status.codex.state = ev.state;
         data.status.codex.detail = ev.detail ?? null;
       }
-      return [];
+      return;
     case 'session.updated': {
       const prev = session(data, ev.session.id);
       upsertSession(data, ev.session);
       if (prev && ev.session.lastActivityAt > prev.lastActivityAt) touchActivity(data, ev.session.id);
-      return [];
+      return;
     }
     case 'turn.started': {
       ensureTurn(data, ev.sessionId, ev.turnId);
@@ -213,7 +219,7 @@ function applyKind(data: AppData, ev: PerchEvent): Effect[] {
       if (data.status && !data.status.activeTurns.some((x) => x.turnId === ev.turnId)) {
         data.status.activeTurns.push({ sessionId: ev.sessionId, turnId: ev.turnId, stalled: false, startedAt: ev.at });
       }
-      return [];
+      return;
     }
     case 'turn.completed': {
       const t = ensureTurn(data, ev.sessionId, ev.turnId);
@@ -226,11 +232,11 @@ function applyKind(data: AppData, ev: PerchEvent): Effect[] {
       clearStall(data, ev.turnId);
       if (data.status) data.status.activeTurns = data.status.activeTurns.filter((x) => x.turnId !== ev.turnId);
       touchActivity(data, ev.sessionId);
-      return [];
+      return;
     }
     case 'turn.stalled':
       data.stalled[ev.turnId] = ev.silentForMs;
-      return [];
+      return;
     case 'item.started':
     case 'item.completed': {
       clearStall(data, ev.turnId);
@@ -245,49 +251,46 @@ function applyKind(data: AppData, ev: PerchEvent): Effect[] {
           upsertItem(t, { ...ev.item, _done: true });
         }
       }
-      return [];
+      return;
     }
     case 'item.delta': {
       clearStall(data, ev.turnId);
       const t = ensureTurn(data, ev.sessionId, ev.turnId);
-      if (!t) return [];
+      if (!t) return;
       let item = t.items.find((x) => x.id === ev.itemId);
       if (!item) {
         t.items.push(placeholder(ev.itemId, ev.kind));
         item = t.items[t.items.length - 1];
       }
       applyDelta(item, ev.kind, ev.delta);
-      return [];
+      return;
     }
     case 'turn.diff': {
       const t = ensureTurn(data, ev.sessionId, ev.turnId);
       if (t) t.diff = ev.diff;
-      return [];
+      return;
     }
     case 'tokens.updated': {
       data.tokens[ev.sessionId] = ev.usage;
       const s = session(data, ev.sessionId);
       if (s) s.tokenUsage = ev.usage;
-      return [];
+      return;
     }
     case 'approval.requested':
     case 'approval.resolved':
       data.approvals[ev.approval.id] = ev.approval;
       if (ev.type === 'approval.requested' && ev.approval.turnId) clearStall(data, ev.approval.turnId);
-      return [];
+      return;
     case 'warning':
       data.warnings.push({ sessionId: ev.sessionId, message: ev.message, at: ev.at });
       if (data.warnings.length > 20) data.warnings.splice(0, data.warnings.length - 20);
-      return [];
+      return;
     case 'settings.changed':
       if (ev.settings && typeof ev.settings === 'object') data.settings = ev.settings;
-      return [];
-    case 'lagged':
-      return [{ type: 'reload', reason: 'lagged' }];
-    case 'reset':
-      return [{ type: 'reload', reason: 'reset' }];
+      return;
     default:
-      return [];
+      // peer.*, memory.changed, plan.changed, wakeup.*: other stores'.
+      return;
   }
 }
 
@@ -320,7 +323,7 @@ export function loadSnapshot(
   data.stalled = stalled;
 }
 
-export function loadHistory(data: AppData, sessionId: string, turns: Turn[]): void {
+export function loadHistory(data: AppData, sessionId: string, turns: HistoryTurn[]): void {
   data.turns[sessionId] = turns;
 }
 

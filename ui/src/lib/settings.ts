@@ -5,7 +5,7 @@
 // fields that differ from the saved settings are sent, so a save never
 // overwrites a change made elsewhere (the tray, another tab) meanwhile.
 
-import type { ApprovalPolicy, CodexSettings, ProviderSettings } from './types';
+import type { ApprovalPolicy, CodexPatch, CodexSettings, ProviderSettings } from './types';
 
 export type FormValue = string | boolean;
 
@@ -57,8 +57,8 @@ export function codexForm(c: CodexSettings): CodexForm {
 }
 
 /** The `codex` part of a PATCH body, or null when nothing changed. */
-export function codexPatch(saved: CodexSettings, form: CodexForm): Partial<CodexSettings> | null {
-  const out: Partial<CodexSettings> = {};
+export function codexPatch(saved: CodexSettings, form: CodexForm): CodexPatch | null {
+  const out: CodexPatch = {};
   const text = (key: 'bin' | 'model' | 'effort' | 'cwd') => {
     const v = textOrNull(form[key]);
     if (v !== saved[key]) out[key] = v;

@@ -76,7 +76,7 @@ impl Harness {
         });
         let status = runtime.wait_ready(WAIT).await;
         assert!(
-            matches!(status.state, perch_runtime::HealthState::Ready),
+            matches!(status.state, perch_runtime::CodexState::Ready),
             "codex did not become ready: {:?} {:?}",
             status.state,
             status.detail

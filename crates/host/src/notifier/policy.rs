@@ -4,7 +4,7 @@
 
 use perch_runtime::config::NotificationsConfig;
 use perch_runtime::model::{Approval, EventKind, TurnStatus};
-use perch_runtime::HealthState;
+use perch_runtime::CodexState;
 
 pub(super) const MAX_BODY_CHARS: usize = 240;
 
@@ -111,7 +111,7 @@ pub fn note_for(
             })
         }
         EventKind::CodexState {
-            state: HealthState::Restarting,
+            state: CodexState::Restarting,
             detail,
         } => allowed(Kind::Codex, config.codex_restarts).then(|| Note {
             kind: Kind::Codex,
@@ -122,7 +122,7 @@ pub fn note_for(
             sender: None,
         }),
         EventKind::CodexState {
-            state: HealthState::Failed,
+            state: CodexState::Failed,
             detail,
         } => allowed(Kind::Codex, config.codex_restarts || config.errors).then(|| Note {
             kind: Kind::Codex,
@@ -156,8 +156,9 @@ pub fn note_for(
             to_person,
             to_agent,
         } if *to_person || *to_agent => {
-            let from = message["from"].as_str().unwrap_or("an agent");
-            let channel = message["channel"].as_str();
+            let message = &message.message;
+            let from = message.from.as_str();
+            let channel = message.channel.as_deref();
             let muted = config.muted_agents.iter().any(|a| a == from)
                 || channel.is_some_and(|c| config.muted_channels.iter().any(|m| m == c));
             (!muted && allowed(Kind::PeerMessage, config.peer_messages))
@@ -193,15 +194,17 @@ fn wakeup_note(run: &perch_runtime::wakeups::WakeupRun) -> Option<Note> {
     })
 }
 
-fn peer_note(message: &serde_json::Value, from: &str, to_person: bool) -> Note {
-    let body = message["body"].as_str().unwrap_or_default();
-    let about = message["subject"]
-        .as_str()
+fn peer_note(message: &perch_relay_protocol::Message, from: &str, to_person: bool) -> Note {
+    let body = message.body.as_str();
+    let about = message
+        .subject
+        .as_deref()
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| body.lines().next().unwrap_or(""));
     let whom = if to_person { "" } else { " to your agent" };
-    let channel = message["channel"]
-        .as_str()
+    let channel = message
+        .channel
+        .as_deref()
         .map(|c| format!(" in {c}"))
         .unwrap_or_default();
     Note {
@@ -209,7 +212,7 @@ fn peer_note(message: &serde_json::Value, from: &str, to_person: bool) -> Note {
         summary: clean(&format!("{from}{whom}{channel}: {about}")),
         body: clean(body),
         target: OpenTarget::Inbox {
-            thread_id: message["threadId"].as_i64().or(message["id"].as_i64()),
+            thread_id: Some(message.thread_id),
         },
         approval_id: None,
         sender: Some(from.to_string()),

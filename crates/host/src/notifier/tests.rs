@@ -5,7 +5,7 @@ use perch_runtime::config::NotificationsConfig;
 use perch_runtime::model::{Approval, EventKind, TurnStatus};
 use perch_runtime::model::{ApprovalKind, ApprovalStatus};
 use perch_runtime::wakeups::{RunStatus, WakeupRun};
-use perch_runtime::HealthState;
+use perch_runtime::CodexState;
 use std::time::{Duration, Instant};
 
 fn approval(id: &str) -> Approval {
@@ -53,7 +53,7 @@ fn which_events_notify() {
         approval: approval("a1"),
     };
     let restarting = EventKind::CodexState {
-        state: HealthState::Restarting,
+        state: CodexState::Restarting,
         detail: None,
     };
     let (completed, interrupted, failed) = (
@@ -75,13 +75,12 @@ fn which_events_notify() {
         (&restarting, &base, true, Some(Kind::Codex)),
         (&restarting, &dnd, true, None),
     ];
-    let peer = |from: &str, channel: &str, to_person: bool, to_agent: bool| {
-        EventKind::PeerMessage {
-            message: serde_json::json!({ "id": 9, "threadId": 8, "from": from, "channel": channel, "body": "hi" }),
+    let peer =
+        |from: &str, channel: &str, to_person: bool, to_agent: bool| EventKind::PeerMessage {
+            message: peer_message(9, 8, from, channel, None, "hi"),
             to_person,
             to_agent,
-        }
-    };
+        };
     let (to_me, to_agent, overheard) = (
         peer("bob", "ops", true, false),
         peer("bob", "ops", false, true),
@@ -207,7 +206,14 @@ fn a_peer_burst_says_how_many_messages_from_how_many_agents() {
     let config = NotificationsConfig::default();
     let message = |from: &str, subject: Option<&str>| {
         let event = EventKind::PeerMessage {
-            message: serde_json::json!({ "id": 3, "threadId": 1, "from": from, "channel": "ops", "subject": subject, "body": "<b>deploy</b> done\nsecond line" }),
+            message: peer_message(
+                3,
+                1,
+                from,
+                "ops",
+                subject,
+                "<b>deploy</b> done\nsecond line",
+            ),
             to_person: true,
             to_agent: false,
         };
@@ -238,4 +244,37 @@ fn a_peer_burst_says_how_many_messages_from_how_many_agents() {
     assert_eq!(replaces, Some(11));
     assert_eq!(merged.summary, "5 new messages from 3 agents");
     assert_eq!(merged.target.route(), "/inbox");
+}
+
+/// A relay message as `peer.message` carries it.
+fn peer_message(
+    id: i64,
+    thread_id: i64,
+    from: &str,
+    channel: &str,
+    subject: Option<&str>,
+    body: &str,
+) -> perch_protocol::peer::PeerMessage {
+    perch_protocol::peer::PeerMessage {
+        message: perch_relay_protocol::Message {
+            id,
+            from: from.into(),
+            to: "perch".into(),
+            channel: Some(channel.into()),
+            subject: subject.map(Into::into),
+            body: body.into(),
+            reply_to: None,
+            thread_id,
+            claimable: false,
+            claimed_by: None,
+            claimed_at: None,
+            claim_expires_at: None,
+            kind: None,
+            meta: Default::default(),
+            urgent: false,
+            created_at: 0,
+            read_by: vec![],
+        },
+        unread: true,
+    }
 }

@@ -1,6 +1,7 @@
 //! The Codex account, sign-in and the model list.
 
 use super::*;
+use perch_protocol::account::Login;
 
 impl Runtime {
     pub async fn account(&self) -> Result<serde_json::Value> {
@@ -10,12 +11,14 @@ impl Runtime {
         .await
     }
 
-    pub async fn login(&self, params: LoginParams) -> Result<serde_json::Value> {
-        if let LoginParams::ApiKey { api_key } = &params {
-            if api_key.trim().is_empty() {
+    pub async fn login(&self, login: Login) -> Result<serde_json::Value> {
+        let params = match login {
+            Login::ApiKey { api_key } if api_key.trim().is_empty() => {
                 return Err(Error::Invalid("the API key is empty".into()));
             }
-        }
+            Login::ApiKey { api_key } => LoginParams::ApiKey { api_key },
+            Login::ChatgptDeviceCode => LoginParams::ChatgptDeviceCode,
+        };
         self.codex::<AccountLoginStart>(&params).await
     }
 

@@ -14,8 +14,8 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::EventBus;
 use crate::host::{secret_names, Autostart, EmbeddingsClient, SecretStore};
-use crate::model::TurnStatus;
 use crate::model::*;
+use crate::model::{Decision, TurnStatus};
 use crate::store::Store;
 use perch_codex::locate::{self, npm_native_binary};
 use perch_codex::protocol::*;
@@ -404,12 +404,12 @@ impl Runtime {
     pub fn codex_status(&self) -> CodexStatus {
         let slot = self.lock_codex();
         match &slot.supervisor {
-            Some(s) => CodexStatus::from_health(&s.health(), slot.bin.clone()),
+            Some(s) => crate::model::codex_status(&s.health(), slot.bin.clone()),
             None => CodexStatus {
-                state: perch_codex::HealthState::Failed,
+                state: CodexState::Failed,
                 detail: slot.startup_error.clone(),
                 version: None,
-                pinned_version: perch_codex::PINNED_CODEX_VERSION,
+                pinned_version: perch_codex::PINNED_CODEX_VERSION.to_string(),
                 restarts: 0,
                 pid: None,
                 bin: String::new(),
@@ -441,7 +441,7 @@ impl Runtime {
         };
         let config = self.config();
         Ok(Status {
-            version: env!("CARGO_PKG_VERSION"),
+            version: env!("CARGO_PKG_VERSION").to_string(),
             codex: self.codex_status(),
             active_turns,
             pending_approvals: self.store.approvals(true)?.len(),

@@ -37,7 +37,8 @@ impl Runtime {
     }
 
     fn thread_overrides(&self, cwd: Option<String>, model: Option<String>) -> ThreadOverrides {
-        let (approval_policy, sandbox) = self.config().codex.approval_policy.codex();
+        let (approval_policy, sandbox) =
+            crate::config::codex_policy(self.config().codex.approval_policy);
         ThreadOverrides {
             cwd: cwd.or_else(|| self.default_cwd()),
             model,

@@ -18,9 +18,12 @@ use crate::error::{Error, Result};
 use crate::model::EventKind;
 use crate::runtime::Runtime;
 use crate::store::Store;
+pub use perch_protocol::wakeups::{
+    CreatedBy, Misfire, NewWakeup, RunStatus, Target, Wakeup, WakeupPatch, WakeupRun,
+};
 use rusqlite::{params, OptionalExtension, Row};
-pub use schedule::{NewSchedule, Schedule};
-use serde::{Deserialize, Serialize};
+pub use schedule::{MillisOrText, NewSchedule, Schedule, ScheduleExt};
+use serde::Serialize;
 use stdx::now_ms;
 
 pub(crate) const MIGRATION: &str = r#"
@@ -63,149 +66,6 @@ const MAX_LABEL_CHARS: usize = 80;
 const MAX_GRACE_MS: i64 = 7 * 86_400_000;
 const MAX_WAKEUPS: i64 = 500;
 pub const DEFAULT_GRACE_MS: i64 = 3_600_000;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
-pub enum Target {
-    /// An existing session.
-    #[serde(rename_all = "camelCase")]
-    Session { session_id: String },
-    /// A new session for each run.
-    New,
-    /// The session peer messages go to.
-    Peer,
-}
-
-/// What to do with an occurrence found later than its grace window (Perch
-/// was stopped or the machine slept).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Misfire {
-    /// Record it as skipped.
-    Skip,
-    /// Run it once now (however many were missed).
-    Once,
-    /// Record it as missed and ask the person (run it or dismiss it).
-    Ask,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CreatedBy {
-    Person,
-    Agent,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    /// Taken by the scheduler; the turn is being started.
-    Claimed,
-    Running,
-    Completed,
-    Failed,
-    Interrupted,
-    Skipped,
-    /// Found late under the `ask` policy: waiting for the person.
-    Missed,
-    /// A missed run the person chose not to run.
-    Dismissed,
-}
-
-impl RunStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Claimed => "claimed",
-            Self::Running => "running",
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-            Self::Interrupted => "interrupted",
-            Self::Skipped => "skipped",
-            Self::Missed => "missed",
-            Self::Dismissed => "dismissed",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "claimed" => Self::Claimed,
-            "running" => Self::Running,
-            "completed" => Self::Completed,
-            "failed" => Self::Failed,
-            "interrupted" => Self::Interrupted,
-            "skipped" => Self::Skipped,
-            "missed" => Self::Missed,
-            "dismissed" => Self::Dismissed,
-            _ => return None,
-        })
-    }
-
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            Self::Completed | Self::Failed | Self::Interrupted | Self::Skipped | Self::Dismissed
-        )
-    }
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct WakeupRun {
-    pub id: i64,
-    pub wakeup_id: i64,
-    pub label: String,
-    pub scheduled_at: i64,
-    pub fired_at: Option<i64>,
-    pub status: RunStatus,
-    pub session_id: Option<String>,
-    pub turn_id: Option<String>,
-    pub summary: Option<String>,
-    pub finished_at: Option<i64>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Wakeup {
-    pub id: i64,
-    pub label: String,
-    pub prompt: String,
-    pub schedule: Schedule,
-    pub target: Target,
-    pub misfire: Misfire,
-    pub grace_ms: i64,
-    pub enabled: bool,
-    pub notify: bool,
-    pub next_fire_at: Option<i64>,
-    pub created_by: CreatedBy,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub last_run: Option<WakeupRun>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NewWakeup {
-    pub prompt: String,
-    pub label: Option<String>,
-    pub schedule: NewSchedule,
-    pub target: Option<Target>,
-    pub misfire: Option<Misfire>,
-    pub grace_ms: Option<i64>,
-    pub notify: Option<bool>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct WakeupPatch {
-    pub label: Option<String>,
-    pub prompt: Option<String>,
-    pub schedule: Option<NewSchedule>,
-    pub target: Option<Target>,
-    pub misfire: Option<Misfire>,
-    pub grace_ms: Option<i64>,
-    pub notify: Option<bool>,
-    pub enabled: Option<bool>,
-}
 
 fn prompt_text(prompt: &str) -> Result<String> {
     let prompt = prompt.trim();
@@ -461,7 +321,7 @@ impl Runtime {
     pub fn create_wakeup(&self, new: NewWakeup, created_by: CreatedBy) -> Result<Wakeup> {
         let now = now_ms();
         let prompt = prompt_text(&new.prompt)?;
-        let schedule = new.schedule.resolve(now)?;
+        let schedule = schedule::resolve(new.schedule, now)?;
         let next_fire_at = schedule.first_from(now);
         if next_fire_at.is_none() {
             return Err(Error::Invalid(format!(
@@ -521,8 +381,8 @@ impl Runtime {
         };
         w.notify = patch.notify.unwrap_or(w.notify);
         let rescheduled = patch.schedule.is_some();
-        if let Some(schedule) = patch.schedule {
-            w.schedule = schedule.resolve(now)?;
+        if let Some(new) = patch.schedule {
+            w.schedule = schedule::resolve(new, now)?;
         }
         let resumed = patch.enabled == Some(true) && !w.enabled;
         w.enabled = patch.enabled.unwrap_or(w.enabled);
@@ -614,6 +474,51 @@ mod tests {
         assert!(label_text(Some("two\nlines"), "p").is_err());
         assert!(grace(Some(-1)).is_err());
         assert!(prompt_text("  ").is_err());
+    }
+
+    #[test]
+    fn new_schedules_take_milliseconds_or_text() {
+        let parse =
+            |json: &str| serde_json::from_str::<NewSchedule>(json).map_err(|e| e.to_string());
+        assert_eq!(
+            parse(r#"{"kind":"at","at":1000}"#),
+            Ok(NewSchedule::At {
+                at: MillisOrText::Millis(1000)
+            })
+        );
+        assert_eq!(
+            parse(r#"{"kind":"every","every":"15m"}"#),
+            Ok(NewSchedule::Every {
+                every: MillisOrText::Text("15m".into()),
+                anchor: None
+            })
+        );
+        for bad in [
+            r#"{"kind":"at","at":true}"#,
+            r#"{"kind":"at","at":1.5}"#,
+            r#"{"kind":"every","every":18446744073709551615}"#,
+        ] {
+            let err = parse(bad).err().unwrap_or_default();
+            assert!(err.contains("milliseconds or text"), "{bad}: {err}");
+        }
+        assert!(parse(r#"{"kind":"in","delay":"1h","x":1}"#).is_err());
+        // What a client sends back omits what it did not set.
+        let new = NewWakeup {
+            prompt: "p".into(),
+            label: None,
+            schedule: NewSchedule::Cron {
+                expr: "0 9 * * *".into(),
+                tz: None,
+            },
+            target: None,
+            misfire: None,
+            grace_ms: None,
+            notify: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&new).ok().as_deref(),
+            Some(r#"{"prompt":"p","schedule":{"kind":"cron","expr":"0 9 * * *"}}"#)
+        );
     }
 
     #[test]

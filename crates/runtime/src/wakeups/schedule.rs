@@ -6,12 +6,16 @@
 //!
 //! Every next time is computed from a *scheduled* time, never from when a
 //! run happened, so late runs never drift the schedule.
+//!
+//! The shapes (`Schedule`, `NewSchedule`) are the API contract's
+//! (`perch_protocol::wakeups`); what is computed from them is here:
+//! [`resolve`] and [`ScheduleExt`].
 
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
-use serde::{Deserialize, Serialize};
+pub use perch_protocol::wakeups::{MillisOrText, NewSchedule, Schedule};
 use std::str::FromStr;
 
 /// Longer than any DST shift (at most two hours, Antarctica/Troll).
@@ -20,44 +24,6 @@ const MAX_LOOKBACK_STEPS: usize = 20_000;
 
 /// The shortest `every`: a wakeup is a model turn, not a heartbeat.
 pub const MIN_EVERY_MS: i64 = 10_000;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-pub enum Schedule {
-    At {
-        at: i64,
-    },
-    #[serde(rename_all = "camelCase")]
-    Every {
-        every_ms: i64,
-        anchor: i64,
-    },
-    Cron {
-        expr: String,
-        tz: String,
-    },
-}
-
-/// What a client may send: `at` also takes an ISO-8601 time; `in` is a
-/// delay from now; `every` takes `15m` or milliseconds.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
-pub enum NewSchedule {
-    At {
-        at: serde_json::Value,
-    },
-    In {
-        delay: String,
-    },
-    Every {
-        every: serde_json::Value,
-        anchor: Option<i64>,
-    },
-    Cron {
-        expr: String,
-        tz: Option<String>,
-    },
-}
 
 /// `90s`, `10m`, `2h`, `1d`, `1h30m`, or a bare number of seconds.
 pub fn parse_duration_ms(text: &str) -> Result<i64> {
@@ -103,19 +69,16 @@ pub fn parse_duration_ms(text: &str) -> Result<i64> {
 }
 
 /// Milliseconds, or an RFC 3339 time (`2026-11-22T09:00:00+01:00`).
-fn parse_instant(value: &serde_json::Value) -> Result<i64> {
+fn parse_instant(value: &MillisOrText) -> Result<i64> {
     match value {
-        serde_json::Value::Number(n) => n
-            .as_i64()
-            .ok_or_else(|| Error::Invalid(format!("{n} is not a time in milliseconds"))),
-        serde_json::Value::String(s) => DateTime::parse_from_rfc3339(s.trim())
+        MillisOrText::Millis(ms) => Ok(*ms),
+        MillisOrText::Text(s) => DateTime::parse_from_rfc3339(s.trim())
             .map(|t| t.timestamp_millis())
             .map_err(|_| {
                 Error::Invalid(format!(
                     "{s:?} is not a time like 2026-11-22T09:00:00+01:00"
                 ))
             }),
-        other => Err(Error::Invalid(format!("{other} is not a time"))),
     }
 }
 
@@ -147,44 +110,57 @@ fn cron(expr: &str) -> Result<Cron> {
     Cron::from_str(expr.trim()).map_err(|e| Error::Invalid(format!("cron {expr:?}: {e}")))
 }
 
-impl NewSchedule {
-    /// The schedule to store; `now` anchors `in` and a default `every`.
-    pub fn resolve(self, now: i64) -> Result<Schedule> {
-        let schedule = match self {
-            Self::At { at } => Schedule::At {
-                at: parse_instant(&at)?,
-            },
-            Self::In { delay } => Schedule::At {
-                at: now + parse_duration_ms(&delay)?,
-            },
-            Self::Every { every, anchor } => {
-                let every_ms = match &every {
-                    serde_json::Value::String(s) => parse_duration_ms(s)?,
-                    serde_json::Value::Number(n) => n
-                        .as_i64()
-                        .ok_or_else(|| Error::Invalid(format!("every {n} is not milliseconds")))?,
-                    other => {
-                        return Err(Error::Invalid(format!("every {other} is not a duration")))
-                    }
-                };
-                // Without an anchor the first run is one period from now.
-                Schedule::Every {
-                    every_ms,
-                    anchor: anchor.unwrap_or_else(|| now.saturating_add(every_ms)),
-                }
+/// The schedule to store for what a client gave; `now` anchors `in` and a
+/// default `every`.
+pub fn resolve(new: NewSchedule, now: i64) -> Result<Schedule> {
+    let schedule = match new {
+        NewSchedule::At { at } => Schedule::At {
+            at: parse_instant(&at)?,
+        },
+        NewSchedule::In { delay } => Schedule::At {
+            at: now + parse_duration_ms(&delay)?,
+        },
+        NewSchedule::Every { every, anchor } => {
+            let every_ms = match &every {
+                MillisOrText::Text(s) => parse_duration_ms(s)?,
+                MillisOrText::Millis(ms) => *ms,
+            };
+            // Without an anchor the first run is one period from now.
+            Schedule::Every {
+                every_ms,
+                anchor: anchor.unwrap_or_else(|| now.saturating_add(every_ms)),
             }
-            Self::Cron { expr, tz } => Schedule::Cron {
-                expr: expr.trim().to_string(),
-                tz: tz.unwrap_or_else(local_zone),
-            },
-        };
-        schedule.validate()?;
-        Ok(schedule)
-    }
+        }
+        NewSchedule::Cron { expr, tz } => Schedule::Cron {
+            expr: expr.trim().to_string(),
+            tz: tz.unwrap_or_else(local_zone),
+        },
+    };
+    schedule.validate()?;
+    Ok(schedule)
 }
 
-impl Schedule {
-    pub fn validate(&self) -> Result<()> {
+/// What the runtime computes from a stored schedule.
+pub trait ScheduleExt {
+    /// Whether it can fire: a time after 1970, a period of at least
+    /// [`MIN_EVERY_MS`], a five-field cron that matches some day in a known
+    /// zone.
+    fn validate(&self) -> Result<()>;
+
+    /// The first time strictly after `after` (ms), or `None` when there is none.
+    fn next_after(&self, after: i64) -> Option<i64>;
+
+    /// The first time at or after `from`.
+    fn first_from(&self, from: i64) -> Option<i64> {
+        self.next_after(from - 1)
+    }
+
+    /// In words, for lists and the agent: `every 15m`, `cron 0 9 * * 1-5 (Europe/Paris)`.
+    fn describe(&self) -> String;
+}
+
+impl ScheduleExt for Schedule {
+    fn validate(&self) -> Result<()> {
         match self {
             Self::At { at } if *at <= 0 => Err(Error::Invalid("the time is before 1970".into())),
             Self::Every { every_ms, .. } if *every_ms < MIN_EVERY_MS => Err(Error::Invalid(
@@ -203,8 +179,7 @@ impl Schedule {
         }
     }
 
-    /// The first time strictly after `after` (ms), or `None` when there is none.
-    pub fn next_after(&self, after: i64) -> Option<i64> {
+    fn next_after(&self, after: i64) -> Option<i64> {
         match self {
             Self::At { at } => (*at > after).then_some(*at),
             Self::Every { every_ms, anchor } => {
@@ -238,13 +213,7 @@ impl Schedule {
         }
     }
 
-    /// The first time at or after `from`.
-    pub fn first_from(&self, from: i64) -> Option<i64> {
-        self.next_after(from - 1)
-    }
-
-    /// In words, for lists and the agent: `every 15m`, `cron 0 9 * * 1-5 (Europe/Paris)`.
-    pub fn describe(&self) -> String {
+    fn describe(&self) -> String {
         match self {
             Self::At { at } => format!("at {}", iso(*at)),
             Self::Every { every_ms, .. } => format!("every {}", human_duration(*every_ms)),
@@ -462,21 +431,25 @@ mod tests {
         .validate()
         .is_err());
         let now = ms("2026-01-01T00:00:00Z");
-        let at = NewSchedule::At {
-            at: serde_json::json!("2026-01-02T00:00:00+01:00"),
-        }
-        .resolve(now);
+        let at = resolve(
+            NewSchedule::At {
+                at: MillisOrText::Text("2026-01-02T00:00:00+01:00".into()),
+            },
+            now,
+        );
         assert_eq!(
             at.ok(),
             Some(Schedule::At {
                 at: ms("2026-01-01T23:00:00Z")
             })
         );
-        let every = NewSchedule::Every {
-            every: serde_json::json!("15m"),
-            anchor: None,
-        }
-        .resolve(now);
+        let every = resolve(
+            NewSchedule::Every {
+                every: MillisOrText::Text("15m".into()),
+                anchor: None,
+            },
+            now,
+        );
         assert_eq!(
             every.ok(),
             Some(Schedule::Every {

@@ -9,7 +9,7 @@
 //! in. Either way, each wake compares wall and monotonic time to notice a
 //! sleep, and everything due is claimed in SQLite (see `mod.rs`).
 
-use super::{run_from_row, Misfire, RunStatus, Target, Wakeup, WakeupRun};
+use super::{run_from_row, Misfire, RunStatus, ScheduleExt, Target, Wakeup, WakeupRun};
 use crate::error::{Error, Result};
 use crate::model::{NewSession, TurnStatus};
 use crate::runtime::Runtime;

@@ -1,19 +1,219 @@
-// Generated from crates/protocol by its tests/typescript.rs; do not edit.
+// Generated from crates/protocol (and the relay types it uses) by its
+// tests/typescript.rs; do not edit.
 // After changing those types: UPDATE_GENERATED=1 cargo test -p perch-protocol
 
 export type List<T> = { data: Array<T>, total?: number, hasMore?: boolean, };
 
-export type SendMessage = { 
-/**
- * An agent id, `tag:…`, `cap:…`, `label:…` or `broadcast`.
- */
-to: string, body: string, subject?: string, channel?: string, replyTo?: number, 
-/**
- * Optional on the wire (false when absent); the UI always sends it.
- */
-urgent: boolean, claimable: boolean, };
+export type ErrorBody = { error: ErrorDetail, };
 
-export type ReadMarks = { ids: Array<number>, };
+export type ErrorDetail = { 
+/**
+ * A stable word a program can branch on (`not_found`, `invalid_input`, …).
+ */
+code: string, 
+/**
+ * What failed and what to do about it, for a person.
+ */
+message: string, };
+
+export type Health = { 
+/**
+ * Always `ok`.
+ */
+status: string, 
+/**
+ * Perch's version.
+ */
+version: string, };
+
+export type SignIn = { token?: string, code?: string, };
+
+export type LoginCode = { code: string, 
+/**
+ * Milliseconds since the epoch.
+ */
+expiresAt: number, };
+
+export type Login = { "type": "apiKey", apiKey: string, } | { "type": "chatgptDeviceCode" };
+
+export type CodexState = "starting" | "ready" | "degraded" | "restarting" | "failed" | "stopped";
+
+export type CodexStatus = { state: CodexState, 
+/**
+ * Why it is degraded, failed or restarting.
+ */
+detail: string | null, 
+/**
+ * The version the child reported.
+ */
+version: string | null, 
+/**
+ * The version Perch was tested with.
+ */
+pinnedVersion: string, restarts: number, pid: number | null, 
+/**
+ * The binary Perch starts.
+ */
+bin: string, };
+
+export type ActiveTurn = { sessionId: string, turnId: string, 
+/**
+ * No event for longer than the stall timeout.
+ */
+stalled: boolean, startedAt: number, };
+
+export type Status = { 
+/**
+ * Perch's version.
+ */
+version: string, codex: CodexStatus, activeTurns: Array<ActiveTurn>, pendingApprovals: number, approvalPolicy: ApprovalPolicy, model: string | null, dataDir: string, 
+/**
+ * Things a person should fix (secrets outside the keyring, ...).
+ */
+warnings: Array<string>, };
+
+export type ModelInfo = { id: string, displayName: string, 
+/**
+ * The reasoning efforts it takes.
+ */
+efforts: Array<string>, defaultEffort: string | null, isDefault: boolean, };
+
+export type Diagnostics = { text: string, };
+
+export type ApprovalPolicy = "open" | "guarded" | "read-only";
+
+export type SecretBackend = "keyring" | "file";
+
+export type Settings = { codex: CodexSettings, 
+/**
+ * A custom OpenAI-compatible model provider.
+ */
+provider: ProviderSettings | null, 
+/**
+ * An API key for the provider is stored (never sent to clients).
+ */
+providerKeySet: boolean, 
+/**
+ * The relay token is in the secret store (used from the next start).
+ */
+relayTokenSet: boolean, notifications: NotificationSettings, memory: MemorySettings, autostart: AutostartState, secrets: SecretsState, paths: Paths, 
+/**
+ * Codex runs with other bin/provider settings than these; restarting
+ * it (`POST /api/codex/restart`) applies them.
+ */
+restartRequired: boolean, };
+
+export type CodexSettings = { bin: string | null, approvalPolicy: ApprovalPolicy, model: string | null, effort: string | null, 
+/**
+ * The working directory of new sessions.
+ */
+cwd: string | null, };
+
+export type ProviderSettings = { 
+/**
+ * The provider id Codex knows it by (default `custom`).
+ */
+id: string, name: string | null, 
+/**
+ * e.g. `http://127.0.0.1:11434/v1`; Codex posts to `{baseUrl}/responses`.
+ */
+baseUrl: string, 
+/**
+ * The environment variable Codex reads the key from.
+ */
+envKey: string | null, 
+/**
+ * `responses` (the default).
+ */
+wireApi: string, };
+
+export type NotificationSettings = { 
+/**
+ * Do not disturb: no notification but approvals (when allowed).
+ */
+dnd: boolean, dndAllowsApprovals: boolean, approvals: boolean, turnFinished: boolean, codexRestarts: boolean, errors: boolean, peerMessages: boolean, 
+/**
+ * Peer agents whose messages raise no notification.
+ */
+mutedAgents: Array<string>, 
+/**
+ * Peer channels whose messages raise no notification.
+ */
+mutedChannels: Array<string>, 
+/**
+ * A notification when a wakeup's turn finishes.
+ */
+wakeups: boolean, };
+
+export type MemorySettings = { 
+/**
+ * Relevant memories and open plan items go into each turn.
+ */
+context: boolean, 
+/**
+ * The most that context may take, in tokens.
+ */
+contextTokens: number, 
+/**
+ * Completed turns are archived into memory by themselves.
+ */
+autoArchive: boolean, embeddingsUrl: string | null, embeddingsModel: string | null, };
+
+export type AutostartState = { supported: boolean, enabled: boolean, error: string | null, };
+
+export type SecretsState = { backend: SecretBackend, 
+/**
+ * Why secrets are not in the OS keyring.
+ */
+warning: string | null, };
+
+export type Paths = { data: string, config: string | null, logs: string | null, codexHome: string | null, };
+
+export type SettingsPatch = { codex?: CodexPatch, 
+/**
+ * `null` removes the custom provider.
+ */
+provider?: ProviderSettings | null, notifications?: NotificationsPatch, memory?: MemorySettingsPatch, autostart?: boolean, };
+
+export type CodexPatch = { 
+/**
+ * The Codex binary; `null` finds it again.
+ */
+bin?: string | null, approvalPolicy?: ApprovalPolicy, model?: string | null, effort?: string | null, cwd?: string | null, };
+
+export type NotificationsPatch = { dnd?: boolean, dndAllowsApprovals?: boolean, approvals?: boolean, turnFinished?: boolean, codexRestarts?: boolean, errors?: boolean, peerMessages?: boolean, mutedAgents?: Array<string>, mutedChannels?: Array<string>, wakeups?: boolean, };
+
+export type MemorySettingsPatch = { context?: boolean, contextTokens?: number, autoArchive?: boolean, 
+/**
+ * `null` turns embeddings off.
+ */
+embeddingsUrl?: string | null, embeddingsModel?: string | null, };
+
+export type ProviderKey = { key: string, };
+
+export type RelayToken = { token: string, };
+
+export type ApprovalKind = "command" | "fileChange" | "mcpElicitation";
+
+export type Decision = "accept" | "acceptForSession" | "decline" | "cancel";
+
+export type ApprovalStatus = "pending" | "accept" | "acceptForSession" | "decline" | "cancel" | "expired";
+
+export type Approval = { id: string, sessionId: string, turnId: string | null, itemId: string | null, kind: ApprovalKind, 
+/**
+ * One line: the command, the files, the question.
+ */
+title: string, detail: string | null, status: ApprovalStatus, createdAt: number, answeredAt: number | null, 
+/**
+ * Who answered: "person", "timeout", "shutdown", "codex-restart".
+ */
+answeredBy: string | null, };
+
+export type ApprovalFilter = "pending" | "all";
+
+export type ApprovalQuery = { status?: ApprovalFilter, };
+
+export type Answer = { decision: Decision, };
 
 export type TokenUsage = { totalTokens: number, inputTokens: number, outputTokens: number, lastTurnTokens: number, contextWindow: number | null, };
 
@@ -23,12 +223,440 @@ export type Session = {
  */
 id: string, name: string | null, preview: string, pinned: boolean, archived: boolean, createdAt: number, lastActivityAt: number, model: string | null, effort: string | null, cwd: string | null, activeTurnId: string | null, tokenUsage: TokenUsage | null, };
 
+export type SessionQuery = { 
+/**
+ * Archived sessions instead of the others.
+ */
+archived?: boolean, 
+/**
+ * Only sessions whose name or preview contain this.
+ */
+q?: string, };
+
 export type NewSession = { name?: string, model?: string, effort?: string, cwd?: string, };
 
 export type SessionPatch = { name?: string, pinned?: boolean, archived?: boolean, model?: string, effort?: string, };
+
+export type UserText = { text: string, };
 
 export type SendMode = "start" | "steer";
 
 export type Sent = { turnId: string, mode: SendMode, };
 
+export type Interrupting = { turnId: string, };
+
+export type Compacting = Record<symbol, never>;
+
 export type TurnStatus = "inProgress" | "completed" | "interrupted" | "failed";
+
+export type HistoryTurn = { id: string, status: TurnStatus, error: string | null, 
+/**
+ * Codex's thread items (`userMessage`, `agentMessage`, `reasoning`,
+ * `commandExecution`, `fileChange`, `mcpToolCall`, …), each with `type`
+ * and `id`.
+ */
+items: Array<{ type: string; id: string; [k: string]: unknown }>, };
+
+export type AgentStatus = "online" | "busy" | "idle" | "away" | "offline";
+
+export type Agent = { id: string, name: string | null, label: string | null, machine: string | null, rig: string | null, tags: Array<string>, capabilities: Array<string>, channels: Array<string>, status: AgentStatus, ready: boolean, meta: Record<string, unknown>, instanceId: string | null, epoch: number, registeredAt: number, lastSeen: number, };
+
+export type Message = { id: number, from: string, to: string, channel: string | null, subject: string | null, body: string, replyTo: number | null, threadId: number, claimable: boolean, claimedBy: string | null, claimedAt: number | null, claimExpiresAt: number | null, type: string | null, meta: Record<string, unknown>, urgent: boolean, createdAt: number, readBy: Array<string>, };
+
+export type Pair = { id: string, from: string, to: string, objective: string | null, status: PairStatus, createdAt: number, updatedAt: number, endedBy: string | null, };
+
+export type PairStatus = "pending" | "active" | "rejected" | "ended";
+
+export type Task = { id: number, source: string, type: string, severity: string | null, dedupeKey: string | null, title: string, body: string | null, target: string, channel: string | null, externalUrl: string | null, metadata: Record<string, unknown>, status: TaskStatus, claimedBy: string | null, result: string | null, progress: string | null, occurrenceCount: number, messageId: number | null, createdAt: number, updatedAt: number, lastSeenAt: number, };
+
+export type TaskStatus = "open" | "claimed" | "in_progress" | "blocked" | "done" | "failed" | "cancelled";
+
+export type SendMessage = { 
+/**
+ * An agent id, `tag:…`, `cap:…`, `label:…` or `broadcast`.
+ */
+to: string, body: string, subject?: string, channel?: string, replyTo?: number, 
+/**
+ * Optional on the wire (false when absent).
+ */
+urgent?: boolean, 
+/**
+ * Optional on the wire (false when absent).
+ */
+claimable?: boolean, };
+
+export type ReadMarks = { ids: Array<number>, };
+
+export type Unread = { unread: number, };
+
+export type DeliveryState = "idle" | "delivering" | "retrying" | "failed";
+
+export type DeliveryStatus = { 
+/**
+ * Messages waiting for a turn.
+ */
+queued: number, state: DeliveryState, attempt: number, 
+/**
+ * Why the last delivery failed, while retrying or failed.
+ */
+error: string | null, };
+
+export type PeerLink = { 
+/**
+ * Always true here.
+ */
+enabled: true, relayUrl: string, 
+/**
+ * The relay runs inside this Perch.
+ */
+embedded: boolean, connected: boolean, 
+/**
+ * Perch's agent on the relay.
+ */
+agentId: string, 
+/**
+ * The person using Perch: sends and receives as this id.
+ */
+personId: string, label: string | null, tags: Array<string>, capabilities: Array<string>, channels: Array<string>, 
+/**
+ * The Codex session peer messages are delivered to.
+ */
+sessionId: string | null, 
+/**
+ * Messages to the person not read yet.
+ */
+unread: number, lastError: string | null, delivery: DeliveryStatus, };
+
+export type PeerOff = { 
+/**
+ * Always false here.
+ */
+enabled: false, };
+
+export type PeerStatus = PeerLink | PeerOff;
+
+export type PeerMessage = { 
+/**
+ * It reaches the person, who has not read it.
+ */
+unread: boolean, id: number, from: string, to: string, channel: string | null, subject: string | null, body: string, replyTo: number | null, threadId: number, claimable: boolean, claimedBy: string | null, claimedAt: number | null, claimExpiresAt: number | null, type: string | null, meta: Record<string, unknown>, urgent: boolean, createdAt: number, readBy: Array<string>, };
+
+export type InboxQuery = { 
+/**
+ * Only this channel.
+ */
+channel?: string, 
+/**
+ * Only messages from or to this agent.
+ */
+agent?: string, 
+/**
+ * Older than this message id (for paging back).
+ */
+beforeId?: number, 
+/**
+ * At most this many, 1 to 500 (default 200; more is 500).
+ */
+limit?: number, };
+
+export type MemorySource = "session" | "peer" | "person";
+
+export type Memory = { id: number, text: string, 
+/**
+ * Lowercase, without `#`.
+ */
+tags: Array<string>, source: MemorySource, 
+/**
+ * The session (or peer agent) it came from, when known.
+ */
+sourceRef: string | null, 
+/**
+ * 0 to 1.
+ */
+importance: number, 
+/**
+ * Milliseconds since 1970, like every `…At` field.
+ */
+createdAt: number, updatedAt: number, 
+/**
+ * When the agent last found it in a search.
+ */
+lastUsedAt: number | null, 
+/**
+ * Only in search results: higher is better.
+ */
+score?: number, };
+
+export type NewMemory = { text: string, 
+/**
+ * Letters, digits and `-_:./`; a leading `#` is dropped, case is lowered.
+ */
+tags?: Array<string>, 
+/**
+ * 0 to 1 (0.5 when absent).
+ */
+importance?: number, };
+
+export type MemoryPatch = { text?: string, 
+/**
+ * The new tags, replacing the old ones.
+ */
+tags?: Array<string>, 
+/**
+ * 0 to 1.
+ */
+importance?: number, };
+
+export type MemoryAction = "added" | "updated" | "deleted" | "imported" | "embedded";
+
+export type MemoryFormat = "jsonl" | "markdown";
+
+export type ImportReport = { 
+/**
+ * Memories added.
+ */
+imported: number, 
+/**
+ * Entries that could not be imported.
+ */
+skipped: number, 
+/**
+ * Why lines were skipped (the first few).
+ */
+errors: Array<string>, };
+
+export type PlanItem = { id: number, text: string, done: boolean, 
+/**
+ * 0-based index in the plan (positions are 0..n without gaps).
+ */
+position: number, 
+/**
+ * Milliseconds since 1970.
+ */
+updatedAt: number, 
+/**
+ * When it was checked (milliseconds since 1970); null while open.
+ */
+doneAt: number | null, };
+
+export type Plan = { id: number, name: string, 
+/**
+ * In their order (by `position`).
+ */
+items: Array<PlanItem>, 
+/**
+ * Milliseconds since 1970.
+ */
+createdAt: number, 
+/**
+ * Milliseconds since 1970; any change to the plan or its items.
+ */
+updatedAt: number, };
+
+export type NewPlan = { 
+/**
+ * 1 to 80 characters on one line, unique (case-insensitive).
+ */
+name: string, 
+/**
+ * The items' texts, in order.
+ */
+items?: Array<string>, };
+
+export type NewPlanItem = { text: string, 
+/**
+ * The 0-based index to insert at; the end when absent.
+ */
+position?: number, };
+
+export type PlanItemPatch = { text?: string, 
+/**
+ * Checks (true) or unchecks (false) the item.
+ */
+done?: boolean, 
+/**
+ * The new 0-based index; the other items shift.
+ */
+position?: number, };
+
+export type Schedule = { "kind": "at", 
+/**
+ * Milliseconds since 1970.
+ */
+at: number, } | { "kind": "every", 
+/**
+ * The period in milliseconds (at least 10 seconds).
+ */
+everyMs: number, 
+/**
+ * The first time (milliseconds since 1970); the next ones are whole
+ * periods after it.
+ */
+anchor: number, } | { "kind": "cron", expr: string, 
+/**
+ * An IANA zone name (`Europe/Paris`).
+ */
+tz: string, };
+
+export type MillisOrText = number | string;
+
+export type NewSchedule = { "kind": "at", 
+/**
+ * Milliseconds since 1970, or an RFC 3339 time
+ * (`2026-11-22T09:00:00+01:00`).
+ */
+at: MillisOrText, } | { "kind": "in", 
+/**
+ * `90s`, `10m`, `2h`, `1d`, `1h30m`, or a bare number of seconds.
+ */
+delay: string, } | { "kind": "every", 
+/**
+ * Milliseconds, or a duration like `15m` (at least 10 seconds).
+ */
+every: MillisOrText, 
+/**
+ * The first time (milliseconds since 1970); one period from now
+ * when absent.
+ */
+anchor?: number, } | { "kind": "cron", expr: string, 
+/**
+ * An IANA zone name (`Europe/Paris`); the machine's zone when absent.
+ */
+tz?: string, };
+
+export type Target = { "kind": "session", sessionId: string, } | { "kind": "new" } | { "kind": "peer" };
+
+export type Misfire = "skip" | "once" | "ask";
+
+export type CreatedBy = "person" | "agent";
+
+export type RunStatus = "claimed" | "running" | "completed" | "failed" | "interrupted" | "skipped" | "missed" | "dismissed";
+
+export type WakeupRun = { id: number, wakeupId: number, 
+/**
+ * The wakeup's label when it ran.
+ */
+label: string, 
+/**
+ * The occurrence it is for (milliseconds since 1970).
+ */
+scheduledAt: number, 
+/**
+ * When its turn was started; null if it was not (yet).
+ */
+firedAt: number | null, status: RunStatus, 
+/**
+ * The session its turn ran in.
+ */
+sessionId: string | null, turnId: string | null, 
+/**
+ * The agent's last message or the error, cut short; or why it was
+ * skipped.
+ */
+summary: string | null, 
+/**
+ * When it reached a final status (milliseconds since 1970).
+ */
+finishedAt: number | null, };
+
+export type Wakeup = { id: number, label: string, 
+/**
+ * What the agent is told when it fires.
+ */
+prompt: string, schedule: Schedule, target: Target, misfire: Misfire, 
+/**
+ * How late an occurrence may still run normally (ms); later ones
+ * follow `misfire`.
+ */
+graceMs: number, 
+/**
+ * False while paused.
+ */
+enabled: boolean, 
+/**
+ * The person is notified when a run's turn finishes.
+ */
+notify: boolean, 
+/**
+ * Milliseconds since 1970; null when finished (a fired `at`) or paused.
+ */
+nextFireAt: number | null, createdBy: CreatedBy, 
+/**
+ * Milliseconds since 1970.
+ */
+createdAt: number, updatedAt: number, 
+/**
+ * Its latest run, if it has one.
+ */
+lastRun: WakeupRun | null, };
+
+export type NewWakeup = { 
+/**
+ * 1 to 20000 characters.
+ */
+prompt: string, 
+/**
+ * Up to 80 characters on one line; the prompt's first line when absent.
+ */
+label?: string, schedule: NewSchedule, 
+/**
+ * A new session for each run when absent.
+ */
+target?: Target, 
+/**
+ * `once` when absent.
+ */
+misfire?: Misfire, 
+/**
+ * 0 to 7 days in milliseconds; one hour when absent.
+ */
+graceMs?: number, 
+/**
+ * True when absent.
+ */
+notify?: boolean, };
+
+export type WakeupPatch = { label?: string, prompt?: string, 
+/**
+ * A new schedule: the next time is counted from now.
+ */
+schedule?: NewSchedule, target?: Target, misfire?: Misfire, 
+/**
+ * 0 to 7 days in milliseconds.
+ */
+graceMs?: number, notify?: boolean, 
+/**
+ * False pauses, true resumes (from the next time after now; the ones
+ * while paused are not owed).
+ */
+enabled?: boolean, };
+
+export type Event = { 
+/**
+ * 1, 2, 3… without gaps; the SSE `id:` (`Last-Event-ID` replays after it).
+ */
+seq: number, 
+/**
+ * Unix milliseconds.
+ */
+at: number, } & ({ "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, 
+/**
+ * A Codex thread item (`{type, id, …}`).
+ */
+item: { type: string; id: string; [k: string]: unknown }, } | { "type": "item.completed", sessionId: string, turnId: string, 
+/**
+ * A Codex thread item (`{type, id, …}`).
+ */
+item: { type: string; id: string; [k: string]: unknown }, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "memory.changed", action: MemoryAction, ids: Array<number>, } | { "type": "plan.changed", planId: number, plan: Plan | null, } | { "type": "wakeup.changed", wakeupId: number, wakeup: Wakeup | null, } | { "type": "wakeup.run", run: WakeupRun, notify: boolean, });
+
+export type EventKind = { "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, 
+/**
+ * A Codex thread item (`{type, id, …}`).
+ */
+item: { type: string; id: string; [k: string]: unknown }, } | { "type": "item.completed", sessionId: string, turnId: string, 
+/**
+ * A Codex thread item (`{type, id, …}`).
+ */
+item: { type: string; id: string; [k: string]: unknown }, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "memory.changed", action: MemoryAction, ids: Array<number>, } | { "type": "plan.changed", planId: number, plan: Plan | null, } | { "type": "wakeup.changed", wakeupId: number, wakeup: Wakeup | null, } | { "type": "wakeup.run", run: WakeupRun, notify: boolean, };
+
+export type DeltaKind = "agentMessage" | "reasoning" | "commandOutput" | "fileChange";

@@ -9,7 +9,7 @@ import {
   markReadLocally,
   matchesFilter,
   mergeMessages,
-  normalizePeerStatus,
+  peerLink,
   sameFilter,
   withToggled,
   type PeerData,
@@ -60,10 +60,11 @@ let readEpoch = 0;
 export async function loadPeerStatus(): Promise<void> {
   const epoch = readEpoch;
   try {
-    const status = normalizePeerStatus(await api.peerStatus());
+    const status = await api.peerStatus();
     // Messages were marked read while this was under way: the count from
     // that answer is newer.
-    if (epoch !== readEpoch && peer.status) status.unread = peer.status.unread;
+    const known = peerLink(peer.status);
+    if (epoch !== readEpoch && status.enabled && known) status.unread = known.unread;
     peer.status = status;
     peer.available = true;
     peer.statusError = null;
@@ -162,12 +163,13 @@ export async function markPeerRead(ids: number[]): Promise<void> {
   const todo = ids.filter((id) => !markingRead.has(id));
   if (todo.length === 0) return;
   for (const id of todo) markingRead.add(id);
-  markReadLocally(peer.inbox.messages, todo, peer.status?.personId ?? null);
+  markReadLocally(peer.inbox.messages, todo, peerLink(peer.status)?.personId ?? null);
   try {
     const res = await api.markPeerRead(todo);
-    if (peer.status && typeof res?.unread === 'number') {
+    const link = peerLink(peer.status);
+    if (link) {
       readEpoch += 1;
-      peer.status.unread = res.unread;
+      link.unread = res.unread;
     }
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 401)) peer.inbox.error = 'Could not mark messages read: ' + errMsg(e);
@@ -198,7 +200,7 @@ export async function setPeerMuted(kind: 'agent' | 'channel', name: string, mute
   const n = settings.notifications;
   const body: SettingsPatch =
     kind === 'agent'
-      ? { notifications: { mutedAgents: withToggled(n.mutedAgents ?? [], name, muted) } }
-      : { notifications: { mutedChannels: withToggled(n.mutedChannels ?? [], name, muted) } };
+      ? { notifications: { mutedAgents: withToggled(n.mutedAgents, name, muted) } }
+      : { notifications: { mutedChannels: withToggled(n.mutedChannels, name, muted) } };
   await saveSettings(body);
 }
