@@ -1,6 +1,7 @@
 //! The peer network inside Perch: the embedded relay (or the remote one Perch
-//! joins), the MCP server with Perch's tools, and Perch's agent on the relay.
-//! Bound before the runtime starts (Codex needs the MCP URL), joined after.
+//! joins), Perch's agent on the relay, and the MCP server with Perch's tools.
+//! Started once the runtime is open and before Codex starts (Codex needs the
+//! MCP URL), in that order: relay, peer link, MCP server over both.
 
 use crate::server::ServerError;
 use perch_mcp::McpServer;
@@ -28,13 +29,15 @@ pub struct Network {
 }
 
 impl Network {
-    /// Starts the embedded relay (unless `off` or a remote URL is set) and
-    /// the MCP server. `relay_listen` overrides `[relay] listen`.
-    pub async fn bind(
+    /// Starts the embedded relay (unless `off` or a remote URL is set),
+    /// Perch's agent on the relay (unless `[peer] enabled = false`), and the
+    /// MCP server. `relay_listen` overrides `[relay] listen`.
+    pub async fn start(
         config: &Config,
         relay_listen: Option<String>,
         data_dir: &Path,
         secrets: Arc<dyn SecretStore>,
+        runtime: Arc<Runtime>,
     ) -> Result<Self, ServerError> {
         let stored_token =
             tokio::task::spawn_blocking(move || secrets.get(secret_names::RELAY_TOKEN))
@@ -102,45 +105,21 @@ impl Network {
                 }
             }
         };
-        let mcp = McpServer::start()
+        let peer = match &choice {
+            Some(choice) if config.peer.enabled => {
+                Some(join(runtime.clone(), config, choice).await?)
+            }
+            _ => None,
+        };
+        let mcp = McpServer::start(runtime, peer.clone())
             .await
             .map_err(|e| ServerError::Usage(e.to_string()))?;
         Ok(Self {
             relay,
             choice,
             mcp,
-            peer: None,
+            peer,
         })
-    }
-
-    /// Perch's agent (and the person) join the relay.
-    pub async fn join(
-        &mut self,
-        runtime: Arc<Runtime>,
-        config: &Config,
-    ) -> Result<(), ServerError> {
-        let Some(choice) = &self.choice else {
-            return Ok(());
-        };
-        if !config.peer.enabled {
-            return Ok(());
-        }
-        let env = |name: &str| config.env.get(name).map(String::from);
-        let identity = Identity::resolve(&config.peer, env, dirs::home_dir())
-            .map_err(|e| ServerError::Usage(e.to_string()))?;
-        let options = PeerOptions {
-            relay_url: choice.url.clone(),
-            token: choice.token.clone(),
-            embedded: choice.embedded,
-            identity,
-            config: config.peer.clone(),
-        };
-        let peer = Peer::start(runtime, options)
-            .await
-            .map_err(|e| ServerError::Usage(e.to_string()))?;
-        self.mcp.attach(peer.clone());
-        self.peer = Some(peer);
-        Ok(())
     }
 
     pub fn relay_url(&self) -> Option<&str> {
@@ -156,6 +135,27 @@ impl Network {
             relay.stop().await;
         }
     }
+}
+
+/// Perch's agent (and the person) join the relay.
+async fn join(
+    runtime: Arc<Runtime>,
+    config: &Config,
+    choice: &RelayChoice,
+) -> Result<Arc<Peer>, ServerError> {
+    let env = |name: &str| config.env.get(name).map(String::from);
+    let identity = Identity::resolve(&config.peer, env, dirs::home_dir())
+        .map_err(|e| ServerError::Usage(e.to_string()))?;
+    let options = PeerOptions {
+        relay_url: choice.url.clone(),
+        token: choice.token.clone(),
+        embedded: choice.embedded,
+        identity,
+        config: config.peer.clone(),
+    };
+    Peer::start(runtime, options)
+        .await
+        .map_err(|e| ServerError::Usage(e.to_string()))
 }
 
 /// Whether `url` names the loopback address the embedded relay listens on.

@@ -133,8 +133,10 @@ impl Server {
         let ui_dir = resolve_ui_dir(options.ui_dir, &config);
         let mut allowed_hosts = config.allowed_hosts.clone();
         allowed_hosts.push(addr.ip().to_string());
-        // Bind before starting Codex: a second Perch on the same port fails
-        // fast instead of starting a child it cannot serve.
+        // In this order: the port (a second Perch on it fails fast), the
+        // store and bus with no child, the relay, the peer link and the MCP
+        // server over them, the API (it answers from here on, Codex
+        // `starting`), then Codex with the MCP attachment, then the scheduler.
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(io(format!(
@@ -143,11 +145,8 @@ impl Server {
         let bound = listener
             .local_addr()
             .map_err(io("reading the bound address"))?;
-        let mut network =
-            Network::bind(&config, options.relay_listen, &data_dir, secrets.clone()).await?;
-        let peer_config = config.clone();
-
-        let runtime = Runtime::start(RuntimeOptions {
+        let network_config = config.clone();
+        let runtime = Runtime::open(RuntimeOptions {
             data_dir: data_dir.clone(),
             config,
             config_path: Some(config_path),
@@ -158,14 +157,17 @@ impl Server {
             secrets: secrets.clone(),
             autostart: options.autostart,
             logs_dir: options.logs_dir,
-            mcp: Some(network.mcp.attachment()),
             embeddings: Some(Arc::new(HttpEmbeddings::new().map_err(ServerError::Http)?)),
         })
         .await?;
-        network.mcp.attach_runtime(runtime.clone());
-        network.join(runtime.clone(), &peer_config).await?;
-        // After the peer joined: a wakeup for the peer session can find it.
-        runtime.start_scheduler()?;
+        let network = Network::start(
+            &network_config,
+            options.relay_listen,
+            &data_dir,
+            secrets.clone(),
+            runtime.clone(),
+        )
+        .await?;
         let auth = Arc::new(Auth::new(token, allowed_hosts));
         let router = perch_api::router(
             runtime.clone(),
@@ -175,12 +177,6 @@ impl Server {
                 peer: network.peer.clone(),
             },
         );
-        let url = format!("http://{bound}");
-        let server_file = data_dir.join("server.json");
-        let record = serde_json::json!({ "url": url, "pid": std::process::id() });
-        std::fs::write(&server_file, record.to_string())
-            .map_err(io(format!("writing {}", server_file.display())))?;
-
         let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, router)
@@ -189,7 +185,9 @@ impl Server {
                 })
                 .await
         });
-        Ok(Self {
+        let url = format!("http://{bound}");
+        let server_file = data_dir.join("server.json");
+        let server = Self {
             runtime,
             auth,
             secrets,
@@ -199,9 +197,29 @@ impl Server {
             server_file,
             stop,
             task,
-        })
+        };
+        let record = serde_json::json!({ "url": server.url, "pid": std::process::id() });
+        let launched = match std::fs::write(&server.server_file, record.to_string()) {
+            Ok(()) => {
+                let mcp = server.network.mcp.attachment();
+                server
+                    .runtime
+                    .launch_codex(Some(mcp))
+                    .await
+                    .map_err(ServerError::from)
+            }
+            Err(e) => Err(io(format!("writing {}", server.server_file.display()))(e)),
+        };
+        // After the peer joined and Codex was launched: a wakeup for the
+        // peer session can find it.
+        let started =
+            launched.and_then(|()| server.runtime.start_scheduler().map_err(ServerError::from));
+        if let Err(err) = started {
+            server.stop().await;
+            return Err(err);
+        }
+        Ok(server)
     }
-
     /// Stops serving, answers pending approvals `cancel` and stops Codex.
     pub async fn stop(self) {
         let _ = self.stop.send(());

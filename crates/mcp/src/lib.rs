@@ -5,9 +5,9 @@
 //! config and the token only through its environment, and approves the
 //! tools without asking (they are Perch's own).
 //!
-//! It binds before Codex starts (Codex needs the URL), so the runtime and
-//! the peer it serves are attached once they exist; until then a tool says
-//! so. The agent-state tools work with the peer network off.
+//! It starts after the runtime is open and the peer link exists, and
+//! before Codex starts (Codex needs its URL): every tool has what it serves
+//! from the first call. The agent-state tools work with the peer network off.
 //!
 //! API boundary: [`McpServer`], [`McpError`].
 
@@ -26,7 +26,7 @@ use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{tool_handler, ServerHandler};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 pub const SERVER_NAME: &str = "perch";
 
@@ -38,29 +38,23 @@ pub struct McpError {
     source: std::io::Error,
 }
 
-type PeerSlot = Arc<OnceLock<Arc<Peer>>>;
-type RuntimeSlot = Arc<OnceLock<Arc<Runtime>>>;
-
 pub struct McpServer {
     url: String,
     token: String,
-    peer: PeerSlot,
-    runtime: RuntimeSlot,
     stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl McpServer {
-    /// Binds `127.0.0.1:0` and serves `/mcp`.
-    pub async fn start() -> Result<Self, McpError> {
+    /// Binds `127.0.0.1:0` and serves `/mcp`: the agent-state tools over
+    /// `runtime`, the peer tools over `peer` (`None`: the network is off).
+    pub async fn start(runtime: Arc<Runtime>, peer: Option<Arc<Peer>>) -> Result<Self, McpError> {
         let token = stdx::random_hex(24).map_err(|source| McpError {
             context: "making the MCP token",
             source,
         })?;
-        let peer: PeerSlot = Arc::new(OnceLock::new());
-        let runtime: RuntimeSlot = Arc::new(OnceLock::new());
         let tools = PerchTools {
-            peer: peer.clone(),
-            runtime: runtime.clone(),
+            peer,
+            runtime,
             tool_router: PerchTools::peer_router() + PerchTools::agent_router(),
         };
         let service: StreamableHttpService<PerchTools, LocalSessionManager> =
@@ -94,8 +88,6 @@ impl McpServer {
         Ok(Self {
             url: format!("http://{addr}/mcp"),
             token,
-            peer,
-            runtime,
             stop,
         })
     }
@@ -106,16 +98,6 @@ impl McpServer {
             url: self.url.clone(),
             token: self.token.clone(),
         }
-    }
-
-    /// The memory, planner and scheduler tools work from here on.
-    pub fn attach_runtime(&self, runtime: Arc<Runtime>) {
-        let _ = self.runtime.set(runtime);
-    }
-
-    /// The peer network tools work from here on.
-    pub fn attach(&self, peer: Arc<Peer>) {
-        let _ = self.peer.set(peer);
     }
 
     pub fn stop(self) {
@@ -143,8 +125,8 @@ async fn require_token(State(token): State<Arc<String>>, request: Request, next:
 
 #[derive(Clone)]
 struct PerchTools {
-    peer: PeerSlot,
-    runtime: RuntimeSlot,
+    peer: Option<Arc<Peer>>,
+    runtime: Arc<Runtime>,
     tool_router: ToolRouter<Self>,
 }
 

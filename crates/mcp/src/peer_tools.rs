@@ -105,10 +105,9 @@ struct UpdateTask {
 
 impl PerchTools {
     fn peer(&self) -> std::result::Result<Arc<Peer>, String> {
-        self.peer
-            .get()
-            .cloned()
-            .ok_or_else(|| "the peer network is off or still starting".to_string())
+        self.peer.clone().ok_or_else(|| {
+            "the peer network is off (`[peer] enabled = false`, or no relay)".to_string()
+        })
     }
 
     async fn send(&self, message: NewMessage) -> ToolResult {

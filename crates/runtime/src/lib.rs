@@ -1,7 +1,8 @@
 //! `perch-runtime`: Perch's agent runtime, with no GUI and no HTTP.
 //!
 //! - [`Runtime`]: sessions (Codex threads + Perch metadata), turns, approvals,
-//!   the stall watchdog, crash recovery. Start it with [`Runtime::start`].
+//!   the stall watchdog, crash recovery. Open it with [`Runtime::open`], then
+//!   start Codex with [`Runtime::launch_codex`].
 //! - [`EventBus`]: every runtime event, numbered, with replay.
 //! - [`store`]: the SQLite database of the data dir.
 //! - [`config`]: the `config.toml` keys; [`settings`]: the editable view of them.

@@ -2,7 +2,7 @@
 //! features built on it (memory, planner, wakeups): what goes into a turn
 //! before it starts ([`TurnContext`]), and who hears that a turn ended
 //! ([`TurnObserver`]). The core calls the features only through these;
-//! a feature registers itself in [`Runtime::start`]'s list.
+//! a feature registers itself in [`Runtime::open`]'s list.
 //!
 //! They still take the whole `Runtime`: the features live in this crate
 //! for now (issue 13 moves them to their own crate, then they get only

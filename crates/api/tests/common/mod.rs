@@ -43,11 +43,29 @@ impl Harness {
         policy: ApprovalPolicy,
         tweak: impl FnOnce(&mut Config),
     ) -> Result<Self, Box<dyn std::error::Error>> {
+        let harness = Self::open_with(policy, tweak).await?;
+        harness.runtime.launch_codex(None).await?;
+        let status = harness.runtime.wait_ready(WAIT).await;
+        assert!(
+            matches!(status.state, perch_runtime::CodexState::Ready),
+            "codex did not become ready: {:?} {:?}",
+            status.state,
+            status.detail
+        );
+        Ok(harness)
+    }
+
+    /// The runtime open and the API serving, with no Codex child yet (as
+    /// Perch is while it starts).
+    pub async fn open_with(
+        policy: ApprovalPolicy,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Result<Self, Box<dyn std::error::Error>> {
         let env = CodexEnv::new()?;
         let model = ScriptedModel::start().await?;
         let mut config = test_config(&env, &model, policy)?;
         tweak(&mut config);
-        let runtime = Runtime::start(RuntimeOptions {
+        let runtime = Runtime::open(RuntimeOptions {
             data_dir: env.data(),
             config,
             config_path: Some(env.data().join("config.toml")),
@@ -55,7 +73,6 @@ impl Harness {
             secrets: Arc::new(FileSecretStore::new(env.data().join("secrets"), None)),
             autostart: None,
             logs_dir: None,
-            mcp: None,
             embeddings: None,
         })
         .await?;
@@ -74,13 +91,6 @@ impl Harness {
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        let status = runtime.wait_ready(WAIT).await;
-        assert!(
-            matches!(status.state, perch_runtime::CodexState::Ready),
-            "codex did not become ready: {:?} {:?}",
-            status.state,
-            status.detail
-        );
         Ok(Self {
             env,
             model,

@@ -70,8 +70,6 @@ pub struct RuntimeOptions {
     pub autostart: Option<Arc<dyn Autostart>>,
     /// The rotating log files, if logs go to files.
     pub logs_dir: Option<PathBuf>,
-    /// An MCP server attached to every thread (Perch's own tools).
-    pub mcp: Option<McpAttachment>,
     /// The embeddings endpoint's client; `None` keeps memory search full text.
     pub embeddings: Option<Arc<dyn EmbeddingsClient>>,
 }
@@ -115,7 +113,6 @@ pub struct Runtime {
     pub(crate) secrets: Arc<dyn SecretStore>,
     pub(crate) autostart: Option<Arc<dyn Autostart>>,
     pub(crate) logs_dir: Option<PathBuf>,
-    mcp: Option<McpAttachment>,
     pub(crate) embeddings: Option<Arc<dyn EmbeddingsClient>>,
     /// The features that hear a turn end, and the one that adds context
     /// before it starts (`seams.rs`).
@@ -126,6 +123,9 @@ pub struct Runtime {
     pub(crate) codex: Mutex<CodexSlot>,
     /// Kept to start a supervisor later, when the first start found no binary.
     supervisor_events: tokio::sync::mpsc::Sender<SupervisorEvent>,
+    /// Becomes true once [`Runtime::launch_codex`] ran: requests made
+    /// before (a peer message at startup) wait for it instead of failing.
+    codex_launched: tokio::sync::watch::Sender<bool>,
     pub(crate) state: Mutex<State>,
     pub(crate) watchdog: Arc<tokio::sync::Notify>,
     /// For tasks the runtime spawns about itself (timeouts, resumes).
@@ -174,6 +174,8 @@ pub(crate) struct CodexSlot {
     pub bin: String,
     /// Why there is no supervisor (no binary found).
     pub startup_error: Option<String>,
+    /// Perch's MCP server, attached to every thread of every child.
+    pub mcp: Option<McpAttachment>,
     /// The bin/provider settings the child runs with; Settings compares
     /// against them to say a restart is needed.
     pub applied: AppliedCodexSettings,
@@ -200,7 +202,11 @@ pub(crate) struct PendingRequest {
 }
 
 impl Runtime {
-    pub async fn start(options: RuntimeOptions) -> Result<Arc<Self>> {
+    /// Opens the store and the bus and starts the engine's own tasks, with
+    /// no Codex child yet: the API can answer (Codex `starting`) and the MCP
+    /// server and the peer link can hold the runtime before
+    /// [`Runtime::launch_codex`] starts the child with the MCP attachment.
+    pub async fn open(options: RuntimeOptions) -> Result<Arc<Self>> {
         let RuntimeOptions {
             data_dir,
             config,
@@ -209,7 +215,6 @@ impl Runtime {
             secrets,
             autostart,
             logs_dir,
-            mcp,
             embeddings,
         } = options;
         std::fs::create_dir_all(&data_dir)
@@ -222,6 +227,7 @@ impl Runtime {
             supervisor: None,
             bin: String::new(),
             startup_error: None,
+            mcp: None,
             applied: AppliedCodexSettings {
                 bin: None,
                 provider: None,
@@ -236,7 +242,6 @@ impl Runtime {
             secrets,
             autostart,
             logs_dir,
-            mcp,
             embeddings,
             observers: crate::seams::default_observers(),
             context: crate::seams::default_context(),
@@ -244,6 +249,7 @@ impl Runtime {
             bus: EventBus::default(),
             codex: Mutex::new(slot),
             supervisor_events: events_tx,
+            codex_launched: tokio::sync::watch::channel(false).0,
             state: Mutex::new(State::default()),
             watchdog: Arc::new(tokio::sync::Notify::new()),
             me: me.clone(),
@@ -253,11 +259,19 @@ impl Runtime {
             peer_session: Mutex::new(None),
         });
         crate::codex_events::spawn_event_loop(Arc::downgrade(&runtime), events_rx);
-        runtime.start_codex().await?;
         spawn_watchdog(Arc::downgrade(&runtime));
         crate::embeddings::spawn_backfill(Arc::downgrade(&runtime), runtime.embed_wake.clone());
         runtime.embed_wake.notify_one();
         Ok(runtime)
+    }
+
+    /// Starts the Codex child, with `mcp` attached to every thread (Perch's
+    /// own tools). Once: later starts ([`Runtime::start_codex`]) keep it.
+    pub async fn launch_codex(&self, mcp: Option<McpAttachment>) -> Result<()> {
+        self.lock_codex().mcp = mcp;
+        let started = self.start_codex().await;
+        self.codex_launched.send_replace(true);
+        started
     }
 
     /// Locates Codex and starts (or, when one runs, replaces) the child with
@@ -300,12 +314,13 @@ impl Runtime {
             }
         };
         tracing::info!("using Codex at {} ({source:?})", bin.display());
+        let mcp = self.lock_codex().mcp.clone();
         let spawn = spawn_options(
             &self.data_dir,
             &config,
             bin.clone(),
             provider_key,
-            self.mcp.as_ref(),
+            mcp.as_ref(),
         )?;
         let running = self.lock_codex().supervisor.clone();
         match running {
@@ -367,11 +382,13 @@ impl Runtime {
     /// A request to Codex. One that arrives while Codex is starting or
     /// restarting waits for it (up to the request timeout) instead of failing.
     pub(crate) async fn codex<M: Method>(&self, params: &M::Params) -> Result<M::Result> {
+        let limit = Duration::from_secs(self.config().codex.request_timeout_secs.max(1));
+        let mut launched = self.codex_launched.subscribe();
+        let _ = tokio::time::timeout(limit, launched.wait_for(|launched| *launched)).await;
         let supervisor = self.supervisor()?;
         if supervisor.connection().is_err() {
             use perch_codex::HealthState::*;
             let mut health = supervisor.watch_health();
-            let limit = Duration::from_secs(self.config().codex.request_timeout_secs.max(1));
             let _ = tokio::time::timeout(
                 limit,
                 health.wait_for(|h| !matches!(h.state, Starting | Restarting)),
@@ -386,11 +403,14 @@ impl Runtime {
 
     /// Waits until Codex is ready (or failed), for at most `timeout`.
     pub async fn wait_ready(&self, timeout: Duration) -> CodexStatus {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut launched = self.codex_launched.subscribe();
+        let _ = tokio::time::timeout_at(deadline, launched.wait_for(|launched| *launched)).await;
         let supervisor = self.lock_codex().supervisor.clone();
         if let Some(supervisor) = supervisor {
             let mut health = supervisor.watch_health();
-            let _ = tokio::time::timeout(
-                timeout,
+            let _ = tokio::time::timeout_at(
+                deadline,
                 health.wait_for(|h| {
                     use perch_codex::HealthState::*;
                     matches!(h.state, Ready | Degraded | Failed | Stopped)
@@ -406,7 +426,11 @@ impl Runtime {
         match &slot.supervisor {
             Some(s) => crate::model::codex_status(&s.health(), slot.bin.clone()),
             None => CodexStatus {
-                state: CodexState::Failed,
+                // Not launched yet (Perch is starting), or no binary was found.
+                state: match (&slot.startup_error, *self.codex_launched.borrow()) {
+                    (None, false) => CodexState::Starting,
+                    _ => CodexState::Failed,
+                },
                 detail: slot.startup_error.clone(),
                 version: None,
                 pinned_version: perch_codex::PINNED_CODEX_VERSION.to_string(),
