@@ -374,7 +374,9 @@ pub async fn list_wakeups(State(rt): Rt) -> Reply<List<Wakeup>> {
 #[utoipa::path(post, path = "/api/wakeups", tag = "wakeups", request_body = NewWakeup,
     responses((status = 201, body = Wakeup,
         links(("get_wakeup" = (operation_id = "get_wakeup", parameters(("id" = "$response.body#/id")))), ("patch_wakeup" = (operation_id = "patch_wakeup", parameters(("id" = "$response.body#/id")))), ("delete_wakeup" = (operation_id = "delete_wakeup", parameters(("id" = "$response.body#/id")))), ("run_wakeup" = (operation_id = "run_wakeup", parameters(("id" = "$response.body#/id")))))),
-        BadBody, Protected))]
+        BadBody,
+        (status = 404, body = ErrorBody, description = "The target session does not exist"),
+        Protected))]
 pub async fn create_wakeup(State(rt): Rt, Json(new): Json<NewWakeup>) -> Made<Wakeup> {
     created(rt.create_wakeup(new, CreatedBy::Person)?)
 }

@@ -67,6 +67,7 @@ pub struct Memory {
 /// `POST /api/memories`: a memory to keep.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"text": "The build needs Node 20", "tags": ["build"], "importance": 0.7}))]
 pub struct NewMemory {
     pub text: String,
     /// Letters, digits and `-_:./`; a leading `#` is dropped, case is lowered.
@@ -81,6 +82,7 @@ pub struct NewMemory {
 /// `PATCH /api/memories/{id}`: what changes (absent fields stay).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"tags": ["build", "ci"]}))]
 pub struct MemoryPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]

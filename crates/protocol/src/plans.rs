@@ -52,6 +52,7 @@ impl Plan {
 /// `POST /api/plans`: a new plan, with its first items.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"name": "Release", "items": ["Bump the version", "Tag it"]}))]
 pub struct NewPlan {
     /// 1 to 80 characters on one line, unique (case-insensitive).
     pub name: String,
@@ -63,6 +64,7 @@ pub struct NewPlan {
 /// `POST /api/plans/{id}/items`: an item to add.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"text": "Write the notes"}))]
 pub struct NewPlanItem {
     pub text: String,
     /// The 0-based index to insert at; the end when absent.
@@ -74,6 +76,7 @@ pub struct NewPlanItem {
 /// `PATCH /api/plans/{id}/items/{item}`: what changes (absent fields stay).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"done": true}))]
 pub struct PlanItemPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]

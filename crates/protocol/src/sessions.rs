@@ -142,6 +142,7 @@ pub struct SessionQuery {
 /// `POST /api/sessions/{id}/messages`: what the person says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"text": "Why does the build fail?"}))]
 pub struct UserText {
     pub text: String,
 }

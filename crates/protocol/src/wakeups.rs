@@ -281,6 +281,7 @@ pub struct Wakeup {
 /// `POST /api/wakeups`: a new wakeup.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"prompt": "Check whether the nightly build passed", "label": "Nightly", "schedule": {"kind": "in", "delay": "1h"}}))]
 pub struct NewWakeup {
     /// 1 to 20000 characters.
     pub prompt: String,
@@ -310,6 +311,7 @@ pub struct NewWakeup {
 /// `PATCH /api/wakeups/{id}`: what changes (absent fields stay).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"enabled": false}))]
 pub struct WakeupPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
