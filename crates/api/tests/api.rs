@@ -805,11 +805,25 @@ async fn compact_asks_the_model_for_a_summary() -> TestResult {
         .unwrap_or_default()
         .to_string();
     events.turn_completed(&turn).await;
-    h.model.enqueue(Script::text("Summary: we talked."));
+    // The summary comes slowly: meanwhile a message is refused with a reason
+    // (Codex cannot steer a compaction), not a 502.
+    h.model
+        .enqueue(Script::chunks(&["Summary: ", "we talked."], 1500));
     let (status, body) = h
         .post(&format!("/api/sessions/{session}/compact"), json!({}))
         .await?;
     assert_eq!(status, 202, "{body}");
+    let (status, body) = h
+        .post(
+            &format!("/api/sessions/{session}/messages"),
+            json!({"text": "and now?"}),
+        )
+        .await?;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("conflict")),
+        "{body}"
+    );
     let requests = h.model.wait_for_requests(2, common::WAIT).await;
     assert!(
         requests
@@ -822,6 +836,20 @@ async fn compact_asks_the_model_for_a_summary() -> TestResult {
             e["type"] == "item.completed" && e["item"]["type"] == "contextCompaction"
         })
         .await;
+    // Once the compaction turn ended, messages go through again.
+    events
+        .wait_for("the compaction turn ending", |e| {
+            e["type"] == "turn.completed" && e["sessionId"] == session.as_str()
+        })
+        .await;
+    h.model.enqueue(Script::text("Go on."));
+    let (status, body) = h
+        .post(
+            &format!("/api/sessions/{session}/messages"),
+            json!({"text": "and now?"}),
+        )
+        .await?;
+    assert_eq!(status, 202, "{body}");
     Ok(())
 }
 

@@ -241,6 +241,8 @@ impl Runtime {
             {
                 state.active.remove(session_id);
             }
+            // A compaction is a turn too: when one ends, it has.
+            state.compacting.remove(session_id);
             if let Err(err) =
                 self.store
                     .finish_turn(session_id, turn_id, status, error.as_deref(), now_ms())
@@ -426,6 +428,7 @@ impl Runtime {
             }
             let loaded: Vec<String> = state.loaded.drain().collect();
             state.to_resume.extend(loaded);
+            state.compacting.clear();
             let ids: Vec<String> = state
                 .pending
                 .iter()

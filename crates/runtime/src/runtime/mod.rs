@@ -148,6 +148,9 @@ pub(crate) struct State {
     pub to_resume: HashSet<String>,
     /// The running turn of each session.
     pub active: HashMap<String, Active>,
+    /// Sessions Codex is compacting: their compaction turn can be neither
+    /// steered nor joined by a new one until it ends.
+    pub compacting: HashSet<String>,
     /// Approvals waiting for an answer, by approval id.
     pub pending: HashMap<String, PendingRequest>,
     /// Diffs of file-change items in flight, shown with their approval.

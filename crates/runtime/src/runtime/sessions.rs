@@ -218,12 +218,24 @@ impl Runtime {
                 "a turn is running; compact when it is done".into(),
             ));
         }
-        self.ensure_loaded(&session).await?;
-        self.codex::<ThreadCompactStart>(&ThreadIdParams {
-            thread_id: id.into(),
-        })
-        .await?;
-        Ok(())
+        if !self.lock().compacting.insert(id.to_string()) {
+            return Err(Error::Conflict(
+                "this session is being compacted already".into(),
+            ));
+        }
+        let started = match self.ensure_loaded(&session).await {
+            Ok(()) => self
+                .codex::<ThreadCompactStart>(&ThreadIdParams {
+                    thread_id: id.into(),
+                })
+                .await
+                .map(drop),
+            Err(err) => Err(err),
+        };
+        if started.is_err() {
+            self.lock().compacting.remove(id);
+        }
+        started
     }
 
     /// The session's text as Perch keeps it (`transcript.rs`).

@@ -30,6 +30,11 @@ impl Runtime {
                 "this session is archived; unarchive it to continue it".into(),
             ));
         }
+        if self.lock().compacting.contains(id) {
+            return Err(Error::Conflict(
+                "Codex is compacting this session's context; send the message when that is done (a moment)".into(),
+            ));
+        }
         self.ensure_loaded(&session).await?;
         let input = vec![UserInput::Text {
             text: text.to_string(),
