@@ -438,6 +438,23 @@ async fn the_api_refuses_bad_callers_and_bad_input_clearly() -> TestResult {
             400,
             "bad_request",
         ),
+        // Signing in is not fuzzed (it would reach the network); its input is checked here.
+        (
+            h.http
+                .post(h.url("/api/account/login"))
+                .bearer_auth(&h.token)
+                .json(&json!({"type": "password", "password": "x"})),
+            400,
+            "bad_request",
+        ),
+        (
+            h.http
+                .post(h.url("/api/account/login"))
+                .bearer_auth(&h.token)
+                .json(&json!({"type": "apiKey", "apiKey": "   "})),
+            422,
+            "invalid_input",
+        ),
         (
             h.http
                 .get(h.url("/api/approvals?status=weird"))
