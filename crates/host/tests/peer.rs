@@ -167,7 +167,10 @@ async fn a_peer_message_becomes_a_framed_turn_and_the_agent_replies_through_mcp(
     assert_eq!(replies[0]["threadId"], 1);
     assert_eq!(replies[0]["channel"], "ops");
     assert_eq!(replies[0]["body"], "On it.");
-    // Consumed: read by the agent, and not delivered again.
+    // Consumed once the dispatcher has seen the turn end (the delivery state
+    // goes back to idle after that): read by the agent, not delivered again.
+    let status = until_peer(&server, |s| s["delivery"]["state"] == "idle").await?;
+    assert_eq!(status["delivery"]["queued"], 0);
     let original: Value = http
         .get(format!("{relay}/api/messages/1"))
         .send()
@@ -180,8 +183,6 @@ async fn a_peer_message_becomes_a_framed_turn_and_the_agent_replies_through_mcp(
             .is_some_and(|r| r.contains(&json!("perch-test"))),
         "{original}"
     );
-    let status = until_peer(&server, |s| s["delivery"]["state"] == "idle").await?;
-    assert_eq!(status["delivery"]["queued"], 0);
     assert_eq!(model.requests().len(), 2);
     // No component answers events with events (a feedback loop here once
     // published a status per event, forever): one status change, made
