@@ -166,6 +166,9 @@ impl ScheduleExt for Schedule {
             Self::Every { every_ms, .. } if *every_ms < MIN_EVERY_MS => Err(Error::Invalid(
                 format!("every is at least {} seconds", MIN_EVERY_MS / 1000),
             )),
+            Self::Every { anchor, .. } if *anchor < 0 => {
+                Err(Error::Invalid("the anchor is before 1970".into()))
+            }
             Self::Cron { expr, tz } => {
                 zone(tz)?;
                 let cron = cron(expr)?;
@@ -186,7 +189,8 @@ impl ScheduleExt for Schedule {
                 if after < *anchor {
                     return Some(*anchor);
                 }
-                let periods = (after - anchor) / every_ms + 1;
+                // Checked: a client's anchor may sit at either end of i64.
+                let periods = after.checked_sub(*anchor)? / every_ms + 1;
                 periods
                     .checked_mul(*every_ms)
                     .and_then(|d| d.checked_add(*anchor))
@@ -430,6 +434,14 @@ mod tests {
         }
         .validate()
         .is_err());
+        // An anchor at the far end of i64 (the API fuzzer sent one) is
+        // refused, and the next-fire arithmetic does not overflow on it.
+        let far = Schedule::Every {
+            every_ms: 2_432_920_307,
+            anchor: -9_223_372_036_854_775_807,
+        };
+        assert!(far.validate().is_err());
+        assert_eq!(far.next_after(ms("2026-01-01T00:00:00Z")), None);
         let now = ms("2026-01-01T00:00:00Z");
         let at = resolve(
             NewSchedule::At {
