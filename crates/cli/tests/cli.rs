@@ -70,32 +70,55 @@ fn serve(
     ))
 }
 
+/// The running `perch serve` of `env`, as a client of its API.
+struct Api {
+    http: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+impl Api {
+    fn of(env: &CodexEnv) -> Result<Self, Box<dyn std::error::Error>> {
+        let server: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(env.data().join("server.json"))?)?;
+        let url = server["url"]
+            .as_str()
+            .ok_or("no url in server.json")?
+            .to_string();
+        let token = std::fs::read_to_string(env.data().join("secrets/api-token"))?
+            .trim()
+            .to_string();
+        Ok(Self {
+            http: reqwest::Client::new(),
+            url,
+            token,
+        })
+    }
+
+    /// Perch's event stream: what to wait on instead of a clock.
+    async fn events(&self) -> Result<reqwest::Response, reqwest::Error> {
+        self.http
+            .get(format!("{}/api/events", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+    }
+}
+
 /// Perch's peer status (`GET /api/peer`) once `done` holds: looked at again
 /// on every event of Perch's stream, for at most 60 s.
 async fn until_peer(
     env: &CodexEnv,
     done: impl Fn(&serde_json::Value) -> bool,
 ) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
-    let server: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(env.data().join("server.json"))?)?;
-    let url = server["url"]
-        .as_str()
-        .ok_or("no url in server.json")?
-        .to_string();
-    let token = std::fs::read_to_string(env.data().join("secrets/api-token"))?
-        .trim()
-        .to_string();
-    let http = reqwest::Client::new();
-    let mut events = http
-        .get(format!("{url}/api/events"))
-        .bearer_auth(&token)
-        .send()
-        .await?;
+    let api = Api::of(env)?;
+    let mut events = api.events().await?;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let status: serde_json::Value = http
-            .get(format!("{url}/api/peer"))
-            .bearer_auth(&token)
+        let status: serde_json::Value = api
+            .http
+            .get(format!("{}/api/peer", api.url))
+            .bearer_auth(&api.token)
             .send()
             .await?
             .json()
@@ -124,23 +147,28 @@ fn ok(env: &CodexEnv, args: &[&str]) -> Result<String, Box<dyn std::error::Error
     Ok(String::from_utf8(out.stdout)?)
 }
 
-/// Runs `args` until its stdout satisfies `done`, for at most 60 s.
+/// Runs `args` until its stdout satisfies `done`: again on every event of
+/// Perch's stream (opened first, so none is missed), for at most 60 s.
+/// For the synchronous tests (inside `block_in_place`).
 fn until(
     env: &CodexEnv,
     args: &[&str],
     done: impl Fn(&str) -> bool,
 ) -> Result<String, Box<dyn std::error::Error>> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let out = ok(env, args)?;
-        if done(&out) {
-            return Ok(out);
+    tokio::runtime::Handle::current().block_on(async {
+        let mut events = Api::of(env)?.events().await?;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let out = ok(env, args)?;
+            if done(&out) {
+                return Ok(out);
+            }
+            match tokio::time::timeout_at(deadline, events.chunk()).await {
+                Ok(Ok(Some(_))) => {}
+                _ => return Err(format!("perch {args:?} never matched: {out}").into()),
+            }
         }
-        if std::time::Instant::now() > deadline {
-            return Err(format!("perch {args:?} never matched: {out}").into());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    })
 }
 
 #[test]

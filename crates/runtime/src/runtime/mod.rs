@@ -377,9 +377,13 @@ impl Runtime {
 
     pub(crate) fn supervisor(&self) -> Result<Supervisor> {
         let slot = self.lock_codex();
-        slot.supervisor
-            .clone()
-            .ok_or_else(|| Error::CodexUnavailable(slot.startup_error.clone().unwrap_or_default()))
+        slot.supervisor.clone().ok_or_else(|| {
+            Error::CodexUnavailable(
+                slot.startup_error.clone().unwrap_or_else(|| {
+                    "Perch has not started it yet; try again in a moment".into()
+                }),
+            )
+        })
     }
 
     /// A request to Codex. One that arrives while Codex is starting or
