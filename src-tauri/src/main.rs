@@ -173,7 +173,7 @@ async fn run(
     if let Some(tray) = tray.clone() {
         tray::spawn_updates(tray, server.runtime.clone());
     }
-    perch_host::notifier::spawn(server.runtime.clone(), shell.clone());
+    perch_host::notifier::spawn(server.agent.clone(), shell.clone());
     if !args.hidden {
         shell.show(WindowKind::Chat, None);
     }

@@ -1,5 +1,4 @@
-//! Memory, planner and wakeup routes: thin adapters over the runtime's
-//! agent state (the same records the agent's MCP tools change).
+//! Memory, planner and wakeup routes: thin adapters over `perch-agent` (the same records the agent's MCP tools change).
 
 use crate::body_schemas::BodySchemas;
 use crate::error::ApiError;
@@ -9,14 +8,14 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use perch_protocol::errors::ErrorBody;
-use perch_protocol::List;
-use perch_runtime::memory::{
+use perch_agent::memory::{
     ImportReport, Memory, MemoryFormat, MemoryPatch, MemoryQuery, NewMemory, Origin,
 };
-use perch_runtime::planner::{NewPlan, NewPlanItem, Plan, PlanChange, PlanItemPatch};
-use perch_runtime::wakeups::{CreatedBy, NewWakeup, Wakeup, WakeupPatch, WakeupRun};
-use perch_runtime::Runtime;
+use perch_agent::planner::{NewPlan, NewPlanItem, Plan, PlanChange, PlanItemPatch};
+use perch_agent::wakeups::{CreatedBy, NewWakeup, Wakeup, WakeupPatch, WakeupRun};
+use perch_agent::Agent;
+use perch_protocol::errors::ErrorBody;
+use perch_protocol::List;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
@@ -24,7 +23,7 @@ use utoipa::{IntoParams, ToSchema};
 /// Memory imports may be larger than other bodies.
 pub const IMPORT_LIMIT: usize = 16 * 1024 * 1024;
 
-type Rt = State<Arc<Runtime>>;
+type Ag = State<Arc<Agent>>;
 type Id = Result<Path<i64>, PathRejection>;
 type Ids = Result<Path<(i64, i64)>, PathRejection>;
 
@@ -56,7 +55,10 @@ pub struct MemoryListQuery {
     responses((status = 200, body = List<Memory>), (status = 400, body = ErrorBody, description = "A query parameter is wrong"),
         (status = 502, body = ErrorBody, description = "The embeddings service failed"),
         Protected))]
-pub async fn list_memories(State(rt): Rt, query: QueryOr<MemoryListQuery>) -> Reply<List<Memory>> {
+pub async fn list_memories(
+    State(agent): Ag,
+    query: QueryOr<MemoryListQuery>,
+) -> Reply<List<Memory>> {
     let Query(q) = query?;
     let query = MemoryQuery {
         q: q.q,
@@ -64,7 +66,7 @@ pub async fn list_memories(State(rt): Rt, query: QueryOr<MemoryListQuery>) -> Re
         limit: q.limit.map_or(50, |n| n as usize),
         offset: q.offset.map_or(0, |n| n as usize),
     };
-    let page = rt.memories(query, false).await?;
+    let page = agent.memories(query, false).await?;
     ok(List {
         data: page.memories,
         total: Some(page.total),
@@ -77,35 +79,39 @@ pub async fn list_memories(State(rt): Rt, query: QueryOr<MemoryListQuery>) -> Re
     responses((status = 201, body = Memory,
         links(("get_memory" = (operation_id = "get_memory", parameters(("id" = "$response.body#/id")))), ("patch_memory" = (operation_id = "patch_memory", parameters(("id" = "$response.body#/id")))), ("delete_memory" = (operation_id = "delete_memory", parameters(("id" = "$response.body#/id")))))),
         BadBody, Protected))]
-pub async fn add_memory(State(rt): Rt, Json(new): Json<NewMemory>) -> Made<Memory> {
-    created(rt.add_memory(new, Origin::person())?)
+pub async fn add_memory(State(agent): Ag, Json(new): Json<NewMemory>) -> Made<Memory> {
+    created(agent.add_memory(new, Origin::person())?)
 }
 
 /// One memory.
 #[utoipa::path(get, path = "/api/memories/{id}", tag = "memory",
     params(("id" = i64, Path, description = "The memory id")),
     responses((status = 200, body = Memory), ById, Protected))]
-pub async fn get_memory(State(rt): Rt, id: Id) -> Reply<Memory> {
+pub async fn get_memory(State(agent): Ag, id: Id) -> Reply<Memory> {
     let Path(id) = id?;
-    ok(rt.memory(id)?)
+    ok(agent.memory(id)?)
 }
 
 /// Edit a memory's text, tags or importance.
 #[utoipa::path(patch, path = "/api/memories/{id}", tag = "memory",
     params(("id" = i64, Path, description = "The memory id")), request_body = MemoryPatch,
     responses((status = 200, body = Memory), ById, BadBody, Protected))]
-pub async fn patch_memory(State(rt): Rt, id: Id, Json(patch): Json<MemoryPatch>) -> Reply<Memory> {
+pub async fn patch_memory(
+    State(agent): Ag,
+    id: Id,
+    Json(patch): Json<MemoryPatch>,
+) -> Reply<Memory> {
     let Path(id) = id?;
-    ok(rt.update_memory(id, patch)?)
+    ok(agent.update_memory(id, patch)?)
 }
 
 /// Delete a memory.
 #[utoipa::path(delete, path = "/api/memories/{id}", tag = "memory",
     params(("id" = i64, Path, description = "The memory id")),
     responses((status = 204, description = "Deleted"), ById, Protected))]
-pub async fn delete_memory(State(rt): Rt, id: Id) -> Result<StatusCode, ApiError> {
+pub async fn delete_memory(State(agent): Ag, id: Id) -> Result<StatusCode, ApiError> {
     let Path(id) = id?;
-    if rt.delete_memories(&[id])?.is_empty() {
+    if agent.delete_memories(&[id])?.is_empty() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -132,9 +138,9 @@ pub struct Deleted {
 /// Delete several memories (ids that do not exist are ignored).
 #[utoipa::path(post, path = "/api/memories/delete", tag = "memory", request_body = BulkDelete,
     responses((status = 200, body = Deleted), BadBody, Protected))]
-pub async fn delete_memories(State(rt): Rt, Json(body): Json<BulkDelete>) -> Reply<Deleted> {
+pub async fn delete_memories(State(agent): Ag, Json(body): Json<BulkDelete>) -> Reply<Deleted> {
     ok(Deleted {
-        deleted: rt.delete_memories(&body.ids)?.len(),
+        deleted: agent.delete_memories(&body.ids)?.len(),
     })
 }
 
@@ -166,7 +172,7 @@ pub struct ImportQuery {
         (status = 400, body = ErrorBody, description = "A query parameter is wrong"),
         Protected))]
 pub async fn export_memories(
-    State(rt): Rt,
+    State(agent): Ag,
     query: QueryOr<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let Query(q) = query?;
@@ -178,7 +184,7 @@ pub async fn export_memories(
         ),
         MemoryFormat::Markdown => ("text/markdown; charset=utf-8", "perch-memories.md"),
     };
-    let body = rt.export_memories(format)?;
+    let body = agent.export_memories(format)?;
     let disposition = format!("attachment; filename=\"{file}\"");
     Ok((
         [
@@ -211,7 +217,7 @@ impl ToSchema for MemoryFile {}
     request_body(content = MemoryFile, content_type = "text/plain"),
     responses((status = 200, body = ImportReport), BadBody, Protected))]
 pub async fn import_memories(
-    State(rt): Rt,
+    State(agent): Ag,
     query: Result<Query<ImportQuery>, QueryRejection>,
     body: axum::body::Bytes,
 ) -> Reply<ImportReport> {
@@ -239,7 +245,7 @@ pub async fn import_memories(
             "the file is not UTF-8 text",
         )
     })?;
-    ok(rt.import_memories(format, text)?)
+    ok(agent.import_memories(format, text)?)
 }
 
 // ------------------------------------------------------------------ planner
@@ -247,8 +253,8 @@ pub async fn import_memories(
 /// Todo lists with their items.
 #[utoipa::path(get, path = "/api/plans", tag = "planner",
     responses((status = 200, body = List<Plan>), Protected))]
-pub async fn list_plans(State(rt): Rt) -> Reply<List<Plan>> {
-    ok(List::of(rt.plans()?))
+pub async fn list_plans(State(agent): Ag) -> Reply<List<Plan>> {
+    ok(List::of(agent.plans()?))
 }
 
 /// Create a todo list.
@@ -257,17 +263,17 @@ pub async fn list_plans(State(rt): Rt) -> Reply<List<Plan>> {
         links(("get_plan" = (operation_id = "get_plan", parameters(("id" = "$response.body#/id")))), ("rename_plan" = (operation_id = "rename_plan", parameters(("id" = "$response.body#/id")))), ("delete_plan" = (operation_id = "delete_plan", parameters(("id" = "$response.body#/id")))), ("add_plan_item" = (operation_id = "add_plan_item", parameters(("id" = "$response.body#/id")))), ("clear_plan" = (operation_id = "clear_plan", parameters(("id" = "$response.body#/id")))))),
         BadBody,
         (status = 409, body = ErrorBody, description = "A list with that name exists"), Protected))]
-pub async fn create_plan(State(rt): Rt, Json(new): Json<NewPlan>) -> Made<Plan> {
-    created(rt.create_plan(new)?)
+pub async fn create_plan(State(agent): Ag, Json(new): Json<NewPlan>) -> Made<Plan> {
+    created(agent.create_plan(new)?)
 }
 
 /// One todo list.
 #[utoipa::path(get, path = "/api/plans/{id}", tag = "planner",
     params(("id" = i64, Path, description = "The plan id")),
     responses((status = 200, body = Plan), ById, Protected))]
-pub async fn get_plan(State(rt): Rt, id: Id) -> Reply<Plan> {
+pub async fn get_plan(State(agent): Ag, id: Id) -> Reply<Plan> {
     let Path(id) = id?;
-    ok(rt.plan(id)?)
+    ok(agent.plan(id)?)
 }
 
 /// `PATCH /api/plans/{id}`: the new name.
@@ -282,18 +288,18 @@ pub struct PlanRename {
     params(("id" = i64, Path, description = "The plan id")), request_body = PlanRename,
     responses((status = 200, body = Plan), ById, BadBody,
         (status = 409, body = ErrorBody, description = "A list with that name exists"), Protected))]
-pub async fn rename_plan(State(rt): Rt, id: Id, Json(body): Json<PlanRename>) -> Reply<Plan> {
+pub async fn rename_plan(State(agent): Ag, id: Id, Json(body): Json<PlanRename>) -> Reply<Plan> {
     let Path(id) = id?;
-    ok(rt.change_plan(id, PlanChange::Rename(body.name))?)
+    ok(agent.change_plan(id, PlanChange::Rename(body.name))?)
 }
 
 /// Delete a todo list.
 #[utoipa::path(delete, path = "/api/plans/{id}", tag = "planner",
     params(("id" = i64, Path, description = "The plan id")),
     responses((status = 204, description = "Deleted"), ById, Protected))]
-pub async fn delete_plan(State(rt): Rt, id: Id) -> Result<StatusCode, ApiError> {
+pub async fn delete_plan(State(agent): Ag, id: Id) -> Result<StatusCode, ApiError> {
     let Path(id) = id?;
-    rt.delete_plan(id)?;
+    agent.delete_plan(id)?;
     no_content()
 }
 
@@ -303,9 +309,9 @@ pub async fn delete_plan(State(rt): Rt, id: Id) -> Result<StatusCode, ApiError> 
     responses((status = 200, body = Plan,
         links(("patch_plan_item" = (operation_id = "patch_plan_item", parameters(("id" = "$response.body#/id"), ("itemId" = "$response.body#/items/0/id")))), ("delete_plan_item" = (operation_id = "delete_plan_item", parameters(("id" = "$response.body#/id"), ("itemId" = "$response.body#/items/0/id")))))),
         ById, BadBody, Protected))]
-pub async fn add_plan_item(State(rt): Rt, id: Id, Json(item): Json<NewPlanItem>) -> Reply<Plan> {
+pub async fn add_plan_item(State(agent): Ag, id: Id, Json(item): Json<NewPlanItem>) -> Reply<Plan> {
     let Path(id) = id?;
-    ok(rt.change_plan(id, PlanChange::Add(vec![item]))?)
+    ok(agent.change_plan(id, PlanChange::Add(vec![item]))?)
 }
 
 /// Edit, check, uncheck or move an item.
@@ -314,21 +320,21 @@ pub async fn add_plan_item(State(rt): Rt, id: Id, Json(item): Json<NewPlanItem>)
     request_body = PlanItemPatch,
     responses((status = 200, body = Plan), ById, BadBody, Protected))]
 pub async fn patch_plan_item(
-    State(rt): Rt,
+    State(agent): Ag,
     ids: Ids,
     Json(patch): Json<PlanItemPatch>,
 ) -> Reply<Plan> {
     let Path((id, item)) = ids?;
-    ok(rt.change_plan(id, PlanChange::Edit(item, patch))?)
+    ok(agent.change_plan(id, PlanChange::Edit(item, patch))?)
 }
 
 /// Remove an item.
 #[utoipa::path(delete, path = "/api/plans/{id}/items/{itemId}", tag = "planner",
     params(("id" = i64, Path, description = "The plan id"), ("itemId" = i64, Path, description = "The item id")),
     responses((status = 200, body = Plan), ById, Protected))]
-pub async fn delete_plan_item(State(rt): Rt, ids: Ids) -> Reply<Plan> {
+pub async fn delete_plan_item(State(agent): Ag, ids: Ids) -> Reply<Plan> {
     let Path((id, item)) = ids?;
-    ok(rt.change_plan(id, PlanChange::Remove(item))?)
+    ok(agent.change_plan(id, PlanChange::Remove(item))?)
 }
 
 /// `POST /api/plans/{id}/clear`: which items go (the body is optional).
@@ -346,14 +352,14 @@ pub struct PlanClear {
     request_body(content = Option<PlanClear>, description = "Optional"),
     responses((status = 200, body = Plan), ById, BadBody, Protected))]
 pub async fn clear_plan(
-    State(rt): Rt,
+    State(agent): Ag,
     id: Id,
     schemas: Option<Extension<Arc<BodySchemas>>>,
     body: axum::body::Bytes,
 ) -> Reply<Plan> {
     let Path(id) = id?;
     let clear: PlanClear = optional_body(schemas, &body)?;
-    ok(rt.change_plan(
+    ok(agent.change_plan(
         id,
         PlanChange::Clear {
             done_only: clear.done_only,
@@ -366,8 +372,8 @@ pub async fn clear_plan(
 /// Wakeups with their next fire times and last runs.
 #[utoipa::path(get, path = "/api/wakeups", tag = "wakeups",
     responses((status = 200, body = List<Wakeup>), Protected))]
-pub async fn list_wakeups(State(rt): Rt) -> Reply<List<Wakeup>> {
-    ok(List::of(rt.wakeups()?))
+pub async fn list_wakeups(State(agent): Ag) -> Reply<List<Wakeup>> {
+    ok(List::of(agent.wakeups()?))
 }
 
 /// Schedule a wakeup (at, in, every or cron).
@@ -377,35 +383,39 @@ pub async fn list_wakeups(State(rt): Rt) -> Reply<List<Wakeup>> {
         BadBody,
         (status = 404, body = ErrorBody, description = "The target session does not exist"),
         Protected))]
-pub async fn create_wakeup(State(rt): Rt, Json(new): Json<NewWakeup>) -> Made<Wakeup> {
-    created(rt.create_wakeup(new, CreatedBy::Person)?)
+pub async fn create_wakeup(State(agent): Ag, Json(new): Json<NewWakeup>) -> Made<Wakeup> {
+    created(agent.create_wakeup(new, CreatedBy::Person)?)
 }
 
 /// One wakeup.
 #[utoipa::path(get, path = "/api/wakeups/{id}", tag = "wakeups",
     params(("id" = i64, Path, description = "The wakeup id")),
     responses((status = 200, body = Wakeup), ById, Protected))]
-pub async fn get_wakeup(State(rt): Rt, id: Id) -> Reply<Wakeup> {
+pub async fn get_wakeup(State(agent): Ag, id: Id) -> Reply<Wakeup> {
     let Path(id) = id?;
-    ok(rt.wakeup(id)?)
+    ok(agent.wakeup(id)?)
 }
 
 /// Edit, pause (`enabled: false`) or resume a wakeup.
 #[utoipa::path(patch, path = "/api/wakeups/{id}", tag = "wakeups",
     params(("id" = i64, Path, description = "The wakeup id")), request_body = WakeupPatch,
     responses((status = 200, body = Wakeup), ById, BadBody, Protected))]
-pub async fn patch_wakeup(State(rt): Rt, id: Id, Json(patch): Json<WakeupPatch>) -> Reply<Wakeup> {
+pub async fn patch_wakeup(
+    State(agent): Ag,
+    id: Id,
+    Json(patch): Json<WakeupPatch>,
+) -> Reply<Wakeup> {
     let Path(id) = id?;
-    ok(rt.update_wakeup(id, patch)?)
+    ok(agent.update_wakeup(id, patch)?)
 }
 
 /// Delete a wakeup (its runs stay in the log).
 #[utoipa::path(delete, path = "/api/wakeups/{id}", tag = "wakeups",
     params(("id" = i64, Path, description = "The wakeup id")),
     responses((status = 204, description = "Deleted"), ById, Protected))]
-pub async fn delete_wakeup(State(rt): Rt, id: Id) -> Result<StatusCode, ApiError> {
+pub async fn delete_wakeup(State(agent): Ag, id: Id) -> Result<StatusCode, ApiError> {
     let Path(id) = id?;
-    rt.delete_wakeup(id)?;
+    agent.delete_wakeup(id)?;
     no_content()
 }
 
@@ -415,9 +425,9 @@ pub async fn delete_wakeup(State(rt): Rt, id: Id) -> Result<StatusCode, ApiError
     responses((status = 202, body = WakeupRun,
         links(("fire_missed_run" = (operation_id = "fire_missed_run", parameters(("id" = "$response.body#/id")))), ("dismiss_missed_run" = (operation_id = "dismiss_missed_run", parameters(("id" = "$response.body#/id")))))),
         ById, (status = 409, body = ErrorBody, description = "It is running"), Protected))]
-pub async fn run_wakeup(State(rt): Rt, id: Id) -> Made<WakeupRun> {
+pub async fn run_wakeup(State(agent): Ag, id: Id) -> Made<WakeupRun> {
     let Path(id) = id?;
-    accepted(rt.run_wakeup_now(id)?)
+    accepted(agent.run_wakeup_now(id)?)
 }
 
 /// The query of `GET /api/wakeups/runs`.
@@ -436,9 +446,9 @@ pub struct RunsQuery {
 #[utoipa::path(get, path = "/api/wakeups/runs", tag = "wakeups", params(RunsQuery),
     responses((status = 200, body = List<WakeupRun>),
         (status = 400, body = ErrorBody, description = "A query parameter is wrong"), Protected))]
-pub async fn list_runs(State(rt): Rt, query: QueryOr<RunsQuery>) -> Reply<List<WakeupRun>> {
+pub async fn list_runs(State(agent): Ag, query: QueryOr<RunsQuery>) -> Reply<List<WakeupRun>> {
     let Query(q) = query?;
-    ok(List::of(rt.wakeup_runs(
+    ok(List::of(agent.wakeup_runs(
         q.wakeup_id,
         q.limit.map_or(100, |n| n as usize),
     )?))
@@ -449,9 +459,9 @@ pub async fn list_runs(State(rt): Rt, query: QueryOr<RunsQuery>) -> Reply<List<W
     params(("id" = i64, Path, description = "The run id")),
     responses((status = 200, body = WakeupRun), ById,
         (status = 409, body = ErrorBody, description = "The run is not a missed one"), Protected))]
-pub async fn fire_missed_run(State(rt): Rt, id: Id) -> Reply<WakeupRun> {
+pub async fn fire_missed_run(State(agent): Ag, id: Id) -> Reply<WakeupRun> {
     let Path(id) = id?;
-    ok(rt.decide_missed_run(id, true)?)
+    ok(agent.decide_missed_run(id, true)?)
 }
 
 /// Dismiss a missed occurrence.
@@ -459,7 +469,7 @@ pub async fn fire_missed_run(State(rt): Rt, id: Id) -> Reply<WakeupRun> {
     params(("id" = i64, Path, description = "The run id")),
     responses((status = 200, body = WakeupRun), ById,
         (status = 409, body = ErrorBody, description = "The run is not a missed one"), Protected))]
-pub async fn dismiss_missed_run(State(rt): Rt, id: Id) -> Reply<WakeupRun> {
+pub async fn dismiss_missed_run(State(agent): Ag, id: Id) -> Reply<WakeupRun> {
     let Path(id) = id?;
-    ok(rt.decide_missed_run(id, false)?)
+    ok(agent.decide_missed_run(id, false)?)
 }

@@ -61,7 +61,7 @@ impl From<RuntimeError> for ApiError {
             }
             RuntimeError::Codex(_) => (StatusCode::BAD_GATEWAY, "codex_error"),
             RuntimeError::Host(_) => (StatusCode::SERVICE_UNAVAILABLE, "host_unavailable"),
-            RuntimeError::Embeddings(_) => (StatusCode::BAD_GATEWAY, "embeddings_error"),
+            RuntimeError::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_error"),
             _ => {
                 tracing::error!("internal error: {message}");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")

@@ -42,6 +42,8 @@ pub struct ApiOptions {
     pub ui_dir: Option<PathBuf>,
     /// Perch's agent on the peer network; `None` when it is off.
     pub peer: Option<Arc<perch_peer::Peer>>,
+    /// Memory, plans and wakeups.
+    pub agent: Arc<perch_agent::Agent>,
 }
 
 /// The API and the web UI. The `routes!` table below builds both the axum
@@ -67,29 +69,7 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
         .routes(routes!(peer::tasks))
         .with_state(options.peer);
 
-    let protected = OpenApiRouter::new()
-        .routes(routes!(routes::status))
-        .routes(routes!(routes::list_sessions, routes::create_session))
-        .routes(routes!(routes::get_session, routes::patch_session))
-        .routes(routes!(routes::fork_session))
-        .routes(routes!(routes::compact_session))
-        .routes(routes!(routes::history))
-        .routes(routes!(routes::send_message))
-        .routes(routes!(routes::interrupt))
-        .routes(routes!(routes::list_approvals))
-        .routes(routes!(routes::answer_approval))
-        .routes(routes!(routes::account))
-        .routes(routes!(routes::login))
-        .routes(routes!(routes::models))
-        .routes(routes!(routes::settings, routes::patch_settings))
-        .routes(routes!(
-            routes::put_provider_key,
-            routes::delete_provider_key
-        ))
-        .routes(routes!(routes::put_relay_token, routes::delete_relay_token))
-        .routes(routes!(routes::restart_codex))
-        .routes(routes!(routes::diagnostics))
-        .routes(routes!(sse::events))
+    let agent_routes = OpenApiRouter::new()
         .routes(routes!(agent::list_memories, agent::add_memory))
         .routes(routes!(agent::delete_memories))
         .routes(routes!(agent::export_memories))
@@ -118,8 +98,34 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
             agent::delete_wakeup
         ))
         .routes(routes!(agent::run_wakeup))
+        .with_state(options.agent);
+
+    let protected = OpenApiRouter::new()
+        .routes(routes!(routes::status))
+        .routes(routes!(routes::list_sessions, routes::create_session))
+        .routes(routes!(routes::get_session, routes::patch_session))
+        .routes(routes!(routes::fork_session))
+        .routes(routes!(routes::compact_session))
+        .routes(routes!(routes::history))
+        .routes(routes!(routes::send_message))
+        .routes(routes!(routes::interrupt))
+        .routes(routes!(routes::list_approvals))
+        .routes(routes!(routes::answer_approval))
+        .routes(routes!(routes::account))
+        .routes(routes!(routes::login))
+        .routes(routes!(routes::models))
+        .routes(routes!(routes::settings, routes::patch_settings))
+        .routes(routes!(
+            routes::put_provider_key,
+            routes::delete_provider_key
+        ))
+        .routes(routes!(routes::put_relay_token, routes::delete_relay_token))
+        .routes(routes!(routes::restart_codex))
+        .routes(routes!(routes::diagnostics))
+        .routes(routes!(sse::events))
         .with_state(runtime)
         .merge(protected_auth)
+        .merge(agent_routes)
         .merge(peer_routes)
         .route_layer(axum::middleware::from_fn_with_state(
             auth.clone(),

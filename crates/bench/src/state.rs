@@ -14,12 +14,13 @@
 use crate::delivery::{start_scripted, WAIT};
 use crate::BenchError;
 use crate::{err, ms, percentile};
-use perch_runtime::memory::{MemoryRow, MemorySearch, MemorySource, Origin, CANDIDATES};
-use perch_runtime::model::EventKind;
-use perch_runtime::store::Store;
-use perch_runtime::wakeups::{
+use perch_agent::memory::store::MemoryStore;
+use perch_agent::memory::{MemoryRow, MemorySearch, MemorySource, Origin, CANDIDATES};
+use perch_agent::wakeups::{
     CreatedBy, MillisOrText, Misfire, NewSchedule, NewWakeup, RunStatus, Target,
 };
+use perch_runtime::model::EventKind;
+use perch_runtime::store::Database;
 use perch_test_support::{CodexEnv, Script, ScriptedModel};
 use std::time::Instant;
 use tokio::sync::broadcast::error::RecvError;
@@ -109,7 +110,7 @@ fn report(what: &str, mut samples: Vec<f64>) {
 pub async fn memory(count: usize) -> Result<(), BenchError> {
     let dir = tempfile::tempdir().map_err(err)?;
     let path = dir.path().join("perch.db");
-    let store = Store::open(&path).map_err(err)?;
+    let store = MemoryStore::new(Database::open(&path).map_err(err)?).map_err(err)?;
     let mut words = Words::new();
     let now = stdx::now_ms();
     // As in a running Perch, the search index is live while memories come in.
@@ -169,7 +170,7 @@ pub async fn memory(count: usize) -> Result<(), BenchError> {
     println!("({hits} results in all)");
 
     drop(store);
-    let store = Store::open(&path).map_err(err)?;
+    let store = MemoryStore::new(Database::open(&path).map_err(err)?).map_err(err)?;
     let started = Instant::now();
     search(&store, "rebuild", false, 0)?;
     println!(
@@ -180,7 +181,12 @@ pub async fn memory(count: usize) -> Result<(), BenchError> {
 }
 
 /// How many memories a search returned: the best 20 of `ranked`.
-fn search(store: &Store, text: &str, prefix: bool, ranked: usize) -> Result<usize, BenchError> {
+fn search(
+    store: &MemoryStore,
+    text: &str,
+    prefix: bool,
+    ranked: usize,
+) -> Result<usize, BenchError> {
     Ok(store
         .search_memories(&MemorySearch {
             text,
@@ -198,7 +204,8 @@ pub async fn wakeups(count: usize, spacing_ms: i64) -> Result<(), BenchError> {
     let env = CodexEnv::new().map_err(err)?;
     let model = ScriptedModel::start().await.map_err(err)?;
     let server = start_scripted(&env, &model, "off").await?;
-    let rt = server.runtime.clone();
+    let rt = server.agent.runtime().clone();
+    let agent = server.agent.clone();
     for _ in 0..count {
         model.enqueue(Script::text("Done."));
     }
@@ -218,7 +225,7 @@ pub async fn wakeups(count: usize, spacing_ms: i64) -> Result<(), BenchError> {
             grace_ms: None,
             notify: Some(false),
         };
-        ids.push(rt.create_wakeup(new, CreatedBy::Person).map_err(err)?.id);
+        ids.push(agent.create_wakeup(new, CreatedBy::Person).map_err(err)?.id);
     }
     let mut finished = 0;
     let deadline = tokio::time::Instant::now()
@@ -238,7 +245,7 @@ pub async fn wakeups(count: usize, spacing_ms: i64) -> Result<(), BenchError> {
     let mut delays = Vec::new();
     let mut completed = 0;
     for id in &ids {
-        for run in rt.wakeup_runs(Some(*id), 10).map_err(err)? {
+        for run in agent.wakeup_runs(Some(*id), 10).map_err(err)? {
             delays.extend(run.fired_at.map(|fired| (fired - run.scheduled_at) as f64));
             completed += usize::from(run.status == RunStatus::Completed);
         }

@@ -267,11 +267,11 @@ fn when(ms: Option<i64>) -> String {
     let relative = match delta {
         d if d >= 0 => format!(
             "in {}",
-            perch_runtime::wakeups::schedule::human_duration(d.max(1) * 1000)
+            perch_agent::wakeups::schedule::human_duration(d.max(1) * 1000)
         ),
         d => format!(
             "{} ago",
-            perch_runtime::wakeups::schedule::human_duration(-d * 1000)
+            perch_agent::wakeups::schedule::human_duration(-d * 1000)
         ),
     };
     format!("{} ({relative})", local.unwrap_or_else(|| ms.to_string()))
@@ -503,7 +503,7 @@ fn print_wakeup(w: &Wakeup) {
         Schedule::At { at } => format!("once at {}", when(Some(*at))),
         Schedule::Every { every_ms, .. } => format!(
             "every {}",
-            perch_runtime::wakeups::schedule::human_duration(*every_ms)
+            perch_agent::wakeups::schedule::human_duration(*every_ms)
         ),
         Schedule::Cron { expr, tz } => format!("cron {expr} ({tz})"),
     };
@@ -555,7 +555,7 @@ pub async fn wakeup(client: &Client, command: WakeupCommand) -> Result<(), CliEr
                 (None, false) => Target::New,
             };
             let grace_ms = grace
-                .map(|g| perch_runtime::wakeups::schedule::parse_duration_ms(&g))
+                .map(|g| perch_agent::wakeups::schedule::parse_duration_ms(&g))
                 .transpose()
                 .map_err(|e| CliError::Usage(e.to_string()))?;
             let new = NewWakeup {

@@ -1,8 +1,9 @@
-//! The runtime's embeddings client over HTTP: an OpenAI-compatible
+//! The agent's embeddings client over HTTP: an OpenAI-compatible
 //! `POST …/embeddings`. The engine decides which endpoint, model and key;
 //! this only carries the request.
 
-use perch_runtime::host::{BoxFuture, EmbeddingsClient, EmbeddingsRequest};
+use perch_agent::{EmbeddingsClient, EmbeddingsRequest};
+use perch_runtime::host::BoxFuture;
 use serde::Deserialize;
 use std::time::Duration;
 

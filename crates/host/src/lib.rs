@@ -6,7 +6,7 @@
 //! - [`autostart`]: login autostart (XDG autostart entry on Linux).
 //! - [`notifier`]: OS notifications for runtime events, with actions.
 //! - [`logs`]: stderr plus rotating log files.
-//! - [`embeddings`]: the runtime's embeddings client over HTTP.
+//! - [`embeddings`]: the agent's embeddings client over HTTP.
 //!
 //! Invariant: nothing here blocks an async worker on D-Bus; keyring and
 //! notification calls run on blocking threads.

@@ -4,12 +4,12 @@
 //! MCP URL), in that order: relay, peer link, MCP server over both.
 
 use crate::server::ServerError;
+use perch_agent::Agent;
 use perch_mcp::McpServer;
 use perch_peer::{Identity, Peer, PeerOptions};
 use perch_relay::{RelayServer, RelaySettings};
 use perch_runtime::config::Config;
 use perch_runtime::host::{secret_names, SecretStore};
-use perch_runtime::Runtime;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -37,7 +37,7 @@ impl Network {
         relay_listen: Option<String>,
         data_dir: &Path,
         secrets: Arc<dyn SecretStore>,
-        runtime: Arc<Runtime>,
+        agent: Arc<Agent>,
     ) -> Result<Self, ServerError> {
         let stored_token =
             tokio::task::spawn_blocking(move || secrets.get(secret_names::RELAY_TOKEN))
@@ -106,12 +106,10 @@ impl Network {
             }
         };
         let peer = match &choice {
-            Some(choice) if config.peer.enabled => {
-                Some(join(runtime.clone(), config, choice).await?)
-            }
+            Some(choice) if config.peer.enabled => Some(join(agent.clone(), config, choice).await?),
             _ => None,
         };
-        let mcp = McpServer::start(runtime, peer.clone())
+        let mcp = McpServer::start(agent, peer.clone())
             .await
             .map_err(|e| ServerError::Usage(e.to_string()))?;
         Ok(Self {
@@ -139,7 +137,7 @@ impl Network {
 
 /// Perch's agent (and the person) join the relay.
 async fn join(
-    runtime: Arc<Runtime>,
+    agent: Arc<Agent>,
     config: &Config,
     choice: &RelayChoice,
 ) -> Result<Arc<Peer>, ServerError> {
@@ -153,7 +151,7 @@ async fn join(
         identity,
         config: config.peer.clone(),
     };
-    Peer::start(runtime, options)
+    Peer::start(agent, options)
         .await
         .map_err(|e| ServerError::Usage(e.to_string()))
 }

@@ -4,6 +4,7 @@
 use crate::embeddings::HttpEmbeddings;
 use crate::network::Network;
 use crate::secrets::{load_or_create_token, open_secret_store};
+use perch_agent::{Agent, AgentOptions};
 use perch_api::{ApiOptions, Auth};
 use perch_runtime::host::{Autostart, HostError, SecretStore};
 use perch_runtime::{Config, Runtime, RuntimeOptions};
@@ -49,6 +50,8 @@ pub struct ServerOptions {
 
 pub struct Server {
     pub runtime: Arc<Runtime>,
+    /// Memory, plans and wakeups, joined to the runtime.
+    pub agent: Arc<Agent>,
     pub auth: Arc<Auth>,
     pub secrets: Arc<dyn SecretStore>,
     /// `http://127.0.0.1:PORT`
@@ -157,15 +160,20 @@ impl Server {
             secrets: secrets.clone(),
             autostart: options.autostart,
             logs_dir: options.logs_dir,
-            embeddings: Some(Arc::new(HttpEmbeddings::new().map_err(ServerError::Http)?)),
         })
         .await?;
+        let agent = Agent::attach(
+            runtime.clone(),
+            AgentOptions {
+                embeddings: Some(Arc::new(HttpEmbeddings::new().map_err(ServerError::Http)?)),
+            },
+        )?;
         let network = Network::start(
             &network_config,
             options.relay_listen,
             &data_dir,
             secrets.clone(),
-            runtime.clone(),
+            agent.clone(),
         )
         .await?;
         let auth = Arc::new(Auth::new(token, allowed_hosts));
@@ -175,6 +183,7 @@ impl Server {
                 auth: auth.clone(),
                 ui_dir: ui_dir.clone(),
                 peer: network.peer.clone(),
+                agent: agent.clone(),
             },
         );
         let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -189,6 +198,7 @@ impl Server {
         let server_file = data_dir.join("server.json");
         let server = Self {
             runtime,
+            agent,
             auth,
             secrets,
             url,
@@ -213,7 +223,7 @@ impl Server {
         // After the peer joined and Codex was launched: a wakeup for the
         // peer session can find it.
         let started =
-            launched.and_then(|()| server.runtime.start_scheduler().map_err(ServerError::from));
+            launched.and_then(|()| server.agent.start_scheduler().map_err(ServerError::from));
         if let Err(err) = started {
             server.stop().await;
             return Err(err);
@@ -226,6 +236,7 @@ impl Server {
         // Event streams never end by themselves; give requests a moment, then go.
         let _ = tokio::time::timeout(Duration::from_secs(2), self.task).await;
         self.network.stop().await;
+        self.agent.stop();
         self.runtime.shutdown().await;
         let _ = std::fs::remove_file(&self.server_file);
     }

@@ -3,14 +3,14 @@
 //! Perch's tools; the tests look at the store, the event bus and what the
 //! model was sent.
 
-use perch_host::server::{Server, ServerOptions};
-use perch_runtime::memory::{MemoryAction, MemoryPatch, MemoryQuery, NewMemory};
-use perch_runtime::model::{EventKind, NewSession};
-use perch_runtime::planner::NewPlan;
-use perch_runtime::settings::{MemorySettingsPatch, SettingsPatch};
-use perch_runtime::wakeups::{
+use perch_agent::memory::{MemoryAction, MemoryPatch, MemoryQuery, NewMemory};
+use perch_agent::planner::NewPlan;
+use perch_agent::wakeups::{
     CreatedBy, MillisOrText, Misfire, NewSchedule, NewWakeup, RunStatus, Target, WakeupRun,
 };
+use perch_host::server::{Server, ServerOptions};
+use perch_runtime::model::{EventKind, NewSession};
+use perch_runtime::settings::{MemorySettingsPatch, SettingsPatch};
 use perch_runtime::Event;
 use perch_test_support::{CodexEnv, Script, ScriptedModel};
 use serde_json::json;
@@ -101,6 +101,7 @@ async fn the_agent_remembers_and_a_later_turn_is_given_the_memory() -> TestResul
     let model = ScriptedModel::start().await?;
     let server = start(&env, &model).await?;
     let rt = server.runtime.clone();
+    let agent = server.agent.clone();
     let session = rt.create_session(NewSession::default()).await?.id;
     let mut live = rt.events().subscribe(None).live;
 
@@ -116,7 +117,7 @@ async fn the_agent_remembers_and_a_later_turn_is_given_the_memory() -> TestResul
         "completed"
     );
 
-    let found = rt
+    let found = agent
         .memories(
             MemoryQuery {
                 q: Some("staging database".into()),
@@ -160,7 +161,7 @@ async fn the_agent_remembers_and_a_later_turn_is_given_the_memory() -> TestResul
         "{sent}"
     );
     assert!(
-        rt.memory(memory.id)?.last_used_at.is_some(),
+        agent.memory(memory.id)?.last_used_at.is_some(),
         "injecting a memory marks it used"
     );
 
@@ -184,15 +185,16 @@ async fn with_embeddings_configured_memories_are_found_by_meaning() -> TestResul
     let model = ScriptedModel::start().await?;
     let server = start(&env, &model).await?;
     let rt = server.runtime.clone();
-    let person = perch_runtime::memory::Origin::person;
-    let parked = rt.add_memory(
+    let agent = server.agent.clone();
+    let person = perch_agent::memory::Origin::person;
+    let parked = agent.add_memory(
         NewMemory {
             text: "Parked the automobile in bay 12".into(),
             ..Default::default()
         },
         person(),
     )?;
-    let lunch = rt.add_memory(
+    let lunch = agent.add_memory(
         NewMemory {
             text: "Lunch is at noon".into(),
             ..Default::default()
@@ -205,7 +207,8 @@ async fn with_embeddings_configured_memories_are_found_by_meaning() -> TestResul
         ..Default::default()
     };
     assert!(
-        rt.memories(search("where is my car"), false)
+        agent
+            .memories(search("where is my car"), false)
             .await?
             .memories
             .is_empty(),
@@ -232,7 +235,7 @@ async fn with_embeddings_configured_memories_are_found_by_meaning() -> TestResul
         let ids = until(&mut live, "both memories embedded", embedded).await?;
         waiting.retain(|id| !ids.contains(id));
     }
-    let found = rt
+    let found = agent
         .memories(search("where is my car"), false)
         .await?
         .memories;
@@ -259,7 +262,7 @@ async fn with_embeddings_configured_memories_are_found_by_meaning() -> TestResul
     );
 
     // An edit drops the vector; the backfill makes a new one for the new text.
-    rt.update_memory(
+    agent.update_memory(
         parked.id,
         MemoryPatch {
             text: Some("Parked the sedan in bay 14".into()),
@@ -300,7 +303,7 @@ async fn with_embeddings_configured_memories_are_found_by_meaning() -> TestResul
     // Turned off: full text only again, and nothing is sent.
     rt.update_settings(memory_patch(None, None)).await?;
     let before = model.embedding_requests().len();
-    assert!(rt
+    assert!(agent
         .memories(search("where is my car"), false)
         .await?
         .memories
@@ -316,7 +319,8 @@ async fn the_agent_checks_plan_items_and_the_change_is_on_the_event_stream() -> 
     let model = ScriptedModel::start().await?;
     let server = start(&env, &model).await?;
     let rt = server.runtime.clone();
-    let plan = rt.create_plan(NewPlan {
+    let agent = server.agent.clone();
+    let plan = agent.create_plan(NewPlan {
         name: "Release 1.2".into(),
         items: vec!["Build the .deb".into(), "Tag v1.2".into()],
     })?;
@@ -397,6 +401,7 @@ async fn a_wakeup_due_in_two_seconds_produces_a_turn() -> TestResult {
     let model = ScriptedModel::start().await?;
     let server = start(&env, &model).await?;
     let rt = server.runtime.clone();
+    let agent = server.agent.clone();
     let mut live = rt.events().subscribe(None).live;
     model.enqueue(Script::text("The build is green."));
     let due = wakeup(
@@ -404,7 +409,7 @@ async fn a_wakeup_due_in_two_seconds_produces_a_turn() -> TestResult {
         NewSchedule::In { delay: "2s".into() },
         Misfire::Once,
     );
-    let created = rt.create_wakeup(due, CreatedBy::Person)?;
+    let created = agent.create_wakeup(due, CreatedBy::Person)?;
     let scheduled = created.next_fire_at.ok_or("no next fire time")?;
 
     let run = until(
@@ -438,8 +443,8 @@ async fn a_wakeup_due_in_two_seconds_produces_a_turn() -> TestResult {
         "{sent}"
     );
     // A one-time wakeup is done: no next time, exactly one run.
-    assert_eq!(rt.wakeup(created.id)?.next_fire_at, None);
-    assert_eq!(rt.wakeup_runs(Some(created.id), 10)?.len(), 1);
+    assert_eq!(agent.wakeup(created.id)?.next_fire_at, None);
+    assert_eq!(agent.wakeup_runs(Some(created.id), 10)?.len(), 1);
     server.stop().await;
     Ok(())
 }
@@ -462,16 +467,17 @@ async fn wakeups_missed_while_perch_was_stopped_follow_their_policy_after_restar
     let model = ScriptedModel::start().await?;
     let server = start(&env, &model).await?;
     let rt = server.runtime.clone();
+    let agent = server.agent.clone();
     let later = || NewSchedule::In { delay: "1h".into() };
-    let once = rt.create_wakeup(
+    let once = agent.create_wakeup(
         wakeup("Summarize what changed overnight.", later(), Misfire::Once),
         CreatedBy::Person,
     )?;
-    let skip = rt.create_wakeup(
+    let skip = agent.create_wakeup(
         wakeup("Post the market alert.", later(), Misfire::Skip),
         CreatedBy::Person,
     )?;
-    let ask = rt.create_wakeup(
+    let ask = agent.create_wakeup(
         wakeup("Water the plants reminder.", later(), Misfire::Ask),
         CreatedBy::Person,
     )?;
@@ -479,12 +485,12 @@ async fn wakeups_missed_while_perch_was_stopped_follow_their_policy_after_restar
         every: MillisOrText::Text("1h".into()),
         anchor: None,
     };
-    let crashed = rt.create_wakeup(
+    let crashed = agent.create_wakeup(
         wakeup("Hourly check.", hourly, Misfire::Once),
         CreatedBy::Person,
     )?;
     server.stop().await;
-    drop(rt);
+    drop((rt, agent));
 
     // While Perch was stopped: three came due ten minutes ago (beyond their
     // one-minute grace), and one run had been claimed but never started
@@ -504,19 +510,21 @@ async fn wakeups_missed_while_perch_was_stopped_follow_their_policy_after_restar
     model.enqueue(Script::text("Hourly: all quiet."));
     let server = start(&env, &model).await?;
     let rt = server.runtime.clone();
+    let agent = server.agent.clone();
     let mut live = rt.events().subscribe(None).live;
     let replay = |id: i64, status: RunStatus| -> Option<WakeupRun> {
-        rt.wakeup_runs(Some(id), 10)
+        agent
+            .wakeup_runs(Some(id), 10)
             .ok()?
             .into_iter()
             .find(|r| r.status == status)
     };
     let settled = |id: i64, status: RunStatus| {
-        let rt = rt.clone();
+        let (rt, agent) = (rt.clone(), agent.clone());
         async move {
             // Subscribed before looking, so a run settling in between is seen.
             let mut live = rt.events().subscribe(None).live;
-            if let Some(run) = rt
+            if let Some(run) = agent
                 .wakeup_runs(Some(id), 10)
                 .ok()
                 .and_then(|runs| runs.into_iter().find(|r| r.status == status))
@@ -550,7 +558,7 @@ async fn wakeups_missed_while_perch_was_stopped_follow_their_policy_after_restar
 
     // The person chooses to run the missed one.
     model.enqueue(Script::text("Reminder sent."));
-    rt.decide_missed_run(missed.id, true)?;
+    agent.decide_missed_run(missed.id, true)?;
     let asked = until(
         &mut live,
         "the asked run completing",
@@ -561,24 +569,24 @@ async fn wakeups_missed_while_perch_was_stopped_follow_their_policy_after_restar
 
     // Nothing ran twice, and the repeating one is due again in the future.
     for id in [once.id, skip.id, ask.id] {
-        assert_eq!(rt.wakeup_runs(Some(id), 10)?.len(), 1, "wakeup {id}");
-        assert_eq!(rt.wakeup(id)?.next_fire_at, None);
+        assert_eq!(agent.wakeup_runs(Some(id), 10)?.len(), 1, "wakeup {id}");
+        assert_eq!(agent.wakeup(id)?.next_fire_at, None);
     }
-    assert_eq!(rt.wakeup_runs(Some(crashed.id), 10)?.len(), 1);
-    assert!(rt
+    assert_eq!(agent.wakeup_runs(Some(crashed.id), 10)?.len(), 1);
+    assert!(agent
         .wakeup(crashed.id)?
         .next_fire_at
         .is_some_and(|next| next > stdx::now_ms()));
 
     // Another restart changes nothing.
     server.stop().await;
-    drop(rt);
+    drop((rt, agent));
     let server = start(&env, &model).await?;
     let total: usize = [once.id, skip.id, ask.id, crashed.id]
         .iter()
         .map(|id| {
             server
-                .runtime
+                .agent
                 .wakeup_runs(Some(*id), 10)
                 .map(|r| r.len())
                 .unwrap_or(0)

@@ -2,10 +2,10 @@
 //! person sees and edits on the Memory, Planner and Wakeups pages.
 
 use super::{json_text, PerchTools, ToolResult};
-use perch_runtime::memory::{MemoryPatch, MemoryQuery, NewMemory};
-use perch_runtime::planner::{NewPlan, NewPlanItem, Plan, PlanChange, PlanItemPatch};
-use perch_runtime::wakeups::{CreatedBy, MillisOrText, Misfire, NewSchedule, NewWakeup, Target};
-use perch_runtime::Runtime;
+use perch_agent::memory::{MemoryPatch, MemoryQuery, NewMemory};
+use perch_agent::planner::{NewPlan, NewPlanItem, Plan, PlanChange, PlanItemPatch};
+use perch_agent::wakeups::{CreatedBy, MillisOrText, Misfire, NewSchedule, NewWakeup, Target};
+use perch_agent::Agent;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{schemars, tool, tool_router};
 use serde::Deserialize;
@@ -123,7 +123,7 @@ fn text(err: impl std::fmt::Display) -> String {
 
 impl PerchTools {
     fn plan_change(&self, plan: &str, change: PlanChange) -> Result<Plan, String> {
-        let rt = &self.runtime;
+        let rt = &self.agent;
         let plan = rt.plan_named(plan).map_err(text)?;
         rt.change_plan(plan.id, change).map_err(text)
     }
@@ -179,7 +179,7 @@ impl Schedule {
         }
     }
 
-    fn target(&self, rt: &Runtime) -> Target {
+    fn target(&self, rt: &Agent) -> Target {
         match self.target.as_deref().map(str::trim) {
             Some("new") => Target::New,
             Some("peer") => Target::Peer,
@@ -200,7 +200,7 @@ impl PerchTools {
         description = "Remember something across sessions: a fact, preference or decision. Relevant memories are shown to you before each turn."
     )]
     async fn memory_add(&self, Parameters(m): Parameters<MemoryAdd>) -> ToolResult {
-        let rt = &self.runtime;
+        let rt = &self.agent;
         let origin = rt.agent_origin();
         json_text(
             rt.add_memory(
@@ -226,7 +226,7 @@ impl PerchTools {
             offset: 0,
         };
         json_text(
-            self.runtime
+            self.agent
                 .memories(query, true)
                 .await
                 .map_err(text)?
@@ -241,12 +241,12 @@ impl PerchTools {
             tags: e.tags,
             importance: e.importance,
         };
-        json_text(self.runtime.update_memory(e.id, patch).map_err(text)?)
+        json_text(self.agent.update_memory(e.id, patch).map_err(text)?)
     }
 
     #[tool(description = "Forget a memory that is wrong or no longer true.")]
     async fn memory_delete(&self, Parameters(MemoryId { id }): Parameters<MemoryId>) -> ToolResult {
-        let deleted = self.runtime.delete_memories(&[id]).map_err(text)?;
+        let deleted = self.agent.delete_memories(&[id]).map_err(text)?;
         if deleted.is_empty() {
             return Err(format!("no memory {id}"));
         }
@@ -258,7 +258,7 @@ impl PerchTools {
     )]
     async fn planner_create(&self, Parameters(p): Parameters<PlanCreate>) -> ToolResult {
         json_text(
-            self.runtime
+            self.agent
                 .create_plan(NewPlan {
                     name: p.name,
                     items: p.items,
@@ -293,7 +293,7 @@ impl PerchTools {
     #[tool(description = "Empty a todo list (or only its checked items), or delete it.")]
     async fn planner_clear(&self, Parameters(c): Parameters<PlanClear>) -> ToolResult {
         if c.delete {
-            let rt = &self.runtime;
+            let rt = &self.agent;
             let plan = rt.plan_named(&c.plan).map_err(text)?;
             rt.delete_plan(plan.id).map_err(text)?;
             return Ok(format!("plan {:?} deleted", plan.name));
@@ -313,7 +313,7 @@ impl PerchTools {
         &self,
         Parameters(PlanList { plan }): Parameters<PlanList>,
     ) -> ToolResult {
-        let rt = &self.runtime;
+        let rt = &self.agent;
         match plan {
             Some(name) => json_text(rt.plan_named(&name).map_err(text)?),
             None => json_text(rt.plans().map_err(text)?),
@@ -325,7 +325,7 @@ impl PerchTools {
                           It fires even after a restart; its runs are logged for the person."
     )]
     async fn scheduler_schedule(&self, Parameters(s): Parameters<Schedule>) -> ToolResult {
-        let rt = &self.runtime;
+        let rt = &self.agent;
         let new = NewWakeup {
             schedule: s.schedule()?,
             target: Some(s.target(rt)),
@@ -343,12 +343,12 @@ impl PerchTools {
         &self,
         Parameters(WakeupId { id }): Parameters<WakeupId>,
     ) -> ToolResult {
-        self.runtime.delete_wakeup(id).map_err(text)?;
+        self.agent.delete_wakeup(id).map_err(text)?;
         Ok(format!("wakeup {id} cancelled"))
     }
 
     #[tool(description = "Every wakeup with its schedule, next fire time and last run.")]
     async fn scheduler_list(&self) -> ToolResult {
-        json_text(self.runtime.wakeups().map_err(text)?)
+        json_text(self.agent.wakeups().map_err(text)?)
     }
 }

@@ -18,9 +18,9 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use perch_agent::Agent;
 use perch_peer::Peer;
 use perch_runtime::McpAttachment;
-use perch_runtime::Runtime;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -47,14 +47,14 @@ pub struct McpServer {
 impl McpServer {
     /// Binds `127.0.0.1:0` and serves `/mcp`: the agent-state tools over
     /// `runtime`, the peer tools over `peer` (`None`: the network is off).
-    pub async fn start(runtime: Arc<Runtime>, peer: Option<Arc<Peer>>) -> Result<Self, McpError> {
+    pub async fn start(agent: Arc<Agent>, peer: Option<Arc<Peer>>) -> Result<Self, McpError> {
         let token = stdx::random_hex(24).map_err(|source| McpError {
             context: "making the MCP token",
             source,
         })?;
         let tools = PerchTools {
             peer,
-            runtime,
+            agent,
             tool_router: PerchTools::peer_router() + PerchTools::agent_router(),
         };
         let service: StreamableHttpService<PerchTools, LocalSessionManager> =
@@ -126,7 +126,7 @@ async fn require_token(State(token): State<Arc<String>>, request: Request, next:
 #[derive(Clone)]
 struct PerchTools {
     peer: Option<Arc<Peer>>,
-    runtime: Arc<Runtime>,
+    agent: Arc<Agent>,
     tool_router: ToolRouter<Self>,
 }
 

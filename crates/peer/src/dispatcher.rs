@@ -76,7 +76,7 @@ pub(crate) fn spawn(
             .clone()
             .or_else(|| peer.ledger.get("session").ok().flatten());
         if let Some(id) = known.filter(|id| peer.runtime.session(id).is_ok_and(|s| !s.archived)) {
-            peer.runtime.set_peer_session(Some(id));
+            peer.agent.set_peer_session(Some(id));
         }
     }
     let dispatcher = Dispatcher {
@@ -284,7 +284,7 @@ impl Dispatcher {
             }
         };
         peer.ledger.set("session", &id)?;
-        peer.runtime.set_peer_session(Some(id.clone()));
+        peer.agent.set_peer_session(Some(id.clone()));
         self.session = Some(id.clone());
         Ok(id)
     }

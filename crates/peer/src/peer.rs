@@ -10,6 +10,7 @@ use crate::error::{PeerError, Result};
 use crate::identity::Identity;
 use crate::ledger::{Ledger, DIRECT};
 use futures_util::StreamExt;
+use perch_agent::Agent as PerchAgent;
 use perch_protocol::peer::{PeerLink, PeerMessage, PeerStatus};
 use perch_relay_protocol::{
     Agent, AgentStatus, InstanceProof, Message, NewMessage, Pair, RegisterAgent, RelayEvent,
@@ -59,6 +60,8 @@ pub struct Peer {
     pub(crate) config: PeerConfig,
     embedded: bool,
     pub(crate) runtime: Arc<Runtime>,
+    /// Told which session is the peer session.
+    pub(crate) agent: Arc<PerchAgent>,
     pub(crate) ledger: Ledger,
     instance_id: String,
     link: Mutex<Link>,
@@ -69,7 +72,8 @@ pub struct Peer {
 }
 
 impl Peer {
-    pub async fn start(runtime: Arc<Runtime>, options: PeerOptions) -> Result<Arc<Self>> {
+    pub async fn start(agent: Arc<PerchAgent>, options: PeerOptions) -> Result<Arc<Self>> {
+        let runtime = agent.runtime().clone();
         let client = RelayClient::new(&options.relay_url, options.token)?;
         let ledger = Ledger::open(&runtime.data_dir().join("peer.db"))?;
         let instance_id = format!(
@@ -86,6 +90,7 @@ impl Peer {
             config: options.config,
             embedded: options.embedded,
             runtime,
+            agent,
             ledger,
             instance_id,
             link: Mutex::new(Link::default()),

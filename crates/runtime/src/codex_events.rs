@@ -18,6 +18,7 @@ use perch_codex::{RequestId, ServerMessage, SupervisorEvent};
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 use stdx::now_ms;
+use stdx::RwLockExt;
 use tokio::sync::mpsc;
 
 pub(crate) fn spawn_event_loop(
@@ -90,7 +91,7 @@ impl Runtime {
                 self.finish_turn(&n.thread_id, &n.turn.id, status, error);
             }
             ServerNotification::ItemStarted(mut n) => {
-                crate::context::strip_context(&mut n.item);
+                crate::seams::strip_context(&mut n.item);
                 if let ThreadItem::FileChange { id, changes } = ThreadItem::read(&n.item) {
                     self.lock()
                         .file_changes
@@ -105,7 +106,7 @@ impl Runtime {
             ServerNotification::ItemCompleted(mut n) => {
                 self.digest_item(&n.turn_id, &n.item);
                 self.record_line(&n.thread_id, &n.turn_id, &n.item);
-                crate::context::strip_context(&mut n.item);
+                crate::seams::strip_context(&mut n.item);
                 if let Some(id) = ThreadItem::id(&n.item) {
                     self.lock().file_changes.remove(id);
                 }
@@ -190,7 +191,7 @@ impl Runtime {
     /// Keeps the person's message and the agent's last message of a turn.
     fn digest_item(&self, turn_id: &str, item: &serde_json::Value) {
         let (text, by_person) = match ThreadItem::read(item) {
-            ThreadItem::UserMessage { content } => (crate::context::user_text(&content), true),
+            ThreadItem::UserMessage { content } => (crate::seams::user_text(&content), true),
             ThreadItem::AgentMessage { text } => (Some(text), false),
             _ => return,
         };
@@ -220,7 +221,8 @@ impl Runtime {
             user_text: digest.user.as_deref(),
             agent_text: digest.agent.as_deref(),
         };
-        for observer in &self.observers {
+        let observers = self.observers.read_unpoisoned().clone();
+        for observer in observers {
             observer.turn_ended(self, &ended);
         }
     }

@@ -25,9 +25,10 @@ pub enum Error {
     },
     #[error("config error: {0}")]
     Config(String),
-    /// The configured embeddings endpoint failed.
-    #[error("the embeddings endpoint {0}")]
-    Embeddings(String),
+    /// A service Perch calls on the person's behalf (an embeddings
+    /// endpoint) failed; the text names it.
+    #[error("{0}")]
+    Upstream(String),
     #[error(transparent)]
     Host(#[from] crate::host::HostError),
 }

@@ -1,7 +1,6 @@
 //! What the runtime needs from the machine it runs on, behind small traits:
-//! a secret store, login autostart and an embeddings endpoint. The host crate
-//! implements them with the OS keyring, `auto-launch` and an HTTP client (so
-//! the engine links none); [`FileSecretStore`] is the real 0600-file store
+//! a secret store and login autostart. The host crate implements them with
+//! the OS keyring and `auto-launch`; [`FileSecretStore`] is the real 0600-file store
 //! used where no keyring exists (and by tests).
 
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -36,27 +35,7 @@ pub trait SecretStore: Send + Sync {
     fn warning(&self) -> Option<String>;
 }
 
-/// One call to an OpenAI-compatible `POST {endpoint}` for embeddings.
-pub struct EmbeddingsRequest<'a> {
-    /// The full URL (`…/embeddings`).
-    pub endpoint: &'a str,
-    pub model: &'a str,
-    /// A bearer token, sent only when the runtime decided the endpoint may see it.
-    pub key: Option<&'a str>,
-    pub inputs: &'a [String],
-}
-
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
-
-/// Embeddings over the network. An implementation returns one vector per
-/// input, in the inputs' order, or says in words what failed (the runtime
-/// names the endpoint around it).
-pub trait EmbeddingsClient: Send + Sync {
-    fn embed<'a>(
-        &'a self,
-        request: EmbeddingsRequest<'a>,
-    ) -> BoxFuture<'a, Result<Vec<Vec<f32>>, String>>;
-}
 
 pub trait Autostart: Send + Sync {
     fn is_enabled(&self) -> Result<bool, HostError>;

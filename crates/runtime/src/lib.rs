@@ -7,32 +7,29 @@
 //! - [`store`]: the SQLite database of the data dir.
 //! - [`config`]: the `config.toml` keys; [`settings`]: the editable view of them.
 //! - [`host`]: the secret store and autostart traits a host implements.
-//! - [`memory`], [`planner`], [`wakeups`]: the agent's durable state, shared
-//!   with the person; [`context`]: what of it goes into each turn.
 //! - [`transcript`]: each session's text as Perch keeps it.
-//! - [`seams`]: how the core reaches those features (turn context, turn ended).
+//! - [`seams`]: how features built on the core (`perch-agent`: memory,
+//!   planner, wakeups) join it: turn context, turn ended.
+//!
+//! Architecture invariant: the core knows nothing of memory, plans, wakeups,
+//! embeddings or peers (but the config file's sections for them, which it
+//! carries for Settings), links no HTTP client or server, and reads no
+//! environment variable but through [`Config`].
 //!
 //! API boundary: clients call `Runtime` methods and read `model` types; they
 //! never see Codex protocol types (their own are `perch-protocol`'s).
 
 mod codex_events;
 pub mod config;
-pub mod context;
-mod embeddings;
 mod error;
 pub mod events;
 pub mod host;
-pub mod memory;
-mod memory_index;
-mod memory_io;
 pub mod model;
-pub mod planner;
 mod runtime;
 pub mod seams;
 pub mod settings;
 pub mod store;
 pub mod transcript;
-pub mod wakeups;
 
 pub use config::{ApprovalPolicy, Config};
 pub use error::{Error, Result};

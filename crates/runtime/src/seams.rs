@@ -1,16 +1,24 @@
 //! The two seams between the core (sessions, turns, approvals) and the
-//! features built on it (memory, planner, wakeups): what goes into a turn
-//! before it starts ([`TurnContext`]), and who hears that a turn ended
-//! ([`TurnObserver`]). The core calls the features only through these;
-//! a feature registers itself in [`Runtime::open`]'s list.
+//! features built on it (`perch-agent`: memory, planner, wakeups): what goes
+//! into a turn before it starts ([`TurnContext`]), and who hears that a turn
+//! ended ([`TurnObserver`]). The core calls the features only through these;
+//! a feature registers itself with [`Runtime::observe_turns`] and
+//! [`Runtime::provide_context`] before Codex is launched.
 //!
-//! They still take the whole `Runtime`: the features live in this crate
-//! for now (issue 13 moves them to their own crate, then they get only
-//! the store and bus handles they need).
+//! The context a feature adds travels as a first text input of the turn,
+//! `<perch_context>…</perch_context>`, before the person's message: the
+//! app-server has no per-turn instructions field (developer instructions are
+//! fixed when a thread starts). The core wraps it and removes it again from
+//! what people see (`strip_context`, `user_text`), so the features never
+//! deal with the markers.
 
 use crate::host::BoxFuture;
 use crate::model::TurnStatus;
 use crate::runtime::Runtime;
+use perch_codex::protocol::{ThreadItem, UserContent};
+
+const OPEN_TAG: &str = "<perch_context>";
+const CLOSE_TAG: &str = "</perch_context>";
 
 /// A turn that ended, with the person's and the agent's text of it (when
 /// Perch saw them complete).
@@ -29,8 +37,8 @@ pub trait TurnObserver: Send + Sync {
     fn turn_ended(&self, runtime: &Runtime, ended: &TurnEnded<'_>);
 }
 
-/// Adds a text input before the person's message of a new turn (steers get
-/// none).
+/// Adds background text before the person's message of a new turn (steers
+/// get none). The text is untrusted data to the model, never instructions.
 pub trait TurnContext: Send + Sync {
     fn before_turn<'a>(
         &'a self,
@@ -39,14 +47,48 @@ pub trait TurnContext: Send + Sync {
     ) -> BoxFuture<'a, Option<String>>;
 }
 
-/// The features this crate has, in the order they hear a turn end.
-pub(crate) fn default_observers() -> Vec<Box<dyn TurnObserver>> {
-    vec![
-        Box::new(crate::wakeups::RunsFollowTurns),
-        Box::new(crate::memory::AutoArchive),
-    ]
+/// The turn input that carries `context`. Text inside that looks like the
+/// markers is removed, so the context cannot close its block early.
+pub(crate) fn context_input(context: &str) -> String {
+    let body = context.replace(OPEN_TAG, "").replace(CLOSE_TAG, "");
+    format!("{OPEN_TAG}\n{body}\n{CLOSE_TAG}")
 }
 
-pub(crate) fn default_context() -> Option<Box<dyn TurnContext>> {
-    Some(Box::new(crate::context::MemoryAndPlans))
+/// Removes Perch's context input from a `userMessage` item (live events and
+/// history), so clients show only what the person wrote.
+pub(crate) fn strip_context(item: &mut serde_json::Value) {
+    ThreadItem::drop_user_text(item, |text| text.starts_with(OPEN_TAG));
+}
+
+/// The person's text of a `userMessage` item's content, without Perch's context.
+pub(crate) fn user_text(content: &[UserContent]) -> Option<String> {
+    let text: Vec<&str> = content
+        .iter()
+        .filter_map(|part| match part {
+            UserContent::Text { text } if !text.starts_with(OPEN_TAG) => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    (!text.is_empty()).then(|| text.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_context_is_removed_from_what_people_see_and_cannot_close_early() {
+        let input = context_input("x </perch_context> y");
+        assert_eq!(input.matches(CLOSE_TAG).count(), 1);
+        let mut item = serde_json::json!({"type": "userMessage", "content": [
+            {"type": "text", "text": input},
+            {"type": "text", "text": "hello"}
+        ]});
+        let ThreadItem::UserMessage { content } = ThreadItem::read(&item) else {
+            panic!("not read as a user message: {item}");
+        };
+        assert_eq!(user_text(&content).as_deref(), Some("hello"));
+        strip_context(&mut item);
+        assert_eq!(item["content"].as_array().map(Vec::len), Some(1));
+    }
 }

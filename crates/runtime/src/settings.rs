@@ -134,8 +134,6 @@ impl Runtime {
             config.save(path)?;
         }
         self.replace_config(config);
-        // A new endpoint or model: embed what has no vector for it.
-        self.embed_wake.notify_one();
         self.announce_settings().await
     }
 

@@ -13,26 +13,8 @@
 //! - The person's text is stored without Perch's context block.
 
 use crate::error::Result;
-use crate::store::Store;
 use perch_codex::protocol::ThreadItem;
-use rusqlite::params;
 use serde::Serialize;
-
-/// Schema version 6.
-pub(crate) const MIGRATION: &str = r#"
-CREATE TABLE transcript (
-    id INTEGER PRIMARY KEY,
-    session_id TEXT NOT NULL,
-    turn_id TEXT NOT NULL,
-    item_id TEXT NOT NULL,
-    role TEXT NOT NULL,
-    text TEXT NOT NULL,
-    at INTEGER NOT NULL,
-    UNIQUE (session_id, item_id)
-);
-CREATE INDEX transcript_by_session ON transcript (session_id, id);
-ALTER TABLE sessions ADD COLUMN transcript_complete INTEGER NOT NULL DEFAULT 0;
-"#;
 
 /// Who a line is from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,7 +27,7 @@ pub enum Role {
 }
 
 impl Role {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::User => "user",
             Self::Assistant => "assistant",
@@ -53,7 +35,7 @@ impl Role {
         }
     }
 
-    fn parse(word: &str) -> Result<Self> {
+    pub(crate) fn parse(word: &str) -> Result<Self> {
         match word {
             "user" => Ok(Self::User),
             "assistant" => Ok(Self::Assistant),
@@ -78,7 +60,7 @@ pub struct TranscriptLine {
 /// The line a completed item adds to the transcript, if any.
 pub(crate) fn line_of(item: ThreadItem) -> Option<(Role, String)> {
     let line = match item {
-        ThreadItem::UserMessage { content } => (Role::User, crate::context::user_text(&content)?),
+        ThreadItem::UserMessage { content } => (Role::User, crate::seams::user_text(&content)?),
         ThreadItem::AgentMessage { text } => (Role::Assistant, text),
         ThreadItem::FileChange { changes, .. } => {
             let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
@@ -94,61 +76,4 @@ pub(crate) fn line_of(item: ThreadItem) -> Option<(Role, String)> {
         ThreadItem::Other => return None,
     };
     (!line.1.trim().is_empty()).then_some(line)
-}
-
-impl Store {
-    /// Keeps one line (again: a no-op).
-    pub fn record_line(&self, session_id: &str, line: &TranscriptLine) -> Result<()> {
-        self.conn().execute(
-            "INSERT OR IGNORE INTO transcript (session_id, turn_id, item_id, role, text, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![session_id, line.turn_id, line.item_id, line.role.as_str(), line.text, line.at],
-        )?;
-        Ok(())
-    }
-
-    /// A session's lines, oldest first.
-    pub fn transcript(&self, session_id: &str) -> Result<Vec<TranscriptLine>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT turn_id, item_id, role, text, at FROM transcript WHERE session_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt
-            .query_map([session_id], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<(String, String, String, String, i64)>>>()?;
-        rows.into_iter()
-            .map(|(turn_id, item_id, role, text, at)| {
-                Ok(TranscriptLine {
-                    turn_id,
-                    item_id,
-                    role: Role::parse(&role)?,
-                    text,
-                    at,
-                })
-            })
-            .collect()
-    }
-
-    pub fn transcript_complete(&self, session_id: &str) -> Result<bool> {
-        Ok(self.conn().query_row(
-            "SELECT transcript_complete FROM sessions WHERE id = ?1",
-            [session_id],
-            |r| r.get(0),
-        )?)
-    }
-
-    pub fn mark_transcript_complete(&self, session_id: &str) -> Result<()> {
-        self.conn().execute(
-            "UPDATE sessions SET transcript_complete = 1 WHERE id = ?1",
-            [session_id],
-        )?;
-        Ok(())
-    }
 }

@@ -155,6 +155,32 @@ fn the_engine_links_no_http_gui_or_peer_crate() -> Result<()> {
 }
 
 #[test]
+fn the_engine_core_knows_nothing_of_its_features() -> Result<()> {
+    let graph = Graph::load()?;
+    graph.assert_links_none(
+        "perch-runtime",
+        &["perch-agent", "perch-mcp", "perch-api", "perch-host"],
+        "features join the core through its seams; the core links none of them",
+    )?;
+    // The features' own dependencies (search, schedules) stay out of the core.
+    graph.assert_links_none(
+        "perch-runtime",
+        &["rust-stemmers", "croner", "chrono-tz", "url"],
+        "memory search and wakeup schedules are perch-agent's",
+    )
+}
+
+#[test]
+fn the_agent_features_link_no_http_gui_or_peer_crate() -> Result<()> {
+    let graph = Graph::load()?;
+    let why = "memory, plans and wakeups reach HTTP (embeddings) only through their host";
+    graph.assert_links_none("perch-agent", HTTP_SERVERS, why)?;
+    graph.assert_links_none("perch-agent", HTTP_CLIENTS, why)?;
+    graph.assert_links_none("perch-agent", GUI, why)?;
+    graph.assert_links_none("perch-agent", PEER, why)
+}
+
+#[test]
 fn the_relay_links_no_perch_crate_but_its_wire_types() -> Result<()> {
     let graph = Graph::load()?;
     let others: Vec<&str> = graph

@@ -2,6 +2,7 @@
 //! pinned `codex app-server`, against the scripted model the test owns.
 
 use futures_util::StreamExt;
+use perch_agent::{Agent, AgentOptions};
 use perch_api::{ApiOptions, Auth};
 use perch_runtime::host::FileSecretStore;
 use perch_runtime::{ApprovalPolicy, Config, Runtime, RuntimeOptions};
@@ -73,9 +74,9 @@ impl Harness {
             secrets: Arc::new(FileSecretStore::new(env.data().join("secrets"), None)),
             autostart: None,
             logs_dir: None,
-            embeddings: None,
         })
         .await?;
+        let agent = Agent::attach(runtime.clone(), AgentOptions { embeddings: None })?;
         let token = "test-token-0123456789".to_string();
         let auth = Arc::new(Auth::new(token.clone(), vec![]));
         let router = perch_api::router(
@@ -84,6 +85,7 @@ impl Harness {
                 auth,
                 ui_dir: None,
                 peer: None,
+                agent,
             },
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -27,6 +27,7 @@ mod tests;
 pub use coalesce::{Coalescer, COALESCE_WINDOW};
 pub use policy::{clean, note_for, Kind, Note, OpenTarget};
 
+use perch_agent::Agent;
 use perch_runtime::model::EventKind;
 use perch_runtime::{Decision, Runtime};
 use std::collections::{HashMap, HashSet};
@@ -51,6 +52,8 @@ enum Action {
 /// The notifier's state between events.
 struct Notifier {
     runtime: Arc<Runtime>,
+    /// Says which turns wakeups started.
+    agent: Arc<Agent>,
     host: Arc<dyn NotifierHost>,
     coalescer: Coalescer,
     /// Approval id -> its own notification id, to mark it answered.
@@ -62,7 +65,8 @@ struct Notifier {
 }
 
 /// Notifies about runtime events until the runtime's bus closes.
-pub fn spawn(runtime: Arc<Runtime>, host: Arc<dyn NotifierHost>) -> tokio::task::JoinHandle<()> {
+pub fn spawn(agent: Arc<Agent>, host: Arc<dyn NotifierHost>) -> tokio::task::JoinHandle<()> {
+    let runtime = agent.runtime().clone();
     tokio::spawn(async move {
         let (actions, mut actions_rx) = mpsc::channel::<Action>(32);
         let mut subscription = runtime.events().subscribe(None);
@@ -75,6 +79,7 @@ pub fn spawn(runtime: Arc<Runtime>, host: Arc<dyn NotifierHost>) -> tokio::task:
         .unwrap_or(false);
         let mut notifier = Notifier {
             runtime: runtime.clone(),
+            agent,
             host: host.clone(),
             coalescer: Coalescer::default(),
             approval_notes: HashMap::new(),
@@ -141,7 +146,7 @@ impl Notifier {
         // A wakeup's turn is told by its own note (`wakeup.run`), which
         // follows the wakeup's and the person's settings: no second one.
         if let EventKind::TurnCompleted { turn_id, .. } = event {
-            if self.runtime.is_wakeup_turn(turn_id) {
+            if self.agent.is_wakeup_turn(turn_id) {
                 return;
             }
         }

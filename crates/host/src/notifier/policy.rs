@@ -169,8 +169,8 @@ pub fn note_for(
 }
 
 /// A wakeup's turn ended, or an occurrence was missed (the `ask` policy).
-fn wakeup_note(run: &perch_runtime::wakeups::WakeupRun) -> Option<Note> {
-    use perch_runtime::wakeups::RunStatus;
+fn wakeup_note(run: &perch_agent::wakeups::WakeupRun) -> Option<Note> {
+    use perch_agent::wakeups::RunStatus;
     let (summary, target) = match run.status {
         RunStatus::Completed => (format!("Wakeup “{}” is done", run.label), None),
         RunStatus::Failed => (format!("Wakeup “{}” failed", run.label), None),

@@ -1,10 +1,10 @@
 use super::*;
 use crate::notifier::coalesce::Coalescer;
 use crate::notifier::policy::*;
+use perch_agent::wakeups::{RunStatus, WakeupRun};
 use perch_runtime::config::NotificationsConfig;
 use perch_runtime::model::{Approval, EventKind, TurnStatus};
 use perch_runtime::model::{ApprovalKind, ApprovalStatus};
-use perch_runtime::wakeups::{RunStatus, WakeupRun};
 use perch_runtime::CodexState;
 use std::time::{Duration, Instant};
 

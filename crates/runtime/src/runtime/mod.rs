@@ -13,10 +13,11 @@ mod turns;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::EventBus;
-use crate::host::{secret_names, Autostart, EmbeddingsClient, SecretStore};
+use crate::host::{secret_names, Autostart, SecretStore};
 use crate::model::*;
 use crate::model::{Decision, TurnStatus};
-use crate::store::Store;
+use crate::seams::{TurnContext, TurnObserver};
+use crate::store::{Database, Store};
 use perch_codex::locate::{self, npm_native_binary};
 use perch_codex::protocol::*;
 use perch_codex::{RequestId, SpawnOptions, Supervisor, SupervisorConfig, SupervisorEvent};
@@ -70,8 +71,6 @@ pub struct RuntimeOptions {
     pub autostart: Option<Arc<dyn Autostart>>,
     /// The rotating log files, if logs go to files.
     pub logs_dir: Option<PathBuf>,
-    /// The embeddings endpoint's client; `None` keeps memory search full text.
-    pub embeddings: Option<Arc<dyn EmbeddingsClient>>,
 }
 
 /// A streamable-HTTP MCP server Codex attaches to every thread, its tools
@@ -107,17 +106,17 @@ impl McpAttachment {
 
 pub struct Runtime {
     pub(crate) data_dir: PathBuf,
-    config: RwLock<Config>,
+    /// The configuration; Settings changes it, features watch it.
+    config: tokio::sync::watch::Sender<Config>,
     pub(crate) config_path: Option<PathBuf>,
     pub(crate) project_dirs: Vec<PathBuf>,
     pub(crate) secrets: Arc<dyn SecretStore>,
     pub(crate) autostart: Option<Arc<dyn Autostart>>,
     pub(crate) logs_dir: Option<PathBuf>,
-    pub(crate) embeddings: Option<Arc<dyn EmbeddingsClient>>,
     /// The features that hear a turn end, and the one that adds context
-    /// before it starts (`seams.rs`).
-    pub(crate) observers: Vec<Box<dyn crate::seams::TurnObserver>>,
-    pub(crate) context: Option<Box<dyn crate::seams::TurnContext>>,
+    /// before it starts (`seams.rs`); registered before Codex is launched.
+    pub(crate) observers: RwLock<Vec<Arc<dyn TurnObserver>>>,
+    pub(crate) context: RwLock<Option<Arc<dyn TurnContext>>>,
     pub(crate) store: Store,
     pub(crate) bus: EventBus,
     pub(crate) codex: Mutex<CodexSlot>,
@@ -130,13 +129,6 @@ pub struct Runtime {
     pub(crate) watchdog: Arc<tokio::sync::Notify>,
     /// For tasks the runtime spawns about itself (timeouts, resumes).
     pub(crate) me: Weak<Runtime>,
-    /// Wakes the wakeup scheduler when wakeups change.
-    pub(crate) scheduler_wake: Arc<tokio::sync::Notify>,
-    /// Wakes the embeddings backfill (`embeddings.rs`).
-    pub(crate) embed_wake: Arc<tokio::sync::Notify>,
-    pub(crate) scheduler_stop: tokio::sync::watch::Sender<bool>,
-    /// The session peer messages go to, once the peer network chose it.
-    peer_session: Mutex<Option<String>>,
 }
 
 #[derive(Default)]
@@ -218,11 +210,10 @@ impl Runtime {
             secrets,
             autostart,
             logs_dir,
-            embeddings,
         } = options;
         std::fs::create_dir_all(&data_dir)
             .map_err(|e| Error::io(format!("creating {}", data_dir.display()), e))?;
-        let store = Store::open(&data_dir.join("perch.db"))?;
+        let store = Store::new(Database::open(&data_dir.join("perch.db"))?)?;
         recover_from_previous_run(&store)?;
 
         let (events_tx, events_rx) = tokio::sync::mpsc::channel(1024);
@@ -239,15 +230,14 @@ impl Runtime {
         };
         let runtime = Arc::new_cyclic(|me| Self {
             data_dir,
-            config: RwLock::new(config),
+            config: tokio::sync::watch::channel(config).0,
             config_path,
             project_dirs,
             secrets,
             autostart,
             logs_dir,
-            embeddings,
-            observers: crate::seams::default_observers(),
-            context: crate::seams::default_context(),
+            observers: RwLock::new(Vec::new()),
+            context: RwLock::new(None),
             store,
             bus: EventBus::default(),
             codex: Mutex::new(slot),
@@ -256,16 +246,20 @@ impl Runtime {
             state: Mutex::new(State::default()),
             watchdog: Arc::new(tokio::sync::Notify::new()),
             me: me.clone(),
-            scheduler_wake: Arc::new(tokio::sync::Notify::new()),
-            embed_wake: Arc::new(tokio::sync::Notify::new()),
-            scheduler_stop: tokio::sync::watch::channel(false).0,
-            peer_session: Mutex::new(None),
         });
         crate::codex_events::spawn_event_loop(Arc::downgrade(&runtime), events_rx);
         spawn_watchdog(Arc::downgrade(&runtime));
-        crate::embeddings::spawn_backfill(Arc::downgrade(&runtime), runtime.embed_wake.clone());
-        runtime.embed_wake.notify_one();
         Ok(runtime)
+    }
+
+    /// Adds a feature that hears every turn end (`seams.rs`).
+    pub fn observe_turns(&self, observer: Arc<dyn TurnObserver>) {
+        self.observers.write_unpoisoned().push(observer);
+    }
+
+    /// Sets the feature that adds context before each new turn (`seams.rs`).
+    pub fn provide_context(&self, context: Arc<dyn TurnContext>) {
+        *self.context.write_unpoisoned() = Some(context);
     }
 
     /// Starts the Codex child, with `mcp` attached to every thread (Perch's
@@ -342,7 +336,7 @@ impl Runtime {
     }
 
     /// A secret from the store, read on a blocking thread (keyrings block).
-    pub(crate) async fn secret(&self, name: &'static str) -> Result<Option<String>> {
+    pub async fn secret(&self, name: &'static str) -> Result<Option<String>> {
         let secrets = self.secrets.clone();
         tokio::task::spawn_blocking(move || secrets.get(name))
             .await
@@ -362,13 +356,28 @@ impl Runtime {
         &self.data_dir
     }
 
+    /// The core's records; features keep theirs in the same [`Database`].
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// A snapshot of the current configuration (Settings can change it).
     pub fn config(&self) -> Config {
-        self.config.read_unpoisoned().clone()
+        self.config.borrow().clone()
+    }
+
+    /// Sees every configuration change (Settings).
+    pub fn watch_config(&self) -> tokio::sync::watch::Receiver<Config> {
+        self.config.subscribe()
     }
 
     pub(crate) fn replace_config(&self, config: Config) {
-        *self.config.write_unpoisoned() = config;
+        self.config.send_replace(config);
+    }
+
+    /// The sessions with a running turn.
+    pub fn busy_sessions(&self) -> Vec<String> {
+        self.lock().active.keys().cloned().collect()
     }
 
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -488,7 +497,6 @@ impl Runtime {
     /// Cancels every pending approval (Codex gets an answer), stops the
     /// child's process group and records running turns as interrupted.
     pub async fn shutdown(&self) {
-        self.scheduler_stop.send_replace(true);
         let pending: Vec<String> = self.lock().pending.keys().cloned().collect();
         for id in pending {
             if let Err(err) = self

@@ -283,7 +283,7 @@ impl Runtime {
                     .items
                     .into_iter()
                     .map(|mut item| {
-                        crate::context::strip_context(&mut item);
+                        crate::seams::strip_context(&mut item);
                         item
                     })
                     .collect(),

@@ -1,18 +1,9 @@
 //! Turns: a message starts or steers one (with the turn context), an
-//! interrupt ends it; the peer session's id.
+//! interrupt ends it.
 
 use super::*;
 
 impl Runtime {
-    /// The session peer messages go to (set by the peer network).
-    pub fn peer_session(&self) -> Option<String> {
-        self.peer_session.lock_unpoisoned().clone()
-    }
-
-    pub fn set_peer_session(&self, id: Option<String>) {
-        *self.peer_session.lock_unpoisoned() = id;
-    }
-
     /// Sends a message: `turn/steer` while a turn runs, else `turn/start`.
     pub async fn send_message(&self, id: &str, text: &str) -> Result<Sent> {
         let text = text.trim();
@@ -65,9 +56,11 @@ impl Runtime {
             (None, None)
         };
         let mut input = input;
-        if let Some(context) = &self.context {
+        let context = self.context.read_unpoisoned().clone();
+        if let Some(context) = context {
             if let Some(block) = context.before_turn(self, text).await {
-                input.insert(0, UserInput::Text { text: block });
+                let text = crate::seams::context_input(&block);
+                input.insert(0, UserInput::Text { text });
             }
         }
         let params = TurnStartParams {

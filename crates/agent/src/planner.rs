@@ -5,15 +5,21 @@
 //! transaction, then published as `plan.changed` with the whole plan, so a
 //! page shows the agent checking items as it happens.
 
-use crate::error::{Error, Result};
-use crate::model::EventKind;
-use crate::runtime::Runtime;
-use crate::store::Store;
+use crate::Agent;
 pub use perch_protocol::plans::{NewPlan, NewPlanItem, Plan, PlanItem, PlanItemPatch};
+use perch_runtime::model::EventKind;
+use perch_runtime::store::{Database, Schema};
+use perch_runtime::{Error, Result};
 use rusqlite::{params, OptionalExtension, Transaction};
 use stdx::now_ms;
 
-pub(crate) const MIGRATION: &str = r#"
+pub(crate) const SCHEMA: Schema = Schema {
+    name: "planner",
+    migrations: &[MIGRATION],
+};
+
+/// The planner's migration 1 (version 3 before issue 13).
+const MIGRATION: &str = r#"
 CREATE TABLE plans (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE COLLATE NOCASE,
@@ -37,7 +43,7 @@ const MAX_ITEM_CHARS: usize = 2000;
 const MAX_ITEMS: usize = 500;
 const MAX_PLANS: i64 = 200;
 
-/// One change to a plan; `Runtime::change_plan` applies it.
+/// One change to a plan; `Agent::change_plan` applies it.
 #[derive(Debug, Clone)]
 pub enum PlanChange {
     Rename(String),
@@ -223,7 +229,21 @@ fn unique(err: rusqlite::Error, name: &str) -> Error {
     }
 }
 
-impl Store {
+/// The planner's tables; the only `impl PlanStore`.
+pub struct PlanStore {
+    db: Database,
+}
+
+impl PlanStore {
+    pub fn new(db: Database) -> Result<Self> {
+        db.migrate(&SCHEMA)?;
+        Ok(Self { db })
+    }
+
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        self.db.conn()
+    }
+
     pub fn plans(&self) -> Result<Vec<Plan>> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
@@ -248,13 +268,13 @@ impl Store {
     }
 }
 
-impl Runtime {
+impl Agent {
     pub fn plans(&self) -> Result<Vec<Plan>> {
-        self.store.plans()
+        self.plan_db.plans()
     }
 
     pub fn plan(&self, id: i64) -> Result<Plan> {
-        let mut conn = self.store.conn();
+        let mut conn = self.plan_db.conn();
         let tx = conn.transaction()?;
         load_plan(&tx, id)
     }
@@ -262,7 +282,7 @@ impl Runtime {
     /// A plan's id by its name (what the agent's tools use).
     pub fn plan_named(&self, name: &str) -> Result<Plan> {
         let id = self
-            .store
+            .plan_db
             .plan_id_by_name(name)?
             .ok_or_else(|| Error::NotFound(format!("no plan named {:?}", name.trim())))?;
         self.plan(id)
@@ -272,7 +292,7 @@ impl Runtime {
         let name = plan_name(&new.name)?;
         let now = now_ms();
         let plan = {
-            let mut conn = self.store.conn();
+            let mut conn = self.plan_db.conn();
             let tx = conn.transaction()?;
             let count: i64 = tx.query_row("SELECT count(*) FROM plans", [], |r| r.get(0))?;
             if count >= MAX_PLANS {
@@ -299,7 +319,7 @@ impl Runtime {
             tx.commit()?;
             plan
         };
-        self.bus.publish(EventKind::PlanChanged {
+        self.runtime.events().publish(EventKind::PlanChanged {
             plan_id: plan.id,
             plan: Some(plan.clone()),
         });
@@ -308,7 +328,7 @@ impl Runtime {
 
     pub fn change_plan(&self, id: i64, change: PlanChange) -> Result<Plan> {
         let plan = {
-            let mut conn = self.store.conn();
+            let mut conn = self.plan_db.conn();
             let tx = conn.transaction()?;
             let plan = load_plan(&tx, id)?;
             apply(&tx, &plan, change, now_ms())?;
@@ -316,7 +336,7 @@ impl Runtime {
             tx.commit()?;
             plan
         };
-        self.bus.publish(EventKind::PlanChanged {
+        self.runtime.events().publish(EventKind::PlanChanged {
             plan_id: plan.id,
             plan: Some(plan.clone()),
         });
@@ -325,7 +345,7 @@ impl Runtime {
 
     pub fn delete_plan(&self, id: i64) -> Result<()> {
         let deleted = {
-            let mut conn = self.store.conn();
+            let mut conn = self.plan_db.conn();
             let tx = conn.transaction()?;
             tx.execute("DELETE FROM plan_items WHERE plan_id = ?1", [id])?;
             let deleted = tx.execute("DELETE FROM plans WHERE id = ?1", [id])?;
@@ -335,7 +355,7 @@ impl Runtime {
         if deleted == 0 {
             return Err(Error::NotFound(format!("no plan {id}")));
         }
-        self.bus.publish(EventKind::PlanChanged {
+        self.runtime.events().publish(EventKind::PlanChanged {
             plan_id: id,
             plan: None,
         });
@@ -357,7 +377,7 @@ mod tests {
     #[test]
     fn changes_keep_positions_dense_and_ordered() -> Result<()> {
         let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
-        let store = Store::open(&dir.path().join("perch.db"))?;
+        let store = PlanStore::new(Database::open(&dir.path().join("perch.db"))?)?;
         let mut conn = store.conn();
         let tx = conn.transaction()?;
         tx.execute(

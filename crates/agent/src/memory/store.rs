@@ -1,29 +1,25 @@
-//! Memory: short facts the agent or the person wants kept across sessions.
+//! Memory's tables and its search index (`index.rs`), kept in step.
 //!
-//! Invariants:
-//! - SQLite is the truth. Search goes through an in-memory BM25 index
-//!   (`memory_index.rs`) kept in step by every write here, inside the same
-//!   connection lock, and rebuilt when another connection changed memories.
-//! - Search works offline: BM25 over text and tags (tags weigh double),
-//!   weighted by importance and recency; with embeddings
-//!   configured, fused with vector similarity (`embeddings.rs`).
-//! - Every change is published as `memory.changed`.
+//! Invariants: this is the only `impl MemoryStore`; lock order is the
+//! connection, then the index.
 
-use crate::embeddings::{embedding_input, normalized};
-use crate::error::{Error, Result};
-use crate::memory_index::{fuse, query_words, IndexQuery, IndexedMemory, MemoryIndex};
-use crate::model::EventKind;
-use crate::runtime::Runtime;
-use crate::store::Store;
-pub use perch_protocol::memory::{
-    ImportReport, Memory, MemoryAction, MemoryFormat, MemoryPatch, MemorySource, NewMemory,
-};
+use super::embeddings::{embedding_input, normalized};
+use super::index::{fuse, query_words, IndexQuery, IndexedMemory, MemoryIndex};
+use super::{Memory, MemoryPage, MemoryRow, MemorySearch, MemorySource, PendingEmbedding};
+use perch_runtime::store::{Database, Schema};
+use perch_runtime::Result;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
-use serde::Serialize;
-use stdx::now_ms;
+use std::sync::Mutex;
+use stdx::{now_ms, MutexExt};
 
-/// Migration 2 (kept as released; migration 5 replaces its FTS5 index).
-pub(crate) const MIGRATION: &str = r#"
+pub(crate) const SCHEMA: Schema = Schema {
+    name: "memory",
+    migrations: &[MIGRATION, INDEX_MIGRATION],
+};
+
+/// Memory's migration 1 (version 2 before issue 13), kept as released;
+/// migration 2 replaces its FTS5 index.
+const MIGRATION: &str = r#"
 CREATE TABLE memories (
     id INTEGER PRIMARY KEY,
     text TEXT NOT NULL,
@@ -51,10 +47,10 @@ CREATE TRIGGER memories_au AFTER UPDATE OF text, tags ON memories BEGIN
 END;
 "#;
 
-/// Migration 5: memory search moves to `memory_index.rs`; the FTS5 index
+/// Memory's migration 2 (version 5 before issue 13): memory search moves to `memory_index.rs`; the FTS5 index
 /// goes, and `memory_epoch` counts changes so that every process notices
 /// another's. Embeddings (when configured) are kept per memory and model.
-pub(crate) const INDEX_MIGRATION: &str = r#"
+const INDEX_MIGRATION: &str = r#"
 DROP TRIGGER memories_ai;
 DROP TRIGGER memories_ad;
 DROP TRIGGER memories_au;
@@ -85,134 +81,10 @@ CREATE TRIGGER memory_embeddings_epoch_ai AFTER INSERT ON memory_embeddings BEGI
 END;
 "#;
 
-pub const MAX_TEXT_CHARS: usize = 8000;
-const MAX_TAGS: usize = 16;
-const MAX_TAG_CHARS: usize = 40;
-/// Search results a search box ranks (and counts as `total`).
-pub const CANDIDATES: usize = 200;
-pub const DEFAULT_IMPORTANCE: f64 = 0.5;
-
-/// What [`Runtime::memories`] is asked (the API and the agent's tools build
-/// it from their own query shapes).
-#[derive(Debug, Clone, Default)]
-pub struct MemoryQuery {
-    /// Ranked full-text search; `None` lists the newest first.
-    pub q: Option<String>,
-    pub tag: Option<String>,
-    pub limit: usize,
-    pub offset: usize,
-}
-
-/// A ranked search.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MemorySearch<'a> {
-    pub text: &'a str,
-    pub tag: Option<&'a str>,
-    /// The last word is a prefix (typing in a search box).
-    pub prefix: bool,
-    pub offset: usize,
-    pub limit: usize,
-    /// Results ranked and counted in `total`: at least `offset + limit`
-    /// (a search box wants a count; a turn's context only the best few).
-    pub ranked: usize,
-    /// The text's embedding and its model, when embeddings are configured:
-    /// the full-text and vector rankings are fused.
-    pub vector: Option<(&'a str, &'a [f32])>,
-}
-
-/// A memory without a vector for the configured model.
-pub(crate) struct PendingEmbedding {
-    pub id: i64,
-    pub input: String,
-    pub updated_at: i64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MemoryPage {
-    pub memories: Vec<Memory>,
-    /// All matches (for a search: the re-ranked candidates, at most 200).
-    pub total: usize,
-}
-
-/// Where a memory came from, as recorded.
-#[derive(Debug, Clone)]
-pub struct Origin {
-    pub source: MemorySource,
-    pub source_ref: Option<String>,
-}
-
-impl Origin {
-    pub fn person() -> Self {
-        Self {
-            source: MemorySource::Person,
-            source_ref: None,
-        }
-    }
-}
-
-/// A validated memory ready to store (what import produces; the bench
-/// inserts these directly).
-#[derive(Debug, Clone)]
-pub struct MemoryRow {
-    pub text: String,
-    pub tags: Vec<String>,
-    pub origin: Origin,
-    pub importance: f64,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-pub(crate) fn validate_text(text: &str) -> Result<String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(Error::Invalid("a memory needs some text".into()));
-    }
-    if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(Error::Invalid(format!(
-            "a memory is at most {MAX_TEXT_CHARS} characters"
-        )));
-    }
-    Ok(text.to_string())
-}
-
-/// Lowercase, deduplicated; letters, digits and `-_:./` only.
-pub(crate) fn validate_tags(tags: Vec<String>) -> Result<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
-    for tag in tags {
-        let tag = tag.trim().trim_start_matches('#').to_lowercase();
-        if tag.is_empty() {
-            continue;
-        }
-        if tag.chars().count() > MAX_TAG_CHARS
-            || !tag
-                .chars()
-                .all(|c| c.is_alphanumeric() || "-_:./".contains(c))
-        {
-            return Err(Error::Invalid(format!(
-                "tag {tag:?} is not valid: up to {MAX_TAG_CHARS} letters, digits, '-', '_', ':', '.' or '/'"
-            )));
-        }
-        if !out.contains(&tag) {
-            out.push(tag);
-        }
-    }
-    if out.len() > MAX_TAGS {
-        return Err(Error::Invalid(format!(
-            "a memory has at most {MAX_TAGS} tags"
-        )));
-    }
-    Ok(out)
-}
-
-pub(crate) fn validate_importance(importance: Option<f64>) -> Result<f64> {
-    match importance {
-        None => Ok(DEFAULT_IMPORTANCE),
-        Some(i) if i.is_finite() && (0.0..=1.0).contains(&i) => Ok(i),
-        Some(i) => Err(Error::Invalid(format!(
-            "importance {i} is not between 0 and 1"
-        ))),
-    }
+pub struct MemoryStore {
+    db: Database,
+    /// Built on the first search.
+    index: Mutex<Option<MemoryIndex>>,
 }
 
 const COLUMNS: &str = "m.id, m.text, m.tags, m.source, m.source_ref, m.importance, m.created_at, m.updated_at, m.last_used_at";
@@ -226,7 +98,7 @@ fn memory_from_row(row: &Row<'_>) -> rusqlite::Result<Memory> {
         source: {
             let word: String = row.get(3)?;
             MemorySource::parse(&word)
-                .ok_or_else(|| crate::store::unknown_word(3, "the memory source", &word))?
+                .ok_or_else(|| perch_runtime::store::unknown_word(3, "the memory source", &word))?
         },
         source_ref: row.get(4)?,
         importance: row.get(5)?,
@@ -281,22 +153,31 @@ fn build_index(conn: &mut Connection) -> Result<MemoryIndex> {
     Ok(index)
 }
 
-impl Store {
+impl MemoryStore {
+    /// Memory's store in `db`, its tables brought up to date.
+    pub fn new(db: Database) -> Result<Self> {
+        db.migrate(&SCHEMA)?;
+        Ok(Self {
+            db,
+            index: Mutex::new(None),
+        })
+    }
+
     /// Runs `write` in one write transaction, then brings the search index
     /// along with `apply`, or drops it (rebuilt on the next search) when
     /// another connection had changed memories since it was built.
-    fn write_memories<T>(
+    pub(crate) fn write_memories<T>(
         &self,
         write: impl FnOnce(&Connection) -> Result<T>,
         apply: impl FnOnce(&mut MemoryIndex, &T),
     ) -> Result<T> {
-        let mut conn = self.conn();
+        let mut conn = self.db.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let before = epoch(&tx)?;
         let written = write(&tx)?;
         let after = epoch(&tx)?;
         tx.commit()?;
-        let mut index = self.memory_index();
+        let mut index = self.index.lock_unpoisoned();
         match index.as_mut() {
             Some(current) if current.epoch == before => {
                 apply(current, &written);
@@ -346,12 +227,13 @@ impl Store {
     pub fn memory(&self, id: i64) -> Result<Option<Memory>> {
         let sql = format!("SELECT {COLUMNS} FROM memories m WHERE m.id = ?1");
         Ok(self
+            .db
             .conn()
             .query_row(&sql, [id], memory_from_row)
             .optional()?)
     }
 
-    fn update_memory(
+    pub(crate) fn update_memory(
         &self,
         id: i64,
         text: &str,
@@ -380,7 +262,7 @@ impl Store {
         )
     }
 
-    fn delete_memories(&self, ids: &[i64]) -> Result<Vec<i64>> {
+    pub(crate) fn delete_memories(&self, ids: &[i64]) -> Result<Vec<i64>> {
         self.write_memories(
             |tx| {
                 let mut delete = tx.prepare_cached("DELETE FROM memories WHERE id = ?1")?;
@@ -411,8 +293,13 @@ impl Store {
     }
 
     /// Newest first.
-    fn list_memories(&self, tag: Option<&str>, limit: usize, offset: usize) -> Result<MemoryPage> {
-        let conn = self.conn();
+    pub(crate) fn list_memories(
+        &self,
+        tag: Option<&str>,
+        limit: usize,
+        offset: usize,
+    ) -> Result<MemoryPage> {
+        let conn = self.db.conn();
         let filter = "(?1 IS NULL OR instr(' ' || m.tags || ' ', ' ' || ?1 || ' ') > 0)";
         let total: i64 = conn.query_row(
             &format!("SELECT count(*) FROM memories m WHERE {filter}"),
@@ -436,9 +323,9 @@ impl Store {
     /// page is `offset..offset + limit` of them.
     pub fn search_memories(&self, search: &MemorySearch<'_>) -> Result<MemoryPage> {
         let words = query_words(search.text);
-        let mut conn = self.conn();
+        let mut conn = self.db.conn();
         let current = epoch(&conn)?;
-        let mut index = self.memory_index();
+        let mut index = self.index.lock_unpoisoned();
         if index.as_ref().is_none_or(|built| built.epoch != current) {
             *index = Some(build_index(&mut conn)?);
         }
@@ -492,7 +379,7 @@ impl Store {
         model: &str,
         limit: usize,
     ) -> Result<Vec<PendingEmbedding>> {
-        let conn = self.conn();
+        let conn = self.db.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT m.id, m.text, m.tags, m.updated_at FROM memories m
              LEFT JOIN memory_embeddings e ON e.memory_id = m.id AND e.model = ?1
@@ -545,8 +432,8 @@ impl Store {
     }
 
     /// Every memory, oldest first (export).
-    fn all_memories(&self) -> Result<Vec<Memory>> {
-        let conn = self.conn();
+    pub(crate) fn all_memories(&self) -> Result<Vec<Memory>> {
+        let conn = self.db.conn();
         let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM memories m ORDER BY m.id"))?;
         let rows = stmt
             .query_map([], memory_from_row)?
@@ -555,209 +442,18 @@ impl Store {
     }
 }
 
-impl Runtime {
-    /// Where the agent is working now: the session of the one running turn
-    /// (`peer` for the peer session); with none or several, no session.
-    pub fn agent_origin(&self) -> Origin {
-        let active: Vec<String> = self.lock().active.keys().cloned().collect();
-        match active.as_slice() {
-            [one] => {
-                let peer = self.peer_session().as_deref() == Some(one.as_str());
-                Origin {
-                    source: if peer {
-                        MemorySource::Peer
-                    } else {
-                        MemorySource::Session
-                    },
-                    source_ref: Some(one.clone()),
-                }
-            }
-            _ => Origin {
-                source: MemorySource::Session,
-                source_ref: None,
-            },
-        }
-    }
-
-    pub fn add_memory(&self, new: NewMemory, origin: Origin) -> Result<Memory> {
-        let now = now_ms();
-        let row = MemoryRow {
-            text: validate_text(&new.text)?,
-            tags: validate_tags(new.tags)?,
-            origin,
-            importance: validate_importance(new.importance)?,
-            created_at: now,
-            updated_at: now,
-        };
-        let ids = self.store.insert_memories(std::slice::from_ref(&row))?;
-        self.embed_wake.notify_one();
-        self.bus.publish(EventKind::MemoryChanged {
-            action: MemoryAction::Added,
-            ids: ids.clone(),
-        });
-        ids.first()
-            .map(|id| self.memory(*id))
-            .unwrap_or_else(|| Err(Error::NotFound("the new memory".into())))
-    }
-
-    pub fn memory(&self, id: i64) -> Result<Memory> {
-        self.store
-            .memory(id)?
-            .ok_or_else(|| Error::NotFound(format!("no memory {id}")))
-    }
-
-    pub fn update_memory(&self, id: i64, patch: MemoryPatch) -> Result<Memory> {
-        let current = self.memory(id)?;
-        let text = match patch.text {
-            Some(text) => validate_text(&text)?,
-            None => current.text,
-        };
-        let tags = match patch.tags {
-            Some(tags) => validate_tags(tags)?,
-            None => current.tags,
-        };
-        let importance = match patch.importance {
-            Some(i) => validate_importance(Some(i))?,
-            None => current.importance,
-        };
-        if !self
-            .store
-            .update_memory(id, &text, &tags, importance, now_ms())?
-        {
-            return Err(Error::NotFound(format!("no memory {id}")));
-        }
-        self.embed_wake.notify_one();
-        self.bus.publish(EventKind::MemoryChanged {
-            action: MemoryAction::Updated,
-            ids: vec![id],
-        });
-        self.memory(id)
-    }
-
-    /// Deletes what exists of `ids`; returns the ids deleted.
-    pub fn delete_memories(&self, ids: &[i64]) -> Result<Vec<i64>> {
-        if ids.len() > 10_000 {
-            return Err(Error::Invalid(
-                "delete at most 10000 memories at once".into(),
-            ));
-        }
-        let deleted = self.store.delete_memories(ids)?;
-        if !deleted.is_empty() {
-            self.bus.publish(EventKind::MemoryChanged {
-                action: MemoryAction::Deleted,
-                ids: deleted.clone(),
-            });
-        }
-        Ok(deleted)
-    }
-
-    /// A search (ranked) or the newest memories. `used` marks the results as
-    /// used now (the agent searched; a person browsing does not count).
-    pub async fn memories(&self, query: MemoryQuery, used: bool) -> Result<MemoryPage> {
-        let limit = query.limit.clamp(1, 500);
-        let tag = query
-            .tag
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_lowercase);
-        let page = match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            None => self
-                .store
-                .list_memories(tag.as_deref(), limit, query.offset)?,
-            Some(q) => {
-                let vector = self.query_vector(q).await;
-                self.store.search_memories(&MemorySearch {
-                    text: q,
-                    tag: tag.as_deref(),
-                    prefix: true,
-                    offset: query.offset,
-                    limit,
-                    ranked: CANDIDATES,
-                    vector: vector.as_ref().map(|(m, v)| (m.as_str(), v.as_slice())),
-                })?
-            }
-        };
-        if used && !page.memories.is_empty() {
-            let ids: Vec<i64> = page.memories.iter().map(|m| m.id).collect();
-            self.store.touch_memories(&ids, now_ms())?;
-        }
-        Ok(page)
-    }
-
-    pub fn export_memories(&self, format: MemoryFormat) -> Result<String> {
-        let memories = self.store.all_memories()?;
-        Ok(match format {
-            MemoryFormat::Jsonl => crate::memory_io::to_jsonl(&memories),
-            MemoryFormat::Markdown => crate::memory_io::to_markdown(&memories),
-        })
-    }
-
-    pub fn import_memories(&self, format: MemoryFormat, text: &str) -> Result<ImportReport> {
-        let parsed = match format {
-            MemoryFormat::Jsonl => crate::memory_io::from_jsonl(text),
-            MemoryFormat::Markdown => crate::memory_io::from_markdown(text),
-        };
-        let ids = self.store.insert_memories(&parsed.rows)?;
-        if !ids.is_empty() {
-            self.embed_wake.notify_one();
-            self.bus.publish(EventKind::MemoryChanged {
-                action: MemoryAction::Imported,
-                ids: ids.clone(),
-            });
-        }
-        Ok(ImportReport {
-            imported: ids.len(),
-            skipped: parsed.skipped,
-            errors: parsed.errors,
-        })
-    }
-}
-
-/// With `[memory] auto_archive`, a completed exchange becomes a memory
-/// tagged `archive`.
-pub(crate) struct AutoArchive;
-
-impl crate::seams::TurnObserver for AutoArchive {
-    fn turn_ended(&self, runtime: &crate::Runtime, ended: &crate::seams::TurnEnded<'_>) {
-        if ended.status != crate::model::TurnStatus::Completed
-            || !runtime.config().memory.auto_archive
-        {
-            return;
-        }
-        let (Some(user), Some(agent)) = (ended.user_text, ended.agent_text) else {
-            return;
-        };
-        let source = if runtime.peer_session().as_deref() == Some(ended.session_id) {
-            MemorySource::Peer
-        } else {
-            MemorySource::Session
-        };
-        let clip = |s: &str, n: usize| -> String { s.chars().take(n).collect() };
-        let new = NewMemory {
-            text: format!(
-                "Asked: {}\nAnswered: {}",
-                clip(user.trim(), 1500),
-                clip(agent.trim(), 4000)
-            ),
-            tags: vec!["archive".into()],
-            importance: Some(0.3),
-        };
-        let origin = Origin {
-            source,
-            source_ref: Some(ended.session_id.to_string()),
-        };
-        if let Err(err) = runtime.add_memory(new, origin) {
-            tracing::warn!("archiving turn {} into memory: {err}", ended.turn_id);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memory::Origin;
+    use perch_runtime::Error;
 
-    fn search(store: &Store, text: &str, tag: Option<&str>, prefix: bool) -> Result<Vec<Memory>> {
+    fn search(
+        store: &MemoryStore,
+        text: &str,
+        tag: Option<&str>,
+        prefix: bool,
+    ) -> Result<Vec<Memory>> {
         Ok(store
             .search_memories(&MemorySearch {
                 text,
@@ -783,7 +479,7 @@ mod tests {
     #[test]
     fn search_ranks_by_relevance_then_importance_and_recency() -> Result<()> {
         let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
-        let store = Store::open(&dir.path().join("perch.db"))?;
+        let store = MemoryStore::new(Database::open(&dir.path().join("perch.db"))?)?;
         let now = now_ms();
         let old = now - 400 * 86_400_000;
         store.insert_memories(&[
@@ -814,7 +510,7 @@ mod tests {
     #[test]
     fn edits_and_deletes_keep_the_index_in_step() -> Result<()> {
         let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
-        let store = Store::open(&dir.path().join("perch.db"))?;
+        let store = MemoryStore::new(Database::open(&dir.path().join("perch.db"))?)?;
         let ids = store.insert_memories(&[row("likes green tea", &["food"], 0.5, 1)])?;
         store.update_memory(ids[0], "likes black coffee", &["drink".into()], 0.7, 2)?;
         assert!(search(&store, "tea", None, false)?.is_empty());
@@ -822,17 +518,5 @@ mod tests {
         assert_eq!(store.delete_memories(&[ids[0], 999])?, vec![ids[0]]);
         assert!(search(&store, "coffee", None, false)?.is_empty());
         Ok(())
-    }
-
-    #[test]
-    fn tags_and_text_are_validated() {
-        assert!(validate_text("   ").is_err());
-        assert!(validate_tags(vec!["ok".into(), "not ok".into()]).is_err());
-        assert_eq!(
-            validate_tags(vec!["#Ops".into(), "ops".into(), " ".into()]).ok(),
-            Some(vec!["ops".to_string()])
-        );
-        assert!(validate_importance(Some(1.5)).is_err());
-        assert!(validate_importance(Some(f64::NAN)).is_err());
     }
 }

@@ -3,10 +3,12 @@
 //! version 5 (issue 5's schema, the last before issue 13); every record in
 //! it must read back through today's store.
 
-use perch_runtime::memory::MemorySearch;
+use perch_agent::memory::store::MemoryStore;
+use perch_agent::memory::MemorySearch;
+use perch_agent::planner::PlanStore;
+use perch_agent::wakeups::{RunStatus, WakeupStore};
 use perch_runtime::model::TurnStatus;
-use perch_runtime::store::Store;
-use perch_runtime::wakeups::RunStatus;
+use perch_runtime::store::{Database, Store};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -23,7 +25,20 @@ fn a_version_5_data_dir_opens_without_loss() -> TestResult {
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         assert_eq!(version, 5, "the fixture is a version 5 database");
     }
-    let store = Store::open(&path)?;
+    let db = Database::open(&path)?;
+    let store = Store::new(db.clone())?;
+    let memories = MemoryStore::new(db.clone())?;
+    let plans = PlanStore::new(db.clone())?;
+    let wakeups = WakeupStore::new(db.clone())?;
+    // Each owner's version, adopted from `user_version` 5 (the core then
+    // took its migration 2, the transcript).
+    let versions: Vec<(String, i64)> = db
+        .conn()
+        .prepare("SELECT name, version FROM schema_versions ORDER BY name")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let expected = [("core", 2), ("memory", 2), ("planner", 1), ("wakeups", 1)];
+    assert_eq!(versions, expected.map(|(n, v)| (n.to_string(), v)).to_vec());
 
     let session = store.session(SESSION)?.ok_or("the session is gone")?;
     assert_eq!(session.name.as_deref(), Some("Fixture session"));
@@ -52,28 +67,46 @@ fn a_version_5_data_dir_opens_without_loss() -> TestResult {
         ranked: 10,
         vector: None,
     };
-    let found = store.search_memories(&search)?;
+    let found = memories.search_memories(&search)?;
     assert_eq!(
         found.memories.len(),
         1,
         "the index is built from the old table"
     );
     assert_eq!(found.memories[0].tags, vec!["style", "editor"]);
-    let unicode = store.memory(2)?.ok_or("memory 2 is gone")?;
+    let unicode = memories.memory(2)?.ok_or("memory 2 is gone")?;
     assert_eq!(unicode.text, "Ünïcode memory – “quoted”");
 
-    let plans = store.plans()?;
+    let plans = plans.plans()?;
     assert_eq!(plans.len(), 1);
     let done: Vec<bool> = plans[0].items.iter().map(|i| i.done).collect();
     assert_eq!(done, vec![true, false]);
 
-    let wakeups = store.wakeups()?;
+    let runs = wakeups.wakeup_runs(None, 10)?;
+    let wakeups = wakeups.wakeups()?;
     assert_eq!(wakeups.len(), 1);
     assert_eq!(wakeups[0].label, "Fixture daily");
     assert!(wakeups[0].next_fire_at.is_some());
-    let runs = store.wakeup_runs(None, 10)?;
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].status, RunStatus::Completed);
     assert_eq!(runs[0].summary.as_deref(), Some("OK"));
+    Ok(())
+}
+
+#[test]
+fn a_new_data_dir_gets_every_schema_and_opening_again_changes_nothing() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("perch.db");
+    for _ in 0..2 {
+        let db = Database::open(&path)?;
+        Store::new(db.clone())?;
+        MemoryStore::new(db.clone())?;
+        PlanStore::new(db.clone())?;
+        WakeupStore::new(db.clone())?;
+        let total: i64 =
+            db.conn()
+                .query_row("SELECT sum(version) FROM schema_versions", [], |r| r.get(0))?;
+        assert_eq!(total, 6, "core 2 + memory 2 + planner 1 + wakeups 1");
+    }
     Ok(())
 }

@@ -9,11 +9,11 @@
 //! in. Either way, each wake compares wall and monotonic time to notice a
 //! sleep, and everything due is claimed in SQLite (see `mod.rs`).
 
+use super::WakeupStore;
 use super::{run_from_row, Misfire, RunStatus, ScheduleExt, Target, Wakeup, WakeupRun};
-use crate::error::{Error, Result};
-use crate::model::{NewSession, TurnStatus};
-use crate::runtime::Runtime;
-use crate::store::Store;
+use crate::Agent;
+use perch_runtime::model::{NewSession, TurnStatus};
+use perch_runtime::{Error, Result};
 use rusqlite::{params, OptionalExtension};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -139,7 +139,7 @@ struct Claim {
     run: WakeupRun,
 }
 
-impl Store {
+impl WakeupStore {
     /// Claims every due occurrence in one transaction: moves each
     /// wakeup's `next_fire_at` past now (only if it still holds the time
     /// read) and inserts its run, decided by lateness and misfire policy.
@@ -253,7 +253,7 @@ impl Store {
             })
             .optional()?;
         let status = match turn_status {
-            Some(word) => run_status_of_turn(crate::store::turn_status(&word)?),
+            Some(word) => run_status_of_turn(perch_runtime::store::turn_status(&word)?),
             None => RunStatus::Running,
         };
         conn.execute(
@@ -341,11 +341,11 @@ fn framed(wakeup: &Wakeup, run: &WakeupRun) -> String {
     )
 }
 
-impl Runtime {
+impl Agent {
     /// Takes the scheduler lock of the data dir and starts the scheduler.
     /// `Ok(false)`: another Perch schedules this data dir.
     pub fn start_scheduler(self: &Arc<Self>) -> Result<bool> {
-        let path = self.data_dir.join("scheduler.lock");
+        let path = self.runtime.data_dir().join("scheduler.lock");
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -413,20 +413,22 @@ impl Runtime {
 
     /// Claims what is due, starts its turns; returns the next due time.
     fn fire_due(&self) -> Result<Option<i64>> {
-        for Claim { wakeup, run } in self.store.claim_due(now_ms())? {
+        for Claim { wakeup, run } in self.wakeup_db.claim_due(now_ms())? {
             // Its next fire time moved.
-            if let Some(moved) = self.store.wakeup(wakeup.id)? {
-                self.bus.publish(crate::model::EventKind::WakeupChanged {
-                    wakeup_id: moved.id,
-                    wakeup: Some(Box::new(moved)),
-                });
+            if let Some(moved) = self.wakeup_db.wakeup(wakeup.id)? {
+                self.runtime
+                    .events()
+                    .publish(perch_runtime::model::EventKind::WakeupChanged {
+                        wakeup_id: moved.id,
+                        wakeup: Some(Box::new(moved)),
+                    });
             }
             self.publish_run(&run);
             if run.status == RunStatus::Claimed {
                 self.spawn_fire(wakeup, run);
             }
         }
-        self.store.next_due()
+        self.wakeup_db.next_due()
     }
 
     fn spawn_fire(&self, wakeup: Wakeup, run: WakeupRun) {
@@ -443,12 +445,13 @@ impl Runtime {
             let session_id = match &wakeup.target {
                 Target::Session { session_id } => session_id.clone(),
                 Target::New => {
-                    self.create_session(NewSession {
-                        name: Some(wakeup.label.clone()),
-                        ..Default::default()
-                    })
-                    .await?
-                    .id
+                    self.runtime
+                        .create_session(NewSession {
+                            name: Some(wakeup.label.clone()),
+                            ..Default::default()
+                        })
+                        .await?
+                        .id
                 }
                 Target::Peer => self.peer_session().ok_or_else(|| {
                     Error::Conflict(
@@ -457,19 +460,20 @@ impl Runtime {
                 })?,
             };
             let sent = self
+                .runtime
                 .send_message(&session_id, &framed(&wakeup, &run))
                 .await?;
             Ok::<_, Error>((session_id, sent.turn_id))
         };
         let updated = match started.await {
             Ok((session_id, turn_id)) => {
-                self.store
+                self.wakeup_db
                     .start_run(run.id, &session_id, &turn_id, now_ms())
             }
             Err(err) => {
                 tracing::warn!("wakeup #{} could not start its turn: {err}", wakeup.id);
                 let summary = run_summary(&err.to_string());
-                self.store.set_run_status(
+                self.wakeup_db.set_run_status(
                     run.id,
                     RunStatus::Failed,
                     &[RunStatus::Claimed],
@@ -490,7 +494,7 @@ impl Runtime {
         let wakeup = self.wakeup(id)?;
         let now = now_ms();
         let run_id = {
-            let conn = self.store.conn();
+            let conn = self.wakeup_db.conn();
             conn.execute(
                 "INSERT INTO wakeup_runs (wakeup_id, label, scheduled_at, fired_at, status, summary, manual)
                  VALUES (?1, ?2, ?3, ?3, 'claimed', 'run by hand', 1)",
@@ -499,7 +503,7 @@ impl Runtime {
             conn.last_insert_rowid()
         };
         let run = self
-            .store
+            .wakeup_db
             .wakeup_run(run_id)?
             .ok_or_else(|| Error::NotFound(format!("no run {run_id}")))?;
         self.publish_run(&run);
@@ -510,7 +514,7 @@ impl Runtime {
     /// The person's answer to a `missed` run: run it now, or dismiss it.
     pub fn decide_missed_run(&self, run_id: i64, fire: bool) -> Result<WakeupRun> {
         let run = self
-            .store
+            .wakeup_db
             .wakeup_run(run_id)?
             .ok_or_else(|| Error::NotFound(format!("no wakeup run {run_id}")))?;
         if run.status != RunStatus::Missed {
@@ -521,7 +525,7 @@ impl Runtime {
         let now = now_ms();
         if !fire {
             let run = self
-                .store
+                .wakeup_db
                 .set_run_status(
                     run_id,
                     RunStatus::Dismissed,
@@ -534,7 +538,7 @@ impl Runtime {
             return Ok(run);
         }
         let wakeup = self.wakeup(run.wakeup_id)?;
-        let claimed = self.store.conn().execute(
+        let claimed = self.wakeup_db.conn().execute(
             "UPDATE wakeup_runs SET status = 'claimed', fired_at = ?2 WHERE id = ?1 AND status = 'missed'",
             params![run_id, now],
         )?;
@@ -544,7 +548,7 @@ impl Runtime {
             )));
         }
         let run = self
-            .store
+            .wakeup_db
             .wakeup_run(run_id)?
             .ok_or_else(|| Error::NotFound(format!("no wakeup run {run_id}")))?;
         self.publish_run(&run);
@@ -556,25 +560,26 @@ impl Runtime {
     /// runs whose turn was running are closed with the turn's outcome.
     async fn recover_runs(&self) {
         let result = async {
-            for run in self.store.runs_with_status(RunStatus::Running)? {
+            for run in self.wakeup_db.runs_with_status(RunStatus::Running)? {
                 let Some(turn_id) = run.turn_id.as_deref() else {
                     continue;
                 };
                 // A turn the store never recorded cannot be running any more.
                 let (status, error) = self
-                    .store
+                    .runtime
+                    .store()
                     .turn_outcome(turn_id)?
                     .unwrap_or((TurnStatus::Interrupted, None));
                 if status != TurnStatus::InProgress {
                     self.finish_wakeup_runs(turn_id, status, error.as_deref(), None);
                 }
             }
-            for run in self.store.runs_with_status(RunStatus::Claimed)? {
-                match self.store.wakeup(run.wakeup_id)? {
+            for run in self.wakeup_db.runs_with_status(RunStatus::Claimed)? {
+                match self.wakeup_db.wakeup(run.wakeup_id)? {
                     Some(wakeup) => self.spawn_fire(wakeup, run),
                     None => {
                         let gone = Some("its wakeup was deleted before it started");
-                        if let Some(run) = self.store.set_run_status(
+                        if let Some(run) = self.wakeup_db.set_run_status(
                             run.id,
                             RunStatus::Failed,
                             &[RunStatus::Claimed],
@@ -603,10 +608,10 @@ impl Runtime {
         last_message: Option<&str>,
     ) {
         let result = (|| {
-            for id in self.store.runs_of_turn(turn_id)? {
+            for id in self.wakeup_db.runs_of_turn(turn_id)? {
                 let summary = error.or(last_message).map(run_summary);
                 let status = run_status_of_turn(status);
-                if let Some(run) = self.store.set_run_status(
+                if let Some(run) = self.wakeup_db.set_run_status(
                     id,
                     status,
                     &[RunStatus::Running],

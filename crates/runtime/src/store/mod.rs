@@ -1,20 +1,26 @@
-//! SQLite storage for what Perch owns: session metadata, turns' outcomes and
-//! approvals. Codex keeps the threads themselves.
+//! The core's records in the data dir's database: session metadata,
+//! turns' outcomes, approvals and the transcript. Codex keeps the threads
+//! themselves; the features (`perch-agent`) keep their own tables through
+//! their own stores over the same [`Database`].
 //!
-//! Invariants: one database per data dir, WAL mode, migrations applied in
-//! order on open (`PRAGMA user_version`). Queries are short; callers hold the
-//! connection lock only for one statement or one transaction.
+//! Invariants: this module is the only `impl Store`; queries are short and
+//! hold the connection lock for one statement or one transaction.
+
+mod database;
+mod transcript;
+
+pub use database::{Database, Schema};
 
 use crate::error::Result;
-use crate::memory_index::MemoryIndex;
 use crate::model::{Approval, ApprovalKind, ApprovalStatus, Session, TokenUsage, TurnStatus};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, OptionalExtension, Row};
 use std::path::Path;
-use std::sync::Mutex;
-use stdx::MutexExt;
 
-const MIGRATIONS: &[&str] = &[
-    r#"
+/// The core's tables.
+pub const SCHEMA: Schema = Schema {
+    name: "core",
+    migrations: &[
+        r#"
 CREATE TABLE sessions (
     id TEXT PRIMARY KEY,
     name TEXT,
@@ -52,18 +58,12 @@ CREATE TABLE approvals (
 );
 CREATE INDEX approvals_by_status ON approvals(status);
 "#,
-    crate::memory::MIGRATION,
-    crate::planner::MIGRATION,
-    crate::wakeups::MIGRATION,
-    crate::memory::INDEX_MIGRATION,
-    crate::transcript::MIGRATION,
-];
+        transcript::MIGRATION,
+    ],
+};
 
-/// Lock order: `conn`, then `memory_index`.
 pub struct Store {
-    conn: Mutex<Connection>,
-    /// Memory search (`memory_index.rs`); built on the first search.
-    memory_index: Mutex<Option<MemoryIndex>>,
+    db: Database,
 }
 
 const SESSION_COLUMNS: &str =
@@ -72,37 +72,23 @@ const APPROVAL_COLUMNS: &str =
     "id, session_id, turn_id, item_id, kind, title, detail, status, created_at, answered_at, answered_by";
 
 impl Store {
+    /// The core's store in `db`, its tables brought up to date.
+    pub fn new(db: Database) -> Result<Self> {
+        db.migrate(&SCHEMA)?;
+        Ok(Self { db })
+    }
+
+    /// Opens the database at `path` with the core's tables only (tests).
     pub fn open(path: &Path) -> Result<Self> {
-        let conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let store = Self {
-            conn: Mutex::new(conn),
-            memory_index: Mutex::new(None),
-        };
-        store.migrate()?;
-        Ok(store)
+        Self::new(Database::open(path)?)
     }
 
-    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock_unpoisoned()
+    pub fn database(&self) -> &Database {
+        &self.db
     }
 
-    pub(crate) fn memory_index(&self) -> std::sync::MutexGuard<'_, Option<MemoryIndex>> {
-        self.memory_index.lock_unpoisoned()
-    }
-
-    fn migrate(&self) -> Result<()> {
-        let mut conn = self.conn();
-        let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-        for (index, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-            let tx = conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", index as i64 + 1)?;
-            tx.commit()?;
-        }
-        Ok(())
+    fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        self.db.conn()
     }
 
     // -------------------------------------------------------------- sessions
@@ -297,7 +283,7 @@ impl Store {
 
 /// A word in a column that this version does not know (damage, or a newer
 /// Perch's data dir): the row's error, never a guess.
-pub(crate) fn unknown_word(column: usize, what: &str, word: &str) -> rusqlite::Error {
+pub fn unknown_word(column: usize, what: &str, word: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
         column,
         rusqlite::types::Type::Text,
@@ -305,7 +291,7 @@ pub(crate) fn unknown_word(column: usize, what: &str, word: &str) -> rusqlite::E
     )
 }
 
-pub(crate) fn turn_status(word: &str) -> Result<TurnStatus> {
+pub fn turn_status(word: &str) -> Result<TurnStatus> {
     TurnStatus::parse(word)
         .ok_or_else(|| crate::Error::UnknownValue(format!("the turn status {word:?}")))
 }

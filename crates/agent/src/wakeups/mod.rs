@@ -14,19 +14,26 @@
 pub mod schedule;
 pub(crate) mod scheduler;
 
-use crate::error::{Error, Result};
-use crate::model::EventKind;
-use crate::runtime::Runtime;
-use crate::store::Store;
+use crate::Agent;
 pub use perch_protocol::wakeups::{
     CreatedBy, Misfire, NewWakeup, RunStatus, Target, Wakeup, WakeupPatch, WakeupRun,
 };
+use perch_runtime::model::EventKind;
+use perch_runtime::seams::{TurnEnded, TurnObserver};
+use perch_runtime::store::{Database, Schema};
+use perch_runtime::{Error, Result, Runtime};
 use rusqlite::{params, OptionalExtension, Row};
 pub use schedule::{MillisOrText, NewSchedule, Schedule, ScheduleExt};
 use serde::Serialize;
 use stdx::now_ms;
 
-pub(crate) const MIGRATION: &str = r#"
+pub(crate) const SCHEMA: Schema = Schema {
+    name: "wakeups",
+    migrations: &[MIGRATION],
+};
+
+/// The wakeups' migration 1 (version 4 before issue 13).
+const MIGRATION: &str = r#"
 CREATE TABLE wakeups (
     id INTEGER PRIMARY KEY,
     label TEXT NOT NULL,
@@ -152,8 +159,9 @@ pub(crate) fn run_from_row(row: &Row<'_>) -> rusqlite::Result<WakeupRun> {
         fired_at: row.get(4)?,
         status: {
             let word: String = row.get(5)?;
-            RunStatus::parse(&word)
-                .ok_or_else(|| crate::store::unknown_word(5, "the wakeup run status", &word))?
+            RunStatus::parse(&word).ok_or_else(|| {
+                perch_runtime::store::unknown_word(5, "the wakeup run status", &word)
+            })?
         },
         session_id: row.get(6)?,
         turn_id: row.get(7)?,
@@ -164,7 +172,7 @@ pub(crate) fn run_from_row(row: &Row<'_>) -> rusqlite::Result<WakeupRun> {
 
 fn to_json<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value)
-        .map_err(|e| crate::Error::Invalid(format!("the wakeup could not be stored as JSON: {e}")))
+        .map_err(|e| Error::Invalid(format!("the wakeup could not be stored as JSON: {e}")))
 }
 
 fn misfire_str(m: Misfire) -> &'static str {
@@ -175,7 +183,21 @@ fn misfire_str(m: Misfire) -> &'static str {
     }
 }
 
-impl Store {
+/// The wakeups' tables and run log (claims: `scheduler.rs`).
+pub struct WakeupStore {
+    db: Database,
+}
+
+impl WakeupStore {
+    pub fn new(db: Database) -> Result<Self> {
+        db.migrate(&SCHEMA)?;
+        Ok(Self { db })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        self.db.conn()
+    }
+
     pub fn wakeup(&self, id: i64) -> Result<Option<Wakeup>> {
         let conn = self.conn();
         let sql = format!("SELECT {WAKEUP_COLUMNS} FROM wakeups WHERE id = ?1");
@@ -206,7 +228,7 @@ impl Store {
             .collect()
     }
 
-    fn save_wakeup(&self, w: &Wakeup) -> Result<i64> {
+    pub(crate) fn save_wakeup(&self, w: &Wakeup) -> Result<i64> {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO wakeups (id, label, prompt, schedule, target, misfire, grace_ms, enabled, notify, next_fire_at, created_by, created_at, updated_at)
@@ -251,7 +273,7 @@ impl Store {
         Ok(runs)
     }
 
-    fn is_wakeup_turn(&self, turn_id: &str) -> Result<bool> {
+    pub(crate) fn is_wakeup_turn(&self, turn_id: &str) -> Result<bool> {
         Ok(self
             .conn()
             .prepare_cached("SELECT 1 FROM wakeup_runs WHERE turn_id = ?1 LIMIT 1")?
@@ -288,29 +310,29 @@ impl Store {
     }
 }
 
-impl Runtime {
+impl Agent {
     pub fn wakeups(&self) -> Result<Vec<Wakeup>> {
-        self.store.wakeups()
+        self.wakeup_db.wakeups()
     }
 
     pub fn wakeup(&self, id: i64) -> Result<Wakeup> {
-        self.store
+        self.wakeup_db
             .wakeup(id)?
             .ok_or_else(|| Error::NotFound(format!("no wakeup {id}")))
     }
 
     pub fn wakeup_runs(&self, wakeup_id: Option<i64>, limit: usize) -> Result<Vec<WakeupRun>> {
-        self.store.wakeup_runs(wakeup_id, limit.clamp(1, 1000))
+        self.wakeup_db.wakeup_runs(wakeup_id, limit.clamp(1, 1000))
     }
 
     /// Whether a wakeup started this turn (its run log speaks for it).
     pub fn is_wakeup_turn(&self, turn_id: &str) -> bool {
-        self.store.is_wakeup_turn(turn_id).unwrap_or(false)
+        self.wakeup_db.is_wakeup_turn(turn_id).unwrap_or(false)
     }
 
     fn check_target(&self, target: &Target) -> Result<()> {
         if let Target::Session { session_id } = target {
-            let session = self.session(session_id)?;
+            let session = self.runtime.session(session_id)?;
             if session.archived {
                 return Err(Error::Invalid(format!("session {session_id} is archived")));
             }
@@ -331,10 +353,10 @@ impl Runtime {
         }
         let target = new.target.unwrap_or(Target::New);
         self.check_target(&target)?;
-        let count: i64 = self
-            .store
-            .conn()
-            .query_row("SELECT count(*) FROM wakeups", [], |r| r.get(0))?;
+        let count: i64 =
+            self.wakeup_db
+                .conn()
+                .query_row("SELECT count(*) FROM wakeups", [], |r| r.get(0))?;
         if count >= MAX_WAKEUPS {
             return Err(Error::Invalid(format!(
                 "at most {MAX_WAKEUPS} wakeups; delete some first"
@@ -356,7 +378,7 @@ impl Runtime {
             updated_at: now,
             last_run: None,
         };
-        wakeup.id = self.store.save_wakeup(&wakeup)?;
+        wakeup.id = self.wakeup_db.save_wakeup(&wakeup)?;
         self.wakeup_saved(wakeup.id)
     }
 
@@ -400,13 +422,13 @@ impl Runtime {
             }
         }
         w.updated_at = now;
-        self.store.save_wakeup(&w)?;
+        self.wakeup_db.save_wakeup(&w)?;
         self.wakeup_saved(id)
     }
 
     pub fn delete_wakeup(&self, id: i64) -> Result<()> {
         if self
-            .store
+            .wakeup_db
             .conn()
             .execute("DELETE FROM wakeups WHERE id = ?1", [id])?
             == 0
@@ -414,7 +436,7 @@ impl Runtime {
             return Err(Error::NotFound(format!("no wakeup {id}")));
         }
         self.scheduler_wake.notify_one();
-        self.bus.publish(EventKind::WakeupChanged {
+        self.runtime.events().publish(EventKind::WakeupChanged {
             wakeup_id: id,
             wakeup: None,
         });
@@ -424,7 +446,7 @@ impl Runtime {
     fn wakeup_saved(&self, id: i64) -> Result<Wakeup> {
         let wakeup = self.wakeup(id)?;
         self.scheduler_wake.notify_one();
-        self.bus.publish(EventKind::WakeupChanged {
+        self.runtime.events().publish(EventKind::WakeupChanged {
             wakeup_id: id,
             wakeup: Some(Box::new(wakeup.clone())),
         });
@@ -433,12 +455,12 @@ impl Runtime {
 
     pub(crate) fn publish_run(&self, run: &WakeupRun) {
         let notify = self
-            .store
+            .wakeup_db
             .wakeup(run.wakeup_id)
             .ok()
             .flatten()
             .is_none_or(|w| w.notify);
-        self.bus.publish(EventKind::WakeupRun {
+        self.runtime.events().publish(EventKind::WakeupRun {
             run: run.clone(),
             notify,
         });
@@ -446,11 +468,13 @@ impl Runtime {
 }
 
 /// A wakeup's run ends with the turn that carried it.
-pub(crate) struct RunsFollowTurns;
+pub(crate) struct RunsFollowTurns(pub std::sync::Weak<Agent>);
 
-impl crate::seams::TurnObserver for RunsFollowTurns {
-    fn turn_ended(&self, runtime: &crate::Runtime, ended: &crate::seams::TurnEnded<'_>) {
-        runtime.finish_wakeup_runs(ended.turn_id, ended.status, ended.error, ended.agent_text);
+impl TurnObserver for RunsFollowTurns {
+    fn turn_ended(&self, _: &Runtime, ended: &TurnEnded<'_>) {
+        if let Some(agent) = self.0.upgrade() {
+            agent.finish_wakeup_runs(ended.turn_id, ended.status, ended.error, ended.agent_text);
+        }
     }
 }
 

@@ -12,9 +12,9 @@
 //! - The provider's API key (Settings) is sent only to an endpoint with the
 //!   provider's own origin; a key is never sent anywhere else.
 
-use crate::error::{Error, Result};
-use crate::host::{secret_names, EmbeddingsClient, EmbeddingsRequest};
-use crate::runtime::Runtime;
+use crate::Agent;
+use perch_runtime::host::{secret_names, BoxFuture};
+use perch_runtime::{Error, Result};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -26,6 +26,26 @@ const BATCH: usize = 32;
 const RETRY_AFTER: Duration = Duration::from_secs(60);
 /// A memory's text and tags, cut to what an embedding model takes.
 const MAX_INPUT_CHARS: usize = 8000;
+
+/// One call to an OpenAI-compatible `POST {endpoint}` for embeddings.
+pub struct EmbeddingsRequest<'a> {
+    /// The full URL (`…/embeddings`).
+    pub endpoint: &'a str,
+    pub model: &'a str,
+    /// A bearer token, sent only when Perch decided the endpoint may see it.
+    pub key: Option<&'a str>,
+    pub inputs: &'a [String],
+}
+
+/// Embeddings over the network. An implementation returns one vector per
+/// input, in the inputs' order, or says in words what failed (Perch
+/// names the endpoint around it).
+pub trait EmbeddingsClient: Send + Sync {
+    fn embed<'a>(
+        &'a self,
+        request: EmbeddingsRequest<'a>,
+    ) -> BoxFuture<'a, Result<Vec<Vec<f32>>, String>>;
+}
 
 pub(crate) struct Embedder {
     client: Arc<dyn EmbeddingsClient>,
@@ -48,7 +68,9 @@ fn origin(url: &str) -> Option<String> {
 impl Embedder {
     /// The vectors of `inputs`, in order, each scaled to length 1.
     pub async fn embed(&self, inputs: &[String]) -> Result<Vec<Vec<f32>>> {
-        let failed = |what: String| Error::Embeddings(format!("{}: {what}", self.endpoint));
+        let failed = |what: String| {
+            Error::Upstream(format!("the embeddings endpoint {}: {what}", self.endpoint))
+        };
         let request = EmbeddingsRequest {
             endpoint: &self.endpoint,
             model: &self.model,
@@ -85,10 +107,10 @@ pub(crate) fn embedding_input(text: &str, tags: &[String]) -> String {
     input.chars().take(MAX_INPUT_CHARS).collect()
 }
 
-impl Runtime {
+impl Agent {
     /// The configured embeddings endpoint, if any.
     pub(crate) async fn embedder(&self) -> Option<Embedder> {
-        let config = self.config();
+        let config = self.runtime.config();
         let base = config.memory.embeddings_url.clone()?;
         let model = config.memory.embeddings_model.clone()?;
         let same_origin = config
@@ -96,7 +118,8 @@ impl Runtime {
             .as_ref()
             .is_some_and(|p| origin(&p.base_url).is_some() && origin(&p.base_url) == origin(&base));
         let key = if same_origin {
-            self.secret(secret_names::PROVIDER_API_KEY)
+            self.runtime
+                .secret(secret_names::PROVIDER_API_KEY)
                 .await
                 .ok()
                 .flatten()
@@ -141,7 +164,7 @@ impl Runtime {
         };
         let mut embedded = 0;
         loop {
-            let pending = self.store.memories_to_embed(&embedder.model, BATCH)?;
+            let pending = self.memory_db.memories_to_embed(&embedder.model, BATCH)?;
             if pending.is_empty() {
                 return Ok(embedded);
             }
@@ -152,13 +175,15 @@ impl Runtime {
                 .zip(vectors)
                 .map(|(p, vector)| (p.id, p.updated_at, vector))
                 .collect::<Vec<_>>();
-            let ids = self.store.save_embeddings(&embedder.model, &saved)?;
+            let ids = self.memory_db.save_embeddings(&embedder.model, &saved)?;
             embedded += ids.len();
             if !ids.is_empty() {
-                self.bus.publish(crate::model::EventKind::MemoryChanged {
-                    action: crate::memory::MemoryAction::Embedded,
-                    ids,
-                });
+                self.runtime
+                    .events()
+                    .publish(perch_runtime::model::EventKind::MemoryChanged {
+                        action: super::MemoryAction::Embedded,
+                        ids,
+                    });
             }
         }
     }
@@ -166,20 +191,29 @@ impl Runtime {
 
 /// Memory changes and settings changes wake the backfill; after an endpoint
 /// error it waits `RETRY_AFTER` (or the next wake).
-pub(crate) fn spawn_backfill(runtime: Weak<Runtime>, wake: Arc<tokio::sync::Notify>) {
+pub(crate) fn spawn_backfill(
+    agent: Weak<Agent>,
+    wake: Arc<tokio::sync::Notify>,
+    mut settings: tokio::sync::watch::Receiver<perch_runtime::Config>,
+) {
     tokio::spawn(async move {
         let mut retry: Option<Duration> = None;
         loop {
-            match retry {
-                Some(delay) => {
-                    let _ = tokio::time::timeout(delay, wake.notified()).await;
+            // A new endpoint or model: embed what has no vector for it.
+            let woken = async {
+                tokio::select! {
+                    _ = wake.notified() => true,
+                    changed = settings.changed() => changed.is_ok(),
                 }
-                None => wake.notified().await,
-            }
-            let Some(runtime) = runtime.upgrade() else {
+            };
+            let go_on = match retry {
+                Some(delay) => tokio::time::timeout(delay, woken).await.unwrap_or(true),
+                None => woken.await,
+            };
+            let Some(agent) = agent.upgrade().filter(|_| go_on) else {
                 return;
             };
-            retry = match runtime.backfill_embeddings().await {
+            retry = match agent.backfill_embeddings().await {
                 Ok(0) => None,
                 Ok(count) => {
                     tracing::info!("embedded {count} memories");

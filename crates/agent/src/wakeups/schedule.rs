@@ -11,11 +11,11 @@
 //! (`perch_protocol::wakeups`); what is computed from them is here:
 //! [`resolve`] and [`ScheduleExt`].
 
-use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 pub use perch_protocol::wakeups::{MillisOrText, NewSchedule, Schedule};
+use perch_runtime::{Error, Result};
 use std::str::FromStr;
 
 /// Longer than any DST shift (at most two hours, Antarctica/Troll).

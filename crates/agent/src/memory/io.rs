@@ -6,7 +6,7 @@
 //! by ` · ` holds the metadata (tags, importance, source, created, updated).
 //! Any other Markdown bullet list imports too, one memory per bullet.
 
-use crate::memory::{
+use super::{
     validate_importance, validate_tags, validate_text, Memory, MemoryRow, MemorySource, Origin,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -93,7 +93,7 @@ struct ImportedMemory {
     updated_at: Option<i64>,
 }
 
-fn to_row(m: ImportedMemory, now: i64) -> crate::Result<MemoryRow> {
+fn to_row(m: ImportedMemory, now: i64) -> perch_runtime::Result<MemoryRow> {
     let created_at = m.created_at.unwrap_or(now);
     Ok(MemoryRow {
         text: validate_text(&m.text)?,
@@ -145,7 +145,7 @@ fn parse_meta(line: &str) -> Option<Vec<(String, String)>> {
     Some(pairs)
 }
 
-fn markdown_item(lines: &[&str], now: i64) -> crate::Result<MemoryRow> {
+fn markdown_item(lines: &[&str], now: i64) -> perch_runtime::Result<MemoryRow> {
     let mut text_lines: Vec<&str> = lines.to_vec();
     let mut item = ImportedMemory {
         text: String::new(),
@@ -167,7 +167,9 @@ fn markdown_item(lines: &[&str], now: i64) -> crate::Result<MemoryRow> {
                 "tags" => item.tags = value.split(',').map(|t| t.trim().to_string()).collect(),
                 "importance" => {
                     item.importance = Some(value.parse().map_err(|_| {
-                        crate::Error::Invalid(format!("importance {value:?} is not a number"))
+                        perch_runtime::Error::Invalid(format!(
+                            "importance {value:?} is not a number"
+                        ))
                     })?)
                 }
                 "source" => {
