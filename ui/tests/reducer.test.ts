@@ -8,7 +8,7 @@ import {
   loadSnapshot,
   type AppData,
 } from '../src/lib/reducer';
-import type { Approval, EventKind, RuntimeEvent, Session, Settings, Status } from '../src/lib/types';
+import type { Approval, EventKind, Item, RuntimeEvent, Session, Settings, Status } from '../src/lib/types';
 
 let seq = 0;
 /** A runtime event with the next `seq`. */
@@ -65,6 +65,15 @@ function approval(id: string, extra: Partial<Approval> = {}): Approval {
   };
 }
 
+/** An `item.started` or `item.completed` event in s1's turn t1. */
+function itemEvent(type: 'item.started' | 'item.completed', item: Item): RuntimeEvent {
+  return ev({ type, sessionId: 's1', turnId: 't1', item });
+}
+
+function agentMessage(id: string, text: string, phase: string | null = null): Item {
+  return { type: 'agentMessage', id, text, phase };
+}
+
 function loaded(): AppData {
   const d = emptyData();
   loadSnapshot(d, { status: status(), sessions: [session('s1'), session('s2')], approvals: [] });
@@ -78,44 +87,115 @@ describe('applyEvent', () => {
     const d = loaded();
     applyEvent(d, ev({ type: 'turn.started', sessionId: 's1', turnId: 't1' }));
     expect(activeTurnId(d, 's1')).toBe('t1');
-    applyEvent(d, ev({ type: 'item.started', sessionId: 's1', turnId: 't1', item: { type: 'agentMessage', id: 'm1', text: '' } }));
+    applyEvent(d, itemEvent('item.started', agentMessage('m1', '')));
     applyEvent(d, ev({ type: 'item.delta', sessionId: 's1', turnId: 't1', itemId: 'm1', kind: 'agentMessage', delta: 'Hello ' }));
     applyEvent(d, ev({ type: 'item.delta', sessionId: 's1', turnId: 't1', itemId: 'm1', kind: 'agentMessage', delta: 'there' }));
-    expect(d.turns.s1[0].items[0].text).toBe('Hello there');
+    expect(d.turns.s1[0].items[0]).toMatchObject({ type: 'agentMessage', text: 'Hello there' });
 
-    applyEvent(d, ev({ type: 'item.completed', sessionId: 's1', turnId: 't1', item: { type: 'agentMessage', id: 'm1', text: 'Hello there!' } }));
-    expect(d.turns.s1[0].items).toHaveLength(1);
-    expect(d.turns.s1[0].items[0].text).toBe('Hello there!');
-    expect(d.turns.s1[0].items[0]._done).toBe(true);
+    applyEvent(d, itemEvent('item.completed', agentMessage('m1', 'Hello there!')));
+    expect(d.turns.s1[0].items).toEqual([{ ...agentMessage('m1', 'Hello there!'), _done: true }]);
 
     applyEvent(d, ev({ type: 'turn.completed', sessionId: 's1', turnId: 't1', status: 'completed', error: null }));
     expect(d.turns.s1[0].status).toBe('completed');
     expect(activeTurnId(d, 's1')).toBeNull();
   });
 
-  it('creates an item for a delta that arrives before item.started', () => {
+  it('creates a typed item for a delta that arrives before item.started', () => {
     const d = loaded();
     applyEvent(d, ev({ type: 'item.delta', sessionId: 's1', turnId: 't1', itemId: 'm1', kind: 'agentMessage', delta: 'Hi' }));
     expect(d.turns.s1[0]).toMatchObject({ id: 't1', status: 'inProgress' });
-    expect(d.turns.s1[0].items[0]).toMatchObject({ type: 'agentMessage', id: 'm1', text: 'Hi' });
-    // A late item.started keeps the streamed text.
-    applyEvent(d, ev({ type: 'item.started', sessionId: 's1', turnId: 't1', item: { type: 'agentMessage', id: 'm1', text: '' } }));
-    expect(d.turns.s1[0].items[0].text).toBe('Hi');
+    expect(d.turns.s1[0].items).toEqual([agentMessage('m1', 'Hi')]);
+    // A late item.started keeps the streamed text and takes Codex's fields.
+    applyEvent(d, itemEvent('item.started', agentMessage('m1', '', 'final_answer')));
+    expect(d.turns.s1[0].items).toEqual([agentMessage('m1', 'Hi', 'final_answer')]);
+  });
+
+  it('streams command output into a placeholder, kept when its item starts', () => {
+    const d = loaded();
+    applyEvent(d, ev({ type: 'item.delta', sessionId: 's1', turnId: 't1', itemId: 'c1', kind: 'commandOutput', delta: 'a\n' }));
+    expect(d.turns.s1[0].items).toEqual([
+      {
+        type: 'commandExecution',
+        id: 'c1',
+        command: '',
+        cwd: '',
+        status: 'inProgress',
+        aggregatedOutput: 'a\n',
+        exitCode: null,
+        durationMs: null,
+      },
+    ]);
+    const started: Item = {
+      type: 'commandExecution',
+      id: 'c1',
+      command: 'ls',
+      cwd: '/w',
+      status: 'inProgress',
+      aggregatedOutput: null,
+      exitCode: null,
+      durationMs: null,
+    };
+    applyEvent(d, itemEvent('item.started', started));
+    expect(d.turns.s1[0].items).toEqual([{ ...started, aggregatedOutput: 'a\n' }]);
+  });
+
+  it('passes other and contextCompaction items through unchanged', () => {
+    const d = loaded();
+    const plan: Item = { type: 'other', id: 'p1', codexType: 'plan', data: { text: '1. Look\n2. Fix' } };
+    const compaction: Item = { type: 'contextCompaction', id: 'k1' };
+    applyEvent(d, itemEvent('item.started', plan));
+    applyEvent(d, itemEvent('item.started', compaction));
+    expect(d.turns.s1[0].items).toEqual([plan, compaction]);
+    applyEvent(d, itemEvent('item.completed', plan));
+    applyEvent(d, itemEvent('item.completed', compaction));
+    expect(d.turns.s1[0].items).toEqual([
+      { ...plan, _done: true },
+      { ...compaction, _done: true },
+    ]);
+  });
+
+  it('never lets a late item.started undo a completed item', () => {
+    const d = loaded();
+    applyEvent(d, itemEvent('item.completed', agentMessage('m1', 'Done.')));
+    applyEvent(d, itemEvent('item.started', agentMessage('m1', '')));
+    expect(d.turns.s1[0].items).toEqual([{ ...agentMessage('m1', 'Done.'), _done: true }]);
+  });
+
+  it('drops a delta whose kind does not fit its item', () => {
+    const d = loaded();
+    applyEvent(d, itemEvent('item.started', agentMessage('m1', 'Hi')));
+    applyEvent(d, ev({ type: 'item.delta', sessionId: 's1', turnId: 't1', itemId: 'm1', kind: 'commandOutput', delta: 'x' }));
+    expect(d.turns.s1[0].items).toEqual([agentMessage('m1', 'Hi')]);
   });
 
   it('appends command output and reasoning deltas', () => {
     const d = loaded();
-    applyEvent(d, ev({
-      type: 'item.started',
-      sessionId: 's1', turnId: 't1',
-      item: { type: 'commandExecution', id: 'c1', command: 'ls', status: 'inProgress', aggregatedOutput: null, exitCode: null },
+    applyEvent(d, itemEvent('item.started', {
+      type: 'commandExecution',
+      id: 'c1',
+      command: 'ls',
+      cwd: '/w',
+      status: 'inProgress',
+      aggregatedOutput: null,
+      exitCode: null,
+      durationMs: null,
     }));
     applyEvent(d, ev({ type: 'item.delta', sessionId: 's1', turnId: 't1', itemId: 'c1', kind: 'commandOutput', delta: 'a\n' }));
     applyEvent(d, ev({ type: 'item.delta', sessionId: 's1', turnId: 't1', itemId: 'c1', kind: 'commandOutput', delta: 'b\n' }));
-    expect(d.turns.s1[0].items[0].aggregatedOutput).toBe('a\nb\n');
+    expect(d.turns.s1[0].items[0]).toMatchObject({ type: 'commandExecution', aggregatedOutput: 'a\nb\n' });
     applyEvent(d, ev({ type: 'item.delta', sessionId: 's1', turnId: 't1', itemId: 'r1', kind: 'reasoning', delta: '**Plan**' }));
     applyEvent(d, ev({ type: 'item.delta', sessionId: 's1', turnId: 't1', itemId: 'r1', kind: 'reasoning', delta: ' it' }));
-    expect(d.turns.s1[0].items[1]).toMatchObject({ type: 'reasoning', summary: ['**Plan** it'] });
+    expect(d.turns.s1[0].items[1]).toEqual({ type: 'reasoning', id: 'r1', summary: ['**Plan** it'], content: [] });
+    // File change output, streamed before its item, is kept when it starts.
+    applyEvent(d, ev({ type: 'item.delta', sessionId: 's1', turnId: 't1', itemId: 'f1', kind: 'fileChange', delta: 'patched' }));
+    const change: Item = {
+      type: 'fileChange',
+      id: 'f1',
+      changes: [{ path: 'b.rs', kind: { type: 'update', movePath: 'c.rs' }, diff: '-a\n+b' }],
+      status: 'inProgress',
+    };
+    applyEvent(d, itemEvent('item.started', change));
+    expect(d.turns.s1[0].items[2]).toEqual({ ...change, output: 'patched' });
   });
 
   it('ignores item events of sessions whose history is not loaded', () => {
@@ -182,15 +262,23 @@ describe('applyEvent', () => {
   it('drops the local echo of a sent message when Codex reports it', () => {
     const d = loaded();
     addLocalUserMessage(d, 's1', 't1', 'do it');
-    expect(d.turns.s1[0].items).toHaveLength(1);
-    applyEvent(d, ev({
-      type: 'item.completed',
-      sessionId: 's1', turnId: 't1', item: { type: 'userMessage', id: 'u1', content: [{ type: 'text', text: 'do it' }] },
-    }));
-    expect(d.turns.s1[0].items.map((i) => i.id)).toEqual(['u1']);
+    expect(d.turns.s1[0].items).toEqual([
+      { type: 'userMessage', id: expect.stringMatching(/^local-/), content: [{ type: 'text', text: 'do it' }], local: true },
+    ]);
+    // Another message's report leaves the echo alone.
+    applyEvent(d, itemEvent('item.started', { type: 'userMessage', id: 'u0', content: [{ type: 'text', text: 'earlier' }] }));
+    expect(d.turns.s1[0].items).toHaveLength(2);
+    // Codex's userMessage with the same text (an image beside it has no text).
+    const echo: Item = {
+      type: 'userMessage',
+      id: 'u1',
+      content: [{ type: 'text', text: 'do ' }, { type: 'image', url: null }, { type: 'text', text: 'it' }],
+    };
+    applyEvent(d, itemEvent('item.completed', echo));
+    expect(d.turns.s1[0].items.map((i) => i.id)).toEqual(['u0', 'u1']);
     // An echo that arrived first means no local copy is added.
     addLocalUserMessage(d, 's1', 't1', 'do it');
-    expect(d.turns.s1[0].items).toHaveLength(1);
+    expect(d.turns.s1[0].items.map((i) => i.id)).toEqual(['u0', 'u1']);
   });
 
   it('reloads when sequence numbers go backwards (server restarted)', () => {

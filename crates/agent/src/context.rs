@@ -7,7 +7,7 @@
 
 use crate::memory::Memory;
 use crate::planner::Plan;
-use crate::Agent;
+use crate::AgentState;
 use perch_runtime::host::BoxFuture;
 use perch_runtime::seams::TurnContext;
 use perch_runtime::Runtime;
@@ -83,7 +83,7 @@ fn one_line(text: &str) -> String {
 /// The turn context of this crate: the memories relevant to the message
 /// and the open plan items, as the `<perch_context>` block; marks those
 /// memories used.
-pub(crate) struct MemoryAndPlans(pub Weak<Agent>);
+pub(crate) struct MemoryAndPlans(pub Weak<AgentState>);
 
 impl TurnContext for MemoryAndPlans {
     fn before_turn<'a>(

@@ -7,11 +7,11 @@
 //! - [`wakeups`]: prompts sent to the agent on a schedule, with a run log;
 //! - [`context`]: what of memory and plans goes into each turn.
 //!
-//! [`Agent::attach`] joins them to a runtime: each feature brings its own
+//! [`AgentState::attach`] joins them to a runtime: each feature brings its own
 //! tables ([`perch_runtime::store::Schema`]) to the runtime's database, and
 //! the core reaches them only through its two seams (turn context, turn
 //! ended). Clients (the API, the MCP tools, the desktop shell) call
-//! [`Agent`]'s methods.
+//! [`AgentState`]'s methods.
 //!
 //! Architecture invariant: no HTTP client or server (embeddings come
 //! through the host's [`EmbeddingsClient`]), no peer network (the peer link
@@ -37,7 +37,7 @@ pub struct AgentOptions {
     pub embeddings: Option<Arc<dyn EmbeddingsClient>>,
 }
 
-pub struct Agent {
+pub struct AgentState {
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) memory_db: MemoryStore,
     pub(crate) plan_db: PlanStore,
@@ -51,10 +51,10 @@ pub struct Agent {
     /// The session peer messages go to, once the peer network chose it.
     peer_session: Mutex<Option<String>>,
     /// For tasks the agent spawns about itself (wakeup turns).
-    pub(crate) me: Weak<Agent>,
+    pub(crate) me: Weak<AgentState>,
 }
 
-impl Agent {
+impl AgentState {
     /// Brings the features' tables up to date in the runtime's database and
     /// joins them to its seams. Call it before [`Runtime::launch_codex`], so
     /// that the first turn already has its context.

@@ -5,7 +5,7 @@
 //! transaction, then published as `plan.changed` with the whole plan, so a
 //! page shows the agent checking items as it happens.
 
-use crate::Agent;
+use crate::AgentState;
 pub use perch_protocol::plans::{NewPlan, NewPlanItem, Plan, PlanItem, PlanItemPatch};
 use perch_runtime::model::EventKind;
 use perch_runtime::store::{Database, Schema};
@@ -15,7 +15,7 @@ use stdx::now_ms;
 
 pub(crate) const SCHEMA: Schema = Schema {
     name: "planner",
-    migrations: &[MIGRATION],
+    migrations: &[MIGRATION, STABLE_IDS_MIGRATION],
 };
 
 /// The planner's migration 1 (version 3 before issue 13).
@@ -38,12 +38,45 @@ CREATE TABLE plan_items (
 CREATE INDEX plan_items_by_plan ON plan_items(plan_id, position);
 "#;
 
+/// The planner's migration 2: plan and item ids are never given again
+/// (without `AUTOINCREMENT` SQLite reuses the highest one after a delete,
+/// and a client holding it would change another plan). Rebuilt with every row.
+const STABLE_IDS_MIGRATION: &str = r#"
+CREATE TABLE plans_new (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+INSERT INTO plans_new (id, name, created_at, updated_at)
+    SELECT id, name, created_at, updated_at FROM plans;
+-- Items refer to the new table: dropping the old one cascades (SQLite as
+-- Perch links it enforces foreign keys), and the rename below carries the
+-- reference along.
+CREATE TABLE plan_items_new (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    plan_id INTEGER NOT NULL REFERENCES plans_new(id) ON DELETE CASCADE,
+    text TEXT NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0,
+    position INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    done_at INTEGER
+);
+INSERT INTO plan_items_new (id, plan_id, text, done, position, updated_at, done_at)
+    SELECT id, plan_id, text, done, position, updated_at, done_at FROM plan_items;
+DROP TABLE plan_items;
+DROP TABLE plans;
+ALTER TABLE plans_new RENAME TO plans;
+ALTER TABLE plan_items_new RENAME TO plan_items;
+CREATE INDEX plan_items_by_plan ON plan_items(plan_id, position);
+"#;
+
 const MAX_NAME_CHARS: usize = 80;
 const MAX_ITEM_CHARS: usize = 2000;
 const MAX_ITEMS: usize = 500;
 const MAX_PLANS: i64 = 200;
 
-/// One change to a plan; `Agent::change_plan` applies it.
+/// One change to a plan; `AgentState::change_plan` applies it.
 #[derive(Debug, Clone)]
 pub enum PlanChange {
     Rename(String),
@@ -268,7 +301,7 @@ impl PlanStore {
     }
 }
 
-impl Agent {
+impl AgentState {
     pub fn plans(&self) -> Result<Vec<Plan>> {
         self.plan_db.plans()
     }

@@ -30,14 +30,14 @@ fn a_version_5_data_dir_opens_without_loss() -> TestResult {
     let memories = MemoryStore::new(db.clone())?;
     let plans = PlanStore::new(db.clone())?;
     let wakeups = WakeupStore::new(db.clone())?;
-    // Each owner's version, adopted from `user_version` 5 (the core then
-    // took its migration 2, the transcript).
+    // Each owner's version, adopted from `user_version` 5, then brought up
+    // to date (the core's transcript, and ids that are never given again).
     let versions: Vec<(String, i64)> = db
         .conn()
         .prepare("SELECT name, version FROM schema_versions ORDER BY name")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
-    let expected = [("core", 2), ("memory", 2), ("planner", 1), ("wakeups", 1)];
+    let expected = [("core", 2), ("memory", 3), ("planner", 2), ("wakeups", 2)];
     assert_eq!(versions, expected.map(|(n, v)| (n.to_string(), v)).to_vec());
 
     let session = store.session(SESSION)?.ok_or("the session is gone")?;
@@ -106,7 +106,48 @@ fn a_new_data_dir_gets_every_schema_and_opening_again_changes_nothing() -> TestR
         let total: i64 =
             db.conn()
                 .query_row("SELECT sum(version) FROM schema_versions", [], |r| r.get(0))?;
-        assert_eq!(total, 6, "core 2 + memory 2 + planner 1 + wakeups 1");
+        assert_eq!(total, 9, "core 2 + memory 3 + planner 2 + wakeups 2");
     }
+    Ok(())
+}
+
+#[test]
+fn a_deleted_records_id_is_never_given_again() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("perch.db");
+    {
+        let conn = rusqlite::Connection::open(&path)?;
+        conn.execute_batch(include_str!("fixtures/perch-v5.sql"))?;
+    }
+    let db = Database::open(&path)?;
+    Store::new(db.clone())?;
+    let memories = MemoryStore::new(db.clone())?;
+    PlanStore::new(db.clone())?;
+    WakeupStore::new(db.clone())?;
+    for table in ["memories", "plans", "plan_items", "wakeups", "wakeup_runs"] {
+        let sql: String = db.conn().query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [table],
+            |r| r.get(0),
+        )?;
+        assert!(sql.contains("AUTOINCREMENT"), "{table}: {sql}");
+    }
+    // The fixture's rows kept their ids; the highest one, deleted, is not
+    // handed out again.
+    assert!(memories.memory(2)?.is_some());
+    let highest: i64 = db
+        .conn()
+        .query_row("SELECT max(id) FROM memories", [], |r| r.get(0))?;
+    assert_eq!(memories.delete_memories(&[highest])?, vec![highest]);
+    let row = perch_agent::memory::MemoryRow {
+        text: "after the delete".into(),
+        tags: vec![],
+        origin: perch_agent::memory::Origin::person(),
+        importance: 0.5,
+        created_at: 1,
+        updated_at: 1,
+    };
+    let ids = memories.insert_memories(&[row])?;
+    assert!(ids[0] > highest, "{} reused {highest}", ids[0]);
     Ok(())
 }

@@ -13,7 +13,7 @@ use perch_agent::memory::{
 };
 use perch_agent::planner::{NewPlan, NewPlanItem, Plan, PlanChange, PlanItemPatch};
 use perch_agent::wakeups::{CreatedBy, NewWakeup, Wakeup, WakeupPatch, WakeupRun};
-use perch_agent::Agent;
+use perch_agent::AgentState;
 use perch_protocol::errors::ErrorBody;
 use perch_protocol::List;
 use serde::{Deserialize, Serialize};
@@ -23,7 +23,7 @@ use utoipa::{IntoParams, ToSchema};
 /// Memory imports may be larger than other bodies.
 pub const IMPORT_LIMIT: usize = 16 * 1024 * 1024;
 
-type Ag = State<Arc<Agent>>;
+type Ag = State<Arc<AgentState>>;
 type Id = Result<Path<i64>, PathRejection>;
 type Ids = Result<Path<(i64, i64)>, PathRejection>;
 

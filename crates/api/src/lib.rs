@@ -43,7 +43,7 @@ pub struct ApiOptions {
     /// Perch's agent on the peer network; `None` when it is off.
     pub peer: Option<Arc<perch_peer::Peer>>,
     /// Memory, plans and wakeups.
-    pub agent: Arc<perch_agent::Agent>,
+    pub agent: Arc<perch_agent::AgentState>,
 }
 
 /// The API and the web UI. The `routes!` table below builds both the axum

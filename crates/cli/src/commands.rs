@@ -7,12 +7,12 @@ use futures_util::StreamExt;
 use perch_protocol::approvals::{Answer, Approval, Decision};
 use perch_protocol::auth::LoginCode;
 use perch_protocol::events::{DeltaKind, Event, EventKind};
+use perch_protocol::items::Item;
 use perch_protocol::sessions::{
-    Interrupting, NewSession, Sent, Session, SessionPatch, TurnStatus, UserText,
+    HistoryTurn, Interrupting, NewSession, Sent, Session, SessionPatch, TurnStatus, UserText,
 };
 use perch_protocol::system::Status;
 use perch_protocol::List;
-use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -57,33 +57,6 @@ fn session_of(kind: &EventKind) -> Option<&str> {
             Some(&approval.session_id)
         }
         _ => None,
-    }
-}
-
-/// A Codex thread item (the contract keeps them as Codex sends them): the
-/// kinds and fields `perch run` reports.
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-enum ThreadItem {
-    AgentMessage,
-    #[serde(rename_all = "camelCase")]
-    CommandExecution {
-        #[serde(default)]
-        command: String,
-        #[serde(default)]
-        exit_code: Option<i64>,
-    },
-    FileChange {
-        #[serde(default)]
-        changes: Option<Vec<IgnoredAny>>,
-    },
-    #[serde(other)]
-    Other,
-}
-
-impl ThreadItem {
-    fn of(item: &Value) -> Self {
-        Self::deserialize(item).unwrap_or(Self::Other)
     }
 }
 
@@ -137,18 +110,20 @@ pub async fn run(
                 let _ = write!(stdout, "{delta}");
                 let _ = stdout.flush();
             }
-            EventKind::ItemCompleted { item, .. } if text => match ThreadItem::of(&item) {
-                ThreadItem::AgentMessage => {
+            EventKind::ItemCompleted { item, .. } if text => match item {
+                Item::AgentMessage { .. } => {
                     let _ = writeln!(stdout);
                 }
-                ThreadItem::CommandExecution { command, exit_code } => eprintln!(
+                Item::CommandExecution {
+                    command, exit_code, ..
+                } => eprintln!(
                     "[ran] {command} (exit {})",
                     exit_code.map_or("?".into(), |c| c.to_string())
                 ),
-                ThreadItem::FileChange { changes } => {
-                    eprintln!("[changed files] {}", changes.as_ref().map_or(0, Vec::len))
+                Item::FileChange { changes, .. } => {
+                    eprintln!("[changed files] {}", changes.len())
                 }
-                ThreadItem::Other => {}
+                _ => {}
             },
             EventKind::ApprovalRequested { approval } if text => {
                 eprintln!(
@@ -242,10 +217,10 @@ pub async fn sessions_list(client: &Client, archived: bool, as_json: bool) -> Re
     Ok(())
 }
 
-/// Prints the session and its turns as the server sent them.
+/// Prints the session and its turns.
 pub async fn sessions_show(client: &Client, id: &str) -> Result<(), CliError> {
-    let session: Value = client.get(&format!("/api/sessions/{id}")).await?;
-    let history: List<Value> = client.get(&format!("/api/sessions/{id}/history")).await?;
+    let session: Session = client.get(&format!("/api/sessions/{id}")).await?;
+    let history: List<HistoryTurn> = client.get(&format!("/api/sessions/{id}/history")).await?;
     print_json(&json!({ "session": session, "turns": history.data }));
     Ok(())
 }

@@ -7,8 +7,11 @@ use perch_runtime::host::BoxFuture;
 use serde::Deserialize;
 use std::time::Duration;
 
+#[derive(Default)]
 pub struct HttpEmbeddings {
-    http: reqwest::Client,
+    /// Built on the first call: building a client loads the system's TLS
+    /// roots (tens of ms, MBs), and most people configure no embeddings.
+    http: std::sync::OnceLock<reqwest::Client>,
 }
 
 #[derive(Deserialize)]
@@ -23,13 +26,16 @@ struct EmbeddingItem {
 }
 
 impl HttpEmbeddings {
-    /// One client for every call (building one loads the TLS roots).
-    pub fn new() -> Result<Self, String> {
+    /// One client for every call.
+    fn http(&self) -> Result<&reqwest::Client, String> {
+        if let Some(http) = self.http.get() {
+            return Ok(http);
+        }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| format!("no HTTP client for embeddings: {e}"))?;
-        Ok(Self { http })
+        Ok(self.http.get_or_init(|| http))
     }
 }
 
@@ -40,7 +46,7 @@ impl EmbeddingsClient for HttpEmbeddings {
     ) -> BoxFuture<'a, Result<Vec<Vec<f32>>, String>> {
         Box::pin(async move {
             let mut call = self
-                .http
+                .http()?
                 .post(request.endpoint)
                 .json(&serde_json::json!({ "model": request.model, "input": request.inputs }));
             if let Some(key) = request.key {

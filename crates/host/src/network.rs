@@ -4,7 +4,7 @@
 //! MCP URL), in that order: relay, peer link, MCP server over both.
 
 use crate::server::ServerError;
-use perch_agent::Agent;
+use perch_agent::AgentState;
 use perch_mcp::McpServer;
 use perch_peer::{Identity, Peer, PeerOptions};
 use perch_relay::{RelayServer, RelaySettings};
@@ -37,7 +37,7 @@ impl Network {
         relay_listen: Option<String>,
         data_dir: &Path,
         secrets: Arc<dyn SecretStore>,
-        agent: Arc<Agent>,
+        agent: Arc<AgentState>,
     ) -> Result<Self, ServerError> {
         let stored_token =
             tokio::task::spawn_blocking(move || secrets.get(secret_names::RELAY_TOKEN))
@@ -137,7 +137,7 @@ impl Network {
 
 /// Perch's agent (and the person) join the relay.
 async fn join(
-    agent: Arc<Agent>,
+    agent: Arc<AgentState>,
     config: &Config,
     choice: &RelayChoice,
 ) -> Result<Arc<Peer>, ServerError> {

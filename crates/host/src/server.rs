@@ -4,7 +4,7 @@
 use crate::embeddings::HttpEmbeddings;
 use crate::network::Network;
 use crate::secrets::{load_or_create_token, open_secret_store};
-use perch_agent::{Agent, AgentOptions};
+use perch_agent::{AgentOptions, AgentState};
 use perch_api::{ApiOptions, Auth};
 use perch_runtime::host::{Autostart, HostError, SecretStore};
 use perch_runtime::{Config, Runtime, RuntimeOptions};
@@ -26,8 +26,6 @@ pub enum ServerError {
     Runtime(#[from] perch_runtime::Error),
     #[error(transparent)]
     Host(#[from] HostError),
-    #[error("{0}")]
-    Http(String),
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServerError {
@@ -51,7 +49,7 @@ pub struct ServerOptions {
 pub struct Server {
     pub runtime: Arc<Runtime>,
     /// Memory, plans and wakeups, joined to the runtime.
-    pub agent: Arc<Agent>,
+    pub agent: Arc<AgentState>,
     pub auth: Arc<Auth>,
     pub secrets: Arc<dyn SecretStore>,
     /// `http://127.0.0.1:PORT`
@@ -162,10 +160,10 @@ impl Server {
             logs_dir: options.logs_dir,
         })
         .await?;
-        let agent = Agent::attach(
+        let agent = AgentState::attach(
             runtime.clone(),
             AgentOptions {
-                embeddings: Some(Arc::new(HttpEmbeddings::new().map_err(ServerError::Http)?)),
+                embeddings: Some(Arc::new(HttpEmbeddings::default())),
             },
         )?;
         let network = Network::start(

@@ -5,7 +5,7 @@ use super::{json_text, PerchTools, ToolResult};
 use perch_agent::memory::{MemoryPatch, MemoryQuery, NewMemory};
 use perch_agent::planner::{NewPlan, NewPlanItem, Plan, PlanChange, PlanItemPatch};
 use perch_agent::wakeups::{CreatedBy, MillisOrText, Misfire, NewSchedule, NewWakeup, Target};
-use perch_agent::Agent;
+use perch_agent::AgentState;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{schemars, tool, tool_router};
 use serde::Deserialize;
@@ -179,7 +179,7 @@ impl Schedule {
         }
     }
 
-    fn target(&self, rt: &Agent) -> Target {
+    fn target(&self, rt: &AgentState) -> Target {
         match self.target.as_deref().map(str::trim) {
             Some("new") => Target::New,
             Some("peer") => Target::Peer,

@@ -18,7 +18,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use perch_agent::Agent;
+use perch_agent::AgentState;
 use perch_peer::Peer;
 use perch_runtime::McpAttachment;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -47,7 +47,7 @@ pub struct McpServer {
 impl McpServer {
     /// Binds `127.0.0.1:0` and serves `/mcp`: the agent-state tools over
     /// `runtime`, the peer tools over `peer` (`None`: the network is off).
-    pub async fn start(agent: Arc<Agent>, peer: Option<Arc<Peer>>) -> Result<Self, McpError> {
+    pub async fn start(agent: Arc<AgentState>, peer: Option<Arc<Peer>>) -> Result<Self, McpError> {
         let token = stdx::random_hex(24).map_err(|source| McpError {
             context: "making the MCP token",
             source,
@@ -126,7 +126,7 @@ async fn require_token(State(token): State<Arc<String>>, request: Request, next:
 #[derive(Clone)]
 struct PerchTools {
     peer: Option<Arc<Peer>>,
-    agent: Arc<Agent>,
+    agent: Arc<AgentState>,
     tool_router: ToolRouter<Self>,
 }
 

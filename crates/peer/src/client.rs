@@ -10,13 +10,14 @@ use reqwest::{Method, RequestBuilder};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<RelayEvent>> + Send>>;
 
 #[derive(Clone)]
 pub struct RelayClient {
-    http: reqwest::Client,
+    http: Arc<OnceLock<reqwest::Client>>,
     base: String,
     token: Option<String>,
 }
@@ -29,26 +30,39 @@ impl RelayClient {
                 "the relay URL {base:?} must start with http:// or https://"
             )));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|source| PeerError::Unreachable {
-                url: base.clone(),
-                source,
-            })?;
-        Ok(Self { http, base, token })
+        Ok(Self {
+            http: Arc::new(OnceLock::new()),
+            base,
+            token,
+        })
     }
 
     pub fn url(&self) -> &str {
         &self.base
     }
 
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        let builder = self.http.request(method, format!("{}{path}", self.base));
-        match &self.token {
+    fn request(&self, method: Method, path: &str) -> Result<RequestBuilder> {
+        let builder = self.http()?.request(method, format!("{}{path}", self.base));
+        Ok(match &self.token {
             Some(token) => builder.bearer_auth(token),
             None => builder,
+        })
+    }
+
+    /// The HTTP client, built on the first request: building one loads the
+    /// system's TLS roots (tens of ms, MBs), which Perch's start need not wait for.
+    fn http(&self) -> Result<&reqwest::Client> {
+        if let Some(http) = self.http.get() {
+            return Ok(http);
         }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|source| PeerError::Unreachable {
+                url: self.base.clone(),
+                source,
+            })?;
+        Ok(self.http.get_or_init(|| http))
     }
 
     async fn call<T: DeserializeOwned>(&self, builder: RequestBuilder) -> Result<T> {
@@ -69,54 +83,54 @@ impl RelayClient {
     }
 
     pub async fn register(&self, card: &RegisterAgent) -> Result<Agent> {
-        self.call(self.request(Method::POST, "/api/agents").json(card))
+        self.call(self.request(Method::POST, "/api/agents")?.json(card))
             .await
     }
 
     pub async fn heartbeat(&self, id: &str, proof: &InstanceProof) -> Result<Agent> {
         self.call(
-            self.request(Method::POST, &format!("/api/agents/{id}/heartbeat"))
+            self.request(Method::POST, &format!("/api/agents/{id}/heartbeat"))?
                 .json(proof),
         )
         .await
     }
 
     pub async fn agents(&self) -> Result<Vec<Agent>> {
-        self.call(self.request(Method::GET, "/api/agents")).await
+        self.call(self.request(Method::GET, "/api/agents")?).await
     }
 
     pub async fn agent(&self, id: &str) -> Result<Agent> {
-        self.call(self.request(Method::GET, &format!("/api/agents/{id}")))
+        self.call(self.request(Method::GET, &format!("/api/agents/{id}"))?)
             .await
     }
 
     /// `GET /api/messages` with the relay's query keys (`for`, `sinceId`, ...).
     pub async fn messages(&self, query: &[(&str, String)]) -> Result<Vec<Message>> {
-        self.call(self.request(Method::GET, "/api/messages").query(query))
+        self.call(self.request(Method::GET, "/api/messages")?.query(query))
             .await
     }
 
     /// The newest message id (`GET /api/messages/cursor`).
     pub async fn cursor(&self) -> Result<i64> {
         let cursor: Value = self
-            .call(self.request(Method::GET, "/api/messages/cursor"))
+            .call(self.request(Method::GET, "/api/messages/cursor")?)
             .await?;
         Ok(cursor["latestId"].as_i64().unwrap_or(0))
     }
 
     pub async fn message(&self, id: i64) -> Result<Message> {
-        self.call(self.request(Method::GET, &format!("/api/messages/{id}")))
+        self.call(self.request(Method::GET, &format!("/api/messages/{id}"))?)
             .await
     }
 
     pub async fn send(&self, message: &NewMessage) -> Result<Message> {
-        self.call(self.request(Method::POST, "/api/messages").json(message))
+        self.call(self.request(Method::POST, "/api/messages")?.json(message))
             .await
     }
 
     pub async fn mark_read(&self, id: i64, agent: &str) -> Result<Message> {
         self.call(
-            self.request(Method::PATCH, &format!("/api/messages/{id}"))
+            self.request(Method::PATCH, &format!("/api/messages/{id}"))?
                 .json(&json!({ "readBy": agent })),
         )
         .await
@@ -138,7 +152,7 @@ impl RelayClient {
             "leaseMs": lease.as_millis() as i64,
         });
         self.call(
-            self.request(Method::POST, &format!("/api/messages/{id}/{op}"))
+            self.request(Method::POST, &format!("/api/messages/{id}/{op}"))?
                 .json(&body),
         )
         .await
@@ -146,7 +160,7 @@ impl RelayClient {
 
     pub async fn pairs(&self, agent: Option<&str>) -> Result<Vec<Pair>> {
         let query: Vec<(&str, &str)> = agent.map(|a| ("agentId", a)).into_iter().collect();
-        self.call(self.request(Method::GET, "/api/pairs").query(&query))
+        self.call(self.request(Method::GET, "/api/pairs")?.query(&query))
             .await
     }
 
@@ -157,14 +171,14 @@ impl RelayClient {
         objective: Option<String>,
     ) -> Result<Pair> {
         let body = json!({ "from": from, "target": target, "objective": objective });
-        self.call(self.request(Method::POST, "/api/pairs").json(&body))
+        self.call(self.request(Method::POST, "/api/pairs")?.json(&body))
             .await
     }
 
     /// `action`: `accept`, `reject` or `hangup`.
     pub async fn answer_pair(&self, id: &str, action: &str, agent: &str) -> Result<Pair> {
         self.call(
-            self.request(Method::POST, &format!("/api/pairs/{id}/{action}"))
+            self.request(Method::POST, &format!("/api/pairs/{id}/{action}"))?
                 .json(&json!({ "agentId": agent })),
         )
         .await
@@ -173,7 +187,7 @@ impl RelayClient {
     pub async fn pair_message(&self, id: &str, from: &str, body: &str) -> Result<Message> {
         let body = json!({ "from": from, "body": body });
         self.call(
-            self.request(Method::POST, &format!("/api/pairs/{id}/messages"))
+            self.request(Method::POST, &format!("/api/pairs/{id}/messages"))?
                 .json(&body),
         )
         .await
@@ -182,7 +196,7 @@ impl RelayClient {
     pub async fn tasks(&self, status: Option<&str>, limit: usize) -> Result<Vec<Task>> {
         let mut query = vec![("limit", limit.to_string())];
         query.extend(status.map(|s| ("status", s.to_string())));
-        self.call(self.request(Method::GET, "/api/tasks").query(&query))
+        self.call(self.request(Method::GET, "/api/tasks")?.query(&query))
             .await
     }
 
@@ -197,7 +211,7 @@ impl RelayClient {
         let body =
             json!({ "agentId": agent, "status": status, "progress": progress, "result": result });
         self.call(
-            self.request(Method::PATCH, &format!("/api/tasks/{id}/status"))
+            self.request(Method::PATCH, &format!("/api/tasks/{id}/status"))?
                 .json(&body),
         )
         .await
@@ -210,7 +224,7 @@ impl RelayClient {
             source,
         };
         let response = self
-            .request(Method::GET, "/api/events")
+            .request(Method::GET, "/api/events")?
             .header("Accept", "text/event-stream")
             .send()
             .await

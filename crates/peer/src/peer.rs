@@ -10,7 +10,7 @@ use crate::error::{PeerError, Result};
 use crate::identity::Identity;
 use crate::ledger::{Ledger, DIRECT};
 use futures_util::StreamExt;
-use perch_agent::Agent as PerchAgent;
+use perch_agent::AgentState;
 use perch_protocol::peer::{PeerLink, PeerMessage, PeerStatus};
 use perch_relay_protocol::{
     Agent, AgentStatus, InstanceProof, Message, NewMessage, Pair, RegisterAgent, RelayEvent,
@@ -61,7 +61,7 @@ pub struct Peer {
     embedded: bool,
     pub(crate) runtime: Arc<Runtime>,
     /// Told which session is the peer session.
-    pub(crate) agent: Arc<PerchAgent>,
+    pub(crate) agent: Arc<AgentState>,
     pub(crate) ledger: Ledger,
     instance_id: String,
     link: Mutex<Link>,
@@ -72,7 +72,7 @@ pub struct Peer {
 }
 
 impl Peer {
-    pub async fn start(agent: Arc<PerchAgent>, options: PeerOptions) -> Result<Arc<Self>> {
+    pub async fn start(agent: Arc<AgentState>, options: PeerOptions) -> Result<Arc<Self>> {
         let runtime = agent.runtime().clone();
         let client = RelayClient::new(&options.relay_url, options.token)?;
         let ledger = Ledger::open(&runtime.data_dir().join("peer.db"))?;

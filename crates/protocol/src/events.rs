@@ -2,6 +2,7 @@
 //! (the `type` tag is the SSE `event:` name too).
 
 use crate::approvals::Approval;
+use crate::items::Item;
 use crate::memory::MemoryAction;
 use crate::peer::{PeerMessage, PeerStatus};
 use crate::plans::Plan;
@@ -65,19 +66,13 @@ pub enum EventKind {
     ItemStarted {
         session_id: String,
         turn_id: String,
-        /// A Codex thread item (`{type, id, …}`).
-        #[ts(type = "{ type: string; id: string; [k: string]: unknown }")]
-        #[schema(value_type = Object)]
-        item: serde_json::Value,
+        item: Item,
     },
     #[serde(rename = "item.completed")]
     ItemCompleted {
         session_id: String,
         turn_id: String,
-        /// A Codex thread item (`{type, id, …}`).
-        #[ts(type = "{ type: string; id: string; [k: string]: unknown }")]
-        #[schema(value_type = Object)]
-        item: serde_json::Value,
+        item: Item,
     },
     #[serde(rename = "item.delta")]
     ItemDelta {

@@ -1,6 +1,6 @@
-//! Perch's API contract: the types of `/api/*` requests and responses,
-//! shared by the server (`perch-api`) and its clients (the CLI; the web UI
-//! through generated TypeScript, issue 13's next step).
+//! Perch's API contract: the types of `/api/*` requests and responses and
+//! of the event stream, shared by the server (`perch-api`) and its clients
+//! (the CLI; the web UI through generated TypeScript).
 //!
 //! Invariants:
 //! - Derives only (serde, ts-rs): no Perch crate, no IO, no HTTP. A client
@@ -12,15 +12,15 @@
 //! - Field names are the wire's (camelCase); validation that needs state
 //!   (a relay, a store) stays in the server.
 //!
-//! Today it holds the list envelope every list route answers with
-//! ([`List`]), sessions and turns ([`sessions`]) and the peer routes'
-//! bodies; the rest of the API moves here route by route.
+//! One module per domain; [`List`] is the envelope every list route
+//! answers with; [`items`] is what a session shows.
 
 pub mod account;
 pub mod approvals;
 pub mod auth;
 pub mod errors;
 pub mod events;
+pub mod items;
 pub mod memory;
 pub mod peer;
 pub mod plans;

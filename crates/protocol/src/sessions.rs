@@ -166,10 +166,6 @@ pub struct HistoryTurn {
     pub id: String,
     pub status: TurnStatus,
     pub error: Option<String>,
-    /// Codex's thread items (`userMessage`, `agentMessage`, `reasoning`,
-    /// `commandExecution`, `fileChange`, `mcpToolCall`, …), each with `type`
-    /// and `id`.
-    #[ts(type = "Array<{ type: string; id: string; [k: string]: unknown }>")]
-    #[schema(value_type = Vec<Object>)]
-    pub items: Vec<serde_json::Value>,
+    /// The turn's items, in order.
+    pub items: Vec<crate::items::Item>,
 }

@@ -9,6 +9,7 @@ use perch_protocol::approvals::{
 use perch_protocol::auth::{Health, LoginCode, SignIn};
 use perch_protocol::errors::{ErrorBody, ErrorDetail};
 use perch_protocol::events::{DeltaKind, Event, EventKind};
+use perch_protocol::items::{ChangeKind, FileChange, Item, ItemStatus, ToolError, UserInput};
 use perch_protocol::memory::{
     ImportReport, Memory, MemoryAction, MemoryFormat, MemoryPatch, MemorySource, NewMemory,
 };
@@ -90,6 +91,12 @@ fn render() -> String {
         Interrupting::decl(&config),
         Compacting::decl(&config),
         TurnStatus::decl(&config),
+        Item::decl(&config),
+        UserInput::decl(&config),
+        ItemStatus::decl(&config),
+        FileChange::decl(&config),
+        ChangeKind::decl(&config),
+        ToolError::decl(&config),
         HistoryTurn::decl(&config),
         AgentStatus::decl(&config),
         Agent::decl(&config),

@@ -100,7 +100,7 @@ impl Runtime {
                 publish(EventKind::ItemStarted {
                     session_id: n.thread_id,
                     turn_id: n.turn_id,
-                    item: n.item,
+                    item: item_of(n.item),
                 });
             }
             ServerNotification::ItemCompleted(mut n) => {
@@ -113,7 +113,7 @@ impl Runtime {
                 publish(EventKind::ItemCompleted {
                     session_id: n.thread_id,
                     turn_id: n.turn_id,
-                    item: n.item,
+                    item: item_of(n.item),
                 });
             }
             ServerNotification::AgentMessageDelta(d) => publish(delta(d, DeltaKind::AgentMessage)),

@@ -4,6 +4,7 @@
 use perch_codex::{Health, HealthState};
 pub use perch_protocol::approvals::{Approval, ApprovalKind, ApprovalStatus, Decision};
 pub use perch_protocol::events::{DeltaKind, EventKind};
+pub use perch_protocol::items::Item;
 pub use perch_protocol::sessions::{
     HistoryTurn, NewSession, SendMode, Sent, Session, SessionPatch, TokenUsage, TurnStatus,
 };
@@ -53,5 +54,113 @@ pub fn codex_decision(decision: Decision) -> perch_codex::protocol::Decision {
         Decision::AcceptForSession => Codex::AcceptForSession,
         Decision::Decline => Codex::Decline,
         Decision::Cancel => Codex::Cancel,
+    }
+}
+
+/// What clients see of a Codex thread item: a kind Perch draws, typed, or
+/// `Other` with Codex's name for it and its fields as they came.
+pub fn item_of(codex_item: serde_json::Value) -> Item {
+    use serde::Deserialize;
+    let err = match Item::deserialize(&codex_item) {
+        Ok(item) => return item,
+        Err(err) => err,
+    };
+    let serde_json::Value::Object(mut data) = codex_item else {
+        tracing::warn!("Codex sent a thread item that is not an object");
+        return Item::Other {
+            id: String::new(),
+            codex_type: "unknown".into(),
+            data: serde_json::Map::new(),
+        };
+    };
+    let mut take = |key: &str| match data.remove(key) {
+        Some(serde_json::Value::String(text)) => text,
+        _ => String::new(),
+    };
+    let codex_type = take("type");
+    let id = take("id");
+    // A kind Perch does not draw is expected; a drawn kind that no longer
+    // reads means Codex changed its shape.
+    if !err.to_string().starts_with("unknown variant") {
+        tracing::warn!(
+            "a Codex {codex_type} item has a shape Perch does not know ({err}); shown as it came"
+        );
+    }
+    Item::Other {
+        id,
+        codex_type,
+        data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use perch_protocol::items::{ChangeKind, ItemStatus, UserInput};
+    use serde_json::json;
+
+    #[test]
+    fn codex_items_become_typed_items_and_nothing_is_lost() {
+        // A drawn kind, with fields Perch does not show.
+        let command = item_of(json!({
+            "type": "commandExecution", "id": "c1", "command": "ls", "cwd": "/tmp",
+            "status": "completed", "aggregatedOutput": "a\n", "exitCode": 0,
+            "durationMs": 12, "commandActions": [], "source": "agent"
+        }));
+        assert_eq!(
+            command,
+            Item::CommandExecution {
+                id: "c1".into(),
+                command: "ls".into(),
+                cwd: "/tmp".into(),
+                status: ItemStatus::Completed,
+                aggregated_output: Some("a\n".into()),
+                exit_code: Some(0),
+                duration_ms: Some(12),
+            }
+        );
+        // Parts and kinds a newer Codex has read as `other`, not as errors.
+        let message = item_of(json!({"type": "userMessage", "id": "u1", "content": [
+            {"type": "text", "text": "hi", "text_elements": []},
+            {"type": "mention", "name": "x", "path": "y"}
+        ]}));
+        assert_eq!(
+            message,
+            Item::UserMessage {
+                id: "u1".into(),
+                content: vec![UserInput::Text { text: "hi".into() }, UserInput::Other],
+            }
+        );
+        let change = item_of(
+            json!({"type": "fileChange", "id": "f1", "status": "inProgress",
+            "changes": [{"path": "a", "diff": "", "kind": {"type": "update", "move_path": "b"}}]}),
+        );
+        let Item::FileChange { changes, .. } = change else {
+            panic!("not a file change: {change:?}");
+        };
+        assert_eq!(
+            changes[0].kind,
+            ChangeKind::Update {
+                move_path: Some("b".into())
+            }
+        );
+        // A kind Perch does not draw keeps its name and fields.
+        let plan = item_of(json!({"type": "plan", "id": "p1", "text": "step 1"}));
+        let Item::Other {
+            id,
+            codex_type,
+            data,
+        } = plan
+        else {
+            panic!("a plan item is not drawn: {plan:?}");
+        };
+        assert_eq!((id.as_str(), codex_type.as_str()), ("p1", "plan"));
+        assert_eq!(data.get("text"), Some(&json!("step 1")));
+        // So does a drawn kind whose shape changed.
+        let changed = item_of(json!({"type": "commandExecution", "id": "c2", "command": 7}));
+        assert!(
+            matches!(&changed, Item::Other { codex_type, .. } if codex_type == "commandExecution"),
+            "{changed:?}"
+        );
     }
 }

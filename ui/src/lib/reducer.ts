@@ -11,6 +11,8 @@ import type {
   RuntimeEvent,
   Session,
   Settings,
+  ShownItem,
+  ShownItemOf,
   Status,
   TokenUsage,
   Turn,
@@ -95,7 +97,7 @@ function ensureTurn(data: AppData, sessionId: string, turnId: string): Turn | un
   return t;
 }
 
-function upsertItem(turn: Turn, item: Item): void {
+function upsertItem(turn: Turn, item: ShownItem): void {
   const i = turn.items.findIndex((x) => x.id === item.id);
   if (i === -1) {
     if (item.type === 'userMessage') dropLocalEcho(turn, userText(item));
@@ -105,19 +107,13 @@ function upsertItem(turn: Turn, item: Item): void {
   }
 }
 
-/** Text of a userMessage item. */
-export function userText(item: Item): string {
-  const content = item.content;
-  if (Array.isArray(content)) {
-    return content
-      .map((c) => (c && typeof c === 'object' && typeof (c as { text?: unknown }).text === 'string' ? (c as { text: string }).text : ''))
-      .join('');
-  }
-  return typeof item.text === 'string' ? item.text : '';
+/** The text parts of a userMessage, joined (images and the like have none). */
+export function userText(item: ShownItemOf<'userMessage'>): string {
+  return item.content.map((part) => (part.type === 'text' ? part.text : '')).join('');
 }
 
 function dropLocalEcho(turn: Turn, text: string): void {
-  const i = turn.items.findIndex((x) => x.local === true && userText(x) === text);
+  const i = turn.items.findIndex((x) => x.type === 'userMessage' && x.local === true && userText(x) === text);
   if (i !== -1) turn.items.splice(i, 1);
 }
 
@@ -137,42 +133,66 @@ export function addLocalUserMessage(data: AppData, sessionId: string, turnId: st
   });
 }
 
-function placeholder(itemId: string, kind: DeltaKind): Item {
+/** The item a delta streams into when it arrives before its `item.started`. */
+function placeholder(itemId: string, kind: DeltaKind): ShownItem {
   switch (kind) {
     case 'agentMessage':
-      return { type: 'agentMessage', id: itemId, text: '' };
+      return { type: 'agentMessage', id: itemId, text: '', phase: null };
     case 'reasoning':
       return { type: 'reasoning', id: itemId, summary: [], content: [] };
     case 'commandOutput':
-      return { type: 'commandExecution', id: itemId, command: '', status: 'inProgress', aggregatedOutput: '', exitCode: null };
+      return {
+        type: 'commandExecution',
+        id: itemId,
+        command: '',
+        cwd: '',
+        status: 'inProgress',
+        aggregatedOutput: '',
+        exitCode: null,
+        durationMs: null,
+      };
     case 'fileChange':
       return { type: 'fileChange', id: itemId, changes: [], status: 'inProgress' };
     default:
-      return { type: kind, id: itemId };
+      // A delta kind newer than this UI (the event is parsed JSON): keep the
+      // item, drawn as a generic one.
+      return { type: 'other', id: itemId, codexType: String(kind), data: {} };
   }
 }
 
-function applyDelta(item: Item, kind: DeltaKind, text: string): void {
-  switch (kind) {
-    case 'agentMessage':
-      item.text = (typeof item.text === 'string' ? item.text : '') + text;
-      break;
-    case 'reasoning': {
-      const summary = Array.isArray(item.summary) ? (item.summary as string[]) : [];
-      if (summary.length === 0) summary.push('');
-      summary[summary.length - 1] = String(summary[summary.length - 1] ?? '') + text;
-      item.summary = summary;
-      break;
-    }
-    case 'commandOutput':
-      item.aggregatedOutput = (typeof item.aggregatedOutput === 'string' ? item.aggregatedOutput : '') + text;
-      break;
-    case 'fileChange':
-      item.output = (typeof item.output === 'string' ? item.output : '') + text;
-      break;
-    default:
-      break;
+/** Appends a delta to its item; one whose kind does not fit the item is dropped. */
+function applyDelta(item: ShownItem, kind: DeltaKind, text: string): void {
+  if (kind === 'agentMessage' && item.type === 'agentMessage') {
+    item.text += text;
+  } else if (kind === 'reasoning' && item.type === 'reasoning') {
+    // Deltas extend the last summary part.
+    if (item.summary.length === 0) item.summary.push('');
+    item.summary[item.summary.length - 1] += text;
+  } else if (kind === 'commandOutput' && item.type === 'commandExecution') {
+    item.aggregatedOutput = (item.aggregatedOutput ?? '') + text;
+  } else if (kind === 'fileChange' && item.type === 'fileChange') {
+    item.output = (item.output ?? '') + text;
   }
+}
+
+/**
+ * A started item in place of the one already held (a placeholder its deltas
+ * made): Codex's fields, but never losing what was streamed into it.
+ */
+function keepStreamed(started: Item, held: ShownItem): ShownItem {
+  if (started.type === 'agentMessage' && held.type === 'agentMessage' && held.text) {
+    return { ...started, text: held.text };
+  }
+  if (started.type === 'reasoning' && held.type === 'reasoning' && held.summary.length > 0) {
+    return { ...started, summary: held.summary };
+  }
+  if (started.type === 'commandExecution' && held.type === 'commandExecution' && held.aggregatedOutput) {
+    return { ...started, aggregatedOutput: held.aggregatedOutput };
+  }
+  if (started.type === 'fileChange' && held.type === 'fileChange' && held.output) {
+    return { ...started, output: held.output };
+  }
+  return started;
 }
 
 function touchActivity(data: AppData, sessionId: string): void {
@@ -241,16 +261,15 @@ function applyKind(data: AppData, ev: RuntimeEvent): void {
     case 'item.completed': {
       clearStall(data, ev.turnId);
       const t = ensureTurn(data, ev.sessionId, ev.turnId);
-      if (t && ev.item && typeof ev.item.id === 'string') {
-        if (ev.type === 'item.started') {
-          // A started item never overwrites text already streamed into it.
-          const existing = t.items.find((x) => x.id === ev.item.id);
-          if (existing) Object.assign(existing, { ...ev.item, ...pickStreamed(existing) });
-          else upsertItem(t, ev.item);
-        } else {
-          upsertItem(t, { ...ev.item, _done: true });
-        }
+      if (!t) return;
+      if (ev.type === 'item.completed') {
+        upsertItem(t, { ...ev.item, _done: true });
+        return;
       }
+      const i = t.items.findIndex((x) => x.id === ev.item.id);
+      if (i === -1) upsertItem(t, ev.item);
+      // A late start never undoes the item's completion.
+      else if (t.items[i]._done !== true) t.items[i] = keepStreamed(ev.item, t.items[i]);
       return;
     }
     case 'item.delta': {
@@ -292,13 +311,6 @@ function applyKind(data: AppData, ev: RuntimeEvent): void {
       // peer.*, memory.changed, plan.changed, wakeup.*: other stores'.
       return;
   }
-}
-
-function pickStreamed(item: Item): Partial<Item> {
-  const out: Partial<Item> = {};
-  if (typeof item.text === 'string' && item.text) out.text = item.text;
-  if (typeof item.aggregatedOutput === 'string' && item.aggregatedOutput) out.aggregatedOutput = item.aggregatedOutput;
-  return out;
 }
 
 /** Replace the data with fresh REST state (after sign-in, `lagged`, `reset`). */

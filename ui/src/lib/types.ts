@@ -13,6 +13,7 @@ export type { List } from './generated/protocol';
 import type {
   Event as RuntimeEvent,
   HistoryTurn,
+  Item,
   NotificationSettings,
 } from './generated/protocol';
 
@@ -45,11 +46,26 @@ export type {
   UserText,
 } from './generated/protocol';
 
-/** One of Codex's thread items (`userMessage`, `agentMessage`, …). */
-export type Item = HistoryTurn['items'][number];
+// Codex's thread items (`userMessage`, `agentMessage`, …; `other` for every
+// kind Perch does not draw), as the history and the `item.*` events give them.
+export type { ChangeKind, FileChange, Item, ItemStatus, ToolError, UserInput } from './generated/protocol';
 
-/** A turn as the UI keeps it: the history's turn, plus its diff. */
-export type Turn = HistoryTurn & {
+/** An item as the UI holds it: Codex's item plus what the UI adds to it. */
+export type ShownItem = Item & {
+  /** The local echo of a message the person sent, until Codex reports it. */
+  local?: boolean;
+  /** Set by the UI on `item.completed`. */
+  _done?: boolean;
+  /** Text streamed into a fileChange by `fileChange` deltas. */
+  output?: string;
+};
+
+/** One kind (or a few) of the items the UI holds, e.g. `ShownItemOf<'reasoning'>`. */
+export type ShownItemOf<T extends ShownItem['type']> = Extract<ShownItem, { type: T }>;
+
+/** A turn as the UI keeps it: the history's turn with its items as shown, plus its diff. */
+export type Turn = Omit<HistoryTurn, 'items'> & {
+  items: ShownItem[];
   /** Set by the UI from `turn.diff`. */
   diff?: string;
 };

@@ -12,7 +12,7 @@
 //! - The provider's API key (Settings) is sent only to an endpoint with the
 //!   provider's own origin; a key is never sent anywhere else.
 
-use crate::Agent;
+use crate::AgentState;
 use perch_runtime::host::{secret_names, BoxFuture};
 use perch_runtime::{Error, Result};
 use std::sync::{Arc, Weak};
@@ -107,7 +107,7 @@ pub(crate) fn embedding_input(text: &str, tags: &[String]) -> String {
     input.chars().take(MAX_INPUT_CHARS).collect()
 }
 
-impl Agent {
+impl AgentState {
     /// The configured embeddings endpoint, if any.
     pub(crate) async fn embedder(&self) -> Option<Embedder> {
         let config = self.runtime.config();
@@ -192,7 +192,7 @@ impl Agent {
 /// Memory changes and settings changes wake the backfill; after an endpoint
 /// error it waits `RETRY_AFTER` (or the next wake).
 pub(crate) fn spawn_backfill(
-    agent: Weak<Agent>,
+    agent: Weak<AgentState>,
     wake: Arc<tokio::sync::Notify>,
     mut settings: tokio::sync::watch::Receiver<perch_runtime::Config>,
 ) {

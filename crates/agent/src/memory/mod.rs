@@ -14,7 +14,7 @@ pub(crate) mod index;
 mod io;
 pub mod store;
 
-use crate::Agent;
+use crate::AgentState;
 pub use perch_protocol::memory::{
     ImportReport, Memory, MemoryAction, MemoryFormat, MemoryPatch, MemorySource, NewMemory,
 };
@@ -32,7 +32,7 @@ const MAX_TAG_CHARS: usize = 40;
 pub const CANDIDATES: usize = 200;
 pub const DEFAULT_IMPORTANCE: f64 = 0.5;
 
-/// What [`Agent::memories`] is asked (the API and the agent's tools build
+/// What [`AgentState::memories`] is asked (the API and the agent's tools build
 /// it from their own query shapes).
 #[derive(Debug, Clone, Default)]
 pub struct MemoryQuery {
@@ -155,7 +155,7 @@ pub(crate) fn validate_importance(importance: Option<f64>) -> Result<f64> {
     }
 }
 
-impl Agent {
+impl AgentState {
     /// Where the agent is working now: the session of the one running turn
     /// (`peer` for the peer session); with none or several, no session.
     pub fn agent_origin(&self) -> Origin {
@@ -316,7 +316,7 @@ impl Agent {
 
 /// With `[memory] auto_archive`, a completed exchange becomes a memory
 /// tagged `archive`.
-pub(crate) struct AutoArchive(pub std::sync::Weak<Agent>);
+pub(crate) struct AutoArchive(pub std::sync::Weak<AgentState>);
 
 impl TurnObserver for AutoArchive {
     fn turn_ended(&self, runtime: &Runtime, ended: &TurnEnded<'_>) {

@@ -14,7 +14,7 @@ use stdx::{now_ms, MutexExt};
 
 pub(crate) const SCHEMA: Schema = Schema {
     name: "memory",
-    migrations: &[MIGRATION, INDEX_MIGRATION],
+    migrations: &[MIGRATION, INDEX_MIGRATION, STABLE_IDS_MIGRATION],
 };
 
 /// Memory's migration 1 (version 2 before issue 13), kept as released;
@@ -79,6 +79,43 @@ END;
 CREATE TRIGGER memory_embeddings_epoch_ai AFTER INSERT ON memory_embeddings BEGIN
     UPDATE memory_epoch SET value = value + 1 WHERE id = 1;
 END;
+"#;
+
+/// Memory's migration 3: ids are never given again. Without
+/// `AUTOINCREMENT` SQLite hands the highest id out again once its memory is
+/// deleted, and a client still holding that id (a page, the agent) would
+/// read or change another memory. The table is rebuilt with every row.
+const STABLE_IDS_MIGRATION: &str = r#"
+CREATE TABLE memories_new (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    text TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL,
+    source_ref TEXT,
+    importance REAL NOT NULL DEFAULT 0.5,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    last_used_at INTEGER
+);
+INSERT INTO memories_new (id, text, tags, source, source_ref, importance, created_at, updated_at, last_used_at)
+    SELECT id, text, tags, source, source_ref, importance, created_at, updated_at, last_used_at FROM memories;
+DROP TABLE memories;
+ALTER TABLE memories_new RENAME TO memories;
+CREATE INDEX memories_by_updated ON memories(updated_at);
+CREATE TRIGGER memories_epoch_ai AFTER INSERT ON memories BEGIN
+    UPDATE memory_epoch SET value = value + 1 WHERE id = 1;
+END;
+CREATE TRIGGER memories_epoch_ad AFTER DELETE ON memories BEGIN
+    UPDATE memory_epoch SET value = value + 1 WHERE id = 1;
+    DELETE FROM memory_embeddings WHERE memory_id = old.id;
+END;
+CREATE TRIGGER memories_epoch_au AFTER UPDATE ON memories BEGIN
+    UPDATE memory_epoch SET value = value + 1 WHERE id = 1;
+END;
+CREATE TRIGGER memories_embedding_au AFTER UPDATE OF text, tags ON memories BEGIN
+    DELETE FROM memory_embeddings WHERE memory_id = old.id;
+END;
+UPDATE memory_epoch SET value = value + 1 WHERE id = 1;
 "#;
 
 pub struct MemoryStore {
@@ -262,7 +299,7 @@ impl MemoryStore {
         )
     }
 
-    pub(crate) fn delete_memories(&self, ids: &[i64]) -> Result<Vec<i64>> {
+    pub fn delete_memories(&self, ids: &[i64]) -> Result<Vec<i64>> {
         self.write_memories(
             |tx| {
                 let mut delete = tx.prepare_cached("DELETE FROM memories WHERE id = ?1")?;

@@ -14,7 +14,7 @@
 pub mod schedule;
 pub(crate) mod scheduler;
 
-use crate::Agent;
+use crate::AgentState;
 pub use perch_protocol::wakeups::{
     CreatedBy, Misfire, NewWakeup, RunStatus, Target, Wakeup, WakeupPatch, WakeupRun,
 };
@@ -29,7 +29,7 @@ use stdx::now_ms;
 
 pub(crate) const SCHEMA: Schema = Schema {
     name: "wakeups",
-    migrations: &[MIGRATION],
+    migrations: &[MIGRATION, STABLE_IDS_MIGRATION],
 };
 
 /// The wakeups' migration 1 (version 4 before issue 13).
@@ -63,6 +63,53 @@ CREATE TABLE wakeup_runs (
     finished_at INTEGER,
     manual INTEGER NOT NULL DEFAULT 0
 );
+CREATE UNIQUE INDEX wakeup_runs_once ON wakeup_runs(wakeup_id, scheduled_at) WHERE manual = 0;
+CREATE INDEX wakeup_runs_by_turn ON wakeup_runs(turn_id);
+CREATE INDEX wakeup_runs_by_status ON wakeup_runs(status);
+"#;
+
+/// The wakeups' migration 2: wakeup and run ids are never given again.
+/// Without `AUTOINCREMENT` SQLite reuses the highest id after a delete: a
+/// new wakeup would inherit a deleted one's runs (and its claimed
+/// occurrences). Rebuilt with every row.
+const STABLE_IDS_MIGRATION: &str = r#"
+CREATE TABLE wakeups_new (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    label TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    schedule TEXT NOT NULL,
+    target TEXT NOT NULL,
+    misfire TEXT NOT NULL,
+    grace_ms INTEGER NOT NULL,
+    enabled INTEGER NOT NULL,
+    notify INTEGER NOT NULL,
+    next_fire_at INTEGER,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+INSERT INTO wakeups_new (id, label, prompt, schedule, target, misfire, grace_ms, enabled, notify, next_fire_at, created_by, created_at, updated_at)
+    SELECT id, label, prompt, schedule, target, misfire, grace_ms, enabled, notify, next_fire_at, created_by, created_at, updated_at FROM wakeups;
+DROP TABLE wakeups;
+ALTER TABLE wakeups_new RENAME TO wakeups;
+CREATE INDEX wakeups_by_next ON wakeups(next_fire_at);
+CREATE TABLE wakeup_runs_new (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    wakeup_id INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    scheduled_at INTEGER NOT NULL,
+    fired_at INTEGER,
+    status TEXT NOT NULL,
+    session_id TEXT,
+    turn_id TEXT,
+    summary TEXT,
+    finished_at INTEGER,
+    manual INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO wakeup_runs_new (id, wakeup_id, label, scheduled_at, fired_at, status, session_id, turn_id, summary, finished_at, manual)
+    SELECT id, wakeup_id, label, scheduled_at, fired_at, status, session_id, turn_id, summary, finished_at, manual FROM wakeup_runs;
+DROP TABLE wakeup_runs;
+ALTER TABLE wakeup_runs_new RENAME TO wakeup_runs;
 CREATE UNIQUE INDEX wakeup_runs_once ON wakeup_runs(wakeup_id, scheduled_at) WHERE manual = 0;
 CREATE INDEX wakeup_runs_by_turn ON wakeup_runs(turn_id);
 CREATE INDEX wakeup_runs_by_status ON wakeup_runs(status);
@@ -310,7 +357,7 @@ impl WakeupStore {
     }
 }
 
-impl Agent {
+impl AgentState {
     pub fn wakeups(&self) -> Result<Vec<Wakeup>> {
         self.wakeup_db.wakeups()
     }
@@ -468,7 +515,7 @@ impl Agent {
 }
 
 /// A wakeup's run ends with the turn that carried it.
-pub(crate) struct RunsFollowTurns(pub std::sync::Weak<Agent>);
+pub(crate) struct RunsFollowTurns(pub std::sync::Weak<AgentState>);
 
 impl TurnObserver for RunsFollowTurns {
     fn turn_ended(&self, _: &Runtime, ended: &TurnEnded<'_>) {

@@ -11,7 +11,7 @@
 
 use super::WakeupStore;
 use super::{run_from_row, Misfire, RunStatus, ScheduleExt, Target, Wakeup, WakeupRun};
-use crate::Agent;
+use crate::AgentState;
 use perch_runtime::model::{NewSession, TurnStatus};
 use perch_runtime::{Error, Result};
 use rusqlite::{params, OptionalExtension};
@@ -341,7 +341,7 @@ fn framed(wakeup: &Wakeup, run: &WakeupRun) -> String {
     )
 }
 
-impl Agent {
+impl AgentState {
     /// Takes the scheduler lock of the data dir and starts the scheduler.
     /// `Ok(false)`: another Perch schedules this data dir.
     pub fn start_scheduler(self: &Arc<Self>) -> Result<bool> {

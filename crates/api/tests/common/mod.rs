@@ -2,7 +2,7 @@
 //! pinned `codex app-server`, against the scripted model the test owns.
 
 use futures_util::StreamExt;
-use perch_agent::{Agent, AgentOptions};
+use perch_agent::{AgentOptions, AgentState};
 use perch_api::{ApiOptions, Auth};
 use perch_runtime::host::FileSecretStore;
 use perch_runtime::{ApprovalPolicy, Config, Runtime, RuntimeOptions};
@@ -76,7 +76,7 @@ impl Harness {
             logs_dir: None,
         })
         .await?;
-        let agent = Agent::attach(runtime.clone(), AgentOptions { embeddings: None })?;
+        let agent = AgentState::attach(runtime.clone(), AgentOptions { embeddings: None })?;
         let token = "test-token-0123456789".to_string();
         let auth = Arc::new(Auth::new(token.clone(), vec![]));
         let router = perch_api::router(

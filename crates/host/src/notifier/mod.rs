@@ -27,7 +27,7 @@ mod tests;
 pub use coalesce::{Coalescer, COALESCE_WINDOW};
 pub use policy::{clean, note_for, Kind, Note, OpenTarget};
 
-use perch_agent::Agent;
+use perch_agent::AgentState;
 use perch_runtime::model::EventKind;
 use perch_runtime::{Decision, Runtime};
 use std::collections::{HashMap, HashSet};
@@ -53,7 +53,7 @@ enum Action {
 struct Notifier {
     runtime: Arc<Runtime>,
     /// Says which turns wakeups started.
-    agent: Arc<Agent>,
+    agent: Arc<AgentState>,
     host: Arc<dyn NotifierHost>,
     coalescer: Coalescer,
     /// Approval id -> its own notification id, to mark it answered.
@@ -65,7 +65,7 @@ struct Notifier {
 }
 
 /// Notifies about runtime events until the runtime's bus closes.
-pub fn spawn(agent: Arc<Agent>, host: Arc<dyn NotifierHost>) -> tokio::task::JoinHandle<()> {
+pub fn spawn(agent: Arc<AgentState>, host: Arc<dyn NotifierHost>) -> tokio::task::JoinHandle<()> {
     let runtime = agent.runtime().clone();
     tokio::spawn(async move {
         let (actions, mut actions_rx) = mpsc::channel::<Action>(32);

@@ -35,7 +35,9 @@ pub struct Relay {
     writer: std::sync::mpsc::SyncSender<Pending>,
     settings: RelaySettings,
     bus: EventBus,
-    http: reqwest::Client,
+    /// For task callbacks; built on the first one (building a client loads
+    /// the system's TLS roots: tens of ms and MBs most relays never need).
+    http: std::sync::OnceLock<reqwest::Client>,
     /// Per integration: the start of its current minute and its count.
     rate: Mutex<HashMap<String, (Instant, u32)>>,
     started: Instant,
@@ -61,17 +63,13 @@ impl Relay {
             Some(path) => Store::open(path)?,
             None => Store::open_in_memory()?,
         };
-        let http = reqwest::Client::builder()
-            .timeout(CALLBACK_TIMEOUT)
-            .build()
-            .map_err(|e| RelayError::Internal(format!("building the callback client: {e}")))?;
         let (writer, queue) = std::sync::mpsc::sync_channel(WRITER_QUEUE);
         let relay = Arc::new(Self {
             store: Arc::new(store),
             writer,
             settings,
             bus: EventBus::default(),
-            http,
+            http: std::sync::OnceLock::new(),
             rate: Mutex::default(),
             started: Instant::now(),
         });
@@ -81,6 +79,18 @@ impl Relay {
             .spawn(move || write_messages(weak, queue))
             .map_err(|e| RelayError::Internal(format!("starting the relay's writer: {e}")))?;
         Ok(relay)
+    }
+
+    /// The callback client (see `http`).
+    fn callback_http(&self) -> Result<&reqwest::Client> {
+        if let Some(http) = self.http.get() {
+            return Ok(http);
+        }
+        let http = reqwest::Client::builder()
+            .timeout(CALLBACK_TIMEOUT)
+            .build()
+            .map_err(|e| RelayError::Internal(format!("building the callback client: {e}")))?;
+        Ok(self.http.get_or_init(|| http))
     }
 
     pub fn settings(&self) -> &RelaySettings {

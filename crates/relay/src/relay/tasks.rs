@@ -272,7 +272,18 @@ impl Relay {
                 return;
             }
         };
-        let http = self.http.clone();
+        let http = match self.callback_http() {
+            Ok(http) => http.clone(),
+            Err(err) => {
+                if let Err(err) = self
+                    .store
+                    .finish_callback(id, Some(&err.to_string()), now_ms())
+                {
+                    tracing::error!("relay: recording callback {id}'s outcome failed: {err}");
+                }
+                return;
+            }
+        };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };

@@ -284,7 +284,7 @@ impl Runtime {
                     .into_iter()
                     .map(|mut item| {
                         crate::seams::strip_context(&mut item);
-                        item
+                        item_of(item)
                     })
                     .collect(),
             })

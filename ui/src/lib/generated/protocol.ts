@@ -249,13 +249,49 @@ export type Compacting = Record<symbol, never>;
 
 export type TurnStatus = "inProgress" | "completed" | "interrupted" | "failed";
 
+export type Item = { "type": "userMessage", id: string, content: Array<UserInput>, } | { "type": "agentMessage", id: string, text: string, 
+/**
+ * `commentary` (mid-turn narration), `partial_answer` or
+ * `final_answer`, when the model says.
+ */
+phase: string | null, } | { "type": "reasoning", id: string, summary: Array<string>, content: Array<string>, } | { "type": "commandExecution", id: string, command: string, cwd: string, status: ItemStatus, 
+/**
+ * stdout and stderr together, as far as they went.
+ */
+aggregatedOutput: string | null, exitCode: number | null, durationMs: number | null, } | { "type": "fileChange", id: string, changes: Array<FileChange>, status: ItemStatus, } | { "type": "mcpToolCall", id: string, server: string, tool: string, status: ItemStatus, 
+/**
+ * The tool's arguments: whatever JSON the tool takes.
+ */
+arguments: unknown, 
+/**
+ * The tool's result (`content`, `structuredContent`): whatever JSON
+ * the tool answers.
+ */
+result: unknown, error: ToolError | null, durationMs: number | null, } | { "type": "webSearch", id: string, query: string, } | { "type": "contextCompaction", id: string, } | { "type": "other", id: string, codexType: string, data: Record<string, unknown>, };
+
+export type UserInput = { "type": "text", text: string, } | { "type": "image", url: string | null, } | { "type": "localImage", path: string, } | { "type": "other" };
+
+export type ItemStatus = "inProgress" | "completed" | "failed" | "declined" | "unknown";
+
+export type FileChange = { path: string, kind: ChangeKind, 
+/**
+ * A unified diff (for an added file, its content).
+ */
+diff: string, };
+
+export type ChangeKind = { "type": "add" } | { "type": "delete" } | { "type": "update", 
+/**
+ * Where the file moves to, if it does.
+ */
+movePath: string | null, } | { "type": "other" };
+
+export type ToolError = { message: string, };
+
 export type HistoryTurn = { id: string, status: TurnStatus, error: string | null, 
 /**
- * Codex's thread items (`userMessage`, `agentMessage`, `reasoning`,
- * `commandExecution`, `fileChange`, `mcpToolCall`, …), each with `type`
- * and `id`.
+ * The turn's items, in order.
  */
-items: Array<{ type: string; id: string; [k: string]: unknown }>, };
+items: Array<Item>, };
 
 export type AgentStatus = "online" | "busy" | "idle" | "away" | "offline";
 
@@ -639,24 +675,8 @@ seq: number,
 /**
  * Unix milliseconds.
  */
-at: number, } & ({ "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, 
-/**
- * A Codex thread item (`{type, id, …}`).
- */
-item: { type: string; id: string; [k: string]: unknown }, } | { "type": "item.completed", sessionId: string, turnId: string, 
-/**
- * A Codex thread item (`{type, id, …}`).
- */
-item: { type: string; id: string; [k: string]: unknown }, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "memory.changed", action: MemoryAction, ids: Array<number>, } | { "type": "plan.changed", planId: number, plan: Plan | null, } | { "type": "wakeup.changed", wakeupId: number, wakeup: Wakeup | null, } | { "type": "wakeup.run", run: WakeupRun, notify: boolean, });
+at: number, } & ({ "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, item: Item, } | { "type": "item.completed", sessionId: string, turnId: string, item: Item, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "memory.changed", action: MemoryAction, ids: Array<number>, } | { "type": "plan.changed", planId: number, plan: Plan | null, } | { "type": "wakeup.changed", wakeupId: number, wakeup: Wakeup | null, } | { "type": "wakeup.run", run: WakeupRun, notify: boolean, });
 
-export type EventKind = { "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, 
-/**
- * A Codex thread item (`{type, id, …}`).
- */
-item: { type: string; id: string; [k: string]: unknown }, } | { "type": "item.completed", sessionId: string, turnId: string, 
-/**
- * A Codex thread item (`{type, id, …}`).
- */
-item: { type: string; id: string; [k: string]: unknown }, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "memory.changed", action: MemoryAction, ids: Array<number>, } | { "type": "plan.changed", planId: number, plan: Plan | null, } | { "type": "wakeup.changed", wakeupId: number, wakeup: Wakeup | null, } | { "type": "wakeup.run", run: WakeupRun, notify: boolean, };
+export type EventKind = { "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, item: Item, } | { "type": "item.completed", sessionId: string, turnId: string, item: Item, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "memory.changed", action: MemoryAction, ids: Array<number>, } | { "type": "plan.changed", planId: number, plan: Plan | null, } | { "type": "wakeup.changed", wakeupId: number, wakeup: Wakeup | null, } | { "type": "wakeup.run", run: WakeupRun, notify: boolean, };
 
 export type DeltaKind = "agentMessage" | "reasoning" | "commandOutput" | "fileChange";
