@@ -15,8 +15,10 @@ use perch_agent::planner::{NewPlan, NewPlanItem, Plan, PlanChange, PlanItemPatch
 use perch_agent::wakeups::{CreatedBy, NewWakeup, Wakeup, WakeupPatch, WakeupRun};
 use perch_agent::AgentState;
 use perch_protocol::errors::ErrorBody;
+use perch_protocol::memory::{BulkDelete, Deleted};
+use perch_protocol::plans::{PlanClear, PlanRename};
 use perch_protocol::List;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 
@@ -119,20 +121,6 @@ pub async fn delete_memory(State(agent): Ag, id: Id) -> Result<StatusCode, ApiEr
         ));
     }
     no_content()
-}
-
-/// `POST /api/memories/delete`: the memories to delete.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BulkDelete {
-    /// At most 10 000.
-    ids: Vec<i64>,
-}
-
-/// How many memories a bulk delete removed.
-#[derive(Serialize, ToSchema)]
-pub struct Deleted {
-    deleted: usize,
 }
 
 /// Delete several memories (ids that do not exist are ignored).
@@ -276,13 +264,6 @@ pub async fn get_plan(State(agent): Ag, id: Id) -> Reply<Plan> {
     ok(agent.plan(id)?)
 }
 
-/// `PATCH /api/plans/{id}`: the new name.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PlanRename {
-    name: String,
-}
-
 /// Rename a todo list.
 #[utoipa::path(patch, path = "/api/plans/{id}", tag = "planner",
     params(("id" = i64, Path, description = "The plan id")), request_body = PlanRename,
@@ -335,15 +316,6 @@ pub async fn patch_plan_item(
 pub async fn delete_plan_item(State(agent): Ag, ids: Ids) -> Reply<Plan> {
     let Path((id, item)) = ids?;
     ok(agent.change_plan(id, PlanChange::Remove(item))?)
-}
-
-/// `POST /api/plans/{id}/clear`: which items go (the body is optional).
-#[derive(Deserialize, Default, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PlanClear {
-    /// Only the checked items (default: all).
-    #[serde(default)]
-    done_only: bool,
 }
 
 /// Remove all items, or only the checked ones.

@@ -10,7 +10,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Extension, FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use perch_protocol::account::Login;
+use perch_protocol::account::{AccountState, Login, LoginStarted};
 use perch_protocol::approvals::{Answer, Approval, ApprovalFilter, ApprovalQuery};
 use perch_protocol::auth::{Health, LoginCode, SignIn};
 use perch_protocol::sessions::{
@@ -338,22 +338,18 @@ pub async fn answer_approval(
     ok(rt.answer_approval(&id, body.decision).await?)
 }
 
-/// Codex's login state (Codex's `account/read` answer).
+/// Whom Codex is signed in as.
 #[utoipa::path(get, path = "/api/account", tag = "account",
-    responses((status = 200, body = Object, description = "Codex's `account/read` result"), CodexCall, Protected))]
-pub async fn account(State(rt): State<Arc<Runtime>>) -> Reply<serde_json::Value> {
+    responses((status = 200, body = AccountState), CodexCall, Protected))]
+pub async fn account(State(rt): State<Arc<Runtime>>) -> Reply<AccountState> {
     ok(rt.account().await?)
 }
 
 /// Start an API-key or ChatGPT device-code login.
 #[utoipa::path(post, path = "/api/account/login", tag = NOT_FUZZED,
     request_body = Login,
-    responses((status = 200, body = Object, description = "Codex's `account/login/start` result"),
-        BadBody, CodexCall, Protected))]
-pub async fn login(
-    State(rt): State<Arc<Runtime>>,
-    Json(body): Json<Login>,
-) -> Reply<serde_json::Value> {
+    responses((status = 200, body = LoginStarted), BadBody, CodexCall, Protected))]
+pub async fn login(State(rt): State<Arc<Runtime>>, Json(body): Json<Login>) -> Reply<LoginStarted> {
     ok(rt.login(body).await?)
 }
 

@@ -5,14 +5,15 @@ use crate::client::{decode, no_body, print_json, Client};
 use crate::peer::urlencode;
 use crate::CliError;
 use clap::{Subcommand, ValueEnum};
-use perch_protocol::memory::{ImportReport, Memory, MemoryFormat, MemoryPatch, NewMemory};
-use perch_protocol::plans::{NewPlan, NewPlanItem, Plan, PlanItemPatch};
+use perch_protocol::memory::{
+    BulkDelete, Deleted, ImportReport, Memory, MemoryFormat, MemoryPatch, NewMemory,
+};
+use perch_protocol::plans::{NewPlan, NewPlanItem, Plan, PlanClear, PlanItemPatch};
 use perch_protocol::wakeups::{
     MillisOrText, Misfire, NewSchedule, NewWakeup, Schedule, Target, Wakeup, WakeupPatch, WakeupRun,
 };
 use perch_protocol::List;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
@@ -239,22 +240,6 @@ pub enum WakeupCommand {
     },
 }
 
-/// What `POST /api/memories/delete` answers (not in the API contract yet).
-#[derive(Deserialize)]
-struct Deleted {
-    deleted: usize,
-}
-
-/// The body of `POST /api/memories/delete` (not in the API contract yet).
-fn bulk_delete(ids: &[i64]) -> Value {
-    json!({ "ids": ids })
-}
-
-/// The body of `POST /api/plans/{id}/clear` (not in the API contract yet).
-fn plan_clear(done_only: bool) -> Value {
-    json!({ "doneOnly": done_only })
-}
-
 /// `2026-11-22 10:00:00 (in 5m)` in local time.
 fn when(ms: Option<i64>) -> String {
     use chrono::TimeZone;
@@ -351,7 +336,7 @@ pub async fn memory(client: &Client, command: MemoryCommand) -> Result<(), CliEr
         }
         MemoryCommand::Rm { ids } => {
             let deleted: Deleted = client
-                .post("/api/memories/delete", &bulk_delete(&ids))
+                .post("/api/memories/delete", &BulkDelete { ids: ids.clone() })
                 .await?;
             println!("deleted {} of {}", deleted.deleted, ids.len());
         }
@@ -477,7 +462,7 @@ pub async fn plan(client: &Client, command: PlanCommand) -> Result<(), CliError>
             client
                 .post(
                     &format!("/api/plans/{}/clear", plan_id(client, &name).await?),
-                    &plan_clear(done),
+                    &PlanClear { done_only: done },
                 )
                 .await?
         }

@@ -51,12 +51,13 @@ pub fn no_body() -> Value {
     Value::Object(serde_json::Map::new())
 }
 
-/// Prints an answer as the server sent it (`--json`).
-pub fn print_json(value: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
+/// Prints an answer as JSON (`--json`).
+pub fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        // Only a map with non-string keys fails; the contract has none.
+        Err(err) => eprintln!("error: printing the answer as JSON: {err}"),
+    }
 }
 
 /// An enum's wire word (`ready`, `read-only`, `idle`), for the enums of the

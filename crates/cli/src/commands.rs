@@ -14,7 +14,7 @@ use perch_protocol::sessions::{
 use perch_protocol::system::Status;
 use perch_protocol::List;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::io::{Read, Write};
 
 async fn new_session(client: &Client) -> Result<String, CliError> {
@@ -162,11 +162,11 @@ pub async fn run(
 }
 
 pub async fn status(client: &Client, as_json: bool) -> Result<(), CliError> {
+    let status: Status = client.get("/api/status").await?;
     if as_json {
-        print_json(&client.get::<Value>("/api/status").await?);
+        print_json(&status);
         return Ok(());
     }
-    let status: Status = client.get("/api/status").await?;
     let codex = &status.codex;
     println!("Perch {} at {}", status.version, client.base());
     println!(
@@ -194,12 +194,11 @@ pub async fn status(client: &Client, as_json: bool) -> Result<(), CliError> {
 
 pub async fn sessions_list(client: &Client, archived: bool, as_json: bool) -> Result<(), CliError> {
     let path = format!("/api/sessions?archived={archived}");
+    let list: List<Session> = client.get(&path).await?;
     if as_json {
-        let list: List<Value> = client.get(&path).await?;
-        print_json(&Value::Array(list.data));
+        print_json(&list.data);
         return Ok(());
     }
-    let list: List<Session> = client.get(&path).await?;
     for s in &list.data {
         let title = s
             .name
@@ -267,12 +266,11 @@ pub async fn approvals_list(client: &Client, all: bool, as_json: bool) -> Result
         "/api/approvals?status={}",
         if all { "all" } else { "pending" }
     );
+    let approvals: List<Approval> = client.get(&path).await?;
     if as_json {
-        let list: List<Value> = client.get(&path).await?;
-        print_json(&Value::Array(list.data));
+        print_json(&approvals.data);
         return Ok(());
     }
-    let approvals: List<Approval> = client.get(&path).await?;
     if approvals.data.is_empty() {
         println!("no {}approvals", if all { "" } else { "pending " });
     }

@@ -51,8 +51,8 @@ methods! {
     TurnSteer = "turn/steer" (TurnSteerParams) -> TurnSteerResult;
     TurnInterrupt = "turn/interrupt" (TurnInterruptParams) -> Value;
     ModelList = "model/list" (ModelListParams) -> Page<Model>;
-    AccountRead = "account/read" (AccountReadParams) -> Value;
-    AccountLoginStart = "account/login/start" (LoginParams) -> Value;
+    AccountRead = "account/read" (AccountReadParams) -> AccountReadResult;
+    AccountLoginStart = "account/login/start" (LoginParams) -> LoginStartResult;
 }
 
 // ---------------------------------------------------------------- requests
@@ -227,6 +227,52 @@ pub enum LoginParams {
 
 // ----------------------------------------------------------------- results
 
+/// `account/read`: the account Codex is signed in with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountReadResult {
+    #[serde(default)]
+    pub account: Option<CodexAccount>,
+    pub requires_openai_auth: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum CodexAccount {
+    ApiKey,
+    #[serde(rename_all = "camelCase")]
+    Chatgpt {
+        #[serde(default)]
+        email: Option<String>,
+        #[serde(default)]
+        plan_type: Option<String>,
+    },
+    AmazonBedrock,
+    Gcp,
+    #[serde(other)]
+    Other,
+}
+
+/// `account/login/start`: what the login needs next.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum LoginStartResult {
+    ApiKey,
+    #[serde(rename_all = "camelCase")]
+    ChatgptDeviceCode {
+        login_id: String,
+        verification_url: String,
+        user_code: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Chatgpt {
+        login_id: String,
+        auth_url: String,
+    },
+    #[serde(other)]
+    Other,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
@@ -370,6 +416,34 @@ impl ThreadItem {
                     .is_some_and(&unwanted)
             });
         }
+    }
+}
+
+/// An item as its kind, its id and its other fields, for showing a kind
+/// Perch does not read as it came.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawItem {
+    pub kind: String,
+    pub id: String,
+    pub fields: serde_json::Map<String, Value>,
+}
+
+impl RawItem {
+    pub fn split(item: Value) -> Self {
+        let Value::Object(mut fields) = item else {
+            return Self {
+                kind: "unknown".into(),
+                id: String::new(),
+                fields: serde_json::Map::new(),
+            };
+        };
+        let mut take = |key: &str| match fields.remove(key) {
+            Some(Value::String(text)) => text,
+            _ => String::new(),
+        };
+        let kind = take("type");
+        let id = take("id");
+        Self { kind, id, fields }
     }
 }
 

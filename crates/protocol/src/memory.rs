@@ -130,3 +130,19 @@ pub struct ImportReport {
     /// Why lines were skipped (the first few).
     pub errors: Vec<String>,
 }
+
+/// `POST /api/memories/delete`: the memories to delete.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkDelete {
+    /// At most 10 000.
+    #[ts(type = "Array<number>")]
+    pub ids: Vec<i64>,
+}
+
+/// How many memories a bulk delete removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+pub struct Deleted {
+    #[ts(type = "number")]
+    pub deleted: usize,
+}

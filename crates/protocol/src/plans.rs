@@ -90,3 +90,19 @@ pub struct PlanItemPatch {
     #[ts(optional, type = "number")]
     pub position: Option<i64>,
 }
+
+/// `PATCH /api/plans/{id}`: the new name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRename {
+    pub name: String,
+}
+
+/// `POST /api/plans/{id}/clear`: which items go (the body is optional).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanClear {
+    /// Only the checked items (default: all).
+    #[serde(default)]
+    pub done_only: bool,
+}

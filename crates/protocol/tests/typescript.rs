@@ -2,7 +2,7 @@
 //! `ui/src/lib/generated/protocol.ts` must be exactly what these types
 //! render. Run with `UPDATE_GENERATED=1` to rewrite it after a change.
 
-use perch_protocol::account::Login;
+use perch_protocol::account::{Account, AccountState, Login, LoginStarted};
 use perch_protocol::approvals::{
     Answer, Approval, ApprovalFilter, ApprovalKind, ApprovalQuery, ApprovalStatus, Decision,
 };
@@ -11,13 +11,16 @@ use perch_protocol::errors::{ErrorBody, ErrorDetail};
 use perch_protocol::events::{DeltaKind, Event, EventKind};
 use perch_protocol::items::{ChangeKind, FileChange, Item, ItemStatus, ToolError, UserInput};
 use perch_protocol::memory::{
-    ImportReport, Memory, MemoryAction, MemoryFormat, MemoryPatch, MemorySource, NewMemory,
+    BulkDelete, Deleted, ImportReport, Memory, MemoryAction, MemoryFormat, MemoryPatch,
+    MemorySource, NewMemory,
 };
 use perch_protocol::peer::{
     DeliveryState, DeliveryStatus, InboxQuery, PeerLink, PeerMessage, PeerOff, PeerStatus,
     ReadMarks, SendMessage, Unread,
 };
-use perch_protocol::plans::{NewPlan, NewPlanItem, Plan, PlanItem, PlanItemPatch};
+use perch_protocol::plans::{
+    NewPlan, NewPlanItem, Plan, PlanClear, PlanItem, PlanItemPatch, PlanRename,
+};
 use perch_protocol::sessions::{
     Compacting, HistoryTurn, Interrupting, NewSession, SendMode, Sent, Session, SessionPatch,
     SessionQuery, TokenUsage, TurnStatus, UserText,
@@ -51,6 +54,9 @@ fn render() -> String {
         SignIn::decl(&config),
         LoginCode::decl(&config),
         Login::decl(&config),
+        AccountState::decl(&config),
+        Account::decl(&config),
+        LoginStarted::decl(&config),
         CodexState::decl(&config),
         CodexStatus::decl(&config),
         ActiveTurn::decl(&config),
@@ -118,6 +124,8 @@ fn render() -> String {
         MemorySource::decl(&config),
         Memory::decl(&config),
         NewMemory::decl(&config),
+        BulkDelete::decl(&config),
+        Deleted::decl(&config),
         MemoryPatch::decl(&config),
         MemoryAction::decl(&config),
         MemoryFormat::decl(&config),
@@ -127,6 +135,8 @@ fn render() -> String {
         NewPlan::decl(&config),
         NewPlanItem::decl(&config),
         PlanItemPatch::decl(&config),
+        PlanRename::decl(&config),
+        PlanClear::decl(&config),
         Schedule::decl(&config),
         MillisOrText::decl(&config),
         NewSchedule::decl(&config),

@@ -2,6 +2,7 @@
 //! (`perch-protocol`), re-exported, and the conversions from Codex's.
 
 use perch_codex::{Health, HealthState};
+pub use perch_protocol::account::{Account, AccountState, LoginStarted};
 pub use perch_protocol::approvals::{Approval, ApprovalKind, ApprovalStatus, Decision};
 pub use perch_protocol::events::{DeltaKind, EventKind};
 pub use perch_protocol::items::Item;
@@ -57,6 +58,40 @@ pub fn codex_decision(decision: Decision) -> perch_codex::protocol::Decision {
     }
 }
 
+/// Whom Codex is signed in as, for clients.
+pub fn account_state_of(read: perch_codex::protocol::AccountReadResult) -> AccountState {
+    use perch_codex::protocol::CodexAccount as Codex;
+    AccountState {
+        account: read.account.map(|account| match account {
+            Codex::ApiKey => Account::ApiKey,
+            Codex::Chatgpt { email, plan_type } => Account::Chatgpt { email, plan_type },
+            Codex::AmazonBedrock => Account::AmazonBedrock,
+            Codex::Gcp => Account::Gcp,
+            Codex::Other => Account::Other,
+        }),
+        requires_openai_auth: read.requires_openai_auth,
+    }
+}
+
+/// What a started login needs next, for clients.
+pub fn login_started_of(started: perch_codex::protocol::LoginStartResult) -> LoginStarted {
+    use perch_codex::protocol::LoginStartResult as Codex;
+    match started {
+        Codex::ApiKey => LoginStarted::ApiKey,
+        Codex::ChatgptDeviceCode {
+            login_id,
+            verification_url,
+            user_code,
+        } => LoginStarted::ChatgptDeviceCode {
+            login_id,
+            verification_url,
+            user_code,
+        },
+        Codex::Chatgpt { login_id, auth_url } => LoginStarted::Chatgpt { login_id, auth_url },
+        Codex::Other => LoginStarted::Other,
+    }
+}
+
 /// What clients see of a Codex thread item: a kind Perch draws, typed, or
 /// `Other` with Codex's name for it and its fields as they came.
 pub fn item_of(codex_item: serde_json::Value) -> Item {
@@ -65,31 +100,19 @@ pub fn item_of(codex_item: serde_json::Value) -> Item {
         Ok(item) => return item,
         Err(err) => err,
     };
-    let serde_json::Value::Object(mut data) = codex_item else {
-        tracing::warn!("Codex sent a thread item that is not an object");
-        return Item::Other {
-            id: String::new(),
-            codex_type: "unknown".into(),
-            data: serde_json::Map::new(),
-        };
-    };
-    let mut take = |key: &str| match data.remove(key) {
-        Some(serde_json::Value::String(text)) => text,
-        _ => String::new(),
-    };
-    let codex_type = take("type");
-    let id = take("id");
+    let raw = perch_codex::protocol::RawItem::split(codex_item);
     // A kind Perch does not draw is expected; a drawn kind that no longer
     // reads means Codex changed its shape.
     if !err.to_string().starts_with("unknown variant") {
         tracing::warn!(
-            "a Codex {codex_type} item has a shape Perch does not know ({err}); shown as it came"
+            "a Codex {} item has a shape Perch does not know ({err}); shown as it came",
+            raw.kind
         );
     }
     Item::Other {
-        id,
-        codex_type,
-        data,
+        id: raw.id,
+        codex_type: raw.kind,
+        data: raw.fields,
     }
 }
 

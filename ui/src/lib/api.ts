@@ -4,9 +4,11 @@
 // `POST /api/auth/session`; the token never lives in storage, URLs or logs.
 
 import type {
-  AccountInfo,
+  AccountState,
   AccountLogin,
   Answer,
+  BulkDelete,
+  Deleted,
   Approval,
   ApprovalDecision,
   ApprovalFilter,
@@ -16,7 +18,7 @@ import type {
   HistoryTurn,
   Interrupting,
   List,
-  LoginStartResult,
+  LoginStarted,
   Memory,
   MemoryFormat,
   MemoryImportResult,
@@ -29,7 +31,9 @@ import type {
   NewSession,
   NewWakeup,
   Plan,
+  PlanClear,
   PlanItemPatch,
+  PlanRename,
   PeerAgent,
   PeerMessage,
   PeerMessageQuery,
@@ -200,9 +204,9 @@ export const api = {
   answerApproval: (id: string, decision: ApprovalDecision) =>
     request<Approval>('POST', `/api/approvals/${enc(id)}`, { body: { decision } satisfies Answer }),
 
-  account: () => request<AccountInfo>('GET', '/api/account'),
+  account: () => request<AccountState>('GET', '/api/account'),
   accountLogin: (body: AccountLogin) =>
-    request<LoginStartResult>('POST', '/api/account/login', { body }),
+    request<LoginStarted>('POST', '/api/account/login', { body }),
   models: () => request<List<Model>>('GET', '/api/models'),
 
   settings: () => request<Settings>('GET', '/api/settings'),
@@ -238,7 +242,7 @@ export const api = {
   addMemory: (body: NewMemory) => request<Memory>('POST', '/api/memories', { body }),
   patchMemory: (id: number, body: MemoryPatch) => request<Memory>('PATCH', `/api/memories/${id}`, { body }),
   deleteMemory: (id: number) => request<void>('DELETE', `/api/memories/${id}`),
-  deleteMemories: (ids: number[]) => request<{ deleted: number }>('POST', '/api/memories/delete', { body: { ids } }),
+  deleteMemories: (ids: number[]) => request<Deleted>('POST', '/api/memories/delete', { body: { ids } satisfies BulkDelete }),
   /** The export file's text (JSON lines or Markdown). */
   exportMemories: (format: MemoryFormat) => requestText('GET', `/api/memories/export?format=${format}`),
   /** Imports a file's text; the format names how to read it. */
@@ -251,7 +255,7 @@ export const api = {
   plans: () => request<List<Plan>>('GET', '/api/plans'),
   createPlan: (body: NewPlan) => request<Plan>('POST', '/api/plans', { body }),
   getPlan: (id: number) => request<Plan>('GET', `/api/plans/${id}`),
-  renamePlan: (id: number, name: string) => request<Plan>('PATCH', `/api/plans/${id}`, { body: { name } }),
+  renamePlan: (id: number, name: string) => request<Plan>('PATCH', `/api/plans/${id}`, { body: { name } satisfies PlanRename }),
   deletePlan: (id: number) => request<void>('DELETE', `/api/plans/${id}`),
   addPlanItem: (id: number, body: NewPlanItem) =>
     request<Plan>('POST', `/api/plans/${id}/items`, { body }),
@@ -259,7 +263,7 @@ export const api = {
     request<Plan>('PATCH', `/api/plans/${id}/items/${itemId}`, { body }),
   deletePlanItem: (id: number, itemId: number) => request<Plan>('DELETE', `/api/plans/${id}/items/${itemId}`),
   /** `doneOnly` removes the checked items; otherwise every item. */
-  clearPlan: (id: number, doneOnly: boolean) => request<Plan>('POST', `/api/plans/${id}/clear`, { body: { doneOnly } }),
+  clearPlan: (id: number, doneOnly: boolean) => request<Plan>('POST', `/api/plans/${id}/clear`, { body: { doneOnly } satisfies PlanClear }),
 
   // Wakeups
   wakeups: () => request<List<Wakeup>>('GET', '/api/wakeups'),

@@ -81,24 +81,13 @@ export type {
   Decision as ApprovalDecision,
 } from './generated/protocol';
 
-// The Codex account (`/api/account*`): what the UI sends is generated; what
-// Codex answers is passed through untyped by the server.
-export type { Login as AccountLogin } from './generated/protocol';
-
-export interface AccountInfo {
-  account: { type?: string; email?: string; planType?: string; [k: string]: unknown } | null;
-  requiresOpenaiAuth: boolean;
-  login: unknown;
-}
-
-export interface LoginStartResult {
-  type?: string;
-  loginId?: string;
-  verificationUrl?: string;
-  userCode?: string;
-  authUrl?: string;
-  [k: string]: unknown;
-}
+// The Codex account (`/api/account*`).
+export type {
+  Account,
+  AccountState,
+  Login as AccountLogin,
+  LoginStarted,
+} from './generated/protocol';
 
 // Settings (`GET /api/settings`, `PATCH /api/settings`).
 export type {
@@ -141,6 +130,8 @@ export type {
   MillisOrText,
   Misfire,
   NewMemory,
+  BulkDelete,
+  Deleted,
   NewPlan,
   NewPlanItem,
   NewSchedule,
@@ -148,6 +139,8 @@ export type {
   Plan,
   PlanItem,
   PlanItemPatch,
+  PlanRename,
+  PlanClear,
   RunStatus as WakeupRunStatus,
   Schedule,
   Target as WakeupTarget,

@@ -1,17 +1,19 @@
 //! The Codex account, sign-in and the model list.
 
 use super::*;
-use perch_protocol::account::Login;
+use perch_protocol::account::{AccountState, Login, LoginStarted};
 
 impl Runtime {
-    pub async fn account(&self) -> Result<serde_json::Value> {
-        self.codex::<AccountRead>(&AccountReadParams {
-            refresh_token: false,
-        })
-        .await
+    pub async fn account(&self) -> Result<AccountState> {
+        let read = self
+            .codex::<AccountRead>(&AccountReadParams {
+                refresh_token: false,
+            })
+            .await?;
+        Ok(crate::model::account_state_of(read))
     }
 
-    pub async fn login(&self, login: Login) -> Result<serde_json::Value> {
+    pub async fn login(&self, login: Login) -> Result<LoginStarted> {
         let params = match login {
             Login::ApiKey { api_key } if api_key.trim().is_empty() => {
                 return Err(Error::Invalid("the API key is empty".into()));
@@ -19,7 +21,8 @@ impl Runtime {
             Login::ApiKey { api_key } => LoginParams::ApiKey { api_key },
             Login::ChatgptDeviceCode => LoginParams::ChatgptDeviceCode,
         };
-        self.codex::<AccountLoginStart>(&params).await
+        let started = self.codex::<AccountLoginStart>(&params).await?;
+        Ok(crate::model::login_started_of(started))
     }
 
     pub async fn models(&self) -> Result<Vec<ModelInfo>> {

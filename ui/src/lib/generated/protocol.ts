@@ -36,6 +36,25 @@ expiresAt: number, };
 
 export type Login = { "type": "apiKey", apiKey: string, } | { "type": "chatgptDeviceCode" };
 
+export type AccountState = { 
+/**
+ * `null`: not signed in.
+ */
+account: Account | null, 
+/**
+ * Whether the provider Codex uses needs an OpenAI sign-in (a
+ * configured provider of its own needs none).
+ */
+requiresOpenaiAuth: boolean, };
+
+export type Account = { "type": "apiKey" } | { "type": "chatgpt", email: string | null, 
+/**
+ * `plus`, `pro`, `team`, … as Codex names it.
+ */
+planType: string | null, } | { "type": "amazonBedrock" } | { "type": "gcp" } | { "type": "other" };
+
+export type LoginStarted = { "type": "apiKey" } | { "type": "chatgptDeviceCode", loginId: string, verificationUrl: string, userCode: string, } | { "type": "chatgpt", loginId: string, authUrl: string, } | { "type": "other" };
+
 export type CodexState = "starting" | "ready" | "degraded" | "restarting" | "failed" | "stopped";
 
 export type CodexStatus = { state: CodexState, 
@@ -433,6 +452,14 @@ tags?: Array<string>,
  */
 importance?: number, };
 
+export type BulkDelete = { 
+/**
+ * At most 10 000.
+ */
+ids: Array<number>, };
+
+export type Deleted = { deleted: number, };
+
 export type MemoryPatch = { text?: string, 
 /**
  * The new tags, replacing the old ones.
@@ -514,6 +541,14 @@ done?: boolean,
  * The new 0-based index; the other items shift.
  */
 position?: number, };
+
+export type PlanRename = { name: string, };
+
+export type PlanClear = { 
+/**
+ * Only the checked items (default: all).
+ */
+doneOnly: boolean, };
 
 export type Schedule = { "kind": "at", 
 /**

@@ -2,12 +2,12 @@
 // account and models Codex reports.
 
 import { api } from '../api';
-import type { AccountInfo, Model, Settings, SettingsPatch } from '../types';
+import type { AccountState, Model, Settings, SettingsPatch } from '../types';
 import { data } from './store.svelte';
 
 export const codexInfo = $state({
   models: [] as Model[],
-  account: null as AccountInfo | null,
+  account: null as AccountState | null,
 });
 
 export async function loadSettings(): Promise<Settings> {
