@@ -193,19 +193,57 @@ pub async fn require_auth(
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     if changes_state {
-        let origin_host = headers
-            .get(header::ORIGIN)
-            .and_then(|o| o.to_str().ok())
-            .and_then(|o| o.split_once("://").map(|(_, rest)| rest.to_string()));
-        if !origin_host.is_some_and(|h| auth.host_allowed(&h)) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "a request signed in with the browser cookie must come from Perch's own page (Origin header)",
-            ));
-        }
+        cookie_write_allowed(headers)?;
     }
     Ok(next.run(request).await)
+}
+
+/// The header Perch's own pages send with every request. A page of
+/// another origin cannot send it (nor a JSON body) without a CORS
+/// preflight, which Perch never grants.
+pub const REQUEST_HEADER: &str = "x-perch-request";
+
+/// A write signed in only with the browser cookie must come from Perch's
+/// own page: its `Origin` is exactly Perch's origin (scheme, host and
+/// port: another port on this machine is another site), and it carries a
+/// JSON body or [`REQUEST_HEADER`].
+fn cookie_write_allowed(headers: &HeaderMap) -> Result<(), ApiError> {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &header::HeaderValue| v.to_str().ok())
+    };
+    let host = text(header::HOST).unwrap_or_default().to_ascii_lowercase();
+    let origin = text(header::ORIGIN).map(str::to_ascii_lowercase);
+    let own_origin = origin.as_deref().is_some_and(|origin| {
+        !host.is_empty()
+            && (origin.strip_prefix("http://") == Some(host.as_str())
+                || origin.strip_prefix("https://") == Some(host.as_str()))
+    });
+    if !own_origin {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "a request signed in with the browser cookie must come from Perch's own page ({}), not from {}; scripts use the bearer token",
+                if host.is_empty() { "its address".to_string() } else { format!("http://{host}") },
+                origin.as_deref().unwrap_or("a page that sent no Origin")
+            ),
+        ));
+    }
+    let json = text(header::CONTENT_TYPE).is_some_and(|t| {
+        t.split(';')
+            .next()
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+    });
+    if !json && headers.get(REQUEST_HEADER).is_none() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("a browser write needs a JSON body or the {REQUEST_HEADER} header (Perch's own page sends it)"),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -226,6 +264,64 @@ mod tests {
             ("", false),
         ] {
             assert_eq!(auth.host_allowed(host), ok, "{host}");
+        }
+    }
+
+    #[test]
+    fn a_cookie_write_must_come_from_perchs_own_origin_with_json_or_the_header() {
+        let headers = |pairs: &[(&str, &str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                if let (Ok(name), Ok(value)) = (
+                    header::HeaderName::from_bytes(name.as_bytes()),
+                    header::HeaderValue::from_str(value),
+                ) {
+                    map.insert(name, value);
+                }
+            }
+            map
+        };
+        let host = ("host", "127.0.0.1:4860");
+        let json = ("content-type", "application/json; charset=utf-8");
+        for (case, ok) in [
+            (vec![host, ("origin", "http://127.0.0.1:4860"), json], true),
+            (
+                vec![
+                    host,
+                    ("origin", "http://127.0.0.1:4860"),
+                    (REQUEST_HEADER, "1"),
+                ],
+                true,
+            ),
+            (
+                vec![
+                    ("host", "LOCALHOST:4860"),
+                    ("origin", "http://localhost:4860"),
+                    json,
+                ],
+                true,
+            ),
+            // Another port on the same machine is another site.
+            (vec![host, ("origin", "http://127.0.0.1:9999"), json], false),
+            (vec![host, ("origin", "http://localhost:4860"), json], false),
+            (vec![host, ("origin", "null"), json], false),
+            (vec![host, json], false),
+            // A form or a text/plain fetch, even from Perch's own origin.
+            (
+                vec![
+                    host,
+                    ("origin", "http://127.0.0.1:4860"),
+                    ("content-type", "text/plain"),
+                ],
+                false,
+            ),
+            (vec![host, ("origin", "http://127.0.0.1:4860")], false),
+        ] {
+            assert_eq!(
+                cookie_write_allowed(&headers(&case)).is_ok(),
+                ok,
+                "{case:?}"
+            );
         }
     }
 

@@ -309,10 +309,14 @@ impl Direct {
         let options = SpawnOptions {
             bin: codex_bin(),
             args: vec![],
-            env: vec![
-                ("CODEX_HOME".into(), env.codex_home().display().to_string()),
-                ("TMPDIR".into(), env.tmp().display().to_string()),
-            ],
+            // The bench's own environment (the child gets no other), with
+            // its throwaway Codex home.
+            env: std::env::vars()
+                .chain([
+                    ("CODEX_HOME".into(), env.codex_home().display().to_string()),
+                    ("TMPDIR".into(), env.tmp().display().to_string()),
+                ])
+                .collect(),
             cwd: Some(env.work()),
             request_timeout: Duration::from_secs(30),
         };

@@ -25,7 +25,7 @@ pub enum MemoryCommand {
         #[arg(long = "tag")]
         tags: Vec<String>,
         /// 0 to 1 (default 0.5).
-        #[arg(long)]
+        #[arg(long, value_parser = importance)]
         importance: Option<f64>,
     },
     /// Ranked full-text search.
@@ -58,7 +58,8 @@ pub enum MemoryCommand {
         /// Removes every tag.
         #[arg(long, conflicts_with = "tags")]
         no_tags: bool,
-        #[arg(long)]
+        /// 0 to 1.
+        #[arg(long, value_parser = importance)]
         importance: Option<f64>,
     },
     /// Delete memories.
@@ -238,6 +239,15 @@ pub enum WakeupCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `--importance`: a number from 0 to 1. Refused here, because JSON has no
+/// NaN or infinity: sent, they would arrive as `null`, the default.
+fn importance(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(value) if value.is_finite() && (0.0..=1.0).contains(&value) => Ok(value),
+        _ => Err(format!("{text:?} is not a number from 0 to 1")),
+    }
 }
 
 /// `2026-11-22 10:00:00 (in 5m)` in local time.
@@ -621,4 +631,16 @@ async fn pause(client: &Client, id: i64, enabled: bool) -> Result<(), CliError> 
     let wakeup: Wakeup = client.patch(&format!("/api/wakeups/{id}"), &patch).await?;
     print_wakeup(&wakeup);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn importance_is_a_finite_number_from_0_to_1() {
+        assert_eq!(super::importance("0.7"), Ok(0.7));
+        assert_eq!(super::importance("1"), Ok(1.0));
+        for bad in ["NaN", "nan", "inf", "-inf", "1.5", "-0.1", "high"] {
+            assert!(super::importance(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -133,6 +133,9 @@ enum Command {
         /// Interrupt the receiving agent's current turn.
         #[arg(long)]
         urgent: bool,
+        /// Send to an agent id the relay does not know (yet).
+        #[arg(long)]
+        force: bool,
         #[arg(long)]
         json: bool,
     },
@@ -382,6 +385,7 @@ async fn run(
                     channel,
                     reply_to,
                     urgent,
+                    force,
                     json,
                 } => {
                     let body = if text == "-" {
@@ -401,7 +405,7 @@ async fn run(
                         urgent,
                         claimable: false,
                     };
-                    peer::send(&client, out, json).await
+                    peer::send(&client, out, force, json).await
                 }
                 Command::Inbox {
                     channel,

@@ -8,7 +8,25 @@ use perch_protocol::List;
 use perch_relay_protocol::Agent;
 use serde_json::{json, Value};
 
-pub async fn send(client: &Client, out: SendMessage, json_out: bool) -> Result<(), CliError> {
+pub async fn send(
+    client: &Client,
+    out: SendMessage,
+    force: bool,
+    json_out: bool,
+) -> Result<(), CliError> {
+    // `tag:`, `cap:`, `label:` and `broadcast` address whoever matches; an
+    // agent id must name one the relay knows, or the message waits for
+    // nobody.
+    let addresses_one = !(out.to == "broadcast" || out.to.contains(':'));
+    if addresses_one && !force {
+        let agents: List<Agent> = client.get("/api/peer/agents").await?;
+        if !agents.data.iter().any(|a| a.id == out.to) {
+            return Err(CliError::Usage(format!(
+                "no agent {:?} on the relay (`perch peers` lists them); --force sends anyway, for an agent that has not joined yet",
+                out.to
+            )));
+        }
+    }
     let sent: Value = client.post("/api/peer/messages", &out).await?;
     if json_out {
         print_json(&sent);

@@ -456,6 +456,16 @@ async fn a_peer_message_in_a_turn_killed_with_perch_is_delivered_again_after_res
     let empty = perch(&env).args(["send", "outside-bot", "  "]).output()?;
     assert_eq!(empty.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&empty.stderr).contains("must not be empty"));
+    // An agent the relay does not know: said, and nothing sent (--force sends).
+    let nobody = perch(&env)
+        .args(["send", "nobody-here", "hello?"])
+        .output()?;
+    assert_eq!(nobody.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&nobody.stderr).contains("no agent \"nobody-here\""),
+        "{}",
+        String::from_utf8_lossy(&nobody.stderr)
+    );
     assert_eq!(
         model.requests().len(),
         3,

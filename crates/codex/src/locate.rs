@@ -84,8 +84,8 @@ fn is_executable(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Runs `bin --version` and returns the version ("0.169.0").
-pub async fn version(bin: &Path) -> Result<String, LocateError> {
+/// Runs `bin --version` with exactly `env` and returns the version ("0.169.0").
+pub async fn version(bin: &Path, env: &[(String, String)]) -> Result<String, LocateError> {
     let fail = |reason: String| LocateError::Version {
         bin: bin.display().to_string(),
         reason,
@@ -94,6 +94,8 @@ pub async fn version(bin: &Path) -> Result<String, LocateError> {
         Duration::from_secs(10),
         tokio::process::Command::new(bin)
             .arg("--version")
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .kill_on_drop(true)
             .output(),
     )

@@ -210,8 +210,8 @@ impl Inner {
 
     /// Asks the binary for its version and compares it with the pinned one;
     /// `Err` is the reason it cannot be used.
-    async fn check_version(&self, bin: &std::path::Path) -> Result<Option<String>, String> {
-        let version = match locate::version(bin).await {
+    async fn check_version(&self, spawn: &SpawnOptions) -> Result<Option<String>, String> {
+        let version = match locate::version(&spawn.bin, &spawn.env).await {
             Ok(version) => version,
             Err(err) => return Err(err.to_string()),
         };
@@ -243,7 +243,7 @@ impl Inner {
             let spawn = self.spawn.lock_unpoisoned().clone();
             let version_warning = match &checked {
                 Some((bin, warning)) if *bin == spawn.bin => warning.clone(),
-                _ => match self.check_version(&spawn.bin).await {
+                _ => match self.check_version(&spawn).await {
                     Ok(warning) => {
                         checked = Some((spawn.bin.clone(), warning.clone()));
                         warning

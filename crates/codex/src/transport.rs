@@ -59,7 +59,8 @@ pub struct SpawnOptions {
     pub bin: PathBuf,
     /// Arguments after `app-server`, e.g. `-c key=value` overrides.
     pub args: Vec<String>,
-    /// Environment set on top of Perch's own.
+    /// The child's whole environment: nothing of Perch's own is inherited
+    /// (it holds tokens the agent's commands must not see).
     pub env: Vec<(String, String)>,
     pub cwd: Option<PathBuf>,
     pub request_timeout: Duration,
@@ -103,6 +104,7 @@ impl Connection {
         command
             .arg("app-server")
             .args(&options.args)
+            .env_clear()
             .envs(options.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

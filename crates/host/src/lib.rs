@@ -6,6 +6,7 @@
 //! - [`autostart`]: login autostart (XDG autostart entry on Linux).
 //! - [`notifier`]: OS notifications for runtime events, with actions.
 //! - [`logs`]: stderr plus rotating log files.
+//! - [`private`]: the data dir and Perch's files, private to the person.
 //! - [`embeddings`]: the agent's embeddings client over HTTP.
 //!
 //! Invariant: nothing here blocks an async worker on D-Bus; keyring and
@@ -16,5 +17,6 @@ pub mod embeddings;
 pub mod logs;
 pub mod network;
 pub mod notifier;
+pub mod private;
 pub mod secrets;
 pub mod server;

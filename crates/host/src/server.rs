@@ -96,8 +96,14 @@ fn resolve_ui_dir(explicit: Option<PathBuf>, config: &Config) -> Option<PathBuf>
 impl Server {
     pub async fn start(options: ServerOptions) -> Result<Self, ServerError> {
         let data_dir = options.data_dir;
-        std::fs::create_dir_all(&data_dir)
-            .map_err(io(format!("creating {}", data_dir.display())))?;
+        let tightened = crate::private::make_private(&data_dir)
+            .map_err(io(format!("making {} private", data_dir.display())))?;
+        if tightened > 0 {
+            tracing::info!(
+                "made {tightened} files and folders in {} readable by you only (other users could read them)",
+                data_dir.display()
+            );
+        }
         let config_path = options
             .config_path
             .unwrap_or_else(|| data_dir.join("config.toml"));
@@ -207,17 +213,19 @@ impl Server {
             task,
         };
         let record = serde_json::json!({ "url": server.url, "pid": std::process::id() });
-        let launched = match std::fs::write(&server.server_file, record.to_string()) {
-            Ok(()) => {
-                let mcp = server.network.mcp.attachment();
-                server
-                    .runtime
-                    .launch_codex(Some(mcp))
-                    .await
-                    .map_err(ServerError::from)
-            }
-            Err(e) => Err(io(format!("writing {}", server.server_file.display()))(e)),
-        };
+        let launched =
+            match crate::private::write_private(&server.server_file, record.to_string().as_bytes())
+            {
+                Ok(()) => {
+                    let mcp = server.network.mcp.attachment();
+                    server
+                        .runtime
+                        .launch_codex(Some(mcp))
+                        .await
+                        .map_err(ServerError::from)
+                }
+                Err(e) => Err(io(format!("writing {}", server.server_file.display()))(e)),
+            };
         // After the peer joined and Codex was launched: a wakeup for the
         // peer session can find it.
         let started =

@@ -596,3 +596,139 @@ async fn wakeups_missed_while_perch_was_stopped_follow_their_policy_after_restar
     server.stop().await;
     Ok(())
 }
+
+/// Issue 14: the data dir and every file Perch keeps are the person's
+/// alone, also in a data dir an earlier Perch made readable by others.
+#[cfg(unix)]
+#[tokio::test]
+async fn perchs_files_are_readable_by_the_person_only() -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    let data = env.data();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755))?;
+    std::env::set_var("PERCH_SECRET_STORE", "file");
+    std::fs::write(
+        data.join("config.toml"),
+        env.perch_config(&model.base_url(), "guarded"),
+    )?;
+    std::fs::set_permissions(
+        data.join("config.toml"),
+        std::fs::Permissions::from_mode(0o644),
+    )?;
+    let server = Server::start(ServerOptions {
+        data_dir: data.clone(),
+        listen: Some("127.0.0.1:0".into()),
+        ui_dir: None,
+        config_path: None,
+        autostart: None,
+        logs_dir: None,
+        relay_listen: Some("127.0.0.1:0".into()),
+    })
+    .await?;
+    let mode =
+        |name: &str| std::fs::metadata(data.join(name)).map(|m| m.permissions().mode() & 0o777);
+    assert_eq!(mode("")?, 0o700, "the data dir");
+    for file in [
+        "config.toml",
+        "perch.db",
+        "perch.db-wal",
+        "relay.db",
+        "peer.db",
+        "server.json",
+        "secrets/api-token",
+    ] {
+        assert_eq!(mode(file)?, 0o600, "{file}");
+    }
+    server.stop().await;
+    Ok(())
+}
+
+/// Issue 14: a turn that runs `env` sees the person's own variables, but
+/// none of Perch's, the relay's token, anything named like a secret, or the
+/// MCP token Codex holds; neither do Codex's shell snapshots.
+#[tokio::test]
+async fn the_agents_commands_see_no_secret_of_perchs() -> TestResult {
+    std::env::set_var("AGENT_RELAY_TOKEN", "relay-secret-4711");
+    std::env::set_var("MY_SERVICE_TOKEN", "service-secret-4711");
+    std::env::set_var("MY_PLAIN_SETTING", "plain-value-4711");
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    std::env::set_var("PERCH_SECRET_STORE", "file");
+    std::fs::write(
+        env.data().join("config.toml"),
+        env.perch_config(&model.base_url(), "open"),
+    )?;
+    let server = Server::start(ServerOptions {
+        data_dir: env.data(),
+        listen: Some("127.0.0.1:0".into()),
+        ui_dir: None,
+        config_path: None,
+        autostart: None,
+        logs_dir: None,
+        relay_listen: Some("off".into()),
+    })
+    .await?;
+    let rt = server.runtime.clone();
+    assert_eq!(
+        rt.wait_ready(WAIT).await.state,
+        perch_runtime::CodexState::Ready
+    );
+    let mcp_token = server.network.mcp.attachment().token;
+    let session = rt.create_session(NewSession::default()).await?.id;
+    let mut live = rt.events().subscribe(None).live;
+    model.enqueue(Script::shell("env", "call_env"));
+    model.enqueue(Script::text("That is the environment."));
+    let turn = rt
+        .send_message(&session, "Show me your environment.")
+        .await?
+        .turn_id;
+    assert_eq!(
+        until(&mut live, "the env turn's end", turn_completed(&turn)).await?,
+        "completed"
+    );
+
+    // What the command printed, as the person sees it and as the model got it.
+    let history = rt.history(&session).await?;
+    let output: String = history
+        .iter()
+        .flat_map(|t| &t.items)
+        .filter_map(|item| match item {
+            perch_protocol::items::Item::CommandExecution {
+                aggregated_output, ..
+            } => aggregated_output.clone(),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        output.contains("plain-value-4711"),
+        "the person's own variable reaches the command: {output}"
+    );
+    let sent_to_model: String = model
+        .requests()
+        .iter()
+        .map(|r| r.body.to_string())
+        .collect();
+    let mut snapshots = String::new();
+    if let Ok(dir) = std::fs::read_dir(env.codex_home().join("shell_snapshots")) {
+        for file in dir.flatten() {
+            snapshots.push_str(&std::fs::read_to_string(file.path()).unwrap_or_default());
+        }
+    }
+    for (place, text) in [
+        ("env", &output),
+        ("the model's requests", &sent_to_model),
+        ("shell snapshots", &snapshots),
+    ] {
+        for secret in [
+            mcp_token.as_str(),
+            "relay-secret-4711",
+            "service-secret-4711",
+            "PERCH_",
+        ] {
+            assert!(!text.contains(secret), "{secret:?} reached {place}");
+        }
+    }
+    server.stop().await;
+    Ok(())
+}

@@ -19,6 +19,10 @@ pub const DIRECT: &str = "(direct)";
 
 impl Ledger {
     pub fn open(path: &Path) -> Result<Self> {
+        stdx::create_private_file(path).map_err(|source| crate::error::PeerError::Io {
+            context: format!("creating {}", path.display()),
+            source,
+        })?;
         let db = Connection::open(path)?;
         db.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;

@@ -41,30 +41,29 @@ pub struct Config {
     pub env: Environment,
 }
 
-/// The variables of the process environment that Perch reads, taken once
-/// ([`Environment::capture`]) into [`Config::env`]. Nothing else in Perch
-/// reads the process environment, so a test builds its own instead of
-/// changing the process's.
+/// The process environment, taken once ([`Environment::capture`]) into
+/// [`Config::env`]. Nothing else in Perch reads the process environment, so
+/// a test builds its own instead of changing the process's.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Environment(BTreeMap<String, String>);
 
+/// Parts of a variable's name that say it holds a secret (in any case).
+const SECRET_NAME_PARTS: [&str; 8] = [
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "CREDENTIAL",
+    "API_KEY",
+    "APIKEY",
+    "PRIVATE_KEY",
+];
+
 impl Environment {
-    /// Perch's own variables, agent-relay's, and the few standard ones Perch
-    /// reads; nothing else is kept.
     pub fn capture() -> Self {
         std::env::vars_os()
             .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
-            .filter(|(name, _)| Self::is_read(name))
             .collect()
-    }
-
-    fn is_read(name: &str) -> bool {
-        name.starts_with("PERCH_")
-            || name.starts_with("AGENT_RELAY_")
-            || matches!(
-                name,
-                "CODEX_HOME" | "PATH" | "USER" | "USERNAME" | "HOST" | "PORT"
-            )
     }
 
     /// A variable's value, trimmed; `None` when it is unset or blank.
@@ -77,6 +76,25 @@ impl Environment {
         self.0.insert(name.to_string(), value.to_string());
         self
     }
+
+    /// What a child process (Codex, and through it the agent's commands)
+    /// may see of it: the person's variables (PATH, HOME, locale, proxies,
+    /// TERM, their own), but none of Perch's or the relay's, and none whose
+    /// name says it is a secret (`*TOKEN*`, `*SECRET*`, `*_KEY`, …).
+    pub fn inherited(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .filter(|(name, _)| !is_private(name))
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+    }
+}
+
+fn is_private(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    upper.starts_with("PERCH_")
+        || upper.starts_with("AGENT_RELAY_")
+        || upper.ends_with("_KEY")
+        || SECRET_NAME_PARTS.iter().any(|part| upper.contains(part))
 }
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Environment {
@@ -359,7 +377,10 @@ impl Config {
             .map_err(|e| Error::Config(format!("serializing the config: {e}")))?;
         let header = "# Perch's configuration; the keys are in docs/config.md. Settings in the UI rewrite this file.\n";
         let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, format!("{header}{text}"))
+        let _ = std::fs::remove_file(&tmp);
+        // The person's alone: it can name a provider and its endpoints.
+        stdx::create_private_file(&tmp)
+            .and_then(|()| std::fs::write(&tmp, format!("{header}{text}")))
             .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
         std::fs::rename(&tmp, path)
             .map_err(|e| Error::io(format!("replacing {}", path.display()), e))

@@ -9,6 +9,21 @@
 
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+/// Creates `path` as an empty file only its owner may read or write, unless
+/// it exists (then it is left alone). For databases: SQLite opens an empty
+/// file as a new database and gives its `-wal` and `-shm` files its mode.
+pub fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
 /// Milliseconds since the Unix epoch (0 for a clock before 1970).
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -116,7 +116,9 @@ interface RequestOptions {
 
 /** Sends a request; a failed answer becomes an ApiError. */
 async function send(method: string, path: string, opts: RequestOptions): Promise<Response> {
-  const headers: Record<string, string> = { Accept: opts.accept ?? 'application/json' };
+  // `X-Perch-Request`: Perch refuses browser writes without it (or a JSON
+  // body), which a page of another origin cannot send without a preflight.
+  const headers: Record<string, string> = { Accept: opts.accept ?? 'application/json', 'X-Perch-Request': '1' };
   const init: RequestInit = { method, headers, credentials: 'same-origin', cache: 'no-store' };
   if (opts.text !== undefined) {
     headers['Content-Type'] = opts.text.contentType;

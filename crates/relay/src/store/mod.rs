@@ -148,6 +148,9 @@ pub struct Counts {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Self> {
+        stdx::create_private_file(path).map_err(|e| {
+            crate::error::RelayError::Internal(format!("creating {}: {e}", path.display()))
+        })?;
         let conn = Connection::open(path)?;
         Self::init(conn)
     }

@@ -540,18 +540,48 @@ fn spawn_options(
     provider_key: Option<String>,
     mcp: Option<&McpAttachment>,
 ) -> Result<SpawnOptions> {
-    let mut env = Vec::new();
+    // The child's whole environment: the person's variables without
+    // Perch's, the relay's or anything named like a secret; then what Codex
+    // itself needs. Those secrets are kept from the agent's shell commands
+    // by Codex's shell environment policy (below).
+    let mut env: Vec<(String, String)> = config
+        .env
+        .inherited()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect();
     let mut args = config.codex_overrides(provider_key.is_some());
+    let mut hidden_from_shells = vec![McpAttachment::TOKEN_ENV.to_string()];
     if let Some(mcp) = mcp {
         args.extend(mcp.codex_overrides());
         env.push((McpAttachment::TOKEN_ENV.to_string(), mcp.token.clone()));
     }
-    if let (Some(provider), Some(key)) = (&config.provider, &provider_key) {
-        env.push((provider.key_env().to_string(), key.clone()));
+    if let Some(provider) = &config.provider {
+        let name = provider.key_env().to_string();
+        // The stored key (Settings), else the variable the person named.
+        let key = provider_key.or_else(|| config.env.get(&name).map(String::from));
+        if let Some(key) = key {
+            env.push((name.clone(), key));
+        }
+        hidden_from_shells.push(name);
     }
+    let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
+    let hidden: Vec<String> = hidden_from_shells.iter().map(|n| quote(n)).collect();
+    args.extend([
+        "-c".to_string(),
+        format!("shell_environment_policy.exclude=[{}]", hidden.join(", ")),
+        "-c".to_string(),
+        "shell_environment_policy.ignore_default_excludes=false".to_string(),
+    ]);
     let codex_home = match &config.codex.home {
         Some(home) => {
-            std::fs::create_dir_all(home)
+            // One Perch makes is the person's alone (an existing one, maybe
+            // their own, is left as it is).
+            let mut new_home = std::fs::DirBuilder::new();
+            new_home.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut new_home, 0o700);
+            new_home
+                .create(home)
                 .map_err(|e| Error::io(format!("creating {}", home.display()), e))?;
             env.push(("CODEX_HOME".to_string(), home.display().to_string()));
             home.clone()

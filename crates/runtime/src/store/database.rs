@@ -41,6 +41,9 @@ pub struct Database {
 
 impl Database {
     pub fn open(path: &Path) -> Result<Self> {
+        // The person's alone (its -wal and -shm files get its mode).
+        stdx::create_private_file(path)
+            .map_err(|e| crate::Error::io(format!("creating {}", path.display()), e))?;
         let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
