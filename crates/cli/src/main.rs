@@ -4,6 +4,7 @@
 mod agent;
 mod client;
 mod commands;
+mod doctor;
 mod peer;
 mod relay;
 mod serve;
@@ -41,6 +42,9 @@ pub enum CliError {
     Host(#[from] perch_runtime::host::HostError),
     #[error("{0}")]
     Other(String),
+    /// `perch doctor` found a damaged database (it printed which).
+    #[error("{0}")]
+    Damaged(String),
     /// The turn ended without completing; the message was already printed.
     #[error("the turn ended {0}")]
     TurnNotCompleted(String),
@@ -175,6 +179,12 @@ enum Command {
     Token,
     /// Open the web UI in the browser, signed in with a one-time code.
     Open,
+    /// Check Perch's databases; `--repair` replaces a damaged one with what can still be read.
+    Doctor {
+        /// Keep a copy of each damaged database and write a repaired one in its place (Perch must be stopped).
+        #[arg(long)]
+        repair: bool,
+    },
     /// The relay of the peer network (Agent Relay API).
     Relay {
         #[command(subcommand)]
@@ -193,6 +203,8 @@ enum RelayCommand {
         #[arg(long, env = "AGENT_RELAY_DB")]
         db: Option<PathBuf>,
     },
+    /// Print the AGENT_RELAY_URL (and AGENT_RELAY_TOKEN) lines for agent-relay's plugins.
+    Env,
 }
 
 #[derive(Subcommand)]
@@ -297,6 +309,10 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli, data_dir, logs_dir, env)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::TurnNotCompleted(_)) => ExitCode::from(1),
+        Err(err @ CliError::Damaged(_)) => {
+            eprintln!("perch: {err}");
+            ExitCode::from(1)
+        }
         Err(err) => {
             eprintln!("perch: {err}");
             ExitCode::from(2)
@@ -327,6 +343,7 @@ async fn run(
             })
             .await
         }
+        Command::Doctor { repair } => doctor::doctor(&data_dir, repair),
         Command::Relay {
             command: RelayCommand::Serve { listen, db },
         } => {
@@ -336,6 +353,9 @@ async fn run(
         command => {
             let client = client::Client::discover(&data_dir, &env).await?;
             match command {
+                Command::Relay {
+                    command: RelayCommand::Env,
+                } => relay::env_lines(&client, &data_dir, &env).await,
                 Command::Run {
                     session,
                     format,
@@ -417,7 +437,7 @@ async fn run(
                 Command::Memory { command } => agent::memory(&client, command).await,
                 Command::Plan { command } => agent::plan(&client, command).await,
                 Command::Wakeup { command } => agent::wakeup(&client, command).await,
-                Command::Serve { .. } | Command::Relay { .. } => Ok(()),
+                Command::Serve { .. } | Command::Relay { .. } | Command::Doctor { .. } => Ok(()),
             }
         }
     }

@@ -63,3 +63,51 @@ pub async fn serve(args: RelayServeArgs) -> Result<(), CliError> {
     server.stop().await;
     Ok(())
 }
+
+/// `perch relay env`: the lines that point agent-relay's plugins (Claude
+/// Code, Codex) at the relay this Perch runs or joins, with its token when
+/// it has one. The token is read from Perch's secret store, so it prints
+/// only for the person who can read that.
+pub async fn env_lines(
+    client: &crate::client::Client,
+    data_dir: &std::path::Path,
+    env: &perch_runtime::config::Environment,
+) -> Result<(), CliError> {
+    use perch_protocol::peer::PeerStatus;
+    let link = match client.get::<PeerStatus>("/api/peer").await? {
+        PeerStatus::On(link) => link,
+        PeerStatus::Off(_) => {
+            return Err(CliError::Usage(
+                "the peer network is off, so there is no relay to point plugins at (docs/config.md, [peer] and [relay])".into(),
+            ))
+        }
+    };
+    let token = {
+        let (data_dir, env) = (data_dir.to_path_buf(), env.clone());
+        tokio::task::spawn_blocking(move || {
+            perch_host::secrets::open_secret_store(&data_dir, &env)
+                .get(perch_runtime::host::secret_names::RELAY_TOKEN)
+        })
+        .await
+        .map_err(|e| CliError::Usage(format!("reading the relay token: {e}")))?
+        .map_err(|e| CliError::Usage(format!("reading the relay token: {e}")))?
+    }
+    .or_else(|| env.get("AGENT_RELAY_TOKEN").map(String::from));
+    println!(
+        "# agent-relay plugins: Perch's relay ({}).",
+        if link.embedded { "embedded" } else { "joined" }
+    );
+    println!("export AGENT_RELAY_URL={}", shell_word(&link.relay_url));
+    match token {
+        Some(token) => println!("export AGENT_RELAY_TOKEN={}", shell_word(&token)),
+        None => println!(
+            "# No token: on loopback any process of this machine can use this relay (docs/relay.md, Trust)."
+        ),
+    }
+    Ok(())
+}
+
+/// `text` quoted for a POSIX shell.
+fn shell_word(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}

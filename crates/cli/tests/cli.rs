@@ -456,6 +456,13 @@ async fn a_peer_message_in_a_turn_killed_with_perch_is_delivered_again_after_res
     let empty = perch(&env).args(["send", "outside-bot", "  "]).output()?;
     assert_eq!(empty.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&empty.stderr).contains("must not be empty"));
+    // The lines for agent-relay's plugins name this relay.
+    let lines = perch(&env).args(["relay", "env"]).output()?;
+    let lines = String::from_utf8_lossy(&lines.stdout);
+    assert!(
+        lines.contains(&format!("export AGENT_RELAY_URL='{relay}'")),
+        "{lines}"
+    );
     // An agent the relay does not know: said, and nothing sent (--force sends).
     let nobody = perch(&env)
         .args(["send", "nobody-here", "hello?"])
@@ -740,4 +747,48 @@ async fn memory_plan_and_wakeup_commands_print_the_records() -> TestResult {
         assert_eq!(runs["data"][0]["wakeupId"], 1, "{runs}");
         Ok(())
     })
+}
+
+/// Issue 14: a damaged database names its file and the way out; `perch
+/// doctor` finds it and `--repair` keeps a copy and starts it over.
+#[test]
+fn a_damaged_database_is_named_and_doctor_repairs_it() -> TestResult {
+    let env = CodexEnv::new()?;
+    let db = env.data().join("perch.db");
+    std::fs::write(&db, b"not a database but a shopping list; ".repeat(300))?;
+
+    let serve = perch(&env)
+        .args(["serve", "--listen", "127.0.0.1:0", "--relay-listen", "off"])
+        .output()?;
+    let said = String::from_utf8_lossy(&serve.stderr);
+    assert_eq!(serve.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("perch.db is damaged") && said.contains("perch doctor"),
+        "{said}"
+    );
+
+    let check = perch(&env).arg("doctor").output()?;
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(1), "{out}");
+    assert!(out.contains("perch.db: damaged"), "{out}");
+
+    let fix = perch(&env).args(["doctor", "--repair"]).output()?;
+    let out = String::from_utf8_lossy(&fix.stdout);
+    assert_eq!(
+        fix.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&fix.stderr)
+    );
+    assert!(out.contains("nothing could be read"), "{out}");
+    let kept: Vec<String> = std::fs::read_dir(env.data())?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("perch.db.damaged-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the damaged file is kept");
+    assert!(!db.exists(), "Perch starts it empty");
+    let again = perch(&env).arg("doctor").output()?;
+    assert_eq!(again.status.code(), Some(0));
+    Ok(())
 }

@@ -527,3 +527,47 @@ async fn upkeep_marks_silent_agents_offline_and_prunes_by_retention() -> TestRes
     );
     Ok(())
 }
+
+/// Issue 14: a browser page cannot write to a tokenless loopback relay
+/// (a `no-cors` fetch or a form sends no token and an empty body reads as
+/// `{}`); clients that are not browsers send no Origin and still can.
+#[tokio::test]
+async fn a_foreign_browser_origin_cannot_change_the_relay() -> TestResult {
+    let relay = Relay::start(RelaySettings {
+        cors_origins: vec!["http://dash.example".into()],
+        ..RelaySettings::default()
+    })
+    .await?;
+    let register = |origin: Option<&str>, id: &str| {
+        let mut request = relay
+            .request(reqwest::Method::POST, "/api/agents")
+            .json(&serde_json::json!({ "id": id }));
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        request.send()
+    };
+    let own = relay.server.url().to_string();
+    for (origin, id, status) in [
+        (Some("http://127.0.0.1:9999"), "from-a-page", 403),
+        (Some("null"), "from-a-sandbox", 403),
+        (None, "a-script", 200),
+        (Some(own.as_str()), "the-relays-own-page", 200),
+        (Some("http://dash.example"), "an-allowed-page", 200),
+    ] {
+        let response = register(origin, id).await?;
+        assert_eq!(response.status().as_u16(), status, "{origin:?}");
+    }
+    let (_, agents) = relay.call("GET", "/api/agents", None).await?;
+    let ids: Vec<&str> = agents
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["id"].as_str())
+        .collect();
+    assert!(
+        !ids.contains(&"from-a-page") && ids.contains(&"a-script"),
+        "{ids:?}"
+    );
+    Ok(())
+}

@@ -14,6 +14,9 @@ pub enum Error {
     Codex(#[from] perch_codex::Error),
     #[error("database error: {0}")]
     Store(#[from] rusqlite::Error),
+    /// A database file cannot be read: damaged, or not a database.
+    #[error("{path} is damaged ({detail}); stop Perch and run `perch doctor` to check it and replace it with a repaired copy (docs/cli.md)")]
+    Damaged { path: String, detail: String },
     /// The database holds a value this Perch does not know (a newer
     /// Perch's data dir, or damage).
     #[error("the database holds {0}, which this version of Perch does not know; was the data dir used by a newer Perch?")]

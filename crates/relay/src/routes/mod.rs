@@ -131,6 +131,7 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
             )));
         }
     }
+    foreign_origin_refused(&state, &request)?;
     let path = request.uri().path();
     let open = path == "/api/health" || path == "/api/integrations/events";
     if let (Some(token), false) = (&state.relay.settings().token, open) {
@@ -139,6 +140,44 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         }
     }
     Ok(next.run(request).await)
+}
+
+/// A browser page may change nothing on the relay unless it is the relay's
+/// own origin or one `AGENT_RELAY_CORS_ORIGINS` allows: a tokenless
+/// loopback relay would otherwise take a cross-site form or `no-cors`
+/// fetch (an empty body reads as `{}`). Clients that are not browsers send
+/// no `Origin` and are not affected.
+fn foreign_origin_refused(state: &AppState, request: &Request) -> Result<()> {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return Ok(());
+    }
+    let text = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let Some(origin) = text(header::ORIGIN) else {
+        return Ok(());
+    };
+    let host = text(header::HOST).unwrap_or_default();
+    let own = origin.strip_prefix("http://") == Some(host)
+        || origin.strip_prefix("https://") == Some(host);
+    let allowed = state
+        .relay
+        .settings()
+        .cors_origins
+        .iter()
+        .any(|o| o == "*" || o.eq_ignore_ascii_case(origin));
+    if own || allowed {
+        return Ok(());
+    }
+    Err(RelayError::Forbidden(format!(
+        "a page at {origin} may not change the relay; set AGENT_RELAY_CORS_ORIGINS to allow a browser origin"
+    )))
 }
 
 /// `Authorization: Bearer T` or `X-Agent-Relay-Token: T`.

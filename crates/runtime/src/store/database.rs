@@ -44,11 +44,17 @@ impl Database {
         // The person's alone (its -wal and -shm files get its mode).
         stdx::create_private_file(path)
             .map_err(|e| crate::Error::io(format!("creating {}", path.display()), e))?;
-        let mut conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        adopt_legacy_versions(&mut conn)?;
+        let opened = (|| {
+            let mut conn = Connection::open(path)?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            adopt_legacy_versions(&mut conn)?;
+            Ok::<_, rusqlite::Error>(conn)
+        })();
+        let conn = opened.map_err(|err| {
+            super::doctor::damaged(path, &err).unwrap_or(crate::Error::Store(err))
+        })?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -90,7 +96,7 @@ impl Database {
 
 /// Creates `schema_versions`; in a database made before it, fills it from
 /// `user_version` so that nothing is applied twice.
-fn adopt_legacy_versions(conn: &mut Connection) -> Result<()> {
+fn adopt_legacy_versions(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     let exists: bool = tx.query_row(
         "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_versions'",

@@ -7,6 +7,7 @@
 //! hold the connection lock for one statement or one transaction.
 
 mod database;
+pub mod doctor;
 mod transcript;
 
 pub use database::{Database, Schema};
