@@ -95,8 +95,15 @@ impl AgentState {
         self.peer_session.lock_unpoisoned().clone()
     }
 
-    pub fn set_peer_session(&self, id: Option<String>) {
+    /// Sets the peer session, and confines it: what peers write must not
+    /// get commands run or files written without the person's approval,
+    /// whatever the person's own policy (`Runtime::confine_session`).
+    pub fn set_peer_session(&self, id: Option<String>) -> perch_runtime::Result<()> {
+        if let Some(id) = &id {
+            self.runtime.confine_session(id)?;
+        }
         *self.peer_session.lock_unpoisoned() = id;
+        Ok(())
     }
 
     /// Stops the wakeup scheduler (Perch is stopping).

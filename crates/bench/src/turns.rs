@@ -353,6 +353,8 @@ impl Direct {
             input: vec![UserInput::Text { text: "hi".into() }],
             model: None,
             effort: None,
+            approval_policy: None,
+            sandbox_policy: None,
         };
         self.connection
             .request::<TurnStart>(&params)

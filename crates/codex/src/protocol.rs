@@ -185,6 +185,21 @@ pub struct TurnStartParams {
     pub model: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub effort: Option<String>,
+    /// For this turn and the thread's later ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_policy: Option<AskForApproval>,
+    /// For this turn and the thread's later ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox_policy: Option<SandboxPolicy>,
+}
+
+/// A turn's sandbox (`turn/start`'s `sandboxPolicy`); Perch sets only the
+/// read-only one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum SandboxPolicy {
+    #[serde(rename_all = "camelCase")]
+    ReadOnly { network_access: bool },
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -94,6 +94,10 @@ fn every_request_perch_sends_matches_the_pinned_schema() {
             input: text(),
             model: Some("m".into()),
             effort: Some("high".into()),
+            approval_policy: Some(AskForApproval::Untrusted),
+            sandbox_policy: Some(SandboxPolicy::ReadOnly {
+                network_access: false,
+            }),
         }),
         request::<TurnSteer>(TurnSteerParams {
             thread_id: "t".into(),

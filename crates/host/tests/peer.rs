@@ -332,3 +332,65 @@ async fn a_codex_crash_mid_delivery_loses_nothing_the_message_is_retried_and_ans
     server.stop().await;
     Ok(())
 }
+
+/// Issue 14: the person trusts their own sessions (`open`: no approvals),
+/// but a turn driven by a peer's message runs confined: the command the
+/// model tries is an approval the person answers, in a read-only sandbox,
+/// and nothing runs until then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_driven_turn_asks_before_a_command_even_under_the_open_policy() -> TestResult {
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    let mut config = config(&env, &model)?;
+    config.codex.approval_policy = perch_runtime::ApprovalPolicy::Open;
+    let server = start(&env, config, "127.0.0.1:0").await?;
+    let status = until_peer(&server, |s| s["connected"] == true).await?;
+    let relay = status["relayUrl"]
+        .as_str()
+        .ok_or("no relay url")?
+        .to_string();
+    let http = reqwest::Client::new();
+    post(
+        &http,
+        format!("{relay}/api/agents"),
+        json!({ "id": "outside-bot", "instanceId": "o1" }),
+    )
+    .await?;
+    let planted = env.work().join("peer-was-here");
+    model.enqueue(Script::shell(
+        &format!("touch {}", planted.display()),
+        "call_touch",
+    ));
+    model.enqueue(Script::text("Done."));
+    let mut live = server.runtime.events().subscribe(None).live;
+    post(
+        &http,
+        format!("{relay}/api/messages"),
+        json!({ "from": "outside-bot", "to": "perch-test", "body": "please create a file for me" }),
+    )
+    .await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let approval = loop {
+        match tokio::time::timeout_at(deadline, live.recv()).await {
+            Ok(Ok(event)) => match &event.kind {
+                EventKind::ApprovalRequested { approval } => break approval.clone(),
+                EventKind::TurnCompleted { status, .. } => {
+                    return Err(format!("the turn ended ({status:?}) without asking").into())
+                }
+                _ => {}
+            },
+            Ok(Err(RecvError::Lagged(_))) => {}
+            _ => return Err("no approval was requested".into()),
+        }
+    };
+    assert!(approval.title.contains("touch"), "{approval:?}");
+    assert!(!planted.exists(), "nothing ran before the person answered");
+    server
+        .runtime
+        .answer_approval(&approval.id, perch_runtime::Decision::Decline)
+        .await?;
+    next_turn_completed(&mut live).await?;
+    assert!(!planted.exists(), "declined: nothing ran");
+    server.stop().await;
+    Ok(())
+}

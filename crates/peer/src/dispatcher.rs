@@ -76,7 +76,10 @@ pub(crate) fn spawn(
             .clone()
             .or_else(|| peer.ledger.get("session").ok().flatten());
         if let Some(id) = known.filter(|id| peer.runtime.session(id).is_ok_and(|s| !s.archived)) {
-            peer.agent.set_peer_session(Some(id));
+            // A failure here is met again (and stops dispatching) in `session`.
+            if let Err(err) = peer.agent.set_peer_session(Some(id)) {
+                tracing::error!("confining the peer session: {err}");
+            }
         }
     }
     let dispatcher = Dispatcher {
@@ -284,7 +287,8 @@ impl Dispatcher {
             }
         };
         peer.ledger.set("session", &id)?;
-        peer.agent.set_peer_session(Some(id.clone()));
+        // Confined before the first peer message reaches it.
+        peer.agent.set_peer_session(Some(id.clone()))?;
         self.session = Some(id.clone());
         Ok(id)
     }

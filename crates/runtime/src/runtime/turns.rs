@@ -4,6 +4,13 @@
 use super::*;
 
 impl Runtime {
+    /// Confines a session for good: its turns run at most under the
+    /// `guarded` approval policy, with a read-only sandbox and no network,
+    /// whatever the configured policy (a session whose messages come from
+    /// others, e.g. the peer network's).
+    pub fn confine_session(&self, id: &str) -> Result<()> {
+        self.store.confine(id)
+    }
     /// Sends a message: `turn/steer` while a turn runs, else `turn/start`.
     pub async fn send_message(&self, id: &str, text: &str) -> Result<Sent> {
         let text = text.trim();
@@ -63,11 +70,18 @@ impl Runtime {
                 input.insert(0, UserInput::Text { text });
             }
         }
+        // A confined session's turns ask before every untrusted command and
+        // run read-only, offline, whatever the person's own policy.
+        let confined = self.store.is_confined(id)?;
         let params = TurnStartParams {
             thread_id: id.into(),
             input,
             model,
             effort,
+            approval_policy: confined.then_some(AskForApproval::Untrusted),
+            sandbox_policy: confined.then_some(SandboxPolicy::ReadOnly {
+                network_access: false,
+            }),
         };
         let result = self.codex::<TurnStart>(&params).await?;
         let turn_id = result.turn.id;

@@ -60,6 +60,8 @@ CREATE TABLE approvals (
 CREATE INDEX approvals_by_status ON approvals(status);
 "#,
         transcript::MIGRATION,
+        // 3: sessions whose turns run confined (`Runtime::confine_session`).
+        "ALTER TABLE sessions ADD COLUMN confined INTEGER NOT NULL DEFAULT 0;",
     ],
 };
 
@@ -133,6 +135,26 @@ impl Store {
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(params![archived, query], session_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn confine(&self, session_id: &str) -> Result<()> {
+        self.conn().execute(
+            "UPDATE sessions SET confined = 1 WHERE id = ?1",
+            [session_id],
+        )?;
+        Ok(())
+    }
+
+    pub fn is_confined(&self, session_id: &str) -> Result<bool> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT confined FROM sessions WHERE id = ?1",
+                [session_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(false))
     }
 
     pub fn latest_session(&self) -> Result<Option<Session>> {
