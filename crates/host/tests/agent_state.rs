@@ -26,10 +26,20 @@ async fn start(
     env: &CodexEnv,
     model: &ScriptedModel,
 ) -> Result<Server, Box<dyn std::error::Error>> {
+    start_with(env, model, "guarded", "off").await
+}
+
+/// A Perch with this approval policy and relay address, Codex ready.
+async fn start_with(
+    env: &CodexEnv,
+    model: &ScriptedModel,
+    policy: &str,
+    relay_listen: &str,
+) -> Result<Server, Box<dyn std::error::Error>> {
     std::env::set_var("PERCH_SECRET_STORE", "file");
     std::fs::write(
         env.data().join("config.toml"),
-        env.perch_config(&model.base_url(), "guarded"),
+        env.perch_config(&model.base_url(), policy),
     )?;
     let server = Server::start(ServerOptions {
         data_dir: env.data(),
@@ -38,7 +48,7 @@ async fn start(
         config_path: None,
         autostart: None,
         logs_dir: None,
-        relay_listen: Some("off".into()),
+        relay_listen: Some(relay_listen.into()),
     })
     .await?;
     let status = server.runtime.wait_ready(WAIT).await;
@@ -606,26 +616,10 @@ async fn perchs_files_are_readable_by_the_person_only() -> TestResult {
     let env = CodexEnv::new()?;
     let model = ScriptedModel::start().await?;
     let data = env.data();
+    // As an earlier Perch left it: readable by everyone (and config.toml,
+    // which `start_with` writes, 0644 by the umask).
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755))?;
-    std::env::set_var("PERCH_SECRET_STORE", "file");
-    std::fs::write(
-        data.join("config.toml"),
-        env.perch_config(&model.base_url(), "guarded"),
-    )?;
-    std::fs::set_permissions(
-        data.join("config.toml"),
-        std::fs::Permissions::from_mode(0o644),
-    )?;
-    let server = Server::start(ServerOptions {
-        data_dir: data.clone(),
-        listen: Some("127.0.0.1:0".into()),
-        ui_dir: None,
-        config_path: None,
-        autostart: None,
-        logs_dir: None,
-        relay_listen: Some("127.0.0.1:0".into()),
-    })
-    .await?;
+    let server = start_with(&env, &model, "guarded", "127.0.0.1:0").await?;
     let mode =
         |name: &str| std::fs::metadata(data.join(name)).map(|m| m.permissions().mode() & 0o777);
     assert_eq!(mode("")?, 0o700, "the data dir");
@@ -654,26 +648,8 @@ async fn the_agents_commands_see_no_secret_of_perchs() -> TestResult {
     std::env::set_var("MY_PLAIN_SETTING", "plain-value-4711");
     let env = CodexEnv::new()?;
     let model = ScriptedModel::start().await?;
-    std::env::set_var("PERCH_SECRET_STORE", "file");
-    std::fs::write(
-        env.data().join("config.toml"),
-        env.perch_config(&model.base_url(), "open"),
-    )?;
-    let server = Server::start(ServerOptions {
-        data_dir: env.data(),
-        listen: Some("127.0.0.1:0".into()),
-        ui_dir: None,
-        config_path: None,
-        autostart: None,
-        logs_dir: None,
-        relay_listen: Some("off".into()),
-    })
-    .await?;
+    let server = start_with(&env, &model, "open", "off").await?;
     let rt = server.runtime.clone();
-    assert_eq!(
-        rt.wait_ready(WAIT).await.state,
-        perch_runtime::CodexState::Ready
-    );
     let mcp_token = server.network.mcp.attachment().token;
     let session = rt.create_session(NewSession::default()).await?.id;
     let mut live = rt.events().subscribe(None).live;

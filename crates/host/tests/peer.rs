@@ -394,3 +394,64 @@ async fn a_peer_driven_turn_asks_before_a_command_even_under_the_open_policy() -
     server.stop().await;
     Ok(())
 }
+
+/// Issue 14: another local process registers Perch's agent id (a newer
+/// instance fences Perch's). Perch notices at the next heartbeat, says so
+/// (`peer.fenced`, `lastError`), and registers its agent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fenced_agent_is_reported_and_taken_back() -> TestResult {
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    let mut config = config(&env, &model)?;
+    config.peer.heartbeat_secs = 1;
+    let server = start(&env, config, "127.0.0.1:0").await?;
+    let status = until_peer(&server, |s| s["connected"] == true).await?;
+    let relay = status["relayUrl"]
+        .as_str()
+        .ok_or("no relay url")?
+        .to_string();
+    let http = reqwest::Client::new();
+    let mut live = server.runtime.events().subscribe(None).live;
+    post(
+        &http,
+        format!("{relay}/api/agents"),
+        json!({ "id": "perch-test", "instanceId": "rogue" }),
+    )
+    .await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let message = loop {
+        match tokio::time::timeout_at(deadline, live.recv()).await {
+            Ok(Ok(event)) => {
+                if let EventKind::PeerFenced { id, message } = &event.kind {
+                    assert_eq!(id, "perch-test");
+                    break message.clone();
+                }
+            }
+            Ok(Err(RecvError::Lagged(_))) => {}
+            _ => return Err("the take-over was not reported".into()),
+        }
+    };
+    assert!(
+        message.contains("Another process registered perch-test"),
+        "{message}"
+    );
+    let status = until_peer(&server, |s| s["connected"] == true).await?;
+    assert!(
+        status["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("registered it again")),
+        "{status}"
+    );
+    let card: Value = http
+        .get(format!("{relay}/api/agents/perch-test"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_ne!(
+        card["instanceId"], "rogue",
+        "Perch's instance is the current one: {card}"
+    );
+    server.stop().await;
+    Ok(())
+}

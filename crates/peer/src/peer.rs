@@ -250,6 +250,29 @@ impl Peer {
         Ok(())
     }
 
+    /// Another process registered `id` (Perch's agent or the person) as a
+    /// newer instance: messages to it no longer reach Perch. Said, then
+    /// taken back.
+    async fn fenced(&self, id: &str) {
+        let message = format!(
+            "Another process registered {id} on the relay {}, so its messages stopped reaching Perch; Perch registered it again. If this repeats, something on this machine uses Perch's ids: look with `perch peers`, or set a relay token (docs/relay.md, Trust).",
+            self.client.url()
+        );
+        tracing::warn!("{message}");
+        self.set_link(|link| {
+            link.connected = false;
+            link.last_error = Some(message.clone());
+        });
+        self.runtime.events().publish(EventKind::PeerFenced {
+            id: id.to_string(),
+            message,
+        });
+        match self.register().await {
+            Ok(()) => self.set_link(|link| link.connected = true),
+            Err(err) => tracing::warn!("registering {id} again: {err}"),
+        }
+    }
+
     /// The oldest id the agent may still have to consume.
     async fn floor(&self) -> Result<i64> {
         let floor = match self
@@ -548,8 +571,10 @@ async fn follow(peer: Weak<Peer>) {
 }
 
 /// Keeps both identities present. A relay that forgot them (pruned, or a
-/// new database) gets them registered again; a newer instance of the same
-/// id (409) is reported, not fought.
+/// new database) gets them registered again. An id another process took
+/// over (a newer instance: 409, "fenced") is said loudly, reported as not
+/// connected, and registered again: until relay keys exist (issue 14), any
+/// local process can take it, and Perch takes it back each time, saying so.
 async fn heartbeat(peer: Weak<Peer>) {
     let period = match peer.upgrade() {
         Some(p) => Duration::from_secs(p.config.heartbeat_secs.max(1)),
@@ -571,6 +596,7 @@ async fn heartbeat(peer: Weak<Peer>) {
                         tracing::warn!("re-registering {}: {err}", member.card.id);
                     }
                 }
+                Err(PeerError::Relay { status: 409, .. }) => p.fenced(&member.card.id).await,
                 Err(err) => {
                     tracing::warn!("heartbeat of {}: {err}", member.card.id);
                     p.set_link(|link| link.last_error = Some(err.to_string()));

@@ -122,6 +122,11 @@ pub enum EventKind {
         #[ts(type = "number")]
         queued: usize,
     },
+    /// Another process registered one of Perch's ids on the relay (a newer
+    /// instance), so messages to it stopped reaching Perch; Perch has
+    /// registered it again. `message` says what happened and what to do.
+    #[serde(rename = "peer.fenced")]
+    PeerFenced { id: String, message: String },
     #[serde(rename = "memory.changed")]
     MemoryChanged {
         action: MemoryAction,
@@ -168,6 +173,7 @@ impl EventKind {
             Self::PeerMessage { .. } => "peer.message",
             Self::PeerStatus { .. } => "peer.status",
             Self::PeerDeliveryFailed { .. } => "peer.failed",
+            Self::PeerFenced { .. } => "peer.fenced",
             Self::MemoryChanged { .. } => "memory.changed",
             Self::PlanChanged { .. } => "plan.changed",
             Self::WakeupChanged { .. } => "wakeup.changed",

@@ -195,6 +195,12 @@ function keepStreamed(started: Item, held: ShownItem): ShownItem {
   return started;
 }
 
+/** Keeps the newest 20. */
+function addWarning(data: AppData, warning: Warning): void {
+  data.warnings.push(warning);
+  if (data.warnings.length > 20) data.warnings.splice(0, data.warnings.length - 20);
+}
+
 function touchActivity(data: AppData, sessionId: string): void {
   if (sessionId !== data.selectedId && session(data, sessionId)) data.unread[sessionId] = true;
 }
@@ -301,8 +307,10 @@ function applyKind(data: AppData, ev: RuntimeEvent): void {
       if (ev.type === 'approval.requested' && ev.approval.turnId) clearStall(data, ev.approval.turnId);
       return;
     case 'warning':
-      data.warnings.push({ sessionId: ev.sessionId, message: ev.message, at: ev.at });
-      if (data.warnings.length > 20) data.warnings.splice(0, data.warnings.length - 20);
+      addWarning(data, { sessionId: ev.sessionId, message: ev.message, at: ev.at });
+      return;
+    case 'peer.fenced':
+      addWarning(data, { sessionId: null, message: ev.message, at: ev.at });
       return;
     case 'settings.changed':
       if (ev.settings && typeof ev.settings === 'object') data.settings = ev.settings;

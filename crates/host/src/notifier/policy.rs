@@ -148,6 +148,16 @@ pub fn note_for(
                 approval_id: None,
                 sender: None,
             }),
+        EventKind::PeerFenced { message, .. } => {
+            allowed(Kind::Error, config.errors).then(|| Note {
+                kind: Kind::Error,
+                summary: "Perch's identity on the relay was taken over".into(),
+                body: clean(message),
+                target: OpenTarget::Peers,
+                approval_id: None,
+                sender: None,
+            })
+        }
         EventKind::WakeupRun { run, notify } if *notify => allowed(Kind::Wakeup, config.wakeups)
             .then(|| wakeup_note(run))
             .flatten(),

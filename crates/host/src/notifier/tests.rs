@@ -102,6 +102,10 @@ fn which_events_notify() {
         error: "x".into(),
         queued: 2,
     };
+    let fenced = EventKind::PeerFenced {
+        id: "perch-me".into(),
+        message: "taken over".into(),
+    };
     let run = |status: RunStatus, notify: bool| EventKind::WakeupRun {
         run: WakeupRun {
             id: 1,
@@ -136,6 +140,8 @@ fn which_events_notify() {
         (&to_me, &no_peers, false, None),
         (&to_me, &dnd, false, None),
         (&stuck, &base, true, Some(Kind::Error)),
+        (&fenced, &base, true, Some(Kind::Error)),
+        (&fenced, &dnd, false, None),
         (&done, &base, true, Some(Kind::Wakeup)),
         (&missed, &base, false, Some(Kind::Wakeup)),
         (&running, &base, false, None),
