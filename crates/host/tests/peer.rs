@@ -85,6 +85,26 @@ async fn next_turn_completed(live: &mut Receiver<Arc<Event>>) -> Result<String, 
     }
 }
 
+/// Waits for the peer link, then registers the outside agent (as an
+/// agent-relay plugin would) on its relay: the relay's URL and a client.
+async fn with_outside_bot(
+    server: &Server,
+) -> Result<(String, reqwest::Client), Box<dyn std::error::Error>> {
+    let status = until_peer(server, |s| s["connected"] == true).await?;
+    let relay = status["relayUrl"]
+        .as_str()
+        .ok_or("no relay url")?
+        .to_string();
+    let http = reqwest::Client::new();
+    post(
+        &http,
+        format!("{relay}/api/agents"),
+        json!({ "id": "outside-bot", "instanceId": "o1" }),
+    )
+    .await?;
+    Ok((relay, http))
+}
+
 async fn post(
     http: &reqwest::Client,
     url: String,
@@ -262,18 +282,7 @@ async fn a_codex_crash_mid_delivery_loses_nothing_the_message_is_retried_and_ans
     let env = CodexEnv::new()?;
     let model = ScriptedModel::start().await?;
     let server = start(&env, config(&env, &model)?, "127.0.0.1:0").await?;
-    let status = until_peer(&server, |s| s["connected"] == true).await?;
-    let relay = status["relayUrl"]
-        .as_str()
-        .ok_or("no relay url")?
-        .to_string();
-    let http = reqwest::Client::new();
-    post(
-        &http,
-        format!("{relay}/api/agents"),
-        json!({ "id": "outside-bot", "instanceId": "o1" }),
-    )
-    .await?;
+    let (relay, http) = with_outside_bot(&server).await?;
 
     // The delivery turn hangs at the model; then the app-server dies.
     model.enqueue(Script::hanging());
@@ -344,18 +353,7 @@ async fn a_peer_driven_turn_asks_before_a_command_even_under_the_open_policy() -
     let mut config = config(&env, &model)?;
     config.codex.approval_policy = perch_runtime::ApprovalPolicy::Open;
     let server = start(&env, config, "127.0.0.1:0").await?;
-    let status = until_peer(&server, |s| s["connected"] == true).await?;
-    let relay = status["relayUrl"]
-        .as_str()
-        .ok_or("no relay url")?
-        .to_string();
-    let http = reqwest::Client::new();
-    post(
-        &http,
-        format!("{relay}/api/agents"),
-        json!({ "id": "outside-bot", "instanceId": "o1" }),
-    )
-    .await?;
+    let (relay, http) = with_outside_bot(&server).await?;
     let planted = env.work().join("peer-was-here");
     model.enqueue(Script::shell(
         &format!("touch {}", planted.display()),
