@@ -44,6 +44,7 @@ function msg(id: number, extra: Partial<PeerMessage> = {}): PeerMessage {
     meta: {},
     createdAt: 1_000 + id,
     readBy: [],
+    authenticated: true,
     unread: false,
     ...extra,
   };
@@ -64,6 +65,7 @@ function agent(id: string, extra: Partial<PeerAgent> = {}): PeerAgent {
     meta: {},
     instanceId: null,
     epoch: 1,
+    authenticated: true,
     registeredAt: 1,
     lastSeen: 1,
     ...extra,

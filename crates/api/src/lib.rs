@@ -42,6 +42,9 @@ pub struct ApiOptions {
     pub ui_dir: Option<PathBuf>,
     /// Perch's agent on the peer network; `None` when it is off.
     pub peer: Option<Arc<perch_peer::Peer>>,
+    /// Why it is off when that is not the person's choice (the relay's
+    /// port is taken), for `/api/peer` and the UI.
+    pub peer_off_reason: Option<String>,
     /// Memory, plans and wakeups.
     pub agent: Arc<perch_agent::AgentState>,
 }
@@ -67,7 +70,10 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
         .routes(routes!(peer::read))
         .routes(routes!(peer::pairs))
         .routes(routes!(peer::tasks))
-        .with_state(options.peer);
+        .with_state(peer::PeerState {
+            peer: options.peer,
+            off_reason: options.peer_off_reason.map(Arc::from),
+        });
 
     let agent_routes = OpenApiRouter::new()
         .routes(routes!(agent::list_memories, agent::add_memory))

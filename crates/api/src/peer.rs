@@ -14,16 +14,20 @@ use perch_protocol::List;
 use perch_relay_protocol::{Agent, NewMessage, Pair, Task};
 use std::sync::Arc;
 
-/// `None` when the peer network is off (`[peer] enabled = false`, or no relay).
-pub type PeerState = Option<Arc<Peer>>;
+/// Perch's agent on the relay, or why there is none.
+#[derive(Clone)]
+pub struct PeerState {
+    pub(crate) peer: Option<Arc<Peer>>,
+    pub(crate) off_reason: Option<Arc<str>>,
+}
 
 fn peer(state: &PeerState) -> Result<&Arc<Peer>, ApiError> {
-    state.as_ref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "peer_off",
-            "the peer network is off: set `[peer] enabled = true` and a relay (`[relay] listen` or `url`) in config.toml",
-        )
+    state.peer.as_ref().ok_or_else(|| {
+        let message = match &state.off_reason {
+            Some(reason) => format!("the peer network is off: {reason}"),
+            None => "the peer network is off: set `[peer] enabled = true` and a relay (`[relay] listen` or `url`) in config.toml".into(),
+        };
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "peer_off", message)
     })
 }
 
@@ -37,9 +41,12 @@ fn blank_is_none(value: Option<String>) -> Option<String> {
 #[utoipa::path(get, path = "/api/peer", tag = "peers",
     responses((status = 200, body = PeerStatus), Protected))]
 pub async fn status(State(state): State<PeerState>) -> Reply<PeerStatus> {
-    ok(match &state {
+    ok(match &state.peer {
         Some(peer) => peer.status(),
-        None => PeerStatus::Off(PeerOff::default()),
+        None => PeerStatus::Off(PeerOff {
+            enabled: false,
+            reason: state.off_reason.as_deref().map(String::from),
+        }),
     })
 }
 

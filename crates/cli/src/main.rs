@@ -205,6 +205,15 @@ enum RelayCommand {
     },
     /// Print the AGENT_RELAY_URL (and AGENT_RELAY_TOKEN) lines for agent-relay's plugins.
     Env,
+    /// Take an agent's key away, so that its next registration gets a new
+    /// one (for an id whose key was lost). Works on the relay's database.
+    ForgetKey {
+        /// The agent id.
+        id: String,
+        /// The SQLite database (default: <data dir>/relay.db, or AGENT_RELAY_DB).
+        #[arg(long, env = "AGENT_RELAY_DB")]
+        db: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -350,6 +359,9 @@ async fn run(
             let db = db.unwrap_or_else(|| data_dir.join("relay.db"));
             relay::serve(relay::RelayServeArgs { listen, db, env }).await
         }
+        Command::Relay {
+            command: RelayCommand::ForgetKey { id, db },
+        } => relay::forget_key(&db.unwrap_or_else(|| data_dir.join("relay.db")), &id),
         command => {
             let client = client::Client::discover(&data_dir, &env).await?;
             match command {

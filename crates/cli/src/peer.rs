@@ -69,8 +69,13 @@ pub async fn inbox(
             .map(|s| format!(" {s}:"))
             .unwrap_or_default();
         let first = m.body.lines().next().unwrap_or("");
+        let proof = if m.authenticated {
+            ""
+        } else {
+            " (unauthenticated)"
+        };
         println!(
-            "{mark}{:>6} {} -> {}{channel}{subject} {first}",
+            "{mark}{:>6} {}{proof} -> {}{channel}{subject} {first}",
             m.id, m.from, m.to
         );
     }
@@ -86,9 +91,11 @@ pub async fn peers(client: &Client, json_out: bool) -> Result<(), CliError> {
     let status: Value = client.get("/api/peer").await?;
     let link = match decode::<PeerStatus>(status.clone())? {
         PeerStatus::On(link) => link,
-        PeerStatus::Off(_) => {
+        PeerStatus::Off(off) => {
             if json_out {
                 print_json(&json!({ "status": status, "agents": [] }));
+            } else if let Some(reason) = off.reason {
+                println!("the peer network is off: {reason}");
             } else {
                 println!("the peer network is off (see [peer] and [relay] in docs/config.md)");
             }
@@ -119,13 +126,18 @@ pub async fn peers(client: &Client, json_out: bool) -> Result<(), CliError> {
     }
     for agent in &agents.data {
         println!(
-            "{:<8} {:<24} {:<20} tags={} caps={}{}",
+            "{:<8} {:<24} {:<20} tags={} caps={}{}{}",
             agent.status.as_str(),
             agent.id,
             agent.label.as_deref().unwrap_or("-"),
             agent.tags.join(","),
             agent.capabilities.join(","),
             if agent.ready { "" } else { " (not ready)" },
+            if agent.authenticated {
+                ""
+            } else {
+                " (unauthenticated: anyone may speak as it)"
+            },
         );
     }
     Ok(())

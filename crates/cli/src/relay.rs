@@ -64,6 +64,24 @@ pub async fn serve(args: RelayServeArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `perch relay forget-key`: the id's next registration may claim it
+/// again. Only someone who can write the relay's database can do this.
+pub fn forget_key(db: &std::path::Path, id: &str) -> Result<(), CliError> {
+    if !db.exists() {
+        return Err(CliError::Usage(format!(
+            "no relay database at {}; pass --db with the relay's database",
+            db.display()
+        )));
+    }
+    let relay = perch_relay::Relay::open(Some(db), RelaySettings::default())
+        .map_err(|e| CliError::Usage(format!("opening {}: {e}", db.display())))?;
+    relay
+        .forget_key(id)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    println!("{id} holds no key now; its next registration gets a new one");
+    Ok(())
+}
+
 /// `perch relay env`: the lines that point agent-relay's plugins (Claude
 /// Code, Codex) at the relay this Perch runs or joins, with its token when
 /// it has one. The token is read from Perch's secret store, so it prints

@@ -422,7 +422,7 @@ async fn a_peer_message_in_a_turn_killed_with_perch_is_delivered_again_after_res
         .output()?;
     let inbox = String::from_utf8_lossy(&inbox.stdout);
     assert!(
-        inbox.contains("outside-bot -> perch-cli [ops] rotate the keys"),
+        inbox.contains("outside-bot (unauthenticated) -> perch-cli [ops] rotate the keys"),
         "{inbox}"
     );
     assert!(

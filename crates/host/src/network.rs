@@ -26,6 +26,8 @@ pub struct Network {
     choice: Option<RelayChoice>,
     pub mcp: McpServer,
     pub peer: Option<Arc<Peer>>,
+    /// Why the peer network is off although the person turned it on.
+    pub off_reason: Option<String>,
 }
 
 impl Network {
@@ -39,8 +41,9 @@ impl Network {
         secrets: Arc<dyn SecretStore>,
         agent: Arc<AgentState>,
     ) -> Result<Self, ServerError> {
+        let store = secrets.clone();
         let stored_token =
-            tokio::task::spawn_blocking(move || secrets.get(secret_names::RELAY_TOKEN))
+            tokio::task::spawn_blocking(move || store.get(secret_names::RELAY_TOKEN))
                 .await
                 .map_err(|e| ServerError::Usage(format!("reading the relay token: {e}")))??;
         let listen = relay_listen.unwrap_or_else(|| config.relay.listen.clone());
@@ -51,6 +54,7 @@ impl Network {
         let env_url = env("AGENT_RELAY_URL").filter(|url| !is_own_address(url, &listen));
         let remote = config.relay.url.clone().or(env_url);
         let mut relay = None;
+        let mut off_reason = None;
         let choice = match remote {
             Some(url) => Some(RelayChoice {
                 url,
@@ -85,19 +89,18 @@ impl Network {
                             embedded: true,
                         })
                     }
-                    // Another relay (agent-relay, another Perch) already serves
-                    // this address: join it instead of failing.
+                    // Something else holds the port. It may be agent-relay or
+                    // another Perch, or a program posing as one: joining it
+                    // would hand it the relay token and let it speak for
+                    // Perch's agent, so Perch joins only a relay the person
+                    // names (`[relay] url`).
                     Err(perch_relay::ServerError::Bind { source, .. })
                         if source.kind() == std::io::ErrorKind::AddrInUse =>
                     {
-                        tracing::warn!(
-                            "{addr} is in use; joining the relay there instead of embedding one"
-                        );
-                        Some(RelayChoice {
-                            url: format!("http://{addr}"),
-                            token,
-                            embedded: false,
-                        })
+                        let reason = port_taken(addr);
+                        tracing::warn!("{reason}");
+                        off_reason = Some(reason);
+                        None
                     }
                     Err(err) => {
                         return Err(ServerError::Usage(format!("the embedded relay: {err}")))
@@ -106,7 +109,9 @@ impl Network {
             }
         };
         let peer = match &choice {
-            Some(choice) if config.peer.enabled => Some(join(agent.clone(), config, choice).await?),
+            Some(choice) if config.peer.enabled => {
+                Some(join(agent.clone(), config, choice, secrets).await?)
+            }
             _ => None,
         };
         let mcp = McpServer::start(agent, peer.clone())
@@ -117,6 +122,7 @@ impl Network {
             choice,
             mcp,
             peer,
+            off_reason,
         })
     }
 
@@ -135,11 +141,22 @@ impl Network {
     }
 }
 
+/// What Perch says when the embedded relay's port is taken.
+fn port_taken(addr: SocketAddr) -> String {
+    format!(
+        "{addr}, where Perch's relay listens, is taken by another program. Perch did not join whatever is there: it would get your relay token and speak for your agent. \
+         Find the program with `ss -ltnp 'sport = :{port}'` and stop it, or move Perch's relay (`[relay] listen = \"127.0.0.1:<free port>\"` in config.toml), \
+         or, if it is a relay you trust (agent-relay, another Perch), join it with `[relay] url = \"http://{addr}\"`. Then restart Perch.",
+        port = addr.port()
+    )
+}
+
 /// Perch's agent (and the person) join the relay.
 async fn join(
     agent: Arc<AgentState>,
     config: &Config,
     choice: &RelayChoice,
+    secrets: Arc<dyn SecretStore>,
 ) -> Result<Arc<Peer>, ServerError> {
     let env = |name: &str| config.env.get(name).map(String::from);
     let identity = Identity::resolve(&config.peer, env, dirs::home_dir())
@@ -150,6 +167,7 @@ async fn join(
         embedded: choice.embedded,
         identity,
         config: config.peer.clone(),
+        secrets,
     };
     Peer::start(agent, options)
         .await

@@ -187,6 +187,7 @@ impl Server {
                 auth: auth.clone(),
                 ui_dir: ui_dir.clone(),
                 peer: network.peer.clone(),
+                peer_off_reason: network.off_reason.clone(),
                 agent: agent.clone(),
             },
         );

@@ -4,14 +4,16 @@
 use crate::error::{PeerError, Result};
 use futures_util::{Stream, StreamExt};
 use perch_relay_protocol::{
-    Agent, InstanceProof, Message, NewMessage, Pair, RegisterAgent, RelayEvent, Task,
+    Agent, InstanceProof, Message, NewMessage, Pair, RegisterAgent, Registered, RelayEvent, Task,
 };
 use reqwest::{Method, RequestBuilder};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
+use stdx::RwLockExt;
 
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<RelayEvent>> + Send>>;
 
@@ -20,6 +22,8 @@ pub struct RelayClient {
     http: Arc<OnceLock<reqwest::Client>>,
     base: String,
     token: Option<String>,
+    /// Agent keys by id: a call acting as an id that has one presents it.
+    keys: Arc<RwLock<HashMap<String, String>>>,
 }
 
 impl RelayClient {
@@ -34,7 +38,21 @@ impl RelayClient {
             http: Arc::new(OnceLock::new()),
             base,
             token,
+            keys: Arc::default(),
         })
+    }
+
+    /// From now on, calls acting as `id` present `key`.
+    pub fn set_key(&self, id: &str, key: String) {
+        self.keys.write_unpoisoned().insert(id.to_string(), key);
+    }
+
+    /// `builder` acting as `id`: with its agent key, when this client has one.
+    fn as_agent(&self, builder: RequestBuilder, id: &str) -> RequestBuilder {
+        match self.keys.read_unpoisoned().get(id) {
+            Some(key) => builder.header(perch_relay_protocol::AGENT_KEY_HEADER, key),
+            None => builder,
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -82,17 +100,16 @@ impl RelayClient {
         Err(relay_error(response).await)
     }
 
-    pub async fn register(&self, card: &RegisterAgent) -> Result<Agent> {
-        self.call(self.request(Method::POST, "/api/agents")?.json(card))
-            .await
+    pub async fn register(&self, card: &RegisterAgent) -> Result<Registered> {
+        let request = self.request(Method::POST, "/api/agents")?.json(card);
+        self.call(self.as_agent(request, &card.id)).await
     }
 
     pub async fn heartbeat(&self, id: &str, proof: &InstanceProof) -> Result<Agent> {
-        self.call(
-            self.request(Method::POST, &format!("/api/agents/{id}/heartbeat"))?
-                .json(proof),
-        )
-        .await
+        let request = self
+            .request(Method::POST, &format!("/api/agents/{id}/heartbeat"))?
+            .json(proof);
+        self.call(self.as_agent(request, id)).await
     }
 
     pub async fn agents(&self) -> Result<Vec<Agent>> {
@@ -124,16 +141,15 @@ impl RelayClient {
     }
 
     pub async fn send(&self, message: &NewMessage) -> Result<Message> {
-        self.call(self.request(Method::POST, "/api/messages")?.json(message))
-            .await
+        let request = self.request(Method::POST, "/api/messages")?.json(message);
+        self.call(self.as_agent(request, &message.from)).await
     }
 
     pub async fn mark_read(&self, id: i64, agent: &str) -> Result<Message> {
-        self.call(
-            self.request(Method::PATCH, &format!("/api/messages/{id}"))?
-                .json(&json!({ "readBy": agent })),
-        )
-        .await
+        let request = self
+            .request(Method::PATCH, &format!("/api/messages/{id}"))?
+            .json(&json!({ "readBy": agent }));
+        self.call(self.as_agent(request, agent)).await
     }
 
     /// `op`: `claim`, `claim/renew` or `claim/release`.
@@ -151,11 +167,10 @@ impl RelayClient {
             "epoch": proof.epoch,
             "leaseMs": lease.as_millis() as i64,
         });
-        self.call(
-            self.request(Method::POST, &format!("/api/messages/{id}/{op}"))?
-                .json(&body),
-        )
-        .await
+        let request = self
+            .request(Method::POST, &format!("/api/messages/{id}/{op}"))?
+            .json(&body);
+        self.call(self.as_agent(request, agent)).await
     }
 
     pub async fn pairs(&self, agent: Option<&str>) -> Result<Vec<Pair>> {
@@ -171,26 +186,24 @@ impl RelayClient {
         objective: Option<String>,
     ) -> Result<Pair> {
         let body = json!({ "from": from, "target": target, "objective": objective });
-        self.call(self.request(Method::POST, "/api/pairs")?.json(&body))
-            .await
+        let request = self.request(Method::POST, "/api/pairs")?.json(&body);
+        self.call(self.as_agent(request, from)).await
     }
 
     /// `action`: `accept`, `reject` or `hangup`.
     pub async fn answer_pair(&self, id: &str, action: &str, agent: &str) -> Result<Pair> {
-        self.call(
-            self.request(Method::POST, &format!("/api/pairs/{id}/{action}"))?
-                .json(&json!({ "agentId": agent })),
-        )
-        .await
+        let request = self
+            .request(Method::POST, &format!("/api/pairs/{id}/{action}"))?
+            .json(&json!({ "agentId": agent }));
+        self.call(self.as_agent(request, agent)).await
     }
 
     pub async fn pair_message(&self, id: &str, from: &str, body: &str) -> Result<Message> {
         let body = json!({ "from": from, "body": body });
-        self.call(
-            self.request(Method::POST, &format!("/api/pairs/{id}/messages"))?
-                .json(&body),
-        )
-        .await
+        let request = self
+            .request(Method::POST, &format!("/api/pairs/{id}/messages"))?
+            .json(&body);
+        self.call(self.as_agent(request, from)).await
     }
 
     pub async fn tasks(&self, status: Option<&str>, limit: usize) -> Result<Vec<Task>> {
@@ -210,11 +223,10 @@ impl RelayClient {
     ) -> Result<Task> {
         let body =
             json!({ "agentId": agent, "status": status, "progress": progress, "result": result });
-        self.call(
-            self.request(Method::PATCH, &format!("/api/tasks/{id}/status"))?
-                .json(&body),
-        )
-        .await
+        let request = self
+            .request(Method::PATCH, &format!("/api/tasks/{id}/status"))?
+            .json(&body);
+        self.call(self.as_agent(request, agent)).await
     }
 
     /// The relay's SSE stream (every event; the caller filters).

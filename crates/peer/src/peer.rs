@@ -17,6 +17,7 @@ use perch_relay_protocol::{
     Target, Task,
 };
 use perch_runtime::config::PeerConfig;
+use perch_runtime::host::SecretStore;
 use perch_runtime::model::EventKind;
 use perch_runtime::Runtime;
 use serde_json::json;
@@ -35,6 +36,8 @@ pub struct PeerOptions {
     pub embedded: bool,
     pub identity: Identity,
     pub config: PeerConfig,
+    /// Where the agent keys of both ids are kept (the OS keyring).
+    pub secrets: Arc<dyn SecretStore>,
 }
 
 /// One registered identity: its card as the relay last returned it and the
@@ -63,6 +66,7 @@ pub struct Peer {
     /// Told which session is the peer session.
     pub(crate) agent: Arc<AgentState>,
     pub(crate) ledger: Ledger,
+    secrets: Arc<dyn SecretStore>,
     instance_id: String,
     link: Mutex<Link>,
     pub(crate) delivery: Mutex<DeliveryStatus>,
@@ -83,6 +87,12 @@ impl Peer {
                 source
             })?
         );
+        let keyring = key_scope(&client, options.embedded);
+        for id in [&options.identity.agent_id, &options.identity.person_id] {
+            if let Some(key) = load_key(&options.secrets, &keyring, id).await? {
+                client.set_key(id, key);
+            }
+        }
         let (dispatch, inbox) = mpsc::channel(1024);
         let peer = Arc::new(Self {
             client,
@@ -92,6 +102,7 @@ impl Peer {
             runtime,
             agent,
             ledger,
+            secrets: options.secrets,
             instance_id,
             link: Mutex::new(Link::default()),
             delivery: Mutex::new(DeliveryStatus::default()),
@@ -225,18 +236,15 @@ impl Peer {
                 if person { "-person" } else { "" }
             )),
             meta,
+            want_key: true,
         }
     }
 
+    /// Registers both ids, each with its agent key (asked for on the first
+    /// registration and kept in the secret store from then on).
     async fn register(&self) -> Result<()> {
-        let agent = self
-            .client
-            .register(&self.card(&self.identity.agent_id, false))
-            .await?;
-        let person = self
-            .client
-            .register(&self.card(&self.identity.person_id, true))
-            .await?;
+        let agent = self.register_one(&self.identity.agent_id, false).await?;
+        let person = self.register_one(&self.identity.person_id, true).await?;
         let member = |card: Agent| Member {
             proof: InstanceProof {
                 instance_id: card.instance_id.clone(),
@@ -248,6 +256,31 @@ impl Peer {
         link.agent = Some(member(agent));
         link.person = Some(member(person));
         Ok(())
+    }
+
+    async fn register_one(&self, id: &str, person: bool) -> Result<Agent> {
+        let registered = match self.client.register(&self.card(id, person)).await {
+            Ok(registered) => registered,
+            Err(PeerError::Relay { status: 403, .. }) => {
+                return Err(PeerError::Invalid(format!(
+                    "the relay {} refused {id}: another process holds that id with an agent key Perch does not have, so it cannot speak as {id}. Stop that process; if it was an earlier Perch whose key was lost, run `perch relay forget-key {id}` where the relay runs, then restart Perch.",
+                    self.client.url()
+                )))
+            }
+            Err(err) => return Err(err),
+        };
+        if let Some(key) = registered.key {
+            // Kept before it is used: a key the store lost would lock the id out.
+            save_key(
+                &self.secrets,
+                &key_scope(&self.client, self.embedded),
+                id,
+                &key,
+            )
+            .await?;
+            self.client.set_key(id, key);
+        }
+        Ok(registered.agent)
     }
 
     /// Another process registered `id` (Perch's agent or the person) as a
@@ -543,6 +576,38 @@ impl Peer {
     }
 }
 
+/// Which relay a key belongs to: the embedded one (its port may change
+/// between runs, its database stays), or the relay at that URL.
+fn key_scope(client: &RelayClient, embedded: bool) -> String {
+    if embedded {
+        "embedded".into()
+    } else {
+        client.url().to_string()
+    }
+}
+
+/// The secret-store name of the agent key of `id` on the relay `scope`.
+fn key_name(scope: &str, id: &str) -> String {
+    let digest = stdx::sha256_hex(&format!("{scope}\n{id}"));
+    format!("relay-key-{}", &digest[..32])
+}
+
+async fn load_key(secrets: &Arc<dyn SecretStore>, scope: &str, id: &str) -> Result<Option<String>> {
+    let (secrets, name) = (secrets.clone(), key_name(scope, id));
+    tokio::task::spawn_blocking(move || secrets.get(&name))
+        .await
+        .map_err(|e| PeerError::Invalid(format!("reading the agent key of {id}: {e}")))?
+        .map_err(|e| PeerError::Invalid(format!("reading the agent key of {id}: {e}")))
+}
+
+async fn save_key(secrets: &Arc<dyn SecretStore>, scope: &str, id: &str, key: &str) -> Result<()> {
+    let (secrets, name, key) = (secrets.clone(), key_name(scope, id), key.to_string());
+    tokio::task::spawn_blocking(move || secrets.set(&name, &key))
+        .await
+        .map_err(|e| PeerError::Invalid(format!("keeping the agent key of {id}: {e}")))?
+        .map_err(|e| PeerError::Invalid(format!("keeping the agent key of {id}: {e}")))
+}
+
 /// Follows the relay for the life of the peer: reconnects with a growing
 /// pause and remembers how long it was away (for the backfill's frame).
 async fn follow(peer: Weak<Peer>) {
@@ -572,9 +637,8 @@ async fn follow(peer: Weak<Peer>) {
 
 /// Keeps both identities present. A relay that forgot them (pruned, or a
 /// new database) gets them registered again. An id another process took
-/// over (a newer instance: 409, "fenced") is said loudly, reported as not
-/// connected, and registered again: until relay keys exist (issue 14), any
-/// local process can take it, and Perch takes it back each time, saying so.
+/// over (a newer instance: 409, "fenced"; only a holder of its key can) is
+/// said loudly, reported as not connected, and registered again with the key.
 async fn heartbeat(peer: Weak<Peer>) {
     let period = match peer.upgrade() {
         Some(p) => Duration::from_secs(p.config.heartbeat_secs.max(1)),

@@ -114,6 +114,11 @@ pub struct PeerOff {
     /// Always false here.
     #[ts(type = "false")]
     pub enabled: bool,
+    /// Why, when it is not the person's choice (the relay's port is taken
+    /// by another program), with what to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub reason: Option<String>,
 }
 
 /// A relay message as the person's side sees it.

@@ -32,6 +32,10 @@ pub struct Agent {
     pub instance_id: Option<String>,
     #[cfg_attr(feature = "contract", ts(type = "number"))]
     pub epoch: i64,
+    /// The id holds a key: every call as it (re-registering, heartbeats,
+    /// messages from it) proved the key. `false`: anyone may speak as it.
+    #[serde(default)]
+    pub authenticated: bool,
     #[cfg_attr(feature = "contract", ts(type = "number"))]
     pub registered_at: i64,
     #[cfg_attr(feature = "contract", ts(type = "number"))]
@@ -92,6 +96,10 @@ pub struct Message {
     #[cfg_attr(feature = "contract", ts(type = "Record<string, unknown>"))]
     pub meta: Map<String, Value>,
     pub urgent: bool,
+    /// The sender proved the key of its `from` id. Not a signature: the
+    /// relay vouches for it, nothing end to end.
+    #[serde(default)]
+    pub authenticated: bool,
     #[cfg_attr(feature = "contract", ts(type = "number"))]
     pub created_at: i64,
     pub read_by: Vec<String>,
@@ -328,7 +336,26 @@ pub struct RegisterAgent {
     pub instance_id: Option<String>,
     #[serde(default)]
     pub meta: Map<String, Value>,
+    /// Ask for an agent key (returned once, in `key`). Ignored when the id
+    /// already holds one: the call must then present it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub want_key: bool,
 }
+
+/// What `POST /api/agents` answers: the card, and the agent key when this
+/// registration issued one (it is never shown again; the relay keeps only
+/// its digest).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Registered {
+    #[serde(flatten)]
+    pub agent: Agent,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// The header that carries an agent key.
+pub const AGENT_KEY_HEADER: &str = "x-agent-key";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -2,7 +2,7 @@
 //! spirit of rust-analyzer's `stdx`.
 //!
 //! Invariants:
-//! - Depends on std and two tiny crates (`subtle`, `getrandom`) and on no
+//! - Depends on std and three small crates (`subtle`, `getrandom`, `sha2`) and on no
 //!   Perch crate, so every crate may use it, `perch-codex` and the relay
 //!   included.
 //! - Nothing here knows a Perch type, a wire format or a file layout.
@@ -46,6 +46,16 @@ pub fn random_hex(bytes: usize) -> std::io::Result<String> {
 /// where they first differ.
 pub fn ct_eq(a: &str, b: &str) -> bool {
     subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes()).into()
+}
+
+/// The SHA-256 digest of `text`, as lowercase hex: how a secret that is
+/// checked but never shown again (an agent key) is stored.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// `text` as it is when it has at most `max_chars` characters, else its
@@ -100,6 +110,14 @@ mod tests {
         assert_eq!(ellipsize("héllo", 5), "héllo");
         assert_eq!(ellipsize("héllo wörld", 6), "héllo…");
         assert_eq!(ellipsize("ab", 0), "…");
+    }
+
+    #[test]
+    fn sha256_hex_is_the_standard_digest() {
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

@@ -85,6 +85,7 @@ impl Harness {
                 auth,
                 ui_dir: None,
                 peer: None,
+                peer_off_reason: None,
                 agent,
             },
         );

@@ -212,6 +212,11 @@ fn peer_note(message: &perch_relay_protocol::Message, from: &str, to_person: boo
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| body.lines().next().unwrap_or(""));
     let whom = if to_person { "" } else { " to your agent" };
+    let proof = if message.authenticated {
+        ""
+    } else {
+        " (unauthenticated)"
+    };
     let channel = message
         .channel
         .as_deref()
@@ -219,7 +224,7 @@ fn peer_note(message: &perch_relay_protocol::Message, from: &str, to_person: boo
         .unwrap_or_default();
     Note {
         kind: Kind::PeerMessage,
-        summary: clean(&format!("{from}{whom}{channel}: {about}")),
+        summary: clean(&format!("{from}{proof}{whom}{channel}: {about}")),
         body: clean(body),
         target: OpenTarget::Inbox {
             thread_id: Some(message.thread_id),

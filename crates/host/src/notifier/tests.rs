@@ -233,6 +233,11 @@ fn a_peer_burst_says_how_many_messages_from_how_many_agents() {
         message("bob", None).summary,
         "bob in ops: &lt;b&gt;deploy&lt;/b&gt; done"
     );
+    // Issue 14: a sender that proved no key is said to be unauthenticated.
+    assert_eq!(
+        message("anon-eve", Some("Deploy")).summary,
+        "anon-eve (unauthenticated) in ops: Deploy"
+    );
 
     let mut coalescer = Coalescer::default();
     let start = Instant::now();
@@ -280,6 +285,7 @@ fn peer_message(
             urgent: false,
             created_at: 0,
             read_by: vec![],
+            authenticated: !from.starts_with("anon-"),
         },
         unread: true,
     }

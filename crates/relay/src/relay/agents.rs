@@ -3,7 +3,10 @@
 use super::*;
 
 impl Relay {
-    pub fn register(&self, req: RegisterAgent) -> Result<Agent> {
+    /// Registers (or refreshes) a card. An id that holds a key is refused
+    /// (403) unless `key` is it; an id without one gets one when it asks
+    /// (`wantKey`), returned here once.
+    pub fn register(&self, req: RegisterAgent, key: Option<&str>) -> Result<Registered> {
         check_meta("meta", &req.meta)?;
         let registration = RegisterAgent {
             id: check_id("id", &req.id)?,
@@ -18,10 +21,50 @@ impl Relay {
             ready: req.ready,
             instance_id: check_optional("instanceId", req.instance_id, MAX_ID_CHARS)?,
             meta: req.meta,
+            want_key: req.want_key,
         };
-        let agent = self.store.register_agent(registration, now_ms())?;
+        let proven = self.authorize(&registration.id, key)?;
+        let new_key = if registration.want_key && !proven {
+            Some(random_hex(32).map_err(|e| RelayError::Internal(e.to_string()))?)
+        } else {
+            None
+        };
+        let key_hash = new_key.as_deref().map(stdx::sha256_hex);
+        let agent = self
+            .store
+            .register_agent(registration, key_hash.as_deref(), now_ms())?;
         self.bus.publish(RelayEvent::AgentRegistered(agent.clone()));
-        Ok(agent)
+        Ok(Registered {
+            agent,
+            key: new_key,
+        })
+    }
+
+    /// Whether a call acting as `id` proved its key: `true` with the right
+    /// key, `false` when the id holds none (anyone may act as it, as on
+    /// agent-relay), 403 when it holds one and `key` is missing or wrong.
+    pub fn authorize(&self, id: &str, key: Option<&str>) -> Result<bool> {
+        let Some(hash) = self.store.agent_key_hash(id)? else {
+            return Ok(false);
+        };
+        match key {
+            Some(key) if stdx::ct_eq(&stdx::sha256_hex(key), &hash) => Ok(true),
+            Some(_) => Err(RelayError::Forbidden(format!(
+                "the agent key presented for {id} is not its key"
+            ))),
+            None => Err(RelayError::Forbidden(format!(
+                "{id} holds an agent key; a call as {id} must present it (header X-Agent-Key)"
+            ))),
+        }
+    }
+
+    /// Takes the key of `id` away, so that the next registration may claim
+    /// it (`perch relay forget-key`, for a person whose Perch lost its key).
+    pub fn forget_key(&self, id: &str) -> Result<()> {
+        if !self.store.forget_agent_key(id)? {
+            return Err(unknown_agent(id));
+        }
+        Ok(())
     }
 
     pub fn agent(&self, id: &str) -> Result<Agent> {

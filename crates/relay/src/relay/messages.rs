@@ -3,9 +3,10 @@
 use super::*;
 
 impl Relay {
+    /// Sends as `from` without proof (in-process callers: tests, benches).
     pub fn send(&self, req: NewMessage) -> Result<Message> {
         let out = self.validate_message(req)?;
-        self.store_and_publish(out)
+        self.store_and_publish(out, false)
     }
 
     fn validate_message(&self, req: NewMessage) -> Result<NewMessage> {
@@ -26,11 +27,17 @@ impl Relay {
 
     /// `send` for request handlers: the message is committed with whatever
     /// else is waiting (group commit) without blocking a runtime worker.
-    pub async fn send_grouped(&self, req: NewMessage) -> Result<Message> {
+    /// `authenticated`: the caller proved the key of `from` ([`Relay::authorize`]).
+    pub async fn send_grouped(&self, req: NewMessage, authenticated: bool) -> Result<Message> {
         let out = self.validate_message(req)?;
         let (reply, answer) = tokio::sync::oneshot::channel();
         let stopped = || RelayError::Internal("the relay's writer stopped".into());
-        match self.writer.try_send(Pending { out, reply }) {
+        let pending = Pending {
+            out,
+            authenticated,
+            reply,
+        };
+        match self.writer.try_send(pending) {
             Ok(()) => {}
             // The queue is bounded: a full one is waited on from a blocking thread.
             Err(std::sync::mpsc::TrySendError::Full(pending)) => {
@@ -47,8 +54,12 @@ impl Relay {
         answer.await.map_err(|_| stopped())?
     }
 
-    pub(super) fn store_and_publish(&self, out: NewMessage) -> Result<Message> {
-        let message = self.store.insert_message(out, now_ms())?;
+    pub(super) fn store_and_publish(
+        &self,
+        out: NewMessage,
+        authenticated: bool,
+    ) -> Result<Message> {
+        let message = self.store.insert_message(out, authenticated, now_ms())?;
         self.bus.publish(RelayEvent::MessageNew(message.clone()));
         Ok(message)
     }
@@ -189,6 +200,7 @@ const WRITER_BATCH: usize = 512;
 
 pub(super) struct Pending {
     out: NewMessage,
+    authenticated: bool,
     reply: tokio::sync::oneshot::Sender<Result<Message>>,
 }
 
@@ -208,8 +220,10 @@ pub(super) fn write_messages(
                 Err(_) => break,
             }
         }
-        let (outs, replies): (Vec<NewMessage>, Vec<_>) =
-            batch.into_iter().map(|p| (p.out, p.reply)).unzip();
+        let (outs, replies): (Vec<(NewMessage, bool)>, Vec<_>) = batch
+            .into_iter()
+            .map(|p| ((p.out, p.authenticated), p.reply))
+            .unzip();
         match relay.store.insert_messages(outs, now_ms()) {
             Ok(outcomes) => {
                 for (outcome, reply) in outcomes.into_iter().zip(replies) {

@@ -4,8 +4,15 @@ use super::*;
 
 impl Relay {
     /// Invites `target` (an id, or the most recently seen ready agent that
-    /// matches a `tag:`/`cap:`/`label:`) to pair with `from`.
-    pub fn invite(&self, from: &str, target: &str, objective: Option<String>) -> Result<Pair> {
+    /// matches a `tag:`/`cap:`/`label:`) to pair with `from`. `authenticated`:
+    /// the caller proved the key of `from` (as for every `authenticated` below).
+    pub fn invite(
+        &self,
+        from: &str,
+        target: &str,
+        objective: Option<String>,
+        authenticated: bool,
+    ) -> Result<Pair> {
         let from = check_id("from", from)?;
         let objective = check_optional("objective", objective, MAX_BODY_CHARS)?;
         let candidates: Vec<String> = match Target::parse(target)? {
@@ -52,14 +59,15 @@ impl Relay {
             .store
             .create_pair(id, &from, &candidates, objective.clone(), now_ms())?;
         let body = objective.unwrap_or_else(|| format!("{from} would like to pair with you."));
-        self.pair_notice(
+        let notice = pair_notice(
             &pair,
             &from,
             &pair.to,
             "pair.invite",
             format!("Pair invite from {from}"),
             body,
-        )?;
+        );
+        self.store_and_publish(notice, authenticated)?;
         self.bus.publish(RelayEvent::PairInvited(pair.clone()));
         Ok(pair)
     }
@@ -75,7 +83,13 @@ impl Relay {
     }
 
     /// Accept (`to` only), reject (`to` only) or hang up (either side).
-    pub fn answer_pair(&self, id: &str, agent: &str, next: PairStatus) -> Result<Pair> {
+    pub fn answer_pair(
+        &self,
+        id: &str,
+        agent: &str,
+        next: PairStatus,
+        authenticated: bool,
+    ) -> Result<Pair> {
         let pair = self.pair(id)?;
         let agent = check_id("agentId", agent)?;
         let member = agent == pair.from || agent == pair.to;
@@ -123,20 +137,27 @@ impl Relay {
                 format!("{agent} ended the pair"),
             ),
         };
-        self.pair_notice(
+        let notice = pair_notice(
             &updated,
             &agent,
             other,
             event.kind(),
             subject.clone(),
             subject,
-        )?;
+        );
+        self.store_and_publish(notice, authenticated)?;
         self.bus.publish(event);
         Ok(updated)
     }
 
     /// Pair chat: from one member to the other, on channel `pair:<id>`.
-    pub fn pair_message(&self, id: &str, from: &str, body: &str) -> Result<Message> {
+    pub fn pair_message(
+        &self,
+        id: &str,
+        from: &str,
+        body: &str,
+        authenticated: bool,
+    ) -> Result<Message> {
         let pair = self.pair(id)?;
         let from = check_id("from", from)?;
         if from != pair.from && from != pair.to {
@@ -155,18 +176,21 @@ impl Relay {
         };
         let mut meta = Map::new();
         meta.insert("pairId".into(), Value::from(id));
-        self.store_and_publish(NewMessage {
-            from,
-            to,
-            channel: Some(format!("pair:{id}")),
-            subject: None,
-            body: nonempty_body(body)?,
-            reply_to: None,
-            claimable: false,
-            kind: Some("pair.message".into()),
-            meta,
-            urgent: false,
-        })
+        self.store_and_publish(
+            NewMessage {
+                from,
+                to,
+                channel: Some(format!("pair:{id}")),
+                subject: None,
+                body: nonempty_body(body)?,
+                reply_to: None,
+                claimable: false,
+                kind: Some("pair.message".into()),
+                meta,
+                urgent: false,
+            },
+            authenticated,
+        )
     }
 
     pub fn pair_messages(&self, id: &str) -> Result<Vec<Message>> {
@@ -178,31 +202,31 @@ impl Relay {
         };
         self.store.messages(&query, None)
     }
+}
 
-    fn pair_notice(
-        &self,
-        pair: &Pair,
-        from: &str,
-        to: &str,
-        kind: &str,
-        subject: String,
-        body: String,
-    ) -> Result<Message> {
-        let mut meta = Map::new();
-        meta.insert("pairId".into(), Value::from(pair.id.clone()));
-        meta.insert("pairStatus".into(), Value::from(pair.status.as_str()));
-        self.store_and_publish(NewMessage {
-            from: from.to_string(),
-            to: to.to_string(),
-            channel: Some(format!("pair:{}", pair.id)),
-            subject: Some(subject),
-            body,
-            reply_to: None,
-            claimable: false,
-            kind: Some(kind.to_string()),
-            meta,
-            urgent: false,
-        })
+/// The message a pair's change posts on its channel, from the member who made it.
+fn pair_notice(
+    pair: &Pair,
+    from: &str,
+    to: &str,
+    kind: &str,
+    subject: String,
+    body: String,
+) -> NewMessage {
+    let mut meta = Map::new();
+    meta.insert("pairId".into(), Value::from(pair.id.clone()));
+    meta.insert("pairStatus".into(), Value::from(pair.status.as_str()));
+    NewMessage {
+        from: from.to_string(),
+        to: to.to_string(),
+        channel: Some(format!("pair:{}", pair.id)),
+        subject: Some(subject),
+        body,
+        reply_to: None,
+        claimable: false,
+        kind: Some(kind.to_string()),
+        meta,
+        urgent: false,
     }
 }
 

@@ -1,6 +1,6 @@
 //! `/api/agents`: registration, cards, presence.
 
-use super::{AppState, JsonBody, QueryParams};
+use super::{AgentKey, AppState, JsonBody, QueryParams};
 use crate::error::{RelayError, Result};
 use crate::relay::parse_status;
 use crate::store::AgentPatch;
@@ -8,16 +8,18 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use perch_relay_protocol::{
-    check_list, check_optional, Agent, InstanceProof, RegisterAgent, Target, MAX_SHORT_CHARS,
+    check_list, check_optional, Agent, InstanceProof, RegisterAgent, Registered, Target,
+    MAX_SHORT_CHARS,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 pub(super) async fn register(
     State(state): State<AppState>,
+    key: AgentKey,
     JsonBody(req): JsonBody<RegisterAgent>,
-) -> Result<Json<Agent>> {
-    Ok(Json(state.relay.register(req)?))
+) -> Result<Json<Registered>> {
+    Ok(Json(state.relay.register(req, key.as_deref())?))
 }
 
 #[derive(Deserialize, Default)]
@@ -68,7 +70,9 @@ pub(super) async fn get_one(
 pub(super) async fn remove(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    key: AgentKey,
 ) -> Result<StatusCode> {
+    state.relay.authorize(&id, key.as_deref())?;
     state.relay.remove_agent(&id)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -76,8 +80,10 @@ pub(super) async fn remove(
 pub(super) async fn heartbeat(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    key: AgentKey,
     JsonBody(proof): JsonBody<InstanceProof>,
 ) -> Result<Json<Agent>> {
+    state.relay.authorize(&id, key.as_deref())?;
     Ok(Json(state.relay.heartbeat(&id, &proof)?))
 }
 
@@ -151,8 +157,10 @@ impl AgentUpdate {
 pub(super) async fn patch(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    key: AgentKey,
     JsonBody(update): JsonBody<AgentUpdate>,
 ) -> Result<Json<Agent>> {
+    state.relay.authorize(&id, key.as_deref())?;
     let (patch, proof) = update.into_parts()?;
     Ok(Json(state.relay.update_agent(&id, &proof, patch)?))
 }
@@ -162,6 +170,7 @@ pub(super) async fn patch(
 pub(super) async fn patch_field(
     State(state): State<AppState>,
     Path((id, field)): Path<(String, String)>,
+    key: AgentKey,
     JsonBody(update): JsonBody<AgentUpdate>,
 ) -> Result<Json<Agent>> {
     const FIELDS: [&str; 7] = [
@@ -182,6 +191,7 @@ pub(super) async fn patch_field(
     if !update.has(&field) {
         return Err(RelayError::Invalid(format!("the body needs `{field}`")));
     }
+    state.relay.authorize(&id, key.as_deref())?;
     let (patch, proof) = update.into_parts()?;
     Ok(Json(state.relay.update_agent(&id, &proof, patch)?))
 }

@@ -1,7 +1,7 @@
 //! `/api/messages`: send, read (by recipient, unread, since a cursor), read
 //! markers, threads, and claims with leases.
 
-use super::{numeric_id, AppState, JsonBody, QueryParams};
+use super::{numeric_id, AgentKey, AppState, JsonBody, QueryParams};
 use crate::error::{RelayError, Result};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -11,11 +11,14 @@ use serde::Deserialize;
 
 pub(super) async fn send(
     State(state): State<AppState>,
+    key: AgentKey,
     JsonBody(req): JsonBody<NewMessage>,
 ) -> Result<(StatusCode, Json<Message>)> {
+    let from = check_id("from", &req.from)?;
+    let authenticated = state.relay.authorize(&from, key.as_deref())?;
     Ok((
         StatusCode::CREATED,
-        Json(state.relay.send_grouped(req).await?),
+        Json(state.relay.send_grouped(req, authenticated).await?),
     ))
 }
 
@@ -67,11 +70,13 @@ pub(super) struct ReadMarker {
 pub(super) async fn mark_read(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    key: AgentKey,
     JsonBody(marker): JsonBody<ReadMarker>,
 ) -> Result<Json<Message>> {
     let agent = marker.read_by.ok_or_else(|| {
         RelayError::Invalid("the body needs `readBy`: the agent that read it".into())
     })?;
+    state.relay.authorize(&agent, key.as_deref())?;
     Ok(Json(state.relay.mark_read(
         numeric_id("message", &id)?,
         &check_id("readBy", &agent)?,
@@ -115,9 +120,11 @@ impl ClaimRequest {
 pub(super) async fn claim(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    key: AgentKey,
     JsonBody(req): JsonBody<ClaimRequest>,
 ) -> Result<Json<Message>> {
     let (agent, proof, lease) = req.parts()?;
+    state.relay.authorize(&agent, key.as_deref())?;
     Ok(Json(state.relay.claim(
         numeric_id("message", &id)?,
         &agent,
@@ -129,9 +136,11 @@ pub(super) async fn claim(
 pub(super) async fn renew(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    key: AgentKey,
     JsonBody(req): JsonBody<ClaimRequest>,
 ) -> Result<Json<Message>> {
     let (agent, proof, lease) = req.parts()?;
+    state.relay.authorize(&agent, key.as_deref())?;
     Ok(Json(state.relay.renew_claim(
         numeric_id("message", &id)?,
         &agent,
@@ -143,9 +152,11 @@ pub(super) async fn renew(
 pub(super) async fn release(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    key: AgentKey,
     JsonBody(req): JsonBody<ClaimRequest>,
 ) -> Result<Json<Message>> {
     let (agent, proof, _) = req.parts()?;
+    state.relay.authorize(&agent, key.as_deref())?;
     Ok(Json(state.relay.release_claim(
         numeric_id("message", &id)?,
         &agent,

@@ -112,6 +112,7 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
                 header::CONTENT_TYPE,
                 header::AUTHORIZATION,
                 header::HeaderName::from_static("x-agent-relay-token"),
+                header::HeaderName::from_static(perch_relay_protocol::AGENT_KEY_HEADER),
             ]),
     )
 }
@@ -276,6 +277,30 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
             .await
             .map(|q| QueryParams(q.0))
             .map_err(|e| RelayError::Invalid(format!("bad query string: {}", e.body_text())))
+    }
+}
+
+/// The agent key a call presents (`X-Agent-Key`), if any. Handlers pass it
+/// to [`Relay::authorize`] for the id the call acts as.
+pub(crate) struct AgentKey(pub Option<String>);
+
+impl AgentKey {
+    pub(crate) fn as_deref(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AgentKey {
+    type Rejection = RelayError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
+        let Some(value) = parts.headers.get(perch_relay_protocol::AGENT_KEY_HEADER) else {
+            return Ok(Self(None));
+        };
+        let key = value
+            .to_str()
+            .map_err(|_| RelayError::Invalid("the X-Agent-Key header is not plain text".into()))?;
+        Ok(Self(Some(key.trim().to_string())))
     }
 }
 

@@ -1,6 +1,6 @@
 //! `/api/pairs`: invite, accept, reject, hang up, pair chat.
 
-use super::{AppState, JsonBody, QueryParams};
+use super::{AgentKey, AppState, JsonBody, QueryParams};
 use crate::error::{RelayError, Result};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -17,6 +17,7 @@ pub(super) struct Invite {
 
 pub(super) async fn invite(
     State(state): State<AppState>,
+    key: AgentKey,
     JsonBody(req): JsonBody<Invite>,
 ) -> Result<(StatusCode, Json<Pair>)> {
     let from = req
@@ -25,9 +26,14 @@ pub(super) async fn invite(
     let target = req.target.ok_or_else(|| {
         RelayError::Invalid("the body needs `target` (an id, tag:, cap: or label:)".into())
     })?;
+    let authenticated = state.relay.authorize(&from, key.as_deref())?;
     Ok((
         StatusCode::CREATED,
-        Json(state.relay.invite(&from, &target, req.objective)?),
+        Json(
+            state
+                .relay
+                .invite(&from, &target, req.objective, authenticated)?,
+        ),
     ))
 }
 
@@ -62,35 +68,50 @@ pub(super) struct Answer {
     agent_id: Option<String>,
 }
 
-async fn answer(state: AppState, id: String, req: Answer, next: PairStatus) -> Result<Json<Pair>> {
+async fn answer(
+    state: AppState,
+    id: String,
+    key: AgentKey,
+    req: Answer,
+    next: PairStatus,
+) -> Result<Json<Pair>> {
     let agent = req
         .agent_id
         .ok_or_else(|| RelayError::Invalid("the body needs `agentId`".into()))?;
-    Ok(Json(state.relay.answer_pair(&id, &agent, next)?))
+    let authenticated = state.relay.authorize(&agent, key.as_deref())?;
+    Ok(Json(state.relay.answer_pair(
+        &id,
+        &agent,
+        next,
+        authenticated,
+    )?))
 }
 
 pub(super) async fn accept(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    key: AgentKey,
     JsonBody(req): JsonBody<Answer>,
 ) -> Result<Json<Pair>> {
-    answer(state, id, req, PairStatus::Active).await
+    answer(state, id, key, req, PairStatus::Active).await
 }
 
 pub(super) async fn reject(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    key: AgentKey,
     JsonBody(req): JsonBody<Answer>,
 ) -> Result<Json<Pair>> {
-    answer(state, id, req, PairStatus::Rejected).await
+    answer(state, id, key, req, PairStatus::Rejected).await
 }
 
 pub(super) async fn hangup(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    key: AgentKey,
     JsonBody(req): JsonBody<Answer>,
 ) -> Result<Json<Pair>> {
-    answer(state, id, req, PairStatus::Ended).await
+    answer(state, id, key, req, PairStatus::Ended).await
 }
 
 #[derive(Deserialize)]
@@ -102,6 +123,7 @@ pub(super) struct PairChat {
 pub(super) async fn send(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    key: AgentKey,
     JsonBody(req): JsonBody<PairChat>,
 ) -> Result<(StatusCode, Json<Message>)> {
     let from = req
@@ -110,9 +132,10 @@ pub(super) async fn send(
     let body = req
         .body
         .ok_or_else(|| RelayError::Invalid("the body needs `body`".into()))?;
+    let authenticated = state.relay.authorize(&from, key.as_deref())?;
     Ok((
         StatusCode::CREATED,
-        Json(state.relay.pair_message(&id, &from, &body)?),
+        Json(state.relay.pair_message(&id, &from, &body, authenticated)?),
     ))
 }
 

@@ -1,7 +1,7 @@
 //! `/api/integrations/events` and `/api/tasks`: integration ingress with
 //! dedupe, task claims, status, history and callbacks.
 
-use super::{numeric_id, presented_token, AppState, JsonBody, QueryParams};
+use super::{numeric_id, presented_token, AgentKey, AppState, JsonBody, QueryParams};
 use crate::error::{RelayError, Result};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -88,11 +88,13 @@ pub(super) struct TaskClaimRequest {
 pub(super) async fn claim(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    key: AgentKey,
     JsonBody(req): JsonBody<TaskClaimRequest>,
 ) -> Result<Json<Task>> {
     let agent = req
         .agent_id
         .ok_or_else(|| RelayError::Invalid("the body needs `agentId`".into()))?;
+    state.relay.authorize(&agent, key.as_deref())?;
     let proof = InstanceProof {
         instance_id: req.instance_id,
         epoch: req.epoch,
@@ -116,8 +118,12 @@ pub(super) struct StatusUpdate {
 pub(super) async fn status(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    key: AgentKey,
     JsonBody(req): JsonBody<StatusUpdate>,
 ) -> Result<Json<Task>> {
+    if let Some(agent) = &req.agent_id {
+        state.relay.authorize(agent, key.as_deref())?;
+    }
     let status = req
         .status
         .ok_or_else(|| RelayError::Invalid("the body needs `status`".into()))?;

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 const AGENT_COLUMNS: &str =
     "id, name, label, machine, rig, tags, capabilities, channels, status, ready, meta, \
-     instance_id, epoch, registered_at, last_seen";
+     instance_id, epoch, registered_at, last_seen, key_hash IS NOT NULL";
 
 /// A change to one agent card; `None` leaves a field alone.
 #[derive(Default)]
@@ -42,13 +42,20 @@ fn agent_from_row(row: &Row) -> rusqlite::Result<Agent> {
         epoch: row.get(12)?,
         registered_at: row.get(13)?,
         last_seen: row.get(14)?,
+        authenticated: row.get(15)?,
     })
 }
 
 impl Store {
-    /// Registers or refreshes an agent (already validated). A new `instanceId` under a known id
-    /// bumps the epoch, which fences the instance it replaces.
-    pub fn register_agent(&self, reg: RegisterAgent, now: i64) -> Result<Agent> {
+    /// Registers or refreshes an agent (already validated and authorized). A new `instanceId`
+    /// under a known id bumps the epoch, which fences the instance it replaces. `key_hash`
+    /// gives the id a key (the caller checked it held none).
+    pub fn register_agent(
+        &self,
+        reg: RegisterAgent,
+        key_hash: Option<&str>,
+        now: i64,
+    ) -> Result<Agent> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let existing = tx
@@ -94,6 +101,10 @@ impl Store {
             registered_at,
             now
         ])?;
+        if let Some(hash) = key_hash {
+            tx.prepare_cached("UPDATE agents SET key_hash = ?2 WHERE id = ?1")?
+                .execute(params![reg.id, hash])?;
+        }
         let agent = tx
             .prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1"))?
             .query_row([&reg.id], agent_from_row)?;
@@ -114,6 +125,25 @@ impl Store {
             conn.prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id"))?;
         let rows = stmt.query_map([], agent_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The digest of the id's key, if it holds one.
+    pub fn agent_key_hash(&self, id: &str) -> Result<Option<String>> {
+        let conn = self.lock();
+        let hash = conn
+            .prepare_cached("SELECT key_hash FROM agents WHERE id = ?1")?
+            .query_row([id], |r| r.get::<_, Option<String>>(0))
+            .optional()?;
+        Ok(hash.flatten())
+    }
+
+    /// Takes the id's key away (the person lost it); `false` if unknown.
+    pub fn forget_agent_key(&self, id: &str) -> Result<bool> {
+        let conn = self.lock();
+        let changed = conn
+            .prepare_cached("UPDATE agents SET key_hash = NULL WHERE id = ?1")?
+            .execute([id])?;
+        Ok(changed > 0)
     }
 
     pub fn delete_agent(&self, id: &str) -> Result<bool> {
@@ -190,10 +220,11 @@ impl Store {
     }
 
     /// Deletes offline agents not seen after `cutoff`; returns their ids.
+    /// An id that holds a key is kept: pruning it would let anyone claim it.
     pub fn prune_offline(&self, cutoff: i64) -> Result<Vec<String>> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
-            "DELETE FROM agents WHERE status = 'offline' AND last_seen <= ?1 RETURNING id",
+            "DELETE FROM agents WHERE status = 'offline' AND last_seen <= ?1 AND key_hash IS NULL RETURNING id",
         )?;
         let rows = stmt.query_map([cutoff], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

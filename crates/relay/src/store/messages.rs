@@ -12,7 +12,7 @@ pub const MAX_LIMIT: usize = 1000;
 
 const MESSAGE_SELECT: &str = "SELECT m.id, m.from_agent, m.to_target, m.channel, m.subject, m.body, m.reply_to, \
      COALESCE(m.thread_id, m.id), m.claimable, m.claimed_by, m.claimed_at, m.claim_expires_at, m.kind, m.meta, m.urgent, m.created_at, \
-     (SELECT json_group_array(r.agent_id) FROM read_markers r WHERE r.message_id = m.id) FROM messages m";
+     (SELECT json_group_array(r.agent_id) FROM read_markers r WHERE r.message_id = m.id), m.authenticated FROM messages m";
 
 /// Who reads: the agent and every `to` value that reaches it.
 pub struct Reader {
@@ -54,6 +54,7 @@ fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
         urgent: row.get(14)?,
         created_at: row.get(15)?,
         read_by,
+        authenticated: row.get(17)?,
     })
 }
 
@@ -65,10 +66,15 @@ fn select_one(conn: &rusqlite::Connection, id: i64) -> Result<Option<Message>> {
 impl Store {
     /// Stores a validated message; a reply joins its parent's thread, anything else
     /// starts a thread named by its own id.
-    pub fn insert_message(&self, out: NewMessage, now: i64) -> Result<Message> {
+    pub fn insert_message(
+        &self,
+        out: NewMessage,
+        authenticated: bool,
+        now: i64,
+    ) -> Result<Message> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let message = insert_message_in(&tx, out, now)?;
+        let message = insert_message_in(&tx, out, authenticated, now)?;
         tx.commit()?;
         Ok(message)
     }
@@ -77,14 +83,14 @@ impl Store {
     /// outcome; if the commit fails, all of them fail.
     pub fn insert_messages(
         &self,
-        batch: Vec<NewMessage>,
+        batch: Vec<(NewMessage, bool)>,
         now: i64,
     ) -> Result<Vec<Result<Message>>> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let outcomes = batch
             .into_iter()
-            .map(|out| insert_message_in(&tx, out, now))
+            .map(|(out, authenticated)| insert_message_in(&tx, out, authenticated, now))
             .collect();
         tx.commit()?;
         Ok(outcomes)
@@ -271,10 +277,12 @@ impl Store {
 }
 
 /// The insert itself, inside the caller's transaction (tasks post their
-/// claimable message in the same transaction as the task).
+/// claimable message in the same transaction as the task). `authenticated`:
+/// the sender proved the key of `from`.
 pub(super) fn insert_message_in(
     tx: &rusqlite::Connection,
     out: NewMessage,
+    authenticated: bool,
     now: i64,
 ) -> Result<Message> {
     let parent_thread: Option<i64> = match out.reply_to {
@@ -289,7 +297,8 @@ pub(super) fn insert_message_in(
     let id: i64 = tx
         .prepare_cached(
             "INSERT INTO messages (from_agent, to_target, channel, subject, body, reply_to, thread_id, claimable, \
-             kind, meta, urgent, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
+             kind, meta, urgent, created_at, authenticated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+             RETURNING id",
         )?
         .query_row(
             params![
@@ -304,7 +313,8 @@ pub(super) fn insert_message_in(
                 out.kind,
                 to_json(&out.meta),
                 out.urgent,
-                now
+                now,
+                authenticated
             ],
             |r| r.get(0),
         )?;
@@ -327,6 +337,7 @@ pub(super) fn insert_message_in(
         urgent: out.urgent,
         created_at: now,
         read_by: Vec::new(),
+        authenticated,
     })
 }
 

@@ -20,7 +20,8 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use stdx::MutexExt;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE agents (
     id TEXT PRIMARY KEY,
     name TEXT,
@@ -124,7 +125,13 @@ CREATE TABLE callbacks (
     delivered_at INTEGER
 );
 CREATE INDEX callbacks_by_task ON callbacks(task_id, id);
-"#];
+"#,
+    // Agent keys (their SHA-256 digests) and whether a message's sender proved its key.
+    r#"
+ALTER TABLE agents ADD COLUMN key_hash TEXT;
+ALTER TABLE messages ADD COLUMN authenticated INTEGER NOT NULL DEFAULT 0;
+"#,
+];
 
 pub struct Store {
     conn: Mutex<Connection>,

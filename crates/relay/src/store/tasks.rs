@@ -155,7 +155,7 @@ impl Store {
             )?;
         let mut message = message;
         message.meta.insert("taskId".into(), Value::from(id));
-        let message = insert_message_in(&tx, message, now)?;
+        let message = insert_message_in(&tx, message, false, now)?;
         tx.prepare_cached("UPDATE tasks SET message_id = ?2 WHERE id = ?1")?
             .execute(params![id, message.id])?;
         add_event(

@@ -314,9 +314,19 @@ items: Array<Item>, };
 
 export type AgentStatus = "online" | "busy" | "idle" | "away" | "offline";
 
-export type Agent = { id: string, name: string | null, label: string | null, machine: string | null, rig: string | null, tags: Array<string>, capabilities: Array<string>, channels: Array<string>, status: AgentStatus, ready: boolean, meta: Record<string, unknown>, instanceId: string | null, epoch: number, registeredAt: number, lastSeen: number, };
+export type Agent = { id: string, name: string | null, label: string | null, machine: string | null, rig: string | null, tags: Array<string>, capabilities: Array<string>, channels: Array<string>, status: AgentStatus, ready: boolean, meta: Record<string, unknown>, instanceId: string | null, epoch: number, 
+/**
+ * The id holds a key: every call as it (re-registering, heartbeats,
+ * messages from it) proved the key. `false`: anyone may speak as it.
+ */
+authenticated: boolean, registeredAt: number, lastSeen: number, };
 
-export type Message = { id: number, from: string, to: string, channel: string | null, subject: string | null, body: string, replyTo: number | null, threadId: number, claimable: boolean, claimedBy: string | null, claimedAt: number | null, claimExpiresAt: number | null, type: string | null, meta: Record<string, unknown>, urgent: boolean, createdAt: number, readBy: Array<string>, };
+export type Message = { id: number, from: string, to: string, channel: string | null, subject: string | null, body: string, replyTo: number | null, threadId: number, claimable: boolean, claimedBy: string | null, claimedAt: number | null, claimExpiresAt: number | null, type: string | null, meta: Record<string, unknown>, urgent: boolean, 
+/**
+ * The sender proved the key of its `from` id. Not a signature: the
+ * relay vouches for it, nothing end to end.
+ */
+authenticated: boolean, createdAt: number, readBy: Array<string>, };
 
 export type Pair = { id: string, from: string, to: string, objective: string | null, status: PairStatus, createdAt: number, updatedAt: number, endedBy: string | null, };
 
@@ -386,7 +396,12 @@ export type PeerOff = {
 /**
  * Always false here.
  */
-enabled: false, };
+enabled: false, 
+/**
+ * Why, when it is not the person's choice (the relay's port is taken
+ * by another program), with what to do.
+ */
+reason?: string, };
 
 export type PeerStatus = PeerLink | PeerOff;
 
@@ -394,7 +409,12 @@ export type PeerMessage = {
 /**
  * It reaches the person, who has not read it.
  */
-unread: boolean, id: number, from: string, to: string, channel: string | null, subject: string | null, body: string, replyTo: number | null, threadId: number, claimable: boolean, claimedBy: string | null, claimedAt: number | null, claimExpiresAt: number | null, type: string | null, meta: Record<string, unknown>, urgent: boolean, createdAt: number, readBy: Array<string>, };
+unread: boolean, id: number, from: string, to: string, channel: string | null, subject: string | null, body: string, replyTo: number | null, threadId: number, claimable: boolean, claimedBy: string | null, claimedAt: number | null, claimExpiresAt: number | null, type: string | null, meta: Record<string, unknown>, urgent: boolean, 
+/**
+ * The sender proved the key of its `from` id. Not a signature: the
+ * relay vouches for it, nothing end to end.
+ */
+authenticated: boolean, createdAt: number, readBy: Array<string>, };
 
 export type InboxQuery = { 
 /**

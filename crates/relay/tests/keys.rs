@@ -1,0 +1,190 @@
+//! Agent keys (issue 14, finding 6): an id that asked for a key can only be
+//! spoken for by its key holder; ids without one keep agent-relay's
+//! behaviour and say they are unauthenticated.
+
+mod common;
+
+use common::{Relay, TestResult};
+use perch_relay::RelaySettings;
+use serde_json::{json, Value};
+
+/// `method path` with `body`, presenting `key` as `X-Agent-Key` when given.
+async fn as_agent(
+    r: &Relay,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Value,
+) -> Result<(u16, Value), Box<dyn std::error::Error>> {
+    let mut request = r.request(method.parse()?, path).json(&body);
+    if let Some(key) = key {
+        request = request.header("X-Agent-Key", key);
+    }
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    let text = response.text().await?;
+    let json = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text)?
+    };
+    Ok((status, json))
+}
+
+#[tokio::test]
+async fn a_keyed_id_refuses_whoever_lacks_its_key() -> TestResult {
+    let r = Relay::start(RelaySettings::default()).await?;
+    let (status, card) = as_agent(
+        &r,
+        "POST",
+        "/api/agents",
+        None,
+        json!({"id": "perch-ada", "instanceId": "i1", "wantKey": true}),
+    )
+    .await?;
+    assert_eq!(status, 200, "{card}");
+    let key = card["key"].as_str().ok_or("no key issued")?.to_string();
+    assert_eq!(key.len(), 64, "32 random bytes as hex");
+    assert_eq!(card["authenticated"], true);
+    // The key is shown once: the card others read has none.
+    let listed = r.ok("GET", "/api/agents/perch-ada", None).await?;
+    assert_eq!(listed["authenticated"], true);
+    assert!(listed.get("key").is_none(), "{listed}");
+    // Stored as a digest, never as itself.
+    let db = std::fs::read(r.dir.path().join("relay.db"))?;
+    let wal = std::fs::read(r.dir.path().join("relay.db-wal")).unwrap_or_default();
+    let needle = key.as_bytes();
+    for bytes in [&db, &wal] {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "the key is stored in the clear"
+        );
+    }
+
+    // A rogue registration, heartbeat, update, message, claim and removal
+    // as perch-ada, without the key or with a wrong one: 403, nothing changes.
+    let rogue_calls = [
+        (
+            "POST",
+            "/api/agents".to_string(),
+            json!({"id": "perch-ada", "instanceId": "rogue"}),
+        ),
+        ("POST", "/api/agents/perch-ada/heartbeat".into(), json!({})),
+        (
+            "PATCH",
+            "/api/agents/perch-ada".into(),
+            json!({"label": "pwned"}),
+        ),
+        (
+            "POST",
+            "/api/messages".into(),
+            json!({"from": "perch-ada", "to": "bob", "body": "forged"}),
+        ),
+        ("DELETE", "/api/agents/perch-ada".into(), json!({})),
+    ];
+    for (method, path, body) in &rogue_calls {
+        for key in [None, Some("0".repeat(64).as_str())] {
+            let (status, answer) = as_agent(&r, method, path, key, body.clone()).await?;
+            assert_eq!(status, 403, "{method} {path} with {key:?}: {answer}");
+            assert!(
+                answer["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("perch-ada")),
+                "{answer}"
+            );
+        }
+    }
+    let card = r.ok("GET", "/api/agents/perch-ada", None).await?;
+    assert_eq!(card["instanceId"], "i1");
+    assert_eq!(card["label"], Value::Null);
+    assert_eq!(
+        r.ok("GET", "/api/messages?from=perch-ada", None)
+            .await?
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+
+    // The holder does all of it, and its messages say they are authenticated.
+    let key = Some(key.as_str());
+    let (status, again) = as_agent(
+        &r,
+        "POST",
+        "/api/agents",
+        key,
+        json!({"id": "perch-ada", "instanceId": "i2", "wantKey": true}),
+    )
+    .await?;
+    assert_eq!(status, 200, "{again}");
+    assert!(again.get("key").is_none(), "a held key is not replaced");
+    let (status, sent) = as_agent(
+        &r,
+        "POST",
+        "/api/messages",
+        key,
+        json!({"from": "perch-ada", "to": "bob", "body": "really me"}),
+    )
+    .await?;
+    assert_eq!(status, 201, "{sent}");
+    assert_eq!(sent["authenticated"], true);
+
+    // An id without a key works as on agent-relay, and says it proves nothing.
+    r.register("bob", json!({})).await?;
+    let bob = r.ok("GET", "/api/agents/bob", None).await?;
+    assert_eq!(bob["authenticated"], false);
+    let unproven = r.send("bob", "perch-ada", "hello").await?;
+    assert_eq!(unproven["authenticated"], false);
+    let (status, _) = as_agent(
+        &r,
+        "POST",
+        "/api/agents",
+        None,
+        json!({"id": "bob", "instanceId": "b2"}),
+    )
+    .await?;
+    assert_eq!(status, 200, "an unkeyed id re-registers as before");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_keyed_id_survives_pruning_and_a_lost_key_can_be_forgotten() -> TestResult {
+    let r = Relay::start(RelaySettings {
+        offline_prune_after: std::time::Duration::ZERO,
+        ..RelaySettings::default()
+    })
+    .await?;
+    let (_, card) = as_agent(
+        &r,
+        "POST",
+        "/api/agents",
+        None,
+        json!({"id": "perch-ada", "wantKey": true, "status": "offline"}),
+    )
+    .await?;
+    assert!(card["key"].is_string());
+    r.register("bob", json!({"status": "offline"})).await?;
+    // Every offline agent is pruned at once here, except an id that holds a
+    // key (pruning it would free the id for anyone).
+    let relay = r.server.relay();
+    relay.reap()?;
+    assert_eq!(
+        r.call("GET", "/api/agents/bob", None).await?.0,
+        404,
+        "bob was pruned"
+    );
+    assert_eq!(r.call("GET", "/api/agents/perch-ada", None).await?.0, 200);
+
+    // `perch relay forget-key`: the next registration claims the id afresh.
+    relay.forget_key("perch-ada")?;
+    let (status, card) = as_agent(
+        &r,
+        "POST",
+        "/api/agents",
+        None,
+        json!({"id": "perch-ada", "wantKey": true}),
+    )
+    .await?;
+    assert_eq!(status, 200, "{card}");
+    assert!(card["key"].is_string(), "a new key: {card}");
+    Ok(())
+}
