@@ -169,7 +169,8 @@ impl NotifierHost for Shell {
             | OpenTarget::Dashboard
             | OpenTarget::Inbox { .. }
             | OpenTarget::Peers
-            | OpenTarget::Wakeups => WindowKind::Dashboard,
+            | OpenTarget::Wakeups
+            | OpenTarget::Changes => WindowKind::Dashboard,
         };
         self.show(kind, Some(target.route()));
     }

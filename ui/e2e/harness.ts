@@ -62,7 +62,8 @@ export function missingBinaries(): string | null {
 
 export type Script =
   | { text: string; chunks?: string[]; delayMs?: number }
-  | { functionCalls: { name: string; arguments: unknown; callId: string }[] }
+  // `namespace: 'mcp__perch'` calls one of Perch's own MCP tools.
+  | { functionCalls: { name: string; namespace?: string; arguments: unknown; callId: string }[] }
   | { httpStatus: number }
   | { hang: true };
 

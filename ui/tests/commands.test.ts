@@ -217,7 +217,7 @@ describe('commands', () => {
 
   it('/memory QUERY searches, ranked with a score hint', async () => {
     const m = (id: number, text: string, score: number): Memory => ({
-      id, text, tags: ['ui'], source: 'person', sourceRef: null, importance: 0.8, createdAt: 1, updatedAt: 1, lastUsedAt: null, score,
+      id, text, tags: ['ui'], source: 'person', sourceRef: null, senders: [], importance: 0.8, createdAt: 1, updatedAt: 1, lastUsedAt: null, score,
     });
     routes['GET /api/memories?q=dark+mode&limit=10'] = () => ({ body: { data: [m(1, 'Prefers dark mode', 4), m(2, 'Dark IDE theme', 2)], total: 2 } });
     const r = await run('/memory dark mode');

@@ -28,6 +28,7 @@ const memory: Memory = {
   tags: ['ui', 'preferences'],
   source: 'person',
   sourceRef: null,
+  senders: [],
   importance: 0.8,
   createdAt: 1,
   updatedAt: 2,
@@ -101,7 +102,9 @@ describe('presentation', () => {
 
   it('names sources and shortens text', () => {
     expect(sourceLabel({ source: 'person', sourceRef: null })).toBe('you');
-    expect(sourceLabel({ source: 'peer', sourceRef: 'bot-1' })).toBe('peer bot-1');
+    expect(sourceLabel({ source: 'peer', sourceRef: 'peer-session', senders: ['bob'] })).toBe('a turn answering bob');
+    expect(sourceLabel({ source: 'peer', sourceRef: null, senders: ['bob', 'carol'] })).toBe('a turn answering bob, carol');
+    expect(sourceLabel({ source: 'peer', sourceRef: null, senders: [] })).toBe('a turn answering other agents');
     expect(sourceLabel({ source: 'session', sourceRef: 's1' })).toBe('a session');
     expect(memorySnippet('\n  first   line \nsecond')).toBe('first line');
     expect(memorySnippet('x'.repeat(100), 10)).toBe('xxxxxxxxx…');

@@ -28,11 +28,12 @@ describe('parseRoute', () => {
     expect(parseRoute('#/peers')).toEqual({ page: 'peers' });
   });
 
-  it('knows the memory, planner and wakeups pages', () => {
+  it('knows the memory, planner, wakeups and changes pages', () => {
     expect(parseRoute('#/memory')).toEqual({ page: 'memory' });
     expect(parseRoute('#/planner/')).toEqual({ page: 'planner' });
     expect(parseRoute('/wakeups')).toEqual({ page: 'wakeups' });
-    for (const h of ['#/memory/1', '#/planner/x', '#/wakeups/3', '#/memories', '#/plans', '#/wakeup']) {
+    expect(parseRoute('#/changes')).toEqual({ page: 'changes' });
+    for (const h of ['#/memory/1', '#/planner/x', '#/wakeups/3', '#/changes/4', '#/memories', '#/plans', '#/wakeup', '#/change']) {
       expect(parseRoute(h), h).toBeNull();
     }
   });
@@ -49,6 +50,7 @@ describe('parseRoute', () => {
     expect(PAGE_TITLES.memory).toBe('Perch — Memory');
     expect(PAGE_TITLES.planner).toBe('Perch — Planner');
     expect(PAGE_TITLES.wakeups).toBe('Perch — Wakeups');
+    expect(PAGE_TITLES.changes).toBe('Perch — Changes');
   });
 
   it('refuses unknown routes, extra segments, bad escapes and login fragments', () => {
@@ -58,7 +60,7 @@ describe('parseRoute', () => {
   });
 
   it('round-trips through routePath and routeHash', () => {
-    for (const h of ['#/chat', '#/chat/a%2Fb', '#/dashboard', '#/approvals', '#/approvals/x%20y', '#/settings', '#/inbox', '#/inbox/12', '#/peers', '#/memory', '#/planner', '#/wakeups']) {
+    for (const h of ['#/chat', '#/chat/a%2Fb', '#/dashboard', '#/approvals', '#/approvals/x%20y', '#/settings', '#/inbox', '#/inbox/12', '#/peers', '#/memory', '#/planner', '#/wakeups', '#/changes']) {
       const r = parseRoute(h)!;
       expect(routeHash(r)).toBe(h);
       expect(parseRoute(routePath(r))).toEqual(r);

@@ -49,7 +49,22 @@ pub fn context_block(
         } else {
             format!(" [{}]", memory.tags.join(", "))
         };
-        let line = format!("- #{}{tags}: {}", memory.id, one_line(&memory.text));
+        // Where a memory came from, when it was not the person or their
+        // sessions: a peer-driven turn's memory the person accepted.
+        let from = if memory.source == perch_protocol::memory::MemorySource::Peer {
+            let senders = if memory.senders.is_empty() {
+                "unknown senders".to_string()
+            } else {
+                memory.senders.join(", ")
+            };
+            format!(
+                " (from a peer-driven turn: {}; the person accepted it)",
+                one_line(&senders)
+            )
+        } else {
+            String::new()
+        };
+        let line = format!("- #{}{tags}{from}: {}", memory.id, one_line(&memory.text));
         if used + line.len() > budget {
             continue;
         }
@@ -141,6 +156,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             last_used_at: None,
+            senders: Vec::new(),
             score: Some(1.0),
         }
     }

@@ -5,7 +5,9 @@
 //!   endpoint is configured, embeddings;
 //! - [`planner`]: named todo lists the agent and the person share;
 //! - [`wakeups`]: prompts sent to the agent on a schedule, with a run log;
-//! - [`context`]: what of memory and plans goes into each turn.
+//! - [`context`]: what of memory and plans goes into each turn;
+//! - [`changes`]: every change the agent makes with Perch's tools, with its
+//!   provenance; those a peer-driven turn asks for wait for the person.
 //!
 //! [`AgentState::attach`] joins them to a runtime: each feature brings its own
 //! tables ([`perch_runtime::store::Schema`]) to the runtime's database, and
@@ -18,6 +20,7 @@
 //! only tells the agent which session is its peer session), no `impl` on
 //! the core's `Store`.
 
+pub mod changes;
 mod context;
 pub mod memory;
 pub mod planner;
@@ -25,9 +28,11 @@ pub mod wakeups;
 
 pub use memory::embeddings::{EmbeddingsClient, EmbeddingsRequest};
 
+use changes::{ChangeApplier, ChangeStore, PeerSender};
 use memory::store::MemoryStore;
 use perch_runtime::{Result, Runtime};
 use planner::PlanStore;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 use stdx::MutexExt;
 use wakeups::WakeupStore;
@@ -42,6 +47,13 @@ pub struct AgentState {
     pub(crate) memory_db: MemoryStore,
     pub(crate) plan_db: PlanStore,
     pub(crate) wakeup_db: WakeupStore,
+    pub(crate) change_db: ChangeStore,
+    /// Runs accepted changes (the MCP server's tools).
+    pub(crate) change_applier: Mutex<Option<Arc<dyn ChangeApplier>>>,
+    /// Changes being applied now: accepted once, run once.
+    pub(crate) accepting: Mutex<HashSet<i64>>,
+    /// Per session: who wrote the peer messages its running turn answers.
+    pub(crate) turn_senders: Mutex<HashMap<String, Vec<PeerSender>>>,
     pub(crate) embeddings: Option<Arc<dyn EmbeddingsClient>>,
     /// Wakes the embeddings backfill (`memory/embeddings.rs`).
     pub(crate) embed_wake: Arc<tokio::sync::Notify>,
@@ -62,12 +74,17 @@ impl AgentState {
         let db = runtime.store().database().clone();
         let memory_db = MemoryStore::new(db.clone())?;
         let plan_db = PlanStore::new(db.clone())?;
-        let wakeup_db = WakeupStore::new(db)?;
+        let wakeup_db = WakeupStore::new(db.clone())?;
+        let change_db = ChangeStore::new(db)?;
         let agent = Arc::new_cyclic(|me| Self {
             runtime: runtime.clone(),
             memory_db,
             plan_db,
             wakeup_db,
+            change_db,
+            change_applier: Mutex::new(None),
+            accepting: Mutex::new(HashSet::new()),
+            turn_senders: Mutex::new(HashMap::new()),
             embeddings: options.embeddings,
             embed_wake: Arc::new(tokio::sync::Notify::new()),
             scheduler_wake: Arc::new(tokio::sync::Notify::new()),

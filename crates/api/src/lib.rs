@@ -12,6 +12,7 @@
 mod agent;
 mod auth;
 mod body_schemas;
+mod changes;
 mod error;
 pub mod openapi;
 mod peer;
@@ -94,6 +95,10 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
         .routes(routes!(agent::add_plan_item))
         .routes(routes!(agent::patch_plan_item, agent::delete_plan_item))
         .routes(routes!(agent::clear_plan))
+        .routes(routes!(changes::list_changes))
+        .routes(routes!(changes::get_change))
+        .routes(routes!(changes::accept_change))
+        .routes(routes!(changes::discard_change))
         .routes(routes!(agent::list_wakeups, agent::create_wakeup))
         .routes(routes!(agent::list_runs))
         .routes(routes!(agent::fire_missed_run))

@@ -87,6 +87,7 @@ impl Words {
             origin: Origin {
                 source: MemorySource::Session,
                 source_ref: None,
+                senders: Vec::new(),
             },
             importance: self.uniform(),
             created_at: at,

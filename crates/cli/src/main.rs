@@ -2,6 +2,7 @@
 //! Every command is documented in docs/cli.md.
 
 mod agent;
+mod changes;
 mod client;
 mod commands;
 mod doctor;
@@ -45,6 +46,9 @@ pub enum CliError {
     /// `perch doctor` found a damaged database (it printed which).
     #[error("{0}")]
     Damaged(String),
+    /// An accepted change ran and failed.
+    #[error("{0}")]
+    ChangeFailed(String),
     /// The turn ended without completing; the message was already printed.
     #[error("the turn ended {0}")]
     TurnNotCompleted(String),
@@ -169,6 +173,12 @@ enum Command {
     Wakeup {
         #[command(subcommand)]
         command: agent::WakeupCommand,
+    },
+    /// What the agent changed with Perch's tools; `accept`/`discard` the
+    /// changes a turn answering peers asked for (they wait for you).
+    Changes {
+        #[command(subcommand)]
+        command: Option<changes::ChangesCommand>,
     },
     /// The agents on the relay, and Perch's own connection.
     Peers {
@@ -318,7 +328,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli, data_dir, logs_dir, env)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::TurnNotCompleted(_)) => ExitCode::from(1),
-        Err(err @ CliError::Damaged(_)) => {
+        Err(err @ (CliError::Damaged(_) | CliError::ChangeFailed(_))) => {
             eprintln!("perch: {err}");
             ExitCode::from(1)
         }
@@ -449,6 +459,7 @@ async fn run(
                 Command::Memory { command } => agent::memory(&client, command).await,
                 Command::Plan { command } => agent::plan(&client, command).await,
                 Command::Wakeup { command } => agent::wakeup(&client, command).await,
+                Command::Changes { command } => changes::changes(&client, command).await,
                 Command::Serve { .. } | Command::Relay { .. } | Command::Doctor { .. } => Ok(()),
             }
         }

@@ -708,3 +708,148 @@ async fn the_agents_commands_see_no_secret_of_perchs() -> TestResult {
     server.stop().await;
     Ok(())
 }
+
+/// A tmpfs mounted on a directory for the life of the value; unmounted
+/// when dropped. As root (CI), or through passwordless sudo, as
+/// scripts/setup installs packages.
+struct Tmpfs(std::path::PathBuf);
+
+/// This user's `id -u` or `id -g`.
+fn id(flag: &str) -> String {
+    std::process::Command::new("id")
+        .arg(flag)
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn as_root(program: &str) -> std::process::Command {
+    if id("-u") == "0" {
+        std::process::Command::new(program)
+    } else {
+        let mut sudo = std::process::Command::new("sudo");
+        sudo.args(["-n", program]);
+        sudo
+    }
+}
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path, size: &str) -> Result<Self, Box<dyn std::error::Error>> {
+        let status = as_root("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .status()?;
+        if !status.success() {
+            return Err(format!(
+                "mounting a tmpfs on {} failed ({status}): this test fills a small disk and needs root or passwordless sudo",
+                dir.display()
+            )
+            .into());
+        }
+        Ok(Self(dir.to_path_buf()))
+    }
+
+    /// Writes `file` until the disk refuses more.
+    fn fill(&self, file: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut out = std::fs::File::create(self.0.join(file))?;
+        for chunk in [1 << 20, 4096, 1] {
+            let block = vec![0u8; chunk];
+            while out.write_all(&block).and_then(|()| out.flush()).is_ok() {}
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = as_root("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+fn turn_status(data: &std::path::Path, turn: &str) -> Result<String, rusqlite::Error> {
+    let db = rusqlite::Connection::open_with_flags(
+        data.join("perch.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )?;
+    db.query_row("SELECT status FROM turns WHERE id = ?1", [turn], |r| {
+        r.get(0)
+    })
+}
+
+/// Issue 14, finding 7: a turn that completes while the disk is full is not
+/// lost. Perch keeps its outcome, says so, and writes it once there is room
+/// again; after a restart it reads as completed, not interrupted. The data
+/// dir is a small tmpfs the test fills while the turn runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_that_completes_on_a_full_disk_is_recorded_once_there_is_room() -> TestResult {
+    let env = CodexEnv::new()?;
+    let disk = Tmpfs::mount(&env.data(), "32m")?;
+    let model = ScriptedModel::start().await?;
+    let server = start_with(&env, &model, "open", "off").await?;
+    let rt = server.runtime.clone();
+    let session = rt.create_session(NewSession::default()).await?.id;
+    let mut live = rt.events().subscribe(None).live;
+    // The turn's command waits for `go`, which the test makes once the disk
+    // is full: the turn then completes on a full disk.
+    let go = env.tmp().join("go");
+    model.enqueue(Script {
+        function_calls: vec![perch_test_support::FunctionCall {
+            name: "exec_command".into(),
+            namespace: None,
+            arguments: json!({
+                "cmd": format!("while [ ! -e '{}' ]; do sleep 0.05; done", go.display()),
+                "yield_time_ms": 60000
+            }),
+            call_id: Some("call_wait".into()),
+        }],
+        ..Script::default()
+    });
+    model.enqueue(Script::text("Done on a full disk."));
+    let turn = rt
+        .send_message(&session, "Finish while the disk is full.")
+        .await?
+        .turn_id;
+    assert_eq!(model.wait_for_requests(1, WAIT).await.len(), 1);
+    disk.fill("filler")?;
+    std::fs::write(&go, "")?;
+    // Said first, then the turn's end as usual.
+    let warning = until(&mut live, "the warning", |kind| match kind {
+        EventKind::Warning { message, .. } if message.contains(&turn) => Some(message.clone()),
+        _ => None,
+    })
+    .await?;
+    assert!(warning.contains("free some space"), "{warning}");
+    assert_eq!(
+        until(&mut live, "the turn's end", turn_completed(&turn)).await?,
+        "completed"
+    );
+    assert_eq!(turn_status(&env.data(), &turn)?, "inProgress");
+
+    // Room again: the kept outcome is written (Perch retries by itself).
+    std::fs::remove_file(env.data().join("filler"))?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while turn_status(&env.data(), &turn)? != "completed" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the outcome was never written"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.stop().await;
+    let again = start_with(&env, &model, "open", "off").await?;
+    assert_eq!(
+        turn_status(&env.data(), &turn)?,
+        "completed",
+        "a restart does not read it as interrupted"
+    );
+    again.stop().await;
+    drop(disk);
+    Ok(())
+}

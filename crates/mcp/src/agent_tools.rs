@@ -1,17 +1,20 @@
 //! The agent's own state: memory, planner and wakeups, the same records the
 //! person sees and edits on the Memory, Planner and Wakeups pages.
 
+use super::gate::{quoted, recorded, Caller};
 use super::{json_text, PerchTools, ToolResult};
+use perch_agent::changes::ProvenanceKind;
+use perch_agent::memory::MemorySource;
+use perch_agent::memory::Origin;
 use perch_agent::memory::{MemoryPatch, MemoryQuery, NewMemory};
 use perch_agent::planner::{NewPlan, NewPlanItem, Plan, PlanChange, PlanItemPatch};
 use perch_agent::wakeups::{CreatedBy, MillisOrText, Misfire, NewSchedule, NewWakeup, Target};
-use perch_agent::AgentState;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{schemars, tool, tool_router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize, schemars::JsonSchema)]
-struct MemoryAdd {
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+pub(super) struct MemoryAdd {
     /// One fact, preference or decision worth keeping, in a sentence or two.
     text: String,
     /// Short lowercase tags (letters, digits, `-_:./`).
@@ -21,8 +24,8 @@ struct MemoryAdd {
     importance: Option<f64>,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
-struct MemorySearch {
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+pub(super) struct MemorySearch {
     /// Words to look for (full-text, stemmed; best matches first).
     query: String,
     /// Only memories with this tag.
@@ -31,21 +34,21 @@ struct MemorySearch {
     limit: Option<usize>,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
-struct MemoryEdit {
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+pub(super) struct MemoryEdit {
     id: i64,
     text: Option<String>,
     tags: Option<Vec<String>>,
     importance: Option<f64>,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
-struct MemoryId {
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+pub(super) struct MemoryId {
     id: i64,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
-struct PlanCreate {
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+pub(super) struct PlanCreate {
     /// A short unique name, like "Release 1.2".
     name: String,
     /// The first items, in order.
@@ -53,26 +56,26 @@ struct PlanCreate {
     items: Vec<String>,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
-struct PlanAdd {
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+pub(super) struct PlanAdd {
     /// The plan's name.
     plan: String,
     /// Items to append, in order.
     items: Vec<String>,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct PlanItemRef {
+pub(super) struct PlanItemRef {
     /// The plan's name.
     plan: String,
     /// The item's id (shown in planner_list and in your context).
     item_id: i64,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct PlanClear {
+pub(super) struct PlanClear {
     /// The plan's name.
     plan: String,
     /// Remove only the checked items (default: all items).
@@ -83,14 +86,14 @@ struct PlanClear {
     delete: bool,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
-struct PlanList {
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+pub(super) struct PlanList {
     /// One plan's name; all plans when absent.
     plan: Option<String>,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
-struct Schedule {
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+pub(super) struct Schedule {
     /// What you will be told when it fires (write it for your future self).
     prompt: String,
     /// A short name for lists.
@@ -112,13 +115,27 @@ struct Schedule {
     misfire: Option<String>,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
-struct WakeupId {
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+pub(super) struct WakeupId {
     id: i64,
 }
 
 fn text(err: impl std::fmt::Display) -> String {
     err.to_string()
+}
+
+/// How a memory the caller adds records where it came from.
+fn memory_origin(caller: &Caller) -> Origin {
+    let provenance = caller.provenance();
+    let source = match provenance.kind {
+        ProvenanceKind::Session => MemorySource::Session,
+        ProvenanceKind::PeerTurn | ProvenanceKind::Untied => MemorySource::Peer,
+    };
+    Origin {
+        source,
+        source_ref: provenance.session_id.clone(),
+        senders: provenance.senders.iter().map(|s| s.id.clone()).collect(),
+    }
 }
 
 impl PerchTools {
@@ -128,12 +145,26 @@ impl PerchTools {
         rt.change_plan(plan.id, change).map_err(text)
     }
 
-    fn check(&self, r: PlanItemRef, done: bool) -> ToolResult {
-        let patch = PlanItemPatch {
-            done: Some(done),
-            ..Default::default()
+    async fn check(&self, r: PlanItemRef, done: bool) -> ToolResult {
+        let (caller, arguments) = (self.caller(), recorded(&r)?);
+        let (tool, verb) = if done {
+            ("planner_check", "Check")
+        } else {
+            ("planner_uncheck", "Uncheck")
         };
-        json_text(self.plan_change(&r.plan, PlanChange::Edit(r.item_id, patch))?)
+        let summary = format!(
+            "{verb} item {} of the plan {}",
+            r.item_id,
+            quoted(&r.plan, 80)
+        );
+        let run = || async move {
+            let patch = PlanItemPatch {
+                done: Some(done),
+                ..Default::default()
+            };
+            json_text(self.plan_change(&r.plan, PlanChange::Edit(r.item_id, patch))?)
+        };
+        self.gated(caller, tool, arguments, summary, run).await
     }
 }
 
@@ -179,12 +210,15 @@ impl Schedule {
         }
     }
 
-    fn target(&self, rt: &AgentState) -> Target {
+    /// `here` is the session of the turn that asks (`None`: a new one).
+    fn target(&self, here: Option<&str>) -> Target {
         match self.target.as_deref().map(str::trim) {
             Some("new") => Target::New,
             Some("peer") => Target::Peer,
-            None | Some("") | Some("here") => match rt.agent_origin().source_ref {
-                Some(session_id) => Target::Session { session_id },
+            None | Some("") | Some("here") => match here {
+                Some(session_id) => Target::Session {
+                    session_id: session_id.to_string(),
+                },
                 None => Target::New,
             },
             Some(id) => Target::Session {
@@ -199,20 +233,20 @@ impl PerchTools {
     #[tool(
         description = "Remember something across sessions: a fact, preference or decision. Relevant memories are shown to you before each turn."
     )]
-    async fn memory_add(&self, Parameters(m): Parameters<MemoryAdd>) -> ToolResult {
-        let rt = &self.agent;
-        let origin = rt.agent_origin();
-        json_text(
-            rt.add_memory(
-                NewMemory {
-                    text: m.text,
-                    tags: m.tags,
-                    importance: m.importance,
-                },
-                origin,
-            )
-            .map_err(text)?,
-        )
+    pub(super) async fn memory_add(&self, Parameters(m): Parameters<MemoryAdd>) -> ToolResult {
+        let caller = self.caller();
+        let (arguments, summary) = (recorded(&m)?, format!("Remember {}", quoted(&m.text, 120)));
+        let origin = memory_origin(&caller);
+        let run = || async move {
+            let new = NewMemory {
+                text: m.text,
+                tags: m.tags,
+                importance: m.importance,
+            };
+            json_text(self.agent.add_memory(new, origin).map_err(text)?)
+        };
+        self.gated(caller, "memory_add", arguments, summary, run)
+            .await
     }
 
     #[tool(
@@ -235,75 +269,130 @@ impl PerchTools {
     }
 
     #[tool(description = "Correct a memory: its text, tags or importance.")]
-    async fn memory_edit(&self, Parameters(e): Parameters<MemoryEdit>) -> ToolResult {
-        let patch = MemoryPatch {
-            text: e.text,
-            tags: e.tags,
-            importance: e.importance,
+    pub(super) async fn memory_edit(&self, Parameters(e): Parameters<MemoryEdit>) -> ToolResult {
+        let summary = match &e.text {
+            Some(new) => format!("Change memory #{} to {}", e.id, quoted(new, 120)),
+            None => format!("Change the tags or importance of memory #{}", e.id),
         };
-        json_text(self.agent.update_memory(e.id, patch).map_err(text)?)
+        let (caller, arguments) = (self.caller(), recorded(&e)?);
+        let run = || async move {
+            let patch = MemoryPatch {
+                text: e.text,
+                tags: e.tags,
+                importance: e.importance,
+            };
+            json_text(self.agent.update_memory(e.id, patch).map_err(text)?)
+        };
+        self.gated(caller, "memory_edit", arguments, summary, run)
+            .await
     }
 
     #[tool(description = "Forget a memory that is wrong or no longer true.")]
-    async fn memory_delete(&self, Parameters(MemoryId { id }): Parameters<MemoryId>) -> ToolResult {
-        let deleted = self.agent.delete_memories(&[id]).map_err(text)?;
-        if deleted.is_empty() {
-            return Err(format!("no memory {id}"));
-        }
-        Ok(format!("memory {id} deleted"))
+    pub(super) async fn memory_delete(&self, Parameters(m): Parameters<MemoryId>) -> ToolResult {
+        let (caller, arguments, id) = (self.caller(), recorded(&m)?, m.id);
+        let run = || async move {
+            let deleted = self.agent.delete_memories(&[id]).map_err(text)?;
+            if deleted.is_empty() {
+                return Err(format!("no memory {id}"));
+            }
+            Ok(format!("memory {id} deleted"))
+        };
+        let summary = format!("Forget memory #{id}");
+        self.gated(caller, "memory_delete", arguments, summary, run)
+            .await
     }
 
     #[tool(
         description = "Start a named todo list. Its open items are shown to you before each turn."
     )]
-    async fn planner_create(&self, Parameters(p): Parameters<PlanCreate>) -> ToolResult {
-        json_text(
-            self.agent
-                .create_plan(NewPlan {
-                    name: p.name,
-                    items: p.items,
-                })
-                .map_err(text)?,
-        )
+    pub(super) async fn planner_create(&self, Parameters(p): Parameters<PlanCreate>) -> ToolResult {
+        let (caller, arguments) = (self.caller(), recorded(&p)?);
+        let summary = format!(
+            "Start the plan {} with {} items",
+            quoted(&p.name, 80),
+            p.items.len()
+        );
+        let run = || async move {
+            let new = NewPlan {
+                name: p.name,
+                items: p.items,
+            };
+            json_text(self.agent.create_plan(new).map_err(text)?)
+        };
+        self.gated(caller, "planner_create", arguments, summary, run)
+            .await
     }
 
     #[tool(description = "Add items to the end of a todo list.")]
-    async fn planner_add(&self, Parameters(p): Parameters<PlanAdd>) -> ToolResult {
-        let items = p
-            .items
-            .into_iter()
-            .map(|text| NewPlanItem {
-                text,
-                position: None,
-            })
-            .collect();
-        json_text(self.plan_change(&p.plan, PlanChange::Add(items))?)
+    pub(super) async fn planner_add(&self, Parameters(p): Parameters<PlanAdd>) -> ToolResult {
+        let (caller, arguments) = (self.caller(), recorded(&p)?);
+        let summary = match p.items.as_slice() {
+            [one] => format!(
+                "Add {} to the plan {}",
+                quoted(one, 100),
+                quoted(&p.plan, 80)
+            ),
+            items => format!(
+                "Add {} items to the plan {}",
+                items.len(),
+                quoted(&p.plan, 80)
+            ),
+        };
+        let run = || async move {
+            let items = p
+                .items
+                .into_iter()
+                .map(|text| NewPlanItem {
+                    text,
+                    position: None,
+                })
+                .collect();
+            json_text(self.plan_change(&p.plan, PlanChange::Add(items))?)
+        };
+        self.gated(caller, "planner_add", arguments, summary, run)
+            .await
     }
 
     #[tool(description = "Check an item off a todo list (it is done).")]
-    async fn planner_check(&self, Parameters(r): Parameters<PlanItemRef>) -> ToolResult {
-        self.check(r, true)
+    pub(super) async fn planner_check(&self, Parameters(r): Parameters<PlanItemRef>) -> ToolResult {
+        self.check(r, true).await
     }
 
     #[tool(description = "Uncheck an item of a todo list (it is not done after all).")]
-    async fn planner_uncheck(&self, Parameters(r): Parameters<PlanItemRef>) -> ToolResult {
-        self.check(r, false)
+    pub(super) async fn planner_uncheck(
+        &self,
+        Parameters(r): Parameters<PlanItemRef>,
+    ) -> ToolResult {
+        self.check(r, false).await
     }
 
     #[tool(description = "Empty a todo list (or only its checked items), or delete it.")]
-    async fn planner_clear(&self, Parameters(c): Parameters<PlanClear>) -> ToolResult {
-        if c.delete {
-            let rt = &self.agent;
-            let plan = rt.plan_named(&c.plan).map_err(text)?;
-            rt.delete_plan(plan.id).map_err(text)?;
-            return Ok(format!("plan {:?} deleted", plan.name));
-        }
-        json_text(self.plan_change(
-            &c.plan,
-            PlanChange::Clear {
-                done_only: c.done_only,
-            },
-        )?)
+    pub(super) async fn planner_clear(&self, Parameters(c): Parameters<PlanClear>) -> ToolResult {
+        let (caller, arguments) = (self.caller(), recorded(&c)?);
+        let what = if c.delete {
+            "Delete"
+        } else if c.done_only {
+            "Remove the checked items of"
+        } else {
+            "Empty"
+        };
+        let summary = format!("{what} the plan {}", quoted(&c.plan, 80));
+        let run = || async move {
+            if c.delete {
+                let rt = &self.agent;
+                let plan = rt.plan_named(&c.plan).map_err(text)?;
+                rt.delete_plan(plan.id).map_err(text)?;
+                return Ok(format!("plan {:?} deleted", plan.name));
+            }
+            json_text(self.plan_change(
+                &c.plan,
+                PlanChange::Clear {
+                    done_only: c.done_only,
+                },
+            )?)
+        };
+        self.gated(caller, "planner_clear", arguments, summary, run)
+            .await
     }
 
     #[tool(
@@ -324,27 +413,42 @@ impl PerchTools {
         description = "Book a wakeup: a turn Perch starts later with your prompt, once (at / in) or repeatedly (every / cron). \
                           It fires even after a restart; its runs are logged for the person."
     )]
-    async fn scheduler_schedule(&self, Parameters(s): Parameters<Schedule>) -> ToolResult {
-        let rt = &self.agent;
+    pub(super) async fn scheduler_schedule(
+        &self,
+        Parameters(s): Parameters<Schedule>,
+    ) -> ToolResult {
+        let caller = self.caller();
         let new = NewWakeup {
             schedule: s.schedule()?,
-            target: Some(s.target(rt)),
+            target: Some(s.target(caller.provenance().session_id.as_deref())),
             misfire: s.misfire()?,
-            prompt: s.prompt,
-            label: s.label,
+            prompt: s.prompt.clone(),
+            label: s.label.clone(),
             grace_ms: None,
             notify: None,
         };
-        json_text(rt.create_wakeup(new, CreatedBy::Agent).map_err(text)?)
+        let created_by = match caller.provenance().kind {
+            ProvenanceKind::Session => CreatedBy::Agent,
+            ProvenanceKind::PeerTurn | ProvenanceKind::Untied => CreatedBy::Peer,
+        };
+        let summary = format!("Book a wakeup: {}", quoted(&s.prompt, 120));
+        let arguments = recorded(&s)?;
+        let run =
+            || async move { json_text(self.agent.create_wakeup(new, created_by).map_err(text)?) };
+        self.gated(caller, "scheduler_schedule", arguments, summary, run)
+            .await
     }
 
     #[tool(description = "Cancel a wakeup by its id.")]
-    async fn scheduler_cancel(
-        &self,
-        Parameters(WakeupId { id }): Parameters<WakeupId>,
-    ) -> ToolResult {
-        self.agent.delete_wakeup(id).map_err(text)?;
-        Ok(format!("wakeup {id} cancelled"))
+    pub(super) async fn scheduler_cancel(&self, Parameters(w): Parameters<WakeupId>) -> ToolResult {
+        let (caller, arguments, id) = (self.caller(), recorded(&w)?, w.id);
+        let run = || async move {
+            self.agent.delete_wakeup(id).map_err(text)?;
+            Ok(format!("wakeup {id} cancelled"))
+        };
+        let summary = format!("Cancel wakeup #{id}");
+        self.gated(caller, "scheduler_cancel", arguments, summary, run)
+            .await
     }
 
     #[tool(description = "Every wakeup with its schedule, next fire time and last run.")]

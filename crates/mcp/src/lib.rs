@@ -12,6 +12,7 @@
 //! API boundary: [`McpServer`], [`McpError`].
 
 mod agent_tools;
+mod gate;
 mod peer_tools;
 
 use axum::extract::{Request, State};
@@ -54,9 +55,11 @@ impl McpServer {
         })?;
         let tools = PerchTools {
             peer,
-            agent,
+            agent: agent.clone(),
+            accepted: None,
             tool_router: PerchTools::peer_router() + PerchTools::agent_router(),
         };
+        agent.set_change_applier(Arc::new(gate::Applier(tools.clone())));
         let service: StreamableHttpService<PerchTools, LocalSessionManager> =
             StreamableHttpService::new(
                 move || Ok(tools.clone()),
@@ -127,6 +130,8 @@ async fn require_token(State(token): State<Arc<String>>, request: Request, next:
 struct PerchTools {
     peer: Option<Arc<Peer>>,
     agent: Arc<AgentState>,
+    /// Set when running a change the person accepted: its provenance.
+    accepted: Option<perch_agent::changes::Provenance>,
     tool_router: ToolRouter<Self>,
 }
 

@@ -1,22 +1,23 @@
 //! The peer network tools: messages, pairs, claims and tasks on the relay.
 
+use super::gate::{quoted, recorded};
 use super::{json_text, PerchTools, ToolResult};
 use perch_peer::Peer;
 use perch_relay_protocol::NewMessage;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{schemars, tool, tool_router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-#[derive(Deserialize, schemars::JsonSchema)]
-struct AgentId {
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+pub(super) struct AgentId {
     /// The agent's id.
     id: String,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct ListMessages {
+pub(super) struct ListMessages {
     /// Only this channel.
     channel: Option<String>,
     /// Only messages from this agent.
@@ -31,9 +32,9 @@ struct ListMessages {
     unread_only: Option<bool>,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct SendMessage {
+pub(super) struct SendMessage {
     /// An agent id, `tag:NAME`, `cap:NAME`, `label:NAME` or `broadcast`.
     to: String,
     body: String,
@@ -43,17 +44,17 @@ struct SendMessage {
     reply_to: Option<i64>,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct Reply {
+pub(super) struct Reply {
     /// The id of the message you answer; the reply goes to its sender (or its pair).
     message_id: i64,
     body: String,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct SendClaimable {
+pub(super) struct SendClaimable {
     /// Usually a group: `tag:NAME`, `cap:NAME`, `label:NAME` or `broadcast`; one agent of it takes the work.
     to: String,
     body: String,
@@ -61,41 +62,41 @@ struct SendClaimable {
     channel: Option<String>,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct MessageId {
+pub(super) struct MessageId {
     message_id: i64,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
-struct Invite {
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+pub(super) struct Invite {
     /// An agent id, `tag:`, `cap:` or `label:` target; the first available agent is invited.
     target: String,
     objective: Option<String>,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct PairId {
+pub(super) struct PairId {
     pair_id: String,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct PairMessage {
+pub(super) struct PairMessage {
     pair_id: String,
     body: String,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
-struct ListTasks {
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+pub(super) struct ListTasks {
     /// `open`, `claimed`, `in_progress`, `done`, `failed`, `cancelled`.
     status: Option<String>,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct UpdateTask {
+pub(super) struct UpdateTask {
     task_id: i64,
     /// `claimed`, `in_progress`, `done`, `failed` or `cancelled`.
     status: String,
@@ -141,14 +142,24 @@ impl PerchTools {
         }
     }
 
-    async fn answer_pair(&self, pair_id: &str, action: &str) -> ToolResult {
+    async fn answer_pair(&self, p: PairId, tool: &str, action: &str) -> ToolResult {
         let peer = self.peer()?;
-        json_text(
-            peer.client()
-                .answer_pair(pair_id, action, peer.agent_id())
-                .await
-                .map_err(|e| e.to_string())?,
-        )
+        let (caller, arguments) = (self.caller(), recorded(&p)?);
+        let verb = match action {
+            "accept" => "Accept",
+            "reject" => "Decline",
+            _ => "End",
+        };
+        let summary = format!("{verb} pair {}", p.pair_id);
+        let run = || async move {
+            json_text(
+                peer.client()
+                    .answer_pair(&p.pair_id, action, peer.agent_id())
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )
+        };
+        self.gated(caller, tool, arguments, summary, run).await
     }
 }
 
@@ -210,48 +221,69 @@ impl PerchTools {
     #[tool(
         description = "Send a message to an agent id, tag:NAME, cap:NAME, label:NAME or broadcast."
     )]
-    async fn send_message(&self, Parameters(m): Parameters<SendMessage>) -> ToolResult {
+    pub(super) async fn send_message(&self, Parameters(m): Parameters<SendMessage>) -> ToolResult {
         let peer = self.peer()?;
-        let mut message = Self::outgoing(&peer, m.to, m.body, m.subject, m.channel);
-        message.reply_to = m.reply_to;
-        self.send(message).await
+        let (caller, arguments) = (self.caller_writing_to(&m.to), recorded(&m)?);
+        let summary = format!("Message {}: {}", m.to, quoted(&m.body, 120));
+        let run = || async move {
+            let mut message = Self::outgoing(&peer, m.to, m.body, m.subject, m.channel);
+            message.reply_to = m.reply_to;
+            self.send(message).await
+        };
+        self.gated(caller, "send_message", arguments, summary, run)
+            .await
     }
 
     #[tool(
         description = "Reply to a message by its id: to its sender, in its thread and channel (or in its pair)."
     )]
-    async fn reply(&self, Parameters(Reply { message_id, body }): Parameters<Reply>) -> ToolResult {
+    pub(super) async fn reply(&self, Parameters(r): Parameters<Reply>) -> ToolResult {
         let peer = self.peer()?;
         let original = peer
             .client()
-            .message(message_id)
+            .message(r.message_id)
             .await
             .map_err(|e| e.to_string())?;
-        if let Some(pair) = original.meta.get("pairId").and_then(|p| p.as_str()) {
-            return json_text(
-                peer.client()
-                    .pair_message(pair, peer.agent_id(), &body)
-                    .await
-                    .map_err(|e| e.to_string())?,
+        let (caller, arguments) = (self.caller_writing_to(&original.from), recorded(&r)?);
+        let summary = format!("Reply to {}: {}", original.from, quoted(&r.body, 120));
+        let Reply { message_id, body } = r;
+        let run = || async move {
+            if let Some(pair) = original.meta.get("pairId").and_then(|p| p.as_str()) {
+                return json_text(
+                    peer.client()
+                        .pair_message(pair, peer.agent_id(), &body)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            let mut message = Self::outgoing(
+                &peer,
+                original.from,
+                body,
+                original.subject,
+                original.channel,
             );
-        }
-        let mut message = Self::outgoing(
-            &peer,
-            original.from,
-            body,
-            original.subject,
-            original.channel,
-        );
-        message.reply_to = Some(message_id);
-        self.send(message).await
+            message.reply_to = Some(message_id);
+            self.send(message).await
+        };
+        self.gated(caller, "reply", arguments, summary, run).await
     }
 
     #[tool(description = "Offer work that exactly one agent of the target group can claim.")]
-    async fn send_claimable(&self, Parameters(m): Parameters<SendClaimable>) -> ToolResult {
+    pub(super) async fn send_claimable(
+        &self,
+        Parameters(m): Parameters<SendClaimable>,
+    ) -> ToolResult {
         let peer = self.peer()?;
-        let mut message = Self::outgoing(&peer, m.to, m.body, m.subject, m.channel);
-        message.claimable = true;
-        self.send(message).await
+        let (caller, arguments) = (self.caller(), recorded(&m)?);
+        let summary = format!("Offer work to {}: {}", m.to, quoted(&m.body, 120));
+        let run = || async move {
+            let mut message = Self::outgoing(&peer, m.to, m.body, m.subject, m.channel);
+            message.claimable = true;
+            self.send(message).await
+        };
+        self.gated(caller, "send_claimable", arguments, summary, run)
+            .await
     }
 
     #[tool(description = "Claim a claimable message so no other agent takes it.")]
@@ -288,46 +320,54 @@ impl PerchTools {
     }
 
     #[tool(description = "Invite an agent to pair with you, with an optional objective.")]
-    async fn invite_pair(
-        &self,
-        Parameters(Invite { target, objective }): Parameters<Invite>,
-    ) -> ToolResult {
+    pub(super) async fn invite_pair(&self, Parameters(i): Parameters<Invite>) -> ToolResult {
         let peer = self.peer()?;
-        json_text(
-            peer.client()
-                .invite(peer.agent_id(), &target, objective)
-                .await
-                .map_err(|e| e.to_string())?,
-        )
+        let (caller, arguments) = (self.caller(), recorded(&i)?);
+        let summary = format!("Invite {} to pair", i.target);
+        let Invite { target, objective } = i;
+        let run = || async move {
+            json_text(
+                peer.client()
+                    .invite(peer.agent_id(), &target, objective)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )
+        };
+        self.gated(caller, "invite_pair", arguments, summary, run)
+            .await
     }
 
     #[tool(description = "Accept a pair invitation.")]
-    async fn accept_pair(&self, Parameters(PairId { pair_id }): Parameters<PairId>) -> ToolResult {
-        self.answer_pair(&pair_id, "accept").await
+    pub(super) async fn accept_pair(&self, Parameters(p): Parameters<PairId>) -> ToolResult {
+        self.answer_pair(p, "accept_pair", "accept").await
     }
 
     #[tool(description = "Decline a pair invitation.")]
-    async fn reject_pair(&self, Parameters(PairId { pair_id }): Parameters<PairId>) -> ToolResult {
-        self.answer_pair(&pair_id, "reject").await
+    pub(super) async fn reject_pair(&self, Parameters(p): Parameters<PairId>) -> ToolResult {
+        self.answer_pair(p, "reject_pair", "reject").await
     }
 
     #[tool(description = "End a pair.")]
-    async fn hangup_pair(&self, Parameters(PairId { pair_id }): Parameters<PairId>) -> ToolResult {
-        self.answer_pair(&pair_id, "hangup").await
+    pub(super) async fn hangup_pair(&self, Parameters(p): Parameters<PairId>) -> ToolResult {
+        self.answer_pair(p, "hangup_pair", "hangup").await
     }
 
     #[tool(description = "Write in an active pair.")]
-    async fn pair_message(
-        &self,
-        Parameters(PairMessage { pair_id, body }): Parameters<PairMessage>,
-    ) -> ToolResult {
+    pub(super) async fn pair_message(&self, Parameters(m): Parameters<PairMessage>) -> ToolResult {
         let peer = self.peer()?;
-        json_text(
-            peer.client()
-                .pair_message(&pair_id, peer.agent_id(), &body)
-                .await
-                .map_err(|e| e.to_string())?,
-        )
+        let (caller, arguments) = (self.caller(), recorded(&m)?);
+        let summary = format!("Write in pair {}: {}", m.pair_id, quoted(&m.body, 120));
+        let PairMessage { pair_id, body } = m;
+        let run = || async move {
+            json_text(
+                peer.client()
+                    .pair_message(&pair_id, peer.agent_id(), &body)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )
+        };
+        self.gated(caller, "pair_message", arguments, summary, run)
+            .await
     }
 
     #[tool(description = "Tasks raised by integrations (monitoring, CI, tickets), newest first.")]
@@ -347,12 +387,18 @@ impl PerchTools {
     #[tool(
         description = "Report progress on a task or finish it (status done, failed or cancelled, with a result)."
     )]
-    async fn update_task(&self, Parameters(u): Parameters<UpdateTask>) -> ToolResult {
+    pub(super) async fn update_task(&self, Parameters(u): Parameters<UpdateTask>) -> ToolResult {
         let peer = self.peer()?;
-        let task = peer
-            .client()
-            .update_task(u.task_id, peer.agent_id(), &u.status, u.progress, u.result)
-            .await;
-        json_text(task.map_err(|e| e.to_string())?)
+        let (caller, arguments) = (self.caller(), recorded(&u)?);
+        let summary = format!("Set task #{} to {}", u.task_id, u.status);
+        let run = || async move {
+            let task = peer
+                .client()
+                .update_task(u.task_id, peer.agent_id(), &u.status, u.progress, u.result)
+                .await;
+            json_text(task.map_err(|e| e.to_string())?)
+        };
+        self.gated(caller, "update_task", arguments, summary, run)
+            .await
     }
 }

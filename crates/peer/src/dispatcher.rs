@@ -16,6 +16,7 @@
 use crate::error::PeerError;
 use crate::peer::Peer;
 use crate::prompt::turn_text;
+use perch_agent::changes::PeerSender;
 use perch_relay_protocol::Message;
 use perch_runtime::model::{EventKind, NewSession, TurnStatus};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -37,6 +38,7 @@ pub use perch_protocol::peer::{DeliveryState, DeliveryStatus};
 /// Messages riding one turn.
 struct Batch {
     turn_id: String,
+    session: String,
     messages: Vec<Message>,
 }
 
@@ -355,17 +357,39 @@ impl Dispatcher {
             }
         }
         let text = turn_text(&self.notes, &batch, peer.person_id());
+        // What the turn may do depends on who wrote to it (the MCP tools ask).
+        let senders = self.senders(batch.iter());
+        peer.agent.set_turn_senders(&session, senders);
         match peer.runtime.send_message(&session, &text).await {
             Ok(sent) => {
                 self.notes.clear();
                 self.in_flight.push(Batch {
                     turn_id: sent.turn_id,
+                    session: session.clone(),
                     messages: batch,
                 });
                 self.report(&peer);
             }
             Err(err) => self.fail(&peer, batch, err.to_string()).await,
         }
+    }
+
+    /// The senders of `messages` and of every batch still in flight (a
+    /// steered turn answers all of them), each once, with whether the relay
+    /// authenticated every line it sent.
+    fn senders<'a>(&'a self, messages: impl Iterator<Item = &'a Message>) -> Vec<PeerSender> {
+        let mut senders: Vec<PeerSender> = Vec::new();
+        let in_flight = self.in_flight.iter().flat_map(|b| b.messages.iter());
+        for message in in_flight.chain(messages) {
+            match senders.iter_mut().find(|s| s.id == message.from) {
+                Some(known) => known.authenticated &= message.authenticated,
+                None => senders.push(PeerSender {
+                    id: message.from.clone(),
+                    authenticated: message.authenticated,
+                }),
+            }
+        }
+        senders
     }
 
     fn requeue(&mut self, mut messages: Vec<Message>) {
@@ -382,6 +406,11 @@ impl Dispatcher {
             .into_iter()
             .partition(|b| b.turn_id == turn_id);
         self.in_flight = rest;
+        // The turn is over: its senders no longer speak through the session.
+        for batch in &done {
+            let senders = self.senders(std::iter::empty());
+            peer.agent.set_turn_senders(&batch.session, senders);
+        }
         let messages: Vec<Message> = done.into_iter().flat_map(|b| b.messages).collect();
         if messages.is_empty() {
             return;

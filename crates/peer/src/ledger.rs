@@ -24,6 +24,16 @@ impl Ledger {
             source,
         })?;
         let db = Connection::open(path)?;
+        db.execute_batch("PRAGMA schema_version;")
+            .map_err(|err| match err.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+                    crate::error::PeerError::Invalid(format!(
+                        "{} is damaged ({err}); stop Perch and run `perch doctor` to check it and replace it with a repaired copy (docs/cli.md)",
+                        path.display()
+                    ))
+                }
+                _ => err.into(),
+            })?;
         db.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
              CREATE TABLE IF NOT EXISTS watermarks (channel TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
@@ -79,6 +89,28 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_damaged_ledger_names_its_file_and_perch_doctor() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|source| crate::PeerError::Io {
+            context: "tempdir".into(),
+            source,
+        })?;
+        let path = dir.path().join("peer.db");
+        std::fs::write(&path, vec![0x5a; 8192]).map_err(|source| crate::PeerError::Io {
+            context: "writing garbage".into(),
+            source,
+        })?;
+        let message = Ledger::open(&path)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            message.contains("peer.db is damaged") && message.contains("perch doctor"),
+            "{message}"
+        );
+        Ok(())
+    }
 
     #[test]
     fn watermarks_only_move_forward_and_survive_a_reopen() -> Result<()> {

@@ -2,6 +2,7 @@
 //! (the `type` tag is the SSE `event:` name too).
 
 use crate::approvals::Approval;
+use crate::changes::AgentChange;
 use crate::items::Item;
 use crate::memory::MemoryAction;
 use crate::peer::{PeerMessage, PeerStatus};
@@ -127,6 +128,12 @@ pub enum EventKind {
     /// registered it again. `message` says what happened and what to do.
     #[serde(rename = "peer.fenced")]
     PeerFenced { id: String, message: String },
+    /// A peer-driven turn asked for a change that waits for the person.
+    #[serde(rename = "change.pending")]
+    ChangePending { change: Box<AgentChange> },
+    /// A change ran (at once or accepted), failed, or was discarded.
+    #[serde(rename = "change.decided")]
+    ChangeDecided { change: Box<AgentChange> },
     #[serde(rename = "memory.changed")]
     MemoryChanged {
         action: MemoryAction,
@@ -174,6 +181,8 @@ impl EventKind {
             Self::PeerStatus { .. } => "peer.status",
             Self::PeerDeliveryFailed { .. } => "peer.failed",
             Self::PeerFenced { .. } => "peer.fenced",
+            Self::ChangePending { .. } => "change.pending",
+            Self::ChangeDecided { .. } => "change.decided",
             Self::MemoryChanged { .. } => "memory.changed",
             Self::PlanChanged { .. } => "plan.changed",
             Self::WakeupChanged { .. } => "wakeup.changed",

@@ -18,6 +18,7 @@
 pub mod account;
 pub mod approvals;
 pub mod auth;
+pub mod changes;
 pub mod errors;
 pub mod events;
 pub mod items;

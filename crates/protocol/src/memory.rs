@@ -44,9 +44,13 @@ pub struct Memory {
     /// Lowercase, without `#`.
     pub tags: Vec<String>,
     pub source: MemorySource,
-    /// The session (or peer agent) it came from, when known.
+    /// The session it came from, when known.
     #[schema(required = true)]
     pub source_ref: Option<String>,
+    /// For `source: peer`: who wrote the peer messages of the turn that
+    /// asked for it (the person accepted it).
+    #[serde(default)]
+    pub senders: Vec<String>,
     /// 0 to 1.
     pub importance: f64,
     /// Milliseconds since 1970, like every `…At` field.

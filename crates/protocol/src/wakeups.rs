@@ -152,6 +152,9 @@ pub enum Misfire {
 pub enum CreatedBy {
     Person,
     Agent,
+    /// The agent in a peer-driven turn (accepted by the person): its prompt
+    /// runs framed as untrusted, like a peer's message.
+    Peer,
 }
 
 /// Where a wakeup's run stands.

@@ -7,6 +7,9 @@ use perch_protocol::approvals::{
     Answer, Approval, ApprovalFilter, ApprovalKind, ApprovalQuery, ApprovalStatus, Decision,
 };
 use perch_protocol::auth::{Health, LoginCode, SignIn};
+use perch_protocol::changes::{
+    AgentChange, ChangeQuery, ChangeStatus, PeerSender, Provenance, ProvenanceKind,
+};
 use perch_protocol::errors::{ErrorBody, ErrorDetail};
 use perch_protocol::events::{DeltaKind, Event, EventKind};
 use perch_protocol::items::{ChangeKind, FileChange, Item, ItemStatus, ToolError, UserInput};
@@ -57,6 +60,12 @@ fn render() -> String {
         AccountState::decl(&config),
         Account::decl(&config),
         LoginStarted::decl(&config),
+        AgentChange::decl(&config),
+        ChangeStatus::decl(&config),
+        Provenance::decl(&config),
+        ProvenanceKind::decl(&config),
+        PeerSender::decl(&config),
+        ChangeQuery::decl(&config),
         CodexState::decl(&config),
         CodexStatus::decl(&config),
         ActiveTurn::decl(&config),

@@ -245,11 +245,34 @@ impl Runtime {
             }
             // A compaction is a turn too: when one ends, it has.
             state.compacting.remove(session_id);
+            let at = now_ms();
             if let Err(err) =
                 self.store
-                    .finish_turn(session_id, turn_id, status, error.as_deref(), now_ms())
+                    .finish_turn(session_id, turn_id, status, error.as_deref(), at)
             {
-                tracing::error!("recording the end of turn {turn_id}: {err}");
+                // Kept, and written again until the store takes it: a turn
+                // that completed while the disk was full must not read as
+                // interrupted later.
+                let message = format!(
+                    "Perch could not record that turn {turn_id} ended ({err}); it keeps the outcome and writes it again every few seconds. If the disk is full, free some space."
+                );
+                tracing::error!("{message}");
+                state.unrecorded.push(crate::runtime::UnrecordedTurn {
+                    session_id: session_id.to_string(),
+                    turn_id: turn_id.to_string(),
+                    status,
+                    error: error.clone(),
+                    at,
+                });
+                let start = !std::mem::replace(&mut state.recording, true);
+                drop(state);
+                self.bus.publish(EventKind::Warning {
+                    session_id: Some(session_id.to_string()),
+                    message,
+                });
+                if start {
+                    self.spawn_recorder();
+                }
             }
         }
         self.after_turn(session_id, turn_id, status, error.as_deref());
@@ -260,6 +283,52 @@ impl Runtime {
             error,
         });
         self.touch_session(session_id, None);
+    }
+
+    /// Writes the outcomes the store refused; answers how many it still refuses.
+    pub(crate) fn record_unrecorded(&self) -> usize {
+        let mut state = self.lock();
+        let waiting = std::mem::take(&mut state.unrecorded);
+        for turn in waiting {
+            let written = self.store.finish_turn(
+                &turn.session_id,
+                &turn.turn_id,
+                turn.status,
+                turn.error.as_deref(),
+                turn.at,
+            );
+            match written {
+                Ok(()) => tracing::info!(
+                    "recorded that turn {} ended {}, which the store had refused",
+                    turn.turn_id,
+                    turn.status.as_str()
+                ),
+                Err(_) => state.unrecorded.push(turn),
+            }
+        }
+        state.unrecorded.len()
+    }
+
+    /// Retries the refused outcomes with a growing pause (1 s to 30 s)
+    /// until every one is written.
+    fn spawn_recorder(&self) {
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            let mut pause = std::time::Duration::from_secs(1);
+            loop {
+                tokio::time::sleep(pause).await;
+                let Some(runtime) = me.upgrade() else { return };
+                if runtime.record_unrecorded() == 0 {
+                    let mut state = runtime.lock();
+                    // Another refusal may have come in between.
+                    if state.unrecorded.is_empty() {
+                        state.recording = false;
+                        return;
+                    }
+                }
+                pause = (pause * 2).min(std::time::Duration::from_secs(30));
+            }
+        });
     }
 
     async fn on_request(&self, generation: u64, rpc_id: RequestId, request: ServerRequest) {

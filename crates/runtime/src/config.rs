@@ -199,6 +199,10 @@ pub struct PeerConfig {
     pub max_retries: u32,
     /// The lease taken on a claimable message while its turn runs.
     pub claim_lease_secs: u64,
+    /// Agents whose messages may change Perch's memory, plans and wakeups
+    /// and message others without the person accepting each change (only
+    /// when every sender of the turn proved its agent key). Empty: none.
+    pub trusted_agents: Vec<String>,
 }
 
 impl Default for PeerConfig {
@@ -212,6 +216,7 @@ impl Default for PeerConfig {
             tags: Vec::new(),
             capabilities: Vec::new(),
             channels: Vec::new(),
+            trusted_agents: Vec::new(),
             session: None,
             heartbeat_secs: 30,
             retry_secs: 5,

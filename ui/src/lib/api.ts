@@ -5,6 +5,8 @@
 
 import type {
   AccountState,
+  AgentChange,
+  ChangeStatus,
   AccountLogin,
   Answer,
   BulkDelete,
@@ -279,6 +281,15 @@ export const api = {
   /** Runs a `missed` run (the `ask` policy) now. */
   fireWakeupRun: (runId: number) => request<WakeupRun>('POST', `/api/wakeups/runs/${runId}/fire`, { body: {} }),
   dismissWakeupRun: (runId: number) => request<WakeupRun>('POST', `/api/wakeups/runs/${runId}/dismiss`, { body: {} }),
+
+  // Agent changes (what the agent did or asks to do with Perch's tools)
+  /** Newest first; every status without `status`. */
+  changes: (opts: { status?: ChangeStatus; limit?: number } = {}) =>
+    request<List<AgentChange>>('GET', '/api/changes' + query({ status: opts.status, limit: opts.limit })),
+  getChange: (id: number) => request<AgentChange>('GET', `/api/changes/${id}`),
+  /** Runs a pending change now: the answer is `applied`, or `failed` with its `error`. */
+  acceptChange: (id: number) => request<AgentChange>('POST', `/api/changes/${id}/accept`, { body: {} }),
+  discardChange: (id: number) => request<AgentChange>('POST', `/api/changes/${id}/discard`, { body: {} }),
 };
 
 // ---------------------------------------------------------------------------

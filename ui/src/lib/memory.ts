@@ -101,15 +101,16 @@ export function importSummary(r: { imported: number; skipped: number }): string 
   return `Imported ${r.imported}, skipped ${r.skipped}.`;
 }
 
-/** Where a memory came from, in words. */
-export function sourceLabel(m: Pick<Memory, 'source' | 'sourceRef'>): string {
+/** Where a memory came from, in words: "you", "a session", "a turn answering bob, carol". */
+export function sourceLabel(m: Pick<Memory, 'source' | 'sourceRef'> & { senders?: string[] }): string {
   switch (m.source) {
     case 'person':
       return 'you';
     case 'session':
       return 'a session';
     case 'peer':
-      return m.sourceRef ? `peer ${m.sourceRef}` : 'a peer';
+      // A turn answering other agents asked for it (and the person accepted it).
+      return m.senders?.length ? `a turn answering ${m.senders.join(', ')}` : 'a turn answering other agents';
     default:
       return m.source;
   }

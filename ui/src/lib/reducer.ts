@@ -316,7 +316,7 @@ function applyKind(data: AppData, ev: RuntimeEvent): void {
       if (ev.settings && typeof ev.settings === 'object') data.settings = ev.settings;
       return;
     default:
-      // peer.*, memory.changed, plan.changed, wakeup.*: other stores'.
+      // peer.*, change.*, memory.changed, plan.changed, wakeup.*: other stores'.
       return;
   }
 }

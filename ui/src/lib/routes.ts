@@ -13,11 +13,12 @@
 //   #/memory              Memory (what the agent remembers)
 //   #/planner             Planner (plans and their items)
 //   #/wakeups             Wakeups (scheduled prompts and their runs)
+//   #/changes             Changes (what the agent asks to change, and did)
 //
 // The sign-in fragment `#login=<code>[&next=<urlencoded route>]` is not a
 // route: it is consumed on load (see `parseLoginFragment`).
 
-export type Page = 'chat' | 'dashboard' | 'inbox' | 'peers' | 'memory' | 'planner' | 'wakeups' | 'settings';
+export type Page = 'chat' | 'dashboard' | 'inbox' | 'peers' | 'memory' | 'planner' | 'wakeups' | 'changes' | 'settings';
 
 export type Route =
   | { page: 'chat'; sessionId: string | null }
@@ -27,6 +28,7 @@ export type Route =
   | { page: 'memory' }
   | { page: 'planner' }
   | { page: 'wakeups' }
+  | { page: 'changes' }
   | { page: 'settings' };
 
 export const DEFAULT_ROUTE: Route = { page: 'chat', sessionId: null };
@@ -39,6 +41,7 @@ export const PAGE_TITLES: Record<Page, string> = {
   memory: 'Perch — Memory',
   planner: 'Perch — Planner',
   wakeups: 'Perch — Wakeups',
+  changes: 'Perch — Changes',
   settings: 'Perch — Settings',
 };
 
@@ -88,6 +91,7 @@ export function parseRoute(hash: string): Route | null {
     case 'memory':
     case 'planner':
     case 'wakeups':
+    case 'changes':
       return id === null ? { page: head } : null;
     default:
       return null;
@@ -109,6 +113,7 @@ export function routePath(route: Route): string {
     case 'memory':
     case 'planner':
     case 'wakeups':
+    case 'changes':
       return '/' + route.page;
     case 'settings':
       return '/settings';

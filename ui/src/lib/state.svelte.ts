@@ -10,6 +10,7 @@ import { navigate, router, startRouter } from './router.svelte';
 import type { Route } from './routes';
 import { commandLog } from './state/chat.svelte';
 import { reloadAll, startStream, stopStream } from './state/connection.svelte';
+import { resetChanges } from './state/changes.svelte';
 import { resetPeer } from './state/peer.svelte';
 import { loadSelectedHistory, selectSession } from './state/sessions.svelte';
 import { loadModels } from './state/settings.svelte';
@@ -22,6 +23,7 @@ export * from './state/chat.svelte';
 export * from './state/approvals.svelte';
 export * from './state/settings.svelte';
 export * from './state/peer.svelte';
+export * from './state/changes.svelte';
 
 export const auth = $state({
   /** 'checking' until we know whether the cookie works. */
@@ -96,6 +98,7 @@ function signedOut(message: string | null): void {
   auth.error = message;
   Object.assign(data, emptyData());
   resetPeer();
+  resetChanges();
   for (const id of Object.keys(commandLog)) delete commandLog[id];
 }
 

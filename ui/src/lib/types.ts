@@ -149,6 +149,18 @@ export type {
   WakeupRun,
 } from './generated/protocol';
 
+// Agent changes (`/api/changes*`): every change the agent made or asks to
+// make with Perch's tools, with where it came from. One asked for in a turn
+// answering peer messages is `pending` until the person accepts or discards it.
+export type {
+  AgentChange,
+  ChangeQuery,
+  ChangeStatus,
+  PeerSender,
+  Provenance as ChangeProvenance,
+  ProvenanceKind as ChangeProvenanceKind,
+} from './generated/protocol';
+
 /** The query of `GET /api/memories`. */
 export interface MemoryQuery {
   q?: string;
@@ -202,3 +214,6 @@ export type AgentStateEvent = Extract<
   PerchEvent,
   { type: 'memory.changed' | 'plan.changed' | 'wakeup.changed' | 'wakeup.run' }
 >;
+
+/** The events of the agent's changes (`change.pending`, `change.decided`). */
+export type ChangeEvent = Extract<PerchEvent, { type: 'change.pending' | 'change.decided' }>;

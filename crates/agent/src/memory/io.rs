@@ -89,6 +89,8 @@ struct ImportedMemory {
     importance: Option<f64>,
     source: Option<MemorySource>,
     source_ref: Option<String>,
+    #[serde(default)]
+    senders: Vec<String>,
     created_at: Option<i64>,
     updated_at: Option<i64>,
 }
@@ -101,6 +103,7 @@ fn to_row(m: ImportedMemory, now: i64) -> perch_runtime::Result<MemoryRow> {
         origin: Origin {
             source: m.source.unwrap_or(MemorySource::Person),
             source_ref: m.source_ref,
+            senders: m.senders,
         },
         importance: validate_importance(m.importance)?,
         created_at,
@@ -153,6 +156,7 @@ fn markdown_item(lines: &[&str], now: i64) -> perch_runtime::Result<MemoryRow> {
         importance: None,
         source: None,
         source_ref: None,
+        senders: Vec::new(),
         created_at: None,
         updated_at: None,
     };
@@ -227,6 +231,7 @@ mod tests {
             created_at: 1_763_800_000_000,
             updated_at: 1_763_800_100_000,
             last_used_at: None,
+            senders: Vec::new(),
             score: None,
         }
     }

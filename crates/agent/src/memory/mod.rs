@@ -80,6 +80,8 @@ pub struct MemoryPage {
 pub struct Origin {
     pub source: MemorySource,
     pub source_ref: Option<String>,
+    /// For a peer-driven turn's memory: who wrote its peer messages.
+    pub senders: Vec<String>,
 }
 
 impl Origin {
@@ -87,6 +89,7 @@ impl Origin {
         Self {
             source: MemorySource::Person,
             source_ref: None,
+            senders: Vec::new(),
         }
     }
 }
@@ -156,29 +159,6 @@ pub(crate) fn validate_importance(importance: Option<f64>) -> Result<f64> {
 }
 
 impl AgentState {
-    /// Where the agent is working now: the session of the one running turn
-    /// (`peer` for the peer session); with none or several, no session.
-    pub fn agent_origin(&self) -> Origin {
-        let active = self.runtime.busy_sessions();
-        match active.as_slice() {
-            [one] => {
-                let peer = self.peer_session().as_deref() == Some(one.as_str());
-                Origin {
-                    source: if peer {
-                        MemorySource::Peer
-                    } else {
-                        MemorySource::Session
-                    },
-                    source_ref: Some(one.clone()),
-                }
-            }
-            _ => Origin {
-                source: MemorySource::Session,
-                source_ref: None,
-            },
-        }
-    }
-
     pub fn add_memory(&self, new: NewMemory, origin: Origin) -> Result<Memory> {
         let now = now_ms();
         let row = MemoryRow {
@@ -329,11 +309,14 @@ impl TurnObserver for AutoArchive {
         let (Some(user), Some(agent)) = (ended.user_text, ended.agent_text) else {
             return;
         };
-        let source = if me.peer_session().as_deref() == Some(ended.session_id) {
-            MemorySource::Peer
-        } else {
-            MemorySource::Session
-        };
+        // A peer-driven turn is not archived: its text is the peers', and a
+        // memory enters later turns' context (issue 14: peers plant nothing).
+        let peer_driven = me.peer_session().as_deref() == Some(ended.session_id)
+            || runtime.is_confined(ended.session_id).unwrap_or(true);
+        if peer_driven {
+            return;
+        }
+        let source = MemorySource::Session;
         let clip = |s: &str, n: usize| -> String { s.chars().take(n).collect() };
         let new = NewMemory {
             text: format!(
@@ -347,6 +330,7 @@ impl TurnObserver for AutoArchive {
         let origin = Origin {
             source,
             source_ref: Some(ended.session_id.to_string()),
+            senders: Vec::new(),
         };
         if let Err(err) = me.add_memory(new, origin) {
             tracing::warn!("archiving turn {} into memory: {err}", ended.turn_id);

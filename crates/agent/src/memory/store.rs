@@ -14,8 +14,18 @@ use stdx::{now_ms, MutexExt};
 
 pub(crate) const SCHEMA: Schema = Schema {
     name: "memory",
-    migrations: &[MIGRATION, INDEX_MIGRATION, STABLE_IDS_MIGRATION],
+    migrations: &[
+        MIGRATION,
+        INDEX_MIGRATION,
+        STABLE_IDS_MIGRATION,
+        SENDERS_MIGRATION,
+    ],
 };
+
+/// Migration 4 (issue 14): who wrote the peer messages behind a memory
+/// from a peer-driven turn (a JSON list of relay ids).
+const SENDERS_MIGRATION: &str =
+    "ALTER TABLE memories ADD COLUMN senders TEXT NOT NULL DEFAULT '[]';";
 
 /// Memory's migration 1 (version 2 before issue 13), kept as released;
 /// migration 2 replaces its FTS5 index.
@@ -124,7 +134,7 @@ pub struct MemoryStore {
     index: Mutex<Option<MemoryIndex>>,
 }
 
-const COLUMNS: &str = "m.id, m.text, m.tags, m.source, m.source_ref, m.importance, m.created_at, m.updated_at, m.last_used_at";
+const COLUMNS: &str = "m.id, m.text, m.tags, m.source, m.source_ref, m.importance, m.created_at, m.updated_at, m.last_used_at, m.senders";
 
 fn memory_from_row(row: &Row<'_>) -> rusqlite::Result<Memory> {
     let tags: String = row.get(2)?;
@@ -142,6 +152,16 @@ fn memory_from_row(row: &Row<'_>) -> rusqlite::Result<Memory> {
         created_at: row.get(6)?,
         updated_at: row.get(7)?,
         last_used_at: row.get(8)?,
+        senders: {
+            let text: String = row.get(9)?;
+            serde_json::from_str(&text).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    9,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?
+        },
         score: None,
     })
 }
@@ -229,8 +249,8 @@ impl MemoryStore {
         self.write_memories(
             |tx| {
                 let mut insert = tx.prepare_cached(
-                    "INSERT INTO memories (text, tags, source, source_ref, importance, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT INTO memories (text, tags, source, source_ref, importance, created_at, updated_at, senders)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )?;
                 let mut ids = Vec::with_capacity(rows.len());
                 for row in rows {
@@ -241,7 +261,8 @@ impl MemoryStore {
                         row.origin.source_ref,
                         row.importance,
                         row.created_at,
-                        row.updated_at
+                        row.updated_at,
+                        serde_json::to_string(&row.origin.senders).unwrap_or_else(|_| "[]".into())
                     ])?;
                     ids.push(tx.last_insert_rowid());
                 }

@@ -186,7 +186,9 @@ fn wakeup_from_row(row: &Row<'_>) -> rusqlite::Result<Wakeup> {
         enabled: row.get(7)?,
         notify: row.get(8)?,
         next_fire_at: row.get(9)?,
-        created_by: if row.get::<_, String>(10)? == "agent" {
+        created_by: if row.get::<_, String>(10)? == "peer" {
+            CreatedBy::Peer
+        } else if row.get::<_, String>(10)? == "agent" {
             CreatedBy::Agent
         } else {
             CreatedBy::Person
@@ -293,7 +295,11 @@ impl WakeupStore {
                 w.enabled,
                 w.notify,
                 w.next_fire_at,
-                if w.created_by == CreatedBy::Agent { "agent" } else { "person" },
+                match w.created_by {
+                    CreatedBy::Agent => "agent",
+                    CreatedBy::Peer => "peer",
+                    CreatedBy::Person => "person",
+                },
                 w.created_at,
                 w.updated_at
             ],

@@ -25,6 +25,8 @@ pub enum OpenTarget {
     },
     Peers,
     Wakeups,
+    /// The changes waiting for the person.
+    Changes,
 }
 
 impl OpenTarget {
@@ -41,6 +43,7 @@ impl OpenTarget {
             Self::Inbox { thread_id: None } => "/inbox".into(),
             Self::Peers => "/peers".into(),
             Self::Wakeups => "/wakeups".into(),
+            Self::Changes => "/changes".into(),
         }
     }
 }
@@ -158,6 +161,39 @@ pub fn note_for(
                 sender: None,
             })
         }
+        // A change a peer-driven turn asked for waits for the person: as an
+        // approval does, it notifies whatever the turn settings say.
+        EventKind::ChangePending { change } => allowed(Kind::Approval, config.approvals).then(|| {
+            let who = change
+                .provenance
+                .senders
+                .iter()
+                .map(|s| {
+                    if s.authenticated {
+                        s.id.clone()
+                    } else {
+                        format!("{} (unauthenticated)", s.id)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let why = if who.is_empty() {
+                "a call Perch could not tie to one of your turns".to_string()
+            } else {
+                format!("a turn answering {who}")
+            };
+            Note {
+                kind: Kind::Approval,
+                summary: clean(&format!("Your agent asks: {}", change.summary)),
+                body: clean(&format!(
+                    "From {why}. Nothing happens until you accept it (Changes page, or `perch changes accept {}`).",
+                    change.id
+                )),
+                target: OpenTarget::Changes,
+                approval_id: None,
+                sender: None,
+            }
+        }),
         EventKind::WakeupRun { run, notify } if *notify => allowed(Kind::Wakeup, config.wakeups)
             .then(|| wakeup_note(run))
             .flatten(),

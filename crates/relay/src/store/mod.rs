@@ -158,8 +158,15 @@ impl Store {
         stdx::create_private_file(path).map_err(|e| {
             crate::error::RelayError::Internal(format!("creating {}: {e}", path.display()))
         })?;
-        let conn = Connection::open(path)?;
-        Self::init(conn)
+        // A file that is not a database (or is damaged) says which file and
+        // what to do, rather than a bare SQLite code.
+        Connection::open(path)
+            .and_then(|conn| {
+                conn.pragma_query_value(None, "schema_version", |r| r.get::<_, i64>(0))?;
+                Ok(conn)
+            })
+            .map_err(|err| damaged(path, err))
+            .and_then(Self::init)
     }
 
     pub fn open_in_memory() -> Result<Self> {
@@ -213,6 +220,17 @@ impl Store {
     }
 }
 
+fn damaged(path: &Path, err: rusqlite::Error) -> crate::error::RelayError {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    match err.sqlite_error_code() {
+        Some(DatabaseCorrupt | NotADatabase) => crate::error::RelayError::Internal(format!(
+            "{} is damaged ({err}); stop Perch and run `perch doctor` to check it and replace it with a repaired copy (docs/cli.md)",
+            path.display()
+        )),
+        _ => err.into(),
+    }
+}
+
 /// A column holding JSON (lists and objects are stored as text). A value
 /// this relay wrote always parses; one that does not is damage, reported as
 /// the row's error rather than read as empty.
@@ -228,4 +246,24 @@ fn json_column<T: serde::de::DeserializeOwned>(
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_damaged_database_names_its_file_and_perch_doctor() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("relay.db");
+        std::fs::write(&path, vec![0x5a; 8192])?;
+        let err = super::Store::open(&path)
+            .err()
+            .ok_or("a garbage file opened as a database")?;
+        let message = err.to_string();
+        assert!(
+            message.contains("relay.db is damaged") && message.contains("perch doctor"),
+            "{message}"
+        );
+        Ok(())
+    }
 }

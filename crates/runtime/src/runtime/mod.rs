@@ -153,6 +153,21 @@ pub(crate) struct State {
     /// What each running turn said so far, by turn id: for wakeup run
     /// summaries and auto-archived memories.
     pub digests: HashMap<String, TurnDigest>,
+    /// Turn outcomes the store refused (a full disk), oldest first: kept
+    /// and written again until it takes them (`codex_events.rs`).
+    pub unrecorded: Vec<UnrecordedTurn>,
+    /// A task is retrying `unrecorded`.
+    pub recording: bool,
+}
+
+/// How a turn ended, not yet in the store.
+#[derive(Clone)]
+pub(crate) struct UnrecordedTurn {
+    pub session_id: String,
+    pub turn_id: String,
+    pub status: crate::model::TurnStatus,
+    pub error: Option<String>,
+    pub at: i64,
 }
 
 #[derive(Default)]
@@ -511,6 +526,14 @@ impl Runtime {
             supervisor.shutdown(Duration::from_secs(3)).await;
         }
         crate::codex_events::interrupt_running_turns(self, "Perch stopped while this turn ran");
+        // A last try for outcomes the disk refused; what still fails is
+        // said (the next start records those turns as interrupted).
+        let left = self.record_unrecorded();
+        if left > 0 {
+            tracing::error!(
+                "{left} turn outcomes could not be written before Perch stopped (is the disk full?); the next start records those turns as interrupted"
+            );
+        }
     }
 }
 

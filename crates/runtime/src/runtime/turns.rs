@@ -11,6 +11,11 @@ impl Runtime {
     pub fn confine_session(&self, id: &str) -> Result<()> {
         self.store.confine(id)
     }
+
+    /// Whether the session is confined (its turns are peer-driven).
+    pub fn is_confined(&self, id: &str) -> Result<bool> {
+        self.store.is_confined(id)
+    }
     /// Sends a message: `turn/steer` while a turn runs, else `turn/start`.
     pub async fn send_message(&self, id: &str, text: &str) -> Result<Sent> {
         let text = text.trim();

@@ -55,6 +55,58 @@ planType: string | null, } | { "type": "amazonBedrock" } | { "type": "gcp" } | {
 
 export type LoginStarted = { "type": "apiKey" } | { "type": "chatgptDeviceCode", loginId: string, verificationUrl: string, userCode: string, } | { "type": "chatgpt", loginId: string, authUrl: string, } | { "type": "other" };
 
+export type AgentChange = { id: number, 
+/**
+ * The Perch tool the agent called (`memory_add`, `send_message`, …).
+ */
+tool: string, 
+/**
+ * Its arguments, as the agent gave them.
+ */
+arguments: Record<string, unknown>, 
+/**
+ * One line for a person: what it does.
+ */
+summary: string, provenance: Provenance, status: ChangeStatus, 
+/**
+ * What the tool answered once it ran (the memory, the plan, …).
+ */
+result: unknown, 
+/**
+ * Why it failed, when it did.
+ */
+error: string | null, createdAt: number, 
+/**
+ * When it ran or was discarded.
+ */
+decidedAt: number | null, };
+
+export type ChangeStatus = "pending" | "applied" | "discarded" | "failed";
+
+export type Provenance = { kind: ProvenanceKind, 
+/**
+ * The session whose turn made it.
+ */
+sessionId: string | null, 
+/**
+ * For a peer-driven turn: who wrote the messages it answers.
+ */
+senders: Array<PeerSender>, };
+
+export type ProvenanceKind = "session" | "peerTurn" | "untied";
+
+export type PeerSender = { id: string, authenticated: boolean, };
+
+export type ChangeQuery = { 
+/**
+ * `pending`, `applied`, `discarded` or `failed`; every status when absent.
+ */
+status: string | null, 
+/**
+ * At most this many, newest first (default 100, at most 500).
+ */
+limit: number | null, };
+
 export type CodexState = "starting" | "ready" | "degraded" | "restarting" | "failed" | "stopped";
 
 export type CodexStatus = { state: CodexState, 
@@ -442,9 +494,14 @@ export type Memory = { id: number, text: string,
  */
 tags: Array<string>, source: MemorySource, 
 /**
- * The session (or peer agent) it came from, when known.
+ * The session it came from, when known.
  */
 sourceRef: string | null, 
+/**
+ * For `source: peer`: who wrote the peer messages of the turn that
+ * asked for it (the person accepted it).
+ */
+senders: Array<string>, 
 /**
  * 0 to 1.
  */
@@ -619,7 +676,7 @@ export type Target = { "kind": "session", sessionId: string, } | { "kind": "new"
 
 export type Misfire = "skip" | "once" | "ask";
 
-export type CreatedBy = "person" | "agent";
+export type CreatedBy = "person" | "agent" | "peer";
 
 export type RunStatus = "claimed" | "running" | "completed" | "failed" | "interrupted" | "skipped" | "missed" | "dismissed";
 
@@ -730,8 +787,8 @@ seq: number,
 /**
  * Unix milliseconds.
  */
-at: number, } & ({ "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, item: Item, } | { "type": "item.completed", sessionId: string, turnId: string, item: Item, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "peer.fenced", id: string, message: string, } | { "type": "memory.changed", action: MemoryAction, ids: Array<number>, } | { "type": "plan.changed", planId: number, plan: Plan | null, } | { "type": "wakeup.changed", wakeupId: number, wakeup: Wakeup | null, } | { "type": "wakeup.run", run: WakeupRun, notify: boolean, });
+at: number, } & ({ "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, item: Item, } | { "type": "item.completed", sessionId: string, turnId: string, item: Item, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "peer.fenced", id: string, message: string, } | { "type": "change.pending", change: AgentChange, } | { "type": "change.decided", change: AgentChange, } | { "type": "memory.changed", action: MemoryAction, ids: Array<number>, } | { "type": "plan.changed", planId: number, plan: Plan | null, } | { "type": "wakeup.changed", wakeupId: number, wakeup: Wakeup | null, } | { "type": "wakeup.run", run: WakeupRun, notify: boolean, });
 
-export type EventKind = { "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, item: Item, } | { "type": "item.completed", sessionId: string, turnId: string, item: Item, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "peer.fenced", id: string, message: string, } | { "type": "memory.changed", action: MemoryAction, ids: Array<number>, } | { "type": "plan.changed", planId: number, plan: Plan | null, } | { "type": "wakeup.changed", wakeupId: number, wakeup: Wakeup | null, } | { "type": "wakeup.run", run: WakeupRun, notify: boolean, };
+export type EventKind = { "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, item: Item, } | { "type": "item.completed", sessionId: string, turnId: string, item: Item, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "peer.fenced", id: string, message: string, } | { "type": "change.pending", change: AgentChange, } | { "type": "change.decided", change: AgentChange, } | { "type": "memory.changed", action: MemoryAction, ids: Array<number>, } | { "type": "plan.changed", planId: number, plan: Plan | null, } | { "type": "wakeup.changed", wakeupId: number, wakeup: Wakeup | null, } | { "type": "wakeup.run", run: WakeupRun, notify: boolean, };
 
 export type DeltaKind = "agentMessage" | "reasoning" | "commandOutput" | "fileChange";

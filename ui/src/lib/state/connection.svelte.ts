@@ -5,6 +5,7 @@ import { api, ApiError, EventStream } from '../api';
 import { agentBus, isAgentStateEvent } from '../agentEvents';
 import { applyEvent, loadSnapshot, upsertSession } from '../reducer';
 import type { PerchEvent } from '../types';
+import { onChangeEvent, refreshAgentChanges } from './changes.svelte';
 import { onPeerEvent, refreshPeer } from './peer.svelte';
 import { loadSelectedHistory, selectSession, sessionListQuery } from './sessions.svelte';
 import { loadSettings } from './settings.svelte';
@@ -57,6 +58,7 @@ function handleEvent(ev: PerchEvent): void {
   }
   if (isAgentStateEvent(ev)) agentBus.publish(ev);
   if (ev.type === 'peer.message' || ev.type === 'peer.status') onPeerEvent(ev);
+  if (ev.type === 'change.pending' || ev.type === 'change.decided') onChangeEvent(ev);
   if (ev.type === 'codex.state' && ev.state === 'ready') {
     // A (re)started Codex has a new version, pid and restart count; a
     // restart also applies pending settings.
@@ -110,8 +112,10 @@ async function reloadOnce(withHistory: boolean): Promise<void> {
       api.listApprovals('pending'),
     ]);
     loadSnapshot(data, { status, sessions: sessions.data, approvals: approvals.data });
-    // Peer events may have been missed as well (the nav shows the unread count).
+    // Peer and change events may have been missed as well (the nav shows
+    // the unread count and what waits).
     void refreshPeer();
+    void refreshAgentChanges();
     if (data.selectedId && !data.sessions.some((s) => s.id === data.selectedId)) {
       // Selected but filtered out (archived, search): keep it visible.
       try {
