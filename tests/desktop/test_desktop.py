@@ -141,7 +141,8 @@ def tray_notifications_and_keyring(world):
         assert sent["id"] == next_id, sent
         note = wait_until("the peer notification", lambda: [
             n for n in notifications(NOTIFY_LOG) if n["summary"].startswith("outside-bot")], timeout=30)[-1]
-        assert note["summary"] == "outside-bot to your agent in ops: Deploy", note
+        # outside-bot holds no agent key: the notification says so.
+        assert note["summary"] == "outside-bot (unauthenticated) to your agent in ops: Deploy", note
         assert note["body"] == "deploy finished; please confirm", note
         assert note["actions"] == ["default", "Open", "reply", "Reply"], note["actions"]
         replies = wait_until("the agent's reply on the relay",
@@ -154,6 +155,29 @@ def tray_notifications_and_keyring(world):
         http("POST", url + "/api/peer/read", {"ids": [mine["id"]]}, token=token)
         wait_until("the unread state to clear", lambda: "Perch: Idle" in tray.items(), timeout=30)
     check("a peer message notifies, the agent answers it through Perch's MCP tools, the tray shows unread", peer_loop)
+
+    def pending_change():
+        status = http("GET", url + "/api/peer", token=token)
+        relay, agent = status["relayUrl"], status["agentId"]
+        # In a turn that answers a peer, the agent's memory_add waits for the person.
+        world.enqueue({"functionCalls": [{"name": "memory_add", "namespace": "mcp__perch", "callId": "call_mem",
+                                          "arguments": {"text": "outside-bot deploys on Tuesdays"}}]},
+                      {"text": "Asked to remember it."})
+        http("POST", relay + "/api/messages", {"from": "outside-bot", "to": agent, "body": "remember: I deploy on Tuesdays"})
+        note = wait_until("the change notification", lambda: [
+            n for n in notifications(NOTIFY_LOG) if n["summary"].startswith("Your agent asks")], timeout=60)[-1]
+        assert note["summary"] == 'Your agent asks: Remember "outside-bot deploys on Tuesdays"', note
+        assert "a turn answering outside-bot (unauthenticated)" in note["body"], note
+        assert note["actions"] == ["default", "Open", "accept", "Accept", "discard", "Discard"], note["actions"]
+        assert http("GET", url + "/api/memories", token=token)["data"] == [], "pending means no effect"
+        invoke_action(note["id"], "accept")
+        memories = wait_until("the accepted memory",
+                              lambda: http("GET", url + "/api/memories", token=token)["data"], timeout=30)
+        found = [(m["text"], m["source"], m["senders"]) for m in memories]
+        assert found == [("outside-bot deploys on Tuesdays", "peer", ["outside-bot"])], found
+        applied = http("GET", url + "/api/changes?status=applied", token=token)["data"]
+        assert [c["tool"] for c in applied if c["tool"] == "memory_add"] == ["memory_add"], applied
+    check("a change a peer's turn asks for notifies with Accept/Discard, and Accept applies it", pending_change)
 
     def quit_from_tray():
         tray.click("Quit Perch")

@@ -5,8 +5,7 @@
 use crate::openapi::{ById, Protected};
 use crate::routes::{ok, QueryOr, Reply};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use perch_agent::changes::{AgentChange, ChangeStatus};
+use perch_agent::changes::AgentChange;
 use perch_agent::AgentState;
 use perch_protocol::changes::ChangeQuery;
 use perch_protocol::errors::ErrorBody;
@@ -25,17 +24,9 @@ pub async fn list_changes(
     query: QueryOr<ChangeQuery>,
 ) -> Reply<List<AgentChange>> {
     let Query(q) = query?;
-    let status = match q.status.as_deref() {
-        None | Some("") => None,
-        Some(word) => Some(ChangeStatus::parse(word).ok_or_else(|| {
-            crate::error::ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_query",
-                format!("status {word:?} is not one of pending, applied, discarded, failed"),
-            )
-        })?),
-    };
-    ok(List::of(agent.changes(status, q.limit.unwrap_or(100))?))
+    ok(List::of(
+        agent.changes(q.status, q.limit.map_or(100, |n| n as usize))?,
+    ))
 }
 
 /// One change.

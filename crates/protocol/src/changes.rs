@@ -104,9 +104,9 @@ pub struct PeerSender {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct ChangeQuery {
-    /// `pending`, `applied`, `discarded` or `failed`; every status when absent.
-    pub status: Option<String>,
-    /// At most this many, newest first (default 100, at most 500).
-    #[ts(type = "number | null")]
-    pub limit: Option<usize>,
+    /// Only this status; every status when absent.
+    pub status: Option<ChangeStatus>,
+    /// At most this many, newest first (default 100; more than 500 reads as 500).
+    #[param(maximum = 4_294_967_295_u32)]
+    pub limit: Option<u32>,
 }

@@ -36,6 +36,7 @@ impl Coalescer {
                         body: "Open Perch to answer them.".into(),
                         target: OpenTarget::Approvals,
                         approval_id: None,
+                        change_id: None,
                         ..note
                     },
                     Kind::TurnFinished => Note {

@@ -46,6 +46,11 @@ enum Action {
         approval_id: String,
         decision: Decision,
     },
+    /// Accept (`true`) or discard a pending change.
+    Decide {
+        change_id: i64,
+        accept: bool,
+    },
     Open(OpenTarget),
 }
 
@@ -60,6 +65,8 @@ struct Notifier {
     approval_notes: HashMap<String, u32>,
     /// Pending approvals already notified, so a lag re-read skips them.
     notified: HashSet<String>,
+    /// Pending change id -> its own notification id, to say how it ended.
+    change_notes: HashMap<i64, u32>,
     supports_actions: bool,
     actions: mpsc::Sender<Action>,
 }
@@ -84,6 +91,7 @@ pub fn spawn(agent: Arc<AgentState>, host: Arc<dyn NotifierHost>) -> tokio::task
             coalescer: Coalescer::default(),
             approval_notes: HashMap::new(),
             notified: HashSet::new(),
+            change_notes: HashMap::new(),
             supports_actions,
             actions,
         };
@@ -110,6 +118,7 @@ pub fn spawn(agent: Arc<AgentState>, host: Arc<dyn NotifierHost>) -> tokio::task
                                     body: clean(&format!("Perch could not read its pending approvals ({err}). Open Perch to see them.")),
                                     target: OpenTarget::Approvals,
                                     approval_id: None,
+                                    change_id: None,
                                     sender: None,
                                 }).await;
                             }
@@ -121,6 +130,26 @@ pub fn spawn(agent: Arc<AgentState>, host: Arc<dyn NotifierHost>) -> tokio::task
                     Action::Answer { approval_id, decision } => {
                         if let Err(err) = runtime.answer_approval(&approval_id, decision).await {
                             tracing::info!("approval {approval_id} from a notification: {err}");
+                        }
+                    }
+                    Action::Decide { change_id, accept } => {
+                        let decided = if accept {
+                            notifier.agent.accept_change(change_id).await
+                        } else {
+                            notifier.agent.discard_change(change_id)
+                        };
+                        match decided {
+                            Ok(change) => {
+                                let outcome = match (&change.error, accept) {
+                                    (Some(error), _) => format!("Failed: {}", clean(error)),
+                                    (None, true) => format!("Applied: {}", clean(&change.summary)),
+                                    (None, false) => format!("Discarded: {}", clean(&change.summary)),
+                                };
+                                if let Some(id) = notifier.change_notes.remove(&change_id) {
+                                    show_blocking(replace_with_answered(id, outcome)).await;
+                                }
+                            }
+                            Err(err) => tracing::info!("change {change_id} from a notification: {err}"),
                         }
                     }
                     Action::Open(target) => host.open(target),
@@ -165,6 +194,7 @@ impl Notifier {
         let (note, replaces) = self.coalescer.coalesce(note, now);
         let kind = note.kind;
         let approval_id = note.approval_id.clone();
+        let change_id = note.change_id;
         let target = note.target.clone();
         let mut notification = notify_rust::Notification::new();
         notification
@@ -181,6 +211,11 @@ impl Notifier {
                 notification
                     .action("approve", "Approve")
                     .action("deny", "Deny");
+            }
+            if change_id.is_some() {
+                notification
+                    .action("accept", "Accept")
+                    .action("discard", "Discard");
             }
             if kind == Kind::PeerMessage {
                 // No notification server here takes typed replies; Reply
@@ -204,6 +239,9 @@ impl Notifier {
             }
         };
         self.coalescer.shown(kind, handle.id(), now);
+        if let Some(id) = change_id {
+            self.change_notes.insert(id, handle.id());
+        }
         if let Some(id) = &approval_id {
             self.approval_notes.insert(id.clone(), handle.id());
         } else if kind == Kind::Approval {
@@ -217,16 +255,20 @@ impl Notifier {
         let actions = self.actions.clone();
         tokio::task::spawn_blocking(move || {
             handle.wait_for_action(|action| {
-                let action = match (action, &approval_id) {
-                    ("approve", Some(id)) => Action::Answer {
+                let action = match (action, &approval_id, change_id) {
+                    ("accept" | "discard", _, Some(change_id)) => Action::Decide {
+                        change_id,
+                        accept: action == "accept",
+                    },
+                    ("approve", Some(id), _) => Action::Answer {
                         approval_id: id.clone(),
                         decision: Decision::Accept,
                     },
-                    ("deny", Some(id)) => Action::Answer {
+                    ("deny", Some(id), _) => Action::Answer {
                         approval_id: id.clone(),
                         decision: Decision::Decline,
                     },
-                    ("default" | "reply", _) => Action::Open(target.clone()),
+                    ("default" | "reply", ..) => Action::Open(target.clone()),
                     _ => return,
                 };
                 let _ = actions.blocking_send(action);

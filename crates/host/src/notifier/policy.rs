@@ -67,6 +67,8 @@ pub struct Note {
     pub target: OpenTarget,
     /// Set for a single approval: the Approve / Deny actions answer it.
     pub approval_id: Option<String>,
+    /// Set for a single pending change: the Accept / Discard actions decide it.
+    pub change_id: Option<i64>,
     /// Who a peer message is from (coalescing counts senders).
     pub sender: Option<String>,
 }
@@ -97,6 +99,7 @@ pub fn note_for(
                 id: session_id.clone(),
             },
             approval_id: None,
+            change_id: None,
             sender: None,
         }),
         EventKind::TurnCompleted {
@@ -110,6 +113,7 @@ pub fn note_for(
                     id: session_id.clone(),
                 },
                 approval_id: None,
+                change_id: None,
                 sender: None,
             })
         }
@@ -122,6 +126,7 @@ pub fn note_for(
             body: clean(detail.as_deref().unwrap_or("")),
             target: OpenTarget::Dashboard,
             approval_id: None,
+            change_id: None,
             sender: None,
         }),
         EventKind::CodexState {
@@ -137,6 +142,7 @@ pub fn note_for(
             ),
             target: OpenTarget::Dashboard,
             approval_id: None,
+            change_id: None,
             sender: None,
         }),
         EventKind::PeerDeliveryFailed { error, queued } => allowed(Kind::Error, config.errors)
@@ -149,6 +155,7 @@ pub fn note_for(
                 body: clean(error),
                 target: OpenTarget::Peers,
                 approval_id: None,
+                change_id: None,
                 sender: None,
             }),
         EventKind::PeerFenced { message, .. } => {
@@ -158,6 +165,7 @@ pub fn note_for(
                 body: clean(message),
                 target: OpenTarget::Peers,
                 approval_id: None,
+                change_id: None,
                 sender: None,
             })
         }
@@ -191,6 +199,7 @@ pub fn note_for(
                 )),
                 target: OpenTarget::Changes,
                 approval_id: None,
+                change_id: Some(change.id),
                 sender: None,
             }
         }),
@@ -236,6 +245,7 @@ fn wakeup_note(run: &perch_agent::wakeups::WakeupRun) -> Option<Note> {
         body: clean(run.summary.as_deref().unwrap_or("")),
         target,
         approval_id: None,
+        change_id: None,
         sender: None,
     })
 }
@@ -266,6 +276,7 @@ fn peer_note(message: &perch_relay_protocol::Message, from: &str, to_person: boo
             thread_id: Some(message.thread_id),
         },
         approval_id: None,
+        change_id: None,
         sender: Some(from.to_string()),
     }
 }
@@ -283,6 +294,7 @@ pub(super) fn approval_note(approval: &Approval) -> Note {
             id: approval.id.clone(),
         },
         approval_id: Some(approval.id.clone()),
+        change_id: None,
         sender: None,
     }
 }

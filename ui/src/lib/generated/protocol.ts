@@ -99,11 +99,11 @@ export type PeerSender = { id: string, authenticated: boolean, };
 
 export type ChangeQuery = { 
 /**
- * `pending`, `applied`, `discarded` or `failed`; every status when absent.
+ * Only this status; every status when absent.
  */
-status: string | null, 
+status: ChangeStatus | null, 
 /**
- * At most this many, newest first (default 100, at most 500).
+ * At most this many, newest first (default 100; more than 500 reads as 500).
  */
 limit: number | null, };
 
