@@ -48,6 +48,10 @@ impl TrayState {
 pub struct TrayModel {
     pub state: TrayState,
     pub status: String,
+    /// Whom Codex is signed in as ("Account: …"), once known.
+    pub account: Option<String>,
+    /// The menu offers "Sign in…".
+    pub needs_sign_in: bool,
     pub running_turns: usize,
     pub pending_approvals: usize,
     pub dnd: bool,
@@ -79,6 +83,8 @@ impl TrayModel {
         Self {
             state: TrayState::Offline,
             status: "starting".into(),
+            account: None,
+            needs_sign_in: false,
             running_turns: 0,
             pending_approvals: 0,
             dnd: false,
@@ -93,6 +99,10 @@ impl TrayModel {
 pub fn model(status: &Status, checks: TrayChecks, unread: usize) -> TrayModel {
     let running = status.active_turns.len();
     let pending = status.pending_approvals;
+    let needs_sign_in = status
+        .account
+        .as_ref()
+        .is_some_and(perch_runtime::model::AccountState::needs_sign_in);
     let (state, text) = match status.codex.state {
         CodexState::Failed | CodexState::Stopped => (
             TrayState::Offline,
@@ -119,11 +129,20 @@ pub fn model(status: &Status, checks: TrayChecks, unread: usize) -> TrayModel {
             TrayState::Working,
             format!("Working on {running} turn{}", plural(running)),
         ),
+        CodexState::Ready | CodexState::Degraded if needs_sign_in => (
+            TrayState::Idle,
+            "Not signed in: no turn can run (Sign in…)".to_string(),
+        ),
         CodexState::Ready | CodexState::Degraded => (TrayState::Idle, "Idle".to_string()),
     };
     TrayModel {
         state,
         status: text,
+        account: status
+            .account
+            .as_ref()
+            .map(|a| format!("Account: {}", a.describe())),
+        needs_sign_in,
         running_turns: running,
         pending_approvals: pending,
         dnd: checks.dnd,
@@ -151,6 +170,8 @@ fn detail(detail: &Option<String>) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MenuAction {
     Open,
+    /// Opens the chat window, which shows the sign-in screen.
+    SignIn,
     Dashboard,
     NewSession,
     Interrupt,
@@ -293,13 +314,26 @@ impl ksni::Tray for PerchTray {
                 }
                 .into()
             };
-        vec![
-            StandardItem {
-                label: format!("Perch: {}", m.status),
-                enabled: false,
-                ..Default::default()
-            }
-            .into(),
+        let mut menu: Vec<MenuItem<Self>> = vec![StandardItem {
+            label: format!("Perch: {}", m.status),
+            enabled: false,
+            ..Default::default()
+        }
+        .into()];
+        if let Some(account) = &m.account {
+            menu.push(
+                StandardItem {
+                    label: account.clone(),
+                    enabled: false,
+                    ..Default::default()
+                }
+                .into(),
+            );
+        }
+        if m.needs_sign_in {
+            menu.push(item("Sign in…".into(), true, MenuAction::SignIn));
+        }
+        menu.extend([
             MenuItem::Separator,
             item("Open Perch".into(), true, MenuAction::Open),
             item("Dashboard".into(), true, MenuAction::Dashboard),
@@ -325,7 +359,8 @@ impl ksni::Tray for PerchTray {
             item("Settings…".into(), true, MenuAction::Settings),
             MenuItem::Separator,
             item("Quit Perch".into(), true, MenuAction::Quit),
-        ]
+        ]);
+        menu
     }
 }
 
@@ -386,6 +421,7 @@ pub fn spawn_updates(tray: TrayHandle, runtime: Arc<Runtime>) {
                             }
                         }
                         EventKind::CodexState { .. }
+                        | EventKind::AccountUpdated { .. }
                         | EventKind::TurnStarted { .. }
                         | EventKind::TurnCompleted { .. }
                         | EventKind::ApprovalRequested { .. }
@@ -423,6 +459,8 @@ async fn run_menu_action(
     let runtime = &shell.runtime;
     match action {
         MenuAction::Open => shell.show(WindowKind::Chat, None),
+        // The chat window shows the sign-in screen while nobody is signed in.
+        MenuAction::SignIn => shell.show(WindowKind::Chat, Some("/chat".into())),
         MenuAction::Dashboard => shell.show(WindowKind::Dashboard, None),
         MenuAction::Settings => shell.show(WindowKind::Dashboard, Some("/settings".into())),
         MenuAction::NewSession => {
@@ -498,6 +536,7 @@ mod tests {
             model: None,
             data_dir: String::new(),
             warnings: vec![],
+            account: None,
         }
     }
 
@@ -557,6 +596,17 @@ mod tests {
         );
         let m = model(&status(CodexState::Ready, 0, 1), TrayChecks::default(), 2);
         assert_eq!(m.state, TrayState::NeedsApproval);
+        // Issue 15: nobody signed in is said, with "Sign in…" in the menu.
+        let mut nobody = status(CodexState::Ready, 0, 0);
+        nobody.account = Some(perch_runtime::model::AccountState {
+            account: None,
+            requires_openai_auth: true,
+            shared_with_codex_cli: true,
+        });
+        let m = model(&nobody, TrayChecks::default(), 0);
+        assert_eq!(m.status, "Not signed in: no turn can run (Sign in…)");
+        assert_eq!(m.account.as_deref(), Some("Account: not signed in"));
+        assert!(m.needs_sign_in);
     }
 
     #[test]

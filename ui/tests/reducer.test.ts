@@ -45,6 +45,7 @@ function status(): Status {
     model: 'mock-model',
     dataDir: '/tmp',
     warnings: [],
+    account: null,
   };
 }
 

@@ -22,8 +22,19 @@ const MAX_LIVE_CODES: usize = 64;
 pub struct Auth {
     token: String,
     allowed_hosts: Vec<String>,
-    sessions: Mutex<HashMap<String, Instant>>,
+    /// Browser sessions: the SHA-256 digest of each id, and when it expires
+    /// (ms since 1970). Kept in `sessions_file` so a restart signs no one out.
+    sessions: Mutex<HashMap<String, i64>>,
+    sessions_file: Option<std::path::PathBuf>,
     login_codes: Mutex<HashMap<String, Instant>>,
+}
+
+/// What `sessions_file` holds: digests only, and the digest of the token
+/// they were opened under (a new token ends them all).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedSessions {
+    token: String,
+    sessions: HashMap<String, i64>,
 }
 
 impl Auth {
@@ -39,7 +50,45 @@ impl Auth {
             token,
             allowed_hosts,
             sessions: Mutex::default(),
+            sessions_file: None,
             login_codes: Mutex::default(),
+        }
+    }
+
+    /// Keeps browser sessions in `path` (0600), and takes back those a
+    /// previous run kept there under the same token.
+    pub fn with_sessions_file(mut self, path: std::path::PathBuf) -> Self {
+        let saved = std::fs::read(&path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<SavedSessions>(&bytes).ok());
+        if let Some(saved) = saved {
+            if ct_eq(&saved.token, &stdx::sha256_hex(&self.token)) {
+                let now = stdx::now_ms();
+                *self.sessions.lock_unpoisoned() = saved
+                    .sessions
+                    .into_iter()
+                    .filter(|(_, expires)| *expires > now)
+                    .collect();
+            }
+        }
+        self.sessions_file = Some(path);
+        self
+    }
+
+    fn save_sessions(&self, sessions: &HashMap<String, i64>) {
+        let Some(path) = &self.sessions_file else {
+            return;
+        };
+        let saved = SavedSessions {
+            token: stdx::sha256_hex(&self.token),
+            sessions: sessions.clone(),
+        };
+        let written = serde_json::to_vec(&saved)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| stdx::write_private(path, &bytes));
+        if let Err(err) = written {
+            // The session still works until Perch restarts.
+            tracing::warn!("keeping browser sessions in {}: {err}", path.display());
         }
     }
 
@@ -60,10 +109,11 @@ impl Auth {
         let Some(id) = cookie(headers, SESSION_COOKIE) else {
             return false;
         };
+        let digest = stdx::sha256_hex(&id);
         let mut sessions = self.sessions.lock_unpoisoned();
-        let now = Instant::now();
+        let now = stdx::now_ms();
         sessions.retain(|_, expires| *expires > now);
-        sessions.keys().any(|known| ct_eq(known, &id))
+        sessions.keys().any(|known| ct_eq(known, &digest))
     }
 
     /// Exchanges the token or a one-time code for a session id.
@@ -86,15 +136,19 @@ impl Auth {
             return None;
         }
         let id = stdx::random_hex(32).ok()?;
-        self.sessions
-            .lock_unpoisoned()
-            .insert(id.clone(), Instant::now() + SESSION_TTL);
+        let mut sessions = self.sessions.lock_unpoisoned();
+        let now = stdx::now_ms();
+        sessions.retain(|_, expires| *expires > now);
+        sessions.insert(stdx::sha256_hex(&id), now + SESSION_TTL.as_millis() as i64);
+        self.save_sessions(&sessions);
         Some(id)
     }
 
     pub fn close_session(&self, headers: &HeaderMap) {
         if let Some(id) = cookie(headers, SESSION_COOKIE) {
-            self.sessions.lock_unpoisoned().remove(&id);
+            let mut sessions = self.sessions.lock_unpoisoned();
+            sessions.remove(&stdx::sha256_hex(&id));
+            self.save_sessions(&sessions);
         }
     }
 
@@ -265,6 +319,54 @@ mod tests {
         ] {
             assert_eq!(auth.host_allowed(host), ok, "{host}");
         }
+    }
+
+    /// Issue 15: restarting Perch signs no browser out; a new API token,
+    /// signing out, and expiry still end a session; the file holds no id.
+    #[test]
+    fn browser_sessions_outlive_a_restart_but_not_a_new_token(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("browser-sessions.json");
+        let start = |token: &str| Auth::new(token.into(), vec![]).with_sessions_file(file.clone());
+        let with_cookie = |id: &str| {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = header::HeaderValue::from_str(&format!("{SESSION_COOKIE}={id}")) {
+                headers.insert(header::COOKIE, value);
+            }
+            headers
+        };
+        let first = start("token-1");
+        let id = first
+            .open_session(Some("token-1"), None)
+            .ok_or("no session")?;
+        let kept = std::fs::read_to_string(&file)?;
+        assert!(!kept.contains(&id), "the file holds the session id itself");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&file)?.permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        let restarted = start("token-1");
+        assert!(
+            restarted.session_ok(&with_cookie(&id)),
+            "signed out by a restart"
+        );
+        assert!(!restarted.session_ok(&with_cookie("forged")));
+        assert!(
+            !start("token-2").session_ok(&with_cookie(&id)),
+            "a new token must end old sessions"
+        );
+        let again = start("token-1");
+        again.close_session(&with_cookie(&id));
+        assert!(
+            !start("token-1").session_ok(&with_cookie(&id)),
+            "signing out lasts"
+        );
+        Ok(())
     }
 
     #[test]

@@ -62,6 +62,7 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::Codex(_) => (StatusCode::BAD_GATEWAY, "codex_error"),
             RuntimeError::Host(_) => (StatusCode::SERVICE_UNAVAILABLE, "host_unavailable"),
             RuntimeError::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_error"),
+            RuntimeError::NotSignedIn => (StatusCode::CONFLICT, "not_signed_in"),
             _ => {
                 tracing::error!("internal error: {message}");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")

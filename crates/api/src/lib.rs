@@ -124,6 +124,7 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
         .routes(routes!(routes::answer_approval))
         .routes(routes!(routes::account))
         .routes(routes!(routes::login))
+        .routes(routes!(routes::logout))
         .routes(routes!(routes::models))
         .routes(routes!(routes::settings, routes::patch_settings))
         .routes(routes!(

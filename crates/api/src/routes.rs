@@ -353,6 +353,14 @@ pub async fn login(State(rt): State<Arc<Runtime>>, Json(body): Json<Login>) -> R
     ok(rt.login(body).await?)
 }
 
+/// Sign Codex out. With Perch on the person's own Codex home
+/// (`sharedWithCodexCli`), this signs the Codex CLI out too.
+#[utoipa::path(post, path = "/api/account/logout", tag = NOT_FUZZED,
+    responses((status = 200, body = AccountState), CodexCall, Protected))]
+pub async fn logout(State(rt): State<Arc<Runtime>>) -> Reply<AccountState> {
+    ok(rt.logout().await?)
+}
+
 /// Models and their reasoning efforts.
 #[utoipa::path(get, path = "/api/models", tag = "account",
     responses((status = 200, body = List<ModelInfo>), CodexCall, Protected))]

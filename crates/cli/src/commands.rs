@@ -51,7 +51,8 @@ fn session_of(kind: &EventKind) -> Option<&str> {
         | EventKind::ItemCompleted { session_id, .. }
         | EventKind::ItemDelta { session_id, .. }
         | EventKind::TurnDiff { session_id, .. }
-        | EventKind::TokensUpdated { session_id, .. } => Some(session_id),
+        | EventKind::TokensUpdated { session_id, .. }
+        | EventKind::TurnProblem { session_id, .. } => Some(session_id),
         EventKind::Warning { session_id, .. } => session_id.as_deref(),
         EventKind::ApprovalRequested { approval } | EventKind::ApprovalResolved { approval } => {
             Some(&approval.session_id)
@@ -77,6 +78,17 @@ pub async fn run(
     };
     if prompt.trim().is_empty() {
         return Err(CliError::Usage("the prompt is empty".into()));
+    }
+    // Said before a session is made for a turn that cannot run.
+    let status: Status = client.get("/api/status").await?;
+    if status
+        .account
+        .as_ref()
+        .is_some_and(perch_protocol::account::AccountState::needs_sign_in)
+    {
+        return Err(CliError::Usage(
+            perch_runtime::Error::NotSignedIn.to_string(),
+        ));
     }
     let session_id = resolve_session(client, session).await?;
     // Subscribe before sending, so no event of the turn is missed.
@@ -132,6 +144,18 @@ pub async fn run(
                 );
             }
             EventKind::Warning { message, .. } if text => eprintln!("[warning] {message}"),
+            EventKind::TurnProblem { problem, .. } if text => {
+                let status = problem
+                    .http_status
+                    .map(|s| format!(" (HTTP {s})"))
+                    .unwrap_or_default();
+                let retry = if problem.will_retry {
+                    "; Codex retries"
+                } else {
+                    ""
+                };
+                eprintln!("[model] {}{status}{retry}", problem.message);
+            }
             EventKind::TurnStalled { silent_for_ms, .. } if text => {
                 eprintln!(
                     "[stalled] no event for {} s; `perch interrupt` stops it",
@@ -178,6 +202,10 @@ pub async fn status(client: &Client, as_json: bool) -> Result<(), CliError> {
     );
     if let Some(detail) = &codex.detail {
         println!("  {detail}");
+    }
+    match &status.account {
+        Some(account) => println!("Account: {}", crate::account::describe(account)),
+        None => println!("Account: not known yet (Codex has not answered)"),
     }
     println!("Approval policy: {}", wire(&status.approval_policy));
     println!("Pending approvals: {}", status.pending_approvals);

@@ -1,6 +1,7 @@
 //! `perch`: the headless server and the commands that talk to it.
 //! Every command is documented in docs/cli.md.
 
+mod account;
 mod agent;
 mod changes;
 mod client;
@@ -179,6 +180,18 @@ enum Command {
     Changes {
         #[command(subcommand)]
         command: Option<changes::ChangesCommand>,
+    },
+    /// Sign Codex in: a ChatGPT device code (default), or an API key read
+    /// from stdin or a prompt (never from the command line).
+    Login {
+        #[arg(long)]
+        api_key: bool,
+    },
+    /// Sign Codex out (asks first when Perch shares ~/.codex with the Codex CLI).
+    Logout {
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
     },
     /// The agents on the relay, and Perch's own connection.
     Peers {
@@ -460,6 +473,8 @@ async fn run(
                 Command::Plan { command } => agent::plan(&client, command).await,
                 Command::Wakeup { command } => agent::wakeup(&client, command).await,
                 Command::Changes { command } => changes::changes(&client, command).await,
+                Command::Login { api_key } => account::login(&client, api_key).await,
+                Command::Logout { yes } => account::logout(&client, yes).await,
                 Command::Serve { .. } | Command::Relay { .. } | Command::Doctor { .. } => Ok(()),
             }
         }

@@ -2,7 +2,7 @@
 //! client commands in others, the real Codex and the scripted model.
 
 use perch_test_support::{codex_bin, CodexEnv, Script, ScriptedModel};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -27,18 +27,33 @@ impl Drop for Server {
     }
 }
 
-/// `perch serve` with its relay on a free port; returns it and the relay URL.
+/// `perch serve` on the scripted model with its relay on a free port;
+/// returns it and the relay URL.
 fn serve(
     env: &CodexEnv,
     model: &ScriptedModel,
 ) -> Result<(Server, String), Box<dyn std::error::Error>> {
+    serve_with(
+        env,
+        &format!(
+            "[provider]\nid = \"scripted\"\nbase_url = {:?}\n",
+            model.base_url()
+        ),
+    )
+}
+
+/// `perch serve` with `provider` (a `[provider]` table, or nothing: Codex's
+/// own OpenAI provider).
+fn serve_with(
+    env: &CodexEnv,
+    provider: &str,
+) -> Result<(Server, String), Box<dyn std::error::Error>> {
     let config = format!(
-        "[codex]\nbin = {:?}\nhome = {:?}\ncwd = {:?}\napproval_policy = \"guarded\"\nmodel = \"mock-model\"\n\n[provider]\nid = \"scripted\"\nbase_url = {:?}\n\n\
+        "[codex]\nbin = {:?}\nhome = {:?}\ncwd = {:?}\napproval_policy = \"guarded\"\nmodel = \"mock-model\"\n\n{provider}\n\
          [peer]\nagent_id = \"perch-cli\"\nperson_id = \"cli-person\"\nretry_secs = 1\n",
         codex_bin().display().to_string(),
         env.codex_home().display().to_string(),
         env.work().display().to_string(),
-        model.base_url()
     );
     std::fs::write(env.data().join("config.toml"), config)?;
     let mut child = perch(env)
@@ -479,6 +494,54 @@ async fn a_peer_message_in_a_turn_killed_with_perch_is_delivered_again_after_res
         "the message was not delivered a third time"
     );
     Ok(())
+}
+
+/// Issue 15: without a sign-in, `perch status` says so, `perch run` sends
+/// nothing and exits 2 naming `perch login`; `perch login --api-key` takes
+/// the key from stdin (never argv), and `perch logout` signs out again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_sign_in_run_says_perch_login_and_login_and_logout_work() -> TestResult {
+    let env = CodexEnv::new()?;
+    let (_server, _) = serve_with(&env, "")?;
+    let env = &env;
+    tokio::task::block_in_place(|| -> TestResult {
+        let status = until(env, &["status"], |out| !out.contains("Account: not known"))?;
+        assert!(status.contains("Account: not signed in"), "{status}");
+        let run = perch(env).args(["run", "Say hi"]).output()?;
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("perch login"), "{stderr}");
+        let sessions = ok(env, &["sessions", "list", "--json"])?;
+        assert_eq!(sessions.trim(), "[]", "no session was made for it");
+
+        let mut login = perch(env)
+            .args(["login", "--api-key"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        login
+            .stdin
+            .take()
+            .ok_or("no stdin")?
+            .write_all(b"sk-test-perch-login\n")?;
+        let login = login.wait_with_output()?;
+        let said = String::from_utf8_lossy(&login.stdout);
+        assert!(
+            login.status.success(),
+            "{said} {}",
+            String::from_utf8_lossy(&login.stderr)
+        );
+        assert!(said.contains("signed in with an OpenAI API key"), "{said}");
+        let status = ok(env, &["status"])?;
+        assert!(
+            status.contains("Account: signed in with an OpenAI API key"),
+            "{status}"
+        );
+        let out = ok(env, &["logout"])?;
+        assert!(out.contains("Signed out"), "{out}");
+        Ok(())
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

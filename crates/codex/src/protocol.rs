@@ -53,6 +53,8 @@ methods! {
     ModelList = "model/list" (ModelListParams) -> Page<Model>;
     AccountRead = "account/read" (AccountReadParams) -> AccountReadResult;
     AccountLoginStart = "account/login/start" (LoginParams) -> LoginStartResult;
+    // Its schema takes `params: null`.
+    AccountLogout = "account/logout" (()) -> Value;
 }
 
 // ---------------------------------------------------------------- requests
@@ -337,6 +339,72 @@ pub enum TurnStatus {
 #[serde(rename_all = "camelCase")]
 pub struct TurnError {
     pub message: String,
+    /// Codex's classification: a word (`internalServerError`, `other`) or
+    /// an object (`{"responseTooManyFailedAttempts":{"httpStatusCode":429}}`).
+    #[serde(default)]
+    pub codex_error_info: Option<Value>,
+}
+
+/// What kind of trouble a turn error is, read from Codex's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The model endpoint cannot be reached (connection refused, stream
+    /// cut, waiting for network).
+    Unreachable,
+    /// Too many requests, or a usage limit.
+    RateLimited,
+    /// The endpoint answered with this HTTP status.
+    Http(u16),
+    Other,
+}
+
+impl TurnError {
+    /// The HTTP status Codex names anywhere in `codexErrorInfo`.
+    pub fn http_status(&self) -> Option<u16> {
+        fn find(value: &Value) -> Option<u16> {
+            match value {
+                Value::Object(map) => map
+                    .get("httpStatusCode")
+                    .and_then(Value::as_u64)
+                    .and_then(|s| u16::try_from(s).ok())
+                    .or_else(|| map.values().find_map(find)),
+                _ => None,
+            }
+        }
+        self.codex_error_info.as_ref().and_then(find)
+    }
+
+    pub fn class(&self) -> ErrorClass {
+        let info = match &self.codex_error_info {
+            Some(Value::String(word)) => word.clone(),
+            Some(Value::Object(map)) => map.keys().cloned().collect::<Vec<_>>().join(" "),
+            _ => String::new(),
+        };
+        let message = self.message.to_ascii_lowercase();
+        let status = self.http_status();
+        if status == Some(429) || info.contains("usageLimit") || info.contains("RateLimit") {
+            return ErrorClass::RateLimited;
+        }
+        let unreachable = info.contains("Connection")
+            || info.contains("Disconnected")
+            || [
+                "reconnecting",
+                "waiting for network",
+                "stream disconnected",
+                "error sending request",
+                "connection refused",
+            ]
+            .iter()
+            .any(|words| message.contains(words));
+        match (status, info.as_str()) {
+            (Some(status), _) if status >= 400 && !unreachable => ErrorClass::Http(status),
+            _ if unreachable => ErrorClass::Unreachable,
+            (_, "internalServerError") => ErrorClass::Http(500),
+            (_, "badRequest") => ErrorClass::Http(400),
+            (_, "unauthorized") => ErrorClass::Http(401),
+            _ => ErrorClass::Other,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

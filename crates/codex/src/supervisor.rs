@@ -12,7 +12,8 @@
 
 use crate::locate;
 use crate::protocol::{
-    ClientInfo, Initialize, InitializeCapabilities, InitializeParams, Method, PINNED_CODEX_VERSION,
+    ClientInfo, EmptyParams, Initialize, InitializeCapabilities, InitializeParams, Method,
+    ThreadLoadedList, PINNED_CODEX_VERSION,
 };
 use crate::transport::{Connection, Error, ServerMessage, SpawnOptions};
 use serde::Serialize;
@@ -32,6 +33,9 @@ pub struct SupervisorConfig {
     pub max_consecutive_failures: u32,
     /// A child that lived this long resets the failure count.
     pub stable_after: Duration,
+    /// After a request timed out, a cheap request must be answered within
+    /// this long, or the child is taken as hung, killed and restarted.
+    pub health_timeout: Duration,
 }
 
 impl SupervisorConfig {
@@ -45,6 +49,7 @@ impl SupervisorConfig {
             backoff_max: Duration::from_secs(30),
             max_consecutive_failures: 6,
             stable_after: Duration::from_secs(60),
+            health_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -104,6 +109,11 @@ struct Inner {
     shutdown: watch::Sender<bool>,
     events: mpsc::Sender<SupervisorEvent>,
     finished: tokio::sync::Notify,
+    /// A health check is running.
+    probing: std::sync::atomic::AtomicBool,
+    /// The child of this generation did not answer a health check: why it
+    /// was killed, said as its exit.
+    hung: Mutex<Option<(u64, String)>>,
 }
 
 impl Supervisor {
@@ -126,6 +136,8 @@ impl Supervisor {
             shutdown: watch::channel(false).0,
             events,
             finished: tokio::sync::Notify::new(),
+            probing: std::sync::atomic::AtomicBool::new(false),
+            hung: Mutex::new(None),
         });
         let supervisor = Self { inner };
         supervisor.spawn_run();
@@ -175,9 +187,58 @@ impl Supervisor {
             .ok_or(Error::Closed)
     }
 
+    /// A request to the live child. One that times out makes the
+    /// supervisor check the child is alive ([`Supervisor::check_alive`]).
     pub async fn request<M: Method>(&self, params: &M::Params) -> Result<M::Result, Error> {
-        let (_, connection) = self.connection()?;
-        connection.request::<M>(params).await
+        let (generation, connection) = self.connection()?;
+        let answer = connection.request::<M>(params).await;
+        if matches!(answer, Err(Error::Timeout { .. })) {
+            self.check_alive(generation);
+        }
+        answer
+    }
+
+    /// Asks the child of `generation` a cheap question in the background.
+    /// A child that does not answer within `health_timeout` is hung (stopped,
+    /// deadlocked): it is killed, and restarted as after a crash, with its
+    /// threads resumed by the runtime.
+    pub fn check_alive(&self, generation: u64) {
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            let Some((current, connection)) = inner.current.lock_unpoisoned().clone() else {
+                return;
+            };
+            if current != generation
+                || inner
+                    .probing
+                    .swap(true, std::sync::atomic::Ordering::SeqCst)
+            {
+                return;
+            }
+            let limit = inner.config.health_timeout;
+            let answer = tokio::time::timeout(
+                limit,
+                connection.request::<ThreadLoadedList>(&EmptyParams {}),
+            )
+            .await;
+            if !matches!(answer, Ok(Ok(_))) {
+                let reason = format!(
+                    "Codex stopped answering (no reply to a health check within {} s); Perch restarted it",
+                    limit.as_secs()
+                );
+                tracing::error!("{reason}");
+                *inner.hung.lock_unpoisoned() = Some((generation, reason));
+                connection.kill();
+            }
+            inner
+                .probing
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+        });
+    }
+
+    /// Why the child of `generation` was killed as hung, if it was.
+    pub fn hung(&self, generation: u64) -> Option<String> {
+        self.inner.hung(generation)
     }
 
     /// Stops the child (SIGTERM to its process group, SIGKILL after `grace`)
@@ -194,6 +255,13 @@ impl Supervisor {
 }
 
 impl Inner {
+    fn hung(&self, generation: u64) -> Option<String> {
+        match &*self.hung.lock_unpoisoned() {
+            Some((hung, reason)) if *hung == generation => Some(reason.clone()),
+            _ => None,
+        }
+    }
+
     fn set_health(&self, update: impl FnOnce(&mut Health)) -> Health {
         self.health.send_modify(update);
         self.health.borrow().clone()
@@ -308,7 +376,9 @@ impl Inner {
                     if started.elapsed() >= self.config.stable_after {
                         failures = 0;
                     }
-                    exit_report.unwrap_or_else(|| "the Codex app-server stopped".into())
+                    self.hung(generation)
+                        .or(exit_report)
+                        .unwrap_or_else(|| "the Codex app-server stopped".into())
                 }
                 Err(err) => err.to_string(),
             };

@@ -116,6 +116,7 @@ fn every_request_perch_sends_matches_the_pinned_schema() {
             api_key: "sk-x".into(),
         }),
         request::<AccountLoginStart>(LoginParams::ChatgptDeviceCode),
+        request::<AccountLogout>(()),
     ];
     assert_eq!(
         requests

@@ -39,17 +39,6 @@ pub fn make_private(data_dir: &Path) -> std::io::Result<usize> {
     Ok(changed)
 }
 
-/// Writes `contents` to a file only its owner can read.
-pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, FILE_MODE);
-    options.open(path)?.write_all(contents)?;
-    restrict(path, FILE_MODE).map(|_| ())
-}
-
 const DIR_MODE: u32 = 0o700;
 const FILE_MODE: u32 = 0o600;
 
@@ -98,7 +87,7 @@ mod tests {
         assert_eq!(mode(&data.join("perch.db")), 0o600);
         assert_eq!(mode(&data.join("logs/perch.log.2026-12-05")), 0o600);
         assert_eq!(make_private(&data)?, 0, "nothing left to change");
-        write_private(&data.join("server.json"), b"{}")?;
+        stdx::write_private(&data.join("server.json"), b"{}")?;
         assert_eq!(mode(&data.join("server.json")), 0o600);
         Ok(())
     }

@@ -180,7 +180,11 @@ impl Server {
             agent.clone(),
         )
         .await?;
-        let auth = Arc::new(Auth::new(token, allowed_hosts));
+        // Browser sessions outlive a restart (digests in a 0600 file).
+        let auth = Arc::new(
+            Auth::new(token, allowed_hosts)
+                .with_sessions_file(data_dir.join("browser-sessions.json")),
+        );
         let router = perch_api::router(
             runtime.clone(),
             ApiOptions {
@@ -214,19 +218,18 @@ impl Server {
             task,
         };
         let record = serde_json::json!({ "url": server.url, "pid": std::process::id() });
-        let launched =
-            match crate::private::write_private(&server.server_file, record.to_string().as_bytes())
-            {
-                Ok(()) => {
-                    let mcp = server.network.mcp.attachment();
-                    server
-                        .runtime
-                        .launch_codex(Some(mcp))
-                        .await
-                        .map_err(ServerError::from)
-                }
-                Err(e) => Err(io(format!("writing {}", server.server_file.display()))(e)),
-            };
+        let launched = match stdx::write_private(&server.server_file, record.to_string().as_bytes())
+        {
+            Ok(()) => {
+                let mcp = server.network.mcp.attachment();
+                server
+                    .runtime
+                    .launch_codex(Some(mcp))
+                    .await
+                    .map_err(ServerError::from)
+            }
+            Err(e) => Err(io(format!("writing {}", server.server_file.display()))(e)),
+        };
         // After the peer joined and Codex was launched: a wakeup for the
         // peer session can find it.
         let started =

@@ -8,18 +8,16 @@ use perch_agent::planner::NewPlan;
 use perch_agent::wakeups::{
     CreatedBy, MillisOrText, Misfire, NewSchedule, NewWakeup, RunStatus, Target, WakeupRun,
 };
-use perch_host::server::{Server, ServerOptions};
+use perch_host::server::Server;
 use perch_runtime::model::{EventKind, NewSession};
 use perch_runtime::settings::{MemorySettingsPatch, SettingsPatch};
-use perch_runtime::Event;
 use perch_test_support::{CodexEnv, Script, ScriptedModel};
 use serde_json::json;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast::{error::RecvError, Receiver};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-const WAIT: Duration = Duration::from_secs(60);
+mod common;
+
+use common::{start_with_config, until, TestResult, WAIT};
 
 /// A Perch with the relay off (these tests are about the agent's own state).
 async fn start(
@@ -36,44 +34,12 @@ async fn start_with(
     policy: &str,
     relay_listen: &str,
 ) -> Result<Server, Box<dyn std::error::Error>> {
-    std::env::set_var("PERCH_SECRET_STORE", "file");
-    std::fs::write(
-        env.data().join("config.toml"),
-        env.perch_config(&model.base_url(), policy),
-    )?;
-    let server = Server::start(ServerOptions {
-        data_dir: env.data(),
-        listen: Some("127.0.0.1:0".into()),
-        ui_dir: None,
-        config_path: None,
-        autostart: None,
-        logs_dir: None,
-        relay_listen: Some(relay_listen.into()),
-    })
-    .await?;
-    let status = server.runtime.wait_ready(WAIT).await;
-    assert_eq!(status.state, perch_runtime::CodexState::Ready, "{status:?}");
-    Ok(server)
-}
-
-/// The first event `pick` accepts, within the bound.
-async fn until<T>(
-    live: &mut Receiver<Arc<Event>>,
-    what: &str,
-    pick: impl Fn(&EventKind) -> Option<T>,
-) -> Result<T, String> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        match tokio::time::timeout_at(deadline, live.recv()).await {
-            Ok(Ok(event)) => {
-                if let Some(found) = pick(&event.kind) {
-                    return Ok(found);
-                }
-            }
-            Ok(Err(RecvError::Lagged(_))) => {}
-            _ => return Err(format!("never saw {what}")),
-        }
-    }
+    start_with_config(
+        env,
+        &env.perch_config(&model.base_url(), policy),
+        relay_listen,
+    )
+    .await
 }
 
 fn turn_completed(turn: &str) -> impl Fn(&EventKind) -> Option<String> + '_ {

@@ -24,6 +24,36 @@ pub struct AccountState {
     /// Whether the provider Codex uses needs an OpenAI sign-in (a
     /// configured provider of its own needs none).
     pub requires_openai_auth: bool,
+    /// Perch runs Codex on the person's own Codex home (`~/.codex`, or
+    /// `CODEX_HOME`): signing in or out here does so for the Codex CLI too.
+    #[serde(default)]
+    pub shared_with_codex_cli: bool,
+}
+
+impl AccountState {
+    /// Codex needs an OpenAI sign-in and has none: no turn can run.
+    pub fn needs_sign_in(&self) -> bool {
+        self.requires_openai_auth && self.account.is_none()
+    }
+
+    /// Who the account is, for a person ("signed in with ChatGPT as …").
+    pub fn describe(&self) -> String {
+        match &self.account {
+            Some(Account::Chatgpt { email, plan_type }) => {
+                let who = email.as_deref().unwrap_or("a ChatGPT account");
+                match plan_type {
+                    Some(plan) => format!("signed in with ChatGPT as {who} ({plan})"),
+                    None => format!("signed in with ChatGPT as {who}"),
+                }
+            }
+            Some(Account::ApiKey) => "signed in with an OpenAI API key".into(),
+            Some(Account::AmazonBedrock) => "signed in with Amazon Bedrock".into(),
+            Some(Account::Gcp) => "signed in with Google Cloud".into(),
+            Some(Account::Other) => "signed in".into(),
+            None if self.requires_openai_auth => "not signed in".into(),
+            None => "the configured model provider needs no sign-in".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]

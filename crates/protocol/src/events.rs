@@ -1,6 +1,7 @@
 //! `GET /api/events`: every event on the bus, as the SSE stream sends it
 //! (the `type` tag is the SSE `event:` name too).
 
+use crate::account::AccountState;
 use crate::approvals::Approval;
 use crate::changes::AgentChange;
 use crate::items::Item;
@@ -128,6 +129,23 @@ pub enum EventKind {
     /// registered it again. `message` says what happened and what to do.
     #[serde(rename = "peer.fenced")]
     PeerFenced { id: String, message: String },
+    /// Codex had trouble with the model during a turn: it retries
+    /// (`willRetry`), or gives up (the turn then fails with it).
+    #[serde(rename = "turn.problem")]
+    TurnProblem {
+        session_id: String,
+        turn_id: Option<String>,
+        problem: TurnProblem,
+    },
+    /// Whom Codex is signed in as changed (or was first read).
+    #[serde(rename = "account.updated")]
+    AccountUpdated { account: AccountState },
+    /// A sign-in Perch started ended: `error` says why it failed.
+    #[serde(rename = "account.login")]
+    LoginCompleted {
+        success: bool,
+        error: Option<String>,
+    },
     /// A peer-driven turn asked for a change that waits for the person.
     #[serde(rename = "change.pending")]
     ChangePending { change: Box<AgentChange> },
@@ -160,6 +178,33 @@ pub enum EventKind {
     WakeupRun { run: WakeupRun, notify: bool },
 }
 
+/// What went wrong between Codex and the model, for a person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnProblem {
+    pub kind: ProblemKind,
+    /// Codex's words.
+    pub message: String,
+    /// Codex tries again by itself.
+    pub will_retry: bool,
+    /// The endpoint's HTTP status, when it answered.
+    pub http_status: Option<u16>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ProblemKind {
+    /// The model endpoint cannot be reached (refused, cut, no network).
+    Unreachable,
+    /// Too many requests, or a usage limit.
+    RateLimited,
+    /// The endpoint answered with an HTTP error.
+    HttpError,
+    /// Codex changed how it talks to the model (a fallback).
+    Fallback,
+    Other,
+}
+
 impl EventKind {
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -181,6 +226,9 @@ impl EventKind {
             Self::PeerStatus { .. } => "peer.status",
             Self::PeerDeliveryFailed { .. } => "peer.failed",
             Self::PeerFenced { .. } => "peer.fenced",
+            Self::TurnProblem { .. } => "turn.problem",
+            Self::AccountUpdated { .. } => "account.updated",
+            Self::LoginCompleted { .. } => "account.login",
             Self::ChangePending { .. } => "change.pending",
             Self::ChangeDecided { .. } => "change.decided",
             Self::MemoryChanged { .. } => "memory.changed",

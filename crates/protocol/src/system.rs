@@ -62,6 +62,9 @@ pub struct Status {
     pub data_dir: String,
     /// Things a person should fix (secrets outside the keyring, ...).
     pub warnings: Vec<String>,
+    /// Whom Codex is signed in as, as Perch last read it (`null` until
+    /// Codex first answered); no Codex request is made for it.
+    pub account: Option<crate::account::AccountState>,
 }
 
 /// A model Codex offers (`GET /api/models`).

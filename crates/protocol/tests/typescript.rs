@@ -11,7 +11,7 @@ use perch_protocol::changes::{
     AgentChange, ChangeQuery, ChangeStatus, PeerSender, Provenance, ProvenanceKind,
 };
 use perch_protocol::errors::{ErrorBody, ErrorDetail};
-use perch_protocol::events::{DeltaKind, Event, EventKind};
+use perch_protocol::events::{DeltaKind, Event, EventKind, ProblemKind, TurnProblem};
 use perch_protocol::items::{ChangeKind, FileChange, Item, ItemStatus, ToolError, UserInput};
 use perch_protocol::memory::{
     BulkDelete, Deleted, ImportReport, Memory, MemoryAction, MemoryFormat, MemoryPatch,
@@ -157,6 +157,8 @@ fn render() -> String {
         Wakeup::decl(&config),
         NewWakeup::decl(&config),
         WakeupPatch::decl(&config),
+        TurnProblem::decl(&config),
+        ProblemKind::decl(&config),
         Event::decl(&config),
         EventKind::decl(&config),
         DeltaKind::decl(&config),

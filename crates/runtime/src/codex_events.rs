@@ -15,6 +15,7 @@ use crate::model::{Decision, TurnStatus};
 use crate::runtime::{first_line, new_id, PendingRequest, Runtime};
 use perch_codex::protocol::*;
 use perch_codex::{RequestId, ServerMessage, SupervisorEvent};
+use perch_protocol::events::{ProblemKind, TurnProblem};
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 use stdx::now_ms;
@@ -55,6 +56,7 @@ impl Runtime {
                 if restarted && !to_resume.is_empty() {
                     self.resume_after_restart(to_resume);
                 }
+                self.refresh_account_later();
             }
             SupervisorEvent::Message {
                 generation,
@@ -70,10 +72,18 @@ impl Runtime {
     }
 
     fn on_notification(&self, notification: ServerNotification) {
-        if let Some(thread_id) = notification.thread_id() {
+        // Progress resets the stall watch and the unreachable watch; Codex's
+        // retries and warnings are not progress (a turn that only retries
+        // must be said stalled, and ended once the model stays unreachable).
+        let trouble = matches!(
+            notification,
+            ServerNotification::Error(_) | ServerNotification::Warning(_)
+        );
+        if let (Some(thread_id), false) = (notification.thread_id(), trouble) {
             if let Some(active) = self.lock().active.get_mut(thread_id) {
                 active.last_event = Instant::now();
                 active.stalled = false;
+                active.unreachable = None;
             }
         }
         let publish = |kind| {
@@ -147,25 +157,96 @@ impl Runtime {
                 });
             }
             ServerNotification::Error(n) => {
-                // A failing turn also ends with turn/completed(failed); retries
-                // ("Reconnecting… 2/5") are worth showing while they happen.
-                if n.will_retry {
-                    publish(EventKind::Warning {
-                        session_id: n.thread_id,
-                        message: n.error.message,
-                    });
-                }
+                let class = n.error.class();
+                let problem = TurnProblem {
+                    kind: match class {
+                        ErrorClass::Unreachable => ProblemKind::Unreachable,
+                        ErrorClass::RateLimited => ProblemKind::RateLimited,
+                        ErrorClass::Http(_) => ProblemKind::HttpError,
+                        ErrorClass::Other => ProblemKind::Other,
+                    },
+                    http_status: n.error.http_status().or(match class {
+                        ErrorClass::Http(status) => Some(status),
+                        _ => None,
+                    }),
+                    message: n.error.message,
+                    will_retry: n.will_retry,
+                };
+                self.turn_trouble(n.thread_id, n.turn_id, problem);
             }
-            ServerNotification::Warning(n) => publish(EventKind::Warning {
-                session_id: n.thread_id,
-                message: n.message,
-            }),
+            ServerNotification::Warning(n) => {
+                let lower = n.message.to_ascii_lowercase();
+                let kind =
+                    if lower.contains("reconnecting") || lower.contains("waiting for network") {
+                        ProblemKind::Unreachable
+                    } else if lower.contains("falling back") {
+                        ProblemKind::Fallback
+                    } else {
+                        ProblemKind::Other
+                    };
+                let problem = TurnProblem {
+                    kind,
+                    message: n.message,
+                    will_retry: kind == ProblemKind::Unreachable,
+                    http_status: None,
+                };
+                self.turn_trouble(n.thread_id, None, problem);
+            }
             ServerNotification::ServerRequestResolved(_)
             | ServerNotification::ThreadNameUpdated(_) => {}
+            ServerNotification::Other { method, params } if method == "account/login/completed" => {
+                publish(EventKind::LoginCompleted {
+                    success: params["success"].as_bool().unwrap_or(false),
+                    error: params["error"].as_str().map(String::from),
+                });
+                self.refresh_account_later()
+            }
+            ServerNotification::Other { method, .. } if method == "account/updated" => {
+                self.refresh_account_later()
+            }
             ServerNotification::Other { method, .. } => {
                 tracing::trace!("codex notification {method}")
             }
         }
+    }
+
+    /// Says a turn's trouble with the model (live, typed), and starts the
+    /// unreachable watch when Codex cannot reach the model. Trouble outside a
+    /// turn is a plain warning.
+    fn turn_trouble(
+        &self,
+        thread_id: Option<String>,
+        turn_id: Option<String>,
+        problem: TurnProblem,
+    ) {
+        let Some(session_id) = thread_id else {
+            self.bus.publish(EventKind::Warning {
+                session_id: None,
+                message: problem.message,
+            });
+            return;
+        };
+        let turn_id = {
+            let mut state = self.lock();
+            let active = state.active.get_mut(&session_id);
+            let running = active.as_ref().map(|a| a.turn_id.clone());
+            if let (Some(active), ProblemKind::Unreachable, true) =
+                (active, problem.kind, problem.will_retry)
+            {
+                let since = active
+                    .unreachable
+                    .as_ref()
+                    .map_or_else(Instant::now, |(s, _)| *s);
+                active.unreachable = Some((since, problem.message.clone()));
+            }
+            turn_id.or(running)
+        };
+        self.watchdog.notify_one();
+        self.bus.publish(EventKind::TurnProblem {
+            session_id,
+            turn_id,
+            problem,
+        });
     }
 
     /// Keeps the completed item's line in the session's transcript.
@@ -234,15 +315,20 @@ impl Runtime {
         status: TurnStatus,
         error: Option<String>,
     ) {
-        {
+        let error = {
             let mut state = self.lock();
-            if state
-                .active
-                .get(session_id)
-                .is_some_and(|a| a.turn_id == turn_id)
-            {
-                state.active.remove(session_id);
-            }
+            // Perch's own reason for ending it says more than Codex's.
+            let ours = match state.active.get(session_id) {
+                Some(active) if active.turn_id == turn_id => {
+                    state.active.remove(session_id).and_then(|a| a.end_reason)
+                }
+                _ => None,
+            };
+            let error = if status == TurnStatus::Completed {
+                error
+            } else {
+                ours.or(error)
+            };
             // A compaction is a turn too: when one ends, it has.
             state.compacting.remove(session_id);
             let at = now_ms();
@@ -274,7 +360,8 @@ impl Runtime {
                     self.spawn_recorder();
                 }
             }
-        }
+            error
+        };
         self.after_turn(session_id, turn_id, status, error.as_deref());
         self.bus.publish(EventKind::TurnCompleted {
             session_id: session_id.into(),
@@ -521,10 +608,15 @@ impl Runtime {
                 }
             }
         }
-        interrupt_running_turns(
-            self,
-            "the Codex app-server stopped during this turn; Perch restarted it",
-        );
+        let reason = self
+            .supervisor()
+            .ok()
+            .and_then(|s| s.hung(generation))
+            .map(|hung| format!("{hung} during this turn"))
+            .unwrap_or_else(|| {
+                "the Codex app-server stopped during this turn; Perch restarted it".into()
+            });
+        interrupt_running_turns(self, &reason);
     }
 
     fn resume_after_restart(&self, threads: Vec<String>) {

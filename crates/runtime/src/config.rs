@@ -283,8 +283,13 @@ pub struct CodexConfig {
     /// Working directory of new sessions; default: the home directory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<PathBuf>,
-    /// A running turn with no event for this long is marked stalled.
+    /// A running turn with no progress for this long is marked stalled
+    /// (said, not ended).
     pub stall_timeout_secs: u64,
+    /// A running turn whose model Codex cannot reach (reconnecting, waiting
+    /// for network) for this long, with no progress, is ended with that
+    /// reason; 0 never ends it.
+    pub unreachable_timeout_secs: u64,
     /// A pending approval is answered with `approval_timeout_decision` after this long.
     pub approval_timeout_secs: u64,
     pub approval_timeout_decision: Decision,
@@ -301,6 +306,7 @@ impl Default for CodexConfig {
             effort: None,
             cwd: None,
             stall_timeout_secs: 120,
+            unreachable_timeout_secs: 90,
             approval_timeout_secs: 900,
             approval_timeout_decision: Decision::Decline,
             request_timeout_secs: 60,
@@ -325,6 +331,21 @@ pub struct ProviderConfig {
     pub env_key: Option<String>,
     #[serde(default = "default_wire_api")]
     pub wire_api: String,
+    /// How often Codex retries a request, and a stream cut short, before the
+    /// turn fails (default 1: fail fast rather than retry for minutes).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub request_max_retries: u32,
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub stream_max_retries: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 impl ProviderConfig {
@@ -421,8 +442,10 @@ impl Config {
             if p.env_key.is_some() || stored_key {
                 table.push_str(&format!(", env_key={}", quote(p.key_env())));
             }
-            // Fail fast rather than retry for minutes against a local server.
-            table.push_str(", request_max_retries=1, stream_max_retries=1");
+            table.push_str(&format!(
+                ", request_max_retries={}, stream_max_retries={}",
+                p.request_max_retries, p.stream_max_retries
+            ));
             args.push(format!("model_providers.{}={{{table}}}", p.id));
             args.push(format!("model_provider={}", quote(&p.id)));
         }
@@ -500,6 +523,8 @@ mod tests {
             base_url: "http://127.0.0.1:1/v1".into(),
             env_key: None,
             wire_api: "responses".into(),
+            request_max_retries: 1,
+            stream_max_retries: 4,
         });
         config.save(&path)?;
         let loaded = Config::load(&path)?;

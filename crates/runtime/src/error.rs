@@ -34,6 +34,9 @@ pub enum Error {
     Upstream(String),
     #[error(transparent)]
     Host(#[from] crate::host::HostError),
+    /// Codex needs an OpenAI sign-in and has none: no turn can run.
+    #[error("Codex is not signed in, so no turn can run. Sign in with `perch login` (a ChatGPT device code, or `perch login --api-key`), on Perch's sign-in screen, or configure a model provider that needs no sign-in ([provider] in config.toml, docs/config.md).")]
+    NotSignedIn,
 }
 
 impl Error {

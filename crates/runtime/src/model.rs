@@ -59,7 +59,10 @@ pub fn codex_decision(decision: Decision) -> perch_codex::protocol::Decision {
 }
 
 /// Whom Codex is signed in as, for clients.
-pub fn account_state_of(read: perch_codex::protocol::AccountReadResult) -> AccountState {
+pub fn account_state_of(
+    read: perch_codex::protocol::AccountReadResult,
+    shared_with_codex_cli: bool,
+) -> AccountState {
     use perch_codex::protocol::CodexAccount as Codex;
     AccountState {
         account: read.account.map(|account| match account {
@@ -70,6 +73,7 @@ pub fn account_state_of(read: perch_codex::protocol::AccountReadResult) -> Accou
             Codex::Other => Account::Other,
         }),
         requires_openai_auth: read.requires_openai_auth,
+        shared_with_codex_cli,
     }
 }
 

@@ -290,6 +290,9 @@ fn validate_provider(p: ProviderSettings) -> Result<ProviderConfig> {
         base_url: url,
         env_key: p.env_key.filter(|k| !k.is_empty()),
         wire_api: p.wire_api,
+        // Not in Settings: the file's keys (docs/config.md).
+        request_max_retries: 1,
+        stream_max_retries: 1,
     })
 }
 

@@ -24,6 +24,23 @@ pub fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
     }
 }
 
+/// Writes `contents` to `path`, a file only its owner may read or write
+/// (made so if it existed with a wider mode).
+pub fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(contents)
+}
+
 /// Milliseconds since the Unix epoch (0 for a clock before 1970).
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

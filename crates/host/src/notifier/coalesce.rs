@@ -39,6 +39,13 @@ impl Coalescer {
                         change_id: None,
                         ..note
                     },
+                    Kind::Change => Note {
+                        summary: format!("{count} changes your agent asked for wait for you"),
+                        body: "Open Perch to accept or discard them.".into(),
+                        target: OpenTarget::Changes,
+                        change_id: None,
+                        ..note
+                    },
                     Kind::TurnFinished => Note {
                         summary: format!("Perch finished {count} turns"),
                         target: OpenTarget::Dashboard,

@@ -223,7 +223,7 @@ impl Notifier {
                 notification.action("reply", "Reply");
             }
         }
-        if kind == Kind::Approval {
+        if matches!(kind, Kind::Approval | Kind::Change) {
             notification.urgency(notify_rust::Urgency::Critical);
         }
         let shown = tokio::task::spawn_blocking(move || notification.show()).await;

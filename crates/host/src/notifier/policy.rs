@@ -51,6 +51,9 @@ impl OpenTarget {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Approval,
+    /// A change a peer-driven turn asked for waits for the person: answered
+    /// like an approval, but merged only with its own kind.
+    Change,
     TurnFinished,
     Codex,
     Error,
@@ -80,7 +83,8 @@ pub fn note_for(
     window_visible: bool,
 ) -> Option<Note> {
     let allowed = |kind: Kind, wanted: bool| {
-        wanted && (!config.dnd || (kind == Kind::Approval && config.dnd_allows_approvals))
+        let asks = matches!(kind, Kind::Approval | Kind::Change);
+        wanted && (!config.dnd || (asks && config.dnd_allows_approvals))
     };
     match event {
         EventKind::ApprovalRequested { approval } if allowed(Kind::Approval, config.approvals) => {
@@ -171,7 +175,7 @@ pub fn note_for(
         }
         // A change a peer-driven turn asked for waits for the person: as an
         // approval does, it notifies whatever the turn settings say.
-        EventKind::ChangePending { change } => allowed(Kind::Approval, config.approvals).then(|| {
+        EventKind::ChangePending { change } => allowed(Kind::Change, config.approvals).then(|| {
             let who = change
                 .provenance
                 .senders
@@ -191,7 +195,7 @@ pub fn note_for(
                 format!("a turn answering {who}")
             };
             Note {
-                kind: Kind::Approval,
+                kind: Kind::Change,
                 summary: clean(&format!("Your agent asks: {}", change.summary)),
                 body: clean(&format!(
                     "From {why}. Nothing happens until you accept it (Changes page, or `perch changes accept {}`).",

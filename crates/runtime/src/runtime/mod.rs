@@ -127,6 +127,9 @@ pub struct Runtime {
     codex_launched: tokio::sync::watch::Sender<bool>,
     pub(crate) state: Mutex<State>,
     pub(crate) watchdog: Arc<tokio::sync::Notify>,
+    /// Whom Codex is signed in as, as last read (`account.rs`): status and
+    /// the turn guard read it without asking Codex.
+    pub(crate) account: Mutex<Option<perch_protocol::account::AccountState>>,
     /// For tasks the runtime spawns about itself (timeouts, resumes).
     pub(crate) me: Weak<Runtime>,
 }
@@ -201,8 +204,15 @@ pub(crate) struct AppliedCodexSettings {
 pub(crate) struct Active {
     pub turn_id: String,
     pub started_at: i64,
+    /// The last sign of progress (an item, a delta, usage): Codex's
+    /// retries and warnings are not progress.
     pub last_event: Instant,
     pub stalled: bool,
+    /// Since when Codex says it cannot reach the model (reconnecting,
+    /// waiting for network), and what it said last; cleared by progress.
+    pub unreachable: Option<(Instant, String)>,
+    /// Why Perch itself ended the turn: recorded as the turn's error.
+    pub end_reason: Option<String>,
 }
 
 pub(crate) struct PendingRequest {
@@ -260,6 +270,7 @@ impl Runtime {
             codex_launched: tokio::sync::watch::channel(false).0,
             state: Mutex::new(State::default()),
             watchdog: Arc::new(tokio::sync::Notify::new()),
+            account: Mutex::new(None),
             me: me.clone(),
         });
         crate::codex_events::spawn_event_loop(Arc::downgrade(&runtime), events_rx);
@@ -504,6 +515,7 @@ impl Runtime {
             model: config.codex.model,
             data_dir: self.data_dir.display().to_string(),
             warnings: self.secrets.warning().into_iter().collect(),
+            account: self.known_account(),
         })
     }
 
@@ -647,13 +659,38 @@ fn spawn_watchdog(runtime: Weak<Runtime>) {
     tokio::spawn(async move {
         loop {
             let Some(rt) = runtime.upgrade() else { return };
-            let limit = Duration::from_secs(rt.config().codex.stall_timeout_secs.max(1));
+            let codex = rt.config().codex;
+            let limit = Duration::from_secs(codex.stall_timeout_secs.max(1));
+            // 0: never end a turn for an unreachable model.
+            let unreachable_limit = (codex.unreachable_timeout_secs > 0)
+                .then(|| Duration::from_secs(codex.unreachable_timeout_secs));
             let mut stalled = Vec::new();
+            let mut to_end = Vec::new();
             let next_deadline = {
                 let mut state = rt.lock();
                 let now = Instant::now();
                 let mut next: Option<Instant> = None;
-                for (session_id, active) in state.active.iter_mut().filter(|(_, a)| !a.stalled) {
+                let mut wake_at = |deadline: Instant| {
+                    next = Some(next.map_or(deadline, |n: Instant| n.min(deadline)));
+                };
+                for (session_id, active) in state.active.iter_mut() {
+                    if let (Some((since, said)), Some(bound), None) =
+                        (&active.unreachable, unreachable_limit, &active.end_reason)
+                    {
+                        if *since + bound <= now {
+                            let reason = format!(
+                                "the model endpoint could not be reached for {} s ({said}); Perch ended the turn (`unreachable_timeout_secs` in [codex])",
+                                bound.as_secs()
+                            );
+                            active.end_reason = Some(reason.clone());
+                            to_end.push((session_id.clone(), active.turn_id.clone(), reason));
+                        } else {
+                            wake_at(*since + bound);
+                        }
+                    }
+                    if active.stalled {
+                        continue;
+                    }
                     let deadline = active.last_event + limit;
                     if deadline <= now {
                         active.stalled = true;
@@ -663,11 +700,29 @@ fn spawn_watchdog(runtime: Weak<Runtime>) {
                             now - active.last_event,
                         ));
                     } else {
-                        next = Some(next.map_or(deadline, |n| n.min(deadline)));
+                        wake_at(deadline);
                     }
                 }
                 next
             };
+            for (session_id, turn_id, reason) in to_end {
+                tracing::warn!("ending turn {turn_id} in session {session_id}: {reason}");
+                let me = rt.me.clone();
+                tokio::spawn(async move {
+                    let Some(rt) = me.upgrade() else { return };
+                    if let Err(err) = rt.interrupt(&session_id).await {
+                        tracing::warn!("ending turn {turn_id}: {err}");
+                    }
+                });
+            }
+            if !stalled.is_empty() {
+                // Silence may be a hung child: ask it something cheap.
+                if let Ok(supervisor) = rt.supervisor() {
+                    if let Ok((generation, _)) = supervisor.connection() {
+                        supervisor.check_alive(generation);
+                    }
+                }
+            }
             for (session_id, turn_id, silent) in stalled {
                 tracing::warn!(
                     "turn {turn_id} in session {session_id} stalled: no event for {silent:?}"

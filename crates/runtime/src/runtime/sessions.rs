@@ -276,9 +276,16 @@ impl Runtime {
         Ok(turns
             .into_iter()
             .map(|t| HistoryTurn {
+                // Codex keeps no reason for an interruption; Perch recorded one.
+                error: t.error.map(|e| e.message).or_else(|| {
+                    self.store
+                        .turn_outcome(&t.id)
+                        .ok()
+                        .flatten()
+                        .and_then(|(_, error)| error)
+                }),
                 id: t.id,
                 status: turn_status_of(t.status),
-                error: t.error.map(|e| e.message),
                 items: t
                     .items
                     .into_iter()

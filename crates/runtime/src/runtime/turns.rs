@@ -27,6 +27,7 @@ impl Runtime {
                 "the message is longer than {MAX_MESSAGE_CHARS} characters"
             )));
         }
+        self.require_sign_in().await?;
         let session = self.session(id)?;
         if session.archived {
             return Err(Error::Conflict(
@@ -119,6 +120,8 @@ impl Runtime {
                 started_at: now,
                 last_event: Instant::now(),
                 stalled: false,
+                unreachable: None,
+                end_reason: None,
             },
         );
         drop(state);

@@ -45,7 +45,12 @@ account: Account | null,
  * Whether the provider Codex uses needs an OpenAI sign-in (a
  * configured provider of its own needs none).
  */
-requiresOpenaiAuth: boolean, };
+requiresOpenaiAuth: boolean, 
+/**
+ * Perch runs Codex on the person's own Codex home (`~/.codex`, or
+ * `CODEX_HOME`): signing in or out here does so for the Codex CLI too.
+ */
+sharedWithCodexCli: boolean, };
 
 export type Account = { "type": "apiKey" } | { "type": "chatgpt", email: string | null, 
 /**
@@ -141,7 +146,12 @@ version: string, codex: CodexStatus, activeTurns: Array<ActiveTurn>, pendingAppr
 /**
  * Things a person should fix (secrets outside the keyring, ...).
  */
-warnings: Array<string>, };
+warnings: Array<string>, 
+/**
+ * Whom Codex is signed in as, as Perch last read it (`null` until
+ * Codex first answered); no Codex request is made for it.
+ */
+account: AccountState | null, };
 
 export type ModelInfo = { id: string, displayName: string, 
 /**
@@ -779,6 +789,22 @@ graceMs?: number, notify?: boolean,
  */
 enabled?: boolean, };
 
+export type TurnProblem = { kind: ProblemKind, 
+/**
+ * Codex's words.
+ */
+message: string, 
+/**
+ * Codex tries again by itself.
+ */
+willRetry: boolean, 
+/**
+ * The endpoint's HTTP status, when it answered.
+ */
+httpStatus: number | null, };
+
+export type ProblemKind = "unreachable" | "rateLimited" | "httpError" | "fallback" | "other";
+
 export type Event = { 
 /**
  * 1, 2, 3… without gaps; the SSE `id:` (`Last-Event-ID` replays after it).
@@ -787,8 +813,8 @@ seq: number,
 /**
  * Unix milliseconds.
  */
-at: number, } & ({ "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, item: Item, } | { "type": "item.completed", sessionId: string, turnId: string, item: Item, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "peer.fenced", id: string, message: string, } | { "type": "change.pending", change: AgentChange, } | { "type": "change.decided", change: AgentChange, } | { "type": "memory.changed", action: MemoryAction, ids: Array<number>, } | { "type": "plan.changed", planId: number, plan: Plan | null, } | { "type": "wakeup.changed", wakeupId: number, wakeup: Wakeup | null, } | { "type": "wakeup.run", run: WakeupRun, notify: boolean, });
+at: number, } & ({ "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, item: Item, } | { "type": "item.completed", sessionId: string, turnId: string, item: Item, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "peer.fenced", id: string, message: string, } | { "type": "turn.problem", sessionId: string, turnId: string | null, problem: TurnProblem, } | { "type": "account.updated", account: AccountState, } | { "type": "account.login", success: boolean, error: string | null, } | { "type": "change.pending", change: AgentChange, } | { "type": "change.decided", change: AgentChange, } | { "type": "memory.changed", action: MemoryAction, ids: Array<number>, } | { "type": "plan.changed", planId: number, plan: Plan | null, } | { "type": "wakeup.changed", wakeupId: number, wakeup: Wakeup | null, } | { "type": "wakeup.run", run: WakeupRun, notify: boolean, });
 
-export type EventKind = { "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, item: Item, } | { "type": "item.completed", sessionId: string, turnId: string, item: Item, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "peer.fenced", id: string, message: string, } | { "type": "change.pending", change: AgentChange, } | { "type": "change.decided", change: AgentChange, } | { "type": "memory.changed", action: MemoryAction, ids: Array<number>, } | { "type": "plan.changed", planId: number, plan: Plan | null, } | { "type": "wakeup.changed", wakeupId: number, wakeup: Wakeup | null, } | { "type": "wakeup.run", run: WakeupRun, notify: boolean, };
+export type EventKind = { "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, item: Item, } | { "type": "item.completed", sessionId: string, turnId: string, item: Item, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "peer.fenced", id: string, message: string, } | { "type": "turn.problem", sessionId: string, turnId: string | null, problem: TurnProblem, } | { "type": "account.updated", account: AccountState, } | { "type": "account.login", success: boolean, error: string | null, } | { "type": "change.pending", change: AgentChange, } | { "type": "change.decided", change: AgentChange, } | { "type": "memory.changed", action: MemoryAction, ids: Array<number>, } | { "type": "plan.changed", planId: number, plan: Plan | null, } | { "type": "wakeup.changed", wakeupId: number, wakeup: Wakeup | null, } | { "type": "wakeup.run", run: WakeupRun, notify: boolean, };
 
 export type DeltaKind = "agentMessage" | "reasoning" | "commandOutput" | "fileChange";

@@ -1,0 +1,177 @@
+//! When a turn cannot run, or cannot finish (issue 15): not signed in, a
+//! model endpoint that cannot be reached, HTTP errors, a Codex child that
+//! stops answering. Perch says so at once, in words, and ends what cannot
+//! finish with the reason recorded. The real pinned Codex and the scripted
+//! model; the tests check the order of events, never deadlines.
+
+mod common;
+
+use common::{start_with_config, until, TestResult};
+use perch_protocol::events::{ProblemKind, TurnProblem};
+use perch_runtime::model::{EventKind, NewSession};
+use perch_test_support::{CodexEnv, Script, ScriptedModel};
+
+/// The end of `turn`: its status and recorded error.
+fn turn_end(turn: &str) -> impl Fn(&EventKind) -> Option<(String, Option<String>)> + '_ {
+    move |kind| match kind {
+        EventKind::TurnCompleted {
+            turn_id,
+            status,
+            error,
+            ..
+        } if turn_id == turn => Some((status.as_str().to_string(), error.clone())),
+        _ => None,
+    }
+}
+
+fn problem(kind: &EventKind) -> Option<TurnProblem> {
+    match kind {
+        EventKind::TurnProblem { problem, .. } => Some(problem.clone()),
+        _ => None,
+    }
+}
+
+/// Codex on its own OpenAI provider with a fresh Codex home has no sign-in:
+/// a message is refused with `NotSignedIn` (409 `not_signed_in` in the
+/// API), naming `perch login`, before Codex or the model is asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_sign_in_a_turn_is_refused_before_codex_is_asked() -> TestResult {
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    let with_provider = env.perch_config(&model.base_url(), "guarded");
+    let config = with_provider
+        .split("\n[provider]")
+        .next()
+        .ok_or("no config")?;
+    let server = start_with_config(&env, config, "off").await?;
+    let rt = server.runtime.clone();
+    let account = rt.account().await?;
+    assert!(account.needs_sign_in(), "{account:?}");
+    assert!(
+        !account.shared_with_codex_cli,
+        "Perch gave Codex a home of its own here"
+    );
+    let status = rt.status()?;
+    assert_eq!(
+        status
+            .account
+            .as_ref()
+            .map(perch_runtime::model::AccountState::needs_sign_in),
+        Some(true),
+        "status shows it without asking Codex"
+    );
+    let session = rt.create_session(NewSession::default()).await?.id;
+    let refused = rt.send_message(&session, "Say hi").await;
+    let message = match refused {
+        Err(err @ perch_runtime::Error::NotSignedIn) => err.to_string(),
+        other => return Err(format!("expected NotSignedIn, got {other:?}").into()),
+    };
+    assert!(message.contains("perch login"), "{message}");
+    assert!(model.requests().is_empty(), "the model was asked");
+    server.stop().await;
+    Ok(())
+}
+
+/// A model endpoint nobody listens on: Codex retries; each retry is a
+/// `turn.problem` (unreachable, retrying) on the stream, and once the model
+/// stayed unreachable for `unreachable_timeout_secs` (2 here) Perch ends the
+/// turn, with that reason recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_that_cannot_be_reached_is_said_live_and_the_turn_ends_with_the_reason(
+) -> TestResult {
+    let env = CodexEnv::new()?;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let config = env
+        .perch_config(&format!("http://{closed}/v1"), "guarded")
+        .replacen("[codex]\n", "[codex]\nunreachable_timeout_secs = 2\n", 1)
+        // Codex says each stream retry ("Reconnecting... n/50"); request
+        // retries it makes silently.
+        + "request_max_retries = 0\nstream_max_retries = 50\n";
+    let server = start_with_config(&env, &config, "off").await?;
+    let rt = server.runtime.clone();
+    let session = rt.create_session(NewSession::default()).await?.id;
+    let mut live = rt.events().subscribe(None).live;
+    let turn = rt.send_message(&session, "Hello?").await?.turn_id;
+    // (Codex's warning that the scripted model has no metadata comes first.)
+    let said = until(&mut live, "the model's trouble", |kind| {
+        problem(kind).filter(|p| p.kind == ProblemKind::Unreachable)
+    })
+    .await?;
+    assert!(said.will_retry, "{said:?}");
+    let (status, error) = until(&mut live, "the turn's end", turn_end(&turn)).await?;
+    assert_eq!(status, "interrupted");
+    let error = error.ok_or("no reason recorded")?;
+    assert!(error.contains("could not be reached for 2 s"), "{error}");
+    let history = rt.history(&session).await?;
+    let recorded = history.last().and_then(|t| t.error.clone());
+    assert_eq!(recorded.as_deref(), Some(error.as_str()));
+    server.stop().await;
+    Ok(())
+}
+
+/// The model answers HTTP 500: the problem names the status and the turn
+/// fails with Codex's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_error_from_the_model_is_said_with_its_status() -> TestResult {
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    let server =
+        start_with_config(&env, &env.perch_config(&model.base_url(), "guarded"), "off").await?;
+    let rt = server.runtime.clone();
+    let session = rt.create_session(NewSession::default()).await?.id;
+    let mut live = rt.events().subscribe(None).live;
+    // Codex retries the request, then the stream, once each: every try fails.
+    for _ in 0..4 {
+        model.enqueue(Script::http_error(500));
+    }
+    let turn = rt.send_message(&session, "Hello?").await?.turn_id;
+    let said = until(&mut live, "the HTTP error", |kind| {
+        problem(kind).filter(|p| p.kind == ProblemKind::HttpError)
+    })
+    .await?;
+    assert_eq!(said.http_status, Some(500), "{said:?}");
+    let (status, error) = until(&mut live, "the turn's end", turn_end(&turn)).await?;
+    assert_eq!(status, "failed");
+    assert!(error.is_some());
+    server.stop().await;
+    Ok(())
+}
+
+/// A Codex child that stops answering (SIGSTOP) while a turn runs: the
+/// next request times out, a health check gets no answer, and the child is
+/// killed and restarted as after a crash; the turn is interrupted with the
+/// reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_codex_that_stops_answering_is_restarted_and_its_turn_says_why() -> TestResult {
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    let config = env.perch_config(&model.base_url(), "guarded").replacen(
+        "[codex]\n",
+        "[codex]\nrequest_timeout_secs = 2\n",
+        1,
+    );
+    let server = start_with_config(&env, &config, "off").await?;
+    let rt = server.runtime.clone();
+    let pid = rt.codex_status().pid.ok_or("no Codex pid")?;
+    let session = rt.create_session(NewSession::default()).await?.id;
+    let mut live = rt.events().subscribe(None).live;
+    model.enqueue(Script::hanging());
+    let turn = rt.send_message(&session, "Think slowly.").await?.turn_id;
+    assert_eq!(model.wait_for_requests(1, common::WAIT).await.len(), 1);
+    let stopped = std::process::Command::new("kill")
+        .args(["-STOP", &pid.to_string()])
+        .status()?;
+    assert!(stopped.success());
+    // A request to the stopped child times out: Perch checks it is alive.
+    assert!(rt.models().await.is_err(), "a stopped Codex answered");
+    let (status, error) = until(&mut live, "the turn's end", turn_end(&turn)).await?;
+    assert_eq!(status, "interrupted");
+    let error = error.ok_or("no reason recorded")?;
+    assert!(error.contains("Codex stopped answering"), "{error}");
+    let ready = rt.wait_ready(common::WAIT).await;
+    assert_eq!(ready.state, perch_runtime::CodexState::Ready, "{ready:?}");
+    assert_ne!(ready.pid, Some(pid), "a new child");
+    assert!(ready.restarts >= 1);
+    server.stop().await;
+    Ok(())
+}
