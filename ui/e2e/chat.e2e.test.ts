@@ -33,6 +33,14 @@ describe.skipIf(missing !== null)('Perch web UI against a real server', () => {
     await page.getByLabel('Message').waitFor();
   }
 
+  /** The composer holds `text` (a draft is put back just after it appears). */
+  async function waitForValue(page: Page, text: string) {
+    await page.waitForFunction(
+      (want) => (document.getElementById('composer-input') as HTMLTextAreaElement | null)?.value === want,
+      text,
+    );
+  }
+
   async function sendPrompt(page: Page, text: string) {
     await page.getByLabel('Message').fill(text);
     await page.getByLabel('Message').press('Enter');
@@ -98,8 +106,49 @@ describe.skipIf(missing !== null)('Perch web UI against a real server', () => {
     await interrupt.click();
     await page.locator('[data-testid="turn"][data-status="interrupted"]').waitFor();
     await page.getByTestId('turn-outcome').filter({ hasText: 'Turn interrupted' }).waitFor();
+    await page.locator('[data-testid="error-card"][data-status="interrupted"]').getByTestId('retry-turn').waitFor();
     // The composer is back to sending new turns.
     await page.getByRole('button', { name: 'Send' }).waitFor();
+  });
+
+  it('shows a model’s HTTP 400 in words, and Retry sends the turn again', async () => {
+    const page = await newPage();
+    await signInWithToken(page);
+    await newSession(page);
+    const refusal = 'The model mock-model does not take this request (scripted 400).';
+    await perch.enqueue({
+      httpStatus: 400,
+      body: JSON.stringify({ error: { message: refusal, type: 'invalid_request_error', code: null } }),
+    });
+    await sendPrompt(page, 'Try something refused');
+
+    // The card says the body's message, not its JSON; the raw text is folded away.
+    const card = page.locator('[data-testid="error-card"][data-status="failed"]');
+    await card.waitFor();
+    const message = card.getByTestId('error-message');
+    await message.filter({ hasText: refusal }).waitFor();
+    expect(await message.textContent()).not.toContain('invalid_request_error');
+
+    await perch.enqueue({ text: 'Second try worked.' });
+    await card.getByTestId('retry-turn').click();
+    await page.getByTestId('agent-message').filter({ hasText: 'Second try worked.' }).waitFor();
+    await page.locator('[data-testid="turn"][data-status="completed"]').waitFor();
+    await card.getByText('Sent again').waitFor();
+    const reqs = await perch.requests();
+    expect(reqs.filter((r) => JSON.stringify(r.body).includes('Try something refused')).length).toBeGreaterThanOrEqual(2);
+    await page.screenshot({ path: path.join(RESULTS_DIR, 'retry.png') });
+  });
+
+  it('keeps an unsent draft across a reload', async () => {
+    const page = await newPage();
+    await signInWithToken(page);
+    await newSession(page);
+    await page.getByLabel('Message').fill('half a thought');
+    const url = page.url();
+    await page.reload();
+    expect(page.url()).toBe(url);
+    await page.getByLabel('Message').waitFor();
+    await waitForValue(page, 'half a thought');
   });
 
   it('signs in with a one-time login code from the URL fragment', async () => {

@@ -64,7 +64,8 @@ export type Script =
   | { text: string; chunks?: string[]; delayMs?: number }
   // `namespace: 'mcp__perch'` calls one of Perch's own MCP tools.
   | { functionCalls: { name: string; namespace?: string; arguments: unknown; callId: string }[] }
-  | { httpStatus: number }
+  // Answers this status with `body` (default: a JSON error body).
+  | { httpStatus: number; body?: string }
   | { hang: true };
 
 export interface CapturedRequest {
@@ -166,7 +167,15 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 
 const toml = (s: string) => JSON.stringify(s); // TOML basic strings accept JSON escapes
 
-export async function startPerch(opts: { name?: string } = {}): Promise<Perch> {
+export interface PerchOptions {
+  name?: string;
+  /** `false`: no `[provider]` in the config, so Codex uses OpenAI and, with
+   *  its fresh Codex home, has no account (the first-run case). Default true:
+   *  the scripted model is the provider. */
+  provider?: boolean;
+}
+
+export async function startPerch(opts: PerchOptions = {}): Promise<Perch> {
   const why = missingBinaries();
   if (why) throw new Error(why);
   const bins = binaries() as Required<Binaries>;
@@ -186,6 +195,11 @@ export async function startPerch(opts: { name?: string } = {}): Promise<Perch> {
     PERCH_SECRET_STORE: 'file',
   };
   delete env.PERCH_API_TOKEN;
+  if (opts.provider === false) {
+    // Nothing from the developer's environment may sign Codex in.
+    delete env.OPENAI_API_KEY;
+    delete env.CODEX_API_KEY;
+  }
   const children: Child[] = [];
 
   try {
@@ -219,11 +233,9 @@ export async function startPerch(opts: { name?: string } = {}): Promise<Perch> {
         // New sessions work in a throwaway dir, not the home directory.
         `cwd = ${toml(path.join(root, 'work'))}`,
         '',
-        '[provider]',
-        'id = "scripted"',
-        'name = "Scripted model"',
-        `base_url = ${toml(modelUrl + '/v1')}`,
-        '',
+        ...(opts.provider === false
+          ? []
+          : ['[provider]', 'id = "scripted"', 'name = "Scripted model"', `base_url = ${toml(modelUrl + '/v1')}`, '']),
       ].join('\n'),
     );
     const perch = startChild(

@@ -187,4 +187,47 @@ describe.skipIf(missing !== null)('Peers and Inbox', () => {
     expect(fresh.subject).toBe('Hello');
     expect(page.url()).toContain(`#/inbox/${fresh.threadId}`);
   });
+  it('shows peer messages delivered to Perch’s agent as cards, not as the framing text', async () => {
+    const status = await eventually('the peer network connecting', async () => {
+      const s = await apiJson<PeerStatusJson>('GET', '/api/peer');
+      return s.relayUrl && s.connected ? s : undefined;
+    });
+    const relayUrl = status.relayUrl!.replace(/\/+$/, '');
+
+    // An outside agent (registered without a key: unauthenticated) writes to Perch's agent.
+    await relayJson(relayUrl, 'POST', '/api/agents', {
+      id: 'build-bot',
+      label: 'Build',
+      tags: ['ci'],
+      capabilities: ['chat'],
+      instanceId: 'i2',
+    });
+    const body = '<i>CI</i> is green\nall 42 checks passed';
+    const sent = await relayJson<RelayMessage & { authenticated: boolean }>(relayUrl, 'POST', '/api/messages', {
+      from: 'build-bot',
+      to: status.agentId,
+      subject: 'CI status',
+      body,
+      channel: 'ci',
+    });
+    // Delivered as a turn of the peer session (the scripted model answers "OK").
+    const sessionId = await eventually('the peer session', async () =>
+      (await apiJson<{ sessionId?: string | null }>('GET', '/api/peer')).sessionId ?? undefined,
+    );
+
+    const page = await suite.newPage();
+    await suite.signIn(page, `#/chat/${sessionId}`);
+    const card = page.locator(`[data-testid="peer-card"][data-message-id="${sent.id}"]`);
+    await card.waitFor();
+    await expect(card.getByTestId('peer-card-sender').textContent()).resolves.toBe('build-bot');
+    await expect(card.getByTestId('peer-card-channel').textContent()).resolves.toBe('#ci');
+    await expect(card.getByTestId('peer-card-subject').textContent()).resolves.toBe('CI status');
+    // Plain text, never HTML.
+    await expect(card.getByTestId('peer-card-body').textContent()).resolves.toBe(body);
+    expect(await card.locator('i').count()).toBe(0);
+    expect(await card.getByTestId('peer-card-unauthenticated').count()).toBe(sent.authenticated ? 0 : 1);
+    // No user bubble with the framing.
+    expect(await page.getByTestId('user-message').filter({ hasText: '[peer messages:' }).count()).toBe(0);
+    await page.screenshot({ path: path.join(RESULTS_DIR, 'peer-card.png') });
+  });
 });

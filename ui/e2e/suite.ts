@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { missingBinaries, RESULTS_DIR, startPerch, UI_DIR, type Perch } from './harness';
+import { missingBinaries, RESULTS_DIR, startPerch, UI_DIR, type Perch, type PerchOptions } from './harness';
 
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const ARGS = [
@@ -45,7 +45,7 @@ export interface Suite {
 
 /** Registers the hooks that start and stop Perch and the browser; call it
  *  inside the `describe`. */
-export function setupSuite(name: string): Suite {
+export function setupSuite(name: string, options: Omit<PerchOptions, 'name'> = {}): Suite {
   let perch: Perch | undefined;
   let browser: Browser | undefined;
   const contexts: BrowserContext[] = [];
@@ -53,7 +53,7 @@ export function setupSuite(name: string): Suite {
 
   beforeAll(async () => {
     mkdirSync(RESULTS_DIR, { recursive: true });
-    perch = await startPerch({ name });
+    perch = await startPerch({ ...options, name });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
   });
 

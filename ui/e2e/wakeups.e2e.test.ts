@@ -105,6 +105,12 @@ describe.skipIf(missing !== null)('Wakeups', () => {
     await link.click();
     await page.waitForURL((u) => u.hash === `#/chat/${run.sessionId}`);
     await page.getByTestId('agent-message').filter({ hasText: answer }).waitFor();
+    // The turn's message shows as a wakeup card, not the `[event: wakeup …]` framing.
+    const wakeupCard = page.locator(`[data-testid="wakeup-card"][data-wakeup-id="${wakeupId}"]`);
+    await wakeupCard.waitFor();
+    await expect(wakeupCard.getByTestId('wakeup-card-label').textContent()).resolves.toBe('Build check');
+    await expect(wakeupCard.getByTestId('wakeup-card-prompt').textContent()).resolves.toBe(prompt);
+    expect(await page.getByTestId('user-message').filter({ hasText: '[event: wakeup' }).count()).toBe(0);
     const reqs = await suite.perch.requests();
     expect(reqs.some((r) => JSON.stringify(r.body).includes(prompt))).toBe(true);
   });

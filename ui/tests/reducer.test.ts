@@ -323,4 +323,54 @@ describe('applyEvent', () => {
     expect(applyEvent(d, ev({ type: 'settings.changed', settings }))).toEqual([]);
     expect(d.settings?.notifications.dnd).toBe(true);
   });
+  it('keeps the account live from account.updated and from a snapshot', () => {
+    const d = loaded();
+    expect(d.account).toBeNull();
+    const signedOut = { account: null, requiresOpenaiAuth: true, sharedWithCodexCli: false };
+    applyEvent(d, ev({ type: 'account.updated', account: signedOut }));
+    expect(d.account).toEqual(signedOut);
+    expect(d.status?.account).toEqual(signedOut);
+    // A status that has not read it yet (null) keeps what is known.
+    loadSnapshot(d, { status: status(), sessions: [session('s1')], approvals: [] });
+    expect(d.account).toEqual(signedOut);
+    const signedIn = { account: { type: 'apiKey' as const }, requiresOpenaiAuth: true, sharedWithCodexCli: false };
+    loadSnapshot(d, { status: { ...status(), account: signedIn }, sessions: [session('s1')], approvals: [] });
+    expect(d.account).toEqual(signedIn);
+    // account.login is the sign-in flow's, not the data's.
+    expect(applyEvent(d, ev({ type: 'account.login', success: false, error: 'x' }))).toEqual([]);
+    expect(d.account).toEqual(signedIn);
+  });
+
+  it('shows a turn problem until the turn makes progress or ends', () => {
+    const d = loaded();
+    const unreachable = { kind: 'unreachable' as const, message: 'Reconnecting... 2/5', willRetry: true, httpStatus: null };
+    applyEvent(d, ev({ type: 'turn.started', sessionId: 's1', turnId: 't1' }));
+    applyEvent(d, itemEvent('item.completed', { type: 'userMessage', id: 'u1', content: [{ type: 'text', text: 'hi' }] }));
+    applyEvent(d, ev({ type: 'turn.problem', sessionId: 's1', turnId: 't1', problem: unreachable }));
+    expect(d.problems.s1).toMatchObject({ turnId: 't1', problem: unreachable });
+    // The person's own message (a steer) is not the model's progress.
+    applyEvent(d, itemEvent('item.started', { type: 'userMessage', id: 'u2', content: [{ type: 'text', text: 'more' }] }));
+    expect(d.problems.s1).toBeDefined();
+    applyEvent(d, ev({ type: 'item.delta', sessionId: 's1', turnId: 't1', itemId: 'm1', kind: 'agentMessage', delta: 'Hi' }));
+    expect(d.problems.s1).toBeUndefined();
+
+    // A problem without a turn id is the running turn's; the turn's end clears it.
+    applyEvent(d, ev({ type: 'turn.problem', sessionId: 's1', turnId: null, problem: { ...unreachable, kind: 'rateLimited' } }));
+    expect(d.problems.s1?.turnId).toBeNull();
+    applyEvent(d, ev({ type: 'turn.completed', sessionId: 's1', turnId: 't1', status: 'failed', error: 'x' }));
+    expect(d.problems.s1).toBeUndefined();
+
+    // A late report about an ended turn is not shown.
+    applyEvent(d, ev({ type: 'turn.problem', sessionId: 's1', turnId: 't1', problem: unreachable }));
+    expect(d.problems.s1).toBeUndefined();
+  });
+
+  it('forgets the problems of turns that ended while events were missed', () => {
+    const d = loaded();
+    const problem = { kind: 'httpError' as const, message: 'boom', willRetry: true, httpStatus: 500 };
+    applyEvent(d, ev({ type: 'turn.problem', sessionId: 's2', turnId: 't9', problem }));
+    expect(d.problems.s2).toBeDefined();
+    loadSnapshot(d, { status: status(), sessions: [session('s1'), session('s2')], approvals: [] });
+    expect(d.problems.s2).toBeUndefined();
+  });
 });

@@ -168,10 +168,23 @@ async fn a_codex_that_stops_answering_is_restarted_and_its_turn_says_why() -> Te
     assert_eq!(status, "interrupted");
     let error = error.ok_or("no reason recorded")?;
     assert!(error.contains("Codex stopped answering"), "{error}");
-    let ready = rt.wait_ready(common::WAIT).await;
-    assert_eq!(ready.state, perch_runtime::CodexState::Ready, "{ready:?}");
-    assert_ne!(ready.pid, Some(pid), "a new child");
-    assert!(ready.restarts >= 1);
+    // The restarted child's `ready` comes after the turn's end.
+    until(&mut live, "Codex ready again", |kind| match kind {
+        EventKind::CodexState {
+            state: perch_runtime::CodexState::Ready,
+            ..
+        } => Some(()),
+        _ => None,
+    })
+    .await?;
+    let ready = rt.codex_status();
+    assert_ne!(ready.pid, Some(pid), "a new child: {ready:?}");
+    assert!(ready.restarts >= 1, "{ready:?}");
+    // The session goes on in the new child (its thread is resumed).
+    model.enqueue(Script::text("Back again."));
+    let next = rt.send_message(&session, "Still there?").await?.turn_id;
+    let (status, _) = until(&mut live, "the next turn's end", turn_end(&next)).await?;
+    assert_eq!(status, "completed");
     server.stop().await;
     Ok(())
 }

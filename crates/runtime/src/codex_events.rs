@@ -204,6 +204,13 @@ impl Runtime {
             ServerNotification::Other { method, .. } if method == "account/updated" => {
                 self.refresh_account_later()
             }
+            // Codex unloaded the thread (idle, or on its own): the next
+            // message resumes it first instead of failing.
+            ServerNotification::Other { method, params } if method == "thread/closed" => {
+                if let Some(thread_id) = params["threadId"].as_str() {
+                    self.lock().loaded.remove(thread_id);
+                }
+            }
             ServerNotification::Other { method, .. } => {
                 tracing::trace!("codex notification {method}")
             }

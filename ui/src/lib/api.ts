@@ -211,6 +211,8 @@ export const api = {
   account: () => request<AccountState>('GET', '/api/account'),
   accountLogin: (body: AccountLogin) =>
     request<LoginStarted>('POST', '/api/account/login', { body }),
+  /** Signs Codex out; answers the account after. */
+  accountLogout: () => request<AccountState>('POST', '/api/account/logout', { body: {} }),
   models: () => request<List<Model>>('GET', '/api/models'),
 
   settings: () => request<Settings>('GET', '/api/settings'),

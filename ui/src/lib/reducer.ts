@@ -2,6 +2,7 @@
 // they can be unit-tested; the store passes its `$state` proxy in.
 
 import type {
+  AccountState,
   Approval,
   CodexState,
   DeltaKind,
@@ -16,6 +17,7 @@ import type {
   Status,
   TokenUsage,
   Turn,
+  TurnProblem,
 } from './types';
 
 export interface Warning {
@@ -25,8 +27,20 @@ export interface Warning {
   at: number;
 }
 
+/** Codex's live trouble with the model in a session's running turn. */
+export interface ShownProblem {
+  /** The turn it is about (null: the session's running turn). */
+  turnId: string | null;
+  problem: TurnProblem;
+  at: number;
+}
+
 export interface AppData {
   status: Status | null;
+  /** Whom Codex is signed in as (null until Codex first answered); kept live by `account.updated`. */
+  account: AccountState | null;
+  /** sessionId -> the running turn's latest trouble with the model, until the turn makes progress or ends. */
+  problems: Record<string, ShownProblem>;
   codexState: CodexState | null;
   codexDetail: string | null;
   sessions: Session[];
@@ -47,6 +61,8 @@ export interface AppData {
 export function emptyData(): AppData {
   return {
     status: null,
+    account: null,
+    problems: {},
     codexState: null,
     codexDetail: null,
     sessions: [],
@@ -195,8 +211,10 @@ function keepStreamed(started: Item, held: ShownItem): ShownItem {
   return started;
 }
 
-/** Keeps the newest 20. */
-function addWarning(data: AppData, warning: Warning): void {
+/** Keeps the newest 20; the same message again (for the same session) moves to the end instead of showing twice. */
+export function addWarning(data: AppData, warning: Warning): void {
+  const same = data.warnings.findIndex((w) => w.message === warning.message && w.sessionId === warning.sessionId);
+  if (same !== -1) data.warnings.splice(same, 1);
   data.warnings.push(warning);
   if (data.warnings.length > 20) data.warnings.splice(0, data.warnings.length - 20);
 }
@@ -207,6 +225,12 @@ function touchActivity(data: AppData, sessionId: string): void {
 
 function clearStall(data: AppData, turnId: string): void {
   if (turnId in data.stalled) delete data.stalled[turnId];
+}
+
+/** The turn made progress or ended: its trouble with the model is over. */
+function clearProblem(data: AppData, sessionId: string, turnId: string): void {
+  const p = data.problems[sessionId];
+  if (p && (p.turnId === null || p.turnId === turnId)) delete data.problems[sessionId];
 }
 
 export function applyEvent(data: AppData, ev: PerchEvent): Effect[] {
@@ -239,6 +263,7 @@ function applyKind(data: AppData, ev: RuntimeEvent): void {
       return;
     }
     case 'turn.started': {
+      delete data.problems[ev.sessionId];
       ensureTurn(data, ev.sessionId, ev.turnId);
       const s = session(data, ev.sessionId);
       if (s) s.activeTurnId = ev.turnId;
@@ -256,6 +281,7 @@ function applyKind(data: AppData, ev: RuntimeEvent): void {
       const s = session(data, ev.sessionId);
       if (s && (s.activeTurnId === ev.turnId || s.activeTurnId === null)) s.activeTurnId = null;
       clearStall(data, ev.turnId);
+      clearProblem(data, ev.sessionId, ev.turnId);
       if (data.status) data.status.activeTurns = data.status.activeTurns.filter((x) => x.turnId !== ev.turnId);
       touchActivity(data, ev.sessionId);
       return;
@@ -263,9 +289,22 @@ function applyKind(data: AppData, ev: RuntimeEvent): void {
     case 'turn.stalled':
       data.stalled[ev.turnId] = ev.silentForMs;
       return;
+    case 'turn.problem': {
+      // A late report about a turn that has ended is not shown.
+      const turn = ev.turnId ? data.turns[ev.sessionId]?.find((t) => t.id === ev.turnId) : undefined;
+      if (turn && turn.status !== 'inProgress') return;
+      data.problems[ev.sessionId] = { turnId: ev.turnId, problem: ev.problem, at: ev.at };
+      return;
+    }
+    case 'account.updated':
+      data.account = ev.account;
+      if (data.status) data.status.account = ev.account;
+      return;
     case 'item.started':
     case 'item.completed': {
       clearStall(data, ev.turnId);
+      // The model answering is progress (the person's own message is not).
+      if (ev.item.type !== 'userMessage') clearProblem(data, ev.sessionId, ev.turnId);
       const t = ensureTurn(data, ev.sessionId, ev.turnId);
       if (!t) return;
       if (ev.type === 'item.completed') {
@@ -280,6 +319,7 @@ function applyKind(data: AppData, ev: RuntimeEvent): void {
     }
     case 'item.delta': {
       clearStall(data, ev.turnId);
+      clearProblem(data, ev.sessionId, ev.turnId);
       const t = ensureTurn(data, ev.sessionId, ev.turnId);
       if (!t) return;
       let item = t.items.find((x) => x.id === ev.itemId);
@@ -316,7 +356,7 @@ function applyKind(data: AppData, ev: RuntimeEvent): void {
       if (ev.settings && typeof ev.settings === 'object') data.settings = ev.settings;
       return;
     default:
-      // peer.*, change.*, memory.changed, plan.changed, wakeup.*: other stores'.
+      // peer.*, change.*, memory.changed, plan.changed, wakeup.*, account.login: other stores'.
       return;
   }
 }
@@ -327,6 +367,8 @@ export function loadSnapshot(
   snap: { status: Status; sessions: Session[]; approvals: Approval[] },
 ): void {
   data.status = snap.status;
+  // Null: Perch has not read it (yet, e.g. after a restart); keep what we know.
+  data.account = snap.status.account ?? data.account;
   data.codexState = snap.status.codex.state;
   data.codexDetail = snap.status.codex.detail;
   data.sessions = snap.sessions.slice();
@@ -341,6 +383,9 @@ export function loadSnapshot(
   const stalled: Record<string, number> = {};
   for (const t of snap.status.activeTurns) if (t.stalled) stalled[t.turnId] = data.stalled[t.turnId] ?? 0;
   data.stalled = stalled;
+  // Trouble of turns that ended meanwhile is over.
+  const running = new Set(snap.status.activeTurns.map((t) => t.sessionId));
+  for (const id of Object.keys(data.problems)) if (!running.has(id)) delete data.problems[id];
 }
 
 export function loadHistory(data: AppData, sessionId: string, turns: HistoryTurn[]): void {

@@ -8,6 +8,7 @@ import { errMsg } from './format';
 import { emptyData } from './reducer';
 import { navigate, router, startRouter } from './router.svelte';
 import type { Route } from './routes';
+import { resetSignIn } from './state/account.svelte';
 import { commandLog } from './state/chat.svelte';
 import { reloadAll, startStream, stopStream } from './state/connection.svelte';
 import { resetChanges } from './state/changes.svelte';
@@ -24,6 +25,8 @@ export * from './state/approvals.svelte';
 export * from './state/settings.svelte';
 export * from './state/peer.svelte';
 export * from './state/changes.svelte';
+export * from './state/account.svelte';
+export * from './state/warnings.svelte';
 
 export const auth = $state({
   /** 'checking' until we know whether the cookie works. */
@@ -99,6 +102,7 @@ function signedOut(message: string | null): void {
   Object.assign(data, emptyData());
   resetPeer();
   resetChanges();
+  resetSignIn();
   for (const id of Object.keys(commandLog)) delete commandLog[id];
 }
 

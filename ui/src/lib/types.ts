@@ -46,6 +46,9 @@ export type {
   UserText,
 } from './generated/protocol';
 
+// Codex's live trouble with the model during a turn (`turn.problem`).
+export type { ProblemKind, TurnProblem } from './generated/protocol';
+
 // Codex's thread items (`userMessage`, `agentMessage`, …; `other` for every
 // kind Perch does not draw), as the history and the `item.*` events give them.
 export type { ChangeKind, FileChange, Item, ItemStatus, ToolError, UserInput } from './generated/protocol';

@@ -4,6 +4,7 @@
 import { api, ApiError } from '../api';
 import { runCommand, type CommandResult, type ParsedInput } from '../commands';
 import { activeTurnId, addLocalUserMessage, upsertSession } from '../reducer';
+import { loadAccount } from './account.svelte';
 import { reloadAll } from './connection.svelte';
 import { openNewSession } from './sessions.svelte';
 import { data, showError, toast } from './store.svelte';
@@ -27,9 +28,19 @@ export function runningTurn(sessionId: string | null): string | null {
   return sessionId ? activeTurnId(data, sessionId) : null;
 }
 
-export async function send(text: string): Promise<'start' | 'steer' | null> {
+/** Sends a message to the open session; throws ApiError (409 `not_signed_in`: see `isNotSignedIn`). */
+export function send(text: string): Promise<'start' | 'steer' | null> {
   const id = data.selectedId;
-  if (!id || !text.trim()) return null;
+  return id ? sendTo(id, text) : Promise.resolve(null);
+}
+
+/** The server refused a message because Codex needs a sign-in it does not have. */
+export function isNotSignedIn(e: unknown): boolean {
+  return e instanceof ApiError && e.code === 'not_signed_in';
+}
+
+export async function sendTo(id: string, text: string): Promise<'start' | 'steer' | null> {
+  if (!text.trim()) return null;
   if (!data.turns[id]) data.turns[id] = [];
   const res = await api.sendMessage(id, text);
   toast.message = null;
@@ -37,6 +48,20 @@ export async function send(text: string): Promise<'start' | 'steer' | null> {
   const s = data.sessions.find((x) => x.id === id);
   if (s && !s.activeTurnId) s.activeTurnId = res.turnId;
   return res.mode;
+}
+
+/**
+ * Sends a failed or interrupted turn's message again, as a new turn of its
+ * session; throws ApiError. The account is read again when Codex turns out
+ * not to be signed in, so the chat shows the sign-in.
+ */
+export async function retryTurn(sessionId: string, text: string): Promise<void> {
+  try {
+    await sendTo(sessionId, text);
+  } catch (e) {
+    if (isNotSignedIn(e)) void loadAccount().catch(() => {});
+    throw e;
+  }
 }
 
 /**

@@ -5,6 +5,7 @@ import { api, ApiError, EventStream } from '../api';
 import { agentBus, isAgentStateEvent } from '../agentEvents';
 import { applyEvent, loadSnapshot, upsertSession } from '../reducer';
 import type { PerchEvent } from '../types';
+import { onAccountEvent } from './account.svelte';
 import { onChangeEvent, refreshAgentChanges } from './changes.svelte';
 import { onPeerEvent, refreshPeer } from './peer.svelte';
 import { loadSelectedHistory, selectSession, sessionListQuery } from './sessions.svelte';
@@ -15,7 +16,18 @@ export const connection = $state({
   connected: false,
   /** true once the stream has been up at least once; the indicator shows after that. */
   everConnected: false,
+  /** Connection attempts that failed (or dropped) since the stream was last up. */
+  failures: 0,
 });
+
+/**
+ * Perch itself does not answer: the stream is down and a reconnect failed
+ * too (a single drop is a "Reconnecting…"). What Codex last said is then
+ * stale.
+ */
+export function perchUnreachable(): boolean {
+  return !connection.connected && connection.failures >= 2;
+}
 
 let stream: EventStream | null = null;
 
@@ -26,6 +38,7 @@ export function startStream(onUnauthorized: () => void): void {
     onEvent: handleEvent,
     onConnection: (connected, { resumed }) => {
       connection.connected = connected;
+      connection.failures = connected ? 0 : connection.failures + 1;
       if (connected) {
         // A fresh stream (no Last-Event-ID) may have missed events since the
         // last REST load; a resumed one gets them replayed.
@@ -46,6 +59,7 @@ export function stopStream(): void {
   stream = null;
   connection.connected = false;
   connection.everConnected = false;
+  connection.failures = 0;
 }
 
 function handleEvent(ev: PerchEvent): void {
@@ -59,6 +73,7 @@ function handleEvent(ev: PerchEvent): void {
   if (isAgentStateEvent(ev)) agentBus.publish(ev);
   if (ev.type === 'peer.message' || ev.type === 'peer.status') onPeerEvent(ev);
   if (ev.type === 'change.pending' || ev.type === 'change.decided') onChangeEvent(ev);
+  if (ev.type === 'account.updated' || ev.type === 'account.login') onAccountEvent(ev);
   if (ev.type === 'codex.state' && ev.state === 'ready') {
     // A (re)started Codex has a new version, pid and restart count; a
     // restart also applies pending settings.
@@ -72,6 +87,7 @@ export async function refreshStatus(): Promise<void> {
   try {
     const status = await api.status();
     data.status = status;
+    data.account = status.account ?? data.account;
     data.codexState = status.codex.state;
     data.codexDetail = status.codex.detail;
   } catch (e) {

@@ -1,13 +1,12 @@
 // Settings (kept in `data.settings`, live by `settings.changed`), and the
-// account and models Codex reports.
+// models Codex reports. (The account is in ./account.svelte.ts.)
 
 import { api } from '../api';
-import type { AccountState, Model, Settings, SettingsPatch } from '../types';
+import type { Model, Settings, SettingsPatch } from '../types';
 import { data } from './store.svelte';
 
 export const codexInfo = $state({
   models: [] as Model[],
-  account: null as AccountState | null,
 });
 
 export async function loadSettings(): Promise<Settings> {
@@ -42,8 +41,4 @@ export async function loadModels(): Promise<void> {
   } catch {
     codexInfo.models = []; // Codex may not be ready yet; the pickers fall back to text.
   }
-}
-
-export async function loadAccount(): Promise<void> {
-  codexInfo.account = await api.account();
 }

@@ -1,0 +1,131 @@
+// The first run against a real `perch serve` whose Codex has no account: no
+// `[provider]` in the config (Codex uses OpenAI) and a fresh Codex home. The
+// chat shows the first-run screen, the server refuses messages with
+// `not_signed_in`, the composer says so and keeps the text, and signing in
+// (an API key; then an OpenAI-compatible server, the scripted model) makes
+// the chat work. Nothing here reaches OpenAI: the key is never used for a
+// turn. See suite.ts for the setup.
+
+import { describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { RESULTS_DIR, waitFor } from './harness';
+import { setupSuite, skipReason, WAIT } from './suite';
+
+const missing = skipReason();
+
+interface AccountJson {
+  account: { type: string } | null;
+  requiresOpenaiAuth: boolean;
+}
+
+describe.skipIf(missing !== null)('First run without a Codex account', () => {
+  const suite = setupSuite('first-run', { provider: false });
+
+  async function apiJson<T>(method: string, route: string, body?: unknown): Promise<T> {
+    const res = await suite.perch.api(method, route, body);
+    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  }
+
+  const eventually = <T>(what: string, check: () => Promise<T | undefined>): Promise<T> =>
+    waitFor(what, check, [], WAIT).catch((e: unknown) => {
+      throw new Error(`${e instanceof Error ? e.message : String(e)}\n${suite.perch.logs()}`);
+    });
+
+  it('shows the first-run screen, refuses messages, signs in with an API key and follows a sign-out live', async () => {
+    const known = await eventually('Codex reporting its account', async () =>
+      (await apiJson<{ account: AccountJson | null }>('GET', '/api/status')).account ?? undefined,
+    );
+    expect(known).toMatchObject({ account: null, requiresOpenaiAuth: true });
+
+    // The server refuses a turn Codex could not run.
+    const session = await apiJson<{ id: string }>('POST', '/api/sessions', {});
+    const refused = await suite.perch.api('POST', `/api/sessions/${session.id}/messages`, { text: 'hello' });
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('not_signed_in');
+
+    const page = await suite.newPage();
+    await suite.signIn(page);
+    const firstRun = page.getByTestId('first-run');
+    await firstRun.waitFor();
+    await page.locator('[data-testid="footer-account"][data-standing="notSignedIn"]').waitFor();
+    await firstRun.getByTestId('sign-in-chatgpt').getByRole('button', { name: 'Sign in with ChatGPT' }).waitFor();
+    await firstRun.getByTestId('sign-in-provider').waitFor();
+    await page.screenshot({ path: path.join(RESULTS_DIR, 'first-run.png') });
+
+    // An API key (never used for a turn here): Codex keeps it and reports the account.
+    const key = firstRun.getByTestId('sign-in-api-key');
+    expect(await key.getByLabel('OpenAI API key').getAttribute('type')).toBe('password');
+    await key.getByLabel('OpenAI API key').fill('sk-e2e-not-a-real-key');
+    await key.getByRole('button', { name: 'Sign in with the key' }).click();
+    await page.locator('[data-testid="footer-account"][data-standing="signedIn"]').filter({ hasText: 'API key' }).waitFor();
+    await page.getByTestId('first-run').waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'New session' }).first().waitFor();
+    const after = await apiJson<AccountJson>('GET', '/api/account');
+    expect(after.account?.type).toBe('apiKey');
+
+    // Signed out elsewhere: the page follows `account.updated`.
+    await apiJson('POST', '/api/account/logout', {});
+    await page.locator('[data-testid="footer-account"][data-standing="notSignedIn"]').waitFor();
+    await page.getByTestId('first-run').waitFor();
+  });
+
+  it('keeps the typed text, and signs in with an OpenAI-compatible server where the composer was', async () => {
+    const page = await suite.newPage();
+    await suite.signIn(page);
+    await page.getByRole('navigation', { name: 'Sessions' }).waitFor();
+    await page.getByRole('button', { name: 'New session' }).first().click();
+    await page.waitForURL((u) => /^#\/chat\/.+/.test(u.hash));
+
+    // The composer says why it cannot send, and keeps the text.
+    const text = 'Hello from the first run';
+    await page.getByLabel('Message').fill(text);
+    const prompt = page.getByTestId('composer-sign-in');
+    await prompt.waitFor();
+    await page.getByLabel('Message').press('Enter');
+    expect(await page.getByTestId('user-message').count()).toBe(0);
+    expect(await page.getByLabel('Message').inputValue()).toBe(text);
+
+    // "Sign in" opens the first-run flow in the composer's place.
+    await prompt.getByRole('button', { name: 'Sign in' }).click();
+    const server = page.getByTestId('first-run').getByTestId('sign-in-provider');
+    await server.getByLabel('Base URL').fill(suite.perch.modelUrl + '/v1');
+    await server.getByLabel('Model').fill('mock-model');
+    await server.getByRole('button', { name: 'Use this server' }).click();
+    // Its progress says what it waits for; then what it did.
+    await page
+      .getByTestId('first-run')
+      .getByText('Codex now uses')
+      .waitFor({ timeout: 120_000 })
+      .catch(async (e: unknown) => {
+        // Say what the screen said instead.
+        throw new Error(`${String(e)}\nthe first-run screen said: ${await page.getByTestId('first-run').innerText()}`);
+      });
+    const settings = await apiJson<{ provider: { baseUrl: string } | null; codex: { model: string | null } }>('GET', '/api/settings');
+    expect(settings.provider?.baseUrl).toBe(suite.perch.modelUrl + '/v1');
+    expect(settings.codex.model).toBe('mock-model');
+    await page.locator('[data-testid="footer-account"][data-standing="noSignInNeeded"]').waitFor();
+    await page.getByTestId('first-run').getByRole('button', { name: 'Start chatting' }).click();
+
+    // The draft came back with the composer.
+    expect(await page.getByLabel('Message').inputValue()).toBe(text);
+    expect(await page.getByTestId('composer-sign-in').count()).toBe(0);
+    // A session made before the switch has no Codex thread on disk yet, and
+    // the restarted Codex cannot resume it (a known gap, see the issue's
+    // note): the answer is asked for in a new session.
+    const before = new URL(page.url()).hash;
+    await page.getByRole('button', { name: 'New session' }).first().click();
+    await page.waitForURL((u) => /^#\/chat\/.+/.test(u.hash) && u.hash !== before);
+    await page.getByLabel('Message').fill(text);
+    await suite.perch.enqueue({ text: 'Hi from the local server.' });
+    await page.getByLabel('Message').press('Enter');
+    await page
+      .getByTestId('agent-message')
+      .filter({ hasText: 'Hi from the local server.' })
+      .waitFor({ timeout: 60_000 })
+      .catch(async (e: unknown) => {
+        throw new Error(`${String(e)}\nthe chat said: ${await page.locator('main').innerText()}`);
+      });
+    expect(await page.getByLabel('Message').inputValue()).toBe('');
+  });
+});
