@@ -29,18 +29,7 @@ pub enum ChangesCommand {
 /// Who asked, for a person.
 fn origin(change: &AgentChange) -> String {
     let provenance = &change.provenance;
-    let senders = provenance
-        .senders
-        .iter()
-        .map(|s| {
-            if s.authenticated {
-                s.id.clone()
-            } else {
-                format!("{} (unauthenticated)", s.id)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let senders = provenance.senders_in_words();
     match provenance.kind {
         ProvenanceKind::Session => "your session".into(),
         ProvenanceKind::PeerTurn if senders.is_empty() => "a peer-driven turn".into(),

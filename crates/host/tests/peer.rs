@@ -2,7 +2,10 @@
 //! its relay, MCP server and peer link, the real pinned Codex, and the
 //! scripted model. An outside agent speaks the Agent Relay HTTP API.
 
-use perch_host::server::{Server, ServerOptions};
+mod common;
+
+use common::{start_written, TestResult, WAIT};
+use perch_host::server::Server;
 use perch_relay::{RelayServer, RelaySettings};
 use perch_relay_protocol::NewMessage;
 use perch_runtime::model::EventKind;
@@ -10,11 +13,7 @@ use perch_runtime::{Config, Event};
 use perch_test_support::{CodexEnv, Script, ScriptedModel};
 use serde_json::{json, Value};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::broadcast::{error::RecvError, Receiver};
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-const WAIT: Duration = Duration::from_secs(60);
 
 fn config(env: &CodexEnv, model: &ScriptedModel) -> Result<Config, Box<dyn std::error::Error>> {
     let mut config: Config = env.perch_config(&model.base_url(), "guarded").parse()?;
@@ -29,23 +28,9 @@ async fn start(
     config: Config,
     relay_listen: &str,
 ) -> Result<Server, Box<dyn std::error::Error>> {
-    // Secrets in 0600 files under the data dir, never in the developer's keyring.
-    std::env::set_var("PERCH_SECRET_STORE", "file");
     std::env::remove_var("AGENT_RELAY_URL");
     config.save(&env.data().join("config.toml"))?;
-    let server = Server::start(ServerOptions {
-        data_dir: env.data(),
-        listen: Some("127.0.0.1:0".into()),
-        ui_dir: None,
-        config_path: None,
-        autostart: None,
-        logs_dir: None,
-        relay_listen: Some(relay_listen.into()),
-    })
-    .await?;
-    let status = server.runtime.wait_ready(WAIT).await;
-    assert_eq!(status.state, perch_runtime::CodexState::Ready, "{status:?}");
-    Ok(server)
+    start_written(env, relay_listen).await
 }
 
 /// Waits (bounded) until the peer status satisfies `done`, woken by events.

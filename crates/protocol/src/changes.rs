@@ -91,6 +91,23 @@ pub enum ProvenanceKind {
     Untied,
 }
 
+impl Provenance {
+    /// The senders for a person: `bob, eve (unauthenticated)`.
+    pub fn senders_in_words(&self) -> String {
+        self.senders
+            .iter()
+            .map(|s| {
+                if s.authenticated {
+                    s.id.clone()
+                } else {
+                    format!("{} (unauthenticated)", s.id)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// A sender of peer messages, and whether the relay authenticated it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "camelCase")]

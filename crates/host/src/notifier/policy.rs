@@ -176,19 +176,7 @@ pub fn note_for(
         // A change a peer-driven turn asked for waits for the person: as an
         // approval does, it notifies whatever the turn settings say.
         EventKind::ChangePending { change } => allowed(Kind::Change, config.approvals).then(|| {
-            let who = change
-                .provenance
-                .senders
-                .iter()
-                .map(|s| {
-                    if s.authenticated {
-                        s.id.clone()
-                    } else {
-                        format!("{} (unauthenticated)", s.id)
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
+            let who = change.provenance.senders_in_words();
             let why = if who.is_empty() {
                 "a call Perch could not tie to one of your turns".to_string()
             } else {

@@ -14,14 +14,24 @@ pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 pub const WAIT: Duration = Duration::from_secs(60);
 
 /// A Perch whose config.toml is `config`, with this relay address, Codex
-/// ready. Secrets go to 0600 files, never to the developer's keyring.
+/// ready.
 pub async fn start_with_config(
     env: &CodexEnv,
     config: &str,
     relay_listen: &str,
 ) -> Result<Server, Box<dyn std::error::Error>> {
-    std::env::set_var("PERCH_SECRET_STORE", "file");
     std::fs::write(env.data().join("config.toml"), config)?;
+    start_written(env, relay_listen).await
+}
+
+/// A Perch on the config.toml already in the data dir, with this relay
+/// address, Codex ready. Secrets go to 0600 files, never to the developer's
+/// keyring.
+pub async fn start_written(
+    env: &CodexEnv,
+    relay_listen: &str,
+) -> Result<Server, Box<dyn std::error::Error>> {
+    std::env::set_var("PERCH_SECRET_STORE", "file");
     let server = Server::start(ServerOptions {
         data_dir: env.data(),
         listen: Some("127.0.0.1:0".into()),
