@@ -13,7 +13,6 @@ use perch_runtime::model::{EventKind, NewSession};
 use perch_runtime::settings::{MemorySettingsPatch, SettingsPatch};
 use perch_test_support::{CodexEnv, Script, ScriptedModel};
 use serde_json::json;
-use std::time::Duration;
 
 mod common;
 
@@ -798,16 +797,19 @@ async fn a_turn_that_completes_on_a_full_disk_is_recorded_once_there_is_room() -
     );
     assert_eq!(turn_status(&env.data(), &turn)?, "inProgress");
 
-    // Room again: the kept outcome is written (Perch retries by itself).
+    // Room again: the kept outcome is written (Perch retries by itself),
+    // and Perch says so.
     std::fs::remove_file(env.data().join("filler"))?;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while turn_status(&env.data(), &turn)? != "completed" {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the outcome was never written"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until(&mut live, "the outcome recorded", |kind| match kind {
+        EventKind::Warning { message, .. }
+            if message.contains(&turn) && message.contains("recorded") =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await?;
+    assert_eq!(turn_status(&env.data(), &turn)?, "completed");
     server.stop().await;
     let again = start_with(&env, &model, "open", "off").await?;
     assert_eq!(

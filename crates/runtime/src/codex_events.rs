@@ -381,26 +381,38 @@ impl Runtime {
 
     /// Writes the outcomes the store refused; answers how many it still refuses.
     pub(crate) fn record_unrecorded(&self) -> usize {
-        let mut state = self.lock();
-        let waiting = std::mem::take(&mut state.unrecorded);
-        for turn in waiting {
-            let written = self.store.finish_turn(
-                &turn.session_id,
-                &turn.turn_id,
-                turn.status,
-                turn.error.as_deref(),
-                turn.at,
-            );
-            match written {
-                Ok(()) => tracing::info!(
-                    "recorded that turn {} ended {}, which the store had refused",
-                    turn.turn_id,
-                    turn.status.as_str()
-                ),
-                Err(_) => state.unrecorded.push(turn),
+        let mut written = Vec::new();
+        let left = {
+            let mut state = self.lock();
+            let waiting = std::mem::take(&mut state.unrecorded);
+            for turn in waiting {
+                match self.store.finish_turn(
+                    &turn.session_id,
+                    &turn.turn_id,
+                    turn.status,
+                    turn.error.as_deref(),
+                    turn.at,
+                ) {
+                    Ok(()) => written.push(turn),
+                    Err(_) => state.unrecorded.push(turn),
+                }
             }
+            state.unrecorded.len()
+        };
+        // Said, as the refusal was: the earlier warning no longer holds.
+        for turn in written {
+            let message = format!(
+                "Perch recorded that turn {} ended {}; the store had refused it before",
+                turn.turn_id,
+                turn.status.as_str()
+            );
+            tracing::info!("{message}");
+            self.bus.publish(EventKind::Warning {
+                session_id: Some(turn.session_id),
+                message,
+            });
         }
-        state.unrecorded.len()
+        left
     }
 
     /// Retries the refused outcomes with a growing pause (1 s to 30 s)
