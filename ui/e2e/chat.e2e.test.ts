@@ -7,8 +7,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { RESULTS_DIR, type Perch } from './harness';
-import { setupSuite, skipReason } from './suite';
+import { RESULTS_DIR, waitFor, type Perch } from './harness';
+import { setupSuite, skipReason, WAIT } from './suite';
 
 const missing = skipReason();
 
@@ -102,6 +102,14 @@ describe.skipIf(missing !== null)('Perch web UI against a real server', () => {
     await perch.enqueue({ hang: true });
     await sendPrompt(page, 'This will hang');
     await page.getByTestId('user-message').filter({ hasText: 'This will hang' }).first().waitFor();
+    // Interrupted only once the model holds the request: interrupted earlier,
+    // the hanging script would stay queued and hang the next test's turn.
+    await waitFor(
+      'the model to get the request',
+      async () => ((await perch.requests()).some((r) => JSON.stringify(r.body).includes('This will hang')) ? true : undefined),
+      [],
+      WAIT,
+    );
     const interrupt = page.getByRole('button', { name: 'Interrupt' }).first();
     await interrupt.click();
     await page.locator('[data-testid="turn"][data-status="interrupted"]').waitFor();
