@@ -2,9 +2,10 @@
 // `[provider]` in the config (Codex uses OpenAI) and a fresh Codex home. The
 // chat shows the first-run screen, the server refuses messages with
 // `not_signed_in`, the composer says so and keeps the text, and signing in
-// (an API key; then an OpenAI-compatible server, the scripted model) makes
-// the chat work. Nothing here reaches OpenAI: the key is never used for a
-// turn. See suite.ts for the setup.
+// (an API key; ChatGPT's device code against the scripted model's stand-in
+// sign-in; then an OpenAI-compatible server, the scripted model) makes the
+// chat work. Nothing here reaches OpenAI: the key is never used for a turn,
+// and Codex's sign-in issuer is the stand-in. See suite.ts for the setup.
 
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
@@ -70,6 +71,39 @@ describe.skipIf(missing !== null)('First run without a Codex account', () => {
     await page.getByTestId('first-run').waitFor();
   });
 
+  it('signs in with a ChatGPT device code: the code big and copyable, an expired code said in words, then signed in', async () => {
+    const page = await suite.newPage();
+    await suite.signIn(page);
+    const chatgpt = page.getByTestId('first-run').getByTestId('sign-in-chatgpt');
+    await chatgpt.getByRole('button', { name: 'Sign in with ChatGPT' }).click();
+    const code = chatgpt.getByTestId('user-code');
+    await code.waitFor();
+    expect(await code.innerText()).toBe('PRCH-4821');
+    expect(await chatgpt.getByRole('link', { name: `${suite.perch.modelUrl}/codex/device` }).count()).toBe(1);
+    expect(await chatgpt.getByTestId('device-wait').innerText()).toMatch(/\w/);
+    await page.screenshot({ path: path.join(RESULTS_DIR, 'first-run-device-code.png') });
+
+    // The code expires before the person enters it: said, with Retry.
+    await suite.perch.decideSignIn('expired');
+    const failed = chatgpt.getByTestId('device-failed');
+    await failed.waitFor();
+    expect(await failed.innerText()).toMatch(/sign/i);
+    expect((await apiJson<AccountJson>('GET', '/api/account')).account).toBeNull();
+
+    // Retry, and this time the person approves it in the browser.
+    await suite.perch.decideSignIn('pending');
+    await failed.getByRole('button', { name: 'Retry' }).click();
+    await code.waitFor();
+    await suite.perch.decideSignIn('approved');
+    await page.locator('[data-testid="footer-account"][data-standing="signedIn"]').filter({ hasText: 'ada@example.com' }).waitFor();
+    const account = await apiJson<{ account: { type: string; email: string | null } | null }>('GET', '/api/account');
+    expect(account.account).toMatchObject({ type: 'chatgpt', email: 'ada@example.com' });
+
+    // Signed out again for the next test.
+    await apiJson('POST', '/api/account/logout', {});
+    await page.locator('[data-testid="footer-account"][data-standing="notSignedIn"]').waitFor();
+  });
+
   it('keeps the typed text, and signs in with an OpenAI-compatible server where the composer was', async () => {
     const page = await suite.newPage();
     await suite.signIn(page);
@@ -110,13 +144,7 @@ describe.skipIf(missing !== null)('First run without a Codex account', () => {
     // The draft came back with the composer.
     expect(await page.getByLabel('Message').inputValue()).toBe(text);
     expect(await page.getByTestId('composer-sign-in').count()).toBe(0);
-    // A session made before the switch has no Codex thread on disk yet, and
-    // the restarted Codex cannot resume it (a known gap, see the issue's
-    // note): the answer is asked for in a new session.
-    const before = new URL(page.url()).hash;
-    await page.getByRole('button', { name: 'New session' }).first().click();
-    await page.waitForURL((u) => /^#\/chat\/.+/.test(u.hash) && u.hash !== before);
-    await page.getByLabel('Message').fill(text);
+    // The session made before Codex restarted with the new provider goes on.
     await suite.perch.enqueue({ text: 'Hi from the local server.' });
     await page.getByLabel('Message').press('Enter');
     await page

@@ -82,6 +82,9 @@ export interface Perch {
   workDir: string;
   modelUrl: string;
   enqueue(scripts: Script | Script[]): Promise<void>;
+  /** What the person does with ChatGPT's device code at the stand-in
+   *  sign-in (a Perch started with `provider: false`). */
+  decideSignIn(decision: 'pending' | 'approved' | 'expired'): Promise<void>;
   requests(): Promise<CapturedRequest[]>;
   /** fetch against the API with the Bearer token. */
   api(method: string, route: string, body?: unknown): Promise<Response>;
@@ -220,6 +223,16 @@ export async function startPerch(opts: PerchOptions = {}): Promise<Perch> {
       model.proc.once('exit', () => reject(new Error(`scripted-model ${model.exitInfo}: ${readLog(model.logFile)}`)));
     });
     lines.on('line', () => {}); // keep draining stdout
+    if (opts.provider === false) {
+      // ChatGPT's device-code sign-in goes to the scripted model's stand-in
+      // (perch-test-support's sign_in.rs): the issuer, and the one backend
+      // route Codex checks after it.
+      env.CODEX_APP_SERVER_LOGIN_ISSUER = modelUrl;
+      writeFileSync(
+        path.join(root, 'codex_home/config.toml'),
+        `chatgpt_base_url = ${toml(modelUrl + '/backend-api/')}\n\n[features]\nplugins = false\n`,
+      );
+    }
 
     // 2. Perch.
     writeFileSync(
@@ -308,6 +321,14 @@ export async function startPerch(opts: PerchOptions = {}): Promise<Perch> {
           body: JSON.stringify(scripts),
         });
         if (!res.ok) throw new Error(`enqueue: ${res.status} ${await res.text()}`);
+      },
+      async decideSignIn(decision) {
+        const res = await fetch(modelUrl + '/_control/sign-in', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ decision }),
+        });
+        if (!res.ok) throw new Error(`sign-in decision: ${res.status} ${await res.text()}`);
       },
       async requests() {
         const res = await fetch(modelUrl + '/_control/requests');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clearDraft, loadDraft, saveDraft, type DraftStorage } from '../src/lib/drafts';
+import { clearDraft, loadDraft, moveDraft, saveDraft, type DraftStorage } from '../src/lib/drafts';
 
 function memoryStorage(): DraftStorage & { map: Map<string, string> } {
   const map = new Map<string, string>();
@@ -21,6 +21,18 @@ describe('drafts', () => {
     clearDraft(s, 's1');
     expect(loadDraft(s, 's1')).toBe('');
     expect(s.map.size).toBe(1);
+  });
+
+  it('moves a draft with its session to a new id, never over a draft there', () => {
+    const s = memoryStorage();
+    saveDraft(s, 'old', 'typed before the move');
+    moveDraft(s, 'old', 'new');
+    expect(loadDraft(s, 'new')).toBe('typed before the move');
+    expect(loadDraft(s, 'old')).toBe('');
+    saveDraft(s, 'a', 'from a');
+    saveDraft(s, 'b', 'already in b');
+    moveDraft(s, 'a', 'b');
+    expect(loadDraft(s, 'b')).toBe('already in b');
   });
 
   it('drops a blank draft instead of keeping it', () => {

@@ -244,6 +244,20 @@ describe('applyEvent', () => {
     expect(d.sessions.find((s) => s.id === 's1')?.tokenUsage).toEqual(usage);
   });
 
+  it('moves a replaced session to its new id, keeping it open', () => {
+    const d = loaded();
+    d.selectedId = 's1';
+    d.turns.s1 = [];
+    d.unread.s1 = true;
+    applyEvent(d, ev({ type: 'session.replaced', previousId: 's1', session: session('s9') }));
+    expect(d.sessions.some((s) => s.id === 's1')).toBe(false);
+    expect(d.sessions.some((s) => s.id === 's9')).toBe(true);
+    expect(d.selectedId).toBe('s9');
+    expect(d.turns.s9).toEqual([]);
+    expect('s1' in d.turns).toBe(false);
+    expect(d.unread.s9).toBe(true);
+  });
+
   it('asks for a reload on lagged and reset', () => {
     const d = loaded();
     expect(applyEvent(d, { type: 'lagged', skipped: 12, at: 1 })).toEqual([{ type: 'reload', reason: 'lagged' }]);

@@ -107,7 +107,8 @@ pub async fn run(
         let Ok(event) = Event::deserialize(&raw) else {
             continue;
         };
-        if session_of(&event.kind) != Some(session_id.as_str()) {
+        // The session may have moved to a new thread (`session.replaced`).
+        if session_of(&event.kind) != Some(sent.session_id.as_str()) {
             continue;
         }
         if !text {

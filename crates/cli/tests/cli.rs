@@ -1,7 +1,7 @@
 //! The `perch` binary as a person uses it: `perch serve` in one process,
 //! client commands in others, the real Codex and the scripted model.
 
-use perch_test_support::{codex_bin, CodexEnv, Script, ScriptedModel};
+use perch_test_support::{codex_bin, sign_in, CodexEnv, Script, ScriptedModel};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 
@@ -39,14 +39,16 @@ fn serve(
             "[provider]\nid = \"scripted\"\nbase_url = {:?}\n",
             model.base_url()
         ),
+        &[],
     )
 }
 
 /// `perch serve` with `provider` (a `[provider]` table, or nothing: Codex's
-/// own OpenAI provider).
+/// own OpenAI provider) and `vars` in its environment.
 fn serve_with(
     env: &CodexEnv,
     provider: &str,
+    vars: &[(&str, String)],
 ) -> Result<(Server, String), Box<dyn std::error::Error>> {
     let config = format!(
         "[codex]\nbin = {:?}\nhome = {:?}\ncwd = {:?}\napproval_policy = \"guarded\"\nmodel = \"mock-model\"\n\n{provider}\n\
@@ -65,6 +67,7 @@ fn serve_with(
             "127.0.0.1:0",
         ])
         .env("TMPDIR", env.tmp())
+        .envs(vars.iter().map(|(name, value)| (name, value)))
         .stderr(Stdio::piped())
         .spawn()?;
     let stderr = child.stderr.take().ok_or("no stderr")?;
@@ -502,7 +505,7 @@ async fn a_peer_message_in_a_turn_killed_with_perch_is_delivered_again_after_res
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_sign_in_run_says_perch_login_and_login_and_logout_work() -> TestResult {
     let env = CodexEnv::new()?;
-    let (_server, _) = serve_with(&env, "")?;
+    let (_server, _) = serve_with(&env, "", &[])?;
     let env = &env;
     tokio::task::block_in_place(|| -> TestResult {
         let status = until(env, &["status"], |out| !out.contains("Account: not known"))?;
@@ -540,6 +543,76 @@ async fn without_a_sign_in_run_says_perch_login_and_login_and_logout_work() -> T
         );
         let out = ok(env, &["logout"])?;
         assert!(out.contains("Signed out"), "{out}");
+        Ok(())
+    })
+}
+
+/// `perch login` with ChatGPT's device code, end to end against the
+/// scripted model's stand-in sign-in (Codex's `CODEX_APP_SERVER_LOGIN_ISSUER`
+/// and `chatgpt_base_url` point at it): the code is printed, an expired code
+/// fails in words and signs nothing in, an approved one signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn perch_login_signs_in_with_a_device_code_and_says_when_the_code_expired() -> TestResult {
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    env.use_sign_in_stand_in(&model.chatgpt_base_url())?;
+    let issuer = ("CODEX_APP_SERVER_LOGIN_ISSUER", model.sign_in_issuer());
+    let (_server, _) = serve_with(&env, "", &[issuer])?;
+    let env = &env;
+    tokio::task::block_in_place(|| -> TestResult {
+        until(env, &["status"], |out| {
+            out.contains("Account: not signed in")
+        })?;
+        let login = |decision| -> Result<std::process::Output, Box<dyn std::error::Error>> {
+            let mut child = perch(env)
+                .arg("login")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()?;
+            let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+            let mut printed = String::new();
+            while !printed.contains(sign_in::USER_CODE) {
+                if stdout.read_line(&mut printed)? == 0 {
+                    return Err(format!("perch login printed no code: {printed}").into());
+                }
+            }
+            assert!(
+                printed.contains(&format!("{}/codex/device", model.sign_in_issuer())),
+                "{printed}"
+            );
+            model.decide_sign_in(decision);
+            std::io::Read::read_to_string(&mut stdout, &mut printed)?;
+            let mut out = child.wait_with_output()?;
+            out.stdout = printed.into_bytes();
+            Ok(out)
+        };
+        let expired = login(sign_in::Decision::Expired)?;
+        let stderr = String::from_utf8_lossy(&expired.stderr);
+        assert_eq!(expired.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("signing in failed") && stderr.contains("perch login"),
+            "{stderr}"
+        );
+        let status = ok(env, &["status"])?;
+        assert!(status.contains("Account: not signed in"), "{status}");
+
+        model.decide_sign_in(sign_in::Decision::Pending);
+        let approved = login(sign_in::Decision::Approved)?;
+        let said = String::from_utf8_lossy(&approved.stdout);
+        assert!(
+            approved.status.success(),
+            "{said} {}",
+            String::from_utf8_lossy(&approved.stderr)
+        );
+        assert!(said.contains(sign_in::EMAIL), "{said}");
+        let status = ok(env, &["status"])?;
+        assert!(
+            status.contains(&format!(
+                "Account: signed in with ChatGPT as {}",
+                sign_in::EMAIL
+            )),
+            "{status}"
+        );
         Ok(())
     })
 }

@@ -18,6 +18,6 @@ pub mod supervisor;
 pub mod transport;
 
 pub use jsonrpc::RequestId;
-pub use protocol::PINNED_CODEX_VERSION;
+pub use protocol::{NEXT_CODEX_VERSION, PINNED_CODEX_VERSION};
 pub use supervisor::{Health, HealthState, Supervisor, SupervisorConfig, SupervisorEvent};
 pub use transport::{Connection, Error, ServerMessage, SpawnOptions};

@@ -11,8 +11,14 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The Codex version Perch is built and tested against.
+/// The Codex version Perch is built and tested against, and ships
+/// (`tools/codex-version`).
 pub const PINNED_CODEX_VERSION: &str = "0.169.0";
+
+/// The newer Codex the README's test command also runs the integration
+/// tests against (`tools/codex-next-version`, moved deliberately): Perch
+/// treats it as tested, not as an unknown version.
+pub const NEXT_CODEX_VERSION: &str = "0.171.0";
 
 /// A client→server request: its wire name and its param and result types.
 pub trait Method {

@@ -13,7 +13,7 @@
 use crate::locate;
 use crate::protocol::{
     ClientInfo, EmptyParams, Initialize, InitializeCapabilities, InitializeParams, Method,
-    ThreadLoadedList, PINNED_CODEX_VERSION,
+    ThreadLoadedList, NEXT_CODEX_VERSION, PINNED_CODEX_VERSION,
 };
 use crate::transport::{Connection, Error, ServerMessage, SpawnOptions};
 use serde::Serialize;
@@ -285,6 +285,7 @@ impl Inner {
         };
         let version_warning = match locate::compare_versions(&version, PINNED_CODEX_VERSION) {
             std::cmp::Ordering::Equal => None,
+            _ if version == NEXT_CODEX_VERSION => None,
             std::cmp::Ordering::Greater => Some(format!(
                 "Codex {version} is newer than {PINNED_CODEX_VERSION}, the version Perch was tested with; \
                  it should work, but report anything odd"

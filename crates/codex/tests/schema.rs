@@ -1,16 +1,21 @@
 //! Perch's protocol types against the JSON schema that
 //! `codex app-server generate-json-schema` printed for the pinned version
 //! (`schema/0.169.0/`). Regenerate the files when the pin moves.
+//! `PERCH_CODEX_SCHEMA_DIR` points the same checks at another version's
+//! generated schema (the README's test command passes the next pin's).
 
 use perch_codex::protocol::*;
 use serde::Serialize;
 use serde_json::{json, Value};
 
 fn schema(name: &str) -> Value {
-    let path = format!(
-        "{}/schema/{PINNED_CODEX_VERSION}/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let dir = std::env::var("PERCH_CODEX_SCHEMA_DIR").unwrap_or_else(|_| {
+        format!(
+            "{}/schema/{PINNED_CODEX_VERSION}",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    });
+    let path = format!("{dir}/{name}.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
@@ -205,5 +210,17 @@ fn the_notifications_perch_types_exist_in_the_pinned_schema() {
             requests.contains(&format!("\"{method}\"")),
             "{method} is not in ServerRequest.json"
         );
+    }
+}
+
+#[test]
+fn the_version_constants_are_the_pins_in_tools() {
+    for (constant, file) in [
+        (PINNED_CODEX_VERSION, "codex-version"),
+        (NEXT_CODEX_VERSION, "codex-next-version"),
+    ] {
+        let path = format!("{}/../../tools/{file}", env!("CARGO_MANIFEST_DIR"));
+        let pinned = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(constant, pinned.trim(), "{path}");
     }
 }

@@ -152,12 +152,14 @@ async fn a_codex_that_stops_answering_is_restarted_and_its_turn_says_why() -> Te
     );
     let server = start_with_config(&env, &config, "off").await?;
     let rt = server.runtime.clone();
-    let pid = rt.codex_status().pid.ok_or("no Codex pid")?;
     let session = rt.create_session(NewSession::default()).await?.id;
     let mut live = rt.events().subscribe(None).live;
     model.enqueue(Script::hanging());
     let turn = rt.send_message(&session, "Think slowly.").await?.turn_id;
     assert_eq!(model.wait_for_requests(1, common::WAIT).await.len(), 1);
+    // The child running the turn (read now: on a loaded machine a 2 s
+    // request timeout may have restarted an earlier one).
+    let pid = rt.codex_status().pid.ok_or("no Codex pid")?;
     let stopped = std::process::Command::new("kill")
         .args(["-STOP", &pid.to_string()])
         .status()?;
@@ -185,6 +187,106 @@ async fn a_codex_that_stops_answering_is_restarted_and_its_turn_says_why() -> Te
     let next = rt.send_message(&session, "Still there?").await?.turn_id;
     let (status, _) = until(&mut live, "the next turn's end", turn_end(&next)).await?;
     assert_eq!(status, "completed");
+    server.stop().await;
+    Ok(())
+}
+
+/// Codex dies (SIGKILL) while the agent's answer streams: the turn is
+/// interrupted with the reason, and its history keeps the text streamed
+/// before the crash, which the model never finished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_streamed_before_a_codex_crash_stays_in_the_history() -> TestResult {
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    let config = env.perch_config(&model.base_url(), "guarded");
+    let server = start_with_config(&env, &config, "off").await?;
+    let rt = server.runtime.clone();
+    let session = rt.create_session(NewSession::default()).await?.id;
+    let mut live = rt.events().subscribe(None).live;
+    model.enqueue(Script {
+        hang: true,
+        ..Script::chunks(&["The answer ", "begins here"], 0)
+    });
+    let turn = rt.send_message(&session, "Tell me.").await?.turn_id;
+    let mut streamed = String::new();
+    until(&mut live, "the whole streamed text", |kind| {
+        if let EventKind::ItemDelta { delta, .. } = kind {
+            streamed.push_str(delta);
+        }
+        (streamed == "The answer begins here").then_some(())
+    })
+    .await?;
+    let pid = rt.codex_status().pid.ok_or("no Codex pid")?;
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()?;
+    assert!(killed.success());
+    let (status, error) = until(&mut live, "the turn's end", turn_end(&turn)).await?;
+    assert_eq!(status, "interrupted");
+    assert!(
+        error.as_deref().is_some_and(|e| e.contains("stopped")),
+        "{error:?}"
+    );
+    until(&mut live, "Codex ready again", |kind| match kind {
+        EventKind::CodexState {
+            state: perch_runtime::CodexState::Ready,
+            ..
+        } => Some(()),
+        _ => None,
+    })
+    .await?;
+    let history = rt.history(&session).await?;
+    let cut = history
+        .iter()
+        .find(|t| t.id == turn)
+        .ok_or_else(|| format!("the turn is not in the history: {history:?}"))?;
+    assert_eq!(
+        cut.status,
+        perch_protocol::sessions::TurnStatus::Interrupted,
+        "{cut:?}"
+    );
+    let said: Vec<&str> = cut
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            perch_protocol::items::Item::AgentMessage { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(said, ["The answer begins here"], "{cut:?}");
+    server.stop().await;
+    Ok(())
+}
+
+/// A session made but not yet written to survives a Codex restart: Perch
+/// names the new thread so Codex keeps it, and the restarted child resumes
+/// it when the first message comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_without_messages_survives_a_codex_restart() -> TestResult {
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    let config = env.perch_config(&model.base_url(), "guarded");
+    let server = start_with_config(&env, &config, "off").await?;
+    let rt = server.runtime.clone();
+    let session = rt.create_session(NewSession::default()).await?.id;
+    let mut live = rt.events().subscribe(None).live;
+    let pid = rt.codex_status().pid.ok_or("no Codex pid")?;
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()?;
+    assert!(killed.success());
+    until(&mut live, "Codex ready again", |kind| match kind {
+        EventKind::CodexState {
+            state: perch_runtime::CodexState::Ready,
+            ..
+        } if rt.codex_status().pid != Some(pid) => Some(()),
+        _ => None,
+    })
+    .await?;
+    model.enqueue(Script::text("Still here."));
+    let turn = rt.send_message(&session, "First words.").await?.turn_id;
+    let (status, error) = until(&mut live, "the turn's end", turn_end(&turn)).await?;
+    assert_eq!(status, "completed", "{error:?}");
     server.stop().await;
     Ok(())
 }

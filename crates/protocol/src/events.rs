@@ -48,6 +48,14 @@ pub enum EventKind {
     },
     #[serde(rename = "session.updated")]
     SessionUpdated { session: Session },
+    /// A session that had no message yet moved to a new Codex thread (its
+    /// own could not be resumed, e.g. after the model provider changed):
+    /// `session` is it under its new id; `previous_id` is gone.
+    #[serde(rename = "session.replaced")]
+    SessionReplaced {
+        previous_id: String,
+        session: Session,
+    },
     #[serde(rename = "turn.started")]
     TurnStarted { session_id: String, turn_id: String },
     #[serde(rename = "turn.completed")]
@@ -210,6 +218,7 @@ impl EventKind {
         match self {
             Self::CodexState { .. } => "codex.state",
             Self::SessionUpdated { .. } => "session.updated",
+            Self::SessionReplaced { .. } => "session.replaced",
             Self::TurnStarted { .. } => "turn.started",
             Self::TurnCompleted { .. } => "turn.completed",
             Self::TurnStalled { .. } => "turn.stalled",

@@ -86,6 +86,9 @@ pub enum SendMode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Sent {
+    /// The session the message went to: the one addressed, or its
+    /// replacement when it had to move to a new thread (`session.replaced`).
+    pub session_id: String,
     pub turn_id: String,
     pub mode: SendMode,
 }

@@ -118,7 +118,11 @@ impl Runtime {
                 self.record_line(&n.thread_id, &n.turn_id, &n.item);
                 crate::seams::strip_context(&mut n.item);
                 if let Some(id) = ThreadItem::id(&n.item) {
-                    self.lock().file_changes.remove(id);
+                    let mut state = self.lock();
+                    state.file_changes.remove(id);
+                    if let Some(active) = state.active.get_mut(&n.thread_id) {
+                        active.streamed.remove(id);
+                    }
                 }
                 publish(EventKind::ItemCompleted {
                     session_id: n.thread_id,
@@ -126,7 +130,10 @@ impl Runtime {
                     item: item_of(n.item),
                 });
             }
-            ServerNotification::AgentMessageDelta(d) => publish(delta(d, DeltaKind::AgentMessage)),
+            ServerNotification::AgentMessageDelta(d) => {
+                self.keep_streamed(&d);
+                publish(delta(d, DeltaKind::AgentMessage))
+            }
             ServerNotification::ReasoningSummaryDelta(d)
             | ServerNotification::ReasoningTextDelta(d) => publish(delta(d, DeltaKind::Reasoning)),
             ServerNotification::CommandOutputDelta(d) => {
@@ -276,6 +283,27 @@ impl Runtime {
         }
     }
 
+    /// Adds a delta to the text of its unfinished message (up to
+    /// `MAX_STREAMED_BYTES` a turn).
+    fn keep_streamed(&self, d: &DeltaNotification) {
+        let mut state = self.lock();
+        let Some(active) = state
+            .active
+            .get_mut(&d.thread_id)
+            .filter(|a| a.turn_id == d.turn_id)
+        else {
+            return;
+        };
+        let kept: usize = active.streamed.values().map(String::len).sum();
+        if kept + d.delta.len() <= crate::runtime::MAX_STREAMED_BYTES {
+            active
+                .streamed
+                .entry(d.item_id.clone())
+                .or_default()
+                .push_str(&d.delta);
+        }
+    }
+
     /// Keeps the person's message and the agent's last message of a turn.
     fn digest_item(&self, turn_id: &str, item: &serde_json::Value) {
         let (text, by_person) = match ThreadItem::read(item) {
@@ -325,12 +353,29 @@ impl Runtime {
         let error = {
             let mut state = self.lock();
             // Perch's own reason for ending it says more than Codex's.
-            let ours = match state.active.get(session_id) {
-                Some(active) if active.turn_id == turn_id => {
-                    state.active.remove(session_id).and_then(|a| a.end_reason)
-                }
-                _ => None,
+            let (ours, streamed) = match state.active.get(session_id) {
+                Some(active) if active.turn_id == turn_id => state
+                    .active
+                    .remove(session_id)
+                    .map(|a| (a.end_reason, a.streamed))
+                    .unwrap_or_default(),
+                _ => Default::default(),
             };
+            // Text the agent streamed in messages the turn never finished:
+            // the transcript keeps it, and history shows it.
+            let at = now_ms();
+            for (item_id, text) in streamed.into_iter().filter(|(_, t)| !t.trim().is_empty()) {
+                let line = crate::transcript::TranscriptLine {
+                    turn_id: turn_id.to_string(),
+                    item_id,
+                    role: crate::transcript::Role::Assistant,
+                    text,
+                    at,
+                };
+                if let Err(err) = self.store.record_line(session_id, &line) {
+                    tracing::error!("keeping the streamed text of turn {turn_id}: {err}");
+                }
+            }
             let error = if status == TurnStatus::Completed {
                 error
             } else {
@@ -338,7 +383,6 @@ impl Runtime {
             };
             // A compaction is a turn too: when one ends, it has.
             state.compacting.remove(session_id);
-            let at = now_ms();
             if let Err(err) =
                 self.store
                     .finish_turn(session_id, turn_id, status, error.as_deref(), at)
@@ -648,7 +692,7 @@ impl Runtime {
                     continue;
                 };
                 match rt.ensure_loaded(&session).await {
-                    Ok(()) => resumed += 1,
+                    Ok(_) => resumed += 1,
                     Err(err) => {
                         rt.bus.publish(EventKind::Warning {
                             session_id: Some(id.clone()),

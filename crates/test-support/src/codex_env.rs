@@ -64,6 +64,16 @@ impl CodexEnv {
         )
     }
 
+    /// Points Codex's ChatGPT backend at the scripted model's stand-in
+    /// sign-in ([`crate::sign_in`]); the issuer itself is the environment
+    /// variable `CODEX_APP_SERVER_LOGIN_ISSUER` of the Codex child.
+    pub fn use_sign_in_stand_in(&self, chatgpt_base_url: &str) -> std::io::Result<()> {
+        std::fs::write(
+            self.codex_home().join("config.toml"),
+            format!("chatgpt_base_url = {chatgpt_base_url:?}\n\n[features]\nplugins = false\n"),
+        )
+    }
+
     /// Points Codex's default provider at the scripted model (for tests that
     /// drive Codex without Perch's own provider configuration).
     pub fn use_scripted_provider(&self, base_url: &str) -> std::io::Result<()> {

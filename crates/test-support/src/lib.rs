@@ -7,9 +7,11 @@
 //! Every request is captured so tests can assert on what Codex sent. The same
 //! server runs out of process as the `scripted-model` binary, with a control
 //! API (`POST /_control/enqueue`, `GET /_control/requests`,
-//! `POST /_control/reset`) for the browser tests.
+//! `POST /_control/reset`) for the browser tests. It also stands in for
+//! ChatGPT's device-code sign-in ([`sign_in`], `POST /_control/sign-in`).
 
 mod codex_env;
+pub mod sign_in;
 mod sse;
 
 pub use codex_env::{codex_bin, CodexEnv};
@@ -70,10 +72,11 @@ fn collect_text(value: &Value, out: &mut String) {
 }
 
 #[derive(Default)]
-struct Shared {
+pub(crate) struct Shared {
     queue: Mutex<VecDeque<Script>>,
     requests: Mutex<Vec<CapturedRequest>>,
     embedding_requests: Mutex<Vec<CapturedRequest>>,
+    sign_in: Mutex<sign_in::Decision>,
 }
 
 /// A running scripted model. Dropping it stops the server.
@@ -85,8 +88,8 @@ pub struct ScriptedModel {
 }
 
 #[derive(Clone)]
-struct AppState {
-    shared: Arc<Shared>,
+pub(crate) struct AppState {
+    pub(crate) shared: Arc<Shared>,
     request_count: Arc<watch::Sender<usize>>,
 }
 
@@ -111,6 +114,17 @@ impl ScriptedModel {
             .route("/_control/enqueue", post(control_enqueue))
             .route("/_control/requests", get(control_requests))
             .route("/_control/reset", post(control_reset))
+            .route(
+                "/api/accounts/deviceauth/usercode",
+                post(sign_in::user_code),
+            )
+            .route("/api/accounts/deviceauth/token", post(sign_in::poll))
+            .route("/oauth/token", post(sign_in::token))
+            .route(
+                "/backend-api/wham/accounts/check",
+                get(sign_in::accounts_check),
+            )
+            .route("/_control/sign-in", post(sign_in::control))
             .with_state(state);
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -135,6 +149,20 @@ impl ScriptedModel {
     /// The provider base URL to give Codex (`…/v1`).
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// The issuer to give Codex as `CODEX_APP_SERVER_LOGIN_ISSUER`, and the
+    /// `chatgpt_base_url` for its config: the stand-in sign-in ([`sign_in`]).
+    pub fn sign_in_issuer(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    pub fn chatgpt_base_url(&self) -> String {
+        format!("http://{}/backend-api/", self.addr)
+    }
+
+    /// What the person does with the device code in the browser.
+    pub fn decide_sign_in(&self, decision: sign_in::Decision) {
+        *self.shared.sign_in.lock_unpoisoned() = decision;
     }
 
     pub fn enqueue(&self, script: Script) {
@@ -317,5 +345,6 @@ async fn control_reset(State(state): State<AppState>) -> StatusCode {
     state.shared.queue.lock_unpoisoned().clear();
     state.shared.requests.lock_unpoisoned().clear();
     state.request_count.send_replace(0);
+    *state.shared.sign_in.lock_unpoisoned() = sign_in::Decision::Pending;
     StatusCode::NO_CONTENT
 }

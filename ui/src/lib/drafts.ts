@@ -37,3 +37,10 @@ export function saveDraft(storage: DraftStorage | null, sessionId: string, text:
 export function clearDraft(storage: DraftStorage | null, sessionId: string): void {
   saveDraft(storage, sessionId, '');
 }
+
+/** A session that moved to a new id (`session.replaced`) keeps its draft. */
+export function moveDraft(storage: DraftStorage | null, from: string, to: string): void {
+  const text = loadDraft(storage, from);
+  if (text && !loadDraft(storage, to)) saveDraft(storage, to, text);
+  clearDraft(storage, from);
+}

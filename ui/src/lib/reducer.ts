@@ -262,6 +262,19 @@ function applyKind(data: AppData, ev: RuntimeEvent): void {
       if (prev && ev.session.lastActivityAt > prev.lastActivityAt) touchActivity(data, ev.session.id);
       return;
     }
+    case 'session.replaced': {
+      // A session without messages moved to a new thread: same session, new id.
+      const prev = ev.previousId;
+      data.sessions = data.sessions.filter((x) => x.id !== prev);
+      upsertSession(data, ev.session);
+      const id = ev.session.id;
+      for (const table of [data.turns, data.problems, data.tokens, data.unread] as Record<string, unknown>[]) {
+        if (prev in table && !(id in table)) table[id] = table[prev];
+        delete table[prev];
+      }
+      if (data.selectedId === prev) data.selectedId = id;
+      return;
+    }
     case 'turn.started': {
       delete data.problems[ev.sessionId];
       ensureTurn(data, ev.sessionId, ev.turnId);

@@ -51,7 +51,7 @@ pub async fn start_written(
 pub async fn until<T>(
     live: &mut Receiver<Arc<Event>>,
     what: &str,
-    pick: impl Fn(&EventKind) -> Option<T>,
+    mut pick: impl FnMut(&EventKind) -> Option<T>,
 ) -> Result<T, String> {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {

@@ -213,7 +213,14 @@ pub(crate) struct Active {
     pub unreachable: Option<(Instant, String)>,
     /// Why Perch itself ended the turn: recorded as the turn's error.
     pub end_reason: Option<String>,
+    /// The agent's text streamed so far for messages not yet completed,
+    /// by item: kept in the transcript when the turn ends without them
+    /// (an interruption, a Codex crash), so history shows what was said.
+    pub streamed: std::collections::BTreeMap<String, String>,
 }
+
+/// How much streamed text of unfinished messages a turn keeps.
+pub(crate) const MAX_STREAMED_BYTES: usize = 1 << 20;
 
 pub(crate) struct PendingRequest {
     pub generation: u64,

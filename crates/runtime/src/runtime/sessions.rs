@@ -4,6 +4,9 @@
 use super::*;
 use crate::transcript::TranscriptLine;
 
+/// What Codex calls a Perch session that has no name and no message yet.
+const UNNAMED_THREAD: &str = "New Perch session";
+
 impl Runtime {
     pub(super) fn with_active(&self, mut session: Session) -> Session {
         session.active_turn_id = self
@@ -95,16 +98,18 @@ impl Runtime {
                 state.settings_changed.insert(session.id.clone());
             }
         }
-        if let Some(name) = &session.name {
-            self.set_codex_name(&session.id, name).await;
-        }
+        // A name writes the thread to disk in Codex: a thread that has none
+        // and no message yet cannot be resumed after Codex restarts (its
+        // first message then names it after itself).
+        let codex_name = session.name.as_deref().unwrap_or(UNNAMED_THREAD);
+        self.set_codex_name(&session.id, codex_name).await;
         self.bus.publish(EventKind::SessionUpdated {
             session: session.clone(),
         });
         Ok(session)
     }
 
-    async fn set_codex_name(&self, thread_id: &str, name: &str) {
+    pub(crate) async fn set_codex_name(&self, thread_id: &str, name: &str) {
         let params = ThreadNameSetParams {
             thread_id: thread_id.into(),
             name: name.into(),
@@ -114,18 +119,76 @@ impl Runtime {
         }
     }
 
-    /// Loads the thread into the current child if it is not loaded yet.
-    pub(crate) async fn ensure_loaded(&self, session: &Session) -> Result<()> {
+    /// Loads the thread into the current child if it is not loaded yet, and
+    /// answers the session's id: a new one when a session without any
+    /// message could not be resumed and moved to a new thread.
+    pub(crate) async fn ensure_loaded(&self, session: &Session) -> Result<String> {
         if self.lock().loaded.contains(&session.id) {
-            return Ok(());
+            return Ok(session.id.clone());
         }
+        let mut overrides = self.thread_overrides(session.cwd.clone(), session.model.clone());
+        // A thread keeps the provider it started with; after the person
+        // set Perch's provider, their sessions go on with it. (Without one,
+        // the thread's own stays: Codex's config may name another.)
+        let provider = self.config().provider.map(|p| p.id);
+        overrides.model_provider = provider.clone();
         let params = ThreadResumeParams {
             thread_id: session.id.clone(),
-            overrides: self.thread_overrides(session.cwd.clone(), session.model.clone()),
+            overrides,
         };
-        self.codex::<ThreadResume>(&params).await?;
-        self.lock().loaded.insert(session.id.clone());
-        Ok(())
+        match self.codex::<ThreadResume>(&params).await {
+            Ok(_) => {
+                self.lock().loaded.insert(session.id.clone());
+                Ok(session.id.clone())
+            }
+            // Nothing said in it yet: nothing to lose by a new thread.
+            Err(Error::Codex(perch_codex::Error::Server { .. }))
+                if !self.store.has_turns(&session.id)?
+                    && session.preview.is_empty()
+                    && !self.store.is_confined(&session.id)? =>
+            {
+                Ok(self.replace_thread(session).await?.id)
+            }
+            Err(Error::Codex(perch_codex::Error::Server { message, .. }))
+                if message.contains("model provider") =>
+            {
+                Err(Error::Conflict(format!(
+                    "this session was started with another model provider, and Codex cannot move it to {}; start a new session to use it ({message})",
+                    provider.as_deref().unwrap_or("the current one")
+                )))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// A new thread for a session that has no message yet, under the
+    /// session's name and settings (the configured model, since the old one
+    /// may belong to another provider); published as `session.replaced`.
+    async fn replace_thread(&self, old: &Session) -> Result<Session> {
+        let params = ThreadStartParams {
+            overrides: self.thread_overrides(old.cwd.clone(), None),
+        };
+        let result = self.codex::<ThreadStart>(&params).await?;
+        let new_id = result.thread.id;
+        self.store.rekey_session(&old.id, &new_id)?;
+        let mut session = self.session(&new_id)?;
+        session.model = result.model.or_else(|| old.model.clone());
+        self.store.update_session(&session)?;
+        {
+            let mut state = self.lock();
+            state.loaded.insert(new_id.clone());
+            if state.settings_changed.remove(&old.id) {
+                state.settings_changed.insert(new_id.clone());
+            }
+        }
+        let name = session.name.as_deref().unwrap_or(UNNAMED_THREAD);
+        self.set_codex_name(&new_id, name).await;
+        tracing::info!("session {} moved to the new thread {new_id}", old.id);
+        self.bus.publish(EventKind::SessionReplaced {
+            previous_id: old.id.clone(),
+            session: session.clone(),
+        });
+        Ok(session)
     }
 
     pub async fn update_session(&self, id: &str, patch: SessionPatch) -> Result<Session> {
@@ -224,10 +287,8 @@ impl Runtime {
             ));
         }
         let started = match self.ensure_loaded(&session).await {
-            Ok(()) => self
-                .codex::<ThreadCompactStart>(&ThreadIdParams {
-                    thread_id: id.into(),
-                })
+            Ok(thread_id) => self
+                .codex::<ThreadCompactStart>(&ThreadIdParams { thread_id })
                 .await
                 .map(drop),
             Err(err) => Err(err),
@@ -273,29 +334,62 @@ impl Runtime {
             }
         }
         self.backfill_transcript(id, &turns)?;
+        // The agent's text in messages a turn never finished (interrupted,
+        // Codex crashed) is in Perch's transcript only.
+        let mut cut_off: std::collections::HashMap<String, Vec<TranscriptLine>> =
+            Default::default();
+        for line in self.store.transcript(id)? {
+            if line.role == crate::transcript::Role::Assistant {
+                cut_off.entry(line.turn_id.clone()).or_default().push(line);
+            }
+        }
         Ok(turns
             .into_iter()
-            .map(|t| HistoryTurn {
-                // Codex keeps no reason for an interruption; Perch recorded one.
-                error: t.error.map(|e| e.message).or_else(|| {
-                    self.store
-                        .turn_outcome(&t.id)
-                        .ok()
-                        .flatten()
-                        .and_then(|(_, error)| error)
-                }),
-                id: t.id,
-                status: turn_status_of(t.status),
-                items: t
-                    .items
-                    .into_iter()
-                    .map(|mut item| {
-                        crate::seams::strip_context(&mut item);
-                        item_of(item)
-                    })
-                    .collect(),
+            .map(|t| {
+                let mut turn = self.history_turn(t);
+                if turn.status == perch_protocol::sessions::TurnStatus::Completed {
+                    return turn;
+                }
+                let shown: std::collections::HashSet<String> =
+                    turn.items.iter().map(|i| i.id().to_string()).collect();
+                turn.items.extend(
+                    cut_off
+                        .remove(&turn.id)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|line| !shown.contains(&line.item_id))
+                        .map(|line| perch_protocol::items::Item::AgentMessage {
+                            id: line.item_id,
+                            text: line.text,
+                            phase: None,
+                        }),
+                );
+                turn
             })
             .collect())
+    }
+
+    fn history_turn(&self, t: Turn) -> HistoryTurn {
+        HistoryTurn {
+            // Codex keeps no reason for an interruption; Perch recorded one.
+            error: t.error.map(|e| e.message).or_else(|| {
+                self.store
+                    .turn_outcome(&t.id)
+                    .ok()
+                    .flatten()
+                    .and_then(|(_, error)| error)
+            }),
+            id: t.id,
+            status: turn_status_of(t.status),
+            items: t
+                .items
+                .into_iter()
+                .map(|mut item| {
+                    crate::seams::strip_context(&mut item);
+                    item_of(item)
+                })
+                .collect(),
+        }
     }
 }
 

@@ -39,7 +39,9 @@ impl Runtime {
                 "Codex is compacting this session's context; send the message when that is done (a moment)".into(),
             ));
         }
-        self.ensure_loaded(&session).await?;
+        // The session's thread, which may be a new one (see ensure_loaded).
+        let thread_id = self.ensure_loaded(&session).await?;
+        let id = thread_id.as_str();
         let input = vec![UserInput::Text {
             text: text.to_string(),
         }];
@@ -53,6 +55,7 @@ impl Runtime {
                 Ok(result) => {
                     self.touch_session(id, Some(text));
                     return Ok(Sent {
+                        session_id: thread_id.clone(),
                         turn_id: result.turn_id,
                         mode: SendMode::Steer,
                     });
@@ -93,7 +96,11 @@ impl Runtime {
         let turn_id = result.turn.id;
         self.register_turn(id, &turn_id)?;
         self.touch_session(id, Some(text));
+        if session.name.is_none() && session.preview.is_empty() {
+            self.set_codex_name(id, &first_line(text, 60)).await;
+        }
         Ok(Sent {
+            session_id: thread_id.clone(),
             turn_id,
             mode: SendMode::Start,
         })
@@ -122,6 +129,7 @@ impl Runtime {
                 stalled: false,
                 unreachable: None,
                 end_reason: None,
+                streamed: Default::default(),
             },
         );
         drop(state);

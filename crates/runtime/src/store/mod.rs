@@ -145,6 +145,35 @@ impl Store {
         Ok(())
     }
 
+    /// Whether any turn of the session was ever recorded.
+    pub fn has_turns(&self, session_id: &str) -> Result<bool> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT 1 FROM turns WHERE session_id = ?1 LIMIT 1",
+                [session_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Moves a session to a new id (its new Codex thread), with every row
+    /// that names it, at once.
+    pub fn rekey_session(&self, old: &str, new: &str) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute("UPDATE sessions SET id = ?2 WHERE id = ?1", [old, new])?;
+        for table in ["turns", "approvals", "transcript"] {
+            tx.execute(
+                &format!("UPDATE {table} SET session_id = ?2 WHERE session_id = ?1"),
+                [old, new],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn is_confined(&self, session_id: &str) -> Result<bool> {
         Ok(self
             .conn()

@@ -44,8 +44,11 @@ export async function sendTo(id: string, text: string): Promise<'start' | 'steer
   if (!data.turns[id]) data.turns[id] = [];
   const res = await api.sendMessage(id, text);
   toast.message = null;
-  addLocalUserMessage(data, id, res.turnId, text);
-  const s = data.sessions.find((x) => x.id === id);
+  // A session without messages may have moved to a new id (`session.replaced`).
+  const sessionId = res.sessionId;
+  if (!data.turns[sessionId]) data.turns[sessionId] = [];
+  addLocalUserMessage(data, sessionId, res.turnId, text);
+  const s = data.sessions.find((x) => x.id === sessionId);
   if (s && !s.activeTurnId) s.activeTurnId = res.turnId;
   return res.mode;
 }

@@ -4,6 +4,7 @@
 import { api, ApiError, EventStream } from '../api';
 import { agentBus, isAgentStateEvent } from '../agentEvents';
 import { applyEvent, loadSnapshot, upsertSession } from '../reducer';
+import { browserDraftStorage, moveDraft } from '../drafts';
 import type { PerchEvent } from '../types';
 import { onAccountEvent } from './account.svelte';
 import { onChangeEvent, refreshAgentChanges } from './changes.svelte';
@@ -63,7 +64,11 @@ export function stopStream(): void {
 }
 
 function handleEvent(ev: PerchEvent): void {
+  const wasOpen = ev.type === 'session.replaced' && data.selectedId === ev.previousId;
+  if (ev.type === 'session.replaced') moveDraft(browserDraftStorage(), ev.previousId, ev.session.id);
   const effects = applyEvent(data, ev);
+  // The open session moved to a new id: the address follows.
+  if (wasOpen && ev.type === 'session.replaced') selectSession(ev.session.id, { loadHistory: false });
   for (const fx of effects) {
     if (fx.type === 'reload') {
       void reloadAll(true);
