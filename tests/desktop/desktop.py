@@ -64,9 +64,12 @@ def wait_until(what, check, timeout=30.0, interval=0.05):
 class World:
     """Throwaway dirs, the scripted model and Perch's config for one run."""
 
-    def __init__(self, packaged=False):
+    def __init__(self, packaged=False, provider=True):
         """`packaged`: the config names no Codex binary, so Perch looks for
-        it the way an installed one does."""
+        it the way an installed one does. `provider=False`: no `[provider]`,
+        so Codex uses OpenAI and, with its fresh home, nobody is signed in
+        (the first run); ChatGPT's sign-in goes to the scripted model's
+        stand-in issuer."""
         self.root = tempfile.mkdtemp(prefix="perch-desktop-")
         for d in ("data", "codex_home", "tmp", "work"):
             os.makedirs(os.path.join(self.root, d))
@@ -82,6 +85,10 @@ class World:
         line = model.stdout.readline().strip()
         assert line.startswith("listening "), line
         self.model_url = line.split()[1]
+        if not provider:
+            with open(os.path.join(self.root, "codex_home/config.toml"), "w") as f:
+                f.write(f"chatgpt_base_url = {json.dumps(self.model_url + '/backend-api/')}\n\n"
+                        "[features]\nplugins = false\n")
         with open(os.path.join(self.data, "config.toml"), "w") as f:
             f.write(
                 "[codex]\n"
@@ -89,10 +96,15 @@ class World:
                 f"home = {json.dumps(os.path.join(self.root, 'codex_home'))}\n"
                 'approval_policy = "guarded"\nmodel = "mock-model"\n'
                 f"cwd = {json.dumps(os.path.join(self.root, 'work'))}\n\n"
-                "[provider]\nid = \"scripted\"\n"
-                f"base_url = {json.dumps(self.model_url + '/v1')}\n"
+                + ("[provider]\nid = \"scripted\"\n"
+                   f"base_url = {json.dumps(self.model_url + '/v1')}\n" if provider else "")
             )
         self.env = dict(os.environ, TMPDIR=os.path.join(self.root, "tmp"), PERCH_LOG="info")
+        if not provider:
+            for name in ("OPENAI_API_KEY", "CODEX_API_KEY"):
+                self.env.pop(name, None)
+            self.env["CODEX_APP_SERVER_LOGIN_ISSUER"] = self.model_url
+            self.env["OPENAI_BASE_URL"] = self.model_url + "/v1"
         self.env.pop("PERCH_API_TOKEN", None)
         self.env.pop("PERCH_SECRET_STORE", None)
         if packaged:

@@ -244,6 +244,62 @@ def webdriver_chat(world):
         assert app.returncode == 0, f"perch-desktop exited {app.returncode} on SIGTERM"
 
 
+def first_run_without_a_sign_in():
+    """A new user without a Codex login: the tray says so and offers "Sign
+    in…", the desktop window shows the first-run screen (through WebDriver),
+    and ChatGPT's device code signs in against the scripted model's stand-in
+    issuer. Prints how long the tray took to say it (not a test of time)."""
+    world = World(provider=False)
+    before = len(registrations(SNW_LOG))
+    started = time.monotonic()
+    app = world.start_desktop(hidden=True)
+    driver = None
+    wd = None
+    try:
+        tray = TrayItem(SNW_LOG, after=before)
+        wait_until("the tray saying nobody is signed in",
+                   lambda: "Account: not signed in" in list(tray.items()), timeout=90)
+        told = time.monotonic() - started
+        labels = list(tray.items())
+        assert "Sign in…" in labels, labels
+        assert "Perch: Not signed in: no turn can run (Sign in…)" in labels, labels
+        url = world.server_url()
+        token = keyring_lookup("perch", f"api-token@{world.data}")
+        code = http("POST", url + "/api/auth/login-codes", {}, token=token)["code"]
+        driver_log = open(os.path.join(world.root, "tauri-driver.log"), "w")
+        driver = subprocess.Popen([os.environ.get("TAURI_DRIVER", "tauri-driver")], stdout=driver_log,
+                                  stderr=subprocess.STDOUT, env=world.env)
+        world.procs.append(driver)
+        wd = WebDriver(window_binary(), ["chat", "--data-dir", world.data, "--url", f"{url}/#login={code}&next=/chat"])
+        wd.wait_for("[data-testid='first-run']")
+        wd.wait_for("[data-testid='footer-account'][data-standing='notSignedIn']")
+        button = wd.wait_for("[data-testid='sign-in-chatgpt'] button", text="Sign in with ChatGPT")
+        wd.call("POST", f"/element/{button}/click")
+        wd.wait_for("[data-testid='user-code']", text="PRCH-4821")
+        os.makedirs(RESULTS, exist_ok=True)
+        shot = os.path.join(RESULTS, "desktop-first-run.png")
+        wd.screenshot(shot)
+        http("POST", world.model_url + "/_control/sign-in", {"decision": "approved"})
+        wd.wait_for("[data-testid='footer-account'][data-standing='signedIn']", text="ada@example.com")
+        wait_until("the tray naming the account",
+                   lambda: any("ada@example.com" in label for label in tray.items()), timeout=60)
+        return told, shot
+    except Exception:
+        if wd is not None:
+            save_failure(wd, "desktop-first-run-failure")
+        print("--- perch-desktop log of the first-run test (end) ---\n" + world.log(), flush=True)
+        raise
+    finally:
+        if wd is not None:
+            wd.quit()
+        if driver is not None:
+            driver.terminate()
+        subprocess.run(["pkill", "-f", f"perch-window chat --data-dir {world.data}"])
+        app.terminate()
+        app.wait(30)
+        world.close()
+
+
 def closing_and_reopening_the_window(world):
     """Closing the chat window destroys its webview (the WebKit processes end)
     and leaves Perch in the tray; the tray reopens it at its remembered size."""
@@ -538,7 +594,7 @@ def check_once(ok, fail, test, retry=False):
 
 
 def main():
-    # PERCH_DESKTOP_ONLY=tray,notray,chat,window,pages,deb (comma-separated) runs
+    # PERCH_DESKTOP_ONLY=tray,notray,chat,firstrun,window,pages,deb (comma-separated) runs
     # only those tests, to iterate on one; unset runs them all.
     only = [t for t in os.environ.get("PERCH_DESKTOP_ONLY", "").split(",") if t]
 
@@ -563,6 +619,12 @@ def main():
             results.append(check_once(
                 lambda shot: f"the chat window streams an answer through WebDriver; screenshot {shot}",
                 "the chat window through WebDriver", lambda: webdriver_chat(world), retry=True))
+        if wanted("firstrun"):
+            results.append(check_once(
+                lambda r: f"a new user without a sign-in: the tray says so ({r[0]:.1f} s after start) with "
+                          "Sign in…, the window shows the first-run screen, and a ChatGPT device code signs in; "
+                          f"screenshot {os.path.basename(r[1])}",
+                "the first run in the tray and the desktop window", first_run_without_a_sign_in, retry=True))
         if wanted("window"):
             results.append(check_once(
                 lambda _: "closing the window ends the WebKit processes, Perch stays in the tray, "

@@ -54,9 +54,15 @@ describe.skipIf(missing !== null)('First run without a Codex account', () => {
     await firstRun.getByTestId('sign-in-provider').waitFor();
     await page.screenshot({ path: path.join(RESULTS_DIR, 'first-run.png') });
 
-    // An API key (never used for a turn here): Codex keeps it and reports the account.
+    // A key OpenAI refuses (the scripted model's listing stands in): said, nothing kept.
     const key = firstRun.getByTestId('sign-in-api-key');
     expect(await key.getByLabel('OpenAI API key').getAttribute('type')).toBe('password');
+    await key.getByLabel('OpenAI API key').fill('sk-wrong-key');
+    await key.getByRole('button', { name: 'Sign in with the key' }).click();
+    await key.getByText('OpenAI refused this API key').waitFor();
+    expect((await apiJson<AccountJson>('GET', '/api/account')).account).toBeNull();
+
+    // An API key (never used for a turn here): Codex keeps it and reports the account.
     await key.getByLabel('OpenAI API key').fill('sk-e2e-not-a-real-key');
     await key.getByRole('button', { name: 'Sign in with the key' }).click();
     await page.locator('[data-testid="footer-account"][data-standing="signedIn"]').filter({ hasText: 'API key' }).waitFor();
@@ -123,7 +129,19 @@ describe.skipIf(missing !== null)('First run without a Codex account', () => {
     // "Sign in" opens the first-run flow in the composer's place.
     await prompt.getByRole('button', { name: 'Sign in' }).click();
     const server = page.getByTestId('first-run').getByTestId('sign-in-provider');
+    // Nothing answers there: said, and nothing is saved.
+    await server.getByLabel('Base URL').fill('http://127.0.0.1:9/v1');
+    await server.getByLabel('Model').fill('mock-model');
+    await server.getByRole('button', { name: 'Use this server' }).click();
+    await server.getByText('Perch could not use http://127.0.0.1:9/v1 as a model server').waitFor();
+    expect((await apiJson<{ provider: unknown }>('GET', '/api/settings')).provider).toBeNull();
+    // A server without that model: said, with what it has.
     await server.getByLabel('Base URL').fill(suite.perch.modelUrl + '/v1');
+    await server.getByLabel('Model').fill('no-such-model');
+    await server.getByRole('button', { name: 'Use this server' }).click();
+    await server.getByText('has no model “no-such-model”. It offers: mock-model.').waitFor();
+    expect((await apiJson<{ provider: unknown }>('GET', '/api/settings')).provider).toBeNull();
+
     await server.getByLabel('Model').fill('mock-model');
     await server.getByRole('button', { name: 'Use this server' }).click();
     // Its progress says what it waits for; then what it did.

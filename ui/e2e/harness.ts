@@ -228,6 +228,8 @@ export async function startPerch(opts: PerchOptions = {}): Promise<Perch> {
       // (perch-test-support's sign_in.rs): the issuer, and the one backend
       // route Codex checks after it.
       env.CODEX_APP_SERVER_LOGIN_ISSUER = modelUrl;
+      // OpenAI's API, where Perch checks an API key before Codex keeps it.
+      env.OPENAI_BASE_URL = modelUrl + '/v1';
       writeFileSync(
         path.join(root, 'codex_home/config.toml'),
         `chatgpt_base_url = ${toml(modelUrl + '/backend-api/')}\n\n[features]\nplugins = false\n`,

@@ -68,14 +68,19 @@ describe('the device-code sign-in', () => {
   });
 
   it('fails with Codex’s reason when account.login says so', () => {
-    const failed = deviceOnEvent(waiting, event({ type: 'account.login', success: false, error: 'device code expired' }));
+    const failed = deviceOnEvent(waiting, event({ type: 'account.login', loginId: 'l1', success: false, error: 'device code expired' }));
     expect(failed.step).toBe('failed');
     expect(failed.step === 'failed' && failed.error).toBe('Signing in with ChatGPT failed: device code expired.');
     expect(failed.step === 'failed' && failed.advice).toMatch(/new code/);
   });
 
+  it('follows its own sign-in only: another window’s failing one is not its end', () => {
+    const other = deviceOnEvent(waiting, event({ type: 'account.login', loginId: 'l0', success: false, error: 'replaced' }));
+    expect(other).toBe(waiting);
+  });
+
   it('succeeds when account.updated brings an account, not on account.login alone', () => {
-    const still = deviceOnEvent(waiting, event({ type: 'account.login', success: true, error: null }));
+    const still = deviceOnEvent(waiting, event({ type: 'account.login', loginId: 'l1', success: true, error: null }));
     expect(still).toBe(waiting);
     const noAccount = deviceOnEvent(waiting, event({ type: 'account.updated', account: state(null) }));
     expect(noAccount).toBe(waiting);
@@ -88,7 +93,7 @@ describe('the device-code sign-in', () => {
 
   it('ignores events when it is not waiting', () => {
     const idle: DeviceSignIn = { step: 'idle' };
-    expect(deviceOnEvent(idle, event({ type: 'account.login', success: false, error: 'x' }))).toBe(idle);
+    expect(deviceOnEvent(idle, event({ type: 'account.login', loginId: null, success: false, error: 'x' }))).toBe(idle);
     expect(deviceOnAccount(idle, state({ type: 'apiKey' }))).toBe(idle);
   });
 

@@ -351,7 +351,7 @@ describe('applyEvent', () => {
     loadSnapshot(d, { status: { ...status(), account: signedIn }, sessions: [session('s1')], approvals: [] });
     expect(d.account).toEqual(signedIn);
     // account.login is the sign-in flow's, not the data's.
-    expect(applyEvent(d, ev({ type: 'account.login', success: false, error: 'x' }))).toEqual([]);
+    expect(applyEvent(d, ev({ type: 'account.login', loginId: null, success: false, error: 'x' }))).toEqual([]);
     expect(d.account).toEqual(signedIn);
   });
 

@@ -14,6 +14,7 @@ mod auth;
 mod body_schemas;
 mod changes;
 mod error;
+mod model_servers;
 pub mod openapi;
 mod peer;
 mod routes;
@@ -131,6 +132,7 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
             routes::put_provider_key,
             routes::delete_provider_key
         ))
+        .routes(routes!(routes::provider_check))
         .routes(routes!(routes::put_relay_token, routes::delete_relay_token))
         .routes(routes!(routes::restart_codex))
         .routes(routes!(routes::diagnostics))

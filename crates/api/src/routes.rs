@@ -17,7 +17,9 @@ use perch_protocol::sessions::{
     Compacting, HistoryTurn, Interrupting, NewSession, Sent, Session, SessionPatch, SessionQuery,
     UserText,
 };
-use perch_protocol::settings::{ProviderKey, RelayToken, Settings, SettingsPatch};
+use perch_protocol::settings::{
+    ProviderCheck, ProviderChecked, ProviderKey, RelayToken, Settings, SettingsPatch,
+};
 use perch_protocol::system::{Diagnostics, ModelInfo, Status};
 use perch_protocol::List;
 use perch_runtime::Runtime;
@@ -350,6 +352,13 @@ pub async fn account(State(rt): State<Arc<Runtime>>) -> Reply<AccountState> {
     request_body = Login,
     responses((status = 200, body = LoginStarted), BadBody, CodexCall, Protected))]
 pub async fn login(State(rt): State<Arc<Runtime>>, Json(body): Json<Login>) -> Reply<LoginStarted> {
+    if let Login::ApiKey { api_key } = &body {
+        if !api_key.trim().is_empty() {
+            let config = rt.config();
+            crate::model_servers::check_openai_key(config.env.get("OPENAI_BASE_URL"), api_key)
+                .await?;
+        }
+    }
     ok(rt.login(body).await?)
 }
 
@@ -399,6 +408,20 @@ pub async fn put_provider_key(
     Json(body): Json<ProviderKey>,
 ) -> Reply<Settings> {
     ok(rt.set_provider_key(Some(body.key)).await?)
+}
+
+/// Try an OpenAI-compatible server (its model listing) before it becomes
+/// the provider; nothing is stored. Not fuzzed: it reaches out to the
+/// address it is given.
+#[utoipa::path(post, path = "/api/settings/provider-check", tag = NOT_FUZZED,
+    request_body = ProviderCheck,
+    responses((status = 200, body = ProviderChecked), BadBody,
+        (status = 502, body = perch_protocol::errors::ErrorBody, description = "The server could not be reached, or did not answer a model listing"),
+        Protected))]
+pub async fn provider_check(Json(body): Json<ProviderCheck>) -> Reply<ProviderChecked> {
+    let models =
+        crate::model_servers::check_server(&body.base_url, body.api_key.as_deref()).await?;
+    ok(ProviderChecked { models })
 }
 
 /// Remove the stored provider API key.

@@ -937,6 +937,36 @@ async fn settings_validate_save_and_pass_the_provider_key_to_codex() -> TestResu
         })
         .await;
 
+    // A server tried before it becomes the provider: its models, or why not.
+    let base = h.model.base_url();
+    let (status, checked) = h
+        .post("/api/settings/provider-check", json!({"baseUrl": base}))
+        .await?;
+    assert_eq!(status, 200, "{checked}");
+    assert_eq!(checked["models"], json!(["mock-model"]));
+    let (status, refused) = h
+        .post(
+            "/api/settings/provider-check",
+            json!({"baseUrl": base, "apiKey": "sk-wrong"}),
+        )
+        .await?;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "provider_refused");
+    let (status, gone) = h
+        .post(
+            "/api/settings/provider-check",
+            json!({"baseUrl": "http://127.0.0.1:9/v1"}),
+        )
+        .await?;
+    assert_eq!(status, 502, "{gone}");
+    assert_eq!(gone["error"]["code"], "provider_unreachable");
+    for bad in ["ftp://example.com/v1", "not a url", ""] {
+        let (status, body) = h
+            .post("/api/settings/provider-check", json!({"baseUrl": bad}))
+            .await?;
+        assert_eq!(status, 422, "{bad}: {body}");
+    }
+
     // The provider key: stored, never shown, and given to Codex after a restart.
     let put = h
         .http

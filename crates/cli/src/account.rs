@@ -74,6 +74,12 @@ pub async fn login(client: &Client, api_key: bool) -> Result<(), CliError> {
         }
         LoginStarted::ApiKey | LoginStarted::Other => {}
     }
+    // Another window's sign-in ending is not ours.
+    let ours = match &started {
+        LoginStarted::ChatgptDeviceCode { login_id, .. }
+        | LoginStarted::Chatgpt { login_id, .. } => Some(login_id.as_str()),
+        LoginStarted::ApiKey | LoginStarted::Other => None,
+    };
     let _ = std::io::stdout().flush();
     let mut events = std::pin::pin!(events);
     while let Some(raw) = events.next().await {
@@ -82,9 +88,10 @@ pub async fn login(client: &Client, api_key: bool) -> Result<(), CliError> {
         };
         match event.kind {
             EventKind::LoginCompleted {
+                login_id,
                 success: false,
                 error,
-            } => {
+            } if login_id.is_none() || login_id.as_deref() == ours => {
                 return Err(CliError::Usage(format!(
                     "signing in failed: {}; run `perch login` to try again",
                     error.as_deref().unwrap_or("no reason given")

@@ -505,7 +505,10 @@ async fn a_peer_message_in_a_turn_killed_with_perch_is_delivered_again_after_res
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_sign_in_run_says_perch_login_and_login_and_logout_work() -> TestResult {
     let env = CodexEnv::new()?;
-    let (_server, _) = serve_with(&env, "", &[])?;
+    let model = ScriptedModel::start().await?;
+    // OpenAI's API (which checks the key) is the scripted model.
+    let openai = ("OPENAI_BASE_URL", model.base_url());
+    let (_server, _) = serve_with(&env, "", &[openai])?;
     let env = &env;
     tokio::task::block_in_place(|| -> TestResult {
         let status = until(env, &["status"], |out| !out.contains("Account: not known"))?;
@@ -517,18 +520,29 @@ async fn without_a_sign_in_run_says_perch_login_and_login_and_logout_work() -> T
         let sessions = ok(env, &["sessions", "list", "--json"])?;
         assert_eq!(sessions.trim(), "[]", "no session was made for it");
 
-        let mut login = perch(env)
-            .args(["login", "--api-key"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        login
-            .stdin
-            .take()
-            .ok_or("no stdin")?
-            .write_all(b"sk-test-perch-login\n")?;
-        let login = login.wait_with_output()?;
+        let login_with = |key: &str| -> Result<std::process::Output, Box<dyn std::error::Error>> {
+            let mut login = perch(env)
+                .args(["login", "--api-key"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()?;
+            login
+                .stdin
+                .take()
+                .ok_or("no stdin")?
+                .write_all(format!("{key}\n").as_bytes())?;
+            Ok(login.wait_with_output()?)
+        };
+        // A key OpenAI refuses is said, and nothing is stored.
+        let wrong = login_with("sk-wrong-key")?;
+        let stderr = String::from_utf8_lossy(&wrong.stderr);
+        assert!(!wrong.status.success(), "{stderr}");
+        assert!(stderr.contains("OpenAI refused this API key"), "{stderr}");
+        let status = ok(env, &["status"])?;
+        assert!(status.contains("Account: not signed in"), "{status}");
+
+        let login = login_with("sk-test-perch-login")?;
         let said = String::from_utf8_lossy(&login.stdout);
         assert!(
             login.status.success(),

@@ -290,3 +290,28 @@ async fn a_session_without_messages_survives_a_codex_restart() -> TestResult {
     server.stop().await;
     Ok(())
 }
+
+/// Signing out while a turn runs would cut it off mid-answer: refused, in
+/// words, and the turn goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_while_a_turn_runs_is_refused() -> TestResult {
+    let env = CodexEnv::new()?;
+    let model = ScriptedModel::start().await?;
+    let config = env.perch_config(&model.base_url(), "guarded");
+    let server = start_with_config(&env, &config, "off").await?;
+    let rt = server.runtime.clone();
+    let session = rt.create_session(NewSession::default()).await?.id;
+    let mut live = rt.events().subscribe(None).live;
+    model.enqueue(Script::chunks(&["Still ", "answering."], 400));
+    let turn = rt.send_message(&session, "Go on.").await?.turn_id;
+    let refused = rt.logout().await;
+    match refused {
+        Err(perch_runtime::Error::Conflict(why)) => assert!(why.contains("running"), "{why}"),
+        other => return Err(format!("signing out mid-turn: {other:?}").into()),
+    }
+    let (status, _) = until(&mut live, "the turn's end", turn_end(&turn)).await?;
+    assert_eq!(status, "completed");
+    rt.logout().await?;
+    server.stop().await;
+    Ok(())
+}

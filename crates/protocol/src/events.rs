@@ -151,6 +151,9 @@ pub enum EventKind {
     /// A sign-in Perch started ended: `error` says why it failed.
     #[serde(rename = "account.login")]
     LoginCompleted {
+        /// The sign-in it ends (`LoginStarted`'s `loginId`): with two
+        /// windows signing in, each follows its own.
+        login_id: Option<String>,
         success: bool,
         error: Option<String>,
     },

@@ -298,6 +298,26 @@ pub struct ProviderKey {
     pub key: String,
 }
 
+/// `POST /api/settings/provider-check`: an OpenAI-compatible server to try
+/// before it becomes the provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProviderCheck {
+    /// Its API base, e.g. `http://127.0.0.1:11434/v1`.
+    pub base_url: String,
+    /// A key, when the server asks for one.
+    #[serde(default)]
+    pub api_key: Option<String>,
+}
+
+/// The server answered its model listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderChecked {
+    /// The models it lists (at most 200).
+    pub models: Vec<String>,
+}
+
 /// `PUT /api/settings/relay-token`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields)]

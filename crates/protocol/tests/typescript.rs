@@ -30,8 +30,8 @@ use perch_protocol::sessions::{
 };
 use perch_protocol::settings::{
     ApprovalPolicy, AutostartState, CodexPatch, CodexSettings, MemorySettings, MemorySettingsPatch,
-    NotificationSettings, NotificationsPatch, Paths, ProviderKey, ProviderSettings, RelayToken,
-    SecretBackend, SecretsState, Settings, SettingsPatch,
+    NotificationSettings, NotificationsPatch, Paths, ProviderCheck, ProviderChecked, ProviderKey,
+    ProviderSettings, RelayToken, SecretBackend, SecretsState, Settings, SettingsPatch,
 };
 use perch_protocol::system::{ActiveTurn, CodexState, CodexStatus, Diagnostics, ModelInfo, Status};
 use perch_protocol::wakeups::{
@@ -87,6 +87,8 @@ fn render() -> String {
         NotificationsPatch::decl(&config),
         MemorySettingsPatch::decl(&config),
         ProviderKey::decl(&config),
+        ProviderCheck::decl(&config),
+        ProviderChecked::decl(&config),
         RelayToken::decl(&config),
         ApprovalKind::decl(&config),
         Decision::decl(&config),

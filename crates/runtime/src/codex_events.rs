@@ -203,6 +203,7 @@ impl Runtime {
             | ServerNotification::ThreadNameUpdated(_) => {}
             ServerNotification::Other { method, params } if method == "account/login/completed" => {
                 publish(EventKind::LoginCompleted {
+                    login_id: params["loginId"].as_str().map(String::from),
                     success: params["success"].as_bool().unwrap_or(false),
                     error: params["error"].as_str().map(String::from),
                 });

@@ -111,6 +111,7 @@ impl ScriptedModel {
         let app = Router::new()
             .route("/v1/responses", post(responses))
             .route("/v1/embeddings", post(embeddings))
+            .route("/v1/models", get(models))
             .route("/_control/enqueue", post(control_enqueue))
             .route("/_control/requests", get(control_requests))
             .route("/_control/reset", post(control_reset))
@@ -238,6 +239,24 @@ async fn responses(
         .header("cache-control", "no-cache")
         .body(Body::from_stream(stream))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// The model listing, which Perch uses to check an OpenAI API key and to
+/// try a server before it becomes the provider: a key with `wrong` in it is
+/// refused as OpenAI refuses one; no key is fine (a local server).
+async fn models(headers: HeaderMap) -> Response {
+    let key = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if key.contains("wrong") {
+        let body = serde_json::json!({"error": {
+            "message": "Incorrect API key provided: sk-wro***key.",
+            "type": "invalid_request_error", "code": "invalid_api_key"}});
+        return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+    }
+    Json(serde_json::json!({"object": "list", "data": [{"id": "mock-model", "object": "model"}]}))
+        .into_response()
 }
 
 /// Words that mean the same to the scripted embedding model (and to no

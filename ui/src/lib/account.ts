@@ -97,13 +97,15 @@ export function deviceStartFailed(error: string): DeviceSignIn {
 }
 
 /**
- * The flow after an event: `account.login` with `success: false` ends it
- * with Codex's reason; `account.updated` bringing an account ends it signed
+ * The flow after an event: `account.login` of this sign-in with
+ * `success: false` ends it with Codex's reason; `account.updated` bringing an account ends it signed
  * in. (`account.login` with `success: true` is followed by `account.updated`.)
  */
 export function deviceOnEvent(flow: DeviceSignIn, ev: PerchEvent): DeviceSignIn {
   if (flow.step !== 'waiting' && flow.step !== 'browser') return flow;
-  if (ev.type === 'account.login' && !ev.success) {
+  // Another window's (or the CLI's) sign-in ending is not this one's.
+  const ours = ev.type === 'account.login' && (ev.loginId == null || ev.loginId === flow.loginId);
+  if (ev.type === 'account.login' && ours && !ev.success) {
     return {
       step: 'failed',
       error: `Signing in with ChatGPT failed: ${ev.error?.trim() || 'Codex did not say why'}.`,

@@ -43,6 +43,8 @@ import type {
   PeerStatus,
   PeerTask,
   PerchEvent,
+  ProviderCheck,
+  ProviderChecked,
   ProviderKey,
   ReadMarks,
   RelayToken,
@@ -219,6 +221,8 @@ export const api = {
   patchSettings: (body: SettingsPatch) => request<Settings>('PATCH', '/api/settings', { body }),
   setProviderKey: (key: string) => request<Settings>('PUT', '/api/settings/provider-key', { body: { key } satisfies ProviderKey }),
   clearProviderKey: () => request<Settings>('DELETE', '/api/settings/provider-key'),
+  /** Tries an OpenAI-compatible server (its model listing); nothing is stored. */
+  checkProvider: (body: ProviderCheck) => request<ProviderChecked>('POST', '/api/settings/provider-check', { body }),
   setRelayToken: (token: string) => request<Settings>('PUT', '/api/settings/relay-token', { body: { token } satisfies RelayToken }),
   clearRelayToken: () => request<Settings>('DELETE', '/api/settings/relay-token'),
   restartCodex: () => request<unknown>('POST', '/api/codex/restart', { body: {} }),

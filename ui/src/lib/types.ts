@@ -103,6 +103,8 @@ export type {
   NotificationSettings,
   NotificationsPatch,
   Paths,
+  ProviderCheck,
+  ProviderChecked,
   ProviderKey,
   ProviderSettings,
   RelayToken,

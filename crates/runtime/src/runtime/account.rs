@@ -75,8 +75,15 @@ impl Runtime {
         Ok(crate::model::login_started_of(started))
     }
 
-    /// Signs Codex out; answers the account after.
+    /// Signs Codex out; answers the account after. Refused while turns run:
+    /// signing out would cut them off mid-answer.
     pub async fn logout(&self) -> Result<AccountState> {
+        let running = self.lock().active.len();
+        if running > 0 {
+            return Err(Error::Conflict(format!(
+                "{running} turn(s) are running, and signing out now would cut them off; interrupt them or let them finish, then sign out"
+            )));
+        }
         self.codex::<AccountLogout>(&()).await?;
         self.account().await
     }

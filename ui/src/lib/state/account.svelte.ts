@@ -2,7 +2,7 @@
 // `account.updated`) and the sign-in flows that the first-run screen and the
 // Account dialog share. The pure parts are in `../account.ts`.
 
-import { api } from '../api';
+import { api, ApiError } from '../api';
 import {
   apiKeyOutcome,
   compatibleServerPatch,
@@ -113,11 +113,13 @@ export async function signInWithApiKey(key: string): Promise<boolean> {
     signIn.apiKey = { state: 'failed', message: 'Paste the API key first.' };
     return false;
   }
-  signIn.apiKey = { state: 'busy', message: 'Signing Codex in with the key…' };
+  signIn.apiKey = { state: 'busy', message: 'Checking the key with OpenAI, then signing Codex in…' };
   try {
     await api.accountLogin({ type: 'apiKey', apiKey });
   } catch (e) {
-    signIn.apiKey = { state: 'failed', message: `Codex refused the key: ${errMsg(e)}` };
+    // Perch's own check says what OpenAI said; anything else is Codex's refusal.
+    const checked = e instanceof ApiError && e.code.startsWith('api_key_');
+    signIn.apiKey = { state: 'failed', message: checked ? errMsg(e) : `Codex refused the key: ${errMsg(e)}` };
     return false;
   }
   signIn.apiKey = { state: 'busy', message: 'Checking with Codex that the key took…' };
@@ -173,6 +175,21 @@ export async function useCompatibleServer(baseUrl: string, model: string): Promi
   const patch = compatibleServerPatch(baseUrl, model, data.settings?.provider ?? null);
   const url = patch.provider?.baseUrl ?? baseUrl.trim();
 
+  // Perch asks the server itself first: Codex's own model list would not
+  // show that nothing answers there.
+  say(`Asking ${url} for its models…`);
+  let offered: string[];
+  try {
+    offered = (await api.checkProvider({ baseUrl: url, apiKey: null })).models;
+  } catch (e) {
+    return fail(errMsg(e));
+  }
+  const wanted = patch.codex?.model ?? model.trim();
+  if (wanted && offered.length > 0 && !offered.includes(wanted)) {
+    const some = offered.slice(0, 8).join(', ');
+    return fail(`${url} has no model “${wanted}”. It offers: ${some}${offered.length > 8 ? ', …' : ''}.`);
+  }
+
   say('Saving the provider in the settings…');
   let restartsBefore: number;
   let restartRequired: boolean;
@@ -194,14 +211,6 @@ export async function useCompatibleServer(baseUrl: string, model: string): Promi
     if (late) return fail(late);
   }
 
-  say(`Asking Codex for the models at ${url}…`);
-  try {
-    await api.models();
-  } catch (e) {
-    return fail(
-      `Codex restarted with ${url}, but listing the models failed: ${errMsg(e)}. Check that the server runs at that address (the URL usually ends in /v1), then try again.`,
-    );
-  }
   void loadModels();
   void loadAccount().catch(() => {}); // `account.updated` follows the restart as well
   signIn.server = { state: 'ok', message: `Codex now uses ${url} with the model ${patch.codex?.model ?? model.trim()}.` };
