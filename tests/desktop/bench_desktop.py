@@ -2,19 +2,22 @@
 """The desktop benchmark (run through `tests/desktop/run bench`): cold start
 to the tray being registered with the StatusNotifierWatcher, and idle
 memory and CPU of the tray process, the window process and WebKit's
-processes, with the chat window open and after it is closed; and the
-time from a peer's post to the relay to the `Notify` call on D-Bus.
+processes, with the chat window open and after it is closed; the time
+from a peer's post to the relay to the `Notify` call on D-Bus; and for a
+new user without a Codex login (issue 15), the time until the tray says
+"not signed in" and until the chat window shows the first-run screen.
 
 Use the release binary for figures: PERCH_DESKTOP_BIN=target/release/perch-desktop.
 """
 import os
 import statistics
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from desktop import (TrayItem, World, binary, comm, http, keyring_lookup, notifications, rss_kb,  # noqa: E402
-                     wait_until, webkit_pids, window_process, x_close, x_window)
+from desktop import (TrayItem, WebDriver, World, binary, comm, http, keyring_lookup, notifications,  # noqa: E402
+                     rss_kb, wait_until, webkit_pids, window_binary, window_process, x_close, x_window)
 
 SNW_LOG = os.environ["PERCH_TEST_SNW_LOG"]
 NOTIFY_LOG = os.environ["PERCH_TEST_NOTIFY_LOG"]
@@ -86,6 +89,47 @@ def peer_to_notify(world):
           f"p99 {p99:.1f} ms")
 
 
+def first_run():
+    """A new user without a login: from starting perch-desktop to the tray's
+    "Account: not signed in", and from opening the chat window (through
+    tauri-driver, which starts it as the tray does) to the first-run screen."""
+    tray_told, window_told = [], []
+    for _ in range(RUNS):
+        world = World(provider=False)
+        driver = None
+        try:
+            seen = len(registrations())
+            launched = time.monotonic()
+            app = world.start_desktop(hidden=True)
+            wait_until("the tray", lambda: len(registrations()) > seen, timeout=60, interval=0.005)
+            tray = TrayItem(SNW_LOG, after=seen)
+            wait_until("the tray's account line", lambda: "Account: not signed in" in tray.items(),
+                       timeout=60, interval=0.01)
+            tray_told.append((time.monotonic() - launched) * 1000)
+            url = world.server_url()
+            token = keyring_lookup("perch", f"api-token@{world.data}")
+            code = http("POST", url + "/api/auth/login-codes", {}, token=token)["code"]
+            driver = subprocess.Popen([os.environ.get("TAURI_DRIVER", "tauri-driver")],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=world.env)
+            world.procs.append(driver)
+            opened = time.monotonic()
+            wd = WebDriver(window_binary(), ["chat", "--data-dir", world.data, "--url", f"{url}/#login={code}&next=/chat"])
+            wd.wait_for("[data-testid='first-run']", timeout=60)
+            window_told.append((time.monotonic() - opened) * 1000)
+            wd.quit()
+            app.terminate()
+            app.wait(30)
+        finally:
+            if driver is not None:
+                driver.terminate()
+            subprocess.run(["pkill", "-f", f"perch-window chat --data-dir {world.data}"])
+            world.close()
+    for what, xs in (("start to the tray saying \"Account: not signed in\"", tray_told),
+                     ("open the chat window to the first-run screen (WebDriver, 0.2 s polling)", window_told)):
+        print(f"first run, {what} ({len(xs)} runs): median {statistics.median(xs):.0f} ms, "
+              f"min {min(xs):.0f} ms, max {max(xs):.0f} ms")
+
+
 def main():
     world = World()
     try:
@@ -123,6 +167,7 @@ def main():
         app.wait(30)
     finally:
         world.close()
+    first_run()
 
 
 if __name__ == "__main__":

@@ -147,6 +147,50 @@ describe.skipIf(missing !== null)('Perch web UI against a real server', () => {
     await page.screenshot({ path: path.join(RESULTS_DIR, 'retry.png') });
   });
 
+  it('says the model’s trouble live on the turn while Codex retries', async () => {
+    const page = await newPage();
+    await signInWithToken(page);
+    await newSession(page);
+    // The request fails with a 500, and so does Codex's silent retry of it;
+    // then Codex says it reconnects (without the status), and that try
+    // answers slowly: the turn shows the trouble, in words, until the
+    // answer streams.
+    const before = (await perch.requests()).length;
+    // The server's event stream, to say what came when the page did not show it.
+    const stream = new AbortController();
+    const seen: string[] = [];
+    void perch.api('GET', '/api/events').then(async (res) => {
+      const reader = res.body!.getReader();
+      for (;;) {
+        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+        if (done) return;
+        for (const l of new TextDecoder().decode(value).split('\n')) if (l.startsWith('data:')) seen.push(l.slice(5, 200));
+        if (stream.signal.aborted) return void reader.cancel();
+      }
+    });
+    await perch.enqueue([{ httpStatus: 500 }, { httpStatus: 500 }, { text: 'Back now.', chunks: ['Back now.'], delayMs: 2500 }]);
+    await sendPrompt(page, 'Are you there?');
+    const banner = page.getByTestId('turn-problem');
+    await banner.waitFor().catch(async (e: unknown) => {
+      const asked = (await perch.requests()).length - before;
+      throw new Error(
+        `${String(e)}\nthe model was asked ${asked} times; events: ${seen.join('\n')}\nthe chat said: ${await page.locator('main').innerText()}`,
+      );
+    });
+    stream.abort();
+    // Codex says only that it reconnects, and what its 5xx means.
+    const said = await banner.innerText();
+    expect(said).toMatch(/retrying/);
+    expect(said).toMatch(/high demand/);
+    expect(await banner.getAttribute('data-kind'), said).toBe('unreachable');
+    await page.screenshot({ path: path.join(RESULTS_DIR, 'turn-problem.png') });
+    // The answer is progress: the trouble is over.
+    await page.getByTestId('agent-message').filter({ hasText: 'Back now.' }).waitFor();
+    await page.locator('[data-testid="turn"][data-status="completed"]').filter({ hasText: 'Back now.' }).waitFor();
+    expect(await banner.count()).toBe(0);
+    expect((await perch.requests()).length - before).toBe(3);
+  });
+
   it('keeps an unsent draft across a reload', async () => {
     const page = await newPage();
     await signInWithToken(page);
@@ -196,5 +240,21 @@ describe.skipIf(missing !== null)('Perch web UI against a real server', () => {
     await nav.getByRole('link', { name: 'Chat' }).click();
     await page.getByRole('navigation', { name: 'Sessions' }).waitFor();
     expect(await page.title()).toBe('Perch — Chat');
+  });
+
+  // Last: it restarts Perch.
+  it('stays signed in, with the draft, across a restart of Perch', async () => {
+    const page = await newPage();
+    await signInWithToken(page);
+    await newSession(page);
+    await page.getByLabel('Message').fill('written before the restart');
+    await perch.restart();
+    await page.reload();
+    // No sign-in form: the browser session outlived the restart.
+    await page.getByRole('navigation', { name: 'Sessions' }).waitFor();
+    expect(await page.getByLabel('API token').count()).toBe(0);
+    await waitForValue(page, 'written before the restart');
+    const status = await page.evaluate(async () => (await fetch('/api/status', { credentials: 'same-origin' })).status);
+    expect(status).toBe(200);
   });
 });

@@ -89,6 +89,9 @@ export interface Perch {
   /** fetch against the API with the Bearer token. */
   api(method: string, route: string, body?: unknown): Promise<Response>;
   logs(): string;
+  /** Stops `perch serve` and starts it again on the same data dir and
+   *  address; resolves once Codex is ready. */
+  restart(): Promise<void>;
   /** Ends both processes; `removeData` also deletes the run's directory. */
   stop(opts?: { removeData?: boolean }): Promise<void>;
 }
@@ -253,26 +256,32 @@ export async function startPerch(opts: PerchOptions = {}): Promise<Perch> {
           : ['[provider]', 'id = "scripted"', 'name = "Scripted model"', `base_url = ${toml(modelUrl + '/v1')}`, '']),
       ].join('\n'),
     );
-    const perch = startChild(
-      bins.perch,
-      [
-        'serve',
-        '--data-dir',
-        path.join(root, 'data'),
-        '--listen',
-        '127.0.0.1:0',
-        '--ui-dir',
-        path.join(UI_DIR, 'dist'),
-        // An embedded peer-network relay on an ephemeral port (`relayUrl` in GET /api/peer).
-        '--relay-listen',
-        '127.0.0.1:0',
-      ],
-      { cwd: path.join(root, 'work'), env, logFile: path.join(root, 'perch.log') },
-    );
-    children.push(perch);
-    perch.proc.stdout?.pipe(createWriteStream(path.join(root, 'perch.stdout.log')));
-
+    // Perch, on `listen`: started here, and again on the same address by
+    // `restart()` (a browser's session cookie belongs to that origin).
     const serverJson = path.join(root, 'data/server.json');
+    const launch = async (listen: string): Promise<Child> => {
+      if (existsSync(serverJson)) rmSync(serverJson);
+      const child = startChild(
+        bins.perch,
+        [
+          'serve',
+          '--data-dir',
+          path.join(root, 'data'),
+          '--listen',
+          listen,
+          '--ui-dir',
+          path.join(UI_DIR, 'dist'),
+          // An embedded peer-network relay on an ephemeral port (`relayUrl` in GET /api/peer).
+          '--relay-listen',
+          '127.0.0.1:0',
+        ],
+        { cwd: path.join(root, 'work'), env, logFile: path.join(root, 'perch.log') },
+      );
+      children.push(child);
+      child.proc.stdout?.pipe(createWriteStream(path.join(root, 'perch.stdout.log'), { flags: 'a' }));
+      return child;
+    };
+    let perch = await launch('127.0.0.1:0');
     const url = await waitFor(
       'perch serve writing server.json',
       async () => {
@@ -297,18 +306,21 @@ export async function startPerch(opts: PerchOptions = {}): Promise<Perch> {
         body: body !== undefined ? JSON.stringify(body) : undefined,
       });
 
-    await waitFor(
-      'Codex becoming ready',
-      async () => {
-        const res = await api('GET', '/api/status');
-        if (!res.ok) throw new Error(`status ${res.status}`);
-        const s = (await res.json()) as { codex: { state: string; detail: string | null } };
-        if (s.codex.state === 'failed') throw new Error(`codex failed: ${s.codex.detail}`);
-        return s.codex.state === 'ready' ? true : undefined;
-      },
-      children,
-      180_000,
-    );
+    const codexReady = () =>
+      waitFor(
+        'Codex becoming ready',
+        async () => {
+          const res = await api('GET', '/api/status').catch(() => null);
+          if (!res) return undefined; // not listening yet (a restart)
+          if (!res.ok) throw new Error(`status ${res.status}`);
+          const s = (await res.json()) as { codex: { state: string; detail: string | null } };
+          if (s.codex.state === 'failed') throw new Error(`codex failed: ${s.codex.detail}`);
+          return s.codex.state === 'ready' ? true : undefined;
+        },
+        children,
+        180_000,
+      );
+    await codexReady();
 
     return {
       url,
@@ -338,6 +350,12 @@ export async function startPerch(opts: PerchOptions = {}): Promise<Perch> {
       },
       api,
       logs: () => readLog(perch.logFile).slice(-8000),
+      async restart() {
+        await stopChild(perch);
+        children.splice(children.indexOf(perch), 1);
+        perch = await launch(new URL(url).host);
+        await codexReady();
+      },
       async stop(stopOpts = {}) {
         await stopChild(perch);
         await stopChild(model);

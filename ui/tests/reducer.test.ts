@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   activeTurnId,
   addLocalUserMessage,
+  addSentMessage,
   applyEvent,
   emptyData,
   loadHistory,
@@ -294,6 +295,19 @@ describe('applyEvent', () => {
     // An echo that arrived first means no local copy is added.
     addLocalUserMessage(d, 's1', 't1', 'do it');
     expect(d.turns.s1[0].items.map((i) => i.id)).toEqual(['u0', 'u1']);
+  });
+
+  it('marks a sent turn running only while it is: a turn that failed before the answer to the send stays ended', () => {
+    const d = loaded();
+    addSentMessage(d, 's1', 't1', 'first');
+    expect(activeTurnId(d, 's1')).toBe('t1');
+    applyEvent(d, ev({ type: 'turn.completed', sessionId: 's1', turnId: 't1', status: 'completed', error: null }));
+    expect(activeTurnId(d, 's1')).toBeNull();
+    // A 400 from the model ends the turn before the POST's answer arrives.
+    applyEvent(d, ev({ type: 'turn.started', sessionId: 's1', turnId: 't2' }));
+    applyEvent(d, ev({ type: 'turn.completed', sessionId: 's1', turnId: 't2', status: 'failed', error: 'HTTP 400' }));
+    addSentMessage(d, 's1', 't2', 'refused');
+    expect(activeTurnId(d, 's1')).toBeNull();
   });
 
   it('reloads when sequence numbers go backwards (server restarted)', () => {

@@ -349,6 +349,10 @@ pub struct TurnError {
     /// an object (`{"responseTooManyFailedAttempts":{"httpStatusCode":429}}`).
     #[serde(default)]
     pub codex_error_info: Option<Value>,
+    /// What Codex adds for a person (for a 5xx: "We're currently
+    /// experiencing high demand…").
+    #[serde(default)]
+    pub additional_details: Option<String>,
 }
 
 /// What kind of trouble a turn error is, read from Codex's words.

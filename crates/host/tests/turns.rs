@@ -31,6 +31,58 @@ fn problem(kind: &EventKind) -> Option<TurnProblem> {
     }
 }
 
+/// A Perch over the scripted model (its config edited by `edit`), one new
+/// session, and the live events from before anything happened in it.
+struct Scene {
+    _env: CodexEnv,
+    model: ScriptedModel,
+    server: perch_host::server::Server,
+    rt: std::sync::Arc<perch_runtime::Runtime>,
+    session: String,
+    live: tokio::sync::broadcast::Receiver<std::sync::Arc<perch_runtime::Event>>,
+}
+
+impl Scene {
+    async fn start(
+        edit: impl FnOnce(String) -> String,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
+        let env = CodexEnv::new()?;
+        let model = ScriptedModel::start().await?;
+        let config = edit(env.perch_config(&model.base_url(), "guarded"));
+        let server = start_with_config(&env, &config, "off").await?;
+        let rt = server.runtime.clone();
+        let session = rt.create_session(NewSession::default()).await?.id;
+        let live = rt.events().subscribe(None).live;
+        Ok(Self {
+            _env: env,
+            model,
+            server,
+            rt,
+            session,
+            live,
+        })
+    }
+}
+
+/// Kills the Codex child (SIGKILL) and waits until a new one is ready.
+async fn crash_codex(scene: &mut Scene) -> TestResult {
+    let pid = scene.rt.codex_status().pid.ok_or("no Codex pid")?;
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()?;
+    assert!(killed.success());
+    let rt = scene.rt.clone();
+    until(&mut scene.live, "Codex ready again", |kind| match kind {
+        EventKind::CodexState {
+            state: perch_runtime::CodexState::Ready,
+            ..
+        } if rt.codex_status().pid != Some(pid) => Some(()),
+        _ => None,
+    })
+    .await?;
+    Ok(())
+}
+
 /// Codex on its own OpenAI provider with a fresh Codex home has no sign-in:
 /// a message is refused with `NotSignedIn` (409 `not_signed_in` in the
 /// API), naming `perch login`, before Codex or the model is asked.
@@ -113,13 +165,14 @@ async fn a_model_that_cannot_be_reached_is_said_live_and_the_turn_ends_with_the_
 /// fails with Codex's words.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http_error_from_the_model_is_said_with_its_status() -> TestResult {
-    let env = CodexEnv::new()?;
-    let model = ScriptedModel::start().await?;
-    let server =
-        start_with_config(&env, &env.perch_config(&model.base_url(), "guarded"), "off").await?;
-    let rt = server.runtime.clone();
-    let session = rt.create_session(NewSession::default()).await?.id;
-    let mut live = rt.events().subscribe(None).live;
+    let Scene {
+        _env,
+        model,
+        server,
+        rt,
+        session,
+        mut live,
+    } = Scene::start(|c| c).await?;
     // Codex retries the request, then the stream, once each: every try fails.
     for _ in 0..4 {
         model.enqueue(Script::http_error(500));
@@ -143,17 +196,14 @@ async fn an_http_error_from_the_model_is_said_with_its_status() -> TestResult {
 /// reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_codex_that_stops_answering_is_restarted_and_its_turn_says_why() -> TestResult {
-    let env = CodexEnv::new()?;
-    let model = ScriptedModel::start().await?;
-    let config = env.perch_config(&model.base_url(), "guarded").replacen(
-        "[codex]\n",
-        "[codex]\nrequest_timeout_secs = 2\n",
-        1,
-    );
-    let server = start_with_config(&env, &config, "off").await?;
-    let rt = server.runtime.clone();
-    let session = rt.create_session(NewSession::default()).await?.id;
-    let mut live = rt.events().subscribe(None).live;
+    let Scene {
+        _env,
+        model,
+        server,
+        rt,
+        session,
+        mut live,
+    } = Scene::start(|c| c.replacen("[codex]\n", "[codex]\nrequest_timeout_secs = 2\n", 1)).await?;
     model.enqueue(Script::hanging());
     let turn = rt.send_message(&session, "Think slowly.").await?.turn_id;
     assert_eq!(model.wait_for_requests(1, common::WAIT).await.len(), 1);
@@ -196,45 +246,30 @@ async fn a_codex_that_stops_answering_is_restarted_and_its_turn_says_why() -> Te
 /// before the crash, which the model never finished.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_streamed_before_a_codex_crash_stays_in_the_history() -> TestResult {
-    let env = CodexEnv::new()?;
-    let model = ScriptedModel::start().await?;
-    let config = env.perch_config(&model.base_url(), "guarded");
-    let server = start_with_config(&env, &config, "off").await?;
-    let rt = server.runtime.clone();
-    let session = rt.create_session(NewSession::default()).await?.id;
-    let mut live = rt.events().subscribe(None).live;
-    model.enqueue(Script {
+    let mut scene = Scene::start(|c| c).await?;
+    let (rt, session) = (scene.rt.clone(), scene.session.clone());
+    scene.model.enqueue(Script {
         hang: true,
         ..Script::chunks(&["The answer ", "begins here"], 0)
     });
     let turn = rt.send_message(&session, "Tell me.").await?.turn_id;
     let mut streamed = String::new();
-    until(&mut live, "the whole streamed text", |kind| {
+    until(&mut scene.live, "the whole streamed text", |kind| {
         if let EventKind::ItemDelta { delta, .. } = kind {
             streamed.push_str(delta);
         }
         (streamed == "The answer begins here").then_some(())
     })
     .await?;
-    let pid = rt.codex_status().pid.ok_or("no Codex pid")?;
-    let killed = std::process::Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()?;
-    assert!(killed.success());
-    let (status, error) = until(&mut live, "the turn's end", turn_end(&turn)).await?;
+    // The turn's end comes before the new child's ready: both are kept.
+    let mut ends = rt.events().subscribe(None).live;
+    crash_codex(&mut scene).await?;
+    let (status, error) = until(&mut ends, "the turn's end", turn_end(&turn)).await?;
     assert_eq!(status, "interrupted");
     assert!(
         error.as_deref().is_some_and(|e| e.contains("stopped")),
         "{error:?}"
     );
-    until(&mut live, "Codex ready again", |kind| match kind {
-        EventKind::CodexState {
-            state: perch_runtime::CodexState::Ready,
-            ..
-        } => Some(()),
-        _ => None,
-    })
-    .await?;
     let history = rt.history(&session).await?;
     let cut = history
         .iter()
@@ -254,7 +289,7 @@ async fn text_streamed_before_a_codex_crash_stays_in_the_history() -> TestResult
         })
         .collect();
     assert_eq!(said, ["The answer begins here"], "{cut:?}");
-    server.stop().await;
+    scene.server.stop().await;
     Ok(())
 }
 
@@ -263,31 +298,17 @@ async fn text_streamed_before_a_codex_crash_stays_in_the_history() -> TestResult
 /// it when the first message comes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_without_messages_survives_a_codex_restart() -> TestResult {
-    let env = CodexEnv::new()?;
-    let model = ScriptedModel::start().await?;
-    let config = env.perch_config(&model.base_url(), "guarded");
-    let server = start_with_config(&env, &config, "off").await?;
-    let rt = server.runtime.clone();
-    let session = rt.create_session(NewSession::default()).await?.id;
-    let mut live = rt.events().subscribe(None).live;
-    let pid = rt.codex_status().pid.ok_or("no Codex pid")?;
-    let killed = std::process::Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()?;
-    assert!(killed.success());
-    until(&mut live, "Codex ready again", |kind| match kind {
-        EventKind::CodexState {
-            state: perch_runtime::CodexState::Ready,
-            ..
-        } if rt.codex_status().pid != Some(pid) => Some(()),
-        _ => None,
-    })
-    .await?;
-    model.enqueue(Script::text("Still here."));
-    let turn = rt.send_message(&session, "First words.").await?.turn_id;
-    let (status, error) = until(&mut live, "the turn's end", turn_end(&turn)).await?;
+    let mut scene = Scene::start(|c| c).await?;
+    crash_codex(&mut scene).await?;
+    scene.model.enqueue(Script::text("Still here."));
+    let turn = scene
+        .rt
+        .send_message(&scene.session, "First words.")
+        .await?
+        .turn_id;
+    let (status, error) = until(&mut scene.live, "the turn's end", turn_end(&turn)).await?;
     assert_eq!(status, "completed", "{error:?}");
-    server.stop().await;
+    scene.server.stop().await;
     Ok(())
 }
 
@@ -295,13 +316,14 @@ async fn a_session_without_messages_survives_a_codex_restart() -> TestResult {
 /// words, and the turn goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_out_while_a_turn_runs_is_refused() -> TestResult {
-    let env = CodexEnv::new()?;
-    let model = ScriptedModel::start().await?;
-    let config = env.perch_config(&model.base_url(), "guarded");
-    let server = start_with_config(&env, &config, "off").await?;
-    let rt = server.runtime.clone();
-    let session = rt.create_session(NewSession::default()).await?.id;
-    let mut live = rt.events().subscribe(None).live;
+    let Scene {
+        _env,
+        model,
+        server,
+        rt,
+        session,
+        mut live,
+    } = Scene::start(|c| c).await?;
     model.enqueue(Script::chunks(&["Still ", "answering."], 400));
     let turn = rt.send_message(&session, "Go on.").await?.turn_id;
     let refused = rt.logout().await;

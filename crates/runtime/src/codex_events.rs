@@ -176,7 +176,10 @@ impl Runtime {
                         ErrorClass::Http(status) => Some(status),
                         _ => None,
                     }),
-                    message: n.error.message,
+                    message: match n.error.additional_details.filter(|d| !d.trim().is_empty()) {
+                        Some(details) => format!("{} ({})", n.error.message, details.trim()),
+                        None => n.error.message,
+                    },
                     will_retry: n.will_retry,
                 };
                 self.turn_trouble(n.thread_id, n.turn_id, problem);

@@ -205,7 +205,24 @@ async fn responses(
         .unwrap_or_else(|| Script::text("OK"));
     {
         let mut requests = state.shared.requests.lock_unpoisoned();
-        requests.push(CapturedRequest { headers, body });
+        let request = CapturedRequest { headers, body };
+        // One line per request on stderr (the browser tests keep it as
+        // scripted-model.log): what was asked, what it was answered.
+        let asked: String = request
+            .input_text()
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default()
+            .chars()
+            .take(80)
+            .collect();
+        eprintln!(
+            "request {}: {asked:?} -> {}",
+            requests.len() + 1,
+            script.describe()
+        );
+        requests.push(request);
         state.request_count.send_replace(requests.len());
     }
     if let Some(status) = script.http_status {

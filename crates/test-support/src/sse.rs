@@ -101,6 +101,33 @@ impl Script {
         }
     }
 
+    /// A few words for the log: what this script answers.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(status) = self.http_status {
+            parts.push(format!("HTTP {status}"));
+        }
+        if let Some(text) = &self.text {
+            parts.push(format!(
+                "text {:?}",
+                text.chars().take(40).collect::<String>()
+            ));
+        }
+        for call in &self.function_calls {
+            parts.push(format!("call {}", call.name));
+        }
+        if self.fail.is_some() {
+            parts.push("failed".into());
+        }
+        if self.hang {
+            parts.push("then hangs".into());
+        }
+        if parts.is_empty() {
+            parts.push("nothing".into());
+        }
+        parts.join(", ")
+    }
+
     /// The SSE frames (`event: …\ndata: …\n\n`) for this script.
     pub fn sse_events(&self) -> Vec<String> {
         let mut events = vec![json!({

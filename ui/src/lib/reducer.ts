@@ -149,6 +149,19 @@ export function addLocalUserMessage(data: AppData, sessionId: string, turnId: st
   });
 }
 
+/**
+ * A message the server took (`POST …/messages` answered `turnId`): shown
+ * in its turn, and the turn marked running unless its end came first (a
+ * fast failure can end the turn before the answer to the POST arrives).
+ */
+export function addSentMessage(data: AppData, sessionId: string, turnId: string, text: string): void {
+  if (!data.turns[sessionId]) data.turns[sessionId] = [];
+  addLocalUserMessage(data, sessionId, turnId, text);
+  const s = session(data, sessionId);
+  const turn = data.turns[sessionId]?.find((t) => t.id === turnId);
+  if (s && !s.activeTurnId && turn?.status === 'inProgress') s.activeTurnId = turnId;
+}
+
 /** The item a delta streams into when it arrives before its `item.started`. */
 function placeholder(itemId: string, kind: DeltaKind): ShownItem {
   switch (kind) {

@@ -97,7 +97,14 @@ impl Runtime {
         self.register_turn(id, &turn_id)?;
         self.touch_session(id, Some(text));
         if session.name.is_none() && session.preview.is_empty() {
-            self.set_codex_name(id, &first_line(text, 60)).await;
+            // Codex names the thread after its first message, in the
+            // background: the answer to the send does not wait for it.
+            let (me, thread, name) = (self.me.clone(), id.to_string(), first_line(text, 60));
+            tokio::spawn(async move {
+                if let Some(runtime) = me.upgrade() {
+                    runtime.set_codex_name(&thread, &name).await;
+                }
+            });
         }
         Ok(Sent {
             session_id: thread_id.clone(),

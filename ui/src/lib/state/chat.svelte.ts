@@ -3,7 +3,7 @@
 
 import { api, ApiError } from '../api';
 import { runCommand, type CommandResult, type ParsedInput } from '../commands';
-import { activeTurnId, addLocalUserMessage, upsertSession } from '../reducer';
+import { activeTurnId, addSentMessage, upsertSession } from '../reducer';
 import { loadAccount } from './account.svelte';
 import { reloadAll } from './connection.svelte';
 import { openNewSession } from './sessions.svelte';
@@ -45,11 +45,7 @@ export async function sendTo(id: string, text: string): Promise<'start' | 'steer
   const res = await api.sendMessage(id, text);
   toast.message = null;
   // A session without messages may have moved to a new id (`session.replaced`).
-  const sessionId = res.sessionId;
-  if (!data.turns[sessionId]) data.turns[sessionId] = [];
-  addLocalUserMessage(data, sessionId, res.turnId, text);
-  const s = data.sessions.find((x) => x.id === sessionId);
-  if (s && !s.activeTurnId) s.activeTurnId = res.turnId;
+  addSentMessage(data, res.sessionId, res.turnId, text);
   return res.mode;
 }
 
