@@ -215,7 +215,9 @@ async fn a_codex_that_stops_answering_is_restarted_and_its_turn_says_why() -> Te
         .status()?;
     assert!(stopped.success());
     // A request to the stopped child times out: Perch checks it is alive.
-    assert!(rt.models().await.is_err(), "a stopped Codex answered");
+    // (Its answer is not asserted: on a loaded machine an earlier timeout
+    // may have started that check already, and a restarted child answers.)
+    let _ = rt.models().await;
     let (status, error) = until(&mut live, "the turn's end", turn_end(&turn)).await?;
     assert_eq!(status, "interrupted");
     let error = error.ok_or("no reason recorded")?;

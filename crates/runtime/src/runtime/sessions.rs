@@ -343,7 +343,14 @@ impl Runtime {
                 cut_off.entry(line.turn_id.clone()).or_default().push(line);
             }
         }
-        Ok(turns
+        // The running turn, before Codex has written it where it lists turns.
+        let running = self
+            .lock()
+            .active
+            .get(id)
+            .map(|a| a.turn_id.clone())
+            .filter(|running| !turns.iter().any(|t| &t.id == running));
+        let mut history: Vec<HistoryTurn> = turns
             .into_iter()
             .map(|t| {
                 let mut turn = self.history_turn(t);
@@ -366,7 +373,14 @@ impl Runtime {
                 );
                 turn
             })
-            .collect())
+            .collect();
+        history.extend(running.map(|id| HistoryTurn {
+            id,
+            status: perch_protocol::sessions::TurnStatus::InProgress,
+            error: None,
+            items: Vec::new(),
+        }));
+        Ok(history)
     }
 
     fn history_turn(&self, t: Turn) -> HistoryTurn {
