@@ -84,6 +84,9 @@ describe.skipIf(missing !== null)('Perch web UI against a real server', () => {
     const prompt = page.locator('[data-testid="approval"][data-status="pending"]');
     await prompt.waitFor();
     await expect(prompt.textContent()).resolves.toContain('touch approved.txt');
+    // Shown as typed: without the `/bin/bash -lc '…'` Codex wraps it in.
+    await expect(prompt.locator('.title').textContent()).resolves.toBe('Run touch approved.txt');
+    expect(await prompt.getByTestId('approval-dangers').count()).toBe(0);
     await prompt.getByRole('button', { name: 'Approve', exact: true }).click();
 
     await page.locator('[data-testid="approval"][data-status="accept"]').waitFor();

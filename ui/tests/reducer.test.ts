@@ -63,6 +63,7 @@ function approval(id: string, extra: Partial<Approval> = {}): Approval {
     createdAt: 5,
     answeredAt: null,
     answeredBy: null,
+    dangers: [],
     ...extra,
   };
 }

@@ -189,14 +189,33 @@ async fn approvals_accept_decline_and_cancel_reach_codex() -> TestResult {
     );
 
     // decline: the command does not run; the model hears it was rejected.
-    h.model
-        .enqueue(Script::shell("touch declined.txt", "call_d"));
+    // It is shown as typed (without Codex's `bash -lc` wrapper), with what
+    // in it is destructive.
+    h.model.enqueue(Script::shell(
+        "rm -rf build && touch declined.txt",
+        "call_d",
+    ));
     h.model.enqueue(Script::text("Understood."));
     let turn = h.send(&session, "try again").await?["turnId"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     let id = approval_for(&h, &mut events).await;
+    let shown = h.get("/api/approvals").await?;
+    let shown = shown["data"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["id"] == id.as_str()))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        shown["title"], "Run rm -rf build && touch declined.txt",
+        "{shown}"
+    );
+    assert_eq!(
+        shown["dangers"],
+        json!(["deletes files and folders recursively (rm -r)"]),
+        "{shown}"
+    );
     h.post(
         &format!("/api/approvals/{id}"),
         json!({"decision": "decline"}),

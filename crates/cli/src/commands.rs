@@ -139,9 +139,13 @@ pub async fn run(
                 _ => {}
             },
             EventKind::ApprovalRequested { approval } if text => {
+                eprintln!("[approval needed] {}", approval.title);
+                for danger in &approval.dangers {
+                    eprintln!("  careful: {danger}");
+                }
                 eprintln!(
-                    "[approval needed] {}\n  answer: perch approvals answer {} accept|decline",
-                    approval.title, approval.id
+                    "  answer: perch approvals answer {} accept|decline",
+                    approval.id
                 );
             }
             EventKind::Warning { message, .. } if text => eprintln!("[warning] {message}"),
@@ -305,6 +309,9 @@ pub async fn approvals_list(client: &Client, all: bool, as_json: bool) -> Result
     }
     for a in &approvals.data {
         println!("{}  [{}] {}", a.id, a.status.as_str(), a.title);
+        for danger in &a.dangers {
+            println!("    careful: {danger}");
+        }
         if let Some(detail) = &a.detail {
             for line in detail.lines().take(12) {
                 println!("    {line}");

@@ -90,6 +90,12 @@ pub struct Approval {
     pub answered_at: Option<i64>,
     /// Who answered: "person", "timeout", "shutdown", "codex-restart".
     pub answered_by: Option<String>,
+    /// What in a command is destructive or reaches past the session's
+    /// folder, one phrase each ("force-pushes, rewriting the remote's
+    /// history (git push --force)"); empty when nothing is. Words for the
+    /// person, not a guard.
+    #[serde(default)]
+    pub dangers: Vec<String>,
 }
 
 /// `GET /api/approvals?status=`: pending ones (the default) or all.

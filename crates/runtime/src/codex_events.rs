@@ -760,9 +760,14 @@ fn new_approval(
     request: &ServerRequest,
     file_changes: &std::collections::HashMap<String, String>,
 ) -> Option<Approval> {
+    let mut dangers = Vec::new();
     let (session_id, turn_id, item_id, kind, title, detail) = match request {
         ServerRequest::CommandApproval(r) => {
             let command = r.command.clone().unwrap_or_else(|| "a command".into());
+            // Shown once, as the person would type it.
+            let command = crate::command_risk::unwrap_shell(&command).unwrap_or(command);
+            dangers =
+                crate::command_risk::dangers(&command, r.cwd.as_deref().map(std::path::Path::new));
             let mut detail = command.clone();
             if let Some(cwd) = &r.cwd {
                 detail.push_str(&format!("\nin {cwd}"));
@@ -833,5 +838,6 @@ fn new_approval(
         created_at: now_ms(),
         answered_at: None,
         answered_by: None,
+        dangers,
     })
 }

@@ -20,6 +20,7 @@
 //! never see Codex protocol types (their own are `perch-protocol`'s).
 
 mod codex_events;
+pub mod command_risk;
 pub mod config;
 mod error;
 pub mod events;

@@ -274,13 +274,23 @@ fn peer_note(message: &perch_relay_protocol::Message, from: &str, to_person: boo
 }
 
 pub(super) fn approval_note(approval: &Approval) -> Note {
+    // What is destructive comes first: a notification may show two lines.
+    let warning = approval
+        .dangers
+        .iter()
+        .map(|d| format!("Careful: {d}\n"))
+        .collect::<String>();
     let body = match &approval.detail {
-        Some(detail) => format!("{}\n{}", approval.title, detail),
-        None => approval.title.clone(),
+        Some(detail) => format!("{warning}{}\n{}", approval.title, detail),
+        None => format!("{warning}{}", approval.title),
     };
     Note {
         kind: Kind::Approval,
-        summary: "Perch needs your approval".into(),
+        summary: if approval.dangers.is_empty() {
+            "Perch needs your approval".into()
+        } else {
+            "Perch needs your approval: destructive command".into()
+        },
         body: clean(&body),
         target: OpenTarget::Approval {
             id: approval.id.clone(),

@@ -21,6 +21,7 @@ fn approval(id: &str) -> Approval {
         created_at: 0,
         answered_at: None,
         answered_by: None,
+        dangers: Vec::new(),
     }
 }
 
@@ -172,6 +173,27 @@ fn approval_text_is_escaped_and_answerable() {
     assert_eq!(note.approval_id.as_deref(), Some("a1"));
     assert_eq!(note.target.route(), "/approvals/a1");
     assert!(clean(&"x".repeat(1000)).chars().count() <= MAX_BODY_CHARS + 1);
+}
+
+#[test]
+fn a_destructive_command_says_so_first() {
+    let mut risky = approval("a9");
+    risky.dangers = vec!["force-pushes, rewriting the remote's history (git push --force)".into()];
+    let note = approval_note(&risky);
+    assert_eq!(
+        note.summary,
+        "Perch needs your approval: destructive command"
+    );
+    assert!(
+        note.body
+            .starts_with("Careful: force-pushes, rewriting the remote's history"),
+        "{}",
+        note.body
+    );
+    assert_eq!(
+        approval_note(&approval("a8")).summary,
+        "Perch needs your approval"
+    );
 }
 
 #[test]

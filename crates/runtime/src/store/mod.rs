@@ -62,6 +62,8 @@ CREATE INDEX approvals_by_status ON approvals(status);
         transcript::MIGRATION,
         // 3: sessions whose turns run confined (`Runtime::confine_session`).
         "ALTER TABLE sessions ADD COLUMN confined INTEGER NOT NULL DEFAULT 0;",
+        // 4: what in a command is destructive (`command_risk.rs`), as JSON.
+        "ALTER TABLE approvals ADD COLUMN dangers TEXT NOT NULL DEFAULT '[]';",
     ],
 };
 
@@ -72,7 +74,7 @@ pub struct Store {
 const SESSION_COLUMNS: &str =
     "id, name, preview, pinned, archived, created_at, last_activity_at, model, effort, cwd, token_usage";
 const APPROVAL_COLUMNS: &str =
-    "id, session_id, turn_id, item_id, kind, title, detail, status, created_at, answered_at, answered_by";
+    "id, session_id, turn_id, item_id, kind, title, detail, status, created_at, answered_at, answered_by, dangers";
 
 impl Store {
     /// The core's store in `db`, its tables brought up to date.
@@ -282,8 +284,8 @@ impl Store {
 
     pub fn insert_approval(&self, approval: &Approval) -> Result<()> {
         self.conn().execute(
-            "INSERT INTO approvals (id, session_id, turn_id, item_id, kind, title, detail, status, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO approvals (id, session_id, turn_id, item_id, kind, title, detail, status, created_at, dangers)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 approval.id,
                 approval.session_id,
@@ -293,7 +295,8 @@ impl Store {
                 approval.title,
                 approval.detail,
                 approval.status.as_str(),
-                approval.created_at
+                approval.created_at,
+                serde_json::to_string(&approval.dangers).unwrap_or_else(|_| "[]".into())
             ],
         )?;
         Ok(())
@@ -395,6 +398,7 @@ fn approval_from_row(row: &Row<'_>) -> rusqlite::Result<Approval> {
         created_at: row.get(8)?,
         answered_at: row.get(9)?,
         answered_by: row.get(10)?,
+        dangers: serde_json::from_str(&row.get::<_, String>(11)?).unwrap_or_default(),
     })
 }
 
@@ -481,6 +485,7 @@ mod tests {
             created_at: 5,
             answered_at: None,
             answered_by: None,
+            dangers: vec!["deletes files and folders recursively (rm -r)".into()],
         };
         store.insert_approval(&approval)?;
         assert_eq!(store.approvals(true)?, vec![approval]);

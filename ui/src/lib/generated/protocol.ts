@@ -304,7 +304,14 @@ title: string, detail: string | null, status: ApprovalStatus, createdAt: number,
 /**
  * Who answered: "person", "timeout", "shutdown", "codex-restart".
  */
-answeredBy: string | null, };
+answeredBy: string | null, 
+/**
+ * What in a command is destructive or reaches past the session's
+ * folder, one phrase each ("force-pushes, rewriting the remote's
+ * history (git push --force)"); empty when nothing is. Words for the
+ * person, not a guard.
+ */
+dangers: Array<string>, };
 
 export type ApprovalFilter = "pending" | "all";
 
