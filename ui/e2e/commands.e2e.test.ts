@@ -73,7 +73,7 @@ describe.skipIf(missing !== null)('Slash commands', () => {
     await list.waitFor();
     expect(await list.getByRole('option').allTextContents()).toEqual([expect.stringContaining('/model [name]')]);
     await input.fill('/');
-    expect(await list.getByRole('option').count()).toBe(9);
+    expect(await list.getByRole('option').count()).toBe(10);
     await input.press('ArrowDown');
     expect(await list.getByRole('option', { selected: true }).textContent()).toContain('/sessions');
     await input.fill('/mo');

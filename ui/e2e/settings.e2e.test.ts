@@ -54,7 +54,11 @@ describe.skipIf(missing !== null)('Settings', () => {
     const section = page.getByTestId('settings-codex');
     const save = section.getByRole('button', { name: 'Save' });
     expect(await save.isDisabled()).toBe(true);
-    await section.getByLabel('Reasoning effort').fill('low');
+    // The same pickers as the chat's: Codex's models, and the efforts the model takes.
+    const models = (await (await suite.perch.api('GET', '/api/models')).json()) as { data: { id: string }[] };
+    const offered = await section.getByLabel('Default model', { exact: true }).locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    expect(offered).toEqual(expect.arrayContaining(['', ...models.data.map((m) => m.id)]));
+    await section.getByLabel('Reasoning effort').selectOption('low');
     await save.click();
     await page.getByTestId('codex-message').filter({ hasText: 'Saved' }).waitFor();
     expect((await serverSettings()).codex.effort).toBe('low');

@@ -76,7 +76,8 @@ describe.skipIf(missing !== null)('Wakeups', () => {
     expect(created.schedule.kind).toBe('at');
     expect(created.schedule.at! - created.createdAt).toBeGreaterThanOrEqual(1000);
     expect(created.schedule.at! - created.createdAt).toBeLessThanOrEqual(3000);
-    expect(await card.getByTestId('wakeup-schedule').textContent()).toMatch(/^at \d{1,2} [A-Z][a-z]{2} \d{2}:\d{2}$/);
+    // In the machine's time zone, which it names.
+    expect(await card.getByTestId('wakeup-schedule').textContent()).toMatch(/^at \d{1,2} [A-Z][a-z]{2} \d{2}:\d{2} \([A-Za-z_]+(\/[A-Za-z_+-]+)*\)$/);
 
     // It fires: a run appears in the log, running, then completed.
     const runRow = page.locator(`[data-testid="wakeup-run"][data-wakeup-id="${wakeupId}"]`);
@@ -97,8 +98,10 @@ describe.skipIf(missing !== null)('Wakeups', () => {
     expect(await done.getByTestId('run-delay').getAttribute('data-delay-ms')).toBe(String(run.firedAt! - run.scheduledAt));
     const link = done.getByTestId('run-session');
     expect(await link.getAttribute('href')).toBe(`#/chat/${run.sessionId}`);
-    // A fired `at` wakeup has no next time.
-    await card.getByTestId('wakeup-next').filter({ hasText: 'finished' }).waitFor();
+    // A fired `at` wakeup has no next time: it is done, with nothing to enable.
+    await card.getByTestId('wakeup-next').filter({ hasText: 'none' }).waitFor();
+    await card.locator('[data-testid="wakeup-state"][data-state="done"]').filter({ hasText: 'done' }).waitFor();
+    expect(await card.getByTestId('wakeup-enabled').count()).toBe(0);
     await page.screenshot({ path: path.join(RESULTS_DIR, 'wakeups.png') });
 
     // The run's session holds the turn: the prompt went to the model, the answer came back.
@@ -125,6 +128,9 @@ describe.skipIf(missing !== null)('Wakeups', () => {
     await form.getByLabel('Label', { exact: true }).fill('Inbox sweep');
     await form.getByLabel('Schedule').selectOption('every');
     await form.getByLabel('Interval').fill('1h');
+    // Missed runs and the grace period are folded under Advanced.
+    expect(await form.getByLabel('Missed runs').isVisible()).toBe(false);
+    await form.locator('summary', { hasText: 'Advanced' }).click();
     await form.getByLabel('Missed runs').selectOption('skip');
     await form.getByRole('button', { name: 'Create wakeup' }).click();
     const card = page.getByTestId('wakeup').filter({ hasText: 'Inbox sweep' });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { durationWords, relativeWhen, shortDateTime, shortDateTimeSeconds } from '../src/lib/format';
+import { durationWords, formatTime, fullTime, relativeTime, relativeWhen, shortDate, shortDateTime, shortDateTimeSeconds } from '../src/lib/format';
 
 describe('times and durations', () => {
   it('writes short local date-times, with the year only when it differs', () => {
@@ -7,6 +7,22 @@ describe('times and durations', () => {
     expect(shortDateTime(new Date(2026, 10, 22, 10, 0).getTime(), now)).toBe('22 Nov 10:00');
     expect(shortDateTime(new Date(2025, 11, 31, 23, 59).getTime(), now)).toBe('31 Dec 2025 23:59');
     expect(shortDateTimeSeconds(new Date(2026, 10, 22, 10, 0, 5).getTime(), now)).toBe('22 Nov 10:00:05');
+    expect(shortDate(new Date(2025, 11, 31, 23, 59).getTime(), now)).toBe('31 Dec 2025');
+  });
+
+  it('writes the whole time with its zone, not in the locale’s way', () => {
+    expect(fullTime(new Date(2025, 10, 22, 10, 0, 5).getTime(), 'Europe/Paris')).toBe('Sat 22 Nov 2025 10:00:05 (Europe/Paris)');
+  });
+
+  it('has one format a page picks a style of', () => {
+    const now = new Date(2026, 5, 1, 12, 0).getTime();
+    expect(formatTime(now - 5 * 60_000, 'relative', now)).toBe('5 min ago');
+    expect(formatTime(now + 2 * 3_600_000, 'relative', now)).toBe('in 2 h');
+    expect(formatTime(now - 10_000, 'relative', now)).toBe('just now');
+    expect(formatTime(new Date(2026, 4, 3, 9, 7).getTime(), 'short', now)).toBe('3 May 09:07');
+    expect(formatTime(new Date(2026, 4, 3, 9, 7, 2).getTime(), 'seconds', now)).toBe('3 May 09:07:02');
+    // Long ago: the date, as everywhere else (not the locale's).
+    expect(relativeTime(new Date(2025, 1, 3).getTime(), now)).toBe('3 Feb 2025');
   });
 
   it('puts durations in words', () => {

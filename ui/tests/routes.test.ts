@@ -29,11 +29,16 @@ describe('parseRoute', () => {
   });
 
   it('knows the memory, planner, wakeups and changes pages', () => {
-    expect(parseRoute('#/memory')).toEqual({ page: 'memory' });
-    expect(parseRoute('#/planner/')).toEqual({ page: 'planner' });
+    expect(parseRoute('#/memory')).toEqual({ page: 'memory', memoryId: null });
+    expect(parseRoute('#/planner/')).toEqual({ page: 'planner', planId: null });
     expect(parseRoute('/wakeups')).toEqual({ page: 'wakeups' });
     expect(parseRoute('#/changes')).toEqual({ page: 'changes' });
-    for (const h of ['#/memory/1', '#/planner/x', '#/wakeups/3', '#/changes/4', '#/memories', '#/plans', '#/wakeup', '#/change']) {
+    // A search result opens one memory or one plan.
+    expect(parseRoute('#/memory/12')).toEqual({ page: 'memory', memoryId: 12 });
+    expect(parseRoute('#/planner/3')).toEqual({ page: 'planner', planId: 3 });
+    expect(routeHash({ page: 'planner', planId: 3 })).toBe('#/planner/3');
+    expect(routeHash({ page: 'memory' })).toBe('#/memory');
+    for (const h of ['#/memory/0', '#/memory/x', '#/planner/x', '#/planner/1/2', '#/wakeups/3', '#/changes/4', '#/memories', '#/plans', '#/wakeup', '#/change']) {
       expect(parseRoute(h), h).toBeNull();
     }
   });

@@ -91,8 +91,9 @@ describe('delayString', () => {
 describe('describeSchedule', () => {
   const now = new Date(2026, 10, 1, 8, 0).getTime();
   it('puts each kind in words', () => {
-    expect(describeSchedule({ kind: 'at', at: new Date(2026, 10, 22, 10, 0).getTime() }, now)).toBe('at 22 Nov 10:00');
-    expect(describeSchedule({ kind: 'at', at: new Date(2027, 0, 2, 7, 5).getTime() }, now)).toBe('at 2 Jan 2027 07:05');
+    // A time of day says its zone (the machine's, the one it is shown in).
+    expect(describeSchedule({ kind: 'at', at: new Date(2026, 10, 22, 10, 0).getTime() }, now, 'Europe/Paris')).toBe('at 22 Nov 10:00 (Europe/Paris)');
+    expect(describeSchedule({ kind: 'at', at: new Date(2027, 0, 2, 7, 5).getTime() }, now, 'UTC')).toBe('at 2 Jan 2027 07:05 (UTC)');
     expect(describeSchedule({ kind: 'every', everyMs: 900_000, anchor: 0 }, now)).toBe('every 15 min');
     expect(describeSchedule({ kind: 'every', everyMs: 5_400_000, anchor: 0 }, now)).toBe('every 1 h 30 min');
     expect(describeSchedule({ kind: 'every', everyMs: 86_400_000, anchor: 0 }, now)).toBe('every 1 d');
@@ -152,13 +153,19 @@ describe('wakeup lists', () => {
     expect(applyRunToWakeups(list, run(6))[1].lastRun).toBeNull();
   });
 
-  it('tells scheduled, paused and finished wakeups apart', () => {
+  it('tells scheduled, paused, running, missed and done wakeups apart', () => {
     expect(wakeupState(wakeup(1))).toBe('scheduled');
     expect(wakeupState(wakeup(1, { enabled: false, nextFireAt: null }))).toBe('paused');
+    // A one-off that fired is done, "enabled" or not (the server turns it off).
     const fired = { schedule: { kind: 'at' as const, at: 5 }, nextFireAt: null, lastRun: run(1, { status: 'completed' }) };
-    expect(wakeupState(wakeup(1, fired))).toBe('finished');
-    expect(wakeupState(wakeup(1, { ...fired, enabled: false }))).toBe('finished');
+    expect(wakeupState(wakeup(1, fired))).toBe('done');
+    expect(wakeupState(wakeup(1, { ...fired, enabled: false }))).toBe('done');
+    expect(wakeupState(wakeup(1, { ...fired, lastRun: run(1, { status: 'failed' }) }))).toBe('done');
+    expect(wakeupState(wakeup(1, { ...fired, lastRun: run(1, { status: 'running' }) }))).toBe('running');
+    expect(wakeupState(wakeup(1, { ...fired, lastRun: run(1, { status: 'missed' }) }))).toBe('missed');
     expect(wakeupState(wakeup(1, { schedule: { kind: 'at', at: 5 }, nextFireAt: null, enabled: false }))).toBe('paused');
+    // A repeating one stays scheduled while a run goes.
+    expect(wakeupState(wakeup(1, { lastRun: run(1, { status: 'running' }) }))).toBe('scheduled');
   });
 
   it('measures the delay of a run', () => {

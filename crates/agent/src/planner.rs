@@ -301,7 +301,59 @@ impl PlanStore {
     }
 }
 
+/// A plan whose name or one of whose items has every word sought.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanMatch {
+    pub plan_id: i64,
+    pub plan_name: String,
+    /// The item that matches (`None`: the name does).
+    pub item: Option<(i64, String)>,
+    pub updated_at: i64,
+}
+
 impl AgentState {
+    /// Plans and items with every word of `terms`, newest change first.
+    pub fn search_plans(
+        &self,
+        terms: &stdx::search::Terms,
+        limit: usize,
+    ) -> Result<Vec<PlanMatch>> {
+        let conn = self.plan_db.conn();
+        // Prefiltered by the first word in SQL; every word checked here.
+        let mut stmt = conn.prepare_cached(
+            "SELECT p.id, p.name, NULL, NULL, p.updated_at FROM plans p WHERE instr(lower(p.name), ?1) > 0
+             UNION ALL
+             SELECT p.id, p.name, i.id, i.text, i.updated_at FROM plan_items i JOIN plans p ON p.id = i.plan_id
+             WHERE instr(lower(i.text), ?1) > 0
+             ORDER BY 5 DESC",
+        )?;
+        let wanted = terms.words().len();
+        let mut found = Vec::new();
+        let mut rows = stmt.query([&terms.words()[0]])?;
+        while let Some(row) = rows.next()? {
+            let item: Option<(i64, String)> = match (row.get(2)?, row.get(3)?) {
+                (Some(id), Some(text)) => Some((id, text)),
+                _ => None,
+            };
+            let plan_name: String = row.get(1)?;
+            let text = item
+                .as_ref()
+                .map_or(plan_name.as_str(), |(_, t)| t.as_str());
+            if terms.count_in(text) == wanted {
+                found.push(PlanMatch {
+                    plan_id: row.get(0)?,
+                    plan_name: plan_name.clone(),
+                    item,
+                    updated_at: row.get(4)?,
+                });
+                if found.len() == limit {
+                    break;
+                }
+            }
+        }
+        Ok(found)
+    }
+
     pub fn plans(&self) -> Result<Vec<Plan>> {
         self.plan_db.plans()
     }

@@ -18,6 +18,7 @@ mod model_servers;
 pub mod openapi;
 mod peer;
 mod routes;
+mod search;
 mod sse;
 
 pub use auth::Auth;
@@ -64,6 +65,14 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
     let protected_auth = OpenApiRouter::new()
         .routes(routes!(routes::login_code))
         .with_state(auth.clone());
+
+    let search_routes = OpenApiRouter::new()
+        .routes(routes!(search::search))
+        .with_state(search::SearchState {
+            runtime: runtime.clone(),
+            agent: options.agent.clone(),
+            peer: options.peer.clone(),
+        });
 
     let peer_routes = OpenApiRouter::new()
         .routes(routes!(peer::status))
@@ -120,6 +129,7 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
         .routes(routes!(routes::compact_session))
         .routes(routes!(routes::history))
         .routes(routes!(routes::send_message))
+        .routes(routes!(routes::resend))
         .routes(routes!(routes::interrupt))
         .routes(routes!(routes::list_approvals))
         .routes(routes!(routes::answer_approval))
@@ -141,6 +151,7 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
         .merge(protected_auth)
         .merge(agent_routes)
         .merge(peer_routes)
+        .merge(search_routes)
         .route_layer(axum::middleware::from_fn_with_state(
             auth.clone(),
             auth::require_auth,

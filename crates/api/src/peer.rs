@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::openapi::{BadBody, Protected, RelayCall};
-use crate::routes::{created, ok, Json, Made, QueryOr, Reply};
+use crate::routes::{blank_is_none, created, ok, Json, Made, QueryOr, Reply};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use perch_peer::Peer;
@@ -29,12 +29,6 @@ fn peer(state: &PeerState) -> Result<&Arc<Peer>, ApiError> {
         };
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "peer_off", message)
     })
-}
-
-fn blank_is_none(value: Option<String>) -> Option<String> {
-    value
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
 }
 
 /// The peer network: relay, identities, connection, unread count, delivery.

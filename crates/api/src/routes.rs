@@ -14,8 +14,8 @@ use perch_protocol::account::{AccountState, Login, LoginStarted};
 use perch_protocol::approvals::{Answer, Approval, ApprovalFilter, ApprovalQuery};
 use perch_protocol::auth::{Health, LoginCode, SignIn};
 use perch_protocol::sessions::{
-    Compacting, HistoryTurn, Interrupting, NewSession, Sent, Session, SessionPatch, SessionQuery,
-    UserText,
+    Compacting, ForkFrom, HistoryTurn, Interrupting, NewSession, Resend, Sent, Session,
+    SessionPatch, SessionQuery, UserText,
 };
 use perch_protocol::settings::{
     ProviderCheck, ProviderChecked, ProviderKey, RelayToken, Settings, SettingsPatch,
@@ -93,6 +93,13 @@ pub(crate) type Reply<T> = Result<axum::Json<T>, ApiError>;
 /// A `201` (or `202`) with `T` as JSON, or the error.
 pub(crate) type Made<T> = Result<(StatusCode, axum::Json<T>), ApiError>;
 pub(crate) type QueryOr<T> = Result<Query<T>, QueryRejection>;
+
+/// A query value trimmed, `None` when it is only spaces.
+pub(crate) fn blank_is_none(value: Option<String>) -> Option<String> {
+    value
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
 
 pub(crate) fn ok<T>(value: T) -> Reply<T> {
     Ok(axum::Json(value))
@@ -207,10 +214,17 @@ pub async fn list_sessions(
     query: QueryOr<SessionQuery>,
 ) -> Reply<List<Session>> {
     let Query(query) = query?;
-    ok(List::of(rt.sessions(
-        query.archived.unwrap_or(false),
-        query.q.as_deref(),
-    )?))
+    let filter = perch_runtime::store::SessionFilter {
+        archived: match query.include_archived {
+            Some(true) => None,
+            _ => Some(query.archived.unwrap_or(false)),
+        },
+        query: blank_is_none(query.q),
+        project: blank_is_none(query.project)
+            .map(|p| p.trim_end_matches('/').to_string())
+            .filter(|p| !p.is_empty()),
+    };
+    ok(List::of(rt.sessions(&filter)?))
 }
 
 /// Start a session (a new Codex thread). The body is optional: an empty
@@ -250,12 +264,25 @@ pub async fn patch_session(
     ok(rt.update_session(&id, patch).await?)
 }
 
-/// Fork a session: a new one with the same history.
+/// Fork a session: a new one with the same history, or with the history up
+/// to and including one turn (`{"lastTurnId"}`; the body is optional).
 #[utoipa::path(post, path = "/api/sessions/{id}/fork", tag = "sessions",
     params(("id" = String, Path, description = "The session id")),
-    responses((status = 201, body = Session), ById, CodexCall, Protected))]
-pub async fn fork_session(State(rt): State<Arc<Runtime>>, Path(id): Path<String>) -> Made<Session> {
-    created(rt.fork_session(&id).await?)
+    request_body(content = Option<ForkFrom>, description = "Optional"),
+    responses((status = 201, body = Session), ById, BadBody,
+        (status = 409, body = perch_protocol::errors::ErrorBody, description = "That turn is still running"),
+        CodexCall, Protected))]
+pub async fn fork_session(
+    State(rt): State<Arc<Runtime>>,
+    Path(id): Path<String>,
+    schemas: Option<Extension<Arc<BodySchemas>>>,
+    body: axum::body::Bytes,
+) -> Made<Session> {
+    let from: ForkFrom = optional_body(schemas, &body)?;
+    created(
+        rt.fork_session(&id, blank_is_none(from.last_turn_id))
+            .await?,
+    )
 }
 
 /// Compact a session's context (in the background).
@@ -294,6 +321,23 @@ pub async fn send_message(
     Json(body): Json<UserText>,
 ) -> Made<Sent> {
     accepted(rt.send_message(&id, &body.text).await?)
+}
+
+/// Edit or retry: take back a turn and every later one (they leave the
+/// model's context; changed files stay as they are), then send `text` as
+/// the next turn.
+#[utoipa::path(post, path = "/api/sessions/{id}/resend", tag = "sessions",
+    params(("id" = String, Path, description = "The session id")),
+    request_body = Resend,
+    responses((status = 202, body = Sent), ById, BadBody,
+        (status = 409, body = perch_protocol::errors::ErrorBody, description = "A turn is running, or the session is archived"),
+        CodexCall, Protected))]
+pub async fn resend(
+    State(rt): State<Arc<Runtime>>,
+    Path(id): Path<String>,
+    Json(body): Json<Resend>,
+) -> Made<Sent> {
+    accepted(rt.resend(&id, &body.turn_id, &body.text).await?)
 }
 
 /// Interrupt the running turn.

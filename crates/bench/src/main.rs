@@ -5,6 +5,7 @@
 
 mod delivery;
 mod relay;
+mod search;
 mod state;
 mod turns;
 
@@ -52,6 +53,14 @@ enum Command {
     Memory {
         #[arg(long, default_value_t = 100_000)]
         memories: usize,
+    },
+    /// `GET /api/search` latency over many sessions' transcripts.
+    Search {
+        #[arg(long, default_value_t = 10_000)]
+        sessions: usize,
+        /// Transcript lines per session.
+        #[arg(long, default_value_t = 50)]
+        lines: usize,
     },
     /// How late wakeups fire (in-process Perch, scripted model).
     Wakeups {
@@ -134,6 +143,11 @@ async fn run(command: Command) -> Result<(), BenchError> {
     };
     match command {
         Command::Turns { prompts, clients } => turns::run(prompts, clients).await,
+        Command::Search { sessions, lines } => {
+            at_least_one(sessions, "--sessions")?;
+            at_least_one(lines, "--lines")?;
+            search::run(sessions, lines).await
+        }
         Command::Delivery { messages } => {
             at_least_one(messages, "--messages")?;
             delivery::run(messages).await

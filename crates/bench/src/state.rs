@@ -29,14 +29,14 @@ const VOCABULARY: usize = 5_000;
 const QUERIES: usize = 2_000;
 
 /// A small deterministic generator (xorshift): the corpus is the same on every run.
-struct Words {
+pub(crate) struct Words {
     state: u64,
     /// Cumulative Zipf weights of the vocabulary.
     cumulative: Vec<f64>,
 }
 
 impl Words {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut total = 0.0;
         let cumulative = (1..=VOCABULARY)
             .map(|rank| {
@@ -50,7 +50,7 @@ impl Words {
         }
     }
 
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.state ^= self.state << 13;
         self.state ^= self.state >> 7;
         self.state ^= self.state << 17;
@@ -62,14 +62,14 @@ impl Words {
     }
 
     /// A word; frequent ones (like real text) much more often.
-    fn word(&mut self) -> String {
+    pub(crate) fn word(&mut self) -> String {
         let total = self.cumulative.last().copied().unwrap_or(1.0);
         let target = self.uniform() * total;
         let rank = self.cumulative.partition_point(|c| *c < target);
         format!("w{rank}x")
     }
 
-    fn sentence(&mut self, words: usize) -> String {
+    pub(crate) fn sentence(&mut self, words: usize) -> String {
         (0..words)
             .map(|_| self.word())
             .collect::<Vec<_>>()
@@ -96,7 +96,7 @@ impl Words {
     }
 }
 
-fn report(what: &str, mut samples: Vec<f64>) {
+pub(crate) fn report(what: &str, mut samples: Vec<f64>) {
     let (p50, p99) = (
         percentile(&mut samples, 50.0),
         percentile(&mut samples, 99.0),

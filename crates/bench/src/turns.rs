@@ -16,15 +16,15 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-struct Server {
-    child: tokio::process::Child,
+pub(crate) struct Server {
+    pub(crate) child: tokio::process::Child,
     url: String,
     token: String,
     http: reqwest::Client,
 }
 
 impl Server {
-    async fn start(
+    pub(crate) async fn start(
         env: &CodexEnv,
         model: &ScriptedModel,
     ) -> Result<(Self, Duration, Duration), BenchError> {
@@ -86,7 +86,7 @@ impl Server {
         Ok((server, api_ready, started.elapsed()))
     }
 
-    async fn get(&self, path: &str) -> Result<Value, BenchError> {
+    pub(crate) async fn get(&self, path: &str) -> Result<Value, BenchError> {
         let r = self
             .http
             .get(format!("{}{path}", self.url))

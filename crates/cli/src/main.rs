@@ -9,6 +9,7 @@ mod commands;
 mod doctor;
 mod peer;
 mod relay;
+mod search;
 mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -157,6 +158,17 @@ enum Command {
         agent: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search everything: session names, every message (archived sessions'
+    /// too), memories, plans and the Inbox. Every word must occur.
+    Search {
+        #[arg(required = true)]
+        words: Vec<String>,
+        /// At most this many results (1–100).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
         #[arg(long)]
         json: bool,
     },
@@ -469,6 +481,9 @@ async fn run(
                     json,
                 } => peer::inbox(&client, channel, agent, limit, json).await,
                 Command::Peers { json } => peer::peers(&client, json).await,
+                Command::Search { words, limit, json } => {
+                    search::search(&client, words, limit, json).await
+                }
                 Command::Memory { command } => agent::memory(&client, command).await,
                 Command::Plan { command } => agent::plan(&client, command).await,
                 Command::Wakeup { command } => agent::wakeup(&client, command).await,

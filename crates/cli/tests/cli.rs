@@ -713,6 +713,27 @@ async fn approvals_sessions_and_status_print_for_a_person() -> TestResult {
             ok(env, &["sessions", "list", "--archived"])?,
             format!("  {session}  Files\n")
         );
+
+        // The agent's words in the archived session are found.
+        let found = ok(env, &["search", "made", "FILE"])?;
+        assert_eq!(
+            found.lines().take(2).collect::<Vec<_>>(),
+            [
+                format!("assistant in session {session} (archived)  Files").as_str(),
+                "    *Made* the *file*."
+            ],
+            "{found}"
+        );
+        let none = ok(env, &["search", "quokka"])?;
+        assert_eq!(none, "Nothing has every word of \"quokka\".\n");
+        let long = "x".repeat(600);
+        let refused = perch(env).args(["search", &long]).output()?;
+        assert_eq!(refused.status.code(), Some(2));
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("at most 500"),
+            "{}",
+            String::from_utf8_lossy(&refused.stderr)
+        );
         Ok(())
     })
 }

@@ -46,7 +46,8 @@ methods! {
     Initialize = "initialize" (InitializeParams) -> InitializeResult;
     ThreadStart = "thread/start" (ThreadStartParams) -> ThreadResult;
     ThreadResume = "thread/resume" (ThreadResumeParams) -> ThreadResult;
-    ThreadFork = "thread/fork" (ThreadResumeParams) -> ThreadResult;
+    ThreadFork = "thread/fork" (ThreadForkParams) -> ThreadResult;
+    ThreadRevert = "thread/revert" (ThreadRevertParams) -> Value;
     ThreadArchive = "thread/archive" (ThreadIdParams) -> Value;
     ThreadUnarchive = "thread/unarchive" (ThreadIdParams) -> Value;
     ThreadNameSet = "thread/name/set" (ThreadNameSetParams) -> Value;
@@ -149,6 +150,26 @@ pub struct ThreadResumeParams {
     pub thread_id: String,
     #[serde(flatten)]
     pub overrides: ThreadOverrides,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadForkParams {
+    pub thread_id: String,
+    /// The last turn the fork keeps (inclusive); all of them when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_turn_id: Option<String>,
+    #[serde(flatten)]
+    pub overrides: ThreadOverrides,
+}
+
+/// `thread/revert`: the thread's history becomes what came before
+/// `before_turn_id` (files the later turns changed stay as they are).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadRevertParams {
+    pub thread_id: String,
+    pub before_turn_id: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

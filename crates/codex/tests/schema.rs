@@ -69,9 +69,18 @@ fn every_request_perch_sends_matches_the_pinned_schema() {
             thread_id: "t".into(),
             overrides: overrides.clone(),
         }),
-        request::<ThreadFork>(ThreadResumeParams {
+        request::<ThreadFork>(ThreadForkParams {
             thread_id: "t".into(),
+            last_turn_id: Some("u".into()),
             overrides,
+        }),
+        request::<ThreadFork>(ThreadForkParams {
+            thread_id: "t".into(),
+            ..ThreadForkParams::default()
+        }),
+        request::<ThreadRevert>(ThreadRevertParams {
+            thread_id: "t".into(),
+            before_turn_id: "u".into(),
         }),
         request::<ThreadArchive>(ThreadIdParams {
             thread_id: "t".into(),

@@ -13,6 +13,7 @@ use perch_runtime::{Config, Event};
 use perch_test_support::{CodexEnv, Script, ScriptedModel};
 use serde_json::{json, Value};
 use std::sync::Arc;
+use stdx::search::Terms;
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 
 fn config(env: &CodexEnv, model: &ScriptedModel) -> Result<Config, Box<dyn std::error::Error>> {
@@ -193,10 +194,22 @@ async fn a_peer_message_becomes_a_framed_turn_and_the_agent_replies_through_mcp(
         "{original}"
     );
     assert_eq!(model.requests().len(), 2);
+    // Both are in the Inbox's index, on Perch's side, for `/api/search`.
+    let peer = server.network.peer.clone().ok_or("no peer")?;
+    let terms = Terms::parse("confirm deploy").ok_or("no terms")?;
+    let found = peer.search_inbox(&terms, 10)?;
+    assert_eq!(
+        found
+            .iter()
+            .map(|m| (m.id, m.from.as_str()))
+            .collect::<Vec<_>>(),
+        [(1, "outside-bot")]
+    );
+    let reply = peer.search_inbox(&Terms::parse("on it").ok_or("no terms")?, 10)?;
+    assert_eq!(reply.first().map(|m| m.thread_id), Some(1), "{reply:?}");
     // No component answers events with events (a feedback loop here once
     // published a status per event, forever): one status change, made
     // twice, is two events, not a stream of them.
-    let peer = server.network.peer.clone().ok_or("no peer")?;
     let mut quiet = server.runtime.events().subscribe(None).live;
     peer.mark_read(&[]).await?;
     peer.mark_read(&[]).await?;
@@ -260,6 +273,14 @@ async fn after_a_relay_restart_the_agent_reconnects_and_gets_the_missed_messages
         "{text}"
     );
     assert_eq!(model.requests().len(), 1);
+    // The catch-up after the reconnect indexed it for search too.
+    let peer = server.network.peer.clone().ok_or("no peer")?;
+    let terms = Terms::parse("while away").ok_or("no terms")?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while peer.search_inbox(&terms, 10)?.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "never indexed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     server.stop().await;
     relay.stop().await;
     Ok(())

@@ -2,6 +2,9 @@
 //! channel (the newest message id whose turn completed) and a few values
 //! (the first cursor seen, the peer session, the relay instance id).
 //! Watermarks only move forward, and only in one transaction per turn.
+//! It also keeps the Inbox's messages in a full-text index (the relay's
+//! copies, as the person reads them), so that search runs on the person's
+//! side.
 
 use crate::error::Result;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -37,7 +40,11 @@ impl Ledger {
         db.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
              CREATE TABLE IF NOT EXISTS watermarks (channel TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
-             CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+             CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE VIRTUAL TABLE IF NOT EXISTS inbox_fts USING fts5(
+                 subject, body, sender UNINDEXED, recipient UNINDEXED, thread_id UNINDEXED, created_at UNINDEXED,
+                 prefix='2 3', tokenize='porter unicode61 remove_diacritics 2'
+             );",
         )?;
         Ok(Self { db: Mutex::new(db) })
     }
@@ -83,6 +90,70 @@ impl Ledger {
         }
         tx.commit()?;
         Ok(())
+    }
+}
+
+/// An Inbox message that has every word sought.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxMatch {
+    pub id: i64,
+    pub thread_id: i64,
+    pub from: String,
+    pub to: String,
+    pub subject: Option<String>,
+    pub body: String,
+    pub created_at: i64,
+}
+
+impl Ledger {
+    /// Keeps `messages` in the Inbox's index (again: replaced).
+    pub fn index_messages(&self, messages: &[perch_relay_protocol::Message]) -> Result<()> {
+        let mut db = self.lock();
+        let tx = db.transaction()?;
+        for m in messages {
+            tx.execute("DELETE FROM inbox_fts WHERE rowid = ?1", [m.id])?;
+            tx.execute(
+                "INSERT INTO inbox_fts (rowid, subject, body, sender, recipient, thread_id, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![m.id, m.subject, m.body, m.from, m.to, m.thread_id, m.created_at],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The newest message id in the index (0 when empty).
+    pub fn newest_indexed(&self) -> Result<i64> {
+        Ok(self
+            .lock()
+            .query_row("SELECT coalesce(max(rowid), 0) FROM inbox_fts", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// The newest `limit` indexed messages with every word of `terms`.
+    pub fn search_inbox(
+        &self,
+        terms: &stdx::search::Terms,
+        limit: usize,
+    ) -> Result<Vec<InboxMatch>> {
+        let db = self.lock();
+        let mut stmt = db.prepare_cached(
+            "SELECT rowid, thread_id, sender, recipient, subject, body, created_at FROM inbox_fts
+             WHERE inbox_fts MATCH ?1 ORDER BY rowid DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![terms.fts5_query(), limit as i64], |r| {
+            Ok(InboxMatch {
+                id: r.get(0)?,
+                thread_id: r.get(1)?,
+                from: r.get(2)?,
+                to: r.get(3)?,
+                subject: r.get(4)?,
+                body: r.get(5)?,
+                created_at: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
 

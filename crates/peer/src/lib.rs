@@ -28,4 +28,5 @@ pub use client::RelayClient;
 pub use dispatcher::DeliveryStatus;
 pub use error::{PeerError, Result};
 pub use identity::Identity;
+pub use ledger::InboxMatch;
 pub use peer::{Peer, PeerOptions};

@@ -354,6 +354,32 @@ impl Peer {
         }
     }
 
+    /// Indexes what the relay has that the Inbox's index has not yet.
+    async fn catch_up_inbox_index(&self) -> Result<()> {
+        let mut since = self.ledger.newest_indexed()?;
+        loop {
+            let page = self
+                .client
+                .messages(&[("sinceId", since.to_string()), ("limit", PAGE.to_string())])
+                .await?;
+            self.ledger.index_messages(&page)?;
+            let full = page.len() >= PAGE;
+            since = page.last().map(|m| m.id).unwrap_or(since);
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Inbox messages with every word of `terms`, newest first.
+    pub fn search_inbox(
+        &self,
+        terms: &stdx::search::Terms,
+        limit: usize,
+    ) -> Result<Vec<crate::ledger::InboxMatch>> {
+        self.ledger.search_inbox(terms, limit)
+    }
+
     async fn refresh_unread(&self) -> Result<()> {
         let unread = self
             .client
@@ -406,8 +432,14 @@ impl Peer {
                     });
                 self.hand_over(backlog, note).await;
                 self.refresh_unread().await?;
+                if let Err(err) = self.catch_up_inbox_index().await {
+                    tracing::warn!("indexing the Inbox for search: {err}");
+                }
             }
             RelayEvent::MessageNew(message) => {
+                if let Err(err) = self.ledger.index_messages(std::slice::from_ref(&message)) {
+                    tracing::warn!("indexing message {} for search: {err}", message.id);
+                }
                 let (to_agent, to_person, ours) = {
                     let link = self.lock_link();
                     let ours = [&self.identity.agent_id, &self.identity.person_id]

@@ -56,6 +56,13 @@ pub enum EventKind {
         previous_id: String,
         session: Session,
     },
+    /// Turns were taken back (an edited or retried message,
+    /// `POST /api/sessions/{id}/resend`): they left the session's history.
+    #[serde(rename = "session.rewound")]
+    SessionRewound {
+        session_id: String,
+        turn_ids: Vec<String>,
+    },
     #[serde(rename = "turn.started")]
     TurnStarted { session_id: String, turn_id: String },
     #[serde(rename = "turn.completed")]
@@ -222,6 +229,7 @@ impl EventKind {
             Self::CodexState { .. } => "codex.state",
             Self::SessionUpdated { .. } => "session.updated",
             Self::SessionReplaced { .. } => "session.replaced",
+            Self::SessionRewound { .. } => "session.rewound",
             Self::TurnStarted { .. } => "turn.started",
             Self::TurnCompleted { .. } => "turn.completed",
             Self::TurnStalled { .. } => "turn.stalled",

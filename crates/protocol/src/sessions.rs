@@ -129,13 +129,22 @@ impl TurnStatus {
 
 /// The query of `GET /api/sessions`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct SessionQuery {
     /// Archived sessions instead of the others.
     #[serde(default)]
     #[ts(optional)]
     pub archived: Option<bool>,
+    /// Archived sessions as well as the others ("Show archived"); wins
+    /// over `archived`.
+    #[serde(default)]
+    #[ts(optional)]
+    pub include_archived: Option<bool>,
+    /// Only sessions whose working folder is this project's (or in it).
+    #[serde(default)]
+    #[ts(optional)]
+    pub project: Option<String>,
     /// Only sessions whose name or preview contain this.
     #[serde(default)]
     #[ts(optional)]
@@ -148,6 +157,28 @@ pub struct SessionQuery {
 #[schema(example = json!({"text": "Why does the build fail?"}))]
 pub struct UserText {
     pub text: String,
+}
+
+/// `POST /api/sessions/{id}/resend`: take back a turn and every later one,
+/// then send `text` in their place (an edited message, or the same one to
+/// retry). The turns taken back leave the model's context; files they
+/// changed stay as they are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"turnId": "019a…", "text": "Why does the build fail on arm64?"}))]
+pub struct Resend {
+    pub turn_id: String,
+    pub text: String,
+}
+
+/// `POST /api/sessions/{id}/fork`: the new session keeps the history up to
+/// and including `lastTurnId` (all of it without one).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ForkFrom {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub last_turn_id: Option<String>,
 }
 
 /// `POST /api/sessions/{id}/interrupt`: the turn asked to stop.

@@ -24,9 +24,10 @@ use perch_protocol::peer::{
 use perch_protocol::plans::{
     NewPlan, NewPlanItem, Plan, PlanClear, PlanItem, PlanItemPatch, PlanRename,
 };
+use perch_protocol::search::{LineSpan, SearchHit, SearchQuery, SearchResults, SearchTarget};
 use perch_protocol::sessions::{
-    Compacting, HistoryTurn, Interrupting, NewSession, SendMode, Sent, Session, SessionPatch,
-    SessionQuery, TokenUsage, TurnStatus, UserText,
+    Compacting, ForkFrom, HistoryTurn, Interrupting, NewSession, Resend, SendMode, Sent, Session,
+    SessionPatch, SessionQuery, TokenUsage, TurnStatus, UserText,
 };
 use perch_protocol::settings::{
     ApprovalPolicy, AutostartState, CodexPatch, CodexSettings, MemorySettings, MemorySettingsPatch,
@@ -103,6 +104,8 @@ fn render() -> String {
         NewSession::decl(&config),
         SessionPatch::decl(&config),
         UserText::decl(&config),
+        Resend::decl(&config),
+        ForkFrom::decl(&config),
         SendMode::decl(&config),
         Sent::decl(&config),
         Interrupting::decl(&config),
@@ -141,6 +144,11 @@ fn render() -> String {
         MemoryAction::decl(&config),
         MemoryFormat::decl(&config),
         ImportReport::decl(&config),
+        SearchQuery::decl(&config),
+        SearchTarget::decl(&config),
+        LineSpan::decl(&config),
+        SearchHit::decl(&config),
+        SearchResults::decl(&config),
         PlanItem::decl(&config),
         Plan::decl(&config),
         NewPlan::decl(&config),

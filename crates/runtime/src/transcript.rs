@@ -27,7 +27,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::User => "user",
             Self::Assistant => "assistant",

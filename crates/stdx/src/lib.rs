@@ -7,6 +7,8 @@
 //!   included.
 //! - Nothing here knows a Perch type, a wire format or a file layout.
 
+pub mod search;
+
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Creates `path` as an empty file only its owner may read or write, unless

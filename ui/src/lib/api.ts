@@ -62,6 +62,7 @@ import type {
   Wakeup,
   WakeupPatch,
   WakeupRun,
+  SearchResults,
 } from './types';
 import { errMsg } from './format';
 
@@ -184,12 +185,18 @@ export const api = {
 
   status: (quiet401 = false) => request<Status>('GET', '/api/status', { quiet401 }),
 
-  listSessions: (opts: SessionQuery = {}) => {
-    const p = new URLSearchParams();
-    p.set('archived', String(opts.archived ?? false));
-    if (opts.q) p.set('q', opts.q);
-    return request<List<Session>>('GET', '/api/sessions?' + p.toString());
-  },
+  listSessions: (opts: SessionQuery = {}) =>
+    request<List<Session>>(
+      'GET',
+      '/api/sessions' +
+        query({
+          archived: opts.archived ?? false,
+          includeArchived: opts.includeArchived || undefined,
+          q: opts.q,
+          project: opts.project,
+        }),
+    ),
+  search: (q: string, limit = 30) => request<SearchResults>('GET', '/api/search' + query({ q, limit })),
   createSession: (body: NewSession = {}) =>
     request<Session>('POST', '/api/sessions', { body }),
   getSession: (id: string) => request<Session>('GET', `/api/sessions/${enc(id)}`),
@@ -197,7 +204,10 @@ export const api = {
     id: string,
     body: SessionPatch,
   ) => request<Session>('PATCH', `/api/sessions/${enc(id)}`, { body }),
-  forkSession: (id: string) => request<Session>('POST', `/api/sessions/${enc(id)}/fork`, { body: {} }),
+  forkSession: (id: string, lastTurnId?: string) =>
+    request<Session>('POST', `/api/sessions/${enc(id)}/fork`, { body: lastTurnId ? { lastTurnId } : {} }),
+  resend: (id: string, turnId: string, text: string) =>
+    request<Sent>('POST', `/api/sessions/${enc(id)}/resend`, { body: { turnId, text } }),
   compactSession: (id: string) => request<Compacting>('POST', `/api/sessions/${enc(id)}/compact`, { body: {} }),
   history: (id: string) => request<List<HistoryTurn>>('GET', `/api/sessions/${enc(id)}/history`),
   sendMessage: (id: string, text: string) =>

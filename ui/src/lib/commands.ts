@@ -24,6 +24,7 @@ export const COMMANDS: CommandSpec[] = [
   { name: 'help', usage: '/help', summary: 'List the commands.' },
   { name: 'sessions', usage: '/sessions', summary: 'List your sessions.' },
   { name: 'new', usage: '/new [name]', summary: 'Start a new session and open it.' },
+  { name: 'fork', usage: '/fork [name]', summary: 'Fork this session: a new one with the same history, opened.' },
   { name: 'compact', usage: '/compact', summary: 'Compact this session’s context (Codex summarises the conversation).' },
   { name: 'model', usage: '/model [name]', summary: 'Show the models, or set this session’s model.' },
   { name: 'reasoning', usage: '/reasoning [level]', summary: 'Show the reasoning efforts, or set this session’s.' },
@@ -129,6 +130,8 @@ export async function runCommand(input: ParsedInput, ctx: CommandContext): Promi
         return await sessions(ctx);
       case 'new':
         return await newSession(input.args, ctx);
+      case 'fork':
+        return await fork(input.args, ctx);
       case 'compact':
         return await compact(ctx);
       case 'model':
@@ -180,6 +183,19 @@ async function newSession(args: string, ctx: CommandContext): Promise<CommandRes
   return {
     ok: true,
     title: `Started ${args ? `session “${args}”` : 'a new session'}.`,
+    sections: [{ lines: [{ text: sessionTitle(s), href: chatHref(s.id) }] }],
+    openedSessionId: s.id,
+  };
+}
+
+async function fork(args: string, ctx: CommandContext): Promise<CommandResult> {
+  const source = needSession(ctx, 'fork');
+  let s = await api.forkSession(source.id);
+  if (args) s = await api.patchSession(s.id, { name: args });
+  ctx.openSession(s);
+  return {
+    ok: true,
+    title: `Forked “${sessionTitle(source)}” into a new session.`,
     sections: [{ lines: [{ text: sessionTitle(s), href: chatHref(s.id) }] }],
     openedSessionId: s.id,
   };

@@ -38,7 +38,7 @@ export function relativeTime(ms: number, now = Date.now()): string {
   if (h < 24) return `${h} h ago`;
   const d = Math.round(h / 24);
   if (d < 30) return `${d} d ago`;
-  return new Date(ms).toLocaleDateString();
+  return shortDate(ms, now);
 }
 
 export function seconds(ms: number): string {
@@ -96,14 +96,27 @@ export function sessionTitle(s: { name: string | null; preview: string } | undef
   return s?.name?.trim() || s?.preview?.trim() || 'New session';
 }
 
+// Dates and times: every page writes them with the helpers below (through
+// components/Time.svelte where a date is shown), one format everywhere: "22 Nov
+// 10:00" in the machine's time zone, the year only when it is not this one's,
+// and the full time with its zone in the tooltip. Not the locale's format:
+// it would differ between the browser, the desktop window and the CLI.
+
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/** "22 Nov", or "22 Nov 2025" when the year is not `now`'s. */
+export function shortDate(ms: number, now = Date.now()): string {
+  const d = new Date(ms);
+  const year = d.getFullYear() !== new Date(now).getFullYear() ? ` ${d.getFullYear()}` : '';
+  return `${d.getDate()} ${MONTHS[d.getMonth()]}${year}`;
+}
 
 /** "22 Nov 10:00" in local time; the year is added when it is not `now`'s. */
 export function shortDateTime(ms: number, now = Date.now()): string {
   const d = new Date(ms);
-  const year = d.getFullYear() !== new Date(now).getFullYear() ? ` ${d.getFullYear()}` : '';
-  return `${d.getDate()} ${MONTHS[d.getMonth()]}${year} ${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+  return `${shortDate(ms, now)} ${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
 }
 
 /** "22 Nov 10:00:05": with seconds, for logs. */
@@ -158,7 +171,35 @@ export function isoTime(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-/** The time as the person's locale writes it (a tooltip). */
-export function fullTime(ms: number): string {
-  return new Date(ms).toLocaleString();
+/** The machine's IANA time zone ("Europe/Paris"), the zone every time is shown in. */
+export function localTimeZone(): string {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  } catch {
+    return 'UTC';
+  }
+}
+
+/** The whole time, with its zone (a tooltip): "Sat 22 Nov 2025 10:00:05 (Europe/Paris)". */
+export function fullTime(ms: number, zone = localTimeZone()): string {
+  const d = new Date(ms);
+  const time = `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  return `${WEEKDAYS[d.getDay()]} ${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()} ${time} (${zone})`;
+}
+
+/** How a `<Time>` writes its time: `relative` ("5 min ago", "in 2 h"),
+ *  `short` ("22 Nov 10:00") or `seconds` ("22 Nov 10:00:05"). */
+export type TimeStyle = 'relative' | 'short' | 'seconds';
+
+/** A time in the one format of the pages (see above). */
+export function formatTime(ms: number, style: TimeStyle, now = Date.now()): string {
+  switch (style) {
+    case 'relative':
+      // Past: "just now", "5 min ago"; ahead: "in 2 h".
+      return ms <= now ? relativeTime(ms, now) : relativeWhen(ms, now);
+    case 'seconds':
+      return shortDateTimeSeconds(ms, now);
+    default:
+      return shortDateTime(ms, now);
+  }
 }

@@ -1,5 +1,12 @@
-// Markdown for agent output: marked -> highlight.js (a few languages) ->
-// DOMPurify. Agent and tool output is untrusted: everything is sanitized.
+// Markdown for agent output, peers' messages, wakeup summaries and memories:
+// marked -> highlight.js (a few languages) -> DOMPurify. All of it is
+// untrusted (a peer, or an agent a peer steered, may have written it), so:
+// - raw HTML in the source is shown as text, never rendered;
+// - a link whose text is not its address shows the address next to it
+//   ("[docs](https://evil.example)" cannot pass for a docs link);
+// - images are links, not loaded (a remote image tells its server who read
+//   the message, and when);
+// - and DOMPurify sanitizes what marked made.
 
 import { Marked, type Tokens } from 'marked';
 import DOMPurify from 'dompurify';
@@ -51,6 +58,21 @@ export function highlight(code: string, lang?: string): string {
   return escapeHtml(code);
 }
 
+/** An address as people compare it: no scheme, `mailto:` or trailing slash. */
+function bareAddress(s: string): string {
+  return s.trim().replace(/^(https?:\/\/|mailto:)/i, '').replace(/\/+$/, '').toLowerCase();
+}
+
+/** Whether a link's text says where it goes (then its address is not repeated). */
+export function linkTextIsAddress(text: string, href: string): boolean {
+  return bareAddress(text) === bareAddress(href);
+}
+
+/** The address shown after a link's text: `(https://example.com/x)`. */
+function visibleTarget(href: string): string {
+  return ` <span class="md-href">(${escapeHtml(href)})</span>`;
+}
+
 const marked = new Marked({
   gfm: true,
   breaks: false,
@@ -59,7 +81,24 @@ const marked = new Marked({
     code(token: Tokens.Code): string {
       const lang = (token.lang ?? '').trim().split(/\s+/)[0] ?? '';
       const cls = lang ? ` class="hljs language-${escapeHtml(lang)}"` : ' class="hljs"';
-      return `<pre><code${cls}>${highlight(token.text, lang)}</code></pre>\n`;
+      // A head naming the language; Markdown.svelte adds its Copy button.
+      const head = `<div class="md-code-head"><span class="md-lang">${escapeHtml(lang || 'text')}</span></div>`;
+      return `<div class="md-code">${head}<pre><code${cls}>${highlight(token.text, lang)}</code></pre></div>\n`;
+    },
+    // Raw HTML (a block or an inline tag) is text.
+    html(token: Tokens.HTML | Tokens.Tag): string {
+      const text = escapeHtml(token.text);
+      return token.block ? `<p>${text.trim()}</p>\n` : text;
+    },
+    link(token: Tokens.Link): string {
+      const text = this.parser.parseInline(token.tokens);
+      const title = token.title ? ` title="${escapeHtml(token.title)}"` : ` title="${escapeHtml(token.href)}"`;
+      const link = `<a href="${escapeHtml(token.href)}"${title}>${text}</a>`;
+      return linkTextIsAddress(token.text, token.href) ? link : link + visibleTarget(token.href);
+    },
+    image(token: Tokens.Image): string {
+      const alt = token.text.trim();
+      return `<a href="${escapeHtml(token.href)}" title="${escapeHtml(token.href)}">${escapeHtml(alt ? `image: ${alt}` : 'image')}</a>${visibleTarget(token.href)}`;
     },
   },
 });
@@ -78,10 +117,16 @@ function purifier(): typeof DOMPurify {
   return DOMPurify;
 }
 
+export interface MarkdownOptions {
+  /** A line break in the source is one on the page (messages and notes
+   *  written as plain text); off for agent output, as Markdown has it. */
+  breaks?: boolean;
+}
+
 /** Sanitized HTML for untrusted Markdown. */
-export function renderMarkdown(src: string): string {
-  const html = marked.parse(src ?? '') as string;
-  return sanitize(html);
+export function renderMarkdown(src: string, options: MarkdownOptions = {}): string {
+  const html = marked.parse(src ?? '', { breaks: options.breaks ?? false }) as string;
+  return sanitize(html).trim();
 }
 
 export function sanitize(html: string): string {

@@ -288,6 +288,13 @@ function applyKind(data: AppData, ev: RuntimeEvent): void {
       if (data.selectedId === prev) data.selectedId = id;
       return;
     }
+    case 'session.rewound': {
+      // Edited or retried: those turns left the session's history.
+      const gone = new Set(ev.turnIds);
+      const turns = data.turns[ev.sessionId];
+      if (turns) data.turns[ev.sessionId] = turns.filter((t) => !gone.has(t.id));
+      return;
+    }
     case 'turn.started': {
       delete data.problems[ev.sessionId];
       ensureTurn(data, ev.sessionId, ev.turnId);

@@ -11,7 +11,9 @@
 //   #/inbox/<threadId>    Inbox with that thread open (a message id)
 //   #/peers               Peers (this Perch on the peer network, agents, pairs, tasks)
 //   #/memory              Memory (what the agent remembers)
+//   #/memory/<id>         Memory with that memory shown (a search result)
 //   #/planner             Planner (plans and their items)
+//   #/planner/<planId>    Planner with that plan open
 //   #/wakeups             Wakeups (scheduled prompts and their runs)
 //   #/changes             Changes (what the agent asks to change, and did)
 //
@@ -25,8 +27,8 @@ export type Route =
   | { page: 'dashboard'; approvals: boolean; approvalId: string | null }
   | { page: 'inbox'; threadId: number | null }
   | { page: 'peers' }
-  | { page: 'memory' }
-  | { page: 'planner' }
+  | { page: 'memory'; memoryId?: number | null }
+  | { page: 'planner'; planId?: number | null }
   | { page: 'wakeups' }
   | { page: 'changes' }
   | { page: 'settings' };
@@ -82,20 +84,32 @@ export function parseRoute(hash: string): Route | null {
       return id === null ? { page: 'settings' } : null;
     case 'inbox': {
       if (id === null) return { page: 'inbox', threadId: null };
-      // A thread is named by its first message's id: a positive integer.
-      if (!/^[1-9][0-9]{0,15}$/.test(id)) return null;
-      const threadId = Number(id);
-      return Number.isSafeInteger(threadId) ? { page: 'inbox', threadId } : null;
+      // A thread is named by its first message's id.
+      const threadId = positiveId(id);
+      return threadId === null ? null : { page: 'inbox', threadId };
+    }
+    case 'memory': {
+      const memoryId = id === null ? null : positiveId(id);
+      return id !== null && memoryId === null ? null : { page: 'memory', memoryId };
+    }
+    case 'planner': {
+      const planId = id === null ? null : positiveId(id);
+      return id !== null && planId === null ? null : { page: 'planner', planId };
     }
     case 'peers':
-    case 'memory':
-    case 'planner':
     case 'wakeups':
     case 'changes':
       return id === null ? { page: head } : null;
     default:
       return null;
   }
+}
+
+/** A record id in a path: a positive safe integer, else null. */
+function positiveId(part: string): number | null {
+  if (!/^[1-9][0-9]{0,15}$/.test(part)) return null;
+  const n = Number(part);
+  return Number.isSafeInteger(n) ? n : null;
 }
 
 /** The route as a path: `/chat/abc`, `/approvals/xyz`. `'#' + path` is its hash. */
@@ -109,9 +123,11 @@ export function routePath(route: Route): string {
       return route.approvals ? '/approvals' : '/dashboard';
     case 'inbox':
       return route.threadId === null ? '/inbox' : `/inbox/${route.threadId}`;
-    case 'peers':
     case 'memory':
+      return route.memoryId ? `/memory/${route.memoryId}` : '/memory';
     case 'planner':
+      return route.planId ? `/planner/${route.planId}` : '/planner';
+    case 'peers':
     case 'wakeups':
     case 'changes':
       return '/' + route.page;

@@ -125,6 +125,5 @@ export function routeChanged(route: Route): void {
     if (data.selectedId) navigate({ page: 'chat', sessionId: data.selectedId }, { replace: true });
   } else if (route.sessionId !== data.selectedId) {
     selectSession(route.sessionId);
-    if (!data.sessions.some((s) => s.id === route.sessionId)) void reloadAll();
   }
 }

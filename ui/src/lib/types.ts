@@ -222,3 +222,5 @@ export type AgentStateEvent = Extract<
 
 /** The events of the agent's changes (`change.pending`, `change.decided`). */
 export type ChangeEvent = Extract<PerchEvent, { type: 'change.pending' | 'change.decided' }>;
+
+export type { LineSpan, SearchHit, SearchResults, SearchTarget } from './generated/protocol';

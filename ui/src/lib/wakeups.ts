@@ -2,7 +2,7 @@
 // form's body, and how lists follow `wakeup.changed` / `wakeup.run`. Pure
 // functions, unit-tested in tests/wakeups.test.ts.
 
-import { durationWords, shortDateTime } from './format';
+import { durationWords, localTimeZone, shortDateTime } from './format';
 import type { Misfire, NewSchedule, NewWakeup, Schedule, WakeupRun, WakeupRunStatus, WakeupTarget, Wakeup } from './types';
 
 const UNIT_MS: Record<string, number> = {
@@ -68,19 +68,17 @@ export function delayString(ms: number): string {
 }
 
 /** The machine's IANA time zone (the default of a cron schedule). */
-export function localTimeZone(): string {
-  try {
-    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-  } catch {
-    return 'UTC';
-  }
-}
+export { localTimeZone };
 
-/** A schedule in words: "at 22 Nov 10:00", "every 15 min", "cron 0 9 * * 1-5 (Europe/Paris)". */
-export function describeSchedule(s: Schedule, now = Date.now()): string {
+/**
+ * A schedule in words, with the time zone its times are in: "at 22 Nov 10:00
+ * (Europe/Paris)" (shown in the machine's zone), "every 15 min", "cron 0 9 *
+ * * 1-5 (Europe/Paris)" (the schedule's own zone).
+ */
+export function describeSchedule(s: Schedule, now = Date.now(), zone = localTimeZone()): string {
   switch (s.kind) {
     case 'at':
-      return `at ${shortDateTime(s.at, now)}`;
+      return `at ${shortDateTime(s.at, now)} (${zone})`;
     case 'every':
       return `every ${durationWords(s.everyMs)}`;
     case 'cron':
@@ -137,15 +135,23 @@ export function runDelayMs(run: WakeupRun): number | null {
   return run.firedAt === null ? null : run.firedAt - run.scheduledAt;
 }
 
+export type WakeupState = 'scheduled' | 'paused' | 'running' | 'missed' | 'done';
+
 /**
- * Where a wakeup stands: `scheduled` (it has a next fire time), `paused`, or
- * `finished` (a one-off that fired, or a schedule with no time left). A
- * fired one-off is finished also if the server turned it off.
+ * Where a wakeup stands: `scheduled` (it has a next fire time), `paused`, or,
+ * for a one-off that fired (the server turns it off then, so "enabled" says
+ * nothing about it): `running` while its turn runs, `missed` while its missed
+ * run waits for Run or Dismiss, else `done`. A schedule with no time left is
+ * `done` too.
  */
-export function wakeupState(w: Pick<Wakeup, 'enabled' | 'nextFireAt' | 'schedule' | 'lastRun'>): 'scheduled' | 'paused' | 'finished' {
+export function wakeupState(w: Pick<Wakeup, 'enabled' | 'nextFireAt' | 'schedule' | 'lastRun'>): WakeupState {
   if (w.nextFireAt !== null) return 'scheduled';
-  if (w.schedule.kind === 'at' && w.lastRun !== null) return 'finished';
-  return w.enabled ? 'finished' : 'paused';
+  if (w.schedule.kind === 'at' && w.lastRun !== null) {
+    if (w.lastRun.status === 'claimed' || w.lastRun.status === 'running') return 'running';
+    if (w.lastRun.status === 'missed') return 'missed';
+    return 'done';
+  }
+  return w.enabled ? 'done' : 'paused';
 }
 
 /** Enabled first, then the next fire time (none last), then id: the server's order. */

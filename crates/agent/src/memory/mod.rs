@@ -265,6 +265,23 @@ impl AgentState {
         Ok(page)
     }
 
+    /// The best `limit` memories for `q` by their words alone (no
+    /// embeddings: search everywhere answers without the network).
+    pub fn search_memory_words(&self, q: &str, limit: usize) -> Result<Vec<Memory>> {
+        Ok(self
+            .memory_db
+            .search_memories(&MemorySearch {
+                text: q,
+                tag: None,
+                prefix: true,
+                offset: 0,
+                limit,
+                ranked: limit,
+                vector: None,
+            })?
+            .memories)
+    }
+
     pub fn export_memories(&self, format: MemoryFormat) -> Result<String> {
         let memories = self.memory_db.all_memories()?;
         Ok(match format {

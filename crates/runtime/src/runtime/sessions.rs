@@ -17,11 +17,10 @@ impl Runtime {
         session
     }
 
-    pub fn sessions(&self, archived: bool, query: Option<&str>) -> Result<Vec<Session>> {
-        let query = query.map(str::trim).filter(|q| !q.is_empty());
+    pub fn sessions(&self, filter: &crate::store::SessionFilter) -> Result<Vec<Session>> {
         Ok(self
             .store
-            .sessions(archived, query)?
+            .sessions(filter)?
             .into_iter()
             .map(|s| self.with_active(s))
             .collect())
@@ -240,10 +239,23 @@ impl Runtime {
         Ok(session)
     }
 
-    pub async fn fork_session(&self, id: &str) -> Result<Session> {
+    /// A new session with this one's history, up to and including
+    /// `last_turn_id` when given (a turn that is not running).
+    pub async fn fork_session(&self, id: &str, last_turn_id: Option<String>) -> Result<Session> {
         let source = self.session(id)?;
-        let params = ThreadResumeParams {
+        if let Some(turn) = &last_turn_id {
+            if source.active_turn_id.as_deref() == Some(turn.as_str()) {
+                return Err(Error::Conflict(
+                    "that turn is still running; fork from it when it is done".into(),
+                ));
+            }
+            if !self.history(id).await?.iter().any(|t| &t.id == turn) {
+                return Err(Error::NotFound(format!("no turn {turn} in session {id}")));
+            }
+        }
+        let params = ThreadForkParams {
             thread_id: id.into(),
+            last_turn_id,
             overrides: self.thread_overrides(source.cwd.clone(), source.model.clone()),
         };
         let result = self.codex::<ThreadFork>(&params).await?;

@@ -18,15 +18,7 @@ impl Runtime {
     }
     /// Sends a message: `turn/steer` while a turn runs, else `turn/start`.
     pub async fn send_message(&self, id: &str, text: &str) -> Result<Sent> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err(Error::Invalid("the message is empty".into()));
-        }
-        if text.chars().count() > MAX_MESSAGE_CHARS {
-            return Err(Error::Invalid(format!(
-                "the message is longer than {MAX_MESSAGE_CHARS} characters"
-            )));
-        }
+        let text = message_text(text)?;
         self.require_sign_in().await?;
         let session = self.session(id)?;
         if session.archived {
@@ -165,6 +157,44 @@ impl Runtime {
         }
     }
 
+    /// Takes back `turn_id` and every turn after it (Codex's
+    /// `thread/revert`: they leave the thread's history and so the model's
+    /// context; files they changed stay as they are), then sends `text` as
+    /// the next turn: an edited message, or the same one to retry.
+    pub async fn resend(&self, id: &str, turn_id: &str, text: &str) -> Result<Sent> {
+        let text = message_text(text)?;
+        self.require_sign_in().await?;
+        let session = self.session(id)?;
+        if session.archived {
+            return Err(Error::Conflict(
+                "this session is archived; unarchive it to continue it".into(),
+            ));
+        }
+        if session.active_turn_id.is_some() {
+            return Err(Error::Conflict(
+                "a turn is running; interrupt it or let it finish, then edit or retry".into(),
+            ));
+        }
+        let turns = self.history(id).await?;
+        let from = turns
+            .iter()
+            .position(|t| t.id == turn_id)
+            .ok_or_else(|| Error::NotFound(format!("no turn {turn_id} in session {id}")))?;
+        let thread_id = self.ensure_loaded(&session).await?;
+        self.codex::<ThreadRevert>(&ThreadRevertParams {
+            thread_id: thread_id.clone(),
+            before_turn_id: turn_id.into(),
+        })
+        .await?;
+        let gone: Vec<String> = turns[from..].iter().map(|t| t.id.clone()).collect();
+        self.store.forget_turns(id, &gone)?;
+        self.bus.publish(EventKind::SessionRewound {
+            session_id: id.into(),
+            turn_ids: gone,
+        });
+        self.send_message(&thread_id, text).await
+    }
+
     pub async fn interrupt(&self, id: &str) -> Result<String> {
         let session = self.session(id)?;
         let turn_id = session
@@ -177,4 +207,18 @@ impl Runtime {
         while_settling(|| self.codex::<TurnInterrupt>(&params)).await?;
         Ok(turn_id)
     }
+}
+
+/// A message as sent: trimmed, not empty, not too long.
+fn message_text(text: &str) -> Result<&str> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(Error::Invalid("the message is empty".into()));
+    }
+    if text.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(Error::Invalid(format!(
+            "the message is longer than {MAX_MESSAGE_CHARS} characters"
+        )));
+    }
+    Ok(text)
 }

@@ -11,6 +11,7 @@ pub mod doctor;
 mod transcript;
 
 pub use database::{Database, Schema};
+pub use transcript::LineMatch;
 
 use crate::error::Result;
 use crate::model::{Approval, ApprovalKind, ApprovalStatus, Session, TokenUsage, TurnStatus};
@@ -64,11 +65,23 @@ CREATE INDEX approvals_by_status ON approvals(status);
         "ALTER TABLE sessions ADD COLUMN confined INTEGER NOT NULL DEFAULT 0;",
         // 4: what in a command is destructive (`command_risk.rs`), as JSON.
         "ALTER TABLE approvals ADD COLUMN dangers TEXT NOT NULL DEFAULT '[]';",
+        transcript::SEARCH_MIGRATION,
     ],
 };
 
 pub struct Store {
     db: Database,
+}
+
+/// Which sessions [`Store::sessions`] lists; `None` does not filter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionFilter {
+    /// Only archived sessions (`true`) or only the others (`false`).
+    pub archived: Option<bool>,
+    /// Name or preview contains this (case-insensitive).
+    pub query: Option<String>,
+    /// Working folder is this project or a folder in it.
+    pub project: Option<String>,
 }
 
 const SESSION_COLUMNS: &str =
@@ -127,16 +140,48 @@ impl Store {
     }
 
     /// Pinned first, then the most recently active.
-    pub fn sessions(&self, archived: bool, query: Option<&str>) -> Result<Vec<Session>> {
+    pub fn sessions(&self, filter: &SessionFilter) -> Result<Vec<Session>> {
         let sql = format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE archived = ?1
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE (?1 IS NULL OR archived = ?1)
              AND (?2 IS NULL OR instr(lower(coalesce(name, '') || ' ' || preview), lower(?2)) > 0)
+             AND (?3 IS NULL OR cwd = ?3 OR substr(cwd, 1, length(?3) + 1) = ?3 || '/')
              ORDER BY pinned DESC, last_activity_at DESC"
         );
         let conn = self.conn();
         let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map(params![archived, query], session_from_row)?;
+        let rows = stmt.query_map(
+            params![filter.archived, filter.query, filter.project],
+            session_from_row,
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Sessions, archived ones too, whose name has every word of `terms`,
+    /// newest activity first.
+    pub fn search_session_names(
+        &self,
+        terms: &stdx::search::Terms,
+        limit: usize,
+    ) -> Result<Vec<Session>> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE instr(lower(coalesce(name, '')), ?1) > 0
+             ORDER BY last_activity_at DESC"
+        );
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let wanted = terms.words().len();
+        let mut found = Vec::new();
+        let mut rows = stmt.query([&terms.words()[0]])?;
+        while let Some(row) = rows.next()? {
+            let session = session_from_row(row)?;
+            if terms.count_in(session.name.as_deref().unwrap_or_default()) == wanted {
+                found.push(session);
+                if found.len() == limit {
+                    break;
+                }
+            }
+        }
+        Ok(found)
     }
 
     pub fn confine(&self, session_id: &str) -> Result<()> {
@@ -434,14 +479,92 @@ mod tests {
         c.name = Some("Release Notes".into());
         store.insert_session(&c)?;
         let ids = |v: Vec<Session>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
-        assert_eq!(ids(store.sessions(false, None)?), ["c", "b", "a"]);
-        assert_eq!(ids(store.sessions(false, Some("release"))?), ["c"]);
-        assert_eq!(ids(store.sessions(false, Some("of a"))?), ["a"]);
-        assert_eq!(ids(store.sessions(true, None)?), Vec::<String>::new());
+        let live = |query: Option<&str>| SessionFilter {
+            archived: Some(false),
+            query: query.map(String::from),
+            project: None,
+        };
+        assert_eq!(ids(store.sessions(&live(None))?), ["c", "b", "a"]);
+        assert_eq!(ids(store.sessions(&live(Some("release")))?), ["c"]);
+        assert_eq!(ids(store.sessions(&live(Some("of a")))?), ["a"]);
+        let archived = SessionFilter {
+            archived: Some(true),
+            ..SessionFilter::default()
+        };
+        assert_eq!(ids(store.sessions(&archived)?), Vec::<String>::new());
         // Reopening keeps the data and does not re-run migrations.
         drop(store);
         let store = Store::open(&dir.path().join("perch.db"))?;
-        assert_eq!(store.sessions(false, None)?.len(), 3);
+        assert_eq!(store.sessions(&SessionFilter::default())?.len(), 3);
+        Ok(())
+    }
+
+    #[test]
+    fn search_finds_the_person_and_the_agent_not_tools_nor_forgotten_turns() -> Result<()> {
+        use crate::transcript::{Role, TranscriptLine};
+        use stdx::search::Terms;
+        let dir = tempfile::tempdir().map_err(|e| crate::Error::io("tempdir", e))?;
+        let store = Store::open(&dir.path().join("perch.db"))?;
+        let mut s = session("s", 10);
+        s.name = Some("Parser work".into());
+        s.archived = true;
+        s.cwd = Some("/home/ada/parser".into());
+        store.insert_session(&s)?;
+        store.insert_session(&session("other", 20))?;
+        let line = |turn: &str, item: &str, role, text: &str| TranscriptLine {
+            turn_id: turn.into(),
+            item_id: item.into(),
+            role,
+            text: text.into(),
+            at: 1,
+        };
+        store.record_line(
+            "s",
+            &line("t1", "a", Role::User, "Why does the parser crash?"),
+        )?;
+        store.record_line(
+            "s",
+            &line("t1", "b", Role::Assistant, "A null pointer in the lexer."),
+        )?;
+        store.record_line("s", &line("t1", "c", Role::Tool, "ran: grep lexer src/"))?;
+        store.record_line("s", &line("t2", "d", Role::User, "Fix the lexer then"))?;
+        let found = |q: &str| -> Result<Vec<String>> {
+            Ok(store
+                .search_transcript(&Terms::parse(q).unwrap_or_else(|| unreachable!()), 10)?
+                .into_iter()
+                .map(|m| m.line.item_id)
+                .collect())
+        };
+        assert_eq!(
+            found("lexer")?,
+            ["d", "b"],
+            "newest first; the tool line is not indexed"
+        );
+        assert_eq!(found("LEX point")?, ["b"]);
+        let hit = store
+            .search_transcript(&Terms::parse("crash").unwrap_or_else(|| unreachable!()), 10)?;
+        assert_eq!(
+            (hit[0].session_name.as_deref(), hit[0].archived),
+            (Some("Parser work"), true)
+        );
+        store.forget_turns("s", &["t2".to_string()])?;
+        assert_eq!(found("lexer")?, ["b"]);
+        let names = store
+            .search_session_names(&Terms::parse("pars").unwrap_or_else(|| unreachable!()), 10)?;
+        assert_eq!(names.len(), 1);
+        // A project filter takes the folder and the folders in it, not a
+        // folder that only starts with the same letters.
+        let in_project = |p: &str| -> Result<usize> {
+            Ok(store
+                .sessions(&SessionFilter {
+                    project: Some(p.into()),
+                    ..SessionFilter::default()
+                })?
+                .len())
+        };
+        assert_eq!(in_project("/home/ada/parser")?, 1);
+        assert_eq!(in_project("/home/ada")?, 1);
+        assert_eq!(in_project("/home/ada/pars")?, 0);
         Ok(())
     }
 

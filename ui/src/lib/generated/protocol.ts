@@ -333,6 +333,15 @@ export type SessionQuery = {
  */
 archived?: boolean, 
 /**
+ * Archived sessions as well as the others ("Show archived"); wins
+ * over `archived`.
+ */
+includeArchived?: boolean, 
+/**
+ * Only sessions whose working folder is this project's (or in it).
+ */
+project?: string, 
+/**
  * Only sessions whose name or preview contain this.
  */
 q?: string, };
@@ -342,6 +351,10 @@ export type NewSession = { name?: string, model?: string, effort?: string, cwd?:
 export type SessionPatch = { name?: string, pinned?: boolean, archived?: boolean, model?: string, effort?: string, };
 
 export type UserText = { text: string, };
+
+export type Resend = { turnId: string, text: string, };
+
+export type ForkFrom = { lastTurnId?: string, };
 
 export type SendMode = "start" | "steer";
 
@@ -603,6 +616,46 @@ skipped: number,
  */
 errors: Array<string>, };
 
+export type SearchQuery = { 
+/**
+ * The words sought (each also as the start of a longer word), at most
+ * 500 characters; every word must occur.
+ */
+q: string, 
+/**
+ * At most this many results (1–100, default 30).
+ */
+limit?: number, };
+
+export type SearchTarget = { "kind": "session", sessionId: string, } | { "kind": "message", sessionId: string, turnId: string, itemId: string, 
+/**
+ * `user` or `assistant`.
+ */
+role: string, } | { "kind": "memory", memoryId: number, } | { "kind": "plan", planId: number, itemId: number | null, } | { "kind": "inbox", messageId: number, threadId: number, };
+
+export type LineSpan = { text: string, matched: boolean, };
+
+export type SearchHit = { target: SearchTarget, 
+/**
+ * What it belongs to: the session's name, "Memory", the plan's name,
+ * the sender of an Inbox message.
+ */
+title: string, 
+/**
+ * The line that matches best, cut around the match, in spans.
+ */
+line: Array<LineSpan>, 
+/**
+ * When it was written or last changed (milliseconds since 1970).
+ */
+at: number, 
+/**
+ * It belongs to an archived session.
+ */
+archived: boolean, };
+
+export type SearchResults = { hits: Array<SearchHit>, partial: Array<string>, };
+
 export type PlanItem = { id: number, text: string, done: boolean, 
 /**
  * 0-based index in the plan (positions are 0..n without gaps).
@@ -841,14 +894,14 @@ seq: number,
 /**
  * Unix milliseconds.
  */
-at: number, } & ({ "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "session.replaced", previousId: string, session: Session, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, item: Item, } | { "type": "item.completed", sessionId: string, turnId: string, item: Item, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "peer.fenced", id: string, message: string, } | { "type": "turn.problem", sessionId: string, turnId: string | null, problem: TurnProblem, } | { "type": "account.updated", account: AccountState, } | { "type": "account.login", 
+at: number, } & ({ "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "session.replaced", previousId: string, session: Session, } | { "type": "session.rewound", sessionId: string, turnIds: Array<string>, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, item: Item, } | { "type": "item.completed", sessionId: string, turnId: string, item: Item, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "peer.fenced", id: string, message: string, } | { "type": "turn.problem", sessionId: string, turnId: string | null, problem: TurnProblem, } | { "type": "account.updated", account: AccountState, } | { "type": "account.login", 
 /**
  * The sign-in it ends (`LoginStarted`'s `loginId`): with two
  * windows signing in, each follows its own.
  */
 loginId: string | null, success: boolean, error: string | null, } | { "type": "change.pending", change: AgentChange, } | { "type": "change.decided", change: AgentChange, } | { "type": "memory.changed", action: MemoryAction, ids: Array<number>, } | { "type": "plan.changed", planId: number, plan: Plan | null, } | { "type": "wakeup.changed", wakeupId: number, wakeup: Wakeup | null, } | { "type": "wakeup.run", run: WakeupRun, notify: boolean, });
 
-export type EventKind = { "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "session.replaced", previousId: string, session: Session, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, item: Item, } | { "type": "item.completed", sessionId: string, turnId: string, item: Item, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "peer.fenced", id: string, message: string, } | { "type": "turn.problem", sessionId: string, turnId: string | null, problem: TurnProblem, } | { "type": "account.updated", account: AccountState, } | { "type": "account.login", 
+export type EventKind = { "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "session.replaced", previousId: string, session: Session, } | { "type": "session.rewound", sessionId: string, turnIds: Array<string>, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, item: Item, } | { "type": "item.completed", sessionId: string, turnId: string, item: Item, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "peer.fenced", id: string, message: string, } | { "type": "turn.problem", sessionId: string, turnId: string | null, problem: TurnProblem, } | { "type": "account.updated", account: AccountState, } | { "type": "account.login", 
 /**
  * The sign-in it ends (`LoginStarted`'s `loginId`): with two
  * windows signing in, each follows its own.

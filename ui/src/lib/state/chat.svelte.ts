@@ -50,9 +50,8 @@ export async function sendTo(id: string, text: string): Promise<'start' | 'steer
 }
 
 /**
- * Sends a failed or interrupted turn's message again, as a new turn of its
- * session; throws ApiError. The account is read again when Codex turns out
- * not to be signed in, so the chat shows the sign-in.
+ * Sends an earlier turn's message again, as a new turn at the end of its
+ * session (the turns after it stay); throws ApiError.
  */
 export async function retryTurn(sessionId: string, text: string): Promise<void> {
   try {
@@ -62,6 +61,40 @@ export async function retryTurn(sessionId: string, text: string): Promise<void> 
     throw e;
   }
 }
+
+/**
+ * Takes back `turnId` and the turns after it, then sends `text` in their
+ * place: Retry (the same text) and Edit (new text). The turns taken back
+ * leave the model's context. Throws ApiError; the account is read again
+ * when Codex turns out not to be signed in, so the chat shows the sign-in.
+ */
+export async function resendTurn(sessionId: string, turnId: string, text: string): Promise<void> {
+  try {
+    const res = await api.resend(sessionId, turnId, text);
+    toast.message = null;
+    const turns = data.turns[sessionId];
+    if (turns) {
+      const at = turns.findIndex((t) => t.id === turnId);
+      if (at !== -1) data.turns[sessionId] = turns.slice(0, at);
+    }
+    addSentMessage(data, res.sessionId, res.turnId, text);
+  } catch (e) {
+    if (isNotSignedIn(e)) void loadAccount().catch(() => {});
+    throw e;
+  }
+}
+
+/** Forks the session through `turnId` (inclusive) and opens the fork. */
+export async function forkFrom(sessionId: string, turnId: string): Promise<void> {
+  try {
+    openNewSession(await api.forkSession(sessionId, turnId));
+  } catch (e) {
+    showError(e);
+  }
+}
+
+/** The message being edited in place (Edit, or Up in an empty composer). */
+export const editing = $state({ itemId: null as string | null });
 
 /**
  * Runs a slash command typed in `sessionId`'s composer and shows its output

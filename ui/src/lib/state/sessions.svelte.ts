@@ -5,13 +5,12 @@ import { api } from '../api';
 import { errMsg } from '../format';
 import { loadHistory, upsertSession } from '../reducer';
 import { navigate, router } from '../router.svelte';
-import type { Session } from '../types';
+import type { Session, SessionQuery } from '../types';
 import { data, showError } from './store.svelte';
 
-/** The sidebar's filter. */
+/** The sidebar's list: archived sessions shown too or not. */
 export const sessionList = $state({
   showArchived: false,
-  query: '',
 });
 
 /** Loading the open session's history. */
@@ -20,9 +19,10 @@ export const sessionHistory = $state({
   error: null as string | null,
 });
 
-/** The sidebar's filter as `GET /api/sessions` parameters. */
-export function sessionListQuery(): { archived: boolean; q?: string } {
-  return { archived: sessionList.showArchived, q: sessionList.query.trim() || undefined };
+/** The sidebar's list as `GET /api/sessions` parameters: "Show archived"
+ *  adds archived sessions to the others. */
+export function sessionListQuery(): SessionQuery {
+  return { includeArchived: sessionList.showArchived || undefined };
 }
 
 export async function refreshSessions(): Promise<void> {
@@ -43,10 +43,20 @@ export function selectedSession(): Session | undefined {
 
 export function selectSession(id: string | null, opts: { loadHistory?: boolean } = {}): void {
   data.selectedId = id;
+  // Not listed (archived, or made elsewhere just now): fetched on its own.
+  if (id && !data.sessions.some((s) => s.id === id)) void fetchSession(id);
   if (id) delete data.unread[id];
   // The address names the open session while the chat is shown.
   if (router.route.page === 'chat') navigate({ page: 'chat', sessionId: id }, { replace: true });
   if (id && opts.loadHistory !== false) void loadSelectedHistory();
+}
+
+async function fetchSession(id: string): Promise<void> {
+  try {
+    upsertSession(data, await api.getSession(id));
+  } catch (e) {
+    if (data.selectedId === id) showError(e);
+  }
 }
 
 export async function loadSelectedHistory(): Promise<void> {
@@ -71,11 +81,13 @@ export async function loadSelectedHistory(): Promise<void> {
   }
 }
 
-/** Opens a session just created (here or by `/new`); it has no history yet. */
+/** Opens a session just made (here, by `/new` or a fork); a new one has
+ *  no history yet, a fork has its source's. */
 export function openNewSession(s: Session): void {
   upsertSession(data, s);
-  data.turns[s.id] ??= [];
-  selectSession(s.id, { loadHistory: false });
+  const empty = !s.preview;
+  if (empty) data.turns[s.id] ??= [];
+  selectSession(s.id, { loadHistory: !empty });
 }
 
 export async function createSession(): Promise<void> {
@@ -96,8 +108,21 @@ async function patch(id: string, body: Parameters<typeof api.patchSession>[1]): 
 
 export const renameSession = (id: string, name: string) => patch(id, { name });
 export const setPinned = (id: string, pinned: boolean) => patch(id, { pinned });
+/** The last archiving, undoable for a while: "Archived “x”. Undo". */
+export const archiveUndo = $state({ sessionId: null as string | null, title: '' });
+let undoTimer: ReturnType<typeof setTimeout> | null = null;
+
 export async function setArchived(id: string, archived: boolean): Promise<void> {
   await patch(id, { archived });
+  if (undoTimer) clearTimeout(undoTimer);
+  const s = data.sessions.find((x) => x.id === id);
+  if (archived && s?.archived) {
+    archiveUndo.sessionId = id;
+    archiveUndo.title = s.name?.trim() || s.preview?.trim() || 'New session';
+    undoTimer = setTimeout(() => (archiveUndo.sessionId = null), 10_000);
+  } else {
+    archiveUndo.sessionId = null;
+  }
 }
 export const setModel = (id: string, model: string, effort?: string) =>
   patch(id, effort ? { model, effort } : { model });
