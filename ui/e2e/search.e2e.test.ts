@@ -101,6 +101,24 @@ describe.skipIf(missing !== null)('search and keyboard', () => {
     expect(await page.locator(`[data-session-id="${liveId}"]`).count()).toBe(1);
   });
 
+  it('opens a memory and a plan item found from the palette', async () => {
+    const memory = await (await perch.api('POST', '/api/memories', { text: 'The albatross key lives in the vault.' })).json();
+    const plan = await (await perch.api('POST', '/api/plans', { name: 'Albatross launch' })).json();
+    const page = await suite.newPage();
+    await open(page);
+    for (const [kind, hash, selector] of [
+      ['memory', `#/memory/${memory.id}`, `[data-memory-id="${memory.id}"]`],
+      ['plan', `#/planner/${plan.id}`, `[data-plan-id="${plan.id}"]`],
+    ]) {
+      await page.keyboard.press('Control+k');
+      await page.keyboard.type('albatross');
+      const hit = page.getByTestId('palette').locator(`[data-testid="search-hit"][data-kind="${kind}"]`);
+      await hit.click();
+      await page.waitForURL((u) => u.hash === hash);
+      await page.locator(`${selector}.found`).waitFor();
+    }
+  });
+
   it('Ctrl+N starts a session, ? lists the shortcuts, Esc interrupts a running turn', async () => {
     const page = await suite.newPage();
     await open(page);

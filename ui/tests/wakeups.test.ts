@@ -210,6 +210,9 @@ describe('the create form', () => {
     });
     const peer = wakeupFromForm({ ...base, target: 'peer' }, now);
     expect(peer).toMatchObject({ body: { target: { kind: 'peer' } } });
+    // A new session each time, in a project folder.
+    const inProject = wakeupFromForm({ ...base, target: 'new', cwd: '/home/ada/parser' }, now);
+    expect(inProject).toMatchObject({ body: { target: { kind: 'new', cwd: '/home/ada/parser' } } });
     const noTz = wakeupFromForm({ ...base, kind: 'cron', tz: ' ' }, now);
     expect(noTz).toMatchObject({ body: { schedule: { kind: 'cron', expr: '0 9 * * 1-5' } } });
     expect('body' in noTz && 'tz' in noTz.body.schedule).toBe(false);

@@ -17,6 +17,7 @@ mod error;
 mod model_servers;
 pub mod openapi;
 mod peer;
+mod projects;
 mod routes;
 mod search;
 mod sse;
@@ -123,6 +124,8 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
 
     let protected = OpenApiRouter::new()
         .routes(routes!(routes::status))
+        .routes(routes!(projects::list_projects, projects::add_project))
+        .routes(routes!(projects::remove_project))
         .routes(routes!(routes::list_sessions, routes::create_session))
         .routes(routes!(routes::get_session, routes::patch_session))
         .routes(routes!(routes::fork_session))

@@ -11,7 +11,9 @@ use axum::extract::{Extension, FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use perch_protocol::account::{AccountState, Login, LoginStarted};
-use perch_protocol::approvals::{Answer, Approval, ApprovalFilter, ApprovalQuery};
+use perch_protocol::approvals::{
+    Answer, Approval, ApprovalFilter, ApprovalQuery, Decision, MAX_REASON_CHARS,
+};
 use perch_protocol::auth::{Health, LoginCode, SignIn};
 use perch_protocol::sessions::{
     Compacting, ForkFrom, HistoryTurn, Interrupting, NewSession, Resend, Sent, Session,
@@ -232,7 +234,7 @@ pub async fn list_sessions(
 #[utoipa::path(post, path = "/api/sessions", tag = "sessions",
     request_body(content = Option<NewSession>, description = "Optional"),
     responses((status = 201, body = Session,
-        links(("get_session" = (operation_id = "get_session", parameters(("id" = "$response.body#/id")))), ("patch_session" = (operation_id = "patch_session", parameters(("id" = "$response.body#/id")))), ("fork_session" = (operation_id = "fork_session", parameters(("id" = "$response.body#/id")))), ("compact_session" = (operation_id = "compact_session", parameters(("id" = "$response.body#/id")))), ("history" = (operation_id = "history", parameters(("id" = "$response.body#/id")))), ("send_message" = (operation_id = "send_message", parameters(("id" = "$response.body#/id")))), ("interrupt" = (operation_id = "interrupt", parameters(("id" = "$response.body#/id")))))),
+        links(("get_session" = (operation_id = "get_session", parameters(("id" = "$response.body#/id")))), ("patch_session" = (operation_id = "patch_session", parameters(("id" = "$response.body#/id")))), ("fork_session" = (operation_id = "fork_session", parameters(("id" = "$response.body#/id")))), ("compact_session" = (operation_id = "compact_session", parameters(("id" = "$response.body#/id")))), ("history" = (operation_id = "history", parameters(("id" = "$response.body#/id")))), ("send_message" = (operation_id = "send_message", parameters(("id" = "$response.body#/id")))), ("resend" = (operation_id = "resend", parameters(("id" = "$response.body#/id")))), ("interrupt" = (operation_id = "interrupt", parameters(("id" = "$response.body#/id")))))),
         BadBody, CodexCall, Protected))]
 pub async fn create_session(
     State(rt): State<Arc<Runtime>>,
@@ -365,11 +367,19 @@ pub async fn list_approvals(
     query: QueryOr<ApprovalQuery>,
 ) -> Reply<List<Approval>> {
     let Query(query) = query?;
+    if let Some(session) = blank_is_none(query.session_id) {
+        return ok(List::of(rt.store().approvals_of_session(&session)?));
+    }
     let pending_only = query.status.unwrap_or_default() == ApprovalFilter::Pending;
     ok(List::of(rt.approvals(pending_only)?))
 }
 
-/// Answer an approval.
+fn invalid_input(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message)
+}
+
+/// Answer an approval; a decline may say why (`reason`), which reaches the
+/// model as the person's next words.
 #[utoipa::path(post, path = "/api/approvals/{id}", tag = "approvals",
     params(("id" = String, Path, description = "The approval id")),
     request_body = Answer,
@@ -381,6 +391,34 @@ pub async fn answer_approval(
     Path(id): Path<String>,
     Json(body): Json<Answer>,
 ) -> Reply<Approval> {
+    let reason = blank_is_none(body.reason);
+    if let Some(reason) = &reason {
+        if body.decision != Decision::Decline {
+            return Err(invalid_input("a reason goes with `decline` only"));
+        }
+        let chars = reason.chars().count();
+        if chars > MAX_REASON_CHARS {
+            return Err(invalid_input(&format!(
+                "the reason is {chars} characters; at most {MAX_REASON_CHARS}"
+            )));
+        }
+    }
+    if let Some(reason) = reason {
+        // Codex's answer has no reason: the model reads it as the person's
+        // words, steered into the turn before the decline, so the request
+        // that follows the decline carries both.
+        let asked = rt
+            .store()
+            .approval(&id)?
+            .filter(|a| a.status == perch_runtime::model::ApprovalStatus::Pending)
+            .ok_or_else(|| {
+                perch_runtime::Error::Conflict(
+                    "this approval is no longer waiting for an answer".into(),
+                )
+            })?;
+        let words = format!("I deny this: {}\nWhy: {reason}", asked.title);
+        rt.send_message(&asked.session_id, &words).await?;
+    }
     ok(rt.answer_approval(&id, body.decision).await?)
 }
 

@@ -216,18 +216,59 @@ async fn approvals_accept_decline_and_cancel_reach_codex() -> TestResult {
         json!(["deletes files and folders recursively (rm -r)"]),
         "{shown}"
     );
-    h.post(
-        &format!("/api/approvals/{id}"),
-        json!({"decision": "decline"}),
-    )
-    .await?;
+    // A reason goes with a decline only, and is bounded; a refused answer
+    // changes nothing.
+    for (body, words) in [
+        (
+            json!({"decision": "accept", "reason": "why"}),
+            "with `decline` only",
+        ),
+        (
+            json!({"decision": "decline", "reason": "x".repeat(2001)}),
+            "at most 2000",
+        ),
+    ] {
+        let (status, refused) = h.post(&format!("/api/approvals/{id}"), body).await?;
+        assert_eq!(status, 422, "{refused}");
+        let message = refused["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(words), "{message}");
+    }
+    let (status, declined) = h
+        .post(
+            &format!("/api/approvals/{id}"),
+            json!({"decision": "decline", "reason": "build/ holds the release artefacts"}),
+        )
+        .await?;
+    assert_eq!(
+        (status, declined["status"].as_str()),
+        (200, Some("decline")),
+        "{declined}"
+    );
     assert_eq!(events.turn_completed(&turn).await["status"], "completed");
     assert!(!h.env.work().join("declined.txt").exists());
-    assert!(h
+    // Deny and tell Codex why: the model hears both the refusal and why.
+    let told = h
         .model
         .requests()
         .last()
-        .is_some_and(|r| r.input_text().contains("rejected")));
+        .map(perch_test_support::CapturedRequest::input_text)
+        .unwrap_or_default();
+    assert!(told.contains("rejected"), "{told}");
+    assert!(
+        told.contains("Why: build/ holds the release artefacts"),
+        "the reason reached the model: {told}"
+    );
+    // The session's answered approvals, for its history after a reload.
+    let kept = h
+        .get(&format!("/api/approvals?sessionId={session}"))
+        .await?;
+    let statuses: Vec<&str> = kept["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["accept", "decline"], "{kept}");
 
     // cancel: the turn ends interrupted, with no further model request.
     let before = h.model.requests().len();

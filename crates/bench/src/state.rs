@@ -221,7 +221,7 @@ pub async fn wakeups(count: usize, spacing_ms: i64) -> Result<(), BenchError> {
             schedule: NewSchedule::At {
                 at: MillisOrText::Millis(at),
             },
-            target: Some(Target::New),
+            target: Some(Target::New { cwd: None }),
             misfire: Some(Misfire::Once),
             grace_ms: None,
             notify: Some(false),

@@ -196,6 +196,10 @@ pub struct WakeupAdd {
     /// Run in the peer session.
     #[arg(long)]
     peer: bool,
+    /// With a new session each time: start it in this project folder
+    /// (default: the default folder).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["session", "peer"])]
+    cwd: Option<PathBuf>,
     /// When found late: once (default), skip or ask.
     #[arg(long, value_enum)]
     misfire: Option<MisfireArg>,
@@ -523,6 +527,7 @@ pub async fn wakeup(client: &Client, command: WakeupCommand) -> Result<(), CliEr
                 label,
                 session,
                 peer,
+                cwd,
                 misfire,
                 grace,
                 no_notify,
@@ -547,7 +552,12 @@ pub async fn wakeup(client: &Client, command: WakeupCommand) -> Result<(), CliEr
             let target = match (session, peer) {
                 (Some(session_id), _) => Target::Session { session_id },
                 (None, true) => Target::Peer,
-                (None, false) => Target::New,
+                (None, false) => Target::New {
+                    cwd: cwd
+                        .as_deref()
+                        .map(crate::commands::absolute_dir)
+                        .transpose()?,
+                },
             };
             let grace_ms = grace
                 .map(|g| perch_agent::wakeups::schedule::parse_duration_ms(&g))

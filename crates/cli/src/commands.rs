@@ -17,16 +17,29 @@ use serde::Deserialize;
 use serde_json::json;
 use std::io::{Read, Write};
 
-async fn new_session(client: &Client) -> Result<String, CliError> {
-    let session: Session = client.post("/api/sessions", &NewSession::default()).await?;
+async fn new_session(client: &Client, cwd: Option<&str>) -> Result<String, CliError> {
+    let new = NewSession {
+        cwd: cwd.map(str::to_string),
+        ..NewSession::default()
+    };
+    let session: Session = client.post("/api/sessions", &new).await?;
     Ok(session.id)
 }
 
-async fn resolve_session(client: &Client, session: &str) -> Result<String, CliError> {
+/// `new`, `latest` (in the project `cwd` names, when given) or an id.
+async fn resolve_session(
+    client: &Client,
+    session: &str,
+    cwd: Option<&str>,
+) -> Result<String, CliError> {
     match session {
-        "new" => new_session(client).await,
+        "new" => new_session(client, cwd).await,
         "latest" => {
-            let list: List<Session> = client.get("/api/sessions").await?;
+            let path = match cwd {
+                Some(dir) => format!("/api/sessions?project={}", crate::peer::urlencode(dir)),
+                None => "/api/sessions".to_string(),
+            };
+            let list: List<Session> = client.get(&path).await?;
             let latest = list
                 .data
                 .into_iter()
@@ -34,11 +47,28 @@ async fn resolve_session(client: &Client, session: &str) -> Result<String, CliEr
                 .map(|s| s.id);
             match latest {
                 Some(id) => Ok(id),
-                None => new_session(client).await,
+                None => new_session(client, cwd).await,
             }
         }
+        id if cwd.is_some() => Err(CliError::Usage(format!(
+            "--cwd picks or starts a session in a folder; session {id} keeps its own (leave out --cwd, or use --session new)"
+        ))),
         id => Ok(id.to_string()),
     }
+}
+
+/// A folder given on the command line, made absolute against the current
+/// one (the server does not know where the CLI runs).
+pub fn absolute_dir(dir: &std::path::Path) -> Result<String, CliError> {
+    let resolved = std::fs::canonicalize(dir)
+        .map_err(|e| CliError::io(format!("finding the folder {}", dir.display()), e))?;
+    if !resolved.is_dir() {
+        return Err(CliError::Usage(format!(
+            "{} is not a folder",
+            resolved.display()
+        )));
+    }
+    Ok(resolved.to_string_lossy().into_owned())
 }
 
 /// The session an event is about, for the events that have one.
@@ -64,9 +94,11 @@ fn session_of(kind: &EventKind) -> Option<&str> {
 pub async fn run(
     client: &Client,
     session: &str,
+    cwd: Option<&std::path::Path>,
     format: Format,
     prompt: &str,
 ) -> Result<(), CliError> {
+    let cwd = cwd.map(absolute_dir).transpose()?;
     let prompt = if prompt == "-" {
         let mut text = String::new();
         std::io::stdin()
@@ -90,7 +122,7 @@ pub async fn run(
             perch_runtime::Error::NotSignedIn.to_string(),
         ));
     }
-    let session_id = resolve_session(client, session).await?;
+    let session_id = resolve_session(client, session, cwd.as_deref()).await?;
     // Subscribe before sending, so no event of the turn is missed.
     let events = client.events().await?;
     let sent: Sent = client
@@ -225,8 +257,19 @@ pub async fn status(client: &Client, as_json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-pub async fn sessions_list(client: &Client, archived: bool, as_json: bool) -> Result<(), CliError> {
-    let path = format!("/api/sessions?archived={archived}");
+pub async fn sessions_list(
+    client: &Client,
+    archived: bool,
+    project: Option<&std::path::Path>,
+    as_json: bool,
+) -> Result<(), CliError> {
+    let mut path = format!("/api/sessions?archived={archived}");
+    if let Some(dir) = project {
+        path.push_str(&format!(
+            "&project={}",
+            crate::peer::urlencode(&absolute_dir(dir)?)
+        ));
+    }
     let list: List<Session> = client.get(&path).await?;
     if as_json {
         print_json(&list.data);
@@ -325,9 +368,13 @@ pub async fn approvals_answer(
     client: &Client,
     id: &str,
     decision: Decision,
+    reason: Option<String>,
 ) -> Result<(), CliError> {
     let approval: Approval = client
-        .post(&format!("/api/approvals/{id}"), &Answer { decision })
+        .post(
+            &format!("/api/approvals/{id}"),
+            &Answer { decision, reason },
+        )
         .await?;
     println!("{}: {}", approval.id, approval.status.as_str());
     Ok(())

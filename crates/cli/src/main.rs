@@ -102,6 +102,10 @@ enum Command {
         /// `new`, `latest`, or a session id.
         #[arg(long, default_value = "latest")]
         session: String,
+        /// The project folder: `new` starts the session there, `latest` is
+        /// the latest session in it (or a new one there).
+        #[arg(long)]
+        cwd: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         /// The prompt; `-` reads it from stdin.
@@ -256,6 +260,9 @@ enum SessionsCommand {
     List {
         #[arg(long)]
         archived: bool,
+        /// Only sessions whose working folder is DIR or a folder in it.
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -287,6 +294,9 @@ enum ApprovalsCommand {
         id: String,
         #[arg(value_enum)]
         decision: DecisionArg,
+        /// With `decline`: why; the model reads it as your next words.
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -405,14 +415,17 @@ async fn run(
                 } => relay::env_lines(&client, &data_dir, &env).await,
                 Command::Run {
                     session,
+                    cwd,
                     format,
                     prompt,
-                } => commands::run(&client, &session, format, &prompt).await,
+                } => commands::run(&client, &session, cwd.as_deref(), format, &prompt).await,
                 Command::Status { json } => commands::status(&client, json).await,
                 Command::Sessions { command } => match command {
-                    SessionsCommand::List { archived, json } => {
-                        commands::sessions_list(&client, archived, json).await
-                    }
+                    SessionsCommand::List {
+                        archived,
+                        project,
+                        json,
+                    } => commands::sessions_list(&client, archived, project.as_deref(), json).await,
                     SessionsCommand::Show { id } => commands::sessions_show(&client, &id).await,
                     SessionsCommand::Rename { id, name } => {
                         let patch = SessionPatch {
@@ -436,9 +449,11 @@ async fn run(
                     ApprovalsCommand::List { all, json } => {
                         commands::approvals_list(&client, all, json).await
                     }
-                    ApprovalsCommand::Answer { id, decision } => {
-                        commands::approvals_answer(&client, &id, decision.into()).await
-                    }
+                    ApprovalsCommand::Answer {
+                        id,
+                        decision,
+                        reason,
+                    } => commands::approvals_answer(&client, &id, decision.into(), reason).await,
                 },
                 Command::Token => {
                     println!("{}", client::stored_token(&data_dir, &env).await?);

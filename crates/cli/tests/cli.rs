@@ -726,6 +726,29 @@ async fn approvals_sessions_and_status_print_for_a_person() -> TestResult {
         );
         let none = ok(env, &["search", "quokka"])?;
         assert_eq!(none, "Nothing has every word of \"quokka\".\n");
+        // A session in a project folder, from the CLI.
+        let project = env.work().join("proj");
+        std::fs::create_dir_all(&project)?;
+        let dir = project.display().to_string();
+        model.enqueue(Script::text("In the project."));
+        assert_eq!(
+            ok(env, &["run", "--session", "new", "--cwd", &dir, "where?"])?.trim(),
+            "In the project."
+        );
+        let listed: serde_json::Value = serde_json::from_str(&ok(
+            env,
+            &["sessions", "list", "--project", &dir, "--json"],
+        )?)?;
+        assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+        assert_eq!(
+            listed[0]["cwd"].as_str().map(std::path::PathBuf::from),
+            Some(std::fs::canonicalize(&project)?)
+        );
+        let moved = perch(env)
+            .args(["run", "--session", &session, "--cwd", &dir, "x"])
+            .output()?;
+        assert_eq!(moved.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&moved.stderr).contains("keeps its own"));
         let long = "x".repeat(600);
         let refused = perch(env).args(["search", &long]).output()?;
         assert_eq!(refused.status.code(), Some(2));

@@ -363,7 +363,7 @@ fn wakeup(prompt: &str, schedule: NewSchedule, misfire: Misfire) -> NewWakeup {
         prompt: prompt.into(),
         label: None,
         schedule,
-        target: Some(Target::New),
+        target: Some(Target::New { cwd: None }),
         misfire: Some(misfire),
         grace_ms: Some(60_000),
         notify: Some(true),
@@ -379,11 +379,29 @@ async fn a_wakeup_due_in_two_seconds_produces_a_turn() -> TestResult {
     let agent = server.agent.clone();
     let mut live = rt.events().subscribe(None).live;
     model.enqueue(Script::text("The build is green."));
-    let due = wakeup(
+    // Its new session runs in a project folder; one that does not exist is
+    // refused when the wakeup is made.
+    let project = env.work().join("nightly");
+    std::fs::create_dir_all(&project)?;
+    let mut due = wakeup(
         "Check whether the nightly build is green.",
         NewSchedule::In { delay: "2s".into() },
         Misfire::Once,
     );
+    due.target = Some(Target::New {
+        cwd: Some(env.work().join("gone").display().to_string()),
+    });
+    let refused = agent.create_wakeup(due.clone(), CreatedBy::Person);
+    assert!(
+        refused
+            .as_ref()
+            .err()
+            .is_some_and(|e| e.to_string().contains("does not exist")),
+        "{refused:?}"
+    );
+    due.target = Some(Target::New {
+        cwd: Some(project.display().to_string()),
+    });
     let created = agent.create_wakeup(due, CreatedBy::Person)?;
     let scheduled = created.next_fire_at.ok_or("no next fire time")?;
 
@@ -404,6 +422,7 @@ async fn a_wakeup_due_in_two_seconds_produces_a_turn() -> TestResult {
         session.name.as_deref(),
         Some("Check whether the nightly build is green.")
     );
+    assert_eq!(session.cwd, Some(project.display().to_string()));
     let sent = model
         .requests()
         .first()

@@ -194,6 +194,13 @@ async fn a_peer_message_becomes_a_framed_turn_and_the_agent_replies_through_mcp(
         "{original}"
     );
     assert_eq!(model.requests().len(), 2);
+    // The Peers session runs in a folder of its own, not a repository.
+    let peers = server.agent.peer_session().ok_or("no peer session")?;
+    let cwd = server.runtime.session(&peers)?.cwd.ok_or("no cwd")?;
+    assert_eq!(
+        std::fs::canonicalize(cwd)?,
+        std::fs::canonicalize(env.data().join("peers"))?
+    );
     // Both are in the Inbox's index, on Perch's side, for `/api/search`.
     let peer = server.network.peer.clone().ok_or("no peer")?;
     let terms = Terms::parse("confirm deploy").ok_or("no terms")?;

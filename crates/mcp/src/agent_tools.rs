@@ -213,13 +213,13 @@ impl Schedule {
     /// `here` is the session of the turn that asks (`None`: a new one).
     fn target(&self, here: Option<&str>) -> Target {
         match self.target.as_deref().map(str::trim) {
-            Some("new") => Target::New,
+            Some("new") => Target::New { cwd: None },
             Some("peer") => Target::Peer,
             None | Some("") | Some("here") => match here {
                 Some(session_id) => Target::Session {
                     session_id: session_id.to_string(),
                 },
-                None => Target::New,
+                None => Target::New { cwd: None },
             },
             Some(id) => Target::Session {
                 session_id: id.to_string(),

@@ -281,8 +281,22 @@ impl Dispatcher {
         let id = match chosen {
             Some(id) => id,
             None => {
+                // A folder of its own: what other agents ask for never runs
+                // in one of the person's repositories unless they chose it.
+                let cwd = match &peer.config.cwd {
+                    Some(cwd) => cwd.clone(),
+                    None => {
+                        let own = peer.runtime.data_dir().join("peers");
+                        std::fs::create_dir_all(&own).map_err(|source| crate::PeerError::Io {
+                            context: format!("creating {}", own.display()),
+                            source,
+                        })?;
+                        own
+                    }
+                };
                 let new = NewSession {
                     name: Some("Peers".into()),
+                    cwd: Some(cwd.to_string_lossy().into_owned()),
                     ..NewSession::default()
                 };
                 peer.runtime.create_session(new).await?.id

@@ -118,11 +118,26 @@ pub struct ApprovalQuery {
     #[ts(optional)]
     #[param(inline)]
     pub status: Option<ApprovalFilter>,
+    /// Only this session's approvals, every status, oldest first (what a
+    /// session's history shows after a reload).
+    #[serde(default, rename = "sessionId")]
+    #[ts(optional, rename = "sessionId")]
+    #[param(rename = "sessionId")]
+    pub session_id: Option<String>,
 }
+
+/// The longest reason a decline takes, in characters.
+pub const MAX_REASON_CHARS: usize = 2000;
 
 /// `POST /api/approvals/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Answer {
     pub decision: Decision,
+    /// With `decline` only: why, for the model. Codex's answer has no room
+    /// for it, so Perch sends it to the turn as the person's next words
+    /// (a steer while the turn runs), at most 2000 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub reason: Option<String>,
 }

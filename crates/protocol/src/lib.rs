@@ -25,6 +25,7 @@ pub mod items;
 pub mod memory;
 pub mod peer;
 pub mod plans;
+pub mod projects;
 pub mod search;
 pub mod sessions;
 pub mod settings;

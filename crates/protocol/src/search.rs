@@ -18,6 +18,7 @@ pub struct SearchQuery {
     /// At most this many results (1–100, default 30).
     #[serde(default)]
     #[ts(optional, type = "number")]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 

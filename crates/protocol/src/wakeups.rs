@@ -127,8 +127,14 @@ pub enum Target {
     /// An existing session.
     #[serde(rename_all = "camelCase")]
     Session { session_id: String },
-    /// A new session for each run.
-    New,
+    /// A new session for each run, in `cwd` (a project folder) or the
+    /// default folder.
+    #[serde(rename_all = "camelCase")]
+    New {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        cwd: Option<String>,
+    },
     /// The session peer messages go to.
     Peer,
 }

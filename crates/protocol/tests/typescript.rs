@@ -24,6 +24,7 @@ use perch_protocol::peer::{
 use perch_protocol::plans::{
     NewPlan, NewPlanItem, Plan, PlanClear, PlanItem, PlanItemPatch, PlanRename,
 };
+use perch_protocol::projects::{GitState, NewProject, Project};
 use perch_protocol::search::{LineSpan, SearchHit, SearchQuery, SearchResults, SearchTarget};
 use perch_protocol::sessions::{
     Compacting, ForkFrom, HistoryTurn, Interrupting, NewSession, Resend, SendMode, Sent, Session,
@@ -144,6 +145,9 @@ fn render() -> String {
         MemoryAction::decl(&config),
         MemoryFormat::decl(&config),
         ImportReport::decl(&config),
+        GitState::decl(&config),
+        Project::decl(&config),
+        NewProject::decl(&config),
         SearchQuery::decl(&config),
         SearchTarget::decl(&config),
         LineSpan::decl(&config),

@@ -193,6 +193,10 @@ pub struct PeerConfig {
     /// The session peer traffic goes to; default: one Perch creates ("Peers").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
+    /// The working folder of the Peers session Perch creates; default
+    /// `<data dir>/peers`, never one of the person's repositories.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<PathBuf>,
     pub heartbeat_secs: u64,
     /// A failed delivery is retried after retry_secs × attempt, `max_retries` times.
     pub retry_secs: u64,
@@ -218,6 +222,7 @@ impl Default for PeerConfig {
             channels: Vec::new(),
             trusted_agents: Vec::new(),
             session: None,
+            cwd: None,
             heartbeat_secs: 30,
             retry_secs: 5,
             max_retries: 6,

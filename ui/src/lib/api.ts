@@ -63,6 +63,7 @@ import type {
   WakeupPatch,
   WakeupRun,
   SearchResults,
+  Project,
 } from './types';
 import { errMsg } from './format';
 
@@ -196,6 +197,9 @@ export const api = {
           project: opts.project,
         }),
     ),
+  projects: () => request<List<Project>>('GET', '/api/projects'),
+  addProject: (path: string) => request<Project>('POST', '/api/projects', { body: { path } }),
+  removeProject: (id: number) => request<void>('DELETE', `/api/projects/${id}`),
   search: (q: string, limit = 30) => request<SearchResults>('GET', '/api/search' + query({ q, limit })),
   createSession: (body: NewSession = {}) =>
     request<Session>('POST', '/api/sessions', { body }),
@@ -217,8 +221,11 @@ export const api = {
 
   listApprovals: (status: ApprovalFilter = 'pending') =>
     request<List<Approval>>('GET', `/api/approvals?status=${status}`),
-  answerApproval: (id: string, decision: ApprovalDecision) =>
-    request<Approval>('POST', `/api/approvals/${enc(id)}`, { body: { decision } satisfies Answer }),
+  sessionApprovals: (sessionId: string) => request<List<Approval>>('GET', '/api/approvals' + query({ sessionId })),
+  answerApproval: (id: string, decision: ApprovalDecision, reason?: string) =>
+    request<Approval>('POST', `/api/approvals/${enc(id)}`, {
+      body: (reason ? { decision, reason } : { decision }) satisfies Answer,
+    }),
 
   account: () => request<AccountState>('GET', '/api/account'),
   accountLogin: (body: AccountLogin) =>
@@ -259,6 +266,7 @@ export const api = {
   /** `total`: all memories (without `q`), or the matches (with `q`, capped). */
   memories: (q: MemoryQuery = {}) =>
     request<List<Memory> & { total: number }>('GET', '/api/memories' + query({ q: q.q?.trim(), tag: q.tag, limit: q.limit, offset: q.offset })),
+  getMemory: (id: number) => request<Memory>('GET', `/api/memories/${id}`),
   addMemory: (body: NewMemory) => request<Memory>('POST', '/api/memories', { body }),
   patchMemory: (id: number, body: MemoryPatch) => request<Memory>('PATCH', `/api/memories/${id}`, { body }),
   deleteMemory: (id: number) => request<void>('DELETE', `/api/memories/${id}`),

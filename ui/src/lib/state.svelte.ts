@@ -27,6 +27,7 @@ export * from './state/peer.svelte';
 export * from './state/changes.svelte';
 export * from './state/account.svelte';
 export * from './state/warnings.svelte';
+export * from './state/projects.svelte';
 
 export const auth = $state({
   /** 'checking' until we know whether the cookie works. */

@@ -224,3 +224,4 @@ export type AgentStateEvent = Extract<
 export type ChangeEvent = Extract<PerchEvent, { type: 'change.pending' | 'change.decided' }>;
 
 export type { LineSpan, SearchHit, SearchResults, SearchTarget } from './generated/protocol';
+export type { GitState, NewProject, Project } from './generated/protocol';

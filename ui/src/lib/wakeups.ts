@@ -92,7 +92,7 @@ export function describeSchedule(s: Schedule, now = Date.now(), zone = localTime
 export function describeTarget(t: WakeupTarget): string {
   switch (t.kind) {
     case 'new':
-      return 'a new session';
+      return t.cwd ? `a new session in ${t.cwd}` : 'a new session';
     case 'peer':
       return 'the peer session';
     case 'session':
@@ -202,6 +202,8 @@ export interface WakeupForm {
   tz: string;
   target: 'new' | 'peer' | 'session';
   sessionId: string;
+  /** With a new session each time: its project folder ('' = the default). */
+  cwd: string;
   misfire: Misfire;
   /** `1h`. */
   grace: string;
@@ -220,6 +222,7 @@ export function emptyWakeupForm(tz = localTimeZone()): WakeupForm {
     tz,
     target: 'new',
     sessionId: '',
+    cwd: '',
     misfire: 'once',
     grace: '1h',
     notify: true,
@@ -283,6 +286,8 @@ export function wakeupFromForm(form: WakeupForm, now = Date.now()): { body: NewW
   if (form.target === 'session') {
     if (!form.sessionId) return { error: 'Pick the session the prompt goes to.' };
     target = { kind: 'session', sessionId: form.sessionId };
+  } else if (form.target === 'new') {
+    target = form.cwd ? { kind: 'new', cwd: form.cwd } : { kind: 'new' };
   } else {
     target = { kind: form.target };
   }

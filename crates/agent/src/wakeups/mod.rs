@@ -384,11 +384,19 @@ impl AgentState {
     }
 
     fn check_target(&self, target: &Target) -> Result<()> {
-        if let Target::Session { session_id } = target {
-            let session = self.runtime.session(session_id)?;
-            if session.archived {
-                return Err(Error::Invalid(format!("session {session_id} is archived")));
+        match target {
+            Target::Session { session_id } => {
+                let session = self.runtime.session(session_id)?;
+                if session.archived {
+                    return Err(Error::Invalid(format!("session {session_id} is archived")));
+                }
             }
+            Target::New { cwd: Some(cwd) } if !std::path::Path::new(cwd).is_dir() => {
+                return Err(Error::Invalid(format!(
+                    "the folder {cwd} does not exist; pick a project folder that does"
+                )));
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -404,7 +412,7 @@ impl AgentState {
                 schedule.describe()
             )));
         }
-        let target = new.target.unwrap_or(Target::New);
+        let target = new.target.unwrap_or(Target::New { cwd: None });
         self.check_target(&target)?;
         let count: i64 =
             self.wakeup_db
@@ -601,7 +609,7 @@ mod tests {
     #[test]
     fn targets_and_policies_have_stable_wire_names() {
         let target: Target = serde_json::from_str(r#"{"kind":"session","sessionId":"thr_1"}"#)
-            .unwrap_or(Target::New);
+            .unwrap_or(Target::New { cwd: None });
         assert_eq!(
             target,
             Target::Session {

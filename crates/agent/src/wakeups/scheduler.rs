@@ -458,10 +458,11 @@ impl AgentState {
         let started = async {
             let session_id = match &wakeup.target {
                 Target::Session { session_id } => session_id.clone(),
-                Target::New => {
+                Target::New { cwd } => {
                     self.runtime
                         .create_session(NewSession {
                             name: Some(wakeup.label.clone()),
+                            cwd: cwd.clone(),
                             ..Default::default()
                         })
                         .await?

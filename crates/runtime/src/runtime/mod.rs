@@ -7,6 +7,7 @@
 //! what clients ask of it.
 
 mod account;
+mod projects;
 mod sessions;
 mod turns;
 

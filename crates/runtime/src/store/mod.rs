@@ -8,9 +8,11 @@
 
 mod database;
 pub mod doctor;
+mod projects;
 mod transcript;
 
 pub use database::{Database, Schema};
+pub use projects::ProjectRow;
 pub use transcript::LineMatch;
 
 use crate::error::Result;
@@ -66,6 +68,9 @@ CREATE INDEX approvals_by_status ON approvals(status);
         // 4: what in a command is destructive (`command_risk.rs`), as JSON.
         "ALTER TABLE approvals ADD COLUMN dangers TEXT NOT NULL DEFAULT '[]';",
         transcript::SEARCH_MIGRATION,
+        projects::MIGRATION,
+        // 7: a session's approvals, for its history after a reload.
+        "CREATE INDEX approvals_by_session ON approvals(session_id, created_at);",
     ],
 };
 
@@ -362,6 +367,17 @@ impl Store {
         let conn = self.conn();
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map([pending_only], approval_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A session's approvals, every status, oldest first (at most 1000).
+    pub fn approvals_of_session(&self, session_id: &str) -> Result<Vec<Approval>> {
+        let sql = format!(
+            "SELECT {APPROVAL_COLUMNS} FROM approvals WHERE session_id = ?1 ORDER BY created_at LIMIT 1000"
+        );
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([session_id], approval_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -104,6 +104,12 @@ export class MemoryList {
     this.total += 1;
   }
 
+  /** Makes sure `m` is listed (a search result opened it), without
+   *  counting it as new. */
+  shown(m: Memory): void {
+    if (!this.memories.some((x) => x.id === m.id)) this.memories = [m, ...this.memories];
+  }
+
   /** Shows an edited memory (its search score stays). */
   updated(m: Memory): void {
     this.memories = this.memories.map((x) => (x.id === m.id ? { ...m, score: x.score } : x));

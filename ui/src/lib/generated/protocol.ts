@@ -315,9 +315,20 @@ dangers: Array<string>, };
 
 export type ApprovalFilter = "pending" | "all";
 
-export type ApprovalQuery = { status?: ApprovalFilter, };
+export type ApprovalQuery = { status?: ApprovalFilter, 
+/**
+ * Only this session's approvals, every status, oldest first (what a
+ * session's history shows after a reload).
+ */
+sessionId?: string, };
 
-export type Answer = { decision: Decision, };
+export type Answer = { decision: Decision, 
+/**
+ * With `decline` only: why, for the model. Codex's answer has no room
+ * for it, so Perch sends it to the turn as the person's next words
+ * (a steer while the turn runs), at most 2000 characters.
+ */
+reason?: string, };
 
 export type TokenUsage = { totalTokens: number, inputTokens: number, outputTokens: number, lastTurnTokens: number, contextWindow: number | null, };
 
@@ -616,6 +627,48 @@ skipped: number,
  */
 errors: Array<string>, };
 
+export type GitState = { 
+/**
+ * The checked-out branch; `null` when HEAD is detached.
+ */
+branch: string | null, 
+/**
+ * Files changed, added or untracked that are not committed.
+ */
+changedFiles: number, };
+
+export type Project = { id: number, 
+/**
+ * Absolute, symbolic links resolved.
+ */
+path: string, 
+/**
+ * The folder's name.
+ */
+name: string, 
+/**
+ * It is still a folder Perch can read (it may have been moved).
+ */
+exists: boolean, 
+/**
+ * `null` when it is not in a git repository (or git is not installed).
+ */
+git: GitState | null, 
+/**
+ * Sessions whose working folder is it or a folder in it.
+ */
+sessions: number, 
+/**
+ * Milliseconds since 1970.
+ */
+addedAt: number, };
+
+export type NewProject = { 
+/**
+ * An absolute path, or one starting with `~/`.
+ */
+path: string, };
+
 export type SearchQuery = { 
 /**
  * The words sought (each also as the start of a longer word), at most
@@ -763,7 +816,7 @@ anchor?: number, } | { "kind": "cron", expr: string,
  */
 tz?: string, };
 
-export type Target = { "kind": "session", sessionId: string, } | { "kind": "new" } | { "kind": "peer" };
+export type Target = { "kind": "session", sessionId: string, } | { "kind": "new", cwd?: string, } | { "kind": "peer" };
 
 export type Misfire = "skip" | "once" | "ask";
 

@@ -4,9 +4,11 @@ import { api, ApiError } from '../api';
 import type { Approval, ApprovalDecision } from '../types';
 import { data, showError } from './store.svelte';
 
-export async function answerApproval(id: string, decision: ApprovalDecision): Promise<void> {
+/** Answers an approval; a decline's `reason` reaches the model as the
+ *  person's next words. */
+export async function answerApproval(id: string, decision: ApprovalDecision, reason?: string): Promise<void> {
   try {
-    data.approvals[id] = await api.answerApproval(id, decision);
+    data.approvals[id] = await api.answerApproval(id, decision, reason);
   } catch (e) {
     if (e instanceof ApiError && e.status === 409) {
       // Already answered elsewhere: show the real outcome.

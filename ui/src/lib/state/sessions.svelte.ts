@@ -7,6 +7,7 @@ import { loadHistory, upsertSession } from '../reducer';
 import { navigate, router } from '../router.svelte';
 import type { Session, SessionQuery } from '../types';
 import { data, showError } from './store.svelte';
+import { rememberedFolder, rememberFolder } from './projects.svelte';
 
 /** The sidebar's list: archived sessions shown too or not. */
 export const sessionList = $state({
@@ -65,7 +66,9 @@ export async function loadSelectedHistory(): Promise<void> {
   sessionHistory.loading = !data.turns[id];
   sessionHistory.error = null;
   try {
-    const res = await api.history(id);
+    // The answered approvals too: their outcomes stay where they were asked.
+    const [res, approvals] = await Promise.all([api.history(id), api.sessionApprovals(id)]);
+    for (const a of approvals.data) data.approvals[a.id] ??= a;
     loadHistory(data, id, res.data);
   } catch (e) {
     const s = data.sessions.find((x) => x.id === id);
@@ -90,11 +93,21 @@ export function openNewSession(s: Session): void {
   selectSession(s.id, { loadHistory: !empty });
 }
 
-export async function createSession(): Promise<void> {
+/** Starts a session in `cwd` (remembered for the next ones), or in the
+ *  folder last chosen, else Codex's default. */
+export async function createSession(cwd?: string | null): Promise<void> {
+  if (cwd !== undefined) rememberFolder(cwd);
+  const folder = cwd === undefined ? rememberedFolder() : cwd;
   try {
-    openNewSession(await api.createSession({}));
+    openNewSession(await api.createSession(folder ? { cwd: folder } : {}));
   } catch (e) {
-    showError(e);
+    if (cwd === undefined && folder) {
+      // The remembered folder went away: the next session starts in the default.
+      rememberFolder(null);
+      showError(`${errMsg(e)}. New sessions start in the default folder again.`);
+    } else {
+      showError(e);
+    }
   }
 }
 
