@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { durationWords, formatTime, fullTime, relativeTime, relativeWhen, shortDate, shortDateTime, shortDateTimeSeconds } from '../src/lib/format';
+import { durationWords, formatTime, fullTime, relativeTime, relativeWhen, shortDate, shortDateTime, shortDateTimeSeconds, contextPercent } from '../src/lib/format';
 
 describe('times and durations', () => {
   it('writes short local date-times, with the year only when it differs', () => {
@@ -43,5 +43,15 @@ describe('times and durations', () => {
     expect(relativeWhen(now + 11 * 3_600_000, now)).toBe('in 11 h');
     expect(relativeWhen(now + 3 * 86_400_000, now)).toBe('in 3 d');
     expect(relativeWhen(now - 3 * 60_000, now)).toBe('3 min ago');
+  });
+});
+
+describe('contextPercent', () => {
+  it('says how full the context is, or nothing without a window', () => {
+    const u = { totalTokens: 900, inputTokens: 800, outputTokens: 100, lastTurnTokens: 0, contextWindow: 1000 };
+    expect(contextPercent(u)).toBe(90);
+    expect(contextPercent({ ...u, lastTurnTokens: 250 })).toBe(25);
+    expect(contextPercent({ ...u, lastTurnTokens: 5000 })).toBe(100);
+    expect(contextPercent({ ...u, contextWindow: null })).toBeNull();
   });
 });

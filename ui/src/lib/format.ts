@@ -19,6 +19,17 @@ export function tokenSummary(u: TokenUsage): string {
   return u.contextWindow ? `${compactNumber(used)} / ${compactNumber(u.contextWindow)} tokens` : `${compactNumber(used)} tokens`;
 }
 
+/** How full the context window is, 0–100, or null when Codex did not say
+ *  how large it is. */
+export function contextPercent(u: TokenUsage): number | null {
+  if (!u.contextWindow) return null;
+  const used = u.lastTurnTokens > 0 ? u.lastTurnTokens : u.totalTokens;
+  return Math.min(100, Math.round((used / u.contextWindow) * 100));
+}
+
+/** From this much on, the status bar suggests compacting. */
+export const COMPACT_HINT_PERCENT = 80;
+
 export function tokenDetail(u: TokenUsage): string {
   return [
     `Last turn: ${u.lastTurnTokens.toLocaleString()} tokens`,

@@ -107,7 +107,57 @@ fn cron(expr: &str) -> Result<Cron> {
             "cron {expr:?} has {fields} fields; use five: minute hour day month weekday"
         )));
     }
+    for (field, (name, low, high)) in expr.split_whitespace().zip(CRON_FIELDS) {
+        check_cron_field(field, name, low, high)
+            .map_err(|why| Error::Invalid(format!("cron {expr:?}: {why}")))?;
+    }
     Cron::from_str(expr.trim()).map_err(|e| Error::Invalid(format!("cron {expr:?}: {e}")))
+}
+
+/// Each field's name and range, in order.
+const CRON_FIELDS: [(&str, u32, u32); 5] = [
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of the month", 1, 31),
+    ("month", 1, 12),
+    ("weekday", 0, 7),
+];
+
+/// Says in words what is wrong with a field's numbers ("minute must be
+/// 0–59, not 60"), before croner, whose errors do not name the field.
+/// Names (JAN, MON) and croner's extensions (L, W, #, ?) are left to it.
+fn check_cron_field(
+    field: &str,
+    name: &str,
+    low: u32,
+    high: u32,
+) -> std::result::Result<(), String> {
+    for part in field.split(',') {
+        if part.is_empty() {
+            return Err(format!("the {name} field has an empty item (two commas?)"));
+        }
+        let (range, step) = match part.split_once('/') {
+            Some((range, step)) => (range, Some(step)),
+            None => (part, None),
+        };
+        if let Some(step) = step {
+            match step.parse::<u32>() {
+                Ok(0) => return Err(format!("a {name} step must be at least 1, not 0")),
+                Ok(n) if n > high => {
+                    return Err(format!("a {name} step must be 1–{high}, not {n}"))
+                }
+                _ => {}
+            }
+        }
+        for bound in range.split('-') {
+            if let Ok(n) = bound.parse::<u32>() {
+                if n < low || n > high {
+                    return Err(format!("{name} must be {low}–{high}, not {n}"));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The schedule to store for what a client gave; `now` anchors `in` and a
@@ -256,6 +306,33 @@ pub fn human_duration(ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_cron_field_out_of_range_is_said_in_words() {
+        let said = |expr: &str| {
+            Schedule::Cron {
+                expr: expr.into(),
+                tz: "UTC".into(),
+            }
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+        };
+        assert!(
+            said("60 9 * * *").contains("minute must be 0–59, not 60"),
+            "{}",
+            said("60 9 * * *")
+        );
+        assert!(said("0 24 * * *").contains("hour must be 0–23, not 24"));
+        assert!(said("0 9 0 * *").contains("day of the month must be 1–31, not 0"));
+        assert!(said("0 9 * 13 *").contains("month must be 1–12, not 13"));
+        assert!(said("0 9 * * 1-8").contains("weekday must be 0–7, not 8"));
+        assert!(said("*/0 * * * *").contains("a minute step must be at least 1, not 0"));
+        assert!(said("1,,2 * * * *").contains("empty item"));
+        assert_eq!(said("0 9 * JAN MON-FRI"), "");
+        assert_eq!(said("*/15 9-17 1,15 * 1-5"), "");
+    }
+
     use super::*;
 
     fn ms(rfc3339: &str) -> i64 {
