@@ -3,7 +3,6 @@
 // to the model; y answers a focused approval; outcomes stay after a reload.
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Page } from 'playwright-core';
 import { type Perch } from './harness';
 import { setupSuite, skipReason } from './suite';
 
@@ -16,17 +15,9 @@ describe.skipIf(missing !== null)('approvals', () => {
     perch = suite.perch;
   });
 
-  async function newSession(page: Page) {
-    await suite.signIn(page);
-    const before = page.url();
-    await page.getByRole('button', { name: 'New session' }).first().click();
-    await page.waitForURL((u) => u.toString() !== before && /^#\/chat\/.+/.test(u.hash));
-    await page.locator('#composer-input').waitFor();
-  }
-
   it('denies with a reason the model reads, answers y on a focused approval, and keeps outcomes after a reload', async () => {
     const page = await suite.newPage();
-    await newSession(page);
+    await suite.startSession(page);
     await perch.enqueue([
       { functionCalls: [{ name: 'exec_command', arguments: { cmd: 'rm -rf build' }, callId: 'call_rm' }] },
       { text: 'Understood, I will keep the build folder.' },

@@ -25,11 +25,7 @@ describe.skipIf(missing !== null)('file changes', () => {
   for (const width of [1280, 420]) {
     it(`shows a proposed change, applies one and declines another (${width} px)`, async () => {
       const page = await suite.newPage({ viewport: { width, height: 1000 } });
-      await suite.signIn(page);
-      const before = page.url();
-      await page.locator('#composer-input, [data-testid="sessions-toggle"]').first().waitFor({ state: 'attached' });
-      await page.keyboard.press('Control+n');
-      await page.waitForURL((u) => u.toString() !== before && /^#\/chat\/.+/.test(u.hash));
+      await suite.startSession(page);
       const notesFile = `notes-${width}.txt`;
       writeFileSync(path.join(perch.workDir, notesFile), 'one\ntwo\nthree\n');
       const added = `new-${width}.txt`;

@@ -19,14 +19,6 @@ describe.skipIf(missing !== null)('edit, retry, fork and copy', () => {
     perch = suite.perch;
   });
 
-  async function newSession(page: Page) {
-    await suite.signIn(page);
-    const before = page.url();
-    await page.getByRole('button', { name: 'New session' }).first().click();
-    await page.waitForURL((u) => u.toString() !== before && /^#\/chat\/.+/.test(u.hash));
-    await page.locator('#composer-input').waitFor();
-  }
-
   /** Asks `prompt`; the model answers `answer`, whose first line shows. */
   async function ask(page: Page, prompt: string, answer: string) {
     await perch.enqueue({ text: answer });
@@ -44,7 +36,7 @@ describe.skipIf(missing !== null)('edit, retry, fork and copy', () => {
 
   it('Up edits the last message in place; Retry asks again; the old turn leaves the model’s context', async () => {
     const page = await suite.newPage();
-    await newSession(page);
+    await suite.startSession(page);
     await ask(page, 'Plan the trip', 'Go by train');
     await ask(page, 'And the hotel?', 'The one by the station');
 
@@ -84,7 +76,7 @@ describe.skipIf(missing !== null)('edit, retry, fork and copy', () => {
 
   it('forks from a message and with /fork', async () => {
     const page = await suite.newPage();
-    await newSession(page);
+    await suite.startSession(page);
     await ask(page, 'Name a colour', 'Blue');
     await ask(page, 'Name a fruit', 'Pear');
     const source = new URL(page.url()).hash;
@@ -105,7 +97,7 @@ describe.skipIf(missing !== null)('edit, retry, fork and copy', () => {
 
   it('copies a message and a code block, whose language is shown', async () => {
     const page = await suite.newPage({ permissions: ['clipboard-read', 'clipboard-write'] });
-    await newSession(page);
+    await suite.startSession(page);
     await ask(page, 'Show me code', 'Here:\n\n```rust\nfn main() {}\n```\n');
     const block = page.locator('.md-code').first();
     expect(await block.locator('.md-lang').innerText()).toBe('rust');

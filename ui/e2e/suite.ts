@@ -41,6 +41,9 @@ export interface Suite {
   newPage(opts?: BrowserContextOptions): Promise<Page>;
   /** Opens `route` (a hash such as `#/dashboard`) and signs in with the token. */
   signIn(page: Page, route?: string): Promise<void>;
+  /** Signs in and starts a session (Ctrl+N, at any width); resolves when
+   *  its message box is shown. */
+  startSession(page: Page): Promise<void>;
 }
 
 /** Registers the hooks that start and stop Perch and the browser; call it
@@ -90,6 +93,13 @@ export function setupSuite(name: string, options: Omit<PerchOptions, 'name'> = {
       await page.getByLabel('API token').fill(suite.perch.token);
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    },
+    async startSession(page) {
+      await suite.signIn(page);
+      const before = page.url();
+      await page.keyboard.press('Control+n');
+      await page.waitForURL((u) => u.toString() !== before && /^#\/chat\/.+/.test(u.hash));
+      await page.locator('#composer-input').waitFor();
     },
   };
   return suite;
