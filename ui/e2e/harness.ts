@@ -86,6 +86,10 @@ export interface Perch {
    *  sign-in (a Perch started with `provider: false`). */
   decideSignIn(decision: 'pending' | 'approved' | 'expired'): Promise<void>;
   requests(): Promise<CapturedRequest[]>;
+  /** Sends `text` to a session through the API and resolves with the
+   *  turn's status once its `turn.completed` event arrives (the event
+   *  stream is open before the message goes). */
+  sendAndWait(sessionId: string, text: string): Promise<string>;
   /** fetch against the API with the Bearer token. */
   api(method: string, route: string, body?: unknown): Promise<Response>;
   logs(): string;
@@ -343,6 +347,39 @@ export async function startPerch(opts: PerchOptions = {}): Promise<Perch> {
           body: JSON.stringify({ decision }),
         });
         if (!res.ok) throw new Error(`sign-in decision: ${res.status} ${await res.text()}`);
+      },
+      async sendAndWait(sessionId, text) {
+        const stream = await api('GET', '/api/events', undefined);
+        const reader = stream.body!.getReader();
+        let timedOut = false;
+        // A bound only so that a wedged turn does not hang CI forever.
+        const bound = setTimeout(() => {
+          timedOut = true;
+          void reader.cancel().catch(() => {});
+        }, 180_000);
+        try {
+          const sent = await api('POST', `/api/sessions/${encodeURIComponent(sessionId)}/messages`, { text });
+          if (sent.status !== 202) throw new Error(`sending: ${sent.status} ${await sent.text()}`);
+          const { turnId } = (await sent.json()) as { turnId: string };
+          let buffer = '';
+          let name = '';
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) throw new Error(timedOut ? `turn ${turnId} did not complete within 180 s` : `the event stream ended before turn ${turnId} completed`);
+            buffer += new TextDecoder().decode(value);
+            const lines = buffer.split('\n');
+            buffer = lines.pop() ?? '';
+            for (const line of lines) {
+              if (line.startsWith('event:')) name = line.slice(6).trim();
+              if (!line.startsWith('data:')) continue;
+              const event = JSON.parse(line.slice(5)) as { type?: string; turnId?: string; status?: string };
+              if ((event.type ?? name) === 'turn.completed' && event.turnId === turnId) return event.status ?? 'unknown';
+            }
+          }
+        } finally {
+          clearTimeout(bound);
+          void reader.cancel().catch(() => {});
+        }
       },
       async requests() {
         const res = await fetch(modelUrl + '/_control/requests');

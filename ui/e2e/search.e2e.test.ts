@@ -27,13 +27,7 @@ describe.skipIf(missing !== null)('search and keyboard', () => {
     ]) {
       const session = await (await perch.api('POST', '/api/sessions', {})).json();
       await perch.enqueue({ text: reply });
-      const sent = await perch.api('POST', `/api/sessions/${session.id}/messages`, { text: prompt });
-      expect(sent.status).toBe(202);
-      for (let i = 0; i < 600; i++) {
-        const s = await (await perch.api('GET', `/api/sessions/${session.id}`)).json();
-        if (s.activeTurnId === null && s.preview) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      expect(await perch.sendAndWait(session.id, prompt)).toBe('completed');
       if (!archivedId) archivedId = session.id;
       else liveId = session.id;
     }

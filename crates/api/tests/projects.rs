@@ -37,6 +37,16 @@ async fn a_project_is_a_checked_folder_with_its_git_state_and_sessions() -> Test
     std::fs::write(repo.join("README"), "parser\n")?;
     git(&repo, &["add", "README"])?;
     git(&repo, &["commit", "-q", "-m", "first"])?;
+    // A repository whose config would run a program on `git status`:
+    // listing it must not.
+    let ran = root.path().join("fsmonitor-ran");
+    let script = root.path().join("fsmonitor.sh");
+    std::fs::write(&script, format!("#!/bin/sh\ntouch {}\n", ran.display()))?;
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    git(
+        &repo,
+        &["config", "core.fsmonitor", &script.display().to_string()],
+    )?;
     std::fs::write(repo.join("README"), "parser, changed\n")?;
     std::fs::write(repo.join("new.txt"), "untracked\n")?;
     let plain = root.path().join("notes");
@@ -79,6 +89,7 @@ async fn a_project_is_a_checked_folder_with_its_git_state_and_sessions() -> Test
     assert_eq!(project["name"], "parser");
     assert_eq!(project["exists"], true);
     assert_eq!(project["git"], json!({"branch": "main", "changedFiles": 2}));
+    assert!(!ran.exists(), "git status ran the repository's fsmonitor");
     let (status, again) = h.post("/api/projects", json!({ "path": path })).await?;
     assert_eq!((status, &again["id"]), (200, &project["id"]), "listed once");
     let (status, notes) = h

@@ -421,6 +421,11 @@ impl Peer {
         match event {
             RelayEvent::Ready(_) | RelayEvent::Resync(_) => {
                 let backlog = self.backlog().await?;
+                // Searchable before its turn starts; the rest of the
+                // relay's messages are caught up below.
+                if let Err(err) = self.ledger.index_messages(&backlog) {
+                    tracing::warn!("indexing the missed messages for search: {err}");
+                }
                 let note = reconnected_after
                     .take()
                     .filter(|_| !backlog.is_empty())

@@ -35,6 +35,33 @@ export type Route =
 
 export const DEFAULT_ROUTE: Route = { page: 'chat', sessionId: null };
 
+/** The pages in the navigation's order, with their names. */
+export const PAGES: { page: Page; label: string }[] = [
+  { page: 'chat', label: 'Chat' },
+  { page: 'dashboard', label: 'Dashboard' },
+  { page: 'inbox', label: 'Inbox' },
+  { page: 'peers', label: 'Peers' },
+  { page: 'memory', label: 'Memory' },
+  { page: 'planner', label: 'Planner' },
+  { page: 'wakeups', label: 'Wakeups' },
+  { page: 'changes', label: 'Changes' },
+  { page: 'settings', label: 'Settings' },
+];
+
+/** A page's plain route (the chat keeps the open session). */
+export function pageRoute(page: Page, openSession: string | null): Route {
+  switch (page) {
+    case 'chat':
+      return { page, sessionId: openSession };
+    case 'dashboard':
+      return { page, approvals: false, approvalId: null };
+    case 'inbox':
+      return { page, threadId: null };
+    default:
+      return { page };
+  }
+}
+
 export const PAGE_TITLES: Record<Page, string> = {
   chat: 'Perch — Chat',
   dashboard: 'Perch — Dashboard',

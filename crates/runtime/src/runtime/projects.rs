@@ -114,6 +114,9 @@ async fn git_state(folder: &Path) -> Option<GitState> {
     let run = tokio::process::Command::new("git")
         .arg("-C")
         .arg(folder)
+        // A repository's own config must not run anything when Perch only
+        // reads its state (core.fsmonitor names a program git would start).
+        .args(["-c", "core.fsmonitor=false"])
         .args([
             "status",
             "--porcelain=v2",

@@ -3,7 +3,7 @@
 // approval, Up in the composer) live with it and are only listed here.
 
 import { navigate, router } from '../router.svelte';
-import type { Page } from '../routes';
+import { PAGES, pageRoute, type Page } from '../routes';
 import { interrupt, runningTurn } from './chat.svelte';
 import { createSession, refreshSessions, sessionList } from './sessions.svelte';
 import { data } from './store.svelte';
@@ -29,29 +29,8 @@ export const SHORTCUTS: { keys: string; what: string }[] = [
   { keys: '?', what: 'This list' },
 ];
 
-const PAGES: { page: Page; label: string }[] = [
-  { page: 'chat', label: 'Chat' },
-  { page: 'dashboard', label: 'Dashboard' },
-  { page: 'inbox', label: 'Inbox' },
-  { page: 'peers', label: 'Peers' },
-  { page: 'memory', label: 'Memory' },
-  { page: 'planner', label: 'Planner' },
-  { page: 'wakeups', label: 'Wakeups' },
-  { page: 'changes', label: 'Changes' },
-  { page: 'settings', label: 'Settings' },
-];
-
 function go(page: Page): void {
-  switch (page) {
-    case 'chat':
-      return navigate({ page, sessionId: data.selectedId });
-    case 'dashboard':
-      return navigate({ page, approvals: false, approvalId: null });
-    case 'inbox':
-      return navigate({ page, threadId: null });
-    default:
-      return navigate({ page });
-  }
+  navigate(pageRoute(page, data.selectedId));
 }
 
 /** What the palette offers now. */
