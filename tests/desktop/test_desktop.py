@@ -469,6 +469,118 @@ def agent_pages_in_the_desktop_window(world):
         assert app.returncode == 0, f"perch-desktop exited {app.returncode} on SIGTERM"
 
 
+def projects_and_review_in_the_desktop_window(world):
+    """The coding loop in the real window (WebKitGTK): a git folder added as
+    a project in the sidebar (its branch shown), a session started in it,
+    the agent's patch approved, then the review pane: both files listed
+    against the commit, one hunk reverted (the file on disk has it back).
+    The API and the disk check afterwards what the window did. Returns the
+    screenshot."""
+    repo = os.path.join(world.root, "src", "notes")
+    os.makedirs(repo)
+
+    def git(*args):
+        subprocess.run(["git", "-C", repo, "-c", "user.name=Perch", "-c", "user.email=perch@example.com", *args],
+                       check=True, capture_output=True)
+    original = "".join(f"line {i}\n" for i in range(1, 21))
+    with open(os.path.join(repo, "notes.txt"), "w") as f:
+        f.write(original)
+    git("init", "-q", "-b", "main")
+    git("add", "notes.txt")
+    git("commit", "-q", "-m", "Twenty lines")
+
+    app = world.start_desktop(hidden=True)
+    url = world.server_url()
+    token = keyring_lookup("perch", f"api-token@{world.data}")
+    code = http("POST", url + "/api/auth/login-codes", {}, token=token)["code"]
+    driver_log = open(os.path.join(world.root, "tauri-driver.log"), "w")
+    driver = subprocess.Popen([os.environ.get("TAURI_DRIVER", "tauri-driver")], stdout=driver_log, stderr=subprocess.STDOUT,
+                              env=world.env)
+    world.procs.append(driver)
+    wd = WebDriver(window_binary(), ["chat", "--data-dir", world.data, "--url", f"{url}/#login={code}&next=/chat"])
+    try:
+        wd.wait_for("a[data-testid='nav-chat'][aria-current='page']")
+        # The project, added by its path in the sidebar.
+        wd.click(wd.wait_for("button", text="Add project…"))
+        wd.type(wd.wait_for("#project-path"), repo)
+        wd.click(wd.wait_for("[data-testid='add-project'] button[type='submit']:not([disabled])"))
+        group = f"[data-testid='session-group'][data-path='{repo}']"
+        # (WebKit's WebDriver reads this line's text as empty: its textContent is what it shows.)
+        git_line = wd.wait_for(f"{group} [data-testid='project-git']")
+        wait_until("the project's branch and state", lambda: wd.property(git_line, "textContent") == "main · clean")
+        projects = http("GET", url + "/api/projects", token=token)["data"]
+        assert [p["path"] for p in projects] == [repo], projects
+
+        # A session in it: Codex's thread starts there.
+        wd.click(wd.wait_for(f"{group} button[aria-label='New session in notes']"))
+        wd.wait_for("#composer-input:not([disabled])")
+        session_id = wait_until("the new session to open", lambda: next(
+            (s["id"] for s in http("GET", url + "/api/sessions", token=token)["data"] if s.get("cwd") == repo), None))
+        world.enqueue(
+            {"functionCalls": [{"name": "exec_command", "callId": "call_desktop_patch", "arguments": {"cmd":
+                "apply_patch <<'EOF'\n*** Begin Patch\n*** Update File: notes.txt\n@@\n line 1\n-line 2\n+line two\n line 3\n"
+                "@@\n line 17\n-line 18\n+line eighteen\n line 19\n*** Add File: todo.txt\n+ship it\n*** End Patch\nEOF\n"}}]},
+            {"text": "Edited the notes."})
+        wd.type(wd.wait_for("#composer-input:not([disabled])"), "Edit the notes\ue007")
+        wd.wait_for("[data-testid='file-change-card'][data-state='proposed']")
+        wd.click(wd.wait_for("button", text="Approve"))
+        wd.wait_for("[data-testid='agent-message']", text="Edited the notes.")
+        with open(os.path.join(repo, "notes.txt")) as f:
+            assert "line eighteen" in f.read()
+        # The sidebar counts the folder's uncommitted files again after the turn.
+        wait_until("the project's new state", lambda: wd.property(git_line, "textContent") == "main · 2 uncommitted files")
+
+        # The review pane: every file against the commit, a hunk put back.
+        wd.wait_for("[data-testid='review-count']", text="2")
+        wd.click(wd.wait_for("[data-testid='review-toggle']"))
+        wd.wait_for("[data-testid='review-pane'] [data-testid='review-base']", text="Twenty lines")
+        notes = "[data-testid='review-file'][data-path='notes.txt']"
+        wd.wait_for(f"{notes} [data-testid='review-status']", text="modified")
+        wd.wait_for("[data-testid='review-file'][data-path='todo.txt'] [data-testid='review-status']", text="added")
+        wait_until("two hunks with a revert button", lambda: len(wd.find(f"{notes} [data-testid='revert-hunk']")) == 2)
+        wd.click(wd.find(f"{notes} [data-testid='revert-hunk']")[1])
+        wd.wait_for(f"{notes} [data-testid='review-note']", text="Hunk 2 reverted.")
+        with open(os.path.join(repo, "notes.txt")) as f:
+            assert f.read() == original.replace("line 2\n", "line two\n")
+        review = http("GET", url + f"/api/sessions/{session_id}/review", token=token)
+        assert [(f["path"], f["status"], f["additions"]) for f in review["files"]] == [
+            ("notes.txt", "modified", 1), ("todo.txt", "added", 1)], review["files"]
+        os.makedirs(RESULTS, exist_ok=True)
+        shot = os.path.join(RESULTS, "desktop-review.png")
+        wd.screenshot(shot)
+        colors = image_colors(shot)
+        assert colors > 50, f"the screenshot looks blank ({colors} colours): {shot}"
+        return shot
+    except Exception:
+        save_failure(wd, "desktop-review-failure")
+        raise
+    finally:
+        windows = [pid for pid in children_of(driver.pid) if comm(pid) == "perch-window"]
+        wd.quit()
+        driver.terminate()
+        driver.wait(30)
+        for pid in windows:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        app.terminate()  # SIGTERM: Perch stops Codex and exits cleanly
+        app.wait(30)
+        assert app.returncode == 0, f"perch-desktop exited {app.returncode} on SIGTERM"
+
+
+def review_in_a_new_world():
+    """Projects and the review pane on a fresh data dir."""
+    world = World()
+    try:
+        return projects_and_review_in_the_desktop_window(world)
+    except Exception:
+        print("--- perch-desktop log of the review test (end) ---\n" + world.log(), flush=True)
+        raise
+    finally:
+        world.close()
+
+
 INSTALLED = ["/usr/bin/perch-desktop", "/usr/bin/perch-window", "/usr/bin/perch", "/usr/lib/perch/codex/bin/codex", "/usr/lib/perch/ui/index.html",
              "/usr/share/applications/Perch.desktop", "/usr/lib/systemd/user/perch.service"]
 
@@ -594,7 +706,7 @@ def check_once(ok, fail, test, retry=False):
 
 
 def main():
-    # PERCH_DESKTOP_ONLY=tray,notray,chat,firstrun,window,pages,deb (comma-separated) runs
+    # PERCH_DESKTOP_ONLY=tray,notray,chat,firstrun,window,pages,review,deb (comma-separated) runs
     # only those tests, to iterate on one; unset runs them all.
     only = [t for t in os.environ.get("PERCH_DESKTOP_ONLY", "").split(",") if t]
 
@@ -636,6 +748,12 @@ def main():
                               "(add, search, edit a memory; a plan with a checked item; a wakeup paused); "
                               f"screenshots {', '.join(os.path.basename(s) for s in shots)}",
                 "Memory, Planner and Wakeups in the desktop window", pages_in_a_new_world, retry=True))
+        if wanted("review"):
+            results.append(check_once(
+                lambda shot: "a git folder added as a project in the desktop window runs a session there, and the "
+                             "review pane lists its changes against the commit and puts a hunk back on disk; "
+                             f"screenshot {os.path.basename(shot)}",
+                "projects and the review pane in the desktop window", review_in_a_new_world, retry=True))
         if deb and wanted("deb"):
             results.append(check_once(
                 lambda _: "the .deb installs, the installed app starts to the tray with its own Codex and UI, "

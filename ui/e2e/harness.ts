@@ -61,7 +61,9 @@ export function missingBinaries(): string | null {
 }
 
 export type Script =
-  | { text: string; chunks?: string[]; delayMs?: number }
+  // `inputTokens`: what `response.completed` reports as the input's size
+  // (how full the context is, as Codex then tells Perch; default 10).
+  | { text: string; chunks?: string[]; delayMs?: number; inputTokens?: number }
   // `namespace: 'mcp__perch'` calls one of Perch's own MCP tools.
   | { functionCalls: { name: string; namespace?: string; arguments: unknown; callId: string }[] }
   // Answers this status with `body` (default: a JSON error body).
@@ -183,6 +185,12 @@ export interface PerchOptions {
    *  its fresh Codex home, has no account (the first-run case). Default true:
    *  the scripted model is the provider. */
   provider?: boolean;
+  /** More TOML for Perch's config file (`<data>/config.toml`), after the
+   *  harness's own sections, e.g. `[review]\neditor = [...]`. */
+  config?: string;
+  /** More TOML for Codex's own config (`<codex home>/config.toml`), e.g.
+   *  `model_context_window = 100000` (the scripted model has no metadata). */
+  codexConfig?: string;
 }
 
 export async function startPerch(opts: PerchOptions = {}): Promise<Perch> {
@@ -194,7 +202,7 @@ export async function startPerch(opts: PerchOptions = {}): Promise<Perch> {
   const root = mkdtempSync(path.join(RESULTS_DIR, `e2e-${opts.name ?? 'run'}-`));
   for (const d of ['data', 'codex_home', 'tmp', 'work']) mkdirSync(path.join(root, d), { recursive: true });
   // No plugin sync to the network from Codex.
-  writeFileSync(path.join(root, 'codex_home/config.toml'), '[features]\nplugins = false\n');
+  writeFileSync(path.join(root, 'codex_home/config.toml'), `${opts.codexConfig ?? ''}\n[features]\nplugins = false\n`);
 
   // Secrets (the API token) in 0600 files under the data dir, never in the
   // developer's OS keyring.
@@ -239,7 +247,7 @@ export async function startPerch(opts: PerchOptions = {}): Promise<Perch> {
       env.OPENAI_BASE_URL = modelUrl + '/v1';
       writeFileSync(
         path.join(root, 'codex_home/config.toml'),
-        `chatgpt_base_url = ${toml(modelUrl + '/backend-api/')}\n\n[features]\nplugins = false\n`,
+        `chatgpt_base_url = ${toml(modelUrl + '/backend-api/')}\n${opts.codexConfig ?? ''}\n[features]\nplugins = false\n`,
       );
     }
 
@@ -258,6 +266,7 @@ export async function startPerch(opts: PerchOptions = {}): Promise<Perch> {
         ...(opts.provider === false
           ? []
           : ['[provider]', 'id = "scripted"', 'name = "Scripted model"', `base_url = ${toml(modelUrl + '/v1')}`, '']),
+        ...(opts.config ? [opts.config, ''] : []),
       ].join('\n'),
     );
     // Perch, on `listen`: started here, and again on the same address by

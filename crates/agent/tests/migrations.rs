@@ -37,7 +37,7 @@ fn a_version_5_data_dir_opens_without_loss() -> TestResult {
         .prepare("SELECT name, version FROM schema_versions ORDER BY name")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
-    let expected = [("core", 7), ("memory", 4), ("planner", 2), ("wakeups", 2)];
+    let expected = [("core", 8), ("memory", 4), ("planner", 2), ("wakeups", 2)];
     assert_eq!(versions, expected.map(|(n, v)| (n.to_string(), v)).to_vec());
 
     let session = store.session(SESSION)?.ok_or("the session is gone")?;
@@ -108,7 +108,7 @@ fn a_new_data_dir_gets_every_schema_and_opening_again_changes_nothing() -> TestR
         let total: i64 =
             db.conn()
                 .query_row("SELECT sum(version) FROM schema_versions", [], |r| r.get(0))?;
-        assert_eq!(total, 15, "core 7 + memory 4 + planner 2 + wakeups 2");
+        assert_eq!(total, 16, "core 8 + memory 4 + planner 2 + wakeups 2");
     }
     Ok(())
 }

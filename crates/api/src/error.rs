@@ -45,6 +45,10 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             RuntimeError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             RuntimeError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+            RuntimeError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            RuntimeError::Unsupported(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             RuntimeError::CodexUnavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "codex_unavailable")
             }

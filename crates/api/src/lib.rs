@@ -3,13 +3,15 @@
 //! Invariants:
 //! - Every request passes the host allow-list; every `/api` route but
 //!   health, the OpenAPI document and sign-in needs the token or a session.
-//! - Bodies are limited to 1 MiB; every error is `{"error":{code,message}}`.
+//! - Bodies are limited to 1 MiB (an image 20 MiB, a memory import 16);
+//!   every error is `{"error":{code,message}}`.
 //! - Runtime errors become strings here and nowhere earlier.
 //!
 //! API boundary: [`router`] and [`ApiOptions`]. One `routes!` table builds
 //! the router and the OpenAPI document; docs/api.md says the rest.
 
 mod agent;
+mod attachments;
 mod auth;
 mod body_schemas;
 mod changes;
@@ -18,6 +20,7 @@ mod model_servers;
 pub mod openapi;
 mod peer;
 mod projects;
+mod review;
 mod routes;
 mod search;
 mod sse;
@@ -133,10 +136,20 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
         .routes(routes!(routes::history))
         .routes(routes!(routes::send_message))
         .routes(routes!(routes::resend))
+        .routes(
+            routes!(attachments::upload)
+                .layer(DefaultBodyLimit::max(attachments::ATTACHMENT_LIMIT)),
+        )
+        .routes(routes!(attachments::image))
+        .routes(routes!(attachments::files))
+        .routes(routes!(review::review))
+        .routes(routes!(review::revert))
+        .routes(routes!(review::open))
         .routes(routes!(routes::interrupt))
         .routes(routes!(routes::list_approvals))
         .routes(routes!(routes::answer_approval))
         .routes(routes!(routes::account))
+        .routes(routes!(routes::usage))
         .routes(routes!(routes::login))
         .routes(routes!(routes::logout))
         .routes(routes!(routes::models))
@@ -193,7 +206,7 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
+                "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'",
             ),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))

@@ -10,7 +10,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Extension, FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use perch_protocol::account::{AccountState, Login, LoginStarted};
+use perch_protocol::account::{AccountState, Login, LoginStarted, Usage};
 use perch_protocol::approvals::{
     Answer, Approval, ApprovalFilter, ApprovalQuery, Decision, MAX_REASON_CHARS,
 };
@@ -322,7 +322,10 @@ pub async fn send_message(
     Path(id): Path<String>,
     Json(body): Json<UserText>,
 ) -> Made<Sent> {
-    accepted(rt.send_message(&id, &body.text).await?)
+    accepted(
+        rt.send_with_images(&id, &body.text, &body.attachments)
+            .await?,
+    )
 }
 
 /// Edit or retry: take back a turn and every later one (they leave the
@@ -339,7 +342,10 @@ pub async fn resend(
     Path(id): Path<String>,
     Json(body): Json<Resend>,
 ) -> Made<Sent> {
-    accepted(rt.resend(&id, &body.turn_id, &body.text).await?)
+    accepted(
+        rt.resend(&id, &body.turn_id, &body.text, &body.attachments)
+            .await?,
+    )
 }
 
 /// Interrupt the running turn.
@@ -427,6 +433,14 @@ pub async fn answer_approval(
     responses((status = 200, body = AccountState), CodexCall, Protected))]
 pub async fn account(State(rt): State<Arc<Runtime>>) -> Reply<AccountState> {
     ok(rt.account().await?)
+}
+
+/// How much of the plan's rate limits is used, as Codex last reported it
+/// (`unavailable` says why there are no figures).
+#[utoipa::path(get, path = "/api/account/usage", tag = "account",
+    responses((status = 200, body = Usage), CodexCall, Protected))]
+pub async fn usage(State(rt): State<Arc<Runtime>>) -> Reply<Usage> {
+    ok(rt.usage().await?)
 }
 
 /// Start an API-key or ChatGPT device-code login.

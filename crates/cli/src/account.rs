@@ -4,7 +4,7 @@
 use crate::client::{no_body, Client};
 use crate::CliError;
 use futures_util::StreamExt;
-use perch_protocol::account::{AccountState, Login, LoginStarted};
+use perch_protocol::account::{AccountState, Login, LoginStarted, Usage, UsageWindow};
 use perch_protocol::events::{Event, EventKind};
 use serde::Deserialize;
 use std::io::{IsTerminal, Read, Write};
@@ -132,4 +132,51 @@ pub async fn logout(client: &Client, yes: bool) -> Result<(), CliError> {
     let after: AccountState = client.post("/api/account/logout", &no_body()).await?;
     println!("Signed out; Codex is {}.", describe(&after));
     Ok(())
+}
+
+/// `perch usage`: each rate-limit window's share used and when it resets.
+pub async fn usage(client: &Client, json: bool) -> Result<(), CliError> {
+    let usage: Usage = client.get("/api/account/usage").await?;
+    if json {
+        crate::client::print_json(&usage);
+        return Ok(());
+    }
+    if let Some(why) = &usage.unavailable {
+        println!("No usage figures: {why}.");
+        return Ok(());
+    }
+    if let Some(plan) = &usage.plan_type {
+        println!("Plan: {plan}");
+    }
+    for window in [&usage.primary, &usage.secondary].into_iter().flatten() {
+        println!("{}", describe_window(window));
+    }
+    if let Some(credits) = &usage.credits {
+        match (&credits.balance, credits.unlimited) {
+            (_, true) => println!("Credits: unlimited"),
+            (Some(balance), false) => println!("Credits: {balance}"),
+            (None, false) => {}
+        }
+    }
+    if usage.limit_reached {
+        println!("The limit is reached: turns fail until a window resets.");
+    }
+    Ok(())
+}
+
+/// "5-hour window: 42% used, resets 2026-12-06 14:05:00 (in 2h)".
+fn describe_window(window: &UsageWindow) -> String {
+    let name = match window.window_minutes {
+        Some(300) => "5-hour window".to_string(),
+        Some(10080) => "Weekly window".to_string(),
+        Some(m) if m % 1440 == 0 => format!("{}-day window", m / 1440),
+        Some(m) if m % 60 == 0 => format!("{}-hour window", m / 60),
+        Some(m) => format!("{m}-minute window"),
+        None => "Window".to_string(),
+    };
+    let resets = window
+        .resets_at
+        .map(|ms| format!(", resets {}", crate::agent::when(Some(ms))))
+        .unwrap_or_default();
+    format!("{name}: {}% used{resets}", window.used_percent)
 }

@@ -255,7 +255,7 @@ fn importance(text: &str) -> Result<f64, String> {
 }
 
 /// `2026-11-22 10:00:00 (in 5m)` in local time.
-fn when(ms: Option<i64>) -> String {
+pub(crate) fn when(ms: Option<i64>) -> String {
     use chrono::TimeZone;
     let Some(ms) = ms else { return "-".into() };
     let local = chrono::Local

@@ -128,7 +128,10 @@ pub async fn run(
     let sent: Sent = client
         .post(
             &format!("/api/sessions/{session_id}/messages"),
-            &UserText { text: prompt },
+            &UserText {
+                text: prompt,
+                attachments: Vec::new(),
+            },
         )
         .await?;
     let mut events = std::pin::pin!(events);

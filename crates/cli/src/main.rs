@@ -203,6 +203,12 @@ enum Command {
         #[arg(long)]
         api_key: bool,
     },
+    /// How much of the ChatGPT plan's rate limits is used (as Codex
+    /// reports it; an API key has none).
+    Usage {
+        #[arg(long)]
+        json: bool,
+    },
     /// Sign Codex out (asks first when Perch shares ~/.codex with the Codex CLI).
     Logout {
         /// Do not ask.
@@ -505,6 +511,7 @@ async fn run(
                 Command::Changes { command } => changes::changes(&client, command).await,
                 Command::Login { api_key } => account::login(&client, api_key).await,
                 Command::Logout { yes } => account::logout(&client, yes).await,
+                Command::Usage { json } => account::usage(&client, json).await,
                 Command::Serve { .. } | Command::Relay { .. } | Command::Doctor { .. } => Ok(()),
             }
         }

@@ -564,7 +564,8 @@ async fn without_a_sign_in_run_says_perch_login_and_login_and_logout_work() -> T
 /// `perch login` with ChatGPT's device code, end to end against the
 /// scripted model's stand-in sign-in (Codex's `CODEX_APP_SERVER_LOGIN_ISSUER`
 /// and `chatgpt_base_url` point at it): the code is printed, an expired code
-/// fails in words and signs nothing in, an approved one signs in.
+/// fails in words and signs nothing in, an approved one signs in, and
+/// `perch usage` then shows the plan's rate limits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn perch_login_signs_in_with_a_device_code_and_says_when_the_code_expired() -> TestResult {
     let env = CodexEnv::new()?;
@@ -627,6 +628,16 @@ async fn perch_login_signs_in_with_a_device_code_and_says_when_the_code_expired(
             )),
             "{status}"
         );
+        // The plan's usage, as the (stand-in) ChatGPT backend reports it.
+        let usage = ok(env, &["usage"])?;
+        assert!(usage.contains("Plan: plus"), "{usage}");
+        assert!(
+            usage.contains("5-hour window: 42% used, resets "),
+            "{usage}"
+        );
+        assert!(usage.contains("Weekly window: 10% used"), "{usage}");
+        let usage: serde_json::Value = serde_json::from_str(&ok(env, &["usage", "--json"])?)?;
+        assert_eq!(usage["primary"]["windowMinutes"], 300, "{usage}");
         Ok(())
     })
 }

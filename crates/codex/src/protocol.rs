@@ -61,6 +61,9 @@ methods! {
     AccountRead = "account/read" (AccountReadParams) -> AccountReadResult;
     AccountLoginStart = "account/login/start" (LoginParams) -> LoginStartResult;
     // Its schema takes `params: null`.
+    AccountRateLimitsRead = "account/rateLimits/read" (()) -> RateLimitsReadResult;
+    FuzzyFileSearch = "fuzzyFileSearch" (FuzzyFileSearchParams) -> FuzzyFileSearchResult;
+    // Its schema takes `params: null`.
     AccountLogout = "account/logout" (()) -> Value;
 }
 
@@ -202,7 +205,13 @@ pub struct ThreadTurnsListParams {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum UserInput {
-    Text { text: String },
+    Text {
+        text: String,
+    },
+    /// An image file Codex reads and sends to the model.
+    LocalImage {
+        path: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -257,6 +266,78 @@ pub struct ModelListParams {
 #[serde(rename_all = "camelCase")]
 pub struct AccountReadParams {
     pub refresh_token: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FuzzyFileSearchParams {
+    pub query: String,
+    pub roots: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FuzzyFileSearchResult {
+    pub files: Vec<FileMatch>,
+}
+
+/// One match of `fuzzyFileSearch` (its fields are snake_case on the wire).
+#[derive(Debug, Clone, Deserialize)]
+pub struct FileMatch {
+    /// Relative to `root`.
+    pub path: String,
+    pub file_name: String,
+    #[serde(default)]
+    pub match_type: Option<String>,
+    #[serde(default)]
+    pub indices: Option<Vec<u32>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitsReadResult {
+    pub rate_limits: RateLimitSnapshot,
+}
+
+/// `account/rateLimits/updated`'s and `account/rateLimits/read`'s snapshot.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitSnapshot {
+    #[serde(default)]
+    pub primary: Option<RateLimitWindow>,
+    #[serde(default)]
+    pub secondary: Option<RateLimitWindow>,
+    #[serde(default)]
+    pub plan_type: Option<String>,
+    #[serde(default)]
+    pub credits: Option<CreditsSnapshot>,
+    #[serde(default)]
+    pub rate_limit_reached_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitWindow {
+    pub used_percent: i32,
+    #[serde(default)]
+    pub window_duration_mins: Option<i64>,
+    /// Seconds since 1970.
+    #[serde(default)]
+    pub resets_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreditsSnapshot {
+    pub has_credits: bool,
+    pub unlimited: bool,
+    #[serde(default)]
+    pub balance: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitsNotification {
+    pub rate_limits: RateLimitSnapshot,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -767,6 +848,8 @@ pub enum ServerNotification {
     Error(ErrorNotification),
     #[serde(rename = "warning")]
     Warning(WarningNotification),
+    #[serde(rename = "account/rateLimits/updated")]
+    RateLimitsUpdated(RateLimitsNotification),
     #[serde(skip)]
     Other { method: String, params: Value },
 }
@@ -796,6 +879,7 @@ impl ServerNotification {
             Self::ServerRequestResolved(n) => Some(&n.thread_id),
             Self::Error(n) => n.thread_id.as_deref(),
             Self::Warning(n) => n.thread_id.as_deref(),
+            Self::RateLimitsUpdated(_) => None,
             Self::Other { params, .. } => params.get("threadId").and_then(Value::as_str),
         }
     }

@@ -131,6 +131,21 @@ fn every_request_perch_sends_matches_the_pinned_schema() {
         }),
         request::<AccountLoginStart>(LoginParams::ChatgptDeviceCode),
         request::<AccountLogout>(()),
+        request::<AccountRateLimitsRead>(()),
+        request::<FuzzyFileSearch>(FuzzyFileSearchParams {
+            query: "lib".into(),
+            roots: vec!["/tmp".into()],
+        }),
+        request::<TurnStart>(TurnStartParams {
+            thread_id: "t".into(),
+            input: vec![UserInput::LocalImage {
+                path: "/tmp/a.png".into(),
+            }],
+            model: None,
+            effort: None,
+            approval_policy: None,
+            sandbox_policy: None,
+        }),
     ];
     assert_eq!(
         requests
@@ -203,6 +218,7 @@ fn the_notifications_perch_types_exist_in_the_pinned_schema() {
         "serverRequest/resolved",
         "error",
         "warning",
+        "account/rateLimits/updated",
     ] {
         assert!(
             text.contains(&format!("\"{method}\"")),

@@ -8,6 +8,7 @@
 //! - [`logs`]: stderr plus rotating log files.
 //! - [`private`]: the data dir and Perch's files, private to the person.
 //! - [`embeddings`]: the agent's embeddings client over HTTP.
+//! - [`opener`]: the desktop's default application for a file ("Open in editor").
 //!
 //! Invariant: nothing here blocks an async worker on D-Bus; keyring and
 //! notification calls run on blocking threads.
@@ -17,6 +18,7 @@ pub mod embeddings;
 pub mod logs;
 pub mod network;
 pub mod notifier;
+pub mod opener;
 pub mod private;
 pub mod secrets;
 pub mod server;

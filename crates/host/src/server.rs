@@ -163,6 +163,7 @@ impl Server {
                 .collect(),
             secrets: secrets.clone(),
             autostart: options.autostart,
+            opener: Some(std::sync::Arc::new(crate::opener::DesktopOpener)),
             logs_dir: options.logs_dir,
         })
         .await?;

@@ -94,3 +94,50 @@ pub enum LoginStarted {
     /// A kind of login a newer Codex answers.
     Other,
 }
+
+/// `GET /api/account/usage`: how much of the plan's rate limits is used,
+/// where Codex reports it (a ChatGPT plan; an API key has none to report).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// The shorter window (five hours on ChatGPT plans), when reported.
+    pub primary: Option<UsageWindow>,
+    /// The longer window (a week), when reported.
+    pub secondary: Option<UsageWindow>,
+    /// `plus`, `pro`, … as Codex names it.
+    pub plan_type: Option<String>,
+    /// Bought credits, when the plan has them.
+    pub credits: Option<Credits>,
+    /// The limit is reached: turns fail until a window resets.
+    #[serde(default)]
+    pub limit_reached: bool,
+    /// Why there are no figures (an API key has no plan limits to report;
+    /// Codex could not reach its backend), in words; `null` when there are.
+    pub unavailable: Option<String>,
+    /// When Perch last heard it from Codex (milliseconds since 1970).
+    #[ts(type = "number")]
+    pub updated_at: i64,
+}
+
+/// One rate-limit window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageWindow {
+    /// 0–100.
+    pub used_percent: i32,
+    /// How long the window is, in minutes.
+    #[ts(type = "number | null")]
+    pub window_minutes: Option<i64>,
+    /// When it resets (milliseconds since 1970).
+    #[ts(type = "number | null")]
+    pub resets_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Credits {
+    pub has_credits: bool,
+    pub unlimited: bool,
+    /// As the backend writes it (a decimal number).
+    pub balance: Option<String>,
+}

@@ -155,6 +155,10 @@ pub enum EventKind {
     /// Whom Codex is signed in as changed (or was first read).
     #[serde(rename = "account.updated")]
     AccountUpdated { account: AccountState },
+    /// Codex reported the plan's rate-limit usage (after a turn, or when
+    /// asked).
+    #[serde(rename = "account.usage")]
+    UsageUpdated { usage: crate::account::Usage },
     /// A sign-in Perch started ended: `error` says why it failed.
     #[serde(rename = "account.login")]
     LoginCompleted {
@@ -248,6 +252,7 @@ impl EventKind {
             Self::PeerFenced { .. } => "peer.fenced",
             Self::TurnProblem { .. } => "turn.problem",
             Self::AccountUpdated { .. } => "account.updated",
+            Self::UsageUpdated { .. } => "account.usage",
             Self::LoginCompleted { .. } => "account.login",
             Self::ChangePending { .. } => "change.pending",
             Self::ChangeDecided { .. } => "change.decided",

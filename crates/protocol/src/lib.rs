@@ -17,6 +17,7 @@
 
 pub mod account;
 pub mod approvals;
+pub mod attachments;
 pub mod auth;
 pub mod changes;
 pub mod errors;
@@ -26,6 +27,7 @@ pub mod memory;
 pub mod peer;
 pub mod plans;
 pub mod projects;
+pub mod review;
 pub mod search;
 pub mod sessions;
 pub mod settings;

@@ -157,6 +157,11 @@ pub struct SessionQuery {
 #[schema(example = json!({"text": "Why does the build fail?"}))]
 pub struct UserText {
     pub text: String,
+    /// Images kept with `POST /api/attachments`, by id (at most 10), sent
+    /// with the text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional, as = "Option<Vec<String>>")]
+    pub attachments: Vec<String>,
 }
 
 /// `POST /api/sessions/{id}/resend`: take back a turn and every later one,
@@ -169,6 +174,10 @@ pub struct UserText {
 pub struct Resend {
     pub turn_id: String,
     pub text: String,
+    /// Images to send with it, as for a message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional, as = "Option<Vec<String>>")]
+    pub attachments: Vec<String>,
 }
 
 /// `POST /api/sessions/{id}/fork`: the new session keeps the history up to

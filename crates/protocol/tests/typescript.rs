@@ -2,10 +2,13 @@
 //! `ui/src/lib/generated/protocol.ts` must be exactly what these types
 //! render. Run with `UPDATE_GENERATED=1` to rewrite it after a change.
 
-use perch_protocol::account::{Account, AccountState, Login, LoginStarted};
+use perch_protocol::account::{
+    Account, AccountState, Credits, Login, LoginStarted, Usage, UsageWindow,
+};
 use perch_protocol::approvals::{
     Answer, Approval, ApprovalFilter, ApprovalKind, ApprovalQuery, ApprovalStatus, Decision,
 };
+use perch_protocol::attachments::{Attachment, FileMatch, FileQuery};
 use perch_protocol::auth::{Health, LoginCode, SignIn};
 use perch_protocol::changes::{
     AgentChange, ChangeQuery, ChangeStatus, PeerSender, Provenance, ProvenanceKind,
@@ -25,6 +28,9 @@ use perch_protocol::plans::{
     NewPlan, NewPlanItem, Plan, PlanClear, PlanItem, PlanItemPatch, PlanRename,
 };
 use perch_protocol::projects::{GitState, NewProject, Project};
+use perch_protocol::review::{
+    OpenFile, Opened, Revert, Review, ReviewBase, ReviewFile, ReviewStatus,
+};
 use perch_protocol::search::{LineSpan, SearchHit, SearchQuery, SearchResults, SearchTarget};
 use perch_protocol::sessions::{
     Compacting, ForkFrom, HistoryTurn, Interrupting, NewSession, Resend, SendMode, Sent, Session,
@@ -62,6 +68,19 @@ fn render() -> String {
         AccountState::decl(&config),
         Account::decl(&config),
         LoginStarted::decl(&config),
+        Usage::decl(&config),
+        UsageWindow::decl(&config),
+        Credits::decl(&config),
+        Attachment::decl(&config),
+        FileMatch::decl(&config),
+        FileQuery::decl(&config),
+        Review::decl(&config),
+        ReviewBase::decl(&config),
+        ReviewFile::decl(&config),
+        ReviewStatus::decl(&config),
+        Revert::decl(&config),
+        OpenFile::decl(&config),
+        Opened::decl(&config),
         AgentChange::decl(&config),
         ChangeStatus::decl(&config),
         Provenance::decl(&config),

@@ -103,6 +103,7 @@ impl Runtime {
             ServerNotification::ItemStarted(mut n) => {
                 crate::seams::strip_context(&mut n.item);
                 if let ThreadItem::FileChange { id, changes } = ThreadItem::read(&n.item) {
+                    self.file_change_started(&n.thread_id);
                     self.lock()
                         .file_changes
                         .insert(id, describe_changes(&changes));
@@ -114,6 +115,11 @@ impl Runtime {
                 });
             }
             ServerNotification::ItemCompleted(mut n) => {
+                if n.item["status"] == "completed" {
+                    if let ThreadItem::FileChange { changes, .. } = ThreadItem::read(&n.item) {
+                        self.file_change_applied(&n.thread_id, &changes);
+                    }
+                }
                 self.digest_item(&n.turn_id, &n.item);
                 self.record_line(&n.thread_id, &n.turn_id, &n.item);
                 crate::seams::strip_context(&mut n.item);
@@ -202,6 +208,7 @@ impl Runtime {
                 };
                 self.turn_trouble(n.thread_id, None, problem);
             }
+            ServerNotification::RateLimitsUpdated(n) => self.usage_reported(n.rate_limits),
             ServerNotification::ServerRequestResolved(_)
             | ServerNotification::ThreadNameUpdated(_) => {}
             ServerNotification::Other { method, params } if method == "account/login/completed" => {

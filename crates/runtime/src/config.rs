@@ -35,6 +35,8 @@ pub struct Config {
     pub peer: PeerConfig,
     /// Memories: what goes into each turn, auto-archiving, embeddings.
     pub memory: MemoryConfig,
+    /// The review pane: how "Open in editor" opens a file.
+    pub review: ReviewConfig,
     /// The environment variables Perch reads (docs/config.md), taken once
     /// when the config is read; never written to the file.
     #[serde(skip)]
@@ -229,6 +231,19 @@ impl Default for PeerConfig {
             claim_lease_secs: 120,
         }
     }
+}
+
+/// The review pane (`/api/sessions/{id}/review`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReviewConfig {
+    /// The editor command "Open in editor" runs, as a program and its
+    /// arguments (`["code", "--goto", "{path}:{line}"]`): `{path}` becomes
+    /// the file's absolute path (added at the end when no argument has it)
+    /// and `{line}` the line (1 when none). Unset: the desktop's default
+    /// application for the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub editor: Option<Vec<String>>,
 }
 
 /// Which events the desktop shell turns into OS notifications.

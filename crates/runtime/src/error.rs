@@ -8,6 +8,12 @@ pub enum Error {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
+    /// A body over a route's own limit (an image over 20 MB).
+    #[error("{0}")]
+    TooLarge(String),
+    /// Content of a type the route does not take (not an image).
+    #[error("{0}")]
+    Unsupported(String),
     #[error("Codex is not available right now ({0}); check `perch status` for the reason")]
     CodexUnavailable(String),
     #[error(transparent)]

@@ -20,6 +20,8 @@ pub enum HostError {
     Secrets(String),
     #[error("login autostart failed: {0}")]
     Autostart(String),
+    #[error("the desktop could not open the file: {0}")]
+    Open(String),
 }
 
 pub use perch_protocol::settings::SecretBackend;
@@ -40,6 +42,12 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 pub trait Autostart: Send + Sync {
     fn is_enabled(&self) -> Result<bool, HostError>;
     fn set_enabled(&self, enabled: bool) -> Result<(), HostError>;
+}
+
+/// Opens a file in the desktop's default application for it ("Open in
+/// editor" when no editor command is configured).
+pub trait Opener: Send + Sync {
+    fn open(&self, path: &std::path::Path) -> Result<(), HostError>;
 }
 
 /// One 0600 file per secret in a 0700 directory.

@@ -125,6 +125,7 @@ impl ScriptedModel {
                 "/backend-api/wham/accounts/check",
                 get(sign_in::accounts_check),
             )
+            .route("/backend-api/wham/usage", get(sign_in::usage))
             .route("/_control/sign-in", post(sign_in::control))
             .with_state(state);
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();

@@ -89,6 +89,28 @@ pub(crate) async fn accounts_check() -> Json<serde_json::Value> {
     }))
 }
 
+/// The plan's usage as the ChatGPT backend reports it (`GET
+/// /backend-api/wham/usage`, what Codex's `account/rateLimits/read` asks):
+/// 42 % of the five-hour window and 10 % of the week used.
+pub(crate) async fn usage() -> Json<serde_json::Value> {
+    let in_hours = |h: i64| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+            + h * 3600
+    };
+    Json(json!({
+        "plan_type": "plus",
+        "rate_limit": {
+            "allowed": true,
+            "limit_reached": false,
+            "primary_window": {"used_percent": 42, "limit_window_seconds": 18000, "reset_after_seconds": 7200, "reset_at": in_hours(2)},
+            "secondary_window": {"used_percent": 10, "limit_window_seconds": 604800, "reset_after_seconds": 345600, "reset_at": in_hours(96)},
+        },
+        "credits": null,
+    }))
+}
+
 #[derive(Deserialize)]
 pub(crate) struct SetDecision {
     decision: Decision,

@@ -26,6 +26,9 @@ pub struct Script {
     pub hang: bool,
     /// Raw SSE event objects, sent as they are (each needs a `type`).
     pub events: Vec<Value>,
+    /// The input tokens `response.completed` reports (default 10): how
+    /// full the context is, as Codex then tells Perch.
+    pub input_tokens: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -185,11 +188,13 @@ impl Script {
                 "response": {"id": "resp_1", "status": "failed", "error": {"code": "server_error", "message": message}}
             }));
         } else {
+            let input_tokens = self.input_tokens.unwrap_or(10);
             events.push(json!({
                 "type": "response.completed",
                 "response": {"id": "resp_1", "object": "response", "status": "completed", "output": [],
-                  "usage": {"input_tokens": 10, "input_tokens_details": {"cached_tokens": 0},
-                            "output_tokens": 5, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 15}}
+                  "usage": {"input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": 0},
+                            "output_tokens": 5, "output_tokens_details": {"reasoning_tokens": 0},
+                            "total_tokens": input_tokens + 5}}
             }));
         }
         events

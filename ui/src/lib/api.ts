@@ -6,6 +6,7 @@
 import type {
   AccountState,
   AgentChange,
+  Attachment,
   ChangeStatus,
   AccountLogin,
   Answer,
@@ -16,6 +17,7 @@ import type {
   ApprovalFilter,
   Compacting,
   Diagnostics,
+  FileMatch,
   Health,
   HistoryTurn,
   Interrupting,
@@ -48,6 +50,7 @@ import type {
   ProviderKey,
   ReadMarks,
   RelayToken,
+  Resend,
   SendPeerMessage,
   Sent,
   Session,
@@ -112,8 +115,8 @@ export async function errorFromResponse(res: Response): Promise<ApiError> {
 
 interface RequestOptions {
   body?: unknown;
-  /** A body sent as it is (not JSON), with its content type. */
-  text?: { body: string; contentType: string };
+  /** A body sent as it is (not JSON: text, or a file's bytes), with its content type. */
+  text?: { body: string | Blob; contentType: string };
   /** The Accept header (default JSON). */
   accept?: string;
   /** Do not call the global 401 handler (login routes). */
@@ -210,12 +213,24 @@ export const api = {
   ) => request<Session>('PATCH', `/api/sessions/${enc(id)}`, { body }),
   forkSession: (id: string, lastTurnId?: string) =>
     request<Session>('POST', `/api/sessions/${enc(id)}/fork`, { body: lastTurnId ? { lastTurnId } : {} }),
-  resend: (id: string, turnId: string, text: string) =>
-    request<Sent>('POST', `/api/sessions/${enc(id)}/resend`, { body: { turnId, text } }),
+  /** `attachments`: ids from `uploadAttachment`, sent with the text again. */
+  resend: (id: string, turnId: string, text: string, attachments: string[] = []) =>
+    request<Sent>('POST', `/api/sessions/${enc(id)}/resend`, {
+      body: (attachments.length ? { turnId, text, attachments } : { turnId, text }) satisfies Resend,
+    }),
   compactSession: (id: string) => request<Compacting>('POST', `/api/sessions/${enc(id)}/compact`, { body: {} }),
   history: (id: string) => request<List<HistoryTurn>>('GET', `/api/sessions/${enc(id)}/history`),
-  sendMessage: (id: string, text: string) =>
-    request<Sent>('POST', `/api/sessions/${enc(id)}/messages`, { body: { text } satisfies UserText }),
+  /** `attachments`: ids from `uploadAttachment` (at most 10); the text may then be empty. */
+  sendMessage: (id: string, text: string, attachments: string[] = []) =>
+    request<Sent>('POST', `/api/sessions/${enc(id)}/messages`, {
+      body: (attachments.length ? { text, attachments } : { text }) satisfies UserText,
+    }),
+  /** Keeps an image (its raw bytes; `mime`: one of `ATTACHMENT_TYPES`) to send with a message. */
+  uploadAttachment: (file: Blob, mime: string) =>
+    request<Attachment>('POST', '/api/attachments', { text: { body: file, contentType: mime } }),
+  /** Codex's fuzzy search of the files in the session's folder (`@` mentions). */
+  sessionFiles: (id: string, q: string, limit = 20) =>
+    request<List<FileMatch>>('GET', `/api/sessions/${enc(id)}/files` + query({ q, limit })),
   interrupt: (id: string) =>
     request<Interrupting>('POST', `/api/sessions/${enc(id)}/interrupt`, { body: {} }),
 

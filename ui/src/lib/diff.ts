@@ -121,3 +121,22 @@ export function splitRows(hunk: Hunk): SplitRow[] {
   flush();
   return rows;
 }
+
+const SPLIT_KEY = 'perch.diffSplit';
+
+/** Split or unified: the person's choice, kept in this browser for every diff. */
+export function loadSplitPreference(): boolean {
+  try {
+    return localStorage.getItem(SPLIT_KEY) === '1';
+  } catch {
+    return false;
+  }
+}
+
+export function saveSplitPreference(split: boolean): void {
+  try {
+    localStorage.setItem(SPLIT_KEY, split ? '1' : '0');
+  } catch {
+    /* not kept */
+  }
+}

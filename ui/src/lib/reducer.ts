@@ -18,6 +18,7 @@ import type {
   TokenUsage,
   Turn,
   TurnProblem,
+  UserInput,
 } from './types';
 
 export interface Warning {
@@ -135,16 +136,23 @@ function dropLocalEcho(turn: Turn, text: string): void {
 
 /**
  * Shows a message the person sent until Codex echoes it as a userMessage
- * item (the echo may also arrive before the POST answers).
+ * item (the echo may also arrive before the POST answers). `images`: the
+ * parts shown after the text (the attachments sent with it).
  */
-export function addLocalUserMessage(data: AppData, sessionId: string, turnId: string, text: string): void {
+export function addLocalUserMessage(
+  data: AppData,
+  sessionId: string,
+  turnId: string,
+  text: string,
+  images: UserInput[] = [],
+): void {
   const turn = ensureTurn(data, sessionId, turnId);
   if (!turn) return;
   if (turn.items.some((x) => x.type === 'userMessage' && userText(x) === text)) return;
   turn.items.push({
     type: 'userMessage',
     id: `local-${Date.now()}-${Math.random().toString(36).slice(2)}`,
-    content: [{ type: 'text', text }],
+    content: [{ type: 'text', text }, ...images],
     local: true,
   });
 }
@@ -154,9 +162,15 @@ export function addLocalUserMessage(data: AppData, sessionId: string, turnId: st
  * in its turn, and the turn marked running unless its end came first (a
  * fast failure can end the turn before the answer to the POST arrives).
  */
-export function addSentMessage(data: AppData, sessionId: string, turnId: string, text: string): void {
+export function addSentMessage(
+  data: AppData,
+  sessionId: string,
+  turnId: string,
+  text: string,
+  images: UserInput[] = [],
+): void {
   if (!data.turns[sessionId]) data.turns[sessionId] = [];
-  addLocalUserMessage(data, sessionId, turnId, text);
+  addLocalUserMessage(data, sessionId, turnId, text, images);
   const s = session(data, sessionId);
   const turn = data.turns[sessionId]?.find((t) => t.id === turnId);
   if (s && !s.activeTurnId && turn?.status === 'inProgress') s.activeTurnId = turnId;

@@ -13,6 +13,8 @@ import { commandLog } from './state/chat.svelte';
 import { reloadAll, startStream, stopStream } from './state/connection.svelte';
 import { resetChanges } from './state/changes.svelte';
 import { resetPeer } from './state/peer.svelte';
+import { resetReview } from './state/review.svelte';
+import { loadUsage, resetUsage } from './state/usage.svelte';
 import { loadSelectedHistory, selectSession } from './state/sessions.svelte';
 import { loadModels } from './state/settings.svelte';
 import { data } from './state/store.svelte';
@@ -28,6 +30,8 @@ export * from './state/changes.svelte';
 export * from './state/account.svelte';
 export * from './state/warnings.svelte';
 export * from './state/projects.svelte';
+export * from './state/review.svelte';
+export * from './state/usage.svelte';
 
 export const auth = $state({
   /** 'checking' until we know whether the cookie works. */
@@ -104,6 +108,8 @@ function signedOut(message: string | null): void {
   resetPeer();
   resetChanges();
   resetSignIn();
+  resetReview();
+  resetUsage();
   for (const id of Object.keys(commandLog)) delete commandLog[id];
 }
 
@@ -116,6 +122,7 @@ async function startSignedIn(): Promise<void> {
   await reloadAll();
   if (data.selectedId) void loadSelectedHistory();
   void loadModels();
+  void loadUsage();
 }
 
 /** Applies a route to the data: `#/chat/<id>` opens that session, `#/chat`

@@ -44,7 +44,12 @@ export type {
   TokenUsage,
   TurnStatus,
   UserText,
+  Resend,
 } from './generated/protocol';
+
+// The composer's images (`POST /api/attachments`) and `@` file mentions
+// (`GET /api/sessions/{id}/files`).
+export type { Attachment, FileMatch, FileQuery } from './generated/protocol';
 
 // Codex's live trouble with the model during a turn (`turn.problem`).
 export type { ProblemKind, TurnProblem } from './generated/protocol';

@@ -73,6 +73,7 @@ impl Harness {
             project_dirs: vec![],
             secrets: Arc::new(FileSecretStore::new(env.data().join("secrets"), None)),
             autostart: None,
+            opener: None,
             logs_dir: None,
         })
         .await?;

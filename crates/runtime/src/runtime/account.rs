@@ -1,7 +1,7 @@
-//! The Codex account, sign-in and the model list.
+//! The Codex account, sign-in, the plan's usage and the model list.
 
 use super::*;
-use perch_protocol::account::{AccountState, Login, LoginStarted};
+use perch_protocol::account::{AccountState, Credits, Login, LoginStarted, Usage, UsageWindow};
 
 impl Runtime {
     /// Whom Codex is signed in as, read from Codex now (and kept).
@@ -31,6 +31,8 @@ impl Runtime {
             changed
         };
         if changed {
+            // Another account's usage is not this one's.
+            *self.usage.lock_unpoisoned() = None;
             self.bus.publish(EventKind::AccountUpdated {
                 account: state.clone(),
             });
@@ -106,5 +108,108 @@ impl Runtime {
                 is_default: m.is_default,
             })
             .collect())
+    }
+}
+
+impl Runtime {
+    /// The plan's rate-limit usage: as Codex last reported it when it did
+    /// (after a turn, or an earlier read), else read from Codex now.
+    pub async fn usage(&self) -> Result<Usage> {
+        if let Some(known) = self.usage.lock_unpoisoned().clone() {
+            return Ok(known);
+        }
+        self.read_usage().await
+    }
+
+    /// Reads the usage from Codex (which asks its backend) and keeps it.
+    pub async fn read_usage(&self) -> Result<Usage> {
+        let usage = match self.codex::<AccountRateLimitsRead>(&()).await {
+            Ok(read) => usage_of(read.rate_limits),
+            // Codex answers an error when the account has no plan limits
+            // (an API key) or its backend cannot be reached: say so.
+            Err(Error::Codex(perch_codex::Error::Server { message, .. })) => {
+                let account = match self.known_account() {
+                    Some(known) => Some(known),
+                    None => self.account().await.ok(),
+                };
+                Usage {
+                    primary: None,
+                    secondary: None,
+                    plan_type: None,
+                    credits: None,
+                    limit_reached: false,
+                    unavailable: Some(unavailable_reason(&message, account.as_ref())),
+                    updated_at: now_ms(),
+                }
+            }
+            Err(other) => return Err(other),
+        };
+        self.keep_usage(usage.clone());
+        Ok(usage)
+    }
+
+    /// Codex reported new figures (`account/rateLimits/updated`).
+    pub(crate) fn usage_reported(&self, snapshot: RateLimitSnapshot) {
+        self.keep_usage(usage_of(snapshot));
+    }
+
+    fn keep_usage(&self, usage: Usage) {
+        let changed = {
+            let mut known = self.usage.lock_unpoisoned();
+            let same = known.as_ref().is_some_and(|k| {
+                Usage {
+                    updated_at: 0,
+                    ..k.clone()
+                } == Usage {
+                    updated_at: 0,
+                    ..usage.clone()
+                }
+            });
+            *known = Some(usage.clone());
+            !same
+        };
+        if changed {
+            self.bus.publish(EventKind::UsageUpdated { usage });
+        }
+    }
+}
+
+fn usage_of(snapshot: RateLimitSnapshot) -> Usage {
+    let window = |w: RateLimitWindow| UsageWindow {
+        used_percent: w.used_percent.clamp(0, 100),
+        window_minutes: w.window_duration_mins,
+        resets_at: w.resets_at.map(|s| s.saturating_mul(1000)),
+    };
+    let limit_reached = snapshot.rate_limit_reached_type.is_some()
+        || [&snapshot.primary, &snapshot.secondary]
+            .iter()
+            .any(|w| w.as_ref().is_some_and(|w| w.used_percent >= 100));
+    let nothing = snapshot.primary.is_none() && snapshot.secondary.is_none();
+    Usage {
+        primary: snapshot.primary.map(window),
+        secondary: snapshot.secondary.map(window),
+        plan_type: snapshot.plan_type,
+        credits: snapshot.credits.map(|c| Credits {
+            has_credits: c.has_credits,
+            unlimited: c.unlimited,
+            balance: c.balance,
+        }),
+        limit_reached,
+        unavailable: nothing
+            .then(|| "Codex reported no rate-limit windows for this account".into()),
+        updated_at: now_ms(),
+    }
+}
+
+fn unavailable_reason(codex_message: &str, account: Option<&AccountState>) -> String {
+    if account.is_some_and(|a| a.account.is_none() && !a.requires_openai_auth) {
+        return "Usage limits are reported for ChatGPT plans; the configured model provider has none to show".into();
+    }
+    match account.and_then(|a| a.account.as_ref()) {
+        Some(Account::Chatgpt { .. }) => format!(
+            "Codex could not read the plan's usage ({codex_message}); it shows again after the next turn"
+        ),
+        Some(_) => "Usage limits are reported for ChatGPT plans; this account (an API key or another provider) has none to show: see your provider's dashboard".into(),
+        None => "Not signed in: usage shows once Codex is signed in with a ChatGPT plan".into(),
     }
 }

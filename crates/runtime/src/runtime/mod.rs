@@ -7,14 +7,16 @@
 //! what clients ask of it.
 
 mod account;
+mod attachments;
 mod projects;
+mod review;
 mod sessions;
 mod turns;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::EventBus;
-use crate::host::{secret_names, Autostart, SecretStore};
+use crate::host::{secret_names, Autostart, Opener, SecretStore};
 use crate::model::*;
 use crate::model::{Decision, TurnStatus};
 use crate::seams::{TurnContext, TurnObserver};
@@ -70,6 +72,8 @@ pub struct RuntimeOptions {
     pub secrets: Arc<dyn SecretStore>,
     /// Login autostart, where the host supports it.
     pub autostart: Option<Arc<dyn Autostart>>,
+    /// The desktop's "open this file", where the host has one.
+    pub opener: Option<Arc<dyn Opener>>,
     /// The rotating log files, if logs go to files.
     pub logs_dir: Option<PathBuf>,
 }
@@ -113,6 +117,7 @@ pub struct Runtime {
     pub(crate) project_dirs: Vec<PathBuf>,
     pub(crate) secrets: Arc<dyn SecretStore>,
     pub(crate) autostart: Option<Arc<dyn Autostart>>,
+    pub(crate) opener: Option<Arc<dyn Opener>>,
     pub(crate) logs_dir: Option<PathBuf>,
     /// The features that hear a turn end, and the one that adds context
     /// before it starts (`seams.rs`); registered before Codex is launched.
@@ -131,6 +136,8 @@ pub struct Runtime {
     /// Whom Codex is signed in as, as last read (`account.rs`): status and
     /// the turn guard read it without asking Codex.
     pub(crate) account: Mutex<Option<perch_protocol::account::AccountState>>,
+    /// The plan's rate-limit usage as Codex last reported it (`account.rs`).
+    pub(crate) usage: Mutex<Option<perch_protocol::account::Usage>>,
     /// For tasks the runtime spawns about itself (timeouts, resumes).
     pub(crate) me: Weak<Runtime>,
 }
@@ -242,6 +249,7 @@ impl Runtime {
             project_dirs,
             secrets,
             autostart,
+            opener,
             logs_dir,
         } = options;
         std::fs::create_dir_all(&data_dir)
@@ -268,7 +276,9 @@ impl Runtime {
             project_dirs,
             secrets,
             autostart,
+            opener,
             logs_dir,
+            usage: Mutex::new(None),
             observers: RwLock::new(Vec::new()),
             context: RwLock::new(None),
             store,

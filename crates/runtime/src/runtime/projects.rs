@@ -111,29 +111,17 @@ fn io_reason(err: &std::io::Error) -> String {
 /// The branch and uncommitted files of the repository `folder` is in, from
 /// `git status`; `None` when it is not in one, git is missing or slow.
 async fn git_state(folder: &Path) -> Option<GitState> {
-    let run = tokio::process::Command::new("git")
-        .arg("-C")
-        .arg(folder)
-        // A repository's own config must not run anything when Perch only
-        // reads its state (core.fsmonitor names a program git would start).
-        .args(["-c", "core.fsmonitor=false"])
-        .args([
+    let stdout = git_read(
+        folder,
+        &[
             "status",
             "--porcelain=v2",
             "--branch",
             "--untracked-files=normal",
-        ])
-        // Reading must not take the index lock a running git may need.
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(GIT_TIMEOUT, run).await.ok()?.ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&output.stdout);
+        ],
+    )
+    .await?;
+    let text = String::from_utf8_lossy(&stdout);
     let mut branch = None;
     let mut changed_files = 0u32;
     for line in text.lines() {
@@ -147,4 +135,68 @@ async fn git_state(folder: &Path) -> Option<GitState> {
         branch,
         changed_files,
     })
+}
+
+impl Runtime {
+    /// Files of the session's working folder whose path matches `query`
+    /// (Codex's own fuzzy file search, which skips what git ignores), for
+    /// `@` mentions. An empty query answers nothing.
+    pub async fn session_files(
+        &self,
+        id: &str,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<perch_protocol::attachments::FileMatch>> {
+        let query = query.trim();
+        if query.chars().count() > MAX_FILE_QUERY_CHARS {
+            return Err(Error::Invalid(format!(
+                "the file query is longer than {MAX_FILE_QUERY_CHARS} characters"
+            )));
+        }
+        let session = self.session(id)?;
+        if query.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cwd = session.cwd.ok_or_else(|| {
+            Error::Conflict("this session has no working folder to mention files from".into())
+        })?;
+        let found = self
+            .codex::<FuzzyFileSearch>(&FuzzyFileSearchParams {
+                query: query.into(),
+                roots: vec![cwd],
+            })
+            .await?;
+        Ok(found
+            .files
+            .into_iter()
+            .filter(|f| f.match_type.as_deref() != Some("directory"))
+            .take(limit)
+            .map(|f| perch_protocol::attachments::FileMatch {
+                path: f.path,
+                file_name: f.file_name,
+                indices: f.indices.unwrap_or_default(),
+            })
+            .collect())
+    }
+}
+
+const MAX_FILE_QUERY_CHARS: usize = 200;
+
+/// Runs `git -C folder ARGS` for reading (no repository program runs, no
+/// index lock taken): its stdout when it succeeded within the timeout.
+pub(crate) async fn git_read(folder: &Path, args: &[&str]) -> Option<Vec<u8>> {
+    let run = tokio::process::Command::new("git")
+        .arg("-C")
+        .arg(folder)
+        // A repository's own config must not run anything when Perch only
+        // reads (core.fsmonitor names a program git would start).
+        .args(["-c", "core.fsmonitor=false"])
+        .args(args)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(GIT_TIMEOUT, run).await.ok()?.ok()?;
+    output.status.success().then_some(output.stdout)
 }

@@ -18,7 +18,14 @@ impl Runtime {
     }
     /// Sends a message: `turn/steer` while a turn runs, else `turn/start`.
     pub async fn send_message(&self, id: &str, text: &str) -> Result<Sent> {
-        let text = message_text(text)?;
+        self.send_with_images(id, text, &[]).await
+    }
+
+    /// Sends a message with images kept by [`Runtime::save_attachment`]
+    /// (their ids): the text may then be empty.
+    pub async fn send_with_images(&self, id: &str, text: &str, images: &[String]) -> Result<Sent> {
+        let images = self.attachment_paths(images)?;
+        let text = message_text(text, !images.is_empty())?;
         self.require_sign_in().await?;
         let session = self.session(id)?;
         if session.archived {
@@ -34,9 +41,18 @@ impl Runtime {
         // The session's thread, which may be a new one (see ensure_loaded).
         let thread_id = self.ensure_loaded(&session).await?;
         let id = thread_id.as_str();
-        let input = vec![UserInput::Text {
-            text: text.to_string(),
-        }];
+        let mut input = Vec::new();
+        if !text.is_empty() {
+            input.push(UserInput::Text {
+                text: text.to_string(),
+            });
+        }
+        input.extend(
+            images
+                .into_iter()
+                .map(|path| UserInput::LocalImage { path }),
+        );
+        let preview = if text.is_empty() { "(an image)" } else { text };
         if let Some(active) = session.active_turn_id.clone() {
             let params = TurnSteerParams {
                 thread_id: id.into(),
@@ -45,7 +61,7 @@ impl Runtime {
             };
             match self.codex::<TurnSteer>(&params).await {
                 Ok(result) => {
-                    self.touch_session(id, Some(text));
+                    self.touch_session(id, Some(preview));
                     return Ok(Sent {
                         session_id: thread_id.clone(),
                         turn_id: result.turn_id,
@@ -63,7 +79,6 @@ impl Runtime {
         } else {
             (None, None)
         };
-        let mut input = input;
         let context = self.context.read_unpoisoned().clone();
         if let Some(context) = context {
             if let Some(block) = context.before_turn(self, text).await {
@@ -87,11 +102,11 @@ impl Runtime {
         let result = self.codex::<TurnStart>(&params).await?;
         let turn_id = result.turn.id;
         self.register_turn(id, &turn_id)?;
-        self.touch_session(id, Some(text));
+        self.touch_session(id, Some(preview));
         if session.name.is_none() && session.preview.is_empty() {
             // Codex names the thread after its first message, in the
             // background: the answer to the send does not wait for it.
-            let (me, thread, name) = (self.me.clone(), id.to_string(), first_line(text, 60));
+            let (me, thread, name) = (self.me.clone(), id.to_string(), first_line(preview, 60));
             tokio::spawn(async move {
                 if let Some(runtime) = me.upgrade() {
                     runtime.set_codex_name(&thread, &name).await;
@@ -161,8 +176,14 @@ impl Runtime {
     /// `thread/revert`: they leave the thread's history and so the model's
     /// context; files they changed stay as they are), then sends `text` as
     /// the next turn: an edited message, or the same one to retry.
-    pub async fn resend(&self, id: &str, turn_id: &str, text: &str) -> Result<Sent> {
-        let text = message_text(text)?;
+    pub async fn resend(
+        &self,
+        id: &str,
+        turn_id: &str,
+        text: &str,
+        images: &[String],
+    ) -> Result<Sent> {
+        message_text(text, !self.attachment_paths(images)?.is_empty())?;
         self.require_sign_in().await?;
         let session = self.session(id)?;
         if session.archived {
@@ -192,7 +213,7 @@ impl Runtime {
             session_id: id.into(),
             turn_ids: gone,
         });
-        self.send_message(&thread_id, text).await
+        self.send_with_images(&thread_id, text, images).await
     }
 
     pub async fn interrupt(&self, id: &str) -> Result<String> {
@@ -209,10 +230,11 @@ impl Runtime {
     }
 }
 
-/// A message as sent: trimmed, not empty, not too long.
-fn message_text(text: &str) -> Result<&str> {
+/// A message as sent: trimmed, not empty (unless images go with it), not
+/// too long.
+fn message_text(text: &str, has_images: bool) -> Result<&str> {
     let text = text.trim();
-    if text.is_empty() {
+    if text.is_empty() && !has_images {
         return Err(Error::Invalid("the message is empty".into()));
     }
     if text.chars().count() > MAX_MESSAGE_CHARS {

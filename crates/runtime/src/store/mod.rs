@@ -9,10 +9,12 @@
 mod database;
 pub mod doctor;
 mod projects;
+mod review;
 mod transcript;
 
 pub use database::{Database, Schema};
 pub use projects::ProjectRow;
+pub use review::BaseRow;
 pub use transcript::LineMatch;
 
 use crate::error::Result;
@@ -71,6 +73,7 @@ CREATE INDEX approvals_by_status ON approvals(status);
         projects::MIGRATION,
         // 7: a session's approvals, for its history after a reload.
         "CREATE INDEX approvals_by_session ON approvals(session_id, created_at);",
+        review::MIGRATION,
     ],
 };
 

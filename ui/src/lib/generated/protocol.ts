@@ -60,6 +60,153 @@ planType: string | null, } | { "type": "amazonBedrock" } | { "type": "gcp" } | {
 
 export type LoginStarted = { "type": "apiKey" } | { "type": "chatgptDeviceCode", loginId: string, verificationUrl: string, userCode: string, } | { "type": "chatgpt", loginId: string, authUrl: string, } | { "type": "other" };
 
+export type Usage = { 
+/**
+ * The shorter window (five hours on ChatGPT plans), when reported.
+ */
+primary: UsageWindow | null, 
+/**
+ * The longer window (a week), when reported.
+ */
+secondary: UsageWindow | null, 
+/**
+ * `plus`, `pro`, … as Codex names it.
+ */
+planType: string | null, 
+/**
+ * Bought credits, when the plan has them.
+ */
+credits: Credits | null, 
+/**
+ * The limit is reached: turns fail until a window resets.
+ */
+limitReached: boolean, 
+/**
+ * Why there are no figures (an API key has no plan limits to report;
+ * Codex could not reach its backend), in words; `null` when there are.
+ */
+unavailable: string | null, 
+/**
+ * When Perch last heard it from Codex (milliseconds since 1970).
+ */
+updatedAt: number, };
+
+export type UsageWindow = { 
+/**
+ * 0–100.
+ */
+usedPercent: number, 
+/**
+ * How long the window is, in minutes.
+ */
+windowMinutes: number | null, 
+/**
+ * When it resets (milliseconds since 1970).
+ */
+resetsAt: number | null, };
+
+export type Credits = { hasCredits: boolean, unlimited: boolean, 
+/**
+ * As the backend writes it (a decimal number).
+ */
+balance: string | null, };
+
+export type Attachment = { 
+/**
+ * 32 hexadecimal digits, from the image's content.
+ */
+id: string, 
+/**
+ * One of [`ATTACHMENT_TYPES`].
+ */
+mime: string, size: number, };
+
+export type FileMatch = { 
+/**
+ * Relative to the session's working folder.
+ */
+path: string, fileName: string, 
+/**
+ * Characters of `path` that matched, for highlighting.
+ */
+indices: Array<number>, };
+
+export type FileQuery = { 
+/**
+ * What the person typed after `@` (at most 200 characters; empty
+ * answers nothing).
+ */
+q: string, 
+/**
+ * At most this many matches (1–50, default 20).
+ */
+limit?: number, };
+
+export type Review = { 
+/**
+ * The session's working folder: paths are relative to it.
+ */
+cwd: string, 
+/**
+ * What the diffs compare with.
+ */
+base: ReviewBase, 
+/**
+ * The files, by path.
+ */
+files: Array<ReviewFile>, };
+
+export type ReviewBase = { "kind": "git", commit: string, 
+/**
+ * The first line of its message.
+ */
+summary: string, } | { "kind": "session", 
+/**
+ * Why there is no git base, in words.
+ */
+reason: string, };
+
+export type ReviewFile = { 
+/**
+ * Relative to the session's working folder (absolute when outside it).
+ */
+path: string, status: ReviewStatus, 
+/**
+ * A unified diff against the base (empty when the file is as it was).
+ */
+diff: string, additions: number, deletions: number, 
+/**
+ * It is inside the session's working folder: revert and "open in
+ * editor" are offered only then.
+ */
+inside: boolean, };
+
+export type ReviewStatus = "added" | "modified" | "deleted" | "unchanged" | "binary";
+
+export type Revert = { 
+/**
+ * As the review names it.
+ */
+path: string, 
+/**
+ * Only this hunk (0 is the first `@@` of the file's review diff);
+ * the whole file without one.
+ */
+hunk?: number, };
+
+export type OpenFile = { path: string, 
+/**
+ * The line to show (1-based), where the editor command takes one.
+ */
+line?: number, };
+
+export type Opened = { 
+/**
+ * `editor` (the configured `[review] editor` command) or `desktop`
+ * (the desktop's default application for the file).
+ */
+with: string, };
+
 export type AgentChange = { id: number, 
 /**
  * The Perch tool the agent called (`memory_add`, `send_message`, …).
@@ -361,9 +508,18 @@ export type NewSession = { name?: string, model?: string, effort?: string, cwd?:
 
 export type SessionPatch = { name?: string, pinned?: boolean, archived?: boolean, model?: string, effort?: string, };
 
-export type UserText = { text: string, };
+export type UserText = { text: string, 
+/**
+ * Images kept with `POST /api/attachments`, by id (at most 10), sent
+ * with the text.
+ */
+attachments?: Array<string>, };
 
-export type Resend = { turnId: string, text: string, };
+export type Resend = { turnId: string, text: string, 
+/**
+ * Images to send with it, as for a message.
+ */
+attachments?: Array<string>, };
 
 export type ForkFrom = { lastTurnId?: string, };
 
@@ -947,14 +1103,14 @@ seq: number,
 /**
  * Unix milliseconds.
  */
-at: number, } & ({ "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "session.replaced", previousId: string, session: Session, } | { "type": "session.rewound", sessionId: string, turnIds: Array<string>, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, item: Item, } | { "type": "item.completed", sessionId: string, turnId: string, item: Item, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "peer.fenced", id: string, message: string, } | { "type": "turn.problem", sessionId: string, turnId: string | null, problem: TurnProblem, } | { "type": "account.updated", account: AccountState, } | { "type": "account.login", 
+at: number, } & ({ "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "session.replaced", previousId: string, session: Session, } | { "type": "session.rewound", sessionId: string, turnIds: Array<string>, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, item: Item, } | { "type": "item.completed", sessionId: string, turnId: string, item: Item, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "peer.fenced", id: string, message: string, } | { "type": "turn.problem", sessionId: string, turnId: string | null, problem: TurnProblem, } | { "type": "account.updated", account: AccountState, } | { "type": "account.usage", usage: Usage, } | { "type": "account.login", 
 /**
  * The sign-in it ends (`LoginStarted`'s `loginId`): with two
  * windows signing in, each follows its own.
  */
 loginId: string | null, success: boolean, error: string | null, } | { "type": "change.pending", change: AgentChange, } | { "type": "change.decided", change: AgentChange, } | { "type": "memory.changed", action: MemoryAction, ids: Array<number>, } | { "type": "plan.changed", planId: number, plan: Plan | null, } | { "type": "wakeup.changed", wakeupId: number, wakeup: Wakeup | null, } | { "type": "wakeup.run", run: WakeupRun, notify: boolean, });
 
-export type EventKind = { "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "session.replaced", previousId: string, session: Session, } | { "type": "session.rewound", sessionId: string, turnIds: Array<string>, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, item: Item, } | { "type": "item.completed", sessionId: string, turnId: string, item: Item, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "peer.fenced", id: string, message: string, } | { "type": "turn.problem", sessionId: string, turnId: string | null, problem: TurnProblem, } | { "type": "account.updated", account: AccountState, } | { "type": "account.login", 
+export type EventKind = { "type": "codex.state", state: CodexState, detail: string | null, } | { "type": "session.updated", session: Session, } | { "type": "session.replaced", previousId: string, session: Session, } | { "type": "session.rewound", sessionId: string, turnIds: Array<string>, } | { "type": "turn.started", sessionId: string, turnId: string, } | { "type": "turn.completed", sessionId: string, turnId: string, status: TurnStatus, error: string | null, } | { "type": "turn.stalled", sessionId: string, turnId: string, silentForMs: number, } | { "type": "item.started", sessionId: string, turnId: string, item: Item, } | { "type": "item.completed", sessionId: string, turnId: string, item: Item, } | { "type": "item.delta", sessionId: string, turnId: string, itemId: string, kind: DeltaKind, delta: string, } | { "type": "turn.diff", sessionId: string, turnId: string, diff: string, } | { "type": "tokens.updated", sessionId: string, usage: TokenUsage, } | { "type": "approval.requested", approval: Approval, } | { "type": "approval.resolved", approval: Approval, } | { "type": "warning", sessionId: string | null, message: string, } | { "type": "settings.changed", settings: Settings, } | { "type": "peer.message", message: PeerMessage, toPerson: boolean, toAgent: boolean, } | { "type": "peer.status", status: PeerStatus, } | { "type": "peer.failed", error: string, queued: number, } | { "type": "peer.fenced", id: string, message: string, } | { "type": "turn.problem", sessionId: string, turnId: string | null, problem: TurnProblem, } | { "type": "account.updated", account: AccountState, } | { "type": "account.usage", usage: Usage, } | { "type": "account.login", 
 /**
  * The sign-in it ends (`LoginStarted`'s `loginId`): with two
  * windows signing in, each follows its own.

@@ -2,6 +2,7 @@
 // the outputs of slash commands.
 
 import { api, ApiError } from '../api';
+import { localImagePart } from '../attachments';
 import { runCommand, type CommandResult, type ParsedInput } from '../commands';
 import { activeTurnId, addSentMessage, upsertSession } from '../reducer';
 import { loadAccount } from './account.svelte';
@@ -39,13 +40,17 @@ export function isNotSignedIn(e: unknown): boolean {
   return e instanceof ApiError && e.code === 'not_signed_in';
 }
 
-export async function sendTo(id: string, text: string): Promise<'start' | 'steer' | null> {
-  if (!text.trim()) return null;
+/**
+ * Sends `text` and the images `attachments` (ids from `api.uploadAttachment`;
+ * the text may be empty when there are some) to a session.
+ */
+export async function sendTo(id: string, text: string, attachments: string[] = []): Promise<'start' | 'steer' | null> {
+  if (!text.trim() && attachments.length === 0) return null;
   if (!data.turns[id]) data.turns[id] = [];
-  const res = await api.sendMessage(id, text);
+  const res = await api.sendMessage(id, text, attachments);
   toast.message = null;
   // A session without messages may have moved to a new id (`session.replaced`).
-  addSentMessage(data, res.sessionId, res.turnId, text);
+  addSentMessage(data, res.sessionId, res.turnId, text, attachments.map(localImagePart));
   return res.mode;
 }
 
@@ -53,9 +58,9 @@ export async function sendTo(id: string, text: string): Promise<'start' | 'steer
  * Sends an earlier turn's message again, as a new turn at the end of its
  * session (the turns after it stay); throws ApiError.
  */
-export async function retryTurn(sessionId: string, text: string): Promise<void> {
+export async function retryTurn(sessionId: string, text: string, attachments: string[] = []): Promise<void> {
   try {
-    await sendTo(sessionId, text);
+    await sendTo(sessionId, text, attachments);
   } catch (e) {
     if (isNotSignedIn(e)) void loadAccount().catch(() => {});
     throw e;
@@ -63,21 +68,22 @@ export async function retryTurn(sessionId: string, text: string): Promise<void> 
 }
 
 /**
- * Takes back `turnId` and the turns after it, then sends `text` in their
- * place: Retry (the same text) and Edit (new text). The turns taken back
- * leave the model's context. Throws ApiError; the account is read again
- * when Codex turns out not to be signed in, so the chat shows the sign-in.
+ * Takes back `turnId` and the turns after it, then sends `text` (and the
+ * images `attachments`, by id) in their place: Retry (the same message) and
+ * Edit (new text). The turns taken back leave the model's context. Throws
+ * ApiError; the account is read again when Codex turns out not to be signed
+ * in, so the chat shows the sign-in.
  */
-export async function resendTurn(sessionId: string, turnId: string, text: string): Promise<void> {
+export async function resendTurn(sessionId: string, turnId: string, text: string, attachments: string[] = []): Promise<void> {
   try {
-    const res = await api.resend(sessionId, turnId, text);
+    const res = await api.resend(sessionId, turnId, text, attachments);
     toast.message = null;
     const turns = data.turns[sessionId];
     if (turns) {
       const at = turns.findIndex((t) => t.id === turnId);
       if (at !== -1) data.turns[sessionId] = turns.slice(0, at);
     }
-    addSentMessage(data, res.sessionId, res.turnId, text);
+    addSentMessage(data, res.sessionId, res.turnId, text, attachments.map(localImagePart));
   } catch (e) {
     if (isNotSignedIn(e)) void loadAccount().catch(() => {});
     throw e;

@@ -9,6 +9,9 @@ import type { PerchEvent } from '../types';
 import { onAccountEvent } from './account.svelte';
 import { onChangeEvent, refreshAgentChanges } from './changes.svelte';
 import { onPeerEvent, refreshPeer } from './peer.svelte';
+import { onReviewEvent, reloadReview, review } from './review.svelte';
+import { loadUsage, onUsageEvent } from './usage.svelte';
+import { loadProjects, projects } from './projects.svelte';
 import { loadSelectedHistory, selectSession, sessionListQuery } from './sessions.svelte';
 import { loadSettings } from './settings.svelte';
 import { data, showError } from './store.svelte';
@@ -79,6 +82,12 @@ function handleEvent(ev: PerchEvent): void {
   if (ev.type === 'peer.message' || ev.type === 'peer.status') onPeerEvent(ev);
   if (ev.type === 'change.pending' || ev.type === 'change.decided') onChangeEvent(ev);
   if (ev.type === 'account.updated' || ev.type === 'account.login') onAccountEvent(ev);
+  // Another account (or none) has other limits.
+  if (ev.type === 'account.updated') void loadUsage();
+  if (ev.type === 'account.usage') onUsageEvent(ev.usage);
+  if (ev.type === 'item.completed' || ev.type === 'turn.completed') onReviewEvent(ev);
+  // A turn may have changed files: the projects' uncommitted counts follow.
+  if (ev.type === 'turn.completed' && projects.list.length > 0) void loadProjects();
   if (ev.type === 'codex.state' && ev.state === 'ready') {
     // A (re)started Codex has a new version, pid and restart count; a
     // restart also applies pending settings.
@@ -146,6 +155,8 @@ async function reloadOnce(withHistory: boolean): Promise<void> {
       }
     }
     if (withHistory && data.selectedId) await loadSelectedHistory();
+    // The open session's review may have missed its events too.
+    if (review.sessionId) void reloadReview();
     // Settings changes may have been missed with the events.
     if (data.settings) await loadSettings().catch(() => {});
   } catch (e) {
