@@ -333,23 +333,49 @@ def closing_and_reopening_the_window(world):
     app.wait(30)
 
 
-def agent_pages_in_the_desktop_window(world):
-    """Memory, Planner and Wakeups in the real window (WebKitGTK), as a new
-    user goes through them: the app's links, the forms, clicks and typing.
-    The API only checks afterwards what the pages did. Returns the screenshots."""
+def open_window(world):
+    """Perch in the tray on `world`, and its chat window driven through
+    tauri-driver, signed in with a login code. Returns (app, url, token,
+    driver, wd); `close_window` ends them."""
     app = world.start_desktop(hidden=True)
     url = world.server_url()
     token = keyring_lookup("perch", f"api-token@{world.data}")
-
-    def api(path):
-        return http("GET", url + path, token=token)
-
     code = http("POST", url + "/api/auth/login-codes", {}, token=token)["code"]
     driver_log = open(os.path.join(world.root, "tauri-driver.log"), "w")
     driver = subprocess.Popen([os.environ.get("TAURI_DRIVER", "tauri-driver")], stdout=driver_log, stderr=subprocess.STDOUT,
                               env=world.env)
     world.procs.append(driver)
+    # WebKitWebDriver does not pass our environment on, so the URL goes in --url.
     wd = WebDriver(window_binary(), ["chat", "--data-dir", world.data, "--url", f"{url}/#login={code}&next=/chat"])
+    return app, url, token, driver, wd
+
+
+def close_window(app, driver, wd):
+    """Ends the window process (tauri-driver > WebKitWebDriver >
+    perch-window), the driver, and Perch with SIGTERM (it must exit 0)."""
+    windows = [pid for pid in children_of(driver.pid) if comm(pid) == "perch-window"]
+    wd.quit()
+    driver.terminate()
+    driver.wait(30)
+    for pid in windows:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    app.terminate()  # SIGTERM: Perch stops Codex and exits cleanly
+    app.wait(30)
+    assert app.returncode == 0, f"perch-desktop exited {app.returncode} on SIGTERM"
+
+
+def agent_pages_in_the_desktop_window(world):
+    """Memory, Planner and Wakeups in the real window (WebKitGTK), as a new
+    user goes through them: the app's links, the forms, clicks and typing.
+    The API only checks afterwards what the pages did. Returns the screenshots."""
+    app, url, token, driver, wd = open_window(world)
+
+    def api(path):
+        return http("GET", url + path, token=token)
+
     os.makedirs(RESULTS, exist_ok=True)
     shots = []
 
@@ -454,19 +480,7 @@ def agent_pages_in_the_desktop_window(world):
         save_failure(wd, "desktop-pages-failure")
         raise
     finally:
-        # The window process (tauri-driver > WebKitWebDriver > perch-window).
-        windows = [pid for pid in children_of(driver.pid) if comm(pid) == "perch-window"]
-        wd.quit()
-        driver.terminate()
-        driver.wait(30)
-        for pid in windows:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        app.terminate()  # SIGTERM: Perch stops Codex and exits cleanly
-        app.wait(30)
-        assert app.returncode == 0, f"perch-desktop exited {app.returncode} on SIGTERM"
+        close_window(app, driver, wd)
 
 
 def projects_and_review_in_the_desktop_window(world):
@@ -489,15 +503,7 @@ def projects_and_review_in_the_desktop_window(world):
     git("add", "notes.txt")
     git("commit", "-q", "-m", "Twenty lines")
 
-    app = world.start_desktop(hidden=True)
-    url = world.server_url()
-    token = keyring_lookup("perch", f"api-token@{world.data}")
-    code = http("POST", url + "/api/auth/login-codes", {}, token=token)["code"]
-    driver_log = open(os.path.join(world.root, "tauri-driver.log"), "w")
-    driver = subprocess.Popen([os.environ.get("TAURI_DRIVER", "tauri-driver")], stdout=driver_log, stderr=subprocess.STDOUT,
-                              env=world.env)
-    world.procs.append(driver)
-    wd = WebDriver(window_binary(), ["chat", "--data-dir", world.data, "--url", f"{url}/#login={code}&next=/chat"])
+    app, url, token, driver, wd = open_window(world)
     try:
         wd.wait_for("a[data-testid='nav-chat'][aria-current='page']")
         # The project, added by its path in the sidebar.
@@ -555,30 +561,7 @@ def projects_and_review_in_the_desktop_window(world):
         save_failure(wd, "desktop-review-failure")
         raise
     finally:
-        windows = [pid for pid in children_of(driver.pid) if comm(pid) == "perch-window"]
-        wd.quit()
-        driver.terminate()
-        driver.wait(30)
-        for pid in windows:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        app.terminate()  # SIGTERM: Perch stops Codex and exits cleanly
-        app.wait(30)
-        assert app.returncode == 0, f"perch-desktop exited {app.returncode} on SIGTERM"
-
-
-def review_in_a_new_world():
-    """Projects and the review pane on a fresh data dir."""
-    world = World()
-    try:
-        return projects_and_review_in_the_desktop_window(world)
-    except Exception:
-        print("--- perch-desktop log of the review test (end) ---\n" + world.log(), flush=True)
-        raise
-    finally:
-        world.close()
+        close_window(app, driver, wd)
 
 
 INSTALLED = ["/usr/bin/perch-desktop", "/usr/bin/perch-window", "/usr/bin/perch", "/usr/lib/perch/codex/bin/codex", "/usr/lib/perch/ui/index.html",
@@ -672,16 +655,19 @@ def without_a_tray_watcher():
         bus.wait(10)
 
 
-def pages_in_a_new_world():
-    """The agent pages on a fresh data dir, as a new user has it."""
-    world = World()
-    try:
-        return agent_pages_in_the_desktop_window(world)
-    except Exception:
-        print("--- perch-desktop log of the pages test (end) ---\n" + world.log(), flush=True)
-        raise
-    finally:
-        world.close()
+def in_a_new_world(test, name):
+    """`test(world)` on a fresh data dir, as a new user has it; the
+    desktop log's end is printed when it fails."""
+    def run():
+        world = World()
+        try:
+            return test(world)
+        except Exception:
+            print(f"--- perch-desktop log of the {name} test (end) ---\n" + world.log(), flush=True)
+            raise
+        finally:
+            world.close()
+    return run
 
 
 def check_once(ok, fail, test, retry=False):
@@ -747,13 +733,15 @@ def main():
                 lambda shots: "Memory, Planner and Wakeups work in the desktop window as a new user tries them "
                               "(add, search, edit a memory; a plan with a checked item; a wakeup paused); "
                               f"screenshots {', '.join(os.path.basename(s) for s in shots)}",
-                "Memory, Planner and Wakeups in the desktop window", pages_in_a_new_world, retry=True))
+                "Memory, Planner and Wakeups in the desktop window",
+                in_a_new_world(agent_pages_in_the_desktop_window, "pages"), retry=True))
         if wanted("review"):
             results.append(check_once(
                 lambda shot: "a git folder added as a project in the desktop window runs a session there, and the "
                              "review pane lists its changes against the commit and puts a hunk back on disk; "
                              f"screenshot {os.path.basename(shot)}",
-                "projects and the review pane in the desktop window", review_in_a_new_world, retry=True))
+                "projects and the review pane in the desktop window",
+                in_a_new_world(projects_and_review_in_the_desktop_window, "review"), retry=True))
         if deb and wanted("deb"):
             results.append(check_once(
                 lambda _: "the .deb installs, the installed app starts to the tray with its own Codex and UI, "

@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { RESULTS_DIR, waitFor } from './harness';
-import { setupSuite, skipReason, WAIT } from './suite';
+import { setupSuite, skipReason } from './suite';
 
 const missing = skipReason();
 
@@ -22,16 +22,7 @@ interface AccountJson {
 describe.skipIf(missing !== null)('First run without a Codex account', () => {
   const suite = setupSuite('first-run', { provider: false });
 
-  async function apiJson<T>(method: string, route: string, body?: unknown): Promise<T> {
-    const res = await suite.perch.api(method, route, body);
-    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  }
-
-  const eventually = <T>(what: string, check: () => Promise<T | undefined>): Promise<T> =>
-    waitFor(what, check, [], WAIT).catch((e: unknown) => {
-      throw new Error(`${e instanceof Error ? e.message : String(e)}\n${suite.perch.logs()}`);
-    });
+  const { apiJson, eventually } = suite;
 
   it('shows the first-run screen, refuses messages, signs in with an API key and follows a sign-out live', async () => {
     const known = await eventually('Codex reporting its account', async () =>

@@ -14,6 +14,7 @@ import type { Page } from 'playwright-core';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { RESULTS_DIR, type Perch } from './harness';
+import { overflowProblems } from './layout';
 import { setupSuite, skipReason } from './suite';
 
 const missing = skipReason();
@@ -56,28 +57,6 @@ async function pasteImage(page: Page, name: string, count = 1): Promise<void> {
     },
     { name, count },
   );
-}
-
-/** What in the composer (and the page) reaches past the window's edges. */
-async function composerOverflow(page: Page): Promise<string[]> {
-  return page.evaluate(() => {
-    const vw = window.innerWidth;
-    const problems: string[] = [];
-    const composer = document.querySelector('[data-testid="composer"]');
-    if (!composer) return ['no composer'];
-    for (const el of [composer, ...composer.querySelectorAll('*')]) {
-      if (el.closest('.sr-only')) continue;
-      const r = el.getBoundingClientRect();
-      if (r.width === 0 || r.height === 0) continue;
-      if (r.right > vw + 1 || r.left < -1) {
-        const cls = typeof el.className === 'string' ? el.className.trim().split(/\s+/).join('.') : '';
-        problems.push(`${el.tagName.toLowerCase()}.${cls} [${Math.round(r.left)}, ${Math.round(r.right)}]`);
-      }
-    }
-    const se = document.scrollingElement!;
-    if (se.scrollWidth > se.clientWidth) problems.push(`the page scrolls sideways (${se.scrollWidth} > ${se.clientWidth})`);
-    return problems;
-  });
 }
 
 /** Counts the uploads the page sends (`POST /api/attachments`). */
@@ -139,7 +118,7 @@ describe.skipIf(missing !== null)('attachments and @ mentions', () => {
       const id = await chip.getAttribute('data-attachment-id');
       expect(id).toMatch(/^[0-9a-f]{32}$/);
 
-      if (width === 420) expect(await composerOverflow(page)).toEqual([]);
+      if (width === 420) expect(await overflowProblems(page, 'the composer at 420 px')).toEqual([]);
       await page.screenshot({ path: path.join(RESULTS_DIR, `attachments-chip-${width}.png`) });
 
       await perch.enqueue({ text: 'A red picture with a blue box.' });
@@ -176,7 +155,7 @@ describe.skipIf(missing !== null)('attachments and @ mentions', () => {
       expect(file.headers.get('content-type')).toBe('image/png');
       const png = new Uint8Array(await file.arrayBuffer());
       expect(Array.from(png.slice(0, 4))).toEqual([0x89, 0x50, 0x4e, 0x47]);
-      if (width === 420) expect(await composerOverflow(page)).toEqual([]);
+      if (width === 420) expect(await overflowProblems(page, 'the composer at 420 px')).toEqual([]);
 
       // Full size in a dialog; Escape closes it.
       await shown.click();
@@ -250,7 +229,7 @@ describe.skipIf(missing !== null)('attachments and @ mentions', () => {
       const send = page.getByTestId('composer-send');
       expect(await send.isDisabled()).toBe(true);
       expect(await send.getAttribute('title')).toContain('could not be attached');
-      if (width === 420) expect(await composerOverflow(page)).toEqual([]);
+      if (width === 420) expect(await overflowProblems(page, 'the composer at 420 px')).toEqual([]);
       await page.screenshot({ path: path.join(RESULTS_DIR, `attachments-refused-${width}.png`) });
       expect(uploads.count, 'nothing was uploaded').toBe(0);
 
@@ -274,7 +253,7 @@ describe.skipIf(missing !== null)('attachments and @ mentions', () => {
       await page.waitForFunction(
         () => document.querySelectorAll('[data-testid="attachment-chip"][data-state="ready"]').length === 10,
       );
-      if (width === 420) expect(await composerOverflow(page)).toEqual([]);
+      if (width === 420) expect(await overflowProblems(page, 'the composer at 420 px')).toEqual([]);
       await page.screenshot({ path: path.join(RESULTS_DIR, `attachments-ten-${width}.png`) });
 
       // The server's side of the same rules (the page's cookie).
@@ -316,7 +295,7 @@ describe.skipIf(missing !== null)('attachments and @ mentions', () => {
       expect(await composer.getAttribute('aria-expanded')).toBe('true');
       expect(await composer.getAttribute('aria-controls')).toBe('composer-files');
       expect(await option.getAttribute('aria-selected')).toBe('true');
-      if (width === 420) expect(await composerOverflow(page)).toEqual([]);
+      if (width === 420) expect(await overflowProblems(page, 'the composer at 420 px')).toEqual([]);
       await page.screenshot({ path: path.join(RESULTS_DIR, `attachments-mention-list-${width}.png`) });
 
       // Enter picks it: `@path ` in the text, and a chip.
@@ -331,7 +310,7 @@ describe.skipIf(missing !== null)('attachments and @ mentions', () => {
       expect(await composer.inputValue()).toBe('Please review @src/widgets/gear_ratio.rs @docs/OVERVIEW.md ');
       const overview = page.locator('[data-testid="mention-chip"][data-path="docs/OVERVIEW.md"]');
       await overview.waitFor();
-      if (width === 420) expect(await composerOverflow(page)).toEqual([]);
+      if (width === 420) expect(await overflowProblems(page, 'the composer at 420 px')).toEqual([]);
       await overview.getByRole('button', { name: 'Remove the mention of docs/OVERVIEW.md' }).click();
       await overview.waitFor({ state: 'detached' });
       expect(await composer.inputValue()).toBe('Please review @src/widgets/gear_ratio.rs ');
@@ -357,7 +336,7 @@ describe.skipIf(missing !== null)('attachments and @ mentions', () => {
       // In the history the mention stands out.
       const mention = page.getByTestId('user-message').locator('.mention');
       expect(await mention.innerText()).toBe('@src/widgets/gear_ratio.rs');
-      if (width === 420) expect(await composerOverflow(page)).toEqual([]);
+      if (width === 420) expect(await overflowProblems(page, 'the composer at 420 px')).toEqual([]);
       await page.screenshot({ path: path.join(RESULTS_DIR, `attachments-mention-${width}.png`) });
     });
   }

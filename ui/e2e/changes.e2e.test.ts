@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { RESULTS_DIR, waitFor } from './harness';
-import { setupSuite, skipReason, WAIT } from './suite';
+import { setupSuite, skipReason } from './suite';
 
 const missing = skipReason();
 
@@ -41,11 +41,7 @@ interface MemoryJson {
 describe.skipIf(missing !== null)('Changes', () => {
   const suite = setupSuite('changes');
 
-  async function apiJson<T>(method: string, route: string, body?: unknown): Promise<T> {
-    const res = await suite.perch.api(method, route, body);
-    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  }
+  const { apiJson, eventually } = suite;
 
   /** The Agent Relay API of the embedded relay, as an outside agent calls it. */
   async function relayJson<T>(relayUrl: string, method: string, route: string, body?: unknown): Promise<T> {
@@ -57,11 +53,6 @@ describe.skipIf(missing !== null)('Changes', () => {
     if (!res.ok) throw new Error(`relay ${method} ${route}: ${res.status} ${await res.text()}`);
     return (await res.json()) as T;
   }
-
-  const eventually = <T>(what: string, check: () => Promise<T | undefined>): Promise<T> =>
-    waitFor(what, check, [], WAIT).catch((e: unknown) => {
-      throw new Error(`${e instanceof Error ? e.message : String(e)}\n${suite.perch.logs()}`);
-    });
 
   const memories = async () => (await apiJson<{ data: MemoryJson[] }>('GET', '/api/memories?limit=200')).data;
 

@@ -25,11 +25,7 @@ interface ModelJson {
 describe.skipIf(missing !== null)('Slash commands', () => {
   const suite = setupSuite('commands');
 
-  async function apiJson<T>(method: string, route: string, body?: unknown): Promise<T> {
-    const res = await suite.perch.api(method, route, body);
-    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  }
+  const { apiJson } = suite;
 
   async function openNewSession(page: Page): Promise<string> {
     await suite.signIn(page);

@@ -13,11 +13,7 @@ const missing = skipReason();
 describe.skipIf(missing !== null)('Dashboard', () => {
   const suite = setupSuite('dashboard');
 
-  async function apiJson<T>(method: string, route: string, body?: unknown): Promise<T> {
-    const res = await suite.perch.api(method, route, body);
-    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  }
+  const { apiJson } = suite;
 
   async function startTurn(text: string): Promise<string> {
     const session = await apiJson<{ id: string }>('POST', '/api/sessions', {});

@@ -22,16 +22,7 @@ interface MemoryJson {
 describe.skipIf(missing !== null)('Memory', () => {
   const suite = setupSuite('memory');
 
-  async function apiJson<T>(method: string, route: string, body?: unknown): Promise<T> {
-    const res = await suite.perch.api(method, route, body);
-    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  }
-
-  const eventually = <T>(what: string, check: () => Promise<T | undefined>): Promise<T> =>
-    waitFor(what, check, [], WAIT).catch((e: unknown) => {
-      throw new Error(`${e instanceof Error ? e.message : String(e)}\n${suite.perch.logs()}`);
-    });
+  const { apiJson, eventually } = suite;
 
   const serverMemories = () => apiJson<{ data: MemoryJson[]; total: number }>('GET', '/api/memories?limit=200');
 

@@ -9,7 +9,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { RESULTS_DIR, waitFor } from './harness';
-import { setupSuite, skipReason, WAIT } from './suite';
+import { overflowProblems } from './layout';
+import { setupSuite, skipReason } from './suite';
 
 const missing = skipReason();
 
@@ -28,50 +29,6 @@ interface PeerStatusJson {
   personId: string;
 }
 
-interface Overflow {
-  scrollWidth: number;
-  clientWidth: number;
-  innerWidth: number;
-  /** Visible elements reaching past the window's edges. */
-  offenders: string[];
-}
-
-/** How far the page reaches past the window, measured in the browser. */
-function measureOverflow(page: Page): Promise<Overflow> {
-  return page.evaluate(() => {
-    const vw = window.innerWidth;
-    const name = (el: Element) => {
-      const id = el.id ? `#${el.id}` : '';
-      const test = el.getAttribute('data-testid') ? `[data-testid=${el.getAttribute('data-testid')}]` : '';
-      const cls = typeof el.className === 'string' && el.className ? '.' + el.className.trim().split(/\s+/).join('.') : '';
-      return `${el.tagName.toLowerCase()}${id}${test}${cls}`;
-    };
-    const offenders: string[] = [];
-    for (const el of document.querySelectorAll('body *')) {
-      // Code blocks scroll inside their own box by design; screen-reader
-      // text is clipped to a pixel.
-      if (el.closest('pre, .sr-only')) continue;
-      const r = el.getBoundingClientRect();
-      if (r.width === 0 || r.height === 0) continue;
-      if (!el.checkVisibility({ visibilityProperty: true, opacityProperty: false })) continue;
-      if (r.right > vw + 1 || r.left < -1) {
-        const parent = el.parentElement ? name(el.parentElement) + ' > ' : '';
-        offenders.push(`${parent}${name(el)} [${Math.round(r.left)}, ${Math.round(r.right)}]`);
-      }
-    }
-    const se = document.scrollingElement!;
-    return { scrollWidth: se.scrollWidth, clientWidth: se.clientWidth, innerWidth: vw, offenders: offenders.slice(0, 20) };
-  });
-}
-
-/** What reaches past the window on this page, in words (empty: nothing). */
-async function overflowProblems(page: Page, where: string): Promise<string[]> {
-  const o = await measureOverflow(page);
-  const problems = o.offenders.map((e) => `${where}: ${e}`);
-  if (o.scrollWidth > o.clientWidth) problems.push(`${where}: scrolls sideways (${o.scrollWidth} > ${o.clientWidth})`);
-  return problems;
-}
-
 describe.skipIf(missing !== null)('Narrow windows', () => {
   const suite = setupSuite('narrow');
   let sessionId = '';
@@ -80,16 +37,7 @@ describe.skipIf(missing !== null)('Narrow windows', () => {
   let relay: <T>(route: string, body: unknown) => Promise<T>;
   let personId = '';
 
-  async function apiJson<T>(method: string, route: string, body?: unknown): Promise<T> {
-    const res = await suite.perch.api(method, route, body);
-    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  }
-
-  const eventually = <T>(what: string, check: () => Promise<T | undefined>): Promise<T> =>
-    waitFor(what, check, [], WAIT).catch((e: unknown) => {
-      throw new Error(`${e instanceof Error ? e.message : String(e)}\n${suite.perch.logs()}`);
-    });
+  const { apiJson, eventually } = suite;
 
   // Data on every page, made through the API as the agent and the CLI do.
   beforeAll(async () => {

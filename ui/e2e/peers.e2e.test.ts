@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { RESULTS_DIR, waitFor } from './harness';
-import { setupSuite, skipReason, WAIT } from './suite';
+import { setupSuite, skipReason } from './suite';
 
 const missing = skipReason();
 
@@ -34,11 +34,7 @@ interface RelayMessage {
 describe.skipIf(missing !== null)('Peers and Inbox', () => {
   const suite = setupSuite('peers');
 
-  async function apiJson<T>(method: string, route: string, body?: unknown): Promise<T> {
-    const res = await suite.perch.api(method, route, body);
-    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  }
+  const { apiJson, eventually } = suite;
 
   /** The Agent Relay API of the embedded relay, as an outside agent calls it. */
   async function relayJson<T>(relayUrl: string, method: string, route: string, body?: unknown): Promise<T> {
@@ -52,11 +48,6 @@ describe.skipIf(missing !== null)('Peers and Inbox', () => {
   }
 
   /** The server works asynchronously: wait (bounded) until `check` holds. */
-  const eventually = <T>(what: string, check: () => Promise<T | undefined>): Promise<T> =>
-    waitFor(what, check, [], WAIT).catch((e: unknown) => {
-      throw new Error(`${e instanceof Error ? e.message : String(e)}\n${suite.perch.logs()}`);
-    });
-
   /** Messages that reach `agent` on the relay (a bare array; tolerate a wrapper). */
   async function relayMessagesFor(relayUrl: string, agent: string): Promise<RelayMessage[]> {
     const res = await relayJson<RelayMessage[] | { messages: RelayMessage[] }>(

@@ -27,11 +27,7 @@ interface PlanJson {
 describe.skipIf(missing !== null)('Planner', () => {
   const suite = setupSuite('planner');
 
-  async function apiJson<T>(method: string, route: string, body?: unknown): Promise<T> {
-    const res = await suite.perch.api(method, route, body);
-    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  }
+  const { apiJson } = suite;
 
   const byPosition = (p: PlanJson) => p.items.slice().sort((a, b) => a.position - b.position);
 

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { RESULTS_DIR, waitFor } from './harness';
-import { setupSuite, skipReason, WAIT } from './suite';
+import { setupSuite, skipReason } from './suite';
 
 const missing = skipReason();
 
@@ -38,16 +38,7 @@ declare global {
 describe.skipIf(missing !== null)('Polish', () => {
   const suite = setupSuite('polish');
 
-  async function apiJson<T>(method: string, route: string, body?: unknown): Promise<T> {
-    const res = await suite.perch.api(method, route, body);
-    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  }
-
-  const eventually = <T>(what: string, check: () => Promise<T | undefined>): Promise<T> =>
-    waitFor(what, check, [], WAIT).catch((e: unknown) => {
-      throw new Error(`${e instanceof Error ? e.message : String(e)}\n${suite.perch.logs()}`);
-    });
+  const { apiJson, eventually } = suite;
 
   /** A page in ZONE whose browser notifications are recorded, not shown:
    *  `__notes` (shown), `__asked` (permission requests), and `__hidden`

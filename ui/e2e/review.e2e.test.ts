@@ -15,6 +15,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import os from 'node:os';
 import path from 'node:path';
 import { RESULTS_DIR, waitFor, type Perch } from './harness';
+import { overflowProblems } from './layout';
 import { setupSuite, skipReason, WAIT } from './suite';
 
 const missing = skipReason();
@@ -22,26 +23,6 @@ const missing = skipReason();
 const patch = (body: string) => `apply_patch <<'EOF'\n*** Begin Patch\n${body}*** End Patch\nEOF\n`;
 const LINES = Array.from({ length: 20 }, (_, i) => `line ${i + 1}`);
 const ORIGINAL = LINES.join('\n') + '\n';
-
-/** How far the page reaches past the window (see narrow.e2e.test.ts). */
-function overflow(page: Page): Promise<{ scrollWidth: number; clientWidth: number; offenders: string[] }> {
-  return page.evaluate(() => {
-    const vw = window.innerWidth;
-    const offenders: string[] = [];
-    for (const el of document.querySelectorAll('body *')) {
-      if (el.closest('pre, .sr-only')) continue;
-      const r = el.getBoundingClientRect();
-      if (r.width === 0 || r.height === 0) continue;
-      if (!el.checkVisibility({ visibilityProperty: true, opacityProperty: false })) continue;
-      if (r.right > vw + 1 || r.left < -1) {
-        const cls = typeof el.className === 'string' ? el.className : '';
-        offenders.push(`${el.tagName.toLowerCase()}.${cls} [${Math.round(r.left)}, ${Math.round(r.right)}]`);
-      }
-    }
-    const se = document.scrollingElement!;
-    return { scrollWidth: se.scrollWidth, clientWidth: se.clientWidth, offenders: offenders.slice(0, 20) };
-  });
-}
 
 describe.skipIf(missing !== null)('Review changes', () => {
   // The "editor": a script that writes down what it was asked to open.
@@ -204,9 +185,7 @@ describe.skipIf(missing !== null)('Review changes', () => {
     await pane.getByTestId('review-file').first().waitFor();
     const box = await pane.boundingBox();
     expect(box && [Math.round(box.x), Math.round(box.width)]).toEqual([0, 420]);
-    const o = await overflow(page);
-    expect(o.offenders).toEqual([]);
-    expect(o.scrollWidth).toBeLessThanOrEqual(o.clientWidth);
+    expect(await overflowProblems(page, 'the review pane at 420 px')).toEqual([]);
     await page.screenshot({ path: path.join(RESULTS_DIR, 'review-pane-420.png') });
     await page.keyboard.press('Escape');
     await pane.waitFor({ state: 'detached' });

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { missingBinaries, RESULTS_DIR, startPerch, UI_DIR, type Perch, type PerchOptions } from './harness';
+import { missingBinaries, RESULTS_DIR, startPerch, UI_DIR, waitFor, type Perch, type PerchOptions } from './harness';
 
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const ARGS = [
@@ -44,6 +44,11 @@ export interface Suite {
   /** Signs in and starts a session (Ctrl+N, at any width); resolves when
    *  its message box is shown. */
   startSession(page: Page): Promise<void>;
+  /** Calls the API with the token; throws with the status and body unless it succeeded. */
+  apiJson<T>(method: string, route: string, body?: unknown): Promise<T>;
+  /** Waits (up to WAIT) until `check` answers something; a timeout says
+   *  what was awaited and carries Perch's logs. */
+  eventually<T>(what: string, check: () => Promise<T | undefined>): Promise<T>;
 }
 
 /** Registers the hooks that start and stop Perch and the browser; call it
@@ -101,6 +106,15 @@ export function setupSuite(name: string, options: Omit<PerchOptions, 'name'> = {
       await page.waitForURL((u) => u.toString() !== before && /^#\/chat\/.+/.test(u.hash));
       await page.locator('#composer-input').waitFor();
     },
+    apiJson: async <T>(method: string, route: string, body?: unknown): Promise<T> => {
+      const res = await suite.perch.api(method, route, body);
+      if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
+      return (await res.json()) as T;
+    },
+    eventually: <T>(what: string, check: () => Promise<T | undefined>): Promise<T> =>
+      waitFor(what, check, [], WAIT).catch((e: unknown) => {
+        throw new Error(`${e instanceof Error ? e.message : String(e)}\n${suite.perch.logs()}`);
+      }),
   };
   return suite;
 }

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { RESULTS_DIR, waitFor } from './harness';
-import { setupSuite, skipReason, WAIT } from './suite';
+import { setupSuite, skipReason } from './suite';
 
 const missing = skipReason();
 
@@ -21,16 +21,7 @@ interface UsageJson {
 describe.skipIf(missing !== null)('Account usage', () => {
   const suite = setupSuite('usage', { provider: false });
 
-  async function apiJson<T>(method: string, route: string, body?: unknown): Promise<T> {
-    const res = await suite.perch.api(method, route, body);
-    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  }
-
-  const eventually = <T>(what: string, check: () => Promise<T | undefined>): Promise<T> =>
-    waitFor(what, check, [], WAIT).catch((e: unknown) => {
-      throw new Error(`${e instanceof Error ? e.message : String(e)}\n${suite.perch.logs()}`);
-    });
+  const { apiJson, eventually } = suite;
 
   it('says why an API-key account has no figures', async () => {
     await apiJson('POST', '/api/account/login', { type: 'apiKey', apiKey: 'sk-e2e-not-a-real-key' });

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { RESULTS_DIR, waitFor } from './harness';
-import { setupSuite, skipReason, WAIT } from './suite';
+import { setupSuite, skipReason } from './suite';
 
 const missing = skipReason();
 
@@ -34,16 +34,7 @@ interface RunJson {
 describe.skipIf(missing !== null)('Wakeups', () => {
   const suite = setupSuite('wakeups');
 
-  async function apiJson<T>(method: string, route: string, body?: unknown): Promise<T> {
-    const res = await suite.perch.api(method, route, body);
-    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  }
-
-  const eventually = <T>(what: string, check: () => Promise<T | undefined>): Promise<T> =>
-    waitFor(what, check, [], WAIT).catch((e: unknown) => {
-      throw new Error(`${e instanceof Error ? e.message : String(e)}\n${suite.perch.logs()}`);
-    });
+  const { apiJson, eventually } = suite;
 
   it('creates a wakeup "in 2s" for a new session and shows its run live until it completes', async () => {
     // Tall, so that the screenshot shows the whole page.
