@@ -21,15 +21,19 @@ pub enum TrayState {
     /// Peer messages the person has not read.
     Unread,
     Offline,
+    /// Codex is stopped while idle (`[codex] sleep_after`); it starts again
+    /// when something needs it.
+    Asleep,
 }
 
 impl TrayState {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 6] = [
         Self::Idle,
         Self::Working,
         Self::NeedsApproval,
         Self::Unread,
         Self::Offline,
+        Self::Asleep,
     ];
 
     fn png(self) -> &'static [u8] {
@@ -39,6 +43,7 @@ impl TrayState {
             Self::NeedsApproval => include_bytes!("../../icons/tray-approval.png"),
             Self::Unread => include_bytes!("../../icons/tray-unread.png"),
             Self::Offline => include_bytes!("../../icons/tray-offline.png"),
+            Self::Asleep => include_bytes!("../../icons/tray-asleep.png"),
         }
     }
 }
@@ -109,6 +114,15 @@ pub fn model(status: &Status, checks: TrayChecks, unread: usize) -> TrayModel {
             format!("Codex is not running{}", detail(&status.codex.detail)),
         ),
         CodexState::Starting => (TrayState::Offline, "Codex is starting".to_string()),
+        // Nothing runs or waits while it sleeps; unread messages still show.
+        CodexState::Asleep if unread > 0 => (
+            TrayState::Unread,
+            format!("{unread} unread message{}", plural(unread)),
+        ),
+        CodexState::Asleep => (
+            TrayState::Asleep,
+            "Idle (Codex asleep to save memory)".to_string(),
+        ),
         CodexState::Restarting => (
             TrayState::Offline,
             format!("Codex is restarting{}", detail(&status.codex.detail)),
@@ -578,6 +592,13 @@ mod tests {
                 0,
                 TrayState::Offline,
                 "Codex is starting",
+            ),
+            (
+                CodexState::Asleep,
+                0,
+                0,
+                TrayState::Asleep,
+                "Idle (Codex asleep to save memory)",
             ),
         ];
         for (health, running, pending, state, text) in cases {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { durationWords, formatTime, fullTime, relativeTime, relativeWhen, shortDate, shortDateTime, shortDateTimeSeconds, contextPercent } from '../src/lib/format';
+import { codexTone, contextPercent, durationWords, formatTime, fullTime, relativeTime, relativeWhen, shortDate, shortDateTime, shortDateTimeSeconds } from '../src/lib/format';
 
 describe('times and durations', () => {
   it('writes short local date-times, with the year only when it differs', () => {
@@ -53,5 +53,16 @@ describe('contextPercent', () => {
     expect(contextPercent({ ...u, lastTurnTokens: 250 })).toBe(25);
     expect(contextPercent({ ...u, lastTurnTokens: 5000 })).toBe(100);
     expect(contextPercent({ ...u, contextWindow: null })).toBeNull();
+  });
+});
+
+describe('codexTone', () => {
+  it('counts asleep as well: Codex was stopped on purpose and starts when needed', () => {
+    expect(codexTone('ready')).toBe('ok');
+    expect(codexTone('asleep')).toBe('ok');
+    expect(codexTone('starting')).toBe('warn');
+    expect(codexTone('restarting')).toBe('warn');
+    expect(codexTone('failed')).toBe('err');
+    expect(codexTone('stopped')).toBe('err');
   });
 });

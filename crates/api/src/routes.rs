@@ -301,7 +301,8 @@ pub async fn compact_session(
     accepted(Compacting {})
 }
 
-/// The session's turns and their items, oldest first.
+/// The session's turns and their items, oldest first. Opening a session
+/// wakes a sleeping Codex: a message is likely to follow.
 #[utoipa::path(get, path = "/api/sessions/{id}/history", tag = "sessions",
     params(("id" = String, Path, description = "The session id")),
     responses((status = 200, body = List<HistoryTurn>), ById, CodexCall, Protected))]
@@ -309,6 +310,7 @@ pub async fn history(
     State(rt): State<Arc<Runtime>>,
     Path(id): Path<String>,
 ) -> Reply<List<HistoryTurn>> {
+    rt.wake_codex_soon();
     ok(List::of(rt.history(&id).await?))
 }
 

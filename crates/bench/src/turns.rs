@@ -16,6 +16,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+/// `/api/events`, each event as JSON.
+type EventStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = Value> + Send>>;
+
 pub(crate) struct Server {
     pub(crate) child: tokio::process::Child,
     url: String,
@@ -28,7 +31,20 @@ impl Server {
         env: &CodexEnv,
         model: &ScriptedModel,
     ) -> Result<(Self, Duration, Duration), BenchError> {
-        let config = env.perch_config(&model.base_url(), "open");
+        Self::start_with(env, model, "").await
+    }
+
+    /// As [`Server::start`], with `codex_keys` added to its `[codex]` section.
+    async fn start_with(
+        env: &CodexEnv,
+        model: &ScriptedModel,
+        codex_keys: &str,
+    ) -> Result<(Self, Duration, Duration), BenchError> {
+        let config = env.perch_config(&model.base_url(), "open").replacen(
+            "[codex]\n",
+            &format!("[codex]\n{codex_keys}"),
+            1,
+        );
         std::fs::write(env.data().join("config.toml"), config).map_err(err)?;
         let exe = crate::perch_bin()?;
         // Built before the clock starts: a client loads the system's TLS
@@ -109,9 +125,33 @@ impl Server {
         r.json().await.map_err(err)
     }
 
-    async fn events(
+    /// Sends `text` and times the answer's first delta on `events` (in ms;
+    /// `None` when the turn ended without one); returns once it ended.
+    async fn first_delta(
         &self,
-    ) -> Result<std::pin::Pin<Box<dyn futures_util::Stream<Item = Value> + Send>>, BenchError> {
+        session_id: &str,
+        text: &str,
+        events: &mut EventStream,
+    ) -> Result<Option<f64>, BenchError> {
+        let sent = Instant::now();
+        self.post(
+            &format!("/api/sessions/{session_id}/messages"),
+            json!({ "text": text }),
+        )
+        .await?;
+        let mut first = None;
+        while let Some(event) = events.next().await {
+            if first.is_none() && event["type"] == "item.delta" && event["kind"] == "agentMessage" {
+                first = Some(ms(sent.elapsed()));
+            }
+            if event["type"] == "turn.completed" {
+                break;
+            }
+        }
+        Ok(first)
+    }
+
+    async fn events(&self) -> Result<EventStream, BenchError> {
         use eventsource_stream::Eventsource;
         let r = self
             .http
@@ -177,23 +217,7 @@ pub async fn run(prompts: usize, clients: usize) -> Result<(), BenchError> {
         straight.extend(direct.first_delta().await?);
         model.enqueue(Script::chunks(&["first ", "delta"], 0));
         let mut events = server.events().await?;
-        let sent = Instant::now();
-        server
-            .post(
-                &format!("/api/sessions/{session_id}/messages"),
-                json!({"text": "hi"}),
-            )
-            .await?;
-        let mut first = None;
-        while let Some(event) = events.next().await {
-            if first.is_none() && event["type"] == "item.delta" && event["kind"] == "agentMessage" {
-                first = Some(sent.elapsed());
-            }
-            if event["type"] == "turn.completed" {
-                break;
-            }
-        }
-        through_perch.extend(first.map(ms));
+        through_perch.extend(server.first_delta(&session_id, "hi", &mut events).await?);
     }
 
     // 3. Idle cost, after the turns, with the Codex child reported apart.
@@ -289,6 +313,60 @@ pub async fn run(prompts: usize, clients: usize) -> Result<(), BenchError> {
     println!(
         "added by Perch (p50 difference): {:.1} ms",
         perch_p50 - direct_p50
+    );
+    wake(&model, perch_p50).await
+}
+
+/// Codex asleep (`[codex] sleep_after`): the footprint after the idle
+/// period, and what waking adds to the first prompt, beside the native
+/// Codex binary's own cold start (spawn → `initialize` → a thread) measured
+/// in the same run.
+async fn wake(model: &ScriptedModel, awake_p50: f64) -> Result<(), BenchError> {
+    const WAKES: usize = 5;
+    let mut cold = Vec::new();
+    for _ in 0..WAKES {
+        let started = Instant::now();
+        let direct = Direct::start(model).await?;
+        cold.push(ms(started.elapsed()));
+        direct.connection.shutdown(Duration::from_secs(2)).await;
+    }
+    let env = CodexEnv::new().map_err(err)?;
+    let (mut server, _, _) = Server::start_with(&env, model, "sleep_after = \"1s\"\n").await?;
+    let session = server.post("/api/sessions", json!({})).await?;
+    let session_id = session["id"].as_str().unwrap_or_default().to_string();
+    let mut woken = Vec::new();
+    let mut footprint = None;
+    for _ in 0..WAKES {
+        let mut events = server.events().await?;
+        // Asleep (also after the first turn below: sleep_after is 1 s).
+        if server.get("/api/status").await?["codex"]["state"] != "asleep" {
+            while let Some(event) = events.next().await {
+                if event["type"] == "codex.state" && event["state"] == "asleep" {
+                    break;
+                }
+            }
+        }
+        footprint = proc_usage(server.child.id().unwrap_or(0)).map(|u| u.0);
+        model.enqueue(Script::chunks(&["first ", "delta"], 0));
+        woken.extend(
+            server
+                .first_delta(&session_id, "wake up", &mut events)
+                .await?,
+        );
+    }
+    let _ = server.child.kill().await;
+    let cold_p50 = percentile(&mut cold, 50.0);
+    let woken_p50 = percentile(&mut woken, 50.0);
+    println!(
+        "idle footprint with Codex asleep: perch serve RSS {} (the Codex child stopped)",
+        footprint.map_or("n/a".into(), |kb| format!("{:.1} MB", kb as f64 / 1024.0))
+    );
+    println!("native Codex cold start (spawn → initialize → thread/start): p50 {cold_p50:.1} ms ({WAKES} runs)");
+    println!(
+        "prompt to first delta with Codex asleep: p50 {woken_p50:.1} ms, p99 {:.1} ms ({WAKES} wakes); \
+         added by waking (p50, against awake): {:.1} ms",
+        percentile(&mut woken, 99.0),
+        woken_p50 - awake_p50
     );
     Ok(())
 }

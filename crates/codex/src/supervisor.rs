@@ -64,6 +64,9 @@ pub enum HealthState {
     Restarting,
     Failed,
     Stopped,
+    /// Stopped on purpose while idle ([`Supervisor::sleep`]); the next
+    /// [`Supervisor::wake`] starts a child again.
+    Asleep,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -101,6 +104,10 @@ struct Inner {
     spawn: Mutex<SpawnOptions>,
     /// The running child is being replaced on purpose: not a failure.
     replacing: std::sync::atomic::AtomicBool,
+    /// The running child is being stopped to sleep: not a failure.
+    falling_asleep: std::sync::atomic::AtomicBool,
+    /// Stay without a child until woken.
+    asleep: watch::Sender<bool>,
     /// Children started so far; kept across a revived run loop so
     /// generations never repeat.
     generation: std::sync::atomic::AtomicU64,
@@ -129,6 +136,8 @@ impl Supervisor {
         let inner = Arc::new(Inner {
             spawn: Mutex::new(config.spawn.clone()),
             replacing: std::sync::atomic::AtomicBool::new(false),
+            falling_asleep: std::sync::atomic::AtomicBool::new(false),
+            asleep: watch::channel(false).0,
             generation: std::sync::atomic::AtomicU64::new(0),
             config,
             current: Mutex::new(None),
@@ -172,6 +181,33 @@ impl Supervisor {
 
     pub fn health(&self) -> Health {
         self.inner.health.borrow().clone()
+    }
+
+    /// Stops the child to save its memory while nothing needs it (SIGTERM,
+    /// SIGKILL after `grace`); health becomes `asleep` and no child starts
+    /// until [`Supervisor::wake`]. Its end is not a failure.
+    pub async fn sleep(&self, grace: Duration) {
+        // Taken at once: no request goes to the child that is stopping.
+        let current = self.inner.current.lock_unpoisoned().take();
+        let Some((_, connection)) = current else {
+            return;
+        };
+        self.inner.asleep.send_replace(true);
+        self.inner
+            .falling_asleep
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        connection.shutdown(grace).await;
+    }
+
+    /// Starts a child again after [`Supervisor::sleep`] (at once, or as
+    /// soon as the sleeping one has exited); nothing when awake.
+    pub fn wake(&self) {
+        self.inner.asleep.send_replace(false);
+    }
+
+    /// Asleep, or falling asleep: the next request must [`Supervisor::wake`] it.
+    pub fn is_asleep(&self) -> bool {
+        *self.inner.asleep.borrow()
     }
 
     pub fn watch_health(&self) -> watch::Receiver<Health> {
@@ -385,6 +421,30 @@ impl Inner {
             };
             if self.stopping() {
                 break;
+            }
+            if self
+                .falling_asleep
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+            {
+                tracing::info!("the Codex app-server sleeps until something needs it");
+                self.publish_health(|h| {
+                    h.state = HealthState::Asleep;
+                    h.detail = None;
+                    h.pid = None;
+                })
+                .await;
+                failures = 0;
+                let mut asleep = self.asleep.subscribe();
+                let mut shutdown = self.shutdown.subscribe();
+                tokio::select! {
+                    _ = asleep.wait_for(|asleep| !*asleep) => {}
+                    _ = shutdown.wait_for(|stop| *stop) => {}
+                }
+                if !self.stopping() {
+                    self.publish_health(|h| h.state = HealthState::Starting)
+                        .await;
+                }
+                continue;
             }
             if self
                 .replacing

@@ -81,7 +81,7 @@ pub struct Revert {
     /// the whole file without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "number")]
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 4294967295_u64)]
     pub hunk: Option<u32>,
 }
 
@@ -95,7 +95,7 @@ pub struct OpenFile {
     /// The line to show (1-based), where the editor command takes one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "number")]
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 4294967295_u64)]
     pub line: Option<u32>,
 }
 

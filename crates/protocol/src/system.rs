@@ -17,6 +17,9 @@ pub enum CodexState {
     Restarting,
     Failed,
     Stopped,
+    /// Stopped on purpose while idle (`[codex] sleep_after`): anything that
+    /// needs Codex starts it again.
+    Asleep,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]

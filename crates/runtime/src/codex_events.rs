@@ -72,6 +72,7 @@ impl Runtime {
     }
 
     fn on_notification(&self, notification: ServerNotification) {
+        self.codex_used();
         // Progress resets the stall watch and the unreachable watch; Codex's
         // retries and warnings are not progress (a turn that only retries
         // must be said stalled, and ended once the model stays unreachable).
@@ -212,6 +213,7 @@ impl Runtime {
             ServerNotification::ServerRequestResolved(_)
             | ServerNotification::ThreadNameUpdated(_) => {}
             ServerNotification::Other { method, params } if method == "account/login/completed" => {
+                self.lock().signing_in = false;
                 publish(EventKind::LoginCompleted {
                     login_id: params["loginId"].as_str().map(String::from),
                     success: params["success"].as_bool().unwrap_or(false),
@@ -659,7 +661,10 @@ impl Runtime {
                 return;
             }
             let loaded: Vec<String> = state.loaded.drain().collect();
-            state.to_resume.extend(loaded);
+            // Put to sleep: its threads are resumed when next used.
+            if !state.sleeping {
+                state.to_resume.extend(loaded);
+            }
             state.compacting.clear();
             let ids: Vec<String> = state
                 .pending

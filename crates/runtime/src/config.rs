@@ -314,6 +314,50 @@ pub struct CodexConfig {
     pub approval_timeout_secs: u64,
     pub approval_timeout_decision: Decision,
     pub request_timeout_secs: u64,
+    /// After this long with no turn running, no approval pending and no
+    /// request, Perch stops the Codex child; anything that needs it starts
+    /// it again.
+    pub sleep_after: SleepAfter,
+}
+
+/// How long Codex may idle before it sleeps: a duration (`"15m"`,
+/// `"90s"`), or `"off"` (never).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SleepAfter(pub Option<std::time::Duration>);
+
+impl Default for SleepAfter {
+    fn default() -> Self {
+        Self(Some(std::time::Duration::from_secs(15 * 60)))
+    }
+}
+
+impl Serialize for SleepAfter {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = match self.0.map(|d| d.as_secs()) {
+            None => "off".to_string(),
+            Some(s) if s % 3600 == 0 => format!("{}h", s / 3600),
+            Some(s) if s % 60 == 0 => format!("{}m", s / 60),
+            Some(s) => format!("{s}s"),
+        };
+        serializer.serialize_str(&text)
+    }
+}
+
+impl<'de> Deserialize<'de> for SleepAfter {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if matches!(text.trim(), "off" | "never") {
+            return Ok(Self(None));
+        }
+        stdx::parse_duration_ms(&text)
+            .filter(|ms| *ms >= 1000)
+            .map(|ms| Self(Some(std::time::Duration::from_millis(ms as u64))))
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "sleep_after {text:?} is not a duration like \"15m\" or \"90s\" (at least 1s), or \"off\""
+                ))
+            })
+    }
 }
 
 impl Default for CodexConfig {
@@ -330,6 +374,7 @@ impl Default for CodexConfig {
             approval_timeout_secs: 900,
             approval_timeout_decision: Decision::Decline,
             request_timeout_secs: 60,
+            sleep_after: SleepAfter::default(),
         }
     }
 }

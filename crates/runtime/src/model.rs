@@ -32,6 +32,7 @@ pub fn codex_state(state: HealthState) -> CodexState {
         HealthState::Restarting => CodexState::Restarting,
         HealthState::Failed => CodexState::Failed,
         HealthState::Stopped => CodexState::Stopped,
+        HealthState::Asleep => CodexState::Asleep,
     }
 }
 

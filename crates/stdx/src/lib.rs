@@ -120,6 +120,36 @@ impl<T> RwLockExt<T> for RwLock<T> {
     }
 }
 
+/// `90s`, `10m`, `2h`, `1d`, `1w`, `1h30m`, or a bare number of seconds, in
+/// milliseconds; `None` for anything else (zero and overflow included).
+pub fn parse_duration_ms(text: &str) -> Option<i64> {
+    let text = text.trim().to_lowercase();
+    if let Ok(secs) = text.parse::<i64>() {
+        return secs.checked_mul(1000).filter(|ms| *ms > 0);
+    }
+    let mut total: i64 = 0;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit: i64 = match c {
+            's' => 1_000,
+            'm' => 60_000,
+            'h' => 3_600_000,
+            'd' => 86_400_000,
+            'w' => 7 * 86_400_000,
+            ' ' if number.is_empty() => continue,
+            _ => return None,
+        };
+        let n: i64 = number.parse().ok()?;
+        total = n.checked_mul(unit)?.checked_add(total)?;
+        number.clear();
+    }
+    (number.is_empty() && total > 0).then_some(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +167,17 @@ mod tests {
             sha256_hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration_ms("90s"), Some(90_000));
+        assert_eq!(parse_duration_ms("1h30m"), Some(5_400_000));
+        assert_eq!(parse_duration_ms(" 15M "), Some(900_000));
+        assert_eq!(parse_duration_ms("2"), Some(2_000));
+        for bad in ["", "0", "-5", "5x", "m", "1h30", "99999999999999999999d"] {
+            assert_eq!(parse_duration_ms(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -214,3 +214,10 @@ export function formatTime(ms: number, style: TimeStyle, now = Date.now()): stri
       return shortDateTime(ms, now);
   }
 }
+
+/** The colour of Codex's state: ready and asleep are well (asleep: stopped
+ *  on purpose while idle, started again when needed). */
+export function codexTone(state: string): 'ok' | 'warn' | 'err' {
+  if (state === 'ready' || state === 'asleep') return 'ok';
+  return state === 'failed' || state === 'stopped' ? 'err' : 'warn';
+}

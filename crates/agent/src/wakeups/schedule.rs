@@ -27,45 +27,12 @@ pub const MIN_EVERY_MS: i64 = 10_000;
 
 /// `90s`, `10m`, `2h`, `1d`, `1h30m`, or a bare number of seconds.
 pub fn parse_duration_ms(text: &str) -> Result<i64> {
-    let text = text.trim().to_lowercase();
-    let invalid = || {
+    stdx::parse_duration_ms(text).ok_or_else(|| {
         Error::Invalid(format!(
-            "{text:?} is not a duration like 90s, 10m, 2h, 1d or 1h30m"
+            "{:?} is not a duration like 90s, 10m, 2h, 1d or 1h30m",
+            text.trim().to_lowercase()
         ))
-    };
-    if let Ok(secs) = text.parse::<i64>() {
-        return secs
-            .checked_mul(1000)
-            .filter(|ms| *ms > 0)
-            .ok_or_else(invalid);
-    }
-    let mut total: i64 = 0;
-    let mut number = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit: i64 = match c {
-            's' => 1_000,
-            'm' => 60_000,
-            'h' => 3_600_000,
-            'd' => 86_400_000,
-            'w' => 7 * 86_400_000,
-            ' ' if number.is_empty() => continue,
-            _ => return Err(invalid()),
-        };
-        let n: i64 = number.parse().map_err(|_| invalid())?;
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| v.checked_add(total))
-            .ok_or_else(invalid)?;
-        number.clear();
-    }
-    if !number.is_empty() || total <= 0 {
-        return Err(invalid());
-    }
-    Ok(total)
+    })
 }
 
 /// Milliseconds, or an RFC 3339 time (`2026-11-22T09:00:00+01:00`).

@@ -6,6 +6,12 @@ use perch_protocol::account::{AccountState, Credits, Login, LoginStarted, Usage,
 impl Runtime {
     /// Whom Codex is signed in as, read from Codex now (and kept).
     pub async fn account(&self) -> Result<AccountState> {
+        // Asleep, Codex is not woken to be asked what Perch already knows.
+        if self.is_codex_asleep() {
+            if let Some(known) = self.known_account() {
+                return Ok(known);
+            }
+        }
         let read = self
             .codex::<AccountRead>(&AccountReadParams {
                 refresh_token: false,
@@ -72,7 +78,10 @@ impl Runtime {
             Login::ApiKey { api_key } => LoginParams::ApiKey { api_key },
             Login::ChatgptDeviceCode => LoginParams::ChatgptDeviceCode,
         };
+        let browser_sign_in = matches!(params, LoginParams::ChatgptDeviceCode);
         let started = self.codex::<AccountLoginStart>(&params).await?;
+        // Codex waits for the person in the browser: it must not sleep meanwhile.
+        self.lock().signing_in = browser_sign_in;
         self.refresh_account_later();
         Ok(crate::model::login_started_of(started))
     }
@@ -90,9 +99,15 @@ impl Runtime {
         self.account().await
     }
 
+    /// The models Codex offers; while Codex sleeps, the list last read.
     pub async fn models(&self) -> Result<Vec<ModelInfo>> {
+        if self.is_codex_asleep() {
+            if let Some(known) = self.models.lock_unpoisoned().clone() {
+                return Ok(known);
+            }
+        }
         let page = self.codex::<ModelList>(&ModelListParams::default()).await?;
-        Ok(page
+        let models: Vec<ModelInfo> = page
             .data
             .into_iter()
             .filter(|m| !m.hidden)
@@ -107,7 +122,9 @@ impl Runtime {
                 default_effort: m.default_reasoning_effort,
                 is_default: m.is_default,
             })
-            .collect())
+            .collect();
+        *self.models.lock_unpoisoned() = Some(models.clone());
+        Ok(models)
     }
 }
 
@@ -117,6 +134,19 @@ impl Runtime {
     pub async fn usage(&self) -> Result<Usage> {
         if let Some(known) = self.usage.lock_unpoisoned().clone() {
             return Ok(known);
+        }
+        if self.is_codex_asleep() {
+            return Ok(Usage {
+                primary: None,
+                secondary: None,
+                plan_type: None,
+                credits: None,
+                limit_reached: false,
+                unavailable: Some(
+                    "Codex is asleep while idle; the figures come with its next turn".into(),
+                ),
+                updated_at: now_ms(),
+            });
         }
         self.read_usage().await
     }

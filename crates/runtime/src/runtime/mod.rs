@@ -11,6 +11,7 @@ mod attachments;
 mod projects;
 mod review;
 mod sessions;
+mod sleep;
 mod turns;
 
 use crate::config::Config;
@@ -138,6 +139,15 @@ pub struct Runtime {
     pub(crate) account: Mutex<Option<perch_protocol::account::AccountState>>,
     /// The plan's rate-limit usage as Codex last reported it (`account.rs`).
     pub(crate) usage: Mutex<Option<perch_protocol::account::Usage>>,
+    /// The model list as last read, answered while Codex sleeps.
+    pub(crate) models: Mutex<Option<Vec<ModelInfo>>>,
+    /// When Codex was last asked or heard from (`sleep.rs`).
+    pub(crate) last_codex_use: Mutex<Instant>,
+    /// Held (read) by every request in flight; the sleeper takes it (write)
+    /// to stop a child no request is using.
+    pub(crate) codex_gate: tokio::sync::RwLock<()>,
+    /// Told when a request wakes a sleeping Codex.
+    pub(crate) codex_woken: Arc<tokio::sync::Notify>,
     /// For tasks the runtime spawns about itself (timeouts, resumes).
     pub(crate) me: Weak<Runtime>,
 }
@@ -169,6 +179,11 @@ pub(crate) struct State {
     pub unrecorded: Vec<UnrecordedTurn>,
     /// A task is retrying `unrecorded`.
     pub recording: bool,
+    /// Codex was put to sleep and not woken since (`sleep.rs`): its loaded
+    /// threads are resumed when next used, not all at once.
+    pub sleeping: bool,
+    /// A ChatGPT sign-in Codex runs is under way: Codex must not sleep.
+    pub signing_in: bool,
 }
 
 /// How a turn ended, not yet in the store.
@@ -279,6 +294,10 @@ impl Runtime {
             opener,
             logs_dir,
             usage: Mutex::new(None),
+            models: Mutex::new(None),
+            last_codex_use: Mutex::new(Instant::now()),
+            codex_gate: tokio::sync::RwLock::new(()),
+            codex_woken: Arc::new(tokio::sync::Notify::new()),
             observers: RwLock::new(Vec::new()),
             context: RwLock::new(None),
             store,
@@ -293,6 +312,7 @@ impl Runtime {
         });
         crate::codex_events::spawn_event_loop(Arc::downgrade(&runtime), events_rx);
         spawn_watchdog(Arc::downgrade(&runtime));
+        sleep::spawn_sleeper(Arc::downgrade(&runtime));
         Ok(runtime)
     }
 
@@ -439,26 +459,26 @@ impl Runtime {
         })
     }
 
-    /// A request to Codex. One that arrives while Codex is starting or
-    /// restarting waits for it (up to the request timeout) instead of failing.
+    /// A request to Codex. One that arrives while Codex is starting,
+    /// restarting or asleep (it is woken) waits for it (up to the request
+    /// timeout) instead of failing.
     pub(crate) async fn codex<M: Method>(&self, params: &M::Params) -> Result<M::Result> {
         let limit = Duration::from_secs(self.config().codex.request_timeout_secs.max(1));
         let mut launched = self.codex_launched.subscribe();
         let _ = tokio::time::timeout(limit, launched.wait_for(|launched| *launched)).await;
         let supervisor = self.supervisor()?;
+        let _in_flight = self.codex_gate.read().await;
+        self.codex_used();
+        self.wake_codex(&supervisor, M::NAME);
         if supervisor.connection().is_err() {
-            use perch_codex::HealthState::*;
-            let mut health = supervisor.watch_health();
-            let _ = tokio::time::timeout(
-                limit,
-                health.wait_for(|h| !matches!(h.state, Starting | Restarting)),
-            )
-            .await;
+            let _ = tokio::time::timeout(limit, connected(&supervisor)).await;
         }
-        supervisor
+        let answer = supervisor
             .request::<M>(params)
             .await
-            .map_err(Error::from_codex)
+            .map_err(Error::from_codex);
+        self.codex_used();
+        answer
     }
 
     /// Waits until Codex is ready (or failed), for at most `timeout`.
@@ -473,7 +493,7 @@ impl Runtime {
                 deadline,
                 health.wait_for(|h| {
                     use perch_codex::HealthState::*;
-                    matches!(h.state, Ready | Degraded | Failed | Stopped)
+                    matches!(h.state, Ready | Degraded | Failed | Stopped | Asleep)
                 }),
             )
             .await;
@@ -673,6 +693,22 @@ fn spawn_options(
 /// Marks turns stalled when no event arrived for `stall_timeout_secs`. It
 /// sleeps until the earliest deadline and is woken when a turn starts: no
 /// polling.
+/// Resolves once the supervisor has a live child, or has given up.
+async fn connected(supervisor: &Supervisor) {
+    use perch_codex::HealthState::*;
+    let mut health = supervisor.watch_health();
+    loop {
+        if supervisor.connection().is_ok()
+            || matches!(health.borrow_and_update().state, Failed | Stopped)
+        {
+            return;
+        }
+        if health.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 fn spawn_watchdog(runtime: Weak<Runtime>) {
     tokio::spawn(async move {
         loop {

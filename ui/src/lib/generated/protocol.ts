@@ -259,7 +259,7 @@ status: ChangeStatus | null,
  */
 limit: number | null, };
 
-export type CodexState = "starting" | "ready" | "degraded" | "restarting" | "failed" | "stopped";
+export type CodexState = "starting" | "ready" | "degraded" | "restarting" | "failed" | "stopped" | "asleep";
 
 export type CodexStatus = { state: CodexState, 
 /**
