@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The desktop benchmark (run through `tests/desktop/run bench`): cold start
-to the tray being registered with the StatusNotifierWatcher, and idle
+to the tray being registered with the StatusNotifierWatcher and to the API
+answering, and idle
 memory and CPU of the tray process, the window process and WebKit's
 processes, with the chat window open and after it is closed; the time
 from a peer's post to the relay to the `Notify` call on D-Bus; and for a
@@ -9,11 +10,13 @@ new user without a Codex login (issue 15), the time until the tray says
 
 Use the release binary for figures: PERCH_DESKTOP_BIN=target/release/perch-desktop.
 """
+import json
 import os
 import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from desktop import (TrayItem, WebDriver, World, binary, comm, http, keyring_lookup, notifications,  # noqa: E402
@@ -24,6 +27,18 @@ NOTIFY_LOG = os.environ["PERCH_TEST_NOTIFY_LOG"]
 PEER_MESSAGES = int(os.environ.get("PERCH_BENCH_PEER_MESSAGES", "50"))
 RUNS = int(os.environ.get("PERCH_BENCH_RUNS", "5"))
 SETTLE_S = float(os.environ.get("PERCH_BENCH_SETTLE", "10"))
+
+
+def api_answered(server_file):
+    """The monotonic time (ns) at which the API first answered /api/health,
+    or None while server.json is not written or the API does not answer."""
+    try:
+        with open(server_file) as f:
+            url = json.load(f)["url"]
+        with urllib.request.urlopen(url + "/api/health", timeout=1) as r:
+            return time.clock_gettime_ns(time.CLOCK_MONOTONIC) if r.status == 200 else None
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def registrations():
@@ -134,17 +149,24 @@ def main():
     world = World()
     try:
         print(f"binary: {binary('PERCH_DESKTOP_BIN', 'perch-desktop')}")
-        starts = []
+        starts, apis = [], []
         for _ in range(RUNS):
             seen = len(registrations())
+            server_file = os.path.join(world.data, "server.json")
+            if os.path.exists(server_file):
+                os.remove(server_file)
             launched = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
             app = world.start_desktop(hidden=True)
+            api = wait_until("the API", lambda: api_answered(server_file), timeout=60, interval=0.001)
+            apis.append((api - launched) / 1e6)
             wait_until("the tray", lambda: len(registrations()) > seen, timeout=60)
             starts.append((registrations()[-1] - launched) / 1e6)
             app.terminate()
             app.wait(30)
         print(f"cold start to tray registered ({RUNS} runs): median {statistics.median(starts):.0f} ms, "
               f"min {min(starts):.0f} ms, max {max(starts):.0f} ms")
+        print(f"cold start to API ready, GET /api/health answered ({RUNS} runs, polled every 1 ms): "
+              f"median {statistics.median(apis):.0f} ms, min {min(apis):.0f} ms, max {max(apis):.0f} ms")
 
         app = world.start_desktop(hidden=False)
         wait_until("the window", lambda: x_window(app.pid), timeout=60)
