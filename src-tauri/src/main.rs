@@ -54,6 +54,8 @@ struct Args {
 
 fn main() -> ExitCode {
     let launched = Instant::now();
+    // A few threads need no arena each (stdx::memory).
+    stdx::memory::limit_arenas(2);
     let args = Args::parse();
     // Read again with the config when the server starts; here for the data
     // dir and the log filter, which come first.

@@ -3,6 +3,7 @@
 //! the API accepts: serde alone would also take an array for an object, or
 //! ignore what a schema forbids.
 
+use crate::document::ApiDocument;
 use crate::error::ApiError;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
@@ -11,16 +12,15 @@ use std::sync::{Arc, Mutex};
 use stdx::MutexExt;
 
 pub struct BodySchemas {
-    /// `{"components": {"schemas": …}}` of the document, for `$ref`s.
-    components: Value,
+    /// The OpenAPI document as served, for its schemas and their `$ref`s.
+    doc: Arc<ApiDocument>,
     compiled: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
 }
 
 impl BodySchemas {
-    /// `doc`: the OpenAPI document as served.
-    pub fn new(doc: &Value) -> Self {
+    pub fn new(doc: Arc<ApiDocument>) -> Self {
         Self {
-            components: json!({ "components": { "schemas": doc["components"]["schemas"] } }),
+            doc,
             compiled: Mutex::new(HashMap::new()),
         }
     }
@@ -48,7 +48,7 @@ impl BodySchemas {
         if let Some(validator) = self.compiled.lock_unpoisoned().get(name) {
             return Ok(validator.clone());
         }
-        let mut root = self.components.clone();
+        let mut root = self.doc.components().clone();
         root["$ref"] = json!(format!("#/components/schemas/{name}"));
         let validator = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft202012)

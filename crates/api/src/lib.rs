@@ -15,6 +15,7 @@ mod attachments;
 mod auth;
 mod body_schemas;
 mod changes;
+mod document;
 mod error;
 mod model_servers;
 pub mod openapi;
@@ -27,6 +28,7 @@ mod sse;
 
 pub use auth::Auth;
 pub use error::ApiError;
+pub use peer::{PeerLink, PeerLinkState};
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
@@ -47,11 +49,8 @@ pub struct ApiOptions {
     pub auth: Arc<Auth>,
     /// The built web UI; `None` serves a page that says how to build it.
     pub ui_dir: Option<PathBuf>,
-    /// Perch's agent on the peer network; `None` when it is off.
-    pub peer: Option<Arc<perch_peer::Peer>>,
-    /// Why it is off when that is not the person's choice (the relay's
-    /// port is taken), for `/api/peer` and the UI.
-    pub peer_off_reason: Option<String>,
+    /// Perch's agent on the peer network, or why it is off, once known.
+    pub peer: PeerLink,
     /// Memory, plans and wakeups.
     pub agent: Arc<perch_agent::AgentState>,
 }
@@ -85,10 +84,7 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
         .routes(routes!(peer::read))
         .routes(routes!(peer::pairs))
         .routes(routes!(peer::tasks))
-        .with_state(peer::PeerState {
-            peer: options.peer,
-            off_reason: options.peer_off_reason.map(Arc::from),
-        });
+        .with_state(peer::PeerState { link: options.peer });
 
     let agent_routes = OpenApiRouter::new()
         .routes(routes!(agent::list_memories, agent::add_memory))
@@ -178,15 +174,12 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
     let (_, self_path, openapi_route) = routes!(routes::openapi);
     let mut doc = doc;
     doc.paths.paths.extend(self_path.paths);
-    let doc = openapi::complete(doc);
-    let rendered = serde_json::to_vec(&doc).unwrap_or_default();
-    let body_schemas = Arc::new(body_schemas::BodySchemas::new(&doc));
+    let doc = Arc::new(document::ApiDocument::new(doc));
+    doc.warm_up();
+    let body_schemas = Arc::new(body_schemas::BodySchemas::new(doc.clone()));
     let api = api
         .layer(axum::Extension(body_schemas))
-        .route(
-            "/api/openapi.json",
-            openapi_route.with_state(Arc::new(axum::body::Bytes::from(rendered))),
-        )
+        .route("/api/openapi.json", openapi_route.with_state(doc))
         // Unknown /api paths get a JSON 404, not the UI page.
         .route("/api/{*rest}", axum::routing::any(routes::not_found))
         .layer(axum::middleware::from_fn(error::errors_as_json));

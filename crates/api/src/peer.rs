@@ -14,16 +14,64 @@ use perch_protocol::List;
 use perch_relay_protocol::{Agent, NewMessage, Pair, Task};
 use std::sync::Arc;
 
-/// Perch's agent on the relay, or why there is none.
+/// Where Perch's agent on the peer network stands.
 #[derive(Clone)]
-pub struct PeerState {
-    pub(crate) peer: Option<Arc<Peer>>,
-    pub(crate) off_reason: Option<Arc<str>>,
+pub enum PeerLinkState {
+    /// The relay and the peer link are still starting (the API answers
+    /// before them, so that `perch serve` is ready sooner).
+    Starting,
+    Joined(Arc<Peer>),
+    /// Off; `reason` when that is not the person's choice (the relay's port
+    /// is taken), for `/api/peer` and the UI.
+    Off {
+        reason: Option<String>,
+    },
 }
 
-fn peer(state: &PeerState) -> Result<&Arc<Peer>, ApiError> {
-    state.peer.as_ref().ok_or_else(|| {
-        let message = match &state.off_reason {
+/// Perch's agent on the relay, or why there is none, as it becomes known:
+/// the server sets it once the network has started.
+#[derive(Clone)]
+pub struct PeerLink(tokio::sync::watch::Receiver<PeerLinkState>);
+
+impl PeerLink {
+    pub fn new(state: tokio::sync::watch::Receiver<PeerLinkState>) -> Self {
+        Self(state)
+    }
+
+    /// A link that is settled from the start.
+    pub fn settled(state: PeerLinkState) -> Self {
+        Self(tokio::sync::watch::channel(state).1)
+    }
+
+    /// The peer, or why there is none (`None`: the person's choice), once
+    /// the network's start settled (a moment after the API answers; the
+    /// server stops if it fails).
+    pub(crate) async fn wait(&self) -> Result<Arc<Peer>, Option<String>> {
+        let mut state = self.0.clone();
+        let settled = state
+            .wait_for(|s| !matches!(s, PeerLinkState::Starting))
+            .await
+            .map(|s| s.clone());
+        match settled {
+            Ok(PeerLinkState::Joined(peer)) => Ok(peer),
+            Ok(PeerLinkState::Off { reason }) => Err(reason),
+            Ok(PeerLinkState::Starting) | Err(_) => Err(Some("Perch is stopping".into())),
+        }
+    }
+
+    pub(crate) async fn peer(&self) -> Option<Arc<Peer>> {
+        self.wait().await.ok()
+    }
+}
+
+#[derive(Clone)]
+pub struct PeerState {
+    pub(crate) link: PeerLink,
+}
+
+async fn peer(state: &PeerState) -> Result<Arc<Peer>, ApiError> {
+    state.link.wait().await.map_err(|reason| {
+        let message = match reason {
             Some(reason) => format!("the peer network is off: {reason}"),
             None => "the peer network is off: set `[peer] enabled = true` and a relay (`[relay] listen` or `url`) in config.toml".into(),
         };
@@ -35,11 +83,11 @@ fn peer(state: &PeerState) -> Result<&Arc<Peer>, ApiError> {
 #[utoipa::path(get, path = "/api/peer", tag = "peers",
     responses((status = 200, body = PeerStatus), Protected))]
 pub async fn status(State(state): State<PeerState>) -> Reply<PeerStatus> {
-    ok(match &state.peer {
-        Some(peer) => peer.status(),
-        None => PeerStatus::Off(PeerOff {
+    ok(match state.link.wait().await {
+        Ok(peer) => peer.status(),
+        Err(reason) => PeerStatus::Off(PeerOff {
             enabled: false,
-            reason: state.off_reason.as_deref().map(String::from),
+            reason,
         }),
     })
 }
@@ -48,7 +96,7 @@ pub async fn status(State(state): State<PeerState>) -> Reply<PeerStatus> {
 #[utoipa::path(get, path = "/api/peer/agents", tag = "peers",
     responses((status = 200, body = List<Agent>), RelayCall, Protected))]
 pub async fn agents(State(state): State<PeerState>) -> Reply<List<Agent>> {
-    ok(List::of(peer(&state)?.agents().await?))
+    ok(List::of(peer(&state).await?.agents().await?))
 }
 
 /// Relay messages for the Inbox, oldest first; `hasMore` when older exist.
@@ -61,7 +109,8 @@ pub async fn messages(
     query: QueryOr<InboxQuery>,
 ) -> Reply<List<PeerMessage>> {
     let Query(q) = query?;
-    let (messages, has_more) = peer(&state)?
+    let (messages, has_more) = peer(&state)
+        .await?
         .inbox(
             blank_is_none(q.channel),
             blank_is_none(q.agent),
@@ -102,7 +151,7 @@ pub async fn send(
         meta: Default::default(),
         urgent: out.urgent,
     };
-    created(peer(&state)?.send_as_person(message).await?)
+    created(peer(&state).await?.send_as_person(message).await?)
 }
 
 /// Mark messages read by the person.
@@ -110,7 +159,7 @@ pub async fn send(
     responses((status = 200, body = Unread), BadBody, RelayCall, Protected))]
 pub async fn read(State(state): State<PeerState>, Json(marks): Json<ReadMarks>) -> Reply<Unread> {
     ok(Unread {
-        unread: peer(&state)?.mark_read(&marks.ids).await?,
+        unread: peer(&state).await?.mark_read(&marks.ids).await?,
     })
 }
 
@@ -118,12 +167,41 @@ pub async fn read(State(state): State<PeerState>, Json(marks): Json<ReadMarks>) 
 #[utoipa::path(get, path = "/api/peer/pairs", tag = "peers",
     responses((status = 200, body = List<Pair>), RelayCall, Protected))]
 pub async fn pairs(State(state): State<PeerState>) -> Reply<List<Pair>> {
-    ok(List::of(peer(&state)?.pairs().await?))
+    ok(List::of(peer(&state).await?.pairs().await?))
 }
 
 /// Integration tasks on the relay.
 #[utoipa::path(get, path = "/api/peer/tasks", tag = "peers",
     responses((status = 200, body = List<Task>), RelayCall, Protected))]
 pub async fn tasks(State(state): State<PeerState>) -> Reply<List<Task>> {
-    ok(List::of(peer(&state)?.tasks().await?))
+    ok(List::of(peer(&state).await?.tasks().await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_route_waits_for_the_network_start_to_settle() {
+        let (settle, state) = tokio::sync::watch::channel(PeerLinkState::Starting);
+        let link = PeerLink::new(state);
+        let waiting = tokio::spawn({
+            let link = link.clone();
+            async move { link.wait().await.err() }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "answered while the network started");
+        settle.send_replace(PeerLinkState::Off {
+            reason: Some("the relay's port is taken".into()),
+        });
+        assert_eq!(
+            waiting.await.ok().flatten().flatten().as_deref(),
+            Some("the relay's port is taken")
+        );
+        drop(settle);
+        assert!(
+            link.wait().await.is_err(),
+            "a settled link answers at once, even once the server is gone"
+        );
+    }
 }

@@ -572,12 +572,8 @@ pub async fn diagnostics(State(rt): State<Arc<Runtime>>) -> Reply<Diagnostics> {
 /// This document.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "system", security(()),
     responses((status = 200, content_type = "application/json", body = Object, description = "OpenAPI 3.1")))]
-pub async fn openapi(State(doc): State<Arc<axum::body::Bytes>>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        doc.as_ref().clone(),
-    )
-        .into_response()
+pub async fn openapi(State(doc): State<Arc<crate::document::ApiDocument>>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], doc.rendered()).into_response()
 }
 
 pub async fn not_found() -> ApiError {

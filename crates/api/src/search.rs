@@ -21,7 +21,7 @@ use stdx::search::{matching_line, Terms};
 pub struct SearchState {
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) agent: Arc<AgentState>,
-    pub(crate) peer: Option<Arc<perch_peer::Peer>>,
+    pub(crate) peer: crate::peer::PeerLink,
 }
 
 /// Candidates each source gives at most: the newest that match.
@@ -120,7 +120,7 @@ pub async fn search(
         ));
     }
     let mut partial = Vec::new();
-    match &state.peer {
+    match state.peer.peer().await {
         Some(peer) => {
             for message in peer.search_inbox(&terms, PER_SOURCE)? {
                 let text = match &message.subject {

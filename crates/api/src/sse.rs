@@ -2,39 +2,57 @@
 //! A subscriber that lags is caught up from the replay buffer, so it misses
 //! nothing unless it fell behind the whole buffer; then it gets `reset`.
 
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use futures_util::Stream;
-use perch_runtime::{Event, Replay, Runtime};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use perch_runtime::{Event, Published, Replay, Runtime};
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+
+/// A comment line this often keeps proxies and browsers from closing an
+/// idle stream (sent whether or not events flowed: one timer per stream,
+/// not one per event).
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// The most events one chunk of the stream carries.
+const CHUNK_FRAMES: usize = 256;
 
 struct Cursor {
     runtime: Arc<Runtime>,
-    live: tokio::sync::broadcast::Receiver<Arc<Event>>,
-    queued: VecDeque<SseEvent>,
+    live: tokio::sync::broadcast::Receiver<Arc<Published>>,
+    queued: VecDeque<Bytes>,
     last_sent: u64,
+    keep_alive: tokio::time::Interval,
 }
 
-fn to_sse(event: &Event) -> SseEvent {
+/// `id:`, `event:` and one `data:` line (JSON escapes newlines, so the
+/// data is always one line).
+fn frame(event: &Event) -> Bytes {
     let data = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
-    SseEvent::default()
-        .id(event.seq.to_string())
-        .event(event.type_name())
-        .data(data)
+    format!(
+        "id: {}\nevent: {}\ndata: {data}\n\n",
+        event.seq,
+        event.type_name()
+    )
+    .into()
+}
+
+/// Each event is framed once for all streams (`Published::encoded`).
+fn to_sse(event: &Published) -> Bytes {
+    event.encoded(frame)
 }
 
 /// `reset` and `lagged` are about the stream, not runtime events: no id.
-fn control(kind: &str, mut data: serde_json::Value) -> SseEvent {
+fn control(kind: &str, mut data: serde_json::Value) -> Bytes {
     if let Some(obj) = data.as_object_mut() {
         obj.insert("type".into(), kind.into());
         obj.insert("at".into(), stdx::now_ms().into());
     }
-    SseEvent::default().event(kind).data(data.to_string())
+    format!("event: {kind}\ndata: {data}\n\n").into()
 }
 
 impl Cursor {
@@ -55,28 +73,67 @@ impl Cursor {
         }
     }
 
-    async fn next(mut self) -> Option<(Result<SseEvent, Infallible>, Self)> {
-        loop {
-            if let Some(event) = self.queued.pop_front() {
-                return Some((Ok(event), self));
+    /// Takes what the live channel gave into `queued`; false once the bus
+    /// is gone.
+    fn accept(&mut self, received: Result<Arc<Published>, RecvError>) -> bool {
+        match received {
+            Ok(event) if event.seq > self.last_sent => {
+                self.last_sent = event.seq;
+                self.queued.push_back(to_sse(&event));
             }
-            match self.live.recv().await {
-                Ok(event) if event.seq > self.last_sent => {
-                    self.last_sent = event.seq;
-                    return Some((Ok(to_sse(&event)), self));
+            Ok(_) => {}
+            Err(RecvError::Lagged(skipped)) => {
+                let replay = self.runtime.events().since(self.last_sent);
+                if matches!(replay, Replay::Reset) {
+                    self.queued
+                        .push_back(control("lagged", serde_json::json!({ "skipped": skipped })));
                 }
-                Ok(_) => {}
-                Err(RecvError::Lagged(skipped)) => {
-                    let replay = self.runtime.events().since(self.last_sent);
-                    if matches!(replay, Replay::Reset) {
-                        self.queued.push_back(control(
-                            "lagged",
-                            serde_json::json!({ "skipped": skipped }),
-                        ));
-                    }
-                    self.queue(replay);
+                self.queue(replay);
+            }
+            Err(RecvError::Closed) => return false,
+        }
+        true
+    }
+
+    /// The queued frames as one chunk (at most `CHUNK_FRAMES` of them).
+    fn chunk(&mut self) -> Bytes {
+        let count = self.queued.len().min(CHUNK_FRAMES);
+        if count == 1 {
+            return self.queued.pop_front().unwrap_or_default();
+        }
+        let frames: Vec<Bytes> = self.queued.drain(..count).collect();
+        let mut chunk = bytes::BytesMut::with_capacity(frames.iter().map(Bytes::len).sum());
+        for frame in frames {
+            chunk.extend_from_slice(&frame);
+        }
+        chunk.freeze()
+    }
+
+    async fn next(mut self) -> Option<(Result<Bytes, Infallible>, Self)> {
+        loop {
+            if !self.queued.is_empty() {
+                return Some((Ok(self.chunk()), self));
+            }
+            let received = tokio::select! {
+                biased;
+                received = self.live.recv() => received,
+                _ = self.keep_alive.tick() => {
+                    return Some((Ok(Bytes::from_static(b":keep-alive\n\n")), self));
                 }
-                Err(RecvError::Closed) => return None,
+            };
+            if !self.accept(received) {
+                return None;
+            }
+            // What is ready besides goes out in the same chunk: a burst of
+            // deltas costs each stream one wake-up and one write, not one
+            // per event.
+            while self.queued.len() < CHUNK_FRAMES {
+                let more = match self.live.try_recv() {
+                    Ok(event) => Ok(event),
+                    Err(TryRecvError::Lagged(skipped)) => Err(RecvError::Lagged(skipped)),
+                    Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                };
+                self.accept(more);
             }
         }
     }
@@ -90,10 +147,7 @@ impl Cursor {
         description = "An endless stream: each `data:` is one Event as JSON, its `event:` the type \
             and its `id:` the seq; besides, `lagged` and `reset` (no id) say the stream fell behind"),
         crate::openapi::Protected))]
-pub async fn events(
-    State(runtime): State<Arc<Runtime>>,
-    headers: HeaderMap,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+pub async fn events(State(runtime): State<Arc<Runtime>>, headers: HeaderMap) -> Response {
     let last_event_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -104,12 +158,16 @@ pub async fn events(
         runtime,
         live: subscription.live,
         queued: VecDeque::new(),
+        keep_alive: tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE),
     };
     cursor.queue(subscription.replay);
     let stream = futures_util::stream::unfold(cursor, Cursor::next);
-    Sse::new(stream).keep_alive(
-        KeepAlive::new()
-            .interval(Duration::from_secs(15))
-            .text("keep-alive"),
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(stream),
     )
+        .into_response()
 }

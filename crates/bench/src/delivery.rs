@@ -24,13 +24,16 @@ pub(crate) const WAIT: Duration = Duration::from_secs(60);
 
 /// An in-process Perch on a throwaway data dir, with the real Codex
 /// answering through the scripted model (`relay_listen`: `off` or an address).
+/// `codex_keys`: TOML lines added to the config's `[codex]` section.
 pub(crate) async fn start_scripted(
     env: &CodexEnv,
     model: &ScriptedModel,
     relay_listen: &str,
+    codex_keys: &str,
 ) -> Result<Server, BenchError> {
     let mut config: Config = env
         .perch_config(&model.base_url(), "guarded")
+        .replacen("[codex]\n", &format!("[codex]\n{codex_keys}"), 1)
         .parse()
         .map_err(err)?;
     config.peer.agent_id = Some("perch-bench".into());
@@ -56,7 +59,7 @@ pub(crate) async fn start_scripted(
 pub async fn run(messages: usize) -> Result<(), BenchError> {
     let env = CodexEnv::new().map_err(err)?;
     let model = ScriptedModel::start().await.map_err(err)?;
-    let server = start_scripted(&env, &model, "127.0.0.1:0").await?;
+    let server = start_scripted(&env, &model, "127.0.0.1:0", "").await?;
     let peer = server
         .network
         .peer

@@ -117,6 +117,27 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// A process's RSS split as `/proc/PID/status` splits it: private
+/// anonymous memory (heap, stacks) and file-backed pages (its binary and
+/// libraries, shared with the page cache), for the figures that name both.
+fn rss_split(pid: u32) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb = |key: &str| -> Option<f64> {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    Some(format!(
+        "anonymous {:.1} MB, file-backed {:.1} MB",
+        kb("RssAnon:")? / 1024.0,
+        kb("RssFile:")? / 1024.0
+    ))
+}
+
 /// (RSS in kB, CPU ticks) of a process, from /proc.
 fn proc_usage(pid: u32) -> Option<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

@@ -27,6 +27,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 const VOCABULARY: usize = 5_000;
 const QUERIES: usize = 2_000;
+const HTTP_QUERIES: usize = 500;
 
 /// A small deterministic generator (xorshift): the corpus is the same on every run.
 pub(crate) struct Words {
@@ -109,8 +110,9 @@ pub(crate) fn report(what: &str, mut samples: Vec<f64>) {
 }
 
 pub async fn memory(count: usize) -> Result<(), BenchError> {
-    let dir = tempfile::tempdir().map_err(err)?;
-    let path = dir.path().join("perch.db");
+    // A data dir `perch serve` runs on afterwards, for the HTTP figures.
+    let env = CodexEnv::new().map_err(err)?;
+    let path = env.data().join("perch.db");
     let store = MemoryStore::new(Database::open(&path).map_err(err)?).map_err(err)?;
     let mut words = Words::new();
     let now = stdx::now_ms();
@@ -178,7 +180,36 @@ pub async fn memory(count: usize) -> Result<(), BenchError> {
         "search index built from SQLite at start: {:.0} ms ({count} memories)",
         ms(started.elapsed())
     );
-    Ok(())
+    drop(store);
+
+    // What a person waits for: the search box through the API of a real
+    // `perch serve` on these memories.
+    let model = ScriptedModel::start().await.map_err(err)?;
+    let (server, _, _) = crate::turns::Server::start(&env, &model).await?;
+    let search_path =
+        |query: &str| format!("/api/memories?q={}&limit=20", query.replace(' ', "%20"));
+    let started = Instant::now();
+    server.get(&search_path("first")).await?;
+    println!(
+        "first search through the API after start: {:.1} ms ({count} memories)",
+        ms(started.elapsed())
+    );
+    let mut through_api = Vec::with_capacity(HTTP_QUERIES);
+    let mut hits = 0;
+    for _ in 0..HTTP_QUERIES {
+        let length = 1 + (words.next() % 3) as usize;
+        let query = words.sentence(length);
+        let started = Instant::now();
+        let page = server.get(&search_path(&query)).await?;
+        through_api.push(ms(started.elapsed()));
+        hits += page["data"].as_array().map_or(0, Vec::len);
+    }
+    report(
+        &format!("search box through GET /api/memories?q=, {count} memories (1-3 words, prefix)"),
+        through_api,
+    );
+    println!("({hits} results through the API)");
+    server.stop().await
 }
 
 /// How many memories a search returned: the best 20 of `ranked`.
@@ -201,17 +232,58 @@ fn search(
         .len())
 }
 
+/// Wakeups: how late they fire (claimed) and how long until their turn
+/// started (Codex answered `turn/start`), with Codex awake; then a few with
+/// Codex asleep before each (`sleep_after = "1s"`), where waking it is on
+/// the path.
 pub async fn wakeups(count: usize, spacing_ms: i64) -> Result<(), BenchError> {
+    let awake = wakeup_runs(count, spacing_ms, "").await?;
+    awake.report(&format!(
+        "{count} wakeups {spacing_ms} ms apart, Codex awake"
+    ));
+    const ASLEEP: usize = 5;
+    let asleep = wakeup_runs(ASLEEP, 3_000, "sleep_after = \"1s\"\n").await?;
+    asleep.report(&format!(
+        "{ASLEEP} wakeups 3 s apart, Codex asleep before each"
+    ));
+    Ok(())
+}
+
+struct WakeupFigures {
+    /// Claimed minus due, ms.
+    fired: Vec<f64>,
+    /// `turn.started` (Codex answered `turn/start`) minus due, ms.
+    started: Vec<f64>,
+    completed: usize,
+    count: usize,
+}
+
+impl WakeupFigures {
+    fn report(self, what: &str) {
+        report(&format!("wakeup fired minus due ({what})"), self.fired);
+        report(
+            &format!("wakeup due to turn/start answered ({what})"),
+            self.started,
+        );
+        println!("runs completed: {} of {}", self.completed, self.count);
+    }
+}
+
+async fn wakeup_runs(
+    count: usize,
+    spacing_ms: i64,
+    codex_keys: &str,
+) -> Result<WakeupFigures, BenchError> {
     let env = CodexEnv::new().map_err(err)?;
     let model = ScriptedModel::start().await.map_err(err)?;
-    let server = start_scripted(&env, &model, "off").await?;
+    let server = start_scripted(&env, &model, "off", codex_keys).await?;
     let rt = server.agent.runtime().clone();
     let agent = server.agent.clone();
     for _ in 0..count {
         model.enqueue(Script::text("Done."));
     }
     let mut live = rt.events().subscribe(None).live;
-    let first = stdx::now_ms() + 1_000;
+    let first = stdx::now_ms() + spacing_ms.max(1_000);
     let mut ids = Vec::new();
     for i in 0..count {
         let at = first + i as i64 * spacing_ms;
@@ -228,34 +300,45 @@ pub async fn wakeups(count: usize, spacing_ms: i64) -> Result<(), BenchError> {
         };
         ids.push(agent.create_wakeup(new, CreatedBy::Person).map_err(err)?.id);
     }
+    let mut turn_started = std::collections::HashMap::new();
     let mut finished = 0;
     let deadline = tokio::time::Instant::now()
         + WAIT
+        + std::time::Duration::from_millis((first - stdx::now_ms()).max(0) as u64)
         + std::time::Duration::from_millis((count as i64 * spacing_ms) as u64);
     while finished < count {
         match tokio::time::timeout_at(deadline, live.recv()).await {
-            Ok(Ok(event)) => {
-                if let EventKind::WakeupRun { run, .. } = &event.kind {
+            Ok(Ok(event)) => match &event.kind {
+                EventKind::WakeupRun { run, .. } => {
                     finished += usize::from(run.status.is_final());
                 }
-            }
+                EventKind::TurnStarted { turn_id, .. } => {
+                    turn_started.insert(turn_id.clone(), event.at);
+                }
+                _ => {}
+            },
             Ok(Err(RecvError::Lagged(_))) => {}
             _ => break,
         }
     }
-    let mut delays = Vec::new();
-    let mut completed = 0;
+    let mut figures = WakeupFigures {
+        fired: Vec::new(),
+        started: Vec::new(),
+        completed: 0,
+        count,
+    };
     for id in &ids {
         for run in agent.wakeup_runs(Some(*id), 10).map_err(err)? {
-            delays.extend(run.fired_at.map(|fired| (fired - run.scheduled_at) as f64));
-            completed += usize::from(run.status == RunStatus::Completed);
+            figures
+                .fired
+                .extend(run.fired_at.map(|fired| (fired - run.scheduled_at) as f64));
+            let started = run.turn_id.as_ref().and_then(|t| turn_started.get(t));
+            figures
+                .started
+                .extend(started.map(|at| (at - run.scheduled_at) as f64));
+            figures.completed += usize::from(run.status == RunStatus::Completed);
         }
     }
-    report(
-        &format!("wakeup fired minus due ({count} wakeups {spacing_ms} ms apart)"),
-        delays,
-    );
-    println!("runs completed: {completed} of {count}");
     server.stop().await;
-    Ok(())
+    Ok(figures)
 }

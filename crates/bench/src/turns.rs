@@ -16,6 +16,26 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+/// `/api/events`'s SSE events.
+type RawEvents = std::pin::Pin<
+    Box<
+        dyn futures_util::Stream<
+                Item = Result<
+                    eventsource_stream::Event,
+                    eventsource_stream::EventStreamError<reqwest::Error>,
+                >,
+            > + Send,
+    >,
+>;
+
+/// The two fields of an event the fan-out figure reads.
+#[derive(serde::Deserialize)]
+struct EventHead {
+    #[serde(rename = "type")]
+    kind: String,
+    at: i64,
+}
+
 /// `/api/events`, each event as JSON.
 type EventStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = Value> + Send>>;
 
@@ -50,9 +70,21 @@ impl Server {
         // Built before the clock starts: a client loads the system's TLS
         // roots (tens of ms), which is the bench's cost, not Perch's.
         let http = reqwest::Client::new();
+        // A free port chosen here, so that readiness is the first answer
+        // from `/api/health`, not a log line printed later.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(err)?
+            .port();
+        let url = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
         let mut child = tokio::process::Command::new(exe)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
             .arg(env.data())
             .env("TMPDIR", env.tmp())
             .env("PERCH_LOG", "warn")
@@ -62,22 +94,18 @@ impl Server {
             .kill_on_drop(true)
             .spawn()
             .map_err(err)?;
+        let api_ready = loop {
+            let answered = http.get(format!("{url}/api/health")).send().await;
+            if answered.is_ok_and(|r| r.status().is_success()) {
+                break started.elapsed();
+            }
+            if child.try_wait().map_err(err)?.is_some() {
+                return Err(err("perch serve exited"));
+            }
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        };
         let stderr = child.stderr.take().ok_or_else(|| err("no stderr"))?;
         let mut lines = BufReader::new(stderr).lines();
-        let url = loop {
-            let line = lines
-                .next_line()
-                .await
-                .map_err(err)?
-                .ok_or_else(|| err("perch serve exited"))?;
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
-            }
-        };
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let token = std::fs::read_to_string(env.data().join("secrets/api-token"))
             .map_err(err)?
@@ -89,8 +117,6 @@ impl Server {
             token,
             http,
         };
-        server.get("/api/health").await?;
-        let api_ready = started.elapsed();
         let mut events = server.events().await?;
         if server.get("/api/status").await?["codex"]["state"] != "ready" {
             while let Some(event) = events.next().await {
@@ -100,6 +126,17 @@ impl Server {
             }
         }
         Ok((server, api_ready, started.elapsed()))
+    }
+
+    /// Stops it as logout or systemd would (SIGTERM) and waits for it.
+    pub(crate) async fn stop(mut self) -> Result<(), BenchError> {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
+        }
+        self.child.wait().await.map_err(err)?;
+        Ok(())
     }
 
     pub(crate) async fn get(&self, path: &str) -> Result<Value, BenchError> {
@@ -151,6 +188,19 @@ impl Server {
         Ok(first)
     }
 
+    /// `/api/events` as SSE events, unparsed.
+    async fn raw_events(&self) -> Result<RawEvents, BenchError> {
+        use eventsource_stream::Eventsource;
+        let r = self
+            .http
+            .get(format!("{}/api/events", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(Box::pin(r.bytes_stream().eventsource()))
+    }
+
     async fn events(&self) -> Result<EventStream, BenchError> {
         use eventsource_stream::Eventsource;
         let r = self
@@ -181,26 +231,38 @@ pub async fn run(prompts: usize, clients: usize) -> Result<(), BenchError> {
         model.base_url()
     );
 
-    // 1. Cold start, 5 runs.
-    let (mut api, mut codex) = (Vec::new(), Vec::new());
+    // 1. Cold start, 5 runs each: the first start on a new data dir
+    // (databases created), and a start on that dir after a clean stop
+    // (what a login or a restart is).
+    let (mut first, mut again, mut codex) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..5 {
         let env = CodexEnv::new().map_err(err)?;
-        let (mut server, api_ready, codex_ready) = Server::start(&env, &model).await?;
-        api.push(ms(api_ready));
+        let (server, api_ready, _) = Server::start(&env, &model).await?;
+        first.push(ms(api_ready));
+        server.stop().await?;
+        let (server, api_ready, codex_ready) = Server::start(&env, &model).await?;
+        again.push(ms(api_ready));
         codex.push(ms(codex_ready));
-        let _ = server.child.kill().await;
+        server.stop().await?;
     }
+    let figure = |samples: &mut Vec<f64>| {
+        let p50 = percentile(samples, 50.0);
+        format!(
+            "p50 {p50:.1} ms (5 runs, min {:.1}, max {:.1})",
+            samples[0], samples[4]
+        )
+    };
     println!(
-        "cold start to API ready:   p50 {:.1} ms (5 runs, min {:.1}, max {:.1})",
-        percentile(&mut api, 50.0),
-        api[0],
-        api[4]
+        "cold start to API ready, existing data dir: {}",
+        figure(&mut again)
     );
     println!(
-        "cold start to Codex ready: p50 {:.1} ms (5 runs, min {:.1}, max {:.1})",
-        percentile(&mut codex, 50.0),
-        codex[0],
-        codex[4]
+        "cold start to API ready, new data dir:      {}",
+        figure(&mut first)
+    );
+    println!(
+        "cold start to Codex ready, existing data dir: {}",
+        figure(&mut codex)
     );
 
     let env = CodexEnv::new().map_err(err)?;
@@ -242,8 +304,9 @@ pub async fn run(prompts: usize, clients: usize) -> Result<(), BenchError> {
         u.map_or("n/a".into(), |u| format!("{:.1} MB", u.0 as f64 / 1024.0))
     };
     println!(
-        "idle perch serve: RSS {}, CPU {} over {} s",
+        "idle perch serve: RSS {} ({}), CPU {} over {} s",
         rss(after.0),
+        crate::rss_split(perch_pid).unwrap_or_default(),
         cpu(before.0, after.0),
         window.as_secs()
     );
@@ -254,48 +317,56 @@ pub async fn run(prompts: usize, clients: usize) -> Result<(), BenchError> {
         window.as_secs()
     );
 
-    // 4. SSE fan-out: `clients` streams, one turn of 200 deltas.
-    let mut streams = Vec::new();
-    for _ in 0..clients {
-        streams.push(server.events().await?);
-    }
-    let chunks: Vec<String> = (0..200).map(|i| format!("w{i} ")).collect();
-    let chunk_refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
-    model.enqueue(Script::chunks(&chunk_refs, 0));
-    let readers: Vec<_> = streams
-        .into_iter()
-        .map(|mut stream| {
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                while let Some(event) = stream.next().await {
-                    if event["type"] == "item.delta" {
-                        let at = event["at"].as_i64().unwrap_or(0);
-                        latencies.push((stdx::now_ms() - at) as f64);
-                    }
-                    if event["type"] == "turn.completed" {
-                        break;
-                    }
-                }
-                latencies
-            })
-        })
-        .collect();
-    server
-        .post(
-            &format!("/api/sessions/{session_id}/messages"),
-            json!({"text": "fan out"}),
-        )
-        .await?;
+    // 4. SSE fan-out: `clients` streams, three turns of 200 deltas each.
+    // Each client reads only what it measures by (`type`, `at`), as a UI
+    // that routes events by type would before it reads the rest.
+    const FANOUT_TURNS: usize = 3;
     let mut fanout = Vec::new();
     let mut delivered = 0;
-    for reader in readers {
-        let latencies = reader.await.map_err(err)?;
-        delivered += latencies.len();
-        fanout.extend(latencies);
+    for _ in 0..FANOUT_TURNS {
+        let mut streams = Vec::new();
+        for _ in 0..clients {
+            streams.push(server.raw_events().await?);
+        }
+        let chunks: Vec<String> = (0..200).map(|i| format!("w{i} ")).collect();
+        let chunk_refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
+        model.enqueue(Script::chunks(&chunk_refs, 0));
+        let readers: Vec<_> = streams
+            .into_iter()
+            .map(|mut stream| {
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    while let Some(event) = stream.next().await {
+                        let Ok(event) = event else { break };
+                        let Ok(head) = serde_json::from_str::<EventHead>(&event.data) else {
+                            continue;
+                        };
+                        if head.kind == "item.delta" {
+                            latencies.push((stdx::now_ms() - head.at) as f64);
+                        }
+                        if head.kind == "turn.completed" {
+                            break;
+                        }
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        server
+            .post(
+                &format!("/api/sessions/{session_id}/messages"),
+                json!({"text": "fan out"}),
+            )
+            .await?;
+        for reader in readers {
+            let latencies = reader.await.map_err(err)?;
+            delivered += latencies.len();
+            fanout.extend(latencies);
+        }
     }
     println!(
-        "SSE fan-out to {clients} clients: {delivered} of {} deltas delivered, latency p50 {:.0} ms, p99 {:.0} ms (ms clock)",
-        clients * 200,
+        "SSE fan-out to {clients} clients: {delivered} of {} deltas delivered ({FANOUT_TURNS} turns), latency p50 {:.0} ms, p99 {:.0} ms (ms clock)",
+        clients * 200 * FANOUT_TURNS,
         percentile(&mut fanout, 50.0),
         percentile(&mut fanout, 99.0)
     );
@@ -346,7 +417,10 @@ async fn wake(model: &ScriptedModel, awake_p50: f64) -> Result<(), BenchError> {
                 }
             }
         }
-        footprint = proc_usage(server.child.id().unwrap_or(0)).map(|u| u.0);
+        // Settled: the sleeper gives freed memory back once Codex stopped.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let pid = server.child.id().unwrap_or(0);
+        footprint = proc_usage(pid).map(|u| (u.0, crate::rss_split(pid).unwrap_or_default()));
         model.enqueue(Script::chunks(&["first ", "delta"], 0));
         woken.extend(
             server
@@ -359,7 +433,10 @@ async fn wake(model: &ScriptedModel, awake_p50: f64) -> Result<(), BenchError> {
     let woken_p50 = percentile(&mut woken, 50.0);
     println!(
         "idle footprint with Codex asleep: perch serve RSS {} (the Codex child stopped)",
-        footprint.map_or("n/a".into(), |kb| format!("{:.1} MB", kb as f64 / 1024.0))
+        footprint.map_or("n/a".into(), |(kb, split)| format!(
+            "{:.1} MB ({split})",
+            kb as f64 / 1024.0
+        ))
     );
     println!("native Codex cold start (spawn → initialize → thread/start): p50 {cold_p50:.1} ms ({WAKES} runs)");
     println!(

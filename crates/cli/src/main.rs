@@ -332,6 +332,8 @@ impl From<DecisionArg> for Decision {
 }
 
 fn main() -> ExitCode {
+    // Two workers and a few blocking threads need no arena each.
+    stdx::memory::limit_arenas(2);
     let cli = Cli::parse();
     // The only read of the process environment (`perch serve` takes it again
     // with its config).

@@ -27,7 +27,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
         relay_listen: args.relay_listen,
     })
     .await?;
-    tracing::info!("API ready at {} in {:?}", server.url, started.elapsed());
+    tracing::info!("started at {} in {:?}", server.url, started.elapsed());
     eprintln!(
         "Perch is listening on {} (data: {})",
         server.url,

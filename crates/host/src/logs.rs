@@ -33,6 +33,9 @@ pub fn init_stderr(default: &str, env: &Environment) {
         .try_init();
 }
 
+/// Log lines waiting for the file writer thread.
+const LOG_QUEUE_LINES: usize = 4096;
+
 /// Stderr and `<data dir>/logs/perch.log.YYYY-MM-DD`. If the file cannot be
 /// opened, logging goes on to stderr and says why.
 pub fn init_with_files(data_dir: &Path, env: &Environment) -> LogGuard {
@@ -47,7 +50,11 @@ pub fn init_with_files(data_dir: &Path, env: &Environment) -> LogGuard {
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     match appender {
         Ok(appender) => {
-            let (writer, guard) = tracing_appender::non_blocking(appender);
+            // The default queue (128 000 lines) is 4 MB allocated at start;
+            // a burst beyond these lines is dropped, never waited on.
+            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .buffered_lines_limit(LOG_QUEUE_LINES)
+                .finish(appender);
             let file = tracing_subscriber::fmt::layer()
                 .with_ansi(false)
                 .with_writer(writer);

@@ -5,7 +5,7 @@ use crate::embeddings::HttpEmbeddings;
 use crate::network::Network;
 use crate::secrets::{load_or_create_token, open_secret_store};
 use perch_agent::{AgentOptions, AgentState};
-use perch_api::{ApiOptions, Auth};
+use perch_api::{ApiOptions, Auth, PeerLink, PeerLinkState};
 use perch_runtime::host::{Autostart, HostError, SecretStore};
 use perch_runtime::{Config, Runtime, RuntimeOptions};
 use std::net::SocketAddr;
@@ -57,9 +57,7 @@ pub struct Server {
     pub ui_dir: Option<PathBuf>,
     /// The relay, the MCP tools and Perch's agent on the peer network.
     pub network: Network,
-    server_file: PathBuf,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    serving: Serving,
 }
 
 /// The repository root this binary was built from (for a development
@@ -141,9 +139,11 @@ impl Server {
         let mut allowed_hosts = config.allowed_hosts.clone();
         allowed_hosts.push(addr.ip().to_string());
         // In this order: the port (a second Perch on it fails fast), the
-        // store and bus with no child, the relay, the peer link and the MCP
-        // server over them, the API (it answers from here on, Codex
-        // `starting`), then Codex with the MCP attachment, then the scheduler.
+        // store and bus with no child, the API (it answers from here on,
+        // Codex `starting`, the peer link `starting`), the relay, the peer
+        // link and the MCP server over them, then Codex with the MCP
+        // attachment, then the scheduler. Nothing a person waits for at
+        // start-up waits for the network.
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(io(format!(
@@ -173,26 +173,18 @@ impl Server {
                 embeddings: Some(Arc::new(HttpEmbeddings::default())),
             },
         )?;
-        let network = Network::start(
-            &network_config,
-            options.relay_listen,
-            &data_dir,
-            secrets.clone(),
-            agent.clone(),
-        )
-        .await?;
         // Browser sessions outlive a restart (digests in a 0600 file).
         let auth = Arc::new(
             Auth::new(token, allowed_hosts)
                 .with_sessions_file(data_dir.join("browser-sessions.json")),
         );
+        let (peer_link, peer_state) = tokio::sync::watch::channel(PeerLinkState::Starting);
         let router = perch_api::router(
             runtime.clone(),
             ApiOptions {
                 auth: auth.clone(),
                 ui_dir: ui_dir.clone(),
-                peer: network.peer.clone(),
-                peer_off_reason: network.off_reason.clone(),
+                peer: PeerLink::new(peer_state),
                 agent: agent.clone(),
             },
         );
@@ -204,33 +196,57 @@ impl Server {
                 })
                 .await
         });
-        let url = format!("http://{bound}");
-        let server_file = data_dir.join("server.json");
-        let server = Self {
+        let serving = Serving {
             runtime,
             agent,
-            auth,
-            secrets,
-            url,
-            ui_dir,
-            network,
-            server_file,
+            server_file: data_dir.join("server.json"),
             stop,
             task,
         };
-        let record = serde_json::json!({ "url": server.url, "pid": std::process::id() });
-        let launched = match stdx::write_private(&server.server_file, record.to_string().as_bytes())
+        let record =
+            serde_json::json!({ "url": format!("http://{bound}"), "pid": std::process::id() });
+        if let Err(e) = stdx::write_private(&serving.server_file, record.to_string().as_bytes()) {
+            let context = format!("writing {}", serving.server_file.display());
+            serving.stop().await;
+            return Err(io(context)(e));
+        }
+        let network = match Network::start(
+            &network_config,
+            options.relay_listen,
+            &data_dir,
+            secrets.clone(),
+            serving.agent.clone(),
+        )
+        .await
         {
-            Ok(()) => {
-                let mcp = server.network.mcp.attachment();
-                server
-                    .runtime
-                    .launch_codex(Some(mcp))
-                    .await
-                    .map_err(ServerError::from)
+            Ok(network) => network,
+            Err(err) => {
+                serving.stop().await;
+                return Err(err);
             }
-            Err(e) => Err(io(format!("writing {}", server.server_file.display()))(e)),
         };
+        peer_link.send_replace(match &network.peer {
+            Some(peer) => PeerLinkState::Joined(peer.clone()),
+            None => PeerLinkState::Off {
+                reason: network.off_reason.clone(),
+            },
+        });
+        let server = Self {
+            runtime: serving.runtime.clone(),
+            agent: serving.agent.clone(),
+            url: format!("http://{bound}"),
+            auth,
+            secrets,
+            ui_dir,
+            network,
+            serving,
+        };
+        let mcp = server.network.mcp.attachment();
+        let launched = server
+            .runtime
+            .launch_codex(Some(mcp))
+            .await
+            .map_err(ServerError::from);
         // After the peer joined and Codex was launched: a wakeup for the
         // peer session can find it.
         let started =
@@ -239,14 +255,49 @@ impl Server {
             server.stop().await;
             return Err(err);
         }
+        // Start-up's temporary buffers (the OpenAPI document's making, the
+        // migrations) are freed by now or soon: give them back.
+        tokio::spawn(async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let _ = tokio::task::spawn_blocking(stdx::memory::release_free).await;
+        });
         Ok(server)
     }
+
     /// Stops serving, answers pending approvals `cancel` and stops Codex.
     pub async fn stop(self) {
+        let Self {
+            serving, network, ..
+        } = self;
+        serving
+            .stop_with(async move {
+                network.stop().await;
+            })
+            .await;
+    }
+}
+
+/// The API serving over the runtime: what runs before the network starts,
+/// and what is stopped if it cannot.
+struct Serving {
+    runtime: Arc<Runtime>,
+    agent: Arc<AgentState>,
+    server_file: PathBuf,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Serving {
+    async fn stop(self) {
+        self.stop_with(async {}).await
+    }
+
+    /// Stops serving, then `network`, then the agent and the runtime.
+    async fn stop_with(self, network: impl std::future::Future<Output = ()>) {
         let _ = self.stop.send(());
         // Event streams never end by themselves; give requests a moment, then go.
         let _ = tokio::time::timeout(Duration::from_secs(2), self.task).await;
-        self.network.stop().await;
+        network.await;
         self.agent.stop();
         self.runtime.shutdown().await;
         let _ = std::fs::remove_file(&self.server_file);

@@ -9,7 +9,7 @@ use perch_host::server::Server;
 use perch_relay::{RelayServer, RelaySettings};
 use perch_relay_protocol::NewMessage;
 use perch_runtime::model::EventKind;
-use perch_runtime::{Config, Event};
+use perch_runtime::{Config, Published};
 use perch_test_support::{CodexEnv, Script, ScriptedModel};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -56,7 +56,7 @@ async fn until_peer(server: &Server, done: impl Fn(&Value) -> bool) -> Result<Va
 }
 
 /// Waits (bounded) for the next completed turn; returns its status.
-async fn next_turn_completed(live: &mut Receiver<Arc<Event>>) -> Result<String, String> {
+async fn next_turn_completed(live: &mut Receiver<Arc<Published>>) -> Result<String, String> {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         match tokio::time::timeout_at(deadline, live.recv()).await {

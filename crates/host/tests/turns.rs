@@ -39,7 +39,7 @@ struct Scene {
     server: perch_host::server::Server,
     rt: std::sync::Arc<perch_runtime::Runtime>,
     session: String,
-    live: tokio::sync::broadcast::Receiver<std::sync::Arc<perch_runtime::Event>>,
+    live: tokio::sync::broadcast::Receiver<std::sync::Arc<perch_runtime::Published>>,
 }
 
 impl Scene {

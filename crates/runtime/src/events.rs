@@ -9,10 +9,12 @@
 //! - A subscriber that lags can recover what it missed from the buffer with
 //!   [`EventBus::since`]; only events older than the buffer are ever lost, and
 //!   then it is told (`Replay::Reset`).
+//! - An event is encoded for the wire at most once, however many streams
+//!   send it ([`Published::encoded`]); the encoding itself is the edge's.
 
 use crate::model::EventKind;
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use stdx::MutexExt;
 use tokio::sync::broadcast;
 
@@ -21,8 +23,30 @@ const LIVE_CAPACITY: usize = 1024;
 
 pub use perch_protocol::events::Event;
 
+/// An event as the bus hands it out: the event, and a slot for its wire
+/// form, filled by the first stream that sends it and shared by the rest
+/// (50 browser tabs cost one encoding, not 50).
+pub struct Published {
+    event: Event,
+    encoded: OnceLock<bytes::Bytes>,
+}
+
+impl Published {
+    /// The wire form made by `encode`, once per event.
+    pub fn encoded(&self, encode: impl FnOnce(&Event) -> bytes::Bytes) -> bytes::Bytes {
+        self.encoded.get_or_init(|| encode(&self.event)).clone()
+    }
+}
+
+impl std::ops::Deref for Published {
+    type Target = Event;
+    fn deref(&self) -> &Event {
+        &self.event
+    }
+}
+
 pub enum Replay {
-    Events(Vec<Arc<Event>>),
+    Events(Vec<Arc<Published>>),
     /// Events after the asked-for one are no longer buffered.
     Reset,
 }
@@ -31,17 +55,17 @@ pub struct Subscription {
     pub replay: Replay,
     /// The newest event when the subscription was taken.
     pub last_seq: u64,
-    pub live: broadcast::Receiver<Arc<Event>>,
+    pub live: broadcast::Receiver<Arc<Published>>,
 }
 
 pub struct EventBus {
     inner: Mutex<Inner>,
-    live: broadcast::Sender<Arc<Event>>,
+    live: broadcast::Sender<Arc<Published>>,
 }
 
 struct Inner {
     next_seq: u64,
-    buffer: VecDeque<Arc<Event>>,
+    buffer: VecDeque<Arc<Published>>,
 }
 
 impl Default for EventBus {
@@ -65,10 +89,13 @@ impl EventBus {
         let mut inner = self.lock();
         let seq = inner.next_seq;
         inner.next_seq += 1;
-        let event = Arc::new(Event {
-            seq,
-            at: stdx::now_ms(),
-            kind,
+        let event = Arc::new(Published {
+            event: Event {
+                seq,
+                at: stdx::now_ms(),
+                kind,
+            },
+            encoded: OnceLock::new(),
         });
         if inner.buffer.len() == REPLAY_CAPACITY {
             inner.buffer.pop_front();

@@ -34,7 +34,7 @@ pub mod transcript;
 
 pub use config::{ApprovalPolicy, Config};
 pub use error::{Error, Result};
-pub use events::{Event, EventBus, Replay, Subscription};
+pub use events::{Event, EventBus, Published, Replay, Subscription};
 pub use perch_codex::Error as CodexError;
 pub use perch_protocol::approvals::Decision;
 pub use perch_protocol::system::CodexState;

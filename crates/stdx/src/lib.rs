@@ -2,11 +2,12 @@
 //! spirit of rust-analyzer's `stdx`.
 //!
 //! Invariants:
-//! - Depends on std and three small crates (`subtle`, `getrandom`, `sha2`) and on no
-//!   Perch crate, so every crate may use it, `perch-codex` and the relay
-//!   included.
+//! - Depends on std and four small crates (`subtle`, `getrandom`, `sha2`,
+//!   `libc`) and on no Perch crate, so every crate may use it,
+//!   `perch-codex` and the relay included.
 //! - Nothing here knows a Perch type, a wire format or a file layout.
 
+pub mod memory;
 pub mod search;
 
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};

@@ -3,7 +3,7 @@
 
 use futures_util::StreamExt;
 use perch_agent::{AgentOptions, AgentState};
-use perch_api::{ApiOptions, Auth};
+use perch_api::{ApiOptions, Auth, PeerLink, PeerLinkState};
 use perch_runtime::host::FileSecretStore;
 use perch_runtime::{ApprovalPolicy, Config, Runtime, RuntimeOptions};
 use perch_test_support::{CodexEnv, ScriptedModel};
@@ -85,8 +85,7 @@ impl Harness {
             ApiOptions {
                 auth,
                 ui_dir: None,
-                peer: None,
-                peer_off_reason: None,
+                peer: PeerLink::settled(PeerLinkState::Off { reason: None }),
                 agent,
             },
         );

@@ -4,7 +4,7 @@
 
 use perch_host::server::{Server, ServerOptions};
 use perch_runtime::model::EventKind;
-use perch_runtime::Event;
+use perch_runtime::Published;
 use perch_test_support::CodexEnv;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,7 +49,7 @@ pub async fn start_written(
 
 /// The first event `pick` accepts, within the bound.
 pub async fn until<T>(
-    live: &mut Receiver<Arc<Event>>,
+    live: &mut Receiver<Arc<Published>>,
     what: &str,
     mut pick: impl FnMut(&EventKind) -> Option<T>,
 ) -> Result<T, String> {

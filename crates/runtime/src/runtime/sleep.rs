@@ -83,6 +83,8 @@ impl Runtime {
         );
         self.lock().sleeping = true;
         supervisor.sleep(SLEEP_GRACE).await;
+        // Idle from here on: what the turns left freed goes back too.
+        stdx::memory::release_free();
         true
     }
 }

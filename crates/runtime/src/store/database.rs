@@ -4,8 +4,8 @@
 //!
 //! Invariants: one connection per process, behind one lock (callers hold it
 //! for one statement or one transaction); each schema's version is a row of
-//! `schema_versions`, its migrations applied in order, each in the
-//! transaction that records it.
+//! `schema_versions`, its pending migrations applied in order in one
+//! transaction that records them (all or none).
 //!
 //! [`Store`]: super::Store
 
@@ -75,21 +75,21 @@ impl Database {
             )
             .optional()?
             .unwrap_or(0);
-        for (index, sql) in schema
-            .migrations
-            .iter()
-            .enumerate()
-            .skip(version.max(0) as usize)
-        {
-            let tx = conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.execute(
-                "INSERT INTO schema_versions (name, version) VALUES (?1, ?2)
-                 ON CONFLICT (name) DO UPDATE SET version = excluded.version",
-                params![schema.name, index as i64 + 1],
-            )?;
-            tx.commit()?;
+        let pending = schema.migrations.iter().skip(version.max(0) as usize);
+        if pending.len() == 0 {
+            return Ok(());
         }
+        // One transaction: a new database's tables cost one commit.
+        let tx = conn.transaction()?;
+        for sql in pending {
+            tx.execute_batch(sql)?;
+        }
+        tx.execute(
+            "INSERT INTO schema_versions (name, version) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET version = excluded.version",
+            params![schema.name, schema.migrations.len() as i64],
+        )?;
+        tx.commit()?;
         Ok(())
     }
 }
@@ -118,4 +118,39 @@ fn adopt_legacy_versions(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schema_s_pending_migrations_apply_all_or_none() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| crate::Error::io("a temp dir", e))?;
+        let db = Database::open(&dir.path().join("perch.db"))?;
+        let broken = Schema {
+            name: "test",
+            migrations: &["CREATE TABLE a (x INTEGER)", "CREATE TABLE a (x INTEGER)"],
+        };
+        assert!(db.migrate(&broken).is_err(), "the second migration fails");
+        let tables: i64 = db.conn().query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'a'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(tables, 0, "the first one was rolled back with it");
+        let fixed = Schema {
+            name: "test",
+            migrations: &["CREATE TABLE a (x INTEGER)", "CREATE TABLE b (y INTEGER)"],
+        };
+        db.migrate(&fixed)?;
+        db.migrate(&fixed)?;
+        let version: i64 = db.conn().query_row(
+            "SELECT version FROM schema_versions WHERE name = 'test'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(version, 2, "both recorded, and nothing applied twice");
+        Ok(())
+    }
 }
