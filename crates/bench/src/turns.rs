@@ -202,15 +202,7 @@ impl Server {
     }
 
     async fn events(&self) -> Result<EventStream, BenchError> {
-        use eventsource_stream::Eventsource;
-        let r = self
-            .http
-            .get(format!("{}/api/events", self.url))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(err)?;
-        Ok(Box::pin(r.bytes_stream().eventsource().filter_map(
+        Ok(Box::pin(self.raw_events().await?.filter_map(
             |e| async move { e.ok().and_then(|e| serde_json::from_str(&e.data).ok()) },
         )))
     }
