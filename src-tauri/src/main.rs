@@ -162,8 +162,9 @@ async fn run(
             return ExitCode::from(2);
         }
     };
+    // The API answered earlier, before the network and Codex started.
     tracing::info!(
-        "API ready at {} in {} ms",
+        "started at {} in {} ms",
         server.url,
         launched.elapsed().as_millis()
     );
