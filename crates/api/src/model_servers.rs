@@ -23,7 +23,7 @@ enum Failure {
 
 async fn list_models(base: &str, key: Option<&str>) -> Result<Vec<String>, Failure> {
     let url = format!("{}/models", base.trim_end_matches('/'));
-    let client = reqwest::Client::builder()
+    let client = stdx_http::client_builder()
         .timeout(Duration::from_secs(15))
         .build()
         .map_err(|e| Failure::Unreachable(e.to_string()))?;

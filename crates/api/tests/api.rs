@@ -447,7 +447,7 @@ async fn the_api_refuses_bad_callers_and_bad_input_clearly() -> TestResult {
             // Its own unpooled connection: the server closes a connection
             // whose oversized body it did not read, and the next request
             // must not be sent on it.
-            reqwest::Client::builder()
+            stdx_http::client_builder()
                 .pool_max_idle_per_host(0)
                 .build()?
                 .post(h.url("/api/sessions/x/messages"))
@@ -545,7 +545,7 @@ async fn the_api_refuses_bad_callers_and_bad_input_clearly() -> TestResult {
             "method_not_allowed",
         ),
         (
-            reqwest::Client::builder()
+            stdx_http::client_builder()
                 .pool_max_idle_per_host(0)
                 .build()?
                 .post(h.url("/api/memories/import?format=jsonl"))

@@ -74,7 +74,7 @@ pub async fn run(messages: usize) -> Result<(), BenchError> {
         let _ = tokio::time::timeout(Duration::from_millis(200), live.recv()).await;
     }
     let relay = peer.relay_url().to_string();
-    let http = reqwest::Client::new();
+    let http = stdx_http::client_builder().build().map_err(err)?;
     let register = json!({ "id": "bench-sender", "instanceId": "bench" });
     http.post(format!("{relay}/api/agents"))
         .json(&register)

@@ -68,7 +68,7 @@ pub async fn run(args: RelayBenchArgs) -> Result<(), BenchError> {
         .strip_prefix("listening ")
         .ok_or_else(|| err(format!("unexpected first line {line:?}")))?
         .to_string();
-    let http = reqwest::Client::builder()
+    let http = stdx_http::client_builder()
         .pool_max_idle_per_host(args.senders * 2)
         .build()
         .map_err(err)?;

@@ -69,7 +69,7 @@ impl Server {
         let exe = crate::perch_bin()?;
         // Built before the clock starts: a client loads the system's TLS
         // roots (tens of ms), which is the bench's cost, not Perch's.
-        let http = reqwest::Client::new();
+        let http = stdx_http::client_builder().build().map_err(err)?;
         // A free port chosen here, so that readiness is the first answer
         // from `/api/health`, not a log line printed later.
         let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -85,7 +85,7 @@ pub async fn stored_token(data_dir: &Path, env: &Environment) -> Result<String, 
 impl Client {
     /// `PERCH_URL` + `PERCH_API_TOKEN`, else the server recorded in the data dir.
     pub async fn discover(data_dir: &Path, env: &Environment) -> Result<Self, CliError> {
-        let http = reqwest::Client::builder()
+        let http = stdx_http::client_builder()
             .build()
             .map_err(|e| CliError::Other(e.to_string()))?;
         if let Some(url) = env.get("PERCH_URL") {

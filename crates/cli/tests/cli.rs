@@ -107,7 +107,7 @@ impl Api {
             .trim()
             .to_string();
         Ok(Self {
-            http: reqwest::Client::new(),
+            http: stdx_http::client_builder().build()?,
             url,
             token,
         })
@@ -287,7 +287,7 @@ async fn relay_serve_reads_agent_relay_variables_and_refuses_an_open_bind() -> T
     let line = BufReader::new(stdout).lines().next().ok_or("no output")??;
     let relay = Server(child);
     let url = line.strip_prefix("listening ").ok_or(line.clone())?;
-    let http = reqwest::Client::new();
+    let http = stdx_http::client_builder().build()?;
     assert_eq!(
         http.get(format!("{url}/api/stats"))
             .send()
@@ -335,7 +335,7 @@ async fn a_peer_message_in_a_turn_killed_with_perch_is_delivered_again_after_res
     let model = ScriptedModel::start().await?;
     let (mut server, relay) = serve(&env, &model)?;
     until_peer(&env, |s| s["connected"] == true).await?;
-    let http = reqwest::Client::new();
+    let http = stdx_http::client_builder().build()?;
     let register = serde_json::json!({ "id": "outside-bot", "instanceId": "o1" });
     assert!(http
         .post(format!("{relay}/api/agents"))

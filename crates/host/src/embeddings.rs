@@ -31,7 +31,7 @@ impl HttpEmbeddings {
         if let Some(http) = self.http.get() {
             return Ok(http);
         }
-        let http = reqwest::Client::builder()
+        let http = stdx_http::client_builder()
             .timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| format!("no HTTP client for embeddings: {e}"))?;

@@ -65,21 +65,28 @@ pub fn open_secret_store(data_dir: &Path, env: &Environment) -> Arc<dyn SecretSt
     let store: Arc<dyn SecretStore> = if forced_file {
         Arc::new(FileSecretStore::new(file_dir, None))
     } else {
-        // Write, read back and delete: a Secret Service with no usable
-        // collection (auto-started, never unlocked) answers reads but fails
-        // writes.
-        let probe = keyring
-            .set("probe", "perch")
-            .and_then(|()| keyring.get("probe"))
-            .and_then(|read| {
-                keyring.delete("probe")?;
-                match read.as_deref() {
-                    Some("perch") => Ok(()),
-                    _ => Err(HostError::Secrets(
-                        "the keyring did not return what was stored".into(),
-                    )),
-                }
-            });
+        // A Secret Service with no usable collection (auto-started, never
+        // unlocked) answers reads but fails writes. The token this data dir
+        // stored earlier proves a collection that took a write; otherwise
+        // write, read back and delete a probe. (Each call is a D-Bus
+        // session: the check costs one on every start but the first.)
+        let stored_token = matches!(keyring.get(secret_names::API_TOKEN), Ok(Some(_)));
+        let probe = if stored_token {
+            Ok(())
+        } else {
+            keyring
+                .set("probe", "perch")
+                .and_then(|()| keyring.get("probe"))
+                .and_then(|read| {
+                    keyring.delete("probe")?;
+                    match read.as_deref() {
+                        Some("perch") => Ok(()),
+                        _ => Err(HostError::Secrets(
+                            "the keyring did not return what was stored".into(),
+                        )),
+                    }
+                })
+        };
         match probe {
             Ok(()) => Arc::new(keyring),
             Err(err) => {

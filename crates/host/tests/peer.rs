@@ -81,7 +81,7 @@ async fn with_outside_bot(
         .as_str()
         .ok_or("no relay url")?
         .to_string();
-    let http = reqwest::Client::new();
+    let http = stdx_http::client_builder().build()?;
     post(
         &http,
         format!("{relay}/api/agents"),
@@ -114,7 +114,7 @@ async fn a_peer_message_becomes_a_framed_turn_and_the_agent_replies_through_mcp(
         .ok_or("no relay url")?
         .to_string();
     assert_eq!(status["embedded"], true);
-    let http = reqwest::Client::new();
+    let http = stdx_http::client_builder().build()?;
 
     // The outside agent, as an agent-relay plugin would register it.
     post(
@@ -424,7 +424,7 @@ async fn nobody_without_the_key_can_be_perch_and_a_fenced_agent_is_taken_back() 
         .as_str()
         .ok_or("no relay url")?
         .to_string();
-    let http = reqwest::Client::new();
+    let http = stdx_http::client_builder().build()?;
     let refused = |what: &'static str, path: &'static str, body: Value| {
         let (http, url) = (http.clone(), format!("{relay}{path}"));
         async move {

@@ -73,7 +73,7 @@ impl RelayClient {
         if let Some(http) = self.http.get() {
             return Ok(http);
         }
-        let http = reqwest::Client::builder()
+        let http = stdx_http::client_builder()
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(|source| PeerError::Unreachable {

@@ -566,7 +566,7 @@ async fn stats_health_and_persistence_across_a_restart() -> TestResult {
     let again =
         perch_relay::RelayServer::start("127.0.0.1:0".parse()?, Some(db), RelaySettings::default())
             .await?;
-    let http = reqwest::Client::new();
+    let http = stdx_http::client_builder().build()?;
     let listed: Value = http
         .get(format!("{}/api/messages", again.url()))
         .send()

@@ -325,7 +325,7 @@ async fn tokens_hosts_cors_and_open_binds_are_checked() -> TestResult {
         ..RelaySettings::default()
     };
     let r = Relay::start(settings).await?;
-    let plain = reqwest::Client::new();
+    let plain = stdx_http::client_builder().build()?;
     assert_eq!(
         plain
             .get(r.url("/api/stats"))

@@ -5,6 +5,8 @@
 //! - Depends on std and four small crates (`subtle`, `getrandom`, `sha2`,
 //!   `libc`) and on no Perch crate, so every crate may use it,
 //!   `perch-codex` and the relay included.
+//!   HTTP clients are `stdx-http`'s, apart so that a crate that makes no
+//!   request links no HTTP client through stdx (features unify).
 //! - Nothing here knows a Perch type, a wire format or a file layout.
 
 pub mod memory;

@@ -9,8 +9,10 @@
 //! API (`POST /_control/enqueue`, `GET /_control/requests`,
 //! `POST /_control/reset`) for the browser tests. It also stands in for
 //! ChatGPT's device-code sign-in ([`sign_in`], `POST /_control/sign-in`).
+//! [`nats`] starts a real NATS cluster (JetStream on) for the team relay.
 
 mod codex_env;
+pub mod nats;
 pub mod sign_in;
 mod sse;
 

@@ -151,7 +151,14 @@ fn the_engine_links_no_http_gui_or_peer_crate() -> Result<()> {
     graph.assert_links_none("perch-runtime", HTTP_SERVERS, why)?;
     graph.assert_links_none("perch-runtime", HTTP_CLIENTS, why)?;
     graph.assert_links_none("perch-runtime", GUI, why)?;
-    graph.assert_links_none("perch-runtime", PEER, why)
+    graph.assert_links_none("perch-runtime", PEER, why)?;
+    // Features unify across the workspace: an HTTP client in stdx would
+    // reach every crate.
+    graph.assert_links_none(
+        "stdx",
+        HTTP_CLIENTS,
+        "every crate uses stdx; HTTP clients are stdx-http's",
+    )
 }
 
 #[test]
@@ -191,7 +198,7 @@ fn the_relay_links_no_perch_crate_but_its_wire_types() -> Result<()> {
     graph.assert_links_none(
         "perch-relay",
         &others,
-        "the relay stands alone (it may use its wire types and stdx)",
+        "the relay stands alone (it may use its wire types, stdx and stdx-http)",
     )?;
     graph.assert_links_none("perch-relay", GUI, "the relay is a server")
 }

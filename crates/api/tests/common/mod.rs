@@ -100,7 +100,7 @@ impl Harness {
             runtime,
             base,
             token,
-            http: reqwest::Client::new(),
+            http: stdx_http::client_builder().build()?,
         })
     }
 

