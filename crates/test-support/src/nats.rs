@@ -148,8 +148,9 @@ impl NatsCluster {
         Ok(())
     }
 
-    /// Waits until node `i`'s `/healthz` answers 200: JetStream is up and,
-    /// in a cluster, knows its meta leader.
+    /// Waits until node `i`'s `/healthz` answers 200: JetStream is up, the
+    /// node knows its meta leader and its replicas are current. nats-server
+    /// announces none of that, so this asks every 50 ms, within a bound.
     pub async fn wait_healthy(&mut self, i: usize) -> io::Result<()> {
         let url = format!("http://127.0.0.1:{}/healthz", self.nodes[i].monitor_port);
         let http = stdx_http::client_builder()
