@@ -89,14 +89,6 @@ impl NatsCluster {
         Ok(cluster)
     }
 
-    /// Every node's client URL, comma-separated, as `--nats` takes them.
-    pub fn urls(&self) -> String {
-        (0..self.nodes.len())
-            .map(|i| self.url(i))
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
     /// Node `i`'s client URL.
     pub fn url(&self, i: usize) -> String {
         format!("nats://127.0.0.1:{}", self.nodes[i].client_port)
