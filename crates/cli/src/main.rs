@@ -247,6 +247,13 @@ enum RelayCommand {
         /// The SQLite database (default: <data dir>/relay.db, or AGENT_RELAY_DB).
         #[arg(long, env = "AGENT_RELAY_DB")]
         db: Option<PathBuf>,
+        #[command(flatten)]
+        nats: relay::NatsArgs,
+    },
+    /// Store the NATS credentials (a .creds file) a relay frontend connects with, in the keyring.
+    NatsCreds {
+        /// The .creds file (from `nsc generate creds`); its text is stored, the file can go.
+        file: PathBuf,
     },
     /// Print the AGENT_RELAY_URL (and AGENT_RELAY_TOKEN) lines for agent-relay's plugins.
     Env,
@@ -258,6 +265,8 @@ enum RelayCommand {
         /// The SQLite database (default: <data dir>/relay.db, or AGENT_RELAY_DB).
         #[arg(long, env = "AGENT_RELAY_DB")]
         db: Option<PathBuf>,
+        #[command(flatten)]
+        nats: relay::NatsArgs,
     },
 }
 
@@ -407,14 +416,25 @@ async fn run(
         }
         Command::Doctor { repair } => doctor::doctor(&data_dir, repair),
         Command::Relay {
-            command: RelayCommand::Serve { listen, db },
+            command: RelayCommand::Serve { listen, db, nats },
         } => {
-            let db = db.unwrap_or_else(|| data_dir.join("relay.db"));
-            relay::serve(relay::RelayServeArgs { listen, db, env }).await
+            let storage = relay::storage(db, &nats, &data_dir, &env).await?;
+            relay::serve(relay::RelayServeArgs {
+                listen,
+                storage,
+                env,
+            })
+            .await
         }
         Command::Relay {
-            command: RelayCommand::ForgetKey { id, db },
-        } => relay::forget_key(&db.unwrap_or_else(|| data_dir.join("relay.db")), &id),
+            command: RelayCommand::NatsCreds { file },
+        } => relay::store_nats_creds(&file, &data_dir, &env).await,
+        Command::Relay {
+            command: RelayCommand::ForgetKey { id, db, nats },
+        } => {
+            let storage = relay::storage(db, &nats, &data_dir, &env).await?;
+            relay::forget_key(storage, &id).await
+        }
         command => {
             let client = client::Client::discover(&data_dir, &env).await?;
             match command {

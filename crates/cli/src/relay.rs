@@ -3,14 +3,134 @@
 //! agent-relay setups and plugins point at it unchanged.
 
 use crate::CliError;
-use perch_relay::{RelayServer, RelaySettings};
+use perch_relay::{NatsOptions, RelayServer, RelaySettings, Storage};
+use perch_runtime::host::secret_names;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub struct RelayServeArgs {
     pub listen: Option<String>,
-    pub db: PathBuf,
+    pub storage: Storage,
     pub env: perch_runtime::config::Environment,
+}
+
+/// Where a relay frontend keeps its state: a NATS JetStream cluster instead
+/// of the SQLite file (docs/relay.md, "A relay for a team").
+#[derive(clap::Args, Debug)]
+pub struct NatsArgs {
+    /// Serve from a NATS JetStream cluster: its servers, comma-separated
+    /// (nats://host:4222 or tls://host:4222).
+    #[arg(
+        long,
+        env = "PERCH_RELAY_NATS",
+        value_delimiter = ',',
+        value_name = "URL"
+    )]
+    nats: Vec<String>,
+    /// The NATS credentials (.creds file); default: the ones `perch relay nats-creds` stored.
+    #[arg(long, value_name = "FILE", requires = "nats")]
+    nats_creds: Option<PathBuf>,
+    /// A CA certificate (PEM) to verify the NATS servers with; implies TLS.
+    #[arg(long, value_name = "FILE", requires = "nats")]
+    nats_ca: Option<PathBuf>,
+    /// A client certificate (PEM), for servers that verify clients (with --nats-key).
+    #[arg(long, value_name = "FILE", requires_all = ["nats", "nats_key"])]
+    nats_cert: Option<PathBuf>,
+    /// The client certificate's key (PEM).
+    #[arg(long, value_name = "FILE", requires = "nats_cert")]
+    nats_key: Option<PathBuf>,
+    /// Replicas of the relay's streams and buckets when this frontend creates
+    /// them: 3 for a 3-node cluster, 1 for a single server.
+    #[arg(long, default_value_t = 3, value_name = "N", requires = "nats")]
+    nats_replicas: usize,
+    /// The names of the relay's streams, buckets and subjects start with
+    /// this, so several relays can share one cluster.
+    #[arg(
+        long,
+        default_value = "perch-relay",
+        value_name = "NAME",
+        requires = "nats"
+    )]
+    nats_namespace: String,
+}
+
+/// The storage `db` and the NATS flags choose.
+pub async fn storage(
+    db: Option<PathBuf>,
+    nats: &NatsArgs,
+    data_dir: &Path,
+    env: &perch_runtime::config::Environment,
+) -> Result<Storage, CliError> {
+    if nats.nats.is_empty() {
+        return Ok(Storage::Sqlite(Some(
+            db.unwrap_or_else(|| data_dir.join("relay.db")),
+        )));
+    }
+    if db.is_some() {
+        return Err(CliError::Usage(
+            "--db and --nats exclude each other: a relay keeps its state in one SQLite file or in a NATS cluster".into(),
+        ));
+    }
+    let credentials = match &nats.nats_creds {
+        Some(file) => Some(std::fs::read_to_string(file).map_err(|e| {
+            CliError::Usage(format!(
+                "reading the NATS credentials {}: {e}",
+                file.display()
+            ))
+        })?),
+        None => read_secret(data_dir, env, secret_names::RELAY_NATS_CREDS).await?,
+    };
+    let mut options = NatsOptions::new(nats.nats.clone());
+    options.credentials = credentials;
+    options.ca_file = nats.nats_ca.clone();
+    options.client_cert = nats.nats_cert.clone().zip(nats.nats_key.clone());
+    options.replicas = nats.nats_replicas;
+    options.namespace = nats.nats_namespace.clone();
+    Ok(Storage::Nats(options))
+}
+
+async fn read_secret(
+    data_dir: &Path,
+    env: &perch_runtime::config::Environment,
+    name: &'static str,
+) -> Result<Option<String>, CliError> {
+    let (data_dir, env) = (data_dir.to_path_buf(), env.clone());
+    tokio::task::spawn_blocking(move || {
+        perch_host::secrets::open_secret_store(&data_dir, &env).get(name)
+    })
+    .await
+    .map_err(|e| CliError::Usage(format!("reading the secret {name}: {e}")))?
+    .map_err(|e| CliError::Usage(format!("reading the secret {name}: {e}")))
+}
+
+/// `perch relay nats-creds FILE`: keeps the credentials in the keyring (or
+/// Perch's 0600 secret file), where `relay serve --nats` finds them.
+pub async fn store_nats_creds(
+    file: &Path,
+    data_dir: &Path,
+    env: &perch_runtime::config::Environment,
+) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| CliError::Usage(format!("reading {}: {e}", file.display())))?;
+    if !text.contains("BEGIN NATS USER JWT") || !text.contains("BEGIN USER NKEY SEED") {
+        return Err(CliError::Usage(format!(
+            "{} is not a NATS .creds file (it needs a user JWT and an NKey seed; `nsc generate creds` makes one)",
+            file.display()
+        )));
+    }
+    let (data_dir, env) = (data_dir.to_path_buf(), env.clone());
+    tokio::task::spawn_blocking(move || {
+        perch_host::secrets::open_secret_store(&data_dir, &env)
+            .set(secret_names::RELAY_NATS_CREDS, &text)
+    })
+    .await
+    .map_err(|e| CliError::Usage(format!("storing the credentials: {e}")))?
+    .map_err(|e| CliError::Usage(format!("storing the credentials: {e}")))?;
+    println!(
+        "stored; `perch relay serve --nats …` uses them (you may delete {} now)",
+        file.display()
+    );
+    Ok(())
 }
 
 /// `--listen`, else `HOST`:`PORT` (agent-relay's variables), else
@@ -47,17 +167,20 @@ pub async fn serve(args: RelayServeArgs) -> Result<(), CliError> {
         (None, true) => "no token; loopback only",
         (None, false) => "no token (AGENT_RELAY_ALLOW_UNAUTH)",
     };
-    let server = RelayServer::start(listen, Some(args.db.clone()), settings)
+    let store = match &args.storage {
+        Storage::Sqlite(db) => format!(
+            "database {}",
+            db.as_deref()
+                .map_or("in memory".into(), |db| db.display().to_string())
+        ),
+        Storage::Nats(nats) => format!("NATS {} ({})", nats.urls.join(","), nats.namespace),
+    };
+    let server = RelayServer::start(listen, args.storage, settings)
         .await
         .map_err(|e| CliError::Usage(e.to_string()))?;
     // One line on stdout that scripts (and the benchmark) read for the URL.
     println!("listening {}", server.url());
-    eprintln!(
-        "Perch relay on {} ({}; database {})",
-        server.url(),
-        access,
-        args.db.display()
-    );
+    eprintln!("Perch relay on {} ({access}; {store})", server.url());
     perch_host::server::wait_for_signal().await;
     eprintln!("relay stopping");
     server.stop().await;
@@ -65,18 +188,23 @@ pub async fn serve(args: RelayServeArgs) -> Result<(), CliError> {
 }
 
 /// `perch relay forget-key`: the id's next registration may claim it
-/// again. Only someone who can write the relay's database can do this.
-pub fn forget_key(db: &std::path::Path, id: &str) -> Result<(), CliError> {
-    if !db.exists() {
-        return Err(CliError::Usage(format!(
-            "no relay database at {}; pass --db with the relay's database",
-            db.display()
-        )));
+/// again. Only someone who can write the relay's database (or the cluster)
+/// can do this.
+pub async fn forget_key(storage: Storage, id: &str) -> Result<(), CliError> {
+    let relay = match storage {
+        Storage::Sqlite(Some(db)) if !db.exists() => {
+            return Err(CliError::Usage(format!(
+                "no relay database at {}; pass --db with the relay's database",
+                db.display()
+            )))
+        }
+        Storage::Sqlite(db) => perch_relay::Relay::open(db.as_deref(), RelaySettings::default()),
+        Storage::Nats(nats) => perch_relay::Relay::connect(&nats, RelaySettings::default()).await,
     }
-    let relay = perch_relay::Relay::open(Some(db), RelaySettings::default())
-        .map_err(|e| CliError::Usage(format!("opening {}: {e}", db.display())))?;
+    .map_err(|e| CliError::Usage(format!("opening the relay: {e}")))?;
     relay
         .forget_key(id)
+        .await
         .map_err(|e| CliError::Usage(e.to_string()))?;
     println!("{id} holds no key now; its next registration gets a new one");
     Ok(())

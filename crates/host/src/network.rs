@@ -7,7 +7,7 @@ use crate::server::ServerError;
 use perch_agent::AgentState;
 use perch_mcp::McpServer;
 use perch_peer::{Identity, Peer, PeerOptions};
-use perch_relay::{RelayServer, RelaySettings};
+use perch_relay::{RelayServer, RelaySettings, Storage};
 use perch_runtime::config::Config;
 use perch_runtime::host::{secret_names, SecretStore};
 use std::net::SocketAddr;
@@ -79,7 +79,7 @@ impl Network {
                     .db
                     .clone()
                     .unwrap_or_else(|| data_dir.join("relay.db"));
-                match RelayServer::start(addr, Some(db), settings).await {
+                match RelayServer::start(addr, Storage::Sqlite(Some(db)), settings).await {
                     Ok(server) => {
                         let url = server.url();
                         relay = Some(server);

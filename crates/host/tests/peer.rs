@@ -6,7 +6,7 @@ mod common;
 
 use common::{start_written, TestResult, WAIT};
 use perch_host::server::Server;
-use perch_relay::{RelayServer, RelaySettings};
+use perch_relay::{RelayServer, RelaySettings, Storage};
 use perch_relay_protocol::NewMessage;
 use perch_runtime::model::EventKind;
 use perch_runtime::{Config, Published};
@@ -237,7 +237,7 @@ async fn after_a_relay_restart_the_agent_reconnects_and_gets_the_missed_messages
     let relay_db = env.root().join("relay.db");
     let relay = RelayServer::start(
         "127.0.0.1:0".parse()?,
-        Some(relay_db.clone()),
+        Storage::Sqlite(Some(relay_db.clone())),
         RelaySettings::default(),
     )
     .await?;
@@ -252,7 +252,12 @@ async fn after_a_relay_restart_the_agent_reconnects_and_gets_the_missed_messages
     // Back on the same port and database; a message lands before Perch's
     // link is back (its first retry waits 250 ms), so only the backfill can
     // bring it.
-    let relay = RelayServer::start(addr, Some(relay_db), RelaySettings::default()).await?;
+    let relay = RelayServer::start(
+        addr,
+        Storage::Sqlite(Some(relay_db)),
+        RelaySettings::default(),
+    )
+    .await?;
     let missed = NewMessage {
         from: "outside-bot".into(),
         to: "perch-test".into(),
@@ -266,7 +271,7 @@ async fn after_a_relay_restart_the_agent_reconnects_and_gets_the_missed_messages
         urgent: false,
     };
     let mut live = server.runtime.events().subscribe(None).live;
-    relay.relay().send(missed)?;
+    relay.relay().send(missed).await?;
     assert_eq!(next_turn_completed(&mut live).await?, "completed");
     let text = model
         .requests()

@@ -33,6 +33,10 @@ pub enum RelayError {
     Storage(#[from] rusqlite::Error),
     #[error("{0}")]
     Internal(String),
+    /// The store did not answer (a NATS cluster without a quorum, a
+    /// frontend that lost its connection): worth retrying.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<perch_relay_protocol::Invalid> for RelayError {
@@ -56,6 +60,7 @@ impl RelayError {
             }
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Storage(_) | Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         }
     }
 }

@@ -15,7 +15,7 @@ pub(crate) fn spawn(relay: Weak<Relay>) -> tokio::task::JoinHandle<()> {
         loop {
             ticks.tick().await;
             let Some(relay) = relay.upgrade() else { return };
-            match relay.reap() {
+            match relay.reap().await {
                 Ok(reaped) if reaped != Default::default() => {
                     tracing::info!("relay upkeep: {reaped:?}")
                 }

@@ -1,6 +1,7 @@
 //! Running the relay: bind (refusing an open non-loopback bind), serve the
 //! API, run upkeep, stop gracefully.
 
+use crate::backend::nats::NatsOptions;
 use crate::config::RelaySettings;
 use crate::error::RelayError;
 use crate::relay::Relay;
@@ -24,6 +25,15 @@ pub enum ServerError {
     Relay(#[from] RelayError),
 }
 
+/// Where the relay keeps its state.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    /// One SQLite file (in memory when `None`): the embedded relay.
+    Sqlite(Option<PathBuf>),
+    /// A NATS JetStream cluster shared by any number of frontends.
+    Nats(NatsOptions),
+}
+
 pub struct RelayServer {
     relay: Arc<Relay>,
     addr: SocketAddr,
@@ -33,22 +43,27 @@ pub struct RelayServer {
 }
 
 impl RelayServer {
-    /// Opens the database at `db` (in memory when `None`) and serves on
-    /// `listen` (port 0 picks a free one).
+    /// Opens the storage and serves on `listen` (port 0 picks a free one).
     pub async fn start(
         listen: SocketAddr,
-        db: Option<PathBuf>,
+        storage: Storage,
         settings: RelaySettings,
     ) -> Result<Self, ServerError> {
         if !listen.ip().is_loopback() && settings.token.is_none() && !settings.allow_unauthenticated
         {
             return Err(ServerError::OpenBind(listen));
         }
-        if let Some(parent) = db.as_deref().and_then(std::path::Path::parent) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| RelayError::Internal(format!("creating {}: {e}", parent.display())))?;
-        }
-        let relay = Relay::open(db.as_deref(), settings)?;
+        let relay = match storage {
+            Storage::Sqlite(db) => {
+                if let Some(parent) = db.as_deref().and_then(std::path::Path::parent) {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        RelayError::Internal(format!("creating {}: {e}", parent.display()))
+                    })?;
+                }
+                Relay::open(db.as_deref(), settings)?
+            }
+            Storage::Nats(options) => Relay::connect(&options, settings).await?,
+        };
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|source| ServerError::Bind {

@@ -5,7 +5,7 @@ mod common;
 
 use common::{ids, Relay, TestResult};
 use perch_relay::RelaySettings;
-use serde_json::{json, Value};
+use serde_json::json;
 
 #[tokio::test]
 async fn agents_register_update_and_fence_stale_instances() -> TestResult {
@@ -560,32 +560,13 @@ async fn stats_health_and_persistence_across_a_restart() -> TestResult {
     );
     assert_eq!(r.ok("GET", "/api/health", None).await?["status"], "ok");
 
-    let db = r.dir.path().join("relay.db");
-    let Relay { server, dir, .. } = r;
-    server.stop().await;
-    let again =
-        perch_relay::RelayServer::start("127.0.0.1:0".parse()?, Some(db), RelaySettings::default())
-            .await?;
-    let http = stdx_http::client_builder().build()?;
-    let listed: Value = http
-        .get(format!("{}/api/messages", again.url()))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let mut r = r;
+    r.restart().await?;
     assert_eq!(
-        ids(&listed),
+        ids(&r.ok("GET", "/api/messages", None).await?),
         vec![sent["id"].as_i64().unwrap_or_default()],
         "messages survive a restart"
     );
-    let agent: Value = http
-        .get(format!("{}/api/agents/a", again.url()))
-        .send()
-        .await?
-        .json()
-        .await?;
-    assert_eq!(agent["id"], "a");
-    again.stop().await;
-    drop(dir);
+    assert_eq!(r.ok("GET", "/api/agents/a", None).await?["id"], "a");
     Ok(())
 }

@@ -51,10 +51,15 @@ async fn a_keyed_id_refuses_whoever_lacks_its_key() -> TestResult {
     assert_eq!(listed["authenticated"], true);
     assert!(listed.get("key").is_none(), "{listed}");
     // Stored as a digest, never as itself.
-    let db = std::fs::read(r.dir.path().join("relay.db"))?;
-    let wal = std::fs::read(r.dir.path().join("relay.db-wal")).unwrap_or_default();
+    let stored = r.stored_files()?;
+    assert!(
+        stored
+            .iter()
+            .any(|b| b.windows(9).any(|w| w == b"perch-ada")),
+        "the scan reads what the relay stored"
+    );
     let needle = key.as_bytes();
-    for bytes in [&db, &wal] {
+    for bytes in stored {
         assert!(
             !bytes.windows(needle.len()).any(|w| w == needle),
             "the key is stored in the clear"
@@ -165,8 +170,8 @@ async fn a_keyed_id_survives_pruning_and_a_lost_key_can_be_forgotten() -> TestRe
     r.register("bob", json!({"status": "offline"})).await?;
     // Every offline agent is pruned at once here, except an id that holds a
     // key (pruning it would free the id for anyone).
-    let relay = r.server.relay();
-    relay.reap()?;
+    let relay = r.core().await?;
+    relay.reap().await?;
     assert_eq!(
         r.call("GET", "/api/agents/bob", None).await?.0,
         404,
@@ -175,7 +180,7 @@ async fn a_keyed_id_survives_pruning_and_a_lost_key_can_be_forgotten() -> TestRe
     assert_eq!(r.call("GET", "/api/agents/perch-ada", None).await?.0, 200);
 
     // `perch relay forget-key`: the next registration claims the id afresh.
-    relay.forget_key("perch-ada")?;
+    relay.forget_key("perch-ada").await?;
     let (status, card) = as_agent(
         &r,
         "POST",

@@ -12,6 +12,9 @@ pub mod secret_names {
     pub const PROVIDER_API_KEY: &str = "provider-api-key";
     /// The relay's token: the embedded relay requires it, the peer client sends it.
     pub const RELAY_TOKEN: &str = "relay-token";
+    /// The NATS credentials (a `.creds` file's text) a relay frontend on a
+    /// NATS cluster connects with (`perch relay nats-creds`).
+    pub const RELAY_NATS_CREDS: &str = "relay-nats-creds";
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -89,6 +89,11 @@ impl NatsCluster {
         Ok(cluster)
     }
 
+    /// The directory every node's store, config and log are in.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// Node `i`'s client URL.
     pub fn url(&self, i: usize) -> String {
         format!("nats://127.0.0.1:{}", self.nodes[i].client_port)

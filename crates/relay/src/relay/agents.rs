@@ -6,7 +6,7 @@ impl Relay {
     /// Registers (or refreshes) a card. An id that holds a key is refused
     /// (403) unless `key` is it; an id without one gets one when it asks
     /// (`wantKey`), returned here once.
-    pub fn register(&self, req: RegisterAgent, key: Option<&str>) -> Result<Registered> {
+    pub async fn register(&self, req: RegisterAgent, key: Option<&str>) -> Result<Registered> {
         check_meta("meta", &req.meta)?;
         let registration = RegisterAgent {
             id: check_id("id", &req.id)?,
@@ -23,7 +23,7 @@ impl Relay {
             meta: req.meta,
             want_key: req.want_key,
         };
-        let proven = self.authorize(&registration.id, key)?;
+        let proven = self.authorize(&registration.id, key).await?;
         let new_key = if registration.want_key && !proven {
             Some(random_hex(32).map_err(|e| RelayError::Internal(e.to_string()))?)
         } else {
@@ -31,9 +31,12 @@ impl Relay {
         };
         let key_hash = new_key.as_deref().map(stdx::sha256_hex);
         let agent = self
-            .store
-            .register_agent(registration, key_hash.as_deref(), now_ms())?;
-        self.bus.publish(RelayEvent::AgentRegistered(agent.clone()));
+            .backend
+            .register_agent(registration, key_hash, now_ms())
+            .await?;
+        self.backend
+            .publish(RelayEvent::AgentRegistered(agent.clone()))
+            .await;
         Ok(Registered {
             agent,
             key: new_key,
@@ -43,8 +46,8 @@ impl Relay {
     /// Whether a call acting as `id` proved its key: `true` with the right
     /// key, `false` when the id holds none (anyone may act as it, as on
     /// agent-relay), 403 when it holds one and `key` is missing or wrong.
-    pub fn authorize(&self, id: &str, key: Option<&str>) -> Result<bool> {
-        let Some(hash) = self.store.agent_key_hash(id)? else {
+    pub async fn authorize(&self, id: &str, key: Option<&str>) -> Result<bool> {
+        let Some(hash) = self.view().await?.agent_key_hash(id)? else {
             return Ok(false);
         };
         match key {
@@ -60,28 +63,33 @@ impl Relay {
 
     /// Takes the key of `id` away, so that the next registration may claim
     /// it (`perch relay forget-key`, for a person whose Perch lost its key).
-    pub fn forget_key(&self, id: &str) -> Result<()> {
-        if !self.store.forget_agent_key(id)? {
+    pub async fn forget_key(&self, id: &str) -> Result<()> {
+        if !self.backend.forget_agent_key(id).await? {
             return Err(unknown_agent(id));
         }
         Ok(())
     }
 
-    pub fn agent(&self, id: &str) -> Result<Agent> {
-        self.store.agent(id)?.ok_or_else(|| unknown_agent(id))
+    pub async fn agent(&self, id: &str) -> Result<Agent> {
+        self.view()
+            .await?
+            .agent(id)?
+            .ok_or_else(|| unknown_agent(id))
     }
 
-    pub fn agents(&self) -> Result<Vec<Agent>> {
-        self.store.agents()
+    pub async fn agents(&self) -> Result<Vec<Agent>> {
+        self.view().await?.agents()
     }
 
-    pub fn remove_agent(&self, id: &str) -> Result<()> {
-        if !self.store.delete_agent(id)? {
+    pub async fn remove_agent(&self, id: &str) -> Result<()> {
+        if !self.backend.delete_agent(id).await? {
             return Err(unknown_agent(id));
         }
-        self.bus.publish(RelayEvent::AgentRemoved(AgentRemoved {
-            id: id.to_string(),
-        }));
+        self.backend
+            .publish(RelayEvent::AgentRemoved(AgentRemoved {
+                id: id.to_string(),
+            }))
+            .await;
         Ok(())
     }
 
@@ -107,19 +115,19 @@ impl Relay {
         }
     }
 
-    pub fn heartbeat(&self, id: &str, proof: &InstanceProof) -> Result<Agent> {
-        self.update_agent(id, proof, AgentPatch::default())
+    pub async fn heartbeat(&self, id: &str, proof: &InstanceProof) -> Result<Agent> {
+        self.update_agent(id, proof, AgentPatch::default()).await
     }
 
     /// Applies a change to an agent card (after the fencing check) and
     /// publishes it.
-    pub fn update_agent(
+    pub async fn update_agent(
         &self,
         id: &str,
         proof: &InstanceProof,
         mut patch: AgentPatch,
     ) -> Result<Agent> {
-        let current = self.agent(id)?;
+        let current = self.agent(id).await?;
         self.check_proof(&current, proof)?;
         if patch.status.is_none() && current.status == AgentStatus::Offline {
             // A heartbeat or any other call from an agent means it is back.
@@ -136,14 +144,19 @@ impl Relay {
             check_meta("meta", meta)?;
         }
         let agent = self
-            .store
-            .update_agent(id, patch, now_ms())?
+            .backend
+            .update_agent(id, patch, now_ms())
+            .await?
             .ok_or_else(|| unknown_agent(id))?;
         if status_changed {
-            self.bus.publish(RelayEvent::AgentStatus(agent.clone()));
+            self.backend
+                .publish(RelayEvent::AgentStatus(agent.clone()))
+                .await;
         }
         if card_changed {
-            self.bus.publish(RelayEvent::AgentUpdated(agent.clone()));
+            self.backend
+                .publish(RelayEvent::AgentUpdated(agent.clone()))
+                .await;
         }
         Ok(agent)
     }

@@ -10,36 +10,23 @@ mod pairs;
 mod tasks;
 
 pub(crate) use agents::parse_status;
-use messages::{write_messages, Pending, WRITER_QUEUE};
 
+use crate::backend::{Backend, CallbackJob, Local};
 use crate::config::{Integration, RelaySettings};
 use crate::error::{RelayError, Result};
 use crate::events::EventBus;
 use crate::store::{AgentPatch, ClaimOutcome, Ingested, NewTask, Reader, Store, TaskClaim};
 use perch_relay_protocol::*;
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stdx::ct_eq;
-use stdx::MutexExt;
 use stdx::{now_ms, random_hex};
 
-const CALLBACK_TIMEOUT: Duration = Duration::from_secs(5);
-
 pub struct Relay {
-    store: Arc<Store>,
-    /// Messages posted over HTTP go through one writer that commits what
-    /// queued up meanwhile in one transaction.
-    writer: std::sync::mpsc::SyncSender<Pending>,
+    backend: Box<dyn Backend>,
     settings: RelaySettings,
-    bus: EventBus,
-    /// For task callbacks; built on the first one (building a client loads
-    /// the system's TLS roots: tens of ms and MBs most relays never need).
-    http: std::sync::OnceLock<reqwest::Client>,
-    /// Per integration: the start of its current minute and its count.
-    rate: Mutex<HashMap<String, (Instant, u32)>>,
     started: Instant,
 }
 
@@ -56,41 +43,36 @@ fn millis(d: Duration) -> i64 {
 }
 
 impl Relay {
-    /// Opens (or creates) the database at `db`, or an in-memory one.
+    /// Opens (or creates) the SQLite database at `db`, or an in-memory one.
     pub fn open(db: Option<&Path>, settings: RelaySettings) -> Result<Arc<Self>> {
         settings.validate()?;
-        let store = match db {
-            Some(path) => Store::open(path)?,
-            None => Store::open_in_memory()?,
-        };
-        let (writer, queue) = std::sync::mpsc::sync_channel(WRITER_QUEUE);
-        let relay = Arc::new(Self {
-            store: Arc::new(store),
-            writer,
-            settings,
-            bus: EventBus::default(),
-            http: std::sync::OnceLock::new(),
-            rate: Mutex::default(),
-            started: Instant::now(),
-        });
-        let weak = Arc::downgrade(&relay);
-        std::thread::Builder::new()
-            .name("relay-writer".into())
-            .spawn(move || write_messages(weak, queue))
-            .map_err(|e| RelayError::Internal(format!("starting the relay's writer: {e}")))?;
-        Ok(relay)
+        let backend = Local::open(db, Arc::default())?;
+        Ok(Self::with_backend(Box::new(backend), settings))
     }
 
-    /// The callback client (see `http`).
-    fn callback_http(&self) -> Result<&reqwest::Client> {
-        if let Some(http) = self.http.get() {
-            return Ok(http);
-        }
-        let http = stdx_http::client_builder()
-            .timeout(CALLBACK_TIMEOUT)
-            .build()
-            .map_err(|e| RelayError::Internal(format!("building the callback client: {e}")))?;
-        Ok(self.http.get_or_init(|| http))
+    /// A frontend over a NATS JetStream cluster (see `backend::nats`).
+    pub async fn connect(
+        options: &crate::backend::nats::NatsOptions,
+        settings: RelaySettings,
+    ) -> Result<Arc<Self>> {
+        settings.validate()?;
+        let backend =
+            crate::backend::nats::Nats::connect(options, &settings, Arc::default()).await?;
+        Ok(Self::with_backend(Box::new(backend), settings))
+    }
+
+    fn with_backend(backend: Box<dyn Backend>, settings: RelaySettings) -> Arc<Self> {
+        Arc::new(Self {
+            backend,
+            settings,
+            started: Instant::now(),
+        })
+    }
+
+    /// The read model, holding every change acknowledged before this call.
+    async fn view(&self) -> Result<&Store> {
+        self.backend.sync().await?;
+        Ok(self.backend.view())
     }
 
     pub fn settings(&self) -> &RelaySettings {
@@ -98,14 +80,15 @@ impl Relay {
     }
 
     pub fn events(&self) -> &EventBus {
-        &self.bus
+        self.backend.bus()
     }
-    pub fn stats(&self) -> Result<Value> {
-        let counts = self.store.counts(now_ms())?;
+
+    pub async fn stats(&self) -> Result<Value> {
+        let counts = self.view().await?.counts(now_ms())?;
         Ok(json!({
             "version": env!("CARGO_PKG_VERSION"),
             "uptimeMs": millis(self.started.elapsed()),
-            "subscribers": self.bus.subscribers(),
+            "subscribers": self.events().subscribers(),
             "agents": { "total": counts.agents, "online": counts.agents_online },
             "messages": { "total": counts.messages, "latestId": counts.latest_message_id, "openClaims": counts.open_claims },
             "pairs": { "active": counts.pairs_active, "pending": counts.pairs_pending },
@@ -114,33 +97,40 @@ impl Relay {
         }))
     }
 
-    /// Marks silent agents offline, prunes long-offline agents and old messages.
-    pub fn reap(&self) -> Result<Reaped> {
+    /// Marks silent agents offline, prunes long-offline agents (on one
+    /// frontend at a time) and old messages.
+    pub async fn reap(&self) -> Result<Reaped> {
         let now = now_ms();
-        let offline = self
-            .store
-            .mark_stale_offline(now - millis(self.settings.stale_after))?;
-        for id in &offline {
-            if let Some(agent) = self.store.agent(id)? {
-                self.bus.publish(RelayEvent::AgentStatus(agent.clone()));
+        let mut reaped = Reaped::default();
+        if self.backend.upkeep_turn().await? {
+            let offline = self
+                .backend
+                .mark_stale_offline(now - millis(self.settings.stale_after))
+                .await?;
+            for id in &offline {
+                if let Some(agent) = self.view().await?.agent(id)? {
+                    self.backend.publish(RelayEvent::AgentStatus(agent)).await;
+                }
             }
+            let pruned = self
+                .backend
+                .prune_offline(now - millis(self.settings.offline_prune_after))
+                .await?;
+            for id in &pruned {
+                self.backend
+                    .publish(RelayEvent::AgentRemoved(AgentRemoved {
+                        id: id.to_string(),
+                    }))
+                    .await;
+            }
+            reaped.marked_offline = offline.len();
+            reaped.pruned_agents = pruned.len();
         }
-        let pruned = self
-            .store
-            .prune_offline(now - millis(self.settings.offline_prune_after))?;
-        for id in &pruned {
-            self.bus.publish(RelayEvent::AgentRemoved(AgentRemoved {
-                id: id.to_string(),
-            }));
-        }
-        let pruned_messages = self
-            .store
-            .prune_messages(now - millis(self.settings.retention))?;
-        Ok(Reaped {
-            marked_offline: offline.len(),
-            pruned_agents: pruned.len(),
-            pruned_messages,
-        })
+        reaped.pruned_messages = self
+            .backend
+            .prune_messages(now - millis(self.settings.retention))
+            .await?;
+        Ok(reaped)
     }
 }
 

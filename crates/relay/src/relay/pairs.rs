@@ -6,7 +6,7 @@ impl Relay {
     /// Invites `target` (an id, or the most recently seen ready agent that
     /// matches a `tag:`/`cap:`/`label:`) to pair with `from`. `authenticated`:
     /// the caller proved the key of `from` (as for every `authenticated` below).
-    pub fn invite(
+    pub async fn invite(
         &self,
         from: &str,
         target: &str,
@@ -27,12 +27,12 @@ impl Relay {
                         "an agent cannot pair with itself".into(),
                     ));
                 }
-                vec![self.agent(&id)?.id]
+                vec![self.agent(&id).await?.id]
             }
             target => {
                 let mut matching: Vec<Agent> = self
-                    .store
-                    .agents()?
+                    .agents()
+                    .await?
                     .into_iter()
                     .filter(|a| {
                         a.id != from
@@ -56,8 +56,9 @@ impl Relay {
             random_hex(8).map_err(|e| RelayError::Internal(e.to_string()))?
         );
         let pair = self
-            .store
-            .create_pair(id, &from, &candidates, objective.clone(), now_ms())?;
+            .backend
+            .create_pair(id, &from, &candidates, objective.clone(), now_ms())
+            .await?;
         let body = objective.unwrap_or_else(|| format!("{from} would like to pair with you."));
         let notice = pair_notice(
             &pair,
@@ -67,30 +68,37 @@ impl Relay {
             format!("Pair invite from {from}"),
             body,
         );
-        self.store_and_publish(notice, authenticated)?;
-        self.bus.publish(RelayEvent::PairInvited(pair.clone()));
+        self.backend.insert_message(notice, authenticated).await?;
+        self.backend
+            .publish(RelayEvent::PairInvited(pair.clone()))
+            .await;
         Ok(pair)
     }
 
-    pub fn pair(&self, id: &str) -> Result<Pair> {
-        self.store
+    pub async fn pair(&self, id: &str) -> Result<Pair> {
+        self.view()
+            .await?
             .pair(id)?
             .ok_or_else(|| RelayError::NotFound(format!("no pair {id}")))
     }
 
-    pub fn pairs(&self, agent: Option<&str>, status: Option<PairStatus>) -> Result<Vec<Pair>> {
-        self.store.pairs(agent, status)
+    pub async fn pairs(
+        &self,
+        agent: Option<&str>,
+        status: Option<PairStatus>,
+    ) -> Result<Vec<Pair>> {
+        self.view().await?.pairs(agent, status)
     }
 
     /// Accept (`to` only), reject (`to` only) or hang up (either side).
-    pub fn answer_pair(
+    pub async fn answer_pair(
         &self,
         id: &str,
         agent: &str,
         next: PairStatus,
         authenticated: bool,
     ) -> Result<Pair> {
-        let pair = self.pair(id)?;
+        let pair = self.pair(id).await?;
         let agent = check_id("agentId", agent)?;
         let member = agent == pair.from || agent == pair.to;
         let (allowed_from, may_act): (&[PairStatus], bool) = match next {
@@ -109,8 +117,9 @@ impl Relay {
             )));
         }
         let updated = self
-            .store
-            .transition_pair(id, allowed_from, next, &agent, now_ms())?
+            .backend
+            .transition_pair(id, allowed_from, next, &agent, now_ms())
+            .await?
             .ok_or_else(|| {
                 RelayError::Conflict(format!(
                     "pair {id} is {}; it cannot be {}",
@@ -145,20 +154,20 @@ impl Relay {
             subject.clone(),
             subject,
         );
-        self.store_and_publish(notice, authenticated)?;
-        self.bus.publish(event);
+        self.backend.insert_message(notice, authenticated).await?;
+        self.backend.publish(event).await;
         Ok(updated)
     }
 
     /// Pair chat: from one member to the other, on channel `pair:<id>`.
-    pub fn pair_message(
+    pub async fn pair_message(
         &self,
         id: &str,
         from: &str,
         body: &str,
         authenticated: bool,
     ) -> Result<Message> {
-        let pair = self.pair(id)?;
+        let pair = self.pair(id).await?;
         let from = check_id("from", from)?;
         if from != pair.from && from != pair.to {
             return Err(RelayError::Forbidden(format!("{from} is not in pair {id}")));
@@ -176,31 +185,33 @@ impl Relay {
         };
         let mut meta = Map::new();
         meta.insert("pairId".into(), Value::from(id));
-        self.store_and_publish(
-            NewMessage {
-                from,
-                to,
-                channel: Some(format!("pair:{id}")),
-                subject: None,
-                body: nonempty_body(body)?,
-                reply_to: None,
-                claimable: false,
-                kind: Some("pair.message".into()),
-                meta,
-                urgent: false,
-            },
-            authenticated,
-        )
+        self.backend
+            .insert_message(
+                NewMessage {
+                    from,
+                    to,
+                    channel: Some(format!("pair:{id}")),
+                    subject: None,
+                    body: nonempty_body(body)?,
+                    reply_to: None,
+                    claimable: false,
+                    kind: Some("pair.message".into()),
+                    meta,
+                    urgent: false,
+                },
+                authenticated,
+            )
+            .await
     }
 
-    pub fn pair_messages(&self, id: &str) -> Result<Vec<Message>> {
-        self.pair(id)?;
+    pub async fn pair_messages(&self, id: &str) -> Result<Vec<Message>> {
+        self.pair(id).await?;
         let query = MessageQuery {
             channel: Some(format!("pair:{id}")),
             limit: Some(1000),
             ..Default::default()
         };
-        self.store.messages(&query, None)
+        self.view().await?.messages(&query, None)
     }
 }
 

@@ -11,32 +11,23 @@ impl Relay {
             .find(|i| ct_eq(&i.token, token))
     }
 
-    fn check_rate(&self, integration: &Integration) -> Result<()> {
+    /// One more event from `integration` this minute, or 429.
+    async fn check_rate(&self, integration: &Integration) -> Result<()> {
         let limit = self.settings.integration_rate_limit_per_minute;
-        let mut rate = self.rate.lock_unpoisoned();
-        let now = Instant::now();
-        let entry = rate.entry(integration.name.clone()).or_insert((now, 0));
-        if now.duration_since(entry.0) >= Duration::from_secs(60) {
-            *entry = (now, 0);
-        }
-        if entry.1 >= limit {
-            let retry_after_secs = 60u64
-                .saturating_sub(now.duration_since(entry.0).as_secs())
-                .max(1);
-            return Err(RelayError::RateLimited {
+        match self.backend.count_event(&integration.name, limit).await? {
+            None => Ok(()),
+            Some(retry_after_secs) => Err(RelayError::RateLimited {
                 integration: integration.name.clone(),
                 limit,
                 retry_after_secs,
-            });
+            }),
         }
-        entry.1 += 1;
-        Ok(())
     }
 
     /// `POST /api/integrations/events`: creates a task (and its claimable
     /// message), counts a repeat of an active one, or resolves it. Returns
     /// the task and whether it was created.
-    pub fn ingest(
+    pub async fn ingest(
         &self,
         integration: &Integration,
         event: IntegrationEvent,
@@ -47,7 +38,7 @@ impl Relay {
                 integration.name
             )));
         }
-        self.check_rate(integration)?;
+        self.check_rate(integration).await?;
         check_meta("metadata", &event.metadata)?;
         let source = integration.name.clone();
         let dedupe_key = check_optional("dedupeKey", event.dedupe_key, MAX_SHORT_CHARS)?;
@@ -55,18 +46,24 @@ impl Relay {
             let key = dedupe_key.ok_or_else(|| {
                 RelayError::Invalid("`status: resolved` needs the task's dedupeKey".into())
             })?;
-            let task = self.store.active_task(&source, &key)?.ok_or_else(|| {
-                RelayError::NotFound(format!(
-                    "no active task from {source} with dedupeKey {key:?}"
-                ))
-            })?;
-            let task = self.set_task_status(
-                task.id,
-                TaskStatus::Done,
-                Some("resolved by the source".into()),
-                None,
-                Some(&source),
-            )?;
+            let task = self
+                .view()
+                .await?
+                .active_task(&source, &key)?
+                .ok_or_else(|| {
+                    RelayError::NotFound(format!(
+                        "no active task from {source} with dedupeKey {key:?}"
+                    ))
+                })?;
+            let task = self
+                .set_task_status(
+                    task.id,
+                    TaskStatus::Done,
+                    Some("resolved by the source".into()),
+                    None,
+                    Some(&source),
+                )
+                .await?;
             return Ok((task, false));
         }
         if let Some(status) = event.status.as_deref().filter(|s| *s != "open") {
@@ -143,27 +140,31 @@ impl Relay {
             external_url,
             metadata: event.metadata,
         };
-        match self.store.ingest_task(new, message, now_ms())? {
-            Ingested::Created { task, message } => {
-                self.bus.publish(RelayEvent::MessageNew((*message).clone()));
-                self.bus.publish(RelayEvent::TaskCreated((*task).clone()));
-                self.callback(integration, &task, "task.created");
+        match self.backend.ingest_task(new, message, now_ms()).await? {
+            Ingested::Created { task, .. } => {
+                self.backend
+                    .publish(RelayEvent::TaskCreated((*task).clone()))
+                    .await;
+                self.callback(integration, &task, "task.created").await;
                 Ok((*task, true))
             }
             Ingested::Repeated(task) => {
-                self.bus.publish(RelayEvent::TaskUpdated((*task).clone()));
+                self.backend
+                    .publish(RelayEvent::TaskUpdated((*task).clone()))
+                    .await;
                 Ok((*task, false))
             }
         }
     }
 
-    pub fn task(&self, id: i64) -> Result<Task> {
-        self.store
+    pub async fn task(&self, id: i64) -> Result<Task> {
+        self.view()
+            .await?
             .task(id)?
             .ok_or_else(|| RelayError::NotFound(format!("no task {id}")))
     }
 
-    pub fn tasks(
+    pub async fn tasks(
         &self,
         status: Option<&str>,
         source: Option<&str>,
@@ -173,23 +174,24 @@ impl Relay {
         let status = status
             .map(|s| TaskStatus::parse(s).ok_or_else(|| invalid_task_status(s)))
             .transpose()?;
-        self.store
+        self.view()
+            .await?
             .tasks(status, source, target, limit.unwrap_or(100).clamp(1, 1000))
     }
 
-    pub fn task_events(&self, id: i64) -> Result<Vec<TaskEvent>> {
-        self.task(id)?;
-        self.store.task_events(id)
+    pub async fn task_events(&self, id: i64) -> Result<Vec<TaskEvent>> {
+        self.task(id).await?;
+        self.view().await?.task_events(id)
     }
 
-    pub fn task_callbacks(&self, id: i64) -> Result<Vec<Callback>> {
-        self.task(id)?;
-        self.store.callbacks(id)
+    pub async fn task_callbacks(&self, id: i64) -> Result<Vec<Callback>> {
+        self.task(id).await?;
+        self.view().await?.callbacks(id)
     }
 
-    pub fn claim_task(&self, id: i64, agent: &str, proof: &InstanceProof) -> Result<Task> {
-        let agent = self.claimant(agent, proof)?;
-        let task = match self.store.claim_task(id, &agent, now_ms())? {
+    pub async fn claim_task(&self, id: i64, agent: &str, proof: &InstanceProof) -> Result<Task> {
+        let agent = self.claimant(agent, proof).await?;
+        let task = match self.backend.claim_task(id, &agent, now_ms()).await? {
             TaskClaim::Done(task) => *task,
             TaskClaim::NotFound => return Err(RelayError::NotFound(format!("no task {id}"))),
             TaskClaim::HeldBy(holder, status) => {
@@ -200,12 +202,14 @@ impl Relay {
                 )))
             }
         };
-        self.bus.publish(RelayEvent::TaskClaimed(task.clone()));
-        self.callback_for_source(&task, "task.claimed");
+        self.backend
+            .publish(RelayEvent::TaskClaimed(task.clone()))
+            .await;
+        self.callback_for_source(&task, "task.claimed").await;
         Ok(task)
     }
 
-    pub fn update_task(
+    pub async fn update_task(
         &self,
         id: i64,
         status: &str,
@@ -217,11 +221,12 @@ impl Relay {
         let result = check_optional("result", result, MAX_BODY_CHARS)?;
         let progress = check_optional("progress", progress, MAX_SHORT_CHARS)?;
         let agent = agent.map(|a| check_id("agentId", a)).transpose()?;
-        self.task(id)?;
+        self.task(id).await?;
         self.set_task_status(id, status, result, progress, agent.as_deref())
+            .await
     }
 
-    fn set_task_status(
+    async fn set_task_status(
         &self,
         id: i64,
         status: TaskStatus,
@@ -230,76 +235,47 @@ impl Relay {
         actor: Option<&str>,
     ) -> Result<Task> {
         let task = self
-            .store
-            .update_task_status(id, status, result, progress, actor, now_ms())?
+            .backend
+            .update_task_status(id, status, result, progress, actor, now_ms())
+            .await?
             .ok_or_else(|| RelayError::NotFound(format!("no task {id}")))?;
-        self.bus.publish(RelayEvent::TaskStatus(task.clone()));
-        self.callback_for_source(&task, "task.status");
+        self.backend
+            .publish(RelayEvent::TaskStatus(task.clone()))
+            .await;
+        self.callback_for_source(&task, "task.status").await;
         Ok(task)
     }
 
-    fn callback_for_source(&self, task: &Task, event: &str) {
+    async fn callback_for_source(&self, task: &Task, event: &str) {
         if let Some(integration) = self
             .settings
             .integrations
             .iter()
             .find(|i| i.name == task.source)
         {
-            self.callback(integration, task, event);
+            self.callback(integration, task, event).await;
         }
     }
 
-    /// Records the callback in SQLite, then POSTs it once in the background.
-    fn callback(&self, integration: &Integration, task: &Task, event: &str) {
+    /// Has the backend record the callback and deliver it once; a failure
+    /// to record it is logged (the task itself is stored).
+    async fn callback(&self, integration: &Integration, task: &Task, event: &str) {
         let Some(url) = integration.callback_url.clone() else {
             return;
         };
-        let payload = json!({ "event": event, "task": task });
-        let id = match self.store.insert_callback(
-            task.id,
-            &integration.name,
-            &url,
-            event,
-            &payload,
-            now_ms(),
-        ) {
-            Ok(id) => id,
-            Err(err) => {
-                tracing::error!(
-                    "relay: recording a callback for task {} failed: {err}",
-                    task.id
-                );
-                return;
-            }
+        let job = CallbackJob {
+            task: task.id,
+            integration: integration.name.clone(),
+            url,
+            event: event.to_string(),
+            payload: json!({ "event": event, "task": task }),
         };
-        let http = match self.callback_http() {
-            Ok(http) => http.clone(),
-            Err(err) => {
-                if let Err(err) = self
-                    .store
-                    .finish_callback(id, Some(&err.to_string()), now_ms())
-                {
-                    tracing::error!("relay: recording callback {id}'s outcome failed: {err}");
-                }
-                return;
-            }
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let relay_store = Arc::downgrade(&self.store);
-        runtime.spawn(async move {
-            let outcome = match http.post(&url).json(&payload).send().await {
-                Ok(response) if response.status().is_success() => None,
-                Ok(response) => Some(format!("HTTP {}", response.status())),
-                Err(err) => Some(err.to_string()),
-            };
-            if let Some(store) = relay_store.upgrade() {
-                if let Err(err) = store.finish_callback(id, outcome.as_deref(), now_ms()) {
-                    tracing::error!("relay: recording callback {id}'s outcome failed: {err}");
-                }
-            }
-        });
+        if let Err(err) = self.backend.queue_callback(job, now_ms()).await {
+            tracing::error!(
+                "relay: recording a callback for task {} failed: {err}",
+                task.id
+            );
+        }
     }
 }
 

@@ -19,7 +19,7 @@ pub(super) async fn register(
     key: AgentKey,
     JsonBody(req): JsonBody<RegisterAgent>,
 ) -> Result<Json<Registered>> {
-    Ok(Json(state.relay.register(req, key.as_deref())?))
+    Ok(Json(state.relay.register(req, key.as_deref()).await?))
 }
 
 #[derive(Deserialize, Default)]
@@ -41,7 +41,8 @@ pub(super) async fn list(
     let label = filter.label.map(Target::Label);
     let agents = state
         .relay
-        .agents()?
+        .agents()
+        .await?
         .into_iter()
         .filter(|a| status.is_none_or(|s| a.status == s))
         .filter(|a| {
@@ -64,7 +65,7 @@ pub(super) async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Agent>> {
-    Ok(Json(state.relay.agent(&id)?))
+    Ok(Json(state.relay.agent(&id).await?))
 }
 
 pub(super) async fn remove(
@@ -72,8 +73,8 @@ pub(super) async fn remove(
     Path(id): Path<String>,
     key: AgentKey,
 ) -> Result<StatusCode> {
-    state.relay.authorize(&id, key.as_deref())?;
-    state.relay.remove_agent(&id)?;
+    state.relay.authorize(&id, key.as_deref()).await?;
+    state.relay.remove_agent(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -83,8 +84,8 @@ pub(super) async fn heartbeat(
     key: AgentKey,
     JsonBody(proof): JsonBody<InstanceProof>,
 ) -> Result<Json<Agent>> {
-    state.relay.authorize(&id, key.as_deref())?;
-    Ok(Json(state.relay.heartbeat(&id, &proof)?))
+    state.relay.authorize(&id, key.as_deref()).await?;
+    Ok(Json(state.relay.heartbeat(&id, &proof).await?))
 }
 
 /// Any subset of the card's mutable fields, plus the instance proof.
@@ -160,9 +161,9 @@ pub(super) async fn patch(
     key: AgentKey,
     JsonBody(update): JsonBody<AgentUpdate>,
 ) -> Result<Json<Agent>> {
-    state.relay.authorize(&id, key.as_deref())?;
+    state.relay.authorize(&id, key.as_deref()).await?;
     let (patch, proof) = update.into_parts()?;
-    Ok(Json(state.relay.update_agent(&id, &proof, patch)?))
+    Ok(Json(state.relay.update_agent(&id, &proof, patch).await?))
 }
 
 /// `PATCH /api/agents/{id}/status` (`ready`, `label`, `tags`,
@@ -191,7 +192,7 @@ pub(super) async fn patch_field(
     if !update.has(&field) {
         return Err(RelayError::Invalid(format!("the body needs `{field}`")));
     }
-    state.relay.authorize(&id, key.as_deref())?;
+    state.relay.authorize(&id, key.as_deref()).await?;
     let (patch, proof) = update.into_parts()?;
-    Ok(Json(state.relay.update_agent(&id, &proof, patch)?))
+    Ok(Json(state.relay.update_agent(&id, &proof, patch).await?))
 }

@@ -15,10 +15,10 @@ pub(super) async fn send(
     JsonBody(req): JsonBody<NewMessage>,
 ) -> Result<(StatusCode, Json<Message>)> {
     let from = check_id("from", &req.from)?;
-    let authenticated = state.relay.authorize(&from, key.as_deref())?;
+    let authenticated = state.relay.authorize(&from, key.as_deref()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(state.relay.send_grouped(req, authenticated).await?),
+        Json(state.relay.send_as(req, authenticated).await?),
     ))
 }
 
@@ -31,12 +31,12 @@ pub(super) async fn list(
             "`unread=true` needs `for=<agent id>`: read markers are per agent".into(),
         ));
     }
-    Ok(Json(state.relay.messages(&query)?))
+    Ok(Json(state.relay.messages(&query).await?))
 }
 
 pub(super) async fn cursor(State(state): State<AppState>) -> Result<Json<serde_json::Value>> {
     Ok(Json(
-        serde_json::json!({ "latestId": state.relay.cursor()? }),
+        serde_json::json!({ "latestId": state.relay.cursor().await? }),
     ))
 }
 
@@ -44,20 +44,22 @@ pub(super) async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Message>> {
-    Ok(Json(state.relay.message(numeric_id("message", &id)?)?))
+    Ok(Json(
+        state.relay.message(numeric_id("message", &id)?).await?,
+    ))
 }
 
 pub(super) async fn thread(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Message>>> {
-    let message = state.relay.message(numeric_id("message", &id)?)?;
+    let message = state.relay.message(numeric_id("message", &id)?).await?;
     let query = MessageQuery {
         thread_id: Some(message.thread_id),
         limit: Some(1000),
         ..Default::default()
     };
-    Ok(Json(state.relay.messages(&query)?))
+    Ok(Json(state.relay.messages(&query).await?))
 }
 
 #[derive(Deserialize)]
@@ -76,18 +78,23 @@ pub(super) async fn mark_read(
     let agent = marker.read_by.ok_or_else(|| {
         RelayError::Invalid("the body needs `readBy`: the agent that read it".into())
     })?;
-    state.relay.authorize(&agent, key.as_deref())?;
-    Ok(Json(state.relay.mark_read(
-        numeric_id("message", &id)?,
-        &check_id("readBy", &agent)?,
-    )?))
+    state.relay.authorize(&agent, key.as_deref()).await?;
+    Ok(Json(
+        state
+            .relay
+            .mark_read(numeric_id("message", &id)?, &check_id("readBy", &agent)?)
+            .await?,
+    ))
 }
 
 pub(super) async fn remove(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    state.relay.delete_message(numeric_id("message", &id)?)?;
+    state
+        .relay
+        .delete_message(numeric_id("message", &id)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -124,13 +131,13 @@ pub(super) async fn claim(
     JsonBody(req): JsonBody<ClaimRequest>,
 ) -> Result<Json<Message>> {
     let (agent, proof, lease) = req.parts()?;
-    state.relay.authorize(&agent, key.as_deref())?;
-    Ok(Json(state.relay.claim(
-        numeric_id("message", &id)?,
-        &agent,
-        &proof,
-        lease,
-    )?))
+    state.relay.authorize(&agent, key.as_deref()).await?;
+    Ok(Json(
+        state
+            .relay
+            .claim(numeric_id("message", &id)?, &agent, &proof, lease)
+            .await?,
+    ))
 }
 
 pub(super) async fn renew(
@@ -140,13 +147,13 @@ pub(super) async fn renew(
     JsonBody(req): JsonBody<ClaimRequest>,
 ) -> Result<Json<Message>> {
     let (agent, proof, lease) = req.parts()?;
-    state.relay.authorize(&agent, key.as_deref())?;
-    Ok(Json(state.relay.renew_claim(
-        numeric_id("message", &id)?,
-        &agent,
-        &proof,
-        lease,
-    )?))
+    state.relay.authorize(&agent, key.as_deref()).await?;
+    Ok(Json(
+        state
+            .relay
+            .renew_claim(numeric_id("message", &id)?, &agent, &proof, lease)
+            .await?,
+    ))
 }
 
 pub(super) async fn release(
@@ -156,10 +163,11 @@ pub(super) async fn release(
     JsonBody(req): JsonBody<ClaimRequest>,
 ) -> Result<Json<Message>> {
     let (agent, proof, _) = req.parts()?;
-    state.relay.authorize(&agent, key.as_deref())?;
-    Ok(Json(state.relay.release_claim(
-        numeric_id("message", &id)?,
-        &agent,
-        &proof,
-    )?))
+    state.relay.authorize(&agent, key.as_deref()).await?;
+    Ok(Json(
+        state
+            .relay
+            .release_claim(numeric_id("message", &id)?, &agent, &proof)
+            .await?,
+    ))
 }

@@ -214,7 +214,7 @@ async fn health() -> Json<serde_json::Value> {
 }
 
 async fn stats(State(state): State<AppState>) -> Result<Json<serde_json::Value>> {
-    Ok(Json(state.relay.stats()?))
+    Ok(Json(state.relay.stats().await?))
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> RelayError {

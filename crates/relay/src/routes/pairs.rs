@@ -26,13 +26,14 @@ pub(super) async fn invite(
     let target = req.target.ok_or_else(|| {
         RelayError::Invalid("the body needs `target` (an id, tag:, cap: or label:)".into())
     })?;
-    let authenticated = state.relay.authorize(&from, key.as_deref())?;
+    let authenticated = state.relay.authorize(&from, key.as_deref()).await?;
     Ok((
         StatusCode::CREATED,
         Json(
             state
                 .relay
-                .invite(&from, &target, req.objective, authenticated)?,
+                .invite(&from, &target, req.objective, authenticated)
+                .await?,
         ),
     ))
 }
@@ -51,7 +52,8 @@ pub(super) async fn list(
     Ok(Json(
         state
             .relay
-            .pairs(filter.agent_id.as_deref(), filter.status)?,
+            .pairs(filter.agent_id.as_deref(), filter.status)
+            .await?,
     ))
 }
 
@@ -59,7 +61,7 @@ pub(super) async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Pair>> {
-    Ok(Json(state.relay.pair(&id)?))
+    Ok(Json(state.relay.pair(&id).await?))
 }
 
 #[derive(Deserialize)]
@@ -78,13 +80,13 @@ async fn answer(
     let agent = req
         .agent_id
         .ok_or_else(|| RelayError::Invalid("the body needs `agentId`".into()))?;
-    let authenticated = state.relay.authorize(&agent, key.as_deref())?;
-    Ok(Json(state.relay.answer_pair(
-        &id,
-        &agent,
-        next,
-        authenticated,
-    )?))
+    let authenticated = state.relay.authorize(&agent, key.as_deref()).await?;
+    Ok(Json(
+        state
+            .relay
+            .answer_pair(&id, &agent, next, authenticated)
+            .await?,
+    ))
 }
 
 pub(super) async fn accept(
@@ -132,10 +134,15 @@ pub(super) async fn send(
     let body = req
         .body
         .ok_or_else(|| RelayError::Invalid("the body needs `body`".into()))?;
-    let authenticated = state.relay.authorize(&from, key.as_deref())?;
+    let authenticated = state.relay.authorize(&from, key.as_deref()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(state.relay.pair_message(&id, &from, &body, authenticated)?),
+        Json(
+            state
+                .relay
+                .pair_message(&id, &from, &body, authenticated)
+                .await?,
+        ),
     ))
 }
 
@@ -143,5 +150,5 @@ pub(super) async fn messages(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Message>>> {
-    Ok(Json(state.relay.pair_messages(&id)?))
+    Ok(Json(state.relay.pair_messages(&id).await?))
 }

@@ -57,7 +57,7 @@ fn to_sse(event: &Published) -> SseEvent {
 impl Subscriber {
     /// Whether `event` concerns the filtering agent (everything does without
     /// a filter; presence and tasks are public).
-    fn wants(&mut self, event: &Published) -> bool {
+    async fn wants(&mut self, event: &Published) -> bool {
         let Some((id, card)) = &mut self.agent else {
             return true;
         };
@@ -65,7 +65,7 @@ impl Subscriber {
         match &event.about {
             About::Agent(agent) => {
                 if is_me(agent) {
-                    if let Ok(fresh) = self.relay.agent(id) {
+                    if let Ok(fresh) = self.relay.agent(id).await {
                         *card = Some(fresh);
                     }
                 }
@@ -92,7 +92,7 @@ impl Subscriber {
             }
             let skipped = self.live.skipped.swap(0, Ordering::Relaxed);
             if skipped > 0 {
-                let latest_id = match self.relay.cursor() {
+                let latest_id = match self.relay.view_cursor() {
                     Ok(id) => id,
                     Err(e) => {
                         // The client resyncs from its own cursor; 0 only says "unknown".
@@ -108,8 +108,11 @@ impl Subscriber {
                 _ = self.closing.wait_for(|closed| *closed) => return None,
             };
             match next {
-                Some(event) if self.wants(&event) => return Some((Ok(to_sse(&event)), self)),
-                Some(_) => {}
+                Some(event) => {
+                    if self.wants(&event).await {
+                        return Some((Ok(to_sse(&event)), self));
+                    }
+                }
                 None => return None,
             }
         }
@@ -124,7 +127,7 @@ pub(super) async fn events(
     let agent = match filter.agent_id.or(filter.for_agent) {
         Some(id) => {
             let id = check_id("agentId", &id)?;
-            let card = relay.agent(&id).ok();
+            let card = relay.agent(&id).await.ok();
             Some((id, card))
         }
         None => None,
@@ -136,7 +139,7 @@ pub(super) async fn events(
         .subscribe(agent.as_ref().map(|(id, _)| id.clone()));
     let closing = relay.events().closing();
     let ready = RelayEvent::Ready(Ready {
-        latest_id: relay.cursor()?,
+        latest_id: relay.view_cursor()?,
     });
     let mut queued = VecDeque::new();
     queued.push_back(stream_event(&ready));

@@ -22,7 +22,7 @@ pub(super) async fn ingest(
         .integration_for_token(token)
         .ok_or(RelayError::Unauthorized)?
         .clone();
-    let (task, created) = state.relay.ingest(&integration, event)?;
+    let (task, created) = state.relay.ingest(&integration, event).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -48,33 +48,42 @@ pub(super) async fn list(
     State(state): State<AppState>,
     QueryParams(f): QueryParams<TaskFilter>,
 ) -> Result<Json<Vec<Task>>> {
-    Ok(Json(state.relay.tasks(
-        f.status.as_deref(),
-        f.source.as_deref(),
-        f.target.as_deref(),
-        f.limit,
-    )?))
+    Ok(Json(
+        state
+            .relay
+            .tasks(
+                f.status.as_deref(),
+                f.source.as_deref(),
+                f.target.as_deref(),
+                f.limit,
+            )
+            .await?,
+    ))
 }
 
 pub(super) async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Task>> {
-    Ok(Json(state.relay.task(numeric_id("task", &id)?)?))
+    Ok(Json(state.relay.task(numeric_id("task", &id)?).await?))
 }
 
 pub(super) async fn events(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<TaskEvent>>> {
-    Ok(Json(state.relay.task_events(numeric_id("task", &id)?)?))
+    Ok(Json(
+        state.relay.task_events(numeric_id("task", &id)?).await?,
+    ))
 }
 
 pub(super) async fn callbacks(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Callback>>> {
-    Ok(Json(state.relay.task_callbacks(numeric_id("task", &id)?)?))
+    Ok(Json(
+        state.relay.task_callbacks(numeric_id("task", &id)?).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -94,16 +103,17 @@ pub(super) async fn claim(
     let agent = req
         .agent_id
         .ok_or_else(|| RelayError::Invalid("the body needs `agentId`".into()))?;
-    state.relay.authorize(&agent, key.as_deref())?;
+    state.relay.authorize(&agent, key.as_deref()).await?;
     let proof = InstanceProof {
         instance_id: req.instance_id,
         epoch: req.epoch,
     };
-    Ok(Json(state.relay.claim_task(
-        numeric_id("task", &id)?,
-        &agent,
-        &proof,
-    )?))
+    Ok(Json(
+        state
+            .relay
+            .claim_task(numeric_id("task", &id)?, &agent, &proof)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -122,16 +132,21 @@ pub(super) async fn status(
     JsonBody(req): JsonBody<StatusUpdate>,
 ) -> Result<Json<Task>> {
     if let Some(agent) = &req.agent_id {
-        state.relay.authorize(agent, key.as_deref())?;
+        state.relay.authorize(agent, key.as_deref()).await?;
     }
     let status = req
         .status
         .ok_or_else(|| RelayError::Invalid("the body needs `status`".into()))?;
-    Ok(Json(state.relay.update_task(
-        numeric_id("task", &id)?,
-        &status,
-        req.result,
-        req.progress,
-        req.agent_id.as_deref(),
-    )?))
+    Ok(Json(
+        state
+            .relay
+            .update_task(
+                numeric_id("task", &id)?,
+                &status,
+                req.result,
+                req.progress,
+                req.agent_id.as_deref(),
+            )
+            .await?,
+    ))
 }

@@ -12,7 +12,7 @@ const AGENT_COLUMNS: &str =
      instance_id, epoch, registered_at, last_seen, key_hash IS NOT NULL";
 
 /// A change to one agent card; `None` leaves a field alone.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct AgentPatch {
     pub status: Option<AgentStatus>,
     pub ready: Option<bool>,
@@ -22,6 +22,75 @@ pub struct AgentPatch {
     pub channels: Option<Vec<String>>,
     /// Merged into the stored meta (a `null` value removes a key).
     pub meta: Option<Map<String, Value>>,
+}
+
+/// The card a registration leaves (`authenticated` is the existing card's;
+/// the caller sets it when it gives the id a key). A new `instanceId` under
+/// a known id bumps the epoch, which fences the instance it replaces.
+pub fn registered_card(existing: Option<&Agent>, reg: RegisterAgent, now: i64) -> Agent {
+    let (epoch, registered_at, ready) = match existing {
+        None => (1, now, reg.ready.unwrap_or(true)),
+        Some(old) => {
+            let new_instance = reg.instance_id.is_some() && reg.instance_id != old.instance_id;
+            (
+                old.epoch + i64::from(new_instance),
+                old.registered_at,
+                reg.ready.unwrap_or(old.ready),
+            )
+        }
+    };
+    let instance_id = reg
+        .instance_id
+        .or_else(|| existing.and_then(|old| old.instance_id.clone()));
+    Agent {
+        id: reg.id,
+        name: reg.name,
+        label: reg.label,
+        machine: reg.machine,
+        rig: reg.rig,
+        tags: reg.tags,
+        capabilities: reg.capabilities,
+        channels: reg.channels,
+        status: reg.status.unwrap_or(AgentStatus::Online),
+        ready,
+        meta: reg.meta,
+        instance_id,
+        epoch,
+        registered_at,
+        last_seen: now,
+        authenticated: existing.is_some_and(|old| old.authenticated),
+    }
+}
+
+impl AgentPatch {
+    /// The card with this change made.
+    pub fn apply(self, agent: &mut Agent) {
+        if let Some(status) = self.status {
+            agent.status = status;
+        }
+        if let Some(ready) = self.ready {
+            agent.ready = ready;
+        }
+        if let Some(label) = self.label {
+            agent.label = label;
+        }
+        if let Some(tags) = self.tags {
+            agent.tags = tags;
+        }
+        if let Some(capabilities) = self.capabilities {
+            agent.capabilities = capabilities;
+        }
+        if let Some(channels) = self.channels {
+            agent.channels = channels;
+        }
+        for (key, value) in self.meta.into_iter().flatten() {
+            if value.is_null() {
+                agent.meta.remove(&key);
+            } else {
+                agent.meta.insert(key, value);
+            }
+        }
+    }
 }
 
 fn agent_from_row(row: &Row) -> rusqlite::Result<Agent> {
@@ -62,20 +131,7 @@ impl Store {
             .prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1"))?
             .query_row([&reg.id], agent_from_row)
             .optional()?;
-        let (epoch, registered_at, ready) = match &existing {
-            None => (1, now, reg.ready.unwrap_or(true)),
-            Some(old) => {
-                let new_instance = reg.instance_id.is_some() && reg.instance_id != old.instance_id;
-                (
-                    old.epoch + i64::from(new_instance),
-                    old.registered_at,
-                    reg.ready.unwrap_or(old.ready),
-                )
-            }
-        };
-        let instance_id = reg
-            .instance_id
-            .or_else(|| existing.and_then(|old| old.instance_id));
+        let agent = registered_card(existing.as_ref(), reg, now);
         tx.prepare_cached(
             "INSERT INTO agents (id, name, label, machine, rig, tags, capabilities, channels, status, ready, meta, \
              instance_id, epoch, registered_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
@@ -85,29 +141,29 @@ impl Store {
              epoch = excluded.epoch, last_seen = excluded.last_seen",
         )?
         .execute(params![
-            reg.id,
-            reg.name,
-            reg.label,
-            reg.machine,
-            reg.rig,
-            to_json(&reg.tags),
-            to_json(&reg.capabilities),
-            to_json(&reg.channels),
-            reg.status.unwrap_or(AgentStatus::Online).as_str(),
-            ready,
-            to_json(&reg.meta),
-            instance_id,
-            epoch,
-            registered_at,
+            agent.id,
+            agent.name,
+            agent.label,
+            agent.machine,
+            agent.rig,
+            to_json(&agent.tags),
+            to_json(&agent.capabilities),
+            to_json(&agent.channels),
+            agent.status.as_str(),
+            agent.ready,
+            to_json(&agent.meta),
+            agent.instance_id,
+            agent.epoch,
+            agent.registered_at,
             now
         ])?;
         if let Some(hash) = key_hash {
             tx.prepare_cached("UPDATE agents SET key_hash = ?2 WHERE id = ?1")?
-                .execute(params![reg.id, hash])?;
+                .execute(params![agent.id, hash])?;
         }
         let agent = tx
             .prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1"))?
-            .query_row([&reg.id], agent_from_row)?;
+            .query_row([&agent.id], agent_from_row)?;
         tx.commit()?;
         Ok(agent)
     }
@@ -165,31 +221,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        if let Some(status) = patch.status {
-            agent.status = status;
-        }
-        if let Some(ready) = patch.ready {
-            agent.ready = ready;
-        }
-        if let Some(label) = patch.label {
-            agent.label = label;
-        }
-        if let Some(tags) = patch.tags {
-            agent.tags = tags;
-        }
-        if let Some(capabilities) = patch.capabilities {
-            agent.capabilities = capabilities;
-        }
-        if let Some(channels) = patch.channels {
-            agent.channels = channels;
-        }
-        for (key, value) in patch.meta.into_iter().flatten() {
-            if value.is_null() {
-                agent.meta.remove(&key);
-            } else {
-                agent.meta.insert(key, value);
-            }
-        }
+        patch.apply(&mut agent);
         agent.last_seen = now;
         tx.prepare_cached(
             "UPDATE agents SET status = ?2, ready = ?3, label = ?4, tags = ?5, capabilities = ?6, channels = ?7, \

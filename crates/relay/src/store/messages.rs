@@ -64,21 +64,6 @@ fn select_one(conn: &rusqlite::Connection, id: i64) -> Result<Option<Message>> {
 }
 
 impl Store {
-    /// Stores a validated message; a reply joins its parent's thread, anything else
-    /// starts a thread named by its own id.
-    pub fn insert_message(
-        &self,
-        out: NewMessage,
-        authenticated: bool,
-        now: i64,
-    ) -> Result<Message> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let message = insert_message_in(&tx, out, authenticated, now)?;
-        tx.commit()?;
-        Ok(message)
-    }
-
     /// Several messages in one transaction (group commit): each gets its own
     /// outcome; if the commit fails, all of them fail.
     pub fn insert_messages(
@@ -276,9 +261,10 @@ impl Store {
     }
 }
 
-/// The insert itself, inside the caller's transaction (tasks post their
-/// claimable message in the same transaction as the task). `authenticated`:
-/// the sender proved the key of `from`.
+/// Stores a validated message inside the caller's transaction (tasks post
+/// their claimable message in the same transaction as the task). A reply
+/// joins its parent's thread; anything else starts a thread named by its own
+/// id. `authenticated`: the sender proved the key of `from`.
 pub(super) fn insert_message_in(
     tx: &rusqlite::Connection,
     out: NewMessage,

@@ -7,11 +7,13 @@
 
 mod agents;
 mod messages;
+mod mirror;
 mod pairs;
 mod tasks;
 
-pub use agents::AgentPatch;
+pub use agents::{registered_card, AgentPatch};
 pub use messages::{ClaimOutcome, Reader};
+pub use mirror::Change;
 pub use tasks::{Ingested, NewTask, TaskClaim};
 
 use crate::error::Result;

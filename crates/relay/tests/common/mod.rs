@@ -1,37 +1,278 @@
-//! A real relay on a free loopback port with a throwaway SQLite file, and a
-//! small JSON client for it.
+//! A real relay and a small JSON client for it. By default one relay in
+//! this process on a throwaway SQLite file; with
+//! `PERCH_RELAY_TEST_BACKEND=nats`, a 3-node NATS cluster and two frontends,
+//! each its own `perch relay serve --nats` process, which the client takes
+//! turns with: every call goes to the other frontend than the last (a post
+//! on one, the read and the claim on the other).
 #![allow(dead_code)]
 
-use perch_relay::{RelayServer, RelaySettings};
+use perch_relay::{NatsOptions, RelayServer, RelaySettings, Storage};
+use perch_test_support::nats::NatsCluster;
 use serde_json::Value;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::io::AsyncBufReadExt;
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+type Error = Box<dyn std::error::Error>;
 
 pub struct Relay {
-    pub server: RelayServer,
+    frontends: Vec<Frontend>,
+    next: AtomicUsize,
     pub http: reqwest::Client,
     pub token: Option<String>,
     pub dir: tempfile::TempDir,
+    pub cluster: Option<NatsCluster>,
+    namespace: String,
+    /// Every frontend's settings (processes get them as agent-relay's
+    /// variables).
+    settings: RelaySettings,
+    core: tokio::sync::OnceCell<Arc<perch_relay::Relay>>,
+}
+
+pub enum Frontend {
+    InProcess(RelayServer),
+    Process {
+        child: tokio::process::Child,
+        url: String,
+    },
+}
+
+impl Frontend {
+    pub fn url(&self) -> String {
+        match self {
+            Self::InProcess(server) => server.url(),
+            Self::Process { url, .. } => url.clone(),
+        }
+    }
+
+    /// SIGKILL for a process; a graceful stop in process.
+    pub async fn kill(self) -> Result<(), Error> {
+        match self {
+            Self::InProcess(server) => server.stop().await,
+            Self::Process { mut child, .. } => {
+                child.start_kill()?;
+                child.wait().await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether this run tests the NATS backend (`PERCH_RELAY_TEST_BACKEND=nats`).
+pub fn on_nats() -> bool {
+    std::env::var("PERCH_RELAY_TEST_BACKEND").is_ok_and(|b| b == "nats")
+}
+
+/// The `perch` binary: `PERCH_BIN`, else the one cargo built next to this
+/// test (`cargo test --workspace` builds it).
+pub fn perch_bin() -> Result<PathBuf, Error> {
+    if let Some(bin) = std::env::var_os("PERCH_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
+    let exe = std::env::current_exe()?;
+    let bin = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .map(|dir| dir.join("perch"))
+        .ok_or("no target directory")?;
+    if !bin.exists() {
+        return Err(format!(
+            "{} is missing: build it (cargo build -p perch-cli) or set PERCH_BIN",
+            bin.display()
+        )
+        .into());
+    }
+    Ok(bin)
 }
 
 impl Relay {
-    pub async fn start(settings: RelaySettings) -> Result<Self, Box<dyn std::error::Error>> {
+    pub async fn start(settings: RelaySettings) -> Result<Self, Error> {
+        if on_nats() {
+            let cluster = NatsCluster::start(3).await?;
+            Self::on_cluster(cluster, 2, settings).await
+        } else {
+            Self::sqlite(settings).await
+        }
+    }
+
+    /// One relay in this process on a SQLite file.
+    pub async fn sqlite(settings: RelaySettings) -> Result<Self, Error> {
         let dir = tempfile::tempdir()?;
         let token = settings.token.clone();
         let listen: SocketAddr = "127.0.0.1:0".parse()?;
+        let db = dir.path().join("relay.db");
         let server =
-            RelayServer::start(listen, Some(dir.path().join("relay.db")), settings).await?;
+            RelayServer::start(listen, Storage::Sqlite(Some(db)), settings.clone()).await?;
         Ok(Self {
-            server,
+            frontends: vec![Frontend::InProcess(server)],
+            next: AtomicUsize::new(0),
             http: stdx_http::client_builder().build()?,
             token,
             dir,
+            cluster: None,
+            namespace: String::new(),
+            settings,
+            core: tokio::sync::OnceCell::new(),
         })
     }
 
+    /// `count` frontend processes on `cluster`, each connected first to a
+    /// different node.
+    pub async fn on_cluster(
+        cluster: NatsCluster,
+        count: usize,
+        settings: RelaySettings,
+    ) -> Result<Self, Error> {
+        let dir = tempfile::tempdir()?;
+        let namespace = "perch-relay".to_string();
+        let mut relay = Self {
+            frontends: Vec::new(),
+            next: AtomicUsize::new(0),
+            http: stdx_http::client_builder().build()?,
+            token: settings.token.clone(),
+            dir,
+            cluster: Some(cluster),
+            namespace,
+            settings,
+            core: tokio::sync::OnceCell::new(),
+        };
+        for i in 0..count {
+            let frontend = relay.spawn_frontend(i).await?;
+            relay.frontends.push(frontend);
+        }
+        Ok(relay)
+    }
+
+    /// The cluster's URLs, starting at node `first`.
+    pub fn nats_urls(&self, first: usize) -> Vec<String> {
+        let Some(cluster) = &self.cluster else {
+            return Vec::new();
+        };
+        (0..3).map(|i| cluster.url((first + i) % 3)).collect()
+    }
+
+    /// Starts a `perch relay serve --nats` process and waits for its URL.
+    pub async fn spawn_frontend(&self, first_node: usize) -> Result<Frontend, Error> {
+        let mut child = tokio::process::Command::new(perch_bin()?)
+            .args(["relay", "serve", "--listen", "127.0.0.1:0", "--nats"])
+            .arg(self.nats_urls(first_node).join(","))
+            .args(["--nats-namespace", &self.namespace])
+            .env("PERCH_HOME", self.dir.path())
+            .env("PERCH_SECRET_STORE", "file")
+            .env_remove("AGENT_RELAY_TOKEN")
+            .env_remove("PERCH_RELAY_NATS")
+            .envs(settings_env(&self.settings))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        // The frontend prints its URL once it serves; a bound, not a figure.
+        let line = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
+            .await
+            .map_err(|_| "the relay frontend did not start within 60 s")??
+            .ok_or("the relay frontend exited before it listened")?;
+        let url = line
+            .strip_prefix("listening ")
+            .ok_or_else(|| format!("unexpected first line {line:?}"))?
+            .to_string();
+        // Keep reading so the pipe never fills.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Frontend::Process { child, url })
+    }
+
+    /// The relay's core in this process: the SQLite relay itself, or one
+    /// more frontend on the cluster.
+    pub async fn core(&self) -> Result<Arc<perch_relay::Relay>, Error> {
+        let core = self
+            .core
+            .get_or_try_init(|| async {
+                match (&self.cluster, self.frontends.first()) {
+                    (None, Some(Frontend::InProcess(server))) => Ok(server.relay().clone()),
+                    _ => {
+                        let mut options = NatsOptions::new(self.nats_urls(0));
+                        options.namespace = self.namespace.clone();
+                        perch_relay::Relay::connect(&options, self.settings.clone())
+                            .await
+                            .map_err(Error::from)
+                    }
+                }
+            })
+            .await?;
+        Ok(core.clone())
+    }
+
+    /// Stops every frontend (SIGKILL for processes) and starts new ones on
+    /// the same database or cluster.
+    pub async fn restart(&mut self) -> Result<(), Error> {
+        let count = self.frontends.len();
+        for frontend in self.frontends.drain(..) {
+            frontend.kill().await?;
+        }
+        self.core = tokio::sync::OnceCell::new();
+        for i in 0..count {
+            let frontend = match &self.cluster {
+                Some(_) => self.spawn_frontend(i).await?,
+                None => Frontend::InProcess(
+                    RelayServer::start(
+                        "127.0.0.1:0".parse()?,
+                        Storage::Sqlite(Some(self.dir.path().join("relay.db"))),
+                        self.settings.clone(),
+                    )
+                    .await?,
+                ),
+            };
+            self.frontends.push(frontend);
+        }
+        Ok(())
+    }
+
+    /// Every file the relay's state is in (the SQLite database and its
+    /// log, or every node's JetStream store), as bytes.
+    pub fn stored_files(&self) -> Result<Vec<Vec<u8>>, Error> {
+        let root = match &self.cluster {
+            Some(cluster) => cluster.dir().to_path_buf(),
+            None => self.dir.path().to_path_buf(),
+        };
+        let mut files = Vec::new();
+        let mut dirs = vec![root];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir)? {
+                let path = entry?.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path
+                    .extension()
+                    .is_none_or(|ext| ext != "log" && ext != "conf")
+                {
+                    files.push(std::fs::read(path)?);
+                }
+            }
+        }
+        Ok(files)
+    }
+
+    pub fn frontends(&mut self) -> &mut Vec<Frontend> {
+        &mut self.frontends
+    }
+
+    /// The first frontend's base URL.
+    pub fn base_url(&self) -> String {
+        self.frontends
+            .first()
+            .map(Frontend::url)
+            .unwrap_or_default()
+    }
+
+    /// `path` on the next frontend in turn.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.server.url())
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.frontends.len().max(1);
+        format!("{}{path}", self.frontends[i].url())
     }
 
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -48,7 +289,7 @@ impl Relay {
         method: &str,
         path: &str,
         body: Option<Value>,
-    ) -> Result<(u16, Value), Box<dyn std::error::Error>> {
+    ) -> Result<(u16, Value), Error> {
         let mut request = self.request(method.parse()?, path);
         if let Some(body) = body {
             request = request.json(&body);
@@ -65,12 +306,7 @@ impl Relay {
     }
 
     /// Like `call`, but the status must be 2xx.
-    pub async fn ok(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, Box<dyn std::error::Error>> {
+    pub async fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, Error> {
         let (status, json) = self.call(method, path, body).await?;
         assert!(
             (200..300).contains(&status),
@@ -79,11 +315,7 @@ impl Relay {
         Ok(json)
     }
 
-    pub async fn register(
-        &self,
-        id: &str,
-        extra: Value,
-    ) -> Result<Value, Box<dyn std::error::Error>> {
+    pub async fn register(&self, id: &str, extra: Value) -> Result<Value, Error> {
         let mut body = serde_json::json!({ "id": id });
         if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
             body.extend(extra.clone());
@@ -91,12 +323,7 @@ impl Relay {
         self.ok("POST", "/api/agents", Some(body)).await
     }
 
-    pub async fn send(
-        &self,
-        from: &str,
-        to: &str,
-        body: &str,
-    ) -> Result<Value, Box<dyn std::error::Error>> {
+    pub async fn send(&self, from: &str, to: &str, body: &str) -> Result<Value, Error> {
         self.ok(
             "POST",
             "/api/messages",
@@ -104,6 +331,44 @@ impl Relay {
         )
         .await
     }
+}
+
+/// `settings` as the variables `perch relay serve` reads.
+fn settings_env(settings: &RelaySettings) -> Vec<(&'static str, String)> {
+    let ms = |d: std::time::Duration| d.as_millis().to_string();
+    let integrations: Vec<Value> = settings
+        .integrations
+        .iter()
+        .map(|i| {
+            serde_json::json!({"name": i.name, "token": i.token, "scopes": i.scopes, "targets": i.targets,
+                "channels": i.channels, "callbackUrl": i.callback_url})
+        })
+        .collect();
+    let mut env = vec![
+        (
+            "AGENT_RELAY_INTEGRATIONS",
+            Value::from(integrations).to_string(),
+        ),
+        (
+            "AGENT_RELAY_INTEGRATION_RATE_LIMIT_PER_MINUTE",
+            settings.integration_rate_limit_per_minute.to_string(),
+        ),
+        ("STALE_MS", ms(settings.stale_after)),
+        ("OFFLINE_PRUNE_MS", ms(settings.offline_prune_after)),
+        ("REAP_INTERVAL_MS", ms(settings.reap_interval)),
+        ("CLAIM_LEASE_MS", ms(settings.claim_lease)),
+        (
+            "RETENTION_DAYS",
+            (settings.retention.as_secs() / 86_400).to_string(),
+        ),
+    ];
+    if let Some(token) = &settings.token {
+        env.push(("AGENT_RELAY_TOKEN", token.clone()));
+    }
+    if !settings.cors_origins.is_empty() {
+        env.push(("AGENT_RELAY_CORS_ORIGINS", settings.cors_origins.join(",")));
+    }
+    env
 }
 
 pub fn ids(list: &Value) -> Vec<i64> {
