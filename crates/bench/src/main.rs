@@ -48,6 +48,9 @@ enum Command {
         messages: usize,
         #[arg(long, default_value_t = 16)]
         senders: usize,
+        /// Only the SQLite relay, not the NATS cluster setups.
+        #[arg(long)]
+        sqlite_only: bool,
     },
     /// Memory insert throughput and search latency on a throwaway store.
     Memory {
@@ -177,6 +180,7 @@ async fn run(command: Command) -> Result<(), BenchError> {
             agents,
             messages,
             senders,
+            sqlite_only,
         } => {
             at_least_one(agents, "--agents")?;
             at_least_one(senders, "--senders")?;
@@ -184,6 +188,7 @@ async fn run(command: Command) -> Result<(), BenchError> {
                 agents,
                 messages,
                 senders,
+                sqlite_only,
             })
             .await
         }

@@ -1,9 +1,12 @@
-//! `perch-bench relay`: the relay as its own process (`perch relay serve`,
-//! SQLite on disk), N registered agents each with an SSE subscriber, and
-//! concurrent senders. Prints durable throughput (messages answered 201,
-//! so committed), delivery latency from send to the subscriber's event
-//! (p50/p99), lost or doubled deliveries, and the relay's RSS. It asserts
-//! nothing.
+//! `perch-bench relay`: the relay as its own process (`perch relay serve`),
+//! N registered agents each with an SSE subscriber, and concurrent senders,
+//! in three setups in the same run: SQLite on disk; one frontend on a
+//! 3-node NATS JetStream cluster (R3, `nats-server` from PyPI); two
+//! frontends on that cluster, senders and subscribers spread over both (a
+//! message posted on one is pushed by the other). Prints durable throughput
+//! (messages answered 201, so committed to SQLite or stored by a quorum),
+//! delivery latency from send to the subscriber's event (p50/p99), lost or
+//! doubled deliveries, and the frontend's RSS. It asserts nothing.
 
 use crate::BenchError;
 use crate::{err, ms, percentile, proc_usage};
@@ -20,6 +23,15 @@ pub struct RelayBenchArgs {
     pub agents: usize,
     pub messages: usize,
     pub senders: usize,
+    /// Only the SQLite relay (no NATS cluster).
+    pub sqlite_only: bool,
+}
+
+/// Where the relay under test keeps its state.
+enum Setup {
+    Sqlite,
+    /// This many frontends on the cluster.
+    Nats(usize),
 }
 
 type Seen = Arc<Mutex<HashMap<i64, Vec<Instant>>>>;
@@ -39,24 +51,59 @@ struct Outgoing<'a> {
 }
 
 pub async fn run(args: RelayBenchArgs) -> Result<(), BenchError> {
+    run_on(&args, Setup::Sqlite, None).await?;
+    if args.sqlite_only {
+        return Ok(());
+    }
+    let cluster = perch_test_support::nats::NatsCluster::start(3)
+        .await
+        .map_err(err)?;
+    let urls: Vec<String> = (0..3).map(|i| cluster.url(i)).collect();
+    run_on(&args, Setup::Nats(1), Some(&urls)).await?;
+    // A frontend that starts on a cluster that holds messages replays them
+    // into its view before it listens.
+    let started = Instant::now();
+    let (mut child, _, _dir) = frontend(Some((&urls, "bench1"))).await?;
+    println!(
+        "a new frontend on {} stored messages serves after {:.2} s (process start, connect, replay)",
+        args.messages,
+        started.elapsed().as_secs_f64()
+    );
+    let _ = child.kill().await;
+    run_on(&args, Setup::Nats(2), Some(&urls)).await?;
+    drop(cluster);
+    Ok(())
+}
+
+/// One `perch relay serve` process; `nats`: the cluster's URLs, and a
+/// namespace of its own for this run.
+async fn frontend(
+    nats: Option<(&[String], &str)>,
+) -> Result<(tokio::process::Child, String, tempfile::TempDir), BenchError> {
     let dir = tempfile::tempdir().map_err(err)?;
     let exe = crate::perch_bin()?;
-    let mut child = tokio::process::Command::new(exe)
-        .args([
-            "--data-dir",
-            &dir.path().display().to_string(),
-            "relay",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-        ])
+    let mut command = tokio::process::Command::new(exe);
+    command.args([
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "relay",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    if let Some((urls, namespace)) = nats {
+        command
+            .args(["--nats", &urls.join(","), "--nats-namespace", namespace])
+            .env("PERCH_SECRET_STORE", "file");
+    }
+    let mut child = command
         .env_remove("AGENT_RELAY_TOKEN")
+        .env_remove("PERCH_RELAY_NATS")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .map_err(err)?;
-    let pid = child.id().ok_or_else(|| err("the relay exited at once"))?;
     let stdout = child.stdout.take().ok_or_else(|| err("no stdout"))?;
     let line = BufReader::new(stdout)
         .lines()
@@ -68,12 +115,44 @@ pub async fn run(args: RelayBenchArgs) -> Result<(), BenchError> {
         .strip_prefix("listening ")
         .ok_or_else(|| err(format!("unexpected first line {line:?}")))?
         .to_string();
+    Ok((child, url, dir))
+}
+
+async fn run_on(
+    args: &RelayBenchArgs,
+    setup: Setup,
+    cluster: Option<&[String]>,
+) -> Result<(), BenchError> {
+    let (count, what) = match setup {
+        Setup::Sqlite => (1, "SQLite on disk".to_string()),
+        Setup::Nats(n) => (
+            n,
+            format!("{n} frontend(s) on a 3-node NATS JetStream cluster (R3)"),
+        ),
+    };
+    let namespace = format!("bench{count}");
+    let mut frontends = Vec::new();
+    for i in 0..count {
+        // Each frontend connects first to a node of its own.
+        let urls: Option<Vec<String>> =
+            cluster.map(|c| (0..c.len()).map(|j| c[(i + j) % c.len()].clone()).collect());
+        frontends.push(frontend(urls.as_deref().map(|u| (u, namespace.as_str()))).await?);
+    }
+    let pid = frontends[0]
+        .0
+        .id()
+        .ok_or_else(|| err("the relay exited at once"))?;
+    let urls: Vec<String> = frontends.iter().map(|f| f.1.clone()).collect();
+    let url = urls[0].clone();
     let http = stdx_http::client_builder()
         .pool_max_idle_per_host(args.senders * 2)
         .build()
         .map_err(err)?;
 
-    println!("relay bench: {} agents with an SSE subscriber each, {} messages from {} concurrent senders, SQLite on disk", args.agents, args.messages, args.senders);
+    println!(
+        "relay bench: {} agents with an SSE subscriber each, {} messages from {} concurrent senders, {what}",
+        args.agents, args.messages, args.senders
+    );
     let (idle_rss, _) = proc_usage(pid).unwrap_or((0, 0));
     for n in 0..args.agents {
         let response = http
@@ -91,7 +170,10 @@ pub async fn run(args: RelayBenchArgs) -> Result<(), BenchError> {
     let mut subscribers = Vec::new();
     for n in 0..args.agents {
         let response = http
-            .get(format!("{url}/api/events?agentId=agent-{n}"))
+            .get(format!(
+                "{}/api/events?agentId=agent-{n}",
+                urls[(n + 1) % urls.len()]
+            ))
             .send()
             .await
             .map_err(err)?;
@@ -121,7 +203,8 @@ pub async fn run(args: RelayBenchArgs) -> Result<(), BenchError> {
     let started = Instant::now();
     let mut senders = tokio::task::JoinSet::new();
     for s in 0..args.senders {
-        let (http, url, sent) = (http.clone(), url.clone(), sent.clone());
+        // Senders and subscribers are spread over the frontends.
+        let (http, url, sent) = (http.clone(), urls[s % urls.len()].clone(), sent.clone());
         let (agents, count) = (
             args.agents,
             args.messages / args.senders + usize::from(s < args.messages % args.senders),
@@ -195,10 +278,12 @@ pub async fn run(args: RelayBenchArgs) -> Result<(), BenchError> {
     );
     println!("lost / doubled deliveries    {lost} / {doubled}");
     println!(
-        "relay RSS                    {:.1} MB idle, {:.1} MB under load",
+        "relay RSS                    {:.1} MB idle, {:.1} MB under load (first frontend)",
         idle_rss as f64 / 1024.0,
         loaded_rss as f64 / 1024.0
     );
-    let _ = child.kill().await;
+    for (mut child, _, _) in frontends {
+        let _ = child.kill().await;
+    }
     Ok(())
 }

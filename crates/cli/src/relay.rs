@@ -3,7 +3,7 @@
 //! agent-relay setups and plugins point at it unchanged.
 
 use crate::CliError;
-use perch_relay::{NatsOptions, RelayServer, RelaySettings, Storage};
+use perch_relay::{RelayServer, RelaySettings, Storage};
 use perch_runtime::host::secret_names;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -54,53 +54,48 @@ pub struct NatsArgs {
     nats_namespace: String,
 }
 
-/// The storage `db` and the NATS flags choose.
+/// The storage `db` and the NATS flags choose; without `--nats`, the
+/// config's `[relay] nats` (and `nats_creds`, `nats_ca`), else SQLite.
 pub async fn storage(
     db: Option<PathBuf>,
     nats: &NatsArgs,
     data_dir: &Path,
     env: &perch_runtime::config::Environment,
 ) -> Result<Storage, CliError> {
-    if nats.nats.is_empty() {
+    let config = perch_runtime::config::Config::load(&data_dir.join("config.toml"))
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let (urls, creds, ca) = if nats.nats.is_empty() {
+        let relay = config.relay;
+        (relay.nats, relay.nats_creds, relay.nats_ca)
+    } else {
+        (
+            nats.nats.clone(),
+            nats.nats_creds.clone(),
+            nats.nats_ca.clone(),
+        )
+    };
+    if urls.is_empty() {
         return Ok(Storage::Sqlite(Some(
             db.unwrap_or_else(|| data_dir.join("relay.db")),
         )));
     }
     if db.is_some() {
         return Err(CliError::Usage(
-            "--db and --nats exclude each other: a relay keeps its state in one SQLite file or in a NATS cluster".into(),
+            "--db and --nats (or [relay] nats) exclude each other: a relay keeps its state in one SQLite file or in a NATS cluster".into(),
         ));
     }
-    let credentials = match &nats.nats_creds {
-        Some(file) => Some(std::fs::read_to_string(file).map_err(|e| {
-            CliError::Usage(format!(
-                "reading the NATS credentials {}: {e}",
-                file.display()
-            ))
-        })?),
-        None => read_secret(data_dir, env, secret_names::RELAY_NATS_CREDS).await?,
-    };
-    let mut options = NatsOptions::new(nats.nats.clone());
-    options.credentials = credentials;
-    options.ca_file = nats.nats_ca.clone();
+    let (data_dir, env) = (data_dir.to_path_buf(), env.clone());
+    let mut options = tokio::task::spawn_blocking(move || {
+        let secrets = perch_host::secrets::open_secret_store(&data_dir, &env);
+        perch_host::network::nats_options(urls, creds.as_deref(), ca, secrets.as_ref())
+    })
+    .await
+    .map_err(|e| CliError::Usage(format!("reading the NATS credentials: {e}")))?
+    .map_err(CliError::Usage)?;
     options.client_cert = nats.nats_cert.clone().zip(nats.nats_key.clone());
     options.replicas = nats.nats_replicas;
     options.namespace = nats.nats_namespace.clone();
     Ok(Storage::Nats(options))
-}
-
-async fn read_secret(
-    data_dir: &Path,
-    env: &perch_runtime::config::Environment,
-    name: &'static str,
-) -> Result<Option<String>, CliError> {
-    let (data_dir, env) = (data_dir.to_path_buf(), env.clone());
-    tokio::task::spawn_blocking(move || {
-        perch_host::secrets::open_secret_store(&data_dir, &env).get(name)
-    })
-    .await
-    .map_err(|e| CliError::Usage(format!("reading the secret {name}: {e}")))?
-    .map_err(|e| CliError::Usage(format!("reading the secret {name}: {e}")))
 }
 
 /// `perch relay nats-creds FILE`: keeps the credentials in the keyring (or

@@ -7,12 +7,36 @@ use crate::server::ServerError;
 use perch_agent::AgentState;
 use perch_mcp::McpServer;
 use perch_peer::{Identity, Peer, PeerOptions};
-use perch_relay::{RelayServer, RelaySettings, Storage};
+use perch_relay::{NatsOptions, RelayServer, RelaySettings, Storage};
 use perch_runtime::config::Config;
 use perch_runtime::host::{secret_names, SecretStore};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+
+/// The NATS cluster a relay frontend serves from (`[relay] nats`, or
+/// `perch relay serve --nats`), with its credentials from `creds_file` or,
+/// without one, the `relay-nats-creds` secret. Blocks on the keyring.
+pub fn nats_options(
+    urls: Vec<String>,
+    creds_file: Option<&Path>,
+    ca_file: Option<std::path::PathBuf>,
+    secrets: &dyn SecretStore,
+) -> Result<NatsOptions, String> {
+    let credentials = match creds_file {
+        Some(file) => Some(
+            std::fs::read_to_string(file)
+                .map_err(|e| format!("reading the NATS credentials {}: {e}", file.display()))?,
+        ),
+        None => secrets
+            .get(secret_names::RELAY_NATS_CREDS)
+            .map_err(|e| format!("reading the NATS credentials from the keyring: {e}"))?,
+    };
+    let mut options = NatsOptions::new(urls);
+    options.credentials = credentials;
+    options.ca_file = ca_file;
+    Ok(options)
+}
 
 /// Which relay Perch's agent joins.
 struct RelayChoice {
@@ -74,12 +98,30 @@ impl Network {
                     settings.token = stored_token;
                 }
                 let token = settings.token.clone();
-                let db = config
-                    .relay
-                    .db
-                    .clone()
-                    .unwrap_or_else(|| data_dir.join("relay.db"));
-                match RelayServer::start(addr, Storage::Sqlite(Some(db)), settings).await {
+                let storage = if config.relay.nats.is_empty() {
+                    Storage::Sqlite(Some(
+                        config
+                            .relay
+                            .db
+                            .clone()
+                            .unwrap_or_else(|| data_dir.join("relay.db")),
+                    ))
+                } else {
+                    let store = secrets.clone();
+                    let (urls, creds, ca) = (
+                        config.relay.nats.clone(),
+                        config.relay.nats_creds.clone(),
+                        config.relay.nats_ca.clone(),
+                    );
+                    let options = tokio::task::spawn_blocking(move || {
+                        nats_options(urls, creds.as_deref(), ca, store.as_ref())
+                    })
+                    .await
+                    .map_err(|e| ServerError::Usage(format!("reading the NATS credentials: {e}")))?
+                    .map_err(ServerError::Usage)?;
+                    Storage::Nats(options)
+                };
+                match RelayServer::start(addr, storage, settings).await {
                     Ok(server) => {
                         let url = server.url();
                         relay = Some(server);

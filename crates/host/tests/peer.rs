@@ -233,11 +233,27 @@ async fn a_peer_message_becomes_a_framed_turn_and_the_agent_replies_through_mcp(
 async fn after_a_relay_restart_the_agent_reconnects_and_gets_the_missed_messages_in_one_framed_turn(
 ) -> TestResult {
     let env = CodexEnv::new()?;
-    let model = ScriptedModel::start().await?;
     let relay_db = env.root().join("relay.db");
+    reconnects_after_a_relay_restart(env, Storage::Sqlite(Some(relay_db))).await
+}
+
+/// The same with the relay on a NATS JetStream server: Perch joins it as
+/// any remote relay, and the restarted frontend is a new one on the cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_nats_backed_relay_a_restarted_frontend_brings_the_missed_messages_too() -> TestResult
+{
+    let env = CodexEnv::new()?;
+    let cluster = perch_test_support::nats::NatsCluster::start(1).await?;
+    let mut nats = perch_relay::NatsOptions::new(vec![cluster.url(0)]);
+    nats.replicas = 1;
+    reconnects_after_a_relay_restart(env, Storage::Nats(nats)).await
+}
+
+async fn reconnects_after_a_relay_restart(env: CodexEnv, storage: Storage) -> TestResult {
+    let model = ScriptedModel::start().await?;
     let relay = RelayServer::start(
         "127.0.0.1:0".parse()?,
-        Storage::Sqlite(Some(relay_db.clone())),
+        storage.clone(),
         RelaySettings::default(),
     )
     .await?;
@@ -249,15 +265,10 @@ async fn after_a_relay_restart_the_agent_reconnects_and_gets_the_missed_messages
 
     relay.stop().await;
     until_peer(&server, |s| s["connected"] == false).await?;
-    // Back on the same port and database; a message lands before Perch's
+    // Back on the same port and store; a message lands before Perch's
     // link is back (its first retry waits 250 ms), so only the backfill can
     // bring it.
-    let relay = RelayServer::start(
-        addr,
-        Storage::Sqlite(Some(relay_db)),
-        RelaySettings::default(),
-    )
-    .await?;
+    let relay = RelayServer::start(addr, storage, RelaySettings::default()).await?;
     let missed = NewMessage {
         from: "outside-bot".into(),
         to: "perch-test".into(),

@@ -160,6 +160,17 @@ pub struct RelayConfig {
     /// The embedded relay's database; default `<data dir>/relay.db`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub db: Option<PathBuf>,
+    /// Serve the embedded relay from this NATS JetStream cluster instead of
+    /// `db` (its servers' URLs; docs/relay.md, "A relay for a team").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nats: Vec<String>,
+    /// The cluster's credentials (.creds file); default: the ones
+    /// `perch relay nats-creds` stored in the keyring.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nats_creds: Option<PathBuf>,
+    /// The CA that signed the cluster's certificates; implies TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nats_ca: Option<PathBuf>,
 }
 
 impl Default for RelayConfig {
@@ -168,6 +179,9 @@ impl Default for RelayConfig {
             listen: DEFAULT_RELAY_LISTEN.into(),
             url: None,
             db: None,
+            nats: Vec::new(),
+            nats_creds: None,
+            nats_ca: None,
         }
     }
 }

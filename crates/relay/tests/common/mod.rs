@@ -24,7 +24,11 @@ pub struct Relay {
     pub http: reqwest::Client,
     pub token: Option<String>,
     pub dir: tempfile::TempDir,
-    pub cluster: Option<NatsCluster>,
+    /// The NATS cluster, if on one; locked to kill or restart a node.
+    cluster: Option<tokio::sync::Mutex<NatsCluster>>,
+    /// Its nodes' client URLs, and the directory of their stores.
+    node_urls: Vec<String>,
+    cluster_dir: Option<PathBuf>,
     namespace: String,
     /// Every frontend's settings (processes get them as agent-relay's
     /// variables).
@@ -113,6 +117,8 @@ impl Relay {
             token,
             dir,
             cluster: None,
+            node_urls: Vec::new(),
+            cluster_dir: None,
             namespace: String::new(),
             settings,
             core: tokio::sync::OnceCell::new(),
@@ -128,13 +134,17 @@ impl Relay {
     ) -> Result<Self, Error> {
         let dir = tempfile::tempdir()?;
         let namespace = "perch-relay".to_string();
+        let node_urls = (0..3).map(|i| cluster.url(i)).collect();
+        let cluster_dir = Some(cluster.dir().to_path_buf());
         let mut relay = Self {
             frontends: Vec::new(),
             next: AtomicUsize::new(0),
             http: stdx_http::client_builder().build()?,
             token: settings.token.clone(),
             dir,
-            cluster: Some(cluster),
+            cluster: Some(tokio::sync::Mutex::new(cluster)),
+            node_urls,
+            cluster_dir,
             namespace,
             settings,
             core: tokio::sync::OnceCell::new(),
@@ -148,10 +158,20 @@ impl Relay {
 
     /// The cluster's URLs, starting at node `first`.
     pub fn nats_urls(&self, first: usize) -> Vec<String> {
-        let Some(cluster) = &self.cluster else {
-            return Vec::new();
-        };
-        (0..3).map(|i| cluster.url((first + i) % 3)).collect()
+        let n = self.node_urls.len();
+        (0..n)
+            .map(|i| self.node_urls[(first + i) % n].clone())
+            .collect()
+    }
+
+    /// The cluster, to kill or restart its nodes.
+    pub async fn cluster(&self) -> Result<tokio::sync::MutexGuard<'_, NatsCluster>, Error> {
+        Ok(self
+            .cluster
+            .as_ref()
+            .ok_or("not on a NATS cluster")?
+            .lock()
+            .await)
     }
 
     /// Starts a `perch relay serve --nats` process and waits for its URL.
@@ -162,6 +182,7 @@ impl Relay {
             .args(["--nats-namespace", &self.namespace])
             .env("PERCH_HOME", self.dir.path())
             .env("PERCH_SECRET_STORE", "file")
+            .env("PERCH_LOG", "warn")
             .env_remove("AGENT_RELAY_TOKEN")
             .env_remove("PERCH_RELAY_NATS")
             .envs(settings_env(&self.settings))
@@ -235,10 +256,10 @@ impl Relay {
     /// Every file the relay's state is in (the SQLite database and its
     /// log, or every node's JetStream store), as bytes.
     pub fn stored_files(&self) -> Result<Vec<Vec<u8>>, Error> {
-        let root = match &self.cluster {
-            Some(cluster) => cluster.dir().to_path_buf(),
-            None => self.dir.path().to_path_buf(),
-        };
+        let root = self
+            .cluster_dir
+            .clone()
+            .unwrap_or_else(|| self.dir.path().to_path_buf());
         let mut files = Vec::new();
         let mut dirs = vec![root];
         while let Some(dir) = dirs.pop() {

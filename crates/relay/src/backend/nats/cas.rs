@@ -2,6 +2,7 @@
 //! key from its stream's leader, decides, and writes only if the key is
 //! still at the revision it read (`Nats-Expected-Last-Subject-Sequence`).
 
+use super::cluster::patiently;
 use super::view::unavailable;
 use crate::error::{RelayError, Result};
 use async_nats::jetstream::{self, context::PublishErrorKind, kv, message::PublishMessage, stream};
@@ -49,11 +50,14 @@ pub(super) struct Versioned<T> {
 /// Reads `key` from the bucket's stream leader.
 pub(super) async fn read<T: DeserializeOwned>(bucket: &Bucket, key: &str) -> Result<Versioned<T>> {
     let subject = format!("{}{key}", bucket.kv.prefix);
-    match bucket
-        .kv
-        .stream
-        .get_last_raw_message_by_subject(&subject)
-        .await
+    let not_found = |err: &stream::LastRawMessageError| {
+        err.kind() == stream::LastRawMessageErrorKind::NoMessageFound
+    };
+    match patiently(
+        || bucket.kv.stream.get_last_raw_message_by_subject(&subject),
+        not_found,
+    )
+    .await
     {
         Ok(message) => {
             let removed = message
@@ -99,11 +103,22 @@ pub(super) async fn write<T: Serialize>(
 
 async fn cas_publish(bucket: &Bucket, key: &str, message: PublishMessage) -> Result<Option<u64>> {
     let subject = format!("{}{key}", bucket.kv.prefix);
-    let sent = bucket.js.send_publish(subject, message).await;
-    let acked = match sent {
-        Ok(ack) => ack.await,
-        Err(err) => Err(err),
-    };
+    // A retry after a lost acknowledgement finds the key moved on (by this
+    // very write): the caller reads again and decides again.
+    let acked = patiently(
+        || async {
+            match bucket
+                .js
+                .send_publish(subject.clone(), message.clone())
+                .await
+            {
+                Ok(ack) => ack.await,
+                Err(err) => Err(err),
+            }
+        },
+        moved_on,
+    )
+    .await;
     match acked {
         Ok(ack) => Ok(Some(ack.sequence)),
         Err(err) if moved_on(&err) => Ok(None),

@@ -12,6 +12,37 @@ use std::sync::Arc;
 use std::time::Duration;
 use stdx::now_ms;
 
+/// How long an operation on the cluster is retried: a node going down
+/// leaves its streams without a leader for the seconds an election takes.
+pub(super) const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Runs `attempt` until it succeeds, fails for good (`settled`), or
+/// [`PATIENCE`] ran out; then the last error is the answer.
+pub(super) async fn patiently<T, E, F>(
+    mut attempt: impl FnMut() -> F,
+    settled: impl Fn(&E) -> bool,
+) -> std::result::Result<T, E>
+where
+    F: std::future::Future<Output = std::result::Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut pause = Duration::from_millis(20);
+    loop {
+        match attempt().await {
+            Ok(done) => return Ok(done),
+            Err(err) if settled(&err) || tokio::time::Instant::now() + pause >= deadline => {
+                return Err(err)
+            }
+            Err(err) => {
+                tracing::debug!("relay: the cluster did not answer ({err}); trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+        }
+    }
+}
+
 pub(super) fn callback_record(
     id: i64,
     job: &CallbackJobRecord,
@@ -105,22 +136,24 @@ pub(super) async fn forward_events(
 /// as the embedded relay does) and records the outcome.
 pub(super) async fn deliver_callbacks(queue: stream::Stream, name: String, state: Bucket) {
     use futures_util::StreamExt;
-    let consumer = queue
-        .get_or_create_consumer(
-            &name,
-            jetstream::consumer::pull::Config {
-                durable_name: Some(name.clone()),
-                ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                ..Default::default()
-            },
-        )
-        .await;
-    let mut jobs = match consumer {
-        Ok(consumer) => match consumer.messages().await {
-            Ok(jobs) => jobs,
-            Err(err) => return tracing::error!("relay: reading the callback queue failed: {err}"),
-        },
-        Err(err) => return tracing::error!("relay: opening the callback queue failed: {err}"),
+    let config = jetstream::consumer::pull::Config {
+        durable_name: Some(name.clone()),
+        ack_policy: jetstream::consumer::AckPolicy::Explicit,
+        ..Default::default()
+    };
+    // A frontend that starts while the cluster elects keeps trying.
+    let mut jobs = loop {
+        let opened = match queue.get_or_create_consumer(&name, config.clone()).await {
+            Ok(consumer) => consumer.messages().await.map_err(|e| e.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        match opened {
+            Ok(jobs) => break jobs,
+            Err(err) => {
+                tracing::warn!("relay: opening the callback queue failed ({err}); trying again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
     };
     let client = CallbackClient::default();
     while let Some(job) = jobs.next().await {

@@ -29,7 +29,7 @@ use crate::store::{
 use async_nats::jetstream::{self, kv, message::PublishMessage, stream};
 use bytes::Bytes;
 use cas::{key_value, modify, read, write, Bucket, Step};
-use cluster::{callback_record, connect_client, deliver_callbacks, forward_events};
+use cluster::{callback_record, connect_client, deliver_callbacks, forward_events, patiently};
 use perch_relay_protocol::{
     Agent, AgentStatus, Message, NewMessage, Pair, PairStatus, RegisterAgent, RelayEvent, Task,
     TaskEvent, TaskStatus,
@@ -108,8 +108,6 @@ impl Drop for Nats {
     }
 }
 
-/// How long a message publish is re-sent (same id) before the sender gets 503.
-const PUBLISH_DEADLINE: Duration = Duration::from_secs(30);
 /// A pair lock whose pair was never written is stale after this long.
 const STALE_PAIR_LOCK_MS: i64 = 30_000;
 
@@ -237,34 +235,21 @@ impl Nats {
     /// Publishes a message under `id` (its `Nats-Msg-Id`) until the cluster
     /// acknowledges it; returns its sequence.
     async fn publish_durably(&self, subject: &str, payload: Bytes, id: &str) -> Result<u64> {
-        let deadline = tokio::time::Instant::now() + PUBLISH_DEADLINE;
-        let mut pause = Duration::from_millis(20);
-        loop {
-            let sent = self
-                .js
-                .send_publish(
-                    subject.to_string(),
-                    PublishMessage::build()
-                        .payload(payload.clone())
-                        .message_id(id),
-                )
-                .await;
-            let outcome = match sent {
-                Ok(ack) => ack.await,
-                Err(err) => Err(err),
-            };
-            match outcome {
-                Ok(ack) => return Ok(ack.sequence),
-                Err(err) if tokio::time::Instant::now() >= deadline => {
-                    return Err(unavailable("storing the message", err))
+        patiently(
+            || async {
+                let message = PublishMessage::build()
+                    .payload(payload.clone())
+                    .message_id(id);
+                match self.js.send_publish(subject.to_string(), message).await {
+                    Ok(ack) => ack.await,
+                    Err(err) => Err(err),
                 }
-                Err(err) => {
-                    tracing::debug!("relay: publishing {id} again after {err}");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(500));
-                }
-            }
-        }
+            },
+            |_| false,
+        )
+        .await
+        .map(|ack| ack.sequence)
+        .map_err(|err| unavailable("storing the message", err))
     }
 
     /// The view, after a sync.

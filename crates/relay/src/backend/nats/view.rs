@@ -11,6 +11,7 @@
 //!   it is applied only once the message source has passed that id.
 //! - `message.new` is published after the message is in the view.
 
+use super::cluster::patiently;
 use super::records::*;
 use crate::error::{RelayError, Result};
 use crate::events::EventBus;
@@ -25,7 +26,7 @@ use tokio::sync::{oneshot, watch, Notify};
 /// The most changes applied in one transaction.
 const BATCH: usize = 512;
 /// How long a read waits for the view before it answers 503.
-const SYNC_TIMEOUT: Duration = Duration::from_secs(15);
+const SYNC_TIMEOUT: Duration = Duration::from_secs(45);
 
 /// Which of the three sources a change came from.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -369,8 +370,7 @@ impl Barrier {
 /// The sequence a view must reach to hold what `stream` holds now: its last
 /// one, or 0 when it is empty (everything in it expired).
 async fn last_sequence(stream: &Stream) -> Result<u64, String> {
-    let info = stream
-        .get_info()
+    let info = patiently(|| stream.get_info(), |_| false)
         .await
         .map_err(|e| format!("the relay's NATS cluster did not answer ({e}); retry in a moment"))?;
     Ok(if info.state.messages == 0 {
