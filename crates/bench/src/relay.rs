@@ -59,6 +59,7 @@ pub async fn run(args: RelayBenchArgs) -> Result<(), BenchError> {
         .await
         .map_err(err)?;
     let urls: Vec<String> = (0..3).map(|i| cluster.url(i)).collect();
+    jetstream_ceiling(&args, &urls).await?;
     run_on(&args, Setup::Nats(1), Some(&urls)).await?;
     // A frontend that starts on a cluster that holds messages replays them
     // into its view before it listens.
@@ -72,6 +73,70 @@ pub async fn run(args: RelayBenchArgs) -> Result<(), BenchError> {
     let _ = child.kill().await;
     run_on(&args, Setup::Nats(2), Some(&urls)).await?;
     drop(cluster);
+    Ok(())
+}
+
+/// What the cluster itself does, with no relay in front: `senders`
+/// publishers, each waiting for its acknowledgement (as each HTTP sender
+/// waits for its 201), to an R3 stream with message ids; then the same
+/// messages published without waiting between them (the cluster's own
+/// ceiling on this machine).
+async fn jetstream_ceiling(args: &RelayBenchArgs, urls: &[String]) -> Result<(), BenchError> {
+    use async_nats::jetstream::{self, message::PublishMessage, stream};
+    let client = async_nats::connect(urls[0].as_str()).await.map_err(err)?;
+    let js = jetstream::new(client);
+    js.create_stream(stream::Config {
+        name: "BENCH-CEILING".into(),
+        subjects: vec!["bench.ceiling".into()],
+        num_replicas: 3,
+        storage: stream::StorageType::File,
+        ..Default::default()
+    })
+    .await
+    .map_err(err)?;
+    let publish = |i: usize| {
+        PublishMessage::build()
+            .message_id(format!("m{i}"))
+            .payload(format!("message {i} from the bench, about as long as the relay's").into())
+    };
+    let started = Instant::now();
+    let mut senders = tokio::task::JoinSet::new();
+    for s in 0..args.senders {
+        let js = js.clone();
+        let count = args.messages / args.senders;
+        senders.spawn(async move {
+            for i in 0..count {
+                let ack = js
+                    .send_publish("bench.ceiling", publish(s * count + i))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                ack.await.map_err(|e| e.to_string())?;
+            }
+            Ok::<(), String>(())
+        });
+    }
+    while let Some(joined) = senders.join_next().await {
+        joined.map_err(err)?.map_err(err)?;
+    }
+    let waited =
+        (args.messages / args.senders * args.senders) as f64 / started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let mut acks = Vec::with_capacity(args.messages);
+    for i in 0..args.messages {
+        acks.push(
+            js.send_publish("bench.ceiling", publish(args.messages + i))
+                .await
+                .map_err(err)?,
+        );
+    }
+    for ack in acks {
+        ack.await.map_err(err)?;
+    }
+    let pipelined = args.messages as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "JetStream alone (R3, 3 nodes): {waited:.0} messages/s with {} publishers each waiting for its ack, {pipelined:.0} messages/s pipelined",
+        args.senders
+    );
     Ok(())
 }
 

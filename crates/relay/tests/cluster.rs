@@ -370,3 +370,27 @@ async fn a_rolling_restart_of_every_node_keeps_every_message_once() -> TestResul
     assert_eq!((first.0, second.0), (200, 409), "{first:?} {second:?}");
     Ok(())
 }
+
+/// A cluster that serves clients over TLS only: a frontend with the
+/// cluster's CA (`--nats-ca`) serves; without it, connecting fails and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frontend_reaches_a_tls_only_cluster_with_its_ca() -> TestResult {
+    let cluster = NatsCluster::start_tls(1).await?;
+    let mut untrusted = perch_relay::NatsOptions::new(vec![cluster.url(0)]);
+    untrusted.replicas = 1;
+    let refused = perch_relay::Relay::connect(&untrusted, RelaySettings::default())
+        .await
+        .err()
+        .ok_or("a frontend without the CA connected")?;
+    assert!(
+        refused.to_string().contains("connecting to NATS at tls://"),
+        "{refused}"
+    );
+    let r = Relay::on_cluster(cluster, 1, RelaySettings::default()).await?;
+    r.register("reader", json!({})).await?;
+    let sent = r.send("writer", "reader", "over TLS").await?;
+    let inbox = r.ok("GET", "/api/messages?for=reader", None).await?;
+    assert_eq!(inbox[0]["id"], sent["id"]);
+    assert_eq!(inbox[0]["body"], "over TLS");
+    Ok(())
+}

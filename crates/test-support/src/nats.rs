@@ -25,6 +25,8 @@ pub fn nats_server_bin() -> PathBuf {
 pub struct NatsCluster {
     dir: tempfile::TempDir,
     nodes: Vec<Node>,
+    /// The CA that signed the nodes' certificate, when clients must use TLS.
+    ca_file: Option<PathBuf>,
 }
 
 struct Node {
@@ -38,7 +40,31 @@ struct Node {
 impl NatsCluster {
     /// Starts `size` nodes and waits until every one reports healthy.
     pub async fn start(size: usize) -> io::Result<Self> {
+        Self::start_with(size, false).await
+    }
+
+    /// Like [`NatsCluster::start`], with clients served over TLS only: a
+    /// throwaway CA ([`NatsCluster::ca_file`]) signs the nodes' certificate
+    /// for 127.0.0.1 and localhost, and the URLs are `tls://`.
+    pub async fn start_tls(size: usize) -> io::Result<Self> {
+        Self::start_with(size, true).await
+    }
+
+    async fn start_with(size: usize, tls: bool) -> io::Result<Self> {
         let dir = tempfile::Builder::new().prefix("perch-nats-").tempdir()?;
+        let (ca_file, tls_block) = if tls {
+            let (ca, cert, key) = certificates(dir.path())?;
+            let block = format!(
+                "tls {{
+  cert_file: {cert:?}
+  key_file: {key:?}
+}}
+"
+            );
+            (Some(ca), block)
+        } else {
+            (None, String::new())
+        };
         let ports = free_ports(size * 3)?;
         let cluster_ports: Vec<u16> = (0..size).map(|i| ports[i * 3 + 1]).collect();
         let routes = cluster_ports
@@ -66,7 +92,7 @@ impl NatsCluster {
                 &config,
                 format!(
                     "server_name: {name}\nlisten: \"127.0.0.1:{client_port}\"\nhttp: \"127.0.0.1:{monitor_port}\"\n\
-                     log_file: {log:?}\njetstream {{\n  store_dir: {store:?}\n  max_memory_store: 64MB\n  max_file_store: 2GB\n}}\n{cluster}",
+                     log_file: {log:?}\njetstream {{\n  store_dir: {store:?}\n  max_memory_store: 64MB\n  max_file_store: 2GB\n}}\n{cluster}{tls_block}",
                     log = dir.path().join(format!("{name}.log")).display().to_string(),
                     store = store.display().to_string(),
                 ),
@@ -79,7 +105,11 @@ impl NatsCluster {
                 child: None,
             });
         }
-        let mut cluster = Self { dir, nodes };
+        let mut cluster = Self {
+            dir,
+            nodes,
+            ca_file,
+        };
         for i in 0..size {
             cluster.spawn(i)?;
         }
@@ -96,7 +126,23 @@ impl NatsCluster {
 
     /// Node `i`'s client URL.
     pub fn url(&self, i: usize) -> String {
-        format!("nats://127.0.0.1:{}", self.nodes[i].client_port)
+        let scheme = if self.ca_file.is_some() {
+            "tls"
+        } else {
+            "nats"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.nodes[i].client_port)
+    }
+
+    /// How many nodes it has.
+    pub fn size(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The CA certificate (PEM) of a cluster started with
+    /// [`NatsCluster::start_tls`].
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca_file.as_deref()
     }
 
     /// The index of the node named `name` (`n1`, `n2`, ...), as JetStream
@@ -194,6 +240,29 @@ impl NatsCluster {
             tail.join("\n")
         ))
     }
+}
+
+/// A CA and a certificate it signs for 127.0.0.1 and localhost, as PEM
+/// files in `dir`: (CA, certificate, key).
+fn certificates(dir: &Path) -> io::Result<(PathBuf, PathBuf, PathBuf)> {
+    let failed = |e: rcgen::Error| io::Error::other(format!("making test certificates: {e}"));
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(failed)?;
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_key = rcgen::KeyPair::generate().map_err(failed)?;
+    let ca = ca_params.self_signed(&ca_key).map_err(failed)?;
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".into()])
+        .map_err(failed)?;
+    let key = rcgen::KeyPair::generate().map_err(failed)?;
+    let cert = params.signed_by(&key, &ca, &ca_key).map_err(failed)?;
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server-key.pem"),
+    );
+    std::fs::write(&paths.0, ca.pem())?;
+    std::fs::write(&paths.1, cert.pem())?;
+    std::fs::write(&paths.2, key.serialize_pem())?;
+    Ok(paths)
 }
 
 /// Ports the OS hands out now; free again when this returns. nats-server

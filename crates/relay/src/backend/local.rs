@@ -70,6 +70,10 @@ impl Backend for Local {
         Ok(())
     }
 
+    async fn sync_agents(&self) -> Result<()> {
+        Ok(())
+    }
+
     fn bus(&self) -> &Arc<EventBus> {
         &self.bus
     }

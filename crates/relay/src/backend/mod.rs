@@ -44,6 +44,8 @@ pub(crate) trait Backend: Send + Sync {
     fn view(&self) -> &Store;
     /// Waits until the view holds every change acknowledged before this call.
     async fn sync(&self) -> Result<()>;
+    /// [`Backend::sync`] for agent cards and keys only (cheaper on NATS).
+    async fn sync_agents(&self) -> Result<()>;
     /// This frontend's subscribers.
     fn bus(&self) -> &Arc<EventBus>;
     /// Publishes `event` (never `message.new`) to the subscribers of every frontend.

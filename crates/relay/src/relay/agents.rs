@@ -47,7 +47,7 @@ impl Relay {
     /// key, `false` when the id holds none (anyone may act as it, as on
     /// agent-relay), 403 when it holds one and `key` is missing or wrong.
     pub async fn authorize(&self, id: &str, key: Option<&str>) -> Result<bool> {
-        let Some(hash) = self.view().await?.agent_key_hash(id)? else {
+        let Some(hash) = self.agents_view().await?.agent_key_hash(id)? else {
             return Ok(false);
         };
         match key {
@@ -71,14 +71,14 @@ impl Relay {
     }
 
     pub async fn agent(&self, id: &str) -> Result<Agent> {
-        self.view()
+        self.agents_view()
             .await?
             .agent(id)?
             .ok_or_else(|| unknown_agent(id))
     }
 
     pub async fn agents(&self) -> Result<Vec<Agent>> {
-        self.view().await?.agents()
+        self.agents_view().await?.agents()
     }
 
     pub async fn remove_agent(&self, id: &str) -> Result<()> {

@@ -100,7 +100,7 @@ impl Relay {
 
     pub(super) async fn claimant(&self, agent: &str, proof: &InstanceProof) -> Result<String> {
         let agent = check_id("agentId", agent)?;
-        let card = self.view().await?.agent(&agent)?.ok_or_else(|| {
+        let card = self.agents_view().await?.agent(&agent)?.ok_or_else(|| {
             RelayError::NotFound(format!(
                 "agent {agent} is not registered; register it (POST /api/agents) before claiming"
             ))

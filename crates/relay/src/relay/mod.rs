@@ -75,6 +75,13 @@ impl Relay {
         Ok(self.backend.view())
     }
 
+    /// The read model for agent cards and keys (those are current; the
+    /// rest may lag).
+    async fn agents_view(&self) -> Result<&Store> {
+        self.backend.sync_agents().await?;
+        Ok(self.backend.view())
+    }
+
     pub fn settings(&self) -> &RelaySettings {
         &self.settings
     }

@@ -29,6 +29,8 @@ pub struct Relay {
     /// Its nodes' client URLs, and the directory of their stores.
     node_urls: Vec<String>,
     cluster_dir: Option<PathBuf>,
+    /// The cluster's CA, when it serves clients over TLS only.
+    cluster_ca: Option<PathBuf>,
     namespace: String,
     /// Every frontend's settings (processes get them as agent-relay's
     /// variables).
@@ -119,6 +121,7 @@ impl Relay {
             cluster: None,
             node_urls: Vec::new(),
             cluster_dir: None,
+            cluster_ca: None,
             namespace: String::new(),
             settings,
             core: tokio::sync::OnceCell::new(),
@@ -134,8 +137,9 @@ impl Relay {
     ) -> Result<Self, Error> {
         let dir = tempfile::tempdir()?;
         let namespace = "perch-relay".to_string();
-        let node_urls = (0..3).map(|i| cluster.url(i)).collect();
+        let node_urls = (0..cluster.size()).map(|i| cluster.url(i)).collect();
         let cluster_dir = Some(cluster.dir().to_path_buf());
+        let cluster_ca = cluster.ca_file().map(std::path::Path::to_path_buf);
         let mut relay = Self {
             frontends: Vec::new(),
             next: AtomicUsize::new(0),
@@ -145,6 +149,7 @@ impl Relay {
             cluster: Some(tokio::sync::Mutex::new(cluster)),
             node_urls,
             cluster_dir,
+            cluster_ca,
             namespace,
             settings,
             core: tokio::sync::OnceCell::new(),
@@ -176,10 +181,16 @@ impl Relay {
 
     /// Starts a `perch relay serve --nats` process and waits for its URL.
     pub async fn spawn_frontend(&self, first_node: usize) -> Result<Frontend, Error> {
-        let mut child = tokio::process::Command::new(perch_bin()?)
+        let mut command = tokio::process::Command::new(perch_bin()?);
+        command
             .args(["relay", "serve", "--listen", "127.0.0.1:0", "--nats"])
             .arg(self.nats_urls(first_node).join(","))
             .args(["--nats-namespace", &self.namespace])
+            .args(["--nats-replicas", &self.node_urls.len().to_string()]);
+        if let Some(ca) = &self.cluster_ca {
+            command.arg("--nats-ca").arg(ca);
+        }
+        let mut child = command
             .env("PERCH_HOME", self.dir.path())
             .env("PERCH_SECRET_STORE", "file")
             .env("PERCH_LOG", "warn")
@@ -218,6 +229,8 @@ impl Relay {
                     _ => {
                         let mut options = NatsOptions::new(self.nats_urls(0));
                         options.namespace = self.namespace.clone();
+                        options.replicas = self.node_urls.len();
+                        options.ca_file = self.cluster_ca.clone();
                         perch_relay::Relay::connect(&options, self.settings.clone())
                             .await
                             .map_err(Error::from)

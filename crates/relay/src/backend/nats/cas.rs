@@ -12,19 +12,37 @@ use std::time::Duration;
 /// How many times a compare-and-set is retried against concurrent writers.
 const CAS_ATTEMPTS: usize = 64;
 
-/// The bucket `config` names, created if it is not there.
+/// The bucket `config` names, created if it is not there. A cluster too
+/// busy to answer in time is asked again (see [`patiently`]).
 pub(super) async fn key_value(
     js: &jetstream::Context,
     config: kv::Config,
-) -> std::result::Result<Bucket, String> {
-    let kv = match js.get_key_value(config.bucket.clone()).await {
-        Ok(store) => store,
-        Err(_) => js
-            .create_key_value(config)
-            .await
-            .map_err(|e| e.to_string())?,
-    };
+) -> std::result::Result<Bucket, jetstream::context::CreateKeyValueError> {
+    let kv = patiently(
+        || async {
+            match js.get_key_value(config.bucket.clone()).await {
+                Ok(store) => Ok(store),
+                Err(_) => js.create_key_value(config.clone()).await,
+            }
+        },
+        |e| e.kind() != jetstream::context::CreateKeyValueErrorKind::TimedOut,
+    )
+    .await?;
     Ok(Bucket { kv, js: js.clone() })
+}
+
+/// The stream `config` names, created if it is not there; asked again
+/// while the cluster is too busy (or electing) to answer.
+pub(super) async fn stream_named(
+    js: &jetstream::Context,
+    config: stream::Config,
+) -> std::result::Result<stream::Stream, jetstream::context::CreateStreamError> {
+    use jetstream::context::CreateStreamErrorKind::{JetStreamUnavailable, TimedOut};
+    patiently(
+        || js.get_or_create_stream(config.clone()),
+        |e| !matches!(e.kind(), TimedOut | JetStreamUnavailable),
+    )
+    .await
 }
 
 /// A KV bucket, and the context its compare-and-set writes go through.
@@ -33,6 +51,7 @@ pub(super) struct Bucket {
     pub kv: kv::Store,
     pub js: jetstream::Context,
 }
+
 /// What a [`modify`] decides, given the current value.
 pub(super) enum Step<T, R> {
     Put(T, R),

@@ -28,7 +28,7 @@ use crate::store::{
 };
 use async_nats::jetstream::{self, kv, message::PublishMessage, stream};
 use bytes::Bytes;
-use cas::{key_value, modify, read, write, Bucket, Step};
+use cas::{key_value, modify, read, stream_named, write, Bucket, Step};
 use cluster::{callback_record, connect_client, deliver_callbacks, forward_events, patiently};
 use perch_relay_protocol::{
     Agent, AgentStatus, Message, NewMessage, Pair, PairStatus, RegisterAgent, RelayEvent, Task,
@@ -40,7 +40,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use stdx::{now_ms, random_hex};
-use view::{unavailable, Barrier, Sources};
+use view::{unavailable, Barriers, Sources};
 
 /// How to reach the cluster.
 #[derive(Debug, Clone)]
@@ -94,7 +94,7 @@ pub(crate) struct Nats {
     /// Holds the view's file; removed with this frontend.
     _view_dir: tempfile::TempDir,
     bus: Arc<EventBus>,
-    barrier: Arc<Barrier>,
+    barriers: Barriers,
     /// This frontend's name in the upkeep lock.
     frontend: String,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -139,8 +139,9 @@ impl Nats {
         };
         // JetStream reads a max age of 0 as "forever"; a retention of 0 means "now".
         let retention = settings.retention.max(Duration::from_secs(1));
-        let messages = js
-            .get_or_create_stream(stream::Config {
+        let messages = stream_named(
+            &js,
+            stream::Config {
                 name: names.messages.clone(),
                 subjects: vec![names.message_subject.clone(), names.deleted_subject.clone()],
                 max_age: retention,
@@ -150,9 +151,10 @@ impl Nats {
                 duplicate_window: Duration::from_secs(120).min(retention),
                 allow_direct: true,
                 ..Default::default()
-            })
-            .await
-            .map_err(|e| setup("the message stream", &e))?;
+            },
+        )
+        .await
+        .map_err(|e| setup("the message stream", &e))?;
         let bucket = |name: &str, max_age: Duration| kv::Config {
             bucket: name.into(),
             history: 1,
@@ -173,17 +175,19 @@ impl Nats {
         let locks = key_value(&js, bucket(&names.lock_bucket, lock_age))
             .await
             .map_err(|e| setup("the lock bucket", &e))?;
-        let callbacks = js
-            .get_or_create_stream(stream::Config {
+        let callbacks = stream_named(
+            &js,
+            stream::Config {
                 name: names.callbacks.clone(),
                 subjects: vec![names.callback_subject.clone()],
                 retention: stream::RetentionPolicy::WorkQueue,
                 num_replicas: replicas,
                 storage: stream::StorageType::File,
                 ..Default::default()
-            })
-            .await
-            .map_err(|e| setup("the callback queue", &e))?;
+            },
+        )
+        .await
+        .map_err(|e| setup("the callback queue", &e))?;
 
         let view_dir = tempfile::Builder::new()
             .prefix("perch-relay-view-")
@@ -207,7 +211,7 @@ impl Nats {
             state: state.kv.stream.clone(),
             message_state: message_state.kv.stream.clone(),
         });
-        let (_, barrier) = view::start(
+        let barriers = view::start(
             &client,
             sources,
             &names,
@@ -226,7 +230,7 @@ impl Nats {
             view,
             _view_dir: view_dir,
             bus,
-            barrier,
+            barriers,
             frontend: random_hex(8).map_err(|e| RelayError::Internal(e.to_string()))?,
             tasks,
         })
@@ -254,7 +258,7 @@ impl Nats {
 
     /// The view, after a sync.
     async fn synced(&self) -> Result<&Store> {
-        self.barrier.wait().await?;
+        self.barriers.everything.wait().await?;
         Ok(&self.view)
     }
 
@@ -392,7 +396,11 @@ impl Backend for Nats {
     }
 
     async fn sync(&self) -> Result<()> {
-        self.barrier.wait().await
+        self.barriers.everything.wait().await
+    }
+
+    async fn sync_agents(&self) -> Result<()> {
+        self.barriers.agents.wait().await
     }
 
     fn bus(&self) -> &Arc<EventBus> {

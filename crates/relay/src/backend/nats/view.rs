@@ -77,7 +77,7 @@ pub async fn start(
     view: Arc<Store>,
     bus: Arc<EventBus>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
-) -> Result<(Watermarks, Arc<Barrier>)> {
+) -> Result<Barriers> {
     let marks = Watermarks::new();
     for (source, stream) in [
         (Source::Messages, sources.messages.clone()),
@@ -106,15 +106,23 @@ pub async fn start(
         };
         tasks.push(tokio::spawn(applier.run(messages)));
     }
-    let barrier = Arc::new(Barrier {
-        sources,
-        marks: marks.clone(),
-        waiting: std::sync::Mutex::default(),
-        wake: Notify::new(),
-    });
-    tasks.push(tokio::spawn(barrier.clone().run()));
-    barrier.wait().await?;
-    Ok((marks, barrier))
+    let everything = Barrier::new(vec![
+        (sources.messages.clone(), marks.messages.clone()),
+        (sources.state.clone(), marks.state.clone()),
+        (sources.message_state.clone(), marks.message_state.clone()),
+    ]);
+    let agents = Barrier::new(vec![(sources.state.clone(), marks.state.clone())]);
+    tasks.push(tokio::spawn(everything.clone().run()));
+    tasks.push(tokio::spawn(agents.clone().run()));
+    everything.wait().await?;
+    Ok(Barriers { everything, agents })
+}
+
+/// A barrier over every source, and one over the state bucket alone (what
+/// a read of agent cards and keys needs: one request a round, not three).
+pub struct Barriers {
+    pub everything: Arc<Barrier>,
+    pub agents: Arc<Barrier>,
 }
 
 pub fn unavailable(doing: &str, err: impl std::fmt::Display) -> RelayError {
@@ -304,13 +312,21 @@ fn bad(what: impl std::fmt::Display) -> RelayError {
 /// Reads that arrive while a round is out share the next one, so a busy
 /// frontend asks the cluster once per round, not once per read.
 pub struct Barrier {
-    sources: Arc<Sources>,
-    marks: Watermarks,
+    /// Each source this barrier waits for, and its watermark.
+    sources: Vec<(Stream, watch::Sender<u64>)>,
     waiting: std::sync::Mutex<Vec<oneshot::Sender<Result<(), String>>>>,
     wake: Notify,
 }
 
 impl Barrier {
+    fn new(sources: Vec<(Stream, watch::Sender<u64>)>) -> Arc<Self> {
+        Arc::new(Self {
+            sources,
+            waiting: std::sync::Mutex::default(),
+            wake: Notify::new(),
+        })
+    }
+
     pub async fn wait(&self) -> Result<()> {
         let (done, answer) = oneshot::channel();
         stdx::MutexExt::lock_unpoisoned(&self.waiting).push(done);
@@ -348,16 +364,12 @@ impl Barrier {
     }
 
     async fn round(&self) -> Result<(), String> {
-        let (messages, state, message_state) = tokio::join!(
-            last_sequence(&self.sources.messages),
-            last_sequence(&self.sources.state),
-            last_sequence(&self.sources.message_state),
-        );
-        for (target, mark) in [
-            (messages?, &self.marks.messages),
-            (state?, &self.marks.state),
-            (message_state?, &self.marks.message_state),
-        ] {
+        let targets = futures_util::future::join_all(
+            self.sources.iter().map(|(stream, _)| last_sequence(stream)),
+        )
+        .await;
+        for (target, (_, mark)) in targets.into_iter().zip(&self.sources) {
+            let target = target?;
             let mut mark = mark.subscribe();
             mark.wait_for(|applied| *applied >= target)
                 .await
