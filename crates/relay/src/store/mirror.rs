@@ -49,21 +49,29 @@ impl Store {
         Ok(store)
     }
 
-    pub fn apply(&self, changes: &[Change]) -> Result<()> {
+    /// Applies `changes` in one transaction; returns the ids of the
+    /// messages that were new to the view.
+    pub fn apply(&self, changes: &[Change]) -> Result<Vec<i64>> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
+        let mut inserted = Vec::new();
         for change in changes {
-            apply_one(&tx, change)?;
+            if apply_one(&tx, change)? {
+                if let Change::Message(m) = change {
+                    inserted.push(m.id);
+                }
+            }
         }
         tx.commit()?;
-        Ok(())
+        Ok(inserted)
     }
 }
 
-fn apply_one(tx: &rusqlite::Connection, change: &Change) -> Result<()> {
+/// Whether the change added a row the view did not have.
+fn apply_one(tx: &rusqlite::Connection, change: &Change) -> Result<bool> {
     match change {
         Change::Message(m) => {
-            tx.prepare_cached(
+            let added = tx.prepare_cached(
                 "INSERT OR IGNORE INTO messages (id, from_agent, to_target, channel, subject, body, reply_to, thread_id, \
                  claimable, kind, meta, urgent, created_at, authenticated) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
@@ -85,6 +93,7 @@ fn apply_one(tx: &rusqlite::Connection, change: &Change) -> Result<()> {
                 m.created_at,
                 m.authenticated
             ])?;
+            return Ok(added > 0);
         }
         Change::MessageDeleted(id) => {
             tx.prepare_cached("DELETE FROM read_markers WHERE message_id = ?1")?
@@ -220,5 +229,5 @@ fn apply_one(tx: &rusqlite::Connection, change: &Change) -> Result<()> {
             ])?;
         }
     }
-    Ok(())
+    Ok(false)
 }

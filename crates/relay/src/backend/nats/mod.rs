@@ -313,11 +313,11 @@ impl Nats {
         pair: &str,
         now: i64,
     ) -> Result<std::result::Result<(), String>> {
-        let key = format!("pairof.{}", key_part(agent));
+        let key = pair_lock_key(agent);
         loop {
             let current = read::<PairLock>(&self.state, &key).await?;
             if let Some(lock) = &current.value {
-                let open = read::<Pair>(&self.state, &format!("pair.{}", key_part(&lock.pair)))
+                let open = read::<Pair>(&self.state, &pair_key(&lock.pair))
                     .await?
                     .value;
                 let held = match open {
@@ -342,7 +342,7 @@ impl Nats {
     }
 
     async fn unlock_pair(&self, agent: &str, pair: &str) -> Result<()> {
-        let key = format!("pairof.{}", key_part(agent));
+        let key = pair_lock_key(agent);
         modify(&self.state, &key, |lock: Option<PairLock>| {
             Ok(match lock {
                 Some(lock) if lock.pair == pair => Step::Remove(()),
@@ -462,7 +462,7 @@ impl Backend for Nats {
         key_hash: Option<String>,
         now: i64,
     ) -> Result<Agent> {
-        let key = format!("agent.{}", key_part(&reg.id));
+        let key = agent_key(&reg.id);
         let id = reg.id.clone();
         modify(&self.state, &key, |current: Option<AgentRecord>| {
             if key_hash.is_some() && current.as_ref().is_some_and(|c| c.key_hash.is_some()) {
@@ -482,7 +482,7 @@ impl Backend for Nats {
     async fn forget_agent_key(&self, id: &str) -> Result<bool> {
         modify(
             &self.state,
-            &format!("agent.{}", key_part(id)),
+            &agent_key(id),
             |current: Option<AgentRecord>| {
                 Ok(match current {
                     None => Step::Keep(false),
@@ -500,7 +500,7 @@ impl Backend for Nats {
     async fn delete_agent(&self, id: &str) -> Result<bool> {
         modify(
             &self.state,
-            &format!("agent.{}", key_part(id)),
+            &agent_key(id),
             |current: Option<AgentRecord>| {
                 Ok(match current {
                     None => Step::Keep(false),
@@ -514,7 +514,7 @@ impl Backend for Nats {
     async fn update_agent(&self, id: &str, patch: AgentPatch, now: i64) -> Result<Option<Agent>> {
         modify(
             &self.state,
-            &format!("agent.{}", key_part(id)),
+            &agent_key(id),
             |current: Option<AgentRecord>| {
                 Ok(match current {
                     None => Step::Keep(None),
@@ -539,7 +539,7 @@ impl Backend for Nats {
         {
             let changed = modify(
                 &self.state,
-                &format!("agent.{}", key_part(&agent.id)),
+                &agent_key(&agent.id),
                 |current: Option<AgentRecord>| {
                     Ok(match current {
                         Some(mut record)
@@ -572,7 +572,7 @@ impl Backend for Nats {
             // An id that holds a key is kept: pruning it would let anyone claim it.
             let removed = modify(
                 &self.state,
-                &format!("agent.{}", key_part(&agent.id)),
+                &agent_key(&agent.id),
                 |current: Option<AgentRecord>| {
                     Ok(match current {
                         Some(record)
@@ -747,7 +747,7 @@ impl Backend for Nats {
             updated_at: now,
             ended_by: None,
         };
-        write(&self.state, &format!("pair.{}", key_part(&id)), &pair, 0).await?;
+        write(&self.state, &pair_key(&id), &pair, 0).await?;
         Ok(pair)
     }
 
@@ -759,23 +759,19 @@ impl Backend for Nats {
         actor: &str,
         now: i64,
     ) -> Result<Option<Pair>> {
-        let updated = modify(
-            &self.state,
-            &format!("pair.{}", key_part(id)),
-            |current: Option<Pair>| {
-                Ok(match current {
-                    Some(mut pair) if from_states.contains(&pair.status) => {
-                        pair.status = next;
-                        pair.updated_at = now;
-                        if matches!(next, PairStatus::Rejected | PairStatus::Ended) {
-                            pair.ended_by = Some(actor.to_string());
-                        }
-                        Step::Put(pair.clone(), Some(pair))
+        let updated = modify(&self.state, &pair_key(id), |current: Option<Pair>| {
+            Ok(match current {
+                Some(mut pair) if from_states.contains(&pair.status) => {
+                    pair.status = next;
+                    pair.updated_at = now;
+                    if matches!(next, PairStatus::Rejected | PairStatus::Ended) {
+                        pair.ended_by = Some(actor.to_string());
                     }
-                    _ => Step::Keep(None),
-                })
-            },
-        )
+                    Step::Put(pair.clone(), Some(pair))
+                }
+                _ => Step::Keep(None),
+            })
+        })
         .await?;
         if let Some(pair) = updated
             .as_ref()
@@ -798,7 +794,7 @@ impl Backend for Nats {
             }
         }
         let id = self.next_task_id().await?;
-        let task_key = format!("task.{id}");
+        let own_key = task_key(id);
         let mut task = Task {
             id,
             source: new.source.clone(),
@@ -823,11 +819,11 @@ impl Backend for Nats {
         };
         // The task is written before its dedupe key, so a dedupe key always
         // names a task that exists.
-        let revision = write(&self.state, &task_key, &task, 0)
+        let revision = write(&self.state, &own_key, &task, 0)
             .await?
             .ok_or_else(|| RelayError::Internal(format!("task {id} exists already")))?;
         if let Some(dedupe) = &dedupe {
-            if let Some(task) = self.take_dedupe(dedupe, id, &task_key, &new, now).await? {
+            if let Some(task) = self.take_dedupe(dedupe, id, &own_key, &new, now).await? {
                 return Ok(Ingested::Repeated(Box::new(task)));
             }
         }
@@ -835,7 +831,7 @@ impl Backend for Nats {
         message.meta.insert("taskId".into(), Value::from(id));
         let message = self.insert_message(message, false).await?;
         task.message_id = Some(message.id);
-        write(&self.state, &task_key, &task, revision).await?;
+        write(&self.state, &own_key, &task, revision).await?;
         self.add_task_event(
             id,
             "created",
@@ -851,27 +847,23 @@ impl Backend for Nats {
     }
 
     async fn claim_task(&self, id: i64, agent: &str, now: i64) -> Result<TaskClaim> {
-        let outcome = modify(
-            &self.state,
-            &format!("task.{id}"),
-            |current: Option<Task>| {
-                Ok(match current {
-                    None => Step::Keep(TaskClaim::NotFound),
-                    Some(mut task) => {
-                        let mine = task.claimed_by.as_deref() == Some(agent)
-                            && task.status == TaskStatus::Claimed;
-                        if task.status == TaskStatus::Open || mine {
-                            task.status = TaskStatus::Claimed;
-                            task.claimed_by = Some(agent.to_string());
-                            task.updated_at = now;
-                            Step::Put(task.clone(), TaskClaim::Done(Box::new(task)))
-                        } else {
-                            Step::Keep(TaskClaim::HeldBy(task.claimed_by, task.status))
-                        }
+        let outcome = modify(&self.state, &task_key(id), |current: Option<Task>| {
+            Ok(match current {
+                None => Step::Keep(TaskClaim::NotFound),
+                Some(mut task) => {
+                    let mine = task.claimed_by.as_deref() == Some(agent)
+                        && task.status == TaskStatus::Claimed;
+                    if task.status == TaskStatus::Open || mine {
+                        task.status = TaskStatus::Claimed;
+                        task.claimed_by = Some(agent.to_string());
+                        task.updated_at = now;
+                        Step::Put(task.clone(), TaskClaim::Done(Box::new(task)))
+                    } else {
+                        Step::Keep(TaskClaim::HeldBy(task.claimed_by, task.status))
                     }
-                })
-            },
-        )
+                }
+            })
+        })
         .await?;
         if matches!(outcome, TaskClaim::Done(_)) {
             self.add_task_event(id, "claimed", Some(agent), json!({}), now)
@@ -889,26 +881,22 @@ impl Backend for Nats {
         actor: Option<&str>,
         now: i64,
     ) -> Result<Option<Task>> {
-        let updated = modify(
-            &self.state,
-            &format!("task.{id}"),
-            |current: Option<Task>| {
-                Ok(match current {
-                    None => Step::Keep(None),
-                    Some(mut task) => {
-                        task.status = status;
-                        task.result = result.clone().or(task.result);
-                        task.progress = progress.clone().or(task.progress);
-                        task.claimed_by = match status {
-                            TaskStatus::Open => None,
-                            _ => task.claimed_by.or_else(|| actor.map(String::from)),
-                        };
-                        task.updated_at = now;
-                        Step::Put(task.clone(), Some(task))
-                    }
-                })
-            },
-        )
+        let updated = modify(&self.state, &task_key(id), |current: Option<Task>| {
+            Ok(match current {
+                None => Step::Keep(None),
+                Some(mut task) => {
+                    task.status = status;
+                    task.result = result.clone().or(task.result);
+                    task.progress = progress.clone().or(task.progress);
+                    task.claimed_by = match status {
+                        TaskStatus::Open => None,
+                        _ => task.claimed_by.or_else(|| actor.map(String::from)),
+                    };
+                    task.updated_at = now;
+                    Step::Put(task.clone(), Some(task))
+                }
+            })
+        })
         .await?;
         if updated.is_some() {
             let detail =
@@ -963,23 +951,21 @@ impl Nats {
         &self,
         dedupe: &str,
         id: i64,
-        task_key: &str,
+        own_key: &str,
         new: &NewTask,
         now: i64,
     ) -> Result<Option<Task>> {
         loop {
             let current = read::<i64>(&self.state, dedupe).await?;
             if let Some(other) = current.value.filter(|other| *other != id) {
-                let active = read::<Task>(&self.state, &format!("task.{other}"))
+                let active = read::<Task>(&self.state, &task_key(other))
                     .await?
                     .value
                     .is_some_and(|t| t.status.is_active());
                 if active {
                     if let Some(task) = self.repeat_task(dedupe, new, now).await? {
-                        modify(&self.state, task_key, |_: Option<Task>| {
-                            Ok(Step::Remove(()))
-                        })
-                        .await?;
+                        modify(&self.state, own_key, |_: Option<Task>| Ok(Step::Remove(())))
+                            .await?;
                         return Ok(Some(task));
                     }
                     continue;
@@ -999,21 +985,17 @@ impl Nats {
         let Some(id) = read::<i64>(&self.state, dedupe).await?.value else {
             return Ok(None);
         };
-        let repeated = modify(
-            &self.state,
-            &format!("task.{id}"),
-            |current: Option<Task>| {
-                Ok(match current {
-                    Some(mut task) if task.status.is_active() => {
-                        task.occurrence_count += 1;
-                        task.last_seen_at = now;
-                        task.updated_at = now;
-                        Step::Put(task.clone(), Some(task))
-                    }
-                    _ => Step::Keep(None),
-                })
-            },
-        )
+        let repeated = modify(&self.state, &task_key(id), |current: Option<Task>| {
+            Ok(match current {
+                Some(mut task) if task.status.is_active() => {
+                    task.occurrence_count += 1;
+                    task.last_seen_at = now;
+                    task.updated_at = now;
+                    Step::Put(task.clone(), Some(task))
+                }
+                _ => Step::Keep(None),
+            })
+        })
         .await?;
         if repeated.is_some() {
             self.add_task_event(

@@ -82,6 +82,24 @@ pub fn key_part(id: &str) -> String {
     out
 }
 
+/// The key of agent `id`'s card.
+pub fn agent_key(id: &str) -> String {
+    format!("agent.{}", key_part(id))
+}
+
+pub fn pair_key(id: &str) -> String {
+    format!("pair.{}", key_part(id))
+}
+
+/// The key of the open pair `agent` is in.
+pub fn pair_lock_key(agent: &str) -> String {
+    format!("pairof.{}", key_part(agent))
+}
+
+pub fn task_key(id: i64) -> String {
+    format!("task.{id}")
+}
+
 /// The id a [`key_part`] token came from.
 pub fn id_of(part: &str) -> Option<String> {
     let mut bytes = Vec::with_capacity(part.len());

@@ -6,7 +6,10 @@
 //! Invariants:
 //! - Each source is applied in stream order, batch by batch, one
 //!   transaction per batch; its watermark (the last sequence applied) moves
-//!   only after the commit.
+//!   only after the commit. When a consumer reports a problem (a node lost,
+//!   heartbeats missed), a new one follows the source from the watermark:
+//!   nothing is applied twice or skipped, and `message.new` goes out only
+//!   for a message new to the view.
 //! - A claim or read marker names a message the stream stored before it, so
 //!   it is applied only once the message source has passed that id.
 //! - `message.new` is published after the message is in the view.
@@ -84,27 +87,16 @@ pub async fn start(
         (Source::State, sources.state.clone()),
         (Source::MessageState, sources.message_state.clone()),
     ] {
-        let consumer = stream
-            .create_consumer(OrderedConfig {
-                deliver_subject: client.new_inbox(),
-                description: Some("perch relay view".into()),
-                deliver_policy: jetstream::consumer::DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| unavailable("following the cluster", e))?;
-        let messages = consumer
-            .messages()
-            .await
-            .map_err(|e| unavailable("following the cluster", e))?;
         let applier = Applier {
             source,
             subjects: (names.message_subject.clone(), names.deleted_subject.clone()),
+            stream,
+            client: client.clone(),
             view: view.clone(),
             bus: bus.clone(),
             marks: marks.clone(),
         };
-        tasks.push(tokio::spawn(applier.run(messages)));
+        tasks.push(tokio::spawn(applier.run()));
     }
     let everything = Barrier::new(vec![
         (sources.messages.clone(), marks.messages.clone()),
@@ -135,30 +127,85 @@ struct Applier {
     source: Source,
     /// The message stream's subjects: messages, deletions.
     subjects: (String, String),
+    stream: Stream,
+    client: async_nats::Client,
     view: Arc<Store>,
     bus: Arc<EventBus>,
     marks: Watermarks,
 }
 
-type Delivered = std::result::Result<
-    jetstream::Message,
-    async_nats::error::Error<jetstream::consumer::push::OrderedErrorKind>,
->;
+/// Why following a source stopped.
+enum Stopped {
+    /// The consumer reported a problem (a lost node, missed heartbeats) or
+    /// could not be made: follow again from the watermark.
+    Interrupted(String),
+    /// The view could not be written: this frontend stops answering from it.
+    Broken(String),
+}
 
 impl Applier {
-    async fn run(self, messages: impl futures_util::Stream<Item = Delivered> + Unpin) {
-        let mut batches = messages.ready_chunks(BATCH);
+    /// Follows the source for as long as the frontend runs, each time from
+    /// the first sequence the view does not hold (so nothing is applied
+    /// twice, and nothing is skipped, whatever the consumer went through).
+    async fn run(self) {
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let from = *self.marks.of(self.source).borrow() + 1;
+            match self.follow(from).await {
+                Stopped::Interrupted(why) => {
+                    tracing::warn!(
+                        "relay view ({:?}): following the cluster from {from} stopped ({why}); again in {pause:?}",
+                        self.source
+                    );
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Stopped::Broken(why) => {
+                    tracing::error!("relay view ({:?}): {why}", self.source);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Applies what the source stored from sequence `from` on, batch by
+    /// batch, until the consumer reports a problem.
+    async fn follow(&self, from: u64) -> Stopped {
+        let deliver_policy = if from <= 1 {
+            jetstream::consumer::DeliverPolicy::All
+        } else {
+            jetstream::consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: from,
+            }
+        };
+        let consumer = self
+            .stream
+            .create_consumer(OrderedConfig {
+                deliver_subject: self.client.new_inbox(),
+                description: Some("perch relay view".into()),
+                deliver_policy,
+                ..Default::default()
+            })
+            .await;
+        let messages = match consumer {
+            Ok(consumer) => consumer.messages().await,
+            Err(err) => return Stopped::Interrupted(err.to_string()),
+        };
+        let mut batches = match messages {
+            Ok(messages) => messages.ready_chunks(BATCH),
+            Err(err) => return Stopped::Interrupted(err.to_string()),
+        };
         while let Some(batch) = batches.next().await {
             let mut changes = Vec::with_capacity(batch.len());
             let mut last = None;
+            let mut interrupted = None;
             for delivered in batch {
                 let message = match delivered {
                     Ok(message) => message,
-                    // The ordered consumer recreates itself after a gap or a
-                    // lost node; what it reports meanwhile is only logged.
+                    // What came after this is delivered again from the watermark.
                     Err(err) => {
-                        tracing::warn!("relay view ({:?}): {err}", self.source);
-                        continue;
+                        interrupted = Some(err.to_string());
+                        break;
                     }
                 };
                 let Ok(info) = message.info() else { continue };
@@ -174,18 +221,20 @@ impl Applier {
                     ),
                 }
             }
-            if let Err(err) = self.view.apply(&changes) {
-                // The view is a cache: a failure to write it is a failure
-                // of this frontend, which stops answering from it.
-                tracing::error!(
-                    "relay view: applying {} changes failed: {err}",
-                    changes.len()
-                );
-                return;
-            }
+            let inserted = match self.view.apply(&changes) {
+                Ok(inserted) => inserted,
+                Err(err) => {
+                    return Stopped::Broken(format!(
+                        "applying {} changes failed: {err}",
+                        changes.len()
+                    ))
+                }
+            };
             for change in changes {
                 if let Change::Message(message) = change {
-                    self.bus.publish(RelayEvent::MessageNew(*message));
+                    if inserted.contains(&message.id) {
+                        self.bus.publish(RelayEvent::MessageNew(*message));
+                    }
                 }
             }
             if let Some(seq) = last {
@@ -195,7 +244,11 @@ impl Applier {
                     moved
                 });
             }
+            if let Some(why) = interrupted {
+                return Stopped::Interrupted(why);
+            }
         }
+        Stopped::Interrupted("the cluster ended the consumer".into())
     }
 
     /// The change one stored message makes; `None` for keys the view does
