@@ -7,7 +7,9 @@
 //! - Each source is applied in stream order, batch by batch, one
 //!   transaction per batch; its watermark (the last sequence applied) moves
 //!   only after the commit. When a consumer reports a problem (a node lost,
-//!   heartbeats missed), a new one follows the source from the watermark:
+//!   heartbeats missed), or makes no progress for 5 s while a read (or the
+//!   probe that runs a round every 5 s) waits on it, a new one follows the
+//!   source from the watermark:
 //!   nothing is applied twice or skipped, and `message.new` goes out only
 //!   for a message new to the view.
 //! - A claim or read marker names a message the stream stored before it, so
@@ -30,6 +32,9 @@ use tokio::sync::{oneshot, watch, Notify};
 const BATCH: usize = 512;
 /// How long a read waits for the view before it answers 503.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(45);
+/// How long a read waits for a source that makes no progress before its
+/// consumer is replaced.
+const STALL: Duration = Duration::from_secs(5);
 
 /// Which of the three sources a change came from.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -51,6 +56,9 @@ pub struct Watermarks {
     pub messages: watch::Sender<u64>,
     pub state: watch::Sender<u64>,
     pub message_state: watch::Sender<u64>,
+    /// Per source: a read waited for it without progress, so its consumer
+    /// is replaced (one that the cluster forgot reports nothing).
+    stalled: [Arc<Notify>; 3],
 }
 
 impl Watermarks {
@@ -59,7 +67,12 @@ impl Watermarks {
             messages: watch::channel(0).0,
             state: watch::channel(0).0,
             message_state: watch::channel(0).0,
+            stalled: Default::default(),
         }
+    }
+
+    fn stalled(&self, source: Source) -> &Arc<Notify> {
+        &self.stalled[source as usize]
     }
 
     fn of(&self, source: Source) -> &watch::Sender<u64> {
@@ -98,14 +111,32 @@ pub async fn start(
         };
         tasks.push(tokio::spawn(applier.run()));
     }
+    let follow = |source: Source, stream: &Stream| {
+        (
+            stream.clone(),
+            marks.of(source).clone(),
+            marks.stalled(source).clone(),
+        )
+    };
     let everything = Barrier::new(vec![
-        (sources.messages.clone(), marks.messages.clone()),
-        (sources.state.clone(), marks.state.clone()),
-        (sources.message_state.clone(), marks.message_state.clone()),
+        follow(Source::Messages, &sources.messages),
+        follow(Source::State, &sources.state),
+        follow(Source::MessageState, &sources.message_state),
     ]);
-    let agents = Barrier::new(vec![(sources.state.clone(), marks.state.clone())]);
+    let agents = Barrier::new(vec![follow(Source::State, &sources.state)]);
     tasks.push(tokio::spawn(everything.clone().run()));
     tasks.push(tokio::spawn(agents.clone().run()));
+    // A source can stall with nobody reading (its SSE subscribers wait for
+    // pushes): one round every STALL finds that out too.
+    let probe = everything.clone();
+    tasks.push(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(STALL).await;
+            if let Err(err) = probe.wait().await {
+                tracing::warn!("relay view: {err}");
+            }
+        }
+    }));
     everything.wait().await?;
     Ok(Barriers { everything, agents })
 }
@@ -195,7 +226,15 @@ impl Applier {
             Ok(messages) => messages.ready_chunks(BATCH),
             Err(err) => return Stopped::Interrupted(err.to_string()),
         };
-        while let Some(batch) = batches.next().await {
+        let stalled = self.marks.stalled(self.source).clone();
+        loop {
+            let batch = tokio::select! {
+                batch = batches.next() => batch,
+                _ = stalled.notified() => {
+                    return Stopped::Interrupted("a read waited for it without progress".into())
+                }
+            };
+            let Some(batch) = batch else { break };
             let mut changes = Vec::with_capacity(batch.len());
             let mut last = None;
             let mut interrupted = None;
@@ -365,14 +404,15 @@ fn bad(what: impl std::fmt::Display) -> RelayError {
 /// Reads that arrive while a round is out share the next one, so a busy
 /// frontend asks the cluster once per round, not once per read.
 pub struct Barrier {
-    /// Each source this barrier waits for, and its watermark.
-    sources: Vec<(Stream, watch::Sender<u64>)>,
+    /// Each source this barrier waits for, its watermark, and how to have
+    /// its consumer replaced.
+    sources: Vec<(Stream, watch::Sender<u64>, Arc<Notify>)>,
     waiting: std::sync::Mutex<Vec<oneshot::Sender<Result<(), String>>>>,
     wake: Notify,
 }
 
 impl Barrier {
-    fn new(sources: Vec<(Stream, watch::Sender<u64>)>) -> Arc<Self> {
+    fn new(sources: Vec<(Stream, watch::Sender<u64>, Arc<Notify>)>) -> Arc<Self> {
         Arc::new(Self {
             sources,
             waiting: std::sync::Mutex::default(),
@@ -418,15 +458,24 @@ impl Barrier {
 
     async fn round(&self) -> Result<(), String> {
         let targets = futures_util::future::join_all(
-            self.sources.iter().map(|(stream, _)| last_sequence(stream)),
+            self.sources
+                .iter()
+                .map(|(stream, _, _)| last_sequence(stream)),
         )
         .await;
-        for (target, (_, mark)) in targets.into_iter().zip(&self.sources) {
+        for (target, (_, mark, stalled)) in targets.into_iter().zip(&self.sources) {
             let target = target?;
             let mut mark = mark.subscribe();
-            mark.wait_for(|applied| *applied >= target)
+            // No progress for a while: the consumer is replaced, and the
+            // wait goes on (within SYNC_TIMEOUT).
+            while tokio::time::timeout(STALL, mark.wait_for(|applied| *applied >= target))
                 .await
-                .map_err(|_| "this relay frontend stopped following the cluster".to_string())?;
+                .map_err(|_| stalled.notify_one())
+                .is_err()
+            {}
+            if *mark.borrow() < target {
+                return Err("this relay frontend stopped following the cluster".to_string());
+            }
         }
         Ok(())
     }
