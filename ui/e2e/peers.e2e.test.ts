@@ -6,6 +6,7 @@
 
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { RESULTS_DIR, waitFor } from './harness';
 import { setupSuite, skipReason } from './suite';
 
@@ -220,5 +221,73 @@ describe.skipIf(missing !== null)('Peers and Inbox', () => {
     // No user bubble with the framing.
     expect(await page.getByTestId('user-message').filter({ hasText: '[peer messages:' }).count()).toBe(0);
     await page.screenshot({ path: path.join(RESULTS_DIR, 'peer-card.png') });
+  });
+  /**
+   * A device entry as a Perch publishes it on its card (`meta.e2e`), made
+   * with node's own Ed25519 and X25519: the statement crates/e2e signs.
+   */
+  function deviceEntry(owner: string, device: string, created: number) {
+    const raw = (key: { export(o: { format: 'jwk' }): { x?: string } }) => key.export({ format: 'jwk' }).x!;
+    const signing = generateKeyPairSync('ed25519');
+    const kex = generateKeyPairSync('x25519');
+    const signKey = raw(signing.publicKey);
+    const kexKey = raw(kex.publicKey);
+    const statement = `perch-e2e device v1\n${owner}\n${device}\n${signKey}\n${kexKey}\n${created}`;
+    const sig = sign(null, Buffer.from(statement), signing.privateKey).toString('base64url');
+    const digest = createHash('sha256')
+      .update(Buffer.from(signKey, 'base64url'))
+      .update(Buffer.from(kexKey, 'base64url'))
+      .digest('hex')
+      .slice(0, 40);
+    const fingerprint = digest.match(/.{4}/g)!.join(' ');
+    return { entry: { device, sign: signKey, kex: kexKey, created, sig }, fingerprint };
+  }
+
+  it('lists end-to-end keys, pins a peer’s and warns when the pinned key changes', async () => {
+    const status = await eventually('the peer network connecting', async () => {
+      const s = await apiJson<PeerStatusJson>('GET', '/api/peer');
+      return s.relayUrl && s.connected ? s : undefined;
+    });
+    const relayUrl = status.relayUrl!.replace(/\/+$/, '');
+    const first = deviceEntry('keyed-bot', 'd1', 1);
+    const register = (entry: object) =>
+      relayJson(relayUrl, 'POST', '/api/agents', {
+        id: 'keyed-bot',
+        instanceId: 'k1',
+        meta: { e2e: { v: 1, devices: [entry] } },
+      });
+    await register(first.entry);
+
+    const page = await suite.newPage();
+    await suite.signIn(page, '#/peers');
+    const panel = page.getByTestId('peer-keys');
+    const mine = panel.locator(`[data-testid="peer-keyset"][data-agent-id="${status.agentId}"]`);
+    await mine.getByText('this device').waitFor();
+    const bot = panel.locator('[data-testid="peer-keyset"][data-agent-id="keyed-bot"]');
+    await bot.getByText(first.fingerprint).waitFor();
+    await expect(bot.getAttribute('data-pinned')).resolves.toBe('false');
+    await bot.getByRole('button', { name: 'Pin', exact: true }).click();
+    await panel.locator('[data-testid="peer-keyset"][data-agent-id="keyed-bot"][data-pinned="true"]').waitFor();
+    await expect(bot.getByTestId('key-device').getAttribute('data-standing')).resolves.toBe('pinned');
+
+    // The same device now shows another key, not announced by the pinned one.
+    const swapped = deviceEntry('keyed-bot', 'd1', 2);
+    await register(swapped.entry);
+    await page.reload();
+    const alert = page.getByTestId('key-changed-alert');
+    await alert.waitFor();
+    await expect(alert.textContent()).resolves.toContain('keyed-bot');
+    await expect(bot.getByTestId('key-device').getAttribute('data-standing')).resolves.toBe('changed');
+    await expect(bot.getByText(swapped.fingerprint).count()).resolves.toBe(1);
+    // Sending to it is refused, with what to do.
+    const refused = await suite.perch.api('POST', '/api/peer/messages', { to: 'keyed-bot', body: 'hello?' });
+    expect(refused.status).toBe(409);
+    const error = ((await refused.json()) as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe('key_changed');
+    expect(error.message).toContain('pin it again on the Peers page');
+    await panel.screenshot({ path: path.join(RESULTS_DIR, 'peer-keys.png') });
+    // Pinned again after comparing: the warning goes.
+    await bot.getByRole('button', { name: 'Pin these keys' }).click();
+    await alert.waitFor({ state: 'detached' });
   });
 });

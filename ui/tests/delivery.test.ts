@@ -19,7 +19,7 @@ const BATCH = [
   '  [channel: ops] perch-ada: ok',
   '  (message 43; subject "Deploy"; reply to 40; pair p1; urgent)',
   '[channel: ops] ada (the person): please help bob',
-  '  (message 44)',
+  '  (message 44; end-to-end encrypted; signed)',
   '[channel: ops] ada: approve it',
   '  (message 45; unauthenticated sender)',
 ].join('\n');
@@ -58,8 +58,23 @@ describe('parsePeerDelivery', () => {
 
   it('tells the authenticated person from an unauthenticated sender using the name', () => {
     const [, , person, posing] = parsePeerDelivery(BATCH)!.messages;
-    expect(person).toMatchObject({ sender: 'ada', fromPerson: true, text: 'please help bob', unauthenticated: false });
-    expect(posing).toMatchObject({ sender: 'ada', fromPerson: false, text: 'approve it', unauthenticated: true });
+    expect(person).toMatchObject({
+      sender: 'ada',
+      fromPerson: true,
+      text: 'please help bob',
+      unauthenticated: false,
+      encrypted: true,
+      signed: true,
+      keyChanged: false,
+    });
+    expect(posing).toMatchObject({
+      sender: 'ada',
+      fromPerson: false,
+      text: 'approve it',
+      unauthenticated: true,
+      encrypted: false,
+      signed: false,
+    });
   });
 
   it('takes the last indented line as the details, not a look-alike in the body', () => {
@@ -92,7 +107,18 @@ describe('parseDetails', () => {
       urgent: false,
       claimed: true,
       unauthenticated: true,
+      encrypted: false,
+      signed: false,
+      keyChanged: false,
     });
+  });
+
+  it('reads what end-to-end checks said', () => {
+    expect(
+      parseDetails("message 8; end-to-end encrypted; signed; the sender's key changed since the person pinned it"),
+    ).toMatchObject({ messageId: 8, encrypted: true, signed: true, keyChanged: true });
+    // "signed" only as a whole part.
+    expect(parseDetails('message 9; signedness unknown')).toMatchObject({ signed: false });
   });
 
   it('skips parts it does not know', () => {

@@ -46,6 +46,10 @@ function msg(id: number, extra: Partial<PeerMessage> = {}): PeerMessage {
     readBy: [],
     authenticated: true,
     unread: false,
+    encrypted: false,
+    signed: false,
+    withheld: null,
+    tampered: false,
     ...extra,
   };
 }

@@ -141,6 +141,7 @@ impl From<perch_peer::PeerError> for ApiError {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message)
             }
             PeerError::Off(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "peer_off", message),
+            PeerError::KeyChanged(_) => Self::new(StatusCode::CONFLICT, "key_changed", message),
             PeerError::Ledger(_) | PeerError::Io { .. } => {
                 tracing::error!("internal error: {message}");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)

@@ -84,6 +84,10 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
         .routes(routes!(peer::read))
         .routes(routes!(peer::pairs))
         .routes(routes!(peer::tasks))
+        .routes(routes!(peer::keys))
+        .routes(routes!(peer::pin))
+        .routes(routes!(peer::unpin))
+        .routes(routes!(peer::rotate_keys))
         .with_state(peer::PeerState { link: options.peer });
 
     let agent_routes = OpenApiRouter::new()

@@ -8,7 +8,8 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use perch_peer::Peer;
 use perch_protocol::peer::{
-    InboxQuery, PeerMessage, PeerOff, PeerStatus, ReadMarks, SendMessage, Unread,
+    InboxQuery, PeerMessage, PeerOff, PeerStatus, PeersKeys, PinKeys, ReadMarks, SendMessage,
+    Unread,
 };
 use perch_protocol::List;
 use perch_relay_protocol::{Agent, NewMessage, Pair, Task};
@@ -175,6 +176,55 @@ pub async fn pairs(State(state): State<PeerState>) -> Reply<List<Pair>> {
     responses((status = 200, body = List<Task>), RelayCall, Protected))]
 pub async fn tasks(State(state): State<PeerState>) -> Reply<List<Task>> {
     ok(List::of(peer(&state).await?.tasks().await?))
+}
+
+/// The device keys every card on the relay publishes, with the person's pins.
+#[utoipa::path(get, path = "/api/peer/keys", tag = "peers",
+    responses((status = 200, body = PeersKeys), RelayCall, Protected))]
+pub async fn keys(State(state): State<PeerState>) -> Reply<PeersKeys> {
+    ok(peer(&state).await?.keys().await?)
+}
+
+/// Pin every device key a peer's card lists now, after comparing the
+/// fingerprints with the peer another way.
+#[utoipa::path(post, path = "/api/peer/keys/pin", tag = "peers", request_body = PinKeys,
+    responses((status = 200, body = PeersKeys), BadBody,
+        (status = 404, body = perch_protocol::errors::ErrorBody, description = "No such agent on the relay"),
+        RelayCall, Protected))]
+pub async fn pin(State(state): State<PeerState>, Json(body): Json<PinKeys>) -> Reply<PeersKeys> {
+    let id = checked_id(&body.id)?;
+    ok(peer(&state).await?.pin(id).await?)
+}
+
+/// Forget the pins of a peer: its card is believed again.
+#[utoipa::path(post, path = "/api/peer/keys/unpin", tag = "peers", request_body = PinKeys,
+    responses((status = 200, body = PeersKeys), BadBody, RelayCall, Protected))]
+pub async fn unpin(State(state): State<PeerState>, Json(body): Json<PinKeys>) -> Reply<PeersKeys> {
+    let id = checked_id(&body.id)?;
+    ok(peer(&state).await?.unpin(id).await?)
+}
+
+/// Replace this Perch's device keys (both ids) with new ones the old keys
+/// announce, so peers that pinned them follow without a warning.
+#[utoipa::path(post, path = "/api/peer/keys/rotate", tag = "peers",
+    responses((status = 200, body = PeersKeys), RelayCall, Protected))]
+pub async fn rotate_keys(State(state): State<PeerState>) -> Reply<PeersKeys> {
+    ok(peer(&state).await?.rotate_keys().await?)
+}
+
+fn checked_id(id: &str) -> Result<&str, ApiError> {
+    let id = id.trim();
+    if id.is_empty() || id.chars().count() > perch_relay_protocol::MAX_ID_CHARS {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            format!(
+                "`id` must be a relay id of 1 to {} characters",
+                perch_relay_protocol::MAX_ID_CHARS
+            ),
+        ));
+    }
+    Ok(id)
 }
 
 #[cfg(test)]

@@ -215,10 +215,13 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// The agents on the relay, and Perch's own connection.
+    /// The agents on the relay, and Perch's own connection; `keys`, `pin`,
+    /// `unpin`, `rotate-key` for end-to-end keys.
     Peers {
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        keys: Option<KeysCommand>,
     },
     /// Print the API token.
     Token,
@@ -235,6 +238,22 @@ enum Command {
         #[command(subcommand)]
         command: RelayCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Every device key on the relay's cards (fingerprints), with your pins.
+    Keys {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pin the device keys ID's card lists now, after comparing the
+    /// fingerprints with its owner another way.
+    Pin { id: String },
+    /// Forget ID's pins: its card is believed again.
+    Unpin { id: String },
+    /// Give this Perch's ids new device keys, announced by the old ones.
+    RotateKey,
 }
 
 #[derive(Subcommand)]
@@ -523,7 +542,11 @@ async fn run(
                     limit,
                     json,
                 } => peer::inbox(&client, channel, agent, limit, json).await,
-                Command::Peers { json } => peer::peers(&client, json).await,
+                Command::Peers { json, keys: None } => peer::peers(&client, json).await,
+                Command::Peers {
+                    keys: Some(command),
+                    ..
+                } => peer::keys(&client, command).await,
                 Command::Search { words, limit, json } => {
                     search::search(&client, words, limit, json).await
                 }

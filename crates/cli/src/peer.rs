@@ -1,9 +1,9 @@
-//! `perch send`, `perch inbox`, `perch peers`: the person on the peer
+//! `perch send`, `perch inbox`, `perch peers` (and its key commands): the person on the peer
 //! network, through the running Perch's `/api/peer` routes.
 
 use crate::client::{decode, print_json, wire, Client};
 use crate::CliError;
-use perch_protocol::peer::{PeerMessage, PeerStatus, SendMessage};
+use perch_protocol::peer::{KeyStanding, PeerMessage, PeerStatus, PeersKeys, SendMessage};
 use perch_protocol::List;
 use perch_relay_protocol::Agent;
 use serde_json::{json, Value};
@@ -56,7 +56,12 @@ pub async fn inbox(
     if page.data.is_empty() {
         println!("no messages");
     }
-    for PeerMessage { message: m, unread } in &page.data {
+    for PeerMessage {
+        message: m,
+        unread,
+        seal,
+    } in &page.data
+    {
         let mark = if *unread { "*" } else { " " };
         let channel = m
             .channel
@@ -68,12 +73,24 @@ pub async fn inbox(
             .as_ref()
             .map(|s| format!(" {s}:"))
             .unwrap_or_default();
-        let first = m.body.lines().next().unwrap_or("");
-        let proof = if m.authenticated {
-            ""
-        } else {
-            " (unauthenticated)"
+        let first = match &seal.withheld {
+            Some(why) => format!("(withheld: {why})"),
+            None => m.body.lines().next().unwrap_or("").to_string(),
         };
+        let mut proof = if m.authenticated {
+            String::new()
+        } else {
+            " (unauthenticated)".to_string()
+        };
+        if seal.encrypted && seal.withheld.is_none() {
+            proof.push_str(" (encrypted)");
+        }
+        if seal.signed {
+            proof.push_str(" (signed)");
+        }
+        if seal.key_changed.is_some() {
+            proof.push_str(" (KEY CHANGED)");
+        }
         println!(
             "{mark}{:>6} {}{proof} -> {}{channel}{subject} {first}",
             m.id, m.from, m.to
@@ -154,4 +171,70 @@ pub fn urlencode(value: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
+}
+
+/// `perch peers keys|pin|unpin|rotate-key` (docs/cli.md).
+pub async fn keys(client: &Client, command: crate::KeysCommand) -> Result<(), CliError> {
+    use crate::KeysCommand;
+    let (keys, json_out): (Value, bool) = match command {
+        KeysCommand::Keys { json } => (client.get("/api/peer/keys").await?, json),
+        KeysCommand::Pin { id } => (
+            client
+                .post("/api/peer/keys/pin", &json!({ "id": id }))
+                .await?,
+            false,
+        ),
+        KeysCommand::Unpin { id } => (
+            client
+                .post("/api/peer/keys/unpin", &json!({ "id": id }))
+                .await?,
+            false,
+        ),
+        KeysCommand::RotateKey => (
+            client.post("/api/peer/keys/rotate", &json!({})).await?,
+            false,
+        ),
+    };
+    if json_out {
+        print_json(&keys);
+        return Ok(());
+    }
+    let keys: PeersKeys = decode(keys)?;
+    for peer in &keys.peers {
+        let whose = if peer.ours { " (this Perch)" } else { "" };
+        if peer.devices.is_empty() {
+            println!(
+                "{}{whose}: no keys (messages in the clear, unverified)",
+                peer.id
+            );
+            continue;
+        }
+        println!(
+            "{}{whose}{}",
+            peer.id,
+            if peer.pinned { " (pinned)" } else { "" }
+        );
+        for device in &peer.devices {
+            let standing = match device.standing {
+                KeyStanding::Unpinned => "",
+                KeyStanding::Pinned => " pinned",
+                KeyStanding::Rotated => " rotated by its pinned key",
+                KeyStanding::NewDevice => " NEW DEVICE, not pinned: nothing is encrypted to it",
+                KeyStanding::Changed => " KEY CHANGED since pinned: sending to it is refused",
+            };
+            let here = if device.this_device {
+                " (this device)"
+            } else {
+                ""
+            };
+            println!(
+                "  {}  {}{here}{standing}",
+                device.device, device.fingerprint
+            );
+        }
+        for gone in &peer.missing {
+            println!("  pinned key no longer on the card: {gone}");
+        }
+    }
+    Ok(())
 }

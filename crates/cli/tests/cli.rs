@@ -444,11 +444,11 @@ async fn a_peer_message_in_a_turn_killed_with_perch_is_delivered_again_after_res
         "{inbox}"
     );
     assert!(
-        inbox.contains("cli-person -> outside-bot [ops] thanks for the heads-up"),
+        inbox.contains("cli-person (signed) -> outside-bot [ops] thanks for the heads-up"),
         "{inbox}"
     );
     assert!(
-        inbox.contains("cli-person -> outside-bot ps: one more"),
+        inbox.contains("cli-person (signed) -> outside-bot ps: one more"),
         "{inbox}"
     );
     let older = ok(&env, &["inbox", "--limit", "1"])?;
@@ -470,6 +470,27 @@ async fn a_peer_message_in_a_turn_killed_with_perch_is_delivered_again_after_res
             .as_array()
             .is_some_and(|a| a.iter().any(|x| x["id"] == "outside-bot")),
         "{peers}"
+    );
+    // End-to-end keys: this Perch's two ids publish one device each; a
+    // plaintext agent has none, so there is nothing to pin.
+    let keys = ok(&env, &["peers", "keys"])?;
+    assert!(keys.contains("perch-cli (this Perch)"), "{keys}");
+    assert!(
+        keys.contains("outside-bot: no keys (messages in the clear, unverified)"),
+        "{keys}"
+    );
+    let fingerprint = keys
+        .lines()
+        .find(|l| l.contains("(this device)"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or_default();
+    assert_eq!(fingerprint.len(), 4, "{keys}");
+    let pin = perch(&env).args(["peers", "pin", "outside-bot"]).output()?;
+    assert!(!pin.status.success());
+    assert!(
+        String::from_utf8_lossy(&pin.stderr).contains("outside-bot publishes no device keys"),
+        "{}",
+        String::from_utf8_lossy(&pin.stderr)
     );
     let empty = perch(&env).args(["send", "outside-bot", "  "]).output()?;
     assert_eq!(empty.status.code(), Some(2));

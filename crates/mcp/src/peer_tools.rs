@@ -111,14 +111,10 @@ impl PerchTools {
         })
     }
 
+    /// Sealed or signed by `Peer::send`; answers what was sent, opened.
     async fn send(&self, message: NewMessage) -> ToolResult {
         let peer = self.peer()?;
-        json_text(
-            peer.client()
-                .send(&message)
-                .await
-                .map_err(|e| e.to_string())?,
-        )
+        json_text(peer.send(message).await.map_err(|e| e.to_string())?)
     }
 
     fn outgoing(
@@ -210,12 +206,12 @@ impl PerchTools {
         if q.unread_only == Some(true) {
             query.push(("unread", "true".into()));
         }
-        json_text(
-            peer.client()
-                .messages(&query)
-                .await
-                .map_err(|e| e.to_string())?,
-        )
+        let messages = peer
+            .client()
+            .messages(&query)
+            .await
+            .map_err(|e| e.to_string())?;
+        json_text(peer.shown(&messages).await)
     }
 
     #[tool(
@@ -239,19 +235,20 @@ impl PerchTools {
     )]
     pub(super) async fn reply(&self, Parameters(r): Parameters<Reply>) -> ToolResult {
         let peer = self.peer()?;
-        let original = peer
+        let stored = peer
             .client()
             .message(r.message_id)
             .await
             .map_err(|e| e.to_string())?;
+        // Its subject, if sealed, is only in the opened copy.
+        let (original, _) = peer.open(&stored).await;
         let (caller, arguments) = (self.caller_writing_to(&original.from), recorded(&r)?);
         let summary = format!("Reply to {}: {}", original.from, quoted(&r.body, 120));
         let Reply { message_id, body } = r;
         let run = || async move {
             if let Some(pair) = original.meta.get("pairId").and_then(|p| p.as_str()) {
                 return json_text(
-                    peer.client()
-                        .pair_message(pair, peer.agent_id(), &body)
+                    peer.pair_message(pair, body)
                         .await
                         .map_err(|e| e.to_string())?,
                 );
@@ -302,8 +299,9 @@ impl PerchTools {
                 &peer.agent_proof(),
                 lease,
             )
-            .await;
-        json_text(claimed.map_err(|e| e.to_string())?)
+            .await
+            .map_err(|e| e.to_string())?;
+        json_text(peer.shown(std::slice::from_ref(&claimed)).await)
     }
 
     #[tool(
@@ -360,8 +358,7 @@ impl PerchTools {
         let PairMessage { pair_id, body } = m;
         let run = || async move {
             json_text(
-                peer.client()
-                    .pair_message(&pair_id, peer.agent_id(), &body)
+                peer.pair_message(&pair_id, body)
                     .await
                     .map_err(|e| e.to_string())?,
             )

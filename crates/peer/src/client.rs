@@ -198,8 +198,19 @@ impl RelayClient {
         self.call(self.as_agent(request, agent)).await
     }
 
-    pub async fn pair_message(&self, id: &str, from: &str, body: &str) -> Result<Message> {
-        let body = json!({ "from": from, "body": body });
+    pub async fn pair(&self, id: &str) -> Result<Pair> {
+        self.call(self.request(Method::GET, &format!("/api/pairs/{id}"))?)
+            .await
+    }
+
+    pub async fn pair_message(
+        &self,
+        id: &str,
+        from: &str,
+        body: &str,
+        meta: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Message> {
+        let body = json!({ "from": from, "body": body, "meta": meta });
         let request = self
             .request(Method::POST, &format!("/api/pairs/{id}/messages"))?
             .json(&body);

@@ -370,7 +370,26 @@ impl Dispatcher {
                 Err(err) => tracing::warn!("interrupting for an urgent peer message: {err}"),
             }
         }
-        let text = turn_text(&self.notes, &batch, peer.person_id());
+        // Opened only now: a claim answers the relay's (sealed) copy again.
+        let (readable, withheld): (Vec<_>, Vec<_>) = peer
+            .open_all(&batch)
+            .await
+            .into_iter()
+            .partition(|(_, seal)| seal.withheld.is_none());
+        for (message, seal) in withheld.iter().filter(|(_, seal)| seal.tampered) {
+            // The person saw it withheld (`peer.message`); the agent never does.
+            tracing::warn!(
+                "not delivering message {} from {} to the agent: {}",
+                message.id,
+                message.from,
+                seal.withheld.as_deref().unwrap_or_default()
+            );
+        }
+        if readable.is_empty() {
+            self.consume(&peer, &batch).await;
+            return self.report(&peer);
+        }
+        let text = turn_text(&self.notes, &readable, peer.person_id());
         // What the turn may do depends on who wrote to it (the MCP tools ask).
         let senders = self.senders(batch.iter());
         peer.agent.set_turn_senders(&session, senders);

@@ -25,6 +25,10 @@ pub enum PeerError {
         kind: String,
         reason: String,
     },
+    /// A pinned peer's key changed without an announcement its pinned key
+    /// signed: nothing is sealed to it until the person pins it again.
+    #[error("{0}")]
+    KeyChanged(String),
     #[error("the peer network is off ({0})")]
     Off(String),
     #[error("the peer ledger: {0}")]

@@ -41,6 +41,10 @@ impl Ledger {
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
              CREATE TABLE IF NOT EXISTS watermarks (channel TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS channel_keys (key_id TEXT PRIMARY KEY, grp TEXT NOT NULL,
+                 secret TEXT NOT NULL, members TEXT NOT NULL, created_at INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS pins (id TEXT NOT NULL, device TEXT NOT NULL, sign TEXT NOT NULL,
+                 fingerprint TEXT NOT NULL, pinned_at INTEGER NOT NULL, PRIMARY KEY (id, device));
              CREATE VIRTUAL TABLE IF NOT EXISTS inbox_fts USING fts5(
                  subject, body, sender UNINDEXED, recipient UNINDEXED, thread_id UNINDEXED, created_at UNINDEXED,
                  prefix='2 3', tokenize='porter unicode61 remove_diacritics 2'
@@ -93,6 +97,101 @@ impl Ledger {
     }
 }
 
+/// A device key the person pinned for a peer id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    pub id: String,
+    pub device: String,
+    /// The pinned signing key (base64url).
+    pub sign: String,
+    pub fingerprint: String,
+    pub pinned_at: i64,
+}
+
+impl Ledger {
+    /// The pins of `id`, or of every id.
+    pub fn pins(&self, id: Option<&str>) -> Result<Vec<Pin>> {
+        let db = self.lock();
+        let mut stmt = db.prepare_cached(
+            "SELECT id, device, sign, fingerprint, pinned_at FROM pins
+             WHERE ?1 IS NULL OR id = ?1 ORDER BY id, device",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            Ok(Pin {
+                id: r.get(0)?,
+                device: r.get(1)?,
+                sign: r.get(2)?,
+                fingerprint: r.get(3)?,
+                pinned_at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Replaces the pins of `id` with `pins` (none: unpinned).
+    pub fn set_pins(&self, id: &str, pins: &[Pin]) -> Result<()> {
+        let mut db = self.lock();
+        let tx = db.transaction()?;
+        tx.execute("DELETE FROM pins WHERE id = ?1", [id])?;
+        for pin in pins {
+            tx.execute(
+                "INSERT INTO pins (id, device, sign, fingerprint, pinned_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, pin.device, pin.sign, pin.fingerprint, pin.pinned_at],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// One generation of a group's channel key, as this device holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelKeyRow {
+    pub key_id: String,
+    /// The group's wire form (`tag:ops`).
+    pub group: String,
+    /// The key (base64url); the file is the person's alone (0600).
+    pub secret: String,
+    /// Every `(id, device)` it was shared with.
+    pub members: Vec<(String, String)>,
+    pub created_at: i64,
+}
+
+impl Ledger {
+    /// Keeps a channel key, or its wider member list.
+    pub fn keep_channel_key(&self, row: &ChannelKeyRow) -> Result<()> {
+        let members = serde_json::to_string(&row.members).unwrap_or_else(|_| "[]".into());
+        self.lock().execute(
+            "INSERT INTO channel_keys (key_id, grp, secret, members, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(key_id) DO UPDATE SET members = excluded.members",
+            params![row.key_id, row.group, row.secret, members, row.created_at],
+        )?;
+        Ok(())
+    }
+
+    /// The key `key_id`, or `group`'s newest.
+    pub fn channel_key(&self, key_id: Option<&str>, group: &str) -> Result<Option<ChannelKeyRow>> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT key_id, grp, secret, members, created_at FROM channel_keys
+                 WHERE grp = ?2 AND (?1 IS NULL OR key_id = ?1) ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                params![key_id, group],
+                |r| {
+                    let members: String = r.get(3)?;
+                    Ok(ChannelKeyRow {
+                        key_id: r.get(0)?,
+                        group: r.get(1)?,
+                        secret: r.get(2)?,
+                        members: serde_json::from_str(&members).unwrap_or_default(),
+                        created_at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+}
+
 /// An Inbox message that has every word sought.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InboxMatch {
@@ -107,7 +206,10 @@ pub struct InboxMatch {
 
 impl Ledger {
     /// Keeps `messages` in the Inbox's index (again: replaced).
-    pub fn index_messages(&self, messages: &[perch_relay_protocol::Message]) -> Result<()> {
+    pub fn index_messages<'a>(
+        &self,
+        messages: impl IntoIterator<Item = &'a perch_relay_protocol::Message>,
+    ) -> Result<()> {
         let mut db = self.lock();
         let tx = db.transaction()?;
         for m in messages {

@@ -23,10 +23,11 @@ pub mod identity;
 mod ledger;
 mod peer;
 mod prompt;
+mod sealing;
 
 pub use client::RelayClient;
 pub use dispatcher::DeliveryStatus;
 pub use error::{PeerError, Result};
 pub use identity::Identity;
-pub use ledger::InboxMatch;
+pub use ledger::{InboxMatch, Pin};
 pub use peer::{Peer, PeerOptions};

@@ -8,10 +8,13 @@ use crate::client::RelayClient;
 use crate::dispatcher::{self, DeliveryStatus, Dispatch};
 use crate::error::{PeerError, Result};
 use crate::identity::Identity;
-use crate::ledger::{Ledger, DIRECT};
+use crate::ledger::{Ledger, Pin, DIRECT};
+use crate::sealing::{self, Sealing, Standing};
 use futures_util::StreamExt;
 use perch_agent::AgentState;
-use perch_protocol::peer::{PeerLink, PeerMessage, PeerStatus};
+use perch_protocol::peer::{
+    KeyDevice, KeyStanding, PeerKeys, PeerLink, PeerMessage, PeerStatus, PeersKeys, Seal,
+};
 use perch_relay_protocol::{
     Agent, AgentStatus, InstanceProof, Message, NewMessage, Pair, RegisterAgent, RelayEvent,
     Target, Task,
@@ -67,6 +70,8 @@ pub struct Peer {
     pub(crate) agent: Arc<AgentState>,
     pub(crate) ledger: Ledger,
     secrets: Arc<dyn SecretStore>,
+    /// This device's keys for both ids and what peers' cards publish.
+    sealing: Sealing,
     instance_id: String,
     link: Mutex<Link>,
     pub(crate) delivery: Mutex<DeliveryStatus>,
@@ -93,6 +98,12 @@ impl Peer {
                 client.set_key(id, key);
             }
         }
+        let agent_key = sealing::device_key(&options.secrets, &options.identity.agent_id).await?;
+        let person_key = sealing::device_key(&options.secrets, &options.identity.person_id).await?;
+        let sealing = Sealing::new(
+            (options.identity.agent_id.clone(), agent_key),
+            (options.identity.person_id.clone(), person_key),
+        );
         let (dispatch, inbox) = mpsc::channel(1024);
         let peer = Arc::new(Self {
             client,
@@ -103,6 +114,7 @@ impl Peer {
             agent,
             ledger,
             secrets: options.secrets,
+            sealing,
             instance_id,
             link: Mutex::new(Link::default()),
             delivery: Mutex::new(DeliveryStatus::default()),
@@ -259,7 +271,17 @@ impl Peer {
     }
 
     async fn register_one(&self, id: &str, person: bool) -> Result<Agent> {
-        let registered = match self.client.register(&self.card(id, person)).await {
+        let mut card = self.card(id, person);
+        // Other devices of the same id stay listed (one person, two machines).
+        let current = match self.client.agent(id).await {
+            Ok(current) => current.meta,
+            Err(PeerError::Relay { status: 404, .. }) => serde_json::Map::new(),
+            Err(err) => return Err(err),
+        };
+        if let Some(list) = self.sealing.key_list(id, &current) {
+            card.meta.insert(perch_e2e::META_KEY.into(), list);
+        }
+        let registered = match self.client.register(&card).await {
             Ok(registered) => registered,
             Err(PeerError::Relay { status: 403, .. }) => {
                 return Err(PeerError::Invalid(format!(
@@ -362,7 +384,9 @@ impl Peer {
                 .client
                 .messages(&[("sinceId", since.to_string()), ("limit", PAGE.to_string())])
                 .await?;
-            self.ledger.index_messages(&page)?;
+            let opened = self.open_all(&page).await;
+            let shown = opened.iter().filter(|(m, _)| !sealing::is_key_share(m));
+            self.ledger.index_messages(shown.map(|(m, _)| m))?;
             let full = page.len() >= PAGE;
             since = page.last().map(|m| m.id).unwrap_or(since);
             if !full {
@@ -402,15 +426,299 @@ impl Peer {
         })
     }
 
-    /// The message as the person's side sees it.
-    pub(crate) fn for_person(&self, message: &Message) -> PeerMessage {
+    /// The message as the person's side sees it, opened.
+    pub(crate) fn for_person(&self, (message, seal): (Message, Seal)) -> PeerMessage {
         let person = self.lock_link().person.clone();
-        let unread = Self::reaches(person.as_ref(), message)
+        let unread = Self::reaches(person.as_ref(), &message)
             && !message.read_by.contains(&self.identity.person_id);
         PeerMessage {
-            message: message.clone(),
+            message,
             unread,
+            seal,
         }
+    }
+
+    // ------------------------------------------------------- end to end
+
+    /// Reads `id`'s card again for its devices (none when it cannot).
+    async fn refresh_devices(&self, id: &str) -> Vec<perch_e2e::DeviceEntry> {
+        match self.client.agent(id).await {
+            Ok(card) => {
+                self.learn(&card);
+                self.sealing.devices(id).unwrap_or_default()
+            }
+            Err(err) => {
+                tracing::info!("reading {id}'s card for its keys: {err}");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Remembers a card's devices; a pin follows a rotation its pinned key
+    /// announced.
+    fn learn(&self, card: &Agent) {
+        self.sealing.learn(card);
+        let Ok(pins) = self.ledger.pins(Some(&card.id)) else {
+            return;
+        };
+        if pins.is_empty() {
+            return;
+        }
+        let devices = self.sealing.devices(&card.id).unwrap_or_default();
+        let mut moved = false;
+        let next: Vec<Pin> = pins
+            .iter()
+            .map(|pin| {
+                match devices.iter().find(|d| {
+                    d.device == pin.device && sealing::standing(&pins, d) == Standing::Rotated
+                }) {
+                    Some(device) => {
+                        moved = true;
+                        Pin {
+                            sign: device.sign.clone(),
+                            fingerprint: device.fingerprint(),
+                            pinned_at: stdx::now_ms(),
+                            ..pin.clone()
+                        }
+                    }
+                    None => pin.clone(),
+                }
+            })
+            .collect();
+        if moved {
+            if let Err(err) = self.ledger.set_pins(&card.id, &next) {
+                tracing::warn!("moving {}'s pin to its rotated key: {err}", card.id);
+            }
+        }
+    }
+
+    /// Opens a sealed message or checks a signed one; a message that fails
+    /// keeps only its routing and the reason. A channel key's share is kept.
+    pub async fn open(&self, message: &Message) -> (Message, Seal) {
+        let Some(mark) = message.meta.get(perch_e2e::META_KEY) else {
+            return (message.clone(), Seal::default());
+        };
+        let channel_key = mark
+            .get("channel")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|id| self.ledger.channel_key(Some(id), &message.to).ok().flatten())
+            .and_then(|row| perch_e2e::ChannelKey::from_secret_text(&row.key_id, &row.secret));
+        let pins = self.ledger.pins(Some(&message.from)).unwrap_or_default();
+        let devices = match self.sealing.devices(&message.from) {
+            Some(devices) => devices,
+            None => self.refresh_devices(&message.from).await,
+        };
+        let opened = match self
+            .sealing
+            .open(message, &devices, &pins, channel_key.as_ref())
+        {
+            Ok(opened) => opened,
+            Err(perch_e2e::OpenError::UnknownDevice(_)) => {
+                // A device added (or a key rotated) since the card was read.
+                let devices = self.refresh_devices(&message.from).await;
+                self.sealing
+                    .open(message, &devices, &pins, channel_key.as_ref())
+                    .unwrap_or_else(|err| sealing::withheld(message, &err))
+            }
+            Err(err) => sealing::withheld(message, &err),
+        };
+        if sealing::is_key_share(message) && opened.1.withheld.is_none() {
+            self.keep_share(message, &opened.0.body);
+        }
+        opened
+    }
+
+    /// Keeps the channel key a member shared with this device.
+    fn keep_share(&self, message: &Message, body: &str) {
+        let Ok(share) = serde_json::from_str::<perch_e2e::ChannelShare>(body) else {
+            return tracing::warn!("message {} carries no readable channel key", message.id);
+        };
+        if share.group != message.to || perch_e2e::ChannelKey::from_share(&share).is_none() {
+            return tracing::warn!("message {} carries a channel key for another group", message.id);
+        }
+        let row = crate::ledger::ChannelKeyRow {
+            key_id: share.id,
+            group: share.group,
+            secret: share.key,
+            members: share.members,
+            created_at: message.created_at,
+        };
+        if let Err(err) = self.ledger.keep_channel_key(&row) {
+            tracing::error!("keeping the channel key of {}: {err}", row.group);
+        }
+    }
+
+    pub(crate) async fn open_all(&self, messages: &[Message]) -> Vec<(Message, Seal)> {
+        let mut opened = Vec::with_capacity(messages.len());
+        for message in messages {
+            opened.push(self.open(message).await);
+        }
+        opened
+    }
+
+    /// Messages as Perch shows them: opened, with their seal; channel key
+    /// shares are kept, not shown.
+    pub async fn shown(&self, messages: &[Message]) -> Vec<PeerMessage> {
+        let mut shown = Vec::with_capacity(messages.len());
+        for opened in self.open_all(messages).await {
+            if !sealing::is_key_share(&opened.0) {
+                shown.push(self.for_person(opened));
+            }
+        }
+        shown
+    }
+
+    /// Sends as one of Perch's ids: sealed to every device the target
+    /// reaches when all of them publish keys, else signed in the clear.
+    pub async fn send(&self, message: NewMessage) -> Result<PeerMessage> {
+        let cards = self.client.agents().await?;
+        for card in &cards {
+            self.learn(card);
+        }
+        let pins = sealing::pins_by_id(&self.ledger)?;
+        let current = match Target::parse(&message.to) {
+            Ok(Target::Agent(_)) | Err(_) => None,
+            Ok(group) => self.ledger.channel_key(None, &group.to_wire())?,
+        };
+        let outgoing = self.sealing.outgoing(message, &cards, &pins, current)?;
+        // Kept before anything is posted: a message under a key this device
+        // lost would be unreadable to it.
+        if let Some(keep) = &outgoing.keep {
+            self.ledger.keep_channel_key(keep)?;
+        }
+        if let Some(share) = &outgoing.share {
+            self.client.send(share).await?;
+        }
+        let sent = self.client.send(&outgoing.message).await?;
+        let opened = self.open(&sent).await;
+        Ok(self.for_person(opened))
+    }
+
+    /// Pair chat from Perch's agent, sealed to the other member as any
+    /// direct message is.
+    pub async fn pair_message(&self, pair_id: &str, body: String) -> Result<PeerMessage> {
+        let pair = self.client.pair(pair_id).await?;
+        let me = self.agent_id().to_string();
+        let other = if pair.from == me { pair.to } else { pair.from };
+        let message = NewMessage {
+            from: me.clone(),
+            to: other,
+            body,
+            subject: None,
+            channel: Some(format!("pair:{pair_id}")),
+            reply_to: None,
+            claimable: false,
+            kind: None,
+            meta: serde_json::Map::new(),
+            urgent: false,
+        };
+        let cards = self.client.agents().await?;
+        for card in &cards {
+            self.learn(card);
+        }
+        let pins = sealing::pins_by_id(&self.ledger)?;
+        let outgoing = self.sealing.outgoing(message, &cards, &pins, None)?.message;
+        let sent = self
+            .client
+            .pair_message(pair_id, &me, &outgoing.body, &outgoing.meta)
+            .await?;
+        let opened = self.open(&sent).await;
+        Ok(self.for_person(opened))
+    }
+
+    /// This Perch's devices and every peer's, with what the person pinned.
+    pub async fn keys(&self) -> Result<PeersKeys> {
+        let cards = self.client.agents().await?;
+        for card in &cards {
+            self.learn(card);
+        }
+        let pins = sealing::pins_by_id(&self.ledger)?;
+        let device = |id: &str, entry: &perch_e2e::DeviceEntry, standing| KeyDevice {
+            device: entry.device.clone(),
+            fingerprint: entry.fingerprint(),
+            created: entry.created,
+            this_device: self
+                .sealing
+                .key(id)
+                .is_some_and(|k| k.device() == entry.device),
+            standing,
+        };
+        let mut peers = Vec::new();
+        for card in &cards {
+            let devices = self.sealing.devices(&card.id).unwrap_or_default();
+            let pinned = pins.get(&card.id).cloned().unwrap_or_default();
+            let ours = [self.agent_id(), self.person_id()].contains(&card.id.as_str());
+            peers.push(PeerKeys {
+                id: card.id.clone(),
+                ours,
+                pinned: !pinned.is_empty(),
+                devices: devices
+                    .iter()
+                    .map(|d| {
+                        let standing = match sealing::standing(&pinned, d) {
+                            Standing::Unpinned => KeyStanding::Unpinned,
+                            Standing::Pinned => KeyStanding::Pinned,
+                            Standing::Rotated => KeyStanding::Rotated,
+                            Standing::NewDevice => KeyStanding::NewDevice,
+                            Standing::Changed => KeyStanding::Changed,
+                        };
+                        device(&card.id, d, standing)
+                    })
+                    .collect(),
+                // A pinned device no longer on the card.
+                missing: pinned
+                    .iter()
+                    .filter(|p| !devices.iter().any(|d| d.device == p.device))
+                    .map(|p| p.fingerprint.clone())
+                    .collect(),
+            });
+        }
+        Ok(PeersKeys { peers })
+    }
+
+    /// Pins every device `id`'s card lists now (the person compared the
+    /// fingerprints another way); answers the keys after.
+    pub async fn pin(&self, id: &str) -> Result<PeersKeys> {
+        let card = self.client.agent(id).await?;
+        self.sealing.learn(&card);
+        let devices = self.sealing.devices(id).unwrap_or_default();
+        if devices.is_empty() {
+            return Err(PeerError::Invalid(format!(
+                "{id} publishes no device keys (it is not a Perch, or an older one): there is nothing to pin, and its messages stay unverified"
+            )));
+        }
+        let now = stdx::now_ms();
+        let pins: Vec<Pin> = devices
+            .iter()
+            .map(|d| Pin {
+                id: id.to_string(),
+                device: d.device.clone(),
+                sign: d.sign.clone(),
+                fingerprint: d.fingerprint(),
+                pinned_at: now,
+            })
+            .collect();
+        self.ledger.set_pins(id, &pins)?;
+        self.keys().await
+    }
+
+    pub async fn unpin(&self, id: &str) -> Result<PeersKeys> {
+        self.ledger.set_pins(id, &[])?;
+        self.keys().await
+    }
+
+    /// Replaces this device's keys for both ids with new ones that the old
+    /// keys announce, and publishes them.
+    pub async fn rotate_keys(&self) -> Result<PeersKeys> {
+        for id in [self.agent_id().to_string(), self.person_id().to_string()] {
+            let Some(old) = self.sealing.key(&id) else {
+                continue;
+            };
+            let next = sealing::rotate_device_key(&self.secrets, &id, &old).await?;
+            self.sealing.set_key(&id, next);
+        }
+        self.register().await?;
+        self.keys().await
     }
 
     async fn on_event(
@@ -422,8 +730,15 @@ impl Peer {
             RelayEvent::Ready(_) | RelayEvent::Resync(_) => {
                 let backlog = self.backlog().await?;
                 // Searchable before its turn starts; the rest of the
-                // relay's messages are caught up below.
-                if let Err(err) = self.ledger.index_messages(&backlog) {
+                // relay's messages are caught up below. Opening keeps the
+                // channel keys the backlog shares, before what they open.
+                let opened = self.open_all(&backlog).await;
+                let backlog: Vec<Message> = backlog
+                    .into_iter()
+                    .filter(|m| !sealing::is_key_share(m))
+                    .collect();
+                let shown = opened.iter().filter(|(m, _)| !sealing::is_key_share(m));
+                if let Err(err) = self.ledger.index_messages(shown.map(|(m, _)| m)) {
                     tracing::warn!("indexing the missed messages for search: {err}");
                 }
                 let note = reconnected_after
@@ -441,8 +756,12 @@ impl Peer {
                     tracing::warn!("indexing the Inbox for search: {err}");
                 }
             }
+            RelayEvent::MessageNew(message) if sealing::is_key_share(&message) => {
+                self.open(&message).await;
+            }
             RelayEvent::MessageNew(message) => {
-                if let Err(err) = self.ledger.index_messages(std::slice::from_ref(&message)) {
+                let opened = self.open(&message).await;
+                if let Err(err) = self.ledger.index_messages([&opened.0]) {
                     tracing::warn!("indexing message {} for search: {err}", message.id);
                 }
                 let (to_agent, to_person, ours) = {
@@ -459,7 +778,7 @@ impl Peer {
                     if to_person {
                         self.set_link(|link| link.unread += 1);
                     }
-                    let value = self.for_person(&message);
+                    let value = self.for_person(opened);
                     // The person's own words to the agent do not notify the person.
                     let by_person = message.from == self.identity.person_id;
                     let event = EventKind::PeerMessage {
@@ -476,6 +795,7 @@ impl Peer {
             RelayEvent::AgentRegistered(card)
             | RelayEvent::AgentUpdated(card)
             | RelayEvent::AgentStatus(card) => {
+                self.learn(&card);
                 let mut link = self.lock_link();
                 let slot = if card.id == self.identity.agent_id {
                     &mut link.agent
@@ -572,17 +892,13 @@ impl Peer {
         if has_more {
             messages.drain(..messages.len() - limit);
         }
-        Ok((
-            messages.iter().map(|m| self.for_person(m)).collect(),
-            has_more,
-        ))
+        Ok((self.shown(&messages).await, has_more))
     }
 
     /// Sends as the person (the Inbox, `perch send`).
     pub async fn send_as_person(&self, mut message: NewMessage) -> Result<PeerMessage> {
         message.from = self.identity.person_id.clone();
-        let sent = self.client.send(&message).await?;
-        Ok(self.for_person(&sent))
+        self.send(message).await
     }
 
     pub async fn mark_read(&self, ids: &[i64]) -> Result<usize> {

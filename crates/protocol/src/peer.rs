@@ -129,6 +129,35 @@ pub struct PeerMessage {
     pub message: perch_relay_protocol::Message,
     /// It reaches the person, who has not read it.
     pub unread: bool,
+    /// What this Perch checked end to end (the relay cannot set it).
+    #[serde(flatten)]
+    #[ts(flatten)]
+    pub seal: Seal,
+}
+
+/// How a peer message was protected end to end, as the reading Perch
+/// checked it. Separate from `authenticated`, which the relay vouches for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Seal {
+    /// Subject and body travelled encrypted to the recipients' device keys;
+    /// the relay stored ciphertext only.
+    pub encrypted: bool,
+    /// Its signature checks against a device key the sender's card lists
+    /// (in the clear or encrypted). False: unverified.
+    pub signed: bool,
+    /// Why its subject and body are not shown, and it was not given to
+    /// the agent: changed or forged, not decryptable here, or encrypted
+    /// for others.
+    pub withheld: Option<String>,
+    /// It failed its checks (changed, forged, broken): not merely meant
+    /// for others. The person is told.
+    pub tampered: bool,
+    /// The sender's device key changed since the person pinned it (see
+    /// `GET /api/peer/keys`): the fingerprint now on the card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub key_changed: Option<String>,
 }
 
 /// `POST /api/peer/read`: the person's unread count after marking.
@@ -160,4 +189,64 @@ pub struct InboxQuery {
     #[ts(optional)]
     #[param(maximum = 4_294_967_295_u32)]
     pub limit: Option<u32>,
+}
+
+/// `GET /api/peer/keys`: the device keys every card on the relay publishes
+/// (Perch's own ids too), with what the person pinned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+pub struct PeersKeys {
+    pub peers: Vec<PeerKeys>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerKeys {
+    pub id: String,
+    /// One of this Perch's ids (its agent, the person).
+    pub ours: bool,
+    /// The person pinned this id's devices.
+    pub pinned: bool,
+    /// The devices its card lists and verify; empty: it sends and receives
+    /// in the clear, unverified.
+    pub devices: Vec<KeyDevice>,
+    /// Fingerprints the person pinned that its card no longer lists.
+    pub missing: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyDevice {
+    pub device: String,
+    /// What to compare with the peer another way (ten groups of hex).
+    pub fingerprint: String,
+    #[ts(type = "number")]
+    pub created: i64,
+    /// This Perch's own key for that id.
+    pub this_device: bool,
+    pub standing: KeyStanding,
+}
+
+/// A device key against the person's pin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum KeyStanding {
+    /// Nobody pinned the id: its card is believed (trust on first use).
+    Unpinned,
+    Pinned,
+    /// Replaced by a new key that the pinned one announced; the pin follows.
+    Rotated,
+    /// The id is pinned but this device is not: nothing is encrypted to it
+    /// until the person pins the id again.
+    NewDevice,
+    /// The key changed without an announcement from the pinned key: sending
+    /// to the id is refused until the person pins it again or unpins it.
+    Changed,
+}
+
+/// `POST /api/peer/keys/pin` and `/unpin`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PinKeys {
+    /// The peer's relay id.
+    pub id: String,
 }

@@ -21,8 +21,8 @@ use perch_protocol::memory::{
     MemorySource, NewMemory,
 };
 use perch_protocol::peer::{
-    DeliveryState, DeliveryStatus, InboxQuery, PeerLink, PeerMessage, PeerOff, PeerStatus,
-    ReadMarks, SendMessage, Unread,
+    DeliveryState, DeliveryStatus, InboxQuery, KeyDevice, KeyStanding, PeerKeys, PeerLink,
+    PeerMessage, PeerOff, PeerStatus, PeersKeys, PinKeys, ReadMarks, Seal, SendMessage, Unread,
 };
 use perch_protocol::plans::{
     NewPlan, NewPlanItem, Plan, PlanClear, PlanItem, PlanItemPatch, PlanRename,
@@ -154,6 +154,12 @@ fn render() -> String {
         PeerOff::decl(&config),
         PeerStatus::decl(&config),
         PeerMessage::decl(&config),
+        Seal::decl(&config),
+        PeersKeys::decl(&config),
+        PeerKeys::decl(&config),
+        KeyDevice::decl(&config),
+        KeyStanding::decl(&config),
+        PinKeys::decl(&config),
         InboxQuery::decl(&config),
         MemorySource::decl(&config),
         Memory::decl(&config),

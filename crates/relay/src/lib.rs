@@ -41,3 +41,4 @@ pub use config::{Integration, RelaySettings};
 pub use error::RelayError;
 pub use relay::Relay;
 pub use server::{RelayServer, ServerError, Storage};
+pub use store::AgentPatch;

@@ -42,8 +42,10 @@ import type {
   PeerMessage,
   PeerMessageQuery,
   PeerPair,
+  PeersKeys,
   PeerStatus,
   PeerTask,
+  PinKeys,
   PerchEvent,
   ProviderCheck,
   ProviderChecked,
@@ -276,6 +278,10 @@ export const api = {
   markPeerRead: (ids: number[]) => request<Unread>('POST', '/api/peer/read', { body: { ids } satisfies ReadMarks }),
   peerPairs: () => request<List<PeerPair>>('GET', '/api/peer/pairs'),
   peerTasks: () => request<List<PeerTask>>('GET', '/api/peer/tasks'),
+  peerKeys: () => request<PeersKeys>('GET', '/api/peer/keys'),
+  pinPeerKeys: (id: string) => request<PeersKeys>('POST', '/api/peer/keys/pin', { body: { id } satisfies PinKeys }),
+  unpinPeerKeys: (id: string) => request<PeersKeys>('POST', '/api/peer/keys/unpin', { body: { id } satisfies PinKeys }),
+  rotatePeerKeys: () => request<PeersKeys>('POST', '/api/peer/keys/rotate'),
 
   // Memory
   /** `total`: all memories (without `q`), or the matches (with `q`, capped). */

@@ -23,6 +23,12 @@ export interface DeliveredPeerMessage {
   claimed: boolean;
   /** The relay did not authenticate the sender: anyone could have written it. */
   unauthenticated: boolean;
+  /** It travelled encrypted end to end (the relay stored ciphertext). */
+  encrypted: boolean;
+  /** Its signature checked against a key the sender's card lists. */
+  signed: boolean;
+  /** The sender's key changed since the person pinned it. */
+  keyChanged: boolean;
 }
 
 export interface PeerDelivery {
@@ -64,9 +70,12 @@ function rustString(text: string, at: number): { value: string; end: number } | 
   return null;
 }
 
-type Details = Pick<DeliveredPeerMessage, 'messageId' | 'subject' | 'replyTo' | 'to' | 'pair' | 'urgent' | 'claimed' | 'unauthenticated'>;
+type Details = Pick<
+  DeliveredPeerMessage,
+  'messageId' | 'subject' | 'replyTo' | 'to' | 'pair' | 'urgent' | 'claimed' | 'unauthenticated' | 'encrypted' | 'signed' | 'keyChanged'
+>;
 
-/** `message 43; subject "Deploy"; reply to 40; pair p1; urgent; unauthenticated sender`. */
+/** `message 43; subject "Deploy"; reply to 40; pair p1; urgent; unauthenticated sender; end-to-end encrypted; signed`. */
 export function parseDetails(inner: string): Details {
   const d: Details = {
     messageId: null,
@@ -77,6 +86,9 @@ export function parseDetails(inner: string): Details {
     urgent: false,
     claimed: false,
     unauthenticated: false,
+    encrypted: false,
+    signed: false,
+    keyChanged: false,
   };
   let at = 0;
   while (at < inner.length) {
@@ -110,6 +122,15 @@ export function parseDetails(inner: string): Details {
     } else if (rest.startsWith('unauthenticated sender')) {
       d.unauthenticated = true;
       used = 'unauthenticated sender'.length;
+    } else if (rest.startsWith('end-to-end encrypted')) {
+      d.encrypted = true;
+      used = 'end-to-end encrypted'.length;
+    } else if (/^signed(;|$)/.test(rest)) {
+      d.signed = true;
+      used = 'signed'.length;
+    } else if (rest.startsWith("the sender's key changed")) {
+      d.keyChanged = true;
+      used = "the sender's key changed".length;
     }
     // Then the next `; ` (skipping a part this UI does not know).
     const next = inner.indexOf('; ', at + used);

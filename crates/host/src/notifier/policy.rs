@@ -203,13 +203,20 @@ pub fn note_for(
             to_person,
             to_agent,
         } if *to_person || *to_agent => {
+            let seal = &message.seal;
             let message = &message.message;
             let from = message.from.as_str();
             let channel = message.channel.as_deref();
             let muted = config.muted_agents.iter().any(|a| a == from)
                 || channel.is_some_and(|c| config.muted_channels.iter().any(|m| m == c));
-            (!muted && allowed(Kind::PeerMessage, config.peer_messages))
-                .then(|| peer_note(message, from, *to_person))
+            // Meant for others (or before this device was a member): nothing to say.
+            let quiet = seal.withheld.is_some() && !seal.tampered;
+            (!muted && !quiet && allowed(Kind::PeerMessage, config.peer_messages)).then(|| {
+                match seal.withheld.as_deref() {
+                    Some(why) => withheld_note(message, from, why),
+                    None => peer_note(message, from, *to_person),
+                }
+            })
         }
         _ => None,
     }
@@ -240,6 +247,24 @@ fn wakeup_note(run: &perch_agent::wakeups::WakeupRun) -> Option<Note> {
         change_id: None,
         sender: None,
     })
+}
+
+/// A message that failed its end-to-end checks: who, and why it was kept
+/// from the agent; none of its text.
+fn withheld_note(message: &perch_relay_protocol::Message, from: &str, why: &str) -> Note {
+    Note {
+        kind: Kind::PeerMessage,
+        summary: clean(&format!("Perch withheld a message from {from}")),
+        body: clean(&format!(
+            "It did not reach your agent: {why}. Look at the sender on the Peers page."
+        )),
+        target: OpenTarget::Inbox {
+            thread_id: Some(message.thread_id),
+        },
+        approval_id: None,
+        change_id: None,
+        sender: Some(from.to_string()),
+    }
 }
 
 fn peer_note(message: &perch_relay_protocol::Message, from: &str, to_person: bool) -> Note {

@@ -159,14 +159,17 @@ impl Relay {
         Ok(updated)
     }
 
-    /// Pair chat: from one member to the other, on channel `pair:<id>`.
+    /// Pair chat: from one member to the other, on channel `pair:<id>`;
+    /// `meta` is kept, with the relay's `pairId`.
     pub async fn pair_message(
         &self,
         id: &str,
         from: &str,
         body: &str,
+        mut meta: Map<String, Value>,
         authenticated: bool,
     ) -> Result<Message> {
+        check_meta("meta", &meta)?;
         let pair = self.pair(id).await?;
         let from = check_id("from", from)?;
         if from != pair.from && from != pair.to {
@@ -183,7 +186,6 @@ impl Relay {
         } else {
             pair.from
         };
-        let mut meta = Map::new();
         meta.insert("pairId".into(), Value::from(id));
         self.backend
             .insert_message(

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use perch_relay_protocol::{Message, Pair, PairStatus};
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 #[derive(Deserialize)]
 pub(super) struct Invite {
@@ -120,6 +121,9 @@ pub(super) async fn hangup(
 pub(super) struct PairChat {
     from: Option<String>,
     body: Option<String>,
+    /// Kept on the message (an end-to-end mark, `e2e`); `pairId` is the relay's.
+    #[serde(default)]
+    meta: Map<String, Value>,
 }
 
 pub(super) async fn send(
@@ -140,7 +144,7 @@ pub(super) async fn send(
         Json(
             state
                 .relay
-                .pair_message(&id, &from, &body, authenticated)
+                .pair_message(&id, &from, &body, req.meta, authenticated)
                 .await?,
         ),
     ))

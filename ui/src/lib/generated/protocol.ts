@@ -684,7 +684,100 @@ unread: boolean, id: number, from: string, to: string, channel: string | null, s
  * The sender proved the key of its `from` id. Not a signature: the
  * relay vouches for it, nothing end to end.
  */
-authenticated: boolean, createdAt: number, readBy: Array<string>, };
+authenticated: boolean, createdAt: number, readBy: Array<string>, 
+/**
+ * Subject and body travelled encrypted to the recipients' device keys;
+ * the relay stored ciphertext only.
+ */
+encrypted: boolean, 
+/**
+ * Its signature checks against a device key the sender's card lists
+ * (in the clear or encrypted). False: unverified.
+ */
+signed: boolean, 
+/**
+ * Why its subject and body are not shown, and it was not given to
+ * the agent: changed or forged, not decryptable here, or encrypted
+ * for others.
+ */
+withheld: string | null, 
+/**
+ * It failed its checks (changed, forged, broken): not merely meant
+ * for others. The person is told.
+ */
+tampered: boolean, 
+/**
+ * The sender's device key changed since the person pinned it (see
+ * `GET /api/peer/keys`): the fingerprint now on the card.
+ */
+keyChanged?: string, };
+
+export type Seal = { 
+/**
+ * Subject and body travelled encrypted to the recipients' device keys;
+ * the relay stored ciphertext only.
+ */
+encrypted: boolean, 
+/**
+ * Its signature checks against a device key the sender's card lists
+ * (in the clear or encrypted). False: unverified.
+ */
+signed: boolean, 
+/**
+ * Why its subject and body are not shown, and it was not given to
+ * the agent: changed or forged, not decryptable here, or encrypted
+ * for others.
+ */
+withheld: string | null, 
+/**
+ * It failed its checks (changed, forged, broken): not merely meant
+ * for others. The person is told.
+ */
+tampered: boolean, 
+/**
+ * The sender's device key changed since the person pinned it (see
+ * `GET /api/peer/keys`): the fingerprint now on the card.
+ */
+keyChanged?: string, };
+
+export type PeersKeys = { peers: Array<PeerKeys>, };
+
+export type PeerKeys = { id: string, 
+/**
+ * One of this Perch's ids (its agent, the person).
+ */
+ours: boolean, 
+/**
+ * The person pinned this id's devices.
+ */
+pinned: boolean, 
+/**
+ * The devices its card lists and verify; empty: it sends and receives
+ * in the clear, unverified.
+ */
+devices: Array<KeyDevice>, 
+/**
+ * Fingerprints the person pinned that its card no longer lists.
+ */
+missing: Array<string>, };
+
+export type KeyDevice = { device: string, 
+/**
+ * What to compare with the peer another way (ten groups of hex).
+ */
+fingerprint: string, created: number, 
+/**
+ * This Perch's own key for that id.
+ */
+thisDevice: boolean, standing: KeyStanding, };
+
+export type KeyStanding = "unpinned" | "pinned" | "rotated" | "newDevice" | "changed";
+
+export type PinKeys = { 
+/**
+ * The peer's relay id.
+ */
+id: string, };
 
 export type InboxQuery = { 
 /**
