@@ -46,7 +46,7 @@ impl Perch {
         let env = CodexEnv::new()?;
         let model = ScriptedModel::start().await?;
         let mut config: Config = env.perch_config(&model.base_url(), "guarded").parse()?;
-        config.peer.tags = tags.iter().map(|t| t.to_string()).collect();
+        config.peer.tags = tags.iter().map(ToString::to_string).collect();
         config.peer.agent_id = Some(agent.into());
         config.peer.person_id = Some(person.into());
         config.relay.url = Some(relay_url.into());
@@ -446,7 +446,9 @@ async fn a_rotated_key_is_followed_and_a_changed_pinned_key_is_refused_and_shown
         .client()
         .answer_pair(&pair.id, "accept", "perch-bob")
         .await?;
-    let in_pair = ada_peer.pair_message(&pair.id, "pair secret OSPREY".into()).await?;
+    let in_pair = ada_peer
+        .pair_message(&pair.id, "pair secret OSPREY".into())
+        .await?;
     assert!(in_pair.seal.encrypted && in_pair.seal.signed, "{in_pair:?}");
     let stored = relay.relay().message(in_pair.message.id).await?;
     assert!(!stored.body.contains("OSPREY") && stored.meta["pairId"] == json!(pair.id));
@@ -568,7 +570,10 @@ async fn read_as(
     key: &DeviceKey,
     message: &perch_relay_protocol::Message,
 ) -> Result<Option<String>, Box<dyn std::error::Error>> {
-    let senders = perch_e2e::devices_in(&relay.relay().agent(&message.from).await?.meta, &message.from);
+    let senders = perch_e2e::devices_in(
+        &relay.relay().agent(&message.from).await?.meta,
+        &message.from,
+    );
     let mut channel_keys = Vec::new();
     for share in relay.relay().messages(&Default::default()).await? {
         if share.kind.as_deref() != Some("perch.channel-key") {
@@ -617,22 +622,42 @@ async fn a_group_shares_a_channel_key_that_is_replaced_when_a_member_leaves() ->
     // One message to the group, one key: shared with Bob's and Carol's
     // devices (and Ada's own), the message encrypted once under it.
     let mut bob_live = bob.server.runtime.events().subscribe(None).live;
-    let first = ada_peer.send_as_person(to_crew("crew word ALBATROSS")).await?;
+    let first = ada_peer
+        .send_as_person(to_crew("crew word ALBATROSS"))
+        .await?;
     assert!(first.seal.encrypted && first.seal.signed, "{first:?}");
     let first_key = first.message.meta["e2e"]["channel"].clone();
     assert!(first_key.is_string(), "{:?}", first.message.meta);
     let stored = relay.relay().message(first.message.id).await?;
     assert!(!stored.body.contains("ALBATROSS"));
-    assert_eq!(read_as(&relay, "carol", &carol, &stored).await?.as_deref(), Some("crew word ALBATROSS"));
-    until(&mut bob_live, "Bob's turn for the group", |kind| match kind {
-        EventKind::TurnCompleted { .. } => Some(()),
-        _ => None,
-    })
+    assert_eq!(
+        read_as(&relay, "carol", &carol, &stored).await?.as_deref(),
+        Some("crew word ALBATROSS")
+    );
+    until(
+        &mut bob_live,
+        "Bob's turn for the group",
+        |kind| match kind {
+            EventKind::TurnCompleted { .. } => Some(()),
+            _ => None,
+        },
+    )
     .await?;
-    let turn = bob.model.requests().first().ok_or("Bob's model saw nothing")?.input_text();
+    let turn = bob
+        .model
+        .requests()
+        .first()
+        .ok_or("Bob's model saw nothing")?
+        .input_text();
     assert!(turn.contains("ada: crew word ALBATROSS"), "{turn}");
-    assert!(turn.contains("to tag:crew; end-to-end encrypted; signed)"), "{turn}");
-    assert!(!turn.contains("channel-key"), "the share is Perch's, not the agent's: {turn}");
+    assert!(
+        turn.contains("to tag:crew; end-to-end encrypted; signed)"),
+        "{turn}"
+    );
+    assert!(
+        !turn.contains("channel-key"),
+        "the share is Perch's, not the agent's: {turn}"
+    );
 
     // Carol leaves the group: the next message comes under a new key that
     // she was not given.
@@ -652,26 +677,47 @@ async fn a_group_shares_a_channel_key_that_is_replaced_when_a_member_leaves() ->
             },
         )
         .await?;
-    let second = ada_peer.send_as_person(to_crew("crew word BUZZARD")).await?;
-    assert_ne!(second.message.meta["e2e"]["channel"], first_key, "a new key after a leave");
+    let second = ada_peer
+        .send_as_person(to_crew("crew word BUZZARD"))
+        .await?;
+    assert_ne!(
+        second.message.meta["e2e"]["channel"], first_key,
+        "a new key after a leave"
+    );
     let second = relay.relay().message(second.message.id).await?;
     assert_eq!(read_as(&relay, "carol", &carol, &second).await?, None);
-    let (bob_inbox, _) = bob.peer()?.inbox(None, Some("ada".into()), None, 10).await?;
+    let (bob_inbox, _) = bob
+        .peer()?
+        .inbox(None, Some("ada".into()), None, 10)
+        .await?;
     assert!(
-        bob_inbox.iter().any(|m| m.message.body == "crew word BUZZARD" && m.seal.signed),
+        bob_inbox
+            .iter()
+            .any(|m| m.message.body == "crew word BUZZARD" && m.seal.signed),
         "{bob_inbox:?}"
     );
     // The shares are Perch's own: never in an Inbox.
-    assert!(bob_inbox.iter().all(|m| m.message.kind.as_deref() != Some("perch.channel-key")));
+    assert!(bob_inbox
+        .iter()
+        .all(|m| m.message.kind.as_deref() != Some("perch.channel-key")));
 
     // Dan joins: the current key is shared with him. He reads what was sent
     // under it (since Carol left), not what came before.
     let dan = keyed_member(&relay, "dan", &["crew"]).await?;
     let third = ada_peer.send_as_person(to_crew("crew word PUFFIN")).await?;
-    assert_eq!(third.message.meta["e2e"]["channel"], second.meta["e2e"]["channel"]);
+    assert_eq!(
+        third.message.meta["e2e"]["channel"],
+        second.meta["e2e"]["channel"]
+    );
     let third = relay.relay().message(third.message.id).await?;
-    assert_eq!(read_as(&relay, "dan", &dan, &third).await?.as_deref(), Some("crew word PUFFIN"));
-    assert_eq!(read_as(&relay, "dan", &dan, &second).await?.as_deref(), Some("crew word BUZZARD"));
+    assert_eq!(
+        read_as(&relay, "dan", &dan, &third).await?.as_deref(),
+        Some("crew word PUFFIN")
+    );
+    assert_eq!(
+        read_as(&relay, "dan", &dan, &second).await?.as_deref(),
+        Some("crew word BUZZARD")
+    );
     assert_eq!(read_as(&relay, "dan", &dan, &stored).await?, None);
 
     let files = stored_bytes(dir.path())?;

@@ -413,7 +413,9 @@ impl Peer {
                 ("limit", "1000".into()),
             ])
             .await?
-            .len();
+            .iter()
+            .filter(|m| !sealing::is_key_share(m))
+            .count();
         self.set_link(|link| link.unread = unread);
         Ok(())
     }
@@ -501,7 +503,12 @@ impl Peer {
         let channel_key = mark
             .get("channel")
             .and_then(serde_json::Value::as_str)
-            .and_then(|id| self.ledger.channel_key(Some(id), &message.to).ok().flatten())
+            .and_then(|id| {
+                self.ledger
+                    .channel_key(Some(id), &message.to)
+                    .ok()
+                    .flatten()
+            })
             .and_then(|row| perch_e2e::ChannelKey::from_secret_text(&row.key_id, &row.secret));
         let pins = self.ledger.pins(Some(&message.from)).unwrap_or_default();
         let devices = match self.sealing.devices(&message.from) {
@@ -534,7 +541,10 @@ impl Peer {
             return tracing::warn!("message {} carries no readable channel key", message.id);
         };
         if share.group != message.to || perch_e2e::ChannelKey::from_share(&share).is_none() {
-            return tracing::warn!("message {} carries a channel key for another group", message.id);
+            return tracing::warn!(
+                "message {} carries a channel key for another group",
+                message.id
+            );
         }
         let row = crate::ledger::ChannelKeyRow {
             key_id: share.id,

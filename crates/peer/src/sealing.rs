@@ -220,9 +220,7 @@ impl Sealing {
         fits(&sealed.body, recipients.len())?;
         message.body = sealed.body;
         message.subject = None;
-        message
-            .meta
-            .insert(perch_e2e::META_KEY.into(), sealed.mark);
+        message.meta.insert(perch_e2e::META_KEY.into(), sealed.mark);
         let share = share.map(|body: perch_e2e::Sealed| NewMessage {
             from: message.from.clone(),
             to: message.to.clone(),
@@ -262,6 +260,8 @@ impl Sealing {
                 clear = true;
             }
             let pinned = pins.get(&card.id).map(Vec::as_slice).unwrap_or_default();
+            let before = recipients.len();
+            let listed = devices.len();
             for device in devices {
                 match standing(pinned, &device) {
                     Standing::Changed => {
@@ -278,6 +278,12 @@ impl Sealing {
                     _ => recipients.push((card.id.clone(), device)),
                 }
             }
+            if listed > 0 && recipients.len() == before {
+                return Err(PeerError::KeyChanged(format!(
+                    "{} lists only devices you have not pinned, so nothing could be encrypted to it. Compare their fingerprints with {} another way, then pin them on the Peers page (or `perch peers pin {}`), or unpin it; nothing was sent",
+                    card.id, card.id, card.id
+                )));
+            }
         }
         Ok((!clear).then_some(recipients))
     }
@@ -292,7 +298,11 @@ impl Sealing {
         content: &perch_e2e::Content,
         members: &[(String, DeviceEntry)],
         current: Option<ChannelKeyRow>,
-    ) -> Result<(perch_e2e::Sealed, Option<perch_e2e::Sealed>, Option<ChannelKeyRow>)> {
+    ) -> Result<(
+        perch_e2e::Sealed,
+        Option<perch_e2e::Sealed>,
+        Option<ChannelKeyRow>,
+    )> {
         let fail = |e: perch_e2e::KeyError| PeerError::Invalid(format!("sealing the message: {e}"));
         let mut now: Vec<(String, String)> = members
             .iter()
@@ -322,8 +332,8 @@ impl Sealing {
         let share = if to_share.is_empty() {
             None
         } else {
-            let text = serde_json::to_string(&channel.share(&header.to, now.clone()))
-                .unwrap_or_default();
+            let text =
+                serde_json::to_string(&channel.share(&header.to, now.clone())).unwrap_or_default();
             let share_content = perch_e2e::Content {
                 subject: None,
                 body: text,
@@ -493,4 +503,138 @@ pub(crate) fn pins_by_id(ledger: &Ledger) -> Result<HashMap<String, Vec<Pin>>> {
         all.entry(pin.id.clone()).or_default().push(pin);
     }
     Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(id: &str, tags: &[&str], devices: &[DeviceEntry]) -> Agent {
+        let mut meta = Map::new();
+        if !devices.is_empty() {
+            meta.insert("e2e".into(), json!({ "v": 1, "devices": devices }));
+        }
+        serde_json::from_value(json!({
+            "id": id, "name": null, "label": null, "machine": null, "rig": null,
+            "tags": tags, "capabilities": [], "channels": [], "status": "online", "ready": true,
+            "meta": meta, "instanceId": null, "epoch": 1, "registeredAt": 1, "lastSeen": 1
+        }))
+        .unwrap_or_else(|e| panic!("card: {e}"))
+    }
+
+    fn to(target: &str) -> NewMessage {
+        NewMessage {
+            from: "perch-ada".into(),
+            to: target.into(),
+            body: "hello".into(),
+            subject: Some("hi".into()),
+            channel: None,
+            reply_to: None,
+            claimable: false,
+            kind: None,
+            meta: Map::new(),
+            urgent: false,
+        }
+    }
+
+    fn pin(id: &str, device: &DeviceEntry) -> Pin {
+        Pin {
+            id: id.into(),
+            device: device.device.clone(),
+            sign: device.sign.clone(),
+            fingerprint: device.fingerprint(),
+            pinned_at: 1,
+        }
+    }
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    #[test]
+    fn pins_decide_what_is_sealed_to_and_what_is_refused() -> TestResult {
+        let sealing = Sealing::new(
+            ("perch-ada".into(), DeviceKey::generate(1)?),
+            ("ada".into(), DeviceKey::generate(1)?),
+        );
+        let bob = DeviceKey::generate(1)?;
+        let bob_laptop = DeviceKey::generate(2)?;
+        let cards = [card(
+            "bob",
+            &["crew"],
+            &[bob.entry("bob"), bob_laptop.entry("bob")],
+        )];
+        // Unpinned: both devices, the body sealed, the subject gone.
+        let out = sealing.outgoing(to("bob"), &cards, &HashMap::new(), None)?;
+        assert_eq!(out.message.meta["e2e"], json!({ "sealed": 1 }));
+        assert!(out.message.subject.is_none() && !out.message.body.contains("hello"));
+        assert!(out.share.is_none() && out.keep.is_none());
+        // Pinned on one device: the other is a new device, left out.
+        let pins = HashMap::from([("bob".to_string(), vec![pin("bob", &bob.entry("bob"))])]);
+        let envelope: Value = serde_json::from_str(
+            &sealing
+                .outgoing(to("bob"), &cards, &pins, None)?
+                .message
+                .body,
+        )?;
+        let wrapped: Vec<&str> = envelope["to"]
+            .as_array()
+            .map(|w| w.iter().filter_map(|w| w["device"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(wrapped.contains(&bob.device()) && !wrapped.contains(&bob_laptop.device()));
+        // A key swapped under the pinned device id: refused, with the fingerprint.
+        let swapped = DeviceKey::from_secret(
+            &json!({ "v": 1, "device": bob.device(), "seed": "E".repeat(43), "created": 3 })
+                .to_string(),
+        )?;
+        let changed = [card("bob", &[], &[swapped.entry("bob")])];
+        let err = sealing.outgoing(to("bob"), &changed, &pins, None).err();
+        assert!(
+            matches!(&err, Some(PeerError::KeyChanged(m)) if m.contains(&swapped.entry("bob").fingerprint())),
+            "{err:?}"
+        );
+        // Only devices nobody pinned: refused rather than sealed to nobody.
+        let strangers = [card("bob", &[], &[bob_laptop.entry("bob")])];
+        assert!(matches!(
+            sealing.outgoing(to("bob"), &strangers, &pins, None),
+            Err(PeerError::KeyChanged(_))
+        ));
+        // A group with a keyless member goes in the clear, signed.
+        let mixed = [cards[0].clone(), card("curl-bot", &["crew"], &[])];
+        let out = sealing.outgoing(to("tag:crew"), &mixed, &HashMap::new(), None)?;
+        assert_eq!(out.message.body, "hello");
+        assert!(out.message.meta["e2e"]["signed"]["sig"].is_string());
+        Ok(())
+    }
+
+    #[test]
+    fn a_group_key_is_kept_while_members_stay_and_replaced_when_one_leaves() -> TestResult {
+        let sealing = Sealing::new(
+            ("perch-ada".into(), DeviceKey::generate(1)?),
+            ("ada".into(), DeviceKey::generate(1)?),
+        );
+        let (bob, carol) = (DeviceKey::generate(1)?, DeviceKey::generate(1)?);
+        let both = [
+            card("bob", &["crew"], &[bob.entry("bob")]),
+            card("carol", &["crew"], &[carol.entry("carol")]),
+        ];
+        let first = sealing.outgoing(to("tag:crew"), &both, &HashMap::new(), None)?;
+        let kept = first.keep.ok_or("no key kept")?;
+        assert!(first.share.is_some(), "a new key is shared");
+        assert_eq!(first.message.meta["e2e"]["channel"], json!(kept.key_id));
+        // Same members: same key, nothing to share.
+        let again = sealing.outgoing(to("tag:crew"), &both, &HashMap::new(), Some(kept.clone()))?;
+        assert!(again.share.is_none());
+        assert_eq!(again.keep.as_ref().map(|k| &k.key_id), Some(&kept.key_id));
+        // Carol leaves: a new key, shared with those who stay.
+        let after = sealing.outgoing(
+            to("tag:crew"),
+            &both[..1],
+            &HashMap::new(),
+            Some(kept.clone()),
+        )?;
+        let next = after.keep.ok_or("no key kept")?;
+        assert_ne!(next.key_id, kept.key_id);
+        assert!(!next.members.iter().any(|(id, _)| id == "carol"));
+        assert!(after.share.is_some());
+        Ok(())
+    }
 }

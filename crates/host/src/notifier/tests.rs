@@ -283,18 +283,24 @@ fn a_peer_burst_says_how_many_messages_from_how_many_agents() {
 fn a_withheld_message_tells_the_person_who_and_why_and_none_of_its_text() {
     let mut message = peer_message(4, 4, "mallory", "ops", Some("Deploy"), "");
     message.seal.withheld = Some("its signature does not check against bob's published key".into());
-    let event = EventKind::PeerMessage {
+    message.seal.tampered = true;
+    let event = |message| EventKind::PeerMessage {
         message,
         to_person: false,
         to_agent: true,
     };
-    let note = note_for(&event, &NotificationsConfig::default(), false)
-        .unwrap_or_else(|| panic!("no note"));
+    let config = NotificationsConfig::default();
+    let note =
+        note_for(&event(message.clone()), &config, false).unwrap_or_else(|| panic!("no note"));
     assert_eq!(note.summary, "Perch withheld a message from mallory");
     assert!(note
         .body
         .contains("did not reach your agent: its signature does not check"));
     assert!(!note.body.contains("Deploy"));
+    // A message only meant for other devices is not news.
+    message.seal.tampered = false;
+    message.seal.withheld = Some("it was encrypted for other devices, not for this one".into());
+    assert!(note_for(&event(message), &config, false).is_none());
 }
 
 /// A relay message as `peer.message` carries it.
