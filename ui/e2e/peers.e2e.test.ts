@@ -137,6 +137,14 @@ describe.skipIf(missing !== null)('Peers and Inbox', () => {
     expect(answer.to).toBe('outside-bot');
     expect(answer.channel).toBe('ops');
     expect(answer.threadId).toBe(sent.threadId);
+    // outside-bot publishes no key: the reply went in the clear, signed;
+    // its own message shows unverified.
+    const mine = thread.getByTestId('peer-message').filter({ hasText: reply });
+    await mine.getByTestId('signed').waitFor();
+    expect(await mine.getByTestId('encrypted').count()).toBe(0);
+    const theirs = thread.locator(`[data-testid="peer-message"][data-message-id="${sent.id}"]`);
+    expect(await theirs.getByTestId('unverified').count()).toBe(1);
+    expect(await theirs.getByTestId('signed').count()).toBe(0);
     await page.screenshot({ path: path.join(RESULTS_DIR, 'inbox.png') });
 
     // Mute the agent from the thread: it lands in the settings.

@@ -340,6 +340,22 @@ async fn sealed_signed_and_checked(storage: Storage, store_dir: &Path) -> TestRe
         to_curl[0]["meta"]["e2e"]["signed"]["sig"].is_string(),
         "{to_curl:?}"
     );
+    // And it writes to Ada (the person): readable, unverified.
+    http.post(format!("{url}/api/messages"))
+        .json(&json!({ "from": "curl-bot", "to": "ada", "body": "plain hello, ada" }))
+        .send()
+        .await?
+        .error_for_status()?;
+    let (from_curl, _) = ada
+        .peer()?
+        .inbox(None, Some("curl-bot".into()), None, 50)
+        .await?;
+    let plain = from_curl
+        .iter()
+        .find(|m| m.message.to == "ada")
+        .ok_or("not in Ada's Inbox")?;
+    assert_eq!(plain.message.body, "plain hello, ada");
+    assert!(!plain.seal.signed && !plain.seal.encrypted && plain.seal.withheld.is_none());
     let (ada_inbox, _) = ada
         .peer()?
         .inbox(None, Some("perch-bob".into()), None, 50)
@@ -475,6 +491,8 @@ async fn a_rotated_key_is_followed_and_a_changed_pinned_key_is_refused_and_shown
         instance_id: card.instance_id.clone(),
         epoch: Some(card.epoch),
     };
+    // Subscribed first: Ada may learn the new card from the relay's push.
+    let mut ada_live = ada.server.runtime.events().subscribe(None).live;
     relay
         .relay()
         .update_agent(
@@ -488,6 +506,22 @@ async fn a_rotated_key_is_followed_and_a_changed_pinned_key_is_refused_and_shown
         .await?;
     let keys = ada_peer.keys().await?;
     assert_eq!(standing(&keys, "perch-bob"), [KeyStanding::Changed]);
+    // The person is warned where warnings show, once.
+    let warned = until(
+        &mut ada_live,
+        "the changed-key warning",
+        |kind| match kind {
+            EventKind::Warning { message, .. } if message.contains("perch-bob's key") => {
+                Some(message.clone())
+            }
+            _ => None,
+        },
+    )
+    .await?;
+    assert!(
+        warned.contains(&swapped.entry("perch-bob").fingerprint()),
+        "{warned}"
+    );
     let refused = ada_peer
         .send_as_person(message("ada", "perch-bob", "not to a swapped key"))
         .await;

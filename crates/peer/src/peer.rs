@@ -72,6 +72,8 @@ pub struct Peer {
     secrets: Arc<dyn SecretStore>,
     /// This device's keys for both ids and what peers' cards publish.
     sealing: Sealing,
+    /// Changed pinned keys already said this run: `(id, fingerprint)`.
+    warned: Mutex<std::collections::HashSet<(String, String)>>,
     instance_id: String,
     link: Mutex<Link>,
     pub(crate) delivery: Mutex<DeliveryStatus>,
@@ -115,6 +117,7 @@ impl Peer {
             ledger,
             secrets: options.secrets,
             sealing,
+            warned: Mutex::new(Default::default()),
             instance_id,
             link: Mutex::new(Link::default()),
             delivery: Mutex::new(DeliveryStatus::default()),
@@ -467,6 +470,28 @@ impl Peer {
             return;
         }
         let devices = self.sealing.devices(&card.id).unwrap_or_default();
+        for changed in devices
+            .iter()
+            .filter(|d| sealing::standing(&pins, d) == Standing::Changed)
+        {
+            // Said once per key and run, where the person looks (the UI's
+            // warnings); the Peers page keeps showing it.
+            let said = (card.id.clone(), changed.fingerprint());
+            if self.warned.lock_unpoisoned().insert(said) {
+                let message = format!(
+                    "{}'s key on device {} changed since you pinned it (now {}), without an announcement from the pinned key. Perch sends nothing to {} until you compare the fingerprint with its owner and pin it again (Peers page).",
+                    card.id,
+                    changed.device,
+                    changed.fingerprint(),
+                    card.id
+                );
+                tracing::warn!("{message}");
+                self.runtime.events().publish(EventKind::Warning {
+                    session_id: None,
+                    message,
+                });
+            }
+        }
         let mut moved = false;
         let next: Vec<Pin> = pins
             .iter()
