@@ -78,6 +78,24 @@ impl Perch {
         Ok(())
     }
 
+    /// Waits (bounded) for a turn to complete; the text of the first model
+    /// request (the delivery turn's input).
+    async fn first_turn_text(
+        &self,
+        live: &mut tokio::sync::broadcast::Receiver<Arc<perch_runtime::Published>>,
+    ) -> Result<String, Box<dyn std::error::Error>> {
+        until(live, "a delivery turn", |kind| match kind {
+            EventKind::TurnCompleted { .. } => Some(()),
+            _ => None,
+        })
+        .await?;
+        let requests = self.model.requests();
+        Ok(requests
+            .first()
+            .ok_or("the model saw nothing")?
+            .input_text())
+    }
+
     /// A person's turn in which the model calls `send_message` once.
     async fn agent_sends(&self, arguments: Value) -> Result<String, Box<dyn std::error::Error>> {
         let rt = &self.server.runtime;
@@ -172,17 +190,7 @@ async fn sealed_signed_and_checked(storage: Storage, store_dir: &Path) -> TestRe
     assert!(answered.contains("\"encrypted\": true"), "{answered}");
     assert!(answered.contains("\"signed\": true"), "{answered}");
 
-    until(&mut bob_live, "Bob's delivery turn", |kind| match kind {
-        EventKind::TurnCompleted { .. } => Some(()),
-        _ => None,
-    })
-    .await?;
-    let turn = bob
-        .model
-        .requests()
-        .first()
-        .ok_or("Bob's model saw nothing")?
-        .input_text();
+    let turn = bob.first_turn_text(&mut bob_live).await?;
     assert!(
         turn.contains(&format!(
             "[channel: direct] perch-ada: The launch word is {SECRET}."
@@ -668,21 +676,7 @@ async fn a_group_shares_a_channel_key_that_is_replaced_when_a_member_leaves() ->
         read_as(&relay, "carol", &carol, &stored).await?.as_deref(),
         Some("crew word ALBATROSS")
     );
-    until(
-        &mut bob_live,
-        "Bob's turn for the group",
-        |kind| match kind {
-            EventKind::TurnCompleted { .. } => Some(()),
-            _ => None,
-        },
-    )
-    .await?;
-    let turn = bob
-        .model
-        .requests()
-        .first()
-        .ok_or("Bob's model saw nothing")?
-        .input_text();
+    let turn = bob.first_turn_text(&mut bob_live).await?;
     assert!(turn.contains("ada: crew word ALBATROSS"), "{turn}");
     assert!(
         turn.contains("to tag:crew; end-to-end encrypted; signed)"),

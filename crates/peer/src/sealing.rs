@@ -378,48 +378,37 @@ impl Sealing {
                 .filter(|d| standing(pins, d) == Standing::Changed)
                 .map(DeviceEntry::fingerprint)
         };
-        if let Some(key_id) = mark.get("channel").and_then(Value::as_str) {
-            let Some(channel) = channel_key else {
-                return Err(OpenError::NotForUs);
-            };
-            if channel.id != key_id {
-                return Err(OpenError::NotForUs);
-            }
-            let content = perch_e2e::open_channel(channel, &header, &message.body, devices)?;
-            let signer = perch_e2e::channel_signer(&message.body).unwrap_or_default();
-            let mut opened = message.clone();
-            opened.subject = content.subject;
-            opened.body = content.body;
-            return Ok((
-                opened,
-                Seal {
-                    encrypted: true,
-                    signed: true,
-                    withheld: None,
-                    tampered: false,
-                    key_changed: key_changed(&signer),
-                },
-            ));
-        }
-        if mark.get("sealed").is_some() {
+        let sealed = if let Some(key_id) = mark.get("channel").and_then(Value::as_str) {
+            let channel = channel_key
+                .filter(|k| k.id == key_id)
+                .ok_or(OpenError::NotForUs)?;
+            Some((
+                perch_e2e::open_channel(channel, &header, &message.body, devices)?,
+                perch_e2e::channel_signer(&message.body),
+            ))
+        } else if mark.get("sealed").is_some() {
             let keys = self.keys.lock_unpoisoned().clone();
             let mine: Vec<(&str, &DeviceKey)> =
                 keys.iter().map(|(id, k)| (id.as_str(), k)).collect();
-            let content = perch_e2e::open(&mine, &header, &message.body, devices)?;
-            let signer = perch_e2e::sealed_by(&message.body).unwrap_or_default();
+            Some((
+                perch_e2e::open(&mine, &header, &message.body, devices)?,
+                perch_e2e::sealed_by(&message.body),
+            ))
+        } else {
+            None
+        };
+        if let Some((content, signer)) = sealed {
             let mut opened = message.clone();
             opened.subject = content.subject;
             opened.body = content.body;
-            return Ok((
-                opened,
-                Seal {
-                    encrypted: true,
-                    signed: true,
-                    withheld: None,
-                    tampered: false,
-                    key_changed: key_changed(&signer),
-                },
-            ));
+            let seal = Seal {
+                encrypted: true,
+                signed: true,
+                withheld: None,
+                tampered: false,
+                key_changed: key_changed(&signer.unwrap_or_default()),
+            };
+            return Ok((opened, seal));
         }
         let signature = mark.get("signed").cloned().unwrap_or(Value::Null);
         let content = perch_e2e::Content {
