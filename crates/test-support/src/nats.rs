@@ -116,6 +116,7 @@ impl NatsCluster {
         for i in 0..size {
             cluster.wait_healthy(i).await?;
         }
+        cluster.wait_meta_leader(0).await?;
         Ok(cluster)
     }
 
@@ -165,7 +166,8 @@ impl NatsCluster {
     pub async fn restart(&mut self, i: usize) -> io::Result<()> {
         self.kill(i).await?;
         self.spawn(i)?;
-        self.wait_healthy(i).await
+        self.wait_healthy(i).await?;
+        self.wait_meta_leader(i).await
     }
 
     fn spawn(&mut self, i: usize) -> io::Result<()> {
@@ -194,6 +196,41 @@ impl NatsCluster {
     /// Waits until node `i`'s `/healthz` answers 200: JetStream is up, the
     /// node knows its meta leader and its replicas are current. nats-server
     /// announces none of that, so this asks every 50 ms, within a bound.
+    /// Waits until node `i` knows the JetStream meta group's leader (its
+    /// `/jsz`): a healthy node of a cluster that is still electing answers
+    /// JetStream API calls with 503 "temporarily unavailable". A single
+    /// node has no meta group and is ready once healthy.
+    pub async fn wait_meta_leader(&mut self, i: usize) -> io::Result<()> {
+        if self.nodes.len() < 2 {
+            return Ok(());
+        }
+        let url = format!("http://127.0.0.1:{}/jsz", self.nodes[i].monitor_port);
+        let http = stdx_http::client_builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .map_err(io::Error::other)?;
+        let deadline = tokio::time::Instant::now() + HEALTHY_WITHIN;
+        let mut last = String::from("no answer yet");
+        while tokio::time::Instant::now() < deadline {
+            match http.get(&url).send().await {
+                Ok(response) => {
+                    let jsz: serde_json::Value = response.json().await.unwrap_or_default();
+                    let leader = jsz["meta_cluster"]["leader"].as_str().unwrap_or_default();
+                    if !leader.is_empty() {
+                        return Ok(());
+                    }
+                    last = format!("meta_cluster {}", jsz["meta_cluster"]);
+                }
+                Err(err) => last = err.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(self.failure(
+            i,
+            &format!("no JetStream meta leader within {HEALTHY_WITHIN:?} ({last})"),
+        ))
+    }
+
     pub async fn wait_healthy(&mut self, i: usize) -> io::Result<()> {
         let url = format!("http://127.0.0.1:{}/healthz", self.nodes[i].monitor_port);
         let http = stdx_http::client_builder()

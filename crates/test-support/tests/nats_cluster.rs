@@ -67,6 +67,9 @@ async fn acknowledged_publishes_survive_a_killed_stream_leader() -> TestResult {
                 .await
                 .map_err(|_| format!("no new stream leader within {ELECTED_WITHIN:?}"))?
                 .ok_or("the advisory subscription ended")?;
+            // The killed node may have led the meta group too: the JetStream
+            // API answers 503 until the survivors elect another.
+            cluster.wait_meta_leader(follower).await?;
             // Sent before the kill and acknowledged: the new leader knows it.
             let again = js
                 .send_publish("harness.post", numbered(KILL_AT - 1))
