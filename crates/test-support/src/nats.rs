@@ -204,35 +204,32 @@ impl NatsCluster {
         if self.nodes.len() < 2 {
             return Ok(());
         }
-        let url = format!("http://127.0.0.1:{}/jsz", self.nodes[i].monitor_port);
-        let http = stdx_http::client_builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .map_err(io::Error::other)?;
-        let deadline = tokio::time::Instant::now() + HEALTHY_WITHIN;
-        let mut last = String::from("no answer yet");
-        while tokio::time::Instant::now() < deadline {
-            match http.get(&url).send().await {
-                Ok(response) => {
-                    let jsz: serde_json::Value = response.json().await.unwrap_or_default();
-                    let leader = jsz["meta_cluster"]["leader"].as_str().unwrap_or_default();
-                    if !leader.is_empty() {
-                        return Ok(());
-                    }
-                    last = format!("meta_cluster {}", jsz["meta_cluster"]);
-                }
-                Err(err) => last = err.to_string(),
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Err(self.failure(
-            i,
-            &format!("no JetStream meta leader within {HEALTHY_WITHIN:?} ({last})"),
-        ))
+        self.poll_monitor(i, "/jsz", "has no JetStream meta leader", |_, body| {
+            let jsz: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+            jsz["meta_cluster"]["leader"]
+                .as_str()
+                .is_some_and(|leader| !leader.is_empty())
+        })
+        .await
     }
 
     pub async fn wait_healthy(&mut self, i: usize) -> io::Result<()> {
-        let url = format!("http://127.0.0.1:{}/healthz", self.nodes[i].monitor_port);
+        self.poll_monitor(i, "/healthz", "is not healthy", |ok, _| ok)
+            .await
+    }
+
+    /// Asks node `i`'s monitoring endpoint `path` until `ready` (given
+    /// whether it answered 2xx, and its body) says yes
+    /// (nats-server pushes no such state to an HTTP client), within
+    /// [`HEALTHY_WITHIN`]; a node that exits meanwhile fails at once.
+    async fn poll_monitor(
+        &mut self,
+        i: usize,
+        path: &str,
+        not_ready: &str,
+        ready: impl Fn(bool, &str) -> bool,
+    ) -> io::Result<()> {
+        let url = format!("http://127.0.0.1:{}{path}", self.nodes[i].monitor_port);
         let http = stdx_http::client_builder()
             .timeout(Duration::from_secs(2))
             .build()
@@ -246,13 +243,13 @@ impl NatsCluster {
                 }
             }
             match http.get(&url).send().await {
-                Ok(response) if response.status().is_success() => return Ok(()),
                 Ok(response) => {
-                    last = format!(
-                        "{}: {}",
-                        response.status(),
-                        response.text().await.unwrap_or_default()
-                    )
+                    let status = response.status();
+                    let body = response.text().await.unwrap_or_default();
+                    if ready(status.is_success(), &body) {
+                        return Ok(());
+                    }
+                    last = format!("{status}: {}", stdx::ellipsize(&body, 300));
                 }
                 Err(err) => last = err.to_string(),
             }
@@ -260,7 +257,7 @@ impl NatsCluster {
         }
         Err(self.failure(
             i,
-            &format!("not healthy within {HEALTHY_WITHIN:?} ({last})"),
+            &format!("{not_ready} after {HEALTHY_WITHIN:?} ({path} {last})"),
         ))
     }
 
