@@ -298,4 +298,64 @@ describe.skipIf(missing !== null)('Peers and Inbox', () => {
     await bot.getByRole('button', { name: 'Pin these keys' }).click();
     await alert.waitFor({ state: 'detached' });
   });
+  it('lists the person’s computers, links a second one with a code and unlinks it', async () => {
+    const status = await eventually('the peer network connecting', async () => {
+      const s = await apiJson<PeerStatusJson>('GET', '/api/peer');
+      return s.relayUrl && s.connected ? s : undefined;
+    });
+    const relayUrl = status.relayUrl!.replace(/\/+$/, '');
+    const { personId } = status;
+
+    const page = await suite.newPage();
+    await suite.signIn(page, '#/peers');
+    const panel = page.getByRole('region', { name: 'Your computers' });
+    const devices = panel.getByTestId('person-device');
+    const mine = panel.locator('[data-testid="person-device"][data-this-device="true"]');
+    await mine.getByText('this computer').waitFor();
+    expect(await devices.count()).toBe(1);
+    await expect(mine.getByTestId('device-fingerprint').textContent()).resolves.toMatch(/^[0-9a-f]{4}( [0-9a-f]{4}){9}$/);
+
+    // A one-time code for another computer, shown with what to do there.
+    await panel.getByRole('button', { name: 'Link another computer' }).click();
+    const codeEl = panel.getByTestId('link-code');
+    await codeEl.waitFor();
+    const code = (await codeEl.textContent())!.trim();
+    expect(code).toMatch(/^[0-9a-f]{4}(-[0-9a-f]{4}){4}$/);
+    await expect(panel.getByTestId('link-box').textContent()).resolves.toContain(`perch peers join ${code}`);
+
+    // The second computer registers the person's id with the code: a key of its own.
+    const joined = await fetch(relayUrl + '/api/agents', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ id: personId, instanceId: 'second-1', device: 'second-computer', linkCode: code }),
+    });
+    expect(joined.status).toBe(200);
+    const key = ((await joined.json()) as { key?: string }).key;
+    expect(typeof key).toBe('string');
+
+    await panel.getByRole('button', { name: 'Refresh the list' }).click();
+    const second = panel.locator('[data-testid="person-device"][data-device="second-computer"]');
+    await second.waitFor();
+    expect(await devices.count()).toBe(2);
+    await expect(second.textContent()).resolves.toContain('No end-to-end key on the card yet');
+    await panel.screenshot({ path: path.join(RESULTS_DIR, 'person-devices.png') });
+
+    // Unlink it, after confirming: its key is taken away.
+    await second.getByRole('button', { name: 'Unlink second-computer' }).click();
+    await second.getByTestId('unlink-device-confirm').getByRole('button', { name: 'Unlink', exact: true }).click();
+    await second.waitFor({ state: 'detached' });
+    expect(await devices.count()).toBe(1);
+    const heartbeat = await fetch(`${relayUrl}/api/agents/${encodeURIComponent(personId)}/heartbeat`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Agent-Key': key! },
+      body: '{}',
+    });
+    expect(heartbeat.status).toBe(403);
+
+    // This Perch already holds the id: joining with a code is refused, with the server's reason.
+    await panel.getByTestId('join-code').fill('0000-0000-0000-0000-0000');
+    await panel.getByRole('button', { name: 'Join', exact: true }).click();
+    await panel.getByRole('alert').filter({ hasText: 'already holds' }).waitFor();
+    expect(await devices.count()).toBe(1);
+  });
 });

@@ -139,6 +139,31 @@ describe('peer routes', () => {
     ]);
   });
 
+  it('person devices: list, link, join and unlink (the device encoded)', async () => {
+    const fetchMock = vi.fn(async (_url: string, _init: RequestInit) => jsonResponse(200, {}));
+    vi.stubGlobal('fetch', fetchMock);
+    await api.personDevices();
+    await api.linkDevice();
+    await api.joinDevice('3f9a-c21b-07de-55a0-9b1c');
+    await api.unlinkDevice('a/b c');
+    const calls = fetchMock.mock.calls.map(([url, init]) => [init.method, url, init.body ?? null]);
+    expect(calls).toEqual([
+      ['GET', '/api/peer/devices', null],
+      ['POST', '/api/peer/devices/link', '{}'],
+      ['POST', '/api/peer/devices/join', '{"code":"3f9a-c21b-07de-55a0-9b1c"}'],
+      ['DELETE', '/api/peer/devices/a%2Fb%20c', null],
+    ]);
+  });
+
+  it('reports a refused join code with the server message', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () =>
+      jsonResponse(403, { error: { code: 'relay_refused', message: 'the relay refused: unknown or expired link code' } })));
+    const err = await api.joinDevice('0000').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).code).toBe('relay_refused');
+    expect((err as ApiError).message).toContain('expired link code');
+  });
+
   it('reports an invalid message with the server message', async () => {
     vi.stubGlobal('fetch', vi.fn(async () =>
       jsonResponse(400, { error: { code: 'bad_request', message: 'to: unknown target' } })));

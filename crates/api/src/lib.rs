@@ -88,6 +88,10 @@ pub fn router(runtime: Arc<Runtime>, options: ApiOptions) -> Router {
         .routes(routes!(peer::pin))
         .routes(routes!(peer::unpin))
         .routes(routes!(peer::rotate_keys))
+        .routes(routes!(peer::devices))
+        .routes(routes!(peer::link_device))
+        .routes(routes!(peer::join_device))
+        .routes(routes!(peer::unlink_device))
         .with_state(peer::PeerState { link: options.peer });
 
     let agent_routes = OpenApiRouter::new()

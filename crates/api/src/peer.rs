@@ -8,8 +8,8 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use perch_peer::Peer;
 use perch_protocol::peer::{
-    InboxQuery, PeerMessage, PeerOff, PeerStatus, PeersKeys, PinKeys, ReadMarks, SendMessage,
-    Unread,
+    DeviceLinkCode, InboxQuery, JoinDevice, PeerMessage, PeerOff, PeerStatus, PeersKeys,
+    PersonDevices, PinKeys, ReadMarks, SendMessage, Unread,
 };
 use perch_protocol::List;
 use perch_relay_protocol::{Agent, NewMessage, Pair, Task};
@@ -210,6 +210,58 @@ pub async fn unpin(State(state): State<PeerState>, Json(body): Json<PinKeys>) ->
     responses((status = 200, body = PeersKeys), RelayCall, Protected))]
 pub async fn rotate_keys(State(state): State<PeerState>) -> Reply<PeersKeys> {
     ok(peer(&state).await?.rotate_keys().await?)
+}
+
+/// The computers that hold the person's id on the relay, each with a key
+/// of its own (one person on several machines).
+#[utoipa::path(get, path = "/api/peer/devices", tag = "peers",
+    responses((status = 200, body = PersonDevices), RelayCall, Protected))]
+pub async fn devices(State(state): State<PeerState>) -> Reply<PersonDevices> {
+    ok(peer(&state).await?.person_devices().await?)
+}
+
+/// A one-time code (ten minutes) that lets another computer of the person
+/// join the person's id: `perch peers join CODE` there.
+#[utoipa::path(post, path = "/api/peer/devices/link", tag = "peers",
+    responses((status = 201, body = DeviceLinkCode), RelayCall, Protected))]
+pub async fn link_device(State(state): State<PeerState>) -> Made<DeviceLinkCode> {
+    created(peer(&state).await?.link_device().await?)
+}
+
+/// Join this computer to the person's id with a code from another one.
+#[utoipa::path(post, path = "/api/peer/devices/join", tag = "peers", request_body = JoinDevice,
+    responses((status = 200, body = PersonDevices), BadBody,
+        (status = 403, body = perch_protocol::errors::ErrorBody, description = "The relay does not know the code (mistyped, used or expired)"),
+        RelayCall, Protected))]
+pub async fn join_device(
+    State(state): State<PeerState>,
+    Json(body): Json<JoinDevice>,
+) -> Reply<PersonDevices> {
+    let code = body.code.trim();
+    if code.is_empty() || code.chars().count() > 64 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            "`code` must be the code another computer showed (`perch peers link`), e.g. 3f9a-c21b-07de-55a0-9b1c",
+        ));
+    }
+    ok(peer(&state).await?.join_device(code).await?)
+}
+
+/// Take another computer's key of the person's id away (and its end-to-end
+/// key off the person's card).
+#[utoipa::path(delete, path = "/api/peer/devices/{device}", tag = "peers",
+    params(("device" = String, Path, description = "The device's name, from GET /api/peer/devices")),
+    responses((status = 200, body = PersonDevices),
+        (status = 404, body = perch_protocol::errors::ErrorBody, description = "No such device of the person"),
+        (status = 409, body = perch_protocol::errors::ErrorBody, description = "The person's only device"),
+        RelayCall, Protected))]
+pub async fn unlink_device(
+    State(state): State<PeerState>,
+    axum::extract::Path(device): axum::extract::Path<String>,
+) -> Reply<PersonDevices> {
+    let device = checked_id(&device)?;
+    ok(peer(&state).await?.unlink_device(device).await?)
 }
 
 fn checked_id(id: &str) -> Result<&str, ApiError> {

@@ -216,7 +216,8 @@ enum Command {
         yes: bool,
     },
     /// The agents on the relay, and Perch's own connection; `keys`, `pin`,
-    /// `unpin`, `rotate-key` for end-to-end keys.
+    /// `unpin`, `rotate-key` for end-to-end keys; `devices`, `link`, `join`,
+    /// `unlink` for the person's computers.
     Peers {
         #[arg(long)]
         json: bool,
@@ -254,6 +255,18 @@ enum KeysCommand {
     Unpin { id: String },
     /// Give this Perch's ids new device keys, announced by the old ones.
     RotateKey,
+    /// The computers that hold your person id on the relay.
+    Devices {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a one-time code (ten minutes) that joins another computer of
+    /// yours to your person id.
+    Link,
+    /// Join this computer to your person id with the code another one printed.
+    Join { code: String },
+    /// Take another computer's key of your person id away.
+    Unlink { device: String },
 }
 
 #[derive(Subcommand)]

@@ -3,7 +3,9 @@
 
 use crate::client::{decode, print_json, wire, Client};
 use crate::CliError;
-use perch_protocol::peer::{KeyStanding, PeerMessage, PeerStatus, PeersKeys, SendMessage};
+use perch_protocol::peer::{
+    DeviceLinkCode, KeyStanding, PeerMessage, PeerStatus, PeersKeys, PersonDevices, SendMessage,
+};
 use perch_protocol::List;
 use perch_relay_protocol::Agent;
 use serde_json::{json, Value};
@@ -173,6 +175,61 @@ pub fn urlencode(value: &str) -> String {
         .collect()
 }
 
+/// `perch peers devices|link|join|unlink` (docs/cli.md).
+async fn devices(client: &Client, command: crate::KeysCommand) -> Result<(), CliError> {
+    use crate::KeysCommand;
+    let (devices, json_out): (Value, bool) = match command {
+        KeysCommand::Link => {
+            let code: DeviceLinkCode = client.post("/api/peer/devices/link", &json!({})).await?;
+            let minutes = (code.expires_at - stdx::now_ms()).max(0) / 60_000;
+            println!("{}", code.code);
+            println!(
+                "On your other computer (Perch running, the same relay and person id {}), within {minutes} minutes and once:
+  perch peers join {}",
+                code.person_id, code.code
+            );
+            return Ok(());
+        }
+        KeysCommand::Join { code } => (
+            client
+                .post("/api/peer/devices/join", &json!({ "code": code }))
+                .await?,
+            false,
+        ),
+        KeysCommand::Unlink { device } => (
+            client
+                .delete(&format!("/api/peer/devices/{}", urlencode(&device)))
+                .await?,
+            false,
+        ),
+        KeysCommand::Devices { json } => (client.get("/api/peer/devices").await?, json),
+        _ => return Err(CliError::Usage("not a devices command".into())),
+    };
+    if json_out {
+        print_json(&devices);
+        return Ok(());
+    }
+    let devices: PersonDevices = decode(devices)?;
+    println!("{} is held by:", devices.person_id);
+    for device in &devices.devices {
+        let here = if device.this_device {
+            " (this computer)"
+        } else {
+            ""
+        };
+        println!(
+            "  {}{here}  since {}  key {}",
+            device.device,
+            crate::agent::when(Some(device.created_at)),
+            device
+                .fingerprint
+                .as_deref()
+                .unwrap_or("not on the card yet")
+        );
+    }
+    Ok(())
+}
+
 /// `perch peers keys|pin|unpin|rotate-key` (docs/cli.md).
 pub async fn keys(client: &Client, command: crate::KeysCommand) -> Result<(), CliError> {
     use crate::KeysCommand;
@@ -190,6 +247,10 @@ pub async fn keys(client: &Client, command: crate::KeysCommand) -> Result<(), Cl
                 .await?,
             false,
         ),
+        command @ (KeysCommand::Devices { .. }
+        | KeysCommand::Link
+        | KeysCommand::Join { .. }
+        | KeysCommand::Unlink { .. }) => return devices(client, command).await,
         KeysCommand::RotateKey => (
             client.post("/api/peer/keys/rotate", &json!({})).await?,
             false,

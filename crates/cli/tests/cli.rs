@@ -492,6 +492,24 @@ async fn a_peer_message_in_a_turn_killed_with_perch_is_delivered_again_after_res
         "{}",
         String::from_utf8_lossy(&pin.stderr)
     );
+    // The person's computers: this one; a code for another, which this
+    // computer cannot use itself (it already holds the id).
+    let devices = ok(&env, &["peers", "devices"])?;
+    assert!(
+        devices.starts_with("cli-person is held by:") && devices.contains("(this computer)"),
+        "{devices}"
+    );
+    let link = ok(&env, &["peers", "link"])?;
+    let code = link.lines().next().unwrap_or_default().to_string();
+    assert_eq!(code.len(), 24, "{link}");
+    assert!(link.contains(&format!("perch peers join {code}")), "{link}");
+    let join = perch(&env).args(["peers", "join", &code]).output()?;
+    assert!(!join.status.success());
+    assert!(
+        String::from_utf8_lossy(&join.stderr).contains("already holds cli-person"),
+        "{}",
+        String::from_utf8_lossy(&join.stderr)
+    );
     let empty = perch(&env).args(["send", "outside-bot", "  "]).output()?;
     assert_eq!(empty.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&empty.stderr).contains("must not be empty"));

@@ -267,6 +267,16 @@ pub fn key_list(current: &Map<String, Value>, owner: &str, mine: &DeviceEntry) -
     json!({ "v": 1, "devices": devices })
 }
 
+/// The card's `meta.e2e` for `owner` without `device` (a computer the
+/// person unlinked: nothing new is sealed to it).
+pub fn key_list_without(current: &Map<String, Value>, owner: &str, device: &str) -> Value {
+    let devices: Vec<DeviceEntry> = devices_in(current, owner)
+        .into_iter()
+        .filter(|d| d.device != device)
+        .collect();
+    json!({ "v": 1, "devices": devices })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

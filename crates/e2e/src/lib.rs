@@ -32,7 +32,7 @@ pub use envelope::{
     open, plain_signature, seal, sealed_by, sign_plain, verify_plain, Content, Header, OpenError,
     Sealed,
 };
-pub use keys::{devices_in, key_list, DeviceEntry, DeviceKey, KeyError};
+pub use keys::{devices_in, key_list, key_list_without, DeviceEntry, DeviceKey, KeyError};
 
 /// The card `meta` key of the key list, and the message `meta` key of a
 /// sealed or signed message's mark.

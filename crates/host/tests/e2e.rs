@@ -43,10 +43,22 @@ impl Perch {
         relay_url: &str,
         tags: &[&str],
     ) -> Result<Self, Box<dyn std::error::Error>> {
+        Self::start_with(agent, person, relay_url, |config| {
+            config.peer.tags = tags.iter().map(ToString::to_string).collect();
+        })
+        .await
+    }
+
+    async fn start_with(
+        agent: &str,
+        person: &str,
+        relay_url: &str,
+        edit: impl FnOnce(&mut Config),
+    ) -> Result<Self, Box<dyn std::error::Error>> {
         let env = CodexEnv::new()?;
         let model = ScriptedModel::start().await?;
         let mut config: Config = env.perch_config(&model.base_url(), "guarded").parse()?;
-        config.peer.tags = tags.iter().map(ToString::to_string).collect();
+        edit(&mut config);
         config.peer.agent_id = Some(agent.into());
         config.peer.person_id = Some(person.into());
         config.relay.url = Some(relay_url.into());
@@ -756,5 +768,153 @@ async fn a_group_shares_a_channel_key_that_is_replaced_when_a_member_leaves() ->
     ada.server.stop().await;
     bob.server.stop().await;
     relay.stop().await;
+    Ok(())
+}
+
+/// One person on two computers: the laptop's Perch makes a one-time code,
+/// the desk's joins the person's id with it and gets a key of its own;
+/// both hold the id at once (neither fences the other, heartbeats every
+/// second), a message to the person is sealed to both computers' keys, one
+/// the desk's person signs verifies on the laptop; the laptop unlinks the
+/// desk, whose key then stops working and whose end-to-end key leaves the
+/// card.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_person_on_two_computers_links_the_second_with_a_code() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let relay = RelayServer::start(
+        "127.0.0.1:0".parse()?,
+        Storage::Sqlite(Some(dir.path().join("relay.db"))),
+        RelaySettings::default(),
+    )
+    .await?;
+    let every_second = |config: &mut Config| config.peer.heartbeat_secs = 1;
+    let laptop = Perch::start_with("perch-ada", "ada", &relay.url(), every_second).await?;
+    laptop.connected().await?;
+    let desk = Perch::start_with("perch-ada-desk", "ada", &relay.url(), every_second).await?;
+    let (laptop_peer, desk_peer) = (laptop.peer()?, desk.peer()?);
+    let mut laptop_events = laptop.server.runtime.events().subscribe(None).live;
+    let mut desk_events = desk.server.runtime.events().subscribe(None).live;
+
+    // Before it is linked, the desk says what to do.
+    let refused = until(&mut desk_events, "the desk's refusal", |kind| match kind {
+        EventKind::PeerStatus { status } => status
+            .link()
+            .and_then(|l| l.last_error.clone())
+            .filter(|e| e.contains("perch peers join")),
+        _ => None,
+    })
+    .await?;
+    assert!(refused.contains("refused ada"), "{refused}");
+
+    let not_yet = desk_peer
+        .person_devices()
+        .await
+        .err()
+        .ok_or("listed before joining")?;
+    assert!(
+        not_yet.to_string().contains("perch peers join"),
+        "{not_yet}"
+    );
+    let code = laptop_peer.link_device().await?;
+    assert_eq!(code.person_id, "ada");
+    let joined = desk_peer.join_device(&code.code).await?;
+    assert_eq!(joined.devices.len(), 2, "{joined:?}");
+    assert_eq!(joined.devices.iter().filter(|d| d.this_device).count(), 1);
+    desk.connected().await?;
+    let again = desk_peer.join_device(&code.code).await;
+    assert!(again.is_err(), "this computer already holds the id");
+
+    // The card lists both computers' end-to-end keys, and each computer
+    // puts its own back when a registration without it replaced the card
+    // (its next heartbeat).
+    let listed = laptop_peer.person_devices().await?;
+    assert!(
+        listed.devices.len() == 2 && listed.devices.iter().all(|d| d.fingerprint.is_some()),
+        "{listed:?}"
+    );
+    let wiped = serde_json::Map::from_iter([(perch_e2e::META_KEY.to_string(), Value::Null)]);
+    laptop_peer
+        .client()
+        .update_meta("ada", &InstanceProof::default(), &wiped)
+        .await?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let card = laptop_peer.client().agent("ada").await?;
+        if perch_e2e::devices_in(&card.meta, "ada").len() == 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the keys did not come back: {card:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // The desk's agent writes to the person: both computers read it.
+    let answered = desk
+        .agent_sends(json!({"to": "ada", "subject": SUBJECT, "body": SECRET}))
+        .await?;
+    assert!(answered.contains("encrypted"), "{answered}");
+    for (name, peer) in [("laptop", &laptop_peer), ("desk", &desk_peer)] {
+        let (inbox, _) = peer
+            .inbox(None, Some("perch-ada-desk".into()), None, 10)
+            .await?;
+        let shown = inbox.last().ok_or(format!("not in the {name}'s Inbox"))?;
+        assert_eq!(shown.message.body, SECRET, "{name}: {shown:?}");
+        assert!(
+            shown.seal.encrypted && shown.seal.signed,
+            "{name}: {shown:?}"
+        );
+    }
+    let stored = stored_bytes(dir.path())?;
+    assert!(!contains(&stored, SECRET), "the relay stored the plaintext");
+
+    // The desk's person writes to the laptop's agent: signed by the desk's key.
+    laptop.model.enqueue(Script::text("Seen."));
+    let mut live = laptop.server.runtime.events().subscribe(None).live;
+    let sent = desk_peer
+        .send_as_person(message("ada", "perch-ada", "from the desk"))
+        .await?;
+    assert!(sent.seal.encrypted && sent.seal.signed, "{sent:?}");
+    let turn = laptop.first_turn_text(&mut live).await?;
+    assert!(
+        turn.contains("from the desk") && turn.contains("end-to-end encrypted; signed"),
+        "{turn}"
+    );
+
+    // Neither computer fenced the other while both held the id.
+    for (name, events) in [("laptop", &mut laptop_events), ("desk", &mut desk_events)] {
+        while let Ok(event) = events.try_recv() {
+            assert!(
+                !matches!(event.kind, EventKind::PeerFenced { .. }),
+                "the {name} was fenced: {:?}",
+                event.kind
+            );
+        }
+    }
+
+    // The laptop unlinks the desk.
+    let desk_device = joined
+        .devices
+        .iter()
+        .find(|d| d.this_device)
+        .ok_or("no desk device")?
+        .device
+        .clone();
+    let after = laptop_peer.unlink_device(&desk_device).await?;
+    assert_eq!(after.devices.len(), 1, "{after:?}");
+    let card = laptop_peer.client().agent("ada").await?;
+    assert_eq!(perch_e2e::devices_in(&card.meta, "ada").len(), 1);
+    let refused = desk_peer.person_devices().await;
+    assert!(
+        refused.as_ref().is_err_and(|e| e.status() == Some(403)),
+        "{refused:?}"
+    );
+    let own = laptop_peer
+        .unlink_device(&after.devices[0].device)
+        .await
+        .err()
+        .ok_or("unlinked itself")?;
+    assert!(own.to_string().contains("this computer"), "{own}");
     Ok(())
 }

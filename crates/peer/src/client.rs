@@ -4,7 +4,8 @@
 use crate::error::{PeerError, Result};
 use futures_util::{Stream, StreamExt};
 use perch_relay_protocol::{
-    Agent, InstanceProof, Message, NewMessage, Pair, RegisterAgent, Registered, RelayEvent, Task,
+    Agent, AgentDevice, InstanceProof, LinkCode, Message, NewMessage, Pair, RegisterAgent,
+    Registered, RelayEvent, Task,
 };
 use reqwest::{Method, RequestBuilder};
 use serde::de::DeserializeOwned;
@@ -94,6 +95,14 @@ impl RelayClient {
             .await
             .map_err(unreachable)?;
         let status = response.status();
+        if status == reqwest::StatusCode::NO_CONTENT {
+            return serde_json::from_value(Value::Null).map_err(|e| {
+                PeerError::Invalid(format!(
+                    "the relay at {} answered 204 where Perch expected a body: {e}",
+                    self.base
+                ))
+            });
+        }
         if status.is_success() {
             return response.json().await.map_err(unreachable);
         }
@@ -109,6 +118,45 @@ impl RelayClient {
         let request = self
             .request(Method::POST, &format!("/api/agents/{id}/heartbeat"))?
             .json(proof);
+        self.call(self.as_agent(request, id)).await
+    }
+
+    /// Changes the card's `meta` (merged; a `null` value removes a key).
+    pub async fn update_meta(
+        &self,
+        id: &str,
+        proof: &InstanceProof,
+        meta: &serde_json::Map<String, Value>,
+    ) -> Result<Agent> {
+        let body = json!({ "meta": meta, "instanceId": proof.instance_id, "epoch": proof.epoch });
+        let request = self
+            .request(Method::PATCH, &format!("/api/agents/{id}"))?
+            .json(&body);
+        self.call(self.as_agent(request, id)).await
+    }
+
+    /// Whether this client holds a key for `id`.
+    pub fn has_key(&self, id: &str) -> bool {
+        self.keys.read_unpoisoned().contains_key(id)
+    }
+
+    /// A one-time code another machine joins `id` with (this one holds its key).
+    pub async fn link(&self, id: &str) -> Result<LinkCode> {
+        let request = self.request(Method::POST, &format!("/api/agents/{id}/links"))?;
+        self.call(self.as_agent(request, id)).await
+    }
+
+    /// The devices that hold a key of `id`.
+    pub async fn devices(&self, id: &str) -> Result<Vec<AgentDevice>> {
+        let request = self.request(Method::GET, &format!("/api/agents/{id}/devices"))?;
+        self.call(self.as_agent(request, id)).await
+    }
+
+    pub async fn remove_device(&self, id: &str, device: &str) -> Result<()> {
+        let request = self.request(
+            Method::DELETE,
+            &format!("/api/agents/{id}/devices/{device}"),
+        )?;
         self.call(self.as_agent(request, id)).await
     }
 

@@ -17,6 +17,7 @@
 //! [`PeerError`].
 
 pub mod client;
+mod devices;
 mod dispatcher;
 mod error;
 pub mod identity;

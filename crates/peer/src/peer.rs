@@ -64,18 +64,20 @@ pub struct Peer {
     pub(crate) client: RelayClient,
     pub(crate) identity: Identity,
     pub(crate) config: PeerConfig,
-    embedded: bool,
+    pub(crate) embedded: bool,
     pub(crate) runtime: Arc<Runtime>,
     /// Told which session is the peer session.
     pub(crate) agent: Arc<AgentState>,
     pub(crate) ledger: Ledger,
-    secrets: Arc<dyn SecretStore>,
+    pub(crate) secrets: Arc<dyn SecretStore>,
     /// This device's keys for both ids and what peers' cards publish.
-    sealing: Sealing,
+    pub(crate) sealing: Sealing,
     /// Changed pinned keys already said this run: `(id, fingerprint)`.
     warned: Mutex<std::collections::HashSet<(String, String)>>,
     instance_id: String,
     link: Mutex<Link>,
+    /// Ends the link's pause before its next attempt (a device just joined).
+    pub(crate) wake: Arc<tokio::sync::Notify>,
     pub(crate) delivery: Mutex<DeliveryStatus>,
     dispatch: mpsc::Sender<Dispatch>,
     /// The link, heartbeat and dispatcher tasks, ended by `stop`.
@@ -120,6 +122,7 @@ impl Peer {
             warned: Mutex::new(Default::default()),
             instance_id,
             link: Mutex::new(Link::default()),
+            wake: Arc::default(),
             delivery: Mutex::new(DeliveryStatus::default()),
             dispatch,
             tasks: Mutex::new(Vec::new()),
@@ -170,6 +173,14 @@ impl Peer {
     pub fn agent_proof(&self) -> InstanceProof {
         self.lock_link()
             .agent
+            .as_ref()
+            .map(|m| m.proof.clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn person_proof(&self) -> InstanceProof {
+        self.lock_link()
+            .person
             .as_ref()
             .map(|m| m.proof.clone())
             .unwrap_or_default()
@@ -252,14 +263,22 @@ impl Peer {
             )),
             meta,
             want_key: true,
+            // Each computer holds the id with a key of its own, named after
+            // its end-to-end device key (one person on several machines).
+            device: self.sealing.key(id).map(|key| key.device().to_string()),
+            link_code: None,
         }
     }
 
     /// Registers both ids, each with its agent key (asked for on the first
     /// registration and kept in the secret store from then on).
     async fn register(&self) -> Result<()> {
-        let agent = self.register_one(&self.identity.agent_id, false).await?;
-        let person = self.register_one(&self.identity.person_id, true).await?;
+        let agent = self
+            .register_one(&self.identity.agent_id, false, None)
+            .await?;
+        let person = self
+            .register_one(&self.identity.person_id, true, None)
+            .await?;
         let member = |card: Agent| Member {
             proof: InstanceProof {
                 instance_id: card.instance_id.clone(),
@@ -273,8 +292,16 @@ impl Peer {
         Ok(())
     }
 
-    async fn register_one(&self, id: &str, person: bool) -> Result<Agent> {
+    /// Registers one id; `link_code` joins this computer to an id another
+    /// one holds (`perch peers join`).
+    pub(crate) async fn register_one(
+        &self,
+        id: &str,
+        person: bool,
+        link_code: Option<&str>,
+    ) -> Result<Agent> {
         let mut card = self.card(id, person);
+        card.link_code = link_code.map(String::from);
         // Other devices of the same id stay listed (one person, two machines).
         let current = match self.client.agent(id).await {
             Ok(current) => current.meta,
@@ -286,11 +313,20 @@ impl Peer {
         }
         let registered = match self.client.register(&card).await {
             Ok(registered) => registered,
-            Err(PeerError::Relay { status: 403, .. }) => {
+            Err(PeerError::Relay {
+                status: 403,
+                message,
+                ..
+            }) if link_code.is_none() => {
+                let url = self.client.url();
+                let what_to_do = if person {
+                    format!("If this is another computer of yours, link it: where Perch already holds {id}, run `perch peers link` (or Peers, \"Link another computer\"), then here `perch peers join CODE`.")
+                } else {
+                    format!("If this is a second computer of the same person, its agent needs an id of its own: set `[peer] agent_id` (e.g. \"{id}-2\") in this computer's config and restart Perch; the person is linked with `perch peers link` / `perch peers join`.")
+                };
                 return Err(PeerError::Invalid(format!(
-                    "the relay {} refused {id}: another process holds that id with an agent key Perch does not have, so it cannot speak as {id}. Stop that process; if it was an earlier Perch whose key was lost, run `perch relay forget-key {id}` where the relay runs, then restart Perch.",
-                    self.client.url()
-                )))
+                    "the relay {url} refused {id} ({message}): another Perch or process holds that id with an agent key this one does not have. {what_to_do} If it was an earlier Perch whose key was lost, run `perch relay forget-key {id}` where the relay runs, then restart Perch."
+                )));
             }
             Err(err) => return Err(err),
         };
@@ -328,6 +364,29 @@ impl Peer {
         match self.register().await {
             Ok(()) => self.set_link(|link| link.connected = true),
             Err(err) => tracing::warn!("registering {id} again: {err}"),
+        }
+    }
+
+    /// Puts this computer's end-to-end key back on a card that lost it: a
+    /// registration replaces the card, and another computer of the person
+    /// (or an older Perch) may have registered without it.
+    async fn keep_listed(&self, card: &Agent, proof: &InstanceProof) {
+        let Some(key) = self.sealing.key(&card.id) else {
+            return;
+        };
+        let mine = key.entry(&card.id);
+        if perch_e2e::devices_in(&card.meta, &card.id).contains(&mine) {
+            return;
+        }
+        let Some(list) = self.sealing.key_list(&card.id, &card.meta) else {
+            return;
+        };
+        let meta = serde_json::Map::from_iter([(perch_e2e::META_KEY.to_string(), list)]);
+        if let Err(err) = self.client.update_meta(&card.id, proof, &meta).await {
+            tracing::warn!(
+                "putting this computer's key back on {}'s card: {err}",
+                card.id
+            );
         }
     }
 
@@ -1013,12 +1072,16 @@ async fn follow(peer: Weak<Peer>) {
             link.connected = false;
             link.last_error = Some(err.to_string());
         });
+        let wake = p.wake.clone();
         drop(p);
         down_since.get_or_insert_with(Instant::now);
         if started.elapsed() > Duration::from_secs(30) {
             pause = Duration::from_millis(250);
         }
-        tokio::time::sleep(pause).await;
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = wake.notified() => pause = Duration::from_millis(250),
+        }
         pause = (pause * 2).min(MAX_RECONNECT_PAUSE);
     }
 }
@@ -1042,7 +1105,7 @@ async fn heartbeat(peer: Weak<Peer>) {
         };
         for member in members.into_iter().flatten() {
             match p.client.heartbeat(&member.card.id, &member.proof).await {
-                Ok(_) => {}
+                Ok(card) => p.keep_listed(&card, &member.proof).await,
                 Err(PeerError::Relay { status: 404, .. }) => {
                     if let Err(err) = p.register().await {
                         tracing::warn!("re-registering {}: {err}", member.card.id);

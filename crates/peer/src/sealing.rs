@@ -253,7 +253,9 @@ impl Sealing {
             .filter(|c| target.matches(c) && !self.ours(&c.id))
             .collect();
         let mut recipients: Vec<(String, DeviceEntry)> = Vec::new();
-        let mut clear = reached.is_empty();
+        // Only this Perch's own ids (the agent writing to its person, on
+        // this computer and the person's others): sealed to their devices.
+        let mut clear = !cards.iter().any(|c| target.matches(c));
         for card in &reached {
             let devices = perch_e2e::devices_in(&card.meta, &card.id);
             if devices.is_empty() {

@@ -250,3 +250,44 @@ pub struct PinKeys {
     /// The peer's relay id.
     pub id: String,
 }
+
+/// `GET /api/peer/devices`: the computers that hold the person's id on the
+/// relay (one person on several machines: each has a key of its own).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PersonDevices {
+    pub person_id: String,
+    pub devices: Vec<PersonDevice>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PersonDevice {
+    /// Its name on the relay: the id of its end-to-end device key.
+    pub device: String,
+    #[ts(type = "number")]
+    pub created_at: i64,
+    /// This computer.
+    pub this_device: bool,
+    /// Its end-to-end key as the person's card lists it (absent: the card
+    /// lists no key for it yet).
+    pub fingerprint: Option<String>,
+}
+
+/// `POST /api/peer/devices/link`: a one-time code for another computer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceLinkCode {
+    pub person_id: String,
+    pub code: String,
+    #[ts(type = "number")]
+    pub expires_at: i64,
+}
+
+/// `POST /api/peer/devices/join`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinDevice {
+    /// The code `POST /api/peer/devices/link` gave on the other computer.
+    pub code: String,
+}

@@ -21,8 +21,9 @@ use perch_protocol::memory::{
     MemorySource, NewMemory,
 };
 use perch_protocol::peer::{
-    DeliveryState, DeliveryStatus, InboxQuery, KeyDevice, KeyStanding, PeerKeys, PeerLink,
-    PeerMessage, PeerOff, PeerStatus, PeersKeys, PinKeys, ReadMarks, Seal, SendMessage, Unread,
+    DeliveryState, DeliveryStatus, DeviceLinkCode, InboxQuery, JoinDevice, KeyDevice, KeyStanding,
+    PeerKeys, PeerLink, PeerMessage, PeerOff, PeerStatus, PeersKeys, PersonDevice, PersonDevices,
+    PinKeys, ReadMarks, Seal, SendMessage, Unread,
 };
 use perch_protocol::plans::{
     NewPlan, NewPlanItem, Plan, PlanClear, PlanItem, PlanItemPatch, PlanRename,
@@ -156,6 +157,10 @@ fn render() -> String {
         PeerMessage::decl(&config),
         Seal::decl(&config),
         PeersKeys::decl(&config),
+        PersonDevices::decl(&config),
+        PersonDevice::decl(&config),
+        DeviceLinkCode::decl(&config),
+        JoinDevice::decl(&config),
         PeerKeys::decl(&config),
         KeyDevice::decl(&config),
         KeyStanding::decl(&config),

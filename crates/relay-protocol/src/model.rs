@@ -340,6 +340,38 @@ pub struct RegisterAgent {
     /// already holds one: the call must then present it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub want_key: bool,
+    /// The name of the device this registration comes from, for an id held
+    /// on several machines (one key per device; each device fences only its
+    /// own older instances).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// A one-time code another device of this id made
+    /// (`POST /api/agents/{id}/links`): it gives this device a key of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_code: Option<String>,
+}
+
+/// What `POST /api/agents/{id}/links` answers: a code another machine
+/// registers `id` with (`linkCode`), once, before `expiresAt`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkCode {
+    pub id: String,
+    pub code: String,
+    pub expires_at: i64,
+}
+
+/// One device that holds a key of an id (`GET /api/agents/{id}/devices`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentDevice {
+    pub device: String,
+    pub created_at: i64,
+    /// The instance of this device that may act now (older ones are fenced).
+    pub instance_id: Option<String>,
+    pub epoch: i64,
+    /// Whether the key of the call that asked is this device's.
+    pub this_device: bool,
 }
 
 /// What `POST /api/agents` answers: the card, and the agent key when this

@@ -193,3 +193,214 @@ async fn a_keyed_id_survives_pruning_and_a_lost_key_can_be_forgotten() -> TestRe
     assert!(card["key"].is_string(), "a new key: {card}");
     Ok(())
 }
+
+/// One person on two computers: the first device makes a one-time code,
+/// the second registers the id with it and gets a key of its own; each
+/// device fences only its own older instances; a device can be removed.
+#[tokio::test]
+async fn an_id_is_held_by_several_devices_each_with_its_own_key() -> TestResult {
+    let r = Relay::start(RelaySettings::default()).await?;
+    let register = |instance: &str, device: &str, extra: Value| {
+        let mut body = json!({"id": "ada", "instanceId": instance, "device": device});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        body
+    };
+    let (status, laptop) = as_agent(
+        &r,
+        "POST",
+        "/api/agents",
+        None,
+        register("l1", "laptop", json!({"wantKey": true})),
+    )
+    .await?;
+    assert_eq!(status, 200, "{laptop}");
+    let laptop_key = laptop["key"].as_str().ok_or("no key")?.to_string();
+    let laptop_proof = json!({"instanceId": "l1", "epoch": laptop["epoch"]});
+
+    // Without a code the desk is refused, and only a device may make one.
+    let (status, _) = as_agent(
+        &r,
+        "POST",
+        "/api/agents",
+        None,
+        register("d1", "desk", json!({})),
+    )
+    .await?;
+    assert_eq!(status, 403);
+    let (status, body) = as_agent(&r, "POST", "/api/agents/ada/links", None, json!({})).await?;
+    assert_eq!(status, 403, "{body}");
+    let (status, link) = as_agent(
+        &r,
+        "POST",
+        "/api/agents/ada/links",
+        Some(&laptop_key),
+        json!({}),
+    )
+    .await?;
+    assert_eq!(status, 201, "{link}");
+    let code = link["code"].as_str().ok_or("no code")?.to_string();
+    assert!(link["expiresAt"].as_i64() > Some(0));
+    // The code is kept as a digest only.
+    let digits: String = code.chars().filter(char::is_ascii_alphanumeric).collect();
+    for bytes in r.stored_files()? {
+        assert!(!bytes.windows(digits.len()).any(|w| w == digits.as_bytes()));
+    }
+
+    // A wrong code, then the right one typed in capitals and spaced: the desk
+    // gets a key of its own, once.
+    let (status, body) = as_agent(
+        &r,
+        "POST",
+        "/api/agents",
+        None,
+        register(
+            "d1",
+            "desk",
+            json!({"linkCode": "0000-0000-0000-0000-0000"}),
+        ),
+    )
+    .await?;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("perch peers link")),
+        "{body}"
+    );
+    let typed = code.to_uppercase().replace('-', " ");
+    let (status, desk) = as_agent(
+        &r,
+        "POST",
+        "/api/agents",
+        None,
+        register("d1", "desk", json!({"linkCode": typed})),
+    )
+    .await?;
+    assert_eq!(status, 200, "{desk}");
+    let desk_key = desk["key"]
+        .as_str()
+        .ok_or("no key for the desk")?
+        .to_string();
+    assert_ne!(desk_key, laptop_key);
+    let desk_proof = json!({"instanceId": "d1", "epoch": desk["epoch"]});
+    let (status, _) = as_agent(
+        &r,
+        "POST",
+        "/api/agents",
+        None,
+        register("x1", "thief", json!({"linkCode": code})),
+    )
+    .await?;
+    assert_eq!(status, 403, "a code admits one device");
+
+    // Both devices act as ada at once: neither fenced the other.
+    for (key, proof) in [(&laptop_key, &laptop_proof), (&desk_key, &desk_proof)] {
+        let (status, body) = as_agent(
+            &r,
+            "POST",
+            "/api/agents/ada/heartbeat",
+            Some(key),
+            proof.clone(),
+        )
+        .await?;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = as_agent(
+            &r,
+            "POST",
+            "/api/messages",
+            Some(key),
+            json!({"from": "ada", "to": "bob", "body": "hi"}),
+        )
+        .await?;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["authenticated"], true);
+    }
+    // The laptop restarts (a new instance): its old instance is fenced, the desk is not.
+    let (status, again) = as_agent(
+        &r,
+        "POST",
+        "/api/agents",
+        Some(&laptop_key),
+        register("l2", "laptop", json!({})),
+    )
+    .await?;
+    assert_eq!(status, 200, "{again}");
+    let (status, body) = as_agent(
+        &r,
+        "POST",
+        "/api/agents/ada/heartbeat",
+        Some(&laptop_key),
+        laptop_proof,
+    )
+    .await?;
+    assert_eq!(status, 409, "{body}");
+    let (status, _) = as_agent(
+        &r,
+        "POST",
+        "/api/agents/ada/heartbeat",
+        Some(&desk_key),
+        desk_proof.clone(),
+    )
+    .await?;
+    assert_eq!(status, 200);
+
+    // The list, as each device sees it.
+    let (status, list) = as_agent(
+        &r,
+        "GET",
+        "/api/agents/ada/devices",
+        Some(&desk_key),
+        Value::Null,
+    )
+    .await?;
+    assert_eq!(status, 200, "{list}");
+    let names: Vec<(&str, bool)> = list
+        .as_array()
+        .ok_or("not a list")?
+        .iter()
+        .filter_map(|d| Some((d["device"].as_str()?, d["thisDevice"].as_bool()?)))
+        .collect();
+    assert_eq!(names, [("laptop", false), ("desk", true)]);
+
+    // The laptop removes the desk: the desk's key no longer works; the
+    // laptop cannot remove itself as the last device.
+    let (status, _) = as_agent(
+        &r,
+        "DELETE",
+        "/api/agents/ada/devices/desk",
+        Some(&laptop_key),
+        Value::Null,
+    )
+    .await?;
+    assert_eq!(status, 204);
+    let (status, body) = as_agent(
+        &r,
+        "POST",
+        "/api/agents/ada/heartbeat",
+        Some(&desk_key),
+        desk_proof,
+    )
+    .await?;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = as_agent(
+        &r,
+        "DELETE",
+        "/api/agents/ada/devices/laptop",
+        Some(&laptop_key),
+        Value::Null,
+    )
+    .await?;
+    assert_eq!(status, 409, "{body}");
+    let (status, _) = as_agent(
+        &r,
+        "DELETE",
+        "/api/agents/ada/devices/nowhere",
+        Some(&laptop_key),
+        Value::Null,
+    )
+    .await?;
+    assert_eq!(status, 404);
+    Ok(())
+}

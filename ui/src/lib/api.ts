@@ -12,6 +12,7 @@ import type {
   Answer,
   BulkDelete,
   Deleted,
+  DeviceLinkCode,
   Approval,
   ApprovalDecision,
   ApprovalFilter,
@@ -21,6 +22,7 @@ import type {
   Health,
   HistoryTurn,
   Interrupting,
+  JoinDevice,
   List,
   LoginStarted,
   Memory,
@@ -45,6 +47,7 @@ import type {
   PeersKeys,
   PeerStatus,
   PeerTask,
+  PersonDevices,
   PinKeys,
   PerchEvent,
   ProviderCheck,
@@ -282,6 +285,13 @@ export const api = {
   pinPeerKeys: (id: string) => request<PeersKeys>('POST', '/api/peer/keys/pin', { body: { id } satisfies PinKeys }),
   unpinPeerKeys: (id: string) => request<PeersKeys>('POST', '/api/peer/keys/unpin', { body: { id } satisfies PinKeys }),
   rotatePeerKeys: () => request<PeersKeys>('POST', '/api/peer/keys/rotate'),
+  /** The computers that hold the person's id, each with a key of its own. */
+  personDevices: () => request<PersonDevices>('GET', '/api/peer/devices'),
+  /** A one-time code (10 minutes) another computer joins the person's id with. */
+  linkDevice: () => request<DeviceLinkCode>('POST', '/api/peer/devices/link', { body: {} }),
+  joinDevice: (code: string) =>
+    request<PersonDevices>('POST', '/api/peer/devices/join', { body: { code } satisfies JoinDevice }),
+  unlinkDevice: (device: string) => request<PersonDevices>('DELETE', `/api/peer/devices/${enc(device)}`),
 
   // Memory
   /** `total`: all memories (without `q`), or the matches (with `q`, capped). */

@@ -6,7 +6,9 @@
 use super::{Backend, CallbackClient, CallbackJob};
 use crate::error::{RelayError, Result};
 use crate::events::EventBus;
-use crate::store::{AgentPatch, ClaimOutcome, Ingested, NewTask, Store, TaskClaim};
+use crate::store::{
+    AgentPatch, ClaimOutcome, CredentialChange, Grant, Ingested, NewTask, Store, TaskClaim,
+};
 use perch_relay_protocol::{
     Agent, Message, NewMessage, Pair, PairStatus, RegisterAgent, RelayEvent, Task, TaskStatus,
 };
@@ -104,17 +106,17 @@ impl Backend for Local {
         Ok(None)
     }
 
-    async fn register_agent(
-        &self,
-        reg: RegisterAgent,
-        key_hash: Option<String>,
-        now: i64,
-    ) -> Result<Agent> {
-        self.store.register_agent(reg, key_hash.as_deref(), now)
+    async fn register_agent(&self, reg: RegisterAgent, grant: Grant, now: i64) -> Result<Agent> {
+        self.store.register_agent(reg, &grant, now)
     }
 
-    async fn forget_agent_key(&self, id: &str) -> Result<bool> {
-        self.store.forget_agent_key(id)
+    async fn change_credentials(
+        &self,
+        id: &str,
+        change: CredentialChange,
+        now: i64,
+    ) -> Result<bool> {
+        self.store.change_credentials(id, &change, now)
     }
 
     async fn delete_agent(&self, id: &str) -> Result<bool> {

@@ -22,7 +22,9 @@ pub(crate) use local::Local;
 
 use crate::error::Result;
 use crate::events::EventBus;
-use crate::store::{AgentPatch, ClaimOutcome, Ingested, NewTask, Store, TaskClaim};
+use crate::store::{
+    AgentPatch, ClaimOutcome, CredentialChange, Grant, Ingested, NewTask, Store, TaskClaim,
+};
 use perch_relay_protocol::{
     Agent, Message, NewMessage, Pair, PairStatus, RegisterAgent, RelayEvent, Task, TaskStatus,
 };
@@ -56,13 +58,17 @@ pub(crate) trait Backend: Send + Sync {
     /// `Some(seconds)` when it is over, with when to retry.
     async fn count_event(&self, integration: &str, limit: u32) -> Result<Option<u64>>;
 
-    async fn register_agent(
+    /// Registers `reg` as `grant` allows ([`crate::store::Credentials::admit`], checked
+    /// again inside the write).
+    async fn register_agent(&self, reg: RegisterAgent, grant: Grant, now: i64) -> Result<Agent>;
+    /// Carries out `change` on the id's keys and link codes; `false` for an
+    /// unknown id.
+    async fn change_credentials(
         &self,
-        reg: RegisterAgent,
-        key_hash: Option<String>,
+        id: &str,
+        change: CredentialChange,
         now: i64,
-    ) -> Result<Agent>;
-    async fn forget_agent_key(&self, id: &str) -> Result<bool>;
+    ) -> Result<bool>;
     async fn delete_agent(&self, id: &str) -> Result<bool>;
     async fn update_agent(&self, id: &str, patch: AgentPatch, now: i64) -> Result<Option<Agent>>;
     async fn mark_stale_offline(&self, cutoff: i64) -> Result<Vec<String>>;

@@ -1,6 +1,21 @@
 //! Agent cards: registration, presence, fencing.
 
 use super::*;
+use crate::store::{CredentialChange, Credentials, Grant, PendingLink, LINK_TTL_MS};
+
+/// How a link code is kept: the digest of its digits, however it was typed.
+fn link_code_hash(code: &str) -> String {
+    let digits: String = code
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    stdx::sha256_hex(&digits)
+}
+
+fn needs_key(id: &str) -> RelayError {
+    crate::store::needs_key(id)
+}
 
 impl Relay {
     /// Registers (or refreshes) a card. An id that holds a key is refused
@@ -22,17 +37,37 @@ impl Relay {
             instance_id: check_optional("instanceId", req.instance_id, MAX_ID_CHARS)?,
             meta: req.meta,
             want_key: req.want_key,
+            device: req.device.map(|d| check_id("device", &d)).transpose()?,
+            link_code: check_optional("linkCode", req.link_code, MAX_SHORT_CHARS)?,
         };
-        let proven = self.authorize(&registration.id, key).await?;
-        let new_key = if registration.want_key && !proven {
-            Some(random_hex(32).map_err(|e| RelayError::Internal(e.to_string()))?)
-        } else {
-            None
+        let credentials = self
+            .agents_view()
+            .await?
+            .agent_credentials(&registration.id)?;
+        let mut new_key = None;
+        let mut issue_key = || -> Result<String> {
+            let key = random_hex(32).map_err(|e| RelayError::Internal(e.to_string()))?;
+            let hash = stdx::sha256_hex(&key);
+            new_key = Some(key);
+            Ok(hash)
         };
-        let key_hash = new_key.as_deref().map(stdx::sha256_hex);
+        let grant = match (key, &registration.link_code) {
+            _ if !credentials.is_keyed() && registration.want_key => {
+                Grant::FirstKey { hash: issue_key()? }
+            }
+            _ if !credentials.is_keyed() => Grant::Anonymous,
+            (Some(key), _) => Grant::Device {
+                hash: self.proven_device(&registration.id, &credentials, key)?,
+            },
+            (None, Some(code)) => Grant::Linked {
+                code_hash: link_code_hash(code),
+                hash: issue_key()?,
+            },
+            (None, None) => return Err(needs_key(&registration.id)),
+        };
         let agent = self
             .backend
-            .register_agent(registration, key_hash, now_ms())
+            .register_agent(registration, grant, now_ms())
             .await?;
         self.backend
             .publish(RelayEvent::AgentRegistered(agent.clone()))
@@ -43,28 +78,101 @@ impl Relay {
         })
     }
 
-    /// Whether a call acting as `id` proved its key: `true` with the right
-    /// key, `false` when the id holds none (anyone may act as it, as on
-    /// agent-relay), 403 when it holds one and `key` is missing or wrong.
+    /// Whether a call acting as `id` proved its key: `true` with the key of
+    /// one of its devices, `false` when the id holds none (anyone may act
+    /// as it, as on agent-relay), 403 when it holds one and `key` is
+    /// missing or wrong.
     pub async fn authorize(&self, id: &str, key: Option<&str>) -> Result<bool> {
-        let Some(hash) = self.agents_view().await?.agent_key_hash(id)? else {
+        let credentials = self.agents_view().await?.agent_credentials(id)?;
+        if !credentials.is_keyed() {
             return Ok(false);
-        };
-        match key {
-            Some(key) if stdx::ct_eq(&stdx::sha256_hex(key), &hash) => Ok(true),
-            Some(_) => Err(RelayError::Forbidden(format!(
-                "the agent key presented for {id} is not its key"
-            ))),
+        }
+        let key = key.ok_or_else(|| needs_key(id))?;
+        self.proven_device(id, &credentials, key)?;
+        Ok(true)
+    }
+
+    /// The digest of `key` when it is the key of one of the id's devices.
+    fn proven_device(&self, id: &str, credentials: &Credentials, key: &str) -> Result<String> {
+        let hash = stdx::sha256_hex(key);
+        match credentials.device_with(&hash) {
+            Some(_) => Ok(hash),
             None => Err(RelayError::Forbidden(format!(
-                "{id} holds an agent key; a call as {id} must present it (header X-Agent-Key)"
+                "the agent key presented for {id} is not its key (nor the key of a device linked to it)"
             ))),
         }
     }
 
-    /// Takes the key of `id` away, so that the next registration may claim
+    /// The digest of the caller's key, which must be one of the id's
+    /// devices (a keyless id has no devices to link or list).
+    async fn device_caller(&self, id: &str, key: Option<&str>) -> Result<(String, Credentials)> {
+        let credentials = self.agents_view().await?.agent_credentials(id)?;
+        if !credentials.is_keyed() {
+            self.agent(id).await?;
+            return Err(RelayError::Conflict(format!(
+                "{id} holds no agent key, so anyone may act as it on this relay and it has no devices; a Perch that registers it asks for a key"
+            )));
+        }
+        let key = key.ok_or_else(|| needs_key(id))?;
+        Ok((self.proven_device(id, &credentials, key)?, credentials))
+    }
+
+    /// A one-time code that admits one more device of `id` (the caller must
+    /// be one): `perch peers link`.
+    pub async fn link_device(&self, id: &str, key: Option<&str>) -> Result<LinkCode> {
+        let (caller, credentials) = self.device_caller(id, key).await?;
+        let by = credentials
+            .device_with(&caller)
+            .map(|d| d.device.clone())
+            .unwrap_or_default();
+        let raw = random_hex(10).map_err(|e| RelayError::Internal(e.to_string()))?;
+        let code = raw
+            .as_bytes()
+            .chunks(4)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join("-");
+        let now = now_ms();
+        let expires_at = now + LINK_TTL_MS;
+        let link = PendingLink {
+            hash: link_code_hash(&code),
+            expires_at,
+            by,
+        };
+        self.backend
+            .change_credentials(id, CredentialChange::AddLink(link), now)
+            .await?;
+        Ok(LinkCode {
+            id: id.to_string(),
+            code,
+            expires_at,
+        })
+    }
+
+    /// The devices holding a key of `id`, for one of them.
+    pub async fn devices(&self, id: &str, key: Option<&str>) -> Result<Vec<AgentDevice>> {
+        let (caller, credentials) = self.device_caller(id, key).await?;
+        Ok(credentials.listed(&caller))
+    }
+
+    /// Takes `device`'s key of `id` away (one of the id's devices asks; the
+    /// last one stays).
+    pub async fn remove_device(&self, id: &str, key: Option<&str>, device: &str) -> Result<()> {
+        self.device_caller(id, key).await?;
+        self.backend
+            .change_credentials(id, CredentialChange::RemoveDevice(device.into()), now_ms())
+            .await?;
+        Ok(())
+    }
+
+    /// Takes the keys of `id` away, so that the next registration may claim
     /// it (`perch relay forget-key`, for a person whose Perch lost its key).
     pub async fn forget_key(&self, id: &str) -> Result<()> {
-        if !self.backend.forget_agent_key(id).await? {
+        if !self
+            .backend
+            .change_credentials(id, CredentialChange::ForgetAll, now_ms())
+            .await?
+        {
             return Err(unknown_agent(id));
         }
         Ok(())
@@ -93,12 +201,22 @@ impl Relay {
         Ok(())
     }
 
-    /// 409 when the call comes from an instance a newer registration replaced.
-    pub(super) fn check_proof(&self, agent: &Agent, proof: &InstanceProof) -> Result<()> {
+    /// 409 when the call comes from an instance a newer registration
+    /// replaced: the card's, or for an id held on several devices, the
+    /// caller's device's.
+    pub(super) async fn check_proof(&self, agent: &Agent, proof: &InstanceProof) -> Result<()> {
         match (&proof.instance_id, proof.epoch) {
             (None, None) => Ok(()),
             (Some(instance), Some(epoch)) => {
-                if agent.instance_id.as_deref() == Some(instance.as_str()) && agent.epoch == epoch {
+                let current = if agent.authenticated {
+                    self.agents_view()
+                        .await?
+                        .agent_credentials(&agent.id)?
+                        .current_instance(instance, epoch)
+                } else {
+                    agent.instance_id.as_deref() == Some(instance.as_str()) && agent.epoch == epoch
+                };
+                if current {
                     Ok(())
                 } else {
                     Err(RelayError::StaleInstance(format!(
@@ -128,7 +246,7 @@ impl Relay {
         mut patch: AgentPatch,
     ) -> Result<Agent> {
         let current = self.agent(id).await?;
-        self.check_proof(&current, proof)?;
+        self.check_proof(&current, proof).await?;
         if patch.status.is_none() && current.status == AgentStatus::Offline {
             // A heartbeat or any other call from an agent means it is back.
             patch.status = Some(AgentStatus::Online);

@@ -105,7 +105,7 @@ impl Relay {
                 "agent {agent} is not registered; register it (POST /api/agents) before claiming"
             ))
         })?;
-        self.check_proof(&card, proof)?;
+        self.check_proof(&card, proof).await?;
         Ok(agent)
     }
 

@@ -8,8 +8,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use perch_relay_protocol::{
-    check_list, check_optional, Agent, InstanceProof, RegisterAgent, Registered, Target,
-    MAX_SHORT_CHARS,
+    check_list, check_optional, Agent, AgentDevice, InstanceProof, LinkCode, RegisterAgent,
+    Registered, Target, MAX_SHORT_CHARS,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -75,6 +75,36 @@ pub(super) async fn remove(
 ) -> Result<StatusCode> {
     state.relay.authorize(&id, key.as_deref()).await?;
     state.relay.remove_agent(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A one-time code another machine registers the id with (`linkCode`).
+pub(super) async fn link(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    key: AgentKey,
+) -> Result<(StatusCode, Json<LinkCode>)> {
+    let code = state.relay.link_device(&id, key.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(code)))
+}
+
+pub(super) async fn devices(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    key: AgentKey,
+) -> Result<Json<Vec<AgentDevice>>> {
+    Ok(Json(state.relay.devices(&id, key.as_deref()).await?))
+}
+
+pub(super) async fn remove_device(
+    State(state): State<AppState>,
+    Path((id, device)): Path<(String, String)>,
+    key: AgentKey,
+) -> Result<StatusCode> {
+    state
+        .relay
+        .remove_device(&id, key.as_deref(), &device)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -50,6 +50,12 @@ pub(crate) fn router(relay: Arc<Relay>, loopback_only: bool) -> Router {
                 .patch(agents::patch),
         )
         .route("/api/agents/{id}/heartbeat", post(agents::heartbeat))
+        .route("/api/agents/{id}/links", post(agents::link))
+        .route("/api/agents/{id}/devices", get(agents::devices))
+        .route(
+            "/api/agents/{id}/devices/{device}",
+            axum::routing::delete(agents::remove_device),
+        )
         .route(
             "/api/agents/{id}/{field}",
             axum::routing::patch(agents::patch_field),

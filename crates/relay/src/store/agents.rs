@@ -1,6 +1,7 @@
 //! Agent cards: registration with instance epochs, presence, and the reaper's
 //! stale/prune passes.
 
+use super::credentials::{CredentialChange, Credentials, Grant};
 use super::{json_column, to_json, Store};
 use crate::error::Result;
 use perch_relay_protocol::{Agent, AgentStatus, RegisterAgent};
@@ -9,7 +10,7 @@ use serde_json::{Map, Value};
 
 const AGENT_COLUMNS: &str =
     "id, name, label, machine, rig, tags, capabilities, channels, status, ready, meta, \
-     instance_id, epoch, registered_at, last_seen, key_hash IS NOT NULL";
+     instance_id, epoch, registered_at, last_seen, credentials";
 
 /// A change to one agent card; `None` leaves a field alone.
 #[derive(Default, Clone)]
@@ -94,6 +95,10 @@ impl AgentPatch {
 }
 
 fn agent_from_row(row: &Row) -> rusqlite::Result<Agent> {
+    keyed_agent_from_row(row).map(|(agent, _)| agent)
+}
+
+fn card_from_row(row: &Row) -> rusqlite::Result<Agent> {
     let status: String = row.get(8)?;
     Ok(Agent {
         id: row.get(0)?,
@@ -111,34 +116,47 @@ fn agent_from_row(row: &Row) -> rusqlite::Result<Agent> {
         epoch: row.get(12)?,
         registered_at: row.get(13)?,
         last_seen: row.get(14)?,
-        authenticated: row.get(15)?,
+        authenticated: false,
     })
 }
 
+/// A card with its credentials; `authenticated` says whether it holds a key.
+fn keyed_agent_from_row(row: &Row) -> rusqlite::Result<(Agent, Credentials)> {
+    let mut agent = card_from_row(row)?;
+    let credentials: Credentials = json_column(row, 15)?;
+    agent.authenticated = credentials.is_keyed();
+    Ok((agent, credentials))
+}
+
 impl Store {
-    /// Registers or refreshes an agent (already validated and authorized). A new `instanceId`
-    /// under a known id bumps the epoch, which fences the instance it replaces. `key_hash`
-    /// gives the id a key (the caller checked it held none).
-    pub fn register_agent(
-        &self,
-        reg: RegisterAgent,
-        key_hash: Option<&str>,
-        now: i64,
-    ) -> Result<Agent> {
+    /// Registers or refreshes an agent (already validated and authorized;
+    /// `grant` says with what, see [`Credentials::admit`]). A new
+    /// `instanceId` bumps the epoch of the card, or of the registering
+    /// device for a keyed id, which fences the instance it replaces.
+    pub fn register_agent(&self, reg: RegisterAgent, grant: &Grant, now: i64) -> Result<Agent> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let existing = tx
             .prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1"))?
-            .query_row([&reg.id], agent_from_row)
+            .query_row([&reg.id], keyed_agent_from_row)
             .optional()?;
-        let agent = registered_card(existing.as_ref(), reg, now);
+        let (old_card, credentials) = existing.unzip();
+        let mut credentials = credentials.unwrap_or_default();
+        let mut agent = registered_card(old_card.as_ref(), reg.clone(), now);
+        if let Some((instance_id, epoch)) =
+            credentials.admit(&agent.id, grant, &reg, agent.epoch, now)?
+        {
+            agent.instance_id = instance_id;
+            agent.epoch = epoch;
+        }
+        agent.authenticated = credentials.is_keyed();
         tx.prepare_cached(
             "INSERT INTO agents (id, name, label, machine, rig, tags, capabilities, channels, status, ready, meta, \
-             instance_id, epoch, registered_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
+             instance_id, epoch, registered_at, last_seen, credentials) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
              ON CONFLICT(id) DO UPDATE SET name = excluded.name, label = excluded.label, machine = excluded.machine, \
              rig = excluded.rig, tags = excluded.tags, capabilities = excluded.capabilities, channels = excluded.channels, \
              status = excluded.status, ready = excluded.ready, meta = excluded.meta, instance_id = excluded.instance_id, \
-             epoch = excluded.epoch, last_seen = excluded.last_seen",
+             epoch = excluded.epoch, last_seen = excluded.last_seen, credentials = excluded.credentials",
         )?
         .execute(params![
             agent.id,
@@ -155,15 +173,9 @@ impl Store {
             agent.instance_id,
             agent.epoch,
             agent.registered_at,
-            now
+            now,
+            to_json(&credentials)
         ])?;
-        if let Some(hash) = key_hash {
-            tx.prepare_cached("UPDATE agents SET key_hash = ?2 WHERE id = ?1")?
-                .execute(params![agent.id, hash])?;
-        }
-        let agent = tx
-            .prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1"))?
-            .query_row([&agent.id], agent_from_row)?;
         tx.commit()?;
         Ok(agent)
     }
@@ -183,23 +195,37 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The digest of the id's key, if it holds one.
-    pub fn agent_key_hash(&self, id: &str) -> Result<Option<String>> {
+    /// The id's keys and link codes (empty for an id that holds none).
+    pub fn agent_credentials(&self, id: &str) -> Result<Credentials> {
         let conn = self.lock();
-        let hash = conn
-            .prepare_cached("SELECT key_hash FROM agents WHERE id = ?1")?
-            .query_row([id], |r| r.get::<_, Option<String>>(0))
+        let found = conn
+            .prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1"))?
+            .query_row([id], keyed_agent_from_row)
             .optional()?;
-        Ok(hash.flatten())
+        Ok(found.map(|(_, c)| c).unwrap_or_default())
     }
 
-    /// Takes the id's key away (the person lost it); `false` if unknown.
-    pub fn forget_agent_key(&self, id: &str) -> Result<bool> {
-        let conn = self.lock();
-        let changed = conn
-            .prepare_cached("UPDATE agents SET key_hash = NULL WHERE id = ?1")?
-            .execute([id])?;
-        Ok(changed > 0)
+    /// Carries out `change` on the id's credentials; `false` if unknown.
+    pub fn change_credentials(
+        &self,
+        id: &str,
+        change: &CredentialChange,
+        now: i64,
+    ) -> Result<bool> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let Some((agent, mut credentials)) = tx
+            .prepare_cached(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1"))?
+            .query_row([id], keyed_agent_from_row)
+            .optional()?
+        else {
+            return Ok(false);
+        };
+        credentials.apply(&agent.id, change, now)?;
+        tx.prepare_cached("UPDATE agents SET credentials = ?2 WHERE id = ?1")?
+            .execute(params![id, to_json(&credentials)])?;
+        tx.commit()?;
+        Ok(true)
     }
 
     pub fn delete_agent(&self, id: &str) -> Result<bool> {
@@ -256,7 +282,7 @@ impl Store {
     pub fn prune_offline(&self, cutoff: i64) -> Result<Vec<String>> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
-            "DELETE FROM agents WHERE status = 'offline' AND last_seen <= ?1 AND key_hash IS NULL RETURNING id",
+            "DELETE FROM agents WHERE status = 'offline' AND last_seen <= ?1 AND coalesce(json_array_length(credentials, '$.devices'), 0) = 0 RETURNING id",
         )?;
         let rows = stmt.query_map([cutoff], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -23,10 +23,10 @@ pub enum Change {
         agent: String,
         at: i64,
     },
-    /// `None`: removed. The string is the digest of the id's key.
+    /// `None`: removed; else the card and who may act as it.
     Agent {
         id: String,
-        card: Option<Box<(Agent, Option<String>)>>,
+        card: Option<Box<(Agent, super::Credentials)>>,
     },
     Pair {
         id: String,
@@ -124,10 +124,10 @@ fn apply_one(tx: &rusqlite::Connection, change: &Change) -> Result<bool> {
         Change::Agent {
             card: Some(card), ..
         } => {
-            let (a, key_hash) = card.as_ref();
+            let (a, credentials) = card.as_ref();
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO agents (id, name, label, machine, rig, tags, capabilities, channels, status, ready, \
-                 meta, instance_id, epoch, registered_at, last_seen, key_hash) \
+                 meta, instance_id, epoch, registered_at, last_seen, credentials) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )?
             .execute(params![
@@ -146,7 +146,7 @@ fn apply_one(tx: &rusqlite::Connection, change: &Change) -> Result<bool> {
                 a.epoch,
                 a.registered_at,
                 a.last_seen,
-                key_hash
+                to_json(credentials)
             ])?;
         }
         Change::Pair { id, pair: None } => {

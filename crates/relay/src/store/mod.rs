@@ -6,12 +6,16 @@
 //! multi-step change (claim, dedupe, pair invite) is atomic.
 
 mod agents;
+mod credentials;
 mod messages;
 mod mirror;
 mod pairs;
 mod tasks;
 
 pub use agents::{registered_card, AgentPatch};
+pub use credentials::{
+    needs_key, CredentialChange, Credentials, DeviceKey, Grant, PendingLink, LINK_TTL_MS,
+};
 pub use messages::{ClaimOutcome, Reader};
 pub use mirror::Change;
 pub use tasks::{Ingested, NewTask, TaskClaim};
@@ -133,6 +137,16 @@ CREATE INDEX callbacks_by_task ON callbacks(task_id, id);
 ALTER TABLE agents ADD COLUMN key_hash TEXT;
 ALTER TABLE messages ADD COLUMN authenticated INTEGER NOT NULL DEFAULT 0;
 "#,
+    // One key per device (an id held on several machines) and link codes
+    // (store/credentials.rs); the single key becomes the first device.
+    r#"
+ALTER TABLE agents ADD COLUMN credentials TEXT NOT NULL DEFAULT '{}';
+UPDATE agents SET credentials = json_object('devices', json_array(json_object(
+    'device', 'device-1', 'hash', key_hash, 'instanceId', instance_id,
+    'epoch', epoch, 'createdAt', registered_at)), 'links', json_array())
+    WHERE key_hash IS NOT NULL;
+ALTER TABLE agents DROP COLUMN key_hash;
+"#,
 ];
 
 pub struct Store {
@@ -252,6 +266,30 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_relay_of_one_key_per_id_keeps_it_as_the_first_device(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("relay.db");
+        let conn = rusqlite::Connection::open(&path)?;
+        conn.execute_batch(super::MIGRATIONS[0])?;
+        conn.execute_batch(super::MIGRATIONS[1])?;
+        conn.execute_batch(
+            "PRAGMA user_version = 2; \
+             INSERT INTO agents (id, status, instance_id, epoch, registered_at, last_seen, key_hash) \
+             VALUES ('ada', 'online', 'i1', 3, 1, 1, 'digest'), ('bob', 'online', NULL, 1, 1, 1, NULL);",
+        )?;
+        drop(conn);
+        let store = super::Store::open(&path)?;
+        let ada = store.agent_credentials("ada")?;
+        assert_eq!(ada.devices.len(), 1);
+        assert_eq!(ada.devices[0].hash, "digest");
+        assert!(ada.current_instance("i1", 3), "its instance is not fenced");
+        assert_eq!(store.agent("ada")?.map(|a| a.authenticated), Some(true));
+        assert_eq!(store.agent("bob")?.map(|a| a.authenticated), Some(false));
+        Ok(())
+    }
+
     #[test]
     fn a_damaged_database_names_its_file_and_perch_doctor() -> Result<(), Box<dyn std::error::Error>>
     {

@@ -742,6 +742,31 @@ keyChanged?: string, };
 
 export type PeersKeys = { peers: Array<PeerKeys>, };
 
+export type PersonDevices = { personId: string, devices: Array<PersonDevice>, };
+
+export type PersonDevice = { 
+/**
+ * Its name on the relay: the id of its end-to-end device key.
+ */
+device: string, createdAt: number, 
+/**
+ * This computer.
+ */
+thisDevice: boolean, 
+/**
+ * Its end-to-end key as the person's card lists it (absent: the card
+ * lists no key for it yet).
+ */
+fingerprint: string | null, };
+
+export type DeviceLinkCode = { personId: string, code: string, expiresAt: number, };
+
+export type JoinDevice = { 
+/**
+ * The code `POST /api/peer/devices/link` gave on the other computer.
+ */
+code: string, };
+
 export type PeerKeys = { id: string, 
 /**
  * One of this Perch's ids (its agent, the person).

@@ -24,7 +24,8 @@ use crate::config::RelaySettings;
 use crate::error::{RelayError, Result};
 use crate::events::EventBus;
 use crate::store::{
-    registered_card, AgentPatch, ClaimOutcome, Ingested, NewTask, Store, TaskClaim,
+    registered_card, AgentPatch, ClaimOutcome, CredentialChange, Grant, Ingested, NewTask, Store,
+    TaskClaim,
 };
 use async_nats::jetstream::{self, kv, message::PublishMessage, stream};
 use bytes::Bytes;
@@ -456,30 +457,36 @@ impl Backend for Nats {
         .await
     }
 
-    async fn register_agent(
-        &self,
-        reg: RegisterAgent,
-        key_hash: Option<String>,
-        now: i64,
-    ) -> Result<Agent> {
+    async fn register_agent(&self, reg: RegisterAgent, grant: Grant, now: i64) -> Result<Agent> {
         let key = agent_key(&reg.id);
-        let id = reg.id.clone();
         modify(&self.state, &key, |current: Option<AgentRecord>| {
-            if key_hash.is_some() && current.as_ref().is_some_and(|c| c.key_hash.is_some()) {
-                return Err(RelayError::Forbidden(format!(
-                    "{id} got a key from another registration a moment ago; register again with that key"
-                )));
+            let (existing, credentials) = current.map(|c| (c.card, c.credentials)).unzip();
+            let mut credentials = credentials.unwrap_or_default();
+            let mut card = registered_card(existing.as_ref(), reg.clone(), now);
+            if let Some((instance_id, epoch)) =
+                credentials.admit(&card.id, &grant, &reg, card.epoch, now)?
+            {
+                card.instance_id = instance_id;
+                card.epoch = epoch;
             }
-            let existing = current.as_ref().map(|c| &c.card);
-            let mut card = registered_card(existing, reg.clone(), now);
-            let key_hash = key_hash.clone().or_else(|| current.and_then(|c| c.key_hash));
-            card.authenticated = key_hash.is_some();
-            Ok(Step::Put(AgentRecord { card: card.clone(), key_hash }, card))
+            card.authenticated = credentials.is_keyed();
+            Ok(Step::Put(
+                AgentRecord {
+                    card: card.clone(),
+                    credentials,
+                },
+                card,
+            ))
         })
         .await
     }
 
-    async fn forget_agent_key(&self, id: &str) -> Result<bool> {
+    async fn change_credentials(
+        &self,
+        id: &str,
+        change: CredentialChange,
+        now: i64,
+    ) -> Result<bool> {
         modify(
             &self.state,
             &agent_key(id),
@@ -487,8 +494,8 @@ impl Backend for Nats {
                 Ok(match current {
                     None => Step::Keep(false),
                     Some(mut record) => {
-                        record.key_hash = None;
-                        record.card.authenticated = false;
+                        record.credentials.apply(id, &change, now)?;
+                        record.card.authenticated = record.credentials.is_keyed();
                         Step::Put(record, true)
                     }
                 })
@@ -578,7 +585,7 @@ impl Backend for Nats {
                         Some(record)
                             if record.card.status == AgentStatus::Offline
                                 && record.card.last_seen <= cutoff
-                                && record.key_hash.is_none() =>
+                                && !record.credentials.is_keyed() =>
                         {
                             Step::Remove(true)
                         }

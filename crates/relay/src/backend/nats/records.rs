@@ -22,6 +22,7 @@
 //! Ids become key tokens with [`key_part`]: letters, digits, `-` and `_`
 //! stay, any other byte is `=XX`.
 
+use crate::store::{Credentials, DeviceKey};
 use perch_relay_protocol::{Agent, Message, NewMessage};
 use serde::{Deserialize, Serialize};
 
@@ -156,12 +157,41 @@ impl StoredMessage {
     }
 }
 
-/// `agent.<id>`: the card and the digest of its key.
+/// `agent.<id>`: the card and who may act as it.
 #[derive(Serialize, Deserialize, Clone)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "StoredAgent")]
 pub struct AgentRecord {
     pub card: Agent,
-    pub key_hash: Option<String>,
+    pub credentials: Credentials,
+}
+
+/// An `agent.<id>` as any version wrote it: before devices, one `keyHash`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredAgent {
+    card: Agent,
+    #[serde(default)]
+    credentials: Credentials,
+    #[serde(default)]
+    key_hash: Option<String>,
+}
+
+impl From<StoredAgent> for AgentRecord {
+    fn from(stored: StoredAgent) -> Self {
+        let mut credentials = stored.credentials;
+        if let (Some(hash), false) = (stored.key_hash, credentials.is_keyed()) {
+            credentials.devices.push(DeviceKey {
+                device: "device-1".into(),
+                hash,
+                instance_id: stored.card.instance_id.clone(),
+                epoch: stored.card.epoch,
+                created_at: stored.card.registered_at,
+            });
+        }
+        let mut card = stored.card;
+        card.authenticated = credentials.is_keyed();
+        Self { card, credentials }
+    }
 }
 
 /// `claim.<message>`.

@@ -346,9 +346,7 @@ impl Applier {
                     true => None,
                     false => {
                         let record: AgentRecord = parse(payload)?;
-                        let mut card = record.card;
-                        card.authenticated = record.key_hash.is_some();
-                        Some(Box::new((card, record.key_hash)))
+                        Some(Box::new((record.card, record.credentials)))
                     }
                 };
                 Some(Change::Agent { id, card })
