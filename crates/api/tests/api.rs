@@ -1103,11 +1103,7 @@ async fn settings_validate_save_and_pass_the_provider_key_to_codex() -> TestResu
     assert_eq!(after["restartRequired"], true, "{after}");
     assert!(!after.to_string().contains("sk-perch-test-42"));
     let secret_file = h.env.data().join("secrets/provider-api-key");
-    assert_eq!(
-        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&secret_file)?.permissions())
-            & 0o777,
-        0o600
-    );
+    assert!(stdx::private::is_private(&secret_file)?);
 
     let (status, restarted) = h.post("/api/codex/restart", json!({})).await?;
     assert_eq!(status, 202, "{restarted}");
@@ -1157,11 +1153,7 @@ async fn settings_validate_save_and_pass_the_provider_key_to_codex() -> TestResu
     assert!(!settings.to_string().contains("relay-secret-7"));
     let file = h.env.data().join("secrets/relay-token");
     assert_eq!(std::fs::read_to_string(&file)?.trim(), "relay-secret-7");
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&file)?.permissions().mode() & 0o777,
-        0o600
-    );
+    assert!(stdx::private::is_private(&file)?);
     let blank = h
         .http
         .put(h.url("/api/settings/relay-token"))

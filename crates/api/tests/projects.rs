@@ -28,6 +28,7 @@ fn git(dir: &std::path::Path, args: &[&str]) -> Result<(), Box<dyn std::error::E
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(windows, ignore = "runs a /bin/sh script as git's fsmonitor")]
 async fn a_project_is_a_checked_folder_with_its_git_state_and_sessions() -> TestResult {
     let h = Harness::start(ApprovalPolicy::Open).await?;
     let root = tempfile::tempdir()?;
@@ -41,8 +42,7 @@ async fn a_project_is_a_checked_folder_with_its_git_state_and_sessions() -> Test
     // listing it must not.
     let ran = root.path().join("fsmonitor-ran");
     let script = root.path().join("fsmonitor.sh");
-    std::fs::write(&script, format!("#!/bin/sh\ntouch {}\n", ran.display()))?;
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    perch_test_support::write_script(&script, &format!("#!/bin/sh\ntouch {}\n", ran.display()))?;
     git(
         &repo,
         &["config", "core.fsmonitor", &script.display().to_string()],

@@ -39,6 +39,7 @@ fn file<'a>(review: &'a Value, path: &str) -> &'a Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(windows, ignore = "opens a /bin/sh script as the editor")]
 async fn a_sessions_changes_are_reviewed_against_git_and_reverted_by_hunk_and_file() -> TestResult {
     // The editor writes its arguments into a pipe the test reads: the read
     // waits for the editor itself, not for a time.
@@ -47,14 +48,13 @@ async fn a_sessions_changes_are_reviewed_against_git_and_reverted_by_hunk_and_fi
     let made = Command::new("mkfifo").arg(&editor_log).status()?;
     assert!(made.success());
     let editor = tools.path().join("editor.sh");
-    std::fs::write(
+    perch_test_support::write_script(
         &editor,
-        format!(
+        &format!(
             "#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\n",
             editor_log.display()
         ),
     )?;
-    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     let editor_path = editor.display().to_string();
     let h = Harness::start_with(ApprovalPolicy::Open, |config| {
         config.review.editor = Some(vec![editor_path, "--line".into(), "{line}".into()]);

@@ -16,6 +16,7 @@ pub mod locate;
 pub mod protocol;
 pub mod supervisor;
 pub mod transport;
+mod tree;
 
 pub use jsonrpc::RequestId;
 pub use protocol::{NEXT_CODEX_VERSION, PINNED_CODEX_VERSION};

@@ -52,21 +52,46 @@ pub fn locate(search: BinarySearch<'_>) -> Result<(PathBuf, BinarySource), Locat
     }
     let path = search.path.ok_or(LocateError::NotFound)?;
     std::env::split_paths(path)
-        .map(|dir| dir.join("codex"))
+        .map(|dir| dir.join(BINARY))
         .find(|p| is_executable(p))
         .map(|p| (p, BinarySource::Path))
         .ok_or(LocateError::NotFound)
 }
 
+/// The binary's file name here (`codex.exe` on Windows).
+const BINARY: &str = if cfg!(windows) { "codex.exe" } else { "codex" };
+
+/// The npm package with this OS and CPU's native binary, and the target
+/// triple of its `vendor/` tree, as `@openai/codex`'s launcher names them.
+const NPM_PLATFORM: (&str, &str) = if cfg!(all(target_os = "linux", target_arch = "aarch64")) {
+    ("codex-linux-arm64", "aarch64-unknown-linux-musl")
+} else if cfg!(target_os = "linux") {
+    ("codex-linux-x64", "x86_64-unknown-linux-musl")
+} else if cfg!(all(target_os = "macos", target_arch = "aarch64")) {
+    ("codex-darwin-arm64", "aarch64-apple-darwin")
+} else if cfg!(target_os = "macos") {
+    ("codex-darwin-x64", "x86_64-apple-darwin")
+} else if cfg!(all(windows, target_arch = "aarch64")) {
+    ("codex-win32-arm64", "aarch64-pc-windows-msvc")
+} else {
+    ("codex-win32-x64", "x86_64-pc-windows-msvc")
+};
+
 /// The native binary as Perch's packages ship it: the npm package's
 /// `vendor/<target>` tree copied to `<dir>/codex`.
 pub fn packaged_binary(dir: &Path) -> PathBuf {
-    dir.join("codex/bin/codex")
+    dir.join("codex/bin").join(BINARY)
 }
 
 /// The native binary inside an npm install of `@openai/codex` rooted at `dir`.
 pub fn npm_native_binary(dir: &Path) -> PathBuf {
-    dir.join("node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex")
+    let (package, target) = NPM_PLATFORM;
+    dir.join("node_modules/@openai")
+        .join(package)
+        .join("vendor")
+        .join(target)
+        .join("bin")
+        .join(BINARY)
 }
 
 fn checked(bin: PathBuf, source: BinarySource) -> Result<(PathBuf, BinarySource), LocateError> {
@@ -77,11 +102,20 @@ fn checked(bin: PathBuf, source: BinarySource) -> Result<(PathBuf, BinarySource)
     }
 }
 
+#[cfg(unix)]
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path)
         .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         .unwrap_or(false)
+}
+
+/// Windows has no execute bit: a file named `*.exe` runs.
+#[cfg(windows)]
+fn is_executable(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("exe"))
+        && std::fs::metadata(path).is_ok_and(|m| m.is_file())
 }
 
 /// Runs `bin --version` with exactly `env` and returns the version ("0.169.0").

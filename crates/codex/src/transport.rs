@@ -8,11 +8,13 @@
 //!   never lost, and a slow consumer slows the child down instead.
 //! - When the child's stdout ends, every pending request fails with
 //!   [`Error::Closed`] and a final [`ServerMessage::Closed`] is sent.
-//! - The child leads its own process group; [`Connection::shutdown`] and drop
-//!   signal the whole group, so commands Codex spawned do not outlive it.
+//! - The child leads its own process tree (`tree.rs`: a process group on
+//!   Unix, a Job Object on Windows); [`Connection::shutdown`] and drop end
+//!   the whole tree, so commands Codex spawned do not outlive it.
 
 use crate::jsonrpc::{Incoming, RequestId, RpcError};
 use crate::protocol::{Method, ServerNotification, ServerRequest};
+use crate::tree::ProcessTree;
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -89,6 +91,7 @@ pub struct Connection {
     next_id: AtomicI64,
     request_timeout: Duration,
     pid: Option<u32>,
+    tree: ProcessTree,
     child: Mutex<Option<Child>>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
 }
@@ -109,8 +112,8 @@ impl Connection {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .process_group(0)
             .kill_on_drop(true);
+        ProcessTree::prepare(&mut command);
         if let Some(cwd) = &options.cwd {
             command.current_dir(cwd);
         }
@@ -119,6 +122,7 @@ impl Connection {
             source,
         };
         let mut child = command.spawn().map_err(spawn_error)?;
+        let tree = ProcessTree::adopt(&child).map_err(spawn_error)?;
         let missing = || spawn_error(std::io::Error::other("a stdio pipe was not created"));
         let stdin = child.stdin.take().ok_or_else(missing)?;
         let stdout = child.stdout.take().ok_or_else(missing)?;
@@ -156,6 +160,7 @@ impl Connection {
             next_id: AtomicI64::new(1),
             request_timeout: options.request_timeout,
             pid: child.id(),
+            tree,
             child: Mutex::new(Some(child)),
             stderr_tail: stderr_tail.clone(),
         });
@@ -306,32 +311,26 @@ impl Connection {
         }
     }
 
-    /// Signals the child's whole process group: SIGTERM, then SIGKILL after
+    /// Asks the child's whole process tree to end, then ends it after
     /// `grace`. Safe to call more than once.
     pub async fn shutdown(&self, grace: Duration) {
-        let Some(pid) = self.pid else { return };
-        let group = nix::unistd::Pid::from_raw(pid as i32);
-        if nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGTERM).is_err() {
+        let tree = &self.tree;
+        if !tree.terminate() {
             return; // already gone
         }
         let deadline = tokio::time::Instant::now() + grace;
         while tokio::time::Instant::now() < deadline {
-            if nix::sys::signal::killpg(group, None).is_err() {
+            if !tree.alive() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+        tree.kill();
     }
 
-    /// Kills the process group at once (tests use it to simulate a crash).
+    /// Ends the process tree at once (tests use it to simulate a crash).
     pub fn kill(&self) {
-        if let Some(pid) = self.pid {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
+        self.tree.kill();
     }
 }
 

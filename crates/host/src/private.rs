@@ -1,21 +1,19 @@
 //! Perch's files are the person's alone: the data dir and every folder in
-//! it 0700, the files in it and in its `logs/` 0600. Applied when Perch
+//! it 0700, the files in it and in its `logs/` 0600 (on Windows: a
+//! protected ACL for the user, SYSTEM and Administrators; `stdx::private`). Applied when Perch
 //! starts, so a data dir made by an earlier Perch (0755 and 0644) is fixed
 //! too, and the log says what changed. SQLite gives a database's `-wal`
 //! and `-shm` files the database's own mode. Perch never changes the person's
 //! own `~/.codex`.
 
 use std::path::Path;
+use stdx::private::Kind;
 
 /// Creates `data_dir` if needed and makes it and what Perch keeps in it
 /// private; returns how many modes it changed.
 pub fn make_private(data_dir: &Path) -> std::io::Result<usize> {
-    let mut new_dir = std::fs::DirBuilder::new();
-    new_dir.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut new_dir, DIR_MODE);
-    new_dir.create(data_dir)?;
-    let mut changed = restrict(data_dir, DIR_MODE)?;
+    stdx::private::create_dir(data_dir)?;
+    let mut changed = restrict(data_dir, Kind::Dir)?;
     for entry in std::fs::read_dir(data_dir)? {
         let entry = entry?;
         let kind = entry.file_type()?;
@@ -23,41 +21,25 @@ pub fn make_private(data_dir: &Path) -> std::io::Result<usize> {
             continue;
         }
         if kind.is_dir() {
-            changed += restrict(&entry.path(), DIR_MODE)?;
+            changed += restrict(&entry.path(), Kind::Dir)?;
             if entry.file_name() == "logs" {
                 for log in std::fs::read_dir(entry.path())? {
                     let log = log?;
                     if log.file_type()?.is_file() {
-                        changed += restrict(&log.path(), FILE_MODE)?;
+                        changed += restrict(&log.path(), Kind::File)?;
                     }
                 }
             }
         } else if kind.is_file() {
-            changed += restrict(&entry.path(), FILE_MODE)?;
+            changed += restrict(&entry.path(), Kind::File)?;
         }
     }
     Ok(changed)
 }
 
-const DIR_MODE: u32 = 0o700;
-const FILE_MODE: u32 = 0o600;
-
-/// Takes group and other permissions away; 1 when the mode changed.
-#[cfg(unix)]
-fn restrict(path: &Path, mode: u32) -> std::io::Result<usize> {
-    use std::os::unix::fs::PermissionsExt;
-    let current = std::fs::metadata(path)?.permissions().mode() & 0o777;
-    if current & 0o077 == 0 {
-        return Ok(0);
-    }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    Ok(1)
-}
-
-/// Elsewhere a file's access is the user profile's (Windows ACLs).
-#[cfg(not(unix))]
-fn restrict(_: &Path, _: u32) -> std::io::Result<usize> {
-    Ok(0)
+/// 1 when `path` had to be made private.
+fn restrict(path: &Path, kind: Kind) -> std::io::Result<usize> {
+    stdx::private::restrict(path, kind).map(usize::from)
 }
 
 #[cfg(all(test, unix))]

@@ -304,9 +304,24 @@ impl Serving {
     }
 }
 
-/// Resolves on SIGTERM (logout, systemd, kill) or Ctrl-C: both mean "stop
-/// cleanly".
+/// Resolves on SIGTERM (logout, systemd, kill), on Windows' console close,
+/// logoff or shutdown, or on Ctrl-C: all mean "stop cleanly".
 pub async fn wait_for_signal() {
+    #[cfg(windows)]
+    let terminate = async {
+        use tokio::signal::windows::{ctrl_close, ctrl_logoff, ctrl_shutdown};
+        match (ctrl_close(), ctrl_logoff(), ctrl_shutdown()) {
+            (Ok(mut close), Ok(mut logoff), Ok(mut shutdown)) => {
+                tokio::select! {
+                    _ = close.recv() => {}
+                    _ = logoff.recv() => {}
+                    _ = shutdown.recv() => {}
+                }
+            }
+            _ => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(unix)]
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut signal) => {

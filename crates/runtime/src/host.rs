@@ -3,7 +3,6 @@
 //! the OS keyring and `auto-launch`; [`FileSecretStore`] is the real 0600-file store
 //! used where no keyring exists (and by tests).
 
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::PathBuf;
 
 /// Names of the secrets Perch keeps.
@@ -98,21 +97,18 @@ impl SecretStore for FileSecretStore {
         let fail = |what: &str, e: std::io::Error| {
             HostError::Secrets(format!("{what} {}: {e}", path.display()))
         };
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .map_err(|e| fail("creating the folder of", e))?;
+        stdx::private::create_dir(&self.dir).map_err(|e| fail("creating the folder of", e))?;
         // Write a new 0600 file and rename it over the old one, so the secret
         // is never readable by others, not even for a moment.
         let tmp = self.dir.join(format!(".{name}.tmp"));
         let _ = std::fs::remove_file(&tmp);
-        let mut file = std::fs::OpenOptions::new()
+        let mut file = stdx::private::open_options()
             .write(true)
             .create_new(true)
-            .mode(0o600)
             .open(&tmp)
             .map_err(|e| fail("creating", e))?;
+        stdx::private::restrict(&tmp, stdx::private::Kind::File)
+            .map_err(|e| fail("making private", e))?;
         std::io::Write::write_all(&mut file, value.as_bytes()).map_err(|e| fail("writing", e))?;
         std::fs::rename(&tmp, &path).map_err(|e| fail("replacing", e))
     }
@@ -141,7 +137,6 @@ impl SecretStore for FileSecretStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn file_secrets_round_trip_with_private_modes() -> Result<(), Box<dyn std::error::Error>> {
@@ -151,9 +146,10 @@ mod tests {
         store.set("api-token", "s3cr3t")?;
         store.set("api-token", "s3cr3t-2")?;
         assert_eq!(store.get("api-token")?.as_deref(), Some("s3cr3t-2"));
-        let mode = |p: PathBuf| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777);
-        assert_eq!(mode(dir.path().join("secrets/api-token"))?, 0o600);
-        assert_eq!(mode(dir.path().join("secrets"))?, 0o700);
+        assert!(stdx::private::is_private(
+            &dir.path().join("secrets/api-token")
+        )?);
+        assert!(stdx::private::is_private(&dir.path().join("secrets"))?);
         store.delete("api-token")?;
         store.delete("api-token")?;
         assert_eq!(store.get("api-token")?, None);

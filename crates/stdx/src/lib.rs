@@ -3,13 +3,14 @@
 //!
 //! Invariants:
 //! - Depends on std and four small crates (`subtle`, `getrandom`, `sha2`,
-//!   `libc`) and on no Perch crate, so every crate may use it,
+//!   `libc`; `windows-sys` on Windows) and on no Perch crate, so every crate may use it,
 //!   `perch-codex` and the relay included.
 //!   HTTP clients are `stdx-http`'s, apart so that a crate that makes no
 //!   request links no HTTP client through stdx (features unify).
 //! - Nothing here knows a Perch type, a wire format or a file layout.
 
 pub mod memory;
+pub mod private;
 pub mod search;
 
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -18,12 +19,10 @@ use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 /// it exists (then it is left alone). For databases: SQLite opens an empty
 /// file as a new database and gives its `-wal` and `-shm` files its mode.
 pub fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
+    let mut options = private::open_options();
     options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     match options.open(path) {
-        Ok(_) => Ok(()),
+        Ok(_) => private::restrict(path, private::Kind::File).map(|_| ()),
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(err) => Err(err),
     }
@@ -33,16 +32,10 @@ pub fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
 /// (made so if it existed with a wider mode).
 pub fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
+    let mut options = private::open_options();
     options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
+    private::restrict(path, private::Kind::File)?;
     file.write_all(contents)
 }
 

@@ -3,7 +3,8 @@
 //! for a process that is idle most of the day both are megabytes held for
 //! nothing. Elsewhere (musl, macOS, Windows) these do nothing.
 //!
-//! The workspace's only `unsafe`: two libc calls that take plain integers.
+//! `unsafe` here: two libc calls that take plain integers (the rest of the
+//! workspace's is the Windows system calls of the platform seams).
 #![allow(unsafe_code)]
 
 /// At most `arenas` malloc arenas. Call first thing in `main`, before any

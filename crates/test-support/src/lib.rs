@@ -387,3 +387,12 @@ async fn control_reset(State(state): State<AppState>) -> StatusCode {
     *state.shared.sign_in.lock_unpoisoned() = sign_in::Decision::Pending;
     StatusCode::NO_CONTENT
 }
+
+/// Writes `script` (a `/bin/sh` script) to `path`, executable. Tests that
+/// use one are ignored on Windows, which has no `/bin/sh`.
+pub fn write_script(path: &std::path::Path, script: &str) -> std::io::Result<()> {
+    std::fs::write(path, script)?;
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    Ok(())
+}

@@ -366,23 +366,22 @@ impl AgentState {
             .write(true)
             .open(&path)
             .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-        let lock = match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
-        {
-            Ok(lock) => lock,
-            Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+        // An OS file lock (flock on Unix, LockFileEx on Windows): released
+        // when the file closes, so a crashed Perch leaves no stale lock.
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
                 tracing::warn!(
                     "another Perch holds {}; it fires this data dir's wakeups",
                     path.display()
                 );
                 return Ok(false);
             }
-            Err((_, errno)) => {
-                return Err(Error::io(
-                    format!("locking {}", path.display()),
-                    errno.into(),
-                ))
+            Err(std::fs::TryLockError::Error(err)) => {
+                return Err(Error::io(format!("locking {}", path.display()), err))
             }
-        };
+        }
+        let lock = file;
         let mut timer =
             timer::WallTimer::new().map_err(|e| Error::io("creating the wakeup timer", e))?;
         let me = Arc::downgrade(self);

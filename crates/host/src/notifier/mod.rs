@@ -1,4 +1,5 @@
-//! OS notifications for runtime events (notify-rust: D-Bus on Linux).
+//! OS notifications for runtime events (`toast/`: D-Bus on Linux, toasts
+//! on Windows).
 //!
 //! - An approval notifies with Approve / Deny actions where the server
 //!   supports actions; its default action opens the approval.
@@ -15,14 +16,15 @@
 //! Text from Codex or peers is untrusted: it is escaped for servers that
 //! render markup and cut short.
 //!
-//! `policy.rs` decides (pure), `coalesce.rs` merges bursts (pure), this file
-//! shows notifications through notify-rust (D-Bus on Linux) on blocking
-//! threads and carries their actions back.
+//! `policy.rs` decides (pure), `coalesce.rs` merges bursts (pure), `toast/`
+//! shows one on the OS's service; this file runs them on blocking threads
+//! and carries their actions back.
 
 mod coalesce;
 mod policy;
 #[cfg(test)]
 mod tests;
+mod toast;
 
 pub use coalesce::{Coalescer, COALESCE_WINDOW};
 pub use policy::{clean, note_for, Kind, Note, OpenTarget};
@@ -33,6 +35,7 @@ use perch_runtime::{Decision, Runtime};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
+use toast::Toast;
 use tokio::sync::mpsc;
 
 /// What the notifier needs from the shell.
@@ -77,13 +80,9 @@ pub fn spawn(agent: Arc<AgentState>, host: Arc<dyn NotifierHost>) -> tokio::task
     tokio::spawn(async move {
         let (actions, mut actions_rx) = mpsc::channel::<Action>(32);
         let mut subscription = runtime.events().subscribe(None);
-        let supports_actions = tokio::task::spawn_blocking(|| {
-            notify_rust::get_capabilities().map(|c| c.iter().any(|c| c == "actions"))
-        })
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or(false);
+        let supports_actions = tokio::task::spawn_blocking(toast::supports_actions)
+            .await
+            .unwrap_or(false);
         let mut notifier = Notifier {
             runtime: runtime.clone(),
             agent,
@@ -146,7 +145,7 @@ pub fn spawn(agent: Arc<AgentState>, host: Arc<dyn NotifierHost>) -> tokio::task
                                     (None, false) => format!("Discarded: {}", clean(&change.summary)),
                                 };
                                 if let Some(id) = notifier.change_notes.remove(&change_id) {
-                                    show_blocking(replace_with_answered(id, outcome)).await;
+                                    answered(id, outcome).await;
                                 }
                             }
                             Err(err) => tracing::info!("change {change_id} from a notification: {err}"),
@@ -164,11 +163,7 @@ impl Notifier {
         if let EventKind::ApprovalResolved { approval } = event {
             self.notified.remove(&approval.id);
             if let Some(id) = self.approval_notes.remove(&approval.id) {
-                show_blocking(replace_with_answered(
-                    id,
-                    format!("Answered: {}", clean(&approval.title)),
-                ))
-                .await;
+                answered(id, format!("Answered: {}", clean(&approval.title))).await;
             }
             return;
         }
@@ -196,39 +191,52 @@ impl Notifier {
         let approval_id = note.approval_id.clone();
         let change_id = note.change_id;
         let target = note.target.clone();
-        let mut notification = notify_rust::Notification::new();
-        notification
-            .appname("Perch")
-            .icon("perch")
-            .summary(&note.summary)
-            .body(&note.body);
-        if let Some(id) = replaces {
-            notification.id(id);
-        }
+        let mut actions = Vec::new();
         if self.supports_actions {
-            notification.action("default", "Open");
+            actions.push(("default", "Open"));
             if approval_id.is_some() {
-                notification
-                    .action("approve", "Approve")
-                    .action("deny", "Deny");
+                actions.extend([("approve", "Approve"), ("deny", "Deny")]);
             }
             if change_id.is_some() {
-                notification
-                    .action("accept", "Accept")
-                    .action("discard", "Discard");
+                actions.extend([("accept", "Accept"), ("discard", "Discard")]);
             }
             if kind == Kind::PeerMessage {
                 // No notification server here takes typed replies; Reply
                 // opens the thread, whose composer answers the sender.
-                notification.action("reply", "Reply");
+                actions.push(("reply", "Reply"));
             }
         }
-        if matches!(kind, Kind::Approval | Kind::Change) {
-            notification.urgency(notify_rust::Urgency::Critical);
-        }
-        let shown = tokio::task::spawn_blocking(move || notification.show()).await;
-        let handle = match shown {
-            Ok(Ok(handle)) => handle,
+        let toast = Toast {
+            summary: note.summary,
+            body: note.body,
+            actions,
+            urgent: matches!(kind, Kind::Approval | Kind::Change),
+            replaces,
+        };
+        let answers = self.actions.clone();
+        let answer_for = approval_id.clone();
+        let on_action = move |action: &str| {
+            let action = match (action, &answer_for, change_id) {
+                ("accept" | "discard", _, Some(change_id)) => Action::Decide {
+                    change_id,
+                    accept: action == "accept",
+                },
+                ("approve", Some(id), _) => Action::Answer {
+                    approval_id: id.clone(),
+                    decision: Decision::Accept,
+                },
+                ("deny", Some(id), _) => Action::Answer {
+                    approval_id: id.clone(),
+                    decision: Decision::Decline,
+                },
+                ("default" | "reply", ..) => Action::Open(target.clone()),
+                _ => return,
+            };
+            let _ = answers.blocking_send(action);
+        };
+        let shown = tokio::task::spawn_blocking(move || toast::show(toast, on_action)).await;
+        let id = match shown {
+            Ok(Ok(id)) => id,
             Ok(Err(err)) => {
                 tracing::warn!("could not show a notification: {err}");
                 return;
@@ -238,59 +246,20 @@ impl Notifier {
                 return;
             }
         };
-        self.coalescer.shown(kind, handle.id(), now);
-        if let Some(id) = change_id {
-            self.change_notes.insert(id, handle.id());
+        self.coalescer.shown(kind, id, now);
+        if let Some(change) = change_id {
+            self.change_notes.insert(change, id);
         }
-        if let Some(id) = &approval_id {
-            self.approval_notes.insert(id.clone(), handle.id());
+        if let Some(approval) = &approval_id {
+            self.approval_notes.insert(approval.clone(), id);
         } else if kind == Kind::Approval {
             // The coalesced note answers none of them by itself.
-            self.approval_notes
-                .retain(|_, note_id| *note_id != handle.id());
+            self.approval_notes.retain(|_, note_id| *note_id != id);
         }
-        if !self.supports_actions {
-            return;
-        }
-        let actions = self.actions.clone();
-        tokio::task::spawn_blocking(move || {
-            handle.wait_for_action(|action| {
-                let action = match (action, &approval_id, change_id) {
-                    ("accept" | "discard", _, Some(change_id)) => Action::Decide {
-                        change_id,
-                        accept: action == "accept",
-                    },
-                    ("approve", Some(id), _) => Action::Answer {
-                        approval_id: id.clone(),
-                        decision: Decision::Accept,
-                    },
-                    ("deny", Some(id), _) => Action::Answer {
-                        approval_id: id.clone(),
-                        decision: Decision::Decline,
-                    },
-                    ("default" | "reply", ..) => Action::Open(target.clone()),
-                    _ => return,
-                };
-                let _ = actions.blocking_send(action);
-            });
-        });
     }
 }
 
-fn replace_with_answered(id: u32, summary: String) -> notify_rust::Notification {
-    let mut notification = notify_rust::Notification::new();
-    notification
-        .appname("Perch")
-        .icon("perch")
-        .id(id)
-        .summary(&summary)
-        .timeout(notify_rust::Timeout::Milliseconds(4000));
-    notification
-}
-
-async fn show_blocking(notification: notify_rust::Notification) {
-    let result = tokio::task::spawn_blocking(move || notification.show().map(|_| ())).await;
-    if let Ok(Err(err)) = result {
-        tracing::debug!("could not update a notification: {err}");
-    }
+/// Replaces notification `id` by how it ended, off the async threads.
+async fn answered(id: u32, summary: String) {
+    let _ = tokio::task::spawn_blocking(move || toast::answered(id, &summary)).await;
 }

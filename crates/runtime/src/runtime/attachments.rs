@@ -8,7 +8,6 @@ use perch_protocol::attachments::{
     Attachment, ATTACHMENT_TYPES, MAX_ATTACHMENTS_PER_MESSAGE, MAX_ATTACHMENT_BYTES,
 };
 use sha2::{Digest, Sha256};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 
 const ID_LEN: usize = 32;
 
@@ -45,10 +44,7 @@ impl Runtime {
             .collect::<String>()[..ID_LEN]
             .into();
         let dir = self.attachments_dir();
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
+        stdx::private::create_dir(&dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let path = dir.join(format!("{id}.{}", extension(mime)));
         if !path.is_file() {
@@ -57,12 +53,12 @@ impl Runtime {
             let partial = dir.join(format!(".{id}.partial"));
             let write = || -> std::io::Result<()> {
                 use std::io::Write;
-                let mut file = std::fs::OpenOptions::new()
+                let mut file = stdx::private::open_options()
                     .write(true)
                     .create(true)
                     .truncate(true)
-                    .mode(0o600)
                     .open(&partial)?;
+                stdx::private::restrict(&partial, stdx::private::Kind::File)?;
                 file.write_all(bytes)?;
                 file.sync_all()?;
                 std::fs::rename(&partial, &path)

@@ -649,12 +649,7 @@ fn spawn_options(
         Some(home) => {
             // One Perch makes is the person's alone (an existing one, maybe
             // their own, is left as it is).
-            let mut new_home = std::fs::DirBuilder::new();
-            new_home.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut new_home, 0o700);
-            new_home
-                .create(home)
+            stdx::private::create_dir(home)
                 .map_err(|e| Error::io(format!("creating {}", home.display()), e))?;
             env.push(("CODEX_HOME".to_string(), home.display().to_string()));
             home.clone()
