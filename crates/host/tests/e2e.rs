@@ -157,6 +157,16 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
+/// A relay on a SQLite file in `dir` (its files are scanned for plaintext).
+async fn sqlite_relay(dir: &Path) -> Result<RelayServer, Box<dyn std::error::Error>> {
+    Ok(RelayServer::start(
+        "127.0.0.1:0".parse()?,
+        Storage::Sqlite(Some(dir.join("relay.db"))),
+        RelaySettings::default(),
+    )
+    .await?)
+}
+
 /// The next `peer.message` event for which `pick` says yes.
 async fn next_peer_message(
     live: &mut tokio::sync::broadcast::Receiver<Arc<perch_runtime::Published>>,
@@ -659,12 +669,7 @@ async fn read_as(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_shares_a_channel_key_that_is_replaced_when_a_member_leaves() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let relay = RelayServer::start(
-        "127.0.0.1:0".parse()?,
-        Storage::Sqlite(Some(dir.path().join("relay.db"))),
-        RelaySettings::default(),
-    )
-    .await?;
+    let relay = sqlite_relay(dir.path()).await?;
     let ada = Perch::start("perch-ada", "ada", &relay.url()).await?;
     let bob = Perch::start_tagged("perch-bob", "bob", &relay.url(), &["crew"]).await?;
     ada.connected().await?;
@@ -781,12 +786,7 @@ async fn a_group_shares_a_channel_key_that_is_replaced_when_a_member_leaves() ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_person_on_two_computers_links_the_second_with_a_code() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let relay = RelayServer::start(
-        "127.0.0.1:0".parse()?,
-        Storage::Sqlite(Some(dir.path().join("relay.db"))),
-        RelaySettings::default(),
-    )
-    .await?;
+    let relay = sqlite_relay(dir.path()).await?;
     let every_second = |config: &mut Config| config.peer.heartbeat_secs = 1;
     let laptop = Perch::start_with("perch-ada", "ada", &relay.url(), every_second).await?;
     laptop.connected().await?;
