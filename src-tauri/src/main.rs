@@ -96,14 +96,14 @@ async fn run(
     launched: Instant,
 ) -> ExitCode {
     let (publish_shell, shell_slot) = watch::channel(None::<Arc<Shell>>);
-    let _instance = match single_instance::claim(shell_slot.clone()).await {
-        Ok(Claim::First(connection)) => Some(connection),
+    let _instance = match single_instance::claim(shell_slot.clone(), &data_dir).await {
+        Ok(Claim::First(guard)) => Some(guard),
         Ok(Claim::Shown) => {
             println!("Perch is already running; its window was asked to show.");
             return ExitCode::SUCCESS;
         }
         Err(err) => {
-            tracing::warn!("cannot check for another running Perch (no D-Bus session?): {err}");
+            tracing::warn!("cannot check for another running Perch: {err}");
             None
         }
     };
@@ -116,12 +116,10 @@ async fn run(
         // notifications work, and a second launch opens the window.
         Err(err) => {
             tracing::warn!("no tray icon: {err}");
-            let note = notify_rust::Notification::new()
-                .appname("Perch")
-                .summary("Perch is running without a tray icon")
-                .body("This desktop shows no tray icons. Launch Perch again from the applications menu to open its window.")
-                .finalize();
-            tokio::spawn(async move { note.show_async().await.map(|_| ()) });
+            tokio::spawn(perch_host::notifier::notify_plain(
+                "Perch is running without a tray icon",
+                "This desktop shows no tray icons. Launch Perch again from the applications menu to open its window.",
+            ));
             (None, None)
         }
     };
@@ -150,12 +148,7 @@ async fn run(
         Err(err) => {
             tracing::error!("Perch could not start: {err}");
             eprintln!("perch-desktop: {err}");
-            let note = notify_rust::Notification::new()
-                .appname("Perch")
-                .summary("Perch could not start")
-                .body(&err.to_string())
-                .finalize();
-            let _ = note.show_async().await;
+            perch_host::notifier::notify_plain("Perch could not start", &err.to_string()).await;
             if let Some(tray) = tray {
                 tray.shutdown().await;
             }

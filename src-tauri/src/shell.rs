@@ -32,6 +32,8 @@ pub async fn ready(slot: &ShellSlot) -> Option<Arc<Shell>> {
 /// A running window process. A thread waits for it, so a closed window is
 /// reaped at once and `alive` turns false.
 struct WindowProcess {
+    /// For SIGTERM at quit.
+    #[cfg(unix)]
     pid: u32,
     stdin: ChildStdin,
     alive: Arc<AtomicBool>,
@@ -43,6 +45,7 @@ impl WindowProcess {
             .stdin
             .take()
             .ok_or("the window process has no stdin")?;
+        #[cfg(unix)]
         let pid = child.id();
         let alive = Arc::new(AtomicBool::new(true));
         let flag = alive.clone();
@@ -51,7 +54,12 @@ impl WindowProcess {
             flag.store(false, Ordering::SeqCst);
             tracing::info!("the {} window closed ({status:?})", kind.label());
         });
-        Ok(Self { pid, stdin, alive })
+        Ok(Self {
+            #[cfg(unix)]
+            pid,
+            stdin,
+            alive,
+        })
     }
 
     fn alive(&self) -> bool {
@@ -145,8 +153,10 @@ impl Shell {
     pub fn close_windows(&self) {
         for (_, window) in self.windows().drain() {
             if window.alive() {
-                // Closing stdin tells the window to close; SIGTERM makes sure.
+                // Closing stdin tells the window to close; on Unix SIGTERM
+                // makes sure (Windows has no polite signal for it).
                 drop(window.stdin);
+                #[cfg(unix)]
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(window.pid as i32),
                     nix::sys::signal::SIGTERM,

@@ -259,6 +259,22 @@ impl Notifier {
     }
 }
 
+/// A notification without buttons, for the shell to say something before
+/// the notifier runs (Perch could not start, there is no tray).
+pub async fn notify_plain(summary: &str, body: &str) {
+    let toast = Toast {
+        summary: summary.to_string(),
+        body: clean(body),
+        actions: Vec::new(),
+        urgent: false,
+        replaces: None,
+    };
+    let shown = tokio::task::spawn_blocking(move || toast::show(toast, |_| {})).await;
+    if let Ok(Err(err)) = shown {
+        tracing::warn!("could not show a notification: {err}");
+    }
+}
+
 /// Replaces notification `id` by how it ended, off the async threads.
 async fn answered(id: u32, summary: String) {
     let _ = tokio::task::spawn_blocking(move || toast::answered(id, &summary)).await;
