@@ -51,6 +51,16 @@ fn on_show(shell: ShellSlot) -> OnShow {
     })
 }
 
+/// Reads one request from a second launch (`show`, a line) and does it.
+async fn answer(stream: impl tokio::io::AsyncRead + Unpin, on_show: OnShow) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(stream).take(64);
+    if reader.read_line(&mut line).await.is_ok() && line.trim() == "show" {
+        on_show();
+    }
+}
+
 /// A task that ends with the guard holding it.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 

@@ -3,8 +3,8 @@
 //! `first_pipe_instance` fails while it exists); a later launch connects
 //! and writes `show`. Remote clients are refused.
 
-use super::{AbortOnDrop, Claim, Guard, OnShow};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use super::{answer, AbortOnDrop, Claim, Guard, OnShow};
+use tokio::io::AsyncWriteExt;
 use tokio::net::windows::named_pipe::{ClientOptions, NamedPipeServer, ServerOptions};
 
 /// The error creating the first instance of a pipe that exists gives.
@@ -71,13 +71,6 @@ async fn serve(mut listening: NamedPipeServer, name: String, on_show: OnShow) {
                 return;
             }
         };
-        let on_show = on_show.clone();
-        tokio::spawn(async move {
-            let mut line = String::new();
-            let mut reader = BufReader::new(connected).take(64);
-            if reader.read_line(&mut line).await.is_ok() && line.trim() == "show" {
-                on_show();
-            }
-        });
+        tokio::spawn(answer(connected, on_show.clone()));
     }
 }

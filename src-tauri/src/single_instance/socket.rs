@@ -3,9 +3,9 @@
 //! listens; a later launch finds the lock taken and writes `show` to the
 //! socket. The socket is the person's alone (`stdx::private`).
 
-use super::{AbortOnDrop, Claim, Guard, OnShow};
+use super::{answer, AbortOnDrop, Claim, Guard, OnShow};
 use std::path::{Path, PathBuf};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{UnixListener, UnixStream};
 
 /// What the first launch holds: the lock, the listener's task, the socket.
@@ -65,14 +65,7 @@ async fn serve(listener: UnixListener, on_show: OnShow) {
         let Ok((stream, _)) = listener.accept().await else {
             return;
         };
-        let on_show = on_show.clone();
-        tokio::spawn(async move {
-            let mut line = String::new();
-            let mut reader = BufReader::new(stream).take(64);
-            if reader.read_line(&mut line).await.is_ok() && line.trim() == "show" {
-                on_show();
-            }
-        });
+        tokio::spawn(answer(stream, on_show.clone()));
     }
 }
 

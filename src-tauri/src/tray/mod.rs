@@ -1,12 +1,22 @@
-//! The tray: a StatusNotifierItem with its dbusmenu (`ksni`, over D-Bus;
-//! no GTK), an icon per state, a status line and tooltip, and every action
+//! The tray: an icon per state, a status line and tooltip, and every action
 //! in the menu (many Linux panels never deliver clicks on the icon; where
-//! one does, a click opens Perch). The tray is told of a new model only
-//! when the model changed; ksni then signals just the properties and menu
-//! items that differ.
+//! one does, a click opens Perch). What it shows is one pure [`TrayModel`]
+//! and one menu ([`entries`]); a backend per OS draws them: a
+//! StatusNotifierItem over D-Bus on Linux (`sni.rs`, ksni, no GTK),
+//! `tray-icon` + `muda` on Windows (`native.rs`, on a thread that runs the
+//! Win32 message loop). The tray is told of a new model only when the model
+//! changed.
+
+#[cfg(target_os = "linux")]
+#[path = "sni.rs"]
+mod platform;
+#[cfg(windows)]
+#[path = "native.rs"]
+mod platform;
+
+pub use platform::Tray;
 
 use crate::shell::{ShellSlot, WindowKind};
-use ksni::menu::{CheckmarkItem, MenuItem, StandardItem};
 use perch_runtime::model::{EventKind, Status};
 use perch_runtime::settings::{NotificationsPatch, Settings, SettingsPatch};
 use perch_runtime::{CodexState, Runtime};
@@ -38,12 +48,12 @@ impl TrayState {
 
     fn png(self) -> &'static [u8] {
         match self {
-            Self::Idle => include_bytes!("../../icons/tray-idle.png"),
-            Self::Working => include_bytes!("../../icons/tray-working.png"),
-            Self::NeedsApproval => include_bytes!("../../icons/tray-approval.png"),
-            Self::Unread => include_bytes!("../../icons/tray-unread.png"),
-            Self::Offline => include_bytes!("../../icons/tray-offline.png"),
-            Self::Asleep => include_bytes!("../../icons/tray-asleep.png"),
+            Self::Idle => include_bytes!("../../../icons/tray-idle.png"),
+            Self::Working => include_bytes!("../../../icons/tray-working.png"),
+            Self::NeedsApproval => include_bytes!("../../../icons/tray-approval.png"),
+            Self::Unread => include_bytes!("../../../icons/tray-unread.png"),
+            Self::Offline => include_bytes!("../../../icons/tray-offline.png"),
+            Self::Asleep => include_bytes!("../../../icons/tray-asleep.png"),
         }
     }
 }
@@ -196,29 +206,82 @@ pub enum MenuAction {
     Quit,
 }
 
-/// The icons, decoded once from the PNGs in `icons/` into the ARGB32
-/// pixmaps StatusNotifierItem carries.
-struct Icons(Vec<(TrayState, ksni::Icon)>);
-
-impl Icons {
-    fn decode() -> Result<Self, TrayError> {
-        TrayState::ALL
-            .iter()
-            .map(|&state| Ok((state, argb_icon(state.png())?)))
-            .collect::<Result<_, _>>()
-            .map(Self)
-    }
-
-    fn get(&self, state: TrayState) -> Vec<ksni::Icon> {
-        self.0
-            .iter()
-            .filter(|(s, _)| *s == state)
-            .map(|(_, icon)| icon.clone())
-            .collect()
-    }
+/// One line of the menu, whichever backend draws it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    /// Text that is not an action (the status, the account).
+    Label(String),
+    Item {
+        label: String,
+        enabled: bool,
+        action: MenuAction,
+    },
+    Check {
+        label: &'static str,
+        checked: bool,
+        enabled: bool,
+        action: MenuAction,
+    },
+    Separator,
 }
 
-fn argb_icon(png_bytes: &[u8]) -> Result<ksni::Icon, TrayError> {
+/// The menu for `m`.
+pub fn entries(m: &TrayModel) -> Vec<Entry> {
+    let item = |label: String, enabled: bool, action: MenuAction| Entry::Item {
+        label,
+        enabled,
+        action,
+    };
+    let mut menu = vec![Entry::Label(format!("Perch: {}", m.status))];
+    if let Some(account) = &m.account {
+        menu.push(Entry::Label(account.clone()));
+    }
+    if m.needs_sign_in {
+        menu.push(item("Sign in…".into(), true, MenuAction::SignIn));
+    }
+    menu.extend([
+        Entry::Separator,
+        item("Open Perch".into(), true, MenuAction::Open),
+        item("Dashboard".into(), true, MenuAction::Dashboard),
+        item("New session".into(), true, MenuAction::NewSession),
+        item(
+            "Interrupt current turn".into(),
+            m.running_turns > 0,
+            MenuAction::Interrupt,
+        ),
+        item(
+            format!("Pending approvals ({})", m.pending_approvals),
+            true,
+            MenuAction::Approvals,
+        ),
+        Entry::Separator,
+        Entry::Check {
+            label: "Do not disturb",
+            checked: m.dnd,
+            enabled: true,
+            action: MenuAction::ToggleDnd,
+        },
+        Entry::Check {
+            label: "Start at login",
+            checked: m.autostart,
+            enabled: m.autostart_supported,
+            action: MenuAction::ToggleAutostart,
+        },
+        item("Settings…".into(), true, MenuAction::Settings),
+        Entry::Separator,
+        item("Quit Perch".into(), true, MenuAction::Quit),
+    ]);
+    menu
+}
+
+/// A tray icon decoded from its PNG: 8-bit RGBA rows.
+pub struct Rgba {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u8>,
+}
+
+fn decode(png_bytes: &[u8]) -> Result<Rgba, TrayError> {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::ALPHA);
     let mut reader = decoder.read_info()?;
@@ -232,14 +295,11 @@ fn argb_icon(png_bytes: &[u8]) -> Result<ksni::Icon, TrayError> {
     if info.color_type != png::ColorType::Rgba || info.bit_depth != png::BitDepth::Eight {
         return Err(TrayError::Icon("the icon is not 8-bit RGBA"));
     }
-    let data = rgba[..info.buffer_size()]
-        .chunks_exact(4)
-        .flat_map(|p| [p[3], p[0], p[1], p[2]])
-        .collect();
-    Ok(ksni::Icon {
-        width: info.width as i32,
-        height: info.height as i32,
-        data,
+    rgba.truncate(info.buffer_size());
+    Ok(Rgba {
+        width: info.width,
+        height: info.height,
+        pixels: rgba,
     })
 }
 
@@ -249,152 +309,28 @@ pub enum TrayError {
     Png(#[from] png::DecodingError),
     #[error("cannot decode a tray icon: {0}")]
     Icon(&'static str),
-    #[error("the tray did not register with the panel (StatusNotifierWatcher): {0}")]
-    Register(#[from] ksni::Error),
+    #[error("{0}")]
+    Register(String),
 }
 
-/// The tray as ksni serves it: the model shown, and where clicks go.
-pub struct PerchTray {
-    model: TrayModel,
-    icons: Arc<Icons>,
-    actions: mpsc::Sender<MenuAction>,
-}
-
-pub type TrayHandle = ksni::Handle<PerchTray>;
-
-impl PerchTray {
-    fn send(&self, action: MenuAction) {
-        if let Err(err) = self.actions.try_send(action) {
-            tracing::warn!("tray menu {action:?} dropped: {err}");
-        }
-    }
-}
-
-impl ksni::Tray for PerchTray {
-    fn id(&self) -> String {
-        "perch".into()
-    }
-
-    fn title(&self) -> String {
-        "Perch".into()
-    }
-
-    fn status(&self) -> ksni::Status {
-        match self.model.state {
-            TrayState::NeedsApproval => ksni::Status::NeedsAttention,
-            _ => ksni::Status::Active,
-        }
-    }
-
-    fn icon_pixmap(&self) -> Vec<ksni::Icon> {
-        self.icons.get(self.model.state)
-    }
-
-    fn attention_icon_pixmap(&self) -> Vec<ksni::Icon> {
-        self.icons.get(TrayState::NeedsApproval)
-    }
-
-    fn tool_tip(&self) -> ksni::ToolTip {
-        ksni::ToolTip {
-            title: "Perch".into(),
-            description: self.model.status.clone(),
-            ..Default::default()
-        }
-    }
-
-    fn activate(&mut self, _x: i32, _y: i32) {
-        self.send(MenuAction::Open);
-    }
-
-    fn menu(&self) -> Vec<MenuItem<Self>> {
-        let m = &self.model;
-        let item = |label: String, enabled: bool, action: MenuAction| -> MenuItem<Self> {
-            StandardItem {
-                label,
-                enabled,
-                activate: Box::new(move |tray: &mut Self| tray.send(action)),
-                ..Default::default()
-            }
-            .into()
-        };
-        let check =
-            |label: &str, checked: bool, enabled: bool, action: MenuAction| -> MenuItem<Self> {
-                CheckmarkItem {
-                    label: label.into(),
-                    checked,
-                    enabled,
-                    activate: Box::new(move |tray: &mut Self| tray.send(action)),
-                    ..Default::default()
-                }
-                .into()
-            };
-        let mut menu: Vec<MenuItem<Self>> = vec![StandardItem {
-            label: format!("Perch: {}", m.status),
-            enabled: false,
-            ..Default::default()
-        }
-        .into()];
-        if let Some(account) = &m.account {
-            menu.push(
-                StandardItem {
-                    label: account.clone(),
-                    enabled: false,
-                    ..Default::default()
-                }
-                .into(),
-            );
-        }
-        if m.needs_sign_in {
-            menu.push(item("Sign in…".into(), true, MenuAction::SignIn));
-        }
-        menu.extend([
-            MenuItem::Separator,
-            item("Open Perch".into(), true, MenuAction::Open),
-            item("Dashboard".into(), true, MenuAction::Dashboard),
-            item("New session".into(), true, MenuAction::NewSession),
-            item(
-                "Interrupt current turn".into(),
-                m.running_turns > 0,
-                MenuAction::Interrupt,
-            ),
-            item(
-                format!("Pending approvals ({})", m.pending_approvals),
-                true,
-                MenuAction::Approvals,
-            ),
-            MenuItem::Separator,
-            check("Do not disturb", m.dnd, true, MenuAction::ToggleDnd),
-            check(
-                "Start at login",
-                m.autostart,
-                m.autostart_supported,
-                MenuAction::ToggleAutostart,
-            ),
-            item("Settings…".into(), true, MenuAction::Settings),
-            MenuItem::Separator,
-            item("Quit Perch".into(), true, MenuAction::Quit),
-        ]);
-        menu
-    }
-}
-
-/// Registers the tray with the panel. Menu actions arrive on the returned
-/// receiver, for `run_menu_actions`.
-pub async fn spawn() -> Result<(TrayHandle, mpsc::Receiver<MenuAction>), TrayError> {
-    use ksni::TrayMethods;
+/// Shows the tray. Menu actions (and a click on the icon: `Open`) arrive
+/// on the returned receiver, for `run_menu_actions`.
+pub async fn spawn() -> Result<(Tray, mpsc::Receiver<MenuAction>), TrayError> {
     let (actions, received) = mpsc::channel(16);
-    let tray = PerchTray {
-        model: TrayModel::starting(),
-        icons: Arc::new(Icons::decode()?),
-        actions,
-    };
-    Ok((tray.spawn().await?, received))
+    Ok((platform::spawn(actions).await?, received))
+}
+
+/// Hands a menu action to `run_menu_actions`; said when it is dropped.
+fn send(actions: &mpsc::Sender<MenuAction>, action: MenuAction) {
+    if let Err(err) = actions.try_send(action) {
+        tracing::warn!("tray menu {action:?} dropped: {err}");
+    }
 }
 
 /// Keeps the tray in step with the runtime: on every event that can change
 /// it, recompute the model (settings only when they changed) and hand it to
 /// the tray only if it differs from the one shown.
-pub fn spawn_updates(tray: TrayHandle, runtime: Arc<Runtime>) {
+pub fn spawn_updates(tray: Tray, runtime: Arc<Runtime>) {
     tokio::spawn(async move {
         let mut subscription = runtime.events().subscribe(None);
         let mut checks = match runtime.settings().await {
@@ -412,7 +348,7 @@ pub fn spawn_updates(tray: TrayHandle, runtime: Arc<Runtime>) {
                     let next = model(&status, checks, unread);
                     if shown.as_ref() != Some(&next) {
                         shown = Some(next.clone());
-                        if tray.update(move |tray| tray.model = next).await.is_none() {
+                        if !tray.show(next).await {
                             return; // the tray was shut down
                         }
                     }
@@ -631,23 +567,48 @@ mod tests {
     }
 
     #[test]
-    fn every_tray_icon_decodes_to_an_argb_pixmap() -> Result<(), TrayError> {
-        let icons = Icons::decode()?;
+    fn every_tray_icon_decodes() -> Result<(), TrayError> {
         for state in TrayState::ALL {
-            let pixmaps = icons.get(state);
-            let [icon] = pixmaps.as_slice() else {
-                panic!("{state:?}: {} pixmaps", pixmaps.len())
-            };
+            let icon = decode(state.png())?;
             assert_eq!(
-                icon.data.len(),
+                icon.pixels.len(),
                 (icon.width * icon.height * 4) as usize,
                 "{state:?}"
             );
             assert!(
-                icon.data.chunks_exact(4).any(|p| p[0] > 0),
+                icon.pixels.chunks_exact(4).any(|p| p[3] > 0),
                 "{state:?}: fully transparent"
             );
         }
         Ok(())
+    }
+
+    #[test]
+    fn the_menu_offers_sign_in_and_interrupt_only_when_they_apply() {
+        let mut m = TrayModel::starting();
+        let actions = |m: &TrayModel| -> Vec<(MenuAction, bool)> {
+            entries(m)
+                .into_iter()
+                .filter_map(|e| match e {
+                    Entry::Item {
+                        action, enabled, ..
+                    }
+                    | Entry::Check {
+                        action, enabled, ..
+                    } => Some((action, enabled)),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert!(!actions(&m).contains(&(MenuAction::SignIn, true)));
+        assert!(actions(&m).contains(&(MenuAction::Interrupt, false)));
+        m.needs_sign_in = true;
+        m.running_turns = 1;
+        assert!(actions(&m).contains(&(MenuAction::SignIn, true)));
+        assert!(actions(&m).contains(&(MenuAction::Interrupt, true)));
+        assert_eq!(
+            entries(&m).first(),
+            Some(&Entry::Label("Perch: starting".into()))
+        );
     }
 }
