@@ -136,19 +136,7 @@ impl Perch {
 /// The relay's store as bytes: the SQLite file and its log, or every
 /// node's JetStream files.
 fn stored_bytes(root: &Path) -> std::io::Result<Vec<u8>> {
-    let mut all = Vec::new();
-    let mut dirs = vec![root.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_none_or(|e| e != "log" && e != "conf") {
-                all.extend(std::fs::read(path)?);
-            }
-        }
-    }
-    Ok(all)
+    Ok(perch_test_support::stored_files(root)?.concat())
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {

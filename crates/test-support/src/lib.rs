@@ -396,3 +396,37 @@ pub fn write_script(path: &std::path::Path, script: &str) -> std::io::Result<()>
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     Ok(())
 }
+
+/// Every file under `root` but logs and configs, as bytes: what a store
+/// (SQLite and its log, or nats-server's JetStream files) keeps on disk,
+/// for tests that look for what must not be there. A file or folder the
+/// store removes while this reads (nats-server compacts and rotates) is
+/// skipped: what it held is in the files that replaced it.
+pub fn stored_files(root: &std::path::Path) -> std::io::Result<Vec<Vec<u8>>> {
+    let gone = |err: &std::io::Error| err.kind() == std::io::ErrorKind::NotFound;
+    let mut files = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(err) if gone(&err) => continue,
+            Err(err) => return Err(err),
+        };
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path
+                .extension()
+                .is_none_or(|ext| ext != "log" && ext != "conf")
+            {
+                match std::fs::read(&path) {
+                    Ok(bytes) => files.push(bytes),
+                    Err(err) if gone(&err) => {}
+                    Err(err) => return Err(err),
+                }
+            }
+        }
+    }
+    Ok(files)
+}

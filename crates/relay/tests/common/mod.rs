@@ -273,22 +273,7 @@ impl Relay {
             .cluster_dir
             .clone()
             .unwrap_or_else(|| self.dir.path().to_path_buf());
-        let mut files = Vec::new();
-        let mut dirs = vec![root];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(dir)? {
-                let path = entry?.path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path
-                    .extension()
-                    .is_none_or(|ext| ext != "log" && ext != "conf")
-                {
-                    files.push(std::fs::read(path)?);
-                }
-            }
-        }
-        Ok(files)
+        Ok(perch_test_support::stored_files(&root)?)
     }
 
     pub fn frontends(&mut self) -> &mut Vec<Frontend> {
