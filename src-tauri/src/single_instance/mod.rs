@@ -39,11 +39,14 @@ impl Guard {
 /// What a second launch asks the first to do: show its chat window.
 type OnShow = Arc<dyn Fn() + Send + Sync>;
 
+/// Called from the claim's own thread (zbus runs its D-Bus methods on an
+/// executor of its own), so it spawns on the runtime `claim` ran on.
 fn on_show(shell: ShellSlot) -> OnShow {
+    let runtime = tokio::runtime::Handle::current();
     Arc::new(move || {
         tracing::info!("a second launch asked to show Perch");
         let shell = shell.clone();
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             if let Some(shell) = ready(&shell).await {
                 shell.show(WindowKind::Chat, None);
             }
