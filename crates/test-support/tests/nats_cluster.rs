@@ -23,6 +23,26 @@ fn numbered(i: usize) -> PublishMessage {
         .payload(i.to_string().into())
 }
 
+/// Asks again while JetStream answers 503 "temporarily unavailable"
+/// (10008): what a node says while the cluster around it elects or catches
+/// up after a kill or a restart, not an answer about the stream (bounded).
+async fn settled<T, E: std::fmt::Debug, F: std::future::Future<Output = Result<T, E>>>(
+    mut call: impl FnMut() -> F,
+) -> Result<T, E> {
+    let deadline = tokio::time::Instant::now() + ELECTED_WITHIN;
+    loop {
+        match call().await {
+            Err(err)
+                if format!("{err:?}").contains("ErrorCode(10008)")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_publishes_survive_a_killed_stream_leader() -> TestResult {
     let mut cluster = NatsCluster::start(3).await?;
@@ -87,10 +107,10 @@ async fn acknowledged_publishes_survive_a_killed_stream_leader() -> TestResult {
             .map_err(|e| format!("message {i} not acknowledged: {e}"))?;
     }
 
-    let state = stream.info().await?.state.clone();
+    let state = settled(|| stream.get_info()).await?.state;
     assert_eq!(state.messages as usize, MESSAGES);
     for seq in 1..=MESSAGES as u64 {
-        let message = stream.get_raw_message(seq).await?;
+        let message = settled(|| stream.get_raw_message(seq)).await?;
         assert_eq!(
             std::str::from_utf8(&message.payload)?,
             (seq - 1).to_string(),
@@ -100,6 +120,9 @@ async fn acknowledged_publishes_survive_a_killed_stream_leader() -> TestResult {
 
     // Back on its ports and store; `restart` waits for its /healthz.
     cluster.restart(leader).await?;
-    assert_eq!(stream.info().await?.state.messages as usize, MESSAGES);
+    assert_eq!(
+        settled(|| stream.get_info()).await?.state.messages as usize,
+        MESSAGES
+    );
     Ok(())
 }
