@@ -43,6 +43,26 @@ async fn settled<T, E: std::fmt::Debug, F: std::future::Future<Output = Result<T
     }
 }
 
+/// Waits until a publish through `js`'s node reaches the new stream: the
+/// stream's subject interest travels to the other nodes over the routes
+/// after `create_stream` returns, and until then the node answers "no
+/// responders" ("no stream found"). Message 0 under its id, so a repeat is a
+/// duplicate, not a second copy (bounded).
+async fn reachable(js: &jetstream::Context) -> TestResult {
+    let deadline = tokio::time::Instant::now() + ELECTED_WITHIN;
+    loop {
+        match js.send_publish("harness.post", numbered(0)).await?.await {
+            Err(err)
+                if err.kind() == jetstream::context::PublishErrorKind::StreamNotFound
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other.map(drop).map_err(Into::into),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_publishes_survive_a_killed_stream_leader() -> TestResult {
     let mut cluster = NatsCluster::start(3).await?;
@@ -79,6 +99,7 @@ async fn acknowledged_publishes_survive_a_killed_stream_leader() -> TestResult {
         .subscribe("$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.HARNESS")
         .await?;
     let js = jetstream::new(client);
+    reachable(&js).await?;
 
     for i in 0..MESSAGES {
         if i == KILL_AT {
