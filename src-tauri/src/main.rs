@@ -5,11 +5,14 @@
 //!
 //! Invariants:
 //! - The tray registers before the server starts, so it shows at once.
-//! - This process links no GUI toolkit and no WebKit: the tray is a
-//!   StatusNotifierItem over D-Bus (ksni), notifications are D-Bus too, and
-//!   each window is a `perch-window` child process (Tauri) that ends, with its
+//! - This process links no GUI toolkit and no WebKit: on Linux the tray is
+//!   a StatusNotifierItem over D-Bus (ksni) and notifications are D-Bus too
+//!   (Windows and macOS: the OS's own tray and notifications), and each
+//!   window is a `perch-window` child process (Tauri) that ends, with its
 //!   WebKit processes, when its window closes. Perch lives on in the tray
 //!   until Quit.
+//! - The OS's event loop gets the thread it needs (`tray::with_event_loop`:
+//!   the main thread is AppKit's on macOS, so Perch runs beside it there).
 //! - Windows get no Tauri IPC: they are the same web UI a browser gets and
 //!   speak only the HTTP API.
 
@@ -53,6 +56,11 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    tray::with_event_loop(app)
+}
+
+/// Perch from start to quit; its exit status.
+fn app() -> u8 {
     let launched = Instant::now();
     // A few threads need no arena each (stdx::memory).
     stdx::memory::limit_arenas(2);
@@ -77,7 +85,7 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("perch-desktop: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
+            return 1;
         }
     };
     let code = runtime.block_on(run(args, data_dir, logs.dir.clone(), launched));
@@ -89,18 +97,13 @@ fn main() -> ExitCode {
     code
 }
 
-async fn run(
-    args: Args,
-    data_dir: PathBuf,
-    logs_dir: Option<PathBuf>,
-    launched: Instant,
-) -> ExitCode {
+async fn run(args: Args, data_dir: PathBuf, logs_dir: Option<PathBuf>, launched: Instant) -> u8 {
     let (publish_shell, shell_slot) = watch::channel(None::<Arc<Shell>>);
     let _instance = match single_instance::claim(shell_slot.clone(), &data_dir).await {
         Ok(Claim::First(guard)) => Some(guard),
         Ok(Claim::Shown) => {
             println!("Perch is already running; its window was asked to show.");
-            return ExitCode::SUCCESS;
+            return 0;
         }
         Err(err) => {
             tracing::warn!("cannot check for another running Perch: {err}");
@@ -152,7 +155,7 @@ async fn run(
             if let Some(tray) = tray {
                 tray.shutdown().await;
             }
-            return ExitCode::from(2);
+            return 2;
         }
     };
     // The API answered earlier, before the network and Codex started.
@@ -183,7 +186,7 @@ async fn run(
         tray.shutdown().await;
     }
     tracing::info!("tray gone");
-    ExitCode::SUCCESS
+    0
 }
 
 fn server_options(

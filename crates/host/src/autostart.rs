@@ -1,6 +1,6 @@
-//! Login autostart through `auto-launch`: an XDG autostart entry on Linux
-//! (a login item on macOS, a Run key on Windows) that starts the desktop
-//! app hidden in the tray.
+//! Login autostart through `auto-launch`: an XDG autostart entry on Linux,
+//! a launch agent (`~/Library/LaunchAgents/perch.plist`) on macOS, a Run key
+//! (HKCU) on Windows, that starts the desktop app hidden in the tray.
 
 use perch_runtime::host::{Autostart, HostError};
 use std::path::PathBuf;
@@ -13,8 +13,10 @@ impl LoginAutostart {
     /// `app`: the desktop binary to start at login, with `--hidden`.
     pub fn new(app: PathBuf) -> Result<Self, HostError> {
         let path = app.display().to_string();
-        // The XDG Exec line is split on spaces; quote a path that has them.
-        let path = if path.contains(' ') {
+        // An XDG Exec line and a Windows Run key are command lines, split on
+        // spaces: quote a path that has them. A macOS launch agent lists
+        // its arguments one by one, so the path goes in as it is.
+        let path = if path.contains(' ') && !cfg!(target_os = "macos") {
             format!("\"{path}\"")
         } else {
             path

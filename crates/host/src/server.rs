@@ -66,17 +66,21 @@ pub fn source_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Where a package puts Perch's files beside its binaries: `<exe>/../lib/perch`
-/// (`/usr/lib/perch` for the .deb and .rpm), holding `ui/` and `codex/`.
-/// Looked at before the checkout, so an installed Perch never runs the
-/// build machine's files.
+/// Where a package puts Perch's files beside its binaries, holding `ui/`
+/// and `codex/`: `<exe>/../lib/perch` (`/usr/lib/perch` for the .deb and
+/// .rpm), `<exe>/../Resources/lib/perch` (Perch.app's resources on macOS),
+/// `<exe>/lib/perch` (the install folder on Windows). Looked at before the
+/// checkout, so an installed Perch never runs the build machine's files.
 pub fn install_dir() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    exe.parent()?
-        .join("../lib/perch")
-        .canonicalize()
-        .ok()
-        .filter(|dir| dir.is_dir())
+    install_dir_beside(std::env::current_exe().ok()?.parent()?)
+}
+
+/// [`install_dir`] for binaries in `bin`.
+fn install_dir_beside(bin: &Path) -> Option<PathBuf> {
+    ["../lib/perch", "../Resources/lib/perch", "lib/perch"]
+        .iter()
+        .filter_map(|relative| bin.join(relative).canonicalize().ok())
+        .find(|dir| dir.is_dir())
 }
 
 /// `--ui-dir`, `PERCH_UI_DIR`, the config, the install dir's `ui`, then the
@@ -333,5 +337,33 @@ pub async fn wait_for_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod install_dir_tests {
+    use super::install_dir_beside;
+    use std::path::Path;
+
+    /// Each installer's layout: where the binaries are, where `lib/perch` is.
+    #[test]
+    fn finds_lib_perch_in_each_installers_layout() -> std::io::Result<()> {
+        for (bin, lib) in [
+            ("usr/bin", "usr/lib/perch"),
+            (
+                "Perch.app/Contents/MacOS",
+                "Perch.app/Contents/Resources/lib/perch",
+            ),
+            ("Perch", "Perch/lib/perch"),
+        ] {
+            let root = tempfile::tempdir()?;
+            std::fs::create_dir_all(root.path().join(bin))?;
+            assert_eq!(install_dir_beside(&root.path().join(bin)), None, "{bin}");
+            std::fs::create_dir_all(root.path().join(lib))?;
+            let found = install_dir_beside(&root.path().join(bin));
+            assert_eq!(found, Some(root.path().join(lib).canonicalize()?), "{bin}");
+        }
+        assert_eq!(install_dir_beside(Path::new("/nonexistent/bin")), None);
+        Ok(())
     }
 }

@@ -7,11 +7,12 @@
 mod common;
 
 use common::{start_written, until, TestResult, WAIT};
+use futures_util::StreamExt;
 use perch_e2e::{Content, DeviceEntry, DeviceKey, Header};
 use perch_host::server::Server;
 use perch_protocol::peer::{KeyStanding, PeerMessage};
 use perch_relay::{AgentPatch, RelayServer, RelaySettings, Storage};
-use perch_relay_protocol::{InstanceProof, NewMessage};
+use perch_relay_protocol::{InstanceProof, NewMessage, RelayEvent};
 use perch_runtime::model::{EventKind, NewSession};
 use perch_runtime::Config;
 use perch_test_support::{CodexEnv, Script, ScriptedModel};
@@ -821,22 +822,26 @@ async fn one_person_on_two_computers_links_the_second_with_a_code() -> TestResul
         "{listed:?}"
     );
     let wiped = serde_json::Map::from_iter([(perch_e2e::META_KEY.to_string(), Value::Null)]);
+    // Subscribed first: the card that lists both keys again comes as an
+    // `agent.updated` (a heartbeat's meta update).
+    let mut events = laptop_peer.client().events().await?;
     laptop_peer
         .client()
         .update_meta("ada", &InstanceProof::default(), &wiped)
         .await?;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let card = laptop_peer.client().agent("ada").await?;
-        if perch_e2e::devices_in(&card.meta, "ada").len() == 2 {
-            break;
+    let restored = tokio::time::timeout(WAIT, async {
+        while let Some(event) = events.next().await {
+            if let RelayEvent::AgentUpdated(card) = event? {
+                if card.id == "ada" && perch_e2e::devices_in(&card.meta, "ada").len() == 2 {
+                    return Ok::<_, Box<dyn std::error::Error>>(card);
+                }
+            }
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the keys did not come back: {card:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+        Err("the relay's event stream ended".into())
+    })
+    .await
+    .map_err(|_| "the keys did not come back")??;
+    assert_eq!(restored.id, "ada");
 
     // The desk's agent writes to the person: both computers read it.
     let answered = desk

@@ -2,15 +2,19 @@
 //! launch creates its first instance (a second creation with
 //! `first_pipe_instance` fails while it exists); a later launch connects
 //! and writes `show`. Remote clients are refused.
+#![allow(unsafe_code)]
 
 use super::{answer, AbortOnDrop, Claim, Guard, OnShow};
 use tokio::io::AsyncWriteExt;
 use tokio::net::windows::named_pipe::{ClientOptions, NamedPipeServer, ServerOptions};
+use windows_sys::Win32::System::Pipes::WaitNamedPipeW;
 
 /// The error creating the first instance of a pipe that exists gives.
 const ERROR_ACCESS_DENIED: i32 = 5;
-/// Every instance of the pipe is busy: try again shortly.
+/// Every instance of the pipe is busy: wait for the next.
 const ERROR_PIPE_BUSY: i32 = 231;
+/// How long one wait for a free instance may take (milliseconds).
+const FREE_WITHIN_MS: u32 = 2_000;
 
 fn pipe_name() -> String {
     let user: String = std::env::var("USERNAME")
@@ -39,9 +43,16 @@ pub(super) async fn claim(on_show: OnShow) -> Result<Claim, String> {
             let mut client = loop {
                 match ClientOptions::new().open(&name) {
                     Ok(client) => break client,
-                    Err(err) if err.raw_os_error() == Some(ERROR_PIPE_BUSY) && tries < 20 => {
+                    Err(err) if err.raw_os_error() == Some(ERROR_PIPE_BUSY) && tries < 3 => {
                         tries += 1;
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        // Returns once the running Perch offers its next
+                        // instance (another launch may take it first).
+                        let wide: Vec<u16> = name.encode_utf16().chain([0]).collect();
+                        // SAFETY: a NUL-terminated UTF-16 name this closure owns.
+                        let _ = tokio::task::spawn_blocking(move || unsafe {
+                            WaitNamedPipeW(wide.as_ptr(), FREE_WITHIN_MS)
+                        })
+                        .await;
                     }
                     Err(err) => {
                         return Err(format!("connecting to the running Perch ({name}): {err}"))

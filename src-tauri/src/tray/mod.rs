@@ -3,18 +3,26 @@
 //! one does, a click opens Perch). What it shows is one pure [`TrayModel`]
 //! and one menu ([`entries`]); a backend per OS draws them: a
 //! StatusNotifierItem over D-Bus on Linux (`sni.rs`, ksni, no GTK),
-//! `tray-icon` + `muda` on Windows (`native.rs`, on a thread that runs the
-//! Win32 message loop). The tray is told of a new model only when the model
+//! `tray-icon` + `muda` on Windows and macOS (`native.rs`, on the thread
+//! that runs the OS's event loop: a Win32 message loop of its own, AppKit's
+//! on the main thread). The tray is told of a new model only when the model
 //! changed.
 
 #[cfg(target_os = "linux")]
 #[path = "sni.rs"]
 mod platform;
-#[cfg(windows)]
+#[cfg(any(windows, target_os = "macos"))]
 #[path = "native.rs"]
 mod platform;
 
 pub use platform::Tray;
+
+/// Runs `work`, the whole app (its exit status), with the event loop the
+/// tray needs: on macOS AppKit's owns the main thread and `work` runs on
+/// another; elsewhere `work` runs on this thread.
+pub fn with_event_loop(work: impl FnOnce() -> u8 + Send + 'static) -> std::process::ExitCode {
+    platform::with_event_loop(work)
+}
 
 use crate::shell::{ShellSlot, WindowKind};
 use perch_runtime::model::{EventKind, Status};

@@ -142,6 +142,13 @@ impl Tray {
     }
 }
 
+/// The whole app on this thread: ksni needs no particular thread.
+pub(crate) fn with_event_loop(
+    work: impl FnOnce() -> u8 + Send + 'static,
+) -> std::process::ExitCode {
+    std::process::ExitCode::from(work())
+}
+
 /// Registers the tray with the panel.
 pub(super) async fn spawn(actions: mpsc::Sender<MenuAction>) -> Result<Tray, TrayError> {
     use ksni::TrayMethods;

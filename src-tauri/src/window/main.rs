@@ -80,7 +80,17 @@ fn main() -> ExitCode {
                     .position(g.x, g.y)
                     .maximized(g.maximized);
             }
-            builder.build()?;
+            #[cfg_attr(not(target_os = "macos"), allow(unused_variables))]
+            let window = builder.build()?;
+            // One process per window: on macOS each would add a Dock icon
+            // (and a menu bar) of its own beside the tray's menu-bar item.
+            // As an accessory app it adds neither, so it brings its window
+            // to the front itself.
+            #[cfg(target_os = "macos")]
+            {
+                app.set_activation_policy(tauri::ActivationPolicy::Accessory);
+                window.set_focus()?;
+            }
             if from_tray {
                 let handle = app.handle().clone();
                 std::thread::spawn(move || follow_commands(&handle, kind));

@@ -52,46 +52,47 @@ impl ProcessTree {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+    use std::process::Stdio;
     use std::time::Duration;
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+    /// Hang guard for a process's exit; not a figure.
+    const EXITS_WITHIN: Duration = Duration::from_secs(10);
 
     /// A shell that starts a grandchild: killing the tree ends both.
     #[tokio::test]
     async fn killing_the_tree_ends_the_grandchildren() -> Result<(), Box<dyn std::error::Error>> {
-        let dir = tempfile::tempdir()?;
-        let pid_file = dir.path().join("grandchild.pid");
         let mut command = Command::new("sh");
+        // The grandchild inherits the shell's stdout: the pipe closes only
+        // when both have exited.
         command
             .arg("-c")
-            .arg(format!("sleep 60 & echo $! > {}; wait", pid_file.display()));
+            .arg("sleep 60 & echo $!; wait")
+            .stdout(Stdio::piped());
         ProcessTree::prepare(&mut command);
         let mut child = command.kill_on_drop(true).spawn()?;
         let tree = ProcessTree::adopt(&child)?;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        let grandchild: i32 = loop {
-            if let Some(pid) = std::fs::read_to_string(&pid_file)
-                .ok()
-                .and_then(|t| t.trim().parse().ok())
-            {
-                break pid;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "no grandchild");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        };
+        let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        let mut line = String::new();
+        stdout.read_line(&mut line).await?;
+        let grandchild: i32 = line.trim().parse()?;
         assert!(tree.alive());
         tree.kill();
         child.wait().await?;
-        let gone = loop {
-            // Reaped by init once killed; kill(pid, 0) fails then.
-            if nix::sys::signal::kill(nix::unistd::Pid::from_raw(grandchild), None).is_err() {
-                break true;
-            }
-            if tokio::time::Instant::now() > deadline {
-                break false;
-            }
+        let mut rest = String::new();
+        tokio::time::timeout(EXITS_WITHIN, stdout.read_to_string(&mut rest))
+            .await
+            .map_err(|_| format!("the grandchild {grandchild} outlived the tree"))??;
+        // Exited, but a zombie of the group until init reaps it, which
+        // sends nothing this test can wait on: asked again until then.
+        let deadline = tokio::time::Instant::now() + EXITS_WITHIN;
+        while tree.alive() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the group was never reaped"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
-        };
-        assert!(gone, "the grandchild outlived the tree");
-        assert!(!tree.alive());
+        }
         assert!(!tree.terminate(), "nothing left to ask");
         Ok(())
     }

@@ -1,14 +1,14 @@
 //! One notification with buttons on the OS's own notification service, and
 //! which button the person pressed. One interface, one implementation per
-//! OS: the freedesktop service over D-Bus on Linux (notify-rust), Windows
-//! toasts (tauri-winrt-notification); elsewhere notify-rust's plain
-//! notifications without buttons (docs/desktop.md says what each OS does).
+//! OS: the freedesktop service over D-Bus on Linux and the BSDs
+//! (notify-rust), Windows toasts (tauri-winrt-notification), macOS
+//! UserNotifications (objc2); docs/desktop.md says what each OS does.
 
 #[cfg(all(unix, not(target_os = "macos")))]
 #[path = "freedesktop.rs"]
 mod platform;
 #[cfg(target_os = "macos")]
-#[path = "plain.rs"]
+#[path = "macos.rs"]
 mod platform;
 #[cfg(windows)]
 #[path = "windows.rs"]
