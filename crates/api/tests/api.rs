@@ -736,7 +736,17 @@ async fn sse_sends_a_burst_whole_and_in_order_to_every_stream() -> TestResult {
         let expected: Vec<(u64, String)> = (0..BURST)
             .map(|n| (first + n, format!("burst {n}")))
             .collect();
-        assert_eq!(burst.len(), expected.len(), "every event, once");
+        let missing: Vec<&(u64, String)> = expected.iter().filter(|e| !burst.contains(e)).collect();
+        let controls: Vec<&Value> = stream
+            .seen
+            .iter()
+            .filter(|e| e["type"] == "reset" || e["type"] == "lagged")
+            .collect();
+        assert_eq!(
+            burst.len(),
+            expected.len(),
+            "every event, once: missing {missing:?}; the stream's reset/lagged: {controls:?}"
+        );
         assert_eq!(burst, expected, "in order, nothing lost or doubled");
         assert!(
             !stream
