@@ -5,12 +5,12 @@
 //!
 //! Invariants:
 //! - The tray registers before the server starts, so it shows at once.
-//! - This process links no GUI toolkit and no WebKit: on Linux the tray is
-//!   a StatusNotifierItem over D-Bus (ksni) and notifications are D-Bus too
-//!   (Windows and macOS: the OS's own tray and notifications), and each
-//!   window is a `perch-window` child process (Tauri) that ends, with its
-//!   WebKit processes, when its window closes. Perch lives on in the tray
-//!   until Quit.
+//! - This process links no GUI toolkit and no WebKit (on Windows and macOS
+//!   only the OS's own tray and notification APIs): on Linux the tray is a
+//!   StatusNotifierItem over D-Bus (ksni) and notifications are D-Bus too,
+//!   and each window is a `perch-window` child process (Tauri) that ends,
+//!   with its WebKit processes, when its window closes. Perch lives on in
+//!   the tray until Quit.
 //! - The OS's event loop gets the thread it needs (`tray::with_event_loop`:
 //!   the main thread is AppKit's on macOS, so Perch runs beside it there).
 //! - Windows get no Tauri IPC: they are the same web UI a browser gets and
