@@ -3,8 +3,8 @@
 //! its own that runs the Win32 message loop (`win32_loop.rs`); on macOS the
 //! main thread, which runs AppKit's (`appkit_loop.rs`; the tray process's
 //! tokio runtime runs on another thread there). A new model is handed to
-//! that loop; menu clicks and a left click on the icon come back as
-//! [`MenuAction`]s.
+//! that loop; menu clicks and (on Windows) a left click on the icon come
+//! back as [`MenuAction`]s.
 
 #[cfg(windows)]
 #[path = "win32_loop.rs"]
@@ -38,6 +38,10 @@ impl Tray {
     }
 }
 
+/// Each OS's habit: on Windows a left click opens the app and a right click
+/// shows the menu; a macOS menu-bar item shows its menu on any click.
+const LEFT_CLICK_OPENS: bool = cfg!(windows);
+
 /// Which action each menu item stands for (rebuilt with the menu).
 type Actions = Arc<Mutex<HashMap<MenuId, MenuAction>>>;
 
@@ -62,6 +66,9 @@ impl Resident {
             }
         }));
         TrayIconEvent::set_event_handler(Some(move |event: TrayIconEvent| {
+            if !LEFT_CLICK_OPENS {
+                return;
+            }
             if let TrayIconEvent::Click {
                 button: MouseButton::Left,
                 button_state: MouseButtonState::Up,
@@ -75,6 +82,7 @@ impl Resident {
         let icon = TrayIconBuilder::new()
             .with_id("perch")
             .with_menu(Box::new(menu(&model, &ids)))
+            .with_menu_on_left_click(!LEFT_CLICK_OPENS)
             .with_tooltip(format!("Perch: {}", model.status))
             .with_icon(icons[0].1.clone())
             .build()
