@@ -125,7 +125,8 @@ impl Shell {
     fn spawn(&self, kind: WindowKind, route: &str) -> Result<WindowProcess, String> {
         let (code, _) = self.auth.new_login_code().map_err(|e| e.to_string())?;
         let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
-        let program = exe.with_file_name(WINDOW_PROGRAM);
+        let program =
+            exe.with_file_name(format!("{WINDOW_PROGRAM}{}", std::env::consts::EXE_SUFFIX));
         let child = Command::new(&program)
             .args([kind.label(), "--data-dir"])
             .arg(&self.data_dir)

@@ -82,7 +82,7 @@ pub fn perch_bin() -> Result<PathBuf, Error> {
     let bin = exe
         .parent()
         .and_then(std::path::Path::parent)
-        .map(|dir| dir.join("perch"))
+        .map(|dir| dir.join(format!("perch{}", std::env::consts::EXE_SUFFIX)))
         .ok_or("no target directory")?;
     if !bin.exists() {
         return Err(format!(
