@@ -209,17 +209,23 @@ def webdriver_chat(world):
     Perch runs in the tray; tauri-driver starts the chat window process the
     way the tray does (`perch-window chat` with a login URL)."""
     app = world.start_desktop(hidden=True)
-    url = world.server_url()
-    token = keyring_lookup("perch", f"api-token@{world.data}")
-    code = http("POST", url + "/api/auth/login-codes", {}, token=token)["code"]
-    world.enqueue({"text": "Hello from the desktop window!", "chunks": ["Hello ", "from the ", "desktop window!"], "delayMs": 20})
-    driver_log = open(os.path.join(world.root, "tauri-driver.log"), "w")
-    driver = subprocess.Popen([os.environ.get("TAURI_DRIVER", "tauri-driver")], stdout=driver_log, stderr=subprocess.STDOUT,
-                              env=world.env)
-    world.procs.append(driver)
-    # WebKitWebDriver does not pass our environment on, so the URL goes in --url.
-    wd = WebDriver(window_binary(), ["chat", "--data-dir", world.data, "--url", f"{url}/#login={code}&next=/chat"])
+    driver = None
+    wd = None
+    # Everything after Perch started is inside the try, so a failed
+    # WebDriver session (tauri-driver drops one now and then) still stops
+    # this Perch: left running, it would hold the single-instance name and
+    # turn the next tests' Perch away.
     try:
+        url = world.server_url()
+        token = keyring_lookup("perch", f"api-token@{world.data}")
+        code = http("POST", url + "/api/auth/login-codes", {}, token=token)["code"]
+        world.enqueue({"text": "Hello from the desktop window!", "chunks": ["Hello ", "from the ", "desktop window!"], "delayMs": 20})
+        driver_log = open(os.path.join(world.root, "tauri-driver.log"), "w")
+        driver = subprocess.Popen([os.environ.get("TAURI_DRIVER", "tauri-driver")], stdout=driver_log,
+                                  stderr=subprocess.STDOUT, env=world.env)
+        world.procs.append(driver)
+        # WebKitWebDriver does not pass our environment on, so the URL goes in --url.
+        wd = WebDriver(window_binary(), ["chat", "--data-dir", world.data, "--url", f"{url}/#login={code}&next=/chat"])
         button = wd.wait_for("button", text="New session")
         wd.call("POST", f"/element/{button}/click")
         box = wd.wait_for("#composer-input:not([disabled])")
@@ -233,11 +239,14 @@ def webdriver_chat(world):
         assert colors > 50, f"the screenshot looks blank ({colors} colours): {shot}"
         return shot
     except Exception:
-        save_failure(wd, "desktop-failure")
+        if wd is not None:
+            save_failure(wd, "desktop-failure")
         raise
     finally:
-        wd.quit()
-        driver.terminate()
+        if wd is not None:
+            wd.quit()
+        if driver is not None:
+            driver.terminate()
         subprocess.run(["pkill", "-f", f"perch-window chat --data-dir {world.data}"])
         app.terminate()  # SIGTERM: Perch stops Codex and exits cleanly
         app.wait(30)
@@ -346,7 +355,15 @@ def open_window(world):
                               env=world.env)
     world.procs.append(driver)
     # WebKitWebDriver does not pass our environment on, so the URL goes in --url.
-    wd = WebDriver(window_binary(), ["chat", "--data-dir", world.data, "--url", f"{url}/#login={code}&next=/chat"])
+    try:
+        wd = WebDriver(window_binary(), ["chat", "--data-dir", world.data, "--url", f"{url}/#login={code}&next=/chat"])
+    except Exception:
+        # No window: Perch must not outlive the test (it would hold the
+        # single-instance name).
+        driver.terminate()
+        app.terminate()
+        app.wait(30)
+        raise
     return app, url, token, driver, wd
 
 
