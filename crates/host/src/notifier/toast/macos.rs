@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::Duration;
+use stdx::MutexExt;
 
 type OnAction = Box<dyn Fn(&str) + Send>;
 
@@ -96,6 +97,8 @@ impl Delegate {
                 UNNotificationDismissActionIdentifier,
             )
         };
+        // Answered or dismissed, it is gone from the screen: forget it.
+        let on_action = self.ivars().pending.lock_unpoisoned().remove(&identifier);
         if *pressed == *dismissed {
             return;
         }
@@ -104,7 +107,6 @@ impl Delegate {
         } else {
             pressed.to_string()
         };
-        let on_action = self.ivars().pending.lock().unwrap().remove(&identifier);
         match on_action {
             Some(on_action) => on_action(&action),
             None => tracing::debug!("notification {identifier}: {action} after Perch forgot it"),
@@ -174,11 +176,14 @@ pub(super) fn show(toast: Toast, on_action: impl Fn(&str) + Send + 'static) -> R
     delegate
         .ivars()
         .pending
-        .lock()
-        .unwrap()
+        .lock_unpoisoned()
         .insert(identifier.clone(), Box::new(on_action));
     deliver(&identifier, &content).inspect_err(|_| {
-        delegate.ivars().pending.lock().unwrap().remove(&identifier);
+        delegate
+            .ivars()
+            .pending
+            .lock_unpoisoned()
+            .remove(&identifier);
     })?;
     Ok(id)
 }
@@ -186,7 +191,11 @@ pub(super) fn show(toast: Toast, on_action: impl Fn(&str) + Send + 'static) -> R
 pub(super) fn answered(id: u32, summary: &str) {
     let Some(delegate) = delegate() else { return };
     let identifier = request_identifier(id);
-    delegate.ivars().pending.lock().unwrap().remove(&identifier);
+    delegate
+        .ivars()
+        .pending
+        .lock_unpoisoned()
+        .remove(&identifier);
     let content = UNMutableNotificationContent::new();
     content.setTitle(&NSString::from_str(summary));
     if let Err(e) = deliver(&identifier, &content) {
@@ -201,7 +210,7 @@ fn request_identifier(id: u32) -> String {
 /// Registers the category for `buttons` (with every earlier one); its name.
 fn register(delegate: &Delegate, buttons: Vec<(&'static str, &'static str)>) -> String {
     let name = category_name(&buttons);
-    let mut known = delegate.ivars().categories.lock().unwrap();
+    let mut known = delegate.ivars().categories.lock_unpoisoned();
     if !known.contains(&buttons) {
         known.push(buttons);
         let categories: Vec<_> = known
