@@ -190,10 +190,31 @@ async fn an_http_error_from_the_model_is_said_with_its_status() -> TestResult {
     Ok(())
 }
 
+/// Stops `pid` (a child of this process: Perch runs in it) and returns once
+/// all its threads have stopped. kill(2) returns before that: the signal
+/// wakes one thread, which stops the others when it runs, and until then
+/// another thread may still read and answer a request.
+#[cfg(unix)]
+async fn stop_process(pid: u32) -> TestResult {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid)?);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP)?;
+    // WNOWAIT: reported, not consumed (tokio reaps the exit); WEXITED: a
+    // child that died instead fails the assertion rather than hanging here.
+    let status = tokio::task::spawn_blocking(move || {
+        let flags = WaitPidFlag::WSTOPPED | WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+        waitid(Id::Pid(pid), flags)
+    })
+    .await??;
+    assert!(matches!(status, WaitStatus::Stopped(..)), "{status:?}");
+    Ok(())
+}
+
 /// A Codex child that stops answering (SIGSTOP) while a turn runs: the
 /// next request times out, a health check gets no answer, and the child is
 /// killed and restarted as after a crash; the turn is interrupted with the
 /// reason.
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_codex_that_stops_answering_is_restarted_and_its_turn_says_why() -> TestResult {
     let Scene {
@@ -210,10 +231,7 @@ async fn a_codex_that_stops_answering_is_restarted_and_its_turn_says_why() -> Te
     // The child running the turn (read now: on a loaded machine a 2 s
     // request timeout may have restarted an earlier one).
     let pid = rt.codex_status().pid.ok_or("no Codex pid")?;
-    let stopped = std::process::Command::new("kill")
-        .args(["-STOP", &pid.to_string()])
-        .status()?;
-    assert!(stopped.success());
+    stop_process(pid).await?;
     // A request to the stopped child times out: Perch checks it is alive.
     // (Its answer is not asserted: on a loaded machine an earlier timeout
     // may have started that check already, and a restarted child answers.)

@@ -685,9 +685,6 @@ fn spawn_options(
     })
 }
 
-/// Marks turns stalled when no event arrived for `stall_timeout_secs`. It
-/// sleeps until the earliest deadline and is woken when a turn starts: no
-/// polling.
 /// Resolves once the supervisor has a live child, or has given up.
 async fn connected(supervisor: &Supervisor) {
     use perch_codex::HealthState::*;
@@ -704,6 +701,9 @@ async fn connected(supervisor: &Supervisor) {
     }
 }
 
+/// Marks turns stalled when no event arrived for `stall_timeout_secs`. It
+/// sleeps until the earliest deadline and is woken when a turn starts: no
+/// polling.
 fn spawn_watchdog(runtime: Weak<Runtime>) {
     tokio::spawn(async move {
         loop {
