@@ -196,16 +196,13 @@ async fn an_http_error_from_the_model_is_said_with_its_status() -> TestResult {
 /// another thread may still read and answer a request.
 #[cfg(unix)]
 async fn stop_process(pid: u32) -> TestResult {
-    use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
     let pid = nix::unistd::Pid::from_raw(i32::try_from(pid)?);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP)?;
-    // WNOWAIT: reported, not consumed (tokio reaps the exit); WEXITED: a
-    // child that died instead fails the assertion rather than hanging here.
-    let status = tokio::task::spawn_blocking(move || {
-        let flags = WaitPidFlag::WSTOPPED | WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
-        waitid(Id::Pid(pid), flags)
-    })
-    .await??;
+    // WUNTRACED: returns once the whole child has stopped (a child that
+    // died instead fails the assertion rather than hanging here).
+    let status =
+        tokio::task::spawn_blocking(move || waitpid(pid, Some(WaitPidFlag::WUNTRACED))).await??;
     assert!(matches!(status, WaitStatus::Stopped(..)), "{status:?}");
     Ok(())
 }
